@@ -1,0 +1,71 @@
+"""One exception tree for the whole platform.
+
+::
+
+    SuanliError                      500 internal
+    ├── ValidationError              422 invalid        bad input: says what was wrong and what is allowed
+    ├── NotFoundError                404 not_found      (also raised for another tenant's objects)
+    ├── ConflictError                409 conflict       state does not allow it, duplicate key, double grant
+    ├── CapacityError                409 no_capacity    nothing can hold the request
+    ├── AuthenticationError          401 unauthenticated
+    ├── PermissionDeniedError        403 forbidden
+    └── EngineError                  502 engine_error   an execution engine refused or is unreachable
+
+Every class carries an HTTP status and a stable machine-readable ``code``; the API maps them,
+the CLI prints the message and exits non-zero. ``details`` holds structured context
+(field names, allowed values) for machines.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SuanliError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ValidationError(SuanliError):
+    status = 422
+    code = "invalid"
+
+
+class NotFoundError(SuanliError):
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(SuanliError):
+    status = 409
+    code = "conflict"
+
+
+class CapacityError(SuanliError):
+    status = 409
+    code = "no_capacity"
+
+
+class AuthenticationError(SuanliError):
+    status = 401
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(SuanliError):
+    status = 403
+    code = "forbidden"
+
+
+class EngineError(SuanliError):
+    status = 502
+    code = "engine_error"

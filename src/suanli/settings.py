@@ -1,0 +1,52 @@
+"""One Settings object, read from the environment (``SUANLI_*``) once and passed in.
+
+No module-level configuration: build ``Settings.from_env()`` at the edge (CLI, app factory) and
+hand it down.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("SUANLI_DATA_DIR", Path.home() / ".local" / "share" / "suanli"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    """SQLAlchemy URL; ``None`` means the SQLite file ``<data_dir>/suanli.db``."""
+    placement_policy: str = "fgd"
+    """Name of the scheduler policy used for orders (see ``suanli.scheduler.registry``)."""
+    currency: str = "CNY"
+    commission_rate: str = "0.15"
+    """Operator commission on every charge when no supplier floor binds (decimal string)."""
+    driver: str = "local"
+    """Execution engine for leases: ``local`` (embedded), ``slurm`` or ``none``."""
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        s = cls(
+            data_dir=Path(env["SUANLI_DATA_DIR"]) if "SUANLI_DATA_DIR" in env else _default_data_dir(),
+            database_url=env.get("SUANLI_DATABASE_URL") or None,
+            placement_policy=env.get("SUANLI_PLACEMENT_POLICY", cls.placement_policy),
+            currency=env.get("SUANLI_CURRENCY", cls.currency),
+            commission_rate=env.get("SUANLI_COMMISSION_RATE", cls.commission_rate),
+            driver=env.get("SUANLI_DRIVER", cls.driver),
+        )
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(s, **clean) if clean else s  # type: ignore[arg-type]
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            return url
+        return f"sqlite:///{self.data_dir / 'suanli.db'}"
