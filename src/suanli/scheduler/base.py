@@ -1,0 +1,311 @@
+"""The policy protocol and the machinery every policy shares.
+
+A policy only has to score feasible nodes (:meth:`NodeScorePolicy.scores`, higher is better)
+and may pick the device on the chosen node for a share of one device. Everything else lives
+here: feasibility (CPU, memory, sites, allowed models, free devices), tie-breaking (uniform at
+random among the best nodes, after preferring lower ``dev_cost`` when costs are known), device
+choice (the FGD artifact's Open-Gpu-Share defaults), gangs of whole nodes and spread requests
+in one fabric domain, and the words of every decision and every refusal.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from suanli.scheduler.types import MILLI, FleetState, NoFit, Placement, PlacementRequest
+
+
+@runtime_checkable
+class Policy(Protocol):
+    name: str
+
+    def place(self, state: FleetState, req: PlacementRequest, rng: np.random.Generator) -> Placement | NoFit: ...
+
+
+# ---------------------------------------------------------------------------- feasibility
+def usable_devices(state: FleetState, req: PlacementRequest) -> np.ndarray:
+    """(N, D) bool: device slots of an allowed model."""
+    return state.model_mask(req.allowed_models)
+
+
+def feasible_nodes(state: FleetState, req: PlacementRequest) -> np.ndarray:
+    """(N,) bool: nodes that can hold a single-node request right now."""
+    ok = (state.cpu_free_milli >= req.cpu_milli) & (state.mem_free_mib >= req.mem_mib)
+    if req.allowed_sites is not None:
+        ok &= np.isin(state.site, np.fromiter(req.allowed_sites, np.int32, len(req.allowed_sites)))
+    if req.whole_node:
+        ok &= whole_node_free(state, req)
+        if req.num_devices:
+            ok &= state.n_devices >= req.num_devices
+        return ok
+    if req.num_devices == 0:
+        return ok
+    if req.allowed_models is None:
+        if req.is_share:
+            return ok & (state.max_free >= req.device_milli)
+        return ok & (state.full_free >= req.num_devices)
+    usable = usable_devices(state, req)
+    if req.is_share:
+        out: np.ndarray = ok & np.any(usable & (state.dev_free_milli >= req.device_milli), axis=1)
+        return out
+    out = ok & ((usable & (state.dev_free_milli == MILLI)).sum(axis=1) >= req.num_devices)
+    return out
+
+
+def whole_node_free(state: FleetState, req: PlacementRequest) -> np.ndarray:
+    """(N,) bool: node entirely idle and, with allowed models, every device of an allowed model."""
+    ok = (state.cpu_free_milli == state.cpu_total_milli) & (state.full_free == state.n_devices)
+    if req.allowed_models is not None:
+        usable = usable_devices(state, req)
+        ok = ok & (usable.sum(axis=1) == state.n_devices) & (state.n_devices > 0)
+    out: np.ndarray = ok
+    return out
+
+
+def default_devices(state: FleetState, req: PlacementRequest, node: int) -> tuple[int, ...]:
+    """Open-Gpu-Share defaults: a share goes to the fullest device that still fits (lowest index
+    on ties, "best" GPU selection); whole devices are the first idle ones by index."""
+    if req.num_devices == 0 and not req.whole_node:
+        return ()
+    usable = usable_devices(state, req)[node]
+    free = state.dev_free_milli[node]
+    if req.whole_node:
+        return tuple(int(d) for d in np.flatnonzero(state.present[node]))
+    if req.is_share:
+        fits = np.flatnonzero(usable & (free >= req.device_milli))
+        return (int(fits[np.argmin(free[fits])]),)
+    idle = np.flatnonzero(usable & (free == MILLI))
+    return tuple(int(d) for d in idle[: req.num_devices])
+
+
+def explain_nofit(state: FleetState, req: PlacementRequest) -> str:
+    """Why a single-node request fits nowhere, narrowing down one constraint at a time."""
+    n = state.num_nodes
+    if n == 0:
+        return "the fleet has no nodes"
+    ok = np.ones(n, bool)
+    if req.allowed_sites is not None:
+        ok &= np.isin(state.site, list(req.allowed_sites))
+        if not ok.any():
+            return f"no node in sites {sorted(req.allowed_sites)}"
+    names = _model_list(state, req.allowed_models)
+    if req.num_devices or req.whole_node:
+        usable = usable_devices(state, req)
+        has = usable.any(axis=1) & ok
+        if not has.any():
+            return f"no node with devices of models {names}"
+        ok = has
+    cpu_ok = ok & (state.cpu_free_milli >= req.cpu_milli)
+    if not cpu_ok.any():
+        return f"no node with {req.cpu_milli} free CPU milli; most free: {int(state.cpu_free_milli[ok].max())}"
+    mem_ok = cpu_ok & (state.mem_free_mib >= req.mem_mib)
+    if not mem_ok.any():
+        return f"no node with {req.mem_mib} MiB free memory beside the CPU; most free: {int(state.mem_free_mib[cpu_ok].max())}"
+    if req.whole_node:
+        return f"no entirely idle node with devices of models {names}"
+    usable = usable_devices(state, req)
+    if req.is_share:
+        best = int(np.where(usable, state.dev_free_milli, 0)[mem_ok].max())
+        return f"no device of models {names} with {req.device_milli} free milli on a node with the CPU; largest free share: {best}"
+    block = int((usable & (state.dev_free_milli == MILLI))[mem_ok].sum(axis=1).max())
+    return f"no node with {req.num_devices} free devices of models {names}; largest free block: {block}"
+
+
+def _model_list(state: FleetState, allowed: frozenset[int] | None) -> str:
+    if allowed is None:
+        return "[any]"
+    return "[" + ", ".join(state.model_names[m] if 0 <= m < len(state.model_names) else str(m) for m in sorted(allowed)) + "]"
+
+
+# ---------------------------------------------------------------------------- policies
+class NodeScorePolicy:
+    """Base for every policy: score the feasible nodes, take the best, break ties at random.
+
+    Subclasses implement :meth:`scores`. ``tie_tolerance`` widens the set of best nodes
+    (0 for the artifact policies, whose scores are integers as in the Kubernetes framework).
+    When the fleet has ``dev_cost``, the cheapest of the best nodes wins before the random draw.
+    """
+
+    name: str = "base"
+    tie_tolerance: float = 0.0
+
+    def scores(
+        self, state: FleetState, req: PlacementRequest, cand: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scores (float, higher better) of the candidate nodes ``cand``, and optionally for a
+        share request the device slot chosen on each candidate (else the default choice)."""
+        raise NotImplementedError
+
+    # -------------------------------------------------------------------- entry point
+    def place(self, state: FleetState, req: PlacementRequest, rng: np.random.Generator) -> Placement | NoFit:
+        req.validate()
+        if req.gang_nodes:
+            return self._place_gang(state, req, rng)
+        if req.spread_devices:
+            return self._place_spread(state, req, rng)
+        cand = np.flatnonzero(feasible_nodes(state, req))
+        if cand.size == 0:
+            return NoFit(explain_nofit(state, req))
+        sc, dev_choice = self.scores(state, req, cand, rng)
+        pos, note = self._pick(state, req, cand, sc, rng)
+        node = int(cand[pos])
+        if dev_choice is not None and req.is_share:
+            devs: tuple[int, ...] = (int(dev_choice[pos]),)
+        else:
+            devs = default_devices(state, req, node)
+        if req.whole_node:
+            milli = tuple(MILLI for _ in devs)
+            cpu = int(state.cpu_total_milli[node])
+            mem = max(req.mem_mib, int(state.mem_free_mib[node]))
+        else:
+            milli = tuple(req.device_milli for _ in devs)
+            cpu, mem = req.cpu_milli, req.mem_mib
+        reason = f"{self.name}: node {state.node_ids[node]} score {float(sc[pos]):.4g}{note} among {cand.size} feasible"
+        return Placement((node,), (devs,), (milli,), (cpu,), (mem,), float(sc[pos]), reason)
+
+    def _pick(
+        self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray, rng: np.random.Generator
+    ) -> tuple[int, str]:
+        best = sc.max()
+        ties = np.flatnonzero(sc >= best - self.tie_tolerance)
+        note = ""
+        if ties.size > 1 and state.dev_cost is not None and (req.num_devices or req.whole_node):
+            cost = node_unit_cost(state, req, cand[ties])
+            cheapest = ties[cost <= cost.min() + 1e-12]
+            if cheapest.size < ties.size:
+                note = f", cheapest ({cost.min():.4g}/unit) of {ties.size} tied"
+            ties = cheapest
+        if ties.size == 1:
+            return int(ties[0]), note
+        return int(ties[rng.integers(ties.size)]), note or f", drawn among {ties.size} tied"
+
+    # -------------------------------------------------------------------- gangs and spread
+    def _domain_nodes(self, state: FleetState, req: PlacementRequest) -> np.ndarray:
+        ok = whole_node_free(state, req) & (state.n_devices > 0)
+        if req.allowed_sites is not None:
+            ok &= np.isin(state.site, list(req.allowed_sites))
+        return ok
+
+    def _place_gang(self, state: FleetState, req: PlacementRequest, rng: np.random.Generator) -> Placement | NoFit:
+        ok = self._domain_nodes(state, req)
+        cand = np.flatnonzero(ok)
+        if cand.size == 0:
+            return NoFit(f"no entirely idle node with devices of models {_model_list(state, req.allowed_models)}")
+        fabs, counts = np.unique(state.fabric[cand], return_counts=True)
+        good = fabs[counts >= req.gang_nodes]
+        if good.size == 0:
+            return NoFit(
+                f"no fabric domain with {req.gang_nodes} entirely idle nodes of models "
+                f"{_model_list(state, req.allowed_models)}; most in one domain: {int(counts.max())}"
+            )
+        whole = PlacementRequest(allowed_models=req.allowed_models, whole_node=True)
+        sc, _ = self.scores(state, whole, cand, rng)
+        best_key: tuple[float, ...] | None = None
+        chosen: np.ndarray | None = None
+        for f in good:
+            members = np.flatnonzero(state.fabric[cand] == f)
+            order = members[np.lexsort((rng.random(members.size), -sc[members]))][: req.gang_nodes]
+            cost = float(node_unit_cost(state, whole, cand[order]).mean()) if state.dev_cost is not None else 0.0
+            # fewest spare idle nodes left in the domain first (keep big domains for big gangs)
+            key = (members.size - req.gang_nodes, -float(sc[order].mean()), cost, float(rng.random()))
+            if best_key is None or key < best_key:
+                best_key, chosen = key, cand[order]
+        assert chosen is not None
+        nodes = tuple(int(n) for n in chosen)
+        devs = tuple(tuple(int(d) for d in np.flatnonzero(state.present[n])) for n in nodes)
+        milli = tuple(tuple(MILLI for _ in d) for d in devs)
+        cpu = tuple(int(state.cpu_total_milli[n]) for n in nodes)
+        mem = tuple(max(req.mem_mib, int(state.mem_free_mib[n])) for n in nodes)
+        reason = (
+            f"{self.name}: gang of {len(nodes)} whole nodes in fabric {int(state.fabric[nodes[0]])}"
+            f" ({best_key[0] if best_key else 0:.0f} idle nodes left there)"
+        )
+        return Placement(nodes, devs, milli, cpu, mem, float(-best_key[1]) if best_key else 0.0, reason)
+
+    def _place_spread(self, state: FleetState, req: PlacementRequest, rng: np.random.Generator) -> Placement | NoFit:
+        k = req.spread_devices
+        usable = usable_devices(state, req) & (state.dev_free_milli == MILLI)
+        per_node = usable.sum(axis=1)
+        ok = per_node > 0
+        if req.allowed_sites is not None:
+            ok &= np.isin(state.site, list(req.allowed_sites))
+        # a node must also hold the CPU and memory of the devices it gets
+        cpu_cap = per_node if req.cpu_milli == 0 else np.minimum(per_node, state.cpu_free_milli // max(req.cpu_milli, 1))
+        mem_cap = cpu_cap if req.mem_mib == 0 else np.minimum(cpu_cap, state.mem_free_mib // max(req.mem_mib, 1))
+        cap = np.where(ok, mem_cap, 0).astype(np.int64)
+        cand = np.flatnonzero(cap > 0)
+        if cand.size == 0:
+            return NoFit(f"no free whole device of models {_model_list(state, req.allowed_models)}")
+        one = PlacementRequest(
+            cpu_milli=req.cpu_milli, mem_mib=req.mem_mib, num_devices=1, allowed_models=req.allowed_models
+        )
+        sc, _ = self.scores(state, one, cand, rng)
+        score_of = dict(zip(cand.tolist(), sc.tolist(), strict=True))
+        best_key: tuple[float, ...] | None = None
+        best_take: list[tuple[int, int]] = []
+        most = 0
+        for f in np.unique(state.fabric[cand]):
+            members = cand[state.fabric[cand] == f]
+            total = int(cap[members].sum())
+            most = max(most, total)
+            if total < k:
+                continue
+            take = _fewest_nodes(members, cap[members], k, score_of)
+            cost = 0.0
+            if state.dev_cost is not None:
+                cost = float(node_unit_cost(state, one, np.array([n for n, _ in take])).mean())
+            key = (len(take), cost, -float(np.mean([score_of[n] for n, _ in take])), total - k, float(rng.random()))
+            if best_key is None or key < best_key:
+                best_key, best_take = key, take
+        if best_key is None:
+            return NoFit(
+                f"no fabric domain with {k} free devices of models {_model_list(state, req.allowed_models)}; "
+                f"most in one domain: {most}"
+            )
+        nodes, devs, milli, cpus, mems = [], [], [], [], []
+        for n, c in best_take:
+            d = tuple(int(x) for x in np.flatnonzero(usable[n])[:c])
+            nodes.append(n)
+            devs.append(d)
+            milli.append(tuple(MILLI for _ in d))
+            cpus.append(req.cpu_milli * c)
+            mems.append(req.mem_mib * c)
+        reason = (
+            f"{self.name}: {k} devices on {len(nodes)} nodes of fabric {int(state.fabric[nodes[0]])} "
+            f"(fewest nodes, then cost {best_key[1]:.4g}, then score)"
+        )
+        return Placement(tuple(nodes), tuple(devs), tuple(milli), tuple(cpus), tuple(mems), -best_key[2], reason)
+
+
+def _fewest_nodes(members: np.ndarray, cap: np.ndarray, k: int, score_of: dict[int, float]) -> list[tuple[int, int]]:
+    """Cover ``k`` devices with the fewest nodes: biggest first, and for the last node the
+    smallest one that still covers the remainder (best fit), higher policy score on ties."""
+    order = sorted(range(members.size), key=lambda i: (-int(cap[i]), -score_of[int(members[i])]))
+    take: list[tuple[int, int]] = []
+    left = k
+    used: set[int] = set()
+    for i in order:
+        if left <= 0:
+            break
+        if int(cap[i]) >= left:
+            # best fit for the remainder among unused nodes
+            fit = [j for j in order if j not in used and int(cap[j]) >= left]
+            j = min(fit, key=lambda j: (int(cap[j]), -score_of[int(members[j])]))
+            take.append((int(members[j]), left))
+            left = 0
+            break
+        take.append((int(members[i]), int(cap[i])))
+        used.add(i)
+        left -= int(cap[i])
+    return take
+
+
+def node_unit_cost(state: FleetState, req: PlacementRequest, nodes: np.ndarray) -> np.ndarray:
+    """Cheapest allowed device cost on each node (inf when none; 0 without cost data)."""
+    if state.dev_cost is None:
+        return np.zeros(len(nodes))
+    usable = usable_devices(state, req)[nodes]
+    out: np.ndarray = np.where(usable, state.dev_cost[nodes], np.inf).min(axis=1)
+    return out

@@ -1,0 +1,1 @@
+"""One module per placement policy; :mod:`suanli.scheduler.registry` names them."""
