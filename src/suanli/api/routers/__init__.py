@@ -1,0 +1,1 @@
+"""One router per resource; each is thin: parse, call the service, shape the response."""

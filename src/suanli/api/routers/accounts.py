@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.accounts import AccountCreatedResponse, AccountCreateRequest, AccountResponse, TokenResponse
+from suanli.domain.accounts import Principal
+from suanli.service import accounts
+
+router = APIRouter(tags=["accounts"])
+
+
+def account_out(a: Principal) -> dict[str, Any]:
+    return {"id": a.account_id, "name": a.name, "role": a.role.value, "supplier": a.supplier}
+
+
+@router.get("/v1/me", response_model=AccountResponse)
+def me(who: PrincipalDep) -> dict[str, Any]:
+    return account_out(who)
+
+
+@router.get("/v1/accounts", response_model=list[AccountResponse])
+def list_accounts(p: PlatformDep, who: PrincipalDep) -> list[dict[str, Any]]:
+    return [account_out(a) for a in accounts.list_accounts(p, who)]
+
+
+@router.post("/v1/accounts", response_model=AccountCreatedResponse, status_code=201)
+def create_account(body: AccountCreateRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+    a, token = accounts.create_account(p, who, body.name, body.role, body.supplier)
+    return {**account_out(a), "token": token}
+
+
+@router.post("/v1/accounts/{name}/tokens", response_model=TokenResponse, status_code=201)
+def new_token(name: str, p: PlatformDep, who: PrincipalDep) -> dict[str, str]:
+    return {"token": accounts.issue_token(p, who, name)}

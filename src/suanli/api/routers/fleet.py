@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.fleet import (AcceleratorResponse, FleetImportResponse, FloorRequest, FloorResponse,
+                                      NodeResponse, NodeStateRequest, NodeStateResponse)
+from suanli.service import fleet
+
+router = APIRouter(tags=["fleet"])
+
+
+@router.get("/v1/catalog", response_model=list[AcceleratorResponse])
+def catalog(p: PlatformDep, _who: PrincipalDep) -> list[dict[str, Any]]:
+    with p.tx() as s:
+        return [{**m.to_dict(), "p": m.p} for m in p.catalog(s)]
+
+
+@router.post("/v1/fleet/import", response_model=FleetImportResponse)
+def import_fleet(p: PlatformDep, who: PrincipalDep, doc: dict[str, Any] = Body(...)) -> dict[str, int]:
+    """Import a fleet document (the YAML fleet file, as JSON). All or nothing."""
+    return fleet.import_fleet(p, who, doc)
+
+
+@router.get("/v1/fleet/export")
+def export_fleet(p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+    return fleet.export_fleet(p, who)
+
+
+@router.get("/v1/nodes", response_model=list[NodeResponse])
+def nodes(p: PlatformDep, who: PrincipalDep) -> list[dict[str, Any]]:
+    return fleet.list_nodes(p, who)
+
+
+@router.post("/v1/nodes/{name}/state", response_model=NodeStateResponse)
+def node_state(name: str, body: NodeStateRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+    return fleet.set_node_state(p, who, name, body.state, body.reason)
+
+
+@router.put("/v1/suppliers/{supplier}/floors", response_model=FloorResponse)
+def set_floor(supplier: str, body: FloorRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+    return fleet.set_floor(p, who, supplier, body.model, body.device_hour)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from suanli.api.deps import PageDep, PlatformDep, PrincipalDep
+from suanli.api.schemas.common import Page
+from suanli.api.schemas.orders import EndRequest, ExtendRequest, LeaseResponse
+from suanli.domain.clock import utc
+from suanli.domain.leases import Lease
+from suanli.service import leases
+
+router = APIRouter(tags=["leases"])
+
+
+def lease_out(lease: Lease, events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "id": lease.id, "order_id": lease.order_id, "tenant_id": lease.tenant_id, "form": lease.form.value,
+        "state": lease.state.value, "start": lease.start, "end": lease.end, "activated_at": lease.activated_at,
+        "ended_at": lease.ended_at, "reason": lease.reason, "placement": lease.placement,
+        "devices": sum((a.share for a in lease.allocations), start=0),
+        "allocations": [{"node": a.node, "device": a.slot, "model": a.model, "site": a.site, "fabric": a.fabric,
+                         "milli": a.milli, "memory_mib": a.memory_mib} for a in lease.allocations],
+        "events": None if events is None else [
+            {"at": e["at"], "from_state": e["from"], "to_state": e["to"], "reason": e["reason"]} for e in events],
+    }
+
+
+@router.get("/v1/leases", response_model=Page[LeaseResponse])
+def list_leases(p: PlatformDep, who: PrincipalDep, page: PageDep, state: str | None = None) -> dict[str, Any]:
+    offset, limit = page
+    items = leases.list_leases(p, who, state=state, offset=offset, limit=limit + 1)
+    return {"items": [lease_out(x) for x in items[:limit]], "offset": offset, "limit": limit,
+            "next_offset": offset + limit if len(items) > limit else None}
+
+
+@router.get("/v1/leases/{lease_id}", response_model=LeaseResponse)
+def show_lease(lease_id: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+    lease, events = leases.get_lease(p, who, lease_id)
+    return lease_out(lease, events)
+
+
+@router.post("/v1/leases/{lease_id}/end", response_model=LeaseResponse)
+def end_lease(lease_id: str, p: PlatformDep, who: PrincipalDep, body: EndRequest | None = None) -> dict[str, Any]:
+    return lease_out(leases.end_lease(p, who, lease_id, body.reason if body else ""))
+
+
+@router.post("/v1/leases/{lease_id}/extend", response_model=LeaseResponse)
+def extend_lease(lease_id: str, body: ExtendRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+    hours = float(body.hours) if body.hours is not None else None
+    return lease_out(leases.extend_lease(p, who, lease_id, hours=hours, end=utc(body.end) if body.end else None))

@@ -1,0 +1,281 @@
+"""Orders, leases and the lease state machine.
+
+An **order** is a tenant's request for one product form over a time window; placing it yields a
+**lease**: the right to exact devices (or fractions of one) for that window, the unit of billing.
+
+Lease lifecycle (any other move is a :class:`~suanli.errors.ConflictError`)::
+
+    pending ──► scheduled ──► active ──► ended
+       │            │           │  ▲
+       │            │           ▼  │ (re-placed)
+       │            │       interrupted ──► ended
+       ▼            ▼
+    rejected    cancelled
+
+``pending``: received, not yet placed. ``scheduled``: devices held for a future window (a
+reservation). ``rejected`` carries a reason: no_capacity, invalid, not_allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from suanli.errors import ConflictError, ValidationError
+
+
+class ProductForm(StrEnum):
+    SERVER = "server"
+    GPU = "gpu"
+    SLICE = "slice"
+    CLUSTER = "cluster"
+    FLOPS = "flops"
+
+
+class LeaseState(StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    ACTIVE = "active"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    INTERRUPTED = "interrupted"
+
+
+class RejectReason(StrEnum):
+    NO_CAPACITY = "no_capacity"
+    INVALID = "invalid"
+    NOT_ALLOWED = "not_allowed"
+
+
+class Topology(StrEnum):
+    """Where the devices of a ``flops`` order may lie."""
+
+    NODE = "node"
+    FABRIC = "fabric"
+    ANY = "any"
+
+
+TRANSITIONS: dict[LeaseState, frozenset[LeaseState]] = {
+    LeaseState.PENDING: frozenset({LeaseState.SCHEDULED, LeaseState.ACTIVE, LeaseState.REJECTED}),
+    LeaseState.SCHEDULED: frozenset({LeaseState.ACTIVE, LeaseState.CANCELLED, LeaseState.INTERRUPTED}),
+    LeaseState.ACTIVE: frozenset({LeaseState.ENDED, LeaseState.INTERRUPTED}),
+    LeaseState.INTERRUPTED: frozenset({LeaseState.ACTIVE, LeaseState.SCHEDULED, LeaseState.ENDED}),
+    LeaseState.ENDED: frozenset(),
+    LeaseState.CANCELLED: frozenset(),
+    LeaseState.REJECTED: frozenset(),
+}
+LIVE_STATES = frozenset({LeaseState.SCHEDULED, LeaseState.ACTIVE})
+"""States in which a lease holds devices."""
+
+
+def check_transition(lease_id: str, current: LeaseState, to: LeaseState) -> None:
+    if to not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or "none (final state)"
+        raise ConflictError(
+            f"lease {lease_id} is {current.value}; it cannot become {to.value} (allowed from {current.value}: {allowed})",
+            lease=lease_id, state=current.value, to=to.value,
+        )
+
+
+MAX_TERM = timedelta(days=3 * 366)
+FUTURE_SLACK = timedelta(seconds=5)
+"""A start this little in the past still counts as "now" (client clock skew)."""
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """A validated order. Quantities by form:
+
+    - ``server``: ``quantity`` whole nodes;  ``cluster``: ``quantity`` whole nodes in one fabric domain;
+    - ``gpu``: ``quantity`` whole devices on one node;
+    - ``slice``: one device fraction: ``share_pct`` (1–100) compute and ``memory_mib`` (> 0);
+    - ``flops``: ``p`` PFLOPS, with ``min_memory_gib``, ``vendors``, ``topology``.
+    Filters for every form: ``models``, ``sites``, ``regions``.
+    """
+
+    form: ProductForm
+    quantity: int = 1
+    models: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    vendors: tuple[str, ...] = ()
+    share_pct: int = 0
+    memory_mib: int = 0
+    p: Decimal = Decimal(0)
+    min_memory_gib: int = 0
+    topology: Topology = Topology.FABRIC
+    start: datetime | None = None
+    end: datetime | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def milli(self) -> int:
+        return self.share_pct * 10
+
+
+def _int_field(raw: Mapping[str, Any], key: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+    value = raw.get(key, default)
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{key} must be an integer, got {value!r}", field=key)
+    if value < minimum or (maximum is not None and value > maximum):
+        rng = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise ValidationError(f"{key} must be {rng}, got {value}", field=key, minimum=minimum, maximum=maximum)
+    return value
+
+
+def _names(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    v = raw.get(key) or ()
+    if isinstance(v, str):
+        v = [s for s in v.split(",") if s.strip()]
+    if not isinstance(v, list | tuple) or not all(isinstance(s, str) for s in v):
+        raise ValidationError(f"{key} must be a list of names", field=key)
+    return tuple(s.strip() for s in v)
+
+
+def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
+    """Validate an order document; every message says what was wrong and what is allowed."""
+    try:
+        form = ProductForm(str(raw.get("form", "")).lower())
+    except ValueError:
+        allowed = ", ".join(f.value for f in ProductForm)
+        raise ValidationError(f"form {raw.get('form')!r} is not a product form; allowed: {allowed}", field="form") from None
+    known = {"form", "quantity", "models", "sites", "regions", "vendors", "share_pct", "memory_mib", "p",
+             "min_memory_gib", "topology", "start", "end", "hours"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValidationError(f"unknown order fields {unknown}; allowed: {sorted(known)}", unknown=unknown)
+    start, end = raw.get("start"), raw.get("end")
+    if start is not None and not isinstance(start, datetime):
+        raise ValidationError("start must be an ISO-8601 date-time", field="start")
+    if end is not None and not isinstance(end, datetime):
+        raise ValidationError("end must be an ISO-8601 date-time", field="end")
+    if start is not None and start < now - FUTURE_SLACK:
+        raise ValidationError(
+            f"start {start.isoformat()} is in the past; a reservation must start now or later (now: {now.isoformat()})",
+            field="start",
+        )
+    eff_start = start or now
+    hours = raw.get("hours")
+    if hours is not None:
+        if end is not None:
+            raise ValidationError("give either end or hours, not both", field="hours")
+        if isinstance(hours, bool) or not isinstance(hours, int | float | str):
+            raise ValidationError(f"hours must be a positive number, got {hours!r}", field="hours")
+        try:
+            h = Decimal(str(hours))
+        except InvalidOperation:
+            raise ValidationError(f"hours must be a positive number, got {hours!r}", field="hours") from None
+        if not h.is_finite() or h <= 0:
+            raise ValidationError(f"hours must be > 0, got {hours!r}", field="hours")
+        end = eff_start + timedelta(seconds=int(h * 3600))
+    if end is not None:
+        if end <= eff_start:
+            raise ValidationError(
+                f"end {end.isoformat()} must be after start {eff_start.isoformat()}", field="end"
+            )
+        if end - eff_start > MAX_TERM:
+            raise ValidationError(f"term longer than {MAX_TERM.days} days is not allowed", field="end")
+    try:
+        topology = Topology(str(raw.get("topology") or "fabric").lower())
+    except ValueError:
+        allowed = ", ".join(t.value for t in Topology)
+        raise ValidationError(f"topology {raw.get('topology')!r} not allowed; allowed: {allowed}", field="topology") from None
+    p = Decimal(0)
+    share = memory = 0
+    quantity = 1
+    if form is ProductForm.SLICE:
+        share = _int_field(raw, "share_pct", 0, minimum=1, maximum=100)
+        memory = _int_field(raw, "memory_mib", 0, minimum=1)
+        if raw.get("quantity", 1) not in (1, None):
+            raise ValidationError("a slice is a fraction of one device; quantity must be 1", field="quantity")
+    elif form is ProductForm.FLOPS:
+        raw_p = raw.get("p")
+        if raw_p is None or isinstance(raw_p, bool):
+            raise ValidationError("a flops order needs p: the compute in P (PFLOPS dense FP16), > 0", field="p")
+        try:
+            p = Decimal(str(raw_p))
+        except InvalidOperation:
+            raise ValidationError(f"p must be a number of PFLOPS, got {raw_p!r}", field="p") from None
+        if not p.is_finite() or p <= 0 or p > 100000:
+            raise ValidationError(f"p must be > 0 and <= 100000, got {raw_p!r}", field="p")
+    else:
+        quantity = _int_field(raw, "quantity", 1, minimum=1, maximum=4096)
+    return OrderSpec(
+        form=form, quantity=quantity, models=_names(raw, "models"), sites=_names(raw, "sites"),
+        regions=_names(raw, "regions"), vendors=tuple(v.lower() for v in _names(raw, "vendors")),
+        share_pct=share, memory_mib=memory, p=p,
+        min_memory_gib=_int_field(raw, "min_memory_gib", 0, minimum=0), topology=topology,
+        start=start, end=end,
+    )
+
+
+def order_to_dict(spec: OrderSpec) -> dict[str, Any]:
+    """JSON-able form for storage; the inverse of :func:`parse_order` (minus the window)."""
+    d: dict[str, Any] = {"form": spec.form.value}
+    if spec.form in (ProductForm.SERVER, ProductForm.GPU, ProductForm.CLUSTER):
+        d["quantity"] = spec.quantity
+    if spec.form is ProductForm.SLICE:
+        d |= {"share_pct": spec.share_pct, "memory_mib": spec.memory_mib}
+    if spec.form is ProductForm.FLOPS:
+        d |= {"p": str(spec.p), "min_memory_gib": spec.min_memory_gib, "topology": spec.topology.value}
+    for key in ("models", "sites", "regions", "vendors"):
+        if getattr(spec, key):
+            d[key] = list(getattr(spec, key))
+    return d
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """One device (or fraction) a lease holds, with where it is."""
+
+    device_id: int
+    node: str
+    slot: int
+    model: str
+    site: str
+    supplier: str
+    fabric: str
+    milli: int
+    memory_mib: int
+    start: datetime
+    end: datetime | None
+
+    @property
+    def share(self) -> Decimal:
+        """Billed share of the device: milli ÷ 1000 (1 for a whole device)."""
+        return Decimal(self.milli) / Decimal(1000)
+
+
+@dataclass(frozen=True)
+class Lease:
+    id: str
+    order_id: str
+    tenant_id: str
+    form: ProductForm
+    state: LeaseState
+    start: datetime
+    end: datetime | None
+    activated_at: datetime | None
+    ended_at: datetime | None
+    reason: str
+    commission_rate: Decimal
+    placement: str
+    created_at: datetime
+    allocations: tuple[Allocation, ...] = ()
+
+    def billable_window(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """[activated, ended-or-end-or-now): the seconds a tenant pays for (never the future)."""
+        if self.activated_at is None:
+            return None
+        stop = self.ended_at or now
+        if self.end is not None:
+            stop = min(stop, self.end)
+        stop = min(stop, now)
+        return (self.activated_at, stop) if stop > self.activated_at else None

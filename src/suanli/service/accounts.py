@@ -1,0 +1,80 @@
+"""Accounts, tokens and authentication."""
+
+from __future__ import annotations
+
+from suanli.domain.accounts import Principal, Role
+from suanli.errors import AuthenticationError, NotFoundError, ValidationError
+from suanli.service.platform import Platform
+from suanli.store import accounts as store
+from suanli.store import fleet as fleet_store
+
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def authenticate(p: Platform, token: str | None) -> Principal:
+    if not token:
+        raise AuthenticationError("missing API token: send 'Authorization: Bearer <token>'")
+    with p.tx() as s:
+        principal = store.principal_for_token(s, token)
+    if principal is None:
+        raise AuthenticationError("unknown or revoked API token")
+    return principal
+
+
+def create_account(p: Platform, actor: Principal | None, name: str, role: Role | str,
+                   supplier: str | None = None) -> tuple[Principal, str]:
+    """Create an account and its first token. Only the operator may (``actor=None`` is bootstrap)."""
+    if actor is not None:
+        actor.require(Role.OPERATOR)
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationError(f"role {role!r} not allowed; allowed: {', '.join(r.value for r in Role)}") from None
+    if not name or len(name) > 120 or set(name) - NAME_CHARS:
+        raise ValidationError(f"account name {name!r} must be 1-120 characters of letters, digits, '-', '_', '.'")
+    if role is Role.SUPPLIER and not supplier:
+        raise ValidationError("a supplier account needs the supplier it speaks for (supplier=NAME)")
+    if role is not Role.SUPPLIER and supplier:
+        raise ValidationError("only supplier accounts name a supplier")
+    now = p.clock.now()
+    with p.tx() as s:
+        if supplier and not fleet_store.supplier_exists(s, supplier):
+            raise ValidationError(f"unknown supplier {supplier!r}; add it to the fleet first", supplier=supplier)
+        principal = store.create_account(s, name, role, supplier, now)
+        token = store.issue_token(s, principal.account_id, now)
+    return principal, token
+
+
+def issue_token(p: Platform, actor: Principal, account: str) -> str:
+    actor.require(Role.OPERATOR)
+    with p.tx() as s:
+        target = store.get_account(s, account)
+        return store.issue_token(s, target.account_id, p.clock.now())
+
+
+def list_accounts(p: Platform, actor: Principal) -> list[Principal]:
+    actor.require(Role.OPERATOR)
+    with p.tx() as s:
+        return store.list_accounts(s)
+
+
+def bootstrap_operator(p: Platform, name: str = "operator") -> str | None:
+    """On first start (no accounts), create the operator and return its token; else ``None``."""
+    with p.tx() as s:
+        if store.count_accounts(s):
+            return None
+    _, token = create_account(p, None, name, Role.OPERATOR)
+    return token
+
+
+def ensure_account(p: Platform, name: str, role: Role, supplier: str | None = None) -> str:
+    """Create the account if missing; return a fresh token for it (demo set-up)."""
+    with p.tx() as s:
+        try:
+            existing = store.get_account(s, name)
+        except NotFoundError:
+            existing = None
+        if existing is not None:
+            return store.issue_token(s, existing.account_id, p.clock.now())
+    _, token = create_account(p, None, name, role, supplier)
+    return token

@@ -1,0 +1,125 @@
+"""Fleet use cases: import/export a fleet file, list nodes, change node state, supplier floors."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from suanli.domain.accounts import Principal, Role
+from suanli.domain.clock import utc
+from suanli.domain.fleet import FloorPrice, NodeState, parse_fleet
+from suanli.domain.prices import PriceEntry, PriceUnit
+from suanli.errors import NotFoundError, PermissionDeniedError, ValidationError
+from suanli.service.platform import Platform
+from suanli.store import fleet as store
+from suanli.store import prices as price_store
+from suanli.store.tables import SiteRow, SupplierRow
+
+
+def import_fleet(p: Platform, actor: Principal, raw: Any) -> dict[str, int]:
+    """Validate the whole document first, then write it in one transaction (all or nothing)."""
+    actor.require(Role.OPERATOR)
+    now = p.clock.now()
+    with p.tx() as s:
+        spec = parse_fleet(raw, p.catalog(s))
+        for m in spec.models:
+            store.save_model(s, m)
+        for site in spec.sites:
+            store.save_site(s, site)
+        for sup in spec.suppliers:
+            store.save_supplier(s, sup)
+        s.flush()
+        missing_sites = {n.site for n in spec.nodes} - store.names_exist(s, SiteRow, {n.site for n in spec.nodes})
+        if missing_sites:
+            raise ValidationError(f"nodes name unknown sites {sorted(missing_sites)}; define them under sites:")
+        sups = {n.supplier for n in spec.nodes} | {f.supplier for f in spec.floors}
+        missing_sups = sups - store.names_exist(s, SupplierRow, sups)
+        if missing_sups:
+            raise ValidationError(f"unknown suppliers {sorted(missing_sups)}; define them under suppliers:")
+        new_nodes = sum(store.save_node(s, n) for n in spec.nodes)
+        cur = p.settings.currency
+        for pr in spec.prices:
+            try:
+                unit = PriceUnit(pr.unit)
+            except ValueError:
+                raise ValidationError(f"price unit {pr.unit!r} not allowed; allowed: device_hour, p_year") from None
+            eff = _parse_time(pr.effective_from) if pr.effective_from else datetime(2020, 1, 1, tzinfo=now.tzinfo)
+            existing = {(e.model, e.site, e.effective_from) for e in price_store.list_prices(s)}
+            if (pr.model, pr.site, eff) not in existing:
+                price_store.add_price(s, PriceEntry(pr.model, pr.site, unit, pr.amount, cur, eff), now)
+        for f in spec.floors:
+            store.save_floor(s, f)
+    return {"models": len(spec.models), "sites": len(spec.sites), "suppliers": len(spec.suppliers),
+            "nodes": len(spec.nodes), "new_nodes": new_nodes, "prices": len(spec.prices), "floors": len(spec.floors)}
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return utc(value)
+    try:
+        return utc(datetime.fromisoformat(str(value)))
+    except ValueError:
+        raise ValidationError(f"effective_from {value!r} is not an ISO-8601 date-time") from None
+
+
+def export_fleet(p: Platform, actor: Principal) -> dict[str, Any]:
+    actor.require(Role.OPERATOR)
+    with p.tx() as s:
+        return {
+            "models": [m.to_dict() for m in store.list_models(s)],
+            "sites": [{**asdict(x), "tier": x.tier.value, "pue": str(x.pue), "power_price_kwh": str(x.power_price_kwh)}
+                      for x in store.list_sites(s)],
+            "suppliers": [asdict(x) for x in store.list_suppliers(s)],
+            "nodes": [{"name": n.name, "site": n.site, "supplier": n.supplier, "cpu_cores": n.cpu_cores,
+                       "memory_gib": n.memory_gib, "nic_gbps": n.nic_gbps, "disk_gb": n.disk_gb, "fabric": n.fabric,
+                       "devices": {"model": n.model, "count": n.device_count}, "state": n.state.value}
+                      for n in store.list_nodes(s)],
+            "prices": [{"model": e.model, "site": e.site, "unit": e.unit.value, "amount": str(e.amount),
+                        "effective_from": e.effective_from.isoformat()} for e in price_store.list_prices(s)],
+            "floors": [{"supplier": f.supplier, "model": f.model, "device_hour": str(f.device_hour)}
+                       for f in store.list_floors(s)],
+        }
+
+
+def list_nodes(p: Platform, actor: Principal) -> list[dict[str, Any]]:
+    """Operator: every node; supplier: its own nodes; tenant: not allowed (tenants see offers)."""
+    if actor.role is Role.TENANT:
+        raise PermissionDeniedError("tenants see what they can rent with `offers`, not the node list")
+    supplier = actor.supplier if actor.role is Role.SUPPLIER else None
+    with p.tx() as s:
+        reasons = store.node_state_reasons(s)
+        return [{"name": n.name, "site": n.site, "supplier": n.supplier, "model": n.model, "devices": n.device_count,
+                 "cpu_cores": n.cpu_cores, "memory_gib": n.memory_gib, "fabric": n.fabric, "state": n.state.value,
+                 "state_reason": reasons.get(n.name, "")}
+                for n in store.list_nodes(s, supplier=supplier)]
+
+
+def set_node_state(p: Platform, actor: Principal, node: str, state: str, reason: str = "") -> dict[str, Any]:
+    actor.require(Role.OPERATOR, Role.SUPPLIER)
+    try:
+        st = NodeState(state)
+    except ValueError:
+        raise ValidationError(f"node state {state!r} not allowed; allowed: {', '.join(x.value for x in NodeState)}") from None
+    with p.tx() as s:
+        row = store.get_node_row(s, node)
+        if actor.role is Role.SUPPLIER and row.supplier != actor.supplier:
+            raise NotFoundError(f"no node named {node!r}", node=node)
+        n = store.set_node_state(s, node, st, reason)
+    return {"name": n.name, "state": n.state.value, "reason": reason}
+
+
+def set_floor(p: Platform, actor: Principal, supplier: str, model: str, device_hour: Decimal) -> FloorPrice:
+    actor.require(Role.OPERATOR, Role.SUPPLIER)
+    if actor.role is Role.SUPPLIER and actor.supplier != supplier:
+        raise PermissionDeniedError(f"supplier account {actor.name} may only set floors for {actor.supplier}")
+    if device_hour <= 0:
+        raise ValidationError(f"floor price must be > 0, got {device_hour}")
+    with p.tx() as s:
+        m = p.catalog(s).get(model)
+        if not store.supplier_exists(s, supplier):
+            raise NotFoundError(f"no supplier {supplier!r}")
+        floor = FloorPrice(supplier, m.name, device_hour)
+        store.save_floor(s, floor)
+    return floor

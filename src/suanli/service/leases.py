@@ -1,0 +1,138 @@
+"""Leases: list, show, end early, extend, and the tick that moves them through time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from suanli.domain.accounts import Principal, Role
+from suanli.domain.leases import LIVE_STATES, MAX_TERM, Lease, LeaseState, check_transition
+from suanli.errors import CapacityError, ConflictError, ValidationError
+from suanli.service.placement import snapshot
+from suanli.service.platform import Platform
+from suanli.store import leases as store
+from suanli.store.leases import StaleClaim
+
+
+def transition(s: Session, lease: Lease, to: LeaseState, at: datetime, reason: str) -> None:
+    """The one place lease state changes: checks the move, updates the window, records the event."""
+    check_transition(lease.id, lease.state, to)
+    values: dict[str, Any] = {"state": to, "reason": reason}
+    if to is LeaseState.ACTIVE and lease.activated_at is None:
+        values["activated_at"] = at
+    if to in (LeaseState.ENDED, LeaseState.CANCELLED):
+        values["ended_at"] = at
+        store.set_allocation_end(s, lease.id, max(at, lease.start + timedelta(seconds=1)))
+    store.update_lease(s, lease.id, **values)
+    store.add_event(s, lease.id, at, lease.state, to, reason)
+
+
+def tick(p: Platform) -> int:
+    """Start reservations whose time has come and end leases whose term is over. Returns moves made."""
+    now = p.clock.now()
+    moved = 0
+    with p.tx() as s:
+        for lease_id, _state in store.leases_due(s, now):
+            lease = store.get_lease(s, lease_id, for_update=True)
+            if lease.state is LeaseState.SCHEDULED and lease.start <= now:
+                transition(s, lease, LeaseState.ACTIVE, lease.start, "reservation started")
+                lease = store.get_lease(s, lease_id)
+                moved += 1
+            if lease.state is LeaseState.ACTIVE and lease.end is not None and lease.end <= now:
+                transition(s, lease, LeaseState.ENDED, lease.end, "term over")
+                moved += 1
+    return moved
+
+
+def _tenant_scope(actor: Principal) -> str | None:
+    return None if actor.role is not Role.TENANT else actor.account_id
+
+
+def list_leases(p: Platform, actor: Principal, *, state: str | None = None, offset: int = 0, limit: int = 50
+                ) -> list[Lease]:
+    tick(p)
+    states = None
+    if state:
+        try:
+            states = [LeaseState(state)]
+        except ValueError:
+            raise ValidationError(f"state {state!r} not allowed; allowed: {', '.join(x.value for x in LeaseState)}") from None
+    with p.tx() as s:
+        return store.list_leases(s, tenant_id=_tenant_scope(actor), states=states,
+                                 supplier=actor.supplier if actor.role is Role.SUPPLIER else None,
+                                 offset=offset, limit=limit)
+
+
+def get_lease(p: Platform, actor: Principal, lease_id: str) -> tuple[Lease, list[dict[str, Any]]]:
+    tick(p)
+    with p.tx() as s:
+        if actor.role is Role.SUPPLIER:
+            visible = store.list_leases(s, supplier=actor.supplier)
+            if lease_id not in {x.id for x in visible}:
+                store.get_lease(s, "\0" + lease_id)  # raises the same not-found as for anyone else
+        lease = store.get_lease(s, lease_id, tenant_id=_tenant_scope(actor))
+        return lease, store.lease_events(s, lease_id)
+
+
+def end_lease(p: Platform, actor: Principal, lease_id: str, reason: str = "") -> Lease:
+    actor.require(Role.TENANT, Role.OPERATOR)
+    tick(p)
+    now = p.clock.now()
+    with p.tx() as s:
+        lease = store.get_lease(s, lease_id, tenant_id=_tenant_scope(actor), for_update=True)
+        if lease.state is LeaseState.SCHEDULED:
+            raise ConflictError(f"lease {lease_id} has not started; cancel its order {lease.order_id} instead",
+                                lease=lease_id, order=lease.order_id)
+        transition(s, lease, LeaseState.ENDED, now, reason or f"ended by {actor.name}")
+        return store.get_lease(s, lease_id)
+
+
+def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: float | int | None = None,
+                 end: datetime | None = None) -> Lease:
+    """Move a fixed-term lease's end later, if the same devices are free for the added time."""
+    actor.require(Role.TENANT, Role.OPERATOR)
+    tick(p)
+    if (hours is None) == (end is None):
+        raise ValidationError("give exactly one of hours (to add) or end (the new end)")
+    for _ in range(30):
+        try:
+            with p.tx() as s:
+                lease = store.get_lease(s, lease_id, tenant_id=_tenant_scope(actor), for_update=True)
+                if lease.state not in LIVE_STATES:
+                    raise ConflictError(f"lease {lease_id} is {lease.state.value}; only scheduled or active leases "
+                                        "can be extended", lease=lease_id)
+                if lease.end is None:
+                    raise ConflictError(f"lease {lease_id} is open-ended; there is no end to extend", lease=lease_id)
+                if hours is not None:
+                    if isinstance(hours, bool) or hours <= 0:
+                        raise ValidationError(f"hours must be > 0, got {hours}", field="hours")
+                    new_end = lease.end + timedelta(seconds=int(hours * 3600))
+                else:
+                    assert end is not None
+                    new_end = end
+                if new_end <= lease.end:
+                    raise ValidationError(f"new end {new_end.isoformat()} must be after the current end "
+                                          f"{lease.end.isoformat()}", field="end")
+                if new_end - lease.start > MAX_TERM:
+                    raise ValidationError(f"term longer than {MAX_TERM.days} days is not allowed", field="end")
+                snap = snapshot(p, s, lease.end, new_end, exclude_lease=lease.id)
+                free = {d.id: 0 for d in snap.devices}
+                for (node, slot), dev in snap.slot_device.items():
+                    free[dev.id] = int(snap.state.dev_free_milli[node, slot])
+                short = [a for a in lease.allocations if free.get(a.device_id, 0) < a.milli]
+                if short:
+                    names = ", ".join(f"{a.node}/{a.slot}" for a in short)
+                    raise CapacityError(f"cannot extend lease {lease_id} to {new_end.isoformat()}: devices {names} "
+                                        "are taken or unavailable in the added time", lease=lease_id)
+                store.claim_devices(s, {a.device_id: d.version for a in lease.allocations
+                                        for d in snap.devices if d.id == a.device_id})
+                store.update_lease(s, lease.id, end=new_end)
+                store.set_allocation_end(s, lease.id, new_end)
+                store.add_event(s, lease.id, p.clock.now(), lease.state, lease.state,
+                                f"extended to {new_end.isoformat()}")
+                return store.get_lease(s, lease_id)
+        except StaleClaim:
+            continue
+    raise ConflictError("too many concurrent changes on the lease's devices; retry")

@@ -1,0 +1,60 @@
+"""What can be rented now: per (model, site), devices free now and the list price in both units."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from suanli.domain.accounts import Principal
+from suanli.domain.prices import PriceUnit, p_year_price
+from suanli.errors import ValidationError
+from suanli.service.placement import snapshot
+from suanli.service.platform import Platform
+from suanli.store import fleet as fleet_store
+
+FREE_HORIZON = timedelta(minutes=1)
+"""A device counts as free now if it is free for at least this long from now."""
+
+
+def offers(p: Platform, _actor: Principal, *, model: str | None = None, site: str | None = None,
+           min_memory_gib: int = 0) -> list[dict[str, Any]]:
+    if min_memory_gib < 0:
+        raise ValidationError("min_memory_gib must be >= 0", field="min_memory_gib")
+    now = p.clock.now()
+    with p.tx() as s:
+        cat = p.catalog(s)
+        wanted_model = cat.get(model).name if model else None
+        sites = {x.name: x for x in fleet_store.list_sites(s)}
+        if site is not None and site not in sites:
+            raise ValidationError(f"unknown site {site!r}; sites: {', '.join(sorted(sites))}", field="site")
+        snap = snapshot(p, s, now, now + FREE_HORIZON)
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    st = snap.state
+    for (node, slot), dev in snap.slot_device.items():
+        m = cat.get(dev.model)
+        if (wanted_model and m.name != wanted_model) or (site and dev.site != site) or m.memory_gib < min_memory_gib:
+            continue
+        g = groups.setdefault((m.name, dev.site), {"devices": 0, "free": 0, "free_milli": 0, "nodes": set()})
+        g["devices"] += 1
+        free = int(st.dev_free_milli[node, slot])
+        g["free"] += free == 1000
+        g["free_milli"] += free
+        g["nodes"].add(dev.node)
+    out = []
+    for (name, site_name), g in sorted(groups.items()):
+        m = cat.get(name)
+        site_obj = sites[site_name]
+        rate = snap.book.rate_at(name, site_name, now)
+        energy_kwh = Decimal(m.tdp_watts) / 1000 * site_obj.pue
+        out.append({
+            "model": name, "vendor": m.vendor.value, "memory_gib": m.memory_gib, "p_per_device": m.p,
+            "site": site_name, "region": site_obj.region, "tier": site_obj.tier.value,
+            "devices": g["devices"], "free_devices": g["free"], "free_device_equiv": Decimal(g["free_milli"]) / 1000,
+            "nodes": len(g["nodes"]),
+            "price_device_hour": rate, "price_p_year": None if rate is None else p_year_price(rate, PriceUnit.DEVICE_HOUR, m),
+            "currency": p.settings.currency,
+            "energy_cost_per_p_hour": energy_kwh * site_obj.power_price_kwh / m.p,
+        })
+    return out
+

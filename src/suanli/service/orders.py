@@ -1,0 +1,122 @@
+"""Orders: validate, place through the scheduler, grant devices, idempotently.
+
+``create_order`` runs placement and the grant in one transaction; the grant is a compare-and-set
+on each device (see :mod:`suanli.store.leases`). If another order took one of the planned devices
+in the meantime, the transaction rolls back and placement runs again on fresh state (bounded
+retries). A retried request with the same ``Idempotency-Key`` returns the first result.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from suanli.domain.accounts import Principal, Role
+from suanli.domain.leases import LeaseState, OrderSpec, order_to_dict, parse_order
+from suanli.errors import CapacityError, ConflictError, ValidationError
+from suanli.service.placement import Plan, Rejection, plan, snapshot
+from suanli.service.platform import Platform
+from suanli.store import fleet as fleet_store
+from suanli.store import leases as store
+from suanli.store.leases import OrderRecord, StaleClaim
+
+MAX_RETRIES = 30
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    order: OrderRecord
+    replayed: bool
+
+
+def _sites_by_region(p: Platform, s: Any) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for site in fleet_store.list_sites(s):
+        out.setdefault(site.region, set()).add(site.name)
+    return out
+
+
+def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency_key: str | None = None) -> OrderResult:
+    actor.require(Role.TENANT)
+    now = p.clock.now()
+    spec = parse_order(raw, now=now)
+    stored_spec = order_to_dict(spec)
+    key = idempotency_key or secrets.token_hex(12)
+    if len(key) > 128:
+        raise ValidationError("Idempotency-Key must be at most 128 characters", field="idempotency_key")
+    start = spec.start or now
+    for _attempt in range(MAX_RETRIES):
+        try:
+            with p.tx() as s:
+                prior = store.find_order_by_key(s, actor.account_id, key)
+                if prior is not None:
+                    if prior.spec != stored_spec or prior.end != spec.end and spec.end is not None:
+                        raise ConflictError(
+                            f"Idempotency-Key {key!r} was used for a different order ({prior.id}); use a new key",
+                            order=prior.id)
+                    return OrderResult(prior, replayed=True)
+                snap = snapshot(p, s, start, spec.end)
+                order_id = "ord_" + secrets.token_hex(6)
+                outcome = plan(p, snap, spec, _sites_by_region(p, s), seed=order_id)
+                if isinstance(outcome, Rejection):
+                    _record(p, s, actor, key, spec, stored_spec, start, now, order_id, None, outcome)
+                    rejected = store.get_order(s, order_id, tenant_id=actor.account_id)
+                else:
+                    store.claim_devices(s, snap.versions(outcome.grants))
+                    _record(p, s, actor, key, spec, stored_spec, start, now, order_id, outcome, None)
+                    return OrderResult(store.get_order(s, order_id, tenant_id=actor.account_id), replayed=False)
+            raise CapacityError(f"order {rejected.id} rejected: {rejected.reason}", order=rejected.id,
+                                lease=rejected.lease_id)
+        except StaleClaim:
+            continue
+    raise ConflictError("too many concurrent orders for the same devices; retry the order")
+
+
+def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, stored: dict[str, Any],
+            start: datetime, now: datetime, order_id: str, ok: Plan | None, rej: Rejection | None) -> None:
+    lease_id = "ls_" + secrets.token_hex(6)
+    status = "fulfilled" if ok else "rejected"
+    reason = ok.reason if ok else f"{rej.reason.value}: {rej.message}"  # type: ignore[union-attr]
+    store.insert_order(s, order_id=order_id, tenant_id=actor.account_id, key=key, form=spec.form, spec=stored,
+                       start=start, end=spec.end, status=status, reason=reason, now=now)
+    if ok is None:
+        state = LeaseState.REJECTED
+    else:
+        state = LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED
+    store.insert_lease(s, lease_id=lease_id, order_id=order_id, tenant_id=actor.account_id, form=spec.form,
+                       state=state, start=start, end=spec.end,
+                       activated_at=start if state is LeaseState.ACTIVE else None,
+                       reason="" if ok else reason, commission_rate=Decimal(p.settings.commission_rate),
+                       placement=ok.reason if ok else "", now=now)
+    store.add_event(s, lease_id, now, LeaseState.PENDING, state, reason)
+    if ok is not None:
+        store.insert_allocations(s, lease_id, ok.grants, start, spec.end)
+
+
+def list_orders(p: Platform, actor: Principal, offset: int = 0, limit: int = 50) -> list[OrderRecord]:
+    tenant = None if actor.role is Role.OPERATOR else actor.account_id
+    if actor.role is Role.SUPPLIER:
+        return []
+    with p.tx() as s:
+        return store.list_orders(s, tenant_id=tenant, offset=offset, limit=limit)
+
+
+def cancel_order(p: Platform, actor: Principal, order_id: str) -> OrderRecord:
+    """Cancel a reservation that has not started (its lease becomes cancelled, devices freed)."""
+    from suanli.service.leases import transition  # same layer; leases owns the state machine
+
+    tenant = None if actor.role is Role.OPERATOR else actor.account_id
+    with p.tx() as s:
+        order = store.get_order(s, order_id, tenant_id=tenant)
+        if order.lease_id is None:
+            raise ConflictError(f"order {order_id} has no lease to cancel")
+        lease = store.get_lease(s, order.lease_id, for_update=True)
+        if lease.state is LeaseState.ACTIVE:
+            raise ConflictError(f"order {order_id}'s lease {lease.id} is active; end it with `suanli lease end {lease.id}`",
+                                lease=lease.id)
+        transition(s, lease, LeaseState.CANCELLED, p.clock.now(), "cancelled by " + actor.name)
+        store.set_order_status(s, order_id, "cancelled", "cancelled by " + actor.name)
+        return store.get_order(s, order_id, tenant_id=tenant)

@@ -1,0 +1,72 @@
+"""Accounts and API tokens (stored as SHA-256 hashes only)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from suanli.domain.accounts import Principal, Role
+from suanli.errors import ConflictError, NotFoundError
+from suanli.store.tables import AccountRow, ApiTokenRow
+
+TOKEN_PREFIX = "sl_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+def _principal(row: AccountRow) -> Principal:
+    return Principal(account_id=row.id, name=row.name, role=Role(row.role), supplier=row.supplier)
+
+
+def create_account(s: Session, name: str, role: Role, supplier: str | None, now: datetime) -> Principal:
+    if s.scalar(select(AccountRow).where(AccountRow.name == name)) is not None:
+        raise ConflictError(f"an account named {name!r} already exists", name=name)
+    row = AccountRow(id=new_id("acc"), name=name, role=role.value, supplier=supplier, created_at=now)
+    s.add(row)
+    try:
+        s.flush()
+    except IntegrityError as e:
+        raise ConflictError(f"could not create account {name!r}: {e.orig}") from None
+    return _principal(row)
+
+
+def issue_token(s: Session, account_id: str, now: datetime) -> str:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    s.add(ApiTokenRow(account_id=account_id, token_hash=hash_token(token), prefix=token[:10], created_at=now))
+    s.flush()
+    return token
+
+
+def principal_for_token(s: Session, token: str) -> Principal | None:
+    row = s.execute(
+        select(AccountRow)
+        .join(ApiTokenRow, ApiTokenRow.account_id == AccountRow.id)
+        .where(ApiTokenRow.token_hash == hash_token(token), ApiTokenRow.revoked_at.is_(None))
+    ).scalar_one_or_none()
+    return None if row is None else _principal(row)
+
+
+def get_account(s: Session, name_or_id: str) -> Principal:
+    row = s.scalar(select(AccountRow).where((AccountRow.name == name_or_id) | (AccountRow.id == name_or_id)))
+    if row is None:
+        raise NotFoundError(f"no account {name_or_id!r}", account=name_or_id)
+    return _principal(row)
+
+
+def list_accounts(s: Session) -> list[Principal]:
+    return [_principal(r) for r in s.scalars(select(AccountRow).order_by(AccountRow.created_at, AccountRow.name))]
+
+
+def count_accounts(s: Session) -> int:
+    return len(s.scalars(select(AccountRow.id)).all())

@@ -1,0 +1,116 @@
+"""Sites, suppliers, nodes and their devices; operator catalog extensions; supplier floors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from suanli.domain.catalog import AcceleratorModel
+from suanli.domain.fleet import FloorPrice, Node, NodeState, Site, SiteTier, Supplier
+from suanli.errors import NotFoundError
+from suanli.store.tables import DeviceRow, FloorRow, ModelRow, NodeRow, SiteRow, SupplierRow
+
+
+def save_model(s: Session, model: AcceleratorModel) -> None:
+    s.merge(ModelRow(name=model.name, spec=model.to_dict()))
+
+
+def list_models(s: Session) -> list[AcceleratorModel]:
+    return [AcceleratorModel.from_dict(r.spec) for r in s.scalars(select(ModelRow))]
+
+
+def save_site(s: Session, site: Site) -> None:
+    s.merge(SiteRow(name=site.name, region=site.region, tier=site.tier.value, pue=site.pue,
+                    power_price_kwh=site.power_price_kwh, currency=site.currency))
+
+
+def list_sites(s: Session) -> list[Site]:
+    return [Site(r.name, r.region, SiteTier(r.tier), r.pue, r.power_price_kwh, r.currency)
+            for r in s.scalars(select(SiteRow).order_by(SiteRow.name))]
+
+
+def save_supplier(s: Session, sup: Supplier) -> None:
+    s.merge(SupplierRow(name=sup.name, display_name=sup.display_name))
+
+
+def list_suppliers(s: Session) -> list[Supplier]:
+    return [Supplier(r.name, r.display_name) for r in s.scalars(select(SupplierRow).order_by(SupplierRow.name))]
+
+
+def supplier_exists(s: Session, name: str) -> bool:
+    return s.get(SupplierRow, name) is not None
+
+
+def _node(r: NodeRow) -> Node:
+    return Node(name=r.name, site=r.site, supplier=r.supplier, cpu_cores=r.cpu_cores, memory_gib=r.memory_gib,
+                model=r.model, device_count=r.device_count, fabric=r.fabric, nic_gbps=r.nic_gbps,
+                disk_gb=r.disk_gb, state=NodeState(r.state))
+
+
+def save_node(s: Session, node: Node) -> bool:
+    """Insert or update a node; its device slots follow ``device_count``. Returns True if new."""
+    row = s.scalar(select(NodeRow).where(NodeRow.name == node.name))
+    new = row is None
+    if row is None:
+        row = NodeRow(name=node.name, state_reason="")
+        s.add(row)
+    row.site, row.supplier, row.cpu_cores, row.memory_gib = node.site, node.supplier, node.cpu_cores, node.memory_gib
+    row.nic_gbps, row.disk_gb, row.fabric, row.model = node.nic_gbps, node.disk_gb, node.fabric, node.model
+    row.device_count, row.state = node.device_count, node.state.value
+    s.flush()
+    have = {d.slot: d for d in s.scalars(select(DeviceRow).where(DeviceRow.node_id == row.id))}
+    for slot in range(node.device_count):
+        if slot in have:
+            have[slot].model = node.model
+        else:
+            s.add(DeviceRow(node_id=row.id, slot=slot, model=node.model, alloc_version=0))
+    s.flush()
+    return new
+
+
+def list_nodes(s: Session, *, supplier: str | None = None) -> list[Node]:
+    q = select(NodeRow).order_by(NodeRow.site, NodeRow.name)
+    if supplier is not None:
+        q = q.where(NodeRow.supplier == supplier)
+    return [_node(r) for r in s.scalars(q)]
+
+
+def get_node_row(s: Session, name: str) -> NodeRow:
+    row = s.scalar(select(NodeRow).where(NodeRow.name == name))
+    if row is None:
+        raise NotFoundError(f"no node named {name!r}", node=name)
+    return row
+
+
+def set_node_state(s: Session, name: str, state: NodeState, reason: str) -> Node:
+    row = get_node_row(s, name)
+    row.state, row.state_reason = state.value, reason
+    s.flush()
+    return replace(_node(row))
+
+
+def node_state_reasons(s: Session) -> dict[str, str]:
+    return {r.name: r.state_reason for r in s.scalars(select(NodeRow))}
+
+
+def save_floor(s: Session, floor: FloorPrice) -> None:
+    s.merge(FloorRow(supplier=floor.supplier, model=floor.model, device_hour=floor.device_hour))
+
+
+def list_floors(s: Session) -> list[FloorPrice]:
+    return [FloorPrice(r.supplier, r.model, r.device_hour) for r in s.scalars(select(FloorRow))]
+
+
+def floors_by_key(s: Session) -> dict[tuple[str, str], Decimal]:
+    return {(f.supplier, f.model): f.device_hour for f in list_floors(s)}
+
+
+def names_exist(s: Session, table: type[SiteRow] | type[SupplierRow], names: Iterable[str]) -> set[str]:
+    wanted = set(names)
+    if not wanted:
+        return set()
+    return set(s.scalars(select(table.name).where(table.name.in_(wanted))))

@@ -1,0 +1,257 @@
+"""Orders, leases, allocations and lease events.
+
+Exclusivity: :func:`claim_devices` bumps each granted device's ``alloc_version`` with a
+compare-and-set (``UPDATE … WHERE id = ? AND alloc_version = ?``) in device-id order. Two
+transactions that planned on the same device snapshot cannot both commit a grant: the second
+finds the version moved (PostgreSQL re-checks the WHERE after the first commits; SQLite runs
+writers one at a time) and must re-place. :func:`device_versions` must be read *before*
+:func:`busy_allocations` in the same transaction, so the versions are never newer than the
+allocations the plan was made from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from suanli.domain.leases import Allocation, Lease, LeaseState, ProductForm
+from suanli.errors import ConflictError, NotFoundError
+from suanli.store.tables import AllocationRow, DeviceRow, LeaseEventRow, LeaseRow, NodeRow, OrderRow
+
+
+class StaleClaim(Exception):
+    """A device changed hands between planning and claiming: re-place and retry."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    id: int
+    node_id: int
+    node: str
+    slot: int
+    model: str
+    site: str
+    supplier: str
+    fabric: str
+    node_state: str
+    cpu_cores: int
+    memory_gib: int
+    version: int
+
+
+@dataclass(frozen=True)
+class Busy:
+    device_id: int
+    milli: int
+    memory_mib: int
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    id: str
+    tenant_id: str
+    form: str
+    spec: dict[str, Any]
+    start: datetime
+    end: datetime | None
+    status: str
+    reason: str
+    created_at: datetime
+    lease_id: str | None
+
+
+def device_versions(s: Session) -> list[DeviceInfo]:
+    q = (select(DeviceRow, NodeRow).join(NodeRow, NodeRow.id == DeviceRow.node_id)
+         .order_by(NodeRow.id, DeviceRow.slot))
+    return [DeviceInfo(d.id, n.id, n.name, d.slot, d.model, n.site, n.supplier, n.fabric, n.state,
+                       n.cpu_cores, n.memory_gib, d.alloc_version) for d, n in s.execute(q).tuples()]
+
+
+def _overlaps(start: datetime, end: datetime | None) -> Any:
+    """Allocation window [a.start, a.end) overlaps [start, end) (None = open-ended)."""
+    cond = or_(AllocationRow.end_at.is_(None), AllocationRow.end_at > start)
+    if end is not None:
+        cond = and_(cond, AllocationRow.start_at < end)
+    return cond
+
+
+def busy_allocations(s: Session, start: datetime, end: datetime | None, *, exclude_lease: str | None = None) -> list[Busy]:
+    """Allocations of live leases overlapping the window, summed per device (worst case over the window)."""
+    q = (select(AllocationRow.device_id, AllocationRow.milli, AllocationRow.memory_mib)
+         .join(LeaseRow, LeaseRow.id == AllocationRow.lease_id)
+         .where(LeaseRow.state.in_([LeaseState.SCHEDULED.value, LeaseState.ACTIVE.value]), _overlaps(start, end)))
+    if exclude_lease is not None:
+        q = q.where(AllocationRow.lease_id != exclude_lease)
+    return [Busy(d, m, mem) for d, m, mem in s.execute(q).tuples()]
+
+
+def claim_devices(s: Session, claims: dict[int, int]) -> None:
+    """Compare-and-set ``alloc_version`` for every device id -> version seen; raise StaleClaim on a race."""
+    for device_id in sorted(claims):
+        res = s.execute(update(DeviceRow)
+                        .where(DeviceRow.id == device_id, DeviceRow.alloc_version == claims[device_id])
+                        .values(alloc_version=DeviceRow.alloc_version + 1))
+        if res.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleClaim(device_id)
+
+
+def find_order_by_key(s: Session, tenant_id: str, key: str) -> OrderRecord | None:
+    row = s.scalar(select(OrderRow).where(OrderRow.tenant_id == tenant_id, OrderRow.idempotency_key == key))
+    return None if row is None else _order(s, row)
+
+
+def _order(s: Session, row: OrderRow) -> OrderRecord:
+    lease_id = s.scalar(select(LeaseRow.id).where(LeaseRow.order_id == row.id))
+    return OrderRecord(row.id, row.tenant_id, row.form, row.spec, row.start_at, row.end_at, row.status,
+                       row.reason, row.created_at, lease_id)
+
+
+def insert_order(s: Session, *, order_id: str, tenant_id: str, key: str, form: ProductForm, spec: dict[str, Any],
+                 start: datetime, end: datetime | None, status: str, reason: str, now: datetime) -> None:
+    s.add(OrderRow(id=order_id, tenant_id=tenant_id, idempotency_key=key, form=form.value, spec=spec,
+                   start_at=start, end_at=end, status=status, reason=reason, created_at=now))
+    try:
+        s.flush()
+    except IntegrityError:
+        raise ConflictError(f"idempotency key {key!r} was already used by another order", key=key) from None
+
+
+def insert_lease(s: Session, *, lease_id: str, order_id: str, tenant_id: str, form: ProductForm, state: LeaseState,
+                 start: datetime, end: datetime | None, activated_at: datetime | None, reason: str,
+                 commission_rate: Decimal, placement: str, now: datetime) -> None:
+    s.add(LeaseRow(id=lease_id, order_id=order_id, tenant_id=tenant_id, form=form.value, state=state.value,
+                   start_at=start, end_at=end, activated_at=activated_at, ended_at=None, reason=reason,
+                   commission_rate=commission_rate, placement=placement, created_at=now))
+    s.flush()
+
+
+def insert_allocations(s: Session, lease_id: str, grants: Iterable[tuple[int, int, int]], start: datetime,
+                       end: datetime | None) -> None:
+    for device_id, milli, memory in grants:
+        s.add(AllocationRow(lease_id=lease_id, device_id=device_id, milli=milli, memory_mib=memory,
+                            start_at=start, end_at=end))
+    s.flush()
+
+
+def add_event(s: Session, lease_id: str, at: datetime, frm: LeaseState | str, to: LeaseState, reason: str) -> None:
+    s.add(LeaseEventRow(lease_id=lease_id, at=at, from_state=str(frm), to_state=to.value, reason=reason))
+
+
+def lease_events(s: Session, lease_id: str) -> list[dict[str, Any]]:
+    rows = s.scalars(select(LeaseEventRow).where(LeaseEventRow.lease_id == lease_id).order_by(LeaseEventRow.id))
+    return [{"at": r.at, "from": r.from_state, "to": r.to_state, "reason": r.reason} for r in rows]
+
+
+def _allocations(s: Session, lease_ids: Sequence[str]) -> dict[str, list[Allocation]]:
+    out: dict[str, list[Allocation]] = {lid: [] for lid in lease_ids}
+    if not lease_ids:
+        return out
+    q = (select(AllocationRow, DeviceRow, NodeRow)
+         .join(DeviceRow, DeviceRow.id == AllocationRow.device_id)
+         .join(NodeRow, NodeRow.id == DeviceRow.node_id)
+         .where(AllocationRow.lease_id.in_(lease_ids))
+         .order_by(NodeRow.name, DeviceRow.slot))
+    for a, d, n in s.execute(q).tuples():
+        out[a.lease_id].append(Allocation(d.id, n.name, d.slot, d.model, n.site, n.supplier, n.fabric, a.milli,
+                                          a.memory_mib, a.start_at, a.end_at))
+    return out
+
+
+def _lease(r: LeaseRow, allocs: list[Allocation]) -> Lease:
+    return Lease(r.id, r.order_id, r.tenant_id, ProductForm(r.form), LeaseState(r.state), r.start_at, r.end_at,
+                 r.activated_at, r.ended_at, r.reason, r.commission_rate, r.placement, r.created_at, tuple(allocs))
+
+
+def get_lease(s: Session, lease_id: str, *, tenant_id: str | None = None, for_update: bool = False) -> Lease:
+    q = select(LeaseRow).where(LeaseRow.id == lease_id)
+    if tenant_id is not None:
+        q = q.where(LeaseRow.tenant_id == tenant_id)
+    if for_update:
+        q = q.with_for_update()
+    row = s.scalar(q)
+    if row is None:
+        raise NotFoundError(f"no lease {lease_id!r} visible to you", lease=lease_id)
+    return _lease(row, _allocations(s, [row.id])[row.id])
+
+
+def list_leases(s: Session, *, tenant_id: str | None = None, states: Iterable[LeaseState] | None = None,
+                supplier: str | None = None, overlapping: tuple[datetime, datetime] | None = None,
+                offset: int = 0, limit: int | None = None) -> list[Lease]:
+    q = select(LeaseRow).order_by(LeaseRow.created_at.desc(), LeaseRow.id)
+    if tenant_id is not None:
+        q = q.where(LeaseRow.tenant_id == tenant_id)
+    if states is not None:
+        q = q.where(LeaseRow.state.in_([st.value for st in states]))
+    if supplier is not None:
+        q = q.where(LeaseRow.id.in_(
+            select(AllocationRow.lease_id).join(DeviceRow, DeviceRow.id == AllocationRow.device_id)
+            .join(NodeRow, NodeRow.id == DeviceRow.node_id).where(NodeRow.supplier == supplier)))
+    if overlapping is not None:
+        a, b = overlapping
+        q = q.where(LeaseRow.activated_at.is_not(None), LeaseRow.activated_at < b,
+                    or_(LeaseRow.ended_at.is_(None), LeaseRow.ended_at > a))
+    q = q.offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    rows = list(s.scalars(q))
+    allocs = _allocations(s, [r.id for r in rows])
+    return [_lease(r, allocs[r.id]) for r in rows]
+
+
+def count_leases(s: Session, *, tenant_id: str | None = None) -> int:
+    q = select(LeaseRow.id)
+    if tenant_id is not None:
+        q = q.where(LeaseRow.tenant_id == tenant_id)
+    return len(s.scalars(q).all())
+
+
+def update_lease(s: Session, lease_id: str, **values: Any) -> None:
+    mapping = {"state": "state", "end": "end_at", "ended_at": "ended_at", "activated_at": "activated_at",
+               "reason": "reason", "start": "start_at"}
+    vals = {mapping[k]: (v.value if isinstance(v, LeaseState) else v) for k, v in values.items()}
+    s.execute(update(LeaseRow).where(LeaseRow.id == lease_id).values(**vals))
+
+
+def set_allocation_end(s: Session, lease_id: str, end: datetime | None) -> None:
+    s.execute(update(AllocationRow).where(AllocationRow.lease_id == lease_id).values(end_at=end))
+
+
+def leases_due(s: Session, now: datetime) -> list[tuple[str, str]]:
+    """(lease id, state) of leases whose scheduled start or fixed end has passed."""
+    q = select(LeaseRow.id, LeaseRow.state).where(or_(
+        and_(LeaseRow.state == LeaseState.SCHEDULED.value, LeaseRow.start_at <= now),
+        and_(LeaseRow.state.in_([LeaseState.ACTIVE.value, LeaseState.SCHEDULED.value]),
+             LeaseRow.end_at.is_not(None), LeaseRow.end_at <= now),
+    ))
+    return [(i, st) for i, st in s.execute(q).tuples()]
+
+
+def list_orders(s: Session, *, tenant_id: str | None, offset: int = 0, limit: int | None = None) -> list[OrderRecord]:
+    q = select(OrderRow).order_by(OrderRow.created_at.desc(), OrderRow.id)
+    if tenant_id is not None:
+        q = q.where(OrderRow.tenant_id == tenant_id)
+    q = q.offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    return [_order(s, r) for r in s.scalars(q)]
+
+
+def get_order(s: Session, order_id: str, *, tenant_id: str | None) -> OrderRecord:
+    q = select(OrderRow).where(OrderRow.id == order_id)
+    if tenant_id is not None:
+        q = q.where(OrderRow.tenant_id == tenant_id)
+    row = s.scalar(q)
+    if row is None:
+        raise NotFoundError(f"no order {order_id!r} visible to you", order=order_id)
+    return _order(s, row)
+
+
+def set_order_status(s: Session, order_id: str, status: str, reason: str = "") -> None:
+    s.execute(update(OrderRow).where(OrderRow.id == order_id).values(status=status, reason=reason))

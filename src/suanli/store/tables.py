@@ -1,0 +1,193 @@
+"""SQLAlchemy 2 tables (``*Row``). Alembic owns the schema (``store/migrations``).
+
+Invariants kept by the database:
+- ``api_tokens.token_hash`` unique; tokens are stored only as SHA-256 hashes.
+- ``orders (tenant_id, idempotency_key)`` unique: a retried order never creates a second lease.
+- ``allocations.milli`` in 1..1000; a grant bumps ``devices.alloc_version`` with a compare-and-set
+  (see ``store.leases.claim_devices``), so two concurrent grants on one device serialise and the
+  loser re-places: a device share can never be granted twice.
+- ``prices (model, site, effective_from)`` unique; ``site='*'`` is the all-sites default.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from suanli.store.types import DecimalText, UTCDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    supplier: Mapped[str | None] = mapped_column(ForeignKey("suppliers.name"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (CheckConstraint("role in ('operator','supplier','tenant')", name="ck_accounts_role"),)
+
+
+class ApiTokenRow(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ModelRow(Base):
+    """Operator-added or overriding accelerator models (the built-in catalog is in code)."""
+
+    __tablename__ = "accelerator_models"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SiteRow(Base):
+    __tablename__ = "sites"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str] = mapped_column(String(16))
+    pue: Mapped[Decimal] = mapped_column(DecimalText)
+    power_price_kwh: Mapped[Decimal] = mapped_column(DecimalText)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class SupplierRow(Base):
+    __tablename__ = "suppliers"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class NodeRow(Base):
+    __tablename__ = "nodes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    site: Mapped[str] = mapped_column(ForeignKey("sites.name"), index=True)
+    supplier: Mapped[str] = mapped_column(ForeignKey("suppliers.name"), index=True)
+    cpu_cores: Mapped[int] = mapped_column(Integer)
+    memory_gib: Mapped[int] = mapped_column(Integer)
+    nic_gbps: Mapped[int] = mapped_column(Integer)
+    disk_gb: Mapped[int] = mapped_column(Integer)
+    fabric: Mapped[str] = mapped_column(String(120), index=True)
+    model: Mapped[str] = mapped_column(String(64))
+    device_count: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    state_reason: Mapped[str] = mapped_column(String(400), default="")
+    __table_args__ = (
+        CheckConstraint("state in ('available','maintenance','down')", name="ck_nodes_state"),
+        CheckConstraint("device_count >= 1 and cpu_cores >= 1 and memory_gib >= 1", name="ck_nodes_sizes"),
+    )
+
+
+class DeviceRow(Base):
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), index=True)
+    slot: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(64))
+    alloc_version: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (UniqueConstraint("node_id", "slot", name="uq_devices_node_slot"),)
+
+
+class PriceRow(Base):
+    __tablename__ = "prices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(DecimalText)
+    currency: Mapped[str] = mapped_column(String(3))
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        UniqueConstraint("model", "site", "effective_from", name="uq_prices_model_site_from"),
+        CheckConstraint("unit in ('device_hour','p_year')", name="ck_prices_unit"),
+    )
+
+
+class FloorRow(Base):
+    __tablename__ = "supplier_floors"
+    supplier: Mapped[str] = mapped_column(ForeignKey("suppliers.name", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_hour: Mapped[Decimal] = mapped_column(DecimalText)
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    form: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key", name="uq_orders_tenant_idem"),)
+
+
+class LeaseRow(Base):
+    __tablename__ = "leases"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), unique=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    form: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    commission_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    placement: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        CheckConstraint(
+            "state in ('pending','scheduled','active','ended','cancelled','rejected','interrupted')",
+            name="ck_leases_state",
+        ),
+        CheckConstraint("end_at is null or end_at > start_at", name="ck_leases_window"),
+    )
+
+
+class AllocationRow(Base):
+    """A lease's hold on one device (or a fraction) over [start_at, end_at)."""
+
+    __tablename__ = "allocations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lease_id: Mapped[str] = mapped_column(ForeignKey("leases.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    milli: Mapped[int] = mapped_column(Integer)
+    memory_mib: Mapped[int] = mapped_column(Integer, default=0)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (
+        CheckConstraint("milli >= 1 and milli <= 1000", name="ck_allocations_milli"),
+        CheckConstraint("end_at is null or end_at > start_at", name="ck_allocations_window"),
+        UniqueConstraint("lease_id", "device_id", name="uq_allocations_lease_device"),
+        Index("ix_allocations_device_window", "device_id", "start_at"),
+    )
+
+
+class LeaseEventRow(Base):
+    """Audit trail of lease state changes: what happened and why (shown to the tenant)."""
+
+    __tablename__ = "lease_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lease_id: Mapped[str] = mapped_column(ForeignKey("leases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
