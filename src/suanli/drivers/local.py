@@ -1,0 +1,493 @@
+"""The local driver: tenant jobs as processes on this machine (the embedded default, ``serve --demo``).
+
+Contract on top of :mod:`suanli.drivers.base`:
+
+- A job is a subprocess in its own session and process group, pinned to the lease's devices
+  through the vendor's variable (``CUDA_VISIBLE_DEVICES=0,1``, ``ASCEND_RT_VISIBLE_DEVICES``…).
+  It gets a minimal environment (``PATH``, ``LANG``, ``HOME`` = its working directory, the
+  tenant's ``env``, ``SUANLI_LEASE_ID``, ``SUANLI_JOB_ID``), never the server's own variables.
+- Layout under ``data_dir``: ``grants/<lease>.json``, ``jobs/<job>/`` (working directory with
+  ``stdout.log`` and ``stderr.log``), ``accounting.jsonl`` (one ``start`` and one ``end`` line per
+  job, fsynced: usage survives a restart), ``health.json`` (failed nodes/devices).
+- Limits (``resource`` in the child before exec): address space from ``memory_mib``, CPU
+  seconds = time limit × cpus as a backstop, no core dumps, bounded open files. CPU count is
+  advisory (no cgroups); wall time and the lease end are enforced by a watcher thread per job.
+- Termination (cancel, lease release, time limit, failed device): SIGTERM to the process group,
+  SIGKILL to whatever is left after ``grace``.
+- A job still running when the driver stops keeps running; a new driver instance finds it by its
+  process group and reports it ``running`` until it is gone, then ``lost`` (exit code unknown).
+- ``fail_device`` / ``fail_node`` simulate hardware failure: running jobs on it end as
+  ``node_fail``, new jobs there are refused, ``node_health`` reports it until ``restore_*``.
+
+Jobs run as the server's own user; isolation between tenants on one machine is by devices and
+limits, not by uid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from suanli.domain.clock import Clock, SystemClock, utc
+from suanli.drivers.base import (
+    Capabilities,
+    Feature,
+    GrantStore,
+    JobHandle,
+    JobSpec,
+    JobState,
+    JobStatus,
+    JobUsage,
+    LeaseGrant,
+    NodeHealth,
+    NodeState,
+    ProvisionResult,
+    atomic_write_json,
+    check_lease_id,
+    check_submit,
+    conflict_if_changed,
+    device_seconds,
+    engine_error,
+)
+from suanli.errors import ConflictError, NotFoundError, ValidationError
+
+LOG_LIMIT = 1 << 20
+"""``logs()`` returns at most the last MiB of each stream."""
+
+
+@dataclass
+class _Job:
+    job_id: str
+    lease_id: str
+    node: str
+    device_indices: tuple[int, ...]
+    device_milli: tuple[int, ...]
+    pgid: int
+    start: datetime
+    deadline: datetime | None
+    state: JobState = JobState.RUNNING
+    end: datetime | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    kill_state: JobState | None = None
+    kill_reason: str | None = None
+
+
+def _pid_alive(pid: int) -> bool:
+    """Alive and not a zombie (PID 1 may not reap orphans here)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _group_alive(pgid: int) -> bool:
+    """Any live (non-zombie) process in process group ``pgid``."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _tail(path: Path, limit: int = LOG_LIMIT) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - limit))
+            data = fh.read()
+    except FileNotFoundError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return text if size <= limit else f"[... {size - limit} bytes cut ...]\n{text}"
+
+
+class LocalDriver:
+    """Runs each lease's jobs as local processes. Thread-safe."""
+
+    name = "local"
+
+    def __init__(self, data_dir: Path, *, nodes: Mapping[str, int] | None = None,
+                 clock: Clock | None = None, grace: timedelta = timedelta(seconds=5),
+                 open_files: int = 4096) -> None:
+        """``nodes``: node name -> device count this machine stands for (``None``: one node named
+        after the host, any device index accepted)."""
+        self.data_dir = Path(data_dir)
+        self.nodes: dict[str, int] | None = dict(nodes) if nodes is not None else None
+        self._clock: Clock = clock or SystemClock()
+        self.grace = grace
+        self.open_files = open_files
+        self._lock = threading.RLock()
+        self._grants = GrantStore(self.data_dir / "grants")
+        (self.data_dir / "jobs").mkdir(parents=True, exist_ok=True)
+        self._acct = self.data_dir / "accounting.jsonl"
+        self._health_path = self.data_dir / "health.json"
+        self._jobs: dict[str, _Job] = {}
+        self._load_accounting()
+        self._health: dict[str, Any] = self._load_health()
+
+    # ------------------------------------------------------------------ protocol
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            driver=self.name,
+            supported=frozenset({Feature.WHOLE_DEVICES, Feature.FRACTIONAL_DEVICES, Feature.SHARED_NODE,
+                                 Feature.DEVICE_PINNING, Feature.FUTURE_START, Feature.OPEN_ENDED,
+                                 Feature.MULTI_NODE, Feature.USAGE_ACCOUNTING, Feature.NODE_HEALTH}),
+            missing={Feature.RESOURCE_LIMITS: "local driver: memory and time are limited per job, but CPU "
+                     "count is advisory and a fractional device's memory/compute share is not enforced "
+                     "(no cgroups, no MPS)"},
+        )
+
+    def provision(self, grant: LeaseGrant) -> ProvisionResult:
+        with self._lock:
+            existing = self._grants.get(grant.lease_id)
+            if existing is not None:
+                conflict_if_changed(existing, grant)
+                return ProvisionResult(grant.lease_id, grant.lease_id, created=False)
+            if self.nodes is not None:
+                for a in grant.allocations:
+                    if a.node not in self.nodes:
+                        raise ValidationError(
+                            f"lease {grant.lease_id}: node {a.node!r} is not run by this local driver; "
+                            f"it runs {sorted(self.nodes)}", lease_id=grant.lease_id)
+                    bad = [i for i in a.device_indices if i >= self.nodes[a.node]]
+                    if bad:
+                        raise ValidationError(
+                            f"lease {grant.lease_id}: node {a.node} has devices 0..{self.nodes[a.node] - 1}; "
+                            f"indices {bad} do not exist", lease_id=grant.lease_id)
+            self._grants.put(grant)
+            return ProvisionResult(grant.lease_id, grant.lease_id, created=True)
+
+    def release(self, lease_id: str) -> None:
+        check_lease_id(lease_id)
+        with self._lock:
+            jobs = [j for j in self._jobs.values() if j.lease_id == lease_id and not j.state.terminal]
+        self._terminate(jobs, JobState.CANCELLED, f"lease {lease_id} released")
+        with self._lock:
+            self._grants.delete(lease_id)
+
+    def submit(self, lease_id: str, spec: JobSpec) -> JobHandle:
+        check_lease_id(lease_id)
+        grant = self._grants.get(lease_id)
+        if grant is None:
+            raise engine_error("lease is not provisioned on the local driver (provision it first, or it "
+                               "was released)", engine=self.name, lease_id=lease_id)
+        now = utc(self._clock.now())
+        alloc, devices = check_submit(grant, spec, now, driver=self.name)
+        env_var = alloc.visible_devices_env
+        reserved = {env_var, "SUANLI_LEASE_ID", "SUANLI_JOB_ID"} & set(spec.env)
+        if reserved:
+            raise ValidationError(f"lease {lease_id}: job env may not set {sorted(reserved)}; the driver "
+                                  "sets them from the lease", lease_id=lease_id)
+        with self._lock:
+            down = self._health.get("nodes", {}).get(alloc.node)
+            if down is not None:
+                raise ConflictError(f"lease {lease_id}: node {alloc.node} is down ({down}); no new jobs there",
+                                    lease_id=lease_id, node=alloc.node)
+            failed = self._failed_devices(alloc.node)
+            healthy = [(i, m) for i, m in zip(alloc.device_indices, alloc.device_milli, strict=True)
+                       if i not in failed]
+            if len(healthy) < devices:
+                raise ConflictError(
+                    f"lease {lease_id}: device(s) {sorted(set(alloc.device_indices) & failed)} of node "
+                    f"{alloc.node} failed; {len(healthy)} healthy device(s) left, the job asked for {devices}",
+                    lease_id=lease_id, node=alloc.node)
+            chosen = healthy[:devices]
+            job_id = f"job-{uuid.uuid4().hex[:12]}"
+            workdir = self.data_dir / "jobs" / job_id
+            workdir.mkdir(parents=True)
+            env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
+            env.update(spec.env)
+            env.update({"HOME": str(workdir), env_var: ",".join(str(i) for i, _ in chosen),
+                        "SUANLI_LEASE_ID": lease_id, "SUANLI_JOB_ID": job_id})
+            ends = [t for t in (grant.end, now + spec.time_limit if spec.time_limit else None) if t is not None]
+            deadline = min(ends) if ends else None
+            preexec = self._limits(spec)
+            try:
+                with (workdir / "stdout.log").open("wb") as out, (workdir / "stderr.log").open("wb") as err:
+                    proc = subprocess.Popen(
+                        list(spec.command), cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                        stderr=err, start_new_session=True, preexec_fn=preexec, close_fds=True)
+            except OSError as exc:
+                raise ValidationError(f"lease {lease_id}: cannot start {spec.command[0]!r}: {exc.strerror}",
+                                      lease_id=lease_id) from exc
+            job = _Job(job_id=job_id, lease_id=lease_id, node=alloc.node,
+                       device_indices=tuple(i for i, _ in chosen), device_milli=tuple(m for _, m in chosen),
+                       pgid=proc.pid, start=now, deadline=deadline, proc=proc)
+            self._jobs[job_id] = job
+            self._append({"event": "start", "job_id": job_id, "lease_id": lease_id, "node": alloc.node,
+                          "device_indices": list(job.device_indices), "device_milli": list(job.device_milli),
+                          "pgid": proc.pid, "start": now.isoformat(),
+                          "deadline": deadline.isoformat() if deadline else None,
+                          "name": spec.name, "command": list(spec.command)})
+        threading.Thread(target=self._watch, args=(job,), name=f"suanli-{job_id}", daemon=True).start()
+        return JobHandle(job_id=job_id, lease_id=lease_id, node=alloc.node, devices=devices, submitted_at=now)
+
+    def poll(self, job_id: str) -> JobStatus:
+        job = self._job(job_id)
+        self._check_orphan(job)
+        return JobStatus(job_id=job.job_id, lease_id=job.lease_id, state=job.state, node=job.node,
+                         device_indices=job.device_indices, start=job.start, end=job.end,
+                         exit_code=job.exit_code, reason=job.reason)
+
+    def cancel(self, job_id: str) -> None:
+        job = self._job(job_id)
+        self._terminate([job], JobState.CANCELLED, "cancelled by request")
+
+    def logs(self, job_id: str) -> str:
+        job = self._job(job_id)
+        workdir = self.data_dir / "jobs" / job.job_id
+        out, err = _tail(workdir / "stdout.log"), _tail(workdir / "stderr.log")
+        return out if not err else f"{out}{'' if out.endswith(chr(10)) or not out else chr(10)}--- stderr ---\n{err}"
+
+    def usage(self, since: datetime) -> list[JobUsage]:
+        since = utc(since)
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for j in jobs:
+            self._check_orphan(j)
+        out = []
+        for j in jobs:
+            if j.end is None or j.end < since:
+                continue
+            elapsed = int((j.end - j.start).total_seconds())
+            out.append(JobUsage(job_id=j.job_id, lease_id=j.lease_id, node=j.node,
+                                device_indices=j.device_indices, devices=len(j.device_indices),
+                                start=j.start, end=j.end, state=j.state, exit_code=j.exit_code,
+                                device_seconds=device_seconds(elapsed, j.device_milli)))
+        return sorted(out, key=lambda u: (u.end, u.job_id))
+
+    def node_health(self) -> list[NodeHealth]:
+        with self._lock:
+            names: set[str] = set(self.nodes or {socket.gethostname(): 0})
+            names |= {a.node for g in self._grants.all() for a in g.allocations}
+            names |= set(self._health.get("nodes", {})) | set(self._health.get("devices", {}))
+            result = []
+            for n in sorted(names):
+                down = self._health.get("nodes", {}).get(n)
+                devs = self._health.get("devices", {}).get(n, {})
+                if down is not None:
+                    result.append(NodeHealth(n, NodeState.DOWN, down))
+                elif devs:
+                    reason = "; ".join(f"device {i} failed: {r}" for i, r in sorted(devs.items(), key=lambda x: int(x[0])))
+                    result.append(NodeHealth(n, NodeState.UP, reason, tuple(sorted(int(i) for i in devs))))
+                else:
+                    result.append(NodeHealth(n, NodeState.UP))
+            return result
+
+    # ------------------------------------------------------------------ local extras
+
+    def jobs(self, lease_id: str | None = None) -> list[JobStatus]:
+        """Every job this driver knows (optionally one lease's), oldest first."""
+        with self._lock:
+            ids = [j.job_id for j in sorted(self._jobs.values(), key=lambda j: (j.start, j.job_id))
+                   if lease_id is None or j.lease_id == lease_id]
+        return [self.poll(i) for i in ids]
+
+    def wait(self, job_id: str, timeout: float) -> JobStatus:
+        """Block until the job ends or ``timeout`` seconds pass; return its status either way."""
+        job = self._job(job_id)
+        if job.proc is not None:
+            job.done.wait(timeout)
+        else:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not self.poll(job_id).state.terminal:
+                time.sleep(0.05)
+        return self.poll(job_id)
+
+    def fail_node(self, node: str, reason: str) -> None:
+        """Mark ``node`` down: its running jobs end as ``node_fail``; new jobs there are refused."""
+        with self._lock:
+            self._health.setdefault("nodes", {})[node] = reason
+            self._save_health()
+            jobs = [j for j in self._jobs.values() if j.node == node and not j.state.terminal]
+        self._terminate(jobs, JobState.NODE_FAIL, f"node {node} failed: {reason}")
+
+    def fail_device(self, node: str, index: int, reason: str) -> None:
+        """Mark one device failed: jobs using it end as ``node_fail``; it is not handed out again."""
+        with self._lock:
+            self._health.setdefault("devices", {}).setdefault(node, {})[str(index)] = reason
+            self._save_health()
+            jobs = [j for j in self._jobs.values()
+                    if j.node == node and index in j.device_indices and not j.state.terminal]
+        self._terminate(jobs, JobState.NODE_FAIL, f"device {index} of node {node} failed: {reason}")
+
+    def restore_node(self, node: str) -> None:
+        with self._lock:
+            self._health.get("nodes", {}).pop(node, None)
+            self._health.get("devices", {}).pop(node, None)
+            self._save_health()
+
+    def restore_device(self, node: str, index: int) -> None:
+        with self._lock:
+            devs = self._health.get("devices", {}).get(node, {})
+            devs.pop(str(index), None)
+            if not devs:
+                self._health.get("devices", {}).pop(node, None)
+            self._save_health()
+
+    # ------------------------------------------------------------------ internals
+
+    def _job(self, job_id: str) -> _Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id!r} is not known to the local driver", job_id=job_id)
+        return job
+
+    def _limits(self, spec: JobSpec) -> Any:
+        memory = spec.memory_mib * 1024 * 1024 if spec.memory_mib else None
+        cpu_s = int(spec.time_limit.total_seconds()) * spec.cpus + 5 if spec.time_limit else None
+        nofile = self.open_files
+
+        def apply() -> None:  # runs in the child between fork and exec
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            cap = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (cap, cap))
+            if memory is not None:
+                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            if cpu_s is not None:
+                resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
+
+        return apply
+
+    def _watch(self, job: _Job) -> None:
+        assert job.proc is not None
+        while True:
+            timeout: float | None = None
+            if job.deadline is not None:
+                left = (job.deadline - utc(self._clock.now())).total_seconds()
+                if left <= 0 and job.kill_state is None:
+                    why = "time limit reached" if job.deadline != self._lease_end(job) else "lease window ended"
+                    threading.Thread(target=self._terminate, args=([job], JobState.TIMEOUT, why),
+                                     daemon=True).start()
+                    timeout = None
+                else:
+                    timeout = min(max(left, 0.05), 1.0)
+            try:
+                rc = job.proc.wait(timeout=timeout)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        end = utc(self._clock.now())
+        with self._lock:
+            if job.kill_state is not None:
+                state, reason = job.kill_state, job.kill_reason
+            else:
+                state = JobState.COMPLETED if rc == 0 else JobState.FAILED
+                reason = None if rc == 0 else (f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}")
+            self._finish(job, end, state, rc, reason)
+
+    def _lease_end(self, job: _Job) -> datetime | None:
+        grant = self._grants.get(job.lease_id)
+        return grant.end if grant else None
+
+    def _finish(self, job: _Job, end: datetime, state: JobState, rc: int | None, reason: str | None) -> None:
+        if job.end is not None:
+            return
+        job.end, job.state, job.exit_code, job.reason = end, state, rc, reason
+        self._append({"event": "end", "job_id": job.job_id, "end": end.isoformat(), "state": state.value,
+                      "exit_code": rc, "reason": reason})
+        job.done.set()
+
+    def _terminate(self, jobs: Iterable[_Job], state: JobState, reason: str) -> None:
+        """SIGTERM each job's process group, SIGKILL what is left after the grace period."""
+        targets = []
+        with self._lock:
+            for job in jobs:
+                if job.state.terminal:
+                    continue
+                if job.kill_state is None:
+                    job.kill_state, job.kill_reason = state, reason
+                targets.append(job)
+        for job in targets:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(job.pgid, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace.total_seconds()
+        while targets and time.monotonic() < deadline and any(_group_alive(j.pgid) for j in targets):
+            time.sleep(0.02)
+        killed = [j for j in targets if _group_alive(j.pgid)]
+        for job in killed:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(job.pgid, signal.SIGKILL)
+        deadline = time.monotonic() + 5  # SIGKILL is delivered asynchronously: wait for the exits
+        while killed and time.monotonic() < deadline and any(_group_alive(j.pgid) for j in killed):
+            time.sleep(0.01)
+        for job in targets:
+            if job.proc is not None:
+                job.done.wait(self.grace.total_seconds() + 5)
+            else:  # orphan from an earlier driver instance: nobody reaps it for us
+                with self._lock:
+                    self._finish(job, utc(self._clock.now()), state, None, reason)
+
+    def _check_orphan(self, job: _Job) -> None:
+        """A job started by an earlier driver instance: settle it once its process group is gone."""
+        if job.proc is None and not job.state.terminal and not _group_alive(job.pgid):
+            with self._lock:
+                self._finish(job, utc(self._clock.now()), JobState.LOST,
+                             None, "the driver restarted while the job ran; its exit code is unknown")
+
+    def _append(self, record: Mapping[str, Any]) -> None:
+        with self._acct.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _load_accounting(self) -> None:
+        if not self._acct.exists():
+            return
+        for line in self._acct.read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line after a crash
+            if r.get("event") == "start":
+                self._jobs[r["job_id"]] = _Job(
+                    job_id=r["job_id"], lease_id=r["lease_id"], node=r["node"],
+                    device_indices=tuple(r["device_indices"]), device_milli=tuple(r["device_milli"]),
+                    pgid=r["pgid"], start=datetime.fromisoformat(r["start"]),
+                    deadline=datetime.fromisoformat(r["deadline"]) if r.get("deadline") else None)
+            elif r.get("event") == "end" and r["job_id"] in self._jobs:
+                j = self._jobs[r["job_id"]]
+                if j.end is not None:
+                    continue  # the first end record wins
+                j.end, j.state = datetime.fromisoformat(r["end"]), JobState(r["state"])
+                j.exit_code, j.reason = r.get("exit_code"), r.get("reason")
+                j.done.set()
+
+    def _load_health(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self._health_path.read_text(encoding="utf-8"))
+            return data
+        except FileNotFoundError:
+            return {"nodes": {}, "devices": {}}
+
+    def _save_health(self) -> None:
+        atomic_write_json(self._health_path, self._health)
+
+    def _failed_devices(self, node: str) -> set[int]:
+        return {int(i) for i in self._health.get("devices", {}).get(node, {})}
