@@ -56,6 +56,9 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
     async def on_validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for e in exc.errors():
+            if e.get("type") == "json_invalid":
+                problems.append(f"malformed JSON ({e.get('ctx', {}).get('error', 'cannot parse')}); send a JSON object")
+                continue
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
             problems.append(f"{where}: {e.get('msg')}")
         return _error(422, "invalid", "invalid request: " + "; ".join(problems), {"errors": problems})

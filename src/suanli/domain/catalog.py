@@ -1,13 +1,13 @@
 """Accelerator catalog: the specs that turn devices into P (1 P = 1 PFLOPS dense FP16/BF16).
 
-The built-in models live in :mod:`suanli.domain.catalog_data`; an operator extends or overrides
+The built-in models live in :mod:`suanli.domain.catalog_data` (``builtin_catalog()``); an operator extends or overrides
 them with :meth:`Catalog.with_models` (the CLI/API read a YAML file and pass the parsed rows).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -147,10 +147,4 @@ class Catalog:
         return Catalog([*self._models.values(), *models])
 
 
-def builtin_catalog() -> Catalog:
-    from suanli.domain.catalog_data import BUILTIN_MODELS
-
-    return Catalog(BUILTIN_MODELS)
-
-
-__all__ = ["VISIBLE_DEVICES_ENV", "AcceleratorModel", "Catalog", "DeviceKind", "Vendor", "builtin_catalog", "replace"]
+__all__ = ["VISIBLE_DEVICES_ENV", "AcceleratorModel", "Catalog", "DeviceKind", "Vendor"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from suanli.domain.catalog import AcceleratorModel as M
+from suanli.domain.catalog import Catalog
 from suanli.domain.catalog import DeviceKind as K
 from suanli.domain.catalog import Vendor as V
 
@@ -49,3 +50,8 @@ BUILTIN_MODELS: tuple[M, ...] = (
       "Hygon DCU K100-AI: FP16 ~196 TFLOPS, 64 GB HBM2e as reported by server partners (2024); no public datasheet",
       ("K100", "K100-AI", "Hygon-DCU")),
 )
+
+
+def builtin_catalog() -> Catalog:
+    """The catalog of built-in models (a new object each call)."""
+    return Catalog(BUILTIN_MODELS)

@@ -143,7 +143,7 @@ def parse_fleet(raw: Any, catalog: Catalog) -> FleetSpec:
             f"fleet file has unknown keys {sorted(unknown)}; allowed: {sorted(_ALLOWED_TOP)}", unknown=sorted(unknown)
         )
     spec = FleetSpec()
-    for i, row in enumerate(_rows(raw, "models")):
+    for row in _rows(raw, "models"):
         spec.models.append(AcceleratorModel.from_dict(row))
     cat = catalog.with_models(spec.models)
     for i, row in enumerate(_rows(raw, "sites")):

@@ -22,7 +22,7 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     """Parse a money-like value exactly. Floats are refused (they are never exact)."""
     if isinstance(value, Decimal):
         d = value
-    elif isinstance(value, bool) or isinstance(value, float):
+    elif isinstance(value, (bool, float)):
         raise ValidationError(f"{field} must be a decimal string or integer, not a float ({value!r})", field=field)
     elif isinstance(value, int | str):
         try:

@@ -16,6 +16,7 @@ a lease across a change is billed piecewise.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,7 +108,7 @@ class PriceBook:
         history = self._history(model, site)
         cuts = [start] + [e.effective_from for e in history if start < e.effective_from < end] + [end]
         out: list[PriceSegment] = []
-        for a, b in zip(cuts, cuts[1:], strict=False):
+        for a, b in itertools.pairwise(cuts):
             e = self.entry_at(model, site, a)
             if e is None:
                 raise NotFoundError(

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from suanli.domain.accounts import Principal
-from suanli.domain.prices import PriceUnit, p_year_price
+from suanli.domain.prices import device_hour_price, p_year_price
 from suanli.errors import ValidationError
 from suanli.service.placement import snapshot
 from suanli.service.platform import Platform
@@ -45,14 +45,15 @@ def offers(p: Platform, _actor: Principal, *, model: str | None = None, site: st
     for (name, site_name), g in sorted(groups.items()):
         m = cat.get(name)
         site_obj = sites[site_name]
-        rate = snap.book.rate_at(name, site_name, now)
+        entry = snap.book.entry_at(name, site_name, now)
         energy_kwh = Decimal(m.tdp_watts) / 1000 * site_obj.pue
         out.append({
             "model": name, "vendor": m.vendor.value, "memory_gib": m.memory_gib, "p_per_device": m.p,
             "site": site_name, "region": site_obj.region, "tier": site_obj.tier.value,
             "devices": g["devices"], "free_devices": g["free"], "free_device_equiv": Decimal(g["free_milli"]) / 1000,
             "nodes": len(g["nodes"]),
-            "price_device_hour": rate, "price_p_year": None if rate is None else p_year_price(rate, PriceUnit.DEVICE_HOUR, m),
+            "price_device_hour": None if entry is None else device_hour_price(entry.amount, entry.unit, m),
+            "price_p_year": None if entry is None else p_year_price(entry.amount, entry.unit, m),
             "currency": p.settings.currency,
             "energy_cost_per_p_hour": energy_kwh * site_obj.power_price_kwh / m.p,
         })

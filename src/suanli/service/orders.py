@@ -17,6 +17,7 @@ from typing import Any
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.leases import LeaseState, OrderSpec, order_to_dict, parse_order
 from suanli.errors import CapacityError, ConflictError, ValidationError
+from suanli.service.leases import transition
 from suanli.service.placement import Plan, Rejection, plan, snapshot
 from suanli.service.platform import Platform
 from suanli.store import fleet as fleet_store
@@ -53,7 +54,7 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
             with p.tx() as s:
                 prior = store.find_order_by_key(s, actor.account_id, key)
                 if prior is not None:
-                    if prior.spec != stored_spec or prior.end != spec.end and spec.end is not None:
+                    if prior.spec != stored_spec or (prior.end != spec.end and spec.end is not None):
                         raise ConflictError(
                             f"Idempotency-Key {key!r} was used for a different order ({prior.id}); use a new key",
                             order=prior.id)
@@ -82,10 +83,7 @@ def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, st
     reason = ok.reason if ok else f"{rej.reason.value}: {rej.message}"  # type: ignore[union-attr]
     store.insert_order(s, order_id=order_id, tenant_id=actor.account_id, key=key, form=spec.form, spec=stored,
                        start=start, end=spec.end, status=status, reason=reason, now=now)
-    if ok is None:
-        state = LeaseState.REJECTED
-    else:
-        state = LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED
+    state = LeaseState.REJECTED if ok is None else LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED
     store.insert_lease(s, lease_id=lease_id, order_id=order_id, tenant_id=actor.account_id, form=spec.form,
                        state=state, start=start, end=spec.end,
                        activated_at=start if state is LeaseState.ACTIVE else None,
@@ -106,8 +104,6 @@ def list_orders(p: Platform, actor: Principal, offset: int = 0, limit: int = 50)
 
 def cancel_order(p: Platform, actor: Principal, order_id: str) -> OrderRecord:
     """Cancel a reservation that has not started (its lease becomes cancelled, devices freed)."""
-    from suanli.service.leases import transition  # same layer; leases owns the state machine
-
     tenant = None if actor.role is Role.OPERATOR else actor.account_id
     with p.tx() as s:
         order = store.get_order(s, order_id, tenant_id=tenant)

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from suanli.domain.catalog import Catalog, builtin_catalog
+from suanli.domain.catalog import Catalog
+from suanli.domain.catalog_data import builtin_catalog
 from suanli.domain.clock import Clock, SystemClock
 from suanli.settings import Settings
 from suanli.store import fleet as fleet_store

@@ -71,7 +71,7 @@ def device_versions(s: Session) -> list[DeviceInfo]:
     q = (select(DeviceRow, NodeRow).join(NodeRow, NodeRow.id == DeviceRow.node_id)
          .order_by(NodeRow.id, DeviceRow.slot))
     return [DeviceInfo(d.id, n.id, n.name, d.slot, d.model, n.site, n.supplier, n.fabric, n.state,
-                       n.cpu_cores, n.memory_gib, d.alloc_version) for d, n in s.execute(q).tuples()]
+                       n.cpu_cores, n.memory_gib, d.alloc_version) for d, n in s.execute(q)]
 
 
 def _overlaps(start: datetime, end: datetime | None) -> Any:
@@ -89,7 +89,7 @@ def busy_allocations(s: Session, start: datetime, end: datetime | None, *, exclu
          .where(LeaseRow.state.in_([LeaseState.SCHEDULED.value, LeaseState.ACTIVE.value]), _overlaps(start, end)))
     if exclude_lease is not None:
         q = q.where(AllocationRow.lease_id != exclude_lease)
-    return [Busy(d, m, mem) for d, m, mem in s.execute(q).tuples()]
+    return [Busy(d, m, mem) for d, m, mem in s.execute(q)]
 
 
 def claim_devices(s: Session, claims: dict[int, int]) -> None:
@@ -158,7 +158,7 @@ def _allocations(s: Session, lease_ids: Sequence[str]) -> dict[str, list[Allocat
          .join(NodeRow, NodeRow.id == DeviceRow.node_id)
          .where(AllocationRow.lease_id.in_(lease_ids))
          .order_by(NodeRow.name, DeviceRow.slot))
-    for a, d, n in s.execute(q).tuples():
+    for a, d, n in s.execute(q):
         out[a.lease_id].append(Allocation(d.id, n.name, d.slot, d.model, n.site, n.supplier, n.fabric, a.milli,
                                           a.memory_mib, a.start_at, a.end_at))
     return out
@@ -230,7 +230,7 @@ def leases_due(s: Session, now: datetime) -> list[tuple[str, str]]:
         and_(LeaseRow.state.in_([LeaseState.ACTIVE.value, LeaseState.SCHEDULED.value]),
              LeaseRow.end_at.is_not(None), LeaseRow.end_at <= now),
     ))
-    return [(i, st) for i, st in s.execute(q).tuples()]
+    return [(i, st) for i, st in s.execute(q)]
 
 
 def list_orders(s: Session, *, tenant_id: str | None, offset: int = 0, limit: int | None = None) -> list[OrderRecord]:

@@ -5,7 +5,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from suanli.api.deps import PlatformDep, PrincipalDep
-from suanli.api.schemas.accounts import AccountCreatedResponse, AccountCreateRequest, AccountResponse, TokenResponse
+from suanli.api.schemas.accounts import (
+    AccountCreatedResponse,
+    AccountCreateRequest,
+    AccountResponse,
+    TokenResponse,
+)
 from suanli.domain.accounts import Principal
 from suanli.service import accounts
 

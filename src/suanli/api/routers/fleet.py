@@ -5,8 +5,15 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from suanli.api.deps import PlatformDep, PrincipalDep
-from suanli.api.schemas.fleet import (AcceleratorResponse, FleetImportResponse, FloorRequest, FloorResponse,
-                                      NodeResponse, NodeStateRequest, NodeStateResponse)
+from suanli.api.schemas.fleet import (
+    AcceleratorResponse,
+    FleetImportResponse,
+    FloorRequest,
+    FloorResponse,
+    NodeResponse,
+    NodeStateRequest,
+    NodeStateResponse,
+)
 from suanli.service import fleet
 
 router = APIRouter(tags=["fleet"])

@@ -1,7 +1,7 @@
 """initial schema: accounts, fleet, prices, orders, leases, allocations
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 04:49:35.139084
 """
 
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import suanli.store.types
-
 
 revision = '0001'
 down_revision = None

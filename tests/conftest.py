@@ -1,0 +1,100 @@
+"""Shared fixtures: a platform on real SQLite and, when configured, on a real PostgreSQL.
+
+``SUANLI_TEST_POSTGRES_URL`` (set by scripts/test, which starts a throwaway server) adds a
+``postgres`` variant to every test that uses the ``platform`` fixture. With
+``SUANLI_TEST_REQUIRE_SERVICES=1`` a missing service is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from suanli.domain.accounts import Principal, Role
+from suanli.domain.demo import demo_fleet
+from suanli.service import accounts, fleet
+from suanli.service.platform import Platform
+from suanli.settings import Settings
+
+PG_URL = os.environ.get("SUANLI_TEST_POSTGRES_URL")
+REQUIRE = os.environ.get("SUANLI_TEST_REQUIRE_SERVICES") == "1"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.t = start
+
+    def now(self) -> datetime:
+        return self.t
+
+    def advance(self, seconds: float = 0, **kw: float) -> None:
+        self.t += timedelta(seconds=seconds, **kw)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC))
+
+
+def _pg_database() -> Iterator[str]:
+    if not PG_URL:
+        if REQUIRE:
+            pytest.fail("SUANLI_TEST_POSTGRES_URL is not set but services are required")
+        pytest.skip("PostgreSQL not configured (set SUANLI_TEST_POSTGRES_URL; scripts/test does)")
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    base = PG_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    if request.param == "sqlite":
+        yield None
+    else:
+        yield from _pg_database()
+
+
+@pytest.fixture
+def platform(db_url: str | None, tmp_path: Path, clock: Clock) -> Iterator[Platform]:
+    p = Platform(Settings(data_dir=tmp_path / "data", database_url=db_url), clock=clock)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def operator(platform: Platform) -> Principal:
+    token = accounts.bootstrap_operator(platform)
+    assert token is not None
+    return accounts.authenticate(platform, token)
+
+
+@pytest.fixture
+def demo(platform: Platform, operator: Principal) -> Platform:
+    fleet.import_fleet(platform, operator, demo_fleet())
+    return platform
+
+
+def make_tenant(p: Platform, operator: Principal, name: str = "acme") -> Principal:
+    who, _token = accounts.create_account(p, operator, name, Role.TENANT)
+    return who
+
+
+@pytest.fixture
+def tenant(demo: Platform, operator: Principal) -> Principal:
+    return make_tenant(demo, operator, "acme")
