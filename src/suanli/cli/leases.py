@@ -1,0 +1,106 @@
+"""``suanli lease list|show|end|extend``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+
+from suanli.api.schemas.orders import LeaseResponse
+from suanli.cli.context import client
+from suanli.cli.options import JsonOpt, amount, instant
+from suanli.cli.render import num, print_json, show, table, when
+
+lease_app = typer.Typer(help="Your leases: the devices you hold and for how long.", no_args_is_help=True)
+
+
+def share(milli: int) -> str:
+    return "1" if milli == 1000 else num(Decimal(milli) / 1000)
+
+
+def lease_renderables(lease: LeaseResponse) -> list[Any]:
+    """Summary, devices table and (when present) the events table of one lease."""
+    head = table(f"lease {lease.id}", ["state", "form", ("devices", "right"), "start", "end", "order"],
+                 [[lease.state, lease.form, num(lease.devices), when(lease.activated_at or lease.start),
+                   when(lease.ended_at or lease.end) if (lease.ended_at or lease.end) else "open-ended",
+                   lease.order_id]],
+                 caption=(lease.reason or lease.placement) or None)
+    devices = table("devices", ["node", ("device", "right"), "model", "site", "fabric", ("share", "right"),
+                                ("memory MiB", "right")],
+                    [[a.node, a.device, a.model, a.site, a.fabric, share(a.milli), a.memory_mib or "-"]
+                     for a in lease.allocations])
+    out: list[Any] = [head, devices]
+    if lease.events:
+        out.append(table("events", ["at", "from", "to", "reason"],
+                         [[when(e.at), e.from_state, e.to_state, e.reason] for e in lease.events]))
+    return out
+
+
+def device_names(lease: LeaseResponse) -> str:
+    return ", ".join(f"{a.node}/{a.device}" + ("" if a.milli == 1000 else f" ({share(a.milli)})")
+                     for a in lease.allocations)
+
+
+@lease_app.command("list")
+def lease_list(ctx: typer.Context,
+               state: Annotated[str | None, typer.Option(
+                   "--state", help="Only leases in this state: scheduled, active, ended, cancelled, rejected, "
+                                   "interrupted.")] = None,
+               as_json: JsonOpt = False) -> None:
+    """List leases you can see (a tenant: its own), every page."""
+    with client(ctx) as api:
+        leases = list(api.iter_leases(state=state))
+    if as_json:
+        print_json(leases)
+        return
+    show(table("leases", ["id", "state", "form", ("devices", "right"), "where", "start", "end"],
+               [[x.id, x.state, x.form, num(x.devices), device_names(x) or "-", when(x.activated_at or x.start),
+                 when(x.ended_at or x.end) if (x.ended_at or x.end) else "open-ended"] for x in leases],
+               caption=f"{len(leases)} leases"))
+
+
+@lease_app.command("show")
+def lease_show(ctx: typer.Context, lease_id: Annotated[str, typer.Argument(metavar="ID", help="Lease id (ls_…).")],
+               as_json: JsonOpt = False) -> None:
+    """One lease: its state and window, the devices it holds (node, device index, share) and its events."""
+    with client(ctx) as api:
+        lease = api.lease(lease_id)
+    if as_json:
+        print_json(lease)
+    else:
+        show(*lease_renderables(lease))
+
+
+@lease_app.command("end")
+def lease_end(ctx: typer.Context, lease_id: Annotated[str, typer.Argument(metavar="ID", help="Lease id (ls_…).")],
+              reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the lease's events).")] = "",
+              as_json: JsonOpt = False) -> None:
+    """End an active lease now: the devices are released and metering stops at this second."""
+    with client(ctx) as api:
+        lease = api.end_lease(lease_id, reason)
+    if as_json:
+        print_json(lease)
+    else:
+        show(f"lease {lease.id} {lease.state} at {when(lease.ended_at)}")
+
+
+@lease_app.command("extend")
+def lease_extend(ctx: typer.Context,
+                 lease_id: Annotated[str, typer.Argument(metavar="ID", help="Lease id (ls_…).")],
+                 hours: Annotated[str | None, typer.Option("--hours", metavar="N",
+                                                           help="Add N hours to the current end.")] = None,
+                 end: Annotated[str | None, typer.Option("--end", metavar="ISO", help="The new end (UTC unless an "
+                                                         "offset is given).")] = None,
+                 as_json: JsonOpt = False) -> None:
+    """Move a fixed-term lease's end later (give --hours or --end), if its devices are free for the added time."""
+    if (hours is None) == (end is None):
+        raise typer.BadParameter("give exactly one of --hours or --end", param_hint="--hours/--end")
+    h = amount(hours, "--hours") if hours is not None else None
+    new_end = instant(end, "--end")
+    with client(ctx) as api:
+        lease = api.extend_lease(lease_id, hours=h, end=new_end)
+    if as_json:
+        print_json(lease)
+    else:
+        show(f"lease {lease.id} now ends at {when(lease.end)}")

@@ -1,0 +1,74 @@
+"""The ``suanli`` command: Typer app, global options, and every sub-command mounted.
+
+Server and token come from ``--server``/``--token`` (before the sub-command), else env
+``SUANLI_SERVER``/``SUANLI_TOKEN``, else the config file written by ``suanli login``
+(see :mod:`suanli.cli.config`). Errors print the server's message on stderr and exit 1;
+usage errors exit 2. Every command that prints data takes ``--json``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Annotated
+
+import typer
+
+from suanli import __version__
+from suanli.cli import accounts, billing, fleet, leases, orders, prices, serve
+from suanli.cli.context import state
+
+app = typer.Typer(
+    name="suanli",
+    help="suanli (算力): lease and serve AI compute. Run `suanli serve --demo` to start a platform, then "
+         "`suanli offers` to see what can be rented.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"suanli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(ctx: typer.Context,
+         server: Annotated[str | None, typer.Option("--server", metavar="URL", help="Server URL (else $SUANLI_SERVER, "
+                                                    "the config file, or http://127.0.0.1:8000).")] = None,
+         token: Annotated[str | None, typer.Option("--token", help="API token (else $SUANLI_TOKEN or the config "
+                                                   "file).")] = None,
+         timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer.")] = 30.0,
+         version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")] = False) -> None:
+    st = state(ctx)
+    st.server = server or st.server
+    st.token = token or st.token
+    st.timeout = timeout
+
+
+app.command("serve")(serve.serve)
+app.command("login")(accounts.login)
+app.command("whoami")(accounts.whoami)
+app.command("offers")(prices.offers)
+app.command("catalog")(fleet.catalog)
+app.command("revenue")(billing.revenue)
+app.add_typer(fleet.fleet_app, name="fleet")
+app.add_typer(fleet.node_app, name="node")
+app.add_typer(fleet.floor_app, name="floor")
+app.add_typer(prices.price_app, name="price")
+app.add_typer(orders.order_app, name="order")
+app.add_typer(leases.lease_app, name="lease")
+app.add_typer(billing.invoice_app, name="invoice")
+app.add_typer(accounts.account_app, name="account")
+
+# Sub-apps written elsewhere: mounted when their module exists. find_spec (not try/except
+# ImportError) so that a real error inside the module still surfaces.
+for _name in ("sim", "bench"):
+    if importlib.util.find_spec(f"suanli.cli.{_name}") is not None:
+        app.add_typer(importlib.import_module(f"suanli.cli.{_name}").app, name=_name)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,106 @@
+"""``suanli order create|list|cancel``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from suanli.api.schemas.orders import OrderRequest
+from suanli.cli.context import client
+from suanli.cli.leases import lease_renderables
+from suanli.cli.options import JsonOpt, amount, instant
+from suanli.cli.render import print_json, show, table, when
+
+order_app = typer.Typer(help="Order compute (server, gpu, slice, cluster, flops); list and cancel orders.",
+                        no_args_is_help=True)
+
+ListOpt = list[str] | None
+
+
+def names(values: ListOpt) -> list[str] | None:
+    """Repeatable option values, each may also be comma-separated (``--model H800,A800``)."""
+    if not values:
+        return None
+    out = [x.strip() for v in values for x in v.split(",") if x.strip()]
+    return out or None
+
+
+@order_app.command("create")
+def order_create(
+    ctx: typer.Context,
+    form: Annotated[str, typer.Option("--form", help="server | gpu | slice | cluster | flops")],
+    quantity: Annotated[int | None, typer.Option("--quantity", "-n", help="server/cluster: nodes; gpu: devices "
+                                                 "on one node.")] = None,
+    model: Annotated[ListOpt, typer.Option("--model", metavar="MODEL", help="Allowed accelerator model(s); repeat or comma-separate.")]
+    = None,
+    site: Annotated[ListOpt, typer.Option("--site", metavar="SITE", help="Allowed site(s).")] = None,
+    region: Annotated[ListOpt, typer.Option("--region", metavar="REGION", help="Allowed region(s).")] = None,
+    vendor: Annotated[ListOpt, typer.Option("--vendor", metavar="VENDOR", help="Allowed vendor(s): nvidia, huawei, cambricon, hygon…")]
+    = None,
+    share_pct: Annotated[int | None, typer.Option("--share-pct", help="slice: compute share of one device, 1-100.")]
+    = None,
+    memory_mib: Annotated[int | None, typer.Option("--memory-mib", help="slice: device memory in MiB.")] = None,
+    p: Annotated[str | None, typer.Option("--p", metavar="P", help="flops: compute in P (PFLOPS dense FP16), "
+                                          "e.g. 2.5.")] = None,
+    min_memory: Annotated[int | None, typer.Option("--min-memory", metavar="GIB",
+                                                   help="Minimum memory per device (GiB).")] = None,
+    topology: Annotated[str | None, typer.Option("--topology", help="flops: node | fabric | any (default fabric).")]
+    = None,
+    start: Annotated[str | None, typer.Option("--start", metavar="ISO", help="Future start = a reservation "
+                                              "(default now).")] = None,
+    end: Annotated[str | None, typer.Option("--end", metavar="ISO", help="End of the term.")] = None,
+    hours: Annotated[str | None, typer.Option("--hours", metavar="N", help="Term in hours (instead of --end). "
+                                              "Neither: open-ended.")] = None,
+    idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", metavar="K", help="Retrying with the "
+                                                        "same key returns the first order instead of a second one.")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Order compute and get a lease. Prints the order, its lease and the devices it holds. A request nothing can hold is rejected with the reason (exit 1)."""
+    if end is not None and hours is not None:
+        raise typer.BadParameter("give either --end or --hours, not both", param_hint="--end/--hours")
+    fields: dict[str, Any] = {
+        "form": form, "quantity": quantity, "models": names(model), "sites": names(site), "regions": names(region),
+        "vendors": names(vendor), "share_pct": share_pct, "memory_mib": memory_mib,
+        "p": amount(p, "--p") if p is not None else None, "min_memory_gib": min_memory, "topology": topology,
+        "start": instant(start, "--start"), "end": instant(end, "--end"),
+        "hours": amount(hours, "--hours") if hours is not None else None,
+    }
+    request = OrderRequest(**{k: v for k, v in fields.items() if v is not None})
+    with client(ctx) as api:
+        order = api.create_order(request, idempotency_key=idempotency_key)
+        lease = api.lease(order.lease_id) if order.lease_id else None
+    if as_json:
+        print_json({"order": order, "lease": lease})
+        return
+    note = " (replayed: same Idempotency-Key)" if order.replayed else ""
+    show(f"order {order.id} {order.status}{note}; lease {order.lease_id} {lease.state if lease else ''}")
+    if lease is not None:
+        show(*lease_renderables(lease))
+
+
+@order_app.command("list")
+def order_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List orders you can see (a tenant: its own), every page."""
+    with client(ctx) as api:
+        orders = list(api.iter_orders())
+    if as_json:
+        print_json(orders)
+        return
+    show(table("orders", ["id", "form", "status", "lease", "start", "end", "reason"],
+               [[o.id, o.form, o.status, o.lease_id, when(o.start), when(o.end) if o.end else "open-ended", o.reason]
+                for o in orders], caption=f"{len(orders)} orders"))
+
+
+@order_app.command("cancel")
+def order_cancel(ctx: typer.Context, order_id: Annotated[str, typer.Argument(metavar="ID", help="Order id (ord_…).")],
+                 as_json: JsonOpt = False) -> None:
+    """Cancel an order whose lease has not started yet (a reservation); end an active lease with `lease end`."""
+    with client(ctx) as api:
+        order = api.cancel_order(order_id)
+    if as_json:
+        print_json(order)
+    else:
+        show(f"order {order.id} {order.status}" + (f" ({order.reason})" if order.reason else ""))
+

@@ -1,0 +1,107 @@
+"""``suanli serve``: the server entry point (the one CLI command that builds a Platform in-process).
+
+The server-side imports (``suanli.api.app``, ``suanli.service``, uvicorn) happen inside
+:func:`serve`, so other commands stay light and keep to the client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from suanli.cli.render import info
+
+DEMO_TENANT = "demo-tenant"
+DEMO_SUPPLIER_ACCOUNT = "demo-supplier"
+DEMO_SUPPLIER = "huadong-idc"
+TOKENS_FILE = "demo-tokens.json"
+
+
+def client_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses (a wildcard bind is reached on loopback)."""
+    h = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in h and not h.startswith("["):
+        h = f"[{h}]"
+    return f"http://{h}:{port}"
+
+
+def write_tokens(path: Path, doc: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+
+
+def serve(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo fleet if the fleet is empty, create the "
+                                       "accounts demo-tenant and demo-supplier and print fresh tokens.")] = False,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite database and demo-tokens.json "
+                                                  "live (default: $SUANLI_DATA_DIR or ~/.local/share/suanli).")]
+    = None,
+    database_url: Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy/PostgreSQL URL instead of "
+                                                     "SQLite (default: $SUANLI_DATABASE_URL).")] = None,
+    policy: Annotated[str | None, typer.Option("--policy", help="Placement policy name (default: "
+                                               "$SUANLI_PLACEMENT_POLICY or fgd).")] = None,
+) -> None:
+    """Run the suanli server (API + background lease tick). Migrates the database first; on first start prints an operator token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… SUANLI_TOKEN=…` for the demo tenant."""
+    import uvicorn
+
+    from suanli.api.app import create_app
+    from suanli.domain.accounts import Role
+    from suanli.domain.demo import demo_fleet
+    from suanli.errors import SuanliError
+    from suanli.service import accounts, fleet
+    from suanli.service.platform import Platform
+    from suanli.settings import Settings
+
+    settings = Settings.from_env(data_dir=data_dir, database_url=database_url, placement_policy=policy)
+    try:
+        platform = Platform(settings)
+    except Exception as e:  # a bad URL or an unreachable database: say which, don't dump a traceback
+        where = settings.database_url or settings.sqlalchemy_url
+        info(f"cannot open the database at {where}: {e}")
+        raise typer.Exit(1) from e
+    url = client_url(host, port)
+    operator_token = accounts.bootstrap_operator(platform)
+    typer.echo(f"suanli server: {url}  (API docs: {url}/docs; database: {platform.dialect})")
+    if operator_token:
+        typer.echo(f"first start: operator token (shown once): {operator_token}")
+    if demo:
+        tokens: dict[str, Any] = {"server": url}
+        try:
+            op_token = operator_token or accounts.ensure_account(platform, "operator", Role.OPERATOR)
+            operator = accounts.authenticate(platform, op_token)
+            if not fleet.list_nodes(platform, operator):
+                res = fleet.import_fleet(platform, operator, demo_fleet())
+                typer.echo(f"demo fleet loaded: {res['sites']} sites, {res['nodes']} nodes, {res['prices']} prices")
+            tokens["operator"] = op_token
+            tokens["tenant"] = accounts.ensure_account(platform, DEMO_TENANT, Role.TENANT)
+            tokens["supplier"] = accounts.ensure_account(platform, DEMO_SUPPLIER_ACCOUNT, Role.SUPPLIER, DEMO_SUPPLIER)
+        except SuanliError as e:
+            info(f"demo set-up incomplete: {e.message}")
+        path = settings.data_dir / TOKENS_FILE
+        write_tokens(path, tokens)
+        for role in ("operator", "tenant", "supplier"):
+            if role in tokens:
+                typer.echo(f"{role:9s} token: {tokens[role]}")
+        typer.echo(f"tokens saved to {path}")
+        if "tenant" in tokens:
+            typer.echo("as the demo tenant, paste:")
+            typer.echo(f"  export SUANLI_SERVER={url} SUANLI_TOKEN={tokens['tenant']}")
+        if "operator" in tokens:
+            typer.echo("as the operator:")
+            typer.echo(f"  export SUANLI_SERVER={url} SUANLI_TOKEN={tokens['operator']}")
+    elif not operator_token:
+        typer.echo("operator token: shown on first start only; issue another with `suanli account token operator`")
+    app = create_app(platform, tick_seconds=5)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        platform.close()
