@@ -130,6 +130,8 @@ class NodeScorePolicy:
 
     name: str = "base"
     tie_tolerance: float = 0.0
+    #: "random": uniform among the best nodes; "first": the lowest node index among them
+    tie_break: str = "random"
 
     def scores(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, rng: np.random.Generator
@@ -177,7 +179,7 @@ class NodeScorePolicy:
             if cheapest.size < ties.size:
                 note = f", cheapest ({cost.min():.4g}/unit) of {ties.size} tied"
             ties = cheapest
-        if ties.size == 1:
+        if ties.size == 1 or self.tie_break == "first":
             return int(ties[0]), note
         return int(ties[rng.integers(ties.size)]), note or f", drawn among {ties.size} tied"
 

@@ -127,7 +127,7 @@ class FGDPolicy(NodeScorePolicy):
         sc = self._int_score(delta)
         if sc.ndim == 1:
             return sc, np.full(rows.size, -1, np.int16)
-        sc = np.where(valid, sc, -1.0)
+        sc = np.where(valid, sc, -np.inf)
         best = sc.max(axis=1)
         dev = np.argmax(sc == best[:, None], axis=1).astype(np.int16)
         return best, dev
