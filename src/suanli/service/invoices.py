@@ -6,7 +6,8 @@ One line per (lease, model, site, supplier, price segment)::
     amount      = round_line(seconds × unit price ÷ 3600)                          (rounded once)
 
 ``seconds`` is the part of the lease's billable window (activation to end, never the future)
-inside the month and the price segment. The supplier's share of a line is
+inside the month, the allocation's own window (a lease re-placed after a failure holds several
+allocations in turn) and the price segment. The supplier's share of a line is
 ``max(floor × share-hours, (1 − commission rate) × amount)`` capped at the amount, rounded by the
 same rule; the operator's commission is the rest, so the two always add up to the line.
 """
@@ -85,11 +86,14 @@ def lines_for(p: Platform, s: Any, leases: list[Lease], start: datetime, end: da
         a, b = max(window[0], start), min(window[1], end)
         if b <= a:
             continue
-        groups: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+        # each allocation bills only inside its own window (a re-placed lease has several)
+        groups: dict[tuple[str, str, str, datetime, datetime], Decimal] = defaultdict(Decimal)
         for al in lease.allocations:
-            groups[(al.model, al.site, al.supplier)] += al.share
-        for (model, site, supplier), devices in sorted(groups.items()):
-            for seg in book.segments(model, site, a, b):
+            lo, hi = max(a, al.start), min(b, al.end or b)
+            if hi > lo:
+                groups[(al.model, al.site, al.supplier, lo, hi)] += al.share
+        for (model, site, supplier, lo, hi), devices in sorted(groups.items()):
+            for seg in book.segments(model, site, lo, hi):
                 unit = devices * seg.rate_per_device_hour
                 amount = round_line(seg.seconds * unit / SECONDS_PER_HOUR, cur)
                 floor = floors.get((supplier, model))
