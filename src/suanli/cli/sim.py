@@ -203,8 +203,6 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Dynamic leasing: arrivals and departures over simulated time, a queue, revenue (BENCHMARKS.md §2)."""
-    from suanli.cli.sim_dynamic import render_dynamic
-
     pol = check_policy(policy)
     render_dynamic(trace, pol, load, queue, jobs, seed, nodes, pods, philly, trace_dir, out, as_json)
 
