@@ -185,3 +185,33 @@ def load_pods(path: str | Path) -> PodTable:
         opt("deletion_time"),
         opt("scheduled_time"),
     )
+
+
+@dataclass(frozen=True)
+class PhillyTable:
+    path: str
+    arrival_s: np.ndarray
+    duration_s: np.ndarray
+    num_gpus: np.ndarray
+
+
+def load_philly(path: str | Path, limit: int | None = None) -> PhillyTable:
+    """``timestamp,duration,num_gpus,gpu_time,cluster`` (Sia's Philly-derived jobs)."""
+    from datetime import datetime
+
+    header, body = _read(path, ("timestamp", "duration", "num_gpus"), ("gpu_time", "cluster"))
+    if limit is not None:
+        body = body[:limit]
+    it, idur = header.index("timestamp"), header.index("duration")
+    ts = np.empty(len(body))
+    dur = np.empty(len(body))
+    for i, r in enumerate(body):
+        try:
+            ts[i] = datetime.fromisoformat(r[it].strip()).timestamp()
+        except ValueError:
+            raise ValidationError(f"{path}, row {i + 2}, field timestamp: {r[it]!r} is not a date-time", path=str(path), row=i + 2, field="timestamp") from None
+        try:
+            dur[i] = float(r[idur])
+        except ValueError:
+            raise ValidationError(f"{path}, row {i + 2}, field duration: {r[idur]!r} is not a number", path=str(path), row=i + 2, field="duration") from None
+    return PhillyTable(str(path), ts - ts.min(initial=0), dur, _int_col(path, header, body, "num_gpus", lo=1))
