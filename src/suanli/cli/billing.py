@@ -39,8 +39,9 @@ def invoice_show(ctx: typer.Context, period: PeriodOpt = None,
                ["lease", "model", "site", ("devices", "right"), "from", "to", ("seconds", "right"),
                 ("元/h", "right"), ("amount", "right")],
                [[x.lease_id, x.model, x.site, num(x.devices), when(x.start, SHORT), when(x.end, SHORT), x.seconds,
-                 dec(x.unit_price, 4), f"{x.amount:f}"] for x in inv.lines],
-               caption=f"total {inv.total:f} {inv.currency} · rounding: {inv.rounding} · issued {when(inv.issued_at)}"))
+                 dec(x.unit_price, 4), dec(x.amount)] for x in inv.lines],
+               caption=f"issued {when(inv.issued_at)}; {len(inv.lines)} lines"),
+         f"total {dec(inv.total)} {inv.currency}", f"rounding: {inv.rounding}")
 
 
 def revenue(ctx: typer.Context, period: PeriodOpt = None,
@@ -55,5 +56,5 @@ def revenue(ctx: typer.Context, period: PeriodOpt = None,
         return
     show(table(f"revenue {rev.supplier} {rev.period} ({rev.currency})",
                [("gross", "right"), ("supplier share", "right"), ("commission", "right"), ("lines", "right")],
-               [[f"{rev.gross:f}", f"{rev.supplier_share:f}", f"{rev.commission:f}", rev.lines]]))
+               [[dec(rev.gross), dec(rev.supplier_share), dec(rev.commission), rev.lines]]))
 
