@@ -27,6 +27,15 @@ class Settings:
     """Operator commission on every charge when no supplier floor binds (decimal string)."""
     driver: str = "local"
     """Execution engine for leases: ``local`` (embedded), ``slurm`` or ``none``."""
+    slurm_rest_url: str | None = None
+    """slurmrestd (JWT) for the Slurm driver, e.g. ``http://127.0.0.1:6820``; CLI tools when unset."""
+    slurm_partition: str | None = None
+    slurm_job_dir: Path | None = None
+    """Job working dirs and logs, shared with the compute nodes (default ``<data_dir>/slurm-jobs``)."""
+    slurm_accounting: bool = True
+    """slurmdbd is present (sacct usage)."""
+    sla_min_credit_seconds: int = 3600
+    """Each interruption credits at least this much of the lease's price (work in flight is lost)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -38,6 +47,10 @@ class Settings:
             currency=env.get("SUANLI_CURRENCY", cls.currency),
             commission_rate=env.get("SUANLI_COMMISSION_RATE", cls.commission_rate),
             driver=env.get("SUANLI_DRIVER", cls.driver),
+            slurm_rest_url=env.get("SUANLI_SLURM_REST_URL") or None,
+            slurm_partition=env.get("SUANLI_SLURM_PARTITION") or None,
+            slurm_job_dir=Path(env["SUANLI_SLURM_JOB_DIR"]) if env.get("SUANLI_SLURM_JOB_DIR") else None,
+            slurm_accounting=env.get("SUANLI_SLURM_ACCOUNTING", "1") not in ("0", "false", "no"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **clean) if clean else s  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ def transition(s: Session, lease: Lease, to: LeaseState, at: datetime, reason: s
         values["activated_at"] = at
     if to in (LeaseState.ENDED, LeaseState.CANCELLED):
         values["ended_at"] = at
-        store.set_allocation_end(s, lease.id, max(at, lease.start + timedelta(seconds=1)))
+        store.end_open_allocations(s, lease.id, at)
     store.update_lease(s, lease.id, **values)
     store.add_event(s, lease.id, at, lease.state, to, reason)
 
@@ -121,15 +121,15 @@ def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: float |
                 free = {d.id: 0 for d in snap.devices}
                 for (node, slot), dev in snap.slot_device.items():
                     free[dev.id] = int(snap.state.dev_free_milli[node, slot])
-                short = [a for a in lease.allocations if free.get(a.device_id, 0) < a.milli]
+                current = [a for a in lease.allocations if a.end == lease.end]
+                short = [a for a in current if free.get(a.device_id, 0) < a.milli]
                 if short:
                     names = ", ".join(f"{a.node}/{a.slot}" for a in short)
                     raise CapacityError(f"cannot extend lease {lease_id} to {new_end.isoformat()}: devices {names} "
                                         "are taken or unavailable in the added time", lease=lease_id)
-                store.claim_devices(s, {a.device_id: d.version for a in lease.allocations
-                                        for d in snap.devices if d.id == a.device_id})
+                store.claim_devices(s, snap.versions([(a.device_id, a.milli, 0) for a in current]))
                 store.update_lease(s, lease.id, end=new_end)
-                store.set_allocation_end(s, lease.id, new_end)
+                store.move_allocation_end(s, lease.id, lease.end, new_end)
                 store.add_event(s, lease.id, p.clock.now(), lease.state, lease.state,
                                 f"extended to {new_end.isoformat()}")
                 return store.get_lease(s, lease_id)

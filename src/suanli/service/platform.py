@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -15,16 +16,40 @@ from sqlalchemy.orm import Session
 from suanli.domain.catalog import Catalog
 from suanli.domain.catalog_data import builtin_catalog
 from suanli.domain.clock import Clock, SystemClock
+from suanli.drivers.base import Driver
+from suanli.drivers.local import LocalDriver
+from suanli.errors import ValidationError
 from suanli.settings import Settings
 from suanli.store import fleet as fleet_store
 from suanli.store.db import make_engine, session_factory, upgrade
 
 
+def make_driver(settings: Settings, clock: Clock) -> Driver | None:
+    """The engine named in settings; ``None`` for ``driver=none`` (leases are bookkeeping only)."""
+    if settings.driver == "none":
+        return None
+    if settings.driver == "local":
+        return LocalDriver(settings.data_dir / "engine-local", clock=clock)
+    if settings.driver == "slurm":
+        from suanli.drivers.slurm.driver import (  # optional engine: loaded when chosen
+            SlurmConfig,
+            SlurmDriver,
+        )
+
+        return SlurmDriver(SlurmConfig(
+            state_dir=settings.data_dir / "engine-slurm",
+            job_dir=settings.slurm_job_dir or settings.data_dir / "slurm-jobs",
+            rest_url=settings.slurm_rest_url, partition=settings.slurm_partition,
+            accounting=settings.slurm_accounting), clock=clock)
+    raise ValidationError(f"driver {settings.driver!r} not known; allowed: local, slurm, none", field="driver")
+
+
 class Platform:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
-                 migrate: bool = True) -> None:
+                 migrate: bool = True, driver: Driver | Literal["auto"] | None = "auto") -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        self.driver: Driver | None = make_driver(settings, self.clock) if driver == "auto" else driver
         self.engine = engine or make_engine(settings.sqlalchemy_url)
         if migrate:
             upgrade(self.engine)

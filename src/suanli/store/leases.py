@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -219,10 +219,6 @@ def update_lease(s: Session, lease_id: str, **values: Any) -> None:
     s.execute(update(LeaseRow).where(LeaseRow.id == lease_id).values(**vals))
 
 
-def set_allocation_end(s: Session, lease_id: str, end: datetime | None) -> None:
-    s.execute(update(AllocationRow).where(AllocationRow.lease_id == lease_id).values(end_at=end))
-
-
 def leases_due(s: Session, now: datetime) -> list[tuple[str, str]]:
     """(lease id, state) of leases whose scheduled start or fixed end has passed."""
     q = select(LeaseRow.id, LeaseRow.state).where(or_(
@@ -255,3 +251,18 @@ def get_order(s: Session, order_id: str, *, tenant_id: str | None) -> OrderRecor
 
 def set_order_status(s: Session, order_id: str, status: str, reason: str = "") -> None:
     s.execute(update(OrderRow).where(OrderRow.id == order_id).values(status=status, reason=reason))
+
+
+def end_open_allocations(s: Session, lease_id: str, at: datetime) -> None:
+    """Give up the lease's devices from ``at``: open allocations end there (history is kept);
+    allocations that had not started by ``at`` are removed (nothing was used)."""
+    s.execute(delete(AllocationRow).where(AllocationRow.lease_id == lease_id, AllocationRow.start_at >= at))
+    s.execute(update(AllocationRow)
+              .where(AllocationRow.lease_id == lease_id, or_(AllocationRow.end_at.is_(None), AllocationRow.end_at > at))
+              .values(end_at=at))
+
+
+def move_allocation_end(s: Session, lease_id: str, old_end: datetime, new_end: datetime) -> None:
+    """Extend the lease's current allocations (those ending at ``old_end``)."""
+    s.execute(update(AllocationRow).where(AllocationRow.lease_id == lease_id, AllocationRow.end_at == old_end)
+              .values(end_at=new_end))

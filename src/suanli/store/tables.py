@@ -176,7 +176,6 @@ class AllocationRow(Base):
     __table_args__ = (
         CheckConstraint("milli >= 1 and milli <= 1000", name="ck_allocations_milli"),
         CheckConstraint("end_at is null or end_at > start_at", name="ck_allocations_window"),
-        UniqueConstraint("lease_id", "device_id", name="uq_allocations_lease_device"),
         Index("ix_allocations_device_window", "device_id", "start_at"),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import suanli.store.engine_tables  # noqa: F401  (registers the engine tables on Base.metadata)
 from suanli.store.tables import Base
 
 config = context.config

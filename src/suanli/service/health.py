@@ -1,0 +1,158 @@
+"""Node failures: mark nodes down from the engine's health, interrupt the leases on them,
+re-place those leases on healthy capacity, and credit the tenant for the lost time.
+
+SLA credit rule (docs/platform.md): from the interruption to the re-placement the tenant is not
+billed (the old allocations end at the interruption, the new ones start at the re-placement),
+and it is credited ``max(lost seconds, sla_min_credit_seconds) × the lease's hourly price ÷ 3600``,
+rounded once like an invoice line, because the work in flight was lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from suanli.domain.fleet import NodeState
+from suanli.domain.leases import Lease, LeaseState, parse_order
+from suanli.domain.money import SECONDS_PER_HOUR, round_line
+from suanli.drivers.base import NodeState as EngineNodeState
+from suanli.errors import SuanliError
+from suanli.service.engine import reconcile_leases
+from suanli.service.leases import transition
+from suanli.service.placement import Plan, plan, snapshot
+from suanli.service.platform import Platform
+from suanli.service.prices import price_book
+from suanli.store import engine as engine_store
+from suanli.store import fleet as fleet_store
+from suanli.store import leases as lease_store
+from suanli.store.leases import StaleClaim
+
+ENGINE_REASON = "engine: "
+
+
+@dataclass
+class HealthReport:
+    nodes_down: list[str] = field(default_factory=list)
+    nodes_restored: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    still_interrupted: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def check_health(p: Platform) -> HealthReport:
+    """One pass: engine health -> node states -> interrupt -> release on the engine -> re-place."""
+    report = HealthReport()
+    driver = p.driver
+    if driver is None:
+        return report
+    try:
+        health = driver.node_health()  # engine I/O, outside any transaction
+    except SuanliError as e:
+        report.error = e.message  # leases stay as they are; the next pass retries
+        return report
+    now = p.clock.now()
+    with p.tx() as s:
+        known = {n.name: n for n in fleet_store.list_nodes(s)}
+        reasons = fleet_store.node_state_reasons(s)
+        down: set[str] = set()
+        for h in health:
+            node = known.get(h.node)
+            if node is None:
+                continue
+            if h.state in (EngineNodeState.DOWN, EngineNodeState.DRAIN) or h.failed_devices:
+                what = h.reason or h.state.value
+                if h.failed_devices and h.state is EngineNodeState.UP:
+                    what = f"devices {list(h.failed_devices)} failed: {h.reason or 'no reason given'}"
+                down.add(h.node)
+                if node.state is NodeState.AVAILABLE:
+                    fleet_store.set_node_state(s, h.node, NodeState.DOWN, ENGINE_REASON + what)
+                    report.nodes_down.append(h.node)
+            elif node.state is NodeState.DOWN and reasons.get(h.node, "").startswith(ENGINE_REASON):
+                fleet_store.set_node_state(s, h.node, NodeState.AVAILABLE, "")
+                report.nodes_restored.append(h.node)
+        down |= {n.name for n in known.values() if n.state is NodeState.DOWN}
+        for lease in lease_store.list_leases(s, states=[LeaseState.ACTIVE, LeaseState.SCHEDULED]):
+            hit = sorted({a.node for a in lease.allocations if a.node in down and (a.end is None or a.end > now)})
+            if hit:
+                _interrupt(p, s, lease, now, f"node {', '.join(hit)} failed: "
+                           + "; ".join(reasons.get(n, "") or "down" for n in hit))
+                report.interrupted.append(lease.id)
+    if report.interrupted:
+        reconcile_leases(p, force=True)  # releases the interrupted leases on the engine
+    replace_interrupted(p, report)
+    return report
+
+
+def _interrupt(p: Platform, s: Session, lease: Lease, now: datetime, reason: str) -> None:
+    transition(s, lease, LeaseState.INTERRUPTED, now, reason)
+    lease_store.end_open_allocations(s, lease.id, now)
+    if lease.state is LeaseState.ACTIVE:  # a reservation that has not started lost nothing
+        engine_store.add_sla_credit(s, lease_id=lease.id, tenant_id=lease.tenant_id, start=now, reason=reason,
+                                    currency=p.settings.currency, now=now)
+
+
+def replace_interrupted(p: Platform, report: HealthReport | None = None) -> HealthReport:
+    """Try to put every interrupted lease back on healthy devices for the rest of its term."""
+    report = report or HealthReport()
+    now = p.clock.now()
+    with p.tx() as s:
+        ids = [x.id for x in lease_store.list_leases(s, states=[LeaseState.INTERRUPTED])]
+    for lease_id in ids:
+        for _ in range(10):
+            try:
+                with p.tx() as s:
+                    outcome = _replace_one(p, s, lease_id, now)
+                break
+            except StaleClaim:
+                continue
+        else:
+            outcome = "interrupted"
+        (report.replaced if outcome == "replaced" else report.still_interrupted).append(lease_id)
+    if report.replaced:
+        reconcile_leases(p, force=True)  # provision the re-placed leases
+    return report
+
+
+def _replace_one(p: Platform, s: Session, lease_id: str, now: datetime) -> str:
+    lease = lease_store.get_lease(s, lease_id, for_update=True)
+    if lease.state is not LeaseState.INTERRUPTED:
+        return "moved"
+    lost = [a for a in lease.allocations if a.end is not None]
+    if lease.end is not None and lease.end <= now:
+        transition(s, lease, LeaseState.ENDED, now, "term ended while interrupted")
+        _close_credit(p, s, lease, now, lost)
+        return "ended"
+    start = max(now, lease.start)
+    order = lease_store.get_order(s, lease.order_id, tenant_id=None)
+    spec = parse_order(order.spec, now=now)
+    snap = snapshot(p, s, start, lease.end, exclude_lease=lease.id)
+    sites: dict[str, set[str]] = {}
+    for site in fleet_store.list_sites(s):
+        sites.setdefault(site.region, set()).add(site.name)
+    outcome = plan(p, snap, spec, sites, seed=f"{lease.id}@{now.isoformat()}")
+    if not isinstance(outcome, Plan):
+        return "interrupted"
+    lease_store.claim_devices(s, snap.versions(outcome.grants))
+    lease_store.insert_allocations(s, lease.id, outcome.grants, start, lease.end)
+    to = LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED
+    transition(s, lease, to, now, f"re-placed after interruption: {outcome.reason}")
+    _close_credit(p, s, lease, now, lost)
+    return "replaced"
+
+
+def _close_credit(p: Platform, s: Session, lease: Lease, now: datetime, lost: list) -> None:  # type: ignore[type-arg]
+    book = price_book(p, s)
+    row = next((c for c in engine_store.sla_credits(s, lease_id=lease.id) if c.end is None), None)
+    if row is None:
+        return
+    hourly = Decimal(0)
+    for a in lost:
+        if a.end == row.start:
+            rate = book.rate_at(a.model, a.site, row.start)
+            hourly += a.share * (rate or Decimal(0))
+    seconds = max(int((now - row.start).total_seconds()), p.settings.sla_min_credit_seconds)
+    engine_store.close_sla_credit(s, lease.id, now, round_line(seconds * hourly / SECONDS_PER_HOUR, row.currency))

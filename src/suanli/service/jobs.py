@@ -1,0 +1,156 @@
+"""Work on a lease: submit, poll, logs, cancel, and usage read back from the engine.
+
+Every engine call happens outside a transaction; the job row is written after the engine
+accepted the job (a crash in between leaves an engine job the platform does not list; it ends
+with the lease, which releases everything on the engine). Usage records from the engine are
+final; they are matched to job rows by (driver, engine job id), so reading them twice changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from suanli.domain.accounts import Principal, Role
+from suanli.domain.leases import LeaseState
+from suanli.drivers.base import JobSpec, JobState
+from suanli.errors import ConflictError, EngineError, SuanliError
+from suanli.service.engine import require_provisioned
+from suanli.service.leases import tick
+from suanli.service.platform import Platform
+from suanli.store import engine as store
+from suanli.store import leases as lease_store
+from suanli.store.engine import Job
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _scope(actor: Principal) -> str | None:
+    return actor.account_id if actor.role is Role.TENANT else None
+
+
+def submit_job(p: Platform, actor: Principal, lease_id: str, command: Sequence[str], *, devices: int | None = None,
+               node: str | None = None, env: Mapping[str, str] | None = None, name: str | None = None,
+               time_limit_s: int | None = None) -> Job:
+    """Run ``command`` on the lease's devices. Refused for another tenant's lease (404), a lease that is
+    not active, more devices than the lease holds there, or a node the lease does not hold."""
+    actor.require(Role.TENANT, Role.OPERATOR)
+    tick(p)
+    with p.tx() as s:
+        lease = lease_store.get_lease(s, lease_id, tenant_id=_scope(actor))
+    if lease.state is not LeaseState.ACTIVE:
+        raise ConflictError(f"lease {lease_id} is {lease.state.value}; jobs run only on an active lease",
+                            lease=lease_id, state=lease.state.value)
+    spec = JobSpec(command=tuple(command), env=dict(env or {}), devices=devices, node=node, name=name,
+                   time_limit=timedelta(seconds=time_limit_s) if time_limit_s else None)
+    require_provisioned(p, lease)
+    assert p.driver is not None
+    handle = p.driver.submit(lease.id, spec)  # engine I/O, outside any transaction
+    with p.tx() as s:
+        return store.insert_job(s, id="job_" + secrets.token_hex(6), lease_id=lease.id, tenant_id=lease.tenant_id,
+                                driver=p.driver.name, driver_job_id=handle.job_id, name=name or "",
+                                command=list(command), node=handle.node, devices=handle.devices, device_indices=None,
+                                state=JobState.PENDING.value, reason="", submitted_at=handle.submitted_at)
+
+
+def _refresh(p: Platform, jobs: list[Job]) -> None:
+    """Poll the engine for jobs that have not finished (outside a transaction), then record."""
+    driver = p.driver
+    if driver is None:
+        return
+    updates = []
+    for j in jobs:
+        if j.driver != driver.name or JobState(j.state).terminal:
+            continue
+        try:
+            st = driver.poll(j.driver_job_id)
+        except SuanliError:
+            continue  # unreachable engine: keep the last known state; the next read retries
+        updates.append((j, st))
+    if not updates:
+        return
+    with p.tx() as s:
+        for j, st in updates:
+            store.update_job(s, driver.name, j.driver_job_id, state=st.state.value, node=st.node or j.node,
+                             device_indices=list(st.device_indices) or j.device_indices, started_at=st.start,
+                             finished_at=st.end, exit_code=st.exit_code, reason=st.reason or "")
+
+
+def list_jobs(p: Platform, actor: Principal, lease_id: str | None = None, offset: int = 0, limit: int = 50) -> list[Job]:
+    if actor.role is Role.SUPPLIER:
+        return []
+    with p.tx() as s:
+        if lease_id is not None:
+            lease_store.get_lease(s, lease_id, tenant_id=_scope(actor))
+        jobs = store.list_jobs(s, tenant_id=_scope(actor), lease_id=lease_id, offset=offset, limit=limit)
+    _refresh(p, jobs)
+    with p.tx() as s:
+        return store.list_jobs(s, tenant_id=_scope(actor), lease_id=lease_id, offset=offset, limit=limit)
+
+
+def get_job(p: Platform, actor: Principal, job_id: str) -> Job:
+    with p.tx() as s:
+        job = store.get_job(s, job_id, tenant_id=_scope(actor))
+    _refresh(p, [job])
+    with p.tx() as s:
+        return store.get_job(s, job_id, tenant_id=_scope(actor))
+
+
+def job_logs(p: Platform, actor: Principal, job_id: str) -> str:
+    job = get_job(p, actor, job_id)
+    if p.driver is None or p.driver.name != job.driver:
+        raise EngineError(f"job {job_id} ran on engine {job.driver}, which this server does not run", job=job_id)
+    return p.driver.logs(job.driver_job_id)
+
+
+def cancel_job(p: Platform, actor: Principal, job_id: str) -> Job:
+    actor.require(Role.TENANT, Role.OPERATOR)
+    job = get_job(p, actor, job_id)
+    if p.driver is None or p.driver.name != job.driver:
+        raise EngineError(f"job {job_id} ran on engine {job.driver}, which this server does not run", job=job_id)
+    p.driver.cancel(job.driver_job_id)
+    return get_job(p, actor, job_id)
+
+
+def collect_usage(p: Platform) -> int:
+    """Read finished jobs' accounting from the engine into the job rows. Returns records applied."""
+    driver = p.driver
+    if driver is None:
+        return 0
+    with p.tx() as s:
+        since = store.usage_cursor(s, driver.name) or EPOCH
+    records = driver.usage(since)  # engine I/O, outside any transaction
+    applied = 0
+    with p.tx() as s:
+        for r in records:
+            applied += store.update_job(
+                s, driver.name, r.job_id, state=r.state.value, node=r.node,
+                device_indices=list(r.device_indices) or None, started_at=r.start, finished_at=r.end,
+                exit_code=r.exit_code, device_seconds=r.device_seconds)
+        if records:
+            store.set_usage_cursor(s, driver.name, max(r.end for r in records))
+    return applied
+
+
+def lease_usage(p: Platform, actor: Principal, lease_id: str) -> dict[str, Any]:
+    """Allocated device-seconds (what is billed) next to device-seconds jobs actually used."""
+    collect_usage(p)
+    now = p.clock.now()
+    with p.tx() as s:
+        lease = lease_store.get_lease(s, lease_id, tenant_id=_scope(actor))
+        jobs = store.list_jobs(s, tenant_id=None, lease_id=lease.id)
+    allocated = Decimal(0)
+    window = lease.billable_window(now)
+    if window is not None:
+        for a in lease.allocations:
+            lo, hi = max(window[0], a.start), min(window[1], a.end or window[1])
+            if hi > lo:
+                allocated += a.share * int((hi - lo).total_seconds())
+    used = sum((j.device_seconds or Decimal(0) for j in jobs), Decimal(0))
+    return {"lease_id": lease.id, "allocated_device_seconds": allocated, "used_device_seconds": used,
+            "jobs": len(jobs), "finished_jobs": sum(1 for j in jobs if j.device_seconds is not None),
+            "used_share": (used / allocated) if allocated else Decimal(0)}
