@@ -23,7 +23,7 @@ from suanli.drivers.base import engine_error
 _UNREACHABLE = (
     "unable to contact slurm controller", "socket timed out", "connection refused",
     "zero bytes were transmitted", "communication connection failure", "unable to establish",
-    "slurm_persist_conn_open", "connection timed out", "slurmdbd",
+    "slurm_persist_conn_open", "connection timed out", "slurmdbd", ") is down", " is down",
 )
 
 
