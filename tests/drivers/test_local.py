@@ -244,3 +244,21 @@ def test_jobs_listing(driver: LocalDriver, make_grant) -> None:  # type: ignore[
     driver.wait(h.job_id, WAIT)
     assert [s.job_id for s in driver.jobs("L17")] == [h.job_id]
     assert os.path.isdir(driver.data_dir / "jobs" / h.job_id)
+
+
+def test_job_that_ends_while_no_driver_watches_is_lost(tmp_path: Path) -> None:
+    code = (
+        "import sys; from datetime import UTC, datetime, timedelta; from pathlib import Path\n"
+        "from suanli.drivers.base import DeviceAllocation, LeaseGrant, JobSpec\n"
+        "from suanli.drivers.local import LocalDriver\n"
+        "d = LocalDriver(Path(sys.argv[1]), nodes={'n1': 1})\n"
+        "s = datetime.now(UTC) - timedelta(seconds=5)\n"
+        "d.provision(LeaseGrant('L18', 't', s, None, (DeviceAllocation('n1', (0,), (1000,)),)))\n"
+        "print(d.submit('L18', JobSpec(command=('sleep', '0.3'))).job_id)\n"
+    )
+    out = subprocess.run([PY, "-c", code, str(tmp_path / "d")], capture_output=True, text=True, timeout=60, check=True)
+    job_id = out.stdout.strip()
+    d = LocalDriver(tmp_path / "d", nodes={"n1": 1})
+    st = d.wait(job_id, WAIT)
+    assert st.state is JobState.LOST and "exit code is unknown" in (st.reason or "")
+    assert [u.job_id for u in d.usage(st.start)] == [job_id]  # type: ignore[arg-type]
