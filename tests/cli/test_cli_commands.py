@@ -225,6 +225,8 @@ def test_config_precedence_flag_env_file(cli: Cli, tokens: dict[str, str], clean
     monkeypatch.setenv("SUANLI_TOKEN", tokens["globex"])  # type: ignore[attr-defined]
     assert cli.json("whoami")["account"]["name"] == "globex"  # env beats file
     assert cli.json("whoami", token=tokens["operator"])["account"]["name"] == "operator"  # flag beats env
+    after = cli("whoami", "--json", "--token", tokens["operator"])  # global options also work after the command
+    assert after.exit_code == 0 and json.loads(after.stdout)["account"]["name"] == "operator"
     r = cli("login", "--token", "wrong")
     assert r.exit_code == 1 and "unknown or revoked" in r.stderr
     assert json.loads(clean_env.read_text())["token"] == tokens["acme"]  # a failed login saves nothing
@@ -263,3 +265,23 @@ def test_every_command_has_help() -> None:
         if len(path) >= 1 and path[0] not in ("sim", "bench"):
             text = " ".join(r.stdout.split())
             assert "Usage:" in text and len(text) > 80, path
+
+
+def test_slice_and_flops_orders_as_documented(cli: Cli, tokens: dict[str, str], clock: FakeClock) -> None:
+    t = tokens["acme"]
+    sl = cli.json("order", "create", "--form", "slice", "--share-pct", "25", "--memory-mib", "12288", "--model", "L20",
+                  token=t)["lease"]
+    (a,) = sl["allocations"]
+    assert sl["state"] == "active" and (a["milli"], a["memory_mib"]) == (250, 12288)
+    assert Decimal(0) < Decimal(sl["devices"]) < 1  # billed by its share of the device
+    assert "0.25" in cli("lease", "show", sl["id"], token=t).stdout
+    start = clock.now().replace(day=28).isoformat()
+    fl = cli.json("order", "create", "--form", "flops", "--p", "5", "--min-memory", "64", "--topology", "fabric",
+                  "--start", start, "--hours", "72", "--idempotency-key", "fl-1", token=t)
+    assert fl["lease"]["state"] == "scheduled"
+    p_total = sum(Decimal(m["p"]) for m in cli.json("catalog", token=t)
+                  for a in fl["lease"]["allocations"] if a["model"] == m["name"] and a["milli"] == 1000)
+    assert p_total >= 5
+    again = cli.json("order", "create", "--form", "flops", "--p", "5", "--min-memory", "64", "--topology", "fabric",
+                     "--start", start, "--hours", "72", "--idempotency-key", "fl-1", token=t)
+    assert again["order"]["id"] == fl["order"]["id"] and again["order"]["replayed"]

@@ -1,6 +1,6 @@
 """The ``suanli`` command: Typer app, global options, and every sub-command mounted.
 
-Server and token come from ``--server``/``--token`` (before the sub-command), else env
+Server and token come from ``--server``/``--token`` (before or after the sub-command), else env
 ``SUANLI_SERVER``/``SUANLI_TOKEN``, else the config file written by ``suanli login``
 (see :mod:`suanli.cli.config`). Errors print the server's message on stderr and exit 1;
 usage errors exit 2. Every command that prints data takes ``--json``.
@@ -13,12 +13,45 @@ import importlib.util
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from suanli import __version__
 from suanli.cli import accounts, billing, fleet, leases, orders, prices, serve
 from suanli.cli.context import state
 
+GLOBAL_OPTIONS = ("--server", "--token", "--timeout")
+
+
+def hoist_globals(args: list[str]) -> list[str]:
+    """Move ``--server``/``--token``/``--timeout`` (with their values) to the front, so they work after a
+    sub-command too (``suanli lease show ID --token T``). Nothing after ``--`` is touched."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            rest.extend(args[i:])
+            break
+        if a in GLOBAL_OPTIONS and i + 1 < len(args):
+            front += [a, args[i + 1]]
+            i += 2
+            continue
+        if a.startswith(tuple(o + "=" for o in GLOBAL_OPTIONS)):
+            front.append(a)
+        else:
+            rest.append(a)
+        i += 1
+    return front + rest
+
+
+class SuanliGroup(TyperGroup):
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        return super().parse_args(ctx, hoist_globals(list(args)))
+
+
 app = typer.Typer(
+    cls=SuanliGroup,
     name="suanli",
     help="suanli (算力): lease and serve AI compute. Run `suanli serve --demo` to start a platform, then "
          "`suanli offers` to see what can be rented.",

@@ -1,0 +1,120 @@
+"""End to end, as a new user: `suanli serve --demo` as a real process on a free port, then the
+printed tenant token used by `suanli offers` and `suanli order create`, each a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+STARTUP_DEADLINE_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def env_for(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
+    env.update(SUANLI_CONFIG=str(tmp / "config.json"), COLUMNS="200", **extra)
+    return env
+
+
+@contextmanager
+def server(data_dir: Path, tmp: Path) -> Iterator[tuple[str, Path]]:
+    """Start `suanli serve --demo`, wait (bounded) for /health, stop it by its PID afterwards."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp / f"serve-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "suanli.cli.main", "serve", "--demo", "--port", str(port),
+                                 "--data-dir", str(data_dir)], stdout=out, stderr=subprocess.STDOUT, env=env_for(tmp))
+    try:
+        deadline = time.monotonic() + STARTUP_DEADLINE_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"suanli serve exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"suanli serve not healthy within {STARTUP_DEADLINE_S}s:\n{log.read_text()}")
+            time.sleep(0.1)  # polling a real process: bounded by the deadline above
+        yield url, log
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+def suanli(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "suanli.cli.main", *args], capture_output=True, text=True,
+                          env=env_for(tmp, **env), timeout=60)
+
+
+def as_json(r: subprocess.CompletedProcess[str]) -> Any:
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_serve_demo_then_offers_and_order(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with server(data, tmp_path) as (url, log):
+        tokens = json.loads((data / "demo-tokens.json").read_text())
+        assert tokens["server"] == url and {"operator", "tenant", "supplier"} <= set(tokens)
+        printed = log.read_text()
+        assert "first start: operator token" in printed
+        assert f"export SUANLI_SERVER={url} SUANLI_TOKEN={tokens['tenant']}" in printed
+
+        offers = as_json(suanli(tmp_path, "--server", url, "--token", tokens["tenant"], "offers", "--json"))
+        assert len({o["site"] for o in offers}) >= 3 and len({o["model"] for o in offers}) >= 5
+        assert all(o["price_p_year"] for o in offers if o["price_device_hour"])
+
+        env = {"SUANLI_SERVER": url, "SUANLI_TOKEN": tokens["tenant"]}  # the pasted export line
+        out = as_json(suanli(tmp_path, "order", "create", "--form", "gpu", "--quantity", "2", "--model", "H800",
+                             "--json", **env))
+        lease = out["lease"]
+        assert lease["state"] == "active" and len(lease["allocations"]) == 2
+        table = suanli(tmp_path, "lease", "show", lease["id"], **env)
+        assert table.returncode == 0 and lease["allocations"][0]["node"] in table.stdout
+
+        other = suanli(tmp_path, "lease", "show", lease["id"], "--token", tokens["supplier"], **env)
+        assert other.returncode == 0, other.stderr  # the supplier owning the node sees the lease (--token after)
+        bad = suanli(tmp_path, "order", "create", "--form", "gpu", "--quantity", "9", "--model", "H800", **env)
+        assert bad.returncode == 1 and "no node can hold 9 devices" in bad.stderr
+
+    # a second start on the same data: no new fleet, no first-start token, fresh demo tokens that work
+    with server(data, tmp_path) as (url2, log2):
+        printed = log2.read_text()
+        assert "first start" not in printed and "demo fleet loaded" not in printed
+        tokens2 = json.loads((data / "demo-tokens.json").read_text())
+        assert tokens2["tenant"] != tokens["tenant"]
+        leases = as_json(suanli(tmp_path, "--server", url2, "--token", tokens2["tenant"], "lease", "list", "--json"))
+        assert [x["id"] for x in leases] == [lease["id"]]
+
+
+def test_unreachable_server_from_a_real_process(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    r = suanli(tmp_path, "--server", url, "--token", "t", "offers")
+    assert r.returncode == 1 and f"cannot reach suanli server at {url}" in r.stderr
