@@ -10,38 +10,27 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from suanli.domain.accounts import Principal, Role
+from suanli.domain.accounts import Principal
 from suanli.domain.demo import demo_fleet
 from suanli.service import accounts, fleet
 from suanli.service.platform import Platform
 from suanli.settings import Settings
+from suanli.testing.clock import FakeClock
+from suanli.testing.factories import make_tenant
 
 PG_URL = os.environ.get("SUANLI_TEST_POSTGRES_URL")
 REQUIRE = os.environ.get("SUANLI_TEST_REQUIRE_SERVICES") == "1"
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self.t = start
-
-    def now(self) -> datetime:
-        return self.t
-
-    def advance(self, seconds: float = 0, **kw: float) -> None:
-        self.t += timedelta(seconds=seconds, **kw)
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC))
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC))
 
 
 def _pg_database() -> Iterator[str]:
@@ -71,7 +60,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | Non
 
 
 @pytest.fixture
-def platform(db_url: str | None, tmp_path: Path, clock: Clock) -> Iterator[Platform]:
+def platform(db_url: str | None, tmp_path: Path, clock: FakeClock) -> Iterator[Platform]:
     p = Platform(Settings(data_dir=tmp_path / "data", database_url=db_url), clock=clock)
     yield p
     p.close()
@@ -88,11 +77,6 @@ def operator(platform: Platform) -> Principal:
 def demo(platform: Platform, operator: Principal) -> Platform:
     fleet.import_fleet(platform, operator, demo_fleet())
     return platform
-
-
-def make_tenant(p: Platform, operator: Principal, name: str = "acme") -> Principal:
-    who, _token = accounts.create_account(p, operator, name, Role.TENANT)
-    return who
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import Clock
 from suanli.api.app import create_app
 from suanli.domain.accounts import Principal
 from suanli.service import accounts
 from suanli.service.platform import Platform
+from suanli.testing.clock import FakeClock as Clock
 
 
 @pytest.fixture

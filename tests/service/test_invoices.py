@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import pytest
 
-from conftest import Clock, make_tenant
 from suanli.domain.accounts import Principal
 from suanli.errors import NotFoundError, PermissionDeniedError, ValidationError
 from suanli.service import accounts, fleet, invoices, leases, orders, prices
 from suanli.service.platform import Platform
+from suanli.settings import Settings
+from suanli.testing.clock import FakeClock as Clock
+from suanli.testing.factories import make_tenant
 
 H800_P = Decimal("0.9894")
 
@@ -28,8 +31,10 @@ def test_invoice_line_is_seconds_times_hourly_price(demo: Platform, tenant: Prin
     assert line.supplier_share + line.commission == line.amount
 
 
-def test_lease_across_the_2023_price_change_is_billed_piecewise(platform: Platform, operator: Principal,
-                                                                 clock: Clock) -> None:
+def test_lease_across_the_2023_price_change_is_billed_piecewise(db_url: str | None, tmp_path: Path) -> None:
+    clock = Clock(datetime(2023, 10, 30, 12, tzinfo=UTC))
+    platform = Platform(Settings(data_dir=tmp_path / "d2023", database_url=db_url, driver="none"), clock=clock)
+    operator = accounts.authenticate(platform, accounts.bootstrap_operator(platform) or "")
     doc = {
         "sites": [{"name": "sh", "region": "cn-east", "tier": "cloud", "pue": "1.3", "power_price_kwh": "0.8"}],
         "suppliers": [{"name": "s1"}],
@@ -37,13 +42,12 @@ def test_lease_across_the_2023_price_change_is_billed_piecewise(platform: Platfo
                    "fabric": "f", "devices": {"model": "H800", "count": 8}}],
         "prices": [{"model": "H800", "unit": "p_year", "amount": "120000", "effective_from": "2023-09-01T00:00:00Z"}],
     }
-    clock.t = datetime(2023, 10, 30, 12, tzinfo=UTC)
     fleet.import_fleet(platform, operator, doc)
     prices.set_price(platform, operator, "H800", Decimal(180000), "p_year",
                      effective_from=datetime(2023, 11, 1, tzinfo=UTC))
     who = make_tenant(platform, operator, "buyer")
     res = orders.create_order(platform, who, {"form": "gpu", "quantity": 8})
-    clock.t = datetime(2023, 11, 2, 12, tzinfo=UTC)
+    clock.set(datetime(2023, 11, 2, 12, tzinfo=UTC))
     leases.end_lease(platform, who, res.order.lease_id or "")
     october = invoices.invoice(platform, who, "2023-10")
     november = invoices.invoice(platform, who, "2023-11")

@@ -8,13 +8,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from conftest import Clock, make_tenant
 from suanli.domain.accounts import Principal
 from suanli.domain.leases import LeaseState
 from suanli.errors import CapacityError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from suanli.service import fleet, leases, orders
 from suanli.service.platform import Platform
 from suanli.store.tables import AllocationRow, LeaseRow, OrderRow
+from suanli.testing.clock import FakeClock as Clock
+from suanli.testing.factories import make_tenant
 
 
 def order(plat: Platform, who: Principal, /, **raw: object) -> str:

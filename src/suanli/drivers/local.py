@@ -285,6 +285,7 @@ class LocalDriver:
             names: set[str] = set(self.nodes or {socket.gethostname(): 0})
             names |= {a.node for g in self._grants.all() for a in g.allocations}
             names |= set(self._health.get("nodes", {})) | set(self._health.get("devices", {}))
+            names |= set(self._health.get("known", []))  # nodes that failed once stay reported (as up)
             result = []
             for n in sorted(names):
                 down = self._health.get("nodes", {}).get(n)
@@ -322,6 +323,7 @@ class LocalDriver:
         """Mark ``node`` down: its running jobs end as ``node_fail``; new jobs there are refused."""
         with self._lock:
             self._health.setdefault("nodes", {})[node] = reason
+            self._health["known"] = sorted({*self._health.get("known", []), node})
             self._save_health()
             jobs = [j for j in self._jobs.values() if j.node == node and not j.state.terminal]
         self._terminate(jobs, JobState.NODE_FAIL, f"node {node} failed: {reason}")
@@ -330,6 +332,7 @@ class LocalDriver:
         """Mark one device failed: jobs using it end as ``node_fail``; it is not handed out again."""
         with self._lock:
             self._health.setdefault("devices", {}).setdefault(node, {})[str(index)] = reason
+            self._health["known"] = sorted({*self._health.get("known", []), node})
             self._save_health()
             jobs = [j for j in self._jobs.values()
                     if j.node == node and index in j.device_indices and not j.state.terminal]

@@ -70,6 +70,7 @@ def check_health(p: Platform) -> HealthReport:
                 down.add(h.node)
                 if node.state is NodeState.AVAILABLE:
                     fleet_store.set_node_state(s, h.node, NodeState.DOWN, ENGINE_REASON + what)
+                    reasons[h.node] = ENGINE_REASON + what
                     report.nodes_down.append(h.node)
             elif node.state is NodeState.DOWN and reasons.get(h.node, "").startswith(ENGINE_REASON):
                 fleet_store.set_node_state(s, h.node, NodeState.AVAILABLE, "")

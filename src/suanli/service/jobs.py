@@ -128,7 +128,7 @@ def collect_usage(p: Platform) -> int:
     with p.tx() as s:
         for r in records:
             applied += store.update_job(
-                s, driver.name, r.job_id, state=r.state.value, node=r.node,
+                s, driver.name, r.job_id, unrecorded_only=True, state=r.state.value, node=r.node,
                 device_indices=list(r.device_indices) or None, started_at=r.start, finished_at=r.end,
                 exit_code=r.exit_code, device_seconds=r.device_seconds)
         if records:

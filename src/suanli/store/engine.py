@@ -117,9 +117,12 @@ def list_jobs(s: Session, *, tenant_id: str | None, lease_id: str | None = None,
     return [_job(r) for r in s.scalars(q)]
 
 
-def update_job(s: Session, driver: str, driver_job_id: str, **values: Any) -> bool:
-    res = s.execute(update(JobRow).where(JobRow.driver == driver, JobRow.driver_job_id == driver_job_id)
-                    .values(**values))
+def update_job(s: Session, driver: str, driver_job_id: str, *, unrecorded_only: bool = False, **values: Any) -> bool:
+    """Update a job by its engine id; ``unrecorded_only``: only if its usage is not recorded yet."""
+    q = update(JobRow).where(JobRow.driver == driver, JobRow.driver_job_id == driver_job_id)
+    if unrecorded_only:
+        q = q.where(JobRow.device_seconds.is_(None))
+    res = s.execute(q.values(**values))
     return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
