@@ -57,11 +57,16 @@ def serve(
     from suanli.domain.accounts import Role
     from suanli.domain.demo import demo_fleet
     from suanli.errors import SuanliError
+    from suanli.scheduler.registry import get_policy
     from suanli.service import accounts, fleet
     from suanli.service.platform import Platform
     from suanli.settings import Settings
 
     settings = Settings.from_env(data_dir=data_dir, database_url=database_url, placement_policy=policy)
+    try:  # an unknown policy fails here, not at the first order
+        get_policy(settings.placement_policy)
+    except SuanliError as e:
+        raise typer.BadParameter(e.message, param_hint="--policy / SUANLI_PLACEMENT_POLICY") from None
     try:
         platform = Platform(settings)
     except Exception as e:  # a bad URL or an unreachable database: say which, don't dump a traceback

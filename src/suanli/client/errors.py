@@ -79,7 +79,7 @@ class ApiEngineError(ApiError, errors.EngineError):
 
 
 BY_CODE: dict[str, type[ApiError]] = {
-    cls.code: cls  # type: ignore[misc]
+    cls.code: cls
     for cls in (ApiValidationError, ApiNotFoundError, ApiConflictError, ApiCapacityError, ApiAuthenticationError,
                 ApiPermissionDeniedError, ApiEngineError)
 }
