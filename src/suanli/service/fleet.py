@@ -123,3 +123,37 @@ def set_floor(p: Platform, actor: Principal, supplier: str, model: str, device_h
         floor = FloorPrice(supplier, m.name, device_hour)
         store.save_floor(s, floor)
     return floor
+
+
+def import_from_engine(p: Platform, actor: Principal, *, site: str, supplier: str,
+                       fabric: str | None = None) -> dict[str, int]:
+    """Import the nodes of the running engine (Slurm: nodes, CPUs, memory, GPU GRES types) into
+    ``site``/``supplier`` (both must exist). A GRES type maps to the catalog model of that name or
+    alias (``a100`` -> A100-80GB); an unknown type is an error that names it."""
+    actor.require(Role.OPERATOR)
+    driver = p.driver
+    read = getattr(driver, "import_fleet", None)
+    if read is None:
+        name = driver.name if driver is not None else "none"
+        raise ValidationError(f"engine {name!r} cannot list its nodes; import a fleet file instead")
+    engine_fleet = read()  # engine I/O, outside any transaction
+    nodes = []
+    with p.tx() as s:
+        cat = p.catalog(s)
+        for n in engine_fleet.nodes:
+            types = n.gres_types()
+            count = n.gres_total()
+            if not count:
+                continue  # CPU-only nodes are not rentable accelerators
+            if len(set(types)) != 1:
+                raise ValidationError(f"engine node {n.name} has GPU types {list(types) or 'untyped'}; one typed "
+                                      "GRES per node is needed to map it to a catalog model")
+            if types[0] not in cat:
+                raise ValidationError(f"engine node {n.name}: GRES type {types[0]!r} is not in the catalog; add a "
+                                      "model (or an alias) with that name", gres=types[0])
+            nodes.append({"name": n.name, "site": site, "supplier": supplier, "cpu_cores": n.cpus,
+                          "memory_gib": max(1, n.memory_mib // 1024),
+                          "fabric": fabric or f"{engine_fleet.cluster or 'engine'}/{site}",
+                          "devices": {"model": cat.get(types[0]).name, "count": count},
+                          "state": "available" if n.state.value == "up" else "down"})
+    return import_fleet(p, actor, {"nodes": nodes})
