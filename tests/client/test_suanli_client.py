@@ -106,7 +106,8 @@ def test_errors_map_to_codes_and_classes(op: SuanliClient, tenant: SuanliClient,
 def test_unknown_route_is_an_api_error(tenant: SuanliClient) -> None:
     with pytest.raises(ApiError) as e:
         tenant.request("GET", "/v1/no-such-thing")
-    assert e.value.status == 404 and e.value.code == "http_404"
+    assert e.value.status == 404 and e.value.code == "not_found"
+    assert isinstance(e.value, NotFoundError) and "no such endpoint" in e.value.message
 
 
 def test_pages_are_followed(tenant: SuanliClient) -> None:

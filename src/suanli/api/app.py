@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suanli import __version__
-from suanli.api.routers import accounts, fleet, invoices, leases, orders, prices
+from suanli.api.routers import accounts, engine, fleet, invoices, jobs, leases, orders, prices
 from suanli.errors import SuanliError
-from suanli.service.leases import tick
 from suanli.service.platform import Platform
+from suanli.service.reconcile import run_pass
+
+log = logging.getLogger("suanli.api")
 
 
 def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
@@ -29,7 +33,8 @@ def _error(status: int, code: str, message: str, details: dict[str, Any] | None 
 
 
 def create_app(platform: Platform, *, tick_seconds: float | None = None) -> FastAPI:
-    """Build the app around a platform. ``tick_seconds`` runs the lease tick in the background."""
+    """Build the app around a platform. ``tick_seconds`` runs the reconcilers (lease tick, engine
+    provisioning, usage, node health) in the background at that interval."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -38,7 +43,10 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
             async def loop() -> None:
                 while True:
                     await asyncio.sleep(tick_seconds)
-                    await asyncio.to_thread(tick, platform)
+                    try:
+                        await asyncio.to_thread(run_pass, platform)
+                    except Exception:  # keep reconciling; the error is logged with its traceback
+                        log.exception("reconcile pass failed")
             task = asyncio.create_task(loop())
         yield
         if task:
@@ -51,6 +59,13 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
     @app.exception_handler(SuanliError)
     async def on_suanli_error(_req: Request, exc: SuanliError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = {404: f"no such endpoint: {req.method} {req.url.path} (see /docs)",
+                   405: f"{req.method} is not allowed on {req.url.path} (see /docs)"}.get(exc.status_code, str(exc.detail))
+        return _error(exc.status_code, code, message)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -67,6 +82,6 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__, "database": platform.dialect}
 
-    for r in (accounts, fleet, prices, orders, leases, invoices):
+    for r in (accounts, fleet, prices, orders, leases, invoices, jobs, engine):
         app.include_router(r.router)
     return app

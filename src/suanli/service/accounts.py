@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from suanli.domain.accounts import Principal, Role
-from suanli.errors import AuthenticationError, NotFoundError, ValidationError
+from suanli.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from suanli.service.platform import Platform
 from suanli.store import accounts as store
 from suanli.store import fleet as fleet_store
@@ -75,6 +75,9 @@ def ensure_account(p: Platform, name: str, role: Role, supplier: str | None = No
         except NotFoundError:
             existing = None
         if existing is not None:
+            if existing.role is not role or existing.supplier != supplier:
+                raise ConflictError(f"account {name!r} exists as a {existing.role.value}"
+                                    f"{' for ' + existing.supplier if existing.supplier else ''}, not a {role.value}")
             return store.issue_token(s, existing.account_id, p.clock.now())
     _, token = create_account(p, None, name, role, supplier)
     return token

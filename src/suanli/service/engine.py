@@ -122,3 +122,4 @@ def require_provisioned(p: Platform, lease: Lease) -> None:
         raise EngineError(f"engine {p.driver.name} could not provision lease {lease.id}: "
                           f"{failed[0].outcome.removeprefix('error: ')}", lease=lease.id, engine=p.driver.name)
 
+

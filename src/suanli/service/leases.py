@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -89,7 +90,7 @@ def end_lease(p: Platform, actor: Principal, lease_id: str, reason: str = "") ->
         return store.get_lease(s, lease_id)
 
 
-def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: float | int | None = None,
+def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: Decimal | int | None = None,
                  end: datetime | None = None) -> Lease:
     """Move a fixed-term lease's end later, if the same devices are free for the added time."""
     actor.require(Role.TENANT, Role.OPERATOR)
@@ -106,9 +107,9 @@ def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: float |
                 if lease.end is None:
                     raise ConflictError(f"lease {lease_id} is open-ended; there is no end to extend", lease=lease_id)
                 if hours is not None:
-                    if isinstance(hours, bool) or hours <= 0:
-                        raise ValidationError(f"hours must be > 0, got {hours}", field="hours")
-                    new_end = lease.end + timedelta(seconds=int(hours * 3600))
+                    if isinstance(hours, bool) or not isinstance(hours, int | Decimal) or hours <= 0:
+                        raise ValidationError(f"hours must be a number > 0, got {hours!r}", field="hours")
+                    new_end = lease.end + timedelta(seconds=int(Decimal(hours) * 3600))
                 else:
                     assert end is not None
                     new_end = end

@@ -48,5 +48,4 @@ def end_lease(lease_id: str, p: PlatformDep, who: PrincipalDep, body: EndRequest
 
 @router.post("/v1/leases/{lease_id}/extend", response_model=LeaseResponse)
 def extend_lease(lease_id: str, body: ExtendRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
-    hours = float(body.hours) if body.hours is not None else None
-    return lease_out(leases.extend_lease(p, who, lease_id, hours=hours, end=utc(body.end) if body.end else None))
+    return lease_out(leases.extend_lease(p, who, lease_id, hours=body.hours, end=utc(body.end) if body.end else None))

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from suanli.api.schemas.common import Dec, Wire
+
+
+class JobSubmitRequest(Wire):
+    command: list[str] = Field(description="argv, e.g. ['python', 'train.py']; no shell unless you run one")
+    devices: int | None = Field(None, description="devices on the node; default all the lease holds there")
+    node: str | None = Field(None, description="which of the lease's nodes; default the first")
+    env: dict[str, str] = Field(default_factory=dict)
+    name: str | None = None
+    time_limit_s: int | None = None
+
+
+class JobResponse(BaseModel):
+    id: str
+    lease_id: str
+    driver: str
+    driver_job_id: str
+    name: str
+    command: list[str]
+    node: str | None
+    devices: int
+    device_indices: list[int] | None
+    state: str
+    reason: str
+    submitted_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    exit_code: int | None
+    device_seconds: Dec | None
+
+
+class JobLogsResponse(BaseModel):
+    job_id: str
+    logs: str
+
+
+class SlaCreditResponse(BaseModel):
+    start: datetime
+    end: datetime | None
+    seconds: int
+    amount: Dec
+    currency: str
+    reason: str
+
+
+class LeaseUsageResponse(BaseModel):
+    lease_id: str
+    allocated_device_seconds: Dec
+    used_device_seconds: Dec
+    used_share: Dec
+    jobs: int
+    finished_jobs: int
+    sla_credits: list[SlaCreditResponse]
+
+
+class EngineImportRequest(Wire):
+    site: str
+    supplier: str
+    fabric: str | None = None

@@ -1,0 +1,31 @@
+"""One pass of every background reconciler; the server runs it every few seconds.
+
+Order matters: lease time first (reservations start, terms end), then the engine mirror
+(provision/release), then usage from finished jobs, then node health (interrupt and re-place).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from suanli.errors import SuanliError
+from suanli.service.engine import reconcile_leases
+from suanli.service.health import check_health
+from suanli.service.jobs import collect_usage
+from suanli.service.leases import tick
+from suanli.service.platform import Platform
+
+log = logging.getLogger("suanli.reconcile")
+
+
+def run_pass(p: Platform) -> dict[str, Any]:
+    out: dict[str, Any] = {"lease_moves": tick(p)}
+    out["engine_actions"] = [a.__dict__ for a in reconcile_leases(p)]
+    try:
+        out["usage_records"] = collect_usage(p)
+    except SuanliError as e:  # an unreachable engine must not stop the other reconcilers
+        log.warning("usage collection failed: %s", e.message)
+        out["usage_error"] = e.message
+    out["health"] = check_health(p).__dict__
+    return out
