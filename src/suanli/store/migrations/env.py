@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import suanli.store.engine_tables  # noqa: F401  (registers the engine tables on Base.metadata)
+import suanli.store.money_tables  # noqa: F401  (registers the money tables on Base.metadata)
 from suanli.store.tables import Base
 
 config = context.config

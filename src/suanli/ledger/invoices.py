@@ -1,0 +1,143 @@
+"""Invoices: charge lines, what pays them, and the ledger entries that record it.
+
+Settling an invoice (all amounts already rounded per line)::
+
+    subtotal   = sum of line amounts                (each line rounded once)
+    tax        = round_line(subtotal x tax rate)     (0 when no tax is configured)
+    total      = subtotal + tax
+    vouchers   = sum of voucher uses                 (算力券, by their rules, first)
+    credits    = min(credit balance, what is left)   (operator coupons, second)
+    wallet     = min(wallet balance, what is left)   (prepaid cash, third)
+    amount due = total - vouchers - credits - wallet
+
+Entries (debit +, credit -): issue ``receivable +total / payable:<supplier> -share /
+revenue -commission / tax -tax``; then one entry per payment means, each moving its amount off
+the receivable. A void reverses every entry of the invoice; a credit note is a new entry
+(``revenue +amount / receivable or wallet -amount``); nothing is ever edited.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from suanli.domain.money import round_line
+from suanli.errors import ValidationError
+from suanli.ledger import postings as acct
+from suanli.ledger.postings import Entry, entry
+from suanli.ledger.rating import ChargeLine
+from suanli.ledger.vouchers import Chargeable, Refusal, Voucher, VoucherUse, apply_vouchers
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Settlement:
+    subtotal: Decimal
+    tax: Decimal
+    voucher_uses: tuple[VoucherUse, ...]
+    refusals: tuple[Refusal, ...]
+    credits: Decimal
+    wallet: Decimal
+    entries: tuple[Entry, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.tax
+
+    @property
+    def vouchers(self) -> Decimal:
+        return sum((u.amount for u in self.voucher_uses), ZERO)
+
+    @property
+    def amount_due(self) -> Decimal:
+        return self.total - self.vouchers - self.credits - self.wallet
+
+
+def settle(tenant: str, invoice_id: str, at: datetime, lines: Sequence[ChargeLine], *,
+           vouchers: Sequence[Voucher] = (), related: set[str] | frozenset[str] = frozenset(),
+           credit_balance: Decimal = ZERO, wallet_balance: Decimal = ZERO, tax_rate: Decimal = ZERO,
+           currency: str = "CNY") -> Settlement:
+    subtotal = sum((x.amount for x in lines), ZERO)
+    tax = round_line(subtotal * tax_rate, currency) if tax_rate else ZERO
+    legs: list[tuple[str, Decimal]] = [(acct.receivable(tenant), subtotal + tax)]
+    by_supplier: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    commission = ZERO
+    for x in lines:
+        if x.supplier_share:
+            by_supplier[x.supplier] += x.supplier_share
+        commission += x.commission
+    legs += [(acct.payable(s), -v) for s, v in sorted(by_supplier.items())]
+    legs += [(acct.REVENUE, -commission), (acct.TAX, -tax)]
+    entries: list[Entry] = []
+    e = entry("invoice", invoice_id, at, legs, f"invoice {invoice_id} for {tenant}", currency)
+    if e is not None:
+        entries.append(e)
+    chargeables = [Chargeable(i, x.amount, x.supplier, x.start, x.paid_contract and x.kind in ("usage", "adjustment"))
+                   for i, x in enumerate(lines)]
+    uses, refusals = apply_vouchers(vouchers, chargeables, set(related), currency)
+    left = subtotal + tax - sum((u.amount for u in uses), ZERO)
+    for u in uses:
+        ve = entry("voucher", invoice_id, at, [(acct.voucher_issuer(u.issuer), u.amount),
+                                               (acct.receivable(tenant), -u.amount)],
+                   f"voucher {u.voucher_id} on line {u.line_no}", currency)
+        if ve is not None:
+            entries.append(ve)
+    credits = max(ZERO, min(credit_balance, left))
+    left -= credits
+    wallet = max(ZERO, min(wallet_balance, left))
+    for kind, account, amount in (("credit", acct.credit(tenant), credits), ("wallet", acct.wallet(tenant), wallet)):
+        pe = entry(kind, invoice_id, at, [(account, amount), (acct.receivable(tenant), -amount)],
+                   f"{kind} applied to invoice {invoice_id}", currency)
+        if pe is not None:
+            entries.append(pe)
+    return Settlement(subtotal, tax, tuple(uses), tuple(refusals), credits, wallet, tuple(entries))
+
+
+def payment(tenant: str, invoice_id: str, at: datetime, amount: Decimal, currency: str = "CNY") -> Entry:
+    if amount <= 0:
+        raise ValidationError(f"payment amount must be > 0, got {amount}", field="amount")
+    e = entry("payment", invoice_id, at, [(acct.CASH, amount), (acct.receivable(tenant), -amount)],
+              f"payment of invoice {invoice_id}", currency)
+    assert e is not None
+    return e
+
+
+def credit_note(tenant: str, invoice_id: str, note_id: str, at: datetime, amount: Decimal, *, to_wallet: bool,
+                reason: str, currency: str = "CNY") -> Entry:
+    """A credit note: the operator gives back ``amount`` (to the wallet if the invoice was paid)."""
+    if amount <= 0 or amount != round_line(amount, currency):
+        raise ValidationError(f"credit note amount must be > 0 in whole cents, got {amount}", field="amount")
+    target = acct.wallet(tenant) if to_wallet else acct.receivable(tenant)
+    e = entry("credit_note", note_id, at, [(acct.REVENUE, amount), (target, -amount)],
+              f"credit note {note_id} on invoice {invoice_id}: {reason}", currency)
+    assert e is not None
+    return e
+
+
+def top_up(tenant: str, ref: str, at: datetime, amount: Decimal, currency: str = "CNY") -> Entry:
+    if amount <= 0 or amount != round_line(amount, currency):
+        raise ValidationError(f"top-up amount must be > 0 in whole cents, got {amount}", field="amount")
+    e = entry("top_up", ref, at, [(acct.CASH, amount), (acct.wallet(tenant), -amount)], "wallet top-up", currency)
+    assert e is not None
+    return e
+
+
+def grant_credit(tenant: str, ref: str, at: datetime, amount: Decimal, reason: str, currency: str = "CNY") -> Entry:
+    if amount <= 0 or amount != round_line(amount, currency):
+        raise ValidationError(f"credit amount must be > 0 in whole cents, got {amount}", field="amount")
+    e = entry("credit_grant", ref, at, [(acct.PROMOTIONS, amount), (acct.credit(tenant), -amount)], reason, currency)
+    assert e is not None
+    return e
+
+
+def payout(supplier: str, ref: str, at: datetime, amount: Decimal, currency: str = "CNY") -> Entry:
+    if amount <= 0:
+        raise ValidationError(f"payout amount must be > 0, got {amount}", field="amount")
+    e = entry("payout", ref, at, [(acct.payable(supplier), amount), (acct.CASH, -amount)],
+              f"payout to {supplier}", currency)
+    assert e is not None
+    return e

@@ -1,0 +1,344 @@
+"""Rating: usage records x price plans x list prices -> charge lines. Deterministic.
+
+For one tenant and one invoice period, records are taken in a fixed order (time, source, id);
+each record's quantity (converted to its meter's price unit) is covered, in this order, by
+
+1. a term contract (包月/包年) of the same model, up to ``term_devices`` x seconds of the period;
+2. prepaid packages (earliest expiry first);
+3. and the rest is charged: at the commit price (包销), else the plan's rate, else the list
+   device-hour price in force at the record's time minus the plan's discount (spot, contract),
+   else the default plan's rate (tokens, storage, egress, data).
+
+Records are summed into lines by (kind, meter, model, site, supplier, lease, plan, package,
+unit price); each line is rounded **once** (:func:`suanli.domain.money.round_line`). Graduated
+tiers split a line's quantity across the tiers (tiers count per plan, meter and model per period).
+Then fixed lines: term fees billed in advance, package fees, and the take-or-pay true-up
+``max(0, committed - used) x commit price`` when the period is final. Every line carries the
+supplier's share and the operator's commission (:mod:`suanli.ledger.revenue`). Records of a
+leased interrupted (spot) at ``stops[lease]`` are never charged from that instant on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from suanli.domain.money import SECONDS_PER_HOUR, round_line
+from suanli.domain.prices import PriceBook
+from suanli.errors import NotFoundError, ValidationError
+from suanli.ledger.meters import DEVICE_METERS, PRICE_UNIT, Meter, UsageRecord
+from suanli.ledger.packages import Drawdown, Package
+from suanli.ledger.plans import DEFAULT_TENANT, PlanKind, PricePlan, Rate, Term, plan_at
+from suanli.ledger.revenue import split
+
+ZERO = Decimal(0)
+
+
+def month_of(t: datetime) -> str:
+    return f"{t.year:04d}-{t.month:02d}"
+
+
+def add_months(t: datetime, k: int) -> datetime:
+    m = t.month - 1 + k
+    return t.replace(year=t.year + m // 12, month=m % 12 + 1)
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    kind: str
+    """``usage``, ``adjustment`` (usage of an earlier, closed period), ``term_covered``,
+    ``package_covered``, ``term_fee``, ``package_fee``, ``commit_true_up``."""
+    meter: str
+    model: str
+    site: str
+    supplier: str
+    lease: str
+    plan: str
+    package: str
+    start: datetime
+    end: datetime
+    quantity: Decimal
+    """In ``price_unit`` (device-hours, million tokens, GB ...)."""
+    price_unit: str
+    unit_price: Decimal
+    amount: Decimal
+    supplier_share: Decimal
+    commission: Decimal
+    records: int
+    paid_contract: bool
+    usage_period: str
+    description: str = ""
+
+
+@dataclass
+class RatingInput:
+    tenant: str
+    period_start: datetime
+    period_end: datetime
+    records: Sequence[UsageRecord]
+    plans: Sequence[PricePlan]
+    book: PriceBook
+    device_p: Mapping[str, Decimal]
+    packages: list[Package] = field(default_factory=list)
+    floors: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
+    commission_rate: Decimal = Decimal("0.15")
+    lease_commission: Mapping[str, Decimal] = field(default_factory=dict)
+    currency: str = "CNY"
+    stops: Mapping[str, datetime] = field(default_factory=dict)
+    final: bool = True
+    """The period is over: take-or-pay true-ups are due."""
+
+
+@dataclass
+class Rated:
+    lines: list[ChargeLine]
+    package_draws: dict[str, Decimal]
+    dropped: int
+    """Records not charged (time after a spot interruption)."""
+
+    @property
+    def total(self) -> Decimal:
+        return sum((x.amount for x in self.lines), Decimal("0.00"))
+
+
+_Key = tuple[str, str, str, str, str, str, str, str, Decimal | None, bool, str]
+
+
+def _overlap_seconds(a0: datetime, a1: datetime | None, b0: datetime, b1: datetime) -> Decimal:
+    hi = b1 if a1 is None else min(a1, b1)
+    lo = max(a0, b0)
+    return Decimal(int((hi - lo).total_seconds())) if hi > lo else ZERO
+
+
+def rate(inp: RatingInput) -> Rated:
+    tenant_plans = [p for p in inp.plans if p.tenant == inp.tenant]
+    default_plans = [p for p in inp.plans if p.tenant == DEFAULT_TENANT]
+    draw = Drawdown([p for p in inp.packages if p.tenant == inp.tenant])
+    term_left: dict[str, Decimal] = {}
+    commit_used: dict[str, Decimal] = {}
+    groups: dict[_Key, list[object]] = {}
+    tier_rates: dict[_Key, Rate] = {}
+    dropped = 0
+    price_cache: dict[tuple[str, str, str, str, str], tuple[Decimal, Rate | None]] = {}
+
+    def add(key: _Key, units: Decimal, t: datetime) -> None:
+        g = groups.get(key)
+        if g is None:
+            groups[key] = [units, 1, t, t]
+        else:
+            g[0] = g[0] + units  # type: ignore[operator]
+            g[1] = g[1] + 1  # type: ignore[operator]
+            g[3] = t
+
+    records = sorted(inp.records, key=lambda r: (r.time, r.source, r.id))
+    for r in records:
+        stop = inp.stops.get(r.lease) if r.lease else None
+        if stop is not None and r.time >= stop:
+            dropped += 1
+            continue
+        meter = r.meter
+        divisor = PRICE_UNIT[meter][1]
+        units = r.quantity / divisor
+        plan = plan_at(tenant_plans, inp.tenant, r.order, r.time)
+        kind = "usage" if inp.period_start <= r.time < inp.period_end else "adjustment"
+        period = month_of(r.time)
+        devp = inp.device_p.get(r.model)
+        plan_id = plan.id if plan else ""
+        paid = bool(plan and plan.paid)
+        if plan is not None and plan.kind is PlanKind.TERM and meter is Meter.DEVICE_SECONDS \
+                and r.model == plan.term_model:
+            if plan.id not in term_left:
+                secs = _overlap_seconds(plan.effective_from, plan.effective_to, inp.period_start, inp.period_end)
+                term_left[plan.id] = plan.term_devices * secs / SECONDS_PER_HOUR
+            c = min(units, term_left[plan.id])
+            if c > 0:
+                term_left[plan.id] -= c
+                add(("term_covered", meter, r.model, r.site, r.supplier, r.lease, plan_id, "", ZERO, paid, period),
+                    c, r.time)
+                units -= c
+        if units > 0:
+            for pkg, c in draw.draw(meter, r.model, r.time, units, devp):
+                add(("package_covered", meter, r.model, r.site, r.supplier, r.lease, plan_id, pkg, ZERO, paid,
+                     period), c, r.time)
+                units -= c
+        if units <= 0:
+            continue
+        if plan is not None and plan.kind is PlanKind.COMMIT and plan.commit_meter is meter \
+                and plan.commit_model in ("", r.model):
+            commit_used[plan.id] = commit_used.get(plan.id, ZERO) + units
+            add((kind, meter, r.model, r.site, r.supplier, r.lease, plan_id, "", plan.commit_price, paid, period),
+                units, r.time)
+            continue
+        ck = (plan_id, meter.value, r.model, r.site,
+              "" if meter is not Meter.DEVICE_SECONDS else _entry_key(inp.book, r.model, r.site, r.time))
+        cached = price_cache.get(ck)
+        if cached is None:
+            cached = _price(inp, plan, default_plans, meter, r, devp)
+            price_cache[ck] = cached
+        price, tiered = cached
+        if tiered is not None:
+            key: _Key = (kind, meter, r.model if meter in DEVICE_METERS else "", "", "", "", plan_id or "default",
+                         "", None, paid, period)
+            tier_rates[key] = tiered
+            add(key, units, r.time)
+        else:
+            add((kind, meter, r.model, r.site, r.supplier, r.lease, plan_id, "", price, paid, period), units, r.time)
+
+    lines: list[ChargeLine] = []
+    for key in sorted(groups, key=_sort_key):
+        units_o, count_o, first_o, last_o = groups[key]
+        assert isinstance(units_o, Decimal) and isinstance(count_o, int)
+        assert isinstance(first_o, datetime) and isinstance(last_o, datetime)
+        kind, meter_s, model, site, supplier, lease, plan_id, pkg, unit_price, paid, period = key
+        meter = Meter(meter_s)
+        if unit_price is None:
+            lines.extend(_tier_lines(inp, key, tier_rates[key], units_o, count_o, first_o, last_o))
+            continue
+        amount = round_line(units_o * unit_price, inp.currency)
+        floor = inp.floors.get((supplier, model)) if meter is Meter.DEVICE_SECONDS and supplier else None
+        if kind in ("term_covered", "package_covered"):
+            share = round_line(floor * units_o, inp.currency) if floor is not None else ZERO
+            commission = -share
+        elif supplier and meter in DEVICE_METERS:
+            rate_c = inp.lease_commission.get(lease, inp.commission_rate)
+            share, commission = split(amount, rate_c, floor, units_o, inp.currency)
+        else:
+            share, commission = Decimal("0.00"), amount
+        lines.append(ChargeLine(kind, meter_s, model, site, supplier, lease, plan_id, pkg, first_o, last_o, units_o,
+                                PRICE_UNIT[meter][0], unit_price, amount, share, commission, count_o, paid, period))
+    lines.extend(_term_fees(inp, tenant_plans))
+    lines.extend(_package_fees(inp))
+    if inp.final:
+        lines.extend(_true_ups(inp, tenant_plans, commit_used))
+    return Rated(lines, {k: v for k, v in draw.drawn.items() if v}, dropped)
+
+
+def _sort_key(k: _Key) -> tuple[str, ...]:
+    return tuple("" if x is None else str(x) for x in k)
+
+
+def _entry_key(book: PriceBook, model: str, site: str, at: datetime) -> str:
+    e = book.entry_at(model, site, at)
+    return "" if e is None else e.effective_from.isoformat()
+
+
+def _price(inp: RatingInput, plan: PricePlan | None, defaults: Sequence[PricePlan], meter: Meter,
+           r: UsageRecord, devp: Decimal | None) -> tuple[Decimal, Rate | None]:
+    if plan is not None:
+        rt = plan.rate_for(meter, r.model)
+        if rt is not None:
+            return rt.per_price_unit(devp), (rt if rt.tiers else None)
+    if meter is Meter.DEVICE_SECONDS:
+        listed = inp.book.rate_at(r.model, r.site, r.time)
+        if listed is None:
+            raise NotFoundError(f"no price for {r.model} at site {r.site or 'any'} on {r.time.isoformat()}; set one "
+                                "with `suanli price set`", model=r.model, site=r.site)
+        return listed * (1 - (plan.discount if plan else ZERO)), None
+    for d in defaults:
+        if d.covers(r.time):
+            rt = d.rate_for(meter, r.model)
+            if rt is not None:
+                return rt.per_price_unit(devp), (rt if rt.tiers else None)
+    raise NotFoundError(f"no price for meter {meter.value} on {r.time.isoformat()}: neither the tenant's plan nor "
+                        "the default plan (tenant '*') has a rate for it", meter=meter.value)
+
+
+def _tier_lines(inp: RatingInput, key: _Key, rt: Rate, units: Decimal, count: int, first: datetime,
+                last: datetime) -> list[ChargeLine]:
+    kind, meter_s, model, _site, _sup, _lease, plan_id, _pkg, _p, paid, period = key
+    out = []
+    lower = ZERO
+    left = units
+    for i, tier in enumerate(rt.tiers):
+        if left <= 0:
+            break
+        room = left if tier.up_to is None else min(left, tier.up_to - lower)
+        if room > 0:
+            amount = round_line(room * tier.price, inp.currency)
+            out.append(ChargeLine(kind, meter_s, model, "", "", "", plan_id, "", first, last, room,
+                                  PRICE_UNIT[Meter(meter_s)][0], tier.price, amount, Decimal("0.00"), amount, count,
+                                  paid, period, description=f"tier {i + 1}"))
+            left -= room
+        if tier.up_to is not None:
+            lower = tier.up_to
+    return out
+
+
+def _term_fees(inp: RatingInput, plans: Sequence[PricePlan]) -> list[ChargeLine]:
+    out = []
+    for plan in plans:
+        if plan.kind is not PlanKind.TERM:
+            continue
+        step = 1 if plan.term is Term.MONTH else 12
+        k = 0
+        while True:
+            a = add_months(plan.effective_from, k * step)
+            if (plan.effective_to is not None and a >= plan.effective_to) or a >= inp.period_end:
+                break
+            b = add_months(plan.effective_from, (k + 1) * step)
+            if plan.effective_to is not None:
+                b = min(b, plan.effective_to)
+            k += 1
+            if a < inp.period_start:
+                continue
+            devp = inp.device_p.get(plan.term_model)
+            rt = plan.rate_for(Meter.DEVICE_SECONDS, plan.term_model)
+            if rt is not None:
+                hourly = rt.per_price_unit(devp)
+            else:
+                listed = inp.book.rate_at(plan.term_model, "", a)
+                if listed is None:
+                    raise NotFoundError(f"no list price for {plan.term_model} at {a.isoformat()} to price term plan "
+                                        f"{plan.id}", model=plan.term_model)
+                hourly = listed * (1 - plan.discount)
+            hours = Decimal(int((b - a).total_seconds())) / SECONDS_PER_HOUR
+            qty = plan.term_devices * hours
+            amount = round_line(qty * hourly, inp.currency)
+            out.append(ChargeLine("term_fee", Meter.DEVICE_SECONDS.value, plan.term_model, "", "", "", plan.id, "",
+                                  a, b, qty, "device-hour", hourly, amount, Decimal("0.00"), amount, 0, plan.paid,
+                                  month_of(a), description=f"{plan.term.value if plan.term else ''} term in advance"))
+    return out
+
+
+def _package_fees(inp: RatingInput) -> list[ChargeLine]:
+    out = []
+    for p in sorted(inp.packages, key=lambda x: (x.starts_at, x.id)):
+        if p.tenant == inp.tenant and p.price > 0 and inp.period_start <= p.starts_at < inp.period_end:
+            amount = round_line(p.price, inp.currency)
+            out.append(ChargeLine("package_fee", p.meter.value, p.model, "", "", "", "", p.id, p.starts_at,
+                                  p.expires_at, p.quantity, p.unit, amount, amount, Decimal("0.00"), amount, 0,
+                                  False, month_of(p.starts_at), description="prepaid package"))
+    return out
+
+
+def _true_ups(inp: RatingInput, plans: Sequence[PricePlan], used: Mapping[str, Decimal]) -> list[ChargeLine]:
+    out = []
+    period_secs = Decimal(int((inp.period_end - inp.period_start).total_seconds()))
+    for plan in plans:
+        if plan.kind is not PlanKind.COMMIT or plan.commit_meter is None:
+            continue
+        secs = _overlap_seconds(plan.effective_from, plan.effective_to, inp.period_start, inp.period_end)
+        if secs <= 0:
+            continue
+        committed = plan.commit_quantity * secs / period_secs
+        shortfall = committed - used.get(plan.id, ZERO)
+        if shortfall > 0:
+            amount = round_line(shortfall * plan.commit_price, inp.currency)
+            out.append(ChargeLine("commit_true_up", plan.commit_meter.value, plan.commit_model, "", "", "", plan.id,
+                                  "", inp.period_start, inp.period_end, shortfall,
+                                  PRICE_UNIT[plan.commit_meter][0], plan.commit_price, amount, Decimal("0.00"), amount,
+                                  0, plan.paid, month_of(inp.period_start),
+                                  description=f"take-or-pay shortfall: committed {committed:f}, used "
+                                              f"{used.get(plan.id, ZERO):f}"))
+    return out
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    try:
+        y, m = (int(x) for x in period.split("-"))
+        start = datetime(y, m, 1, tzinfo=UTC)
+    except ValueError:
+        raise ValidationError(f"period {period!r} must be YYYY-MM, e.g. 2026-11", field="period") from None
+    return start, add_months(start, 1)

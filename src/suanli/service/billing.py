@@ -1,0 +1,368 @@
+"""Billing: rate a tenant's month from metered usage, issue it as an invoice on the ledger, and
+take it through paid / void and credit notes.
+
+Issuing an invoice for a month that is over, in one transaction:
+
+1. meter the tenant's lease time of the month into ``usage_events`` (source ``suanli/leases``,
+   deterministic ids: issuing twice meters nothing twice);
+2. load every usage event billing on the month (its own, and late events of closed months);
+3. rate them (:func:`suanli.ledger.rating.rate`): plans, list prices, packages, true-ups;
+4. settle (:func:`suanli.ledger.invoices.settle`): vouchers, credits, wallet, amount due;
+5. store the invoice, its lines, voucher uses and refusals, package draws and ledger entries.
+
+A preview (:func:`preview`) does 1–4 without writing, to date for the current month.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from suanli.domain.accounts import Principal, Role
+from suanli.domain.leases import LeaseState
+from suanli.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from suanli.ledger import invoices as inv
+from suanli.ledger.metering import active_intervals, lease_records
+from suanli.ledger.meters import Meter, UsageRecord
+from suanli.ledger.packages import Package
+from suanli.ledger.plans import DEFAULT_TENANT
+from suanli.ledger.postings import Entry, credit, wallet
+from suanli.ledger.rating import ChargeLine, Rated, RatingInput, period_bounds, rate
+from suanli.ledger.vouchers import RULE_TEXT, Voucher
+from suanli.service.leases import tick
+from suanli.service.plans import plan_from_row
+from suanli.service.platform import Platform
+from suanli.service.prices import price_book
+from suanli.service.usage import store_records
+from suanli.store import accounts as account_store
+from suanli.store import billing as store
+from suanli.store import fleet as fleet_store
+from suanli.store import leases as lease_store
+from suanli.store import ledger as ledger_store
+from suanli.store import usage as usage_store
+from suanli.store.money_tables import CreditNoteRow, InvoiceRow
+
+ZERO = Decimal("0.00")
+STORED_PLACES = Decimal("1e-12")
+"""Stored line quantities and unit prices keep 12 decimal places (PostgreSQL NUMERIC(38, 12));
+amounts are computed from the exact values before that, and rounded once to the cent."""
+
+
+def q12(d: Decimal) -> Decimal:
+    return d.quantize(STORED_PLACES, ROUND_HALF_UP).normalize()
+
+
+def entry_values(e: Entry) -> tuple[str, str, datetime, str, str, list[tuple[str, Decimal]]]:
+    return (e.kind, e.ref, e.at, e.memo, e.currency, [(x.account, x.amount) for x in e.postings])
+
+
+def record_from_row(r: Sequence[Any]) -> UsageRecord:
+    (source, event_id, tenant_id, meter, time, quantity, model, site, supplier, node, lease, order_id, h, _per,
+     _ing) = r
+    return UsageRecord(source, event_id, Meter(meter), tenant_id, time, quantity, model, site, supplier, node, lease,
+                       order_id, h)
+
+
+def package_from_row(r: Any, used: Decimal) -> Package:
+    return Package(r.id, r.tenant_id, Meter(r.meter), r.quantity, r.starts_at, r.expires_at, r.model, r.unit,
+                   r.price, used)
+
+
+def voucher_from_row(r: Any, used: Decimal) -> Voucher:
+    return Voucher(r.id, r.issuer, r.tenant_id, r.percent, r.cap, r.valid_from, r.valid_to, used)
+
+
+def resolve_tenant(s: Session, actor: Principal, tenant: str | None) -> Principal:
+    """The tenant an actor asks about: a tenant itself; the operator names one; suppliers never."""
+    if actor.role is Role.TENANT:
+        if tenant not in (None, actor.name, actor.account_id):
+            raise NotFoundError(f"no tenant {tenant!r} visible to you")
+        return actor
+    if actor.role is Role.OPERATOR:
+        if not tenant:
+            raise ValidationError("the operator must name the tenant (tenant=NAME)", field="tenant")
+        who = account_store.get_account(s, tenant)
+        if who.role is not Role.TENANT:
+            raise ValidationError(f"{tenant!r} is a {who.role.value}, not a tenant", field="tenant")
+        return who
+    raise PermissionDeniedError("suppliers see statements of their revenue, not tenants' invoices")
+
+
+def lease_usage(s: Session, tenant_id: str, start: datetime, end: datetime, now: datetime
+                ) -> tuple[list[UsageRecord], dict[str, datetime], dict[str, Decimal]]:
+    """Lease time of the tenant in [start, end) as records; interruption instants; commission per lease."""
+    records: list[UsageRecord] = []
+    stops: dict[str, datetime] = {}
+    commission: dict[str, Decimal] = {}
+    for lease in lease_store.list_leases(s, tenant_id=tenant_id, overlapping=(start, end)):
+        events = [(e["at"], e["from"], e["to"]) for e in lease_store.lease_events(s, lease.id)]
+        records += lease_records(lease, active_intervals(lease, events, min(now, end)), start, end)
+        commission[lease.id] = lease.commission_rate
+        if lease.state is LeaseState.INTERRUPTED:
+            stops[lease.id] = max(at for at, _f, to in events if to == LeaseState.INTERRUPTED.value)
+    return records, stops, commission
+
+
+@dataclass
+class Draft:
+    tenant: Principal
+    period: str
+    rated: Rated
+    settlement: inv.Settlement
+    records: int
+
+
+def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime, *, store_leases: bool
+            ) -> tuple[RatingInput, int]:
+    start, end = period_bounds(period)
+    leased, stops, commission = lease_usage(s, who.account_id, start, end, now)
+    if store_leases:
+        store_records(s, leased, now)
+        rows = usage_store.events_for(s, who.account_id, period)
+        records = [record_from_row(r) for r in rows]
+    else:
+        stored = [record_from_row(r) for r in usage_store.events_for(s, who.account_id, period)]
+        seen = {(r.source, r.id) for r in stored}
+        records = stored + [r for r in leased if (r.source, r.id) not in seen]
+    plans = [plan_from_row(r) for r in store.plans_for(s, [who.account_id, DEFAULT_TENANT])]
+    pkgs = store.packages_for(s, who.account_id)
+    used = store.package_used(s, [x.id for x in pkgs])
+    cat = p.catalog(s)
+    return RatingInput(
+        tenant=who.account_id, period_start=start, period_end=end, records=records, plans=plans,
+        book=price_book(p, s), device_p={m.name: m.p for m in cat},
+        packages=[package_from_row(x, used[x.id]) for x in pkgs], floors=fleet_store.floors_by_key(s),
+        commission_rate=Decimal(p.settings.commission_rate), lease_commission=commission,
+        currency=p.settings.currency, stops=stops, final=now >= end), len(records)
+
+
+def _vouchers(s: Session, tenant_id: str) -> list[Voucher]:
+    rows = store.vouchers_for(s, tenant_id)
+    used = store.voucher_used(s, [r.id for r in rows])
+    return [voucher_from_row(r, used[r.id]) for r in rows]
+
+
+def _settle(s: Session, who: Principal, invoice_id: str, now: datetime, rated: Rated, currency: str,
+            vouchers: list[Voucher]) -> inv.Settlement:
+    return inv.settle(who.account_id, invoice_id, now, rated.lines, vouchers=vouchers,
+                      related=store.related_suppliers(s, who.account_id),
+                      credit_balance=-ledger_store.balance(s, credit(who.account_id)),
+                      wallet_balance=-ledger_store.balance(s, wallet(who.account_id)), currency=currency)
+
+
+def preview(p: Platform, actor: Principal, period: str, tenant: str | None = None) -> Draft:
+    """What the month's invoice would be now (to date for the current month); writes nothing."""
+    tick(p)
+    now = p.clock.now()
+    with p.tx() as s:
+        who = resolve_tenant(s, actor, tenant)
+        inp, n = _rating(p, s, who, period, now, store_leases=False)
+        rated = rate(inp)
+        st = _settle(s, who, "preview", now, rated, inp.currency, _vouchers(s, who.account_id))
+    return Draft(who, period, rated, st, n)
+
+
+def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
+                  vouchers: Sequence[str] | None = None) -> dict[str, Any]:
+    """Issue a tenant's invoice for a month that is over (operator only). ``vouchers``: apply only
+    these (each must pay at least one line, else 422 naming the rule); default: every voucher."""
+    actor.require(Role.OPERATOR)
+    tick(p)
+    now = p.clock.now()
+    _start, end = period_bounds(period)
+    if end > now:
+        raise ValidationError(f"period {period} is not over (it ends {end.isoformat()}); preview it with "
+                              "GET /v1/billing/preview instead", field="period")
+    with p.tx() as s:
+        who = resolve_tenant(s, actor, tenant)
+        inp, n = _rating(p, s, who, period, now, store_leases=True)
+        rated = rate(inp)
+        invoice_id = "inv_" + secrets.token_hex(6)
+        all_v = _vouchers(s, who.account_id)
+        if vouchers is not None:
+            known = {v.id for v in all_v}
+            missing = [v for v in vouchers if v not in known]
+            if missing:
+                raise NotFoundError(f"no voucher(s) {missing} for tenant {who.name}", vouchers=missing)
+            all_v = [v for v in all_v if v.id in set(vouchers)]
+        st = _settle(s, who, invoice_id, now, rated, inp.currency, all_v)
+        if vouchers:
+            for vid in vouchers:
+                if not any(u.voucher_id == vid for u in st.voucher_uses):
+                    rules = sorted({r.rule for r in st.refusals if r.voucher_id == vid})
+                    why = "; ".join(RULE_TEXT[r] for r in rules) or "no line has an amount to pay"
+                    raise ValidationError(f"voucher {vid} cannot pay any line of this invoice: {why}",
+                                          voucher=vid, rules=rules)
+        row = InvoiceRow(id=invoice_id, tenant_id=who.account_id, period=period, status="issued",
+                         currency=inp.currency, subtotal=st.subtotal, tax=st.tax, total=st.total,
+                         vouchers=st.vouchers, credits=st.credits, wallet=st.wallet, amount_due=st.amount_due,
+                         issued_at=now)
+        line_ids = store.add_invoice(s, row, [_line_values(i, x) for i, x in enumerate(rated.lines)])
+        store.add_voucher_outcomes(
+            s, [{"voucher_id": u.voucher_id, "invoice_id": invoice_id, "line_id": line_ids[u.line_no],
+                 "amount": u.amount, "at": now} for u in st.voucher_uses],
+            [{"voucher_id": r.voucher_id, "invoice_id": invoice_id, "line_id": line_ids[r.line_no], "rule": r.rule,
+              "at": now} for r in st.refusals])
+        store.add_package_draws(s, invoice_id, rated.package_draws)
+        ledger_store.add_entries(s, [entry_values(e) for e in st.entries])
+        if st.amount_due == 0 and st.total > 0:
+            row.status, row.paid_at = "paid", now
+    return invoice_doc(p, actor, invoice_id) | {"records": n}
+
+
+def _line_values(i: int, x: ChargeLine) -> dict[str, Any]:
+    return {"line_no": i, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site, "supplier": x.supplier,
+            "lease": x.lease, "plan": x.plan, "package": x.package, "start_at": x.start, "end_at": x.end,
+            "quantity": q12(x.quantity), "price_unit": x.price_unit, "unit_price": q12(x.unit_price),
+            "amount": x.amount, "supplier_share": x.supplier_share, "commission": x.commission, "records": x.records,
+            "usage_period": x.usage_period, "description": x.description}
+
+
+def _invoice_row(s: Session, actor: Principal, invoice_id: str, *, for_update: bool = False) -> InvoiceRow:
+    if actor.role is Role.SUPPLIER:
+        raise PermissionDeniedError("suppliers see statements of their revenue, not tenants' invoices")
+    tid = actor.account_id if actor.role is Role.TENANT else None
+    return store.get_invoice(s, invoice_id, tenant_id=tid, for_update=for_update)
+
+
+def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any]:
+    """One invoice with its lines, voucher uses and credit notes (a tenant sees only its own)."""
+    with p.tx() as s:
+        row = _invoice_row(s, actor, invoice_id)
+        tenant = account_store.get_account(s, row.tenant_id)
+        lines = store.invoice_lines(s, [row.id])
+        notes = store.credit_notes(s, row.id)
+        uses = [u for u in store.voucher_audit(s, [v.id for v in store.vouchers_for(s, row.tenant_id)])
+                if u["invoice"] == row.id]
+    return {
+        "id": row.id, "tenant": tenant.name, "period": row.period, "status": row.status, "currency": row.currency,
+        "issued_at": row.issued_at, "paid_at": row.paid_at, "voided_at": row.voided_at, "subtotal": row.subtotal,
+        "tax": row.tax, "total": row.total, "vouchers": row.vouchers, "credits": row.credits, "wallet": row.wallet,
+        "amount_due": row.amount_due, "credit_notes": [{"id": n.id, "amount": n.amount, "reason": n.reason,
+                                                        "to_wallet": n.to_wallet, "at": n.at} for n in notes],
+        "voucher_uses": [{"voucher": u["voucher"], "line_no": u["line_no"], "outcome": u["outcome"],
+                          "rule": u["rule"], "amount": u["amount"]} for u in uses],
+        "lines": [{"line_no": x.line_no, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
+                   "supplier": x.supplier, "lease": x.lease, "plan": x.plan, "package": x.package,
+                   "start": x.start_at, "end": x.end_at, "quantity": x.quantity, "price_unit": x.price_unit,
+                   "unit_price": x.unit_price, "amount": x.amount, "records": x.records,
+                   "usage_period": x.usage_period, "description": x.description,
+                   **({} if actor.role is Role.TENANT else {"supplier_share": x.supplier_share,
+                                                            "commission": x.commission})}
+                  for x in lines],
+    }
+
+
+def list_invoices(p: Platform, actor: Principal, *, tenant: str | None = None, period: str | None = None,
+                  status: str | None = None) -> list[dict[str, Any]]:
+    if actor.role is Role.SUPPLIER:
+        raise PermissionDeniedError("suppliers see statements of their revenue, not tenants' invoices")
+    with p.tx() as s:
+        tid = None
+        if actor.role is Role.TENANT:
+            tid = actor.account_id
+        elif tenant:
+            tid = resolve_tenant(s, actor, tenant).account_id
+        names = {a.account_id: a.name for a in account_store.list_accounts(s)} if actor.is_operator else {
+            actor.account_id: actor.name}
+        rows = store.list_invoices(s, tenant_id=tid, period=period, status=status)
+    return [{"id": r.id, "tenant": names.get(r.tenant_id, r.tenant_id), "period": r.period, "status": r.status,
+             "currency": r.currency, "total": r.total, "amount_due": r.amount_due, "issued_at": r.issued_at}
+            for r in rows]
+
+
+def pay_invoice(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any]:
+    """Record that the amount due was received (operator only): issued -> paid."""
+    actor.require(Role.OPERATOR)
+    now = p.clock.now()
+    with p.tx() as s:
+        row = _invoice_row(s, actor, invoice_id, for_update=True)
+        if row.status != "issued":
+            raise ConflictError(f"invoice {invoice_id} is {row.status}; only an issued invoice can be paid",
+                                invoice=invoice_id, status=row.status)
+        if row.amount_due > 0:
+            ledger_store.add_entries(s, [entry_values(inv.payment(row.tenant_id, row.id, now, row.amount_due,
+                                                                  row.currency))])
+        row.status, row.paid_at = "paid", now
+    return invoice_doc(p, actor, invoice_id)
+
+
+def void_invoice(p: Platform, actor: Principal, invoice_id: str, reason: str = "") -> dict[str, Any]:
+    """Void an unpaid invoice (operator only): every entry is reversed; vouchers and packages are freed."""
+    actor.require(Role.OPERATOR)
+    now = p.clock.now()
+    with p.tx() as s:
+        row = _invoice_row(s, actor, invoice_id, for_update=True)
+        if row.status != "issued":
+            raise ConflictError(f"invoice {invoice_id} is {row.status}; only an issued, unpaid invoice can be "
+                                "voided (give a credit note for a paid one)", invoice=invoice_id, status=row.status)
+        rows = ledger_store.postings(s, ref=invoice_id)
+        by_entry: dict[int, list[tuple[str, Decimal]]] = {}
+        kinds: dict[int, str] = {}
+        for eid, kind, _ref, _at, _memo, account, amount in rows:
+            by_entry.setdefault(eid, []).append((account, -amount))
+            kinds[eid] = kind
+        ledger_store.add_entries(s, [("void", invoice_id, now, f"reverses {kinds[e]} ({reason or 'void'})",
+                                      row.currency, legs) for e, legs in sorted(by_entry.items())])
+        row.status, row.voided_at = "void", now
+    return invoice_doc(p, actor, invoice_id)
+
+
+def credit_note(p: Platform, actor: Principal, invoice_id: str, amount: Decimal, reason: str) -> dict[str, Any]:
+    """Give back part of an invoice as a new entry (operator only): to the wallet if it was paid."""
+    actor.require(Role.OPERATOR)
+    if not reason:
+        raise ValidationError("a credit note needs a reason", field="reason")
+    now = p.clock.now()
+    with p.tx() as s:
+        row = _invoice_row(s, actor, invoice_id, for_update=True)
+        if row.status == "void":
+            raise ConflictError(f"invoice {invoice_id} is void; nothing to credit", invoice=invoice_id)
+        given = sum((n.amount for n in store.credit_notes(s, row.id)), ZERO)
+        if amount > row.total - given:
+            raise ValidationError(f"credit note {amount} exceeds what is left to credit on invoice {invoice_id} "
+                                  f"({row.total - given} of {row.total})", field="amount",
+                                  allowed_max=str(row.total - given))
+        note_id = "cn_" + secrets.token_hex(6)
+        to_wallet = row.status == "paid" or amount > row.amount_due
+        e = inv.credit_note(row.tenant_id, invoice_id, note_id, now, amount, to_wallet=to_wallet, reason=reason,
+                            currency=row.currency)
+        ledger_store.add_entries(s, [entry_values(e)])
+        store.add_credit_note(s, CreditNoteRow(id=note_id, invoice_id=invoice_id, amount=amount, reason=reason,
+                                               to_wallet=to_wallet, at=now))
+        if not to_wallet:
+            row.amount_due = row.amount_due - amount
+    return invoice_doc(p, actor, invoice_id)
+
+
+def draft_doc(d: Draft, actor: Principal) -> dict[str, Any]:
+    st = d.settlement
+    return {
+        "tenant": d.tenant.name, "period": d.period, "status": "preview", "records": d.records,
+        "subtotal": st.subtotal, "tax": st.tax, "total": st.total, "vouchers": st.vouchers, "credits": st.credits,
+        "wallet": st.wallet, "amount_due": st.amount_due,
+        "lines": [{"line_no": i, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
+                   "supplier": x.supplier, "lease": x.lease, "plan": x.plan, "package": x.package, "start": x.start,
+                   "end": x.end, "quantity": x.quantity, "price_unit": x.price_unit, "unit_price": x.unit_price,
+                   "amount": x.amount, "records": x.records, "usage_period": x.usage_period,
+                   "description": x.description,
+                   **({} if actor.role is Role.TENANT else {"supplier_share": x.supplier_share,
+                                                            "commission": x.commission})}
+                  for i, x in enumerate(d.rated.lines)],
+    }
+
+
+def ledger_check(p: Platform, actor: Principal) -> dict[str, Any]:
+    """Trial balance (operator only): every account's balance, their sum (zero) and unbalanced entries (none)."""
+    actor.require(Role.OPERATOR)
+    with p.tx() as s:
+        bal = ledger_store.balances(s)
+        bad = ledger_store.unbalanced_entries(s)
+    return {"accounts": dict(sorted(bal.items())), "sum": sum(bal.values(), ZERO),
+            "unbalanced_entries": [e for e, _ in bad]}

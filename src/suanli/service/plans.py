@@ -1,0 +1,174 @@
+"""Price plans: create (operator), list; rows <-> :class:`suanli.ledger.plans.PricePlan`."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from suanli.domain.accounts import Principal, Role
+from suanli.domain.money import to_decimal
+from suanli.errors import NotFoundError, ValidationError
+from suanli.ledger.meters import Meter, parse_meter
+from suanli.ledger.plans import (
+    DEFAULT_TENANT,
+    PlanKind,
+    PricePlan,
+    Rate,
+    Term,
+    Tier,
+    check_no_overlap,
+    validate_plan,
+)
+from suanli.service.platform import Platform
+from suanli.store import accounts as account_store
+from suanli.store import billing as store
+from suanli.store.money_tables import PricePlanRow
+
+PLAN_FIELDS = {"tenant", "kind", "order", "name", "effective_from", "effective_to", "rates", "discount", "term",
+               "term_model", "term_devices", "commit_meter", "commit_model", "commit_quantity", "commit_price", "paid"}
+
+
+def _dec(v: Any, field: str) -> Decimal:
+    return to_decimal(v, field=field)
+
+
+def _rates(raw: Any) -> tuple[Rate, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ValidationError("rates must be a list of {meter, price, model?, unit?, tiers?}", field="rates")
+    out = []
+    for i, r in enumerate(raw):
+        if not isinstance(r, Mapping):
+            raise ValidationError(f"rates[{i}] must be an object", field="rates")
+        extra = sorted(set(r) - {"meter", "price", "model", "unit", "tiers"})
+        if extra:
+            raise ValidationError(f"rates[{i}]: unknown fields {extra}; allowed: meter, price, model, unit, tiers",
+                                  field="rates")
+        meter = parse_meter(str(r.get("meter", "")))
+        tiers = tuple(Tier(None if t.get("up_to") is None else _dec(t["up_to"], "tiers.up_to"),
+                           _dec(t.get("price"), "tiers.price")) for t in (r.get("tiers") or []))
+        price = _dec(r.get("price", tiers[0].price if tiers else None), f"rates[{i}].price")
+        out.append(Rate(meter, price, r.get("model") or None, str(r.get("unit") or ""), tiers))
+    return tuple(out)
+
+
+def _aware(v: Any, field: str) -> datetime | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        try:
+            v = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(f"{field} must be an ISO-8601 date-time", field=field) from None
+    if not isinstance(v, datetime) or v.tzinfo is None:
+        raise ValidationError(f"{field} must be an ISO-8601 date-time with a time zone", field=field)
+    return v
+
+
+def parse_plan(raw: Mapping[str, Any], plan_id: str, tenant_id: str) -> PricePlan:
+    unknown = sorted(set(raw) - PLAN_FIELDS)
+    if unknown:
+        raise ValidationError(f"unknown plan fields {unknown}; allowed: {sorted(PLAN_FIELDS)}", unknown=unknown)
+    try:
+        kind = PlanKind(str(raw.get("kind", "payg")))
+    except ValueError:
+        raise ValidationError(f"kind {raw.get('kind')!r} not allowed; allowed: "
+                              f"{', '.join(k.value for k in PlanKind)}", field="kind") from None
+    term = None
+    if raw.get("term") is not None:
+        try:
+            term = Term(str(raw["term"]))
+        except ValueError:
+            raise ValidationError("term must be month or year", field="term") from None
+    start = _aware(raw.get("effective_from"), "effective_from")
+    if start is None:
+        raise ValidationError("effective_from is required (ISO-8601)", field="effective_from")
+    cm = raw.get("commit_meter")
+    plan = PricePlan(
+        id=plan_id, tenant=tenant_id, kind=kind, effective_from=start,
+        effective_to=_aware(raw.get("effective_to"), "effective_to"), order=str(raw.get("order") or ""),
+        rates=_rates(raw.get("rates")), discount=_dec(raw.get("discount", "0"), "discount"), term=term,
+        term_model=str(raw.get("term_model") or ""), term_devices=_dec(raw.get("term_devices", "0"), "term_devices"),
+        commit_meter=parse_meter(str(cm)) if cm else None, commit_model=str(raw.get("commit_model") or ""),
+        commit_quantity=_dec(raw.get("commit_quantity", "0"), "commit_quantity"),
+        commit_price=_dec(raw.get("commit_price", "0"), "commit_price"), paid=bool(raw.get("paid", False)),
+        name=str(raw.get("name") or ""))
+    return validate_plan(plan)
+
+
+def plan_spec(plan: PricePlan) -> dict[str, Any]:
+    return {
+        "rates": [{"meter": r.meter.value, "price": str(r.price), "model": r.model, "unit": r.unit,
+                   "tiers": [{"up_to": None if t.up_to is None else str(t.up_to), "price": str(t.price)}
+                             for t in r.tiers]} for r in plan.rates],
+        "discount": str(plan.discount), "term": plan.term.value if plan.term else None,
+        "term_model": plan.term_model, "term_devices": str(plan.term_devices),
+        "commit_meter": plan.commit_meter.value if plan.commit_meter else None, "commit_model": plan.commit_model,
+        "commit_quantity": str(plan.commit_quantity), "commit_price": str(plan.commit_price),
+    }
+
+
+def plan_from_row(r: PricePlanRow) -> PricePlan:
+    sp = r.spec
+    return PricePlan(
+        id=r.id, tenant=r.tenant, kind=PlanKind(r.kind), effective_from=r.effective_from, effective_to=r.effective_to,
+        order=r.order_id, rates=tuple(Rate(Meter(x["meter"]), Decimal(x["price"]), x.get("model"), x.get("unit", ""),
+                                           tuple(Tier(None if t["up_to"] is None else Decimal(t["up_to"]),
+                                                      Decimal(t["price"])) for t in x.get("tiers", [])))
+                                      for x in sp.get("rates", [])),
+        discount=Decimal(sp.get("discount", "0")), term=Term(sp["term"]) if sp.get("term") else None,
+        term_model=sp.get("term_model", ""), term_devices=Decimal(sp.get("term_devices", "0")),
+        commit_meter=Meter(sp["commit_meter"]) if sp.get("commit_meter") else None,
+        commit_model=sp.get("commit_model", ""), commit_quantity=Decimal(sp.get("commit_quantity", "0")),
+        commit_price=Decimal(sp.get("commit_price", "0")), paid=r.paid, name=r.name)
+
+
+def plan_dict(plan: PricePlan, tenant_name: str) -> dict[str, Any]:
+    return {"id": plan.id, "tenant": tenant_name, "kind": plan.kind.value, "order": plan.order, "name": plan.name,
+            "effective_from": plan.effective_from, "effective_to": plan.effective_to, "paid": plan.paid,
+            **plan_spec(plan)}
+
+
+def create_plan(p: Platform, actor: Principal, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A price plan for a tenant's contract or one order (operator only); ``tenant='*'`` is the
+    platform's default plan (list prices of tokens, storage, egress, data)."""
+    actor.require(Role.OPERATOR)
+    tenant = raw.get("tenant")
+    if not isinstance(tenant, str) or not tenant:
+        raise ValidationError("tenant is required: a tenant account, or '*' for the default plan", field="tenant")
+    with p.tx() as s:
+        if tenant == DEFAULT_TENANT:
+            tid, tname = DEFAULT_TENANT, DEFAULT_TENANT
+        else:
+            try:
+                who = account_store.get_account(s, tenant)
+            except NotFoundError:
+                raise ValidationError(f"unknown tenant {tenant!r}", field="tenant") from None
+            if who.role is not Role.TENANT:
+                raise ValidationError(f"{tenant!r} is a {who.role.value}, not a tenant", field="tenant")
+            tid, tname = who.account_id, who.name
+        plan = parse_plan(raw, "pl_" + secrets.token_hex(6), tid)
+        check_no_overlap(plan, [plan_from_row(r) for r in store.plans_for(s, [tid])])
+        store.add_plan(s, PricePlanRow(id=plan.id, tenant=tid, order_id=plan.order, kind=plan.kind.value,
+                                       name=plan.name, effective_from=plan.effective_from,
+                                       effective_to=plan.effective_to, spec=plan_spec(plan), paid=plan.paid,
+                                       created_at=p.clock.now()))
+    return plan_dict(plan, tname)
+
+
+def list_plans(p: Platform, actor: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
+    actor.require(Role.OPERATOR, Role.TENANT)
+    with p.tx() as s:
+        if actor.role is Role.TENANT:
+            ids = {actor.account_id: actor.name, DEFAULT_TENANT: DEFAULT_TENANT}
+        elif tenant:
+            who = account_store.get_account(s, tenant)
+            ids = {who.account_id: who.name}
+        else:
+            ids = {a.account_id: a.name for a in account_store.list_accounts(s)} | {DEFAULT_TENANT: DEFAULT_TENANT}
+        rows = store.plans_for(s, ids)
+    return [plan_dict(plan_from_row(r), ids[r.tenant]) for r in rows]

@@ -1,0 +1,91 @@
+"""Supplier statements and the operator's revenue report, from issued (not void) invoices.
+
+A supplier statement lists, per period, model, site and lease, what its devices earned: the
+gross charged to tenants, its share (at least its floor) and the operator's commission; the
+two always add up to the gross. The operator report adds up every invoice of a period: charges,
+supplier shares, commission, vouchers, credits, wallet, amount due, and the ledger's trial balance.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from suanli.domain.accounts import Principal, Role
+from suanli.errors import NotFoundError, ValidationError
+from suanli.ledger.invoices import payout
+from suanli.ledger.postings import payable
+from suanli.service.billing import entry_values
+from suanli.service.platform import Platform
+from suanli.store import billing as store
+from suanli.store import fleet as fleet_store
+from suanli.store import ledger as ledger_store
+
+ZERO = Decimal("0.00")
+
+
+def supplier_statement(p: Platform, actor: Principal, supplier: str | None = None, period: str | None = None
+                       ) -> dict[str, Any]:
+    actor.require(Role.SUPPLIER, Role.OPERATOR)
+    if actor.role is Role.SUPPLIER:
+        if supplier not in (None, actor.supplier):
+            raise NotFoundError(f"no supplier {supplier!r} visible to you")
+        supplier = actor.supplier
+    if not supplier:
+        raise ValidationError("name the supplier (supplier=NAME)", field="supplier")
+    with p.tx() as s:
+        if not fleet_store.supplier_exists(s, supplier):
+            raise NotFoundError(f"no supplier {supplier!r}")
+        rows = store.supplier_lines(s, supplier, period)
+        payable_now = -ledger_store.balance(s, payable(supplier))
+    groups: dict[tuple[str, str, str, str], list[Any]] = defaultdict(lambda: [ZERO, ZERO, ZERO, Decimal(0)])
+    for line, invoice in rows:
+        g = groups[(invoice.period, line.model, line.site, line.lease)]
+        g[0] += line.amount
+        g[1] += line.supplier_share
+        g[2] += line.commission
+        g[3] += line.quantity
+    items = [{"period": k[0], "model": k[1], "site": k[2], "lease": k[3], "device_hours": v[3], "gross": v[0],
+              "supplier_share": v[1], "commission": v[2]} for k, v in sorted(groups.items())]
+    return {"supplier": supplier, "period": period, "currency": p.settings.currency, "lines": items,
+            "gross": sum((x["gross"] for x in items), ZERO),
+            "supplier_share": sum((x["supplier_share"] for x in items), ZERO),
+            "commission": sum((x["commission"] for x in items), ZERO), "payable_balance": payable_now}
+
+
+def revenue_report(p: Platform, actor: Principal, period: str | None = None) -> dict[str, Any]:
+    actor.require(Role.OPERATOR)
+    with p.tx() as s:
+        invoices = store.list_invoices(s, tenant_id=None, period=period)
+        live = [r for r in invoices if r.status != "void"]
+        lines = store.invoice_lines(s, [r.id for r in live])
+        bal = ledger_store.balances(s)
+    by_kind: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    by_supplier: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for x in lines:
+        by_kind[x.kind] += x.amount
+        if x.supplier:
+            by_supplier[x.supplier] += x.supplier_share
+    return {
+        "period": period, "currency": p.settings.currency, "invoices": len(live),
+        "charges": sum((x.amount for x in lines), ZERO), "tax": sum((r.tax for r in live), ZERO),
+        "supplier_share": sum((x.supplier_share for x in lines), ZERO),
+        "commission": sum((x.commission for x in lines), ZERO),
+        "vouchers": sum((r.vouchers for r in live), ZERO), "credits": sum((r.credits for r in live), ZERO),
+        "wallet": sum((r.wallet for r in live), ZERO), "amount_due": sum((r.amount_due for r in live), ZERO),
+        "by_kind": dict(sorted(by_kind.items())), "by_supplier": dict(sorted(by_supplier.items())),
+        "ledger_sum": sum(bal.values(), ZERO),
+    }
+
+
+def pay_supplier(p: Platform, actor: Principal, supplier: str, amount: Decimal) -> dict[str, Any]:
+    """Record a payout to a supplier (operator only): payable down, cash down."""
+    actor.require(Role.OPERATOR)
+    with p.tx() as s:
+        owed = -ledger_store.balance(s, payable(supplier))
+        if amount > owed:
+            raise ValidationError(f"payout {amount} exceeds what is owed to {supplier} ({owed})", field="amount")
+        ledger_store.add_entries(s, [entry_values(payout(supplier, "po_" + supplier, p.clock.now(), amount,
+                                                         p.settings.currency))])
+    return supplier_statement(p, actor, supplier)

@@ -1,0 +1,167 @@
+"""Wallets: top-ups, operator credits, balances, and the low-balance runway rule.
+
+:func:`enforce_runway` applies :func:`suanli.ledger.wallets.runway` to every prepaid tenant (one
+with a wallet policy): below ``suspend_hours`` of runway its running pay-as-you-go leases are
+suspended (moved to ``interrupted`` with reason ``suspended: low balance`` through the lease
+state machine, so their time stops being billed); once a top-up brings the runway back to
+``warn_hours`` or more they are resumed (``active``), if their devices are still free.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from suanli.domain.accounts import Principal, Role
+from suanli.domain.leases import LeaseState
+from suanli.domain.money import SECONDS_PER_HOUR, round_line
+from suanli.errors import ValidationError
+from suanli.ledger import invoices as inv
+from suanli.ledger.postings import credit, wallet
+from suanli.ledger.rating import month_of, period_bounds
+from suanli.ledger.wallets import RunwayPolicy, Standing, runway
+from suanli.service.billing import entry_values, resolve_tenant
+from suanli.service.leases import tick, transition
+from suanli.service.placement import snapshot
+from suanli.service.platform import Platform
+from suanli.service.prices import price_book
+from suanli.store import billing as store
+from suanli.store import leases as lease_store
+from suanli.store import ledger as ledger_store
+from suanli.store.money_tables import WalletPolicyRow
+
+SUSPEND_REASON = "suspended: low balance"
+
+
+def _money(p: Platform, amount: Decimal) -> Decimal:
+    return round_line(amount, p.settings.currency)
+
+
+def top_up(p: Platform, actor: Principal, tenant: str, amount: Decimal, reference: str = "") -> dict[str, Any]:
+    """Record money received into a tenant's wallet (operator only), then re-check its runway."""
+    actor.require(Role.OPERATOR)
+    with p.tx() as s:
+        who = resolve_tenant(s, actor, tenant)
+        e = inv.top_up(who.account_id, reference or "tu_" + secrets.token_hex(6), p.clock.now(), amount,
+                       p.settings.currency)
+        ledger_store.add_entries(s, [entry_values(e)])
+    enforce_runway(p, only=who.account_id)
+    return show_wallet(p, actor, who.name)
+
+
+def grant_credit(p: Platform, actor: Principal, tenant: str, amount: Decimal, reason: str) -> dict[str, Any]:
+    """An operator coupon/credit: spent on invoices after vouchers, before wallet cash."""
+    actor.require(Role.OPERATOR)
+    if not reason:
+        raise ValidationError("a credit needs a reason (what it is for)", field="reason")
+    with p.tx() as s:
+        who = resolve_tenant(s, actor, tenant)
+        e = inv.grant_credit(who.account_id, "cr_" + secrets.token_hex(6), p.clock.now(), amount, reason,
+                             p.settings.currency)
+        ledger_store.add_entries(s, [entry_values(e)])
+    return show_wallet(p, actor, who.name)
+
+
+def set_policy(p: Platform, actor: Principal, tenant: str, warn_hours: Decimal, suspend_hours: Decimal
+               ) -> dict[str, Any]:
+    """Make a tenant prepaid with a runway rule (operator only)."""
+    actor.require(Role.OPERATOR)
+    pol = RunwayPolicy(warn_hours, suspend_hours)
+    with p.tx() as s:
+        who = resolve_tenant(s, actor, tenant)
+        row = store.wallet_policy(s, who.account_id, for_update=True)
+        if row is None:
+            row = WalletPolicyRow(tenant_id=who.account_id, warn_hours=pol.warn_hours,
+                                  suspend_hours=pol.suspend_hours, standing="ok", suspended=[])
+        else:
+            row.warn_hours, row.suspend_hours = pol.warn_hours, pol.suspend_hours
+        store.save_wallet_policy(s, row)
+    return show_wallet(p, actor, who.name)
+
+
+def _burn_and_accrued(p: Platform, s: Session, tenant_id: str) -> tuple[Decimal, Decimal, list[str]]:
+    """Hourly list cost of the tenant's active leases, their cost since the month began, their ids."""
+    now = p.clock.now()
+    start, _ = period_bounds(month_of(now))
+    book = price_book(p, s)
+    burn = accrued = Decimal(0)
+    ids = []
+    for lease in lease_store.list_leases(s, tenant_id=tenant_id, states=[LeaseState.ACTIVE]):
+        ids.append(lease.id)
+        since = max(lease.activated_at or now, start)
+        for al in lease.allocations:
+            r = book.rate_at(al.model, al.site, now) or Decimal(0)
+            burn += al.share * r
+            accrued += al.share * r * Decimal(int((now - since).total_seconds())) / SECONDS_PER_HOUR
+    return burn, accrued, ids
+
+
+def show_wallet(p: Platform, actor: Principal, tenant: str | None = None) -> dict[str, Any]:
+    actor.require(Role.OPERATOR, Role.TENANT)
+    with p.tx() as s:
+        who = resolve_tenant(s, actor, tenant)
+        bal = -ledger_store.balance(s, wallet(who.account_id))
+        cred = -ledger_store.balance(s, credit(who.account_id))
+        row = store.wallet_policy(s, who.account_id)
+        burn, accrued, _ = _burn_and_accrued(p, s, who.account_id)
+    pol = RunwayPolicy(row.warn_hours, row.suspend_hours) if row else RunwayPolicy()
+    rw = runway(bal, accrued, burn, pol)
+    return {"tenant": who.name, "currency": p.settings.currency, "balance": bal, "credits": cred,
+            "prepaid": row is not None, "warn_hours": pol.warn_hours, "suspend_hours": pol.suspend_hours,
+            "burn_per_hour": _money(p, burn), "accrued": _money(p, accrued),
+            "runway_hours": None if rw.hours is None else rw.hours.quantize(Decimal("0.01")),
+            "standing": row.standing if row else rw.standing.value,
+            "suspended_leases": list(row.suspended) if row else []}
+
+
+def enforce_runway(p: Platform, only: str | None = None) -> list[dict[str, Any]]:
+    """Apply the runway rule to prepaid tenants; returns what changed."""
+    tick(p)
+    now = p.clock.now()
+    changes: list[dict[str, Any]] = []
+    with p.tx() as s:
+        rows = [r for r in store.wallet_policies(s) if only in (None, r.tenant_id)]
+    for r0 in rows:
+        with p.tx() as s:
+            row = store.wallet_policy(s, r0.tenant_id, for_update=True)
+            assert row is not None
+            bal = -ledger_store.balance(s, wallet(row.tenant_id))
+            burn, accrued, active = _burn_and_accrued(p, s, row.tenant_id)
+            suspended = list(row.suspended)
+            if suspended and burn == 0:
+                # what the suspended leases would burn if resumed
+                for lid in suspended:
+                    lease = lease_store.get_lease(s, lid)
+                    book = price_book(p, s)
+                    burn += sum((al.share * (book.rate_at(al.model, al.site, now) or Decimal(0))
+                                 for al in lease.allocations), Decimal(0))
+            rw = runway(bal, accrued, burn, RunwayPolicy(row.warn_hours, row.suspend_hours))
+            if rw.standing is Standing.SUSPEND and active:
+                for lid in active:
+                    lease = lease_store.get_lease(s, lid, for_update=True)
+                    transition(s, lease, LeaseState.INTERRUPTED, now, SUSPEND_REASON)
+                    suspended.append(lid)
+                changes.append({"tenant": row.tenant_id, "action": "suspend", "leases": active})
+            elif rw.standing is Standing.OK and suspended:
+                resumed, kept = [], []
+                for lid in suspended:
+                    lease = lease_store.get_lease(s, lid, for_update=True)
+                    if lease.state is not LeaseState.INTERRUPTED:
+                        continue
+                    snap = snapshot(p, s, now, lease.end, exclude_lease=lease.id)
+                    free = {dev.id: int(snap.state.dev_free_milli[node, slot])
+                            for (node, slot), dev in snap.slot_device.items()}
+                    if all(free.get(a.device_id, 0) >= a.milli for a in lease.allocations):
+                        transition(s, lease, LeaseState.ACTIVE, now, "resumed: balance topped up")
+                        resumed.append(lid)
+                    else:
+                        kept.append(lid)
+                suspended = kept
+                changes.append({"tenant": row.tenant_id, "action": "resume", "leases": resumed})
+            row.standing = rw.standing.value if not suspended else Standing.SUSPEND.value
+            row.suspended = suspended
+            row.checked_at = now
+    return changes

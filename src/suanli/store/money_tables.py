@@ -1,0 +1,235 @@
+"""Money tables: usage events, price plans, packages, vouchers, invoices, the ledger, wallets.
+
+Invariants kept by the database:
+- ``usage_events (source, event_id)`` unique: an event is ingested once (a resend is a no-op).
+- ``invoices (tenant_id, period)`` unique among invoices that are not void: one live invoice
+  per tenant and month.
+- ``voucher_uses.line_id`` unique: a charge line takes at most one voucher (no double subsidy).
+- ``ledger_postings`` is append-only (triggers refuse UPDATE and DELETE) and, on PostgreSQL, a
+  deferred constraint trigger refuses a commit in which an entry's postings do not sum to zero.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from suanli.store.tables import Base
+from suanli.store.types import DecimalText, UTCDateTime
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UsageEventRow(Base):
+    __tablename__ = "usage_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(200))
+    event_id: Mapped[str] = mapped_column(String(200))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    meter: Mapped[str] = mapped_column(String(32))
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    model: Mapped[str] = mapped_column(String(64), default="")
+    site: Mapped[str] = mapped_column(String(64), default="")
+    supplier: Mapped[str] = mapped_column(String(64), default="")
+    node: Mapped[str] = mapped_column(String(120), default="")
+    lease: Mapped[str] = mapped_column(String(32), default="")
+    order_id: Mapped[str] = mapped_column(String(32), default="")
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(7))
+    """The invoice month it bills on: its own month, or the next open one if that was closed."""
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_usage_events_source_id"),
+        CheckConstraint("quantity >= 0", name="ck_usage_events_quantity"),
+        Index("ix_usage_events_tenant_period", "tenant_id", "period"),
+    )
+
+
+class PricePlanRow(Base):
+    __tablename__ = "price_plans"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(32), index=True)
+    """An account id, or ``*`` for the platform's default plan."""
+    order_id: Mapped[str] = mapped_column(String(32), default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    effective_to: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (CheckConstraint("kind in ('payg','spot','term','commit')", name="ck_price_plans_kind"),)
+
+
+class PackageRow(Base):
+    __tablename__ = "packages"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    meter: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(64), default="")
+    unit: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    price: Mapped[Decimal] = mapped_column(DecimalText)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (CheckConstraint("expires_at > starts_at", name="ck_packages_window"),)
+
+
+class VoucherRow(Base):
+    __tablename__ = "vouchers"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(120))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    percent: Mapped[Decimal] = mapped_column(DecimalText)
+    cap: Mapped[Decimal] = mapped_column(DecimalText)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_to: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (CheckConstraint("valid_to > valid_from", name="ck_vouchers_window"),)
+
+
+class RelatedPartyRow(Base):
+    """A registered relation between a buyer (tenant) and a supplier: vouchers never pay such deals."""
+
+    __tablename__ = "related_parties"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    supplier: Mapped[str] = mapped_column(ForeignKey("suppliers.name"), primary_key=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class InvoiceRow(Base):
+    __tablename__ = "invoices"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    period: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(8))
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal: Mapped[Decimal] = mapped_column(DecimalText)
+    tax: Mapped[Decimal] = mapped_column(DecimalText)
+    total: Mapped[Decimal] = mapped_column(DecimalText)
+    vouchers: Mapped[Decimal] = mapped_column(DecimalText)
+    credits: Mapped[Decimal] = mapped_column(DecimalText)
+    wallet: Mapped[Decimal] = mapped_column(DecimalText)
+    amount_due: Mapped[Decimal] = mapped_column(DecimalText)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (
+        CheckConstraint("status in ('issued','paid','void')", name="ck_invoices_status"),
+        Index("uq_invoices_live_period", "tenant_id", "period", unique=True,
+              sqlite_where=text("status != 'void'"), postgresql_where=text("status != 'void'")),
+    )
+
+
+class InvoiceLineRow(Base):
+    __tablename__ = "invoice_lines"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    meter: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(64), default="")
+    site: Mapped[str] = mapped_column(String(64), default="")
+    supplier: Mapped[str] = mapped_column(String(64), default="", index=True)
+    lease: Mapped[str] = mapped_column(String(32), default="")
+    plan: Mapped[str] = mapped_column(String(32), default="")
+    package: Mapped[str] = mapped_column(String(32), default="")
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    price_unit: Mapped[str] = mapped_column(String(16))
+    unit_price: Mapped[Decimal] = mapped_column(DecimalText)
+    amount: Mapped[Decimal] = mapped_column(DecimalText)
+    supplier_share: Mapped[Decimal] = mapped_column(DecimalText)
+    commission: Mapped[Decimal] = mapped_column(DecimalText)
+    records: Mapped[int] = mapped_column(Integer)
+    usage_period: Mapped[str] = mapped_column(String(7))
+    description: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (UniqueConstraint("invoice_id", "line_no", name="uq_invoice_lines_no"),)
+
+
+class PackageDrawRow(Base):
+    __tablename__ = "package_draws"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    package_id: Mapped[str] = mapped_column(ForeignKey("packages.id"), index=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    __table_args__ = (UniqueConstraint("package_id", "invoice_id", name="uq_package_draws"),)
+
+
+class VoucherUseRow(Base):
+    __tablename__ = "voucher_uses"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    voucher_id: Mapped[str] = mapped_column(ForeignKey("vouchers.id"), index=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"))
+    line_id: Mapped[int] = mapped_column(ForeignKey("invoice_lines.id"), unique=True)
+    amount: Mapped[Decimal] = mapped_column(DecimalText)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VoucherRefusalRow(Base):
+    __tablename__ = "voucher_refusals"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    voucher_id: Mapped[str] = mapped_column(ForeignKey("vouchers.id"), index=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"))
+    line_id: Mapped[int] = mapped_column(ForeignKey("invoice_lines.id"))
+    rule: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CreditNoteRow(Base):
+    __tablename__ = "credit_notes"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(DecimalText)
+    reason: Mapped[str] = mapped_column(Text)
+    to_wallet: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerEntryRow(Base):
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    memo: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class LedgerPostingRow(Base):
+    __tablename__ = "ledger_postings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    account: Mapped[str] = mapped_column(String(160), index=True)
+    amount: Mapped[Decimal] = mapped_column(DecimalText)
+
+
+class WalletPolicyRow(Base):
+    """A prepaid tenant's runway rule and standing; ``suspended`` lists leases the rule suspended."""
+
+    __tablename__ = "wallet_policies"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    warn_hours: Mapped[Decimal] = mapped_column(DecimalText)
+    suspend_hours: Mapped[Decimal] = mapped_column(DecimalText)
+    standing: Mapped[str] = mapped_column(String(8), default="ok")
+    suspended: Mapped[list[str]] = mapped_column(JSON, default=list)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

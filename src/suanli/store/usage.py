@@ -1,0 +1,113 @@
+"""Usage events: batched, idempotent inserts on ``(source, event_id)``.
+
+:func:`insert_events` sends one ``INSERT … ON CONFLICT (source, event_id) DO NOTHING RETURNING``
+per chunk (PostgreSQL and SQLite both), so a resent event is skipped by the database's unique
+key, never by a read-then-write race. Rows that were skipped are compared by payload hash
+(:func:`stored_hashes`) to tell a harmless duplicate from a conflicting reuse of an id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from suanli.store.money_tables import InvoiceRow, UsageEventRow
+from suanli.store.tables import AccountRow
+
+CHUNK = 1000
+COLUMNS = ("source", "event_id", "tenant_id", "meter", "time", "quantity", "model", "site", "supplier", "node",
+           "lease", "order_id", "payload_hash", "period", "ingested_at")
+
+
+def insert_events(s: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Insert what is new; return the (source, event_id) keys actually inserted."""
+    table = UsageEventRow.__table__
+    ins = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    inserted: set[tuple[str, str]] = set()
+    for i in range(0, len(rows), CHUNK):
+        chunk = rows[i:i + CHUNK]
+        stmt = (ins(table).values(list(chunk))
+                .on_conflict_do_nothing(index_elements=["source", "event_id"])
+                .returning(table.c.source, table.c.event_id))
+        inserted.update((a, b) for a, b in s.execute(stmt))
+    return inserted
+
+
+def stored_hashes(s: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    keys = list(keys)
+    out: dict[tuple[str, str], str] = {}
+    for i in range(0, len(keys), CHUNK):
+        chunk = keys[i:i + CHUNK]
+        q = select(UsageEventRow.source, UsageEventRow.event_id, UsageEventRow.payload_hash).where(
+            tuple_(UsageEventRow.source, UsageEventRow.event_id).in_(chunk))
+        out.update({(a, b): h for a, b, h in s.execute(q)})
+    return out
+
+
+def closed_periods(s: Session, tenant_ids: Iterable[str]) -> dict[str, set[str]]:
+    """Months with a live (issued or paid) invoice, per tenant: usage there bills on a later invoice."""
+    ids = list(set(tenant_ids))
+    out: dict[str, set[str]] = {t: set() for t in ids}
+    if ids:
+        q = select(InvoiceRow.tenant_id, InvoiceRow.period).where(InvoiceRow.tenant_id.in_(ids),
+                                                                   InvoiceRow.status != "void")
+        for t, per in s.execute(q):
+            out[t].add(per)
+    return out
+
+
+def events_for(s: Session, tenant_id: str, period: str) -> list[tuple[Any, ...]]:
+    """Every event billing on (tenant, period), as tuples in :data:`COLUMNS` order."""
+    cols = [getattr(UsageEventRow, c) for c in COLUMNS]
+    q = select(*cols).where(UsageEventRow.tenant_id == tenant_id, UsageEventRow.period == period)
+    return [tuple(r) for r in s.execute(q)]
+
+
+def tenants_with_usage(s: Session, period: str) -> list[str]:
+    q = select(UsageEventRow.tenant_id).where(UsageEventRow.period == period).distinct()
+    return sorted(s.scalars(q))
+
+
+def usage_summary(s: Session, *, tenant_id: str | None, start: datetime | None = None,
+                  end: datetime | None = None) -> list[tuple[str, str, str, Decimal, int]]:
+    """(tenant, meter, model, sum of quantity, events) — summed in Python: exact on SQLite too."""
+    q = select(UsageEventRow.tenant_id, UsageEventRow.meter, UsageEventRow.model, UsageEventRow.quantity)
+    if tenant_id is not None:
+        q = q.where(UsageEventRow.tenant_id == tenant_id)
+    if start is not None:
+        q = q.where(UsageEventRow.time >= start)
+    if end is not None:
+        q = q.where(UsageEventRow.time < end)
+    acc: dict[tuple[str, str, str], list[Any]] = {}
+    for t, m, model, qty in s.execute(q):
+        g = acc.setdefault((t, m, model), [Decimal(0), 0])
+        g[0] += qty
+        g[1] += 1
+    return [(t, m, model, v[0], v[1]) for (t, m, model), v in sorted(acc.items())]
+
+
+def count_events(s: Session, *, source: str | None = None) -> int:
+    q = select(func.count()).select_from(UsageEventRow)
+    if source is not None:
+        q = q.where(UsageEventRow.source == source)
+    return int(s.scalar(q) or 0)
+
+
+def resolve_subjects(s: Session, subjects: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """subject (account name or id) -> (account id, role), for those that exist."""
+    names = list(set(subjects))
+    out: dict[str, tuple[str, str]] = {}
+    for i in range(0, len(names), CHUNK):
+        chunk = names[i:i + CHUNK]
+        q = select(AccountRow.id, AccountRow.name, AccountRow.role).where(
+            AccountRow.name.in_(chunk) | AccountRow.id.in_(chunk))
+        for aid, name, role in s.execute(q):
+            out[name] = (aid, role)
+            out[aid] = (aid, role)
+    return out

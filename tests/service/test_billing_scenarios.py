@@ -1,0 +1,274 @@
+"""The trade's billing scenarios end to end through the service layer, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from suanli.domain.accounts import Principal
+from suanli.domain.leases import LeaseState
+from suanli.errors import ConflictError, ValidationError
+from suanli.service import (
+    billing,
+    leases,
+    orders,
+    packages,
+    plans,
+    prices,
+    statements,
+    usage,
+    vouchers,
+    wallets,
+)
+from suanli.service.platform import Platform
+from suanli.store import leases as lease_store
+from suanli.testing.clock import FakeClock
+from suanli.testing.factories import make_tenant
+
+H800_P = Decimal("0.9894")
+DEC1 = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def cents(x: Decimal) -> Decimal:
+    return x.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def ledger_is_balanced(p: Platform, op: Principal) -> None:
+    check = billing.ledger_check(p, op)
+    assert check["sum"] == 0 and check["unbalanced_entries"] == []
+
+
+def test_payg_lease_is_metered_through_usage_and_invoiced(demo: Platform, operator: Principal, tenant: Principal,
+                                                          clock: FakeClock) -> None:
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 2, "models": ["H800"]})
+    clock.advance(hours=3, seconds=17)
+    leases.end_lease(demo, tenant, res.order.lease_id or "")
+    draft = billing.preview(demo, tenant, "2026-11")
+    hourly = 2 * Decimal(90000) * H800_P / 8760
+    assert draft.settlement.total == cents(hourly * Decimal(3 * 3600 + 17) / 3600)
+    clock.set(DEC1 + timedelta(hours=1))
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    assert doc["status"] == "issued" and doc["records"] == 4  # 3 whole hours + 17 s, one record each
+    # one line per price segment of the lease (all 4 hour-records add into one line)
+    (line,) = doc["lines"]
+    exact = Decimal(2 * (3 * 3600 + 17)) / 3600
+    assert line["quantity"] == exact.quantize(Decimal("1e-12"))  # stored with 12 places
+    assert line["amount"] == cents(exact * Decimal(90000) * H800_P / 8760)
+    assert line["supplier_share"] + line["commission"] == line["amount"]
+    assert doc["total"] == line["amount"] == doc["amount_due"]
+    # issuing again is refused by the database; re-metering ingested nothing twice
+    with pytest.raises(ConflictError, match="live invoice"):
+        billing.issue_invoice(demo, operator, "acme", "2026-11")
+    paid = billing.pay_invoice(demo, operator, doc["id"])
+    assert paid["status"] == "paid"
+    ledger_is_balanced(demo, operator)
+
+
+def test_p_year_contract_across_a_list_price_change(demo: Platform, operator: Principal, tenant: Principal,
+                                                    clock: FakeClock) -> None:
+    # contract: 100,000 元/P/年 for H800 from Nov 1 to Nov 24, then 80,000 from Nov 24 (a renegotiation)
+    plans.create_plan(demo, operator, {"tenant": "acme", "kind": "payg", "paid": True,
+                                       "effective_from": "2026-11-01T00:00:00Z", "effective_to": "2026-11-24T00:00:00Z",
+                                       "rates": [{"meter": "device_seconds", "model": "H800", "unit": "p_year",
+                                                  "price": "100000"}]})
+    plans.create_plan(demo, operator, {"tenant": "acme", "kind": "payg", "paid": True,
+                                       "effective_from": "2026-11-24T00:00:00Z",
+                                       "rates": [{"meter": "device_seconds", "model": "H800", "unit": "p_year",
+                                                  "price": "80000"}]})
+    with pytest.raises(ValidationError, match="overlaps plan"):
+        plans.create_plan(demo, operator, {"tenant": "acme", "kind": "spot", "discount": "0.5",
+                                           "effective_from": "2026-11-20T00:00:00Z"})
+    # and the list price changes too (it must not matter under the contract)
+    prices.set_price(demo, operator, "H800", Decimal(180000), "p_year", effective_from=datetime(2026, 11, 23, 20,
+                                                                                                 tzinfo=UTC))
+    orders.create_order(demo, tenant, {"form": "gpu", "quantity": 8, "models": ["H800"]})  # 08:00 on the 23rd
+    clock.set(DEC1)
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    by_price = {x["unit_price"]: x for x in doc["lines"]}
+    first = Decimal(100000) * H800_P / 8760
+    second = Decimal(80000) * H800_P / 8760
+    assert set(by_price) == {first.quantize(Decimal("1e-12")), second.quantize(Decimal("1e-12"))}
+    by_price = {k.quantize(Decimal("1e-10")): v for k, v in by_price.items()}
+    first, second = first.quantize(Decimal("1e-10")), second.quantize(Decimal("1e-10"))
+    assert by_price[first]["quantity"] == 8 * 16  # 08:00 -> 24:00 on Nov 23
+    assert by_price[second]["quantity"] == 8 * 24 * 7  # Nov 24 .. Dec 1
+    exact = Decimal(100000) * H800_P / 8760, Decimal(80000) * H800_P / 8760
+    assert doc["total"] == cents(8 * 16 * exact[0]) + cents(8 * 168 * exact[1])
+    ledger_is_balanced(demo, operator)
+
+
+def test_take_or_pay_shortfall_is_billed_at_period_end(demo: Platform, operator: Principal, tenant: Principal,
+                                                       clock: FakeClock) -> None:
+    plans.create_plan(demo, operator, {"tenant": "acme", "kind": "commit", "paid": True,
+                                       "effective_from": "2026-11-01T00:00:00Z",
+                                       "commit_meter": "device_seconds", "commit_model": "RTX-4090",
+                                       "commit_quantity": "1000", "commit_price": "1.50"})
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 4, "models": ["RTX-4090"]})
+    clock.advance(hours=10)
+    leases.end_lease(demo, tenant, res.order.lease_id or "")
+    assert not [x for x in billing.preview(demo, tenant, "2026-11").rated.lines if x.kind == "commit_true_up"]
+    clock.set(DEC1)
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    use = [x for x in doc["lines"] if x["kind"] == "usage"]
+    (true_up,) = [x for x in doc["lines"] if x["kind"] == "commit_true_up"]
+    assert sum(x["quantity"] for x in use) == 40 and all(x["unit_price"] == Decimal("1.50") for x in use)
+    assert true_up["quantity"] == 960 and true_up["amount"] == Decimal("1440.00")
+    assert doc["total"] == Decimal("60.00") + Decimal("1440.00")
+    ledger_is_balanced(demo, operator)
+
+
+def test_package_runs_out_mid_lease(demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
+    pkg = packages.create_package(demo, tenant, tenant=None, meter="device_seconds", model="L20",
+                                  quantity=Decimal(5), price=Decimal("10.00"),
+                                  expires_at=clock.now() + timedelta(days=30))
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 2, "models": ["L20"]})
+    clock.advance(hours=4)  # 8 device-hours: 5 from the package, 3 billed at 2.60
+    leases.end_lease(demo, tenant, res.order.lease_id or "")
+    clock.set(DEC1)
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    covered = [x for x in doc["lines"] if x["kind"] == "package_covered"]
+    billed = [x for x in doc["lines"] if x["kind"] == "usage"]
+    assert sum(x["quantity"] for x in covered) == 5 and all(x["amount"] == 0 for x in covered)
+    assert sum(x["quantity"] for x in billed) == 3 and sum(x["amount"] for x in billed) == Decimal("7.80")
+    (fee,) = [x for x in doc["lines"] if x["kind"] == "package_fee"]
+    assert fee["amount"] == Decimal("10.00") and doc["total"] == Decimal("17.80")
+    (left,) = packages.list_packages(demo, tenant)
+    assert left["id"] == pkg["id"] and left["left"] == 0
+    ledger_is_balanced(demo, operator)
+
+
+def test_spot_lease_interrupted_is_never_billed_after(demo: Platform, operator: Principal, tenant: Principal,
+                                                      clock: FakeClock) -> None:
+    plans.create_plan(demo, operator, {"tenant": "acme", "kind": "spot", "discount": "0.6",
+                                       "effective_from": "2026-11-01T00:00:00Z"})
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 1, "models": ["RTX-4090"], "sites": ["sz-edge-1"]})
+    lease_id = res.order.lease_id or ""
+    clock.advance(hours=2)
+    with demo.tx() as s:
+        leases.transition(s, lease_store.get_lease(s, lease_id, for_update=True), LeaseState.INTERRUPTED,
+                          clock.now(), "spot capacity reclaimed")
+    # a late agent event for after the interruption is ingested but never billed
+    usage.ingest(demo, operator, [{"id": "gpu-1", "source": "agent/sz", "type": "device_seconds", "subject": "acme",
+                                   "time": (clock.now() + timedelta(minutes=1)).isoformat(),
+                                   "data": {"quantity": "600", "model": "RTX-4090", "lease": lease_id}}])
+    clock.advance(hours=5)
+    clock.set(DEC1)
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    (line,) = doc["lines"]
+    assert line["quantity"] == 2 and line["unit_price"] == Decimal("2.10") * Decimal("0.4")
+    assert doc["total"] == Decimal("1.68")
+
+
+def test_voucher_within_cap_and_refused_for_related_party(demo: Platform, operator: Principal, clock: FakeClock
+                                                          ) -> None:
+    a = make_tenant(demo, operator, "a")
+    b = make_tenant(demo, operator, "b")
+    for t in ("a", "b"):
+        plans.create_plan(demo, operator, {"tenant": t, "kind": "payg", "paid": True,
+                                           "effective_from": "2026-11-01T00:00:00Z"})
+        vouchers.issue_voucher(demo, operator, tenant=t, issuer="shanghai-city", percent=Decimal("0.3"),
+                               cap=Decimal("20.00"), valid_from=datetime(2026, 11, 1, tzinfo=UTC),
+                               valid_to=datetime(2027, 1, 1, tzinfo=UTC))
+    vouchers.add_related_party(demo, operator, "b", "huadong-idc", "same parent company")
+    orders.create_order(demo, a, {"form": "gpu", "quantity": 8, "models": ["L20"]})
+    orders.create_order(demo, b, {"form": "gpu", "quantity": 8, "models": ["L20"]})
+    clock.advance(hours=5)  # 40 device-hours x 2.60 = 104.00 each; 30 % = 31.20 > cap 20
+    clock.set(DEC1)
+    doc_a = billing.issue_invoice(demo, operator, "a", "2026-11")
+    assert doc_a["vouchers"] == Decimal("20.00") and doc_a["amount_due"] == doc_a["total"] - Decimal("20.00")
+    with pytest.raises(ValidationError, match="related parties"):
+        billing.issue_invoice(demo, operator, "b", "2026-11",
+                              vouchers=[vouchers.list_vouchers(demo, operator, tenant="b")[0]["id"]])
+    doc_b = billing.issue_invoice(demo, operator, "b", "2026-11")  # default: vouchers where the rules allow
+    assert doc_b["vouchers"] == 0
+    audit = vouchers.audit(demo, operator, issuer="shanghai-city")
+    assert {(x["tenant"], x["outcome"], x["rule"]) for x in audit} == {("a", "used", ""),
+                                                                       ("b", "refused", "related_party")}
+    assert sum(x["amount"] for x in audit) == Decimal("20.00")
+    (v_a,) = vouchers.list_vouchers(demo, operator, tenant="a")
+    assert v_a["left"] == 0
+    ledger_is_balanced(demo, operator)
+
+
+def test_per_token_inference_billing_with_tiers(demo: Platform, operator: Principal, tenant: Principal,
+                                                clock: FakeClock) -> None:
+    plans.create_plan(demo, operator, {"tenant": "*", "kind": "payg", "effective_from": "2026-01-01T00:00:00Z",
+                                       "rates": [{"meter": "inference_input_tokens", "price": "2"},
+                                                 {"meter": "inference_output_tokens", "tiers": [
+                                                     {"up_to": "10", "price": "8"}, {"up_to": None, "price": "6"}]}]})
+    events = [{"id": f"req-{i}", "source": "gateway", "type": "suanli.usage.inference_input_tokens",
+               "subject": "acme", "time": clock.now().isoformat(), "data": {"quantity": 1_500_000}}
+              for i in range(3)]
+    events += [{"id": f"out-{i}", "source": "gateway", "type": "inference_output_tokens", "subject": "acme",
+                "time": clock.now().isoformat(), "data": {"quantity": "4000000"}} for i in range(4)]
+    r = usage.ingest(demo, operator, events + events[:2])
+    assert (r.accepted, r.duplicates) == (7, 2)
+    clock.set(DEC1)
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    amounts = sorted((x["meter"], x["quantity"], x["amount"]) for x in doc["lines"])
+    assert amounts == [("inference_input_tokens", Decimal("4.5"), Decimal("9.00")),
+                       ("inference_output_tokens", Decimal(6), Decimal("36.00")),
+                       ("inference_output_tokens", Decimal(10), Decimal("80.00"))]
+
+
+def test_supplier_statements_and_commission_add_up_to_invoices(demo: Platform, operator: Principal,
+                                                               clock: FakeClock) -> None:
+    a, b = make_tenant(demo, operator, "a"), make_tenant(demo, operator, "b")
+    orders.create_order(demo, a, {"form": "gpu", "quantity": 3, "models": ["H800"]})
+    orders.create_order(demo, b, {"form": "gpu", "quantity": 4, "models": ["RTX-4090"]})
+    orders.create_order(demo, b, {"form": "slice", "share_pct": 25, "memory_mib": 4096, "models": ["L20"]})
+    clock.advance(hours=5, seconds=17)
+    clock.set(DEC1)
+    total = sum((billing.issue_invoice(demo, operator, t, "2026-11")["total"] for t in ("a", "b")), Decimal(0))
+    st = [statements.supplier_statement(demo, operator, sup, "2026-11") for sup in ("huadong-idc", "xibu-compute")]
+    assert sum(x["supplier_share"] + x["commission"] for x in st) == total
+    report = statements.revenue_report(demo, operator, "2026-11")
+    assert report["charges"] == total == report["supplier_share"] + report["commission"]
+    assert report["ledger_sum"] == 0
+    assert st[0]["payable_balance"] == st[0]["supplier_share"]
+    statements.pay_supplier(demo, operator, "huadong-idc", st[0]["supplier_share"])
+    ledger_is_balanced(demo, operator)
+
+
+def test_wallet_low_balance_suspends_and_resumes(demo: Platform, operator: Principal, tenant: Principal,
+                                                 clock: FakeClock) -> None:
+    wallets.set_policy(demo, operator, "acme", Decimal(4), Decimal(2))
+    wallets.top_up(demo, operator, "acme", Decimal("30.00"))
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 4, "models": ["L20"]})  # 10.40/h
+    lease_id = res.order.lease_id or ""
+    assert wallets.show_wallet(demo, tenant)["standing"] == "ok"
+    clock.advance(hours=1)  # 10.40 accrued: runway (30 - 10.40) / 10.40 = 1.88 h < 2
+    changes = wallets.enforce_runway(demo)
+    assert changes and changes[0]["action"] == "suspend"
+    lease, events = leases.get_lease(demo, tenant, lease_id)
+    assert lease.state is LeaseState.INTERRUPTED and events[-1]["reason"] == wallets.SUSPEND_REASON
+    clock.advance(hours=3)  # suspended time is not billed
+    w = wallets.top_up(demo, operator, "acme", Decimal("100.00"))
+    assert w["suspended_leases"] == [] and leases.get_lease(demo, tenant, lease_id)[0].state is LeaseState.ACTIVE
+    clock.advance(hours=1)
+    draft = billing.preview(demo, tenant, "2026-11")
+    assert sum(x.quantity for x in draft.rated.lines) == 8  # 4 devices x (1 h + 1 h)
+    assert draft.settlement.wallet == draft.settlement.total == Decimal("20.80")
+
+
+def test_void_and_credit_notes_are_new_entries(demo: Platform, operator: Principal, tenant: Principal,
+                                               clock: FakeClock) -> None:
+    orders.create_order(demo, tenant, {"form": "gpu", "quantity": 1, "models": ["L20"]})
+    clock.advance(hours=10)
+    clock.set(DEC1)
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    voided = billing.void_invoice(demo, operator, doc["id"], "wrong plan")
+    assert voided["status"] == "void"
+    again = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    assert again["total"] == doc["total"] and again["id"] != doc["id"]
+    with pytest.raises(ConflictError):
+        billing.void_invoice(demo, operator, doc["id"])
+    billing.pay_invoice(demo, operator, again["id"])
+    noted = billing.credit_note(demo, operator, again["id"], Decimal("5.00"), "SLA breach")
+    assert noted["credit_notes"][0]["to_wallet"]
+    assert wallets.show_wallet(demo, tenant)["balance"] == Decimal("5.00")
+    with pytest.raises(ValidationError, match="exceeds"):
+        billing.credit_note(demo, operator, again["id"], again["total"], "too much")
+    ledger_is_balanced(demo, operator)
