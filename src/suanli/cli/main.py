@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from suanli import __version__
-from suanli.cli import accounts, billing, fleet, leases, orders, prices, serve
+from suanli.cli import accounts, billing, fleet, jobs, leases, orders, prices, serve
 from suanli.cli.context import state
 
 GLOBAL_OPTIONS = ("--server", "--token", "--timeout")
@@ -93,6 +93,7 @@ app.add_typer(fleet.floor_app, name="floor")
 app.add_typer(prices.price_app, name="price")
 app.add_typer(orders.order_app, name="order")
 app.add_typer(leases.lease_app, name="lease")
+app.add_typer(jobs.job_app, name="job")
 app.add_typer(billing.invoice_app, name="invoice")
 app.add_typer(accounts.account_app, name="account")
 

@@ -53,6 +53,13 @@ from suanli.api.schemas.fleet import (
     NodeStateResponse,
 )
 from suanli.api.schemas.invoices import InvoiceResponse, RevenueResponse
+from suanli.api.schemas.jobs import (
+    EngineImportRequest,
+    JobLogsResponse,
+    JobResponse,
+    JobSubmitRequest,
+    LeaseUsageResponse,
+)
 from suanli.api.schemas.orders import EndRequest, ExtendRequest, LeaseResponse, OrderRequest, OrderResponse
 from suanli.api.schemas.prices import OfferResponse, PriceResponse, PriceSetRequest
 from suanli.client.errors import ServerUnreachableError, api_error
@@ -105,8 +112,9 @@ class SuanliClient:
         self.close()
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
-                headers: dict[str, str] | None = None) -> Any:
-        """Send one request; return the decoded JSON answer or raise :class:`ApiError`."""
+                headers: dict[str, str] | None = None, decode: bool = True) -> Any:
+        """Send one request; return the decoded JSON answer (the text with ``decode=False``) or raise
+        :class:`ApiError`."""
         h = dict(headers or {})
         if self.token:
             h["Authorization"] = f"Bearer {self.token}"
@@ -117,6 +125,8 @@ class SuanliClient:
             raise ServerUnreachableError(self.server, str(e) or type(e).__name__) from e
         if r.status_code >= 400:
             raise self._error(r)
+        if not decode:
+            return r.text
         if not r.content:
             return None
         return r.json()
@@ -284,3 +294,43 @@ class SuanliClient:
     def revenue(self, period: str, *, supplier: str | None = None) -> RevenueResponse:
         """A supplier's revenue share and the operator's commission for a month ``YYYY-MM``."""
         return self._get(f"/v1/revenue/{period}", RevenueResponse, supplier=supplier)
+
+    # ---- work on leases (the execution engine)
+    def submit_job(self, lease_id: str, command: list[str], *, devices: int | None = None, node: str | None = None,
+                   env: dict[str, str] | None = None, name: str | None = None,
+                   time_limit_s: int | None = None) -> JobResponse:
+        """Run ``command`` (argv) on the lease's devices."""
+        body = JobSubmitRequest(command=command, devices=devices, node=node, env=env or {}, name=name,
+                                time_limit_s=time_limit_s)
+        return JobResponse.model_validate(self.request("POST", f"/v1/leases/{lease_id}/jobs", json=_body(body)))
+
+    def jobs(self, *, lease_id: str | None = None, offset: int = 0, limit: int = 50) -> Page[JobResponse]:
+        return self._get("/v1/jobs", Page[JobResponse], lease_id=lease_id, offset=offset, limit=limit)
+
+    def job(self, job_id: str) -> JobResponse:
+        return self._get(f"/v1/jobs/{job_id}", JobResponse)
+
+    def job_logs(self, job_id: str) -> JobLogsResponse:
+        return self._get(f"/v1/jobs/{job_id}/logs", JobLogsResponse)
+
+    def cancel_job(self, job_id: str) -> JobResponse:
+        return JobResponse.model_validate(self.request("POST", f"/v1/jobs/{job_id}/cancel"))
+
+    def lease_usage(self, lease_id: str) -> LeaseUsageResponse:
+        """Device-seconds allocated (billed) and used by jobs, and SLA credits of the lease."""
+        return self._get(f"/v1/leases/{lease_id}/usage", LeaseUsageResponse)
+
+    def import_engine_fleet(self, site: str, supplier: str, fabric: str | None = None) -> FleetImportResponse:
+        """Import the running engine's nodes (e.g. Slurm) into a site (operator)."""
+        body = EngineImportRequest(site=site, supplier=supplier, fabric=fabric)
+        return FleetImportResponse.model_validate(self.request("POST", "/v1/fleet/import-engine", json=_body(body)))
+
+    def reconcile(self) -> dict[str, Any]:
+        """Run one pass of the server's background reconcilers now (operator)."""
+        data: dict[str, Any] = self.request("POST", "/v1/engine/reconcile")
+        return data
+
+    def metrics(self) -> str:
+        """Prometheus metrics text (operator)."""
+        text: str = self.request("GET", "/metrics", decode=False)
+        return text

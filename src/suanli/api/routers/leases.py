@@ -21,7 +21,8 @@ def lease_out(lease: Lease, events: list[dict[str, Any]] | None = None) -> dict[
         "ended_at": lease.ended_at, "reason": lease.reason, "placement": lease.placement,
         "devices": sum((a.share for a in lease.allocations), start=0),
         "allocations": [{"node": a.node, "device": a.slot, "model": a.model, "site": a.site, "fabric": a.fabric,
-                         "milli": a.milli, "memory_mib": a.memory_mib} for a in lease.allocations],
+                         "milli": a.milli, "memory_mib": a.memory_mib, "start": a.start, "end": a.end}
+                        for a in lease.allocations],
         "events": None if events is None else [
             {"at": e["at"], "from_state": e["from"], "to_state": e["to"], "reason": e["reason"]} for e in events],
     }

@@ -56,6 +56,9 @@ class AllocationResponse(BaseModel):
     fabric: str
     milli: int
     memory_mib: int
+    start: datetime
+    end: datetime | None = None
+    """A lease re-placed after a failure lists its old devices (ended) and its current ones."""
 
 
 class LeaseEventResponse(BaseModel):
