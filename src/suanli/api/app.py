@@ -20,7 +20,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suanli import __version__
 from suanli.api.routers import accounts, engine, fleet, invoices, jobs, leases, orders, prices
-from suanli.api.routers import billing, usage, vouchers, wallets
 from suanli.errors import SuanliError
 from suanli.service.platform import Platform
 from suanli.service.reconcile import run_pass
@@ -83,6 +82,6 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__, "database": platform.dialect}
 
-    for r in (accounts, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, vouchers, billing):
+    for r in (accounts, fleet, prices, orders, leases, invoices, jobs, engine):
         app.include_router(r.router)
     return app
