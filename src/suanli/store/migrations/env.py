@@ -5,9 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import suanli.store.engine_tables  # noqa: F401  (registers the engine tables on Base.metadata)
-import suanli.store.money_tables  # noqa: F401  (registers the money tables on Base.metadata)
+from suanli.store import engine_tables, money_tables
 from suanli.store.tables import Base
+
+TABLE_MODULES = (engine_tables, money_tables)
+"""Importing these registers their tables on ``Base.metadata`` (what autogenerate compares)."""
 
 config = context.config
 target_metadata = Base.metadata
