@@ -19,7 +19,20 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suanli import __version__
-from suanli.api.routers import accounts, engine, fleet, invoices, jobs, leases, orders, prices
+from suanli.api.routers import (
+    accounts,
+    billing,
+    engine,
+    fleet,
+    invoices,
+    jobs,
+    leases,
+    orders,
+    prices,
+    usage,
+    vouchers,
+    wallets,
+)
 from suanli.errors import SuanliError
 from suanli.service.platform import Platform
 from suanli.service.reconcile import run_pass
@@ -82,6 +95,6 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__, "database": platform.dialect}
 
-    for r in (accounts, fleet, prices, orders, leases, invoices, jobs, engine):
+    for r in (accounts, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, vouchers, billing):
         app.include_router(r.router)
     return app

@@ -54,6 +54,11 @@ STORED_PLACES = Decimal("1e-12")
 amounts are computed from the exact values before that, and rounded once to the cent."""
 
 
+def cents(d: Decimal) -> Decimal:
+    """A stored amount (already whole cents) with exactly two places, on SQLite and PostgreSQL alike."""
+    return d.quantize(Decimal("0.01"))
+
+
 def q12(d: Decimal) -> Decimal:
     return d.quantize(STORED_PLACES, ROUND_HALF_UP).normalize()
 
@@ -242,19 +247,19 @@ def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
                 if u["invoice"] == row.id]
     return {
         "id": row.id, "tenant": tenant.name, "period": row.period, "status": row.status, "currency": row.currency,
-        "issued_at": row.issued_at, "paid_at": row.paid_at, "voided_at": row.voided_at, "subtotal": row.subtotal,
-        "tax": row.tax, "total": row.total, "vouchers": row.vouchers, "credits": row.credits, "wallet": row.wallet,
-        "amount_due": row.amount_due, "credit_notes": [{"id": n.id, "amount": n.amount, "reason": n.reason,
+        "issued_at": row.issued_at, "paid_at": row.paid_at, "voided_at": row.voided_at, "subtotal": cents(row.subtotal),
+        "tax": cents(row.tax), "total": cents(row.total), "vouchers": cents(row.vouchers), "credits": cents(row.credits), "wallet": cents(row.wallet),
+        "amount_due": cents(row.amount_due), "credit_notes": [{"id": n.id, "amount": cents(n.amount), "reason": n.reason,
                                                         "to_wallet": n.to_wallet, "at": n.at} for n in notes],
         "voucher_uses": [{"voucher": u["voucher"], "line_no": u["line_no"], "outcome": u["outcome"],
-                          "rule": u["rule"], "amount": u["amount"]} for u in uses],
+                          "rule": u["rule"], "amount": cents(u["amount"])} for u in uses],
         "lines": [{"line_no": x.line_no, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
                    "supplier": x.supplier, "lease": x.lease, "plan": x.plan, "package": x.package,
                    "start": x.start_at, "end": x.end_at, "quantity": x.quantity, "price_unit": x.price_unit,
-                   "unit_price": x.unit_price, "amount": x.amount, "records": x.records,
+                   "unit_price": x.unit_price, "amount": cents(x.amount), "records": x.records,
                    "usage_period": x.usage_period, "description": x.description,
-                   **({} if actor.role is Role.TENANT else {"supplier_share": x.supplier_share,
-                                                            "commission": x.commission})}
+                   **({} if actor.role is Role.TENANT else {"supplier_share": cents(x.supplier_share),
+                                                            "commission": cents(x.commission)})}
                   for x in lines],
     }
 

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.money import (
+    BilledInvoiceResponse,
+    CreditNoteRequest,
+    InvoiceSummary,
+    IssueRequest,
+    LedgerCheckResponse,
+    PayoutRequest,
+    PreviewResponse,
+    RevenueReportResponse,
+    StatementResponse,
+    VoidRequest,
+)
+from suanli.errors import ValidationError
+from suanli.service import billing, exports, statements
+
+router = APIRouter(tags=["billing"])
+
+
+@router.get("/v1/billing/preview/{period}", response_model=PreviewResponse)
+def preview(period: str, p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
+    """What a month's invoice would be now (to date for the current month); nothing is written."""
+    return billing.draft_doc(billing.preview(p, who, period, tenant), who)
+
+
+@router.get("/v1/billing/invoices", response_model=list[InvoiceSummary])
+def list_invoices(p: PlatformDep, who: PrincipalDep, tenant: str | None = None, period: str | None = None,
+                  status: str | None = None) -> Any:
+    return billing.list_invoices(p, who, tenant=tenant, period=period, status=status)
+
+
+@router.post("/v1/billing/invoices", response_model=BilledInvoiceResponse, status_code=201)
+def issue(body: IssueRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+    """Issue a tenant's invoice for a month that is over (operator)."""
+    return billing.issue_invoice(p, who, body.tenant, body.period, body.vouchers)
+
+
+@router.get("/v1/billing/invoices/{invoice_id}", response_model=BilledInvoiceResponse)
+def show(invoice_id: str, p: PlatformDep, who: PrincipalDep, format: str = "json") -> Any:
+    """One invoice; ``format`` json (default), csv or html (printable)."""
+    doc = billing.invoice_doc(p, who, invoice_id)
+    if format == "csv":
+        return PlainTextResponse(exports.invoice_csv(doc), media_type="text/csv")
+    if format == "html":
+        return HTMLResponse(exports.invoice_html(doc))
+    if format != "json":
+        raise ValidationError(f"format {format!r} not allowed; allowed: json, csv, html", field="format")
+    return doc
+
+
+@router.post("/v1/billing/invoices/{invoice_id}/pay", response_model=BilledInvoiceResponse)
+def pay(invoice_id: str, p: PlatformDep, who: PrincipalDep) -> Any:
+    return billing.pay_invoice(p, who, invoice_id)
+
+
+@router.post("/v1/billing/invoices/{invoice_id}/void", response_model=BilledInvoiceResponse)
+def void(invoice_id: str, body: VoidRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+    return billing.void_invoice(p, who, invoice_id, body.reason)
+
+
+@router.post("/v1/billing/invoices/{invoice_id}/credit-notes", response_model=BilledInvoiceResponse, status_code=201)
+def credit_note(invoice_id: str, body: CreditNoteRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+    return billing.credit_note(p, who, invoice_id, body.amount, body.reason)
+
+
+@router.get("/v1/statements/supplier", response_model=StatementResponse)
+def supplier_statement(p: PlatformDep, who: PrincipalDep, supplier: str | None = None,
+                       period: str | None = None) -> Any:
+    """A supplier's revenue share per period, model, site and lease (a supplier sees its own)."""
+    return statements.supplier_statement(p, who, supplier, period)
+
+
+@router.get("/v1/statements/revenue", response_model=RevenueReportResponse)
+def revenue_report(p: PlatformDep, who: PrincipalDep, period: str | None = None) -> Any:
+    """The operator's revenue report: charges, shares, commission, vouchers, wallet, due; ledger sum."""
+    return statements.revenue_report(p, who, period)
+
+
+@router.post("/v1/payouts", response_model=StatementResponse, status_code=201)
+def payout(body: PayoutRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+    return statements.pay_supplier(p, who, body.supplier, body.amount)
+
+
+@router.get("/v1/ledger/check", response_model=LedgerCheckResponse)
+def ledger_check(p: PlatformDep, who: PrincipalDep) -> Any:
+    """Trial balance: every account, the sum (always zero), unbalanced entries (always none)."""
+    return billing.ledger_check(p, who)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.money import (
+    CreditGrantRequest,
+    PackageRequest,
+    PackageResponse,
+    PlanResponse,
+    TopUpRequest,
+    WalletPolicyRequest,
+    WalletResponse,
+)
+from suanli.domain.accounts import Role
+from suanli.service import packages, plans, wallets
+
+router = APIRouter(tags=["wallets", "packages", "plans"])
+
+
+@router.get("/v1/wallet", response_model=WalletResponse)
+def show_wallet(p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
+    """Balance, credits and runway (a tenant sees its own; the operator names one)."""
+    return wallets.show_wallet(p, who, tenant)
+
+
+@router.post("/v1/wallet/top-ups", response_model=WalletResponse, status_code=201)
+def top_up(body: TopUpRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+    """Record money received into a tenant's wallet (operator); resumes suspended leases if it now can."""
+    return wallets.top_up(p, who, body.tenant, body.amount, body.reference)
+
+
+@router.post("/v1/wallet/credits", response_model=WalletResponse, status_code=201)
+def grant_credit(body: CreditGrantRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+    """Grant an operator credit (coupon), spent after vouchers and before wallet cash."""
+    return wallets.grant_credit(p, who, body.tenant, body.amount, body.reason)
+
+
+@router.put("/v1/wallet/policy", response_model=WalletResponse)
+def set_policy(body: WalletPolicyRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+    """Make a tenant prepaid with a runway rule (warn / suspend hours)."""
+    return wallets.set_policy(p, who, body.tenant, body.warn_hours, body.suspend_hours)
+
+
+@router.post("/v1/wallet/check")
+def check_runway(p: PlatformDep, who: PrincipalDep) -> Any:
+    """Apply the low-balance rule now (operator): suspend or resume pay-as-you-go leases."""
+    who.require(Role.OPERATOR)
+    return {"changes": wallets.enforce_runway(p)}
+
+
+@router.post("/v1/packages", response_model=PackageResponse, status_code=201)
+def create_package(body: PackageRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+    """Buy a prepaid package (a tenant for itself, or the operator for a named tenant)."""
+    return packages.create_package(p, who, tenant=body.tenant, meter=body.meter, quantity=body.quantity,
+                                   expires_at=body.expires_at, price=body.price, model=body.model, unit=body.unit,
+                                   starts_at=body.starts_at)
+
+
+@router.get("/v1/packages", response_model=list[PackageResponse])
+def list_packages(p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
+    return packages.list_packages(p, who, tenant)
+
+
+@router.post("/v1/plans", response_model=PlanResponse, status_code=201)
+def create_plan(body: dict[str, Any], p: PlatformDep, who: PrincipalDep) -> Any:
+    """A price plan (payg, spot, term, commit) for a tenant, an order, or the default plan (tenant '*')."""
+    return plans.create_plan(p, who, body)
+
+
+@router.get("/v1/plans", response_model=list[PlanResponse])
+def list_plans(p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
+    return plans.list_plans(p, who, tenant)

@@ -1,0 +1,305 @@
+"""Wire schemas for money: usage events, plans, wallets, vouchers, packages, billed invoices, statements.
+
+Amounts and quantities are decimal strings (never floats) both ways.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from suanli.api.schemas.common import Dec, Wire
+
+
+class UsageEvent(BaseModel):
+    """A CloudEvents-shaped usage event; validated in full by the server (meters, subject, quantity)."""
+
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: str
+    data: dict[str, Any]
+    specversion: str | None = None
+    datacontenttype: str | None = None
+
+
+class UsageBatchRequest(Wire):
+    events: list[dict[str, Any]] = Field(description="Up to 10,000 usage events; all or nothing.")
+
+
+class IngestResponse(BaseModel):
+    received: int
+    accepted: int
+    duplicates: int
+
+
+class UsageSummaryResponse(BaseModel):
+    tenant: str
+    meter: str
+    model: str
+    quantity: Dec
+    events: int
+
+
+class TopUpRequest(Wire):
+    tenant: str
+    amount: Dec
+    reference: str = ""
+
+
+class CreditGrantRequest(Wire):
+    tenant: str
+    amount: Dec
+    reason: str
+
+
+class WalletPolicyRequest(Wire):
+    tenant: str
+    warn_hours: Dec = Decimal(24)
+    suspend_hours: Dec = Decimal(1)
+
+
+class WalletResponse(BaseModel):
+    tenant: str
+    currency: str
+    balance: Dec
+    credits: Dec
+    prepaid: bool
+    warn_hours: Dec
+    suspend_hours: Dec
+    burn_per_hour: Dec
+    accrued: Dec
+    runway_hours: Dec | None
+    standing: str
+    suspended_leases: list[str]
+
+
+class VoucherRequest(Wire):
+    tenant: str
+    issuer: str
+    percent: Dec = Field(description="Fraction of each eligible line paid (0.3 = 30 %).")
+    cap: Dec
+    valid_from: datetime
+    valid_to: datetime
+
+
+class VoucherResponse(BaseModel):
+    id: str
+    issuer: str
+    tenant: str
+    percent: Dec
+    cap: Dec
+    used: Dec
+    left: Dec
+    valid_from: datetime
+    valid_to: datetime
+
+
+class VoucherAuditRow(BaseModel):
+    voucher: str
+    issuer: str
+    tenant: str
+    outcome: str
+    rule: str
+    amount: Dec
+    at: datetime
+    invoice: str
+    invoice_status: str
+    period: str
+    line_no: int
+    line_amount: Dec
+    supplier: str
+    model: str
+    lease: str
+
+
+class RelatedPartyRequest(Wire):
+    tenant: str
+    supplier: str
+    note: str = ""
+
+
+class PackageRequest(Wire):
+    tenant: str | None = None
+    meter: str
+    model: str = ""
+    unit: str = "units"
+    quantity: Dec
+    price: Dec
+    expires_at: datetime
+    starts_at: datetime | None = None
+
+
+class PackageResponse(BaseModel):
+    id: str
+    tenant: str
+    meter: str
+    model: str
+    unit: str
+    quantity: Dec
+    used: Dec
+    left: Dec
+    price: Dec
+    starts_at: datetime
+    expires_at: datetime
+
+
+class PlanResponse(BaseModel):
+    id: str
+    tenant: str
+    kind: str
+    order: str
+    name: str
+    effective_from: datetime
+    effective_to: datetime | None
+    paid: bool
+    rates: list[dict[str, Any]]
+    discount: str
+    term: str | None
+    term_model: str
+    term_devices: str
+    commit_meter: str | None
+    commit_model: str
+    commit_quantity: str
+    commit_price: str
+
+
+class IssueRequest(Wire):
+    tenant: str
+    period: str
+    vouchers: list[str] | None = None
+
+
+class CreditNoteRequest(Wire):
+    amount: Dec
+    reason: str
+
+
+class VoidRequest(Wire):
+    reason: str = ""
+
+
+class PayoutRequest(Wire):
+    supplier: str
+    amount: Dec
+
+
+class BilledLine(BaseModel):
+    line_no: int
+    kind: str
+    meter: str
+    model: str
+    site: str
+    supplier: str
+    lease: str
+    plan: str
+    package: str
+    start: datetime
+    end: datetime
+    quantity: Dec
+    price_unit: str
+    unit_price: Dec
+    amount: Dec
+    records: int
+    usage_period: str
+    description: str
+    supplier_share: Dec | None = None
+    commission: Dec | None = None
+
+
+class InvoiceSummary(BaseModel):
+    id: str
+    tenant: str
+    period: str
+    status: str
+    currency: str
+    total: Dec
+    amount_due: Dec
+    issued_at: datetime
+
+
+class BilledInvoiceResponse(BaseModel):
+    id: str
+    tenant: str
+    period: str
+    status: str
+    currency: str
+    issued_at: datetime
+    paid_at: datetime | None
+    voided_at: datetime | None
+    subtotal: Dec
+    tax: Dec
+    total: Dec
+    vouchers: Dec
+    credits: Dec
+    wallet: Dec
+    amount_due: Dec
+    rounding: str = "each line rounded once to 0.01, half up; totals are sums of lines"
+    credit_notes: list[dict[str, Any]]
+    voucher_uses: list[dict[str, Any]]
+    lines: list[BilledLine]
+    records: int | None = None
+
+
+class PreviewResponse(BaseModel):
+    tenant: str
+    period: str
+    status: str
+    records: int
+    subtotal: Dec
+    tax: Dec
+    total: Dec
+    vouchers: Dec
+    credits: Dec
+    wallet: Dec
+    amount_due: Dec
+    lines: list[BilledLine]
+
+
+class StatementLine(BaseModel):
+    period: str
+    model: str
+    site: str
+    lease: str
+    device_hours: Dec
+    gross: Dec
+    supplier_share: Dec
+    commission: Dec
+
+
+class StatementResponse(BaseModel):
+    supplier: str
+    period: str | None
+    currency: str
+    lines: list[StatementLine]
+    gross: Dec
+    supplier_share: Dec
+    commission: Dec
+    payable_balance: Dec
+
+
+class RevenueReportResponse(BaseModel):
+    period: str | None
+    currency: str
+    invoices: int
+    charges: Dec
+    tax: Dec
+    supplier_share: Dec
+    commission: Dec
+    vouchers: Dec
+    credits: Dec
+    wallet: Dec
+    amount_due: Dec
+    by_kind: dict[str, Dec]
+    by_supplier: dict[str, Dec]
+    ledger_sum: Dec
+
+
+class LedgerCheckResponse(BaseModel):
+    accounts: dict[str, Dec]
+    sum: Dec
+    unbalanced_entries: list[int]
