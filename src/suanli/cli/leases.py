@@ -27,9 +27,11 @@ def lease_renderables(lease: LeaseResponse) -> list[Any]:
                    lease.order_id]],
                  caption=(lease.reason or lease.placement) or None)
     devices = table("devices", ["node", ("device", "right"), "model", "site", "fabric", ("share", "right"),
-                                ("memory MiB", "right")],
-                    [[a.node, a.device, a.model, a.site, a.fabric, share(a.milli), a.memory_mib or "-"]
-                     for a in lease.allocations])
+                                ("memory MiB", "right"), "held until"],
+                    [[a.node, a.device, a.model, a.site, a.fabric, share(a.milli), a.memory_mib or "-",
+                      when(a.end) if a.end else "open"]
+                     for a in lease.allocations],
+                    caption="a lease re-placed after a failure lists its old devices with the time it gave them up")
     out: list[Any] = [head, devices]
     if lease.events:
         out.append(table("events", ["at", "from", "to", "reason"],
