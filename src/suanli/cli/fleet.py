@@ -46,6 +46,24 @@ def fleet_import(ctx: typer.Context,
                [[res.models, res.sites, res.suppliers, res.nodes, res.new_nodes, res.prices, res.floors]]))
 
 
+@fleet_app.command("import-engine")
+def fleet_import_engine(ctx: typer.Context,
+                        site: Annotated[str, typer.Option("--site", help="Site the engine's nodes belong to "
+                                                          "(must exist: import it in a fleet file first).")],
+                        supplier: Annotated[str, typer.Option("--supplier", help="Supplier that owns them (must exist).")],
+                        fabric: Annotated[str | None, typer.Option("--fabric", help="Fabric domain for all of them "
+                                                                   "(default: <cluster>/<site>).")] = None,
+                        as_json: JsonOpt = False) -> None:
+    """Import the nodes of the server's running engine (Slurm: nodes, CPUs, memory, GPU GRES types mapped to
+    catalog models) into a site (operator)."""
+    with client(ctx) as api:
+        res = api.import_engine_fleet(site, supplier, fabric)
+    if as_json:
+        print_json(res)
+        return
+    show(table("imported from the engine", ["nodes", "new nodes"], [[res.nodes, res.new_nodes]]))
+
+
 @fleet_app.command("export")
 def fleet_export(ctx: typer.Context,
                  out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
