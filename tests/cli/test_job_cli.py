@@ -48,3 +48,8 @@ def test_rent_run_see_usage_take_node_down(cli: Cli, tokens: dict[str, str], pla
     assert interrupted and "fan failure" in interrupted[-1]["reason"]
     credits = cli.json("job", "usage", "--lease", lease["id"], token=t)["sla_credits"]
     assert len(credits) == 1 and credits[0]["end"] is not None
+
+
+def test_import_engine_needs_an_engine_that_lists_nodes(cli: Cli, tokens: dict[str, str]) -> None:
+    r = cli("fleet", "import-engine", "--site", "sh-east-1", "--supplier", "huadong-idc", token=tokens["operator"])
+    assert r.exit_code == 1 and "engine 'local' cannot list its nodes" in r.output
