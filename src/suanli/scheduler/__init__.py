@@ -16,7 +16,8 @@ device (``num_devices=1, device_milli<1000``); a whole node (``whole_node``); a 
 nodes in one fabric domain (``gang_nodes``); ``spread_devices`` whole devices over the fewest
 nodes of one fabric domain (``cpu_milli``/``mem_mib`` then per device). Every decision carries
 its ``reason``; :class:`NoFit` says why nothing fits. When the fleet carries ``dev_cost``, ties
-of the policy score go to the cheaper devices; policy ``cost`` weighs cost first.
+of the policy score go to the cheaper devices (``fgd+`` applies cost before its best-fit
+tie-break); there is no separate cost-only policy.
 """
 
 from suanli.scheduler.base import NodeScorePolicy, Policy

@@ -200,7 +200,7 @@ def run_fgd(
         # the published curves are reproduced by taking the first of the best nodes (see
         # docs/placement.md); Random draws by definition
         tie_break = "random" if policy == "random" else "first"
-    if hasattr(pol, "tie_break") and policy != "fgd+":
+    if hasattr(pol, "tie_break") and policy != "fgd+":  # fgd+ has its own deterministic tie-break
         pol.tie_break = tie_break
     reqs = pod_requests(pods, state, respect_memory)
     order = inflate_order(pods, seed, ratio, capacity)
