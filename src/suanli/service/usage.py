@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal, Role
@@ -25,6 +26,7 @@ from suanli.service.platform import Platform
 from suanli.store import usage as store
 
 MAX_BATCH = 10_000
+RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def store_records(s: Session, records: Sequence[UsageRecord], ingested_at: Any,
     tenants = {r.subject: (tenant_of or {}).get(r.subject, r.subject) for r in unique.values()}
     closed = store.closed_periods(s, tenants.values())
     rows = []
-    for r in unique.values():
+    for _k, r in sorted(unique.items()):  # one key order for every batch: concurrent batches never deadlock
         t = tenants[r.subject]
         rows.append({"source": r.source, "event_id": r.id, "tenant_id": t, "meter": r.meter.value, "time": r.time,
                      "quantity": r.quantity, "model": r.model, "site": r.site, "supplier": r.supplier,
@@ -91,22 +93,28 @@ def ingest(p: Platform, actor: Principal, events: Sequence[Mapping[str, Any]]) -
     batch = len(events) > 1
     records = [parse_event(e, now=now, index=i if batch else None) if isinstance(e, Mapping)
                else _not_object(i) for i, e in enumerate(events)]
-    with p.tx() as s:
-        found = store.resolve_subjects(s, {r.subject for r in records})
-        bad = sorted({r.subject for r in records if found.get(r.subject, ("", ""))[1] != Role.TENANT.value})
-        if bad:
-            raise ValidationError(f"unknown subject(s) {bad[:10]}: subject must be a tenant account (name or id)",
-                                  field="subject", subjects=bad[:50])
-        accepted, dups = store_records(s, records, now, {k: v[0] for k, v in found.items()})
-    return IngestResult(len(records), accepted, dups)
+    for attempt in range(RETRIES):
+        try:
+            with p.tx() as s:
+                found = store.resolve_subjects(s, {r.subject for r in records})
+                bad = sorted({r.subject for r in records if found.get(r.subject, ("", ""))[1] != Role.TENANT.value})
+                if bad:
+                    raise ValidationError(f"unknown subject(s) {bad[:10]}: subject must be a tenant account (name "
+                                          "or id)", field="subject", subjects=bad[:50])
+                accepted, dups = store_records(s, records, now, {k: v[0] for k, v in found.items()})
+            return IngestResult(len(records), accepted, dups)
+        except OperationalError:  # a lock timeout or deadlock: the whole batch rolled back; run it again
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _not_object(i: int) -> UsageRecord:
     raise ValidationError(f"event {i}: each event must be a JSON object", index=i)
 
 
-def usage_summary(p: Platform, actor: Principal, *, tenant: str | None = None, period: str | None = None
-                  ) -> list[dict[str, Any]]:
+def usage_summary(p: Platform, actor: Principal, *, tenant: str | None = None, period: str | None = None,
+                  source: str | None = None) -> list[dict[str, Any]]:
     """Usage per tenant, meter and model (a tenant sees only its own)."""
     actor.require(Role.TENANT, Role.OPERATOR)
     start = end = None
@@ -123,5 +131,5 @@ def usage_summary(p: Platform, actor: Principal, *, tenant: str | None = None, p
                 if tenant not in found:
                     raise ValidationError(f"unknown tenant {tenant!r}", field="tenant")
                 tid = found[tenant][0]
-        rows = store.usage_summary(s, tenant_id=tid, start=start, end=end)
+        rows = store.usage_summary(s, tenant_id=tid, start=start, end=end, source=source)
     return [{"tenant": t, "meter": m, "model": model, "quantity": q, "events": n} for t, m, model, q, n in rows]

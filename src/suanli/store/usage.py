@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from suanli.store.money_tables import InvoiceRow, UsageEventRow
@@ -26,17 +26,39 @@ COLUMNS = ("source", "event_id", "tenant_id", "meter", "time", "quantity", "mode
 
 
 def insert_events(s: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
-    """Insert what is new; return the (source, event_id) keys actually inserted."""
+    """Insert what is new; return the (source, event_id) keys actually inserted.
+
+    PostgreSQL: ``COPY`` into a temporary table, then one ``INSERT … SELECT … ORDER BY source,
+    event_id ON CONFLICT DO NOTHING RETURNING`` (the fixed order keeps concurrent batches from
+    deadlocking). SQLite: the same INSERT as an executemany."""
+    if not rows:
+        return set()
+    if s.get_bind().dialect.name == "postgresql":
+        return _insert_pg(s, rows)
     table = UsageEventRow.__table__
-    ins = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (sqlite.insert(table).on_conflict_do_nothing(index_elements=["source", "event_id"])
+            .returning(table.c.source, table.c.event_id))
     inserted: set[tuple[str, str]] = set()
     for i in range(0, len(rows), CHUNK):
-        chunk = rows[i:i + CHUNK]
-        stmt = (ins(table).values(list(chunk))
-                .on_conflict_do_nothing(index_elements=["source", "event_id"])
-                .returning(table.c.source, table.c.event_id))
-        inserted.update((a, b) for a, b in s.execute(stmt))
+        result = s.execute(stmt, list(rows[i:i + CHUNK]))
+        inserted.update((a, b) for a, b in result)
     return inserted
+
+
+def _insert_pg(s: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    cols = ", ".join(COLUMNS)
+    raw = s.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS usage_events_in ON COMMIT DELETE ROWS AS "
+                    f"SELECT {cols} FROM usage_events WITH NO DATA")
+        cur.execute("TRUNCATE usage_events_in")
+        with cur.copy(f"COPY usage_events_in ({cols}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row([r[c] for c in COLUMNS])
+        cur.execute(f"INSERT INTO usage_events ({cols}) SELECT {cols} FROM usage_events_in "
+                    "ORDER BY source, event_id ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id")
+        return {(a, b) for a, b in cur.fetchall()}
 
 
 def stored_hashes(s: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -75,9 +97,12 @@ def tenants_with_usage(s: Session, period: str) -> list[str]:
 
 
 def usage_summary(s: Session, *, tenant_id: str | None, start: datetime | None = None,
-                  end: datetime | None = None) -> list[tuple[str, str, str, Decimal, int]]:
+                  end: datetime | None = None, source: str | None = None
+                  ) -> list[tuple[str, str, str, Decimal, int]]:
     """(tenant, meter, model, sum of quantity, events) — summed in Python: exact on SQLite too."""
     q = select(UsageEventRow.tenant_id, UsageEventRow.meter, UsageEventRow.model, UsageEventRow.quantity)
+    if source is not None:
+        q = q.where(UsageEventRow.source == source)
     if tenant_id is not None:
         q = q.where(UsageEventRow.tenant_id == tenant_id)
     if start is not None:

@@ -1,0 +1,178 @@
+"""Money endpoints of the suanli API, over a :class:`~suanli.client.http.SuanliClient`.
+
+::
+
+    from suanli.client import SuanliClient
+    from suanli.client.money import MoneyClient
+
+    with SuanliClient(server, token) as api:
+        money = MoneyClient(api)
+        money.ingest([{"id": "req-1", "source": "gateway", "type": "inference_input_tokens",
+                       "subject": "acme", "time": "2026-11-23T08:00:00Z", "data": {"quantity": "1200"}}])
+        print(money.preview("2026-11").total)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from suanli.api.schemas.money import (
+    BilledInvoiceResponse,
+    IngestResponse,
+    InvoiceSummary,
+    LedgerCheckResponse,
+    PackageResponse,
+    PlanResponse,
+    PreviewResponse,
+    RevenueReportResponse,
+    StatementResponse,
+    UsageSummaryResponse,
+    VoucherAuditRow,
+    VoucherResponse,
+    WalletResponse,
+)
+from suanli.client.http import Amount, SuanliClient
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _s(v: Amount) -> str:
+    if isinstance(v, float | bool):
+        raise TypeError(f"amounts must be Decimal, str or int, not {type(v).__name__}")
+    return str(v)
+
+
+class MoneyClient:
+    """Usage, plans, wallets, vouchers, packages, invoices and statements."""
+
+    def __init__(self, api: SuanliClient) -> None:
+        self.api = api
+
+    def _one(self, schema: type[M], method: str, path: str, **kw: Any) -> M:
+        return schema.model_validate(self.api.request(method, path, **kw))
+
+    def _many(self, schema: type[M], path: str, params: dict[str, Any] | None = None) -> list[M]:
+        return TypeAdapter(list[schema]).validate_python(self.api.request("GET", path, params=params))  # type: ignore[valid-type]
+
+    # -- usage ------------------------------------------------------------------------------------
+
+    def ingest(self, events: Sequence[Mapping[str, Any]]) -> IngestResponse:
+        """Send usage events (one batch, all or nothing; resends count as duplicates)."""
+        return self._one(IngestResponse, "POST", "/v1/usage/batch", json={"events": list(events)})
+
+    def ingest_one(self, event: Mapping[str, Any]) -> IngestResponse:
+        return self._one(IngestResponse, "POST", "/v1/usage/events", json=dict(event))
+
+    def usage(self, *, tenant: str | None = None, period: str | None = None, source: str | None = None
+              ) -> list[UsageSummaryResponse]:
+        return self._many(UsageSummaryResponse, "/v1/usage", {"tenant": tenant, "period": period, "source": source})
+
+    # -- plans, wallets, packages -----------------------------------------------------------------
+
+    def create_plan(self, plan: Mapping[str, Any]) -> PlanResponse:
+        return self._one(PlanResponse, "POST", "/v1/plans", json=dict(plan))
+
+    def plans(self, *, tenant: str | None = None) -> list[PlanResponse]:
+        return self._many(PlanResponse, "/v1/plans", {"tenant": tenant})
+
+    def wallet(self, tenant: str | None = None) -> WalletResponse:
+        return self._one(WalletResponse, "GET", "/v1/wallet", params={"tenant": tenant})
+
+    def top_up(self, tenant: str, amount: Amount, reference: str = "") -> WalletResponse:
+        return self._one(WalletResponse, "POST", "/v1/wallet/top-ups",
+                         json={"tenant": tenant, "amount": _s(amount), "reference": reference})
+
+    def grant_credit(self, tenant: str, amount: Amount, reason: str) -> WalletResponse:
+        return self._one(WalletResponse, "POST", "/v1/wallet/credits",
+                         json={"tenant": tenant, "amount": _s(amount), "reason": reason})
+
+    def set_wallet_policy(self, tenant: str, warn_hours: Amount, suspend_hours: Amount) -> WalletResponse:
+        return self._one(WalletResponse, "PUT", "/v1/wallet/policy",
+                         json={"tenant": tenant, "warn_hours": _s(warn_hours), "suspend_hours": _s(suspend_hours)})
+
+    def check_wallets(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.api.request("POST", "/v1/wallet/check")
+        return out
+
+    def buy_package(self, *, meter: str, quantity: Amount, price: Amount, expires_at: datetime, model: str = "",
+                    unit: str = "units", tenant: str | None = None) -> PackageResponse:
+        return self._one(PackageResponse, "POST", "/v1/packages", json={
+            "tenant": tenant, "meter": meter, "model": model, "unit": unit, "quantity": _s(quantity),
+            "price": _s(price), "expires_at": expires_at.isoformat()})
+
+    def packages(self, *, tenant: str | None = None) -> list[PackageResponse]:
+        return self._many(PackageResponse, "/v1/packages", {"tenant": tenant})
+
+    # -- vouchers ---------------------------------------------------------------------------------
+
+    def issue_voucher(self, *, tenant: str, issuer: str, percent: Amount, cap: Amount, valid_from: datetime,
+                      valid_to: datetime) -> VoucherResponse:
+        return self._one(VoucherResponse, "POST", "/v1/vouchers", json={
+            "tenant": tenant, "issuer": issuer, "percent": _s(percent), "cap": _s(cap),
+            "valid_from": valid_from.isoformat(), "valid_to": valid_to.isoformat()})
+
+    def vouchers(self, *, tenant: str | None = None, issuer: str | None = None) -> list[VoucherResponse]:
+        return self._many(VoucherResponse, "/v1/vouchers", {"tenant": tenant, "issuer": issuer})
+
+    def voucher_audit(self, *, issuer: str | None = None, tenant: str | None = None) -> list[VoucherAuditRow]:
+        return self._many(VoucherAuditRow, "/v1/vouchers/audit", {"issuer": issuer, "tenant": tenant})
+
+    def add_related_party(self, tenant: str, supplier: str, note: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = self.api.request("POST", "/v1/related-parties",
+                                               json={"tenant": tenant, "supplier": supplier, "note": note})
+        return out
+
+    # -- invoices and statements ------------------------------------------------------------------
+
+    def preview(self, period: str, *, tenant: str | None = None) -> PreviewResponse:
+        return self._one(PreviewResponse, "GET", f"/v1/billing/preview/{period}", params={"tenant": tenant})
+
+    def invoices(self, *, tenant: str | None = None, period: str | None = None, status: str | None = None
+                 ) -> list[InvoiceSummary]:
+        return self._many(InvoiceSummary, "/v1/billing/invoices", {"tenant": tenant, "period": period,
+                                                                    "status": status})
+
+    def issue_invoice(self, tenant: str, period: str, vouchers: Sequence[str] | None = None) -> BilledInvoiceResponse:
+        body: dict[str, Any] = {"tenant": tenant, "period": period}
+        if vouchers is not None:
+            body["vouchers"] = list(vouchers)
+        return self._one(BilledInvoiceResponse, "POST", "/v1/billing/invoices", json=body)
+
+    def billed_invoice(self, invoice_id: str) -> BilledInvoiceResponse:
+        return self._one(BilledInvoiceResponse, "GET", f"/v1/billing/invoices/{invoice_id}")
+
+    def export_invoice(self, invoice_id: str, fmt: str) -> str:
+        """The invoice as ``csv`` or ``html`` text (``json`` as the raw JSON text)."""
+        r = self.api._http.get(f"/v1/billing/invoices/{invoice_id}", params={"format": fmt},
+                               headers={"Authorization": f"Bearer {self.api.token}"} if self.api.token else None)
+        if r.status_code >= 400:
+            raise self.api._error(r)
+        return r.text
+
+    def pay_invoice(self, invoice_id: str) -> BilledInvoiceResponse:
+        return self._one(BilledInvoiceResponse, "POST", f"/v1/billing/invoices/{invoice_id}/pay")
+
+    def void_invoice(self, invoice_id: str, reason: str = "") -> BilledInvoiceResponse:
+        return self._one(BilledInvoiceResponse, "POST", f"/v1/billing/invoices/{invoice_id}/void",
+                         json={"reason": reason})
+
+    def credit_note(self, invoice_id: str, amount: Amount, reason: str) -> BilledInvoiceResponse:
+        return self._one(BilledInvoiceResponse, "POST", f"/v1/billing/invoices/{invoice_id}/credit-notes",
+                         json={"amount": _s(amount), "reason": reason})
+
+    def supplier_statement(self, *, supplier: str | None = None, period: str | None = None) -> StatementResponse:
+        return self._one(StatementResponse, "GET", "/v1/statements/supplier",
+                         params={"supplier": supplier, "period": period})
+
+    def revenue_report(self, period: str | None = None) -> RevenueReportResponse:
+        return self._one(RevenueReportResponse, "GET", "/v1/statements/revenue", params={"period": period})
+
+    def payout(self, supplier: str, amount: Amount) -> StatementResponse:
+        return self._one(StatementResponse, "POST", "/v1/payouts", json={"supplier": supplier, "amount": _s(amount)})
+
+    def ledger_check(self) -> LedgerCheckResponse:
+        return self._one(LedgerCheckResponse, "GET", "/v1/ledger/check")
