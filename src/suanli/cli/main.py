@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from suanli import __version__
-from suanli.cli import accounts, billing, fleet, jobs, leases, orders, prices, serve
+from suanli.cli import accounts, billing, fleet, jobs, leases, money, orders, prices, serve
 from suanli.cli.context import state
 
 GLOBAL_OPTIONS = ("--server", "--token", "--timeout")
@@ -102,6 +102,8 @@ app.add_typer(accounts.account_app, name="account")
 for _name in ("sim", "bench"):
     if importlib.util.find_spec(f"suanli.cli.{_name}") is not None:
         app.add_typer(importlib.import_module(f"suanli.cli.{_name}").app, name=_name)
+
+money.mount(app, billing.invoice_app)  # usage wallet voucher package plan statement; invoice …; bench …
 
 
 if __name__ == "__main__":

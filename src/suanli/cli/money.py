@@ -1,0 +1,356 @@
+"""Money commands: ``suanli usage``, ``wallet``, ``voucher``, ``package``, ``plan``, ``statement``,
+the billed-invoice commands under ``suanli invoice`` (list, issue, get, export, pay, void, credit),
+and ``suanli bench ingest|billing``. All through :class:`suanli.client.money.MoneyClient`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from suanli.cli import bench as bench_cli
+from suanli.cli import bench_money
+from suanli.cli.context import client
+from suanli.cli.options import JsonOpt, amount, instant
+from suanli.cli.render import fail, print_json, show, table, when
+from suanli.client.money import MoneyClient
+
+usage_app = typer.Typer(help="Usage events: ingest and totals.", no_args_is_help=True)
+wallet_app = typer.Typer(help="Prepaid wallets, credits and the low-balance rule.", no_args_is_help=True)
+voucher_app = typer.Typer(help="Compute vouchers (算力券).", no_args_is_help=True)
+package_app = typer.Typer(help="Prepaid packages of device-hours, P-hours or tokens.", no_args_is_help=True)
+plan_app = typer.Typer(help="Price plans: payg, spot, term (包月/包年), commit (包销).", no_args_is_help=True)
+statement_app = typer.Typer(help="Supplier statements and the operator's revenue report.", no_args_is_help=True)
+
+TenantOpt = Annotated[str | None, typer.Option("--tenant", help="The tenant (operator only; a tenant sees its own).")]
+PeriodOpt = Annotated[str | None, typer.Option("--period", metavar="YYYY-MM", help="The month.")]
+
+
+def _read_events(path: str) -> list[dict[str, Any]]:
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    text = text.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        data = json.loads(text)
+    else:
+        data = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
+        fail(f"{path}: expected a JSON array of events or one JSON event per line")
+    return data
+
+
+@usage_app.command("ingest")
+def usage_ingest(ctx: typer.Context,
+                 file: Annotated[str, typer.Argument(help="JSON array or JSON lines of events; - for stdin.")],
+                 batch: Annotated[int, typer.Option(help="Events per request (<= 10,000).")] = 1000,
+                 as_json: JsonOpt = False) -> None:
+    """Send usage events (CloudEvents-shaped: id, source, type, subject, time, data). Resending is safe."""
+    try:
+        events = _read_events(file)
+    except (OSError, ValueError) as e:
+        fail(f"cannot read events from {file}: {e}")
+    total = {"received": 0, "accepted": 0, "duplicates": 0}
+    with client(ctx) as api:
+        m = MoneyClient(api)
+        for i in range(0, len(events), batch):
+            r = m.ingest(events[i:i + batch])
+            for k in total:
+                total[k] += getattr(r, k)
+    if as_json:
+        print_json(total)
+        return
+    typer.echo(f"received {total['received']}, accepted {total['accepted']}, duplicates {total['duplicates']}")
+
+
+@usage_app.command("show")
+def usage_show(ctx: typer.Context, tenant: TenantOpt = None, period: PeriodOpt = None, as_json: JsonOpt = False
+               ) -> None:
+    """Usage totals per tenant, meter and model."""
+    with client(ctx) as api:
+        rows = MoneyClient(api).usage(tenant=tenant, period=period)
+    if as_json:
+        print_json(rows)
+        return
+    show(table("usage", ["tenant", "meter", "model", ("quantity", "right"), ("events", "right")],
+               [[r.tenant, r.meter, r.model, f"{r.quantity:f}", r.events] for r in rows]))
+
+
+def _wallet_out(w: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(w)
+        return
+    show(table(f"wallet {w.tenant} ({w.currency})", ["balance", "credits", "burn/h", "runway h", "standing",
+                                                     "suspended"],
+               [[f"{w.balance:f}", f"{w.credits:f}", f"{w.burn_per_hour:f}",
+                 "∞" if w.runway_hours is None else f"{w.runway_hours:f}", w.standing,
+                 ",".join(w.suspended_leases)]]))
+
+
+@wallet_app.command("show")
+def wallet_show(ctx: typer.Context, tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
+    """Balance, credits, burn rate and runway."""
+    with client(ctx) as api:
+        _wallet_out(MoneyClient(api).wallet(tenant), as_json)
+
+
+@wallet_app.command("top-up")
+def wallet_top_up(ctx: typer.Context, tenant: str, value: Annotated[str, typer.Argument(metavar="AMOUNT")],
+                  reference: str = "", as_json: JsonOpt = False) -> None:
+    """Record money received into a tenant's wallet (operator)."""
+    with client(ctx) as api:
+        _wallet_out(MoneyClient(api).top_up(tenant, amount(value, "AMOUNT"), reference), as_json)
+
+
+@wallet_app.command("credit")
+def wallet_credit(ctx: typer.Context, tenant: str, value: Annotated[str, typer.Argument(metavar="AMOUNT")],
+                  reason: Annotated[str, typer.Option("--reason", help="What the credit is for.")],
+                  as_json: JsonOpt = False) -> None:
+    """Grant an operator credit (coupon), spent after vouchers and before wallet cash."""
+    with client(ctx) as api:
+        _wallet_out(MoneyClient(api).grant_credit(tenant, amount(value, "AMOUNT"), reason), as_json)
+
+
+@wallet_app.command("policy")
+def wallet_policy(ctx: typer.Context, tenant: str, warn_hours: str = "24", suspend_hours: str = "1",
+                  as_json: JsonOpt = False) -> None:
+    """Make a tenant prepaid: warn below WARN hours of runway, suspend pay-as-you-go leases below SUSPEND."""
+    with client(ctx) as api:
+        _wallet_out(MoneyClient(api).set_wallet_policy(tenant, amount(warn_hours, "--warn-hours"),
+                                                       amount(suspend_hours, "--suspend-hours")), as_json)
+
+
+@wallet_app.command("check")
+def wallet_check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Apply the low-balance rule now (operator): suspend or resume leases."""
+    with client(ctx) as api:
+        out = MoneyClient(api).check_wallets()
+    print_json(out) if as_json else typer.echo(f"{len(out['changes'])} change(s): {out['changes']}")
+
+
+@voucher_app.command("issue")
+def voucher_issue(ctx: typer.Context, tenant: Annotated[str, typer.Option("--tenant")],
+                  issuer: Annotated[str, typer.Option("--issuer", help="Who funds it, e.g. shanghai-city.")],
+                  percent: Annotated[str, typer.Option("--percent", help="Fraction of eligible charges, e.g. 0.3.")],
+                  cap: Annotated[str, typer.Option("--cap", help="Most it pays in total.")],
+                  valid_from: Annotated[str, typer.Option("--from", help="ISO-8601 start.")],
+                  valid_to: Annotated[str, typer.Option("--to", help="ISO-8601 end (exclusive).")],
+                  as_json: JsonOpt = False) -> None:
+    """Issue a compute voucher to a tenant (operator)."""
+    a, b = instant(valid_from, "--from"), instant(valid_to, "--to")
+    assert a is not None and b is not None
+    with client(ctx) as api:
+        v = MoneyClient(api).issue_voucher(tenant=tenant, issuer=issuer, percent=amount(percent, "--percent"),
+                                           cap=amount(cap, "--cap"), valid_from=a, valid_to=b)
+    print_json(v) if as_json else typer.echo(f"voucher {v.id}: {v.percent:f} of eligible charges up to {v.cap:f}")
+
+
+@voucher_app.command("list")
+def voucher_list(ctx: typer.Context, tenant: TenantOpt = None, issuer: str | None = None, as_json: JsonOpt = False
+                 ) -> None:
+    with client(ctx) as api:
+        rows = MoneyClient(api).vouchers(tenant=tenant, issuer=issuer)
+    if as_json:
+        print_json(rows)
+        return
+    show(table("vouchers", ["id", "issuer", "tenant", ("percent", "right"), ("cap", "right"), ("used", "right"),
+                            ("left", "right"), "from", "to"],
+               [[v.id, v.issuer, v.tenant, f"{v.percent:f}", f"{v.cap:f}", f"{v.used:f}", f"{v.left:f}",
+                 when(v.valid_from), when(v.valid_to)] for v in rows]))
+
+
+@voucher_app.command("audit")
+def voucher_audit(ctx: typer.Context, issuer: str | None = None, tenant: TenantOpt = None,
+                  csv_out: Annotated[bool, typer.Option("--csv", help="CSV for the issuer's audit.")] = False,
+                  as_json: JsonOpt = False) -> None:
+    """Every use and refusal of vouchers, line by line, with the rule applied."""
+    with client(ctx) as api:
+        rows = MoneyClient(api).voucher_audit(issuer=issuer, tenant=tenant)
+    if as_json:
+        print_json(rows)
+        return
+    if csv_out:
+        cols = list(rows[0].model_dump()) if rows else ["voucher"]
+        typer.echo(",".join(cols))
+        for r in rows:
+            typer.echo(",".join(str(v) for v in r.model_dump(mode="json").values()))
+        return
+    show(table("voucher audit", ["voucher", "tenant", "invoice", "line", "outcome", "rule", ("amount", "right")],
+               [[r.voucher, r.tenant, r.invoice, r.line_no, r.outcome, r.rule, f"{r.amount:f}"] for r in rows]))
+
+
+@package_app.command("buy")
+def package_buy(ctx: typer.Context, meter: Annotated[str, typer.Option("--meter")],
+                quantity: Annotated[str, typer.Option("--quantity", help="In the meter's price unit.")],
+                price: Annotated[str, typer.Option("--price")],
+                expires: Annotated[str, typer.Option("--expires", help="ISO-8601 expiry.")],
+                model: str = "", unit: str = "units", tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
+    """Buy a prepaid package (billed on this month's invoice)."""
+    exp = instant(expires, "--expires")
+    assert exp is not None
+    with client(ctx) as api:
+        pk = MoneyClient(api).buy_package(meter=meter, quantity=amount(quantity, "--quantity"),
+                                          price=amount(price, "--price"), expires_at=exp, model=model, unit=unit,
+                                          tenant=tenant)
+    print_json(pk) if as_json else typer.echo(f"package {pk.id}: {pk.quantity:f} {pk.unit} of {pk.meter}")
+
+
+@package_app.command("list")
+def package_list(ctx: typer.Context, tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
+    with client(ctx) as api:
+        rows = MoneyClient(api).packages(tenant=tenant)
+    if as_json:
+        print_json(rows)
+        return
+    show(table("packages", ["id", "tenant", "meter", "model", ("quantity", "right"), ("left", "right"), "expires"],
+               [[x.id, x.tenant, x.meter, x.model, f"{x.quantity:f}", f"{x.left:f}", when(x.expires_at)]
+                for x in rows]))
+
+
+@plan_app.command("create")
+def plan_create(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The plan as a JSON file.")],
+                as_json: JsonOpt = False) -> None:
+    """Create a price plan from a JSON document (see docs/billing.md)."""
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        fail(f"cannot read {file}: {e}")
+    with client(ctx) as api:
+        pl = MoneyClient(api).create_plan(doc)
+    print_json(pl) if as_json else typer.echo(f"plan {pl.id} ({pl.kind}) for {pl.tenant}")
+
+
+@plan_app.command("list")
+def plan_list(ctx: typer.Context, tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
+    with client(ctx) as api:
+        rows = MoneyClient(api).plans(tenant=tenant)
+    if as_json:
+        print_json(rows)
+        return
+    show(table("plans", ["id", "tenant", "kind", "from", "to", "paid"],
+               [[x.id, x.tenant, x.kind, when(x.effective_from), when(x.effective_to), x.paid] for x in rows]))
+
+
+@statement_app.command("supplier")
+def statement_supplier(ctx: typer.Context, supplier: str | None = None, period: PeriodOpt = None,
+                       as_json: JsonOpt = False) -> None:
+    """A supplier's revenue share per period, model, site and lease (a supplier sees its own)."""
+    with client(ctx) as api:
+        st = MoneyClient(api).supplier_statement(supplier=supplier, period=period)
+    if as_json:
+        print_json(st)
+        return
+    show(table(f"statement {st.supplier} ({st.currency})", ["period", "model", "site", "lease",
+                                                            ("device-h", "right"), ("gross", "right"),
+                                                            ("share", "right"), ("commission", "right")],
+               [[x.period, x.model, x.site, x.lease, f"{x.device_hours:.4f}", f"{x.gross:f}", f"{x.supplier_share:f}",
+                 f"{x.commission:f}"] for x in st.lines],
+               caption=f"gross {st.gross:f} = share {st.supplier_share:f} + commission {st.commission:f}; "
+                       f"payable now {st.payable_balance:f}"))
+
+
+@statement_app.command("revenue")
+def statement_revenue(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt = False) -> None:
+    """The operator's revenue report for a month (or all time)."""
+    with client(ctx) as api:
+        r = MoneyClient(api).revenue_report(period)
+    if as_json:
+        print_json(r)
+        return
+    keys = ["invoices", "charges", "supplier_share", "commission", "vouchers", "credits", "wallet", "amount_due",
+            "ledger_sum"]
+    show(table(f"revenue {r.period or 'all'} ({r.currency})", ["figure", ("value", "right")],
+               [[k, str(getattr(r, k))] for k in keys]))
+
+
+# -- billed invoices (added to ``suanli invoice``) ---------------------------------------------------
+
+
+def invoice_list(ctx: typer.Context, tenant: TenantOpt = None, period: PeriodOpt = None,
+                 status: str | None = None, as_json: JsonOpt = False) -> None:
+    """Issued invoices (a tenant sees its own)."""
+    with client(ctx) as api:
+        rows = MoneyClient(api).invoices(tenant=tenant, period=period, status=status)
+    if as_json:
+        print_json(rows)
+        return
+    show(table("invoices", ["id", "tenant", "period", "status", ("total", "right"), ("due", "right"), "issued"],
+               [[x.id, x.tenant, x.period, x.status, f"{x.total:f}", f"{x.amount_due:f}", when(x.issued_at)]
+                for x in rows]))
+
+
+def _billed_out(inv: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(inv)
+        return
+    show(table(f"invoice {inv.id} {inv.tenant} {inv.period} [{inv.status}] ({inv.currency})",
+               ["#", "kind", "meter", "model", "site", "lease", ("quantity", "right"), "unit", ("price", "right"),
+                ("amount", "right")],
+               [[x.line_no + 1, x.kind, x.meter, x.model, x.site, x.lease, f"{x.quantity:.4f}", x.price_unit,
+                 f"{x.unit_price:.4f}", f"{x.amount:f}"] for x in inv.lines],
+               caption=f"total {inv.total:f} − vouchers {inv.vouchers:f} − credits {inv.credits:f} − wallet "
+                       f"{inv.wallet:f} = due {inv.amount_due:f}"))
+
+
+def invoice_issue(ctx: typer.Context, tenant: str, period: Annotated[str, typer.Option("--period")],
+                  voucher: Annotated[list[str] | None, typer.Option("--voucher", help="Apply only these.")] = None,
+                  as_json: JsonOpt = False) -> None:
+    """Issue a tenant's invoice for a month that is over (operator)."""
+    with client(ctx) as api:
+        _billed_out(MoneyClient(api).issue_invoice(tenant, period, voucher or None), as_json)
+
+
+def invoice_get(ctx: typer.Context, invoice_id: str, as_json: JsonOpt = False) -> None:
+    """One issued invoice with its lines."""
+    with client(ctx) as api:
+        _billed_out(MoneyClient(api).billed_invoice(invoice_id), as_json)
+
+
+def invoice_export(ctx: typer.Context, invoice_id: str,
+                   fmt: Annotated[str, typer.Option("--format", help="csv, json or html (printable).")] = "csv",
+                   output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None
+                   ) -> None:
+    """Export an invoice as CSV, JSON or printable HTML."""
+    if fmt not in ("csv", "json", "html"):
+        raise typer.BadParameter("allowed: csv, json, html", param_hint="--format")
+    with client(ctx) as api:
+        text = MoneyClient(api).export_invoice(invoice_id, fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}")
+    else:
+        typer.echo(text)
+
+
+def invoice_pay(ctx: typer.Context, invoice_id: str, as_json: JsonOpt = False) -> None:
+    """Record the amount due as received (operator)."""
+    with client(ctx) as api:
+        _billed_out(MoneyClient(api).pay_invoice(invoice_id), as_json)
+
+
+def invoice_void(ctx: typer.Context, invoice_id: str, reason: str = "", as_json: JsonOpt = False) -> None:
+    """Void an unpaid invoice (operator): every entry reversed."""
+    with client(ctx) as api:
+        _billed_out(MoneyClient(api).void_invoice(invoice_id, reason), as_json)
+
+
+def invoice_credit(ctx: typer.Context, invoice_id: str, value: Annotated[str, typer.Argument(metavar="AMOUNT")],
+                   reason: Annotated[str, typer.Option("--reason")], as_json: JsonOpt = False) -> None:
+    """Give a credit note on an invoice (operator)."""
+    with client(ctx) as api:
+        _billed_out(MoneyClient(api).credit_note(invoice_id, amount(value, "AMOUNT"), reason), as_json)
+
+
+def mount(app: typer.Typer, invoice_app: typer.Typer) -> None:
+    """Add the money commands to the ``suanli`` app (called once by :mod:`suanli.cli.main`)."""
+    for sub, name in ((usage_app, "usage"), (wallet_app, "wallet"), (voucher_app, "voucher"),
+                      (package_app, "package"), (plan_app, "plan"), (statement_app, "statement")):
+        app.add_typer(sub, name=name)
+    for fn, name in ((invoice_list, "list"), (invoice_issue, "issue"), (invoice_get, "get"),
+                     (invoice_export, "export"), (invoice_pay, "pay"), (invoice_void, "void"),
+                     (invoice_credit, "credit")):
+        invoice_app.command(name)(fn)
+    bench_money.mount(bench_cli.app)
