@@ -118,7 +118,8 @@ def test_reservation_extend_and_cancel(cli: Cli, tokens: dict[str, str], clock: 
     r = cli("order", "cancel", out["order"]["id"], token=t)
     assert r.exit_code == 0 and "cancelled" in r.stdout
     assert {o["status"] for o in cli.json("order", "list", token=t)} == {"fulfilled", "cancelled"}
-    r = cli("order", "cancel", cli.json("order", "list", token=t)[-1]["id"], token=t)
+    active = next(o for o in cli.json("order", "list", token=t) if o["status"] == "fulfilled")
+    r = cli("order", "cancel", active["id"], token=t)
     assert r.exit_code == 1 and "active" in r.stderr
 
 
