@@ -6,11 +6,21 @@ from typing import Annotated
 
 import typer
 
+from suanli.api.schemas.jobs import JobResponse
 from suanli.cli.context import client
 from suanli.cli.options import JsonOpt
 from suanli.cli.render import num, print_json, show, table, when
 
 job_app = typer.Typer(help="Run work on a lease's devices, follow it, read its logs.", no_args_is_help=True)
+
+
+def _devices(j: JobResponse) -> str:
+    """The device indices the job got, or how many it asked for while they are unknown."""
+    return ",".join(map(str, j.device_indices)) if j.device_indices else str(j.devices)
+
+
+def _exit(j: JobResponse) -> str:
+    return "-" if j.exit_code is None else str(j.exit_code)
 
 
 @job_app.command("submit", context_settings={"allow_interspersed_args": False})
@@ -57,9 +67,8 @@ def job_list(ctx: typer.Context,
         return
     show(table("jobs", ["id", "lease", "state", "node", "devices", ("exit", "right"), ("device-s", "right"),
                         "command"],
-               [[j.id, j.lease_id, j.state, j.node or "-",
-                 ",".join(map(str, j.device_indices)) if j.device_indices else str(j.devices),
-                 "-" if j.exit_code is None else j.exit_code, "-" if j.device_seconds is None else num(j.device_seconds),
+               [[j.id, j.lease_id, j.state, j.node or "-", _devices(j), _exit(j),
+                 "-" if j.device_seconds is None else num(j.device_seconds),
                  " ".join(j.command)[:60]] for j in page.items],
                caption=f"{len(page.items)} jobs"))
 
@@ -73,10 +82,9 @@ def job_show(ctx: typer.Context, job_id: str, as_json: JsonOpt = False) -> None:
         print_json(j)
         return
     show(table(f"job {j.id}", ["lease", "state", "node", "devices", "started", "finished", ("exit", "right")],
-               [[j.lease_id, j.state, j.node or "-",
-                 ",".join(map(str, j.device_indices)) if j.device_indices else str(j.devices),
+               [[j.lease_id, j.state, j.node or "-", _devices(j),
                  when(j.started_at) if j.started_at else "-", when(j.finished_at) if j.finished_at else "-",
-                 "-" if j.exit_code is None else j.exit_code]], caption=j.reason or None))
+                 _exit(j)]], caption=j.reason or None))
 
 
 @job_app.command("logs")
