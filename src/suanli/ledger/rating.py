@@ -140,7 +140,7 @@ def rate(inp: RatingInput) -> Rated:
             continue
         meter = r.meter
         divisor = PRICE_UNIT[meter][1]
-        units = r.quantity / divisor
+        raw = r.quantity  # in the meter's own unit; lines divide once, when they are built
         plan = plan_at(tenant_plans, inp.tenant, r.order, r.time)
         kind = "usage" if inp.period_start <= r.time < inp.period_end else "adjustment"
         period = month_of(r.time)
@@ -151,25 +151,26 @@ def rate(inp: RatingInput) -> Rated:
                 and r.model == plan.term_model:
             if plan.id not in term_left:
                 secs = _overlap_seconds(plan.effective_from, plan.effective_to, inp.period_start, inp.period_end)
-                term_left[plan.id] = plan.term_devices * secs / SECONDS_PER_HOUR
-            c = min(units, term_left[plan.id])
+                term_left[plan.id] = plan.term_devices * secs
+            c = min(raw, term_left[plan.id])
             if c > 0:
                 term_left[plan.id] -= c
                 add(("term_covered", meter, r.model, r.site, r.supplier, r.lease, plan_id, "", ZERO, paid, period),
                     c, r.time)
-                units -= c
-        if units > 0:
-            for pkg, c in draw.draw(meter, r.model, r.time, units, devp):
+                raw -= c
+        if raw > 0:
+            for pkg, c in draw.draw(meter, r.model, r.time, raw / divisor, devp):
+                c_raw = raw if c * divisor >= raw else c * divisor
                 add(("package_covered", meter, r.model, r.site, r.supplier, r.lease, plan_id, pkg, ZERO, paid,
-                     period), c, r.time)
-                units -= c
-        if units <= 0:
+                     period), c_raw, r.time)
+                raw -= c_raw
+        if raw <= 0:
             continue
         if plan is not None and plan.kind is PlanKind.COMMIT and plan.commit_meter is meter \
                 and plan.commit_model in ("", r.model):
-            commit_used[plan.id] = commit_used.get(plan.id, ZERO) + units
+            commit_used[plan.id] = commit_used.get(plan.id, ZERO) + raw / divisor
             add((kind, meter, r.model, r.site, r.supplier, r.lease, plan_id, "", plan.commit_price, paid, period),
-                units, r.time)
+                raw, r.time)
             continue
         ck = (plan_id, meter.value, r.model, r.site,
               "" if meter is not Meter.DEVICE_SECONDS else _entry_key(inp.book, r.model, r.site, r.time))
@@ -182,17 +183,18 @@ def rate(inp: RatingInput) -> Rated:
             key: _Key = (kind, meter, r.model if meter in DEVICE_METERS else "", "", "", "", plan_id or "default",
                          "", None, paid, period)
             tier_rates[key] = tiered
-            add(key, units, r.time)
+            add(key, raw, r.time)
         else:
-            add((kind, meter, r.model, r.site, r.supplier, r.lease, plan_id, "", price, paid, period), units, r.time)
+            add((kind, meter, r.model, r.site, r.supplier, r.lease, plan_id, "", price, paid, period), raw, r.time)
 
     lines: list[ChargeLine] = []
     for key in sorted(groups, key=_sort_key):
-        units_o, count_o, first_o, last_o = groups[key]
-        assert isinstance(units_o, Decimal) and isinstance(count_o, int)
+        raw_o, count_o, first_o, last_o = groups[key]
+        assert isinstance(raw_o, Decimal) and isinstance(count_o, int)
         assert isinstance(first_o, datetime) and isinstance(last_o, datetime)
         kind, meter_s, model, site, supplier, lease, plan_id, pkg, unit_price, paid, period = key
         meter = Meter(meter_s)
+        units_o = raw_o / PRICE_UNIT[meter][1]
         if unit_price is None:
             lines.extend(_tier_lines(inp, key, tier_rates[key], units_o, count_o, first_o, last_o))
             continue
