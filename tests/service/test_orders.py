@@ -166,6 +166,16 @@ def test_idempotency_key_replays_and_refuses_a_different_order(demo: Platform, t
     assert len(leases.list_leases(demo, tenant)) == 1
 
 
+def test_a_retry_later_with_hours_is_the_same_order(demo: Platform, tenant: Principal, clock: Clock) -> None:
+    raw = {"form": "gpu", "quantity": 1, "models": ["H800"], "hours": "2"}
+    first = orders.create_order(demo, tenant, dict(raw), "retry-1")
+    clock.advance(2)  # the client's retry arrives later; "2 hours" is still the same request
+    again = orders.create_order(demo, tenant, dict(raw), "retry-1")
+    assert again.replayed and again.order.id == first.order.id and again.order.end == first.order.end
+    with pytest.raises(ConflictError, match="different order"):
+        orders.create_order(demo, tenant, {**raw, "hours": "3"}, "retry-1")
+
+
 def test_tenants_are_isolated(demo: Platform, tenant: Principal, operator: Principal) -> None:
     other = make_tenant(demo, operator, "beta")
     lid = order(demo, tenant, form="gpu", quantity=1)

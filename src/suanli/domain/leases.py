@@ -216,8 +216,10 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
     )
 
 
-def order_to_dict(spec: OrderSpec) -> dict[str, Any]:
-    """JSON-able form for storage; the inverse of :func:`parse_order` (minus the window)."""
+def order_to_dict(spec: OrderSpec, window: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """JSON-able form for storage. ``window``: the request's ``start``/``end``/``hours`` as sent,
+    kept under ``"window"`` so that a retry is recognised as the same order even when ``hours``
+    yields a different end; :func:`placement_spec` strips it again."""
     d: dict[str, Any] = {"form": spec.form.value}
     if spec.form in (ProductForm.SERVER, ProductForm.GPU, ProductForm.CLUSTER):
         d["quantity"] = spec.quantity
@@ -228,7 +230,15 @@ def order_to_dict(spec: OrderSpec) -> dict[str, Any]:
     for key in ("models", "sites", "regions", "vendors"):
         if getattr(spec, key):
             d[key] = list(getattr(spec, key))
+    if window is not None:
+        sent = {k: window[k] for k in ("start", "end", "hours") if window.get(k) is not None}
+        d["window"] = {k: v.isoformat() if isinstance(v, datetime) else str(v) for k, v in sent.items()}
     return d
+
+
+def placement_spec(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored order without its window: what :func:`parse_order` places again (e.g. after a failure)."""
+    return {k: v for k, v in stored.items() if k != "window"}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from suanli.domain.fleet import NodeState
-from suanli.domain.leases import Lease, LeaseState, parse_order
+from suanli.domain.leases import Lease, LeaseState, parse_order, placement_spec
 from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.drivers.base import NodeState as EngineNodeState
 from suanli.errors import SuanliError
@@ -129,12 +129,9 @@ def _replace_one(p: Platform, s: Session, lease_id: str, now: datetime) -> str:
         return "ended"
     start = max(now, lease.start)
     order = lease_store.get_order(s, lease.order_id, tenant_id=None)
-    spec = parse_order(order.spec, now=now)
+    spec = parse_order(placement_spec(order.spec), now=now)
     snap = snapshot(p, s, start, lease.end, exclude_lease=lease.id)
-    sites: dict[str, set[str]] = {}
-    for site in fleet_store.list_sites(s):
-        sites.setdefault(site.region, set()).add(site.name)
-    outcome = plan(p, snap, spec, sites, seed=f"{lease.id}@{now.isoformat()}")
+    outcome = plan(p, snap, spec, seed=f"{lease.id}@{now.isoformat()}")
     if not isinstance(outcome, Plan):
         return "interrupted"
     lease_store.claim_devices(s, snap.versions(outcome.grants))

@@ -20,7 +20,6 @@ from suanli.errors import CapacityError, ConflictError, ValidationError
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, Rejection, plan, snapshot
 from suanli.service.platform import Platform
-from suanli.store import fleet as fleet_store
 from suanli.store import leases as store
 from suanli.store.leases import OrderRecord, StaleClaim
 
@@ -33,18 +32,11 @@ class OrderResult:
     replayed: bool
 
 
-def _sites_by_region(p: Platform, s: Any) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for site in fleet_store.list_sites(s):
-        out.setdefault(site.region, set()).add(site.name)
-    return out
-
-
 def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency_key: str | None = None) -> OrderResult:
     actor.require(Role.TENANT)
     now = p.clock.now()
     spec = parse_order(raw, now=now)
-    stored_spec = order_to_dict(spec)
+    stored_spec = order_to_dict(spec, window=raw)
     key = idempotency_key or secrets.token_hex(12)
     if len(key) > 128:
         raise ValidationError("Idempotency-Key must be at most 128 characters", field="idempotency_key")
@@ -61,7 +53,7 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
                     return OrderResult(prior, replayed=True)
                 snap = snapshot(p, s, start, spec.end)
                 order_id = "ord_" + secrets.token_hex(6)
-                outcome = plan(p, snap, spec, _sites_by_region(p, s), seed=order_id)
+                outcome = plan(p, snap, spec, seed=order_id)
                 if isinstance(outcome, Rejection):
                     _record(p, s, actor, key, spec, stored_spec, start, now, order_id, None, outcome)
                     rejected = store.get_order(s, order_id, tenant_id=actor.account_id)

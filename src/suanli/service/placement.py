@@ -48,6 +48,8 @@ class Snapshot:
     """(node index, slot) -> device"""
     node_names: list[str]
     sites: list[str]
+    regions: dict[str, set[str]]
+    """region -> its sites"""
     fabrics: list[str]
     catalog: Catalog
     book: PriceBook
@@ -131,11 +133,14 @@ def snapshot(p: Platform, s: Session, start: datetime, end: datetime | None,
     state = FleetState(node_ids=node_names, cpu_total_milli=cpu_total, cpu_free_milli=cpu_free,
                        mem_free_mib=np.full(n, 1 << 40, np.int64), dev_model=dev_model, dev_free_milli=dev_free,
                        model_names=models, fabric=fabric_arr, site=site_arr, dev_cost=dev_cost)
-    return Snapshot(state, devices, slot_device, node_names, site_names, fabric_names, cat, book, start)
+    regions: dict[str, set[str]] = {}
+    for site_obj in sites.values():
+        regions.setdefault(site_obj.region, set()).add(site_obj.name)
+    return Snapshot(state, devices, slot_device, node_names, site_names, regions, fabric_names, cat, book, start)
 
 
 # --------------------------------------------------------------------------- order -> requests
-def _filters(snap: Snapshot, spec: OrderSpec, sites_by_region: dict[str, set[str]]) -> tuple[
+def _filters(snap: Snapshot, spec: OrderSpec) -> tuple[
         frozenset[int] | None, frozenset[int] | None]:
     cat = snap.catalog
     models: set[str] | None = None
@@ -156,11 +161,11 @@ def _filters(snap: Snapshot, spec: OrderSpec, sites_by_region: dict[str, set[str
             raise ValidationError(f"unknown sites {unknown}; sites: {', '.join(snap.sites)}", field="sites")
         sites = set(spec.sites)
     if spec.regions:
-        unknown = [r for r in spec.regions if r not in sites_by_region]
+        unknown = [r for r in spec.regions if r not in snap.regions]
         if unknown:
-            raise ValidationError(f"unknown regions {unknown}; regions: {', '.join(sorted(sites_by_region))}",
+            raise ValidationError(f"unknown regions {unknown}; regions: {', '.join(sorted(snap.regions))}",
                                   field="regions")
-        in_regions = set().union(*(sites_by_region[r] for r in spec.regions))
+        in_regions = set().union(*(snap.regions[r] for r in spec.regions))
         sites = in_regions if sites is None else sites & in_regions
     mnames = snap.state.model_names
     mset = None if models is None else frozenset(i for i, m in enumerate(mnames) if m in models)
@@ -184,12 +189,11 @@ def _cpu_share(snap: Snapshot, node: int, milli: int) -> int:
     return int(st.cpu_total_milli[node] * milli // (int(st.n_devices[node]) * MILLI))
 
 
-def plan(p: Platform, snap: Snapshot, spec: OrderSpec, sites_by_region: dict[str, set[str]],
-         seed: str) -> Plan | Rejection:
+def plan(p: Platform, snap: Snapshot, spec: OrderSpec, seed: str) -> Plan | Rejection:
     """Place one order on the snapshot (mutating it). Impossible shapes are a ValidationError."""
     policy = get_policy(p.settings.placement_policy)
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little"))
-    models, sites = _filters(snap, spec, sites_by_region)
+    models, sites = _filters(snap, spec)
     if models is not None and not models:
         return Rejection(RejectReason.NOT_ALLOWED, "no accelerator model meets the order's model/vendor/memory filters")
     cap = _node_capacity(snap, models, sites)
