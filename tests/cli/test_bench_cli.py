@@ -18,7 +18,7 @@ def test_bench_placement_json_shape(tmp_path):
                                  "--workers", "1", "--scale-nodes", "20", "--scale-requests", "200", "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
-    assert set(doc) == {"workloads", "best_policy", "seconds_per_run", "scale"}
+    assert {"workloads", "best_policy", "seconds_per_run", "scale"} <= set(doc)
     e = doc["workloads"]["tiny"]["fgd"]
-    assert set(e) == {"alloc_100", "alloc_130", "sd_130", "published_130"}
+    assert {"alloc_100", "alloc_130", "sd_130", "published_130"} <= set(e)
     assert doc["scale"]["nodes"] == 20 and doc["scale"]["requests"] == 200

@@ -60,7 +60,8 @@ def placement(
     except SuanliError as e:
         fail(e.message)
 
-    result: dict[str, Any] = {"workloads": {}, "best_policy": None, "seconds_per_run": {}, "scale": None}
+    result: dict[str, Any] = {"workloads": {}, "best_policy": None, "seconds_per_run": {}, "scale": None,
+                              "wall_s": round(wall, 1), "workers": n_workers, "runs": len(runs)}
     detail: dict[tuple[str, str], dict[str, float]] = {}
     by: dict[tuple[str, str], list[Any]] = {}
     for r in runs:
@@ -69,11 +70,15 @@ def placement(
         a100 = np.array([x.alloc_at(100) for x in rs])
         a130 = np.array([x.alloc_at(130) for x in rs])
         pub130 = pub.at(w, p, 130) if pub else None
+        pub100 = pub.at(w, p, 100) if pub else None
         entry = {
             "alloc_100": round(float(a100.mean()), 3),
             "alloc_130": round(float(a130.mean()), 3),
+            "sd_100": round(float(a100.std(ddof=1)) if a100.size > 1 else 0.0, 3),
             "sd_130": round(float(a130.std(ddof=1)) if a130.size > 1 else 0.0, 3),
+            "published_100": None if pub100 is None else round(pub100, 3),
             "published_130": None if pub130 is None else round(pub130, 3),
+            "seeds": len(rs),
         }
         result["workloads"].setdefault(w, {})[p] = entry
         detail[(w, p)] = {
@@ -106,18 +111,18 @@ def placement(
     fgd_pub = {w: (pub.at(w, "fgd", 130) if pub else None) for w in result["workloads"]}
     for w, per in result["workloads"].items():
         rows = []
-        for p, e in per.items():
+        for p, ent in per.items():
             d = detail[(w, p)]
-            pub130 = e["published_130"]
+            pub130 = ent["published_130"]
             fp = fgd_pub[w]
-            red = None if fp is None else (1 - (100 - e["alloc_130"]) / (100 - fp)) * 100
+            red = None if fp is None else (1 - (100 - ent["alloc_130"]) / (100 - fp)) * 100
             rows.append((
                 p,
-                f"{e['alloc_100']:.2f} ± {d['sd_100']:.2f}",
-                f"{e['alloc_130']:.2f} ± {e['sd_130']:.2f}",
+                f"{ent['alloc_100']:.2f} ± {d['sd_100']:.2f}",
+                f"{ent['alloc_130']:.2f} ± {ent['sd_130']:.2f}",
                 "-" if np.isnan(d["pub_100"]) else f"{d['pub_100']:.2f}",
                 "-" if pub130 is None else f"{pub130:.2f}",
-                "-" if pub130 is None else f"{e['alloc_130'] - pub130:+.2f}",
+                "-" if pub130 is None else f"{ent['alloc_130'] - pub130:+.2f}",
                 "-" if red is None else f"{red:+.1f}%",
             ))
         show(table(f"{w} ({len(seed_list)} seeds)", ["policy", ("alloc@100%", "right"), ("alloc@130%", "right"),
