@@ -20,10 +20,12 @@ leased interrupted (spot) at ``stops[lease]`` are never charged from that instan
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 
 from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.domain.prices import PriceBook
@@ -132,7 +134,9 @@ def rate(inp: RatingInput) -> Rated:
             g[1] = g[1] + 1  # type: ignore[operator]
             g[3] = t
 
-    records = sorted(inp.records, key=lambda r: (r.time, r.source, r.id))
+    records = sorted(inp.records, key=attrgetter("time", "source", "id"))
+    list_rates = _ListRates(inp.book, records[-1].time if records else inp.period_end)
+    own_period = month_of(inp.period_start)
     for r in records:
         stop = inp.stops.get(r.lease) if r.lease else None
         if stop is not None and r.time >= stop:
@@ -142,8 +146,10 @@ def rate(inp: RatingInput) -> Rated:
         divisor = PRICE_UNIT[meter][1]
         raw = r.quantity  # in the meter's own unit; lines divide once, when they are built
         plan = plan_at(tenant_plans, inp.tenant, r.order, r.time)
-        kind = "usage" if inp.period_start <= r.time < inp.period_end else "adjustment"
-        period = month_of(r.time)
+        if inp.period_start <= r.time < inp.period_end:
+            kind, period = "usage", own_period
+        else:
+            kind, period = "adjustment", month_of(r.time)
         devp = inp.device_p.get(r.model)
         plan_id = plan.id if plan else ""
         paid = bool(plan and plan.paid)
@@ -173,7 +179,7 @@ def rate(inp: RatingInput) -> Rated:
                 raw, r.time)
             continue
         ck = (plan_id, meter.value, r.model, r.site,
-              "" if meter is not Meter.DEVICE_SECONDS else _entry_key(inp.book, r.model, r.site, r.time))
+              "" if meter is not Meter.DEVICE_SECONDS else list_rates.key(r.model, r.site, r.time))
         cached = price_cache.get(ck)
         if cached is None:
             cached = _price(inp, plan, default_plans, meter, r, devp)
@@ -221,9 +227,27 @@ def _sort_key(k: _Key) -> tuple[str, ...]:
     return tuple("" if x is None else str(x) for x in k)
 
 
-def _entry_key(book: PriceBook, model: str, site: str, at: datetime) -> str:
-    e = book.entry_at(model, site, at)
-    return "" if e is None else e.effective_from.isoformat()
+class _ListRates:
+    """Which list-price segment a time falls in, per (model, site), for records in time order:
+    the segments are cut once (:meth:`PriceBook.segments`) from the first record's time on."""
+
+    def __init__(self, book: PriceBook, last: datetime) -> None:
+        self.book = book
+        self.last = last + timedelta(seconds=1)
+        self.cuts: dict[tuple[str, str], list[datetime] | None] = {}
+
+    def key(self, model: str, site: str, at: datetime) -> str:
+        k = (model, site)
+        if k not in self.cuts:
+            try:
+                self.cuts[k] = [seg.start for seg in self.book.segments(model, site, at, max(self.last, at))]
+            except NotFoundError:
+                self.cuts[k] = None  # priced (or refused) record by record
+        cuts = self.cuts[k]
+        if cuts is None or at < cuts[0]:
+            e = self.book.entry_at(model, site, at)
+            return "" if e is None else e.effective_from.isoformat()
+        return str(bisect_right(cuts, at))
 
 
 def _price(inp: RatingInput, plan: PricePlan | None, defaults: Sequence[PricePlan], meter: Meter,
