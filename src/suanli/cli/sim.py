@@ -189,103 +189,136 @@ def fgd(
 
 @app.command("run")
 def run(
-    trace: Annotated[str, typer.Option(help="openb (pods with lifetimes) or philly (gang jobs).")] = "openb",
+    trace: Annotated[str, typer.Option(help="openb (pods with real lifetimes) or philly (gang jobs).")] = "openb",
     policy: Annotated[str, typer.Option(help=f"Placement policy: {', '.join(policy_names())}.")] = "fgd+",
-    load: Annotated[float, typer.Option(help="Offered GPU load ρ (arrivals rescaled to it).")] = 0.85,
-    queue: Annotated[str, typer.Option(help="Queue discipline: fifo, backfill, sjf, las.")] = "backfill",
-    jobs: Annotated[int, typer.Option(help="Number of arrivals to simulate.")] = 20000,
-    seed: Annotated[int, typer.Option(help="Seed.")] = 42,
+    load: Annotated[str, typer.Option(help="Offered GPU load ρ, or a comma list such as 0.5,0.7,0.85,1.0,1.2.")] = "0.85",
+    queue: Annotated[str, typer.Option(help="Queue discipline(s), comma list: fifo, backfill, sjf, las, area.")] = "backfill",
+    hours: Annotated[float, typer.Option(help="Simulated horizon in hours.")] = 24.0,
+    patience_h: Annotated[float, typer.Option(help="A job waiting longer than this (hours) is rejected.")] = 6.0,
+    seed: Annotated[int, typer.Option(help="Seed of the job stream and of the policy.")] = 42,
     nodes: Annotated[Path | None, typer.Option(help="Node list CSV (default: the trace's GPU nodes).")] = None,
     pods: Annotated[str, typer.Option(help="openb pod list CSV or workload name.")] = "default",
     philly: Annotated[Path | None, typer.Option(help="Philly jobs CSV (default ../shared/traces/sia-sosp23-workloads/philly_jobs.csv).")] = None,
     trace_dir: Annotated[Path | None, typer.Option(help="openb trace folder.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write time series CSV and PNG plots into this directory.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write time series CSVs and a PNG plot into this directory.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Dynamic leasing: arrivals and departures over simulated time, a queue, revenue (BENCHMARKS.md §2)."""
-    pol = check_policy(policy)
-    render_dynamic(trace, pol, load, queue, jobs, seed, nodes, pods, philly, trace_dir, out, as_json)
+    """Dynamic leasing: calibrated offered load, arrivals and departures over simulated time, a queue,
+    revenue (BENCHMARKS.md §2)."""
+    from suanli.sim.dynamic import QUEUES
 
+    pol = check_policy(policy)
+    if trace not in ("openb", "philly"):
+        fail(f"--trace {trace!r}: allowed: openb, philly")
+    queues = [q.strip() for q in queue.split(",") if q.strip()]
+    for q in queues:
+        if q not in QUEUES:
+            fail(f"--queue {q!r}: allowed: {', '.join(QUEUES)}")
+    try:
+        loads = [float(x) for x in load.split(",") if x.strip()]
+    except ValueError:
+        fail(f"--load {load!r}: expected numbers such as 0.85 or 0.5,0.7")
+    if not loads or any(x <= 0 for x in loads):
+        fail("--load: every ρ must be > 0")
+    if hours <= 0 or patience_h <= 0:
+        fail("--hours and --patience-h must be > 0")
+    results = render_dynamic(trace, pol, loads, queues, hours * 3600, patience_h * 3600, seed, nodes, pods, philly,
+                             trace_dir, out)
+    summaries = [r.summary() | {"trace": trace} for r in results]
+    if as_json:
+        print_json({"runs": summaries, "files": _dyn_files(out, results, trace)})
+        return
+    cols: list[str | tuple[str, str]] = ["ρ", "queue", ("offered", "right"), ("alloc %", "right"), ("F %", "right"), ("wait mean s", "right"),
+            ("p50", "right"), ("p99", "right"), ("JCT mean h", "right"), ("rejected", "right"),
+            ("waiting@H", "right"), ("revenue USD", "right")]
+    rows = [
+        (f"{s['rho']}", str(s["queue"]), f"{s['offered_load']:.3f}", f"{s['alloc_time_avg_pct']:.2f}",
+         f"{s['frag_time_avg_pct']:.2f}", f"{s['wait_mean_s']:.0f}", f"{s['wait_p50_s']:.0f}", f"{s['wait_p99_s']:.0f}",
+         f"{float(s['jct_mean_s']) / 3600:.2f}", str(s["rejected"]), str(s["waiting_at_end"]), f"{s['revenue_usd']:,.0f}")
+        for s in summaries
+    ]
+    show(table(f"dynamic · {trace} · {pol} · {hours:g} h", cols, rows))
+    show(results[0].price_label if results else "")
+    for f in _dyn_files(out, results, trace):
+        show(f"wrote {f}")
+
+
+def _dyn_files(out: Path | None, results: list[Any], trace: str) -> list[str]:
+    if out is None or not results:
+        return []
+    p = results[0].policy.replace("+", "plus")
+    return [str(out / f"dynamic_{trace}_{p}.csv"), str(out / f"dynamic_{trace}_{p}.png")]
 
 
 def render_dynamic(
-    trace: str, policy: str, load: float, queue: str, n_jobs: int, seed: int, nodes: Path | None, pods: str,
-    philly: Path | None, trace_dir: Path | None, out: Path | None, as_json: bool,
-) -> None:
-    from suanli.scheduler import PlacementRequest
-    from suanli.sim.dynamic import Job, rescale, simulate
-    from suanli.sim.fgd import build_fleet, pod_requests, typical_pods
+    trace: str, policy: str, loads: list[float], queues: list[str], horizon_s: float, patience_s: float, seed: int,
+    nodes: Path | None, pods: str, philly: Path | None, trace_dir: Path | None, out: Path | None,
+) -> list[Any]:
+    from suanli.sim.dynamic import DynamicResult, simulate
+    from suanli.sim.scenarios import openb_scenario, philly_scenario
     from suanli.sim.traces import load_nodes, load_philly, load_pods
 
-    if trace not in ("openb", "philly"):
-        fail(f"--trace {trace!r}: allowed: openb, philly")
-    if queue not in ("fifo", "backfill", "sjf"):
-        fail(f"--queue {queue!r}: allowed: fifo, backfill, sjf")
-    if load <= 0:
-        fail("--load must be > 0")
     tdir = trace_dir or default_trace_dir()
+    results: list[DynamicResult] = []
     try:
         table_n = load_nodes(nodes or tdir / "csv" / NODE_FILE)
-        state = build_fleet(table_n)
-        state.fabric[:] = np.arange(state.num_nodes) // 16
-        cap = float(state.dev_total.sum())
-        typ = None
-        if trace == "openb":
-            pt = load_pods(resolve_pods(pods, tdir))
-            if pt.creation_time is None or pt.deletion_time is None:
-                fail(f"{pt.path}: needs creation_time and deletion_time columns for dynamic mode")
-            dur = (pt.deletion_time - pt.creation_time).astype(float)
-            ok = np.flatnonzero(dur > 0)[:n_jobs]
-            reqs = pod_requests(pt, state)
-            gpu = (pt.num_gpu * pt.gpu_milli)[ok].astype(float)
-            arr = rescale(pt.creation_time[ok].astype(float), dur[ok], gpu, load, cap)
-            jobs = [Job(float(a), float(d), reqs[i], int(g)) for a, d, i, g in zip(arr, dur[ok], ok, gpu, strict=True)]
-            typ = typical_pods(pt)
-        else:
-            ph = load_philly(philly or tdir.parent / "sia-sosp23-workloads" / "philly_jobs.csv", limit=n_jobs)
-            gpu = ph.num_gpus * 1000.0
-            arr = rescale(ph.arrival_s, ph.duration_s, gpu, load, cap)
-            jobs = [
-                Job(float(a), float(d), PlacementRequest(cpu_milli=4000 * int(g), num_devices=int(g))
-                    if g <= 8 else PlacementRequest(cpu_milli=4000, spread_devices=int(g)), int(g) * 1000)
-                for a, d, g in zip(arr, ph.duration_s, ph.num_gpus, strict=True)
-            ]
-        jobs.sort(key=lambda j: j.arrival)
-        res = simulate(state, jobs, policy, queue, seed, typical=typ, rho=load)
+        pt = load_pods(resolve_pods(pods, tdir)) if trace == "openb" else None
+        ph = load_philly(philly or tdir.parent / "sia-sosp23-workloads" / "philly_jobs.csv") if trace == "philly" else None
+        n_runs = len(loads) * len(queues)
+        with progress_bar(n_runs * 100, f"sim run · {trace}") as prog:
+            task = prog.add_task("sim run", total=n_runs * 100)
+            for rho in loads:
+                for q in queues:
+                    # a fresh fleet and the same job stream (same seed) for every queue
+                    sc = (openb_scenario(table_n, pt, rho, horizon_s, seed) if pt is not None
+                          else philly_scenario(table_n, ph, rho, horizon_s, seed) if ph is not None else None)
+                    assert sc is not None
+                    base = float(prog.tasks[0].completed) if prog.tasks else 0.0
+
+                    def tick(t: float, b: float = base) -> None:
+                        prog.update(task, completed=b + 100 * t / horizon_s)
+
+                    res = simulate(
+                        sc.state, sc.jobs, policy, q, horizon=horizon_s, seed=seed, patience=patience_s,
+                        typical=sc.typical, rho=rho, offered=sc.stream.offered, progress=tick,
+                    )
+                    prog.update(task, completed=base + 100)
+                    results.append(res)
     except SuanliError as e:
         fail(e.message)
-    summ = res.summary()
-    summ["trace"] = trace
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        csv_path = out / f"dynamic_{trace}_{policy.replace('+', 'plus')}_{queue}.csv"
-        with csv_path.open("w", encoding="utf-8") as fh:
-            fh.write("time_s,alloc_pct,idle_on_used_nodes_pct\n")
-            for t, a, f in zip(res.times, res.alloc_pct, res.frag_pct, strict=True):
-                fh.write(f"{t:.1f},{a:.3f},{f:.3f}\n")
-        import matplotlib
+    if out is not None and results:
+        write_dynamic(out, results, trace)
+    return results
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(8, 4))
-        ax.plot(res.times / 3600, res.alloc_pct, lw=0.8, label="allocated GPU %")
-        ax.plot(res.times / 3600, res.frag_pct, lw=0.8, label="idle GPU on partly used nodes %")
-        ax.set_xlabel("simulated hours")
-        ax.set_ylabel("% of GPU capacity")
-        ax.set_title(f"{trace} · {policy} · {queue} · ρ={load}")
-        ax.legend(fontsize=8)
+def write_dynamic(out: Path, results: list[Any], trace: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    p = results[0].policy.replace("+", "plus")
+    with (out / f"dynamic_{trace}_{p}.csv").open("w", encoding="utf-8") as fh:
+        fh.write("rho,queue,time_s,alloc_pct,frag_pct,queue_len\n")
+        for r in results:
+            for t, a, f, n in zip(r.times, r.alloc_pct, r.frag_pct, r.queue_len, strict=True):
+                fh.write(f"{r.rho},{r.queue},{t:.1f},{a:.3f},{f:.3f},{n}\n")
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
+    for r in results:
+        lab = f"ρ={r.rho} {r.queue}"
+        ax1.plot(r.times / 3600, r.alloc_pct, lw=0.8, label=lab)
+        ax2.plot(r.times / 3600, r.frag_pct, lw=0.8, label=lab)
+    ax1.set_ylabel("allocated GPU %")
+    ax2.set_ylabel("FGD fragmentation F, % of GPUs")
+    ax2.set_xlabel("simulated hours")
+    ax1.set_title(f"{trace} · {results[0].policy}")
+    for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
-        fig.tight_layout()
-        png = out / csv_path.with_suffix(".png").name
-        fig.savefig(png, dpi=110)
-        plt.close(fig)
-        summ["files"] = [str(csv_path), str(png)]
-    if as_json:
-        print_json(summ)
-        return
-    show(table(f"dynamic · {trace} · {policy} · {queue} · ρ={load}", ["metric", ("value", "right")],
-               [(k, f"{v:.3f}" if isinstance(v, float) else v) for k, v in summ.items() if k != "files"]))
+    ax1.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(out / f"dynamic_{trace}_{p}.png", dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,51 @@
 """Dynamic leasing simulation (BENCHMARKS.md §2): arrivals and departures in simulated time.
 
-Time comes from the event loop (a heap of arrival/departure events), never the wall clock.
-Workloads: openb pods with their real lifetimes (``deletion_time − creation_time``), arrival
-times rescaled so that the offered GPU load is ``rho`` × capacity; Philly jobs (1–128 GPUs,
-gang: all devices at once, in one fabric domain, as ``spread_devices``) likewise rescaled.
-Queue: ``fifo`` (head-of-line blocks), ``backfill`` (later jobs may start when the head does
-not fit), ``sjf`` (shortest known duration first, with backfill). A job waiting longer than
-``patience`` seconds is rejected. Revenue uses a stated price book (per GPU-hour by model;
-CPU-only work is priced per core-hour), labelled in the result.
+Time comes from the event loop (a heap of events), never the wall clock.
+
+Offered load
+------------
+The offered GPU load of a job sequence over a horizon ``H`` is the time average, over
+``[0, H]``, of the GPU milli that would be busy if every job started on arrival::
+
+    L = Σ_j g_j · |[a_j, a_j + d_j) ∩ [0, H]| / (capacity · H)
+
+Lifetimes in the openb trace are extremely heavy-tailed (median 9 minutes, yet the longest
+1 % of pods carry ~90 % of the GPU time), so rescaling the trace's own arrival times cannot
+reach a target ``ρ`` inside any window: most of the work of long pods falls outside it.
+:func:`stationary_jobs` therefore treats the trace as a distribution and builds a *stationary*
+sequence: Poisson arrivals of jobs drawn from the trace (real lifetimes), plus the jobs already
+running at time 0 in steady state (drawn with probability ∝ lifetime, with a uniform residual
+lifetime, as in an M/G/∞ system). The arrival rate is then calibrated by bisection, with common
+random numbers so that ``L`` is monotone in the rate, until ``L`` is within ``tol`` of ``ρ``.
+
+Queues
+------
+``fifo`` (head-of-line blocks), ``backfill`` (FIFO order, later jobs start when the head does not
+fit), ``sjf`` (shortest known duration first, backfill), ``las`` (Tiresias-style discretised
+2D-LAS: two priority queues by attained GPU-time, FIFO inside a queue, a job in the upper queue
+preempts jobs of the lower queue; preempted jobs resume with their remaining time), ``area``
+(ours: smallest remaining GPU-time ``g·d`` first, aged by waiting time, backfill, never
+preempts — a lease, once granted, runs to its end). A job waiting longer than ``patience`` is
+rejected (the customer leaves).
+
+Metrics over ``[0, H]``: time-averaged allocation, FGD fragmentation ``F`` (typical pods of the
+workload, :mod:`suanli.scheduler.frag`) as % of capacity, queueing delay (arrival to first start)
+mean / p50 / p99, job completion time of the jobs that finished, rejections, jobs still waiting
+at ``H``, and revenue for the GPU-time (and CPU-time of CPU-only jobs) served inside ``[0, H]``
+under :data:`PRICE_BOOK` — an ASSUMED, illustrative price book.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from suanli.scheduler import MILLI, FleetState, Placement, PlacementRequest, get_policy
+from suanli.errors import ValidationError
+from suanli.scheduler import MILLI, FleetState, FragModel, Placement, PlacementRequest, get_policy
 from suanli.scheduler.frag import TypicalPods
 
 #: ASSUMED price book (USD per GPU-hour by model; CPU-only per core-hour): illustrative only
@@ -25,14 +53,107 @@ PRICE_BOOK: dict[str, float] = {
     "G3": 2.50, "G2": 1.80, "V100M32": 1.40, "V100M16": 1.10, "A10": 0.90, "T4": 0.45, "P100": 0.60,
     "A100": 2.00, "H800": 3.50, "L40S": 1.20, "_cpu_core": 0.03, "_default": 1.00,
 }
+PRICE_LABEL = "ASSUMED illustrative price book: USD per GPU-hour by model (G3 2.50 … T4 0.45), CPU-only 0.03/core-hour"
+
+QUEUES = ("fifo", "backfill", "sjf", "las", "area")
 
 
+# ---------------------------------------------------------------------------- offered load
+def offered_load(
+    arrivals: np.ndarray, durations: np.ndarray, gpu_milli: np.ndarray, capacity_milli: float, horizon: float
+) -> float:
+    """Time-averaged offered GPU load over ``[0, horizon]`` (fraction of capacity)."""
+    if horizon <= 0 or capacity_milli <= 0:
+        return 0.0
+    a = np.asarray(arrivals, np.float64)
+    end = np.minimum(a + np.asarray(durations, np.float64), horizon)
+    inside = np.maximum(0.0, end - np.maximum(a, 0.0))
+    return float((np.asarray(gpu_milli, np.float64) * inside).sum() / (capacity_milli * horizon))
+
+
+@dataclass(frozen=True)
+class JobStream:
+    """A calibrated job sequence: ``pick`` indexes the trace's jobs; ``initial`` jobs run at t=0."""
+
+    arrivals: np.ndarray
+    durations: np.ndarray
+    pick: np.ndarray
+    initial: np.ndarray
+    rate_per_s: float
+    offered: float
+    horizon: float
+
+
+def stationary_jobs(
+    gpu_milli: np.ndarray, durations: np.ndarray, rho: float, capacity_milli: float, horizon: float,
+    seed: int = 0, tol: float = 0.005,
+) -> JobStream:
+    """Jobs drawn from a trace (``gpu_milli``, ``durations`` per trace job) whose offered load over
+    ``[0, horizon]`` is ``rho`` within ``tol`` (relative); see the module docstring."""
+    g = np.asarray(gpu_milli, np.float64)
+    d = np.asarray(durations, np.float64)
+    if g.size == 0 or g.shape != d.shape:
+        raise ValidationError("stationary_jobs: need one gpu_milli and one duration per trace job", field="jobs")
+    if rho <= 0 or horizon <= 0 or capacity_milli <= 0:
+        raise ValidationError("stationary_jobs: rho, horizon and capacity must be > 0", field="rho")
+    if (d <= 0).any():
+        raise ValidationError("stationary_jobs: durations must be > 0", field="durations")
+    work = float((g * d).mean())
+    if work <= 0:
+        raise ValidationError("stationary_jobs: the trace has no GPU work", field="gpu_milli")
+    lam0 = rho * capacity_milli / work  # jobs per second for an infinite horizon
+    rng = np.random.default_rng(seed)
+    hi = 4.0 * lam0
+    n_max = int(hi * horizon * 1.3 + 10 * math.sqrt(hi * horizon + 1) + 50)
+    gaps = rng.exponential(1.0, n_max).cumsum()  # unit-rate arrival times
+    pick_arr = rng.integers(0, g.size, n_max)
+    mean_d = float(d.mean())
+    n0_max = int(hi * mean_d * 1.3 + 10 * math.sqrt(hi * mean_d + 1) + 50)
+    pick_init = rng.choice(g.size, size=n0_max, p=d / d.sum())  # length-biased
+    resid = rng.random(n0_max)
+    z0 = float(rng.standard_normal())
+
+    def build(lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        n = int(np.searchsorted(gaps / lam, horizon))
+        mean0 = lam * mean_d
+        n0 = min(n0_max, max(0, round(mean0 + math.sqrt(mean0) * z0)))
+        arr = np.concatenate([np.zeros(n0), gaps[:n] / lam])
+        pk = np.concatenate([pick_init[:n0], pick_arr[:n]])
+        dur = np.concatenate([np.maximum(d[pick_init[:n0]] * resid[:n0], 1.0), d[pick_arr[:n]]])
+        init = np.concatenate([np.ones(n0, bool), np.zeros(n, bool)])
+        return arr, dur, pk, init
+
+    def load(lam: float) -> float:
+        arr, dur, pk, _ = build(lam)
+        return offered_load(arr, dur, g[pk], capacity_milli, horizon)
+
+    lo, hi_l = 0.0, hi
+    lam = lam0
+    cur = load(lam)
+    best = (abs(cur - rho), lam, cur)
+    for _ in range(80):
+        if abs(cur - rho) <= tol * rho:
+            break
+        if cur < rho:
+            lo = lam
+        else:
+            hi_l = lam
+        lam = 0.5 * (lo + hi_l)
+        cur = load(lam)
+        best = min(best, (abs(cur - rho), lam, cur))
+    _, lam, cur = best  # a small trace moves in steps: keep the closest rate seen
+    arr, dur, pk, init = build(lam)
+    return JobStream(arr, dur, pk, init, lam, cur, horizon)
+
+
+# ---------------------------------------------------------------------------- simulation
 @dataclass(frozen=True)
 class Job:
     arrival: float
     duration: float
     req: PlacementRequest
     gpu_milli: int
+    initial: bool = False
 
 
 @dataclass
@@ -40,125 +161,262 @@ class DynamicResult:
     policy: str
     queue: str
     rho: float
+    offered: float
+    horizon_s: float
     jobs: int
     started: int
+    completed: int
     rejected: int
+    waiting_at_end: int
+    preemptions: int
     waits: np.ndarray
+    jcts: np.ndarray
     times: np.ndarray
     alloc_pct: np.ndarray
     frag_pct: np.ndarray
+    queue_len: np.ndarray
     revenue: float
-    horizon_s: float
-    last_arrival: float = 0.0
+    price_label: str = PRICE_LABEL
     price_book: dict[str, float] = field(default_factory=lambda: dict(PRICE_BOOK))
+
+    def time_avg(self, values: np.ndarray) -> float:
+        """Average of a piecewise-constant series (value holds from its time to the next) over [0, H]."""
+        if self.times.size == 0 or self.horizon_s <= 0:
+            return 0.0
+        t = np.clip(self.times, 0.0, self.horizon_s)
+        dt = np.diff(np.append(t, self.horizon_s))
+        return float((values * dt).sum() / self.horizon_s)
 
     def summary(self) -> dict[str, float | int | str]:
         w = self.waits if self.waits.size else np.zeros(1)
-        # time averages over the arrival window (the drain after the last arrival is left out)
-        keep = self.times <= self.last_arrival
-        t = self.times[keep]
-        dt = np.diff(t, append=self.last_arrival) if t.size else np.zeros(0)
-        tavg = float((self.alloc_pct[keep] * dt).sum() / dt.sum()) if dt.sum() > 0 else 0.0
-        favg = float((self.frag_pct[keep] * dt).sum() / dt.sum()) if dt.sum() > 0 else 0.0
+        j = self.jcts if self.jcts.size else np.full(1, np.nan)
         return {
-            "policy": self.policy, "queue": self.queue, "rho": self.rho, "jobs": self.jobs,
-            "started": self.started, "rejected": self.rejected,
+            "policy": self.policy, "queue": self.queue, "rho": self.rho, "offered_load": round(self.offered, 4),
+            "horizon_h": self.horizon_s / 3600, "jobs": self.jobs, "started": self.started,
+            "completed": self.completed, "rejected": self.rejected, "waiting_at_end": self.waiting_at_end,
+            "preemptions": self.preemptions,
+            "alloc_time_avg_pct": round(self.time_avg(self.alloc_pct), 3),
+            "frag_time_avg_pct": round(self.time_avg(self.frag_pct), 3),
             "wait_mean_s": float(w.mean()), "wait_p50_s": float(np.percentile(w, 50)),
-            "wait_p99_s": float(np.percentile(w, 99)), "alloc_time_avg_pct": tavg, "frag_time_avg_pct": favg,
-            "revenue_usd": round(self.revenue, 2), "horizon_h": self.horizon_s / 3600,
-            "price_book": "ASSUMED illustrative USD per GPU-hour by model, CPU-only 0.03/core-hour",
+            "wait_p99_s": float(np.percentile(w, 99)),
+            "jct_mean_s": float(np.mean(j)), "jct_p50_s": float(np.percentile(j, 50)),
+            "jct_p99_s": float(np.percentile(j, 99)),
+            "revenue_usd": round(self.revenue, 2), "price_book": self.price_label,
         }
 
 
-def rescale(arrivals: np.ndarray, durations: np.ndarray, gpu_milli: np.ndarray, rho: float, capacity: float) -> np.ndarray:
-    """Stretch/compress inter-arrival times so offered load Σ gpu·duration / span = rho · capacity."""
-    order = np.argsort(arrivals, kind="stable")
-    a = arrivals[order] - arrivals[order][0]
-    frac = a / float(a[-1]) if a[-1] > 0 else np.zeros_like(a)
-    g, dur = gpu_milli[order].astype(np.float64), durations[order].astype(np.float64)
-    span = float((g * dur).sum()) / (rho * capacity) if rho > 0 else float(a[-1] or 1)
-    for _ in range(50):  # only the work inside the arrival window counts (heavy-tailed lifetimes)
-        span = max(float((g * np.minimum(dur, span * (1.0 - frac))).sum()) / (rho * capacity), 1.0)
-    scale = span / float(a[-1]) if a[-1] > 0 else 1.0
-    out = np.empty_like(a, dtype=np.float64)
-    out[order] = a * scale
-    return out
+class _Run:
+    """Mutable bookkeeping of one running/waiting job."""
+
+    __slots__ = ("done_s", "first_start", "placement", "seg_start", "token")
+
+    def __init__(self) -> None:
+        self.done_s = 0.0  # executed seconds before the current segment
+        self.seg_start = -1.0
+        self.first_start = -1.0
+        self.placement: Placement | None = None
+        self.token = 0  # invalidates stale departure events after a preemption
 
 
 def simulate(
-    state: FleetState, jobs: list[Job], policy: str, queue: str = "backfill", seed: int = 0,
-    patience: float = 24 * 3600.0, typical: TypicalPods | None = None, rho: float = 0.0,
+    state: FleetState, jobs: Sequence[Job], policy: str, queue: str = "backfill", *, horizon: float,
+    seed: int = 0, patience: float = 6 * 3600.0, typical: TypicalPods | None = None, rho: float = 0.0,
+    offered: float = 0.0, las_threshold_gpu_s: float = 3600.0, las_quantum_s: float = 600.0,
+    aging_s: float = 3600.0, max_preempt_tries: int = 4,
+    progress: Callable[[float], None] | None = None,
 ) -> DynamicResult:
+    """Run ``jobs`` (sorted by arrival) on ``state`` until ``horizon`` seconds."""
+    if queue not in QUEUES:
+        raise ValidationError(f"unknown queue {queue!r}; allowed: {', '.join(QUEUES)}", field="queue", allowed=list(QUEUES))
     pol = get_policy(policy, typical=typical) if typical is not None else get_policy(policy)
     rng = np.random.default_rng(seed)
     cap = float(state.dev_total.sum())
-    events: list[tuple[float, int, int]] = []  # (time, kind 0=departure 1=arrival, job index)
+    frag_model = FragModel(typical, state) if typical is not None and typical.covered > 0 else None
+    frag_nodes = frag_model.node_frag(state, np.arange(state.num_nodes)) if frag_model else None
+    frag_ver = state.node_version.copy()
+
+    ev: list[tuple[float, int, int, int]] = []  # (time, kind 0=end 1=arrival 2=tick, job, token)
     for i, j in enumerate(jobs):
-        heapq.heappush(events, (j.arrival, 1, i))
+        if j.arrival < horizon:
+            heapq.heappush(ev, (j.arrival, 1, i, 0))
+    if queue == "las":
+        t = las_quantum_s
+        while t < horizon:
+            heapq.heappush(ev, (t, 2, -1, 0))
+            t += las_quantum_s
+    runs: dict[int, _Run] = {}
     waiting: list[int] = []
-    running: dict[int, Placement] = {}
+    running: set[int] = set()
     waits: list[float] = []
+    jcts: list[float] = []
     times: list[float] = []
     alloc: list[float] = []
     frag: list[float] = []
+    qlen: list[int] = []
     used = 0.0
     revenue = 0.0
-    rejected = 0
+    rejected = completed = preemptions = n_started = 0
     now = 0.0
+    evicted: list[int] = []
     model_of = state.model_names
+    gpu_rate: dict[int, float] = {}
 
-    def price(p: Placement, dur: float, job: Job) -> float:
+    def rate_of(k: int, p: Placement) -> float:
+        """USD per second of job ``k`` on placement ``p``."""
+        job = jobs[k]
         if job.gpu_milli == 0:
-            return sum(p.cpu_milli) / 1000 * dur / 3600 * PRICE_BOOK["_cpu_core"]
+            return sum(p.cpu_milli) / 1000 * PRICE_BOOK["_cpu_core"] / 3600
         total = 0.0
         for n, devs, mm in zip(p.nodes, p.devices, p.device_milli, strict=True):
             for d, m in zip(devs, mm, strict=True):
                 total += PRICE_BOOK.get(model_of[state.dev_model[n, d]], PRICE_BOOK["_default"]) * m / MILLI
-        return total * dur / 3600
+        return total / 3600
 
-    def try_start() -> None:
-        nonlocal used, revenue, rejected
+    def remaining(k: int) -> float:
+        return jobs[k].duration - runs[k].done_s
+
+    def attained(k: int) -> float:
+        r = runs[k]
+        done = r.done_s + (now - r.seg_start if k in running else 0.0)
+        return done * jobs[k].gpu_milli / MILLI
+
+    def start(k: int, p: Placement) -> None:
+        nonlocal used, n_started
+        state.apply(p)
+        r = runs[k]
+        r.placement, r.seg_start = p, now
+        if r.first_start < 0:
+            r.first_start = now
+            n_started += 1
+            if not jobs[k].initial:
+                waits.append(now - jobs[k].arrival)
+        running.add(k)
+        used += jobs[k].gpu_milli
+        gpu_rate[k] = rate_of(k, p)
+        heapq.heappush(ev, (now + remaining(k), 0, k, r.token))
+
+    def stop(k: int) -> None:
+        """Take ``k`` off its devices (end or preemption), accounting served time."""
+        nonlocal used, revenue
+        r = runs[k]
+        assert r.placement is not None
+        state.release(r.placement)
+        served = now - r.seg_start
+        revenue += gpu_rate.pop(k) * served
+        r.done_s += served
+        r.placement = None
+        r.token += 1
+        running.discard(k)
+        used -= jobs[k].gpu_milli
+
+    def key(k: int) -> tuple[float, ...]:
+        job = jobs[k]
         if queue == "sjf":
-            waiting.sort(key=lambda k: (jobs[k].duration, k))
+            return (remaining(k), job.arrival, k)
+        if queue == "area":
+            wait = max(0.0, now - job.arrival)
+            area = max(job.gpu_milli, 1) / MILLI * remaining(k)
+            return (area / (1.0 + wait / aging_s), job.arrival, k)
+        if queue == "las":
+            return (1.0 if attained(k) >= las_threshold_gpu_s else 0.0, job.arrival, k)
+        return (job.arrival, k)
+
+    def try_preempt(k: int) -> bool:
+        """Tiresias: a job of the upper queue may evict jobs of the lower queue."""
+        nonlocal preemptions
+        mine = key(k)[0]
+        victims = sorted((v for v in running if key(v)[0] > mine), key=key, reverse=True)
+        if not victims:
+            return False
+        taken: list[tuple[int, Placement]] = []
+        for v in victims:
+            p = runs[v].placement
+            assert p is not None
+            state.release(p)
+            taken.append((v, p))
+            d = pol.place(state, jobs[k].req, rng)
+            if isinstance(d, Placement):
+                for v2, p2 in taken:  # make the evictions real (bookkeeping), then start k
+                    state.apply(p2)
+                    stop(v2)
+                    evicted.append(v2)
+                    preemptions += 1
+                start(k, d)
+                return True
+        for _, p in reversed(taken):
+            state.apply(p)
+        return False
+
+    def schedule() -> None:
+        nonlocal rejected
         kept: list[int] = []
+        order = sorted(waiting, key=key) if queue not in ("fifo", "backfill") else list(waiting)
         blocked = False
-        for k in waiting:
-            job = jobs[k]
-            if now - job.arrival > patience:
+        tries = 0
+        for k in order:
+            if now - jobs[k].arrival > patience and runs[k].first_start < 0:
                 rejected += 1
+                del runs[k]
                 continue
             if blocked and queue == "fifo":
                 kept.append(k)
                 continue
-            d = pol.place(state, job.req, rng)
+            d = pol.place(state, jobs[k].req, rng)
             if isinstance(d, Placement):
-                state.apply(d)
-                running[k] = d
-                used += job.gpu_milli
-                waits.append(now - job.arrival)
-                revenue += price(d, job.duration, job)
-                heapq.heappush(events, (now + job.duration, 0, k))
-            else:
-                kept.append(k)
-                blocked = True
-        waiting[:] = kept
+                start(k, d)
+                continue
+            if queue == "las" and tries < max_preempt_tries:
+                tries += 1
+                if try_preempt(k):
+                    continue
+            kept.append(k)
+            blocked = True
+        waiting[:] = kept + evicted
+        evicted.clear()
 
-    while events:
-        now, kind, k = heapq.heappop(events)
-        if kind == 0:
-            state.release(running.pop(k))
-            used -= jobs[k].gpu_milli
+    def record() -> None:
+        times.append(now)
+        alloc.append(100.0 * used / cap if cap else 0.0)
+        qlen.append(len(waiting))
+        if frag_model is not None and frag_nodes is not None and frag_model.covered > 0:
+            stale = np.flatnonzero(frag_ver != state.node_version)
+            if stale.size:
+                frag_nodes[stale] = frag_model.node_frag(state, stale)
+                frag_ver[stale] = state.node_version[stale]
+            frag.append(100.0 * float(frag_nodes.sum()) / frag_model.covered / cap)
         else:
+            frag.append(0.0)
+
+    record()
+    next_progress = 0.0
+    while ev and ev[0][0] < horizon:
+        now, kind, k, token = heapq.heappop(ev)
+        if kind == 0:
+            if k not in running or runs[k].token != token:
+                continue  # a departure of a preempted segment
+            stop(k)
+            completed += 1
+            if not jobs[k].initial:
+                jcts.append(now - jobs[k].arrival)
+            del runs[k]
+        elif kind == 1:
+            runs[k] = _Run()
             waiting.append(k)
-        if not events or events[0][0] > now:
-            try_start()
-            times.append(now)
-            alloc.append(100.0 * used / cap)
-            idle = state.idle_milli
-            free_nodes = state.full_free == state.n_devices
-            frag.append(100.0 * float(idle[~free_nodes].sum() - 0) / cap if cap else 0.0)
-    rejected += len(waiting)
+        if ev and ev[0][0] <= now:
+            continue  # handle every event of this instant before scheduling
+        schedule()
+        record()
+        if progress is not None and now >= next_progress:
+            progress(now)
+            next_progress = now + horizon / 200
+    now = horizon
+    for k in list(running):  # bill what was served up to the horizon
+        stop(k)
+    waiting_end = sum(1 for k in waiting if k in runs)
+    if progress is not None:
+        progress(horizon)
     return DynamicResult(
-        policy, queue, rho, len(jobs), len(waits), rejected, np.array(waits), np.array(times),
-        np.array(alloc), np.array(frag), revenue, now, max((j.arrival for j in jobs), default=0.0),
+        policy, queue, rho, offered, horizon, sum(1 for j in jobs if j.arrival < horizon), n_started,
+        completed, rejected, waiting_end, preemptions, np.array(waits),
+        np.array(jcts), np.array(times), np.array(alloc), np.array(frag), np.array(qlen), revenue,
     )
