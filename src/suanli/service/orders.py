@@ -46,7 +46,7 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
             with p.tx() as s:
                 prior = store.find_order_by_key(s, actor.account_id, key)
                 if prior is not None:
-                    if prior.spec != stored_spec or (prior.end != spec.end and spec.end is not None):
+                    if prior.spec != stored_spec:
                         raise ConflictError(
                             f"Idempotency-Key {key!r} was used for a different order ({prior.id}); use a new key",
                             order=prior.id)
