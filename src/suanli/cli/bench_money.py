@@ -130,8 +130,10 @@ def _send_all(url: str, token: str, bodies: list[bytes], workers: int) -> tuple[
 def ingest(server: ServerOpt = None, token: TokenOpt = None, database_url: DbOpt = None,
            events: Annotated[int, typer.Option(help="Distinct events to send.")] = 200_000,
            duplicates: Annotated[float, typer.Option(help="Share of extra resends of already-sent events.")] = 0.1,
-           batch: Annotated[int, typer.Option(help="Events per request.")] = 1000,
+           batch: Annotated[int, typer.Option(help="Events per request.")] = 2000,
            workers: Annotated[int, typer.Option(help="Concurrent client connections.")] = 4,
+           agents: Annotated[int, typer.Option(help="Event sources (metering agents), each sending in order.")] = 8,
+           shuffle: Annotated[bool, typer.Option(help="Worst case: random id order, single-event resends.")] = False,
            as_json: JsonOut = False) -> None:
     """Usage events per second into PostgreSQL through the HTTP batch endpoint, idempotency on, with duplicates."""
     run = uuid.uuid4().hex[:8]
@@ -142,20 +144,36 @@ def ingest(server: ServerOpt = None, token: TokenOpt = None, database_url: DbOpt
         dialect = api.health().get("database", "?")
         source = f"bench/{run}"
         at = datetime.now(UTC) - timedelta(hours=2)
-        evs = [_event(source, i, subject, at, rng) for i in range(events)]
-        n_dup = int(events * duplicates)
-        sent = evs + [evs[rng.randrange(events)] for _ in range(n_dup)]
-        rng.shuffle(sent)
-        # duplicates inside one batch are also rejected, by the same rule
-        bodies = [json.dumps({"events": sent[i:i + batch]}).encode() for i in range(0, len(sent), batch)]
+        evs = [_event(f"{source}/agent{i % agents}", i, subject, at, rng) for i in range(events)]
+        if shuffle:
+            # worst case: duplicates are single events resent at random, ids arrive in random order
+            n_dup = int(events * duplicates)
+            sent = evs + [evs[rng.randrange(events)] for _ in range(n_dup)]
+            rng.shuffle(sent)
+            chunks = [sent[i:i + batch] for i in range(0, len(sent), batch)]
+        else:
+            # agents send their events in order; a share of batches is retried (resent whole)
+            per_agent = [[e for e in evs if e["source"].endswith(f"/agent{a}")] for a in range(agents)]
+            chunks = []
+            for lst in per_agent:
+                for i in range(0, len(lst), batch):
+                    chunks.append(lst[i:i + batch])
+                    if rng.random() < duplicates:
+                        chunks.append(lst[i:i + batch])
+            n_dup = sum(len(c) for c in chunks) - events
+            sent = [e for c in chunks for e in c]
+        bodies = [json.dumps({"events": c}).encode() for c in chunks]
         info(f"sending {len(sent):,} events ({n_dup:,} resends) in {len(bodies)} batches to {url} ({dialect})")
         secs, accepted, dups = _send_all(url, op, bodies, workers)
-        stored = sum(x.events for x in MoneyClient(api).usage(tenant=subject, source=source))
+        stored = sum(x.events for a in range(agents)
+                     for x in MoneyClient(api).usage(tenant=subject, source=f"{source}/agent{a}"))
     result = {"benchmark": "ingest", "database": dialect, "events_sent": len(sent), "distinct_events": events,
               "seconds": round(secs, 3), "events_per_s": round(len(sent) / secs, 1),
               "distinct_per_s": round(events / secs, 1), "accepted": accepted, "duplicates_rejected": dups,
               "stored": stored, "lost": events - stored, "double_counted": max(0, stored - events),
-              "batch": batch, "workers": workers, "target_events_per_s": 10_000}
+              "batch": batch, "workers": workers, "agents": agents,
+              "protocol": "shuffled ids, single-event resends" if shuffle else "agents in order, whole-batch retries",
+              "target_events_per_s": 10_000}
     _out(result, as_json)
 
 
