@@ -50,8 +50,13 @@ class Drawdown:
 
     def __init__(self, packages: list[Package]) -> None:
         self.packages = sorted(packages, key=lambda p: (p.expires_at, p.id))
-        self.left = {p.id: p.quantity - p.used for p in self.packages}
-        self.drawn: dict[str, Decimal] = {p.id: Decimal(0) for p in self.packages}
+        self.start = {p.id: p.quantity - p.used for p in self.packages}
+        self.left = dict(self.start)
+
+    @property
+    def drawn(self) -> dict[str, Decimal]:
+        """Drawn in this rating: what was left before minus what is left now (never more than was left)."""
+        return {k: self.start[k] - v for k, v in self.left.items()}
 
     def draw(self, meter: Meter, model: str, at: datetime, units: Decimal, device_p: Decimal | None
              ) -> list[tuple[str, Decimal]]:
@@ -67,9 +72,11 @@ class Drawdown:
             if left <= 0:
                 continue
             factor = device_p if p.unit == "p_hours" and device_p is not None else Decimal(1)
-            take_units = min(need, left / factor)
-            self.left[p.id] = left - take_units * factor
-            self.drawn[p.id] += take_units * factor
+            if need * factor >= left:  # the package runs out here: draw exactly what is left
+                take_units, taken = left / factor, left
+            else:
+                take_units, taken = need, need * factor
+            self.left[p.id] = left - taken
             need -= take_units
             out.append((p.id, take_units))
         return out
