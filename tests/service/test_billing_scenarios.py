@@ -12,6 +12,7 @@ from suanli.domain.leases import LeaseState
 from suanli.errors import ConflictError, ValidationError
 from suanli.service import (
     billing,
+    health,
     leases,
     orders,
     packages,
@@ -243,10 +244,14 @@ def test_wallet_low_balance_suspends_and_resumes(demo: Platform, operator: Princ
     changes = wallets.enforce_runway(demo)
     assert changes and changes[0]["action"] == "suspend"
     lease, events = leases.get_lease(demo, tenant, lease_id)
-    assert lease.state is LeaseState.INTERRUPTED and events[-1]["reason"] == wallets.SUSPEND_REASON
+    assert lease.state is LeaseState.SUSPENDED and events[-1]["reason"] == wallets.SUSPEND_REASON
+    assert all(a.end is not None for a in lease.allocations)  # a suspended lease gives up its devices
+    assert health.replace_interrupted(demo).replaced == []  # failure recovery leaves suspensions alone
     clock.advance(hours=3)  # suspended time is not billed
     w = wallets.top_up(demo, operator, "acme", Decimal("100.00"))
-    assert w["suspended_leases"] == [] and leases.get_lease(demo, tenant, lease_id)[0].state is LeaseState.ACTIVE
+    resumed, events = leases.get_lease(demo, tenant, lease_id)
+    assert w["suspended_leases"] == [] and resumed.state is LeaseState.ACTIVE
+    assert "same devices" in events[-1]["reason"]  # nobody took them meanwhile
     clock.advance(hours=1)
     draft = billing.preview(demo, tenant, "2026-11")
     assert sum(x.quantity for x in draft.rated.lines) == 8  # 4 devices x (1 h + 1 h)

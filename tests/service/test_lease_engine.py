@@ -147,3 +147,22 @@ def test_unreachable_engine_leaves_lease_active_and_retries_with_backoff(platfor
     assert job.driver_job_id.startswith("fake-")
     _, events = leases.get_lease(platform, who, lease_id)
     assert any("could not provision (attempt 1)" in e["reason"] for e in events)
+
+
+def test_a_spot_lease_is_ended_not_replaced_by_a_failure(demo: Platform, tenant: Principal, operator: Principal,
+                                                          clock: Clock) -> None:
+    from suanli.service import fleet, plans
+
+    plans.create_plan(demo, operator, {"tenant": "acme", "kind": "spot", "discount": "0.6",
+                                       "effective_from": "2026-11-01T00:00:00Z"})
+    lease_id = gpu_lease(demo, tenant, 2, "A800")
+    node = leases.get_lease(demo, tenant, lease_id)[0].allocations[0].node
+    clock.advance(900)
+    fleet.set_node_state(demo, operator, node, "down", "maintenance window overrun")
+    report = health.check_health(demo)
+    assert report.interrupted == [lease_id] and report.replaced == []
+    lease, events = leases.get_lease(demo, tenant, lease_id)
+    assert lease.state is LeaseState.ENDED and "spot" in events[-1]["reason"]
+    assert [e["to"] for e in events][-2:] == ["interrupted", "ended"]
+    with demo.tx() as s:
+        assert engine_store.sla_credits(s, lease_id=lease_id) == []  # spot carries no SLA

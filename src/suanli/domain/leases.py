@@ -6,14 +6,17 @@ An **order** is a tenant's request for one product form over a time window; plac
 Lease lifecycle (any other move is a :class:`~suanli.errors.ConflictError`)::
 
     pending ──► scheduled ──► active ──► ended
-       │            │           │  ▲
-       │            │           ▼  │ (re-placed)
-       │            │       interrupted ──► ended
+       │            │          │ ▲ ▲
+       │            │          │ │ └──── suspended ──► ended    (low balance; resumed after a top-up)
+       │            │          ▼ │
+       │            │       interrupted ──► ended              (node failure; re-placed, or spot: ended)
        ▼            ▼
     rejected    cancelled
 
 ``pending``: received, not yet placed. ``scheduled``: devices held for a future window (a
-reservation). ``rejected`` carries a reason: no_capacity, invalid, not_allowed.
+reservation). ``rejected`` carries a reason: no_capacity, invalid, not_allowed. A lease holds
+devices only while scheduled or active: becoming interrupted or suspended gives them up at that
+second, and coming back re-places it (on the same devices when they are still free).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class LeaseState(StrEnum):
     CANCELLED = "cancelled"
     REJECTED = "rejected"
     INTERRUPTED = "interrupted"
+    SUSPENDED = "suspended"
 
 
 class RejectReason(StrEnum):
@@ -63,14 +67,17 @@ class Topology(StrEnum):
 TRANSITIONS: dict[LeaseState, frozenset[LeaseState]] = {
     LeaseState.PENDING: frozenset({LeaseState.SCHEDULED, LeaseState.ACTIVE, LeaseState.REJECTED}),
     LeaseState.SCHEDULED: frozenset({LeaseState.ACTIVE, LeaseState.CANCELLED, LeaseState.INTERRUPTED}),
-    LeaseState.ACTIVE: frozenset({LeaseState.ENDED, LeaseState.INTERRUPTED}),
+    LeaseState.ACTIVE: frozenset({LeaseState.ENDED, LeaseState.INTERRUPTED, LeaseState.SUSPENDED}),
     LeaseState.INTERRUPTED: frozenset({LeaseState.ACTIVE, LeaseState.SCHEDULED, LeaseState.ENDED}),
+    LeaseState.SUSPENDED: frozenset({LeaseState.ACTIVE, LeaseState.ENDED}),
     LeaseState.ENDED: frozenset(),
     LeaseState.CANCELLED: frozenset(),
     LeaseState.REJECTED: frozenset(),
 }
 LIVE_STATES = frozenset({LeaseState.SCHEDULED, LeaseState.ACTIVE})
 """States in which a lease holds devices."""
+PAUSED_STATES = frozenset({LeaseState.INTERRUPTED, LeaseState.SUSPENDED})
+"""States of a lease that gave up its devices but may come back for the rest of its term."""
 
 
 def check_transition(lease_id: str, current: LeaseState, to: LeaseState) -> None:
@@ -279,6 +286,13 @@ class Lease:
     placement: str
     created_at: datetime
     allocations: tuple[Allocation, ...] = ()
+
+    def last_allocations(self) -> tuple[Allocation, ...]:
+        """The devices it holds now, or the ones it gave up last (interrupted, suspended, ended)."""
+        if any(a.end is None for a in self.allocations):
+            return tuple(a for a in self.allocations if a.end is None)
+        last = max((a.end for a in self.allocations if a.end is not None), default=None)
+        return tuple(a for a in self.allocations if a.end == last)
 
     def billable_window(self, now: datetime) -> tuple[datetime, datetime] | None:
         """[activated, ended-or-end-or-now): the seconds a tenant pays for (never the future)."""

@@ -56,19 +56,22 @@ def _pieces(a: datetime, b: datetime, cuts: Sequence[datetime]) -> list[tuple[da
 
 def lease_records(lease: Lease, intervals: Sequence[tuple[datetime, datetime]], start: datetime, end: datetime,
                   cuts: Sequence[datetime] = ()) -> list[UsageRecord]:
-    """Device-second records of a lease inside [start, end)."""
-    groups: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    for al in lease.allocations:
-        groups[(al.model, al.site, al.supplier)] += al.share
+    """Device-second records of a lease inside [start, end). Each allocation counts only inside
+    its own window (a lease re-placed after a failure or resumed holds several in turn)."""
+    bounds = [x for al in lease.allocations for x in (al.start, al.end) if x is not None]
     out: list[UsageRecord] = []
     for a0, b0 in intervals:
         a, b = max(a0, start), min(b0, end)
         if b <= a:
             continue
-        for x, y in _pieces(a, b, cuts):
+        for x, y in _pieces(a, b, [*cuts, *bounds]):
             secs = int((y - x).total_seconds())
             if secs <= 0:
                 continue
+            groups: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+            for al in lease.allocations:
+                if al.start <= x and (al.end is None or al.end >= y):
+                    groups[(al.model, al.site, al.supplier)] += al.share
             for (model, site, supplier), share in sorted(groups.items()):
                 data = {"quantity": str(secs), "share": format(share, "f"), "model": model, "site": site,
                         "supplier": supplier, "lease": lease.id, "order": lease.order_id}

@@ -16,15 +16,18 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from suanli.domain.fleet import NodeState
-from suanli.domain.leases import Lease, LeaseState, parse_order, placement_spec
+from suanli.domain.leases import PAUSED_STATES, Lease, LeaseState, parse_order, placement_spec
 from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.drivers.base import NodeState as EngineNodeState
 from suanli.errors import SuanliError
+from suanli.ledger.plans import PlanKind, plan_at
 from suanli.service.engine import reconcile_leases
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, plan, snapshot
+from suanli.service.plans import plan_from_row
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
+from suanli.store import billing as billing_store
 from suanli.store import engine as engine_store
 from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
@@ -89,11 +92,21 @@ def check_health(p: Platform) -> HealthReport:
 
 
 def _interrupt(p: Platform, s: Session, lease: Lease, now: datetime, reason: str) -> None:
-    transition(s, lease, LeaseState.INTERRUPTED, now, reason)
-    lease_store.end_open_allocations(s, lease.id, now)
+    transition(s, lease, LeaseState.INTERRUPTED, now, reason)  # gives up the devices at this second
+    if is_spot(s, lease, now):
+        transition(s, lease_store.get_lease(s, lease.id), LeaseState.ENDED, now,
+                   "spot lease ended by the interruption (spot leases are not re-placed)")
+        return
     if lease.state is LeaseState.ACTIVE:  # a reservation that has not started lost nothing
         engine_store.add_sla_credit(s, lease_id=lease.id, tenant_id=lease.tenant_id, start=now, reason=reason,
                                     currency=p.settings.currency, now=now)
+
+
+def is_spot(s: Session, lease: Lease, at: datetime) -> bool:
+    """Is the lease priced under a spot plan (its order's plan, else its tenant's contract)?"""
+    plans = [plan_from_row(r) for r in billing_store.plans_for(s, [lease.tenant_id])]
+    plan_now = plan_at(plans, lease.tenant_id, lease.order_id, at)
+    return plan_now is not None and plan_now.kind is PlanKind.SPOT
 
 
 def replace_interrupted(p: Platform, report: HealthReport | None = None) -> HealthReport:
@@ -106,38 +119,47 @@ def replace_interrupted(p: Platform, report: HealthReport | None = None) -> Heal
         for _ in range(10):
             try:
                 with p.tx() as s:
-                    outcome = _replace_one(p, s, lease_id, now)
+                    outcome = replace_lease(p, s, lease_id, now, "re-placed after interruption")
                 break
             except StaleClaim:
                 continue
         else:
-            outcome = "interrupted"
+            outcome = "paused"
         (report.replaced if outcome == "replaced" else report.still_interrupted).append(lease_id)
     if report.replaced:
         reconcile_leases(p, force=True)  # provision the re-placed leases
     return report
 
 
-def _replace_one(p: Platform, s: Session, lease_id: str, now: datetime) -> str:
+def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: str) -> str:
+    """Bring an interrupted or suspended lease back for the rest of its term: on the devices it gave
+    up if they are still free, else wherever the placement engine finds room for its order.
+    Returns ``replaced``, ``ended`` (its term is over), ``paused`` (no room yet) or ``moved``.
+    Raises StaleClaim when a concurrent grant took a planned device (the caller retries)."""
     lease = lease_store.get_lease(s, lease_id, for_update=True)
-    if lease.state is not LeaseState.INTERRUPTED:
+    if lease.state not in PAUSED_STATES:
         return "moved"
     lost = [a for a in lease.allocations if a.end is not None]
     if lease.end is not None and lease.end <= now:
-        transition(s, lease, LeaseState.ENDED, now, "term ended while interrupted")
+        transition(s, lease, LeaseState.ENDED, now, f"term ended while {lease.state.value}")
         _close_credit(p, s, lease, now, lost)
         return "ended"
     start = max(now, lease.start)
-    order = lease_store.get_order(s, lease.order_id, tenant_id=None)
-    spec = parse_order(placement_spec(order.spec), now=now)
     snap = snapshot(p, s, start, lease.end, exclude_lease=lease.id)
-    outcome = plan(p, snap, spec, seed=f"{lease.id}@{now.isoformat()}")
-    if not isinstance(outcome, Plan):
-        return "interrupted"
-    lease_store.claim_devices(s, snap.versions(outcome.grants))
-    lease_store.insert_allocations(s, lease.id, outcome.grants, start, lease.end)
-    to = LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED
-    transition(s, lease, to, now, f"re-placed after interruption: {outcome.reason}")
+    previous = lease.last_allocations()
+    free = {dev.id: int(snap.state.dev_free_milli[node, slot]) for (node, slot), dev in snap.slot_device.items()}
+    if previous and all(free.get(a.device_id, 0) >= a.milli for a in previous):
+        grants: tuple[tuple[int, int, int], ...] = tuple((a.device_id, a.milli, a.memory_mib) for a in previous)
+        where = "on the same devices"
+    else:
+        order = lease_store.get_order(s, lease.order_id, tenant_id=None)
+        outcome = plan(p, snap, parse_order(placement_spec(order.spec), now=now), seed=f"{lease.id}@{now.isoformat()}")
+        if not isinstance(outcome, Plan):
+            return "paused"
+        grants, where = outcome.grants, outcome.reason
+    lease_store.claim_devices(s, snap.versions(grants))
+    lease_store.insert_allocations(s, lease.id, grants, start, lease.end)
+    transition(s, lease, LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED, now, f"{why}: {where}")
     _close_credit(p, s, lease, now, lost)
     return "replaced"
 

@@ -25,6 +25,7 @@ def transition(s: Session, lease: Lease, to: LeaseState, at: datetime, reason: s
         values["activated_at"] = at
     if to in (LeaseState.ENDED, LeaseState.CANCELLED):
         values["ended_at"] = at
+    if to not in LIVE_STATES:  # ended, cancelled, interrupted, suspended: the devices are given up now
         store.end_open_allocations(s, lease.id, at)
     store.update_lease(s, lease.id, **values)
     store.add_event(s, lease.id, at, lease.state, to, reason)
@@ -41,7 +42,7 @@ def tick(p: Platform) -> int:
                 transition(s, lease, LeaseState.ACTIVE, lease.start, "reservation started")
                 lease = store.get_lease(s, lease_id)
                 moved += 1
-            if lease.state is LeaseState.ACTIVE and lease.end is not None and lease.end <= now:
+            if lease.state in (LeaseState.ACTIVE, LeaseState.SUSPENDED) and lease.end is not None and lease.end <= now:
                 transition(s, lease, LeaseState.ENDED, lease.end, "term over")
                 moved += 1
     return moved

@@ -2,7 +2,7 @@
 
 :func:`enforce_runway` applies :func:`suanli.ledger.wallets.runway` to every prepaid tenant (one
 with a wallet policy): below ``suspend_hours`` of runway its running pay-as-you-go leases are
-suspended (moved to ``interrupted`` with reason ``suspended: low balance`` through the lease
+suspended (moved to ``suspended`` with reason ``suspended: low balance`` through the lease
 state machine, so their time stops being billed); once a top-up brings the runway back to
 ``warn_hours`` or more they are resumed (``active``), if their devices are still free.
 """
@@ -24,13 +24,14 @@ from suanli.ledger.postings import credit, wallet
 from suanli.ledger.rating import month_of, period_bounds
 from suanli.ledger.wallets import RunwayPolicy, Standing, runway
 from suanli.service.billing import entry_values, resolve_tenant
+from suanli.service.health import replace_lease
 from suanli.service.leases import tick, transition
-from suanli.service.placement import snapshot
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
 from suanli.store import billing as store
 from suanli.store import leases as lease_store
 from suanli.store import ledger as ledger_store
+from suanli.store.leases import StaleClaim
 from suanli.store.money_tables import WalletPolicyRow
 
 SUSPEND_REASON = "suspended: low balance"
@@ -137,27 +138,25 @@ def enforce_runway(p: Platform, only: str | None = None) -> list[dict[str, Any]]
                     lease = lease_store.get_lease(s, lid)
                     book = price_book(p, s)
                     burn += sum((al.share * (book.rate_at(al.model, al.site, now) or Decimal(0))
-                                 for al in lease.allocations), Decimal(0))
+                                 for al in lease.last_allocations()), Decimal(0))
             rw = runway(bal, accrued, burn, RunwayPolicy(row.warn_hours, row.suspend_hours))
             if rw.standing is Standing.SUSPEND and active:
                 for lid in active:
                     lease = lease_store.get_lease(s, lid, for_update=True)
-                    transition(s, lease, LeaseState.INTERRUPTED, now, SUSPEND_REASON)
+                    transition(s, lease, LeaseState.SUSPENDED, now, SUSPEND_REASON)
                     suspended.append(lid)
                 changes.append({"tenant": row.tenant_id, "action": "suspend", "leases": active})
             elif rw.standing is Standing.OK and suspended:
                 resumed, kept = [], []
                 for lid in suspended:
-                    lease = lease_store.get_lease(s, lid, for_update=True)
-                    if lease.state is not LeaseState.INTERRUPTED:
-                        continue
-                    snap = snapshot(p, s, now, lease.end, exclude_lease=lease.id)
-                    free = {dev.id: int(snap.state.dev_free_milli[node, slot])
-                            for (node, slot), dev in snap.slot_device.items()}
-                    if all(free.get(a.device_id, 0) >= a.milli for a in lease.allocations):
-                        transition(s, lease, LeaseState.ACTIVE, now, "resumed: balance topped up")
+                    try:
+                        with s.begin_nested():  # a lost race on a device keeps it suspended until the next pass
+                            outcome = replace_lease(p, s, lid, now, "resumed: balance topped up")
+                    except StaleClaim:
+                        outcome = "paused"
+                    if outcome == "replaced":
                         resumed.append(lid)
-                    else:
+                    elif outcome == "paused":
                         kept.append(lid)
                 suspended = kept
                 changes.append({"tenant": row.tenant_id, "action": "resume", "leases": resumed})

@@ -223,7 +223,7 @@ def leases_due(s: Session, now: datetime) -> list[tuple[str, str]]:
     """(lease id, state) of leases whose scheduled start or fixed end has passed."""
     q = select(LeaseRow.id, LeaseRow.state).where(or_(
         and_(LeaseRow.state == LeaseState.SCHEDULED.value, LeaseRow.start_at <= now),
-        and_(LeaseRow.state.in_([LeaseState.ACTIVE.value, LeaseState.SCHEDULED.value]),
+        and_(LeaseRow.state.in_([LeaseState.ACTIVE.value, LeaseState.SCHEDULED.value, LeaseState.SUSPENDED.value]),
              LeaseRow.end_at.is_not(None), LeaseRow.end_at <= now),
     ))
     return [(i, st) for i, st in s.execute(q)]

@@ -155,7 +155,7 @@ class LeaseRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     __table_args__ = (
         CheckConstraint(
-            "state in ('pending','scheduled','active','ended','cancelled','rejected','interrupted')",
+            "state in ('pending','scheduled','active','ended','cancelled','rejected','interrupted','suspended')",
             name="ck_leases_state",
         ),
         CheckConstraint("end_at is null or end_at > start_at", name="ck_leases_window"),
