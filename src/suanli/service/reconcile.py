@@ -1,7 +1,8 @@
 """One pass of every background reconciler; the server runs it every few seconds.
 
-Order matters: lease time first (reservations start, terms end), then the engine mirror
-(provision/release), then usage from finished jobs, then node health (interrupt and re-place).
+Order matters: lease time first (reservations start, terms end), then prepaid tenants' runway
+(suspend or resume pay-as-you-go leases), then the engine mirror (provision/release), then usage
+from finished jobs, then node health (interrupt and re-place).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from suanli.service.health import check_health
 from suanli.service.jobs import collect_usage
 from suanli.service.leases import tick
 from suanli.service.platform import Platform
+from suanli.service.wallets import enforce_runway
 
 log = logging.getLogger("suanli.reconcile")
 
 
 def run_pass(p: Platform) -> dict[str, Any]:
     out: dict[str, Any] = {"lease_moves": tick(p)}
+    out["runway"] = enforce_runway(p)
     out["engine_actions"] = [a.__dict__ for a in reconcile_leases(p)]
     try:
         out["usage_records"] = collect_usage(p)
