@@ -50,7 +50,7 @@ def serve(
     policy: Annotated[str | None, typer.Option("--policy", help="Placement policy name (default: "
                                                "$SUANLI_PLACEMENT_POLICY or fgd).")] = None,
 ) -> None:
-    """Run the suanli server (API + background lease tick). Migrates the database first; on first start prints an operator token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… SUANLI_TOKEN=…` for the demo tenant."""
+    """Run the suanli server (API + background reconcilers: lease time, runway, engine, usage, node health). Migrates the database first; on first start prints an operator token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… SUANLI_TOKEN=…` for the demo tenant."""
     import uvicorn
 
     from suanli.api.app import create_app
