@@ -18,7 +18,7 @@ from suanli.domain.leases import LeaseState
 from suanli.drivers.base import JobState
 from suanli.drivers.local import LocalDriver
 from suanli.errors import CapacityError, ConflictError, EngineError, NotFoundError, ValidationError
-from suanli.service import engine, health, jobs, leases, orders
+from suanli.service import billing, engine, health, jobs, leases, orders, usage
 from suanli.service.platform import Platform
 from suanli.store import engine as engine_store
 from suanli.testing.clock import FakeClock as Clock
@@ -58,9 +58,15 @@ def test_job_runs_on_the_leases_devices_and_usage_comes_back(demo: Platform, ten
     done = jobs.get_job(demo, tenant, job.id)
     assert done.state == "completed" and done.exit_code == 0 and done.device_seconds == 60
     clock.advance(30)
-    usage = jobs.lease_usage(demo, tenant, lease_id)
-    assert usage["allocated_device_seconds"] == 120 and usage["used_device_seconds"] == 60
+    held = jobs.lease_usage(demo, tenant, lease_id)
+    assert held["allocated_device_seconds"] == 120 and held["used_device_seconds"] == 60
     assert jobs.collect_usage(demo) == 0  # read once, never twice
+    # the job's usage sits in the usage store, once, next to the billed lease time, and is not charged
+    rows = usage.usage_summary(demo, tenant, source="engine:local")
+    assert [(r["meter"], r["model"], r["quantity"], r["events"]) for r in rows] == [
+        ("job_device_seconds", "H800", Decimal(60), 1)]
+    lines = billing.preview(demo, tenant, "2026-11").rated.lines
+    assert lines and {line.meter.value for line in lines} == {"device_seconds"}
 
 
 def test_ending_the_lease_stops_its_jobs_and_releases_the_engine(demo: Platform, tenant: Principal,

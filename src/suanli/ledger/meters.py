@@ -20,7 +20,12 @@ data_processed_gb     GB               GB                           1
 inference_input_tokens   token         million tokens               1,000,000
 inference_output_tokens  token         million tokens               1,000,000
 training_tokens       token            million tokens               1,000,000
+job_device_seconds    device-second    (not priced: informational)  3,600
 ====================  ===============  ==========================  ============================
+
+``job_device_seconds`` are the device-seconds that tenants' jobs actually used, read from the
+execution engine's accounting (source ``engine:<driver>``, id = the engine's job id). They sit
+next to the lease time that is billed and are never rated (:data:`INFORMATIONAL`).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Meter(StrEnum):
     INFERENCE_INPUT_TOKENS = "inference_input_tokens"
     INFERENCE_OUTPUT_TOKENS = "inference_output_tokens"
     TRAINING_TOKENS = "training_tokens"
+    JOB_DEVICE_SECONDS = "job_device_seconds"
 
 
 PRICE_UNIT: dict[Meter, tuple[str, Decimal]] = {
@@ -58,10 +64,13 @@ PRICE_UNIT: dict[Meter, tuple[str, Decimal]] = {
     Meter.INFERENCE_INPUT_TOKENS: ("million tokens", Decimal(1_000_000)),
     Meter.INFERENCE_OUTPUT_TOKENS: ("million tokens", Decimal(1_000_000)),
     Meter.TRAINING_TOKENS: ("million tokens", Decimal(1_000_000)),
+    Meter.JOB_DEVICE_SECONDS: ("device-hour", Decimal(3600)),
 }
 """For each meter: the unit its price is quoted in, and how many quantity units make one."""
 
 DEVICE_METERS = frozenset({Meter.DEVICE_SECONDS, Meter.NODE_SECONDS})
+INFORMATIONAL = frozenset({Meter.JOB_DEVICE_SECONDS})
+"""Meters that are recorded (and summed) but never charged."""
 DIMENSIONS = ("model", "site", "supplier", "node", "lease", "order", "share")
 """Keys allowed in ``data`` besides ``quantity``."""
 MAX_FUTURE = timedelta(minutes=5)

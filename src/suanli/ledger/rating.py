@@ -30,7 +30,7 @@ from operator import attrgetter
 from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.domain.prices import PriceBook
 from suanli.errors import NotFoundError, ValidationError
-from suanli.ledger.meters import DEVICE_METERS, PRICE_UNIT, Meter, UsageRecord
+from suanli.ledger.meters import DEVICE_METERS, INFORMATIONAL, PRICE_UNIT, Meter, UsageRecord
 from suanli.ledger.packages import Drawdown, Package
 from suanli.ledger.plans import DEFAULT_TENANT, PlanKind, PricePlan, Rate, Term, plan_at
 from suanli.ledger.revenue import split
@@ -138,6 +138,8 @@ def rate(inp: RatingInput) -> Rated:
     list_rates = _ListRates(inp.book, records[-1].time if records else inp.period_end)
     own_period = month_of(inp.period_start)
     for r in records:
+        if r.meter in INFORMATIONAL:
+            continue
         stop = inp.stops.get(r.lease) if r.lease else None
         if stop is not None and r.time >= stop:
             dropped += 1

@@ -19,9 +19,11 @@ from suanli.domain.accounts import Principal, Role
 from suanli.domain.leases import LeaseState
 from suanli.drivers.base import JobSpec, JobState
 from suanli.errors import ConflictError, EngineError, SuanliError
+from suanli.ledger.meters import Meter, parse_event
 from suanli.service.engine import require_provisioned
 from suanli.service.leases import tick
 from suanli.service.platform import Platform
+from suanli.service.usage import store_records
 from suanli.store import engine as store
 from suanli.store import leases as lease_store
 from suanli.store.engine import Job
@@ -117,7 +119,9 @@ def cancel_job(p: Platform, actor: Principal, job_id: str) -> Job:
 
 
 def collect_usage(p: Platform) -> int:
-    """Read finished jobs' accounting from the engine into the job rows. Returns records applied."""
+    """Read finished jobs' accounting from the engine into the job rows and, as usage events of the
+    informational meter ``job_device_seconds`` (source ``engine:<driver>``, id = engine job id),
+    into the usage store next to the billed lease time. Returns job records applied."""
     driver = p.driver
     if driver is None:
         return 0
@@ -125,12 +129,26 @@ def collect_usage(p: Platform) -> int:
         since = store.usage_cursor(s, driver.name) or EPOCH
     records = driver.usage(since)  # engine I/O, outside any transaction
     applied = 0
+    now = p.clock.now()
     with p.tx() as s:
+        events = []
         for r in records:
             applied += store.update_job(
                 s, driver.name, r.job_id, unrecorded_only=True, state=r.state.value, node=r.node,
                 device_indices=list(r.device_indices) or None, started_at=r.start, finished_at=r.end,
                 exit_code=r.exit_code, device_seconds=r.device_seconds)
+            job = store.job_by_engine_id(s, driver.name, r.job_id)
+            if job is None:
+                continue  # engine work the platform did not submit
+            lease = lease_store.get_lease(s, job.lease_id)
+            model = next((a.model for a in lease.allocations if a.node == r.node), lease.allocations[0].model)
+            events.append(parse_event({
+                "id": r.job_id, "source": f"engine:{driver.name}", "type": Meter.JOB_DEVICE_SECONDS.value,
+                "subject": job.tenant_id, "time": r.end.isoformat(),
+                "data": {"quantity": format(r.device_seconds, "f"), "model": model, "lease": lease.id,
+                         "node": r.node or ""}}, now=now))
+        if events:
+            store_records(s, events, now)  # idempotent on (source, id): a record read twice counts once
         if records:
             store.set_usage_cursor(s, driver.name, max(r.end for r in records))
     return applied

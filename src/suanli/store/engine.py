@@ -104,6 +104,11 @@ def get_job(s: Session, job_id: str, *, tenant_id: str | None) -> Job:
     return _job(row)
 
 
+def job_by_engine_id(s: Session, driver: str, driver_job_id: str) -> Job | None:
+    row = s.scalar(select(JobRow).where(JobRow.driver == driver, JobRow.driver_job_id == driver_job_id))
+    return None if row is None else _job(row)
+
+
 def list_jobs(s: Session, *, tenant_id: str | None, lease_id: str | None = None, offset: int = 0,
               limit: int | None = None) -> list[Job]:
     q = select(JobRow).order_by(JobRow.submitted_at.desc(), JobRow.id)
