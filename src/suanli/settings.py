@@ -25,6 +25,8 @@ class Settings:
     currency: str = "CNY"
     commission_rate: str = "0.15"
     """Operator commission on every charge when no supplier floor binds (decimal string)."""
+    tax_rate: str = "0"
+    """Tax on each invoice's subtotal (decimal string, e.g. ``0.06`` for 6 % VAT); ``0`` = none."""
     driver: str = "local"
     """Execution engine for leases: ``local`` (embedded), ``slurm`` or ``none``."""
     slurm_rest_url: str | None = None
@@ -46,6 +48,7 @@ class Settings:
             placement_policy=env.get("SUANLI_PLACEMENT_POLICY", cls.placement_policy),
             currency=env.get("SUANLI_CURRENCY", cls.currency),
             commission_rate=env.get("SUANLI_COMMISSION_RATE", cls.commission_rate),
+            tax_rate=env.get("SUANLI_TAX_RATE", cls.tax_rate),
             driver=env.get("SUANLI_DRIVER", cls.driver),
             slurm_rest_url=env.get("SUANLI_SLURM_REST_URL") or None,
             slurm_partition=env.get("SUANLI_SLURM_PARTITION") or None,

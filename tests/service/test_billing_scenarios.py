@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -39,6 +40,19 @@ def cents(x: Decimal) -> Decimal:
 def ledger_is_balanced(p: Platform, op: Principal) -> None:
     check = billing.ledger_check(p, op)
     assert check["sum"] == 0 and check["unbalanced_entries"] == []
+
+
+def test_tax_when_configured_is_one_line_on_the_subtotal(demo: Platform, operator: Principal, tenant: Principal,
+                                                         clock: FakeClock) -> None:
+    demo.settings = dataclasses.replace(demo.settings, tax_rate="0.06")  # SUANLI_TAX_RATE=0.06
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 2, "models": ["H800"]})
+    clock.advance(hours=3, seconds=17)
+    leases.end_lease(demo, tenant, res.order.lease_id or "")
+    clock.set(DEC1 + timedelta(hours=1))
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    assert doc["tax"] == cents(doc["subtotal"] * Decimal("0.06")) and doc["tax"] > 0
+    assert doc["total"] == doc["subtotal"] + doc["tax"]
+    ledger_is_balanced(demo, operator)
 
 
 def test_payg_lease_is_metered_through_usage_and_invoiced(demo: Platform, operator: Principal, tenant: Principal,

@@ -153,12 +153,13 @@ def _vouchers(s: Session, tenant_id: str) -> list[Voucher]:
     return [voucher_from_row(r, used[r.id]) for r in rows]
 
 
-def _settle(s: Session, who: Principal, invoice_id: str, now: datetime, rated: Rated, currency: str,
+def _settle(p: Platform, s: Session, who: Principal, invoice_id: str, now: datetime, rated: Rated, currency: str,
             vouchers: list[Voucher]) -> inv.Settlement:
     return inv.settle(who.account_id, invoice_id, now, rated.lines, vouchers=vouchers,
                       related=store.related_suppliers(s, who.account_id),
                       credit_balance=-ledger_store.balance(s, credit(who.account_id)),
-                      wallet_balance=-ledger_store.balance(s, wallet(who.account_id)), currency=currency)
+                      wallet_balance=-ledger_store.balance(s, wallet(who.account_id)),
+                      tax_rate=Decimal(p.settings.tax_rate), currency=currency)
 
 
 def preview(p: Platform, actor: Principal, period: str, tenant: str | None = None) -> Draft:
@@ -169,7 +170,7 @@ def preview(p: Platform, actor: Principal, period: str, tenant: str | None = Non
         who = resolve_tenant(s, actor, tenant)
         inp, n = _rating(p, s, who, period, now, store_leases=False)
         rated = rate(inp)
-        st = _settle(s, who, "preview", now, rated, inp.currency, _vouchers(s, who.account_id))
+        st = _settle(p, s, who, "preview", now, rated, inp.currency, _vouchers(s, who.account_id))
     return Draft(who, period, rated, st, n)
 
 
@@ -196,7 +197,7 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
             if missing:
                 raise NotFoundError(f"no voucher(s) {missing} for tenant {who.name}", vouchers=missing)
             all_v = [v for v in all_v if v.id in set(vouchers)]
-        st = _settle(s, who, invoice_id, now, rated, inp.currency, all_v)
+        st = _settle(p, s, who, invoice_id, now, rated, inp.currency, all_v)
         if vouchers:
             for vid in vouchers:
                 if not any(u.voucher_id == vid for u in st.voucher_uses):
