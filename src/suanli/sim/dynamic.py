@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from suanli.errors import ValidationError
-from suanli.scheduler import MILLI, FleetState, FragModel, Placement, PlacementRequest, get_policy
+from suanli.scheduler import MILLI, FleetState, FragModel, NoFit, Placement, PlacementRequest, get_policy
+from suanli.scheduler.base import feasible_nodes
 from suanli.scheduler.frag import TypicalPods
 
 #: ASSUMED price book (USD per GPU-hour by model; CPU-only per core-hour): illustrative only
@@ -258,6 +259,7 @@ def simulate(
     rejected = completed = preemptions = n_started = 0
     now = 0.0
     evicted: list[int] = []
+    next_patience_check = [0.0]
     model_of = state.model_names
     gpu_rate: dict[int, float] = {}
 
@@ -321,6 +323,20 @@ def simulate(
             return (1.0 if attained(k) >= las_threshold_gpu_s else 0.0, job.arrival, k)
         return (job.arrival, k)
 
+    def dominated(req: PlacementRequest, dims: list[tuple[int, int, int, int]]) -> bool:
+        """A request at least as large as one that just found no room finds none either."""
+        if not dims or req.allowed_models is not None or req.allowed_sites is not None or req.whole_node:
+            return False
+        if req.gang_nodes or req.spread_devices:
+            return False
+        n, m = req.num_devices, (req.device_milli if req.num_devices else 0)
+        for fn, fm, fc, fmem in dims:
+            # whole devices: more devices and more CPU; a share: more milli and more CPU
+            same_kind = (n == 0 and fn == 0) or (n >= 1 and fn >= 1 and (m == MILLI) == (fm == MILLI))
+            if same_kind and n >= fn and m >= fm and req.cpu_milli >= fc and req.mem_mib >= fmem:
+                return True
+        return False
+
     def try_preempt(k: int) -> bool:
         """Tiresias: a job of the upper queue may evict jobs of the lower queue."""
         nonlocal preemptions
@@ -353,7 +369,17 @@ def simulate(
         order = sorted(waiting, key=key) if queue not in ("fifo", "backfill") else list(waiting)
         blocked = False
         tries = 0
-        for k in order:
+        # capacity only shrinks during a pass: a request shape that found no room stays without
+        failed: set[int] = set()
+        failed_dims: list[tuple[int, int, int, int]] = []
+        n_shapes = len({id(jobs[k].req) for k in order})
+        full_scan = now >= next_patience_check[0]
+        if full_scan:  # patience is checked for every waiting job once per simulated minute
+            next_patience_check[0] = now + 60.0
+        for i, k in enumerate(order):
+            if not full_scan and len(failed) >= n_shapes and queue != "las":
+                kept.extend(order[i:])  # every waiting shape already found no room
+                break
             if now - jobs[k].arrival > patience and runs[k].first_start < 0:
                 rejected += 1
                 del runs[k]
@@ -361,7 +387,16 @@ def simulate(
             if blocked and queue == "fifo":
                 kept.append(k)
                 continue
-            d = pol.place(state, jobs[k].req, rng)
+            req = jobs[k].req
+            shape = id(req)
+            if (shape in failed or dominated(req, failed_dims)) and not (queue == "las" and tries < max_preempt_tries):
+                kept.append(k)
+                continue
+            simple = not (req.gang_nodes or req.spread_devices)
+            if simple and not feasible_nodes(state, req).any():
+                d: Placement | NoFit = NoFit("")  # skip the policy and the explanation
+            else:
+                d = pol.place(state, req, rng)
             if isinstance(d, Placement):
                 start(k, d)
                 continue
@@ -369,6 +404,9 @@ def simulate(
                 tries += 1
                 if try_preempt(k):
                     continue
+            failed.add(shape)
+            if simple and req.allowed_models is None and req.allowed_sites is None and not req.whole_node:
+                failed_dims.append((req.num_devices, req.device_milli if req.num_devices else 0, req.cpu_milli, req.mem_mib))
             kept.append(k)
             blocked = True
         waiting[:] = kept + evicted
