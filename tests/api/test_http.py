@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -82,8 +83,20 @@ def test_order_lease_and_isolation_over_http(http: tuple[TestClient, dict[str, s
     clock.advance(42)
     assert c.post(f"/v1/leases/{lease_id}/end", headers=a).json()["state"] == "ended"
     inv = c.get("/v1/invoices/2026-11", headers=a).json()
-    assert inv["lines"][0]["seconds"] == 42 and inv["total"] == inv["lines"][0]["amount"]
+    (line,) = inv["lines"]
+    hourly_one = Decimal(90000) * Decimal("0.9894") / 8760  # demo H800: 90,000 元/P/年
+    assert (line["meter"], line["lease"], line["price_unit"]) == ("device_seconds", lease_id, "device-hour")
+    assert Decimal(line["quantity"]) == Decimal(2 * 42) / 3600 and Decimal(line["unit_price"]) == hourly_one
+    expected = (42 * 2 * hourly_one / 3600).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert Decimal(line["amount"]) == expected and Decimal(inv["total"]) == Decimal(inv["amount_due"]) == expected
+    assert line["supplier_share"] is None and line["commission"] is None  # a tenant sees no split
+    assert inv == c.get("/v1/billing/preview/2026-11", headers=a).json()  # the same draft
+    op_view = c.get("/v1/invoices/2026-11", params={"tenant": "a"}, headers=op).json()
+    (op_line,) = op_view["lines"]
+    assert Decimal(op_line["supplier_share"]) + Decimal(op_line["commission"]) == expected
     assert c.get("/v1/invoices/2026-11", headers=b).json()["lines"] == []
+    assert c.get("/v1/revenue/2026-11", headers=a).status_code == 403  # tenants never see supplier revenue
+    assert c.get("/v1/invoices/November", headers=a).status_code == 422
 
 
 def test_pagination(http: tuple[TestClient, dict[str, str]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -63,13 +64,27 @@ def test_ended_lease_is_invoiced_per_second(cli: Cli, tokens: dict[str, str], cl
     inv = cli.json("invoice", "show", "--period", period, token=tokens["acme"])
     (line,) = inv["lines"]
     expected = (4321 * 2 * hourly_one / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    assert line["seconds"] == 4321 and Decimal(line["amount"]) == expected and Decimal(inv["total"]) == expected
+    assert line["lease"] == lease_id and Decimal(line["quantity"]) == Decimal(2 * 4321) / 3600  # device-hours
+    assert Decimal(line["unit_price"]) == hourly_one and line["price_unit"] == "device-hour"
+    assert Decimal(line["amount"]) == expected and Decimal(inv["total"]) == Decimal(inv["amount_due"]) == expected
     table = cli("invoice", "show", "--period", period, token=tokens["acme"])
     assert f"total {expected:f} CNY" in table.stdout and "rounded once to 0.01, half up" in table.stdout
+    assert f"amount due {expected:f} CNY" in table.stdout and lease_id in table.stdout
     op_view = cli.json("invoice", "show", "--period", period, "--tenant", "acme", token=tokens["operator"])
     assert op_view["total"] == inv["total"]
+    assert Decimal(op_view["lines"][0]["supplier_share"]) + Decimal(op_view["lines"][0]["commission"]) == expected
+    # revenue is the supplier's statement of issued invoices: nothing until the month is issued
+    rev = cli.json("revenue", "--period", period, "--supplier", "huadong-idc", token=tokens["operator"])
+    assert Decimal(rev["gross"]) == 0 and rev["lines"] == []
+    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
+    issued = cli.json("invoice", "issue", "acme", "--period", period, token=tokens["operator"])
+    assert issued["total"] == inv["total"]  # what `invoice show` showed is what is issued
     rev = cli.json("revenue", "--period", period, "--supplier", "huadong-idc", token=tokens["operator"])
     assert Decimal(rev["supplier_share"]) + Decimal(rev["commission"]) == Decimal(rev["gross"]) == expected
+    assert rev == cli.json("statement", "supplier", "--supplier", "huadong-idc", "--period", period,
+                           token=tokens["operator"])
+    r = cli("revenue", "--period", period, token=tokens["acme"])
+    assert r.exit_code == 1  # a tenant never sees supplier revenue
 
 
 def test_second_tenant_cannot_see_the_lease(cli: Cli, tokens: dict[str, str]) -> None:

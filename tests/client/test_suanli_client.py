@@ -69,9 +69,13 @@ def test_order_lease_end_invoice(tenant: SuanliClient, clock: FakeClock) -> None
     assert ended.state == "ended"
     inv = tenant.invoice(clock.now().strftime("%Y-%m"))
     (line,) = inv.lines
-    assert line.lease_id == order.lease_id and line.seconds == 5431
-    assert line.amount == (line.seconds * line.unit_price / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    assert inv.total == line.amount
+    assert line.lease == order.lease_id and line.quantity == Decimal(2 * 5431) / 3600  # device-hours
+    hourly = 2 * line.unit_price  # two devices at the per-device-hour price
+    assert line.amount == (5431 * hourly / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert line.amount == Decimal("30.67")  # 2 x H800 at 90,000 元/P/年 for 5,431 s
+    assert inv.total == inv.amount_due == line.amount and isinstance(inv.total, Decimal)
+    with pytest.raises(ApiPermissionDeniedError):
+        tenant.revenue(clock.now().strftime("%Y-%m"))  # supplier revenue is not a tenant's to see
 
 
 def test_idempotency_key_replays(tenant: SuanliClient) -> None:

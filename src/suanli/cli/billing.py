@@ -1,4 +1,5 @@
-"""``suanli invoice show`` and ``suanli revenue``."""
+"""``suanli invoice show`` (the draft of a month's invoice, as the ledger rates it) and ``suanli revenue``
+(a supplier's statement for a month)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,17 @@ from typing import Annotated
 import typer
 
 from suanli.cli.context import client
+from suanli.cli.money import statement_out
 from suanli.cli.options import JsonOpt
-from suanli.cli.render import dec, num, print_json, show, table, when
+from suanli.cli.render import dec, print_json, show, table, when
 
-invoice_app = typer.Typer(help="Tenants' monthly invoices.", no_args_is_help=True)
+invoice_app = typer.Typer(help="Tenants' monthly invoices: the draft to date, and issued invoices.",
+                          no_args_is_help=True)
 
 
 def current_period() -> str:
     return datetime.now(UTC).strftime("%Y-%m")
 
-
-SHORT = "%m-%d %H:%M:%S"
 
 PeriodOpt = Annotated[str | None, typer.Option("--period", metavar="YYYY-MM",
                                                help="The month (default: the current UTC month, to date).")]
@@ -29,32 +30,36 @@ def invoice_show(ctx: typer.Context, period: PeriodOpt = None,
                  tenant: Annotated[str | None, typer.Option("--tenant", help="The tenant (operator only; a tenant "
                                                             "sees its own).")] = None,
                  as_json: JsonOpt = False) -> None:
-    """A tenant's invoice for a month: one line per lease, model, site and price segment, the total and the rounding rule (each line rounded once to 0.01, half up)."""
+    """The draft of a tenant's invoice for a month, as it will be issued: the ledger's lines (plans, packages,
+    list prices), subtotal, tax, vouchers, credits, wallet, amount due, and the rounding rule (each line
+    rounded once to 0.01, half up)."""
     with client(ctx) as api:
         inv = api.invoice(period or current_period(), tenant=tenant)
     if as_json:
         print_json(inv)
         return
-    show(table(f"invoice {inv.tenant} {inv.period} ({inv.currency})",
-               ["lease", "model", "site", ("devices", "right"), "from", "to", ("seconds", "right"),
-                ("元/h", "right"), ("amount", "right")],
-               [[x.lease_id, x.model, x.site, num(x.devices), when(x.start, SHORT), when(x.end, SHORT), x.seconds,
-                 dec(x.unit_price, 4), dec(x.amount)] for x in inv.lines],
-               caption=f"issued {when(inv.issued_at)}; {len(inv.lines)} lines"),
-         f"total {dec(inv.total)} {inv.currency}", f"rounding: {inv.rounding}")
+    split = any(x.supplier_share is not None for x in inv.lines)  # the operator's view
+    cols: list[str | tuple[str, str]] = ["#", "kind", "meter", "model", "site", "lease", ("quantity", "right"),
+                                         "unit", ("unit price", "right"), ("amount", "right")]
+    if split:
+        cols += [("supplier share", "right"), ("commission", "right")]
+    rows = [[x.line_no + 1, x.kind, x.meter, x.model, x.site, x.lease, f"{x.quantity:.4f}", x.price_unit, dec(x.unit_price, 4), dec(x.amount),
+             *([dec(x.supplier_share), dec(x.commission)] if split else [])] for x in inv.lines]
+    cur = inv.currency
+    show(table(f"invoice {inv.tenant} {inv.period} ({cur}) [draft]", cols, rows,
+               caption=f"as of {when(inv.as_of)}; {len(inv.lines)} lines; {inv.records} usage records"),
+         f"subtotal {dec(inv.subtotal)} {cur}; tax {dec(inv.tax)} {cur}",
+         f"total {dec(inv.total)} {cur}",
+         f"− vouchers {dec(inv.vouchers)} − credits {dec(inv.credits)} − wallet {dec(inv.wallet)} "
+         f"= amount due {dec(inv.amount_due)} {cur}",
+         f"rounding: {inv.rounding}")
 
 
 def revenue(ctx: typer.Context, period: PeriodOpt = None,
             supplier: Annotated[str | None, typer.Option("--supplier", help="The supplier (operator only; a "
                                                          "supplier account sees its own).")] = None,
             as_json: JsonOpt = False) -> None:
-    """A supplier's revenue for a month: gross billed on its devices, its share and the operator's commission."""
+    """A supplier's statement for a month: its share and the operator's commission on the month's issued
+    invoices, per model, site and lease (same as ``suanli statement supplier --period``)."""
     with client(ctx) as api:
-        rev = api.revenue(period or current_period(), supplier=supplier)
-    if as_json:
-        print_json(rev)
-        return
-    show(table(f"revenue {rev.supplier} {rev.period} ({rev.currency})",
-               [("gross", "right"), ("supplier share", "right"), ("commission", "right"), ("lines", "right")],
-               [[dec(rev.gross), dec(rev.supplier_share), dec(rev.commission), rev.lines]]))
-
+        statement_out(api.revenue(period or current_period(), supplier=supplier), as_json)

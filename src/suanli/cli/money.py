@@ -239,7 +239,11 @@ def statement_supplier(ctx: typer.Context, supplier: str | None = None, period: 
                        as_json: JsonOpt = False) -> None:
     """A supplier's revenue share per period, model, site and lease (a supplier sees its own)."""
     with client(ctx) as api:
-        st = MoneyClient(api).supplier_statement(supplier=supplier, period=period)
+        statement_out(MoneyClient(api).supplier_statement(supplier=supplier, period=period), as_json)
+
+
+def statement_out(st: Any, as_json: bool) -> None:
+    """A supplier statement as a table (or JSON); also ``suanli revenue``."""
     if as_json:
         print_json(st)
         return

@@ -52,7 +52,6 @@ from suanli.api.schemas.fleet import (
     NodeStateRequest,
     NodeStateResponse,
 )
-from suanli.api.schemas.invoices import InvoiceResponse, RevenueResponse
 from suanli.api.schemas.jobs import (
     EngineImportRequest,
     JobLogsResponse,
@@ -60,6 +59,7 @@ from suanli.api.schemas.jobs import (
     JobSubmitRequest,
     LeaseUsageResponse,
 )
+from suanli.api.schemas.money import PreviewResponse, StatementResponse
 from suanli.api.schemas.orders import EndRequest, ExtendRequest, LeaseResponse, OrderRequest, OrderResponse
 from suanli.api.schemas.prices import OfferResponse, PriceResponse, PriceSetRequest
 from suanli.client.errors import ServerUnreachableError, api_error
@@ -287,13 +287,15 @@ class SuanliClient:
 
     # -- money ------------------------------------------------------------------------------------
 
-    def invoice(self, period: str, *, tenant: str | None = None) -> InvoiceResponse:
-        """A tenant's invoice for a month ``YYYY-MM`` (to date for the current month)."""
-        return self._get(f"/v1/invoices/{period}", InvoiceResponse, tenant=tenant)
+    def invoice(self, period: str, *, tenant: str | None = None) -> PreviewResponse:
+        """The draft of a tenant's invoice for a month ``YYYY-MM`` (to date for the current month), as
+        the ledger rates it: the same as ``MoneyClient.preview``."""
+        return self._get(f"/v1/invoices/{period}", PreviewResponse, tenant=tenant)
 
-    def revenue(self, period: str, *, supplier: str | None = None) -> RevenueResponse:
-        """A supplier's revenue share and the operator's commission for a month ``YYYY-MM``."""
-        return self._get(f"/v1/revenue/{period}", RevenueResponse, supplier=supplier)
+    def revenue(self, period: str, *, supplier: str | None = None) -> StatementResponse:
+        """A supplier's share and the operator's commission on a month's issued invoices: the same as
+        ``MoneyClient.supplier_statement(period=...)``."""
+        return self._get(f"/v1/revenue/{period}", StatementResponse, supplier=supplier)
 
     # ---- work on leases (the execution engine)
     def submit_job(self, lease_id: str, command: list[str], *, devices: int | None = None, node: str | None = None,

@@ -10,7 +10,9 @@ Issuing an invoice for a month that is over, in one transaction:
 4. settle (:func:`suanli.ledger.invoices.settle`): vouchers, credits, wallet, amount due;
 5. store the invoice, its lines, voucher uses and refusals, package draws and ledger entries.
 
-A preview (:func:`preview`) does 1–4 without writing, to date for the current month.
+A preview (:func:`preview`) does 1–4 without writing, to date for the current month: it is the
+draft of the invoice that will be issued, and the only to-date view of a tenant's month (served as
+``GET /v1/billing/preview/{period}`` and ``GET /v1/invoices/{period}``, ``suanli invoice show``).
 """
 
 from __future__ import annotations
@@ -121,6 +123,9 @@ class Draft:
     rated: Rated
     settlement: inv.Settlement
     records: int
+    currency: str
+    as_of: datetime
+    """The instant the draft was rated at: usage after it (or after the month) is not in it."""
 
 
 def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime, *, store_leases: bool
@@ -171,7 +176,7 @@ def preview(p: Platform, actor: Principal, period: str, tenant: str | None = Non
         inp, n = _rating(p, s, who, period, now, store_leases=False)
         rated = rate(inp)
         st = _settle(p, s, who, "preview", now, rated, inp.currency, _vouchers(s, who.account_id))
-    return Draft(who, period, rated, st, n)
+    return Draft(who, period, rated, st, n, inp.currency, now)
 
 
 def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
@@ -350,7 +355,8 @@ def credit_note(p: Platform, actor: Principal, invoice_id: str, amount: Decimal,
 def draft_doc(d: Draft, actor: Principal) -> dict[str, Any]:
     st = d.settlement
     return {
-        "tenant": d.tenant.name, "period": d.period, "status": "preview", "records": d.records,
+        "tenant": d.tenant.name, "period": d.period, "status": "preview", "currency": d.currency,
+        "as_of": d.as_of, "records": d.records,
         "subtotal": st.subtotal, "tax": st.tax, "total": st.total, "vouchers": st.vouchers, "credits": st.credits,
         "wallet": st.wallet, "amount_due": st.amount_due,
         "lines": [{"line_no": i, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,

@@ -16,6 +16,7 @@ from suanli.domain.accounts import Principal, Role
 from suanli.errors import NotFoundError, ValidationError
 from suanli.ledger.invoices import payout
 from suanli.ledger.postings import payable
+from suanli.ledger.rating import period_bounds
 from suanli.service.billing import entry_values
 from suanli.service.platform import Platform
 from suanli.store import billing as store
@@ -27,6 +28,8 @@ ZERO = Decimal("0.00")
 
 def supplier_statement(p: Platform, actor: Principal, supplier: str | None = None, period: str | None = None
                        ) -> dict[str, Any]:
+    """A supplier's share of issued invoices (a month, or all time), per period, model, site and lease;
+    a supplier sees only its own. Usage counts once its tenant's invoice is issued."""
     actor.require(Role.SUPPLIER, Role.OPERATOR)
     if actor.role is Role.SUPPLIER:
         if supplier not in (None, actor.supplier):
@@ -34,6 +37,8 @@ def supplier_statement(p: Platform, actor: Principal, supplier: str | None = Non
         supplier = actor.supplier
     if not supplier:
         raise ValidationError("name the supplier (supplier=NAME)", field="supplier")
+    if period is not None:
+        period_bounds(period)  # a 422 unless YYYY-MM
     with p.tx() as s:
         if not fleet_store.supplier_exists(s, supplier):
             raise NotFoundError(f"no supplier {supplier!r}")

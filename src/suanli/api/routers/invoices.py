@@ -1,3 +1,11 @@
+"""The platform core's money routes, kept as aliases of the ledger's (one source of truth):
+
+- ``GET /v1/invoices/{period}`` = ``GET /v1/billing/preview/{period}``: the draft of the tenant's
+  invoice for the month (to date for the current month), rated by the ledger;
+- ``GET /v1/revenue/{period}`` = ``GET /v1/statements/supplier?period=``: the supplier's share of
+  the month's issued invoices.
+"""
+
 from __future__ import annotations
 
 from typing import Any
@@ -5,21 +13,20 @@ from typing import Any
 from fastapi import APIRouter
 
 from suanli.api.deps import PlatformDep, PrincipalDep
-from suanli.api.schemas.invoices import InvoiceResponse, RevenueResponse
-from suanli.service import invoices
+from suanli.api.schemas.money import PreviewResponse, StatementResponse
+from suanli.service import billing, statements
 
 router = APIRouter(tags=["invoices"])
 
 
-@router.get("/v1/invoices/{period}", response_model=InvoiceResponse)
-def show_invoice(period: str, p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> dict[str, Any]:
-    """A tenant's invoice for a month (YYYY-MM); to date for the current month."""
-    inv = invoices.invoice(p, who, period, tenant)
-    return {"tenant": inv.tenant, "period": inv.period, "currency": inv.currency, "issued_at": inv.issued_at,
-            "lines": [line.__dict__ for line in inv.lines], "total": inv.total}
+@router.get("/v1/invoices/{period}", response_model=PreviewResponse)
+def show_invoice(period: str, p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
+    """The draft of a tenant's invoice for a month (YYYY-MM), to date for the current month: the
+    lines the ledger rates (plans, packages, list prices), tax, vouchers, credits, wallet, amount due."""
+    return billing.draft_doc(billing.preview(p, who, period, tenant), who)
 
 
-@router.get("/v1/revenue/{period}", response_model=RevenueResponse)
-def supplier_revenue(period: str, p: PlatformDep, who: PrincipalDep, supplier: str | None = None) -> dict[str, Any]:
-    """A supplier's revenue share and the operator's commission for a month."""
-    return invoices.supplier_revenue(p, who, period, supplier)
+@router.get("/v1/revenue/{period}", response_model=StatementResponse)
+def supplier_revenue(period: str, p: PlatformDep, who: PrincipalDep, supplier: str | None = None) -> Any:
+    """A supplier's share and the operator's commission on a month's issued invoices (the supplier statement)."""
+    return statements.supplier_statement(p, who, supplier, period)

@@ -188,6 +188,10 @@ class PayoutRequest(Wire):
     amount: Dec
 
 
+ROUNDING = "each line: quantity x unit price, rounded once to 0.01, half up; totals are sums of lines"
+"""The one rounding rule (docs/billing.md), shown on every invoice and draft."""
+
+
 class BilledLine(BaseModel):
     line_no: int
     kind: str
@@ -238,7 +242,7 @@ class BilledInvoiceResponse(BaseModel):
     credits: Dec
     wallet: Dec
     amount_due: Dec
-    rounding: str = "each line rounded once to 0.01, half up; totals are sums of lines"
+    rounding: str = ROUNDING
     credit_notes: list[dict[str, Any]]
     voucher_uses: list[dict[str, Any]]
     lines: list[BilledLine]
@@ -246,9 +250,14 @@ class BilledInvoiceResponse(BaseModel):
 
 
 class PreviewResponse(BaseModel):
+    """The draft of a tenant's invoice for a month, to date (``as_of``) for the current month."""
+
     tenant: str
     period: str
     status: str
+    currency: str
+    as_of: datetime
+    rounding: str = ROUNDING
     records: int
     subtotal: Dec
     tax: Dec
