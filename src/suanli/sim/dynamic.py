@@ -345,11 +345,16 @@ def simulate(
         if not victims:
             return False
         taken: list[tuple[int, Placement]] = []
+        need = jobs[k].gpu_milli
+        freed = 0
         for v in victims:
             p = runs[v].placement
             assert p is not None
             state.release(p)
             taken.append((v, p))
+            freed += jobs[v].gpu_milli
+            if freed < need:
+                continue  # not enough GPU released yet for the job to fit anywhere new
             d = pol.place(state, jobs[k].req, rng)
             if isinstance(d, Placement):
                 for v2, p2 in taken:  # make the evictions real (bookkeeping), then start k
@@ -363,7 +368,8 @@ def simulate(
             state.apply(p)
         return False
 
-    def schedule() -> None:
+    def schedule(preempt_now: bool = False) -> None:
+        """One pass over the queue; LAS preempts only at its quantum ticks (``preempt_now``)."""
         nonlocal rejected
         kept: list[int] = []
         order = sorted(waiting, key=key) if queue not in ("fifo", "backfill") else list(waiting)
@@ -377,7 +383,7 @@ def simulate(
         if full_scan:  # patience is checked for every waiting job once per simulated minute
             next_patience_check[0] = now + 60.0
         for i, k in enumerate(order):
-            if not full_scan and len(failed) >= n_shapes and queue != "las":
+            if not full_scan and len(failed) >= n_shapes and not (queue == "las" and preempt_now):
                 kept.extend(order[i:])  # every waiting shape already found no room
                 break
             if now - jobs[k].arrival > patience and runs[k].first_start < 0:
@@ -389,7 +395,7 @@ def simulate(
                 continue
             req = jobs[k].req
             shape = id(req)
-            if (shape in failed or dominated(req, failed_dims)) and not (queue == "las" and tries < max_preempt_tries):
+            if (shape in failed or dominated(req, failed_dims)) and not (queue == "las" and preempt_now and tries < max_preempt_tries):
                 kept.append(k)
                 continue
             simple = not (req.gang_nodes or req.spread_devices)
@@ -400,7 +406,7 @@ def simulate(
             if isinstance(d, Placement):
                 start(k, d)
                 continue
-            if queue == "las" and tries < max_preempt_tries:
+            if queue == "las" and preempt_now and tries < max_preempt_tries:
                 tries += 1
                 if try_preempt(k):
                     continue
@@ -427,6 +433,7 @@ def simulate(
 
     record()
     next_progress = 0.0
+    tick = False
     while ev and ev[0][0] < horizon:
         now, kind, k, token = heapq.heappop(ev)
         if kind == 0:
@@ -440,9 +447,11 @@ def simulate(
         elif kind == 1:
             runs[k] = _Run()
             waiting.append(k)
+        tick = tick or kind == 2
         if ev and ev[0][0] <= now:
             continue  # handle every event of this instant before scheduling
-        schedule()
+        schedule(preempt_now=tick)
+        tick = False
         record()
         if progress is not None and now >= next_progress:
             progress(now)
