@@ -141,11 +141,12 @@ def collect_usage(p: Platform) -> int:
             if job is None:
                 continue  # engine work the platform did not submit
             lease = lease_store.get_lease(s, job.lease_id)
-            model = next((a.model for a in lease.allocations if a.node == r.node), lease.allocations[0].model)
+            # the model of the node it ran on (a lease ended in its first second keeps no allocations)
+            models = [a.model for a in lease.allocations if a.node == r.node] or [a.model for a in lease.allocations]
             events.append(parse_event({
                 "id": r.job_id, "source": f"engine:{driver.name}", "type": Meter.JOB_DEVICE_SECONDS.value,
                 "subject": job.tenant_id, "time": r.end.isoformat(),
-                "data": {"quantity": format(r.device_seconds, "f"), "model": model, "lease": lease.id,
+                "data": {"quantity": format(r.device_seconds, "f"), "model": models[0] if models else "", "lease": lease.id,
                          "node": r.node or ""}}, now=now))
         if events:
             store_records(s, events, now)  # idempotent on (source, id): a record read twice counts once
