@@ -20,7 +20,8 @@ from suanli.sim.published import Published, load_published
 from suanli.sim.scale import run_scale
 from suanli.sim.traces import workload_name
 
-app = typer.Typer(help="Benchmarks of the placement engine.", no_args_is_help=True)
+app = typer.Typer(help="Benchmarks that print figures: placement (FGD protocol, scale), usage ingestion, billing.",
+                  no_args_is_help=True)
 
 
 @app.callback()
