@@ -62,10 +62,6 @@ class AcceleratorModel:
         """Compute of one device in P (PFLOPS dense FP16)."""
         return self.fp16_tflops / Decimal(1000)
 
-    @property
-    def watts_per_p(self) -> Decimal:
-        return Decimal(self.tdp_watts) / self.p
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "vendor": self.vendor.value, "kind": self.kind.value,

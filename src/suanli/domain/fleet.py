@@ -45,6 +45,12 @@ class Site:
     currency: str = "CNY"
 
 
+def energy_cost_per_p_hour(model: AcceleratorModel, site: Site) -> Decimal:
+    """Facility electricity cost of one P for one hour on ``model`` at ``site``:
+    TDP (kW) × PUE × power price per kWh ÷ device P (nameplate power, not measured)."""
+    return Decimal(model.tdp_watts) / 1000 * site.pue * site.power_price_kwh / model.p
+
+
 @dataclass(frozen=True)
 class Supplier:
     name: str

@@ -88,15 +88,6 @@ class _Job:
     kill_reason: str | None = None
 
 
-def _pid_alive(pid: int) -> bool:
-    """Alive and not a zombie (PID 1 may not reap orphans here)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _group_alive(pgid: int) -> bool:
     """Any live (non-zombie) process in process group ``pgid``."""
     for entry in os.scandir("/proc"):

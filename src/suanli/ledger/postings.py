@@ -109,8 +109,3 @@ def balances(entries: Iterable[Entry]) -> dict[str, Decimal]:
             out[p.account] += p.amount
     return dict(out)
 
-
-def reverse(e: Entry, kind: str, at: datetime, memo: str = "") -> Entry:
-    """The entry that undoes ``e`` (same legs, opposite signs)."""
-    return Entry(kind, e.ref, at, tuple(Posting(p.account, -p.amount) for p in e.postings), memo or f"reverses {e.kind}",
-                 e.currency)

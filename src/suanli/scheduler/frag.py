@@ -118,9 +118,3 @@ class FragModel:
     def node_frag(self, state: FleetState, rows: np.ndarray) -> np.ndarray:
         cnt, slt, idle = self.stats(state.dev_free_milli[rows])
         return self.frag(cnt, slt, idle, state.cpu_free_milli[rows], self.access[rows])
-
-    def fleet_frag_milli(self, state: FleetState) -> float:
-        """F = Σ_n F_n in GPU milli (the FGD fragmentation amount)."""
-        if self.covered <= 0:
-            return 0.0
-        return float(self.node_frag(state, np.arange(state.num_nodes)).sum() / self.covered)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from suanli.domain.accounts import Principal
+from suanli.domain.fleet import energy_cost_per_p_hour
 from suanli.domain.prices import device_hour_price, p_year_price
 from suanli.errors import ValidationError
 from suanli.service.placement import snapshot
@@ -46,7 +47,6 @@ def offers(p: Platform, _actor: Principal, *, model: str | None = None, site: st
         m = cat.get(name)
         site_obj = sites[site_name]
         entry = snap.book.entry_at(name, site_name, now)
-        energy_kwh = Decimal(m.tdp_watts) / 1000 * site_obj.pue
         out.append({
             "model": name, "vendor": m.vendor.value, "memory_gib": m.memory_gib, "p_per_device": m.p,
             "site": site_name, "region": site_obj.region, "tier": site_obj.tier.value,
@@ -55,7 +55,7 @@ def offers(p: Platform, _actor: Principal, *, model: str | None = None, site: st
             "price_device_hour": None if entry is None else device_hour_price(entry.amount, entry.unit, m),
             "price_p_year": None if entry is None else p_year_price(entry.amount, entry.unit, m),
             "currency": p.settings.currency,
-            "energy_cost_per_p_hour": energy_kwh * site_obj.power_price_kwh / m.p,
+            "energy_cost_per_p_hour": energy_cost_per_p_hour(m, site_obj),
         })
     return out
 

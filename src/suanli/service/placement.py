@@ -20,13 +20,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from suanli.domain.catalog import Catalog
-from suanli.domain.fleet import NodeState
+from suanli.domain.fleet import NodeState, energy_cost_per_p_hour
 from suanli.domain.leases import OrderSpec, ProductForm, RejectReason, Topology
 from suanli.domain.prices import PriceBook
 from suanli.errors import ValidationError
@@ -126,9 +125,7 @@ def snapshot(p: Platform, s: Session, start: datetime, end: datetime | None,
             dev_free[i, d.slot] = free
             free_sum += free
             if rate is not None:
-                site = sites[d.site]
-                energy = Decimal(model.tdp_watts) / 1000 * site.pue * site.power_price_kwh
-                dev_cost[i, d.slot] = float((rate + energy) / model.p)
+                dev_cost[i, d.slot] = float(rate / model.p + energy_cost_per_p_hour(model, sites[d.site]))
         cpu_free[i] = cpu_total[i] * free_sum // (len(devs) * MILLI)
     state = FleetState(node_ids=node_names, cpu_total_milli=cpu_total, cpu_free_milli=cpu_free,
                        mem_free_mib=np.full(n, 1 << 40, np.int64), dev_model=dev_model, dev_free_milli=dev_free,

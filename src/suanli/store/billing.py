@@ -43,13 +43,6 @@ def add_plan(s: Session, row: PricePlanRow) -> None:
     s.flush()
 
 
-def get_plan(s: Session, plan_id: str) -> PricePlanRow:
-    row = s.get(PricePlanRow, plan_id)
-    if row is None:
-        raise NotFoundError(f"no price plan {plan_id!r}", plan=plan_id)
-    return row
-
-
 # -- packages -------------------------------------------------------------------------------------
 
 
@@ -91,13 +84,6 @@ def vouchers_for(s: Session, tenant_id: str | None, *, issuer: str | None = None
     if issuer is not None:
         q = q.where(VoucherRow.issuer == issuer)
     return list(s.scalars(q))
-
-
-def get_voucher(s: Session, voucher_id: str) -> VoucherRow:
-    row = s.get(VoucherRow, voucher_id)
-    if row is None:
-        raise NotFoundError(f"no voucher {voucher_id!r}", voucher=voucher_id)
-    return row
 
 
 def voucher_used(s: Session, voucher_ids: Sequence[str]) -> dict[str, Decimal]:

@@ -205,13 +205,6 @@ def list_leases(s: Session, *, tenant_id: str | None = None, states: Iterable[Le
     return [_lease(r, allocs[r.id]) for r in rows]
 
 
-def count_leases(s: Session, *, tenant_id: str | None = None) -> int:
-    q = select(LeaseRow.id)
-    if tenant_id is not None:
-        q = q.where(LeaseRow.tenant_id == tenant_id)
-    return len(s.scalars(q).all())
-
-
 def update_lease(s: Session, lease_id: str, **values: Any) -> None:
     mapping = {"state": "state", "end": "end_at", "ended_at": "ended_at", "activated_at": "activated_at",
                "reason": "reason", "start": "start_at"}

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -101,11 +101,6 @@ def events_for(s: Session, tenant_id: str, period: str) -> list[tuple[Any, ...]]
     return [tuple(r) for r in s.execute(q)]
 
 
-def tenants_with_usage(s: Session, period: str) -> list[str]:
-    q = select(UsageEventRow.tenant_id).where(UsageEventRow.period == period).distinct()
-    return sorted(s.scalars(q))
-
-
 def usage_summary(s: Session, *, tenant_id: str | None, start: datetime | None = None,
                   end: datetime | None = None, source: str | None = None
                   ) -> list[tuple[str, str, str, Decimal, int]]:
@@ -125,13 +120,6 @@ def usage_summary(s: Session, *, tenant_id: str | None, start: datetime | None =
         g[0] += qty
         g[1] += 1
     return [(t, m, model, v[0], v[1]) for (t, m, model), v in sorted(acc.items())]
-
-
-def count_events(s: Session, *, source: str | None = None) -> int:
-    q = select(func.count()).select_from(UsageEventRow)
-    if source is not None:
-        q = q.where(UsageEventRow.source == source)
-    return int(s.scalar(q) or 0)
 
 
 def resolve_subjects(s: Session, subjects: Iterable[str]) -> dict[str, tuple[str, str]]:
