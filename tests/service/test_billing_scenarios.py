@@ -291,3 +291,54 @@ def test_void_and_credit_notes_are_new_entries(demo: Platform, operator: Princip
     with pytest.raises(ValidationError, match="exceeds"):
         billing.credit_note(demo, operator, again["id"], again["total"], "too much")
     ledger_is_balanced(demo, operator)
+
+
+def test_supplier_statement_per_node_adds_up_to_the_invoices(demo: Platform, operator: Principal,
+                                                             clock: FakeClock) -> None:
+    a, b = make_tenant(demo, operator, "a"), make_tenant(demo, operator, "b")
+    la = orders.create_order(demo, a, {"form": "gpu", "quantity": 8, "models": ["H800"]}).order.lease_id or ""
+    lb = orders.create_order(demo, b, {"form": "cluster", "quantity": 2, "models": ["H800"]}).order.lease_id or ""
+    nodes_a = {x.node for x in leases.get_lease(demo, a, la)[0].allocations}
+    nodes_b = {x.node for x in leases.get_lease(demo, b, lb)[0].allocations}
+    assert len(nodes_a | nodes_b) >= 2 and len(nodes_b) == 2  # b's lease spans two nodes
+    clock.advance(hours=5, seconds=17)
+    clock.set(DEC1)
+    docs = [billing.issue_invoice(demo, operator, t, "2026-11") for t in ("a", "b")]
+    total = sum((d["total"] for d in docs), Decimal(0))
+    by_node_invoiced: dict[str, Decimal] = {}
+    for d in docs:
+        for x in d["lines"]:
+            assert x["node"], x  # every lease-time line names its node
+            by_node_invoiced[x["node"]] = by_node_invoiced.get(x["node"], Decimal(0)) + x["amount"]
+    st = statements.supplier_statement(demo, operator, "huadong-idc", "2026-11")
+    assert {n["node"] for n in st["nodes"]} == nodes_a | nodes_b
+    for n in st["nodes"]:
+        assert n["supplier_share"] + n["commission"] == n["gross"] == by_node_invoiced[n["node"]]
+        assert n["supplier_share"] > 0 and n["commission"] > 0
+    assert sum(n["supplier_share"] + n["commission"] for n in st["nodes"]) == total == st["gross"]
+    assert sum(x["gross"] for x in st["lines"]) == total
+    ledger_is_balanced(demo, operator)
+
+
+def test_lease_time_metered_before_nodes_were_keyed_is_not_metered_again(demo: Platform, operator: Principal,
+                                                                        tenant: Principal, clock: FakeClock) -> None:
+    """A record of the old form (lease:model:site:supplier:start, no node) covers its piece."""
+    from suanli.ledger.meters import Meter, UsageRecord
+    lease_id = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 2, "models": ["H800"]}).order.lease_id
+    assert lease_id
+    lease = leases.get_lease(demo, tenant, lease_id)[0]
+    al = lease.allocations[0]
+    t0 = clock.now()
+    old = UsageRecord("suanli/leases", f"{lease_id}:H800:{al.site}:{al.supplier}:{t0.isoformat()}",
+                      Meter.DEVICE_SECONDS, tenant.account_id, t0, Decimal(2 * 3600), "H800", al.site, al.supplier,
+                      "", lease_id, lease.order_id, "legacy")
+    with demo.tx() as s:
+        usage.store_records(s, [old], t0)
+    clock.advance(hours=3)
+    leases.end_lease(demo, tenant, lease_id)
+    draft = billing.preview(demo, tenant, "2026-11")
+    assert sum(x.quantity for x in draft.rated.lines) == 6  # 3 h x 2 devices, the first hour once
+    clock.set(DEC1)
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    assert sum(x["quantity"] for x in doc["lines"]) == 6 and doc["total"] == draft.settlement.total
+    assert {x["node"] for x in doc["lines"]} == {"", al.node}  # the old hour has no node; the rest has

@@ -60,6 +60,6 @@ def revenue(ctx: typer.Context, period: PeriodOpt = None,
                                                          "supplier account sees its own).")] = None,
             as_json: JsonOpt = False) -> None:
     """A supplier's statement for a month: its share and the operator's commission on the month's issued
-    invoices, per model, site and lease (same as ``suanli statement supplier --period``)."""
+    invoices, per node (with model and site) (same as ``suanli statement supplier --period``)."""
     with client(ctx) as api:
         statement_out(api.revenue(period or current_period(), supplier=supplier), as_json)

@@ -237,7 +237,7 @@ def plan_list(ctx: typer.Context, tenant: TenantOpt = None, as_json: JsonOpt = F
 @statement_app.command("supplier")
 def statement_supplier(ctx: typer.Context, supplier: str | None = None, period: PeriodOpt = None,
                        as_json: JsonOpt = False) -> None:
-    """A supplier's revenue share per period, model, site and lease (a supplier sees its own)."""
+    """A supplier's revenue share per period and node (with model and site); a supplier sees its own."""
     with client(ctx) as api:
         statement_out(MoneyClient(api).supplier_statement(supplier=supplier, period=period), as_json)
 
@@ -247,13 +247,17 @@ def statement_out(st: Any, as_json: bool) -> None:
     if as_json:
         print_json(st)
         return
-    show(table(f"statement {st.supplier} ({st.currency})", ["period", "model", "site", "lease",
+    show(table(f"statement {st.supplier} ({st.currency})", ["period", "node", "model", "site", ("leases", "right"),
                                                             ("device-h", "right"), ("gross", "right"),
                                                             ("share", "right"), ("commission", "right")],
-               [[x.period, x.model, x.site, x.lease, f"{x.device_hours:.4f}", f"{x.gross:f}", f"{x.supplier_share:f}",
-                 f"{x.commission:f}"] for x in st.lines],
+               [[x.period, x.node or "-", x.model, x.site, x.leases, f"{x.device_hours:.4f}", f"{x.gross:f}",
+                 f"{x.supplier_share:f}", f"{x.commission:f}"] for x in st.lines],
                caption=f"gross {st.gross:f} = share {st.supplier_share:f} + commission {st.commission:f}; "
-                       f"payable now {st.payable_balance:f}"))
+                       f"payable now {st.payable_balance:f}"),
+         table("per node", ["period", "node", ("device-h", "right"), ("gross", "right"), ("share", "right"),
+                            ("commission", "right")],
+               [[x.period, x.node or "-", f"{x.device_hours:.4f}", f"{x.gross:f}", f"{x.supplier_share:f}",
+                 f"{x.commission:f}"] for x in st.nodes]))
 
 
 @statement_app.command("revenue")

@@ -3,16 +3,22 @@
 A lease is billable while it is ``active``: its active intervals come from its state changes
 (activation, interruption, re-activation, end), never past ``now`` or the lease's end. Each
 interval is cut at every hour boundary and at any extra ``cuts`` (price changes), and each piece
-becomes one ``device_seconds`` record per (model, site, supplier) of the lease's devices::
+becomes one ``device_seconds`` record per (model, site, supplier, node) of the lease's devices::
 
-    quantity = seconds x sum of the devices' shares      (device-seconds)
+    quantity = seconds x sum of the devices' shares on that node      (device-seconds)
 
-Record ids are deterministic (``lease:model:site:supplier:start``, source ``suanli/leases``), so
+Record ids are deterministic (``lease:model:site:supplier:node:start``, source ``suanli/leases``;
+an id longer than the store's 200 characters keeps its lease and start and hashes the middle), so
 metering the same closed hours twice yields the same records: the store ingests them once.
+
+Records metered before the node was part of the key (``lease:model:site:supplier:start``, no
+node) still count: :func:`legacy_key` names the piece such a record covers, and the billing
+service does not meter a piece again when a record of the old form already covers it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -24,6 +30,21 @@ from suanli.ledger.meters import Meter, UsageRecord, payload_hash
 
 LEASE_SOURCE = "suanli/leases"
 HOUR = timedelta(hours=1)
+MAX_ID = 200
+
+
+def record_id(lease: str, model: str, site: str, supplier: str, node: str, start: datetime) -> str:
+    """The deterministic id of one lease-time record (at most :data:`MAX_ID` characters)."""
+    rid = f"{lease}:{model}:{site}:{supplier}:{node}:{start.isoformat()}"
+    if len(rid) <= MAX_ID:
+        return rid
+    digest = hashlib.sha256(f"{model}:{site}:{supplier}:{node}".encode()).hexdigest()[:32]
+    return f"{lease}:{digest}:{start.isoformat()}"
+
+
+def legacy_key(r: UsageRecord) -> tuple[str, datetime, str, str, str]:
+    """The piece a lease-time record covers regardless of node: (lease, start, model, site, supplier)."""
+    return (r.lease, r.time, r.model, r.site, r.supplier)
 
 
 def active_intervals(lease: Lease, events: Iterable[tuple[datetime, str, str]], now: datetime
@@ -68,16 +89,16 @@ def lease_records(lease: Lease, intervals: Sequence[tuple[datetime, datetime]], 
             secs = int((y - x).total_seconds())
             if secs <= 0:
                 continue
-            groups: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+            groups: dict[tuple[str, str, str, str], Decimal] = defaultdict(Decimal)
             for al in lease.allocations:
                 if al.start <= x and (al.end is None or al.end >= y):
-                    groups[(al.model, al.site, al.supplier)] += al.share
-            for (model, site, supplier), share in sorted(groups.items()):
+                    groups[(al.model, al.site, al.supplier, al.node)] += al.share
+            for (model, site, supplier, node), share in sorted(groups.items()):
                 data = {"quantity": str(secs), "share": format(share, "f"), "model": model, "site": site,
-                        "supplier": supplier, "lease": lease.id, "order": lease.order_id}
+                        "supplier": supplier, "node": node, "lease": lease.id, "order": lease.order_id}
                 out.append(UsageRecord(
-                    source=LEASE_SOURCE, id=f"{lease.id}:{model}:{site}:{supplier}:{x.isoformat()}",
+                    source=LEASE_SOURCE, id=record_id(lease.id, model, site, supplier, node, x),
                     meter=Meter.DEVICE_SECONDS, subject=lease.tenant_id, time=x, quantity=secs * share, model=model,
-                    site=site, supplier=supplier, lease=lease.id, order=lease.order_id,
+                    site=site, supplier=supplier, node=node, lease=lease.id, order=lease.order_id,
                     payload_hash=payload_hash(Meter.DEVICE_SECONDS, lease.tenant_id, x, data)))
     return out

@@ -9,7 +9,7 @@ each record's quantity (converted to its meter's price unit) is covered, in this
    device-hour price in force at the record's time minus the plan's discount (spot, contract),
    else the default plan's rate (tokens, storage, egress, data).
 
-Records are summed into lines by (kind, meter, model, site, supplier, lease, plan, package,
+Records are summed into lines by (kind, meter, model, site, supplier, node, lease, plan, package,
 unit price); each line is rounded **once** (:func:`suanli.domain.money.round_line`). Graduated
 tiers split a line's quantity across the tiers (tiers count per plan, meter and model per period).
 Then fixed lines: term fees billed in advance, package fees, and the take-or-pay true-up
@@ -72,6 +72,8 @@ class ChargeLine:
     paid_contract: bool
     usage_period: str
     description: str = ""
+    node: str = ""
+    """The node the usage ran on (lease time and events that name one); empty for fees and tokens."""
 
 
 @dataclass
@@ -105,7 +107,7 @@ class Rated:
         return sum((x.amount for x in self.lines), Decimal("0.00"))
 
 
-_Key = tuple[str, str, str, str, str, str, str, str, Decimal | None, bool, str]
+_Key = tuple[str, str, str, str, str, str, str, str, str, Decimal | None, bool, str]
 
 
 def _overlap_seconds(a0: datetime, a1: datetime | None, b0: datetime, b1: datetime) -> Decimal:
@@ -163,13 +165,13 @@ def rate(inp: RatingInput) -> Rated:
             c = min(raw, term_left[plan.id])
             if c > 0:
                 term_left[plan.id] -= c
-                add(("term_covered", meter, r.model, r.site, r.supplier, r.lease, plan_id, "", ZERO, paid, period),
+                add(("term_covered", meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", ZERO, paid, period),
                     c, r.time)
                 raw -= c
         if raw > 0:
             for pkg, c in draw.draw(meter, r.model, r.time, raw / divisor, devp):
                 c_raw = raw if c * divisor >= raw else c * divisor
-                add(("package_covered", meter, r.model, r.site, r.supplier, r.lease, plan_id, pkg, ZERO, paid,
+                add(("package_covered", meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, pkg, ZERO, paid,
                      period), c_raw, r.time)
                 raw -= c_raw
         if raw <= 0:
@@ -177,7 +179,7 @@ def rate(inp: RatingInput) -> Rated:
         if plan is not None and plan.kind is PlanKind.COMMIT and plan.commit_meter is meter \
                 and plan.commit_model in ("", r.model):
             commit_used[plan.id] = commit_used.get(plan.id, ZERO) + raw / divisor
-            add((kind, meter, r.model, r.site, r.supplier, r.lease, plan_id, "", plan.commit_price, paid, period),
+            add((kind, meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", plan.commit_price, paid, period),
                 raw, r.time)
             continue
         ck = (plan_id, meter.value, r.model, r.site,
@@ -188,19 +190,19 @@ def rate(inp: RatingInput) -> Rated:
             price_cache[ck] = cached
         price, tiered = cached
         if tiered is not None:
-            key: _Key = (kind, meter, r.model if meter in DEVICE_METERS else "", "", "", "", plan_id or "default",
+            key: _Key = (kind, meter, r.model if meter in DEVICE_METERS else "", "", "", "", "", plan_id or "default",
                          "", None, paid, period)
             tier_rates[key] = tiered
             add(key, raw, r.time)
         else:
-            add((kind, meter, r.model, r.site, r.supplier, r.lease, plan_id, "", price, paid, period), raw, r.time)
+            add((kind, meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", price, paid, period), raw, r.time)
 
     lines: list[ChargeLine] = []
     for key in sorted(groups, key=_sort_key):
         raw_o, count_o, first_o, last_o = groups[key]
         assert isinstance(raw_o, Decimal) and isinstance(count_o, int)
         assert isinstance(first_o, datetime) and isinstance(last_o, datetime)
-        kind, meter_s, model, site, supplier, lease, plan_id, pkg, unit_price, paid, period = key
+        kind, meter_s, model, site, supplier, node, lease, plan_id, pkg, unit_price, paid, period = key
         meter = Meter(meter_s)
         units_o = raw_o / PRICE_UNIT[meter][1]
         if unit_price is None:
@@ -217,7 +219,8 @@ def rate(inp: RatingInput) -> Rated:
         else:
             share, commission = Decimal("0.00"), amount
         lines.append(ChargeLine(kind, meter_s, model, site, supplier, lease, plan_id, pkg, first_o, last_o, units_o,
-                                PRICE_UNIT[meter][0], unit_price, amount, share, commission, count_o, paid, period))
+                                PRICE_UNIT[meter][0], unit_price, amount, share, commission, count_o, paid, period,
+                                node=node))
     lines.extend(_term_fees(inp, tenant_plans))
     lines.extend(_package_fees(inp))
     if inp.final:
@@ -275,7 +278,7 @@ def _price(inp: RatingInput, plan: PricePlan | None, defaults: Sequence[PricePla
 
 def _tier_lines(inp: RatingInput, key: _Key, rt: Rate, units: Decimal, count: int, first: datetime,
                 last: datetime) -> list[ChargeLine]:
-    kind, meter_s, model, _site, _sup, _lease, plan_id, _pkg, _p, paid, period = key
+    kind, meter_s, model, _site, _sup, _node, _lease, plan_id, _pkg, _p, paid, period = key
     out = []
     lower = ZERO
     left = units

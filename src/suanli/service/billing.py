@@ -30,7 +30,7 @@ from suanli.domain.accounts import Principal, Role
 from suanli.domain.leases import LeaseState
 from suanli.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from suanli.ledger import invoices as inv
-from suanli.ledger.metering import active_intervals, lease_records
+from suanli.ledger.metering import LEASE_SOURCE, active_intervals, lease_records, legacy_key
 from suanli.ledger.meters import Meter, UsageRecord
 from suanli.ledger.packages import Package
 from suanli.ledger.plans import DEFAULT_TENANT
@@ -116,6 +116,14 @@ def lease_usage(s: Session, tenant_id: str, start: datetime, end: datetime, now:
     return records, stops, commission
 
 
+def unmetered(stored: Sequence[UsageRecord], leased: Sequence[UsageRecord]) -> list[UsageRecord]:
+    """The lease-time records not stored yet: neither under their own id, nor covered by a record
+    metered before the node was part of the key (same lease, start, model, site, supplier; no node)."""
+    ids = {(r.source, r.id) for r in stored}
+    legacy = {legacy_key(r) for r in stored if r.source == LEASE_SOURCE and not r.node}
+    return [r for r in leased if (r.source, r.id) not in ids and legacy_key(r) not in legacy]
+
+
 @dataclass
 class Draft:
     tenant: Principal
@@ -132,14 +140,11 @@ def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime,
             ) -> tuple[RatingInput, int]:
     start, end = period_bounds(period)
     leased, stops, commission = lease_usage(s, who.account_id, start, end, now)
-    if store_leases:
-        store_records(s, leased, now)
-        rows = usage_store.events_for(s, who.account_id, period)
-        records = [record_from_row(r) for r in rows]
-    else:
-        stored = [record_from_row(r) for r in usage_store.events_for(s, who.account_id, period)]
-        seen = {(r.source, r.id) for r in stored}
-        records = stored + [r for r in leased if (r.source, r.id) not in seen]
+    stored = [record_from_row(r) for r in usage_store.events_for(s, who.account_id, period)]
+    fresh = unmetered(stored, leased)
+    if store_leases and fresh:
+        store_records(s, fresh, now)
+    records = stored + fresh
     plans = [plan_from_row(r) for r in store.plans_for(s, [who.account_id, DEFAULT_TENANT])]
     pkgs = store.packages_for(s, who.account_id)
     used = store.package_used(s, [x.id for x in pkgs])
@@ -229,7 +234,7 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
 
 def _line_values(i: int, x: ChargeLine) -> dict[str, Any]:
     return {"line_no": i, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site, "supplier": x.supplier,
-            "lease": x.lease, "plan": x.plan, "package": x.package, "start_at": x.start, "end_at": x.end,
+            "node": x.node, "lease": x.lease, "plan": x.plan, "package": x.package, "start_at": x.start, "end_at": x.end,
             "quantity": q12(x.quantity), "price_unit": x.price_unit, "unit_price": q12(x.unit_price),
             "amount": x.amount, "supplier_share": x.supplier_share, "commission": x.commission, "records": x.records,
             "usage_period": x.usage_period, "description": x.description}
@@ -260,7 +265,7 @@ def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
         "voucher_uses": [{"voucher": u["voucher"], "line_no": u["line_no"], "outcome": u["outcome"],
                           "rule": u["rule"], "amount": cents(u["amount"])} for u in uses],
         "lines": [{"line_no": x.line_no, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
-                   "supplier": x.supplier, "lease": x.lease, "plan": x.plan, "package": x.package,
+                   "supplier": x.supplier, "node": x.node, "lease": x.lease, "plan": x.plan, "package": x.package,
                    "start": x.start_at, "end": x.end_at, "quantity": x.quantity, "price_unit": x.price_unit,
                    "unit_price": x.unit_price, "amount": cents(x.amount), "records": x.records,
                    "usage_period": x.usage_period, "description": x.description,
@@ -360,7 +365,7 @@ def draft_doc(d: Draft, actor: Principal) -> dict[str, Any]:
         "subtotal": st.subtotal, "tax": st.tax, "total": st.total, "vouchers": st.vouchers, "credits": st.credits,
         "wallet": st.wallet, "amount_due": st.amount_due,
         "lines": [{"line_no": i, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
-                   "supplier": x.supplier, "lease": x.lease, "plan": x.plan, "package": x.package, "start": x.start,
+                   "supplier": x.supplier, "node": x.node, "lease": x.lease, "plan": x.plan, "package": x.package, "start": x.start,
                    "end": x.end, "quantity": x.quantity, "price_unit": x.price_unit, "unit_price": x.unit_price,
                    "amount": x.amount, "records": x.records, "usage_period": x.usage_period,
                    "description": x.description,

@@ -1,14 +1,15 @@
 """Supplier statements and the operator's revenue report, from issued (not void) invoices.
 
-A supplier statement lists, per period, model, site and lease, what its devices earned: the
-gross charged to tenants, its share (at least its floor) and the operator's commission; the
-two always add up to the gross. The operator report adds up every invoice of a period: charges,
+A supplier statement lists, per period and node (and model and site on the node), what its
+devices earned: the gross charged to tenants, its share (at least its floor) and the operator's
+commission; the two always add up to the gross, and the nodes' subtotals add up to the totals. The operator report adds up every invoice of a period: charges,
 supplier shares, commission, vouchers, credits, wallet, amount due, and the ledger's trial balance.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +29,7 @@ ZERO = Decimal("0.00")
 
 def supplier_statement(p: Platform, actor: Principal, supplier: str | None = None, period: str | None = None
                        ) -> dict[str, Any]:
-    """A supplier's share of issued invoices (a month, or all time), per period, model, site and lease;
+    """A supplier's share of issued invoices (a month, or all time), per period, node, model and site;
     a supplier sees only its own. Usage counts once its tenant's invoice is issued."""
     actor.require(Role.SUPPLIER, Role.OPERATOR)
     if actor.role is Role.SUPPLIER:
@@ -44,19 +45,39 @@ def supplier_statement(p: Platform, actor: Principal, supplier: str | None = Non
             raise NotFoundError(f"no supplier {supplier!r}")
         rows = store.supplier_lines(s, supplier, period)
         payable_now = -ledger_store.balance(s, payable(supplier))
-    groups: dict[tuple[str, str, str, str], list[Any]] = defaultdict(lambda: [ZERO, ZERO, ZERO, Decimal(0)])
-    for line, invoice in rows:
-        g = groups[(invoice.period, line.model, line.site, line.lease)]
-        g[0] += line.amount
-        g[1] += line.supplier_share
-        g[2] += line.commission
-        g[3] += line.quantity
-    items = [{"period": k[0], "model": k[1], "site": k[2], "lease": k[3], "device_hours": v[3], "gross": v[0],
-              "supplier_share": v[1], "commission": v[2]} for k, v in sorted(groups.items())]
-    return {"supplier": supplier, "period": period, "currency": p.settings.currency, "lines": items,
+    items, nodes = _group_by_node((line.amount, line.supplier_share, line.commission, line.quantity, invoice.period,
+                                   line.node, line.model, line.site, line.lease) for line, invoice in rows)
+    return {"supplier": supplier, "period": period, "currency": p.settings.currency, "lines": items, "nodes": nodes,
             "gross": sum((x["gross"] for x in items), ZERO),
             "supplier_share": sum((x["supplier_share"] for x in items), ZERO),
             "commission": sum((x["commission"] for x in items), ZERO), "payable_balance": payable_now}
+
+
+def _group_by_node(rows: Iterable[tuple[Decimal, Decimal, Decimal, Decimal, str, str, str, str, str]]
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Statement lines per (period, node, model, site) and subtotals per (period, node).
+    Rows: (amount, share, commission, device-hours, period, node, model, site, lease)."""
+    groups: dict[tuple[str, str, str, str], list[Any]] = defaultdict(lambda: [ZERO, ZERO, ZERO, Decimal(0), set()])
+    for amount, share, commission, hours, per, node, model, site, lease in rows:
+        g = groups[(per, node, model, site)]
+        g[0] += amount
+        g[1] += share
+        g[2] += commission
+        g[3] += hours
+        if lease:
+            g[4].add(lease)
+    items = [{"period": k[0], "node": k[1], "model": k[2], "site": k[3], "leases": len(v[4]), "device_hours": v[3],
+              "gross": v[0], "supplier_share": v[1], "commission": v[2]} for k, v in sorted(groups.items())]
+    per_node: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO, Decimal(0)])
+    for x in items:
+        n = per_node[(x["period"], x["node"])]
+        n[0] += x["gross"]
+        n[1] += x["supplier_share"]
+        n[2] += x["commission"]
+        n[3] += x["device_hours"]
+    nodes = [{"period": k[0], "node": k[1], "device_hours": v[3], "gross": v[0], "supplier_share": v[1],
+              "commission": v[2]} for k, v in sorted(per_node.items())]
+    return items, nodes
 
 
 def revenue_report(p: Platform, actor: Principal, period: str | None = None) -> dict[str, Any]:

@@ -149,6 +149,8 @@ class InvoiceLineRow(Base):
     model: Mapped[str] = mapped_column(String(64), default="")
     site: Mapped[str] = mapped_column(String(64), default="")
     supplier: Mapped[str] = mapped_column(String(64), default="", index=True)
+    node: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    """The node the usage ran on (supplier statements group by it); empty for fees and tokens."""
     lease: Mapped[str] = mapped_column(String(32), default="")
     plan: Mapped[str] = mapped_column(String(32), default="")
     package: Mapped[str] = mapped_column(String(32), default="")

@@ -73,7 +73,7 @@ def credit_note(invoice_id: str, body: CreditNoteRequest, p: PlatformDep, who: P
 @router.get("/v1/statements/supplier", response_model=StatementResponse)
 def supplier_statement(p: PlatformDep, who: PrincipalDep, supplier: str | None = None,
                        period: str | None = None) -> Any:
-    """A supplier's revenue share per period, model, site and lease (a supplier sees its own)."""
+    """A supplier's revenue share per period and node (with model and site); a supplier sees its own."""
     return statements.supplier_statement(p, who, supplier, period)
 
 

@@ -199,6 +199,7 @@ class BilledLine(BaseModel):
     model: str
     site: str
     supplier: str
+    node: str = ""
     lease: str
     plan: str
     package: str
@@ -271,9 +272,21 @@ class PreviewResponse(BaseModel):
 
 class StatementLine(BaseModel):
     period: str
+    node: str
     model: str
     site: str
-    lease: str
+    leases: int = Field(description="How many leases ran on the node with this model in the period.")
+    device_hours: Dec
+    gross: Dec
+    supplier_share: Dec
+    commission: Dec
+
+
+class StatementNode(BaseModel):
+    """One node's subtotal for a period (gross = supplier share + commission)."""
+
+    period: str
+    node: str
     device_hours: Dec
     gross: Dec
     supplier_share: Dec
@@ -285,6 +298,7 @@ class StatementResponse(BaseModel):
     period: str | None
     currency: str
     lines: list[StatementLine]
+    nodes: list[StatementNode]
     gross: Dec
     supplier_share: Dec
     commission: Dec
