@@ -147,13 +147,13 @@ def fgd(
     published: Annotated[Path | None, typer.Option(help="Published results CSV (analysis_allo_discrete.csv) to compare with and overlay.")] = None,
     trace_dir: Annotated[Path | None, typer.Option(help="Trace folder (default ../shared/traces/alibaba-gpu-v2023).")] = None,
     ratio: Annotated[float, typer.Option(help="Inflation: arrive until this multiple of capacity.")] = 1.3,
-    tie: Annotated[str | None, typer.Option(help="Tie-break among best nodes: first or random (default: as published).")] = None,
+    tie: Annotated[str | None, typer.Option(help="Tie-break among best nodes: rank (a random node priority fixed per seed, as the artifact), first or random (default: rank; random for the random policy).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Reproduce the FGD static protocol (BENCHMARKS.md §1) for one policy over seeds."""
     pol = check_policy(policy)
-    if tie not in (None, "first", "random"):
-        fail(f"--tie {tie!r}: allowed: first, random")
+    if tie not in (None, "rank", "first", "random"):
+        fail(f"--tie {tie!r}: allowed: rank, first, random")
     seed_list = parse_seeds(seeds)
     tdir = trace_dir or default_trace_dir()
     node_path = nodes or tdir / "csv" / NODE_FILE

@@ -130,8 +130,11 @@ class NodeScorePolicy:
 
     name: str = "base"
     tie_tolerance: float = 0.0
-    #: "random": uniform among the best nodes; "first": the lowest node index among them
+    #: "random": uniform among the best nodes; "first": the lowest node index among them;
+    #: "rank": the lowest ``tie_rank`` among them (a fixed priority per node, e.g. a random
+    #: permutation drawn once per run — what the FGD artifact's renamed nodes amount to)
     tie_break: str = "random"
+    tie_rank: np.ndarray | None = None
 
     def scores(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, rng: np.random.Generator
@@ -181,6 +184,8 @@ class NodeScorePolicy:
             ties = cheapest
         if ties.size == 1 or self.tie_break == "first":
             return int(ties[0]), note
+        if self.tie_break == "rank" and self.tie_rank is not None:
+            return int(ties[np.argmin(self.tie_rank[cand[ties]])]), note
         return int(ties[rng.integers(ties.size)]), note or f", drawn among {ties.size} tied"
 
     # -------------------------------------------------------------------- gangs and spread

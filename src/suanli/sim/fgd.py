@@ -25,6 +25,7 @@ from suanli.scheduler import (
     MILLI,
     FleetState,
     FragModel,
+    NodeScorePolicy,
     Placement,
     PlacementRequest,
     TypicalPod,
@@ -115,6 +116,13 @@ def inflate_order(pods: PodTable, seed: int, ratio: float, capacity_milli: int) 
     return np.concatenate([order, *extra])
 
 
+def node_rank(num_nodes: int, seed: int) -> np.ndarray:
+    """Tie priority of every node for one seed (lower wins): a uniform random permutation, drawn
+    from its own stream so that the pod order of the seed does not change."""
+    out: np.ndarray = np.random.default_rng([seed, 104729]).permutation(num_nodes)
+    return out
+
+
 class FragTracker:
     """Fleet fragmentation (FGD's F, in milli) kept up to date by node version."""
 
@@ -197,11 +205,14 @@ def run_fgd(
     typical = typical_pods(pods)
     pol = get_policy(policy, typical=typical)
     if tie_break is None:
-        # the published curves are reproduced by taking the first of the best nodes (see
-        # docs/placement.md); Random draws by definition
-        tie_break = "random" if policy == "random" else "first"
-    if hasattr(pol, "tie_break") and policy != "fgd+":  # fgd+ has its own deterministic tie-break
+        # the artifact prefixes every node name with a random permutation index drawn once per
+        # run and keeps the lexicographically smallest best node: a fixed random node priority
+        # (see docs/placement.md); Random draws by definition
+        tie_break = "random" if policy == "random" else "rank"
+    if isinstance(pol, NodeScorePolicy) and policy != "fgd+":  # fgd+ has its own deterministic tie-break
         pol.tie_break = tie_break
+        if tie_break == "rank":
+            pol.tie_rank = node_rank(state.num_nodes, seed)
     reqs = pod_requests(pods, state, respect_memory)
     order = inflate_order(pods, seed, ratio, capacity)
     gpu = pod_gpu_milli(pods)
