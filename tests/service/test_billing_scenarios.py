@@ -26,6 +26,7 @@ from suanli.service import (
 )
 from suanli.service.platform import Platform
 from suanli.store import leases as lease_store
+from suanli.store import ledger as ledger_store
 from suanli.testing.clock import FakeClock
 from suanli.testing.factories import make_tenant
 
@@ -342,3 +343,45 @@ def test_lease_time_metered_before_nodes_were_keyed_is_not_metered_again(demo: P
     doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
     assert sum(x["quantity"] for x in doc["lines"]) == 6 and doc["total"] == draft.settlement.total
     assert {x["node"] for x in doc["lines"]} == {"", al.node}  # the old hour has no node; the rest has
+
+
+def test_sla_credit_of_a_node_failure_is_credited_once_on_the_next_invoice(
+        demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
+    from suanli.service import fleet
+    from suanli.store import engine as engine_store
+    lease_id = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 4, "models": ["A800"]}).order.lease_id
+    assert lease_id
+    node = leases.get_lease(demo, tenant, lease_id)[0].allocations[0].node
+    clock.advance(hours=2)
+    fleet.set_node_state(demo, operator, node, "down", "PSU failed")
+    report = health.check_health(demo)
+    assert report.interrupted == [lease_id] and report.replaced == [lease_id]
+    with demo.tx() as s:
+        (credit,) = engine_store.sla_credits(s, lease_id=lease_id)
+    assert credit.amount == 4 * Decimal("6.50")  # the 1-hour minimum at the lease's hourly price
+    draft = billing.preview(demo, tenant, "2026-11")
+    assert [x["amount"] for x in billing.draft_doc(draft, tenant)["sla_credits"]] == [Decimal("26.00")]
+    clock.advance(hours=3)
+    leases.end_lease(demo, tenant, lease_id)
+    clock.set(DEC1)
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    assert doc["total"] == cents(4 * 5 * Decimal("6.50")) == Decimal("130.00")
+    assert doc["credits"] == Decimal("26.00") and doc["amount_due"] == Decimal("104.00")
+    (applied,) = doc["sla_credits"]
+    assert applied["id"] == credit.id and applied["lease"] == lease_id and applied["amount"] == Decimal("26.00")
+    (part,) = applied["parts"]  # the failed node's supplier bears its share (1 - 15 %), the operator the rest
+    assert part["node"] == node and Decimal(part["supplier_share"]) == Decimal("22.10")
+    ledger = billing.ledger_check(demo, operator)
+    assert ledger["sum"] == 0 and ledger["accounts"].get("credit:" + tenant.account_id, 0) == 0
+    # once: voiding and issuing again spends the same credit again, it is not posted a second time
+    billing.void_invoice(demo, operator, doc["id"], "re-issue")
+    again = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    assert again["credits"] == Decimal("26.00") and [x["id"] for x in again["sla_credits"]] == [credit.id]
+    with demo.tx() as s:
+        entries = ledger_store.postings(s, ref=f"sla:{credit.id}")
+    assert {r[1] for r in entries} == {"sla_credit"} and sum(r[6] for r in entries) == 0 and len(entries) == 3
+    st = statements.supplier_statement(demo, operator, "huadong-idc", "2026-11")
+    assert st["sla_share"] == Decimal("22.10") and [x["node"] for x in st["sla_credits"]] == [node]
+    assert st["payable_balance"] == st["supplier_share"] - Decimal("22.10")
+    assert statements.revenue_report(demo, operator, "2026-11")["sla_credits"] == Decimal("26.00")
+    ledger_is_balanced(demo, operator)

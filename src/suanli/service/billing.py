@@ -36,6 +36,7 @@ from suanli.ledger.packages import Package
 from suanli.ledger.plans import DEFAULT_TENANT
 from suanli.ledger.postings import Entry, credit, wallet
 from suanli.ledger.rating import ChargeLine, Rated, RatingInput, period_bounds, rate
+from suanli.ledger.sla import SlaPart, sla_entry, split_credit
 from suanli.ledger.vouchers import RULE_TEXT, Voucher
 from suanli.service.leases import tick
 from suanli.service.plans import plan_from_row
@@ -48,7 +49,8 @@ from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
 from suanli.store import ledger as ledger_store
 from suanli.store import usage as usage_store
-from suanli.store.money_tables import CreditNoteRow, InvoiceRow
+from suanli.store.engine_tables import SlaCreditRow
+from suanli.store.money_tables import CreditNoteRow, InvoiceRow, SlaCreditPostingRow
 
 ZERO = Decimal("0.00")
 STORED_PLACES = Decimal("1e-12")
@@ -124,6 +126,48 @@ def unmetered(stored: Sequence[UsageRecord], leased: Sequence[UsageRecord]) -> l
     return [r for r in leased if (r.source, r.id) not in ids and legacy_key(r) not in legacy]
 
 
+@dataclass(frozen=True)
+class PendingSla:
+    """A closed SLA credit not on the ledger yet, with who bears it and the entry that posts it."""
+
+    row: SlaCreditRow
+    parts: list[SlaPart]
+    entry: Entry
+
+
+def pending_sla(p: Platform, s: Session, tenant_id: str, period_end: datetime, now: datetime) -> list[PendingSla]:
+    """The tenant's closed SLA credits for interruptions before ``period_end`` not yet posted: each
+    becomes a credit on the next invoice issued (:mod:`suanli.ledger.sla` says who bears it)."""
+    rows = store.unposted_sla_credits(s, tenant_id, period_end)
+    if not rows:
+        return []
+    book = price_book(p, s)
+    out = []
+    for row in rows:
+        lease = lease_store.get_lease(s, row.lease_id)
+        weights = [(a.supplier, a.node, a.share * (book.rate_at(a.model, a.site, row.start) or Decimal(0)))
+                   for a in lease.allocations if a.end == row.start]
+        amount = cents(row.amount)
+        parts = split_credit(amount, weights, lease.commission_rate, row.currency)
+        e = sla_entry(tenant_id, f"sla:{row.id}", now, amount, parts,
+                      f"SLA credit {row.id} for lease {row.lease_id}: {row.reason}", row.currency)
+        out.append(PendingSla(row, parts, e))
+    return out
+
+
+def sla_doc(row: SlaCreditRow, parts: Sequence[SlaPart] | Sequence[dict[str, Any]], actor: Principal
+            ) -> dict[str, Any]:
+    doc: dict[str, Any] = {"id": row.id, "lease": row.lease_id, "start": row.start, "end": row.end,
+                           "seconds": row.seconds, "amount": cents(row.amount), "reason": row.reason}
+    if actor.role is not Role.TENANT:
+        doc["parts"] = [x if isinstance(x, dict) else _part_doc(x) for x in parts]
+    return doc
+
+
+def _part_doc(x: SlaPart) -> dict[str, Any]:
+    return {"supplier": x.supplier, "node": x.node, "amount": str(x.amount), "supplier_share": str(x.supplier_share)}
+
+
 @dataclass
 class Draft:
     tenant: Principal
@@ -134,6 +178,8 @@ class Draft:
     currency: str
     as_of: datetime
     """The instant the draft was rated at: usage after it (or after the month) is not in it."""
+    sla: list[PendingSla]
+    """SLA credits the invoice will post and spend (as credits)."""
 
 
 def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime, *, store_leases: bool
@@ -164,10 +210,11 @@ def _vouchers(s: Session, tenant_id: str) -> list[Voucher]:
 
 
 def _settle(p: Platform, s: Session, who: Principal, invoice_id: str, now: datetime, rated: Rated, currency: str,
-            vouchers: list[Voucher]) -> inv.Settlement:
+            vouchers: list[Voucher], sla: Sequence[PendingSla] = ()) -> inv.Settlement:
+    pending = sum((x.row.amount for x in sla), ZERO)
     return inv.settle(who.account_id, invoice_id, now, rated.lines, vouchers=vouchers,
                       related=store.related_suppliers(s, who.account_id),
-                      credit_balance=-ledger_store.balance(s, credit(who.account_id)),
+                      credit_balance=-ledger_store.balance(s, credit(who.account_id)) + pending,
                       wallet_balance=-ledger_store.balance(s, wallet(who.account_id)),
                       tax_rate=Decimal(p.settings.tax_rate), currency=currency)
 
@@ -180,8 +227,9 @@ def preview(p: Platform, actor: Principal, period: str, tenant: str | None = Non
         who = resolve_tenant(s, actor, tenant)
         inp, n = _rating(p, s, who, period, now, store_leases=False)
         rated = rate(inp)
-        st = _settle(p, s, who, "preview", now, rated, inp.currency, _vouchers(s, who.account_id))
-    return Draft(who, period, rated, st, n, inp.currency, now)
+        sla = pending_sla(p, s, who.account_id, inp.period_end, now)
+        st = _settle(p, s, who, "preview", now, rated, inp.currency, _vouchers(s, who.account_id), sla)
+    return Draft(who, period, rated, st, n, inp.currency, now, sla)
 
 
 def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
@@ -207,7 +255,8 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
             if missing:
                 raise NotFoundError(f"no voucher(s) {missing} for tenant {who.name}", vouchers=missing)
             all_v = [v for v in all_v if v.id in set(vouchers)]
-        st = _settle(p, s, who, invoice_id, now, rated, inp.currency, all_v)
+        sla = pending_sla(p, s, who.account_id, inp.period_end, now)
+        st = _settle(p, s, who, invoice_id, now, rated, inp.currency, all_v, sla)
         if vouchers:
             for vid in vouchers:
                 if not any(u.voucher_id == vid for u in st.voucher_uses):
@@ -226,6 +275,13 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
             [{"voucher_id": r.voucher_id, "invoice_id": invoice_id, "line_id": line_ids[r.line_no], "rule": r.rule,
               "at": now} for r in st.refusals])
         store.add_package_draws(s, invoice_id, rated.package_draws)
+        for x in sla:  # before the settlement's entries: the credit is on the balance the invoice spends
+            (entry_id,) = ledger_store.add_entries(s, [entry_values(x.entry)])
+            store.add_sla_posting(s, SlaCreditPostingRow(
+                sla_credit_id=x.row.id, entry_id=entry_id, tenant_id=who.account_id, lease_id=x.row.lease_id,
+                invoice_id=invoice_id, amount=cents(x.row.amount),
+                supplier_share=sum((q.supplier_share for q in x.parts), ZERO),
+                parts=[_part_doc(q) for q in x.parts], at=now))
         ledger_store.add_entries(s, [entry_values(e) for e in st.entries])
         if st.amount_due == 0 and st.total > 0:
             row.status, row.paid_at = "paid", now
@@ -256,6 +312,11 @@ def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
         notes = store.credit_notes(s, row.id)
         uses = [u for u in store.voucher_audit(s, [v.id for v in store.vouchers_for(s, row.tenant_id)])
                 if u["invoice"] == row.id]
+        # the SLA credits this invoice posted, or that a voided invoice of the month posted and this one spends
+        voided = {r.id for r in store.list_invoices(s, tenant_id=row.tenant_id, period=row.period, status="void")}
+        sla = [sla_doc(c, posted.parts, actor)
+               for posted, c, _per in store.sla_postings(s, tenant_id=row.tenant_id, period=row.period)
+               if posted.invoice_id == row.id or (row.status != "void" and posted.invoice_id in voided)]
     return {
         "id": row.id, "tenant": tenant.name, "period": row.period, "status": row.status, "currency": row.currency,
         "issued_at": row.issued_at, "paid_at": row.paid_at, "voided_at": row.voided_at, "subtotal": cents(row.subtotal),
@@ -264,6 +325,7 @@ def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
                                                         "to_wallet": n.to_wallet, "at": n.at} for n in notes],
         "voucher_uses": [{"voucher": u["voucher"], "line_no": u["line_no"], "outcome": u["outcome"],
                           "rule": u["rule"], "amount": cents(u["amount"])} for u in uses],
+        "sla_credits": sla,
         "lines": [{"line_no": x.line_no, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
                    "supplier": x.supplier, "node": x.node, "lease": x.lease, "plan": x.plan, "package": x.package,
                    "start": x.start_at, "end": x.end_at, "quantity": x.quantity, "price_unit": x.price_unit,
@@ -364,6 +426,7 @@ def draft_doc(d: Draft, actor: Principal) -> dict[str, Any]:
         "as_of": d.as_of, "records": d.records,
         "subtotal": st.subtotal, "tax": st.tax, "total": st.total, "vouchers": st.vouchers, "credits": st.credits,
         "wallet": st.wallet, "amount_due": st.amount_due,
+        "sla_credits": [sla_doc(x.row, x.parts, actor) for x in d.sla],
         "lines": [{"line_no": i, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
                    "supplier": x.supplier, "node": x.node, "lease": x.lease, "plan": x.plan, "package": x.package, "start": x.start,
                    "end": x.end, "quantity": x.quantity, "price_unit": x.price_unit, "unit_price": x.unit_price,

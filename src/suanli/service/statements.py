@@ -2,7 +2,9 @@
 
 A supplier statement lists, per period and node (and model and site on the node), what its
 devices earned: the gross charged to tenants, its share (at least its floor) and the operator's
-commission; the two always add up to the gross, and the nodes' subtotals add up to the totals. The operator report adds up every invoice of a period: charges,
+commission; the two always add up to the gross, and the nodes' subtotals add up to the totals.
+SLA credits the supplier bore (:mod:`suanli.ledger.sla`) are listed per node apart from the gross:
+they lower what is payable to it, not what tenants were charged. The operator report adds up every invoice of a period: charges,
 supplier shares, commission, vouchers, credits, wallet, amount due, and the ledger's trial balance.
 """
 
@@ -45,12 +47,17 @@ def supplier_statement(p: Platform, actor: Principal, supplier: str | None = Non
             raise NotFoundError(f"no supplier {supplier!r}")
         rows = store.supplier_lines(s, supplier, period)
         payable_now = -ledger_store.balance(s, payable(supplier))
+        sla: list[dict[str, Any]] = [{"period": per, "node": part["node"], "lease": posted.lease_id, "sla_credit": posted.sla_credit_id,
+            "credit": Decimal(part["amount"]), "supplier_share": Decimal(part["supplier_share"])}
+            for posted, _c, per in store.sla_postings(s, period=period) for part in posted.parts
+            if part["supplier"] == supplier]
     items, nodes = _group_by_node((line.amount, line.supplier_share, line.commission, line.quantity, invoice.period,
                                    line.node, line.model, line.site, line.lease) for line, invoice in rows)
     return {"supplier": supplier, "period": period, "currency": p.settings.currency, "lines": items, "nodes": nodes,
             "gross": sum((x["gross"] for x in items), ZERO),
             "supplier_share": sum((x["supplier_share"] for x in items), ZERO),
-            "commission": sum((x["commission"] for x in items), ZERO), "payable_balance": payable_now}
+            "commission": sum((x["commission"] for x in items), ZERO), "sla_credits": sla,
+            "sla_share": sum((x["supplier_share"] for x in sla), ZERO), "payable_balance": payable_now}
 
 
 def _group_by_node(rows: Iterable[tuple[Decimal, Decimal, Decimal, Decimal, str, str, str, str, str]]
@@ -87,6 +94,7 @@ def revenue_report(p: Platform, actor: Principal, period: str | None = None) -> 
         live = [r for r in invoices if r.status != "void"]
         lines = store.invoice_lines(s, [r.id for r in live])
         bal = ledger_store.balances(s)
+        sla = store.sla_postings(s, period=period)
     by_kind: dict[str, Decimal] = defaultdict(lambda: ZERO)
     by_supplier: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for x in lines:
@@ -101,6 +109,8 @@ def revenue_report(p: Platform, actor: Principal, period: str | None = None) -> 
         "vouchers": sum((r.vouchers for r in live), ZERO), "credits": sum((r.credits for r in live), ZERO),
         "wallet": sum((r.wallet for r in live), ZERO), "amount_due": sum((r.amount_due for r in live), ZERO),
         "by_kind": dict(sorted(by_kind.items())), "by_supplier": dict(sorted(by_supplier.items())),
+        "sla_credits": sum((x.amount for x, _c, _p in sla), ZERO),
+        "sla_supplier_share": sum((x.supplier_share for x, _c, _p in sla), ZERO),
         "ledger_sum": sum(bal.values(), ZERO),
     }
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from suanli.errors import ConflictError, NotFoundError
+from suanli.store.engine_tables import SlaCreditRow
 from suanli.store.money_tables import (
     CreditNoteRow,
     InvoiceLineRow,
@@ -23,6 +24,7 @@ from suanli.store.money_tables import (
     PackageRow,
     PricePlanRow,
     RelatedPartyRow,
+    SlaCreditPostingRow,
     VoucherRefusalRow,
     VoucherRow,
     VoucherUseRow,
@@ -232,3 +234,42 @@ def wallet_policies(s: Session) -> list[WalletPolicyRow]:
 def save_wallet_policy(s: Session, row: WalletPolicyRow) -> None:
     s.add(row)
     s.flush()
+
+
+# -- SLA credits on the ledger ----------------------------------------------------------------------
+
+
+def unposted_sla_credits(s: Session, tenant_id: str, started_before: Any) -> list[SlaCreditRow]:
+    """Closed SLA credits of the tenant with an amount, interrupted before ``started_before``, that
+    are not on the ledger yet (oldest first)."""
+    posted = select(SlaCreditPostingRow.sla_credit_id)
+    q = (select(SlaCreditRow).where(SlaCreditRow.tenant_id == tenant_id, SlaCreditRow.end.is_not(None),
+                                    SlaCreditRow.start < started_before, SlaCreditRow.id.not_in(posted))
+         .order_by(SlaCreditRow.start, SlaCreditRow.id))
+    return [r for r in s.scalars(q) if r.amount > 0]
+
+
+def add_sla_posting(s: Session, row: SlaCreditPostingRow) -> None:
+    """Record that an SLA credit is on the ledger; a second posting of it is refused by the key."""
+    try:
+        with s.begin_nested():
+            s.add(row)
+    except IntegrityError:
+        raise ConflictError(f"SLA credit {row.sla_credit_id} is already on the ledger", sla_credit=row.sla_credit_id
+                            ) from None
+
+
+def sla_postings(s: Session, *, invoice_ids: Sequence[str] | None = None, tenant_id: str | None = None,
+                 period: str | None = None) -> list[tuple[SlaCreditPostingRow, SlaCreditRow, str]]:
+    """Posted SLA credits with their engine row and the period of the invoice that posted them."""
+    q = (select(SlaCreditPostingRow, SlaCreditRow, InvoiceRow.period)
+         .join(SlaCreditRow, SlaCreditRow.id == SlaCreditPostingRow.sla_credit_id)
+         .join(InvoiceRow, InvoiceRow.id == SlaCreditPostingRow.invoice_id)
+         .order_by(SlaCreditPostingRow.at, SlaCreditPostingRow.sla_credit_id))
+    if invoice_ids is not None:
+        q = q.where(SlaCreditPostingRow.invoice_id.in_(list(invoice_ids)))
+    if tenant_id is not None:
+        q = q.where(SlaCreditPostingRow.tenant_id == tenant_id)
+    if period is not None:
+        q = q.where(InvoiceRow.period == period)
+    return [(a, b, c) for a, b, c in s.execute(q)]

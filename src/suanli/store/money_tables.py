@@ -5,6 +5,7 @@ Invariants kept by the database:
 - ``invoices (tenant_id, period)`` unique among invoices that are not void: one live invoice
   per tenant and month.
 - ``voucher_uses.line_id`` unique: a charge line takes at most one voucher (no double subsidy).
+- ``sla_credit_postings.sla_credit_id`` primary key: an SLA credit reaches the ledger once.
 - ``ledger_postings`` is append-only (triggers refuse UPDATE and DELETE) and, on PostgreSQL, a
   deferred constraint trigger refuses a commit in which an entry's postings do not sum to zero.
 """
@@ -223,6 +224,25 @@ class LedgerPostingRow(Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
     account: Mapped[str] = mapped_column(String(160), index=True)
     amount: Mapped[Decimal] = mapped_column(DecimalText)
+
+
+class SlaCreditPostingRow(Base):
+    """An SLA credit (``sla_credits`` row) posted to the ledger: once, keyed by the credit's id.
+
+    ``parts`` records who bore it: ``[{"supplier", "node", "amount", "supplier_share"}]`` (the
+    operator bears ``amount - sum(supplier_share)``). ``invoice_id`` is the invoice whose issue
+    posted it (the tenant's next invoice, which spends it as a credit)."""
+
+    __tablename__ = "sla_credit_postings"
+    sla_credit_id: Mapped[int] = mapped_column(ForeignKey("sla_credits.id"), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    lease_id: Mapped[str] = mapped_column(String(32))
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(DecimalText)
+    supplier_share: Mapped[Decimal] = mapped_column(DecimalText)
+    parts: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class WalletPolicyRow(Base):

@@ -216,6 +216,20 @@ class BilledLine(BaseModel):
     commission: Dec | None = None
 
 
+class SlaCreditApplied(BaseModel):
+    """An SLA credit (time lost to a node failure) posted to the ledger by the invoice and spent as a
+    credit; ``parts`` (not shown to tenants) says which supplier and node bore how much."""
+
+    id: int
+    lease: str
+    start: datetime
+    end: datetime | None
+    seconds: int
+    amount: Dec
+    reason: str
+    parts: list[dict[str, str]] | None = None
+
+
 class InvoiceSummary(BaseModel):
     id: str
     tenant: str
@@ -246,6 +260,7 @@ class BilledInvoiceResponse(BaseModel):
     rounding: str = ROUNDING
     credit_notes: list[dict[str, Any]]
     voucher_uses: list[dict[str, Any]]
+    sla_credits: list[SlaCreditApplied] = []
     lines: list[BilledLine]
     records: int | None = None
 
@@ -267,6 +282,7 @@ class PreviewResponse(BaseModel):
     credits: Dec
     wallet: Dec
     amount_due: Dec
+    sla_credits: list[SlaCreditApplied] = []
     lines: list[BilledLine]
 
 
@@ -293,6 +309,17 @@ class StatementNode(BaseModel):
     commission: Dec
 
 
+class StatementSla(BaseModel):
+    """The supplier's part of an SLA credit a tenant got for time lost on its node."""
+
+    period: str
+    node: str
+    lease: str
+    sla_credit: int
+    credit: Dec
+    supplier_share: Dec
+
+
 class StatementResponse(BaseModel):
     supplier: str
     period: str | None
@@ -302,6 +329,8 @@ class StatementResponse(BaseModel):
     gross: Dec
     supplier_share: Dec
     commission: Dec
+    sla_credits: list[StatementSla] = []
+    sla_share: Dec = Decimal(0)
     payable_balance: Dec
 
 
@@ -319,6 +348,8 @@ class RevenueReportResponse(BaseModel):
     amount_due: Dec
     by_kind: dict[str, Dec]
     by_supplier: dict[str, Dec]
+    sla_credits: Dec = Decimal(0)
+    sla_supplier_share: Dec = Decimal(0)
     ledger_sum: Dec
 
 
