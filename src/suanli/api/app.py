@@ -33,6 +33,7 @@ from suanli.api.routers import (
     vouchers,
     wallets,
 )
+from suanli.console import mount_console
 from suanli.errors import SuanliError
 from suanli.service.platform import Platform
 from suanli.service.reconcile import run_pass
@@ -66,7 +67,8 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
             task.cancel()
 
     app = FastAPI(title="suanli", version=__version__, lifespan=lifespan,
-                  description="Lease and serve AI compute: fleet, offers, orders, leases, prices, invoices.")
+                  description="Lease and serve AI compute: fleet, offers, orders, leases, prices, invoices. "
+                              "The web console is at /console.")
     app.state.platform = platform
 
     @app.exception_handler(SuanliError)
@@ -97,4 +99,5 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
 
     for r in (accounts, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, vouchers, billing):
         app.include_router(r.router)
+    mount_console(app)
     return app

@@ -1,0 +1,108 @@
+// DOM and formatting helpers. Text goes in as text nodes (never as HTML). Money arrives from the
+// API as exact decimal strings and is formatted here with string and BigInt arithmetic, never floats.
+
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "testid") el.dataset.testid = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children) {
+    if (c === undefined || c === null || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+/** Round a decimal string half up to `places` (exact: BigInt on the digits). */
+export function roundDec(s, places) {
+  const m = /^(-?)(\d*)(?:\.(\d*))?$/.exec(String(s).trim());
+  if (!m) return String(s);
+  const [, sign, intPart, fracPart = ""] = m;
+  const digits = (intPart || "0") + fracPart.padEnd(places + 1, "0").slice(0, places + 1);
+  let n = BigInt(digits);
+  n = (n + 5n) / 10n; // half up on the magnitude
+  let out = n.toString().padStart(places + 1, "0");
+  const ip = out.slice(0, out.length - places) || "0";
+  const fp = places ? out.slice(out.length - places) : "";
+  out = ip.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (places ? "." + fp : "");
+  return (sign && /[1-9]/.test(out) ? "-" : "") + out;
+}
+
+/** Money for display: 2 decimals, or up to `max` when the value has more (unit prices). */
+export function money(s, max = 2) {
+  if (s === null || s === undefined) return "—";
+  const frac = (String(s).split(".")[1] || "").length;
+  return roundDec(s, Math.min(Math.max(frac, 2), max));
+}
+
+export function yuan(s, max = 2) {
+  return s === null || s === undefined ? "—" : `¥${money(s, max)}`;
+}
+
+export function num(s, places = 3) {
+  if (s === null || s === undefined) return "—";
+  const frac = (String(s).split(".")[1] || "").length;
+  let out = roundDec(s, Math.min(frac, places));
+  if (out.includes(".")) out = out.replace(/0+$/, "").replace(/\.$/, "");
+  return out;
+}
+
+export function when(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toISOString().slice(0, 19).replace("T", " ") + " UTC";
+}
+
+export function currentPeriod() {
+  return new Date().toISOString().slice(0, 7);
+}
+
+export function badge(state) {
+  return h("span", { class: `badge st-${state}`, testid: "state" }, state);
+}
+
+/** A table from column specs {label, value(row) -> node|text, class?}. */
+export function table(columns, rows, { empty = "Nothing here yet.", testid, rowTestid } = {}) {
+  if (!rows.length) return h("p", { class: "muted empty", testid }, empty);
+  return h("div", { class: "table-wrap" },
+    h("table", { testid },
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.class }, c.label)))),
+      h("tbody", {}, rows.map((r) => h("tr", { testid: rowTestid ? rowTestid(r) : undefined },
+        columns.map((c) => h("td", { class: c.class }, c.value(r))))))));
+}
+
+export function kv(pairs, testid) {
+  return h("dl", { class: "kv", testid }, pairs.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+export function card(label, value, testid, note) {
+  return h("div", { class: "card", testid }, h("div", { class: "card-label" }, label),
+    h("div", { class: "card-value" }, value), note ? h("div", { class: "card-note" }, note) : null);
+}
+
+export function errorBox(err, testid = "error") {
+  return h("div", { class: "error", role: "alert", testid },
+    h("strong", {}, err.status ? `Error ${err.status}${err.code ? ` (${err.code})` : ""}: ` : "Error: "),
+    err.message);
+}
+
+export function bar(fraction) {
+  const pct = Math.max(0, Math.min(1, fraction)) * 100;
+  const fill = h("span", { class: "bar-fill" });
+  fill.style.width = `${pct.toFixed(1)}%`;
+  return h("span", { class: "bar", title: `${pct.toFixed(1)} %` }, fill);
+}
+
+export function pct(fraction) {
+  return `${(fraction * 100).toFixed(1)} %`;
+}
