@@ -385,3 +385,35 @@ def test_sla_credit_of_a_node_failure_is_credited_once_on_the_next_invoice(
     assert st["payable_balance"] == st["supplier_share"] - Decimal("22.10")
     assert statements.revenue_report(demo, operator, "2026-11")["sla_credits"] == Decimal("26.00")
     ledger_is_balanced(demo, operator)
+
+
+def test_an_issued_month_shows_the_issued_invoice_and_late_usage_goes_to_the_next(
+        demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
+    plans.create_plan(demo, operator, {"tenant": "*", "kind": "payg", "effective_from": "2026-01-01T00:00:00Z",
+                                       "rates": [{"meter": "egress_gb", "price": "0.5"}]})
+    packages.create_package(demo, tenant, tenant=None, meter="device_seconds", model="L20", quantity=Decimal(5),
+                            price=Decimal("10.00"), expires_at=clock.now() + timedelta(days=60))
+    lease_id = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 2, "models": ["L20"]}).order.lease_id
+    clock.advance(hours=4)
+    leases.end_lease(demo, tenant, lease_id or "")
+    assert billing.month_invoice(demo, tenant, "2026-11")["status"] == "preview"
+    clock.set(DEC1)
+    issued = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    # a re-rating now differs: the package was drawn by the issued invoice
+    assert billing.preview(demo, tenant, "2026-11").settlement.total != issued["total"]
+    shown = billing.month_invoice(demo, tenant, "2026-11")
+    assert shown["id"] == issued["id"] and shown["status"] == "issued" and shown["total"] == issued["total"]
+    assert shown["as_of"] == issued["issued_at"] and shown["lines"] == billing.invoice_doc(demo, tenant,
+                                                                                          issued["id"])["lines"]
+    # usage of November that arrives after November was issued bills on December, as an adjustment
+    usage.ingest(demo, operator, [{"id": "late-1", "source": "gw", "type": "egress_gb", "subject": "acme",
+                                   "time": "2026-11-30T12:00:00Z", "data": {"quantity": "10"}}])
+    assert billing.month_invoice(demo, tenant, "2026-11")["total"] == issued["total"]
+    dec = billing.month_invoice(demo, tenant, "2026-12")
+    assert dec["status"] == "preview"
+    (adj,) = [x for x in dec["lines"] if x["kind"] == "adjustment"]
+    assert adj["usage_period"] == "2026-11" and adj["amount"] == Decimal("5.00")
+    clock.set(datetime(2027, 1, 1, tzinfo=UTC))
+    dec_issued = billing.issue_invoice(demo, operator, "acme", "2026-12")
+    assert [x["amount"] for x in dec_issued["lines"] if x["kind"] == "adjustment"] == [Decimal("5.00")]
+    ledger_is_balanced(demo, operator)

@@ -1,4 +1,4 @@
-"""``suanli invoice show`` (the draft of a month's invoice, as the ledger rates it) and ``suanli revenue``
+"""``suanli invoice show`` (a month's invoice: issued, or the draft as the ledger rates it) and ``suanli revenue``
 (a supplier's statement for a month)."""
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ def invoice_show(ctx: typer.Context, period: PeriodOpt = None,
                  tenant: Annotated[str | None, typer.Option("--tenant", help="The tenant (operator only; a tenant "
                                                             "sees its own).")] = None,
                  as_json: JsonOpt = False) -> None:
-    """The draft of a tenant's invoice for a month, as it will be issued: the ledger's lines (plans, packages,
-    list prices), subtotal, tax, vouchers, credits, wallet, amount due, and the rounding rule (each line
-    rounded once to 0.01, half up)."""
+    """A tenant's invoice for a month: the issued invoice once the month is issued, else the draft as it
+    will be issued (to date for the current month): the ledger's lines (plans, packages, list prices),
+    subtotal, tax, vouchers, credits, wallet, amount due, and the rounding rule (each line rounded once
+    to 0.01, half up)."""
     with client(ctx) as api:
         inv = api.invoice(period or current_period(), tenant=tenant)
     if as_json:
@@ -46,8 +47,10 @@ def invoice_show(ctx: typer.Context, period: PeriodOpt = None,
     rows = [[x.line_no + 1, x.kind, x.meter, x.model, x.site, x.lease, f"{x.quantity:.4f}", x.price_unit, dec(x.unit_price, 4), dec(x.amount),
              *([dec(x.supplier_share), dec(x.commission)] if split else [])] for x in inv.lines]
     cur = inv.currency
-    show(table(f"invoice {inv.tenant} {inv.period} ({cur}) [draft]", cols, rows,
-               caption=f"as of {when(inv.as_of)}; {len(inv.lines)} lines; {inv.records} usage records"),
+    state = "draft" if inv.id is None else f"{inv.status} {inv.id}"
+    when_s = f"as of {when(inv.as_of)}" if inv.id is None else f"issued {when(inv.as_of)}"
+    show(table(f"invoice {inv.tenant} {inv.period} ({cur}) [{state}]", cols, rows,
+               caption=f"{when_s}; {len(inv.lines)} lines; {inv.records} usage records"),
          f"subtotal {dec(inv.subtotal)} {cur}; tax {dec(inv.tax)} {cur}",
          f"total {dec(inv.total)} {cur}",
          f"− vouchers {dec(inv.vouchers)} − credits {dec(inv.credits)} − wallet {dec(inv.wallet)} "

@@ -12,7 +12,8 @@ Issuing an invoice for a month that is over, in one transaction:
 
 A preview (:func:`preview`) does 1–4 without writing, to date for the current month: it is the
 draft of the invoice that will be issued, and the only to-date view of a tenant's month (served as
-``GET /v1/billing/preview/{period}`` and ``GET /v1/invoices/{period}``, ``suanli invoice show``).
+``GET /v1/billing/preview/{period}``). ``GET /v1/invoices/{period}`` (``suanli invoice show``,
+:func:`month_invoice`) is the issued invoice once the month is issued, the draft until then.
 """
 
 from __future__ import annotations
@@ -417,6 +418,20 @@ def credit_note(p: Platform, actor: Principal, invoice_id: str, amount: Decimal,
         if not to_wallet:
             row.amount_due = row.amount_due - amount
     return invoice_doc(p, actor, invoice_id)
+
+
+def month_invoice(p: Platform, actor: Principal, period: str, tenant: str | None = None) -> dict[str, Any]:
+    """A tenant's invoice for a month: the issued document if the month has a live (issued or
+    paid) invoice — never a re-rating, which can differ (packages drawn since, late usage that
+    went to a later invoice) — else the draft (status ``preview``), to date for the current month."""
+    period_bounds(period)
+    with p.tx() as s:
+        who = resolve_tenant(s, actor, tenant)
+        live = [r for r in store.list_invoices(s, tenant_id=who.account_id, period=period) if r.status != "void"]
+    if live:
+        doc = invoice_doc(p, actor, live[0].id)
+        return doc | {"as_of": doc["issued_at"], "records": sum(x["records"] for x in doc["lines"])}
+    return draft_doc(preview(p, actor, period, tenant), actor)
 
 
 def draft_doc(d: Draft, actor: Principal) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The platform core's money routes, kept as aliases of the ledger's (one source of truth):
 
-- ``GET /v1/invoices/{period}`` = ``GET /v1/billing/preview/{period}``: the draft of the tenant's
-  invoice for the month (to date for the current month), rated by the ledger;
+- ``GET /v1/invoices/{period}``: the tenant's invoice for the month — the issued document once the
+  month is issued (``GET /v1/billing/invoices/{id}``), else the draft (``GET /v1/billing/preview/{period}``,
+  to date for the current month), rated by the ledger;
 - ``GET /v1/revenue/{period}`` = ``GET /v1/statements/supplier?period=``: the supplier's share of
   the month's issued invoices.
 """
@@ -21,9 +22,10 @@ router = APIRouter(tags=["invoices"])
 
 @router.get("/v1/invoices/{period}", response_model=PreviewResponse)
 def show_invoice(period: str, p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
-    """The draft of a tenant's invoice for a month (YYYY-MM), to date for the current month: the
-    lines the ledger rates (plans, packages, list prices), tax, vouchers, credits, wallet, amount due."""
-    return billing.draft_doc(billing.preview(p, who, period, tenant), who)
+    """A tenant's invoice for a month (YYYY-MM): the issued invoice if the month is issued (status
+    issued or paid, with its id), else the draft to date (status preview): lines (plans, packages, list
+    prices), tax, vouchers, credits, wallet, amount due."""
+    return billing.month_invoice(p, who, period, tenant)
 
 
 @router.get("/v1/revenue/{period}", response_model=StatementResponse)

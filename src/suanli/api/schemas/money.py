@@ -266,13 +266,20 @@ class BilledInvoiceResponse(BaseModel):
 
 
 class PreviewResponse(BaseModel):
-    """The draft of a tenant's invoice for a month, to date (``as_of``) for the current month."""
+    """A tenant's invoice for a month. ``status`` ``preview``: the draft, to date (``as_of``) for the
+    current month, nothing written. ``issued``/``paid`` (``GET /v1/invoices/{period}`` of an issued
+    month): the issued document itself, with its ``id`` and ``issued_at`` (= ``as_of``)."""
 
     tenant: str
     period: str
     status: str
     currency: str
     as_of: datetime
+    id: str | None = None
+    issued_at: datetime | None = None
+    paid_at: datetime | None = None
+    credit_notes: list[dict[str, Any]] = []
+    voucher_uses: list[dict[str, Any]] = []
     rounding: str = ROUNDING
     records: int
     subtotal: Dec
