@@ -50,7 +50,7 @@ def serve(
     policy: Annotated[str | None, typer.Option("--policy", help="Placement policy name (default: "
                                                "$SUANLI_PLACEMENT_POLICY or fgd).")] = None,
 ) -> None:
-    """Run the suanli server (API + background reconcilers: lease time, runway, engine, usage, node health). Migrates the database first; on first start prints an operator token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… SUANLI_TOKEN=…` for the demo tenant."""
+    """Run the suanli server (API, web console at /console, background reconcilers: lease time, runway, engine, usage, node health). Migrates the database first; on first start prints an operator token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… SUANLI_TOKEN=…` for the demo tenant."""
     import uvicorn
 
     from suanli.api.app import create_app
@@ -75,7 +75,7 @@ def serve(
         raise typer.Exit(1) from e
     url = client_url(host, port)
     operator_token = accounts.bootstrap_operator(platform)
-    typer.echo(f"suanli server: {url}  (API docs: {url}/docs; database: {platform.dialect})")
+    typer.echo(f"suanli server: {url}  (web console: {url}/console; API docs: {url}/docs; database: {platform.dialect})")
     if operator_token:
         typer.echo(f"first start: operator token (shown once): {operator_token}")
     if demo:

@@ -176,7 +176,8 @@ export async function render() {
       loginPage(main, `Your token was rejected: ${e.message}`);
       return;
     }
-    main.replaceChildren(errorBox(e));
+    main.replaceChildren(errorBox(e), h("p", {}, h("button", { type: "button", onclick: () => history.back() }, "Go back"),
+      " ", h("a", { href: `#${HOME[me.role]}` }, "Start page")));
   }
 }
 
