@@ -100,13 +100,15 @@ def test_tenant_orders_a_gpu_sees_the_lease_ends_it_and_sees_the_draft(
     shots(page, "tenant-billing")
 
 
-def test_bad_orders_show_the_api_error_and_create_nothing(server: Any, sign_in: Callable[..., Page]) -> None:
+def test_bad_orders_show_the_api_error_and_create_nothing(server: Any, sign_in: Callable[..., Page],
+                                                         shots: Callable[[Page, str], None]) -> None:
     page = sign_in(server, "tenant")
     order_form(page)
     page.locator("#f-model").select_option("H800")
     page.locator("#f-quantity").fill("9")
     page.get_by_role("button", name="Place order").click()
     expect(page.get_by_test_id("order-error")).to_contain_text("no node can hold 9 devices")
+    shots(page, "tenant-order-error")
 
     page.locator("#f-quantity").fill("two")
     page.get_by_role("button", name="Place order").click()
