@@ -54,6 +54,17 @@ def test_operator_sees_the_fleet_leases_of_every_tenant_and_revenue(
     expect(page.get_by_test_id("leases")).to_contain_text("No ended leases")
     shots(page, "operator-leases")
 
+    # the operator may end a tenant's lease from its page
+    page.goto(f"{server.console}#/leases/{one['id']}")
+    expect(page.get_by_test_id("lease-facts")).to_contain_text(one["tenant_id"])
+    page.get_by_role("button", name="End lease").click()
+    page.get_by_role("button", name="End now").click()
+    expect(page.get_by_test_id("lease-facts")).to_contain_text("ended")
+    expect(page.get_by_test_id("events")).to_contain_text("ended in the console by operator")
+    assert server.api(other["token"], "GET", f"/v1/leases/{one['id']}").json()["state"] == "ended"
+    page.get_by_role("link", name="Fleet").click()
+    expect(page.get_by_test_id("card-used")).to_contain_text("2")
+
     # revenue: the month's drafts to date, per tenant, once the leases have run a metered second
     period = two["start"][:7]
     deadline = time.monotonic() + 30
