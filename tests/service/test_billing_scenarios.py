@@ -417,3 +417,32 @@ def test_an_issued_month_shows_the_issued_invoice_and_late_usage_goes_to_the_nex
     dec_issued = billing.issue_invoice(demo, operator, "acme", "2026-12")
     assert [x["amount"] for x in dec_issued["lines"] if x["kind"] == "adjustment"] == [Decimal("5.00")]
     ledger_is_balanced(demo, operator)
+
+
+def test_supplier_sees_provisional_revenue_until_the_month_is_issued(demo: Platform, operator: Principal,
+                                                                     clock: FakeClock) -> None:
+    from suanli.service import accounts
+    a, b = make_tenant(demo, operator, "a"), make_tenant(demo, operator, "b")
+    sup = accounts.authenticate(demo, accounts.create_account(demo, operator, "east", "supplier",
+                                                              supplier="huadong-idc")[1])
+    orders.create_order(demo, a, {"form": "gpu", "quantity": 2, "models": ["L20"]})
+    orders.create_order(demo, b, {"form": "gpu", "quantity": 1, "models": ["H800"]})
+    clock.advance(hours=3)
+    st = statements.supplier_statement(demo, sup, None, "2026-11")
+    pv = st["provisional"]
+    assert st["lines"] == [] and st["gross"] == 0  # nothing issued yet
+    assert pv["status"] == "provisional" and pv["tenants"] == 2 and pv["as_of"] == clock.now()
+    drafts = [billing.preview(demo, operator, "2026-11", t).settlement.total for t in ("a", "b")]
+    assert pv["gross"] == sum(drafts) == pv["supplier_share"] + pv["commission"] and pv["gross"] > 0
+    clock.set(DEC1)
+    doc_a = billing.issue_invoice(demo, operator, "a", "2026-11")
+    st = statements.supplier_statement(demo, sup, None, "2026-11")
+    assert st["gross"] == doc_a["total"]  # issued: a's invoice
+    assert st["provisional"]["tenants"] == 1  # b is still a draft
+    assert st["provisional"]["gross"] == billing.preview(demo, operator, "2026-11", "b").settlement.total
+    pv_b = st["provisional"]["gross"]
+    doc_b = billing.issue_invoice(demo, operator, "b", "2026-11")
+    assert doc_b["total"] == pv_b  # the month is over: the draft was what got issued
+    st = statements.supplier_statement(demo, sup, None, "2026-11")
+    assert st["provisional"]["lines"] == [] and st["provisional"]["gross"] == 0
+    assert st["gross"] == st["supplier_share"] + st["commission"] == doc_a["total"] + doc_b["total"]

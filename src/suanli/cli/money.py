@@ -254,10 +254,18 @@ def statement_out(st: Any, as_json: bool) -> None:
                  f"{x.supplier_share:f}", f"{x.commission:f}"] for x in st.lines],
                caption=f"gross {st.gross:f} = share {st.supplier_share:f} + commission {st.commission:f}; "
                        f"payable now {st.payable_balance:f}"),
-         table("per node", ["period", "node", ("device-h", "right"), ("gross", "right"), ("share", "right"),
-                            ("commission", "right")],
+         table("per node (issued)", ["period", "node", ("device-h", "right"), ("gross", "right"), ("share", "right"),
+                                     ("commission", "right")],
                [[x.period, x.node or "-", f"{x.device_hours:.4f}", f"{x.gross:f}", f"{x.supplier_share:f}",
                  f"{x.commission:f}"] for x in st.nodes]))
+    pv = st.provisional
+    if pv is not None and pv.lines:
+        show(table(f"PROVISIONAL {pv.period} (not issued yet; as of {pv.as_of:%Y-%m-%d %H:%M} UTC)",
+                   ["node", "model", "site", ("device-h", "right"), ("gross", "right"), ("share", "right"),
+                    ("commission", "right")],
+                   [[x.node or "-", x.model, x.site, f"{x.device_hours:.4f}", f"{x.gross:f}",
+                     f"{x.supplier_share:f}", f"{x.commission:f}"] for x in pv.lines],
+                   caption=f"provisional share {pv.supplier_share:f} from {pv.tenants} tenant draft(s); {pv.note}"))
 
 
 @statement_app.command("revenue")

@@ -420,6 +420,29 @@ def credit_note(p: Platform, actor: Principal, invoice_id: str, amount: Decimal,
     return invoice_doc(p, actor, invoice_id)
 
 
+def provisional_lines(p: Platform, period: str, supplier: str) -> tuple[list[tuple[ChargeLine, str]], int]:
+    """The supplier's lines on the drafts of every tenant whose invoice for ``period`` is not issued
+    yet, rated now by the same code as the invoices (to date for the current month); nothing is
+    written. Returns ((line, tenant id) ...) and how many tenants' drafts had lines of the supplier."""
+    tick(p)
+    now = p.clock.now()
+    out: list[tuple[ChargeLine, str]] = []
+    tenants = 0
+    with p.tx() as s:
+        issued = {r.tenant_id for r in store.list_invoices(s, tenant_id=None, period=period) if r.status != "void"}
+        for who in account_store.list_accounts(s):
+            if who.role is not Role.TENANT or who.account_id in issued:
+                continue
+            inp, _n = _rating(p, s, who, period, now, store_leases=False)
+            if not inp.records:
+                continue
+            mine = [(x, who.account_id) for x in rate(inp).lines if x.supplier == supplier]
+            if mine:
+                tenants += 1
+                out += mine
+    return out, tenants
+
+
 def month_invoice(p: Platform, actor: Principal, period: str, tenant: str | None = None) -> dict[str, Any]:
     """A tenant's invoice for a month: the issued document if the month has a live (issued or
     paid) invoice — never a re-rating, which can differ (packages drawn since, late usage that

@@ -4,7 +4,9 @@ A supplier statement lists, per period and node (and model and site on the node)
 devices earned: the gross charged to tenants, its share (at least its floor) and the operator's
 commission; the two always add up to the gross, and the nodes' subtotals add up to the totals.
 SLA credits the supplier bore (:mod:`suanli.ledger.sla`) are listed per node apart from the gross:
-they lower what is payable to it, not what tenants were charged. The operator report adds up every invoice of a period: charges,
+they lower what is payable to it, not what tenants were charged. ``provisional`` adds, clearly
+apart, the supplier's lines on the drafts of tenants whose invoice for the month (the current
+month when none is named) is not issued yet: what it will earn if nothing changes. The operator report adds up every invoice of a period: charges,
 supplier shares, commission, vouchers, credits, wallet, amount due, and the ledger's trial balance.
 """
 
@@ -19,7 +21,8 @@ from suanli.domain.accounts import Principal, Role
 from suanli.errors import NotFoundError, ValidationError
 from suanli.ledger.invoices import payout
 from suanli.ledger.postings import payable
-from suanli.ledger.rating import period_bounds
+from suanli.ledger.rating import month_of, period_bounds
+from suanli.service import billing
 from suanli.service.billing import entry_values
 from suanli.service.platform import Platform
 from suanli.store import billing as store
@@ -53,7 +56,18 @@ def supplier_statement(p: Platform, actor: Principal, supplier: str | None = Non
             if part["supplier"] == supplier]
     items, nodes = _group_by_node((line.amount, line.supplier_share, line.commission, line.quantity, invoice.period,
                                    line.node, line.model, line.site, line.lease) for line, invoice in rows)
+    draft_period = period or month_of(p.clock.now())
+    drafts, tenants = billing.provisional_lines(p, draft_period, supplier)
+    p_items, p_nodes = _group_by_node((x.amount, x.supplier_share, x.commission, x.quantity, draft_period, x.node,
+                                       x.model, x.site, x.lease) for x, _t in drafts)
+    provisional = {
+        "status": "provisional", "period": draft_period, "as_of": p.clock.now(), "tenants": tenants,
+        "note": "drafts of invoices not issued yet: may change until each tenant's invoice is issued",
+        "lines": p_items, "nodes": p_nodes, "gross": sum((x["gross"] for x in p_items), ZERO),
+        "supplier_share": sum((x["supplier_share"] for x in p_items), ZERO),
+        "commission": sum((x["commission"] for x in p_items), ZERO)}
     return {"supplier": supplier, "period": period, "currency": p.settings.currency, "lines": items, "nodes": nodes,
+            "provisional": provisional,
             "gross": sum((x["gross"] for x in items), ZERO),
             "supplier_share": sum((x["supplier_share"] for x in items), ZERO),
             "commission": sum((x["commission"] for x in items), ZERO), "sla_credits": sla,

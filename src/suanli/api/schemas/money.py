@@ -327,6 +327,22 @@ class StatementSla(BaseModel):
     supplier_share: Dec
 
 
+class ProvisionalStatement(BaseModel):
+    """What the supplier earns on the drafts of invoices not issued yet (``status`` provisional):
+    rated like the invoices, to ``as_of``; it changes until each tenant's invoice is issued."""
+
+    status: str
+    period: str
+    as_of: datetime
+    tenants: int
+    note: str
+    lines: list[StatementLine]
+    nodes: list[StatementNode]
+    gross: Dec
+    supplier_share: Dec
+    commission: Dec
+
+
 class StatementResponse(BaseModel):
     supplier: str
     period: str | None
@@ -339,6 +355,7 @@ class StatementResponse(BaseModel):
     sla_credits: list[StatementSla] = []
     sla_share: Dec = Decimal(0)
     payable_balance: Dec
+    provisional: ProvisionalStatement | None = None
 
 
 class RevenueReportResponse(BaseModel):
