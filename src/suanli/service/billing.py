@@ -114,8 +114,16 @@ def lease_usage(s: Session, tenant_id: str, start: datetime, end: datetime, now:
         events = [(e["at"], e["from"], e["to"]) for e in lease_store.lease_events(s, lease.id)]
         records += lease_records(lease, active_intervals(lease, events, min(now, end)), start, end)
         commission[lease.id] = lease.commission_rate
-        if lease.state is LeaseState.INTERRUPTED:
-            stops[lease.id] = max(at for at, _f, to in events if to == LeaseState.INTERRUPTED.value)
+        # an interruption the lease never came back from (still interrupted, or ended by it as a spot
+        # lease is): nothing from that instant on is billed, not even a late agent event stamped later
+        stop: datetime | None = None
+        for at, _f, to in sorted(events, key=lambda e: e[0]):
+            if to == LeaseState.INTERRUPTED.value:
+                stop = at
+            elif to == LeaseState.ACTIVE.value:
+                stop = None
+        if stop is not None:
+            stops[lease.id] = stop
     return records, stops, commission
 
 
