@@ -328,6 +328,17 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_half_written(op: SuanliClient, 
         m.create_plan({"tenant": "acme", "kind": "spot", "discount": "0.5",
                        "effective_from": "2026-11-20T00:00:00Z"})
     assert pe.value.status == 422 and len(m.plans(tenant="acme")) == 1
+    nov = {"tenant": "acme", "kind": "payg", "effective_from": "2026-12-01T00:00:00Z"}
+    for plan, message in [({**nov, "rates": [{"meter": "gpu_minutes", "price": "1"}]}, "unknown meter 'gpu_minutes'"),
+                          ({**nov, "rates": [{"meter": "egress_gb", "price": "-1"}]}, "must be >= 0"),
+                          ({**nov, "rates": [{"meter": "egress_gb", "price": 1.5}]}, "not a float"),
+                          ({**nov, "tenant": "nobody"}, "unknown tenant 'nobody'"),
+                          ({**nov, "effective_to": "2026-11-30T00:00:00Z"}, "effective_to must be after"),
+                          ({**nov, "kind": "spot", "discount": "1.5"}, "discount must be a fraction")]:
+        with pytest.raises(ApiValidationError) as pe:
+            m.create_plan(plan)
+        assert pe.value.status == 422 and message in pe.value.message, pe.value.message
+    assert len(m.plans(tenant="acme")) == 1
     v = m.issue_voucher(tenant="acme", issuer="city", percent="0.5", cap="10",
                         valid_from=datetime(2026, 11, 1, tzinfo=UTC), valid_to=datetime(2027, 1, 1, tzinfo=UTC))
     t.create_order(form="gpu", quantity=1, models=["L20"])  # list price, not a paid contract
