@@ -130,7 +130,9 @@ def lease_usage(s: Session, tenant_id: str, start: datetime, end: datetime, now:
 def unmetered(stored: Sequence[UsageRecord], leased: Sequence[UsageRecord]) -> list[UsageRecord]:
     """The lease-time records not stored yet: neither under their own id, nor covered by a record
     metered before the node was part of the key (same lease, start, model, site, supplier; no node)."""
-    ids = {(r.source, r.id) for r in stored}
+    if not leased:
+        return []
+    ids = {(r.source, r.id) for r in stored if r.source == LEASE_SOURCE}
     legacy = {legacy_key(r) for r in stored if r.source == LEASE_SOURCE and not r.node}
     return [r for r in leased if (r.source, r.id) not in ids and legacy_key(r) not in legacy]
 
