@@ -25,7 +25,7 @@ def wait_until(cond: Callable[[], bool], what: str, deadline_s: float = 30.0) ->
 
 
 def order_form(page: Page) -> None:
-    page.get_by_role("link", name="Order", exact=True).click()
+    page.get_by_role("navigation", name="main").get_by_role("link", name="Order", exact=True).click()
     expect(page.get_by_test_id("order-form")).to_be_visible()
 
 

@@ -73,3 +73,48 @@ export async function all(path, query = {}, max = 5000) {
   }
   return items;
 }
+
+/**
+ * Fetch a file from the API with the token and hand it to the browser as a download.
+ *
+ * Export endpoints (an invoice as HTML, CSV or JSON) need the Authorization header, which a plain
+ * link cannot send; so the console fetches the bytes and saves them through a `blob:` URL of this
+ * origin (a download is not a fetch or a frame, so `default-src 'self'` does not block it). The URL
+ * is revoked once the browser has taken the file.
+ */
+export async function download(path, filename, query) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) url.searchParams.set(k, v);
+  let res;
+  try {
+    res = await fetch(url, { headers: { Authorization: `Bearer ${token()}` } });
+  } catch (e) {
+    throw new ApiError(0, "unreachable", `cannot reach the suanli server at ${location.origin} (${e.message})`);
+  }
+  if (!res.ok) {
+    let doc = null;
+    try {
+      doc = await res.json();
+    } catch {
+      doc = null;
+    }
+    const err = doc && doc.error;
+    throw new ApiError(res.status, err ? err.code : "http_error",
+      err ? err.message : `GET ${url.pathname} answered ${res.status}`, err ? err.details : {});
+  }
+  saveBlob(await res.blob(), filename);
+}
+
+/** Save a Blob (or text) as a file named `filename`. */
+export function saveBlob(blob, filename, type = "application/octet-stream") {
+  const data = blob instanceof Blob ? blob : new Blob([blob], { type });
+  const href = URL.createObjectURL(data);
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = filename;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+}

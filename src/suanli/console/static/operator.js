@@ -1,7 +1,7 @@
 // Operator pages: the fleet (sites, nodes, devices free/used, allocation, node state), leases of
 // every tenant, revenue (issued invoices and this month's drafts to date).
-import { all, get } from "./api.js";
-import { bar, badge, card, h, money, num, pct, table, yuan } from "./ui.js";
+import { all, get, post } from "./api.js";
+import { bar, badge, card, confirmRow, errorBox, field, h, money, num, panel, pct, select, table, text, yuan } from "./ui.js";
 import { leases as leaseList, periodPicker } from "./tenant.js";
 
 /** Device-equivalents held now per node, from the open allocations of live leases (milli = 1/1000 device). */
@@ -20,7 +20,64 @@ function milliStr(m) {
   return num(String(m / 1000), 3);
 }
 
-export function nodeTable(nodes, milli, testid = "nodes") {
+const NODE_STATES = {
+  available: "available: leases may be placed on it",
+  maintenance: "maintenance: no new leases; planned work",
+  down: "down: failed; no new leases",
+};
+
+/**
+ * The form that changes a node's state (operator, or a supplier for its own nodes): pick the node,
+ * the state and a reason; taking a node out of service asks for confirmation first and says how
+ * much of it live leases hold. Returns { el, pick(name) } so a row's button can preselect its node.
+ */
+export function nodeStateForm(ctx, nodes, milli, back) {
+  const nodeSel = select("node", nodes.map((n) => [n.name, `${n.name} (${n.state})`]), undefined, "ns");
+  const stateSel = select("state", Object.entries(NODE_STATES), "maintenance", "ns");
+  const reason = text("reason", "e.g. fan swap, ticket #123", "", "ns");
+  const status = h("div", { testid: "node-state-status" });
+  const send = async () => {
+    const name = nodeSel.value;
+    const r = await post(`/v1/nodes/${encodeURIComponent(name)}/state`, { state: stateSel.value, reason: reason.value.trim() });
+    ctx.flash(`Node ${r.name} is ${r.state}${r.reason ? ` (${r.reason})` : ""}.`);
+    ctx.go(back);
+  };
+  const confirm = confirmRow({ testid: "node-state-confirm", status, run: send, errorTestid: "node-state-error" });
+  const form = h("form", { novalidate: true, onsubmit: async (ev) => {
+    ev.preventDefault();
+    const n = nodes.find((x) => x.name === nodeSel.value);
+    if (!n) return;
+    if (stateSel.value === "available") {
+      try {
+        status.replaceChildren();
+        await send();
+      } catch (e) {
+        status.replaceChildren(errorBox(e, "node-state-error"));
+      }
+      return;
+    }
+    const held = milli.get(n.name) || 0;
+    const effect = stateSel.value === "down"
+      ? "Leases on it are interrupted at the next health check (SLA credit; re-placed elsewhere where possible)."
+      : "Leases already on it keep running.";
+    confirm.open(`Mark ${n.name} ${stateSel.value}${reason.value.trim() ? ` (${reason.value.trim()})` : ""}? `
+      + `No new lease is placed on it. ${effect} `
+      + (held ? `Live leases hold ${milliStr(held)} of its ${n.devices} devices now.` : "No live lease holds any of its devices now."));
+  } },
+  h("div", { class: "row" }, field("Node", nodeSel), field("New state", stateSel), field("Reason", reason),
+    h("button", { type: "submit", class: "primary" }, "Apply")));
+  const el = panel("Change a node's state", "node-state-form", form, confirm.row, status);
+  return {
+    el,
+    pick(name) {
+      nodeSel.value = name;
+      el.scrollIntoView({ block: "nearest" });
+      stateSel.focus();
+    },
+  };
+}
+
+export function nodeTable(nodes, milli, testid = "nodes", onChange) {
   return table([
     { label: "Node", value: (n) => h("span", { class: "mono" }, n.name) },
     { label: "Site", value: (n) => n.site },
@@ -32,10 +89,12 @@ export function nodeTable(nodes, milli, testid = "nodes") {
     { label: "Allocated", value: (n) => h("span", { class: "barcell" }, bar((milli.get(n.name) || 0) / (n.devices * 1000)),
       pct((milli.get(n.name) || 0) / (n.devices * 1000))) },
     { label: "State", value: (n) => h("span", {}, badge(n.state), n.state_reason ? h("span", { class: "muted" }, ` ${n.state_reason}`) : null) },
+    ...(onChange ? [{ label: "", value: (n) => h("button", { type: "button", class: "small", testid: `change-${n.name}`,
+      onclick: () => onChange(n.name) }, "Change state…") }] : []),
   ], nodes, { testid, rowTestid: (n) => `node-${n.name}` });
 }
 
-export async function fleet() {
+export async function fleet(ctx) {
   const [nodes, offers, held] = await Promise.all([get("/v1/nodes"), get("/v1/offers"), heldByNode()]);
   const { milli, live } = held;
   const available = nodes.filter((n) => n.state === "available");
@@ -53,6 +112,7 @@ export async function fleet() {
       models: [...new Set(ns.map((n) => n.model))].sort().join(", ") };
   });
   const allocated = (used / Math.max(1, total * 1000));
+  const stateForm = nodeStateForm(ctx, nodes, milli, "/fleet");
   return h("section", {},
     h("div", { class: "page-head" }, h("h1", {}, "Fleet"),
       h("p", { class: "muted" }, "Allocation rate (分配率) = device capacity held by active leases ÷ capacity of available nodes.")),
@@ -82,7 +142,8 @@ export async function fleet() {
       { label: "元 / P / 年", value: (o) => money(o.price_p_year), class: "num" },
     ], offers, { testid: "fleet-offers" }),
     h("h2", {}, "Nodes"),
-    nodeTable(nodes, milli));
+    stateForm.el,
+    nodeTable(nodes, milli, "nodes", stateForm.pick));
 }
 
 export async function leases(ctx) {

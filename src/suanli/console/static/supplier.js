@@ -1,7 +1,7 @@
 // Supplier pages: the statement (its share of issued invoices, payouts) and its own nodes' occupancy.
 import { get } from "./api.js";
 import { card, h, money, num, table, yuan } from "./ui.js";
-import { heldByNode, nodeTable } from "./operator.js";
+import { heldByNode, nodeStateForm, nodeTable } from "./operator.js";
 import { periodPicker } from "./tenant.js";
 
 export async function statement(ctx) {
@@ -29,10 +29,13 @@ export async function statement(ctx) {
     ], st.lines, { testid: "statement-lines", empty: picker.value ? `No issued charges in ${picker.value}.` : "No issued charges yet." }));
 }
 
-export async function nodes() {
+export async function nodes(ctx) {
   const [list, held] = await Promise.all([get("/v1/nodes"), heldByNode()]);
+  const stateForm = nodeStateForm(ctx, list, held.milli, "/nodes");
   return h("section", {},
     h("div", { class: "page-head" }, h("h1", {}, "My nodes"),
-      h("p", { class: "muted" }, "Your nodes in the pool and how much of each is held by active leases now.")),
-    nodeTable(list, held.milli, "my-nodes"));
+      h("p", { class: "muted" }, "Your nodes in the pool and how much of each is held by active leases now. "
+        + "Take one out for maintenance, or mark it down, with a reason the operator sees.")),
+    list.length ? stateForm.el : null,
+    nodeTable(list, held.milli, "my-nodes", stateForm.pick));
 }

@@ -1,7 +1,8 @@
 // Tenant pages: offers, the order form, leases and one lease, the invoice draft and wallet.
 // (Lease detail is shared: the operator and a supplier open it from their own lists.)
-import { all, get, post } from "./api.js";
-import { badge, card, currentPeriod, errorBox, h, kv, money, num, table, when, yuan } from "./ui.js";
+import { all, download, get, post } from "./api.js";
+import { leaseJobs } from "./jobs.js";
+import { badge, card, currentPeriod, errorBox, field, h, kv, money, num, table, text, when, yuan } from "./ui.js";
 
 const FORMS = {
   gpu: "K whole accelerators on one node",
@@ -58,15 +59,6 @@ export async function offers(ctx) {
       { label: "Energy 元 / P-hour", value: (o) => money(o.energy_cost_per_p_hour, 4), class: "num" },
       { label: "", value: orderLink },
     ], shown, { testid: "offers", rowTestid: (o) => `offer-${o.model}-${o.site}`, empty: "No offers match." }));
-}
-
-function field(label, input, help) {
-  return h("div", { class: "field", "data-field": input.name },
-    h("label", { for: input.id }, label), input, help ? h("div", { class: "help" }, help) : null);
-}
-
-function text(name, placeholder, value = "") {
-  return h("input", { id: `f-${name}`, name, type: "text", placeholder, value, autocomplete: "off" });
 }
 
 /** "12" -> 12; anything else is sent as typed so the API can say what is wrong with it. */
@@ -210,6 +202,11 @@ export async function lease(ctx) {
     actions.append(h("button", { type: "button", class: "danger", onclick: () => { confirmRow.hidden = false; } },
       "End lease"), confirmRow);
   }
+  const extend = ["scheduled", "active"].includes(l.state) && ctx.me.role !== "supplier"
+    ? (l.end ? extendForm(ctx, l) : h("p", { class: "muted", testid: "extend-note" },
+      "Open-ended lease: it runs until you end it, so there is no end to extend."))
+    : null;
+  const jobs = ctx.me.role === "supplier" ? [] : await leaseJobs(ctx, l);
   const open = l.allocations.filter((a) => !a.end);
   const past = l.allocations.filter((a) => a.end);
   const devCols = [
@@ -232,7 +229,7 @@ export async function lease(ctx) {
       ...(ctx.me.role === "tenant" ? [] : [["Tenant", h("span", { class: "mono" }, l.tenant_id)]]),
       ["Placement", l.placement || "—"],
     ], "lease-facts"),
-    actions, status,
+    actions, status, extend,
     h("h2", {}, open.length ? "Devices" : "Devices (released)"),
     table(devCols, open.length ? open : past, { testid: "devices", empty: "No devices held." }),
     open.length && past.length ? [h("h2", {}, "Earlier devices"), table(devCols, past, { testid: "past-devices" })] : null,
@@ -243,7 +240,32 @@ export async function lease(ctx) {
       { label: "To", value: (e) => badge(e.to_state) },
       { label: "Reason", value: (e) => e.reason },
     ], l.events || [], { testid: "events", empty: "No events." }),
+    jobs,
     ctx.me.role === "tenant" ? h("p", {}, h("a", { href: "#/billing" }, "See this month's invoice draft →")) : null);
+}
+
+function extendForm(ctx, l) {
+  const hours = text("extend_hours", "e.g. 24", "", "f");
+  const status = h("div", { testid: "extend-status" });
+  const submit = h("button", { type: "submit" }, "Extend");
+  return h("form", { class: "panel inline", testid: "extend-form", novalidate: true, onsubmit: async (ev) => {
+    ev.preventDefault();
+    submit.disabled = true;
+    try {
+      // sent as typed: the API says what is wrong with a bad value and what it allows
+      const after = await post(`/v1/leases/${encodeURIComponent(l.id)}/extend`, { hours: hours.value.trim() });
+      ctx.flash(`Lease ${l.id} now ends ${when(after.end)}.`);
+      ctx.go(`/leases/${encodeURIComponent(l.id)}`);
+    } catch (e) {
+      status.replaceChildren(errorBox(e, "extend-error"));
+    } finally {
+      submit.disabled = false;
+    }
+  } },
+  h("h3", {}, "Extend this lease"),
+  h("div", { class: "row" }, field("Add hours", hours, `ends ${when(l.end)} now; the same devices must be free for the added time`),
+    submit),
+  status);
 }
 
 export function invoiceLines(lines) {
@@ -278,10 +300,28 @@ export function periodPicker(ctx, base, { allowEmpty = false } = {}) {
   } }, h("label", {}, "month ", input), h("button", { type: "submit" }, "Show")) };
 }
 
+/** Buttons that download an issued invoice as HTML (printable), CSV or JSON, through the API. */
+export function invoiceDownloads(inv, status) {
+  const get1 = (format) => h("button", { type: "button", class: "small", testid: `download-${format}-${inv.id}`,
+    title: `Download invoice ${inv.id} as ${format.toUpperCase()}`, onclick: async (ev) => {
+      ev.target.disabled = true;
+      try {
+        await download(`/v1/billing/invoices/${encodeURIComponent(inv.id)}`, `suanli-${inv.tenant}-${inv.period}-${inv.id}.${format}`,
+          { format });
+      } catch (e) {
+        status.replaceChildren(errorBox(e, "download-error"));
+      } finally {
+        ev.target.disabled = false;
+      }
+    } }, format.toUpperCase());
+  return h("span", { class: "buttons" }, get1("html"), get1("csv"), get1("json"));
+}
+
 export async function billing(ctx) {
   const picker = periodPicker(ctx, "/billing");
   const [draft, wallet, issued] = await Promise.all([
     get(`/v1/invoices/${encodeURIComponent(picker.value)}`), get("/v1/wallet"), get("/v1/billing/invoices")]);
+  const downloads = h("div", {});
   return h("section", {},
     title("Billing"),
     h("div", { class: "cards", testid: "wallet" },
@@ -297,7 +337,19 @@ export async function billing(ctx) {
     picker.el,
     invoiceLines(draft.lines),
     invoiceTotals(draft),
+    h("div", { class: "actions" }, h("button", { type: "button", testid: "download-draft", onclick: async (ev) => {
+      ev.target.disabled = true;
+      try {
+        await download(`/v1/invoices/${encodeURIComponent(draft.period)}`,
+          `suanli-${ctx.me.name}-${draft.period}-${draft.status === "preview" ? "draft" : draft.id}.json`);
+      } catch (e) {
+        downloads.replaceChildren(errorBox(e, "download-error"));
+      } finally {
+        ev.target.disabled = false;
+      }
+    } }, draft.status === "preview" ? "Download draft (JSON)" : "Download (JSON)")),
     h("h2", {}, "Issued invoices"),
+    downloads,
     table([
       { label: "Invoice", value: (i) => h("span", { class: "mono" }, i.id) },
       { label: "Month", value: (i) => i.period },
@@ -305,5 +357,6 @@ export async function billing(ctx) {
       { label: "Total", value: (i) => yuan(i.total), class: "num" },
       { label: "Due", value: (i) => yuan(i.amount_due), class: "num" },
       { label: "Issued", value: (i) => when(i.issued_at) },
-    ], issued, { testid: "issued-invoices", empty: "No invoices issued yet: a month is invoiced after it ends." }));
+      { label: "Download", value: (i) => invoiceDownloads(i, downloads) },
+    ], issued, { testid: "issued-invoices", rowTestid: (i) => `invoice-${i.id}`, empty: "No invoices issued yet: a month is invoiced after it ends." }));
 }

@@ -106,3 +106,65 @@ export function bar(fraction) {
 export function pct(fraction) {
   return `${(fraction * 100).toFixed(1)} %`;
 }
+
+export function prevPeriod() {
+  const d = new Date();
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth(); // 0-based: the previous month's number, 1-based
+  return m === 0 ? `${y - 1}-12` : `${y}-${String(m).padStart(2, "0")}`;
+}
+
+export function field(label, input, help) {
+  return h("div", { class: "field", "data-field": input.name },
+    h("label", { for: input.id }, label), input, help ? h("div", { class: "help" }, help) : null);
+}
+
+export function text(name, placeholder, value = "", prefix = "f") {
+  return h("input", { id: `${prefix}-${name}`, name, type: "text", placeholder, value, autocomplete: "off" });
+}
+
+export function select(name, options, selected, prefix = "f") {
+  return h("select", { id: `${prefix}-${name}`, name },
+    options.map(([value, label]) => h("option", { value, selected: value === selected }, label)));
+}
+
+/** A datetime-local value (the browser's local time) as an ISO instant, or undefined when empty. */
+export function isoFromLocal(value) {
+  return value ? new Date(value).toISOString() : undefined;
+}
+
+/**
+ * A guarded action: `open(question)` shows a confirmation row; its confirm button runs `run()`,
+ * whose error (the API's message) goes into `status`. Nothing is sent before the confirm click.
+ */
+export function confirmRow({ testid, status, run, confirmLabel = "Confirm", danger = true, errorTestid = "action-error", extra = [] }) {
+  const question = h("span", { testid: testid ? `${testid}-question` : undefined });
+  const yes = h("button", { type: "button", class: danger ? "danger" : "primary" }, confirmLabel);
+  const row = h("div", { class: "confirm", hidden: true, testid }, question, ...extra, yes,
+    h("button", { type: "button", onclick: () => { row.hidden = true; } }, "Back"));
+  yes.addEventListener("click", async () => {
+    yes.disabled = true;
+    try {
+      await run();
+      row.hidden = true;
+    } catch (e) {
+      status.replaceChildren(errorBox(e, errorTestid));
+    } finally {
+      yes.disabled = false;
+    }
+  });
+  return {
+    row,
+    open(text) {
+      question.textContent = text;
+      status.replaceChildren();
+      row.hidden = false;
+      yes.focus();
+    },
+  };
+}
+
+/** A small form panel with a heading, used for the operator's actions. */
+export function panel(heading, testid, ...children) {
+  return h("div", { class: "panel", testid }, h("h3", {}, heading), ...children);
+}
