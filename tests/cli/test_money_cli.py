@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from cli_harness import Cli
@@ -51,3 +52,25 @@ def test_money_commands_end_to_end(cli: Cli, tokens: dict[str, str], clock: Fake
     assert rev["charges"] == "45" and rev["ledger_sum"] == "0"
     r = cli("voucher", "audit", "--csv", token=op)
     assert r.exit_code == 0
+
+
+def test_statement_per_node_provisional_then_issued(cli: Cli, tokens: dict[str, str], clock: FakeClock) -> None:
+    op = tokens["operator"]
+    east = cli.json("account", "create", "east", "--role", "supplier", "--supplier", "huadong-idc", token=op)["token"]
+    for t in ("acme", "globex"):
+        cli.json("order", "create", "--form", "gpu", "--quantity", "8", "--model", "H800", token=tokens[t])
+    clock.advance(hours=2)
+    st = cli.json("revenue", "--period", "2026-11", token=east)
+    assert st["lines"] == [] and st["provisional"]["status"] == "provisional"
+    assert len(st["provisional"]["nodes"]) == 2 and st["provisional"]["tenants"] == 2
+    table = cli("revenue", "--period", "2026-11", token=east).stdout
+    assert "PROVISIONAL 2026-11" in table and "sh-h800-0" in table
+    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
+    issued = [cli.json("invoice", "issue", t, "--period", "2026-11", token=op) for t in ("acme", "globex")]
+    st = cli.json("statement", "supplier", "--period", "2026-11", token=east)
+    assert {n["node"] for n in st["nodes"]} == {x["lines"][0]["node"] for x in issued}
+    assert sum(Decimal(n["gross"]) for n in st["nodes"]) == sum(Decimal(x["total"]) for x in issued) > 0
+    assert st["provisional"]["lines"] == []
+    shown = cli.json("invoice", "show", "--period", "2026-11", token=tokens["acme"])
+    assert shown["id"] == issued[0]["id"] and shown["status"] == "issued"
+    assert f"[issued {issued[0]['id']}]" in cli("invoice", "show", "--period", "2026-11", token=tokens["acme"]).stdout

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from suanli.cli.context import client
-from suanli.cli.money import statement_out
+from suanli.cli.money import sla_notes, statement_out
 from suanli.cli.options import JsonOpt
 from suanli.cli.render import dec, print_json, show, table, when
 
@@ -55,7 +55,7 @@ def invoice_show(ctx: typer.Context, period: PeriodOpt = None,
          f"total {dec(inv.total)} {cur}",
          f"− vouchers {dec(inv.vouchers)} − credits {dec(inv.credits)} − wallet {dec(inv.wallet)} "
          f"= amount due {dec(inv.amount_due)} {cur}",
-         f"rounding: {inv.rounding}")
+         f"rounding: {inv.rounding}", *sla_notes(inv.sla_credits))
 
 
 def revenue(ctx: typer.Context, period: PeriodOpt = None,

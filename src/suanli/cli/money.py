@@ -308,7 +308,14 @@ def _billed_out(inv: Any, as_json: bool) -> None:
                [[x.line_no + 1, x.kind, x.meter, x.model, x.site, x.lease, f"{x.quantity:.4f}", x.price_unit,
                  f"{x.unit_price:.4f}", f"{x.amount:f}"] for x in inv.lines],
                caption=f"total {inv.total:f} − vouchers {inv.vouchers:f} − credits {inv.credits:f} − wallet "
-                       f"{inv.wallet:f} = due {inv.amount_due:f}"))
+                       f"{inv.wallet:f} = due {inv.amount_due:f}"),
+         *sla_notes(inv.sla_credits))
+
+
+def sla_notes(credits: Any) -> list[str]:
+    """One line per SLA credit an invoice posted and spends (part of its credits)."""
+    return [f"SLA credit {c.id}: {c.amount:f} for lease {c.lease} ({c.reason}; {c.seconds} s lost, "
+            f"from {c.start:%Y-%m-%d %H:%M} UTC) — included in credits" for c in credits]
 
 
 def invoice_issue(ctx: typer.Context, tenant: str, period: Annotated[str, typer.Option("--period")],
