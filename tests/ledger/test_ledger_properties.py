@@ -107,3 +107,25 @@ def test_event_validation_names_what_is_wrong() -> None:
                      ({"time": "2027-01-01T00:00:00Z"}, "in the future"), ({"time": "yesterday"}, "ISO-8601")]:
         with pytest.raises(ValidationError, match=msg):
             parse_event({**ok, **bad}, now=T1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cents_=st.integers(0, 10**7), weights=st.lists(st.tuples(st.sampled_from(["s1", "s2"]),
+                                                                st.sampled_from(["n1", "n2", "n3"]),
+                                                                st.integers(0, 10**6)), max_size=6),
+       rate_pct=st.integers(0, 100))
+def test_sla_credit_split_adds_up_and_its_entry_balances(cents_: int, weights: list[tuple[str, str, int]],
+                                                         rate_pct: int) -> None:
+    from suanli.ledger.sla import sla_entry, split_credit
+    amount = Decimal(cents_) / 100
+    parts = split_credit(amount, [(s, n, Decimal(w)) for s, n, w in weights], Decimal(rate_pct) / 100)
+    if amount and any(w for _s, _n, w in weights):
+        assert sum(x.amount for x in parts) == amount  # to the cent, nothing lost or made up
+    else:
+        assert parts == []  # nobody's device to charge: the operator bears it all
+    for x in parts:
+        assert 0 <= x.supplier_share <= x.amount and x.supplier_share == x.supplier_share.quantize(Decimal("0.01"))
+    if amount:
+        e = sla_entry("t1", "sla:1", T0, amount, parts, "test")
+        assert sum(p.amount for p in e.postings) == 0
+        assert dict((p.account, p.amount) for p in e.postings)["credit:t1"] == -amount
