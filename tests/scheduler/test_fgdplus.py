@@ -1,0 +1,121 @@
+"""fgd+: the LP prices of device shares, the gap choice they lead to, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from suanli.errors import ValidationError
+from suanli.scheduler import FleetState, Placement, PlacementRequest, TypicalPod, TypicalPods, get_policy
+from suanli.scheduler.policies.fgdplus import lp_gap_waste
+from suanli.scheduler.policies.shareprices import gap_potential, share_prices
+
+
+def _dual_feasible(sizes: list[int], y: np.ndarray) -> float:
+    """Largest total price of shares that fit on one device (≤ 1 for a feasible dual)."""
+    return float(gap_potential(np.array(sizes), y)[1000])
+
+
+def test_prices_of_a_share_that_only_fills_waste_is_zero():
+    # ten 810s for every 160: every 810 needs its own device; the 160 only fills a 190 gap
+    y = share_prices(np.array([160, 810]), np.array([1.0, 10.0]))
+    assert y[1] == pytest.approx(1.0)
+    assert y[0] == pytest.approx(0.0)
+    # strong duality: the dual objective is the optimal fractional number of devices (10 of 11 items)
+    assert float(np.dot(y, [1 / 11, 10 / 11])) == pytest.approx(10 / 11)
+
+
+def test_prices_of_partners_add_up_to_one_device():
+    sizes = [320, 470, 650]
+    y = share_prices(np.array(sizes), np.array([1.0, 2.0, 1.0]))
+    # optimum: one device for 650+320, one for 470+470 -> 2 devices for 4 items, i.e. 0.5 per item
+    assert y[1] == pytest.approx(0.5)
+    assert y[0] + y[2] == pytest.approx(1.0)
+    assert float(np.dot(y, [0.25, 0.5, 0.25])) == pytest.approx(0.5)
+    assert _dual_feasible(sizes, y) <= 1.0 + 1e-9
+
+
+def test_gap_waste_values():
+    typ = TypicalPods(
+        (
+            TypicalPod(4000, 1, 810, None, 10),
+            TypicalPod(4000, 1, 160, None, 1),
+            TypicalPod(4000, 1, 650, None, 3),
+            TypicalPod(4000, 1, 320, None, 3),
+            TypicalPod(8000, 1, 1000, None, 20),
+        )
+    )
+    w = lp_gap_waste(typ)
+    assert w[1000] == pytest.approx(0.0)  # an idle device is filled by the mix
+    assert w[190] == pytest.approx(190.0)  # the 160s are worth nothing: a 190 gap stays empty
+    assert w[350] == pytest.approx(350 - 1000 * share_prices(np.array([160, 320, 650, 810]), np.array([1, 3, 3, 10.0]))[1])
+    assert w[350] < 50  # a 320 completes it
+    assert w[0] == 0.0
+
+
+#: the shares of the openb ``default`` typical-pod set (milli: count), with whole devices and CPU-only pods
+DEFAULT_SHARES = {810: 1047, 470: 748, 650: 237, 320: 304, 230: 122, 460: 120, 590: 75, 550: 72, 160: 54, 370: 45, 220: 43}
+
+
+def _mix() -> TypicalPods:
+    pods = [TypicalPod(4000, 1, m, None, c) for m, c in DEFAULT_SHARES.items()]
+    return TypicalPods((*pods, TypicalPod(11300, 1, 1000, None, 3000), TypicalPod(12500, 0, 0, None, 1000)))
+
+
+def _half_used_node() -> FleetState:
+    # one node, four devices: a 650 on device 0 (350 free), a 470 on device 1 (530 free), two idle
+    s = FleetState.from_nodes(["n"], [64000], [["A"] * 4])
+    for dev, milli in ((0, 650), (1, 470)):
+        s.apply(Placement((0,), ((dev,),), ((milli,),), (4000,), (0,), 0.0, "setup"))
+    return s
+
+
+def test_default_mix_prices():
+    sizes = np.array(sorted(DEFAULT_SHARES))
+    y = dict(zip(sizes.tolist(), share_prices(sizes, np.array([DEFAULT_SHARES[int(x)] for x in sizes], float)).tolist(), strict=True))
+    assert y[810] == pytest.approx(1.0) and y[160] == pytest.approx(0.0)  # 810s alone; 160s only fill their gaps
+    assert y[470] == pytest.approx(0.5)  # 470 + 470
+    assert y[650] + y[320] == pytest.approx(1.0)  # 650 + 320
+
+
+def test_a_320_completes_the_650_and_a_230_leaves_it_alone():
+    rng = np.random.default_rng(0)
+    pol = get_policy("fgd+", typical=_mix())
+    w = lp_gap_waste(_mix())
+    s = _half_used_node()
+    d = pol.place(s, PlacementRequest(cpu_milli=4000, num_devices=1, device_milli=320), rng)
+    assert isinstance(d, Placement) and d.devices == ((0,),)  # 350 -> 30
+    # a 230 in the 350 gap would leave 120 that no share of the mix fills, where a 320 would
+    # have left 30; in the 530 gap (-> 300, a 230 or 220 completes it) or on an idle device it
+    # costs less of the mix's potential
+    assert w[120] - w[350] > max(w[300] - w[530], w[770] - w[1000]) + 50
+    s = _half_used_node()
+    d = pol.place(s, PlacementRequest(cpu_milli=4000, num_devices=1, device_milli=230), rng)
+    assert isinstance(d, Placement) and d.devices != ((0,),)
+
+
+def test_same_stream_same_decisions_twice():
+    def run() -> list[tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]]:
+        s = FleetState.from_nodes([f"n{i}" for i in range(12)], [32000] * 12, [["A"] * 4] * 12)
+        pol = get_policy("fgd+", typical=_mix())
+        draw = np.random.default_rng(5)
+        rng = np.random.default_rng(11)
+        shapes = [(4000, 1, 810), (4000, 1, 650), (4000, 1, 320), (4000, 1, 470), (4000, 1, 230), (8000, 1, 1000), (4000, 0, 0)]
+        out = []
+        for _ in range(150):
+            cpu, num, milli = shapes[int(draw.integers(len(shapes)))]
+            d = pol.place(s, PlacementRequest(cpu_milli=cpu, num_devices=num, device_milli=milli if num else 1000), rng)
+            if isinstance(d, Placement):
+                s.apply(d)
+                out.append((d.nodes, d.devices))
+        return out
+
+    first = run()
+    assert len(first) > 50
+    assert first == run()
+
+
+def test_unknown_fill_mode_is_refused():
+    with pytest.raises(ValidationError) as e:
+        get_policy("fgd+", fill_mode="magic")
+    assert "lp" in e.value.message and "lookahead" in e.value.message
