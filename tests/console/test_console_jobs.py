@@ -101,6 +101,9 @@ def test_tenant_extends_a_fixed_term_lease(server: Any, sign_in: Callable[..., P
     expect(page.get_by_test_id("extend-form")).to_have_count(0)
 
     page.goto(f"{server.console}#/leases/{lease['id']}")
+    # a fixed-term lease's allocations carry their planned end: they still hold the device now
+    expect(page.get_by_role("heading", name="Devices", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("devices")).to_contain_text(lease["allocations"][0]["node"])
     page.locator("#f-extend_hours").fill("-1")
     page.get_by_role("button", name="Extend").click()
     expect(page.get_by_test_id("extend-error")).to_contain_text("hours must be a number > 0")
@@ -113,6 +116,14 @@ def test_tenant_extends_a_fixed_term_lease(server: Any, sign_in: Callable[..., P
     expect(page.get_by_test_id("lease-facts")).to_contain_text(f"{after:%Y-%m-%d %H:%M:%S} UTC")
     new_end = server.api("tenant", "GET", f"/v1/leases/{lease['id']}").json()["end"]
     assert datetime.fromisoformat(new_end.replace("Z", "+00:00")) == after, new_end
+
+    # and the operator's fleet counts both leases' devices as in use (fixed term and open-ended)
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(server, "operator")
+    nodes = [lease["allocations"][0]["node"], open_ended["allocations"][0]["node"]]
+    for node in set(nodes):
+        expect(page.get_by_test_id(f"node-{node}").locator("td").nth(5)).to_have_text(str(nodes.count(node)))
+    expect(page.get_by_test_id("card-used")).to_contain_text("2")
 
 
 def test_live_pages_refresh_themselves_but_not_under_the_users_hands(

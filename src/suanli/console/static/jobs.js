@@ -1,7 +1,7 @@
 // Jobs: work run on a lease's devices (the engine pins each job to them). Submit one from the
 // lease's page, follow its state and logs on its own page, cancel it there.
 import { all, get, post } from "./api.js";
-import { badge, confirmRow, errorBox, field, h, kv, num, table, text, when } from "./ui.js";
+import { badge, confirmRow, errorBox, field, h, holdsNow, kv, num, table, text, when } from "./ui.js";
 
 /** States after which a job never changes again. */
 export const FINAL = ["completed", "failed", "cancelled", "timeout", "node_fail", "lost"];
@@ -77,7 +77,7 @@ export async function leaseJobs(ctx, lease) {
 }
 
 function submitForm(ctx, lease) {
-  const nodes = [...new Set(lease.allocations.filter((a) => !a.end).map((a) => a.node))];
+  const nodes = [...new Set(lease.allocations.filter(holdsNow).map((a) => a.node))];
   const command = text("command", "e.g. python train.py --epochs 3", "", "job");
   const name = text("name", "optional", "", "job");
   const limit = text("time_limit_s", "optional, e.g. 3600", "", "job");

@@ -1,7 +1,7 @@
 // Operator pages: the fleet (sites, nodes, devices free/used, allocation, node state), leases of
 // every tenant, revenue (issued invoices and this month's drafts to date).
 import { all, get, post } from "./api.js";
-import { bar, badge, card, confirmRow, errorBox, field, h, money, num, panel, pct, select, table, text, yuan } from "./ui.js";
+import { bar, badge, card, confirmRow, errorBox, field, h, holdsNow, money, num, panel, pct, select, table, text, yuan } from "./ui.js";
 import { leases as leaseList, periodPicker } from "./tenant.js";
 
 /** Device-equivalents held now per node, from the open allocations of live leases (milli = 1/1000 device). */
@@ -11,7 +11,7 @@ export async function heldByNode() {
   const milli = new Map();
   for (const l of live) {
     if (l.state !== "active") continue; // suspended/interrupted leases have given their devices up
-    for (const a of l.allocations) if (!a.end) milli.set(a.node, (milli.get(a.node) || 0) + a.milli);
+    for (const a of l.allocations) if (holdsNow(a)) milli.set(a.node, (milli.get(a.node) || 0) + a.milli);
   }
   return { milli, live };
 }

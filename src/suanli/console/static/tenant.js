@@ -2,7 +2,7 @@
 // (Lease detail is shared: the operator and a supplier open it from their own lists.)
 import { all, download, get, post } from "./api.js";
 import { leaseJobs } from "./jobs.js";
-import { badge, card, currentPeriod, errorBox, field, h, kv, money, num, table, text, when, yuan } from "./ui.js";
+import { badge, card, currentPeriod, errorBox, field, h, holdsNow, kv, money, num, table, text, when, yuan } from "./ui.js";
 
 const FORMS = {
   gpu: "K whole accelerators on one node",
@@ -207,8 +207,8 @@ export async function lease(ctx) {
       "Open-ended lease: it runs until you end it, so there is no end to extend."))
     : null;
   const jobs = ctx.me.role === "supplier" ? [] : await leaseJobs(ctx, l);
-  const open = l.allocations.filter((a) => !a.end);
-  const past = l.allocations.filter((a) => a.end);
+  const open = l.allocations.filter(holdsNow);
+  const past = l.allocations.filter((a) => !holdsNow(a));
   const devCols = [
     { label: "Node", value: (a) => h("span", { class: "mono" }, a.node) },
     { label: "Device", value: (a) => `#${a.device}`, class: "num" },

@@ -168,3 +168,9 @@ export function confirmRow({ testid, status, run, confirmLabel = "Confirm", dang
 export function panel(heading, testid, ...children) {
   return h("div", { class: "panel", testid }, h("h3", {}, heading), ...children);
 }
+
+/** Does an allocation hold its device now? A fixed-term lease's allocations carry their planned end
+ * (in the future); only an end in the past means the device was given up. */
+export function holdsNow(a) {
+  return !a.end || Date.parse(a.end) > Date.now();
+}
