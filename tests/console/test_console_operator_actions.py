@@ -266,6 +266,16 @@ def test_operator_money_actions_and_the_tenant_downloads_its_invoice(
     expect(page.get_by_test_id("download-error")).to_have_count(0)
     shots(page, "tenant-billing-downloads")
 
+    # the issued invoice's own page: its lines as the ledger holds them
+    row.get_by_role("link", name=second["id"]).click()
+    expect(page.get_by_test_id("invoice-facts")).to_contain_text("paid")
+    lines = page.get_by_test_id("invoice-lines").locator("tbody tr")
+    expect(lines).to_have_count(len(doc["lines"]))
+    expect(lines.first).to_contain_text("L20")
+    expect(lines.first).to_contain_text(money2(doc["lines"][0]["amount"]))
+    expect(page.get_by_test_id("amount-due")).to_have_text(f"¥{money2(doc['amount_due'])}")
+    shots(page, "tenant-invoice")
+
 
 def test_a_tenant_cannot_use_operator_actions(server: Any, sign_in: Callable[..., Page]) -> None:
     page = sign_in(server, "tenant")

@@ -20,6 +20,7 @@ const ROUTES = [
   { re: /^\/jobs$/, roles: ["tenant", "operator"], nav: "Jobs", render: jobs.list, live: true },
   { re: /^\/jobs\/([^/]+)$/, roles: ["tenant", "operator"], render: jobs.job, live: true },
   { re: /^\/billing$/, roles: ["tenant"], nav: "Billing", render: tenant.billing },
+  { re: /^\/invoices\/([^/]+)$/, roles: ["tenant", "operator"], render: tenant.invoice },
   { re: /^\/fleet$/, roles: ["operator"], nav: "Fleet", render: operator.fleet, live: true },
   { re: /^\/all-leases$/, roles: ["operator"], nav: "Leases", render: operator.leases, live: true },
   { re: /^\/prices$/, roles: ["operator"], nav: "Prices", render: money.prices },
@@ -34,7 +35,7 @@ const NAV_ORDER = {
   operator: ["/fleet", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/offers"],
   supplier: ["/statement", "/nodes"],
 };
-const NAV_PREFIX = { "/leases": "/leases/", "/jobs": "/jobs/", "/tenants": "/tenants/" };
+const NAV_PREFIX = { "/leases": "/leases/", "/jobs": "/jobs/", "/tenants": "/tenants/", "/billing": "/invoices/" };
 /** How often a live page reloads its data: often enough to follow leases and jobs, light on the server. */
 export const AUTO_REFRESH_MS = 10_000;
 const HOME = { tenant: "/offers", operator: "/fleet", supplier: "/statement" };

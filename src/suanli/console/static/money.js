@@ -6,7 +6,7 @@ import { get, post } from "./api.js";
 import {
   badge, card, confirmRow, field, h, isoFromLocal, money, num, panel, prevPeriod, select, table, text, when, yuan,
 } from "./ui.js";
-import { invoiceDownloads } from "./tenant.js";
+import { invoiceDownloads, invoiceLink } from "./tenant.js";
 
 const UNITS = [["device_hour", "元 / device-hour"], ["p_year", "元 / P / 年"]];
 const UNIT_LABEL = Object.fromEntries(UNITS);
@@ -173,11 +173,11 @@ export async function tenant(ctx) {
     confirms,
     status,
     table([
-      { label: "Invoice", value: (i) => h("span", { class: "mono" }, i.id) },
+      { label: "Invoice", value: invoiceLink },
       { label: "Month", value: (i) => i.period },
       { label: "Status", value: (i) => badge(i.status) },
       { label: "Total", value: (i) => yuan(i.total), class: "num" },
-      { label: "Due", value: (i) => yuan(i.amount_due), class: "num" },
+      { label: "Amount due", value: (i) => yuan(i.amount_due), class: "num" },
       { label: "Issued", value: (i) => when(i.issued_at) },
       { label: "Download", value: (i) => invoiceDownloads(i, status) },
       { label: "", value: (i) => (i.status === "issued" ? invoiceActions(ctx, i, status, confirms, back) : "") },

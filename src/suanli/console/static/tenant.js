@@ -317,6 +317,38 @@ export function invoiceDownloads(inv, status) {
   return h("span", { class: "buttons" }, get1("html"), get1("csv"), get1("json"));
 }
 
+export function invoiceLink(inv) {
+  return h("a", { href: `#/invoices/${encodeURIComponent(inv.id)}`, class: "mono" }, inv.id);
+}
+
+/** One issued invoice as the ledger holds it (a tenant its own; the operator any). */
+export async function invoice(ctx) {
+  const [id] = ctx.params;
+  const inv = await get(`/v1/billing/invoices/${encodeURIComponent(id)}`);
+  const status = h("div", {});
+  return h("section", {},
+    title(`Invoice ${inv.id}`, badge(inv.status)),
+    kv([
+      ["Tenant", inv.tenant], ["Month", inv.period], ["Status", badge(inv.status)], ["Currency", inv.currency],
+      ["Issued", when(inv.issued_at)], ["Paid", when(inv.paid_at)], ["Voided", when(inv.voided_at)],
+      ["Download", invoiceDownloads(inv, status)],
+    ], "invoice-facts"),
+    status,
+    h("h2", {}, "Lines"),
+    invoiceLines(inv.lines),
+    invoiceTotals(inv),
+    inv.credit_notes.length ? [h("h2", {}, "Credit notes"), table([
+      { label: "Credit note", value: (n) => h("span", { class: "mono" }, n.id) },
+      { label: "Amount", value: (n) => yuan(n.amount), class: "num" },
+      { label: "Reason", value: (n) => n.reason },
+      { label: "To wallet", value: (n) => (n.to_wallet ? "yes" : "no") },
+      { label: "At", value: (n) => when(n.at) },
+    ], inv.credit_notes, { testid: "credit-notes" })] : null,
+    h("p", {}, ctx.me.role === "operator"
+      ? h("a", { href: `#/tenants/${encodeURIComponent(inv.tenant)}` }, `Tenant ${inv.tenant} →`)
+      : h("a", { href: "#/billing" }, "Billing →")));
+}
+
 export async function billing(ctx) {
   const picker = periodPicker(ctx, "/billing");
   const [draft, wallet, issued] = await Promise.all([
@@ -351,11 +383,11 @@ export async function billing(ctx) {
     h("h2", {}, "Issued invoices"),
     downloads,
     table([
-      { label: "Invoice", value: (i) => h("span", { class: "mono" }, i.id) },
+      { label: "Invoice", value: invoiceLink },
       { label: "Month", value: (i) => i.period },
       { label: "Status", value: (i) => badge(i.status) },
       { label: "Total", value: (i) => yuan(i.total), class: "num" },
-      { label: "Due", value: (i) => yuan(i.amount_due), class: "num" },
+      { label: "Amount due", value: (i) => yuan(i.amount_due), class: "num" },
       { label: "Issued", value: (i) => when(i.issued_at) },
       { label: "Download", value: (i) => invoiceDownloads(i, downloads) },
     ], issued, { testid: "issued-invoices", rowTestid: (i) => `invoice-${i.id}`, empty: "No invoices issued yet: a month is invoiced after it ends." }));
