@@ -158,7 +158,9 @@ def test_operator_sets_prices_in_both_units_and_offers_show_them(server: Any, si
 
 
 def test_operator_money_actions_and_the_tenant_downloads_its_invoice(
-        server: Any, sign_in: Callable[..., Page], page: Page, shots: Callable[[Page, str], None]) -> None:
+        serve: Callable[..., Any], db_url: str | None, sign_in: Callable[..., Page], page: Page,
+        shots: Callable[[Page, str], None]) -> None:
+    server = serve(db_url)  # on SQLite and on PostgreSQL: money goes through both stores
     # A real-clock server cannot run a lease in a month that is over, so last month's usage is
     # reported the way a metering agent would report it: one device_seconds event (2 L20 device-hours).
     period = previous_month(datetime.now(UTC))
