@@ -19,9 +19,10 @@ export async function statement(ctx) {
       card("Payable balance", yuan(st.payable_balance), "st-payable")),
     table([
       { label: "Month", value: (x) => x.period },
+      { label: "Node", value: (x) => h("span", { class: "mono" }, x.node || "—") },
       { label: "Model", value: (x) => x.model },
       { label: "Site", value: (x) => x.site },
-      { label: "Lease", value: (x) => h("span", { class: "mono" }, x.lease) },
+      { label: "Leases", value: (x) => num(x.leases, 0), class: "num" },
       { label: "Device-hours", value: (x) => num(x.device_hours, 4), class: "num" },
       { label: "Gross", value: (x) => money(x.gross), class: "num" },
       { label: "Your share", value: (x) => money(x.supplier_share), class: "num" },
