@@ -248,6 +248,18 @@ def test_supplier_statements_and_commission_add_up_to_invoices(demo: Platform, o
     ledger_is_balanced(demo, operator)
 
 
+def test_a_tenant_billed_monthly_has_no_runway_and_is_never_suspended(demo: Platform, operator: Principal,
+                                                                        tenant: Principal, clock: FakeClock) -> None:
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 4, "models": ["L20"]})
+    clock.advance(hours=2)  # an empty wallet and 20.80 accrued: a prepaid tenant would be suspended by now
+    w = wallets.show_wallet(demo, tenant)
+    assert (w["prepaid"], w["standing"], w["runway_hours"]) == (False, "postpaid", None)
+    assert w["accrued"] > 0
+    assert wallets.enforce_runway(demo) == []
+    lease, _ = leases.get_lease(demo, tenant, res.order.lease_id or "")
+    assert lease.state is LeaseState.ACTIVE
+
+
 def test_wallet_low_balance_suspends_and_resumes(demo: Platform, operator: Principal, tenant: Principal,
                                                  clock: FakeClock) -> None:
     wallets.set_policy(demo, operator, "acme", Decimal(4), Decimal(2))

@@ -86,7 +86,7 @@ def _wallet_out(w: Any, as_json: bool) -> None:
     show(table(f"wallet {w.tenant} ({w.currency})", ["balance", "credits", "burn/h", "runway h", "standing",
                                                      "suspended"],
                [[f"{w.balance:f}", f"{w.credits:f}", f"{w.burn_per_hour:f}",
-                 "∞" if w.runway_hours is None else f"{w.runway_hours:f}", w.standing,
+                 ("∞" if w.prepaid else "—") if w.runway_hours is None else f"{w.runway_hours:f}", w.standing,
                  ",".join(w.suspended_leases)]]))
 
 

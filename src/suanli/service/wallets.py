@@ -110,11 +110,14 @@ def show_wallet(p: Platform, actor: Principal, tenant: str | None = None) -> dic
         burn, accrued, _ = _burn_and_accrued(p, s, who.account_id)
     pol = RunwayPolicy(row.warn_hours, row.suspend_hours) if row else RunwayPolicy()
     rw = runway(bal, accrued, burn, pol)
+    # The runway rule applies to prepaid tenants only: a tenant billed monthly has no runway and
+    # its standing is "postpaid" (never suspended for its balance).
+    hours = rw.hours if row is not None else None
     return {"tenant": who.name, "currency": p.settings.currency, "balance": bal, "credits": cred,
             "prepaid": row is not None, "warn_hours": pol.warn_hours, "suspend_hours": pol.suspend_hours,
             "burn_per_hour": _money(p, burn), "accrued": _money(p, accrued),
-            "runway_hours": None if rw.hours is None else rw.hours.quantize(Decimal("0.01")),
-            "standing": row.standing if row else rw.standing.value,
+            "runway_hours": None if hours is None else hours.quantize(Decimal("0.01")),
+            "standing": row.standing if row else "postpaid",
             "suspended_leases": list(row.suspended) if row else []}
 
 

@@ -166,7 +166,7 @@ export async function tenant(ctx) {
       card("Accrued, not yet invoiced", yuan(wallet.accrued)),
       card("Burn rate", `${yuan(wallet.burn_per_hour, 4)} / h`),
       card("Runway", wallet.runway_hours === null ? "—" : `${num(wallet.runway_hours, 1)} h`, undefined,
-        `${wallet.prepaid ? "prepaid" : "billed monthly"} · ${wallet.standing}`)),
+        wallet.prepaid ? `prepaid · ${wallet.standing}` : "billed monthly (no runway rule)")),
     h("div", { class: "grid2" }, topUp, credit),
     h("h2", {}, "Invoices"),
     issue,

@@ -362,7 +362,7 @@ export async function billing(ctx) {
       card("Accrued, not yet invoiced", yuan(wallet.accrued)),
       card("Burn rate", `${yuan(wallet.burn_per_hour, 4)} / h`),
       card("Runway", wallet.runway_hours === null ? "—" : `${num(wallet.runway_hours, 1)} h`,
-        undefined, `${wallet.prepaid ? "prepaid" : "billed monthly"} · ${wallet.standing}`)),
+        undefined, wallet.prepaid ? `prepaid · ${wallet.standing}` : "billed monthly (no runway rule)")),
     h("h2", {}, `Invoice draft ${draft.period}`),
     h("p", { class: "muted", testid: "draft-meta" }, `${draft.status} as of ${when(draft.as_of)}; ${draft.records} metered records. `
       + `Rounding: ${draft.rounding}.`),
