@@ -1,8 +1,9 @@
 """``suanli bench ingest`` and ``suanli bench billing``: the money path's throughput, end to end.
 
-Both start a real server (``suanli serve --demo`` as a subprocess, on a free port, against the
-PostgreSQL of ``--database-url`` / ``$SUANLI_DATABASE_URL`` / ``$SUANLI_TEST_POSTGRES_URL``), or use
-``--server`` with an operator ``--token``. Bodies are JSON-encoded before the clock starts (a
+Both start a real server (``suanli serve --demo`` as a subprocess, on a free port) on a throwaway
+database that they create on the PostgreSQL server of ``--database-url`` / ``$SUANLI_DATABASE_URL`` /
+``$SUANLI_TEST_POSTGRES_URL`` and drop afterwards (runs never touch that URL's own database, nor each
+other), or use ``--server`` with an operator ``--token``. Bodies are JSON-encoded before the clock starts (a
 metering agent runs elsewhere); the server does all the validation and the idempotent inserts.
 
 - ingest: ``events`` usage events in batches, ``duplicates`` of them resent; reports events/s
@@ -29,8 +30,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg
 import typer
 
 from suanli.cli.render import fail, info, print_json, show, table
@@ -42,7 +45,8 @@ MODELS = [("H800", "sh-east-1", "huadong-idc"), ("L20", "sz-edge-1", "huadong-id
 ServerOpt = Annotated[str | None, typer.Option("--server", help="Use this running server (needs --token of the "
                                                "operator) instead of starting one.")]
 TokenOpt = Annotated[str | None, typer.Option("--token", help="Operator token for --server.")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="PostgreSQL URL for the server started here "
+DbOpt = Annotated[str | None, typer.Option("--database-url", help="PostgreSQL server for the server started here: "
+                                           "a throwaway database is created on it and dropped afterwards "
                                            "(default: $SUANLI_DATABASE_URL or $SUANLI_TEST_POSTGRES_URL).")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
@@ -52,6 +56,25 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@contextmanager
+def throwaway_database(url: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server of ``url`` (named ``suanli_bench_<random>``),
+    as a URL; dropped on the way out, whatever happened."""
+    name = f"suanli_bench_{uuid.uuid4().hex[:12]}"
+    parts = urlsplit(url)
+    admin = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as e:
+        fail(f"cannot create a database for the benchmark on {parts.hostname}:{parts.port}: {e}")
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -65,13 +88,13 @@ def running_server(server: str | None, token: str | None, database_url: str | No
     url_db = database_url or os.environ.get("SUANLI_DATABASE_URL") or os.environ.get("SUANLI_TEST_POSTGRES_URL")
     if not url_db:
         fail("no PostgreSQL: give --database-url (or set SUANLI_DATABASE_URL); scripts/services/pg-up starts one")
-    with tempfile.TemporaryDirectory(prefix="suanli-bench-") as tmp:
+    with throwaway_database(url_db) as bench_db, tempfile.TemporaryDirectory(prefix="suanli-bench-") as tmp:
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
         log = Path(tmp) / "serve.log"
         with log.open("wb") as out:
             proc = subprocess.Popen([sys.executable, "-m", "suanli.cli.main", "serve", "--demo", "--port", str(port),
-                                     "--data-dir", tmp, "--database-url", url_db],
+                                     "--data-dir", tmp, "--database-url", bench_db],
                                     stdout=out, stderr=subprocess.STDOUT, env=env)
         url = f"http://127.0.0.1:{port}"
         try:
