@@ -4,7 +4,10 @@
 2. For each seed: sort pods by name, shuffle with the seed, then append pods drawn uniformly
    with replacement from the original list until the requested GPU milli would exceed
    ``ratio`` (1.3) × capacity.
-3. One attempt per pod in that order, no departures; a pod that fits nowhere is skipped.
+3. One attempt per pod in that order, no departures; a pod that fits nowhere is skipped. Ties
+   of the best node score go to the node of lowest rank in a random permutation drawn once per
+   seed (:func:`node_rank`): the artifact renames its nodes with a ``rand.Perm`` prefix and
+   kube-scheduler keeps the lexicographically smallest best name.
 4. After every pod record arrived and allocated GPU milli (and the fleet fragmentation).
 5. Discretise as the artifact's analysis does: the bin of a pod is ``round(arrived %)`` (half to
    even), the value of a bin is the mean of ``round(allocated %, 2)`` over its pods (the

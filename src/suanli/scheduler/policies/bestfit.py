@@ -3,8 +3,8 @@
 Artifact (``best_fit_score.go``): ``s = 0.5·(cpu_free − cpu_req)/128 000 + 0.5·(gpu_free −
 gpu_req)/8 000`` with GPU summed over the node's devices in milli, score ``int64(100·(1 − s))``;
 the framework's min–max normalisation that follows keeps order and ties, so it is left out. The
-integer truncation matters: nodes whose leftovers differ by less than one point tie and are
-drawn at random. A share goes to the fullest device that fits.
+integer truncation matters: nodes whose leftovers differ by less than one point tie, and the
+policy's ``tie_break`` decides among them. A share goes to the fullest device that fits.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Classes: share of a GPU, or k whole GPUs. With ``g = 25·(8 000 − gpu_free) // 8 000`` (integer
 division, GPU summed over the node): a node holding only pods of the request's class scores
 ``g + 75``, holding that class among others ``g + 50``, an idle node ``g + 25``, a node with
-other classes only ``g``. CPU-only requests score 0 everywhere (random among feasible). A share
+other classes only ``g``. CPU-only requests score 0 everywhere (the tie-break alone decides). A share
 goes to the fullest device that fits.
 """
 

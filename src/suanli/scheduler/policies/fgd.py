@@ -7,7 +7,8 @@ free milli and keeps the *first* (lowest index) that reaches the best integer sc
 function picks the device at reserve time. Whole devices are the first idle ones by index.
 
 The integer score is the artifact's: fragmentation changes of less than about 40 milli do not
-separate nodes, and the random draw among tied nodes is part of the published numbers.
+separate nodes, so the tie order is part of the published numbers (the FGD protocol takes the
+tied node of lowest rank in a random node priority drawn once per seed, as the artifact does).
 
 Speed: the score of a node depends only on the node's own state and the request's shape, so
 scores are cached per request shape and recomputed only for nodes whose ``node_version``
