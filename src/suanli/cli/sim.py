@@ -1,4 +1,5 @@
-"""``suanli sim fgd`` (the FGD static protocol) and ``suanli sim run`` (dynamic leasing).
+"""``suanli sim fgd`` (the FGD static protocol), ``suanli sim run`` (dynamic leasing) and
+``suanli sim hetero`` (speed-aware vs agnostic placement on Gavel's heterogeneous cluster).
 
 Mounted by ``suanli.cli.main`` as ``suanli sim …``; also runnable as ``python -m suanli.cli.sim``.
 """
@@ -241,6 +242,64 @@ def run(
     show(results[0].price_label if results else "")
     for f in _dyn_files(out, results, trace):
         show(f"wrote {f}")
+
+
+@app.command("hetero")
+def hetero(
+    rates: Annotated[str, typer.Option(help="Arrival rates in jobs per hour, comma list.")] = "0.5,1,1.5,2,2.5",
+    policies: Annotated[str, typer.Option(help="Comma list of: agnostic, greedy, aware.")] = "agnostic,greedy,aware",
+    jobs: Annotated[int, typer.Option(help="Jobs per run (the middle half is measured).")] = 2000,
+    seeds: Annotated[str, typer.Option(help="Seeds: 1-5, or 1,2.")] = "1-5",
+    data_dir: Annotated[Path | None, typer.Option(help="Gavel data folder (default ../shared/traces/gavel-philly-derived).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Heterogeneity check (BENCHMARKS.md §2): mean JCT of speed-aware vs speed-agnostic placement on
+    Gavel's 36 V100 + 36 P100 + 36 K80 with its measured throughputs and Philly-derived jobs."""
+    from suanli.sim.hetero import POLICIES, job_pool, simulate_hetero
+    from suanli.sim.traces import load_gavel_throughputs, load_gavel_trace
+
+    pols = [x.strip() for x in policies.split(",") if x.strip()]
+    for x in pols:
+        if x not in POLICIES:
+            fail(f"--policies {x!r}: allowed: {', '.join(POLICIES)}")
+    try:
+        rate_list = [float(x) for x in rates.split(",") if x.strip()]
+    except ValueError:
+        fail(f"--rates {rates!r}: expected numbers such as 1 or 0.5,1,2")
+    if not rate_list or any(r <= 0 for r in rate_list):
+        fail("--rates: every rate must be > 0 jobs per hour")
+    if jobs < 4:
+        fail("--jobs: at least 4")
+    seed_list = parse_seeds(seeds)
+    ddir = data_dir or default_trace_dir().parent / "gavel-philly-derived"
+    try:
+        pool = job_pool(load_gavel_trace(sorted((ddir / "msr-seed0").glob("*.trace"))),
+                        load_gavel_throughputs(ddir / "simulation_throughputs.json"))
+        res = {(r, p): [simulate_hetero(pool, p, r, jobs, s) for s in seed_list] for r in rate_list for p in pols}
+    except SuanliError as e:
+        fail(e.message)
+    out = []
+    for (r, p), rs in res.items():
+        base = res.get((r, "agnostic"))
+        jct = float(np.mean([x.mean_jct_h for x in rs]))
+        out.append({
+            "rate_per_h": r, "policy": p, "offered_load": round(rs[0].offered_load, 3), "seeds": len(rs),
+            "mean_jct_h": round(jct, 2), "p50_jct_h": round(float(np.mean([x.p50_jct_h for x in rs])), 2),
+            "mean_wait_h": round(float(np.mean([x.mean_wait_h for x in rs])), 2),
+            "agnostic_over_this": None if base is None else round(float(np.mean([x.mean_jct_h for x in base])) / jct, 2),
+            "share_on": {k: round(float(np.mean([x.share_on[k] for x in rs])), 3) for k in rs[0].share_on},
+        })
+    if as_json:
+        print_json({"pool_jobs": len(pool.kind), "runs": out})
+        return
+    rows = [(f"{o['rate_per_h']:g}", f"{o['offered_load']:.2f}", str(o["policy"]), f"{o['mean_jct_h']:.1f}",
+             f"{o['p50_jct_h']:.1f}", f"{o['mean_wait_h']:.1f}",
+             "-" if o["agnostic_over_this"] is None else f"{o['agnostic_over_this']:.2f}×",
+             " ".join(f"{k} {v:.2f}" for k, v in o["share_on"].items()))  # type: ignore[attr-defined]
+            for o in out]
+    show(table(f"heterogeneity · Gavel 36 V100 + 36 P100 + 36 K80 · {jobs} jobs × {len(seed_list)} seeds",
+               [("jobs/h", "right"), ("load", "right"), "policy", ("JCT mean h", "right"), ("p50 h", "right"),
+                ("wait mean h", "right"), ("agnostic / this", "right"), "share of jobs"], rows))
 
 
 def _dyn_files(out: Path | None, results: list[Any], trace: str) -> list[str]:

@@ -215,3 +215,84 @@ def load_philly(path: str | Path, limit: int | None = None) -> PhillyTable:
         except ValueError:
             raise ValidationError(f"{path}, row {i + 2}, field duration: {r[idur]!r} is not a number", path=str(path), row=i + 2, field="duration") from None
     return PhillyTable(str(path), ts - ts.min(initial=0), dur, _int_col(path, header, body, "num_gpus", lo=1))
+
+
+@dataclass(frozen=True)
+class GavelJobs:
+    """Jobs of Gavel's Philly-derived traces (``msr-seed0/*.trace``)."""
+
+    kind: list[str]  # Gavel job type, e.g. "ResNet-18 (batch size 16)"
+    steps: np.ndarray  # total training steps
+    arrival_s: np.ndarray
+    gpus: np.ndarray  # scale factor
+
+
+def load_gavel_throughputs(path: str | Path) -> dict[str, dict[tuple[str, int], float]]:
+    """Isolated throughput (steps/s) per GPU type and (job type, scale factor) from Gavel's
+    ``simulation_throughputs.json``; the co-location entries and ``*_unconsolidated`` types are
+    left out."""
+    import ast
+    import json
+
+    p = Path(path)
+    if not p.is_file():
+        raise NotFoundError(f"throughputs file not found: {p}", path=str(p))
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError(f"{p}: cannot read as JSON: {exc}", path=str(p)) from exc
+    if not isinstance(raw, dict):
+        raise ValidationError(f"{p}: expected an object keyed by GPU type", path=str(p))
+    out: dict[str, dict[tuple[str, int], float]] = {}
+    for gpu, table in raw.items():
+        if gpu.endswith("_unconsolidated") or not isinstance(table, dict):
+            continue
+        per: dict[tuple[str, int], float] = {}
+        for key, entry in table.items():
+            try:
+                kind, sf = ast.literal_eval(key)
+                tput = float(entry["null"])
+            except (ValueError, SyntaxError, TypeError, KeyError):
+                raise ValidationError(
+                    f"{p}, {gpu} / {key!r}: expected \"('job type', scale)\" with an isolated 'null' throughput",
+                    path=str(p), field=gpu,
+                ) from None
+            per[(str(kind), int(sf))] = tput
+        out[gpu] = per
+    if not out:
+        raise ValidationError(f"{p}: no GPU types", path=str(p))
+    return out
+
+
+def load_gavel_trace(paths: list[str | Path]) -> GavelJobs:
+    """Tab-separated Gavel trace lines: ``job_type, command, num_steps_arg, needs_data_dir,
+    total_steps, arrival_time, scale_factor``."""
+    kind: list[str] = []
+    steps: list[int] = []
+    arr: list[float] = []
+    gpus: list[int] = []
+    for path in paths:
+        p = Path(path)
+        if not p.is_file():
+            raise NotFoundError(f"trace file not found: {p}", path=str(p))
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines()):
+            if not line.strip():
+                continue
+            f = line.split("\t")
+            if len(f) != 7:
+                raise ValidationError(f"{p}, line {i + 1}: {len(f)} tab-separated fields, expected 7", path=str(p), row=i + 1)
+            try:
+                s, a, g = int(f[4]), float(f[5]), int(f[6])
+            except ValueError:
+                raise ValidationError(
+                    f"{p}, line {i + 1}: total_steps, arrival_time and scale_factor must be numbers", path=str(p), row=i + 1
+                ) from None
+            if s <= 0 or g <= 0 or a < 0:
+                raise ValidationError(f"{p}, line {i + 1}: steps and scale factor must be > 0, arrival ≥ 0", path=str(p), row=i + 1)
+            kind.append(f[0])
+            steps.append(s)
+            arr.append(a)
+            gpus.append(g)
+    if not kind:
+        raise ValidationError("no Gavel jobs in the given trace files")
+    return GavelJobs(kind, np.array(steps, np.int64), np.array(arr), np.array(gpus, np.int64))
