@@ -84,6 +84,10 @@ class PriceBook:
         for lst in self._by_key.values():
             lst.sort(key=lambda e: e.effective_from)
 
+    def instants(self) -> list[datetime]:
+        """Every instant at which some list price changes (all models and sites), in order."""
+        return sorted({e.effective_from for lst in self._by_key.values() for e in lst})
+
     def _history(self, model: str, site: str) -> list[PriceEntry]:
         return self._by_key.get((model, site)) or self._by_key.get((model, None)) or []
 

@@ -16,6 +16,13 @@ Then fixed lines: term fees billed in advance, package fees, and the take-or-pay
 ``max(0, committed - used) x commit price`` when the period is final. Every line carries the
 supplier's share and the operator's commission (:mod:`suanli.ledger.revenue`). Records of a
 leased interrupted (spot) at ``stops[lease]`` are never charged from that instant on.
+
+Rating from sums. When nothing is drawn down in time order (:func:`summable`: no term contract,
+no package with quantity left), a record's charge depends only on its own meter, dimensions and
+the span of time it falls in between two consecutive :func:`cuts` (the instants at which a plan,
+a list price, the period or an interruption can change). Records alike in all of these can then
+be rated as one :class:`UsageSum` (their exact sum, count, first and last time): the lines are
+the same, to the digit, as from the records one by one — the store sums them where they live.
 """
 
 from __future__ import annotations
@@ -76,6 +83,26 @@ class ChargeLine:
     """The node the usage ran on (lease time and events that name one); empty for fees and tokens."""
 
 
+@dataclass(frozen=True, slots=True)
+class UsageSum:
+    """Usage records that rate alike, summed: one meter and the same dimensions, with times in
+    one month and one span between two consecutive :func:`cuts` (so the same plan, list price,
+    kind and interruption apply to each of them); records of quantity zero are summed apart."""
+
+    meter: Meter
+    model: str
+    site: str
+    supplier: str
+    node: str
+    lease: str
+    order: str
+    quantity: Decimal
+    """The exact sum of the records' quantities, in the meter's own unit."""
+    records: int
+    first: datetime
+    last: datetime
+
+
 @dataclass
 class RatingInput:
     tenant: str
@@ -93,6 +120,44 @@ class RatingInput:
     stops: Mapping[str, datetime] = field(default_factory=dict)
     final: bool = True
     """The period is over: take-or-pay true-ups are due."""
+    sums: Sequence[UsageSum] = ()
+    """Usage rated from sums (only when :func:`summable`), besides ``records``."""
+
+
+def summable(tenant: str, plans: Sequence[PricePlan], packages: Sequence[Package]) -> bool:
+    """Whether the tenant's usage may be rated from :class:`UsageSum`: no term contract and no
+    package with quantity left, i.e. nothing that records draw down one after another in time order."""
+    return not any(p.tenant == tenant and p.kind is PlanKind.TERM for p in plans) and \
+        not any(p.tenant == tenant and p.quantity - p.used > 0 for p in packages)
+
+
+def cuts(tenant: str, period_start: datetime, period_end: datetime, plans: Sequence[PricePlan], book: PriceBook,
+         stops: Mapping[str, datetime]) -> list[datetime]:
+    """The instants, in order, at which the rating of a record may change: the period's bounds, the
+    tenant's and the default plans' effective dates, every list-price change and every interruption
+    that stops billing. A record at a cut belongs to the span that the cut opens."""
+    out = {period_start, period_end, *book.instants(), *stops.values()}
+    for p in plans:
+        if p.tenant in (tenant, DEFAULT_TENANT):
+            out.add(p.effective_from)
+            if p.effective_to is not None:
+                out.add(p.effective_to)
+    return sorted(out)
+
+
+def summarise(records: Sequence[UsageRecord], at: Sequence[datetime]) -> list[UsageSum]:
+    """The records as sums (the reference for what the store computes): grouped by meter,
+    dimensions, month, span between the cuts ``at``, and whether the quantity is zero (a record of
+    zero is never on a line, nor counted in its records)."""
+    acc: dict[tuple[Meter, str, str, str, str, str, str, str, int, bool],
+              tuple[Decimal, int, datetime, datetime]] = {}
+    for r in records:
+        k = (r.meter, r.model, r.site, r.supplier, r.node, r.lease, r.order, month_of(r.time),
+             bisect_right(at, r.time), r.quantity == 0)
+        g = acc.get(k)
+        acc[k] = (r.quantity, 1, r.time, r.time) if g is None else (
+            g[0] + r.quantity, g[1] + 1, min(g[2], r.time), max(g[3], r.time))
+    return [UsageSum(k[0], k[1], k[2], k[3], k[4], k[5], k[6], q, n, a, b) for k, (q, n, a, b) in acc.items()]
 
 
 @dataclass
@@ -119,41 +184,51 @@ def _overlap_seconds(a0: datetime, a1: datetime | None, b0: datetime, b1: dateti
 def rate(inp: RatingInput) -> Rated:
     tenant_plans = [p for p in inp.plans if p.tenant == inp.tenant]
     default_plans = [p for p in inp.plans if p.tenant == DEFAULT_TENANT]
+    if inp.sums and not summable(inp.tenant, inp.plans, inp.packages):
+        raise ValueError("usage sums given for a tenant whose term contract or packages draw down record by record")
     draw = Drawdown([p for p in inp.packages if p.tenant == inp.tenant])
     term_left: dict[str, Decimal] = {}
     commit_used: dict[str, Decimal] = {}
+    """Per commit plan: the quantity charged at the commit price, in the meter's own unit."""
     groups: dict[_Key, list[object]] = {}
     tier_rates: dict[_Key, Rate] = {}
     dropped = 0
     price_cache: dict[tuple[str, str, str, str, str], tuple[Decimal, Rate | None]] = {}
 
-    def add(key: _Key, units: Decimal, t: datetime) -> None:
+    def add(key: _Key, units: Decimal, n: int, first: datetime, last: datetime) -> None:
         g = groups.get(key)
         if g is None:
-            groups[key] = [units, 1, t, t]
+            groups[key] = [units, n, first, last]
         else:
             g[0] = g[0] + units  # type: ignore[operator]
-            g[1] = g[1] + 1  # type: ignore[operator]
-            g[3] = t
+            g[1] = g[1] + n  # type: ignore[operator]
+            if first < g[2]:  # type: ignore[operator]
+                g[2] = first
+            if last > g[3]:  # type: ignore[operator]
+                g[3] = last
 
     records = sorted(inp.records, key=attrgetter("time", "source", "id"))
-    list_rates = _ListRates(inp.book, records[-1].time if records else inp.period_end)
+    sums = sorted(inp.sums, key=attrgetter("first", "meter", "model", "site", "supplier", "node", "lease", "order"))
+    last_time = max([r.time for r in records[-1:]] + [x.last for x in sums], default=inp.period_end)
+    list_rates = _ListRates(inp.book, last_time)
     own_period = month_of(inp.period_start)
-    for r in records:
-        if r.meter in INFORMATIONAL:
-            continue
-        stop = inp.stops.get(r.lease) if r.lease else None
-        if stop is not None and r.time >= stop:
-            dropped += 1
-            continue
+
+    def one(r: UsageRecord | UsageSum, t: datetime, raw: Decimal, n: int, first: datetime, last: datetime) -> None:
+        """Rate ``raw`` (meter units) of ``n`` records at ``t`` (the first and last at ``first``, ``last``)."""
+        nonlocal dropped
         meter = r.meter
+        if meter in INFORMATIONAL:
+            return
+        stop = inp.stops.get(r.lease) if r.lease else None
+        if stop is not None and t >= stop:
+            dropped += n
+            return
         divisor = PRICE_UNIT[meter][1]
-        raw = r.quantity  # in the meter's own unit; lines divide once, when they are built
-        plan = plan_at(tenant_plans, inp.tenant, r.order, r.time)
-        if inp.period_start <= r.time < inp.period_end:
+        plan = plan_at(tenant_plans, inp.tenant, r.order, t)
+        if inp.period_start <= t < inp.period_end:
             kind, period = "usage", own_period
         else:
-            kind, period = "adjustment", month_of(r.time)
+            kind, period = "adjustment", month_of(t)
         devp = inp.device_p.get(r.model)
         plan_id = plan.id if plan else ""
         paid = bool(plan and plan.paid)
@@ -165,37 +240,43 @@ def rate(inp: RatingInput) -> Rated:
             c = min(raw, term_left[plan.id])
             if c > 0:
                 term_left[plan.id] -= c
-                add(("term_covered", meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", ZERO, paid, period),
-                    c, r.time)
+                add(("term_covered", meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", ZERO, paid,
+                     period), c, n, first, last)
                 raw -= c
-        if raw > 0:
-            for pkg, c in draw.draw(meter, r.model, r.time, raw / divisor, devp):
+        if raw > 0 and draw.packages:
+            for pkg, c in draw.draw(meter, r.model, t, raw / divisor, devp):
                 c_raw = raw if c * divisor >= raw else c * divisor
                 add(("package_covered", meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, pkg, ZERO, paid,
-                     period), c_raw, r.time)
+                     period), c_raw, n, first, last)
                 raw -= c_raw
         if raw <= 0:
-            continue
+            return
         if plan is not None and plan.kind is PlanKind.COMMIT and plan.commit_meter is meter \
                 and plan.commit_model in ("", r.model):
-            commit_used[plan.id] = commit_used.get(plan.id, ZERO) + raw / divisor
-            add((kind, meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", plan.commit_price, paid, period),
-                raw, r.time)
-            continue
+            commit_used[plan.id] = commit_used.get(plan.id, ZERO) + raw
+            add((kind, meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", plan.commit_price, paid,
+                 period), raw, n, first, last)
+            return
         ck = (plan_id, meter.value, r.model, r.site,
-              "" if meter is not Meter.DEVICE_SECONDS else list_rates.key(r.model, r.site, r.time))
+              "" if meter is not Meter.DEVICE_SECONDS else list_rates.key(r.model, r.site, t))
         cached = price_cache.get(ck)
         if cached is None:
-            cached = _price(inp, plan, default_plans, meter, r, devp)
+            cached = _price(inp, plan, default_plans, meter, r.model, r.site, t, devp)
             price_cache[ck] = cached
         price, tiered = cached
         if tiered is not None:
             key: _Key = (kind, meter, r.model if meter in DEVICE_METERS else "", "", "", "", "", plan_id or "default",
                          "", None, paid, period)
             tier_rates[key] = tiered
-            add(key, raw, r.time)
+            add(key, raw, n, first, last)
         else:
-            add((kind, meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", price, paid, period), raw, r.time)
+            add((kind, meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", price, paid, period), raw, n,
+                first, last)
+
+    for r in records:
+        one(r, r.time, r.quantity, 1, r.time, r.time)
+    for x in sums:  # every record of a sum rates as one at its first time would (summable, within cuts)
+        one(x, x.first, x.quantity, x.records, x.first, x.last)
 
     lines: list[ChargeLine] = []
     for key in sorted(groups, key=_sort_key):
@@ -255,24 +336,24 @@ class _ListRates:
         return str(bisect_right(cuts, at))
 
 
-def _price(inp: RatingInput, plan: PricePlan | None, defaults: Sequence[PricePlan], meter: Meter,
-           r: UsageRecord, devp: Decimal | None) -> tuple[Decimal, Rate | None]:
+def _price(inp: RatingInput, plan: PricePlan | None, defaults: Sequence[PricePlan], meter: Meter, model: str,
+           site: str, at: datetime, devp: Decimal | None) -> tuple[Decimal, Rate | None]:
     if plan is not None:
-        rt = plan.rate_for(meter, r.model)
+        rt = plan.rate_for(meter, model)
         if rt is not None:
             return rt.per_price_unit(devp), (rt if rt.tiers else None)
     if meter is Meter.DEVICE_SECONDS:
-        listed = inp.book.rate_at(r.model, r.site, r.time)
+        listed = inp.book.rate_at(model, site, at)
         if listed is None:
-            raise NotFoundError(f"no price for {r.model} at site {r.site or 'any'} on {r.time.isoformat()}; set one "
-                                "with `suanli price set`", model=r.model, site=r.site)
+            raise NotFoundError(f"no price for {model} at site {site or 'any'} on {at.isoformat()}; set one "
+                                "with `suanli price set`", model=model, site=site)
         return listed * (1 - (plan.discount if plan else ZERO)), None
     for d in defaults:
-        if d.covers(r.time):
-            rt = d.rate_for(meter, r.model)
+        if d.covers(at):
+            rt = d.rate_for(meter, model)
             if rt is not None:
                 return rt.per_price_unit(devp), (rt if rt.tiers else None)
-    raise NotFoundError(f"no price for meter {meter.value} on {r.time.isoformat()}: neither the tenant's plan nor "
+    raise NotFoundError(f"no price for meter {meter.value} on {at.isoformat()}: neither the tenant's plan nor "
                         "the default plan (tenant '*') has a rate for it", meter=meter.value)
 
 
@@ -344,7 +425,9 @@ def _package_fees(inp: RatingInput) -> list[ChargeLine]:
     return out
 
 
-def _true_ups(inp: RatingInput, plans: Sequence[PricePlan], used: Mapping[str, Decimal]) -> list[ChargeLine]:
+def _true_ups(inp: RatingInput, plans: Sequence[PricePlan], used_raw: Mapping[str, Decimal]) -> list[ChargeLine]:
+    """``used_raw``: per plan, the quantity charged at the commit price in the meter's own unit
+    (summed exactly, divided once here)."""
     out = []
     period_secs = Decimal(int((inp.period_end - inp.period_start).total_seconds()))
     for plan in plans:
@@ -354,7 +437,8 @@ def _true_ups(inp: RatingInput, plans: Sequence[PricePlan], used: Mapping[str, D
         if secs <= 0:
             continue
         committed = plan.commit_quantity * secs / period_secs
-        shortfall = committed - used.get(plan.id, ZERO)
+        used = used_raw[plan.id] / PRICE_UNIT[plan.commit_meter][1] if plan.id in used_raw else ZERO
+        shortfall = committed - used
         if shortfall > 0:
             amount = round_line(shortfall * plan.commit_price, inp.currency)
             out.append(ChargeLine("commit_true_up", plan.commit_meter.value, plan.commit_model, "", "", "", plan.id,
@@ -362,7 +446,7 @@ def _true_ups(inp: RatingInput, plans: Sequence[PricePlan], used: Mapping[str, D
                                   PRICE_UNIT[plan.commit_meter][0], plan.commit_price, amount, Decimal("0.00"), amount,
                                   0, plan.paid, month_of(inp.period_start),
                                   description=f"take-or-pay shortfall: committed {committed:f}, used "
-                                              f"{used.get(plan.id, ZERO):f}"))
+                                              f"{used:f}"))
     return out
 
 

@@ -36,7 +36,7 @@ from suanli.ledger.meters import Meter, UsageRecord
 from suanli.ledger.packages import Package
 from suanli.ledger.plans import DEFAULT_TENANT
 from suanli.ledger.postings import Entry, credit, wallet
-from suanli.ledger.rating import ChargeLine, Rated, RatingInput, period_bounds, rate
+from suanli.ledger.rating import ChargeLine, Rated, RatingInput, UsageSum, cuts, period_bounds, rate, summable
 from suanli.ledger.sla import SlaPart, sla_entry, split_credit
 from suanli.ledger.vouchers import RULE_TEXT, Voucher
 from suanli.service.leases import tick
@@ -72,11 +72,19 @@ def entry_values(e: Entry) -> tuple[str, str, datetime, str, str, list[tuple[str
     return (e.kind, e.ref, e.at, e.memo, e.currency, [(x.account, x.amount) for x in e.postings])
 
 
+METERS = {m.value: m for m in Meter}
+
+
 def record_from_row(r: Sequence[Any]) -> UsageRecord:
     (source, event_id, tenant_id, meter, time, quantity, model, site, supplier, node, lease, order_id, h, _per,
      _ing) = r
-    return UsageRecord(source, event_id, Meter(meter), tenant_id, time, quantity, model, site, supplier, node, lease,
+    return UsageRecord(source, event_id, METERS[meter], tenant_id, time, quantity, model, site, supplier, node, lease,
                        order_id, h)
+
+
+def sum_from_row(r: Sequence[Any]) -> UsageSum:
+    meter, model, site, supplier, node, lease, order_id, quantity, n, first, last = r
+    return UsageSum(METERS[meter], model, site, supplier, node, lease, order_id, quantity, n, first, last)
 
 
 def package_from_row(r: Any, used: Decimal) -> Package:
@@ -196,22 +204,33 @@ class Draft:
 def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime, *, store_leases: bool
             ) -> tuple[RatingInput, int]:
     start, end = period_bounds(period)
-    leased, stops, commission = lease_usage(s, who.account_id, start, end, now)
-    stored = [record_from_row(r) for r in usage_store.events_for(s, who.account_id, period)]
-    fresh = unmetered(stored, leased)
+    tid = who.account_id
+    leased, stops, commission = lease_usage(s, tid, start, end, now)
+    plans = [plan_from_row(r) for r in store.plans_for(s, [tid, DEFAULT_TENANT])]
+    pkg_rows = store.packages_for(s, tid)
+    used = store.package_used(s, [x.id for x in pkg_rows])
+    packages = [package_from_row(x, used[x.id]) for x in pkg_rows]
+    book = price_book(p, s)
+    sums: list[UsageSum] = []
+    if summable(tid, plans, packages):
+        # summed where the usage lives; only the lease time (to tell what is metered already) one by one
+        sums = [sum_from_row(r) for r in usage_store.usage_sums(s, tid, period, cuts(tid, start, end, plans, book,
+                                                                                      stops))]
+        stored = [record_from_row(r) for r in usage_store.events_for(s, tid, period, source=LEASE_SOURCE)]
+        fresh = unmetered(stored, leased)
+        records, n = fresh, sum(x.records for x in sums) + len(fresh)
+    else:
+        stored = [record_from_row(r) for r in usage_store.events_for(s, tid, period)]
+        fresh = unmetered(stored, leased)
+        records = stored + fresh
+        n = len(records)
     if store_leases and fresh:
         store_records(s, fresh, now)
-    records = stored + fresh
-    plans = [plan_from_row(r) for r in store.plans_for(s, [who.account_id, DEFAULT_TENANT])]
-    pkgs = store.packages_for(s, who.account_id)
-    used = store.package_used(s, [x.id for x in pkgs])
-    cat = p.catalog(s)
     return RatingInput(
-        tenant=who.account_id, period_start=start, period_end=end, records=records, plans=plans,
-        book=price_book(p, s), device_p={m.name: m.p for m in cat},
-        packages=[package_from_row(x, used[x.id]) for x in pkgs], floors=fleet_store.floors_by_key(s),
+        tenant=tid, period_start=start, period_end=end, records=records, plans=plans, book=book,
+        device_p={m.name: m.p for m in p.catalog(s)}, packages=packages, floors=fleet_store.floors_by_key(s),
         commission_rate=Decimal(p.settings.commission_rate), lease_commission=commission,
-        currency=p.settings.currency, stops=stops, final=now >= end), len(records)
+        currency=p.settings.currency, stops=stops, final=now >= end, sums=sums), n
 
 
 def _vouchers(s: Session, tenant_id: str) -> list[Voucher]:
@@ -443,8 +462,8 @@ def provisional_lines(p: Platform, period: str, supplier: str) -> tuple[list[tup
         for who in account_store.list_accounts(s):
             if who.role is not Role.TENANT or who.account_id in issued:
                 continue
-            inp, _n = _rating(p, s, who, period, now, store_leases=False)
-            if not inp.records:
+            inp, n = _rating(p, s, who, period, now, store_leases=False)
+            if not n:
                 continue
             mine = [(x, who.account_id) for x in rate(inp).lines if x.supplier == supplier]
             if mine:

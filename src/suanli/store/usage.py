@@ -8,6 +8,7 @@ key, never by a read-then-write race. Rows that were skipped are compared by pay
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -84,8 +85,8 @@ def closed_periods(s: Session, tenant_ids: Iterable[str]) -> dict[str, set[str]]
     return out
 
 
-def events_for(s: Session, tenant_id: str, period: str) -> list[tuple[Any, ...]]:
-    """Every event billing on (tenant, period), as tuples in :data:`COLUMNS` order.
+def events_for(s: Session, tenant_id: str, period: str, *, source: str | None = None) -> list[tuple[Any, ...]]:
+    """Every event billing on (tenant, period), of ``source`` if given, as tuples in :data:`COLUMNS` order.
 
     On PostgreSQL the rows are read by the driver directly (it returns ``Decimal`` and aware UTC
     datetimes already), skipping per-value type processing: this is the billing hot path."""
@@ -93,12 +94,57 @@ def events_for(s: Session, tenant_id: str, period: str) -> list[tuple[Any, ...]]
         raw = s.connection().connection.driver_connection
         assert raw is not None
         with raw.cursor() as cur:
-            cur.execute(f"SELECT {', '.join(COLUMNS)} FROM usage_events WHERE tenant_id = %s AND period = %s",
-                        (tenant_id, period))
+            sql = f"SELECT {', '.join(COLUMNS)} FROM usage_events WHERE tenant_id = %s AND period = %s"
+            if source is None:
+                cur.execute(sql, (tenant_id, period))
+            else:
+                cur.execute(sql + " AND source = %s", (tenant_id, period, source))
             return [tuple(r) for r in cur.fetchall()]
     cols = [getattr(UsageEventRow, c) for c in COLUMNS]
     q = select(*cols).where(UsageEventRow.tenant_id == tenant_id, UsageEventRow.period == period)
+    if source is not None:
+        q = q.where(UsageEventRow.source == source)
     return [tuple(r) for r in s.execute(q)]
+
+
+SUM_COLUMNS = ("meter", "model", "site", "supplier", "node", "lease", "order_id", "quantity", "records", "first",
+               "last")
+
+
+def usage_sums(s: Session, tenant_id: str, period: str, cuts: Sequence[datetime]) -> list[tuple[Any, ...]]:
+    """The events billing on (tenant, period) summed, as tuples in :data:`SUM_COLUMNS` order: one
+    per meter, dimensions (model, site, supplier, node, lease, order), month of their time, span
+    between two consecutive ``cuts`` (sorted; an event at a cut is in the span the cut opens) and
+    whether the quantity is zero; with the exact sum of quantities, the count, the first and last time.
+
+    PostgreSQL sums in the database (``NUMERIC``: exact; ``width_bucket`` places a time among the
+    cuts as :func:`bisect.bisect_right` does); SQLite, whose NUMERIC is a float, sums ``Decimal`` here."""
+    if s.get_bind().dialect.name == "postgresql":
+        raw = s.connection().connection.driver_connection
+        assert raw is not None
+        dims = "meter, model, site, supplier, node, lease, order_id"
+        with raw.cursor() as cur:
+            cur.execute(f"SELECT {dims}, sum(quantity), count(*), min(time), max(time) FROM usage_events "
+                        "WHERE tenant_id = %s AND period = %s "
+                        f"GROUP BY {dims}, date_trunc('month', time, 'UTC'), width_bucket(time, %s::timestamptz[]), "
+                        "quantity = 0 ORDER BY min(time), meter, model, site, supplier, node, lease, order_id",
+                        (tenant_id, period, list(cuts)))
+            return [tuple(r) for r in cur.fetchall()]
+    q = select(UsageEventRow.meter, UsageEventRow.model, UsageEventRow.site, UsageEventRow.supplier,
+               UsageEventRow.node, UsageEventRow.lease, UsageEventRow.order_id, UsageEventRow.quantity,
+               UsageEventRow.time).where(UsageEventRow.tenant_id == tenant_id, UsageEventRow.period == period)
+    acc: dict[tuple[Any, ...], list[Any]] = {}
+    for *dims_, qty, t in s.execute(q):
+        k = (*dims_, t.year, t.month, bisect_right(cuts, t), qty == 0)
+        g = acc.get(k)
+        if g is None:
+            acc[k] = [*dims_, qty, 1, t, t]
+        else:
+            g[7] += qty
+            g[8] += 1
+            g[9] = min(g[9], t)
+            g[10] = max(g[10], t)
+    return sorted((tuple(g) for g in acc.values()), key=lambda g: (g[9], *g[:7]))
 
 
 def usage_summary(s: Session, *, tenant_id: str | None, start: datetime | None = None,

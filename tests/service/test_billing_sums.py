@@ -1,0 +1,92 @@
+"""The store sums a month of usage as the pure ledger defines it (:func:`suanli.ledger.rating.summarise`),
+on SQLite and PostgreSQL: late events of a closed month, zero quantities, events right on a cut,
+quantities with twelve decimal places; and an invoice rated from sums is the one rated record by record."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from suanli.domain.accounts import Principal
+from suanli.ledger.meters import Meter, UsageRecord
+from suanli.ledger.rating import UsageSum, rate, summarise
+from suanli.service import billing, plans, prices
+from suanli.service.platform import Platform
+from suanli.service.usage import store_records
+from suanli.store import usage as usage_store
+from suanli.testing.clock import FakeClock
+from suanli.testing.factories import make_tenant
+
+OCT = datetime(2026, 10, 1, tzinfo=UTC)
+NOV = datetime(2026, 11, 1, tzinfo=UTC)
+DIMS = [("H800", "sh-east-1", "huadong-idc", "n1"), ("H800", "sh-east-1", "huadong-idc", ""),
+        ("L20", "sz-edge-1", "huadong-idc", "n2"), ("RTX-4090", "sz-edge-1", "xibu-compute", "")]
+CUTS = [OCT, OCT + timedelta(days=17, seconds=3), NOV, NOV + timedelta(days=4, hours=5), NOV + timedelta(days=9),
+        datetime(2026, 12, 1, tzinfo=UTC)]
+
+
+def _prices(p: Platform, operator: Principal, tenant: str) -> None:
+    """Egress by tiers (default plan), a contract from mid-month, and the H800 list price changing."""
+    plans.create_plan(p, operator, {"tenant": "*", "kind": "payg", "effective_from": "2026-01-01T00:00:00Z",
+                                    "rates": [{"meter": "egress_gb", "tiers": [{"up_to": "40", "price": "0.8"},
+                                                                               {"up_to": None, "price": "0.5"}]}]})
+    plans.create_plan(p, operator, {"tenant": tenant, "kind": "spot", "discount": "0.35", "paid": True,
+                                    "effective_from": "2026-11-04T05:00:00Z"})
+    prices.set_price(p, operator, "H800", Decimal(120000), "p_year", effective_from=NOV + timedelta(days=9))
+
+
+def _records(rng: random.Random, tenant: str, start: datetime, days: int, n: int, tag: str) -> list[UsageRecord]:
+    out = []
+    for i in range(n):
+        meter = rng.choice([Meter.DEVICE_SECONDS, Meter.DEVICE_SECONDS, Meter.EGRESS_GB])
+        model, site, supplier, node = rng.choice(DIMS) if meter is Meter.DEVICE_SECONDS else ("", "", "", "")
+        t = rng.choice(CUTS[:-1]) if rng.random() < 0.1 else start + timedelta(seconds=rng.randrange(days * 86400))
+        q = Decimal(0) if rng.random() < 0.05 else Decimal(rng.randrange(1, 10**16)) / 10**12
+        out.append(UsageRecord("test", f"{tag}{i}", meter, tenant, t, q, model, site, supplier, node,
+                               lease=rng.choice(["", "l1"]), order=rng.choice(["", "o1"]), payload_hash=f"h{tag}{i}"))
+    return out
+
+
+def _as_set(sums: list[UsageSum]) -> set[tuple[object, ...]]:
+    return {(x.meter, x.model, x.site, x.supplier, x.node, x.lease, x.order, x.quantity, x.records, x.first, x.last)
+            for x in sums}
+
+
+def test_the_store_sums_usage_as_the_ledger_defines_it(demo: Platform, operator: Principal,
+                                                       clock: FakeClock) -> None:
+    rng = random.Random(4)
+    who = make_tenant(demo, operator, "summed")
+    _prices(demo, operator, "summed")
+    with demo.tx() as s:
+        store_records(s, _records(rng, who.account_id, OCT, 31, 50, "a"), clock.now())
+    billing.issue_invoice(demo, operator, "summed", "2026-10")  # October closes: later October usage bills in November
+    with demo.tx() as s:
+        store_records(s, _records(rng, who.account_id, OCT, 31, 150, "late")
+                      + _records(rng, who.account_id, NOV, 22, 600, "b"), clock.now())
+    with demo.tx() as s:
+        rows = usage_store.events_for(s, who.account_id, "2026-11")
+        sums = [billing.sum_from_row(r) for r in usage_store.usage_sums(s, who.account_id, "2026-11", CUTS)]
+    records = [billing.record_from_row(r) for r in rows]
+    assert len(records) >= 750 and sum(x.records for x in sums) == len(records)
+    assert any(r.time < NOV for r in records) and any(x.first < NOV for x in sums)  # late usage is there
+    assert len(sums) < 200  # summed, not one per record
+    assert _as_set(sums) == _as_set(summarise(records, CUTS))
+
+
+def test_an_invoice_rated_from_sums_is_the_one_rated_record_by_record(demo: Platform, operator: Principal,
+                                                                      clock: FakeClock) -> None:
+    rng = random.Random(11)
+    who = make_tenant(demo, operator, "both-ways")
+    _prices(demo, operator, "both-ways")
+    with demo.tx() as s:
+        store_records(s, _records(rng, who.account_id, NOV, 22, 800, "c"), clock.now())
+    draft = billing.preview(demo, operator, "2026-11", "both-ways")
+    with demo.tx() as s:
+        inp, n = billing._rating(demo, s, who, "2026-11", clock.now(), store_leases=False)
+        records = [billing.record_from_row(r) for r in usage_store.events_for(s, who.account_id, "2026-11")]
+    assert inp.sums and not inp.records and n == len(records) == sum(x.records for x in inp.sums) > 700
+    inp.records, inp.sums = records, ()
+    one_by_one = rate(inp)
+    assert draft.rated.lines == one_by_one.lines and draft.rated.total > 0
+    assert {x.plan for x in one_by_one.lines} >= {"", "default"} and len({x.unit_price for x in one_by_one.lines}) > 4
