@@ -119,3 +119,37 @@ def test_unknown_fill_mode_is_refused():
     with pytest.raises(ValidationError) as e:
         get_policy("fgd+", fill_mode="magic")
     assert "lp" in e.value.message and "lookahead" in e.value.message
+
+
+def _cpu_fleet() -> FleetState:
+    # a: 8 idle GPUs, 90 cores (its GPUs need 80 at 10 cores per GPU: 10 cores of surplus);
+    # b and c: GPUs all taken, 40 and 20 cores free
+    s = FleetState.from_nodes(["a", "b", "c"], [90000, 40000, 20000], [["A"] * 8, ["A"] * 2, ["A"] * 2])
+    for n in (1, 2):
+        s.apply(Placement((n,), ((0, 1),), ((1000, 1000),), (0,), (0,), 0.0, "setup"))
+    return s
+
+
+@pytest.mark.parametrize("fit", ["surplus", "spread"])
+def test_cpu_only_pods_keep_large_cpu_blocks(fit):
+    typical = TypicalPods((TypicalPod(10000, 1, 1000, None, 100), TypicalPod(16000, 0, 0, None, 20)))
+    pol = get_policy("fgd+", typical=typical, cpu_only_fit=fit)
+    s = _cpu_fleet()
+    rng = np.random.default_rng(0)
+    first = pol.place(s, PlacementRequest(cpu_milli=16000), rng)
+    assert isinstance(first, Placement)
+    s.apply(first)
+    second = pol.place(s, PlacementRequest(cpu_milli=32000), rng)
+    assert isinstance(second, Placement)
+    if fit == "surplus":
+        # 16 cores fit c's 20 most tightly; b keeps 40 for the 32-core pod; a's GPUs keep their CPU
+        assert first.nodes == (2,) and second.nodes == (1,)
+    else:
+        # spreading takes b (most CPU left); the 32-core pod then only fits a and strands GPUs
+        assert first.nodes == (1,) and second.nodes == (0,)
+
+
+def test_unknown_cpu_only_fit_is_refused():
+    with pytest.raises(ValidationError) as e:
+        get_policy("fgd+", cpu_only_fit="worst")
+    assert "surplus" in e.value.message and "spread" in e.value.message

@@ -17,11 +17,15 @@ Formulation (extends Weng et al., USENIX ATC '23):
   packing of the mix would still leave in it (``P``: the best total price that fits in ``f``).
   ``ΔW = W(f − s) − W(f)`` of the chosen device is added to ``ΔF``: a share goes where it is
   part of the gap's best completion (a 320 into the 350 left by a 650, not a 230 that would
-  leave 120 that nothing of the mix fills). On openb ``default`` this is +0.31 pp at 130 %.
+  leave 120 that nothing of the mix fills).
 * ``fill_mode="lookahead"`` (the previous term, weight 4): ``V(f) = (1 − q)·f + q·E[V(f − s)]``
   with ``q`` the (``fill_alpha``-scaled) probability that the next typical device request fits
   in ``f`` and ``s`` its size; it overvalues a gap any common share fits in, whatever it leaves.
-* Ties: CPU-only pods go where GPUs are taken and CPU is left over; GPU pods to the node that
+* Ties: CPU-only pods go to the node whose CPU *surplus* (free CPU beyond what its idle GPUs
+  need at the ratio ``r``) fits them most tightly (``cpu_only_fit="surplus"``), so that large
+  surplus blocks stay whole for large CPU-only pods instead of being taken from idle 8-GPU
+  nodes (where they strand GPUs); ``"spread"`` (the previous rule) prefers where GPUs are
+  taken and the most CPU is left. GPU pods to the node that
   stays balanced between CPU and GPU and leaves the least (best fit); then the cheapest device
   when the fleet has costs; then the lowest index. A share goes to the device with the lowest
   combined increase, then the lowest index.
@@ -90,9 +94,12 @@ def fill_value(typical: TypicalPods, alpha: float = 4.0) -> np.ndarray:
     return v
 
 
-#: fill terms and their default weights (set on ``default``: 16 is on the plateau 16–64 of the
-#: LP term; 4 was the best weight of the one-step lookahead)
+#: fill terms and their default weights: LP term 16 (start of the plateau 16–64 on default),
+#: lookahead 4 (its best weight on default)
 FILL_MODES = {"lp": 16.0, "lookahead": 4.0}
+#: tie-break of CPU-only pods: best fit on CPU surplus (default), or the previous "spread"
+#: (where GPUs are taken and the most CPU is left)
+CPU_ONLY_FITS = ("surplus", "spread")
 
 
 def lp_gap_waste(typical: TypicalPods) -> np.ndarray:
@@ -125,12 +132,18 @@ class FGDPlusPolicy(FGDPolicy):
         fill_alpha: float = 4.0,
         exact: bool = True,
         fill_mode: str = "lp",
+        cpu_only_fit: str = "surplus",
         **_: Any,
     ) -> None:
         super().__init__(demand_weighted(typical, gpu_weight) if typical is not None else None)
         self.tolerance = tolerance
         self.exact = exact
         self.cpu_weight = cpu_weight
+        if cpu_only_fit not in CPU_ONLY_FITS:
+            raise ValidationError(
+                f"fgd+ cpu_only_fit {cpu_only_fit!r} is unknown; allowed: {', '.join(CPU_ONLY_FITS)}", field="cpu_only_fit"
+            )
+        self.cpu_only_fit = cpu_only_fit
         if fill_mode not in FILL_MODES:
             raise ValidationError(f"fgd+ fill_mode {fill_mode!r} is unknown; allowed: {', '.join(FILL_MODES)}", field="fill_mode")
         self.fill_mode = fill_mode
@@ -193,7 +206,12 @@ class FGDPlusPolicy(FGDPolicy):
         gpu_left = state.idle_milli[nodes] - request_gpu_milli(req)
         tot_gpu = np.maximum(state.dev_total[nodes], 1)
         cpu_frac = cpu_left / state.cpu_total_milli[nodes]
-        if req.num_devices == 0 and not req.whole_node:
+        if req.num_devices == 0 and not req.whole_node and self.cpu_only_fit == "surplus" and self.cpu_per_gpu_milli > 0:
+            # CPU-only: best fit on the CPU the node's idle GPUs do not need (surplus), so that
+            # large surplus blocks stay whole for large CPU-only pods; then least short of it
+            surplus = cpu_left - self.cpu_per_gpu_milli * gpu_left
+            left = np.where(surplus >= 0, surplus, 1e12 - surplus)
+        elif req.num_devices == 0 and not req.whole_node:
             # CPU-only: where GPUs are already taken and CPU is left over
             left = gpu_left / tot_gpu - cpu_frac
         else:
