@@ -86,7 +86,7 @@ def collect(p: Platform, actor: Principal, reader: TelemetryReader | None = None
             held = Decimal(1000 - int(snap.state.dev_free_milli[node, slot])) / 1000
             m.allocated[key] = m.allocated.get(key, Decimal(0)) + held
         m.leases.update(dict(s.execute(select(LeaseRow.state, func.count()).group_by(LeaseRow.state)).tuples().all()))
-        m.jobs.update(dict(s.execute(select(JobRow.state, func.count()).group_by(JobRow.state)).tuples().all()))
+        m.jobs.update(dict(s.execute(select(JobRow.state, func.count()).group_by(JobRow.state)).all()))
         m.used_device_seconds = sum((x or Decimal(0) for x in s.scalars(select(JobRow.device_seconds))), Decimal(0))
         m.sla_credits = sum((x for x in s.scalars(select(SlaCreditRow.amount))), Decimal(0))
         host = socket.gethostname()
