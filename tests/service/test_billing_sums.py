@@ -1,6 +1,7 @@
 """The store sums a month of usage as the pure ledger defines it (:func:`suanli.ledger.rating.summarise`),
 on SQLite and PostgreSQL: late events of a closed month, zero quantities, events right on a cut,
-quantities with twelve decimal places; and an invoice rated from sums is the one rated record by record."""
+quantities with twelve decimal places; and an invoice rated from sums (with the kinds a package
+draws down one by one) is the one rated record by record."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from suanli.domain.accounts import Principal
 from suanli.ledger.meters import Meter, UsageRecord
 from suanli.ledger.rating import UsageSum, rate, summarise
-from suanli.service import billing, plans, prices
+from suanli.service import billing, packages, plans, prices
 from suanli.service.platform import Platform
 from suanli.service.usage import store_records
 from suanli.store import usage as usage_store
@@ -74,19 +77,30 @@ def test_the_store_sums_usage_as_the_ledger_defines_it(demo: Platform, operator:
     assert _as_set(sums) == _as_set(summarise(records, CUTS))
 
 
+@pytest.mark.parametrize("package", [False, True])
 def test_an_invoice_rated_from_sums_is_the_one_rated_record_by_record(demo: Platform, operator: Principal,
-                                                                      clock: FakeClock) -> None:
+                                                                      clock: FakeClock, package: bool) -> None:
     rng = random.Random(11)
     who = make_tenant(demo, operator, "both-ways")
     _prices(demo, operator, "both-ways")
+    if package:  # 40 L20 device-hours from Nov 3: it runs out in the month; L20 usage is drawn one by one
+        packages.create_package(demo, operator, tenant="both-ways", meter="device_seconds", model="L20",
+                                quantity=Decimal(40), price=Decimal("80.00"), starts_at=NOV + timedelta(days=2),
+                                expires_at=datetime(2026, 12, 31, tzinfo=UTC))
     with demo.tx() as s:
         store_records(s, _records(rng, who.account_id, NOV, 22, 800, "c"), clock.now())
     draft = billing.preview(demo, operator, "2026-11", "both-ways")
     with demo.tx() as s:
         inp, n = billing._rating(demo, s, who, "2026-11", clock.now(), store_leases=False)
         records = [billing.record_from_row(r) for r in usage_store.events_for(s, who.account_id, "2026-11")]
-    assert inp.sums and not inp.records and n == len(records) == sum(x.records for x in inp.sums) > 700
+    assert inp.sums and n == len(records) == sum(x.records for x in inp.sums) + len(inp.records) > 700
+    l20 = [r for r in records if r.meter is Meter.DEVICE_SECONDS and r.model == "L20"]
+    assert sorted(r.id for r in inp.records) == (sorted(r.id for r in l20) if package else [])
+    assert all(x.model != "L20" for x in inp.sums) if package else any(x.model == "L20" for x in inp.sums)
     inp.records, inp.sums = records, ()
     one_by_one = rate(inp)
     assert draft.rated.lines == one_by_one.lines and draft.rated.total > 0
     assert {x.plan for x in one_by_one.lines} >= {"", "default"} and len({x.unit_price for x in one_by_one.lines}) > 4
+    if package:
+        assert one_by_one.package_draws and draft.rated.package_draws == one_by_one.package_draws
+        assert {x.kind for x in one_by_one.lines} >= {"package_covered", "package_fee", "usage"}

@@ -17,12 +17,13 @@ Then fixed lines: term fees billed in advance, package fees, and the take-or-pay
 supplier's share and the operator's commission (:mod:`suanli.ledger.revenue`). Records of a
 leased interrupted (spot) at ``stops[lease]`` are never charged from that instant on.
 
-Rating from sums. When nothing is drawn down in time order (:func:`summable`: no term contract,
-no package with quantity left), a record's charge depends only on its own meter, dimensions and
-the span of time it falls in between two consecutive :func:`cuts` (the instants at which a plan,
-a list price, the period or an interruption can change). Records alike in all of these can then
-be rated as one :class:`UsageSum` (their exact sum, count, first and last time): the lines are
-the same, to the digit, as from the records one by one — the store sums them where they live.
+Rating from sums. Only records of the kinds that a term contract or a package draws down
+(:func:`drawn_kinds`) depend on the records before them. Any other record's charge depends only on
+its own meter, dimensions and the span of time it falls in between two consecutive :func:`cuts`
+(the instants at which a plan, a list price, the period or an interruption can change). Records
+alike in all of these can be rated as one :class:`UsageSum` (their exact sum, count, first and
+last time): the lines are the same, to the digit, as from the records one by one, so the store
+sums them where they live and only the drawn-down kinds come one by one.
 """
 
 from __future__ import annotations
@@ -121,14 +122,19 @@ class RatingInput:
     final: bool = True
     """The period is over: take-or-pay true-ups are due."""
     sums: Sequence[UsageSum] = ()
-    """Usage rated from sums (only when :func:`summable`), besides ``records``."""
+    """Usage rated from sums, besides ``records``: never of a kind in :func:`drawn_kinds`."""
 
 
-def summable(tenant: str, plans: Sequence[PricePlan], packages: Sequence[Package]) -> bool:
-    """Whether the tenant's usage may be rated from :class:`UsageSum`: no term contract and no
-    package with quantity left, i.e. nothing that records draw down one after another in time order."""
-    return not any(p.tenant == tenant and p.kind is PlanKind.TERM for p in plans) and \
-        not any(p.tenant == tenant and p.quantity - p.used > 0 for p in packages)
+def drawn_kinds(tenant: str, plans: Sequence[PricePlan], packages: Sequence[Package]) -> frozenset[tuple[Meter, str]]:
+    """The (meter, model) of the records that the tenant's term contracts and packages with quantity
+    left draw down one after another, in time order (model ``""``: every model of the meter)."""
+    out = {(Meter.DEVICE_SECONDS, p.term_model) for p in plans if p.tenant == tenant and p.kind is PlanKind.TERM}
+    out |= {(p.meter, p.model) for p in packages if p.tenant == tenant and p.quantity - p.used > 0}
+    return frozenset(out)
+
+
+def is_drawn(kinds: frozenset[tuple[Meter, str]], meter: Meter, model: str) -> bool:
+    return (meter, model) in kinds or (meter, "") in kinds
 
 
 def cuts(tenant: str, period_start: datetime, period_end: datetime, plans: Sequence[PricePlan], book: PriceBook,
@@ -184,8 +190,12 @@ def _overlap_seconds(a0: datetime, a1: datetime | None, b0: datetime, b1: dateti
 def rate(inp: RatingInput) -> Rated:
     tenant_plans = [p for p in inp.plans if p.tenant == inp.tenant]
     default_plans = [p for p in inp.plans if p.tenant == DEFAULT_TENANT]
-    if inp.sums and not summable(inp.tenant, inp.plans, inp.packages):
-        raise ValueError("usage sums given for a tenant whose term contract or packages draw down record by record")
+    if inp.sums:
+        drawn = drawn_kinds(inp.tenant, inp.plans, inp.packages)
+        bad = sorted({(x.meter.value, x.model) for x in inp.sums if is_drawn(drawn, x.meter, x.model)})
+        if bad:
+            raise ValueError(f"usage of {bad} given as sums, but a term contract or package draws it down "
+                             "record by record")
     draw = Drawdown([p for p in inp.packages if p.tenant == inp.tenant])
     term_left: dict[str, Decimal] = {}
     commit_used: dict[str, Decimal] = {}
@@ -257,8 +267,9 @@ def rate(inp: RatingInput) -> Rated:
             add((kind, meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", plan.commit_price, paid,
                  period), raw, n, first, last)
             return
-        ck = (plan_id, meter.value, r.model, r.site,
-              "" if meter is not Meter.DEVICE_SECONDS else list_rates.key(r.model, r.site, t))
+        # the price in force: the list-price segment (device time) or the default plans covering t (the rest)
+        ck = (plan_id, meter.value, r.model, r.site, list_rates.key(r.model, r.site, t) if meter is Meter.DEVICE_SECONDS
+              else ",".join(d.id for d in default_plans if d.covers(t)))
         cached = price_cache.get(ck)
         if cached is None:
             cached = _price(inp, plan, default_plans, meter, r.model, r.site, t, devp)
@@ -275,7 +286,7 @@ def rate(inp: RatingInput) -> Rated:
 
     for r in records:
         one(r, r.time, r.quantity, 1, r.time, r.time)
-    for x in sums:  # every record of a sum rates as one at its first time would (summable, within cuts)
+    for x in sums:  # every record of a sum rates as it would at the sum's first time (not drawn, within cuts)
         one(x, x.first, x.quantity, x.records, x.first, x.last)
 
     lines: list[ChargeLine] = []

@@ -5,7 +5,9 @@ Issuing an invoice for a month that is over, in one transaction:
 
 1. meter the tenant's lease time of the month into ``usage_events`` (source ``suanli/leases``,
    deterministic ids: issuing twice meters nothing twice);
-2. load every usage event billing on the month (its own, and late events of closed months);
+2. load the usage events billing on the month (its own, and late events of closed months): summed
+   in the database, but the kinds a term contract or package draws down, which come one by one
+   (:mod:`suanli.ledger.rating` says why that gives the same lines);
 3. rate them (:func:`suanli.ledger.rating.rate`): plans, list prices, packages, true-ups;
 4. settle (:func:`suanli.ledger.invoices.settle`): vouchers, credits, wallet, amount due;
 5. store the invoice, its lines, voucher uses and refusals, package draws and ledger entries.
@@ -36,7 +38,16 @@ from suanli.ledger.meters import Meter, UsageRecord
 from suanli.ledger.packages import Package
 from suanli.ledger.plans import DEFAULT_TENANT
 from suanli.ledger.postings import Entry, credit, wallet
-from suanli.ledger.rating import ChargeLine, Rated, RatingInput, UsageSum, cuts, period_bounds, rate, summable
+from suanli.ledger.rating import (
+    ChargeLine,
+    Rated,
+    RatingInput,
+    UsageSum,
+    cuts,
+    drawn_kinds,
+    period_bounds,
+    rate,
+)
 from suanli.ledger.sla import SlaPart, sla_entry, split_credit
 from suanli.ledger.vouchers import RULE_TEXT, Voucher
 from suanli.service.leases import tick
@@ -211,19 +222,16 @@ def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime,
     used = store.package_used(s, [x.id for x in pkg_rows])
     packages = [package_from_row(x, used[x.id]) for x in pkg_rows]
     book = price_book(p, s)
-    sums: list[UsageSum] = []
-    if summable(tid, plans, packages):
-        # summed where the usage lives; only the lease time (to tell what is metered already) one by one
-        sums = [sum_from_row(r) for r in usage_store.usage_sums(s, tid, period, cuts(tid, start, end, plans, book,
-                                                                                      stops))]
-        stored = [record_from_row(r) for r in usage_store.events_for(s, tid, period, source=LEASE_SOURCE)]
-        fresh = unmetered(stored, leased)
-        records, n = fresh, sum(x.records for x in sums) + len(fresh)
-    else:
-        stored = [record_from_row(r) for r in usage_store.events_for(s, tid, period)]
-        fresh = unmetered(stored, leased)
-        records = stored + fresh
-        n = len(records)
+    # summed where the usage lives, but the kinds that a term contract or a package draws down in
+    # time order: those are rated one by one, with the lease time not stored yet
+    drawn = sorted((m.value, model) for m, model in drawn_kinds(tid, plans, packages))
+    sums = [sum_from_row(r) for r in usage_store.usage_sums(s, tid, period, cuts(tid, start, end, plans, book, stops),
+                                                            without=drawn)]
+    one_by_one = [record_from_row(r) for r in usage_store.events_for(s, tid, period, kinds=drawn)]
+    metered = [record_from_row(r) for r in usage_store.events_for(s, tid, period, source=LEASE_SOURCE)] if leased else []
+    fresh = unmetered(metered, leased)
+    records = one_by_one + fresh
+    n = sum(x.records for x in sums) + len(records)
     if store_leases and fresh:
         store_records(s, fresh, now)
     return RatingInput(

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, and_, or_, select, tuple_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -85,25 +85,57 @@ def closed_periods(s: Session, tenant_ids: Iterable[str]) -> dict[str, set[str]]
     return out
 
 
-def events_for(s: Session, tenant_id: str, period: str, *, source: str | None = None) -> list[tuple[Any, ...]]:
-    """Every event billing on (tenant, period), of ``source`` if given, as tuples in :data:`COLUMNS` order.
+Kinds = Sequence[tuple[str, str]]
+"""(meter, model) pairs; model ``""`` stands for every model of the meter."""
+
+
+def _kinds_sql(kinds: Kinds) -> tuple[str, list[str]]:
+    parts, params = [], []
+    for meter, model in kinds:
+        parts.append("(meter = %s AND model = %s)" if model else "meter = %s")
+        params += [meter, model] if model else [meter]
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def _kinds_expr(kinds: Kinds) -> ColumnElement[bool]:
+    return or_(*[and_(UsageEventRow.meter == m, UsageEventRow.model == mo) if mo else UsageEventRow.meter == m
+                 for m, mo in kinds])
+
+
+def _of_kinds(kinds: Kinds, meter: str, model: str) -> bool:
+    return any(m == meter and mo in ("", model) for m, mo in kinds)
+
+
+def events_for(s: Session, tenant_id: str, period: str, *, source: str | None = None,
+               kinds: Kinds | None = None) -> list[tuple[Any, ...]]:
+    """Every event billing on (tenant, period), as tuples in :data:`COLUMNS` order; only those of
+    ``source`` and of ``kinds`` when given.
 
     On PostgreSQL the rows are read by the driver directly (it returns ``Decimal`` and aware UTC
     datetimes already), skipping per-value type processing: this is the billing hot path."""
+    if kinds is not None and not kinds:
+        return []
     if s.get_bind().dialect.name == "postgresql":
         raw = s.connection().connection.driver_connection
         assert raw is not None
+        sql = f"SELECT {', '.join(COLUMNS)} FROM usage_events WHERE tenant_id = %s AND period = %s"
+        params = [tenant_id, period]
+        if source is not None:
+            sql += " AND source = %s"
+            params.append(source)
+        if kinds is not None:
+            cond, more = _kinds_sql(kinds)
+            sql += f" AND {cond}"
+            params += more
         with raw.cursor() as cur:
-            sql = f"SELECT {', '.join(COLUMNS)} FROM usage_events WHERE tenant_id = %s AND period = %s"
-            if source is None:
-                cur.execute(sql, (tenant_id, period))
-            else:
-                cur.execute(sql + " AND source = %s", (tenant_id, period, source))
+            cur.execute(sql, params)
             return [tuple(r) for r in cur.fetchall()]
     cols = [getattr(UsageEventRow, c) for c in COLUMNS]
     q = select(*cols).where(UsageEventRow.tenant_id == tenant_id, UsageEventRow.period == period)
     if source is not None:
         q = q.where(UsageEventRow.source == source)
+    if kinds is not None:
+        q = q.where(_kinds_expr(kinds))
     return [tuple(r) for r in s.execute(q)]
 
 
@@ -111,8 +143,10 @@ SUM_COLUMNS = ("meter", "model", "site", "supplier", "node", "lease", "order_id"
                "last")
 
 
-def usage_sums(s: Session, tenant_id: str, period: str, cuts: Sequence[datetime]) -> list[tuple[Any, ...]]:
-    """The events billing on (tenant, period) summed, as tuples in :data:`SUM_COLUMNS` order: one
+def usage_sums(s: Session, tenant_id: str, period: str, cuts: Sequence[datetime], *, without: Kinds = ()
+               ) -> list[tuple[Any, ...]]:
+    """The events billing on (tenant, period), but those of the kinds ``without``, summed, as
+    tuples in :data:`SUM_COLUMNS` order: one
     per meter, dimensions (model, site, supplier, node, lease, order), month of their time, span
     between two consecutive ``cuts`` (sorted; an event at a cut is in the span the cut opens) and
     whether the quantity is zero; with the exact sum of quantities, the count, the first and last time.
@@ -123,18 +157,21 @@ def usage_sums(s: Session, tenant_id: str, period: str, cuts: Sequence[datetime]
         raw = s.connection().connection.driver_connection
         assert raw is not None
         dims = "meter, model, site, supplier, node, lease, order_id"
+        cond, more = _kinds_sql(without) if without else ("", [])
         with raw.cursor() as cur:
             cur.execute(f"SELECT {dims}, sum(quantity), count(*), min(time), max(time) FROM usage_events "
-                        "WHERE tenant_id = %s AND period = %s "
+                        f"WHERE tenant_id = %s AND period = %s {f'AND NOT {cond} ' if cond else ''}"
                         f"GROUP BY {dims}, date_trunc('month', time, 'UTC'), width_bucket(time, %s::timestamptz[]), "
                         "quantity = 0 ORDER BY min(time), meter, model, site, supplier, node, lease, order_id",
-                        (tenant_id, period, list(cuts)))
+                        [tenant_id, period, *more, list(cuts)])
             return [tuple(r) for r in cur.fetchall()]
     q = select(UsageEventRow.meter, UsageEventRow.model, UsageEventRow.site, UsageEventRow.supplier,
                UsageEventRow.node, UsageEventRow.lease, UsageEventRow.order_id, UsageEventRow.quantity,
                UsageEventRow.time).where(UsageEventRow.tenant_id == tenant_id, UsageEventRow.period == period)
     acc: dict[tuple[Any, ...], list[Any]] = {}
     for *dims_, qty, t in s.execute(q):
+        if without and _of_kinds(without, dims_[0], dims_[1]):
+            continue
         k = (*dims_, t.year, t.month, bisect_right(cuts, t), qty == 0)
         g = acc.get(k)
         if g is None:
