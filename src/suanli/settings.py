@@ -20,7 +20,7 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     database_url: str | None = None
     """SQLAlchemy URL; ``None`` means the SQLite file ``<data_dir>/suanli.db``."""
-    placement_policy: str = "fgd+"
+    placement_policy: str = "fgd"
     """Name of the scheduler policy used for orders (see ``suanli.scheduler.registry``)."""
     currency: str = "CNY"
     commission_rate: str = "0.15"

@@ -48,7 +48,7 @@ def serve(
     database_url: Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy/PostgreSQL URL instead of "
                                                      "SQLite (default: $SUANLI_DATABASE_URL).")] = None,
     policy: Annotated[str | None, typer.Option("--policy", help="Placement policy name (default: "
-                                               "$SUANLI_PLACEMENT_POLICY or fgd+).")] = None,
+                                               "$SUANLI_PLACEMENT_POLICY or fgd).")] = None,
 ) -> None:
     """Run the suanli server (API, web console at /console, background reconcilers: lease time, runway, engine, usage, node health). Migrates the database first; on first start prints an operator token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… SUANLI_TOKEN=…` for the demo tenant."""
     import uvicorn
