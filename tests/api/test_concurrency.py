@@ -7,7 +7,6 @@ are plain httpx in threads. Demand is well over capacity so that grants race for
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -26,12 +25,7 @@ from suanli.service import accounts, fleet
 from suanli.service.platform import Platform
 from suanli.settings import Settings
 from suanli.store.tables import AllocationRow, DeviceRow, LeaseRow, NodeRow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from suanli.testing.serve import free_port
 
 
 @pytest.fixture
@@ -40,7 +34,7 @@ def live_server(db_url: str | None, tmp_path: Path):  # type: ignore[no-untyped-
     token = accounts.bootstrap_operator(p)
     assert token
     fleet.import_fleet(p, accounts.authenticate(p, token), demo_fleet())
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(p), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

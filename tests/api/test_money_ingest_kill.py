@@ -11,9 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,17 +22,12 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from suanli.testing.serve import start_serve
+
 PG_URL = os.environ.get("SUANLI_TEST_POSTGRES_URL")
 REQUIRE = os.environ.get("SUANLI_TEST_REQUIRE_SERVICES") == "1"
 BATCHES, PER_BATCH = 120, 500
 DEADLINE_S = 120.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -54,32 +46,6 @@ def pg_db() -> Iterator[str]:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def start(db: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
-    log = (data_dir / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "suanli.cli.main", "serve", "--demo", "--port", str(port),
-                             "--data-dir", str(data_dir), "--database-url", db], stdout=log,
-                            stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"server exited: {(data_dir / f'serve-{port}.log').read_text()}"
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # bounded poll of a real process
-    pytest.fail("server did not become healthy")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def stored(db: str) -> tuple[int, int, Decimal]:
@@ -101,9 +67,9 @@ def batch(k: int) -> bytes:
 
 
 def test_kill_9_mid_ingest_then_resend_everything(pg_db: str, tmp_path: Path) -> None:
-    proc, url = start(pg_db, tmp_path)
+    srv = start_serve(tmp_path, database_url=pg_db, deadline_s=DEADLINE_S)
     try:
-        op = json.loads((tmp_path / "demo-tokens.json").read_text())["operator"]
+        url, op = srv.url, srv.tokens()["operator"]
         h = {"Authorization": f"Bearer {op}", "Content-Type": "application/json"}
         assert httpx.post(f"{url}/v1/accounts", json={"name": "acme", "role": "tenant"}, headers=h).status_code == 201
         acked: list[int] = []
@@ -126,8 +92,8 @@ def test_kill_9_mid_ingest_then_resend_everything(pg_db: str, tmp_path: Path) ->
         while stored(pg_db)[0] < BATCHES * PER_BATCH // 3:
             assert time.monotonic() < deadline and sender.is_alive(), "ingest did not progress"
             time.sleep(0.05)  # bounded poll of the database
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        os.kill(srv.proc.pid, signal.SIGKILL)
+        srv.proc.wait(timeout=30)
         sender.join(timeout=60)
         assert errors, "the sender should have lost its server mid-way"
         n_before, distinct_before, _ = stored(pg_db)
@@ -135,8 +101,8 @@ def test_kill_9_mid_ingest_then_resend_everything(pg_db: str, tmp_path: Path) ->
         assert n_before >= len(acked) * PER_BATCH  # every acknowledged batch survived the kill
         assert n_before < BATCHES * PER_BATCH
 
-        proc, url = start(pg_db, tmp_path)
-        op = json.loads((tmp_path / "demo-tokens.json").read_text())["operator"]
+        srv = start_serve(tmp_path, database_url=pg_db, deadline_s=DEADLINE_S)
+        url, op = srv.url, srv.tokens()["operator"]
         h["Authorization"] = f"Bearer {op}"
         accepted = duplicates = 0
         with httpx.Client(base_url=url, timeout=30) as c:
@@ -150,4 +116,4 @@ def test_kill_9_mid_ingest_then_resend_everything(pg_db: str, tmp_path: Path) ->
         assert accepted == BATCHES * PER_BATCH - n_before and duplicates == n_before
         assert total == PER_BATCH * sum(k + 1 for k in range(BATCHES))
     finally:
-        stop(proc)
+        srv.stop()

@@ -4,68 +4,30 @@ printed tenant token used by `suanli offers` and `suanli order create`, each a r
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from suanli.testing.serve import clean_env, free_port, serving
 
 pytestmark = pytest.mark.slow
 STARTUP_DEADLINE_S = 60.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def env_for(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
-    env.update(SUANLI_CONFIG=str(tmp / "config.json"), COLUMNS="200", **extra)
-    return env
+    return clean_env(SUANLI_CONFIG=str(tmp / "config.json"), COLUMNS="200", **extra)
 
 
 @contextmanager
 def server(data_dir: Path, tmp: Path) -> Iterator[tuple[str, Path]]:
-    """Start `suanli serve --demo`, wait (bounded) for /health, stop it by its PID afterwards."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp / f"serve-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "suanli.cli.main", "serve", "--demo", "--port", str(port),
-                                 "--data-dir", str(data_dir)], stdout=out, stderr=subprocess.STDOUT, env=env_for(tmp))
-    try:
-        deadline = time.monotonic() + STARTUP_DEADLINE_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"suanli serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"suanli serve not healthy within {STARTUP_DEADLINE_S}s:\n{log.read_text()}")
-            time.sleep(0.1)  # polling a real process: bounded by the deadline above
-        yield url, log
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+    """Start `suanli serve --demo` (bounded wait for /health), stop it by its PID afterwards."""
+    with serving(data_dir, env=env_for(tmp), deadline_s=STARTUP_DEADLINE_S) as srv:
+        yield srv.url, srv.log
 
 
 def suanli(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -7,14 +7,8 @@ a skip otherwise.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from suanli.testing.serve import ServeProcess, start_serve
 
 REQUIRE = os.environ.get("SUANLI_TEST_REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("SUANLI_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -60,13 +56,6 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "viewport": {"width": 1440, "height": 960}, "locale": "en-US"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class Server:
     url: str
@@ -86,45 +75,17 @@ class Server:
 def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Start ``suanli serve --demo`` as a real process (SQLite in tmp_path unless a database URL is
     given); wait, bounded, for /health; stop every server started here by its PID."""
-    procs: list[subprocess.Popen[bytes]] = []
+    started: list[ServeProcess] = []
 
     def start(database_url: str | None = None) -> Server:
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        data = tmp_path / f"data-{port}"
-        log = tmp_path / f"serve-{port}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
-        args = [sys.executable, "-m", "suanli.cli.main", "serve", "--demo", "--host", "127.0.0.1",
-                "--port", str(port), "--data-dir", str(data)]
-        if database_url:
-            args += ["--database-url", database_url]
-        with log.open("wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-        procs.append(proc)
-        deadline = time.monotonic() + STARTUP_DEADLINE_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"suanli serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"suanli serve not healthy within {STARTUP_DEADLINE_S}s:\n{log.read_text()}")
-            time.sleep(0.1)  # polling a real process for readiness, bounded by the deadline above
-        tokens = json.loads((data / "demo-tokens.json").read_text())
-        return Server(url, tokens, log)
+        srv = start_serve(tmp_path / f"data-{len(started)}", database_url=database_url,
+                          deadline_s=STARTUP_DEADLINE_S)
+        started.append(srv)
+        return Server(srv.url, srv.tokens(), srv.log)
 
     yield start
-    for proc in procs:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+    for srv in started:
+        srv.stop()
 
 
 @pytest.fixture

@@ -17,10 +17,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -39,6 +35,7 @@ import typer
 from suanli.cli.render import fail, info, print_json, show, table
 from suanli.client import SuanliClient
 from suanli.client.money import MoneyClient
+from suanli.testing.serve import ServeFailed, serving
 
 MODELS = [("H800", "sh-east-1", "huadong-idc"), ("L20", "sz-edge-1", "huadong-idc"),
           ("RTX-4090", "sz-edge-1", "xibu-compute")]
@@ -49,13 +46,6 @@ DbOpt = Annotated[str | None, typer.Option("--database-url", help="PostgreSQL se
                                            "a throwaway database is created on it and dropped afterwards "
                                            "(default: $SUANLI_DATABASE_URL or $SUANLI_TEST_POSTGRES_URL).")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -89,37 +79,11 @@ def running_server(server: str | None, token: str | None, database_url: str | No
     if not url_db:
         fail("no PostgreSQL: give --database-url (or set SUANLI_DATABASE_URL); scripts/services/pg-up starts one")
     with throwaway_database(url_db) as bench_db, tempfile.TemporaryDirectory(prefix="suanli-bench-") as tmp:
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
-        log = Path(tmp) / "serve.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "suanli.cli.main", "serve", "--demo", "--port", str(port),
-                                     "--data-dir", tmp, "--database-url", bench_db],
-                                    stdout=out, stderr=subprocess.STDOUT, env=env)
-        url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            tokens = Path(tmp) / "demo-tokens.json"
-            while True:
-                if proc.poll() is not None:
-                    fail(f"the server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-                try:
-                    if tokens.is_file() and httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    fail(f"the server did not start within 60 s: {log.read_text()[-2000:]}")
-                time.sleep(0.1)  # polling a real process, bounded by the deadline
-            yield url, json.loads(tokens.read_text())["operator"]
-        finally:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=10)
+            with serving(Path(tmp), database_url=bench_db) as srv:
+                yield srv.url, srv.tokens()["operator"]
+        except ServeFailed as e:
+            fail(str(e))
 
 
 def _event(source: str, i: int, subject: str, at: datetime, rng: random.Random) -> dict[str, Any]:
