@@ -169,23 +169,20 @@ def simulate_hetero(
             heapq.heappush(events, (end, 0, j))
         queue[:] = keep
 
-    while events:
-        now, kind, j = heapq.heappop(events)
-        if kind == 1:
+    def handle(kind: int, j: int) -> None:
+        if kind == 1:  # arrival
             queue.append(j)
-        else:
+        else:  # completion
             t = int(where[j])
             free[t] += g[j]
             running[t].remove((float(finish[j]), int(g[j])))
-        # drain every event at the same instant before scheduling
-        while events and events[0][0] == now:
-            _, kind2, j2 = heapq.heappop(events)
-            if kind2 == 1:
-                queue.append(j2)
-            else:
-                t2 = int(where[j2])
-                free[t2] += g[j2]
-                running[t2].remove((float(finish[j2]), int(g[j2])))
+
+    while events:
+        now, kind, j = heapq.heappop(events)
+        handle(kind, j)
+        while events and events[0][0] == now:  # every event at the same instant before scheduling
+            _, kind, j = heapq.heappop(events)
+            handle(kind, j)
         schedule(now)
     if queue:
         raise ValidationError(f"{len(queue)} jobs could never start (they need more GPUs of one type than exist)")
