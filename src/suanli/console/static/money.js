@@ -4,9 +4,9 @@
 // the API returns it: the console computes no money.
 import { get, post } from "./api.js";
 import {
-  badge, card, confirmRow, field, h, isoFromLocal, money, num, panel, prevPeriod, select, table, text, when, yuan,
+  card, confirmRow, field, h, isoFromLocal, money, num, panel, prevPeriod, select, table, text, when, yuan,
 } from "./ui.js";
-import { invoiceDownloads, invoiceLink } from "./tenant.js";
+import { invoiceColumns } from "./tenant.js";
 
 const UNITS = [["device_hour", "元 / device-hour"], ["p_year", "元 / P / 年"]];
 const UNIT_LABEL = Object.fromEntries(UNITS);
@@ -173,13 +173,7 @@ export async function tenant(ctx) {
     confirms,
     status,
     table([
-      { label: "Invoice", value: invoiceLink },
-      { label: "Month", value: (i) => i.period },
-      { label: "Status", value: (i) => badge(i.status) },
-      { label: "Total", value: (i) => yuan(i.total), class: "num" },
-      { label: "Amount due", value: (i) => yuan(i.amount_due), class: "num" },
-      { label: "Issued", value: (i) => when(i.issued_at) },
-      { label: "Download", value: (i) => invoiceDownloads(i, status) },
+      ...invoiceColumns(status),
       { label: "", value: (i) => (i.status === "issued" ? invoiceActions(ctx, i, status, confirms, back) : "") },
     ], invoices, { testid: "tenant-invoices", rowTestid: (i) => `invoice-${i.id}`,
       empty: "No invoices yet: issue one for a month that is over." }),

@@ -317,6 +317,19 @@ export function invoiceDownloads(inv, status) {
   return h("span", { class: "buttons" }, get1("html"), get1("csv"), get1("json"));
 }
 
+/** The columns of a list of issued invoices (shared by the tenant's billing and the operator's tenant page). */
+export function invoiceColumns(status) {
+  return [
+    { label: "Invoice", value: invoiceLink },
+    { label: "Month", value: (i) => i.period },
+    { label: "Status", value: (i) => badge(i.status) },
+    { label: "Total", value: (i) => yuan(i.total), class: "num" },
+    { label: "Amount due", value: (i) => yuan(i.amount_due), class: "num" },
+    { label: "Issued", value: (i) => when(i.issued_at) },
+    { label: "Download", value: (i) => invoiceDownloads(i, status) },
+  ];
+}
+
 export function invoiceLink(inv) {
   return h("a", { href: `#/invoices/${encodeURIComponent(inv.id)}`, class: "mono" }, inv.id);
 }
@@ -382,13 +395,5 @@ export async function billing(ctx) {
     } }, draft.status === "preview" ? "Download draft (JSON)" : "Download (JSON)")),
     h("h2", {}, "Issued invoices"),
     downloads,
-    table([
-      { label: "Invoice", value: invoiceLink },
-      { label: "Month", value: (i) => i.period },
-      { label: "Status", value: (i) => badge(i.status) },
-      { label: "Total", value: (i) => yuan(i.total), class: "num" },
-      { label: "Amount due", value: (i) => yuan(i.amount_due), class: "num" },
-      { label: "Issued", value: (i) => when(i.issued_at) },
-      { label: "Download", value: (i) => invoiceDownloads(i, downloads) },
-    ], issued, { testid: "issued-invoices", rowTestid: (i) => `invoice-${i.id}`, empty: "No invoices issued yet: a month is invoiced after it ends." }));
+    table(invoiceColumns(downloads), issued, { testid: "issued-invoices", rowTestid: (i) => `invoice-${i.id}`, empty: "No invoices issued yet: a month is invoiced after it ends." }));
 }
