@@ -36,6 +36,13 @@ class Settings:
     """Job working dirs and logs, shared with the compute nodes (default ``<data_dir>/slurm-jobs``)."""
     slurm_accounting: bool = True
     """slurmdbd is present (sacct usage)."""
+    sandbox: str = "on"
+    """Local engine job sandbox: ``on`` (required: jobs are refused where none can be built) or ``off``
+    (the operator's opt-out for single-user development: jobs run as the server's user)."""
+    sandbox_network: str = "none"
+    """``none``: sandboxed jobs have their own loopback only; ``host``: they share the host's network."""
+    sandbox_ro_paths: tuple[Path, ...] = ()
+    """Extra host directories sandboxed jobs see read-only (e.g. ``/opt/conda``), besides ``/usr``."""
     sla_min_credit_seconds: int = 3600
     """Each interruption credits at least this much of the lease's price (work in flight is lost)."""
 
@@ -54,6 +61,9 @@ class Settings:
             slurm_partition=env.get("SUANLI_SLURM_PARTITION") or None,
             slurm_job_dir=Path(env["SUANLI_SLURM_JOB_DIR"]) if env.get("SUANLI_SLURM_JOB_DIR") else None,
             slurm_accounting=env.get("SUANLI_SLURM_ACCOUNTING", "1") not in ("0", "false", "no"),
+            sandbox=env.get("SUANLI_SANDBOX", cls.sandbox),
+            sandbox_network=env.get("SUANLI_SANDBOX_NETWORK", cls.sandbox_network),
+            sandbox_ro_paths=tuple(Path(p) for p in env.get("SUANLI_SANDBOX_RO_PATHS", "").split(":") if p),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **clean) if clean else s  # type: ignore[arg-type]

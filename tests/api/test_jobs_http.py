@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -28,7 +27,7 @@ def test_job_on_a_lease_over_http(http: tuple[TestClient, dict[str, str], dict[s
     lease_id = c.post("/v1/orders", json={"form": "gpu", "quantity": 2, "models": ["A800"]}, headers=t).json()["lease_id"]
     lease = c.get(f"/v1/leases/{lease_id}", headers=t).json()
     r = c.post(f"/v1/leases/{lease_id}/jobs", headers=t, json={
-        "command": [sys.executable, "-c", "import os; print(os.environ['CUDA_VISIBLE_DEVICES'])"]})
+        "command": ["python3", "-c", "import os; print(os.environ['CUDA_VISIBLE_DEVICES'])"]})
     assert r.status_code == 201, r.text
     job = r.json()
     assert isinstance(demo.driver, LocalDriver)

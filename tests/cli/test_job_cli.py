@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from cli_harness import Cli
 
@@ -17,7 +16,7 @@ def test_rent_run_see_usage_take_node_down(cli: Cli, tokens: dict[str, str], pla
     t, op = tokens["acme"], tokens["operator"]
     order = cli.json("order", "create", "--form", "gpu", "--quantity", "2", "--model", "H800", token=t)
     lease = order["lease"]
-    r = cli("job", "submit", "--lease", lease["id"], "--json", "--", sys.executable, "-c",
+    r = cli("job", "submit", "--lease", lease["id"], "--json", "--", "python3", "-c",
             "import os; print('CVD=' + os.environ['CUDA_VISIBLE_DEVICES'])", token=t)
     assert r.exit_code == 0, r.output
     job = json.loads(r.stdout)

@@ -17,7 +17,7 @@ from suanli.drivers.base import Driver, Feature, JobSpec, JobState, NodeState
 from suanli.drivers.local import LocalDriver
 from suanli.errors import ConflictError, EngineError, NotFoundError, ValidationError
 
-PY = sys.executable
+PY = "python3"  # jobs run in the sandbox: a system-wide interpreter (the venv under /root is not visible)
 WAIT = 20.0
 
 
@@ -47,7 +47,7 @@ def test_local_driver_satisfies_protocol(driver: LocalDriver) -> None:
     assert isinstance(driver, Driver)
     caps = driver.capabilities()
     assert caps.supports(Feature.DEVICE_PINNING)
-    assert "CPU count is advisory" in (caps.reason(Feature.RESOURCE_LIMITS) or "")
+    assert "fractional device" in (caps.reason(Feature.RESOURCE_LIMITS) or "")
 
 
 def test_job_sees_exactly_the_lease_devices(driver: LocalDriver, make_grant) -> None:  # type: ignore[no-untyped-def]
@@ -57,7 +57,7 @@ def test_job_sees_exactly_the_lease_devices(driver: LocalDriver, make_grant) -> 
     assert st.state is JobState.COMPLETED and st.exit_code == 0
     out = driver.logs(h.job_id)
     assert "CVD=1,3 lease=L1" in out
-    assert out.splitlines()[1].endswith(f"jobs/{h.job_id}")
+    assert out.splitlines()[1] == "/work"  # its own work directory, mounted at /work in the sandbox
     assert st.device_indices == (1, 3)
 
 
@@ -118,18 +118,20 @@ def test_provision_is_idempotent_and_rejects_a_changed_grant(driver: LocalDriver
 
 def test_cancel_terminates_the_whole_process_group(driver: LocalDriver, make_grant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     driver.provision(make_grant("L9"))
-    pidfile = tmp_path / "child.pid"
     # the child ignores SIGTERM: only the SIGKILL after the grace period ends it
-    script = f"sh -c 'trap \"\" TERM; echo $$ > {pidfile}; while :; do sleep 1; done' & wait"
+    script = "sh -c 'trap \"\" TERM; echo started; while :; do sleep 1; done' & wait"
     h = driver.submit("L9", JobSpec(command=("sh", "-c", script)))
-    assert _wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
-    child = int(pidfile.read_text())
-    assert _alive(child)
+    assert _wait_for(lambda: "started" in driver.logs(h.job_id))
+    group = driver._jobs[h.job_id].group
+    assert group is not None
+    pids = group.pids()
+    assert len(pids) >= 3 and all(_alive(p) for p in pids)  # the sandbox, sh, the child and its sleep
     t0 = time.monotonic()
     driver.cancel(h.job_id)
     st = driver.poll(h.job_id)
     assert st.state is JobState.CANCELLED and st.end is not None
-    assert not _alive(child)
+    assert not any(_alive(p) for p in pids)
+    assert not group.dirs[0].exists()  # the job's cgroup is removed
     assert time.monotonic() - t0 < 10
     driver.cancel(h.job_id)  # idempotent
 
@@ -155,10 +157,15 @@ def test_time_limit_ends_the_job(driver: LocalDriver, make_grant) -> None:  # ty
 
 def test_memory_limit_is_applied(driver: LocalDriver, make_grant) -> None:  # type: ignore[no-untyped-def]
     driver.provision(make_grant("L12"))
-    code = "import resource; print('AS', resource.getrlimit(resource.RLIMIT_AS)[0] // 2**20)"
-    h = driver.submit("L12", JobSpec(command=(PY, "-c", code), memory_mib=512))
-    assert driver.wait(h.job_id, WAIT).state is JobState.COMPLETED
-    assert "AS 512" in driver.logs(h.job_id)
+    big = driver.submit("L12", JobSpec(command=(PY, "-c", "x = bytearray(400 << 20); print('allocated')"),
+                                       memory_mib=128))
+    small = driver.submit("L12", JobSpec(command=(PY, "-c", "x = bytearray(16 << 20); print('allocated')"),
+                                         memory_mib=128))
+    st = driver.wait(big.job_id, WAIT)
+    assert st.state is JobState.FAILED and "out of memory" in (st.reason or "")
+    assert "allocated" not in driver.logs(big.job_id)
+    assert driver.wait(small.job_id, WAIT).state is JobState.COMPLETED
+    assert "allocated" in driver.logs(small.job_id)
 
 
 def test_failing_job_and_stderr(driver: LocalDriver, make_grant) -> None:  # type: ignore[no-untyped-def]
@@ -167,7 +174,7 @@ def test_failing_job_and_stderr(driver: LocalDriver, make_grant) -> None:  # typ
     st = driver.wait(h.job_id, WAIT)
     assert st.state is JobState.FAILED and st.exit_code == 3 and st.reason == "exit code 3"
     assert "--- stderr ---\noops" in driver.logs(h.job_id)
-    with pytest.raises(ValidationError, match="cannot start"):
+    with pytest.raises(ValidationError, match="not found"):
         driver.submit("L13", JobSpec(command=("/no/such/binary",)))
     with pytest.raises(NotFoundError):
         driver.poll("job-unknown")
@@ -203,7 +210,7 @@ def test_job_running_across_a_restart_is_reported_then_cancelled(tmp_path: Path)
         "d.provision(LeaseGrant('L15', 't', s, s + timedelta(hours=1), (DeviceAllocation('n1', (0,), (1000,)),)))\n"
         "print(d.submit('L15', JobSpec(command=('sleep', '300'))).job_id)\n"
     )
-    out = subprocess.run([PY, "-c", code, str(tmp_path / "d")], capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d")], capture_output=True, text=True, timeout=60, check=True)
     job_id = out.stdout.strip()
     d2 = LocalDriver(tmp_path / "d", nodes={"n1": 4}, grace=timedelta(seconds=1))
     st = d2.poll(job_id)
@@ -256,7 +263,7 @@ def test_job_that_ends_while_no_driver_watches_is_lost(tmp_path: Path) -> None:
         "d.provision(LeaseGrant('L18', 't', s, None, (DeviceAllocation('n1', (0,), (1000,)),)))\n"
         "print(d.submit('L18', JobSpec(command=('sleep', '0.3'))).job_id)\n"
     )
-    out = subprocess.run([PY, "-c", code, str(tmp_path / "d")], capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d")], capture_output=True, text=True, timeout=60, check=True)
     job_id = out.stdout.strip()
     d = LocalDriver(tmp_path / "d", nodes={"n1": 1})
     st = d.wait(job_id, WAIT)

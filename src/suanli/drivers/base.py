@@ -42,10 +42,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from suanli.domain.catalog import VISIBLE_DEVICES_ENV, Vendor
 from suanli.domain.clock import utc
+from suanli.domain.jobs import MAX_ARGS, MAX_COMMAND_BYTES, MAX_TIME_LIMIT_S
 from suanli.errors import ConflictError, EngineError, ValidationError
 
 WHOLE = 1000
 """``device_milli`` of a whole device."""
+MAX_TIME_LIMIT = timedelta(seconds=MAX_TIME_LIMIT_S)
 
 _LEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -124,6 +126,10 @@ class DeviceAllocation:
     vendor: Vendor = Vendor.NVIDIA
     model: str | None = None
     """Engine's device type, e.g. the Slurm GRES type ``a100``; ``None`` = any."""
+    cpu_milli: int = 0
+    """The node's CPU the lease holds there, in thousandths of a core (0 = not stated: no CPU limit)."""
+    host_memory_mib: int = 0
+    """The node's memory (RAM) the lease holds there, in MiB (0 = not stated: no memory limit)."""
 
     def __post_init__(self) -> None:
         if not self.node:
@@ -136,6 +142,8 @@ class DeviceAllocation:
             raise ValidationError(f"node {self.node}: device indices {self.device_indices} must be unique and >= 0")
         if any(not 0 < m <= WHOLE for m in self.device_milli):
             raise ValidationError(f"node {self.node}: device_milli {self.device_milli} must each be in 1..1000")
+        if self.cpu_milli < 0 or self.host_memory_mib < 0:
+            raise ValidationError(f"node {self.node}: cpu_milli and host_memory_mib must be >= 0")
 
     @property
     def whole(self) -> bool:
@@ -202,7 +210,8 @@ class LeaseGrant:
             "end": None if self.end is None else self.end.isoformat(),
             "allocations": [
                 {"node": a.node, "device_indices": list(a.device_indices),
-                 "device_milli": list(a.device_milli), "vendor": a.vendor.value, "model": a.model}
+                 "device_milli": list(a.device_milli), "vendor": a.vendor.value, "model": a.model,
+                 "cpu_milli": a.cpu_milli, "host_memory_mib": a.host_memory_mib}
                 for a in self.allocations],
         }
 
@@ -214,7 +223,8 @@ class LeaseGrant:
             allocations=tuple(
                 DeviceAllocation(node=a["node"], device_indices=tuple(a["device_indices"]),
                                  device_milli=tuple(a["device_milli"]), vendor=Vendor(a["vendor"]),
-                                 model=a.get("model"))
+                                 model=a.get("model"), cpu_milli=a.get("cpu_milli", 0),
+                                 host_memory_mib=a.get("host_memory_mib", 0))
                 for a in raw["allocations"]),
         )
 
@@ -250,14 +260,22 @@ class JobSpec:
         if isinstance(self.command, str) or not self.command:
             raise ValidationError("job command must be a non-empty argv list, e.g. ['python', 'train.py']")
         object.__setattr__(self, "command", tuple(self.command))
+        if not all(isinstance(a, str) for a in self.command) or not self.command[0]:
+            raise ValidationError("job command must be a list of strings and its first one (the program) non-empty")
+        if len(self.command) > MAX_ARGS or sum(len(a.encode()) + 1 for a in self.command) > MAX_COMMAND_BYTES:
+            raise ValidationError(f"job command is too long; allowed: at most {MAX_ARGS} arguments and "
+                                  f"{MAX_COMMAND_BYTES} bytes in all (put long input in a file)")
+        if any("\x00" in a for a in self.command) or any("\x00" in v for v in self.env.values()):
+            raise ValidationError("job command and env values may not contain NUL bytes")
         if self.devices is not None and self.devices < 0:
             raise ValidationError(f"job devices must be >= 0, got {self.devices}")
         if self.cpus < 1:
             raise ValidationError(f"job cpus must be >= 1, got {self.cpus}")
         if self.memory_mib is not None and self.memory_mib < 1:
             raise ValidationError(f"job memory_mib must be >= 1, got {self.memory_mib}")
-        if self.time_limit is not None and self.time_limit <= timedelta(0):
-            raise ValidationError(f"job time_limit must be positive, got {self.time_limit}")
+        if self.time_limit is not None and not timedelta(0) < self.time_limit <= MAX_TIME_LIMIT:
+            raise ValidationError(f"job time_limit must be positive and at most {MAX_TIME_LIMIT.days} days "
+                                  f"({int(MAX_TIME_LIMIT.total_seconds())} s), got {self.time_limit}")
         bad = [k for k in self.env if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k)]
         if bad:
             raise ValidationError(f"job env names {bad} are not valid variable names")

@@ -2,25 +2,28 @@
 
 Contract on top of :mod:`suanli.drivers.base`:
 
-- A job is a subprocess in its own session and process group, pinned to the lease's devices
-  through the vendor's variable (``CUDA_VISIBLE_DEVICES=0,1``, ``ASCEND_RT_VISIBLE_DEVICES``…).
-  It gets a minimal environment (``PATH``, ``LANG``, ``HOME`` = its working directory, the
-  tenant's ``env``, ``SUANLI_LEASE_ID``, ``SUANLI_JOB_ID``), never the server's own variables.
-- Layout under ``data_dir``: ``grants/<lease>.json``, ``jobs/<job>/`` (working directory with
-  ``stdout.log`` and ``stderr.log``), ``accounting.jsonl`` (one ``start`` and one ``end`` line per
-  job, fsynced: usage survives a restart), ``health.json`` (failed nodes/devices).
-- Limits (``resource`` in the child before exec): address space from ``memory_mib``, CPU
-  seconds = time limit × cpus as a backstop, no core dumps, bounded open files. CPU count is
-  advisory (no cgroups); wall time and the lease end are enforced by a watcher thread per job.
+- A job runs in the sandbox of :mod:`suanli.drivers.sandbox`: as its tenant's own Unix account, in
+  bubblewrap (no view of the server's files, processes or other tenants' work), in a cgroup holding it
+  to the lease's CPU share and memory (``DeviceAllocation.cpu_milli`` / ``host_memory_mib``, or the
+  job's own smaller ``cpus`` / ``memory_mib``) and a process limit, seeing only the lease's device
+  nodes. It is pinned to the lease's devices through the vendor's variable (``CUDA_VISIBLE_DEVICES=0,1``,
+  ``ASCEND_RT_VISIBLE_DEVICES``…). Its environment is the tenant's ``env`` plus ``PATH``, ``HOME=/work``,
+  ``SUANLI_LEASE_ID``, ``SUANLI_JOB_ID``: never the server's own variables. Where no sandbox can be
+  built, jobs are refused (:class:`EngineError`) unless the operator opted out (``SUANLI_SANDBOX=off``).
+- Layout under ``data_dir`` (mode 0700, the server's): ``grants/<lease>.json``, ``jobs/<job>/`` (the
+  server's, 0700: ``stdout.log`` and ``stderr.log``, which the job writes through inherited descriptors
+  and cannot rename or replace, and ``work/``, the job's own 0700 work directory), ``accounting.jsonl``
+  (one ``start`` and one ``end`` line per job, fsynced: usage survives a restart), ``health.json``
+  (failed nodes/devices).
+- Limits besides the cgroup: no core dumps, bounded open files; where no cgroup is available, memory
+  as an address-space rlimit. Wall time and the lease end are enforced by a watcher thread per job;
+  a job the kernel killed for its memory limit ends ``failed`` with the reason saying so.
 - Termination (cancel, lease release, time limit, failed device): SIGTERM to the process group,
-  SIGKILL to whatever is left after ``grace``.
+  SIGKILL to whatever is left after ``grace`` (and to everything left in the job's cgroup).
 - A job still running when the driver stops keeps running; a new driver instance finds it by its
   process group and reports it ``running`` until it is gone, then ``lost`` (exit code unknown).
 - ``fail_device`` / ``fail_node`` simulate hardware failure: running jobs on it end as
   ``node_fail``, new jobs there are refused, ``node_health`` reports it until ``restore_*``.
-
-Jobs run as the server's own user; isolation between tenants on one machine is by devices and
-limits, not by uid.
 """
 
 from __future__ import annotations
@@ -29,13 +32,14 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,6 +66,8 @@ from suanli.drivers.base import (
     device_seconds,
     engine_error,
 )
+from suanli.drivers.cgroups import JobGroup
+from suanli.drivers.sandbox import Isolation, Sandbox
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 
 LOG_LIMIT = 1 << 20
@@ -86,6 +92,7 @@ class _Job:
     done: threading.Event = field(default_factory=threading.Event)
     kill_state: JobState | None = None
     kill_reason: str | None = None
+    group: JobGroup | None = None
 
 
 def _group_alive(pgid: int) -> bool:
@@ -122,17 +129,21 @@ class LocalDriver:
 
     def __init__(self, data_dir: Path, *, nodes: Mapping[str, int] | None = None,
                  clock: Clock | None = None, grace: timedelta = timedelta(seconds=5),
-                 open_files: int = 4096) -> None:
+                 open_files: int = 4096, sandbox: Sandbox | None = None) -> None:
         """``nodes``: node name -> device count this machine stands for (``None``: one node named
-        after the host, any device index accepted)."""
+        after the host, any device index accepted). ``sandbox``: how jobs are confined (default: the
+        required sandbox, probed now)."""
         self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        self.sandbox = sandbox or Sandbox()
         self.nodes: dict[str, int] | None = dict(nodes) if nodes is not None else None
         self._clock: Clock = clock or SystemClock()
         self.grace = grace
         self.open_files = open_files
         self._lock = threading.RLock()
         self._grants = GrantStore(self.data_dir / "grants")
-        (self.data_dir / "jobs").mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "jobs").mkdir(mode=0o700, exist_ok=True)
         self._acct = self.data_dir / "accounting.jsonl"
         self._health_path = self.data_dir / "health.json"
         self._jobs: dict[str, _Job] = {}
@@ -147,9 +158,9 @@ class LocalDriver:
             supported=frozenset({Feature.WHOLE_DEVICES, Feature.FRACTIONAL_DEVICES, Feature.SHARED_NODE,
                                  Feature.DEVICE_PINNING, Feature.FUTURE_START, Feature.OPEN_ENDED,
                                  Feature.MULTI_NODE, Feature.USAGE_ACCOUNTING, Feature.NODE_HEALTH}),
-            missing={Feature.RESOURCE_LIMITS: "local driver: memory and time are limited per job, but CPU "
-                     "count is advisory and a fractional device's memory/compute share is not enforced "
-                     "(no cgroups, no MPS)"},
+            missing={Feature.RESOURCE_LIMITS: "local driver: CPU share, memory and processes are limited per "
+                     f"job ({self.sandbox.status.cgroups or 'no cgroups: memory by rlimit only'}), but a fractional "
+                     "device's memory/compute share is not enforced (no MPS or HAMi)"},
         )
 
     def provision(self, grant: LeaseGrant) -> ProvisionResult:
@@ -208,32 +219,47 @@ class LocalDriver:
                     lease_id=lease_id, node=alloc.node)
             chosen = healthy[:devices]
             job_id = f"job-{uuid.uuid4().hex[:12]}"
-            workdir = self.data_dir / "jobs" / job_id
-            workdir.mkdir(parents=True)
-            env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
-            env.update(spec.env)
-            env.update({"HOME": str(workdir), env_var: ",".join(str(i) for i, _ in chosen),
-                        "SUANLI_LEASE_ID": lease_id, "SUANLI_JOB_ID": job_id})
-            ends = [t for t in (grant.end, now + spec.time_limit if spec.time_limit else None) if t is not None]
-            deadline = min(ends) if ends else None
-            preexec = self._limits(spec)
-            try:
-                with (workdir / "stdout.log").open("wb") as out, (workdir / "stderr.log").open("wb") as err:
-                    proc = subprocess.Popen(
-                        list(spec.command), cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                        stderr=err, start_new_session=True, preexec_fn=preexec, close_fds=True)
-            except OSError as exc:
-                raise ValidationError(f"lease {lease_id}: cannot start {spec.command[0]!r}: {exc.strerror}",
-                                      lease_id=lease_id) from exc
+        self.sandbox.require()
+        self.sandbox.check_command(spec.command, spec.env)
+        env = {**spec.env, env_var: ",".join(str(i) for i, _ in chosen), "SUANLI_LEASE_ID": lease_id,
+               "SUANLI_JOB_ID": job_id}
+        ends = [t for t in (grant.end, now + spec.time_limit if spec.time_limit else None) if t is not None]
+        deadline = min(ends) if ends else None
+        jobdir = self.data_dir / "jobs" / job_id
+        jobdir.mkdir(mode=0o700)
+        try:
+            confined = self.sandbox.confine(
+                job_id=job_id, tenant=grant.tenant, jobdir=jobdir, command=spec.command, env=env,
+                vendor=alloc.vendor, devices=[i for i, _ in chosen], cpu_milli=alloc.cpu_milli or None,
+                memory_mib=min((m for m in (alloc.host_memory_mib, spec.memory_mib) if m), default=None))
+        except BaseException:
+            shutil.rmtree(jobdir, ignore_errors=True)
+            raise
+        preexec = self._limits(spec, confined.fallback_memory_mib, confined.preexec)
+        try:
+            with (jobdir / "stdout.log").open("wb") as out, (jobdir / "stderr.log").open("wb") as err:
+                proc = subprocess.Popen(
+                    confined.argv, cwd=confined.cwd, env=confined.env, stdin=subprocess.DEVNULL, stdout=out,
+                    stderr=err, start_new_session=True, preexec_fn=preexec, close_fds=True,
+                    pass_fds=confined.pass_fds)
+        except (OSError, subprocess.SubprocessError) as exc:
+            if confined.group is not None:
+                confined.group.remove()
+            shutil.rmtree(jobdir, ignore_errors=True)
+            raise ValidationError(f"lease {lease_id}: cannot start {spec.command[0]!r}: {exc}",
+                                  lease_id=lease_id) from exc
+        finally:
+            confined.close()
+        with self._lock:
             job = _Job(job_id=job_id, lease_id=lease_id, node=alloc.node,
                        device_indices=tuple(i for i, _ in chosen), device_milli=tuple(m for _, m in chosen),
-                       pgid=proc.pid, start=now, deadline=deadline, proc=proc)
+                       pgid=proc.pid, start=now, deadline=deadline, proc=proc, group=confined.group)
             self._jobs[job_id] = job
             self._append({"event": "start", "job_id": job_id, "lease_id": lease_id, "node": alloc.node,
                           "device_indices": list(job.device_indices), "device_milli": list(job.device_milli),
                           "pgid": proc.pid, "start": now.isoformat(),
                           "deadline": deadline.isoformat() if deadline else None,
-                          "name": spec.name, "command": list(spec.command)})
+                          "name": spec.name, "command": list(spec.command), "cgroup": confined.group is not None})
         threading.Thread(target=self._watch, args=(job,), name=f"suanli-{job_id}", daemon=True).start()
         return JobHandle(job_id=job_id, lease_id=lease_id, node=alloc.node, devices=devices, submitted_at=now)
 
@@ -352,17 +378,18 @@ class LocalDriver:
             raise NotFoundError(f"job {job_id!r} is not known to the local driver", job_id=job_id)
         return job
 
-    def _limits(self, spec: JobSpec) -> Any:
-        memory = spec.memory_mib * 1024 * 1024 if spec.memory_mib else None
+    def _limits(self, spec: JobSpec, memory_mib: int | None, enter: Callable[[], None]) -> Callable[[], None]:
         cpu_s = int(spec.time_limit.total_seconds()) * spec.cpus + 5 if spec.time_limit else None
         nofile = self.open_files
+        memory = memory_mib << 20 if memory_mib else None
 
         def apply() -> None:  # runs in the child between fork and exec
+            enter()
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
             cap = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
             resource.setrlimit(resource.RLIMIT_NOFILE, (cap, cap))
-            if memory is not None:
+            if memory is not None:  # only where no cgroup holds the memory limit
                 resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             if cpu_s is not None:
                 resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
@@ -393,8 +420,29 @@ class LocalDriver:
                 state, reason = job.kill_state, job.kill_reason
             else:
                 state = JobState.COMPLETED if rc == 0 else JobState.FAILED
-                reason = None if rc == 0 else (f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}")
+                reason = None if rc == 0 else self._exit_reason(job, rc)
             self._finish(job, end, state, rc, reason)
+        self._clean_group(job)
+
+    def _exit_reason(self, job: _Job, rc: int) -> str:
+        if job.group is not None and job.group.oom_killed():
+            return "out of memory: the job went over its memory limit and the kernel killed it"
+        if rc < 0:
+            return f"killed by signal {-rc}"
+        if rc > 128 and self.sandbox.status.isolation is not Isolation.OFF:  # bubblewrap reports 128 + signal
+            return f"killed by signal {rc - 128}"
+        return f"exit code {rc}"
+
+    @staticmethod
+    def _clean_group(job: _Job) -> None:
+        """Kill what is left in the job's cgroup (e.g. daemonised children) and remove it."""
+        if job.group is None:
+            return
+        job.group.kill()
+        deadline = time.monotonic() + 5
+        while job.group.pids() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        job.group.remove()
 
     def _lease_end(self, job: _Job) -> datetime | None:
         grant = self._grants.get(job.lease_id)
@@ -437,6 +485,7 @@ class LocalDriver:
             else:  # orphan from an earlier driver instance: nobody reaps it for us
                 with self._lock:
                     self._finish(job, utc(self._clock.now()), state, None, reason)
+                self._clean_group(job)
 
     def _check_orphan(self, job: _Job) -> None:
         """A job started by an earlier driver instance: settle it once its process group is gone."""
@@ -444,6 +493,7 @@ class LocalDriver:
             with self._lock:
                 self._finish(job, utc(self._clock.now()), JobState.LOST,
                              None, "the driver restarted while the job ran; its exit code is unknown")
+            self._clean_group(job)
 
     def _append(self, record: Mapping[str, Any]) -> None:
         with self._acct.open("a", encoding="utf-8") as fh:
@@ -464,7 +514,8 @@ class LocalDriver:
                     job_id=r["job_id"], lease_id=r["lease_id"], node=r["node"],
                     device_indices=tuple(r["device_indices"]), device_milli=tuple(r["device_milli"]),
                     pgid=r["pgid"], start=datetime.fromisoformat(r["start"]),
-                    deadline=datetime.fromisoformat(r["deadline"]) if r.get("deadline") else None)
+                    deadline=datetime.fromisoformat(r["deadline"]) if r.get("deadline") else None,
+                    group=self.sandbox.job_group(r["job_id"]) if r.get("cgroup") else None)
             elif r.get("event") == "end" and r["job_id"] in self._jobs:
                 j = self._jobs[r["job_id"]]
                 if j.end is not None:

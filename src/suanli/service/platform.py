@@ -18,6 +18,7 @@ from suanli.domain.catalog_data import builtin_catalog
 from suanli.domain.clock import Clock, SystemClock
 from suanli.drivers.base import Driver
 from suanli.drivers.local import LocalDriver
+from suanli.drivers.sandbox import Sandbox
 from suanli.errors import ValidationError
 from suanli.settings import Settings
 from suanli.store import fleet as fleet_store
@@ -29,7 +30,8 @@ def make_driver(settings: Settings, clock: Clock) -> Driver | None:
     if settings.driver == "none":
         return None
     if settings.driver == "local":
-        return LocalDriver(settings.data_dir / "engine-local", clock=clock)
+        sandbox = Sandbox(settings.sandbox, network=settings.sandbox_network, ro_paths=settings.sandbox_ro_paths)
+        return LocalDriver(settings.data_dir / "engine-local", clock=clock, sandbox=sandbox)
     if settings.driver == "slurm":
         from suanli.drivers.slurm.driver import (  # optional engine: loaded when chosen
             SlurmConfig,

@@ -5,15 +5,21 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from suanli.api.schemas.common import Dec, Wire
+from suanli.domain.jobs import MAX_ARGS, MAX_COMMAND_BYTES, MAX_TIME_LIMIT_S
 
 
 class JobSubmitRequest(Wire):
-    command: list[str] = Field(description="argv, e.g. ['python', 'train.py']; no shell unless you run one")
-    devices: int | None = Field(None, description="devices on the node; default all the lease holds there")
-    node: str | None = Field(None, description="which of the lease's nodes; default the first")
-    env: dict[str, str] = Field(default_factory=dict)
-    name: str | None = None
-    time_limit_s: int | None = None
+    command: list[str] = Field(min_length=1, max_length=MAX_ARGS,
+                               description="argv, e.g. ['python3', 'train.py']; no shell unless you run one. The "
+                                           "program must exist in the job sandbox (system-wide, under /usr); no "
+                                           f"NUL bytes; at most {MAX_ARGS} arguments and {MAX_COMMAND_BYTES} bytes")
+    devices: int | None = Field(None, ge=0, le=1024, description="devices on the node; default all the lease "
+                                                               "holds there")
+    node: str | None = Field(None, max_length=255, description="which of the lease's nodes; default the first")
+    env: dict[str, str] = Field(default_factory=dict, max_length=256)
+    name: str | None = Field(None, max_length=200)
+    time_limit_s: int | None = Field(None, ge=1, le=MAX_TIME_LIMIT_S,
+                                     description="seconds; the job also ends with its lease")
 
 
 class JobResponse(BaseModel):
