@@ -7,7 +7,6 @@ file the test creates after moving the clock.
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,7 +24,8 @@ from suanli.testing.clock import FakeClock as Clock
 from suanli.testing.factories import make_tenant
 from suanli.testing.fake_driver import DEFAULT, DriverCall, FakeDriver
 
-WAIT_FOR = [sys.executable, "-c", "import os, pathlib, sys, time\n"
+# jobs run sandboxed: a system interpreter, and a flag file in the job's own /work (the test writes it there)
+WAIT_FOR = ["python3", "-c", "import os, pathlib, sys, time\n"
             "p = pathlib.Path(sys.argv[1])\n"
             "while not p.exists(): time.sleep(0.01)\n"
             "print(os.environ.get('CUDA_VISIBLE_DEVICES'))"]
@@ -46,11 +46,10 @@ def test_job_runs_on_the_leases_devices_and_usage_comes_back(demo: Platform, ten
                                                              tmp_path: Path) -> None:
     lease_id = gpu_lease(demo, tenant, 2)
     lease, _ = leases.get_lease(demo, tenant, lease_id)
-    flag = tmp_path / "go"
-    job = jobs.submit_job(demo, tenant, lease_id, [*WAIT_FOR, str(flag)])
+    job = jobs.submit_job(demo, tenant, lease_id, [*WAIT_FOR, "/work/go"])
     assert jobs.get_job(demo, tenant, job.id).state in ("pending", "running")
     clock.advance(30)
-    flag.touch()
+    (local(demo).data_dir / "jobs" / job.driver_job_id / "work" / "go").touch()
     assert local(demo).wait(job.driver_job_id, 30).state is JobState.COMPLETED
     expected = ",".join(str(a.slot) for a in lease.allocations)
     assert jobs.job_logs(demo, tenant, job.id).strip().splitlines()[-1] == expected
@@ -72,7 +71,7 @@ def test_job_runs_on_the_leases_devices_and_usage_comes_back(demo: Platform, ten
 def test_ending_the_lease_stops_its_jobs_and_releases_the_engine(demo: Platform, tenant: Principal,
                                                                  tmp_path: Path) -> None:
     lease_id = gpu_lease(demo, tenant, 1)
-    job = jobs.submit_job(demo, tenant, lease_id, [*WAIT_FOR, str(tmp_path / "never")])
+    job = jobs.submit_job(demo, tenant, lease_id, [*WAIT_FOR, "/work/never"])
     leases.end_lease(demo, tenant, lease_id)
     acts = engine.reconcile_leases(demo)
     assert [(a.lease_id, a.verb, a.outcome) for a in acts] == [(lease_id, "release", "done")]
@@ -98,7 +97,7 @@ def test_node_failure_interrupts_replaces_and_credits(demo: Platform, tenant: Pr
     lease_id = gpu_lease(demo, tenant, 4, "A800")
     before = leases.get_lease(demo, tenant, lease_id)[0]
     node = before.allocations[0].node
-    job = jobs.submit_job(demo, tenant, lease_id, [*WAIT_FOR, str(tmp_path / "never")])
+    job = jobs.submit_job(demo, tenant, lease_id, [*WAIT_FOR, "/work/never"])
     clock.advance(600)
     local(demo).fail_node(node, "GPU fell off the bus (Xid 79)")
     assert local(demo).wait(job.driver_job_id, 30).state is JobState.NODE_FAIL

@@ -94,8 +94,10 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
         return _error(422, "invalid", "invalid request: " + "; ".join(problems), {"errors": problems})
 
     @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__, "database": platform.dialect}
+    def health() -> dict[str, Any]:
+        """Liveness, version, database, and how tenant jobs are sandboxed (``sandbox``: isolation
+        ``accounts``, ``namespaces``, ``off`` (the operator's opt-out) or ``unavailable``, with details)."""
+        return {"status": "ok", "version": __version__, "database": platform.dialect, "sandbox": platform.sandbox}
 
     for r in (accounts, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, vouchers, billing):
         app.include_router(r.router)

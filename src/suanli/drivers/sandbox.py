@@ -336,13 +336,15 @@ class Sandbox:
                 group.remove()
             raise
         args = [self._bwrap, *self._namespaces(account is not None), "--hostname", "suanli-job",
-                "--ro-bind", "/usr", "/usr", *self._root_links()]
+                "--ro-bind", "/usr", "/usr", *self._root_links(), "--perms", "0755", "--dir", "/etc"]
         for name in ETC_FILES:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        args += ["--ro-bind-data", str(passwd), "/etc/passwd", "--ro-bind-data", str(groups), "/etc/group"]
+        args += ["--perms", "0644", "--ro-bind-data", str(passwd), "/etc/passwd",
+                 "--perms", "0644", "--ro-bind-data", str(groups), "/etc/group"]
         for p in self.ro_paths:
             args += ["--ro-bind-try", str(p), str(p)]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var/tmp",
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777",
+                 "--dir", "/var/tmp",
                  "--bind-fd", str(workfd), WORK, "--chdir", WORK]
         for rel in device_paths(vendor, devices, self.dev_root):
             args += ["--dev-bind", str(self.dev_root / rel), f"/dev/{rel}"]

@@ -11,10 +11,12 @@ lease's mirror in state ``error`` with the engine's words and a next-try time; t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from suanli.domain.catalog import Catalog
+from suanli.domain.fleet import Node
 from suanli.domain.leases import Lease, LeaseState
 from suanli.drivers.base import DeviceAllocation, LeaseGrant
 from suanli.drivers.retry import RetryPolicy
@@ -22,6 +24,7 @@ from suanli.errors import EngineError, SuanliError
 from suanli.service.platform import Platform
 from suanli.store import accounts as account_store
 from suanli.store import engine as store
+from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
 
 RETRY = RetryPolicy()
@@ -33,8 +36,12 @@ def engine_account(name: str, account_id: str) -> str:
     return low if re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", low) else account_id.lower()
 
 
-def grant_for(lease: Lease, tenant_name: str, catalog: Catalog, at: datetime | None = None) -> LeaseGrant:
-    """The lease's current devices (allocations open at ``at``), grouped per node."""
+def grant_for(lease: Lease, tenant_name: str, catalog: Catalog, at: datetime | None = None,
+              fleet: Mapping[str, Node] | None = None) -> LeaseGrant:
+    """The lease's current devices (allocations open at ``at``), grouped per node. With the nodes in
+    ``fleet``, each node's allocation also carries the lease's share of its CPU and memory: the node's
+    cores and RAM × the share of its devices the lease holds (``Σ milli ÷ (1000 × devices)``, rounded
+    down; a whole node for a server lease)."""
     nodes: dict[str, list[tuple[int, int, str]]] = {}
     for a in lease.allocations:
         if at is not None and a.end is not None and a.end <= at:
@@ -43,8 +50,15 @@ def grant_for(lease: Lease, tenant_name: str, catalog: Catalog, at: datetime | N
     allocations = []
     for node, devs in sorted(nodes.items()):
         model = catalog.get(devs[0][2])
+        cpu_milli = memory_mib = 0
+        spec = (fleet or {}).get(node)
+        if spec is not None and spec.device_count > 0:
+            held, whole = sum(d[1] for d in devs), 1000 * spec.device_count
+            cpu_milli = spec.cpu_cores * 1000 * held // whole
+            memory_mib = spec.memory_gib * 1024 * held // whole
         allocations.append(DeviceAllocation(node=node, device_indices=tuple(d[0] for d in devs),
-                                            device_milli=tuple(d[1] for d in devs), vendor=model.vendor))
+                                            device_milli=tuple(d[1] for d in devs), vendor=model.vendor,
+                                            cpu_milli=cpu_milli, host_memory_mib=memory_mib))
     return LeaseGrant(lease_id=lease.id, tenant=engine_account(tenant_name, lease.tenant_id), start=lease.start,
                       end=lease.end, allocations=tuple(allocations))
 
@@ -72,7 +86,9 @@ def reconcile_leases(p: Platform, *, lease_id: str | None = None, force: bool = 
             lease = lease_store.get_lease(s, m.lease_id)
             tenant = account_store.get_account(s, lease.tenant_id)
             verb = "provision" if lease.state is LeaseState.ACTIVE else "release"
-            grant = grant_for(lease, tenant.name, p.catalog(s), now) if verb == "provision" else None
+            grant = (grant_for(lease, tenant.name, p.catalog(s), now,
+                               fleet_store.nodes_by_name(s, (a.node for a in lease.allocations)))
+                     if verb == "provision" else None)
             work.append((m, lease.state, verb, grant))
     actions = []
     for m, seen_state, verb, grant in work:

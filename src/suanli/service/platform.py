@@ -50,6 +50,8 @@ class Platform:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
                  migrate: bool = True, driver: Driver | Literal["auto"] | None = "auto") -> None:
         self.settings = settings
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        settings.data_dir.chmod(0o700)  # the server's own: database, tokens, engine state
         self.clock: Clock = clock or SystemClock()
         self.driver: Driver | None = make_driver(settings, self.clock) if driver == "auto" else driver
         self.engine = engine or make_engine(settings.sqlalchemy_url)
@@ -67,6 +69,12 @@ class Platform:
     def catalog(self, s: Session) -> Catalog:
         """Built-in models plus the operator's additions and overrides."""
         return self._builtin.with_models(fleet_store.list_models(s))
+
+    @property
+    def sandbox(self) -> dict[str, object] | None:
+        """How tenant jobs are confined on this server's engine (``None``: not the local engine)."""
+        sandbox = getattr(self.driver, "sandbox", None)
+        return sandbox.status.to_dict() if isinstance(sandbox, Sandbox) else None
 
     @property
     def dialect(self) -> str:

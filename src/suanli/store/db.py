@@ -7,6 +7,7 @@ a read lock. PostgreSQL: ``READ COMMITTED`` with row-level compare-and-set where
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,19 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def _private_file(db: Path) -> None:
+    """The SQLite file is the server's alone: mode 0600, created so before the first connection (SQLite
+    gives its -wal and -shm files the database file's mode); a missing directory is made 0700."""
+    db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(db, os.O_CREAT | os.O_RDWR, 0o600))
+    db.chmod(0o600)
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path))
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -79,6 +79,14 @@ def list_nodes(s: Session, *, supplier: str | None = None) -> list[Node]:
     return [_node(r) for r in s.scalars(q)]
 
 
+def nodes_by_name(s: Session, names: Iterable[str]) -> dict[str, Node]:
+    """The named nodes that exist, by name."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    return {r.name: _node(r) for r in s.scalars(select(NodeRow).where(NodeRow.name.in_(wanted)))}
+
+
 def get_node_row(s: Session, name: str) -> NodeRow:
     row = s.scalar(select(NodeRow).where(NodeRow.name == name))
     if row is None:
