@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from suanli.cli import bench_money
 from suanli.cli.render import fail, info, print_json, show, table
 from suanli.cli.sim import check_policy, parse_seeds, run_with_progress
 from suanli.errors import SuanliError
@@ -133,6 +134,9 @@ def placement(
                  f"{np.mean([detail[(w, p)]['pps'] for w in result['workloads']]):,.0f}") for p in pols]))
     show(f"best policy: {result['best_policy']}  ·  {len(runs)} runs in {wall:.0f} s on {n_workers} workers")
     show(scale_line)
+
+
+bench_money.mount(app)  # bench ingest, bench billing
 
 
 if __name__ == "__main__":

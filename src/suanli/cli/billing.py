@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from suanli.cli.context import client
-from suanli.cli.money import sla_notes, statement_out
+from suanli.cli.money import (
+    invoice_credit,
+    invoice_export,
+    invoice_get,
+    invoice_issue,
+    invoice_list,
+    invoice_pay,
+    invoice_void,
+    sla_notes,
+    statement_out,
+)
 from suanli.cli.options import JsonOpt
 from suanli.cli.render import dec, print_json, show, table, when
 
@@ -66,3 +76,9 @@ def revenue(ctx: typer.Context, period: PeriodOpt = None,
     invoices, per node (with model and site) (same as ``suanli statement supplier --period``)."""
     with client(ctx) as api:
         statement_out(api.revenue(period or current_period(), supplier=supplier), as_json)
+
+
+# The billed-invoice commands (written with the other money commands), after ``show``.
+for _fn, _name in ((invoice_list, "list"), (invoice_issue, "issue"), (invoice_get, "get"), (invoice_export, "export"),
+                   (invoice_pay, "pay"), (invoice_void, "void"), (invoice_credit, "credit")):
+    invoice_app.command(_name)(_fn)

@@ -1,23 +1,134 @@
-"""The ``suanli`` command: Typer app, global options, and every sub-command mounted.
+"""The ``suanli`` command: Typer app, global options, and every sub-command, loaded lazily.
 
 Server and token come from ``--server``/``--token`` (before or after the sub-command), else env
 ``SUANLI_SERVER``/``SUANLI_TOKEN``, else the config file written by ``suanli login``
 (see :mod:`suanli.cli.config`). Errors print the server's message on stderr and exit 1;
 usage errors exit 2. Every command that prints data takes ``--json``.
+
+Sub-commands live in their own modules, listed in :data:`COMMANDS` with the one-line help that
+``suanli --help`` shows; a module is imported only when its command runs (or its own ``--help`` is
+asked for), so ``suanli --help`` and the HTTP-only commands never load numpy, SQLAlchemy, FastAPI or a
+database driver. This is click's "lazily loading subcommands" pattern on Typer's group.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-from typing import Annotated
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Annotated, Any, NamedTuple
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from suanli import __version__
-from suanli.cli import accounts, billing, fleet, jobs, leases, money, orders, prices, serve
-from suanli.cli.context import state
+
+Command = TyperCommand | TyperGroup
+"""What Typer builds: a group (from a :class:`typer.Typer`) or one command (from a function). (No ``import
+click``: recent Typer ships its own copy of click.)"""
+
+
+class Lazy(NamedTuple):
+    target: str
+    """``module:attribute``: a :class:`typer.Typer` (a command group) or a function (one command)."""
+    help: str
+    """What ``suanli --help`` lists: the first paragraph of the command's help, whitespace collapsed
+    (``tests/cli/test_lazy_cli.py`` checks that the two agree)."""
+
+
+COMMANDS: dict[str, Lazy] = {
+    "serve": Lazy("suanli.cli.serve:serve",
+                  "Run the suanli server (API, web console at /console, background reconcilers: lease time, runway, "
+                  "engine, usage, node health). Migrates the database first; on first start prints an operator "
+                  "token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… "
+                  "SUANLI_TOKEN=…` for the demo tenant."),
+    "login": Lazy("suanli.cli.accounts:login",
+                  "Check a server and token (GET /v1/me) and save them to the config file ($SUANLI_CONFIG or "
+                  "~/.config/suanli/config.json) for later commands."),
+    "whoami": Lazy("suanli.cli.accounts:whoami",
+                   "Show the server and account in effect (and where each setting came from)."),
+    "offers": Lazy("suanli.cli.prices:offers",
+                   "What can be rented now, per model and site: free/total devices, list price in 元/device-hour and "
+                   "元/P/年, and the energy cost per P-hour. Table figures are rounded for display; --json is exact."),
+    "catalog": Lazy("suanli.cli.fleet:catalog",
+                    "The accelerator catalog: vendor, memory, P (dense FP16/BF16 PFLOPS), TDP and the datasheet "
+                    "source."),
+    "revenue": Lazy("suanli.cli.billing:revenue",
+                    "A supplier's statement for a month: its share and the operator's commission on the month's "
+                    "issued invoices, per node (with model and site) (same as ``suanli statement supplier "
+                    "--period``)."),
+    "fleet": Lazy("suanli.cli.fleet:fleet_app",
+                  "Import, export and list the fleet (sites, suppliers, nodes, prices, floors)."),
+    "node": Lazy("suanli.cli.fleet:node_app", "Change a node's state."),
+    "floor": Lazy("suanli.cli.fleet:floor_app", "Suppliers' floor prices."),
+    "price": Lazy("suanli.cli.prices:price_app", "List prices: set them (operator) and list them in both units."),
+    "order": Lazy("suanli.cli.orders:order_app",
+                  "Order compute (server, gpu, slice, cluster, flops); list and cancel orders."),
+    "lease": Lazy("suanli.cli.leases:lease_app", "Your leases: the devices you hold and for how long."),
+    "job": Lazy("suanli.cli.jobs:job_app", "Run work on a lease's devices, follow it, read its logs."),
+    "invoice": Lazy("suanli.cli.billing:invoice_app",
+                    "Tenants' monthly invoices: the draft to date, and issued invoices."),
+    "account": Lazy("suanli.cli.accounts:account_app", "Accounts and API tokens (operator)."),
+    "sim": Lazy("suanli.cli.sim:app", "Trace-driven simulation of the placement engine."),
+    "bench": Lazy("suanli.cli.bench:app",
+                  "Benchmarks that print figures: placement (FGD protocol, scale), usage ingestion, billing."),
+    "usage": Lazy("suanli.cli.money:usage_app", "Usage events: ingest and totals."),
+    "wallet": Lazy("suanli.cli.money:wallet_app", "Prepaid wallets, credits and the low-balance rule."),
+    "voucher": Lazy("suanli.cli.money:voucher_app", "Compute vouchers (算力券)."),
+    "package": Lazy("suanli.cli.money:package_app", "Prepaid packages of device-hours, P-hours or tokens."),
+    "plan": Lazy("suanli.cli.money:plan_app", "Price plans: payg, spot, term (包月/包年), commit (包销)."),
+    "statement": Lazy("suanli.cli.money:statement_app", "Supplier statements and the operator's revenue report."),
+}
+
+
+def load(name: str, lazy: Lazy) -> Command:
+    """Import ``lazy.target`` and build its click command, as ``app.add_typer``/``app.command`` would."""
+    module, _, attr = lazy.target.partition(":")
+    obj = getattr(importlib.import_module(module), attr)
+    cmd: Command
+    if isinstance(obj, typer.Typer):
+        cmd = typer.main.get_group(obj)  # a group even with one sub-command, as add_typer makes it
+    else:
+        one = typer.Typer(add_completion=False)
+        one.command(name)(obj)
+        single = typer.main.get_command(one)
+        assert isinstance(single, TyperCommand)
+        cmd = single
+    cmd.name = name
+    return cmd
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """The group's ``commands``: names in :data:`COMMANDS` order; a command is built on first access."""
+
+    def __init__(self, eager: Mapping[str, Any]) -> None:
+        self._items: dict[str, Command | Lazy] = {**COMMANDS, **eager}
+
+    def stub(self, name: str) -> Command:
+        """A stand-in with the name and one-line help, for the listing of ``suanli --help``."""
+        item = self._items[name]
+        return TyperCommand(name, help=item.help) if isinstance(item, Lazy) else item
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items  # without building it (Mapping's would)
+
+    def __getitem__(self, name: str) -> Command:
+        item = self._items[name]
+        if isinstance(item, Lazy):
+            item = self._items[name] = load(name, item)
+        return item
+
+    def __setitem__(self, name: str, cmd: Command) -> None:
+        self._items[name] = cmd
+
+    def __delitem__(self, name: str) -> None:
+        del self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
 
 GLOBAL_OPTIONS = ("--server", "--token", "--timeout")
 
@@ -46,8 +157,30 @@ def hoist_globals(args: list[str]) -> list[str]:
 
 
 class SuanliGroup(TyperGroup):
+    """The root group: global options hoisted, sub-commands loaded lazily (:class:`LazyCommands`)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = self.lazy = LazyCommands(self.commands)
+        self._listing = False
+
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         return super().parse_args(ctx, hoist_globals(list(args)))
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.lazy)  # names only (TyperGroup's reads .items(), which would build every command)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if self._listing and cmd_name in self.lazy:
+            return self.lazy.stub(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True  # the command list needs names and one-line help only: import nothing
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
 
 app = typer.Typer(
@@ -75,35 +208,12 @@ def root(ctx: typer.Context,
          timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer.")] = 30.0,
          version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                help="Print the version and exit.")] = False) -> None:
+    from suanli.cli.context import state
+
     st = state(ctx)
     st.server = server or st.server
     st.token = token or st.token
     st.timeout = timeout
-
-
-app.command("serve")(serve.serve)
-app.command("login")(accounts.login)
-app.command("whoami")(accounts.whoami)
-app.command("offers")(prices.offers)
-app.command("catalog")(fleet.catalog)
-app.command("revenue")(billing.revenue)
-app.add_typer(fleet.fleet_app, name="fleet")
-app.add_typer(fleet.node_app, name="node")
-app.add_typer(fleet.floor_app, name="floor")
-app.add_typer(prices.price_app, name="price")
-app.add_typer(orders.order_app, name="order")
-app.add_typer(leases.lease_app, name="lease")
-app.add_typer(jobs.job_app, name="job")
-app.add_typer(billing.invoice_app, name="invoice")
-app.add_typer(accounts.account_app, name="account")
-
-# Sub-apps written elsewhere: mounted when their module exists. find_spec (not try/except
-# ImportError) so that a real error inside the module still surfaces.
-for _name in ("sim", "bench"):
-    if importlib.util.find_spec(f"suanli.cli.{_name}") is not None:
-        app.add_typer(importlib.import_module(f"suanli.cli.{_name}").app, name=_name)
-
-money.mount(app, billing.invoice_app)  # usage wallet voucher package plan statement; invoice …; bench …
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Money commands: ``suanli usage``, ``wallet``, ``voucher``, ``package``, ``plan``, ``statement``,
-the billed-invoice commands under ``suanli invoice`` (list, issue, get, export, pay, void, credit),
-and ``suanli bench ingest|billing``. All through :class:`suanli.client.money.MoneyClient`."""
+and the billed-invoice commands under ``suanli invoice`` (list, issue, get, export, pay, void, credit;
+mounted by :mod:`suanli.cli.billing`). All through :class:`suanli.client.money.MoneyClient`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from typing import Annotated, Any
 
 import typer
 
-from suanli.cli import bench as bench_cli
-from suanli.cli import bench_money
 from suanli.cli.context import client
 from suanli.cli.options import JsonOpt, amount, instant
 from suanli.cli.render import fail, print_json, show, table, when
@@ -365,15 +363,3 @@ def invoice_credit(ctx: typer.Context, invoice_id: str, value: Annotated[str, ty
     """Give a credit note on an invoice (operator)."""
     with client(ctx) as api:
         _billed_out(MoneyClient(api).credit_note(invoice_id, amount(value, "AMOUNT"), reason), as_json)
-
-
-def mount(app: typer.Typer, invoice_app: typer.Typer) -> None:
-    """Add the money commands to the ``suanli`` app (called once by :mod:`suanli.cli.main`)."""
-    for sub, name in ((usage_app, "usage"), (wallet_app, "wallet"), (voucher_app, "voucher"),
-                      (package_app, "package"), (plan_app, "plan"), (statement_app, "statement")):
-        app.add_typer(sub, name=name)
-    for fn, name in ((invoice_list, "list"), (invoice_issue, "issue"), (invoice_get, "get"),
-                     (invoice_export, "export"), (invoice_pay, "pay"), (invoice_void, "void"),
-                     (invoice_credit, "credit")):
-        invoice_app.command(name)(fn)
-    bench_money.mount(bench_cli.app)
