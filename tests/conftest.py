@@ -28,6 +28,25 @@ PG_URL = os.environ.get("SUANLI_TEST_POSTGRES_URL")
 REQUIRE = os.environ.get("SUANLI_TEST_REQUIRE_SERVICES") == "1"
 
 
+def _tenant_accounts() -> set[str]:
+    import pwd
+
+    from suanli.drivers.unix_accounts import GECOS
+
+    return {e.pw_name for e in pwd.getpwall() if e.pw_gecos.startswith(GECOS)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_tenant_accounts() -> Iterator[None]:
+    """Sandboxed jobs create tenants' Unix accounts (suanli-<tenant>); remove the ones this run made."""
+    before = _tenant_accounts()
+    yield
+    import subprocess
+
+    for name in sorted(_tenant_accounts() - before):
+        subprocess.run(["userdel", name], capture_output=True, check=False)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC))
