@@ -1,8 +1,10 @@
-"""The ``suanli`` command stays light.
+"""The ``suanli`` command stays light and works without the optional extras.
 
 - ``suanli --help`` and every HTTP-only command load no server, database, numeric or plotting library
   (checked in ``sys.modules`` of a fresh interpreter, not by timing);
-- the one-line help that ``suanli --help`` lists without importing a command agrees with the command's own.
+- the one-line help that ``suanli --help`` lists without importing a command agrees with the command's own;
+- with psycopg or matplotlib missing (blocked in ``sys.modules``), the commands that need them stop with
+  the pip command of their extra instead of a traceback.
 """
 
 from __future__ import annotations
@@ -90,3 +92,22 @@ def test_listed_help_is_the_commands_own(name: str) -> None:
     own = inspect.cleandoc(cmd.short_help or cmd.help or "").split("\n\n")[0]
     assert " ".join(own.split()) == COMMANDS[name].help, f"update COMMANDS[{name!r}] in suanli/cli/main.py"
 
+
+def test_without_psycopg_postgres_commands_name_the_extra(tmp_path: Path) -> None:
+    url = f"postgresql://suanli@127.0.0.1:{free_port()}/suanli"
+    bench, serve = run_cli(tmp_path, ["bench", "ingest", "--database-url", url, "--events", "1"],
+                           ["serve", "--database-url", url, "--data-dir", str(tmp_path), "--port", str(free_port())],
+                           blocked=("psycopg",))
+    for r in (bench, serve):
+        assert r["code"] == 1, r
+        assert "pip install 'suanli[postgres]'" in r["stderr"] and "Traceback" not in r["stderr"], r["stderr"]
+
+
+def test_without_matplotlib_plots_name_the_extra_before_the_run(tmp_path: Path) -> None:
+    fgd, dyn = run_cli(tmp_path, ["sim", "fgd", "--trace-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o")],
+                       ["sim", "run", "--trace-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o")],
+                       blocked=("matplotlib",))
+    for r in (fgd, dyn):
+        assert r["code"] == 1, r
+        assert "pip install 'suanli[plot]'" in r["stderr"] and "Traceback" not in r["stderr"], r["stderr"]
+    assert not (tmp_path / "o").exists()

@@ -29,9 +29,9 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
 import typer
 
+from suanli.cli.extras import need
 from suanli.cli.render import fail, info, print_json, show, table
 from suanli.client import SuanliClient
 from suanli.client.money import MoneyClient
@@ -51,7 +51,8 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 @contextmanager
 def throwaway_database(url: str) -> Iterator[str]:
     """A new, empty database on the PostgreSQL server of ``url`` (named ``suanli_bench_<random>``),
-    as a URL; dropped on the way out, whatever happened."""
+    as a URL; dropped on the way out, whatever happened. Needs psycopg (the ``postgres`` extra)."""
+    psycopg = need("psycopg", "the benchmark's throwaway PostgreSQL database")
     name = f"suanli_bench_{uuid.uuid4().hex[:12]}"
     parts = urlsplit(url)
     admin = url.replace("postgresql+psycopg://", "postgresql://", 1)

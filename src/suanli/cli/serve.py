@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from suanli.cli.extras import install_hint
 from suanli.cli.render import info
 
 DEMO_TENANT = "demo-tenant"
@@ -72,6 +73,8 @@ def serve(
     except Exception as e:  # a bad URL or an unreachable database: say which, don't dump a traceback
         where = settings.database_url or settings.sqlalchemy_url
         info(f"cannot open the database at {where}: {e}")
+        if hint := install_hint(e):  # PostgreSQL without the postgres extra
+            info(f"install it with: {hint}")
         raise typer.Exit(1) from e
     url = client_url(host, port)
     operator_token = accounts.bootstrap_operator(platform)

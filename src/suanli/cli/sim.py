@@ -14,6 +14,7 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from suanli.cli.extras import need
 from suanli.cli.render import fail, print_json, show, table
 from suanli.errors import SuanliError
 from suanli.scheduler import policy_names
@@ -109,12 +110,17 @@ def write_outputs(out: Path, runs: list[FgdRun], published: Published | None) ->
     return files
 
 
-def plot_alloc(path: Path, runs: list[FgdRun], published: Published | None) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` (Agg backend). matplotlib is the ``plot`` extra: without it ``--out`` stops
+    before the run with the pip command to install it."""
+    need("matplotlib", "--out (a PNG plot)").use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_alloc(path: Path, runs: list[FgdRun], published: Published | None) -> Path:
+    plt = pyplot()
     w, p = runs[0].workload, runs[0].policy
     fig, ax = plt.subplots(figsize=(7, 4.5))
     mean = np.nanmean(np.array([r.discrete() for r in runs]), axis=0)
@@ -144,7 +150,7 @@ def fgd(
     pods: Annotated[str, typer.Option(help="Pod list CSV, or a workload name such as default or cpu050.")] = "default",
     seeds: Annotated[str, typer.Option(help="Seeds: 42-51, or 42,43.")] = "42-51",
     workers: Annotated[int, typer.Option(help="Worker processes (default: CPU count).")] = 0,
-    out: Annotated[Path | None, typer.Option(help="Write CSVs and a PNG plot into this directory.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write CSVs and a PNG plot into this directory (the plot needs the plot extra).")] = None,
     published: Annotated[Path | None, typer.Option(help="Published results CSV (analysis_allo_discrete.csv) to compare with and overlay.")] = None,
     trace_dir: Annotated[Path | None, typer.Option(help="Trace folder (default ../shared/traces/alibaba-gpu-v2023).")] = None,
     ratio: Annotated[float, typer.Option(help="Inflation: arrive until this multiple of capacity.")] = 1.3,
@@ -156,6 +162,8 @@ def fgd(
     if tie not in (None, "rank", "first", "random"):
         fail(f"--tie {tie!r}: allowed: rank, first, random")
     seed_list = parse_seeds(seeds)
+    if out is not None:
+        pyplot()
     tdir = trace_dir or default_trace_dir()
     node_path = nodes or tdir / "csv" / NODE_FILE
     pod_path = resolve_pods(pods, tdir)
@@ -201,7 +209,7 @@ def run(
     pods: Annotated[str, typer.Option(help="openb pod list CSV or workload name.")] = "default",
     philly: Annotated[Path | None, typer.Option(help="Philly jobs CSV (default ../shared/traces/sia-sosp23-workloads/philly_jobs.csv).")] = None,
     trace_dir: Annotated[Path | None, typer.Option(help="openb trace folder.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write time series CSVs and a PNG plot into this directory.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write time series CSVs and a PNG plot into this directory (the plot needs the plot extra).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Dynamic leasing: calibrated offered load, arrivals and departures over simulated time, a queue,
@@ -223,6 +231,8 @@ def run(
         fail("--load: every ρ must be > 0")
     if hours <= 0 or patience_h <= 0:
         fail("--hours and --patience-h must be > 0")
+    if out is not None:
+        pyplot()
     results = render_dynamic(trace, pol, loads, queues, hours * 3600, patience_h * 3600, seed, nodes, pods, philly,
                              trace_dir, out)
     summaries = [r.summary() | {"trace": trace} for r in results]
@@ -351,11 +361,7 @@ def render_dynamic(
 
 
 def write_dynamic(out: Path, results: list[Any], trace: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     out.mkdir(parents=True, exist_ok=True)
     p = results[0].policy.replace("+", "plus")
     with (out / f"dynamic_{trace}_{p}.csv").open("w", encoding="utf-8") as fh:
