@@ -79,6 +79,10 @@ def serve(
     url = client_url(host, port)
     operator_token = accounts.bootstrap_operator(platform)
     typer.echo(f"suanli server: {url}  (web console: {url}/console; API docs: {url}/docs; database: {platform.dialect})")
+    sandbox = platform.sandbox
+    if sandbox is not None:  # the local engine: say how tenant jobs are confined, loudly when they are not
+        warn = "WARNING: " if sandbox["isolation"] in ("off", "unavailable") else ""
+        typer.echo(f"{warn}job sandbox ({sandbox['isolation']}): {sandbox['detail']}")
     if operator_token:
         typer.echo(f"first start: operator token (shown once): {operator_token}")
     if demo:
