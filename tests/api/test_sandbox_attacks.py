@@ -162,3 +162,14 @@ def test_a_hostile_job_reaches_neither_the_platform_nor_another_tenant(server: S
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     for f in ("suanli.db", "demo-tokens.json"):
         assert stat.S_IMODE((data / f).stat().st_mode) == 0o600, f
+
+
+def test_the_opt_out_is_stated_at_start_up_and_in_health(tmp_path: Path) -> None:
+    with serving(tmp_path / "data", env=clean_env(SUANLI_SANDBOX="off")) as s:
+        health = httpx.get(f"{s.url}/health", timeout=10).json()
+        assert health["sandbox"]["isolation"] == "off" and "SUANLI_SANDBOX=off" in health["sandbox"]["detail"]
+        assert "WARNING: job sandbox (off)" in s.log.read_text()
+
+
+def test_the_sandbox_is_stated_at_start_up(server: ServeProcess) -> None:
+    assert "job sandbox (accounts): tenant jobs run in bubblewrap" in server.log.read_text()
