@@ -214,3 +214,53 @@ def test_vendor_device_nodes(fake_dev: Path, tmp_path: Path, make_grant) -> None
     state, logs = _run(d, "L1", JobSpec(command=("ls", "/dev")))
     assert state is JobState.COMPLETED
     assert "davinci0" in logs.split() and not {"nvidia0", "nvidiactl"} & set(logs.split())
+
+
+NOBODY_RUN = """
+import json, sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from suanli.drivers.base import DeviceAllocation, JobSpec, LeaseGrant
+from suanli.drivers.local import LocalDriver
+d = LocalDriver(Path(sys.argv[1]), nodes={"n1": 4})
+now = datetime.now(UTC)
+d.provision(LeaseGrant("L1", "alice", now - timedelta(seconds=5), now + timedelta(hours=1),
+                       (DeviceAllocation("n1", (1,), (1000,)),)))
+h = d.submit("L1", JobSpec(command=("sh", "-c", "ls /; ls /proc | grep -c '^[0-9]'; echo x > /tmp/y && cat /tmp/y; "
+                                    "cat " + sys.argv[2] + " || echo unreadable")))
+st = d.wait(h.job_id, 30)
+print(json.dumps({"isolation": d.sandbox.status.isolation, "state": st.state, "logs": d.logs(h.job_id)}))
+"""
+
+
+def test_an_ordinary_user_gets_the_namespace_sandbox(tmp_path: Path) -> None:
+    """``serve --demo`` by a newcomer who is not root: jobs still run sandboxed (user namespaces), under
+    the server's uid but with no view of its files or processes."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    import suanli
+
+    root = Path(tempfile.mkdtemp(prefix="suanli-nobody-"))
+    try:
+        shutil.copytree(Path(suanli.__file__).parent, root / "suanli")
+        secret = root / "server-secret"
+        secret.write_text("top secret")
+        data = root / "data"
+        data.mkdir()
+        for p in [root, *root.rglob("*")]:
+            os.chown(p, 65534, 65534)
+            p.chmod(0o700 if p.is_dir() else 0o600)
+        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "python3", "-c",
+                              NOBODY_RUN, str(data), str(secret)], capture_output=True, text=True, timeout=120,
+                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(data)}, check=False)
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        assert result["isolation"] == "namespaces" and result["state"] == "completed", result
+        lines = result["logs"].split()
+        assert "root" not in lines and "home" not in lines and "work" in lines
+        assert "unreadable" in lines and "top secret" not in result["logs"]  # the server's file is not there
+        assert int(lines[lines.index("work") + 1]) <= 4  # its own only: bwrap's init, sh, ls, grep
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
