@@ -72,3 +72,27 @@ def test_unknown_routes_answer_in_the_error_format(http: tuple[TestClient, dict[
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = c.delete("/v1/offers", headers=t)
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_bad_jobs_are_4xx_and_write_nothing(http: tuple[TestClient, dict[str, str], dict[str, str]],
+                                            demo: Platform) -> None:
+    c, _op, t = http
+    lease_id = c.post("/v1/orders", json={"form": "gpu", "quantity": 1, "models": ["A800"]}, headers=t).json()["lease_id"]
+    assert isinstance(demo.driver, LocalDriver)
+    jobs_dir = demo.driver.data_dir / "jobs"
+    before = sorted(jobs_dir.iterdir())
+    bad = [({"command": ["echo", "a\u0000b"]}, "NUL"),
+           ({"command": ["echo"], "env": {"X": "\u0000"}}, "NUL"),
+           ({"command": ["echo"], "time_limit_s": 1e20}, "time_limit_s"),
+           ({"command": ["echo"], "time_limit_s": 0}, "time_limit_s"),
+           ({"command": ["/no/such/program"]}, "not found in the job sandbox"),
+           ({"command": ["./train.py"]}, "relative path"),
+           ({"command": []}, "command"),
+           ({"command": ["echo"], "devices": -1}, "devices"),
+           ({"command": ["echo", "x" * 200_000]}, "too long")]
+    for body, says in bad:
+        r = c.post(f"/v1/leases/{lease_id}/jobs", headers=t, json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert says in r.json()["error"]["message"], (body, r.text)
+    assert c.get("/v1/jobs", params={"lease_id": lease_id}, headers=t).json()["items"] == []
+    assert sorted(jobs_dir.iterdir()) == before
