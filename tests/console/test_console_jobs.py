@@ -44,7 +44,7 @@ def test_tenant_runs_a_job_sees_its_log_and_end_and_cancels_another(
     expect(page.get_by_test_id("job-error")).to_contain_text("unclosed ' quote")
     page.locator("#job-command").fill("no-such-program-xyz --flag")
     page.get_by_role("button", name="Run job").click()
-    expect(page.get_by_test_id("job-error")).to_contain_text("cannot start 'no-such-program-xyz'")
+    expect(page.get_by_test_id("job-error")).to_contain_text("job executable 'no-such-program-xyz' was not found in the job sandbox")
     assert server.api("tenant", "GET", "/v1/jobs").json()["items"] == []
 
     # echo hello: submitted, followed by the page (it refreshes while the job runs) to its end
