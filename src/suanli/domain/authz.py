@@ -1,0 +1,247 @@
+"""Who may do what: every action on the platform, the roles that may do it, and what each sees.
+
+This table is the one place authorization is decided. A service names its action
+(``grant = authorize(actor, Action.READ_JOBS)``) and filters what it reads with the grant
+(``grant.tenant_id``, ``grant.supplier``); it never compares roles itself. The route × actor
+test (``tests/api/test_authz_matrix.py``) checks the table through every HTTP route.
+
+Scopes::
+
+    ALL            everything (the operator)
+    OWN_TENANT     the tenant's own objects; another tenant's answer 404, exactly as if they
+                   did not exist (a tenant cannot learn which ids exist)
+    OWN_SUPPLIER   the supplier's own nodes, the occupancy of those nodes (the leases' devices on
+                   them, nothing else of the lease) and its own money; another supplier's answer 404
+
+A role missing from an action's row is refused with 403 before anything is read, so the answer
+does not depend on the id asked about. Rules of thumb the table follows:
+
+- a supplier sees occupancy and money of its own nodes, never a tenant's commands, logs,
+  per-lease usage, orders or invoices;
+- only the operator sets a price (list prices, price plans), issues money (invoices, vouchers,
+  credits, top-ups, payouts) or changes the fleet and accounts;
+- only the owning tenant runs work on its lease (the operator may stop it, not run code as it).
+
+Grants fail closed: reading ``tenant_id`` of a supplier's grant (or ``supplier`` of a tenant's)
+raises instead of returning "no filter", so widening a row cannot silently widen a query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from suanli.domain.accounts import Principal, Role
+from suanli.domain.leases import Lease
+from suanli.errors import NotFoundError, PermissionDeniedError
+
+
+class Scope(StrEnum):
+    ALL = "all"
+    OWN_TENANT = "own_tenant"
+    OWN_SUPPLIER = "own_supplier"
+
+
+class Action(StrEnum):
+    # accounts
+    READ_SELF = "read_self"
+    MANAGE_ACCOUNTS = "manage_accounts"
+    # fleet and prices
+    READ_CATALOG = "read_catalog"
+    MANAGE_FLEET = "manage_fleet"
+    READ_NODES = "read_nodes"
+    SET_NODE_STATE = "set_node_state"
+    SET_FLOOR = "set_floor"
+    READ_PRICES = "read_prices"
+    SET_PRICE = "set_price"
+    READ_OFFERS = "read_offers"
+    # orders, leases, jobs
+    PLACE_ORDER = "place_order"
+    READ_ORDERS = "read_orders"
+    CANCEL_ORDER = "cancel_order"
+    READ_LEASES = "read_leases"
+    CHANGE_LEASE = "change_lease"
+    SUBMIT_JOB = "submit_job"
+    READ_JOBS = "read_jobs"
+    CANCEL_JOB = "cancel_job"
+    READ_LEASE_USAGE = "read_lease_usage"
+    # engine and telemetry
+    RUN_RECONCILERS = "run_reconcilers"
+    READ_METRICS = "read_metrics"
+    # money
+    INGEST_USAGE = "ingest_usage"
+    READ_USAGE = "read_usage"
+    READ_WALLET = "read_wallet"
+    MANAGE_WALLET = "manage_wallet"
+    BUY_PACKAGE = "buy_package"
+    READ_PACKAGES = "read_packages"
+    READ_PLANS = "read_plans"
+    ISSUE_VOUCHER = "issue_voucher"
+    READ_VOUCHERS = "read_vouchers"
+    MANAGE_RELATED_PARTIES = "manage_related_parties"
+    READ_INVOICES = "read_invoices"
+    ISSUE_INVOICE = "issue_invoice"
+    SETTLE_INVOICE = "settle_invoice"
+    READ_SUPPLIER_STATEMENT = "read_supplier_statement"
+    READ_REVENUE_REPORT = "read_revenue_report"
+    PAY_SUPPLIER = "pay_supplier"
+    CHECK_LEDGER = "check_ledger"
+
+
+@dataclass(frozen=True)
+class Rule:
+    what: str
+    """The action in words, for the refusal message ("running a job needs the tenant role ...")."""
+    scopes: dict[Role, Scope]
+    """The roles that may do it and what each sees; a role not here is refused (403)."""
+    hint: str = ""
+    """Said to a refused actor: where to look instead."""
+
+
+_OP = {Role.OPERATOR: Scope.ALL}
+_OP_TENANT = {Role.OPERATOR: Scope.ALL, Role.TENANT: Scope.OWN_TENANT}
+_OP_SUPPLIER = {Role.OPERATOR: Scope.ALL, Role.SUPPLIER: Scope.OWN_SUPPLIER}
+_EVERYONE = {Role.OPERATOR: Scope.ALL, Role.TENANT: Scope.ALL, Role.SUPPLIER: Scope.ALL}
+_NOT_INVOICES = "suppliers see statements of their revenue, not tenants' invoices"
+
+RULES: dict[Action, Rule] = {
+    Action.READ_SELF: Rule("reading your own account", _EVERYONE),
+    Action.MANAGE_ACCOUNTS: Rule("managing accounts and tokens", _OP),
+    Action.READ_CATALOG: Rule("reading the accelerator catalog", _EVERYONE),
+    Action.MANAGE_FLEET: Rule("importing or exporting the fleet", _OP),
+    Action.READ_NODES: Rule("listing nodes", _OP_SUPPLIER,
+                            "tenants see what they can rent with `offers`, not the node list"),
+    Action.SET_NODE_STATE: Rule("changing a node's state", _OP_SUPPLIER),
+    Action.SET_FLOOR: Rule("setting a supplier's floor price", _OP_SUPPLIER),
+    Action.READ_PRICES: Rule("reading list prices", _EVERYONE),
+    Action.SET_PRICE: Rule("setting a price (list prices, price plans)", _OP),
+    Action.READ_OFFERS: Rule("reading offers", _EVERYONE),
+    Action.PLACE_ORDER: Rule("ordering", {Role.TENANT: Scope.OWN_TENANT}),
+    Action.READ_ORDERS: Rule("reading orders", _OP_TENANT, "suppliers see the leases on their nodes"),
+    Action.CANCEL_ORDER: Rule("cancelling an order", _OP_TENANT),
+    Action.READ_LEASES: Rule("reading leases", {**_OP_TENANT, Role.SUPPLIER: Scope.OWN_SUPPLIER}),
+    Action.CHANGE_LEASE: Rule("ending or extending a lease", _OP_TENANT),
+    Action.SUBMIT_JOB: Rule("running a job on a lease", {Role.TENANT: Scope.OWN_TENANT},
+                            "only the tenant that holds the lease runs work on it"),
+    Action.READ_JOBS: Rule("reading jobs and their logs", _OP_TENANT,
+                           "suppliers see the occupancy of their nodes, not tenants' work"),
+    Action.CANCEL_JOB: Rule("cancelling a job", _OP_TENANT),
+    Action.READ_LEASE_USAGE: Rule("reading a lease's usage", _OP_TENANT,
+                                  "suppliers see their revenue per node in the supplier statement"),
+    Action.RUN_RECONCILERS: Rule("running the reconcilers", _OP),
+    Action.READ_METRICS: Rule("reading the platform metrics", _OP),
+    Action.INGEST_USAGE: Rule("reporting usage", _OP),
+    Action.READ_USAGE: Rule("reading usage", _OP_TENANT),
+    Action.READ_WALLET: Rule("reading a wallet", _OP_TENANT),
+    Action.MANAGE_WALLET: Rule("changing a wallet (top-ups, credits, runway policy)", _OP),
+    Action.BUY_PACKAGE: Rule("buying a package", _OP_TENANT),
+    Action.READ_PACKAGES: Rule("reading packages", _OP_TENANT),
+    Action.READ_PLANS: Rule("reading price plans", _OP_TENANT),
+    Action.ISSUE_VOUCHER: Rule("issuing a voucher", _OP),
+    Action.READ_VOUCHERS: Rule("reading vouchers", _OP_TENANT),
+    Action.MANAGE_RELATED_PARTIES: Rule("registering related parties", _OP),
+    Action.READ_INVOICES: Rule("reading invoices", _OP_TENANT, _NOT_INVOICES),
+    Action.ISSUE_INVOICE: Rule("issuing an invoice", _OP),
+    Action.SETTLE_INVOICE: Rule("paying, voiding or crediting an invoice", _OP),
+    Action.READ_SUPPLIER_STATEMENT: Rule("reading a supplier statement", _OP_SUPPLIER),
+    Action.READ_REVENUE_REPORT: Rule("reading the revenue report", _OP),
+    Action.PAY_SUPPLIER: Rule("paying a supplier", _OP),
+    Action.CHECK_LEDGER: Rule("checking the ledger", _OP),
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one actor may see while doing one action (from :func:`authorize`)."""
+
+    actor: Principal
+    action: Action
+    scope: Scope
+
+    @property
+    def tenant_id(self) -> str | None:
+        """Filter for tenant-owned rows: the tenant's own id, or ``None`` (no filter) for the operator.
+        Raises for a supplier's grant: tenant-owned rows are filtered by node, never left open."""
+        if self.scope is Scope.OWN_TENANT:
+            return self.actor.account_id
+        if self.scope is Scope.ALL:
+            return None
+        raise self._not_this_scope()
+
+    @property
+    def supplier(self) -> str | None:
+        """Filter for supplier-owned rows (nodes, floors, statements, occupancy): the supplier's
+        own name, or ``None`` (no filter) for the operator. Raises for a tenant's grant."""
+        if self.scope is Scope.OWN_SUPPLIER:
+            assert self.actor.supplier, "a supplier account always names its supplier"
+            return self.actor.supplier
+        if self.scope is Scope.ALL:
+            return None
+        raise self._not_this_scope()
+
+    @property
+    def lease_filter(self) -> tuple[str | None, str | None]:
+        """``(tenant_id, supplier)`` for rows a tenant owns on suppliers' nodes (leases): the
+        tenant's own, those on the supplier's nodes, or ``(None, None)`` (everything) for the operator."""
+        if self.scope is Scope.OWN_SUPPLIER:
+            return None, self.supplier
+        return self.tenant_id, None
+
+    def own_tenant(self, named: str | None) -> bool:
+        """Whether a request that names a tenant (by name or id, or ``None``) is about the actor
+        itself (``False``: the operator, who names any tenant). A tenant naming another tenant
+        gets 404, as if it did not exist."""
+        if self.scope is Scope.ALL:
+            return False
+        if self.scope is not Scope.OWN_TENANT:
+            raise self._not_this_scope()
+        if named not in (None, self.actor.name, self.actor.account_id):
+            raise NotFoundError(f"no tenant {named!r} visible to you", tenant=named)
+        return True
+
+    def named_supplier(self, named: str | None) -> str | None:
+        """The supplier a request is about: a supplier its own (naming another answers 404), the
+        operator the one it names (``None`` if it named none)."""
+        if self.scope is Scope.OWN_SUPPLIER:
+            if named not in (None, self.actor.supplier):
+                raise NotFoundError(f"no supplier {named!r} visible to you", supplier=named)
+            return self.actor.supplier
+        if self.scope is Scope.ALL:
+            return named
+        raise self._not_this_scope()
+
+    def _not_this_scope(self) -> PermissionDeniedError:
+        return PermissionDeniedError(f"{RULES[self.action].what}: a {self.actor.role.value}'s view of it is "
+                                     f"{self.scope.value}, which this request does not use", action=self.action.value)
+
+    def lease_view(self, lease: Lease) -> Lease:
+        """The lease as this actor may see it: whole for the operator and the owning tenant; for a
+        supplier only its devices on the supplier's nodes (occupancy), without the placement
+        reasoning (which can name other suppliers' nodes)."""
+        if self.scope is not Scope.OWN_SUPPLIER:
+            return lease
+        mine = tuple(a for a in lease.allocations if a.supplier == self.actor.supplier)
+        return replace(lease, allocations=mine, placement="")
+
+
+def allowed(role: Role, action: Action) -> bool:
+    return role in RULES[action].scopes
+
+
+def sees_revenue_split(actor: Principal) -> bool:
+    """Whether charge lines show the supplier's share and the operator's commission: to the operator
+    only (a tenant sees what it pays; a supplier sees its share in its own statement)."""
+    return actor.role is Role.OPERATOR
+
+
+def authorize(actor: Principal, action: Action) -> Grant:
+    """The actor's grant for ``action``; 403 if its role may not do it at all."""
+    rule = RULES[action]
+    scope = rule.scopes.get(actor.role)
+    if scope is None:
+        roles = " or ".join(r.value for r in Role if r in rule.scopes)
+        hint = f"; {rule.hint}" if rule.hint else ""
+        raise PermissionDeniedError(
+            f"{rule.what} needs the {roles} role; account {actor.name!r} is a {actor.role.value}{hint}",
+            role=actor.role.value, required=[r.value for r in Role if r in rule.scopes], action=action.value)
+    return Grant(actor, action, scope)
