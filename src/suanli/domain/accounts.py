@@ -1,11 +1,10 @@
-"""Accounts and roles. Every API request acts as one :class:`Principal`."""
+"""Accounts and roles. Every API request acts as one :class:`Principal`; what each role may do is
+decided in :mod:`suanli.domain.authz`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-
-from suanli.errors import PermissionDeniedError
 
 
 class Role(StrEnum):
@@ -22,15 +21,3 @@ class Principal:
     name: str
     role: Role
     supplier: str | None = None
-
-    @property
-    def is_operator(self) -> bool:
-        return self.role is Role.OPERATOR
-
-    def require(self, *roles: Role) -> None:
-        if self.role not in roles:
-            allowed = " or ".join(r.value for r in roles)
-            raise PermissionDeniedError(
-                f"this needs the {allowed} role; account {self.name!r} is a {self.role.value}",
-                role=self.role.value, required=[r.value for r in roles],
-            )

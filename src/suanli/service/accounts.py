@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from suanli.domain.accounts import Principal, Role
+from suanli.domain.authz import Action, authorize
 from suanli.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from suanli.service.platform import Platform
 from suanli.store import accounts as store
@@ -25,7 +26,7 @@ def create_account(p: Platform, actor: Principal | None, name: str, role: Role |
                    supplier: str | None = None) -> tuple[Principal, str]:
     """Create an account and its first token. Only the operator may (``actor=None`` is bootstrap)."""
     if actor is not None:
-        actor.require(Role.OPERATOR)
+        authorize(actor, Action.MANAGE_ACCOUNTS)
     try:
         role = Role(role)
     except ValueError:
@@ -45,15 +46,21 @@ def create_account(p: Platform, actor: Principal | None, name: str, role: Role |
     return principal, token
 
 
+def whoami(actor: Principal) -> Principal:
+    """The authenticated account itself (every role may ask)."""
+    authorize(actor, Action.READ_SELF)
+    return actor
+
+
 def issue_token(p: Platform, actor: Principal, account: str) -> str:
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.MANAGE_ACCOUNTS)
     with p.tx() as s:
         target = store.get_account(s, account)
         return store.issue_token(s, target.account_id, p.clock.now())
 
 
 def list_accounts(p: Platform, actor: Principal) -> list[Principal]:
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.MANAGE_ACCOUNTS)
     with p.tx() as s:
         return store.list_accounts(s)
 

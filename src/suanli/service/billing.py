@@ -30,8 +30,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal, Role
+from suanli.domain.authz import Action, Grant, authorize, sees_revenue_split
 from suanli.domain.leases import LeaseState
-from suanli.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from suanli.errors import ConflictError, NotFoundError, ValidationError
 from suanli.ledger import invoices as inv
 from suanli.ledger.metering import LEASE_SOURCE, active_intervals, lease_records, legacy_key
 from suanli.ledger.meters import Meter, UsageRecord
@@ -107,20 +108,17 @@ def voucher_from_row(r: Any, used: Decimal) -> Voucher:
     return Voucher(r.id, r.issuer, r.tenant_id, r.percent, r.cap, r.valid_from, r.valid_to, used)
 
 
-def resolve_tenant(s: Session, actor: Principal, tenant: str | None) -> Principal:
-    """The tenant an actor asks about: a tenant itself; the operator names one; suppliers never."""
-    if actor.role is Role.TENANT:
-        if tenant not in (None, actor.name, actor.account_id):
-            raise NotFoundError(f"no tenant {tenant!r} visible to you")
-        return actor
-    if actor.role is Role.OPERATOR:
-        if not tenant:
-            raise ValidationError("the operator must name the tenant (tenant=NAME)", field="tenant")
-        who = account_store.get_account(s, tenant)
-        if who.role is not Role.TENANT:
-            raise ValidationError(f"{tenant!r} is a {who.role.value}, not a tenant", field="tenant")
-        return who
-    raise PermissionDeniedError("suppliers see statements of their revenue, not tenants' invoices")
+def resolve_tenant(s: Session, grant: Grant, tenant: str | None) -> Principal:
+    """The tenant a request is about: a tenant itself (naming another answers 404); the operator
+    names one (by name or id)."""
+    if grant.own_tenant(tenant):
+        return grant.actor
+    if not tenant:
+        raise ValidationError("the operator must name the tenant (tenant=NAME)", field="tenant")
+    who = account_store.get_account(s, tenant)
+    if who.role is not Role.TENANT:
+        raise ValidationError(f"{tenant!r} is a {who.role.value}, not a tenant", field="tenant")
+    return who
 
 
 def lease_usage(s: Session, tenant_id: str, start: datetime, end: datetime, now: datetime
@@ -189,7 +187,7 @@ def sla_doc(row: SlaCreditRow, parts: Sequence[SlaPart] | Sequence[dict[str, Any
             ) -> dict[str, Any]:
     doc: dict[str, Any] = {"id": row.id, "lease": row.lease_id, "start": row.start, "end": row.end,
                            "seconds": row.seconds, "amount": cents(row.amount), "reason": row.reason}
-    if actor.role is not Role.TENANT:
+    if sees_revenue_split(actor):
         doc["parts"] = [x if isinstance(x, dict) else _part_doc(x) for x in parts]
     return doc
 
@@ -259,10 +257,11 @@ def _settle(p: Platform, s: Session, who: Principal, invoice_id: str, now: datet
 
 def preview(p: Platform, actor: Principal, period: str, tenant: str | None = None) -> Draft:
     """What the month's invoice would be now (to date for the current month); writes nothing."""
+    grant = authorize(actor, Action.READ_INVOICES)
     tick(p)
     now = p.clock.now()
     with p.tx() as s:
-        who = resolve_tenant(s, actor, tenant)
+        who = resolve_tenant(s, grant, tenant)
         inp, n = _rating(p, s, who, period, now, store_leases=False)
         rated = rate(inp)
         sla = pending_sla(p, s, who.account_id, inp.period_end, now)
@@ -274,7 +273,7 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
                   vouchers: Sequence[str] | None = None) -> dict[str, Any]:
     """Issue a tenant's invoice for a month that is over (operator only). ``vouchers``: apply only
     these (each must pay at least one line, else 422 naming the rule); default: every voucher."""
-    actor.require(Role.OPERATOR)
+    grant = authorize(actor, Action.ISSUE_INVOICE)
     tick(p)
     now = p.clock.now()
     _start, end = period_bounds(period)
@@ -282,7 +281,7 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
         raise ValidationError(f"period {period} is not over (it ends {end.isoformat()}); preview it with "
                               "GET /v1/billing/preview instead", field="period")
     with p.tx() as s:
-        who = resolve_tenant(s, actor, tenant)
+        who = resolve_tenant(s, grant, tenant)
         inp, n = _rating(p, s, who, period, now, store_leases=True)
         rated = rate(inp)
         invoice_id = "inv_" + secrets.token_hex(6)
@@ -334,17 +333,15 @@ def _line_values(i: int, x: ChargeLine) -> dict[str, Any]:
             "usage_period": x.usage_period, "description": x.description}
 
 
-def _invoice_row(s: Session, actor: Principal, invoice_id: str, *, for_update: bool = False) -> InvoiceRow:
-    if actor.role is Role.SUPPLIER:
-        raise PermissionDeniedError("suppliers see statements of their revenue, not tenants' invoices")
-    tid = actor.account_id if actor.role is Role.TENANT else None
-    return store.get_invoice(s, invoice_id, tenant_id=tid, for_update=for_update)
+def _invoice_row(s: Session, grant: Grant, invoice_id: str, *, for_update: bool = False) -> InvoiceRow:
+    return store.get_invoice(s, invoice_id, tenant_id=grant.tenant_id, for_update=for_update)
 
 
 def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any]:
     """One invoice with its lines, voucher uses and credit notes (a tenant sees only its own)."""
+    grant = authorize(actor, Action.READ_INVOICES)
     with p.tx() as s:
-        row = _invoice_row(s, actor, invoice_id)
+        row = _invoice_row(s, grant, invoice_id)
         tenant = account_store.get_account(s, row.tenant_id)
         lines = store.invoice_lines(s, [row.id])
         notes = store.credit_notes(s, row.id)
@@ -369,24 +366,21 @@ def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
                    "start": x.start_at, "end": x.end_at, "quantity": x.quantity, "price_unit": x.price_unit,
                    "unit_price": x.unit_price, "amount": cents(x.amount), "records": x.records,
                    "usage_period": x.usage_period, "description": x.description,
-                   **({} if actor.role is Role.TENANT else {"supplier_share": cents(x.supplier_share),
-                                                            "commission": cents(x.commission)})}
+                   **({"supplier_share": cents(x.supplier_share), "commission": cents(x.commission)}
+                      if sees_revenue_split(actor) else {})}
                   for x in lines],
     }
 
 
 def list_invoices(p: Platform, actor: Principal, *, tenant: str | None = None, period: str | None = None,
                   status: str | None = None) -> list[dict[str, Any]]:
-    if actor.role is Role.SUPPLIER:
-        raise PermissionDeniedError("suppliers see statements of their revenue, not tenants' invoices")
+    grant = authorize(actor, Action.READ_INVOICES)
     with p.tx() as s:
-        tid = None
-        if actor.role is Role.TENANT:
-            tid = actor.account_id
-        elif tenant:
-            tid = resolve_tenant(s, actor, tenant).account_id
-        names = {a.account_id: a.name for a in account_store.list_accounts(s)} if actor.is_operator else {
-            actor.account_id: actor.name}
+        tid = grant.tenant_id
+        if tenant:
+            tid = resolve_tenant(s, grant, tenant).account_id
+        names = {a.account_id: a.name for a in account_store.list_accounts(s)} if tid is None else {
+            tid: account_store.get_account(s, tid).name}
         rows = store.list_invoices(s, tenant_id=tid, period=period, status=status)
     return [{"id": r.id, "tenant": names.get(r.tenant_id, r.tenant_id), "period": r.period, "status": r.status,
              "currency": r.currency, "total": r.total, "amount_due": r.amount_due, "issued_at": r.issued_at}
@@ -395,10 +389,10 @@ def list_invoices(p: Platform, actor: Principal, *, tenant: str | None = None, p
 
 def pay_invoice(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any]:
     """Record that the amount due was received (operator only): issued -> paid."""
-    actor.require(Role.OPERATOR)
+    grant = authorize(actor, Action.SETTLE_INVOICE)
     now = p.clock.now()
     with p.tx() as s:
-        row = _invoice_row(s, actor, invoice_id, for_update=True)
+        row = _invoice_row(s, grant, invoice_id, for_update=True)
         if row.status != "issued":
             raise ConflictError(f"invoice {invoice_id} is {row.status}; only an issued invoice can be paid",
                                 invoice=invoice_id, status=row.status)
@@ -411,10 +405,10 @@ def pay_invoice(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
 
 def void_invoice(p: Platform, actor: Principal, invoice_id: str, reason: str = "") -> dict[str, Any]:
     """Void an unpaid invoice (operator only): every entry is reversed; vouchers and packages are freed."""
-    actor.require(Role.OPERATOR)
+    grant = authorize(actor, Action.SETTLE_INVOICE)
     now = p.clock.now()
     with p.tx() as s:
-        row = _invoice_row(s, actor, invoice_id, for_update=True)
+        row = _invoice_row(s, grant, invoice_id, for_update=True)
         if row.status != "issued":
             raise ConflictError(f"invoice {invoice_id} is {row.status}; only an issued, unpaid invoice can be "
                                 "voided (give a credit note for a paid one)", invoice=invoice_id, status=row.status)
@@ -432,12 +426,12 @@ def void_invoice(p: Platform, actor: Principal, invoice_id: str, reason: str = "
 
 def credit_note(p: Platform, actor: Principal, invoice_id: str, amount: Decimal, reason: str) -> dict[str, Any]:
     """Give back part of an invoice as a new entry (operator only): to the wallet if it was paid."""
-    actor.require(Role.OPERATOR)
+    grant = authorize(actor, Action.SETTLE_INVOICE)
     if not reason:
         raise ValidationError("a credit note needs a reason", field="reason")
     now = p.clock.now()
     with p.tx() as s:
-        row = _invoice_row(s, actor, invoice_id, for_update=True)
+        row = _invoice_row(s, grant, invoice_id, for_update=True)
         if row.status == "void":
             raise ConflictError(f"invoice {invoice_id} is void; nothing to credit", invoice=invoice_id)
         given = sum((n.amount for n in store.credit_notes(s, row.id)), ZERO)
@@ -484,9 +478,10 @@ def month_invoice(p: Platform, actor: Principal, period: str, tenant: str | None
     """A tenant's invoice for a month: the issued document if the month has a live (issued or
     paid) invoice — never a re-rating, which can differ (packages drawn since, late usage that
     went to a later invoice) — else the draft (status ``preview``), to date for the current month."""
+    grant = authorize(actor, Action.READ_INVOICES)
     period_bounds(period)
     with p.tx() as s:
-        who = resolve_tenant(s, actor, tenant)
+        who = resolve_tenant(s, grant, tenant)
         live = [r for r in store.list_invoices(s, tenant_id=who.account_id, period=period) if r.status != "void"]
     if live:
         doc = invoice_doc(p, actor, live[0].id)
@@ -507,15 +502,15 @@ def draft_doc(d: Draft, actor: Principal) -> dict[str, Any]:
                    "end": x.end, "quantity": x.quantity, "price_unit": x.price_unit, "unit_price": x.unit_price,
                    "amount": x.amount, "records": x.records, "usage_period": x.usage_period,
                    "description": x.description,
-                   **({} if actor.role is Role.TENANT else {"supplier_share": x.supplier_share,
-                                                            "commission": x.commission})}
+                   **({"supplier_share": x.supplier_share, "commission": x.commission}
+                      if sees_revenue_split(actor) else {})}
                   for i, x in enumerate(d.rated.lines)],
     }
 
 
 def ledger_check(p: Platform, actor: Principal) -> dict[str, Any]:
     """Trial balance (operator only): every account's balance, their sum (zero) and unbalanced entries (none)."""
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.CHECK_LEDGER)
     with p.tx() as s:
         bal = ledger_store.balances(s)
         bad = ledger_store.unbalanced_entries(s)

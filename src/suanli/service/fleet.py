@@ -7,11 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from suanli.domain.accounts import Principal, Role
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
+from suanli.domain.catalog import AcceleratorModel
 from suanli.domain.clock import utc
 from suanli.domain.fleet import FloorPrice, NodeState, parse_fleet
 from suanli.domain.prices import PriceEntry, PriceUnit
-from suanli.errors import NotFoundError, PermissionDeniedError, ValidationError
+from suanli.errors import NotFoundError, ValidationError
 from suanli.service.platform import Platform
 from suanli.store import fleet as store
 from suanli.store import prices as price_store
@@ -20,7 +22,7 @@ from suanli.store.tables import SiteRow, SupplierRow
 
 def import_fleet(p: Platform, actor: Principal, raw: Any) -> dict[str, int]:
     """Validate the whole document first, then write it in one transaction (all or nothing)."""
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.MANAGE_FLEET)
     now = p.clock.now()
     with p.tx() as s:
         spec = parse_fleet(raw, p.catalog(s))
@@ -64,8 +66,15 @@ def _parse_time(value: Any) -> datetime:
         raise ValidationError(f"effective_from {value!r} is not an ISO-8601 date-time") from None
 
 
+def catalog(p: Platform, actor: Principal) -> list[AcceleratorModel]:
+    """The accelerator models: built in, plus the operator's additions and overrides."""
+    authorize(actor, Action.READ_CATALOG)
+    with p.tx() as s:
+        return list(p.catalog(s))
+
+
 def export_fleet(p: Platform, actor: Principal) -> dict[str, Any]:
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.MANAGE_FLEET)
     with p.tx() as s:
         return {
             "models": [m.to_dict() for m in store.list_models(s)],
@@ -85,9 +94,7 @@ def export_fleet(p: Platform, actor: Principal) -> dict[str, Any]:
 
 def list_nodes(p: Platform, actor: Principal) -> list[dict[str, Any]]:
     """Operator: every node; supplier: its own nodes; tenant: not allowed (tenants see offers)."""
-    if actor.role is Role.TENANT:
-        raise PermissionDeniedError("tenants see what they can rent with `offers`, not the node list")
-    supplier = actor.supplier if actor.role is Role.SUPPLIER else None
+    supplier = authorize(actor, Action.READ_NODES).supplier
     with p.tx() as s:
         reasons = store.node_state_reasons(s)
         return [{"name": n.name, "site": n.site, "supplier": n.supplier, "model": n.model, "devices": n.device_count,
@@ -97,23 +104,23 @@ def list_nodes(p: Platform, actor: Principal) -> list[dict[str, Any]]:
 
 
 def set_node_state(p: Platform, actor: Principal, node: str, state: str, reason: str = "") -> dict[str, Any]:
-    actor.require(Role.OPERATOR, Role.SUPPLIER)
+    supplier = authorize(actor, Action.SET_NODE_STATE).supplier
     try:
         st = NodeState(state)
     except ValueError:
         raise ValidationError(f"node state {state!r} not allowed; allowed: {', '.join(x.value for x in NodeState)}") from None
     with p.tx() as s:
         row = store.get_node_row(s, node)
-        if actor.role is Role.SUPPLIER and row.supplier != actor.supplier:
+        if supplier is not None and row.supplier != supplier:
             raise NotFoundError(f"no node named {node!r}", node=node)
         n = store.set_node_state(s, node, st, reason)
     return {"name": n.name, "state": n.state.value, "reason": reason}
 
 
 def set_floor(p: Platform, actor: Principal, supplier: str, model: str, device_hour: Decimal) -> FloorPrice:
-    actor.require(Role.OPERATOR, Role.SUPPLIER)
-    if actor.role is Role.SUPPLIER and actor.supplier != supplier:
-        raise PermissionDeniedError(f"supplier account {actor.name} may only set floors for {actor.supplier}")
+    """A supplier's floor price for a model (the operator for any supplier, a supplier for itself;
+    another supplier's answers 404)."""
+    authorize(actor, Action.SET_FLOOR).named_supplier(supplier)
     if device_hour <= 0:
         raise ValidationError(f"floor price must be > 0, got {device_hour}")
     with p.tx() as s:
@@ -130,7 +137,7 @@ def import_from_engine(p: Platform, actor: Principal, *, site: str, supplier: st
     """Import the nodes of the running engine (Slurm: nodes, CPUs, memory, GPU GRES types) into
     ``site``/``supplier`` (both must exist). A GRES type maps to the catalog model of that name or
     alias (``a100`` -> A100-80GB); an unknown type is an error that names it."""
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.MANAGE_FLEET)
     driver = p.driver
     read = getattr(driver, "import_fleet", None)
     if read is None:

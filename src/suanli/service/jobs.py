@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from suanli.domain.accounts import Principal, Role
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LeaseState
 from suanli.drivers.base import JobSpec, JobState
 from suanli.errors import ConflictError, EngineError, SuanliError
@@ -31,19 +32,16 @@ from suanli.store.engine import Job
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def _scope(actor: Principal) -> str | None:
-    return actor.account_id if actor.role is Role.TENANT else None
-
-
 def submit_job(p: Platform, actor: Principal, lease_id: str, command: Sequence[str], *, devices: int | None = None,
                node: str | None = None, env: Mapping[str, str] | None = None, name: str | None = None,
                time_limit_s: int | None = None) -> Job:
     """Run ``command`` on the lease's devices. Refused for another tenant's lease (404), a lease that is
-    not active, more devices than the lease holds there, or a node the lease does not hold."""
-    actor.require(Role.TENANT, Role.OPERATOR)
+    not active, more devices than the lease holds there, or a node the lease does not hold. Only
+    the tenant holding the lease runs work on it (the operator may read and cancel it)."""
+    grant = authorize(actor, Action.SUBMIT_JOB)
     tick(p)
     with p.tx() as s:
-        lease = lease_store.get_lease(s, lease_id, tenant_id=_scope(actor))
+        lease = lease_store.get_lease(s, lease_id, tenant_id=grant.tenant_id)
     if lease.state is not LeaseState.ACTIVE:
         raise ConflictError(f"lease {lease_id} is {lease.state.value}; jobs run only on an active lease",
                             lease=lease_id, state=lease.state.value)
@@ -83,23 +81,23 @@ def _refresh(p: Platform, jobs: list[Job]) -> None:
 
 
 def list_jobs(p: Platform, actor: Principal, lease_id: str | None = None, offset: int = 0, limit: int = 50) -> list[Job]:
-    if actor.role is Role.SUPPLIER:
-        return []
+    tenant_id = authorize(actor, Action.READ_JOBS).tenant_id
     with p.tx() as s:
         if lease_id is not None:
-            lease_store.get_lease(s, lease_id, tenant_id=_scope(actor))
-        jobs = store.list_jobs(s, tenant_id=_scope(actor), lease_id=lease_id, offset=offset, limit=limit)
+            lease_store.get_lease(s, lease_id, tenant_id=tenant_id)
+        jobs = store.list_jobs(s, tenant_id=tenant_id, lease_id=lease_id, offset=offset, limit=limit)
     _refresh(p, jobs)
     with p.tx() as s:
-        return store.list_jobs(s, tenant_id=_scope(actor), lease_id=lease_id, offset=offset, limit=limit)
+        return store.list_jobs(s, tenant_id=tenant_id, lease_id=lease_id, offset=offset, limit=limit)
 
 
-def get_job(p: Platform, actor: Principal, job_id: str) -> Job:
+def get_job(p: Platform, actor: Principal, job_id: str, action: Action = Action.READ_JOBS) -> Job:
+    tenant_id = authorize(actor, action).tenant_id
     with p.tx() as s:
-        job = store.get_job(s, job_id, tenant_id=_scope(actor))
+        job = store.get_job(s, job_id, tenant_id=tenant_id)
     _refresh(p, [job])
     with p.tx() as s:
-        return store.get_job(s, job_id, tenant_id=_scope(actor))
+        return store.get_job(s, job_id, tenant_id=tenant_id)
 
 
 def job_logs(p: Platform, actor: Principal, job_id: str) -> str:
@@ -110,8 +108,7 @@ def job_logs(p: Platform, actor: Principal, job_id: str) -> str:
 
 
 def cancel_job(p: Platform, actor: Principal, job_id: str) -> Job:
-    actor.require(Role.TENANT, Role.OPERATOR)
-    job = get_job(p, actor, job_id)
+    job = get_job(p, actor, job_id, Action.CANCEL_JOB)
     if p.driver is None or p.driver.name != job.driver:
         raise EngineError(f"job {job_id} ran on engine {job.driver}, which this server does not run", job=job_id)
     p.driver.cancel(job.driver_job_id)
@@ -156,12 +153,15 @@ def collect_usage(p: Platform) -> int:
 
 
 def lease_usage(p: Platform, actor: Principal, lease_id: str) -> dict[str, Any]:
-    """Allocated device-seconds (what is billed) next to device-seconds jobs actually used."""
+    """Allocated device-seconds (what is billed) next to device-seconds jobs actually used, and the
+    lease's SLA credits."""
+    tenant_id = authorize(actor, Action.READ_LEASE_USAGE).tenant_id
     collect_usage(p)
     now = p.clock.now()
     with p.tx() as s:
-        lease = lease_store.get_lease(s, lease_id, tenant_id=_scope(actor))
+        lease = lease_store.get_lease(s, lease_id, tenant_id=tenant_id)
         jobs = store.list_jobs(s, tenant_id=None, lease_id=lease.id)
+        credits = store.sla_credits(s, lease_id=lease.id, tenant_id=tenant_id)
     allocated = Decimal(0)
     window = lease.billable_window(now)
     if window is not None:
@@ -172,4 +172,6 @@ def lease_usage(p: Platform, actor: Principal, lease_id: str) -> dict[str, Any]:
     used = sum((j.device_seconds or Decimal(0) for j in jobs), Decimal(0))
     return {"lease_id": lease.id, "allocated_device_seconds": allocated, "used_device_seconds": used,
             "jobs": len(jobs), "finished_jobs": sum(1 for j in jobs if j.device_seconds is not None),
-            "used_share": (used / allocated) if allocated else Decimal(0)}
+            "used_share": (used / allocated) if allocated else Decimal(0),
+            "sla_credits": [{"start": c.start, "end": c.end, "seconds": c.seconds, "amount": c.amount,
+                             "currency": c.currency, "reason": c.reason} for c in credits]}

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from suanli.domain.accounts import Principal, Role
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LIVE_STATES, MAX_TERM, Lease, LeaseState, check_transition
 from suanli.errors import CapacityError, ConflictError, ValidationError
 from suanli.service.placement import snapshot
@@ -48,12 +49,11 @@ def tick(p: Platform) -> int:
     return moved
 
 
-def _tenant_scope(actor: Principal) -> str | None:
-    return None if actor.role is not Role.TENANT else actor.account_id
-
-
 def list_leases(p: Platform, actor: Principal, *, state: str | None = None, offset: int = 0, limit: int = 50
                 ) -> list[Lease]:
+    """The tenant's leases, the leases on the supplier's nodes (their devices there only), or all."""
+    grant = authorize(actor, Action.READ_LEASES)
+    tenant_id, supplier = grant.lease_filter
     tick(p)
     states = None
     if state:
@@ -62,28 +62,27 @@ def list_leases(p: Platform, actor: Principal, *, state: str | None = None, offs
         except ValueError:
             raise ValidationError(f"state {state!r} not allowed; allowed: {', '.join(x.value for x in LeaseState)}") from None
     with p.tx() as s:
-        return store.list_leases(s, tenant_id=_tenant_scope(actor), states=states,
-                                 supplier=actor.supplier if actor.role is Role.SUPPLIER else None,
-                                 offset=offset, limit=limit)
+        leases = store.list_leases(s, tenant_id=tenant_id, states=states, supplier=supplier, offset=offset,
+                                   limit=limit)
+    return [grant.lease_view(x) for x in leases]
 
 
 def get_lease(p: Platform, actor: Principal, lease_id: str) -> tuple[Lease, list[dict[str, Any]]]:
+    """One lease and its events, as :func:`list_leases` shows it (another's answers 404)."""
+    grant = authorize(actor, Action.READ_LEASES)
+    tenant_id, supplier = grant.lease_filter
     tick(p)
     with p.tx() as s:
-        if actor.role is Role.SUPPLIER:
-            visible = store.list_leases(s, supplier=actor.supplier)
-            if lease_id not in {x.id for x in visible}:
-                store.get_lease(s, "\0" + lease_id)  # raises the same not-found as for anyone else
-        lease = store.get_lease(s, lease_id, tenant_id=_tenant_scope(actor))
-        return lease, store.lease_events(s, lease_id)
+        lease = store.get_lease(s, lease_id, tenant_id=tenant_id, supplier=supplier)
+        return grant.lease_view(lease), store.lease_events(s, lease_id)
 
 
 def end_lease(p: Platform, actor: Principal, lease_id: str, reason: str = "") -> Lease:
-    actor.require(Role.TENANT, Role.OPERATOR)
+    grant = authorize(actor, Action.CHANGE_LEASE)
     tick(p)
     now = p.clock.now()
     with p.tx() as s:
-        lease = store.get_lease(s, lease_id, tenant_id=_tenant_scope(actor), for_update=True)
+        lease = store.get_lease(s, lease_id, tenant_id=grant.tenant_id, for_update=True)
         if lease.state is LeaseState.SCHEDULED:
             raise ConflictError(f"lease {lease_id} has not started; cancel its order {lease.order_id} instead",
                                 lease=lease_id, order=lease.order_id)
@@ -94,14 +93,14 @@ def end_lease(p: Platform, actor: Principal, lease_id: str, reason: str = "") ->
 def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: Decimal | int | None = None,
                  end: datetime | None = None) -> Lease:
     """Move a fixed-term lease's end later, if the same devices are free for the added time."""
-    actor.require(Role.TENANT, Role.OPERATOR)
+    grant = authorize(actor, Action.CHANGE_LEASE)
     tick(p)
     if (hours is None) == (end is None):
         raise ValidationError("give exactly one of hours (to add) or end (the new end)")
     for _ in range(30):
         try:
             with p.tx() as s:
-                lease = store.get_lease(s, lease_id, tenant_id=_tenant_scope(actor), for_update=True)
+                lease = store.get_lease(s, lease_id, tenant_id=grant.tenant_id, for_update=True)
                 if lease.state not in LIVE_STATES:
                     raise ConflictError(f"lease {lease_id} is {lease.state.value}; only scheduled or active leases "
                                         "can be extended", lease=lease_id)

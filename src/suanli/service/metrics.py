@@ -14,7 +14,8 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from suanli.domain.accounts import Principal, Role
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.drivers.telemetry import DeviceSample, TelemetryReader, facility_kwh, select_telemetry
 from suanli.service.leases import tick
 from suanli.service.placement import snapshot
@@ -69,7 +70,7 @@ def telemetry() -> TelemetryReader:
 
 
 def collect(p: Platform, actor: Principal, reader: TelemetryReader | None = None) -> Metrics:
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.READ_METRICS)
     tick(p)
     now = p.clock.now()
     m = Metrics()

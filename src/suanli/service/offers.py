@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.domain.fleet import energy_cost_per_p_hour
 from suanli.domain.prices import device_hour_price, p_year_price
 from suanli.errors import ValidationError
@@ -18,8 +19,9 @@ FREE_HORIZON = timedelta(minutes=1)
 """A device counts as free now if it is free for at least this long from now."""
 
 
-def offers(p: Platform, _actor: Principal, *, model: str | None = None, site: str | None = None,
+def offers(p: Platform, actor: Principal, *, model: str | None = None, site: str | None = None,
            min_memory_gib: int = 0) -> list[dict[str, Any]]:
+    authorize(actor, Action.READ_OFFERS)
     if min_memory_gib < 0:
         raise ValidationError("min_memory_gib must be >= 0", field="min_memory_gib")
     now = p.clock.now()

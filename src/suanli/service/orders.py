@@ -14,7 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from suanli.domain.accounts import Principal, Role
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LeaseState, OrderSpec, order_to_dict, parse_order
 from suanli.errors import CapacityError, ConflictError, ValidationError
 from suanli.service.leases import transition
@@ -33,7 +34,7 @@ class OrderResult:
 
 
 def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency_key: str | None = None) -> OrderResult:
-    actor.require(Role.TENANT)
+    authorize(actor, Action.PLACE_ORDER)
     now = p.clock.now()
     spec = parse_order(raw, now=now)
     stored_spec = order_to_dict(spec, window=raw)
@@ -87,16 +88,14 @@ def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, st
 
 
 def list_orders(p: Platform, actor: Principal, offset: int = 0, limit: int = 50) -> list[OrderRecord]:
-    tenant = None if actor.role is Role.OPERATOR else actor.account_id
-    if actor.role is Role.SUPPLIER:
-        return []
+    tenant = authorize(actor, Action.READ_ORDERS).tenant_id
     with p.tx() as s:
         return store.list_orders(s, tenant_id=tenant, offset=offset, limit=limit)
 
 
 def cancel_order(p: Platform, actor: Principal, order_id: str) -> OrderRecord:
     """Cancel a reservation that has not started (its lease becomes cancelled, devices freed)."""
-    tenant = None if actor.role is Role.OPERATOR else actor.account_id
+    tenant = authorize(actor, Action.CANCEL_ORDER).tenant_id
     with p.tx() as s:
         order = store.get_order(s, order_id, tenant_id=tenant)
         if order.lease_id is None:

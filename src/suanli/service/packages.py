@@ -8,7 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from suanli.domain.accounts import Principal, Role
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.errors import ValidationError
 from suanli.ledger.meters import parse_meter
 from suanli.ledger.packages import Package
@@ -22,10 +23,10 @@ def create_package(p: Platform, actor: Principal, *, tenant: str | None, meter: 
                    expires_at: datetime, price: Decimal, model: str = "", unit: str = "units",
                    starts_at: datetime | None = None) -> dict[str, Any]:
     """A tenant buys a package (or the operator sells one to a named tenant)."""
-    actor.require(Role.OPERATOR, Role.TENANT)
+    grant = authorize(actor, Action.BUY_PACKAGE)
     now = p.clock.now()
     with p.tx() as s:
-        who = resolve_tenant(s, actor, tenant)
+        who = resolve_tenant(s, grant, tenant)
         if model and model not in {m.name for m in p.catalog(s)}:
             raise ValidationError(f"unknown model {model!r}", field="model")
         pkg = Package("pk_" + secrets.token_hex(6), who.account_id, parse_meter(meter), quantity, starts_at or now,
@@ -43,10 +44,11 @@ def _doc(pkg: Package, tenant: str, used: Decimal) -> dict[str, Any]:
 
 
 def list_packages(p: Platform, actor: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
-    """Packages with what is drawn on issued invoices so far."""
-    actor.require(Role.OPERATOR, Role.TENANT)
+    """Packages with what is drawn on issued invoices so far (a tenant's own; the operator's: all, or
+    one named tenant's)."""
+    grant = authorize(actor, Action.READ_PACKAGES)
     with p.tx() as s:
-        who = resolve_tenant(s, actor, tenant) if (tenant or actor.role is Role.TENANT) else None
+        who = resolve_tenant(s, grant, tenant) if (tenant or grant.tenant_id) else None
         rows = store.packages_for(s, who.account_id if who else None)
         used = store.package_used(s, [r.id for r in rows])
     name = who.name if who else ""

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from suanli.domain.accounts import Principal, Role
+from suanli.domain.authz import Action, authorize
 from suanli.domain.money import to_decimal
 from suanli.errors import NotFoundError, ValidationError
 from suanli.ledger.meters import Meter, parse_meter
@@ -136,7 +137,7 @@ def plan_dict(plan: PricePlan, tenant_name: str) -> dict[str, Any]:
 def create_plan(p: Platform, actor: Principal, raw: Mapping[str, Any]) -> dict[str, Any]:
     """A price plan for a tenant's contract or one order (operator only); ``tenant='*'`` is the
     platform's default plan (list prices of tokens, storage, egress, data)."""
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.SET_PRICE)
     tenant = raw.get("tenant")
     if not isinstance(tenant, str) or not tenant:
         raise ValidationError("tenant is required: a tenant account, or '*' for the default plan", field="tenant")
@@ -161,9 +162,10 @@ def create_plan(p: Platform, actor: Principal, raw: Mapping[str, Any]) -> dict[s
 
 
 def list_plans(p: Platform, actor: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
-    actor.require(Role.OPERATOR, Role.TENANT)
+    """A tenant's plans and the default plan (a tenant its own; the operator: all, or one tenant's)."""
+    grant = authorize(actor, Action.READ_PLANS)
     with p.tx() as s:
-        if actor.role is Role.TENANT:
+        if grant.own_tenant(tenant):
             ids = {actor.account_id: actor.name, DEFAULT_TENANT: DEFAULT_TENANT}
         elif tenant:
             who = account_store.get_account(s, tenant)

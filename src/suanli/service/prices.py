@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from suanli.domain.accounts import Principal, Role
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.domain.money import check_currency
 from suanli.domain.prices import PriceBook, PriceEntry, PriceUnit, device_hour_price, p_year_price
 from suanli.errors import NotFoundError, ValidationError
@@ -24,7 +25,7 @@ def price_book(p: Platform, s: Session) -> PriceBook:
 
 def set_price(p: Platform, actor: Principal, model: str, amount: Decimal, unit: str, site: str | None = None,
               effective_from: datetime | None = None, currency: str | None = None) -> dict[str, Any]:
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.SET_PRICE)
     try:
         u = PriceUnit(unit)
     except ValueError:
@@ -46,7 +47,8 @@ def _row(e: PriceEntry, model: Any) -> dict[str, Any]:
             "device_hour": device_hour_price(e.amount, e.unit, model), "p_year": p_year_price(e.amount, e.unit, model)}
 
 
-def list_prices(p: Platform, _actor: Principal) -> list[dict[str, Any]]:
+def list_prices(p: Platform, actor: Principal) -> list[dict[str, Any]]:
+    authorize(actor, Action.READ_PRICES)
     with p.tx() as s:
         cat = p.catalog(s)
         return [_row(e, cat.get(e.model)) for e in store.list_prices(s)]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.errors import SuanliError
 from suanli.service.engine import reconcile_leases
 from suanli.service.health import check_health
@@ -19,6 +21,12 @@ from suanli.service.platform import Platform
 from suanli.service.wallets import enforce_runway
 
 log = logging.getLogger("suanli.reconcile")
+
+
+def run_now(p: Platform, actor: Principal) -> dict[str, Any]:
+    """One pass now, on the operator's request (the API's ``POST /v1/engine/reconcile``)."""
+    authorize(actor, Action.RUN_RECONCILERS)
+    return run_pass(p)
 
 
 def run_pass(p: Platform) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from suanli.domain.accounts import Principal, Role
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.errors import NotFoundError, ValidationError
 from suanli.ledger.invoices import payout
 from suanli.ledger.postings import payable
@@ -36,11 +37,7 @@ def supplier_statement(p: Platform, actor: Principal, supplier: str | None = Non
                        ) -> dict[str, Any]:
     """A supplier's share of issued invoices (a month, or all time), per period, node, model and site;
     a supplier sees only its own. Usage counts once its tenant's invoice is issued."""
-    actor.require(Role.SUPPLIER, Role.OPERATOR)
-    if actor.role is Role.SUPPLIER:
-        if supplier not in (None, actor.supplier):
-            raise NotFoundError(f"no supplier {supplier!r} visible to you")
-        supplier = actor.supplier
+    supplier = authorize(actor, Action.READ_SUPPLIER_STATEMENT).named_supplier(supplier)
     if not supplier:
         raise ValidationError("name the supplier (supplier=NAME)", field="supplier")
     if period is not None:
@@ -102,7 +99,7 @@ def _group_by_node(rows: Iterable[tuple[Decimal, Decimal, Decimal, Decimal, str,
 
 
 def revenue_report(p: Platform, actor: Principal, period: str | None = None) -> dict[str, Any]:
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.READ_REVENUE_REPORT)
     with p.tx() as s:
         invoices = store.list_invoices(s, tenant_id=None, period=period)
         live = [r for r in invoices if r.status != "void"]
@@ -131,7 +128,7 @@ def revenue_report(p: Platform, actor: Principal, period: str | None = None) -> 
 
 def pay_supplier(p: Platform, actor: Principal, supplier: str, amount: Decimal) -> dict[str, Any]:
     """Record a payout to a supplier (operator only): payable down, cash down."""
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.PAY_SUPPLIER)
     with p.tx() as s:
         owed = -ledger_store.balance(s, payable(supplier))
         if amount > owed:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal, Role
+from suanli.domain.authz import Action, authorize
 from suanli.errors import ConflictError, ValidationError
 from suanli.ledger.meters import UsageRecord, parse_event
 from suanli.ledger.rating import add_months, month_of, period_bounds
@@ -84,7 +85,7 @@ def store_records(s: Session, records: Sequence[UsageRecord], ingested_at: Any,
 
 def ingest(p: Platform, actor: Principal, events: Sequence[Mapping[str, Any]]) -> IngestResult:
     """Ingest a batch of usage events (the operator or its metering agents)."""
-    actor.require(Role.OPERATOR)
+    authorize(actor, Action.INGEST_USAGE)
     if not events:
         raise ValidationError("send at least one event", field="events")
     if len(events) > MAX_BATCH:
@@ -115,14 +116,14 @@ def _not_object(i: int) -> UsageRecord:
 
 def usage_summary(p: Platform, actor: Principal, *, tenant: str | None = None, period: str | None = None,
                   source: str | None = None) -> list[dict[str, Any]]:
-    """Usage per tenant, meter and model (a tenant sees only its own)."""
-    actor.require(Role.TENANT, Role.OPERATOR)
+    """Usage per tenant, meter and model (a tenant sees only its own; naming another answers 404)."""
+    grant = authorize(actor, Action.READ_USAGE)
     start = end = None
     if period:
         start, end = period_bounds(period)
     with p.tx() as s:
         tid: str | None
-        if actor.role is Role.TENANT:
+        if grant.own_tenant(tenant):
             tid = actor.account_id
         else:
             tid = None

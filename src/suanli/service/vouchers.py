@@ -10,7 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from suanli.domain.accounts import Principal, Role
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.errors import ValidationError
 from suanli.ledger.vouchers import Voucher
 from suanli.service.billing import resolve_tenant
@@ -23,12 +24,12 @@ from suanli.store.money_tables import VoucherRow
 
 def issue_voucher(p: Platform, actor: Principal, *, tenant: str, issuer: str, percent: Decimal, cap: Decimal,
                   valid_from: datetime, valid_to: datetime) -> dict[str, Any]:
-    actor.require(Role.OPERATOR)
+    grant = authorize(actor, Action.ISSUE_VOUCHER)
     if not issuer or len(issuer) > 120:
         raise ValidationError("issuer must name who funds the voucher (e.g. shanghai-city), 1-120 characters",
                               field="issuer")
     with p.tx() as s:
-        who = resolve_tenant(s, actor, tenant)
+        who = resolve_tenant(s, grant, tenant)
         v = Voucher("vc_" + secrets.token_hex(6), issuer, who.account_id, percent, cap, valid_from, valid_to)
         store.add_voucher(s, VoucherRow(id=v.id, issuer=issuer, tenant_id=who.account_id, percent=percent, cap=cap,
                                         valid_from=valid_from, valid_to=valid_to, created_at=p.clock.now()))
@@ -42,10 +43,9 @@ def _doc(v: Voucher, tenant: str, used: Decimal) -> dict[str, Any]:
 
 def list_vouchers(p: Platform, actor: Principal, *, tenant: str | None = None, issuer: str | None = None
                   ) -> list[dict[str, Any]]:
-    actor.require(Role.OPERATOR, Role.TENANT)
+    grant = authorize(actor, Action.READ_VOUCHERS)
     with p.tx() as s:
-        tid = actor.account_id if actor.role is Role.TENANT else (
-            resolve_tenant(s, actor, tenant).account_id if tenant else None)
+        tid = resolve_tenant(s, grant, tenant).account_id if tenant else grant.tenant_id
         rows = store.vouchers_for(s, tid, issuer=issuer)
         used = store.voucher_used(s, [r.id for r in rows])
         names = {a.account_id: a.name for a in account_store.list_accounts(s)}
@@ -56,10 +56,9 @@ def list_vouchers(p: Platform, actor: Principal, *, tenant: str | None = None, i
 def audit(p: Platform, actor: Principal, *, issuer: str | None = None, tenant: str | None = None
           ) -> list[dict[str, Any]]:
     """Every use and refusal of vouchers, line by line, with the rule that refused (operator; a tenant its own)."""
-    actor.require(Role.OPERATOR, Role.TENANT)
+    grant = authorize(actor, Action.READ_VOUCHERS)
     with p.tx() as s:
-        tid = actor.account_id if actor.role is Role.TENANT else (
-            resolve_tenant(s, actor, tenant).account_id if tenant else None)
+        tid = resolve_tenant(s, grant, tenant).account_id if tenant else grant.tenant_id
         rows = store.vouchers_for(s, tid, issuer=issuer)
         by_id = {r.id: r for r in rows}
         names = {a.account_id: a.name for a in account_store.list_accounts(s)}
@@ -72,9 +71,9 @@ def audit(p: Platform, actor: Principal, *, issuer: str | None = None, tenant: s
 
 def add_related_party(p: Platform, actor: Principal, tenant: str, supplier: str, note: str = "") -> dict[str, Any]:
     """Register that a buyer and a supplier are related parties (operator only)."""
-    actor.require(Role.OPERATOR)
+    grant = authorize(actor, Action.MANAGE_RELATED_PARTIES)
     with p.tx() as s:
-        who = resolve_tenant(s, actor, tenant)
+        who = resolve_tenant(s, grant, tenant)
         if not fleet_store.supplier_exists(s, supplier):
             raise ValidationError(f"unknown supplier {supplier!r}", field="supplier")
         store.add_related(s, who.account_id, supplier, note)

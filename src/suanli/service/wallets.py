@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from suanli.domain.accounts import Principal, Role
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LeaseState
 from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.errors import ValidationError
@@ -43,9 +44,9 @@ def _money(p: Platform, amount: Decimal) -> Decimal:
 
 def top_up(p: Platform, actor: Principal, tenant: str, amount: Decimal, reference: str = "") -> dict[str, Any]:
     """Record money received into a tenant's wallet (operator only), then re-check its runway."""
-    actor.require(Role.OPERATOR)
+    grant = authorize(actor, Action.MANAGE_WALLET)
     with p.tx() as s:
-        who = resolve_tenant(s, actor, tenant)
+        who = resolve_tenant(s, grant, tenant)
         e = inv.top_up(who.account_id, reference or "tu_" + secrets.token_hex(6), p.clock.now(), amount,
                        p.settings.currency)
         ledger_store.add_entries(s, [entry_values(e)])
@@ -55,11 +56,11 @@ def top_up(p: Platform, actor: Principal, tenant: str, amount: Decimal, referenc
 
 def grant_credit(p: Platform, actor: Principal, tenant: str, amount: Decimal, reason: str) -> dict[str, Any]:
     """An operator coupon/credit: spent on invoices after vouchers, before wallet cash."""
-    actor.require(Role.OPERATOR)
+    grant = authorize(actor, Action.MANAGE_WALLET)
     if not reason:
         raise ValidationError("a credit needs a reason (what it is for)", field="reason")
     with p.tx() as s:
-        who = resolve_tenant(s, actor, tenant)
+        who = resolve_tenant(s, grant, tenant)
         e = inv.grant_credit(who.account_id, "cr_" + secrets.token_hex(6), p.clock.now(), amount, reason,
                              p.settings.currency)
         ledger_store.add_entries(s, [entry_values(e)])
@@ -69,10 +70,10 @@ def grant_credit(p: Platform, actor: Principal, tenant: str, amount: Decimal, re
 def set_policy(p: Platform, actor: Principal, tenant: str, warn_hours: Decimal, suspend_hours: Decimal
                ) -> dict[str, Any]:
     """Make a tenant prepaid with a runway rule (operator only)."""
-    actor.require(Role.OPERATOR)
+    grant = authorize(actor, Action.MANAGE_WALLET)
     pol = RunwayPolicy(warn_hours, suspend_hours)
     with p.tx() as s:
-        who = resolve_tenant(s, actor, tenant)
+        who = resolve_tenant(s, grant, tenant)
         row = store.wallet_policy(s, who.account_id, for_update=True)
         if row is None:
             row = WalletPolicyRow(tenant_id=who.account_id, warn_hours=pol.warn_hours,
@@ -101,9 +102,9 @@ def _burn_and_accrued(p: Platform, s: Session, tenant_id: str) -> tuple[Decimal,
 
 
 def show_wallet(p: Platform, actor: Principal, tenant: str | None = None) -> dict[str, Any]:
-    actor.require(Role.OPERATOR, Role.TENANT)
+    grant = authorize(actor, Action.READ_WALLET)
     with p.tx() as s:
-        who = resolve_tenant(s, actor, tenant)
+        who = resolve_tenant(s, grant, tenant)
         bal = -ledger_store.balance(s, wallet(who.account_id))
         cred = -ledger_store.balance(s, credit(who.account_id))
         row = store.wallet_policy(s, who.account_id)
@@ -119,6 +120,12 @@ def show_wallet(p: Platform, actor: Principal, tenant: str | None = None) -> dic
             "runway_hours": None if hours is None else hours.quantize(Decimal("0.01")),
             "standing": row.standing if row else "postpaid",
             "suspended_leases": list(row.suspended) if row else []}
+
+
+def check_runway(p: Platform, actor: Principal) -> list[dict[str, Any]]:
+    """Apply the low-balance rule now (operator); returns what changed."""
+    authorize(actor, Action.MANAGE_WALLET)
+    return enforce_runway(p)
 
 
 def enforce_runway(p: Platform, only: str | None = None) -> list[dict[str, Any]]:

@@ -169,10 +169,22 @@ def _lease(r: LeaseRow, allocs: list[Allocation]) -> Lease:
                  r.activated_at, r.ended_at, r.reason, r.commission_rate, r.placement, r.created_at, tuple(allocs))
 
 
-def get_lease(s: Session, lease_id: str, *, tenant_id: str | None = None, for_update: bool = False) -> Lease:
+def _on_supplier_nodes(supplier: str) -> Any:
+    """Leases holding (or having held) a device on a node of ``supplier``."""
+    return LeaseRow.id.in_(
+        select(AllocationRow.lease_id).join(DeviceRow, DeviceRow.id == AllocationRow.device_id)
+        .join(NodeRow, NodeRow.id == DeviceRow.node_id).where(NodeRow.supplier == supplier))
+
+
+def get_lease(s: Session, lease_id: str, *, tenant_id: str | None = None, supplier: str | None = None,
+              for_update: bool = False) -> Lease:
+    """One lease; ``tenant_id``/``supplier`` limit it to that tenant's, or to one on that supplier's
+    nodes (not found otherwise, as if it did not exist)."""
     q = select(LeaseRow).where(LeaseRow.id == lease_id)
     if tenant_id is not None:
         q = q.where(LeaseRow.tenant_id == tenant_id)
+    if supplier is not None:
+        q = q.where(_on_supplier_nodes(supplier))
     if for_update:
         q = q.with_for_update()
     row = s.scalar(q)
@@ -190,9 +202,7 @@ def list_leases(s: Session, *, tenant_id: str | None = None, states: Iterable[Le
     if states is not None:
         q = q.where(LeaseRow.state.in_([st.value for st in states]))
     if supplier is not None:
-        q = q.where(LeaseRow.id.in_(
-            select(AllocationRow.lease_id).join(DeviceRow, DeviceRow.id == AllocationRow.device_id)
-            .join(NodeRow, NodeRow.id == DeviceRow.node_id).where(NodeRow.supplier == supplier)))
+        q = q.where(_on_supplier_nodes(supplier))
     if overlapping is not None:
         a, b = overlapping
         q = q.where(LeaseRow.activated_at.is_not(None), LeaseRow.activated_at < b,

@@ -23,7 +23,7 @@ def account_out(a: Principal) -> dict[str, Any]:
 
 @router.get("/v1/me", response_model=AccountResponse)
 def me(who: PrincipalDep) -> dict[str, Any]:
-    return account_out(who)
+    return account_out(accounts.whoami(who))
 
 
 @router.get("/v1/accounts", response_model=list[AccountResponse])

@@ -10,7 +10,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from suanli.api.deps import PlatformDep, PrincipalDep
 from suanli.api.schemas.fleet import FleetImportResponse
 from suanli.api.schemas.jobs import EngineImportRequest
-from suanli.domain.accounts import Role
 from suanli.service import fleet, metrics, reconcile
 from suanli.service.metrics import Metrics
 
@@ -26,8 +25,7 @@ def import_engine(body: EngineImportRequest, p: PlatformDep, who: PrincipalDep) 
 @router.post("/v1/engine/reconcile")
 def reconcile_now(p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     """Run one pass of the background reconcilers now (operator)."""
-    who.require(Role.OPERATOR)
-    return reconcile.run_pass(p)
+    return reconcile.run_now(p, who)
 
 
 class _Collector:

@@ -20,9 +20,8 @@ router = APIRouter(tags=["fleet"])
 
 
 @router.get("/v1/catalog", response_model=list[AcceleratorResponse])
-def catalog(p: PlatformDep, _who: PrincipalDep) -> list[dict[str, Any]]:
-    with p.tx() as s:
-        return [{**m.to_dict(), "p": m.p} for m in p.catalog(s)]
+def catalog(p: PlatformDep, who: PrincipalDep) -> list[dict[str, Any]]:
+    return [{**m.to_dict(), "p": m.p} for m in fleet.catalog(p, who)]
 
 
 @router.post("/v1/fleet/import", response_model=FleetImportResponse)

@@ -7,9 +7,7 @@ from fastapi import APIRouter
 from suanli.api.deps import PageDep, PlatformDep, PrincipalDep
 from suanli.api.schemas.common import Page
 from suanli.api.schemas.jobs import JobLogsResponse, JobResponse, JobSubmitRequest, LeaseUsageResponse
-from suanli.domain.accounts import Role
 from suanli.service import jobs
-from suanli.store import engine as engine_store
 
 router = APIRouter(tags=["jobs"])
 
@@ -48,10 +46,4 @@ def cancel(job_id: str, p: PlatformDep, who: PrincipalDep) -> Any:
 @router.get("/v1/leases/{lease_id}/usage", response_model=LeaseUsageResponse)
 def lease_usage(lease_id: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     """Device-seconds allocated (billed) next to device-seconds jobs used, and SLA credits."""
-    out = jobs.lease_usage(p, who, lease_id)
-    with p.tx() as s:
-        credits = engine_store.sla_credits(s, lease_id=lease_id,
-                                           tenant_id=who.account_id if who.role is Role.TENANT else None)
-        out["sla_credits"] = [{"start": c.start, "end": c.end, "seconds": c.seconds, "amount": c.amount,
-                               "currency": c.currency, "reason": c.reason} for c in credits]
-    return out
+    return jobs.lease_usage(p, who, lease_id)

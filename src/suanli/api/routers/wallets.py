@@ -14,7 +14,6 @@ from suanli.api.schemas.money import (
     WalletPolicyRequest,
     WalletResponse,
 )
-from suanli.domain.accounts import Role
 from suanli.service import packages, plans, wallets
 
 router = APIRouter(tags=["wallets", "packages", "plans"])
@@ -47,8 +46,7 @@ def set_policy(body: WalletPolicyRequest, p: PlatformDep, who: PrincipalDep) -> 
 @router.post("/v1/wallet/check")
 def check_runway(p: PlatformDep, who: PrincipalDep) -> Any:
     """Apply the low-balance rule now (operator): suspend or resume pay-as-you-go leases."""
-    who.require(Role.OPERATOR)
-    return {"changes": wallets.enforce_runway(p)}
+    return {"changes": wallets.check_runway(p, who)}
 
 
 @router.post("/v1/packages", response_model=PackageResponse, status_code=201)
