@@ -9,7 +9,7 @@ from suanli.api.schemas.common import Page
 from suanli.api.schemas.orders import OrderRequest, OrderResponse
 from suanli.domain.clock import utc
 from suanli.service import orders
-from suanli.store.leases import OrderRecord
+from suanli.service.orders import OrderRecord
 
 router = APIRouter(tags=["orders"])
 
