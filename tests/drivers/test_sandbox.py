@@ -264,3 +264,39 @@ def test_an_ordinary_user_gets_the_namespace_sandbox(tmp_path: Path) -> None:
         assert int(lines[lines.index("work") + 1]) <= 4  # its own only: bwrap's init, sh, ls, grep
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_operator_settings_network_and_read_only_paths(tmp_path: Path, make_grant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import socket
+    import tempfile
+
+    from suanli.settings import Settings
+
+    monkeypatch.setenv("SUANLI_SANDBOX_NETWORK", "host")
+    extra = Path(tempfile.mkdtemp(prefix="suanli-ro-"))  # outside /tmp/pytest-of-root (0700)
+    try:
+        extra.chmod(0o755)
+        tool = extra / "hello"
+        tool.write_text("#!/bin/sh\necho hello from an operator path\n")
+        tool.chmod(0o755)
+        monkeypatch.setenv("SUANLI_SANDBOX_RO_PATHS", f"{extra}:/nonexistent-dir")
+        st = Settings.from_env()
+        assert st.sandbox == "on" and st.sandbox_network == "host" and st.sandbox_ro_paths == (extra, Path("/nonexistent-dir"))
+        sb = Sandbox(st.sandbox, network=st.sandbox_network, ro_paths=st.sandbox_ro_paths)
+        d = LocalDriver(tmp_path / "e", nodes={"n1": 4}, sandbox=sb)
+        d.provision(make_grant("L1", devices=(0,)))
+        with socket.socket() as srv:
+            srv.bind(("127.0.0.1", 0))
+            srv.listen()
+            port = srv.getsockname()[1]
+            code = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5).close(); print('reached')"
+            state, logs = _run(d, "L1", JobSpec(command=("python3", "-c", code)))
+        assert state is JobState.COMPLETED and "reached" in logs  # host network: the operator's choice
+        state, logs = _run(d, "L1", JobSpec(command=(str(tool),)))
+        assert state is JobState.COMPLETED and "hello from an operator path" in logs, logs
+        with pytest.raises(ValidationError, match="SUANLI_SANDBOX is 'on' or 'off'"):
+            Sandbox("maybe")
+    finally:
+        import shutil
+
+        shutil.rmtree(extra, ignore_errors=True)

@@ -421,8 +421,9 @@ class LocalDriver:
             else:
                 state = JobState.COMPLETED if rc == 0 else JobState.FAILED
                 reason = None if rc == 0 else self._exit_reason(job, rc)
+        self._clean_group(job)  # before the job is reported done: nothing of it is left then
+        with self._lock:
             self._finish(job, end, state, rc, reason)
-        self._clean_group(job)
 
     def _exit_reason(self, job: _Job, rc: int) -> str:
         if job.group is not None and job.group.oom_killed():

@@ -341,11 +341,11 @@ class Sandbox:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         args += ["--perms", "0644", "--ro-bind-data", str(passwd), "/etc/passwd",
                  "--perms", "0644", "--ro-bind-data", str(groups), "/etc/group"]
-        for p in self.ro_paths:
-            args += ["--ro-bind-try", str(p), str(p)]
         args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777",
                  "--dir", "/var/tmp",
                  "--bind-fd", str(workfd), WORK, "--chdir", WORK]
+        for p in self.ro_paths:  # after /tmp's tmpfs, which would hide a path below it
+            args += ["--ro-bind-try", str(p), str(p)]
         for rel in device_paths(vendor, devices, self.dev_root):
             args += ["--dev-bind", str(self.dev_root / rel), f"/dev/{rel}"]
         args += ["--", *self._drop(account is not None, uid, gid), *command]
