@@ -2,7 +2,9 @@
 
 Run with ``SUANLI_TEST_SLURM=1`` (and ``SUANLI_SLURM_DIR``, ``SUANLI_SLURM_REST_URL`` as printed by
 slurm-up). Without it these tests are skipped; with it and no reachable Slurm they FAIL.
-The cluster is 3 nodes (node1..node3) × 4 fake ``gpu:a100`` and 4 cores each.
+The cluster is 3 nodes (node1..node3) × 4 fake ``gpu:a100`` and 4 cores each. Jobs run as the
+tenants' own Unix accounts (``suanli-sl-tenant-a``; tests/drivers/test_slurm_identity.py checks that);
+the accounts this module creates are removed at its end.
 Waits are bounded polls on Slurm's state, never fixed sleeps.
 """
 
@@ -19,6 +21,7 @@ from typing import TypeVar
 
 import pytest
 
+from suanli.drivers import unix_accounts
 from suanli.drivers.base import (
     WHOLE,
     DeviceAllocation,
@@ -36,6 +39,20 @@ from suanli.errors import ConflictError, EngineError, ValidationError
 pytestmark = pytest.mark.slurm
 T = TypeVar("T")
 DEADLINE = 60.0
+TENANT_A, TENANT_B = "sl-tenant-a", "sl-tenant-b"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tenant_accounts() -> Iterator[None]:
+    """Provisioning creates the tenants' Unix accounts: remove those this module made."""
+    before = {t for t in (TENANT_A, TENANT_B) if unix_accounts.lookup(t)}
+    yield
+    for t in {TENANT_A, TENANT_B} - before:
+        # Slurm keeps the uid it resolved for a user: drop the user too, or a recreated account
+        # (another uid) would be refused in the next run ("Invalid account")
+        subprocess.run(["sacctmgr", "-i", "delete", "user", unix_accounts.unix_name(t)], capture_output=True,
+                       timeout=30)
+        unix_accounts.remove_account(t)
 
 
 def _slurm_dir() -> Path:
@@ -72,7 +89,7 @@ def _lease_id(tag: str) -> str:
     return f"{tag}-{uuid.uuid4().hex[:8]}"
 
 
-def _grant(lease_id: str, node: str, devices: tuple[int, ...], *, tenant: str = "tenant-a",
+def _grant(lease_id: str, node: str, devices: tuple[int, ...], *, tenant: str = TENANT_A,
            start: datetime | None = None, end: datetime | str | None = "1h") -> LeaseGrant:
     s = start or datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
     e = s + timedelta(hours=1) if end == "1h" else end
@@ -112,7 +129,8 @@ def test_lease_becomes_reservation_and_job_runs_on_its_gpus(slurm: SlurmDriver, 
     assert result.created and result.engine_ref == f"suanli-{lease_id}"
     resv = slurm.reservation(lease_id)
     assert resv is not None
-    assert (resv["Nodes"], resv["Accounts"], resv["CoreCnt"]) == ("node1", "tenant-a", "2")
+    assert (resv["Nodes"], resv["Accounts"], resv["CoreCnt"]) == ("node1", TENANT_A, "2")
+    assert resv["Users"] == unix_accounts.unix_name(TENANT_A)  # and no one else, root included
     assert slurm.provision(grant).created is False  # idempotent
 
     h = slurm.submit(lease_id, JobSpec(command=("sh", "-c", "echo CVD=$CUDA_VISIBLE_DEVICES; sleep 2"), devices=2))
@@ -162,14 +180,14 @@ def test_lease_gpu_count_is_enforced_and_release_cancels_jobs(slurm_rest: SlurmD
 def test_whole_node_lease_refuses_other_accounts_in_slurm(slurm_rest: SlurmDriver, leases) -> None:  # type: ignore[no-untyped-def]
     d = slurm_rest
     lease_id = _lease_id("whole")
-    res = d.provision(_grant(lease_id, "node3", (0, 1, 2, 3), tenant="tenant-a"))
+    res = d.provision(_grant(lease_id, "node3", (0, 1, 2, 3), tenant=TENANT_A))
     leases.append((d, lease_id))
     assert "CoreCnt" not in " ".join(res.notes)
     resv = d.reservation(lease_id)
     assert resv is not None and resv["CoreCnt"] == "4" and resv["Nodes"] == "node3"
     # another tenant's account may not run in the reservation: Slurm itself refuses
-    d._ensure_account("tenant-b", lease_id)
-    other = subprocess.run(["sbatch", "--parsable", "--account=tenant-b", f"--reservation=suanli-{lease_id}",
+    d._ensure_account(TENANT_B, lease_id, "root")
+    other = subprocess.run(["sbatch", "--parsable", f"--account={TENANT_B}", f"--reservation=suanli-{lease_id}",
                             "--wrap", "true"], capture_output=True, text=True, timeout=20)
     assert other.returncode != 0 and "Access denied" in other.stderr
     # a cancel by job id ends the job
@@ -244,7 +262,7 @@ def test_bad_grants_are_refused_before_slurm(slurm_rest: SlurmDriver) -> None:
     caps = d.capabilities()
     assert not caps.supports(Feature.FRACTIONAL_DEVICES)
     s = datetime.now(UTC) - timedelta(seconds=5)
-    frac = LeaseGrant(_lease_id("frac"), "tenant-a", s, s + timedelta(hours=1),
+    frac = LeaseGrant(_lease_id("frac"), TENANT_A, s, s + timedelta(hours=1),
                       (DeviceAllocation("node1", (0,), (500,)),))
     with pytest.raises(ValidationError, match="fractional GPU: not supported by this Slurm configuration"):
         d.provision(frac)

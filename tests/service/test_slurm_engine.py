@@ -1,7 +1,7 @@
 """The whole path on a real Slurm (scripts/services/slurm-up: 3 nodes × 4 fake a100, slurmdbd,
 slurmrestd): fleet imported from Slurm -> order -> lease = reservation -> job runs on the lease's
-GPUs -> usage from sacct -> lease end removes the reservation; node down -> lease interrupted and
-re-placed; another tenant cannot run work on the lease.
+GPUs as the tenant's own Unix account -> usage from sacct -> lease end removes the reservation;
+node down -> lease interrupted and re-placed; another tenant cannot run work on the lease.
 
 Waits are bounded polls on Slurm's own state, never fixed sleeps.
 """
@@ -22,6 +22,7 @@ import pytest
 from suanli.domain.accounts import Principal
 from suanli.domain.clock import SystemClock
 from suanli.domain.leases import LeaseState
+from suanli.drivers import unix_accounts
 from suanli.drivers.slurm import SlurmDriver
 from suanli.errors import NotFoundError, SuanliError
 from suanli.service import accounts, engine, fleet, health, jobs, leases, orders
@@ -41,6 +42,20 @@ def until(what: str, fn: Callable[[], T | None], deadline: float = 90.0) -> T:
             return got
         assert time.monotonic() < end, f"timed out waiting for {what}"
         time.sleep(0.3)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tenant_accounts() -> Iterator[None]:
+    """Jobs run as the tenants' own Unix accounts (suanli-slurm-a, ...): remove those this module made."""
+    tenants = ("slurm-a", "slurm-b")
+    before = {t for t in tenants if unix_accounts.lookup(t)}
+    yield
+    for t in set(tenants) - before:
+        # Slurm keeps the uid it resolved for a user: drop the user too, or a recreated account
+        # (another uid) would be refused in the next run ("Invalid account")
+        subprocess.run(["sacctmgr", "-i", "delete", "user", unix_accounts.unix_name(t)], capture_output=True,
+                       timeout=30)
+        unix_accounts.remove_account(t)
 
 
 @pytest.fixture
@@ -79,15 +94,17 @@ def test_lease_becomes_a_reservation_and_jobs_run_on_its_gpus(slurm_platform: tu
     lease_id = res.order.lease_id or ""
     lease = leases.get_lease(p, tenant, lease_id)[0]
     node = lease.allocations[0].node
-    job = jobs.submit_job(p, tenant, lease_id, ["bash", "-c", "echo CVD=$CUDA_VISIBLE_DEVICES; sleep 2"])
+    job = jobs.submit_job(p, tenant, lease_id, ["bash", "-c", "echo CVD=$CUDA_VISIBLE_DEVICES; id -un; sleep 2"])
     driver = p.driver
     assert isinstance(driver, SlurmDriver)
     resv = driver.reservation(lease_id)
     assert resv is not None and node in resv.get("Nodes", "")
     done = until("job to finish", lambda: (j := jobs.get_job(p, tenant, job.id)).state == "completed" and j)
     assert done.node == node
-    line = next(x for x in jobs.job_logs(p, tenant, job.id).splitlines() if x.startswith("CVD="))
+    log = jobs.job_logs(p, tenant, job.id).splitlines()
+    line = next(x for x in log if x.startswith("CVD="))
     assert len(line.removeprefix("CVD=").split(",")) == 2
+    assert unix_accounts.unix_name("slurm-a") in log  # the tenant's own account, not the server's root
     until("sacct usage", lambda: jobs.collect_usage(p) or jobs.get_job(p, tenant, job.id).device_seconds)
     used = jobs.get_job(p, tenant, job.id).device_seconds
     assert used is not None and used >= 2 * 2  # 2 GPUs for at least 2 seconds

@@ -19,12 +19,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from suanli.drivers.base import engine_error
+from suanli.drivers.unix_accounts import UnixAccount
 
 _UNREACHABLE = (
     "unable to contact slurm controller", "socket timed out", "connection refused",
     "zero bytes were transmitted", "communication connection failure", "unable to establish",
     "slurm_persist_conn_open", "connection timed out", "slurmdbd", ") is down", " is down",
 )
+
+
+_TENANT_ENV = re.compile(r"PATH|LANG|LC_[A-Z]+|TZ|SLURM_(?!JWT$)[A-Z_]+")
+"""What of the server's environment a Slurm tool run as a tenant gets (never a token or a secret)."""
 
 
 def retryable_text(text: str) -> bool:
@@ -34,21 +39,29 @@ def retryable_text(text: str) -> bool:
 
 @dataclass(frozen=True)
 class SlurmCli:
-    """Runs Slurm tools as the current user (``env`` adds e.g. ``SLURM_CONF``)."""
+    """Runs Slurm tools as the current user (``env`` adds e.g. ``SLURM_CONF``), or as ``as_user``
+    (a tenant's account: its uid, gid and groups; needs root), e.g. ``sbatch`` for a tenant."""
 
     timeout_s: float = 15.0
     env: Mapping[str, str] = field(default_factory=dict)
     bin_dir: str | None = None
 
     def run(self, tool: str, *args: str, lease_id: str | None = None, timeout_s: float | None = None,
-            check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+            check: bool = True, input: str | None = None,
+            as_user: UnixAccount | None = None) -> subprocess.CompletedProcess[str]:
         exe = os.path.join(self.bin_dir, tool) if self.bin_dir else tool
         argv = [exe, *args]
         env = {**os.environ, **self.env}
         limit = timeout_s or self.timeout_s
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=limit, env=env,
-                                  check=False, input=input)
+        if as_user is not None:  # the tenant may read its own processes' environment: none of the server's
+            env = {**{k: v for k, v in os.environ.items() if _TENANT_ENV.fullmatch(k)}, **self.env,
+                   "USER": as_user.name, "LOGNAME": as_user.name, "HOME": "/nonexistent"}
+        try:  # as_user: the child drops to the tenant (groups, gid, uid) before exec, in a cwd it may enter
+            proc = subprocess.run(
+                argv, capture_output=True, text=True, timeout=limit, env=env, check=False, input=input,
+                user=as_user.uid if as_user else None, group=as_user.gid if as_user else None,
+                extra_groups=os.getgrouplist(as_user.name, as_user.gid) if as_user else None,
+                cwd="/" if as_user else None)
         except subprocess.TimeoutExpired as exc:
             raise engine_error(f"slurm did not answer `{tool} {args[0] if args else ''}` within {limit:g} s "
                                "(is slurmctld up?)", engine="slurm", lease_id=lease_id, retryable=True,
@@ -56,6 +69,9 @@ class SlurmCli:
         except FileNotFoundError as exc:
             raise engine_error(f"slurm tool {exe!r} is not installed on this host", engine="slurm",
                                lease_id=lease_id, retryable=False, command=argv) from exc
+        except PermissionError as exc:  # not root: cannot become the tenant
+            raise engine_error(f"cannot run `{tool}` as {as_user.name if as_user else 'this user'}: {exc}",
+                               engine="slurm", lease_id=lease_id, retryable=False, command=argv) from exc
         if check and proc.returncode != 0:
             words = (proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}")
             raise engine_error(f"slurm refused `{tool} {' '.join(args[:2])}`", engine="slurm",

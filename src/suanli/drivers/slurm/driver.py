@@ -13,9 +13,19 @@ Mapping (Slurm 22.05, checked against a running cluster):
   jobs disjoint, but it picks the indices: a job gets *as many* GPUs as asked, not the grant's
   indices (declared as the missing ``device_pinning`` capability); the indices it got are
   reported (``IDX``) and recorded.
-- **Tenant** = Slurm account. With ``manage_accounts`` the driver creates the account and the
-  association for the submitting user (``sacctmgr``) on first use. Slurm itself then refuses a
-  job of another account in the reservation ("Access denied to requested reservation").
+- **Tenant** = Slurm account, and its jobs run as the tenant's own Unix account
+  ``unix_name(tenant)`` (:mod:`suanli.drivers.unix_accounts`), never as the server's user: the
+  driver (root) creates that account on first use; with ``manage_accounts`` it also creates the
+  Slurm account and that user's association (``sacctmgr``). The reservation names both
+  (``Accounts=<tenant> Users=suanli-<tenant>``), so Slurm itself refuses a job of any other
+  account or user in it, root's included ("Access denied to requested reservation"). Submitting
+  as the tenant: slurmrestd gets the tenant's user name with the server's own token (a token of
+  root/``SlurmUser`` may act as any user; anyone else's is refused by Slurm), ``sbatch`` runs
+  as the tenant's uid/gid/groups. Status, cancel, release and ``sacct`` stay the server's (root
+  sees and cancels every job). Where the server is not root it refuses (``EngineError`` saying
+  so) unless ``run_as_tenant=False`` (single-user development: jobs run as the server's user).
+  Work dirs and logs: :mod:`suanli.drivers.slurm.tenancy` (tenant-owned ``0700``, read back
+  without following links).
 - **Jobs** go in with ``--reservation``, ``--account``, ``--gres=gpu[:<type>]:<n>``, a time limit
   inside the lease window, job name ``<prefix><lease_id>`` (how a job id maps back to its lease,
   in the controller and in ``sacct``), a clean environment and a small wrapper script that
@@ -111,6 +121,7 @@ from suanli.drivers.slurm.fleet import (
     partition_from_rest,
 )
 from suanli.drivers.slurm.rest import SlurmRest
+from suanli.drivers.slurm.tenancy import lease_dir, prepare_job_dir, read_job_file, runner
 from suanli.errors import ConflictError, EngineError, NotFoundError, ValidationError
 
 JOB_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -141,7 +152,7 @@ class SlurmConfig:
     rest_url: str | None = None
     """slurmrestd with ``rest_auth/jwt``, e.g. ``http://127.0.0.1:6820``; ``None`` = CLI only."""
     user: str = field(default_factory=getpass.getuser)
-    """Slurm user the platform acts as (jobs run as this user; REST token user)."""
+    """Slurm user the platform acts as (REST token user; jobs run as it only without ``run_as_tenant``)."""
     jwt: str | None = None
     """A fixed slurmrestd token; ``None`` = mint one with ``scontrol token``."""
     partition: str | None = None
@@ -155,6 +166,9 @@ class SlurmConfig:
     release_timeout_s: float = 30.0
     slurm_env: Mapping[str, str] = field(default_factory=dict)
     """Extra environment for the Slurm tools (e.g. ``SLURM_CONF``)."""
+    run_as_tenant: bool = True
+    """Jobs run as the tenant's own Unix account (needs root). ``False`` only for single-user
+    development (the sandbox off): jobs then run as the server's user."""
 
 
 class SlurmDriver:
@@ -167,7 +181,7 @@ class SlurmDriver:
         self.rest = (SlurmRest(url=config.rest_url, user=config.user, cli=self.cli, jwt=config.jwt,
                                timeout_s=config.command_timeout_s) if config.rest_url else None)
         self._grants = GrantStore(Path(config.state_dir) / "grants")
-        Path(config.job_dir).mkdir(parents=True, exist_ok=True)
+        prepare_job_dir(Path(config.job_dir), private=config.run_as_tenant)
 
     # ------------------------------------------------------------------ protocol
 
@@ -194,6 +208,7 @@ class SlurmDriver:
         if grant.end is not None and grant.end <= now:
             raise ValidationError(f"lease {grant.lease_id} ended at {grant.end.isoformat()}; nothing to provision",
                                   lease_id=grant.lease_id)
+        runs_as = runner(grant.tenant, grant.lease_id) if self.config.run_as_tenant else None
         resv = self.reservation_name(grant.lease_id)
         existing = self._grants.get(grant.lease_id)
         if existing is not None:
@@ -243,12 +258,14 @@ class SlurmDriver:
         self._grants.put(grant)
         try:
             if self.config.manage_accounts:
-                self._ensure_account(grant.tenant, grant.lease_id)
+                self._ensure_account(grant.tenant, grant.lease_id, runs_as.name if runs_as else self.config.user)
             args = [f"ReservationName={resv}",
                     f"Nodes={','.join(a.node for a in grant.allocations)}",
                     "StartTime=" + ("now" if grant.start <= now else slurm_time(grant.start)),
                     ("Duration=UNLIMITED" if grant.end is None else f"EndTime={slurm_time(grant.end)}"),
                     f"Accounts={grant.tenant}"]
+            if runs_as is not None:  # both given: a job must match both (root's own jobs are refused too)
+                args.append(f"Users={runs_as.name}")
             if partial:
                 args.append(f"CoreCnt={','.join(str(c) for c in cores)}")
             if self.config.partition:
@@ -292,6 +309,7 @@ class SlurmDriver:
                                lease_id=lease_id)
         now = utc(self._clock.now())
         alloc, devices = check_submit(grant, spec, now, driver=self.name)
+        runs_as = runner(grant.tenant, lease_id) if self.config.run_as_tenant else None
         reserved = {alloc.visible_devices_env, "SUANLI_LEASE_ID", "SUANLI_JOB_ID"} & set(spec.env)
         if reserved:
             raise ValidationError(f"lease {lease_id}: job env may not set {sorted(reserved)}; the driver "
@@ -319,8 +337,7 @@ class SlurmDriver:
                                     "Slurm time limits are whole minutes", lease_id=lease_id)
         else:
             minutes = None
-        workdir = Path(self.config.job_dir) / lease_id
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = lease_dir(Path(self.config.job_dir), lease_id, runs_as)
         gres = None
         if devices:
             gres = ":".join([self.config.gres_name, *([alloc.model] if alloc.model else []), str(devices)])
@@ -341,7 +358,7 @@ class SlurmDriver:
                 job["time_limit"] = minutes
             if spec.memory_mib:
                 job["memory_per_node"] = spec.memory_mib
-            job_id = str(self.rest.submit(job, script, lease_id=lease_id))
+            job_id = str(self.rest.submit(job, script, lease_id=lease_id, as_user=runs_as.name if runs_as else None))
         else:
             args = ["--parsable", f"--job-name={job_name}", f"--account={grant.tenant}", f"--reservation={resv}",
                     f"--chdir={workdir}", f"--output={workdir}/slurm-%j.out", f"--error={workdir}/slurm-%j.err",
@@ -356,7 +373,7 @@ class SlurmDriver:
                 args.append(f"--time={minutes}")
             if spec.memory_mib:
                 args.append(f"--mem={spec.memory_mib}M")
-            out = self.cli.run("sbatch", *args, lease_id=lease_id, input=script).stdout.strip()
+            out = self.cli.run("sbatch", *args, lease_id=lease_id, input=script, as_user=runs_as).stdout.strip()
             job_id = out.split(";", 1)[0]
         return JobHandle(job_id=job_id, lease_id=lease_id, node=alloc.node, devices=devices, submitted_at=now)
 
@@ -375,13 +392,9 @@ class SlurmDriver:
 
     def logs(self, job_id: str) -> str:
         st = self.poll(job_id)
-        workdir = Path(self.config.job_dir) / st.lease_id
         parts = []
         for suffix, label in (("out", None), ("err", "--- stderr ---")):
-            try:
-                text = (workdir / f"slurm-{job_id}.{suffix}").read_text(encoding="utf-8", errors="replace")
-            except FileNotFoundError:
-                continue
+            text = read_job_file(Path(self.config.job_dir), st.lease_id, f"slurm-{job_id}.{suffix}")
             if text:
                 parts.append(text if label is None else f"{label}\n{text}")
         return "\n".join(p.rstrip("\n") for p in parts) + ("\n" if parts else "")
@@ -485,16 +498,17 @@ class SlurmDriver:
                 used += gres_count(row["gres"], self.config.gres_name)
         return used
 
-    def _ensure_account(self, account: str, lease_id: str) -> None:
+    def _ensure_account(self, account: str, lease_id: str, user: str) -> None:
+        """Slurm account ``account`` and ``user``'s association with it (idempotent)."""
         have = self.cli.run("sacctmgr", "-n", "-P", "show", "account", account, "format=Account",
                             lease_id=lease_id).stdout.split()
         if account not in have:
             self.cli.run("sacctmgr", "-i", "add", "account", account, "Organization=suanli",
                          f"Description=suanli tenant {account}", lease_id=lease_id)
         assoc = self.cli.run("sacctmgr", "-n", "-P", "show", "assoc", f"account={account}",
-                             f"user={self.config.user}", "format=User", lease_id=lease_id).stdout.split()
-        if self.config.user not in assoc:
-            self.cli.run("sacctmgr", "-i", "add", "user", self.config.user, f"Account={account}", lease_id=lease_id)
+                             f"user={user}", "format=User", lease_id=lease_id).stdout.split()
+        if user not in assoc:
+            self.cli.run("sacctmgr", "-i", "add", "user", user, f"Account={account}", lease_id=lease_id)
 
     def _retry_invalid_account(self, fn: Any) -> None:
         """slurmctld learns new accounts from slurmdbd asynchronously: retry that one refusal briefly."""
@@ -523,13 +537,11 @@ class SlurmDriver:
         return "\n".join(lines) + "\n"
 
     def _recorded_gpus(self, lease_id: str, job_id: str) -> tuple[str, tuple[int, ...]] | None:
-        try:
-            text = (Path(self.config.job_dir) / lease_id / f".gpus-{job_id}").read_text().split()
-        except (FileNotFoundError, ValueError):
+        text = (read_job_file(Path(self.config.job_dir), lease_id, f".gpus-{job_id}") or "").split()
+        try:  # the job (the tenant) wrote it: garbage is no record, never an error
+            return (text[0], expand_indices(text[1]) if len(text) > 1 else ()) if text else None
+        except ValueError:
             return None
-        if not text:
-            return None
-        return text[0], expand_indices(text[1]) if len(text) > 1 else ()
 
     def _job_record(self, job_id: str) -> dict[str, Any]:
         """The job as a flat dict: controller first (REST or scontrol), sacct when it has forgotten."""

@@ -2,8 +2,12 @@
 
 JWT auth: ``X-SLURM-USER-NAME`` + ``X-SLURM-USER-TOKEN``. The token is either given
 (``SlurmConfig.jwt``) or minted with ``scontrol token username=… lifespan=…`` and renewed a
-minute before it lapses. Only the plain HTTP the driver needs: no httpx here (web clients stay
-at the edge of the architecture), ``urllib`` is enough for JSON over 127.0.0.1.
+minute before it lapses. A request ``as_user`` sends that user's name with the server's own
+token: Slurm (22.05, ``auth/jwt``) lets a token of root or ``SlurmUser`` act as any user and
+refuses it for anyone else, so a job submitted that way runs as that user (checked on 22.05.8).
+
+Only the plain HTTP the driver needs: no httpx here (web clients stay at the edge of the
+architecture), ``urllib`` is enough for JSON over 127.0.0.1.
 
 Errors: unreachable / timed out -> ``EngineError(retryable=True)``; a response whose
 ``errors`` list is non-empty -> ``EngineError`` with Slurm's ``error`` / ``description`` words.
@@ -50,11 +54,11 @@ class SlurmRest:
         return self._token
 
     def request(self, method: str, path: str, body: Any = None, *, lease_id: str | None = None,
-                allow_errors: bool = False) -> dict[str, Any]:
+                allow_errors: bool = False, as_user: str | None = None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
             self.url.rstrip("/") + path, data=data, method=method,
-            headers={"X-SLURM-USER-NAME": self.user, "X-SLURM-USER-TOKEN": self._auth(),
+            headers={"X-SLURM-USER-NAME": as_user or self.user, "X-SLURM-USER-TOKEN": self._auth(),
                      "Content-Type": "application/json", "Accept": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
@@ -91,8 +95,10 @@ class SlurmRest:
     def ping(self) -> dict[str, Any]:
         return self.request("GET", f"{API}/ping")
 
-    def submit(self, job: dict[str, Any], script: str, *, lease_id: str) -> int:
-        payload = self.request("POST", f"{API}/job/submit", {"job": job, "script": script}, lease_id=lease_id)
+    def submit(self, job: dict[str, Any], script: str, *, lease_id: str, as_user: str | None = None) -> int:
+        """Submit ``job``; with ``as_user`` it runs as that Unix user (see the module docstring)."""
+        payload = self.request("POST", f"{API}/job/submit", {"job": job, "script": script}, lease_id=lease_id,
+                               as_user=as_user)
         return int(payload["job_id"])
 
     def job(self, job_id: str) -> dict[str, Any] | None:
