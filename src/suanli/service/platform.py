@@ -42,7 +42,7 @@ def make_driver(settings: Settings, clock: Clock) -> Driver | None:
             state_dir=settings.data_dir / "engine-slurm",
             job_dir=settings.slurm_job_dir or settings.data_dir / "slurm-jobs",
             rest_url=settings.slurm_rest_url, partition=settings.slurm_partition,
-            accounting=settings.slurm_accounting), clock=clock)
+            accounting=settings.slurm_accounting, run_as_tenant=settings.sandbox != "off"), clock=clock)
     raise ValidationError(f"driver {settings.driver!r} not known; allowed: local, slurm, none", field="driver")
 
 
