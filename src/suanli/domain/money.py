@@ -4,6 +4,15 @@ Amounts are ``Decimal`` throughout. Intermediate amounts (rates × seconds) are 
 rounding); an invoice line is rounded **once**, to the currency's minor unit (0.01 for CNY/USD),
 with ROUND_HALF_UP (四舍五入), by :func:`round_line`. Totals are sums of rounded lines, so an
 invoice total always equals the sum of the lines a tenant sees.
+
+**The range of an amount** that anyone enters (list prices, floors, plan rates, commit prices,
+package prices, wallet top-ups, credits, voucher amounts) is checked by ONE validator,
+:func:`check_amount`: a ``Decimal`` (or an ``int`` / decimal string, parsed exactly; never a
+float or bool), finite, > 0 (>= 0 with ``allow_zero``), at most :data:`MAX_PLACES` (6) decimal
+places and at most :data:`MAX_AMOUNT` (10^9) in the currency. The bound keeps every derived sum
+(a year of a thousand devices at the largest price is ~8.8 × 10^15) far inside the store's
+``NUMERIC(38, 12)`` (26 integer digits), so no stored amount can make a draft, a wallet or an
+offer list overflow.
 """
 
 from __future__ import annotations
@@ -33,6 +42,38 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
         raise ValidationError(f"{field} must be a decimal string, got {type(value).__name__}", field=field)
     if not d.is_finite():
         raise ValidationError(f"{field} must be finite, got {value!r}", field=field)
+    return d
+
+
+MAX_AMOUNT = Decimal(10) ** 9
+"""The largest amount a single entered price, rate or amount may have (1,000,000,000)."""
+MAX_PLACES = 6
+"""The most decimal places an entered amount may have (0.000001)."""
+
+
+def check_amount(
+    value: object,
+    field: str,
+    *,
+    allow_zero: bool = False,
+    max: Decimal = MAX_AMOUNT,
+    places: int = MAX_PLACES,
+) -> Decimal:
+    """The one range check for an entered money amount; returns it as an exact ``Decimal``.
+
+    Refused (``ValidationError`` -> 422, naming ``field`` and what is allowed): floats and bools,
+    non-numbers, NaN and ±Infinity, negatives, zero (unless ``allow_zero``), more than ``places``
+    significant decimal places, more than ``max``.
+    """
+    d = to_decimal(value, field=field)
+    sign = ">= 0" if allow_zero else "> 0"
+    allowed = f"allowed: a decimal {sign} and <= {max} with at most {places} decimal places"
+    if d < 0 or (d == 0 and not allow_zero):
+        raise ValidationError(f"{field} must be {sign}, got {d}; {allowed}", field=field)
+    if d > max:
+        raise ValidationError(f"{field} {d} is above the largest allowed amount; {allowed}", field=field)
+    if d != d.quantize(Decimal(1).scaleb(-places)):
+        raise ValidationError(f"{field} {d} has more than {places} decimal places; {allowed}", field=field)
     return d
 
 
