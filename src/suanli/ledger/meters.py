@@ -36,24 +36,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
+from suanli.domain.meters import Meter as Meter  # re-exported: the enum lives in the domain
 from suanli.domain.money import to_decimal
 from suanli.errors import ValidationError
-
-
-class Meter(StrEnum):
-    DEVICE_SECONDS = "device_seconds"
-    NODE_SECONDS = "node_seconds"
-    STORAGE_GB_HOURS = "storage_gb_hours"
-    EGRESS_GB = "egress_gb"
-    DATA_PROCESSED_GB = "data_processed_gb"
-    INFERENCE_INPUT_TOKENS = "inference_input_tokens"
-    INFERENCE_OUTPUT_TOKENS = "inference_output_tokens"
-    TRAINING_TOKENS = "training_tokens"
-    JOB_DEVICE_SECONDS = "job_device_seconds"
-
 
 PRICE_UNIT: dict[Meter, tuple[str, Decimal]] = {
     Meter.DEVICE_SECONDS: ("device-hour", Decimal(3600)),

@@ -1,48 +1,19 @@
 """Prepaid packages: bundles of device-hours, P-hours or tokens that draw down, with expiry.
 
-A package covers usage of its meter (and model, if named) whose time lies in
-``[starts_at, expires_at)``. Draws go in a fixed order (earliest expiry first, then id) and in
-time order of the usage, so re-rating the same usage draws the same amounts. ``unit``:
-``units`` counts the meter's price unit (device-hours, million tokens, GB); ``p_hours`` counts
-device-hours x the model's P.
+A package (:class:`suanli.domain.packages.Package`) covers usage of its meter, of its model (if
+it names one) and at its site (if it names one), whose time lies in ``[starts_at, expires_at)``.
+Draws go in a fixed order (earliest expiry first, then id) and in time order of the usage, so
+re-rating the same usage draws the same amounts. ``unit``: ``units`` counts the meter's price unit
+(device-hours, million tokens, GB); ``p_hours`` counts device-hours x the model's P.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from suanli.errors import ValidationError
+from suanli.domain.packages import Package as Package  # re-exported: the type lives in the domain
 from suanli.ledger.meters import Meter
-
-
-@dataclass(frozen=True)
-class Package:
-    id: str
-    tenant: str
-    meter: Meter
-    quantity: Decimal
-    starts_at: datetime
-    expires_at: datetime
-    model: str = ""
-    unit: str = "units"
-    price: Decimal = Decimal(0)
-    """What the tenant paid for it (billed on the invoice of the month it was bought)."""
-    used: Decimal = Decimal(0)
-    """Drawn on issued invoices before this rating."""
-
-    def __post_init__(self) -> None:
-        if self.quantity <= 0:
-            raise ValidationError(f"package quantity must be > 0, got {self.quantity}", field="quantity")
-        if self.expires_at <= self.starts_at:
-            raise ValidationError("package expires_at must be after starts_at", field="expires_at")
-        if self.unit not in ("units", "p_hours"):
-            raise ValidationError(f"package unit {self.unit!r} not allowed; allowed: units, p_hours", field="unit")
-        if self.unit == "p_hours" and self.meter is not Meter.DEVICE_SECONDS:
-            raise ValidationError("p_hours packages draw device_seconds only", field="unit")
-        if self.price < 0:
-            raise ValidationError("package price must be >= 0", field="price")
 
 
 class Drawdown:
@@ -58,15 +29,17 @@ class Drawdown:
         """Drawn in this rating: what was left before minus what is left now (never more than was left)."""
         return {k: self.start[k] - v for k, v in self.left.items()}
 
-    def draw(self, meter: Meter, model: str, at: datetime, units: Decimal, device_p: Decimal | None
-             ) -> list[tuple[str, Decimal]]:
-        """Cover up to ``units`` (meter price units) at ``at``; returns (package id, units covered)."""
+    def draw(self, meter: Meter, model: str, at: datetime, units: Decimal, device_p: Decimal | None,
+             site: str = "") -> list[tuple[str, Decimal]]:
+        """Cover up to ``units`` (meter price units) of usage on ``model`` at ``site`` at instant ``at``;
+        returns (package id, units covered). A package scoped to a site covers usage at that site only
+        (usage with no site is covered by unscoped packages only)."""
         out: list[tuple[str, Decimal]] = []
         need = units
         for p in self.packages:
             if need <= 0:
                 break
-            if p.meter is not meter or (p.model and p.model != model) or not p.starts_at <= at < p.expires_at:
+            if not p.covers(meter, model, site, at):
                 continue
             left = self.left[p.id]
             if left <= 0:

@@ -254,7 +254,7 @@ def rate(inp: RatingInput) -> Rated:
                      period), c, n, first, last)
                 raw -= c
         if raw > 0 and draw.packages:
-            for pkg, c in draw.draw(meter, r.model, t, raw / divisor, devp):
+            for pkg, c in draw.draw(meter, r.model, t, raw / divisor, devp, r.site):
                 c_raw = raw if c * divisor >= raw else c * divisor
                 add(("package_covered", meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, pkg, ZERO, paid,
                      period), c_raw, n, first, last)
