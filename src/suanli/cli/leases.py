@@ -27,12 +27,16 @@ def lease_renderables(lease: LeaseResponse) -> list[Any]:
                    lease.order_id]],
                  caption=(lease.reason or lease.placement) or None)
     devices = table("devices", ["node", ("device", "right"), "model", "site", "fabric", ("share", "right"),
-                                ("memory MiB", "right"), "held until"],
+                                ("memory MiB", "right"), "held from", "held until"],
                     [[a.node, a.device, a.model, a.site, a.fabric, share(a.milli), a.memory_mib or "-",
-                      when(a.end) if a.end else "open"]
-                     for a in lease.allocations],
-                    caption="a lease re-placed after a failure lists its old devices with the time it gave them up")
+                      when(a.start), when(a.end) if a.end else "open"]
+                     for a in lease.allocations if a.held])
     out: list[Any] = [head, devices]
+    history = [a for a in lease.allocations if not a.held]
+    if history:
+        out.append(table("history: devices given up before a re-placement or a resume",
+                         ["node", ("device", "right"), "model", ("share", "right"), "held from", "given up"],
+                         [[a.node, a.device, a.model, share(a.milli), when(a.start), when(a.end)] for a in history]))
     if lease.events:
         out.append(table("events", ["at", "from", "to", "reason"],
                          [[when(e.at), e.from_state, e.to_state, e.reason] for e in lease.events]))
@@ -40,8 +44,9 @@ def lease_renderables(lease: LeaseResponse) -> list[Any]:
 
 
 def device_names(lease: LeaseResponse) -> str:
+    """The devices the lease holds now (or held last), not its history."""
     return ", ".join(f"{a.node}/{a.device}" + ("" if a.milli == 1000 else f" ({share(a.milli)})")
-                     for a in lease.allocations)
+                     for a in lease.allocations if a.held)
 
 
 @lease_app.command("list")
@@ -50,7 +55,9 @@ def lease_list(ctx: typer.Context,
                    "--state", help="Only leases in this state: scheduled, active, ended, cancelled, rejected, "
                                    "interrupted.")] = None,
                as_json: JsonOpt = False) -> None:
-    """List leases you can see (a tenant: its own), every page."""
+    """List leases you can see (a tenant: its own), every page. "devices" counts what each lease holds
+    now (once over: what it held last); `suanli lease show` lists devices given up before a
+    re-placement or a resume separately, as history."""
     with client(ctx) as api:
         leases = list(api.iter_leases(state=state))
     if as_json:

@@ -158,9 +158,16 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
             return "paused"
         grants, where = outcome.grants, outcome.reason
     lease_store.claim_devices(s, snap.versions(grants))
+    granted = max(now, p.clock.now())  # the grant instant: read after the claim, in this attempt
+    start = max(granted, lease.start)
+    if lease.end is not None and lease.end <= start:
+        transition(s, lease, LeaseState.ENDED, granted, f"term ended while {lease.state.value}")
+        _close_credit(p, s, lease, granted, lost)
+        return "ended"
     lease_store.insert_allocations(s, lease.id, grants, start, lease.end)
-    transition(s, lease, LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED, now, f"{why}: {where}")
-    _close_credit(p, s, lease, now, lost)
+    transition(s, lease, LeaseState.ACTIVE if start <= granted else LeaseState.SCHEDULED, granted,
+               f"{why}: {where}")
+    _close_credit(p, s, lease, granted, lost)
     return "replaced"
 
 

@@ -4,6 +4,12 @@
 on each device (see :mod:`suanli.store.leases`). If another order took one of the planned devices
 in the meantime, the transaction rolls back and placement runs again on fresh state (bounded
 retries). A retried request with the same ``Idempotency-Key`` returns the first result.
+
+Recorded time is granted time: the order keeps its arrival (``created_at``); the lease's start,
+its activation and its allocations start at the instant of the grant, read from the clock inside
+the attempt that claimed the devices (a reservation: at its start, or at the grant if later).
+The database refuses allocations beyond a device's capacity (:mod:`suanli.store.capacity`);
+a refusal is a stale claim, retried like one.
 """
 
 from __future__ import annotations
@@ -35,13 +41,12 @@ class OrderResult:
 
 def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency_key: str | None = None) -> OrderResult:
     authorize(actor, Action.PLACE_ORDER)
-    now = p.clock.now()
-    spec = parse_order(raw, now=now)
+    arrival = p.clock.now()
+    spec = parse_order(raw, now=arrival)
     stored_spec = order_to_dict(spec, window=raw)
     key = idempotency_key or secrets.token_hex(12)
     if len(key) > 128:
         raise ValidationError("Idempotency-Key must be at most 128 characters", field="idempotency_key")
-    start = spec.start or now
     for _attempt in range(MAX_RETRIES):
         try:
             with p.tx() as s:
@@ -52,15 +57,17 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
                             f"Idempotency-Key {key!r} was used for a different order ({prior.id}); use a new key",
                             order=prior.id)
                     return OrderResult(prior, replayed=True)
-                snap = snapshot(p, s, start, spec.end)
+                planned = p.clock.now()  # this attempt's view; the window [planned, end) holds [granted, end)
+                snap = snapshot(p, s, max(spec.start or planned, planned), spec.end)
                 order_id = "ord_" + secrets.token_hex(6)
                 outcome = plan(p, snap, spec, seed=order_id)
                 if isinstance(outcome, Rejection):
-                    _record(p, s, actor, key, spec, stored_spec, start, now, order_id, None, outcome)
+                    _record(p, s, actor, key, spec, stored_spec, arrival, p.clock.now(), order_id, None, outcome)
                     rejected = store.get_order(s, order_id, tenant_id=actor.account_id)
                 else:
                     store.claim_devices(s, snap.versions(outcome.grants))
-                    _record(p, s, actor, key, spec, stored_spec, start, now, order_id, outcome, None)
+                    granted = p.clock.now()  # the grant instant: read after the claim, in this attempt
+                    _record(p, s, actor, key, spec, stored_spec, arrival, granted, order_id, outcome, None)
                     return OrderResult(store.get_order(s, order_id, tenant_id=actor.account_id), replayed=False)
             raise CapacityError(f"order {rejected.id} rejected: {rejected.reason}", order=rejected.id,
                                 lease=rejected.lease_id)
@@ -70,12 +77,19 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
 
 
 def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, stored: dict[str, Any],
-            start: datetime, now: datetime, order_id: str, ok: Plan | None, rej: Rejection | None) -> None:
+            arrival: datetime, now: datetime, order_id: str, ok: Plan | None, rej: Rejection | None) -> None:
+    """The order keeps its arrival (``created_at``) and the start it asked for; the lease, its
+    event and its allocations start at ``now``, the instant of the grant (or of the rejection),
+    or at the reserved start when that is later."""
     lease_id = "ls_" + secrets.token_hex(6)
     status = "fulfilled" if ok else "rejected"
     reason = ok.reason if ok else f"{rej.reason.value}: {rej.message}"  # type: ignore[union-attr]
+    start = max(spec.start or now, now)
+    if spec.end is not None and spec.end <= start:
+        raise ConflictError(f"the order's window ended ({spec.end.isoformat()}) before it could be granted "
+                            f"({start.isoformat()}); order a new window")
     store.insert_order(s, order_id=order_id, tenant_id=actor.account_id, key=key, form=spec.form, spec=stored,
-                       start=start, end=spec.end, status=status, reason=reason, now=now)
+                       start=spec.start or arrival, end=spec.end, status=status, reason=reason, now=arrival)
     state = LeaseState.REJECTED if ok is None else LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED
     store.insert_lease(s, lease_id=lease_id, order_id=order_id, tenant_id=actor.account_id, form=spec.form,
                        state=state, start=start, end=spec.end,

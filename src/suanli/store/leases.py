@@ -17,12 +17,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from suanli.domain.leases import Allocation, Lease, LeaseState, ProductForm
 from suanli.errors import ConflictError, NotFoundError
+from suanli.store import capacity
 from suanli.store.tables import AllocationRow, DeviceRow, LeaseEventRow, LeaseRow, NodeRow, OrderRow
 
 
@@ -83,10 +84,12 @@ def _overlaps(start: datetime, end: datetime | None) -> Any:
 
 
 def busy_allocations(s: Session, start: datetime, end: datetime | None, *, exclude_lease: str | None = None) -> list[Busy]:
-    """Allocations of live leases overlapping the window, summed per device (worst case over the window)."""
+    """Allocations of live leases overlapping the window, summed per device (worst case over the window).
+    Allocations drawn on a reservation are not counted: the reservation's own already are."""
     q = (select(AllocationRow.device_id, AllocationRow.milli, AllocationRow.memory_mib)
          .join(LeaseRow, LeaseRow.id == AllocationRow.lease_id)
-         .where(LeaseRow.state.in_([LeaseState.SCHEDULED.value, LeaseState.ACTIVE.value]), _overlaps(start, end)))
+         .where(LeaseRow.state.in_([LeaseState.SCHEDULED.value, LeaseState.ACTIVE.value]), _overlaps(start, end),
+                AllocationRow.drawn_from.is_(None)))
     if exclude_lease is not None:
         q = q.where(AllocationRow.lease_id != exclude_lease)
     return [Busy(d, m, mem) for d, m, mem in s.execute(q)]
@@ -133,11 +136,30 @@ def insert_lease(s: Session, *, lease_id: str, order_id: str, tenant_id: str, fo
 
 
 def insert_allocations(s: Session, lease_id: str, grants: Iterable[tuple[int, int, int]], start: datetime,
-                       end: datetime | None) -> None:
+                       end: datetime | None, *, drawn_from: str | None = None) -> None:
+    """Record the grant: each (device, milli, memory) from ``start`` (the grant instant, or a
+    reservation's start) to ``end``. The database refuses a row beyond the device's capacity
+    (:mod:`suanli.store.capacity`): that raises StaleClaim (re-place on fresh state)."""
     for device_id, milli, memory in grants:
         s.add(AllocationRow(lease_id=lease_id, device_id=device_id, milli=milli, memory_mib=memory,
-                            start_at=start, end_at=end))
-    s.flush()
+                            start_at=start, end_at=end, drawn_from=drawn_from))
+    _flush_allocations(s)
+
+
+def _flush_allocations(s: Session, stmt: Any = None) -> None:
+    try:
+        if stmt is not None:
+            s.execute(stmt)
+        s.flush()
+    except (IntegrityError, OperationalError) as e:
+        if capacity.is_over_capacity(e) or _is_deadlock(e):
+            raise StaleClaim(str(e.orig)) from None
+        raise
+
+
+def _is_deadlock(e: DBAPIError) -> bool:
+    """PostgreSQL broke a lock cycle between two grants (SQLSTATE 40P01): retry like a stale claim."""
+    return getattr(e.orig, "sqlstate", None) == "40P01"
 
 
 def add_event(s: Session, lease_id: str, at: datetime, frm: LeaseState | str, to: LeaseState, reason: str) -> None:
@@ -257,15 +279,23 @@ def set_order_status(s: Session, order_id: str, status: str, reason: str = "") -
 
 
 def end_open_allocations(s: Session, lease_id: str, at: datetime) -> None:
-    """Give up the lease's devices from ``at``: open allocations end there (history is kept);
-    allocations that had not started by ``at`` are removed (nothing was used)."""
-    s.execute(delete(AllocationRow).where(AllocationRow.lease_id == lease_id, AllocationRow.start_at >= at))
+    """Give up the lease's devices at ``at``: allocations still held end there. Nothing is
+    deleted: one given up in the instant it started, or before its (reserved) start, is kept
+    zero-length (``end_at = start_at``: held and billed for zero seconds)."""
     s.execute(update(AllocationRow)
-              .where(AllocationRow.lease_id == lease_id, or_(AllocationRow.end_at.is_(None), AllocationRow.end_at > at))
+              .where(AllocationRow.lease_id == lease_id, AllocationRow.start_at >= at,
+                     or_(AllocationRow.end_at.is_(None), AllocationRow.end_at > AllocationRow.start_at))
+              .values(end_at=AllocationRow.start_at))
+    s.execute(update(AllocationRow)
+              .where(AllocationRow.lease_id == lease_id, AllocationRow.start_at < at,
+                     or_(AllocationRow.end_at.is_(None), AllocationRow.end_at > at))
               .values(end_at=at))
 
 
 def move_allocation_end(s: Session, lease_id: str, old_end: datetime, new_end: datetime) -> None:
-    """Extend the lease's current allocations (those ending at ``old_end``)."""
-    s.execute(update(AllocationRow).where(AllocationRow.lease_id == lease_id, AllocationRow.end_at == old_end)
-              .values(end_at=new_end))
+    """Extend the lease's current allocations (those ending at ``old_end``); StaleClaim if the
+    database finds a device over capacity in the added time."""
+    _flush_allocations(s, update(AllocationRow)
+                       .where(AllocationRow.lease_id == lease_id, AllocationRow.end_at == old_end,
+                              AllocationRow.end_at > AllocationRow.start_at)
+                       .values(end_at=new_end))

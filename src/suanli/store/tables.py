@@ -163,7 +163,22 @@ class LeaseRow(Base):
 
 
 class AllocationRow(Base):
-    """A lease's hold on one device (or a fraction) over [start_at, end_at)."""
+    """A lease's hold on one device (or a fraction) over [start_at, end_at).
+
+    ``start_at`` is the instant of the grant (the transaction that claimed the device), or the
+    reserved start of a reservation granted earlier; ``end_at`` the instant it was given up (or
+    the fixed end). A window given up in the second it was granted is kept, zero-length
+    (``end_at = start_at``: zero seconds held or billed); rows are never deleted.
+
+    The database refuses a row that would make the device's load (summed ``milli`` of the rows
+    whose window contains an instant) exceed 1000 at any instant: see
+    :mod:`suanli.store.capacity` (exclusion constraint + trigger on PostgreSQL, triggers on
+    SQLite). Device memory is not in the table and not checked there (placement checks it).
+
+    ``drawn_from``: the lease id of a reservation (a term plan's capacity) this allocation draws
+    on, or NULL. A drawn row does not count against the device's capacity again: the
+    reservation's own allocation already holds it.
+    """
 
     __tablename__ = "allocations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -173,10 +188,13 @@ class AllocationRow(Base):
     memory_mib: Mapped[int] = mapped_column(Integer, default=0)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    drawn_from: Mapped[str | None] = mapped_column(ForeignKey("leases.id", name="fk_allocations_drawn_from"),
+                                                   nullable=True)
     __table_args__ = (
         CheckConstraint("milli >= 1 and milli <= 1000", name="ck_allocations_milli"),
-        CheckConstraint("end_at is null or end_at > start_at", name="ck_allocations_window"),
+        CheckConstraint("end_at is null or end_at >= start_at", name="ck_allocations_window"),
         Index("ix_allocations_device_window", "device_id", "start_at"),
+        Index("ix_allocations_device_end", "device_id", "end_at"),
     )
 
 

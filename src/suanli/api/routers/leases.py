@@ -15,13 +15,15 @@ router = APIRouter(tags=["leases"])
 
 
 def lease_out(lease: Lease, events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    held = lease.last_allocations()
     return {
         "id": lease.id, "order_id": lease.order_id, "tenant_id": lease.tenant_id, "form": lease.form.value,
         "state": lease.state.value, "start": lease.start, "end": lease.end, "activated_at": lease.activated_at,
         "ended_at": lease.ended_at, "reason": lease.reason, "placement": lease.placement,
-        "devices": sum((a.share for a in lease.allocations), start=0),
+        "devices": sum((a.share for a in held), start=0),
         "allocations": [{"node": a.node, "device": a.slot, "model": a.model, "site": a.site, "fabric": a.fabric,
-                         "milli": a.milli, "memory_mib": a.memory_mib, "start": a.start, "end": a.end}
+                         "milli": a.milli, "memory_mib": a.memory_mib, "start": a.start, "end": a.end,
+                         "held": a in held}
                         for a in lease.allocations],
         "events": None if events is None else [
             {"at": e["at"], "from_state": e["from"], "to_state": e["to"], "reason": e["reason"]} for e in events],

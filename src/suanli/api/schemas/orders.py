@@ -59,6 +59,9 @@ class AllocationResponse(BaseModel):
     start: datetime
     end: datetime | None = None
     """A lease re-placed after a failure lists its old devices (ended) and its current ones."""
+    held: bool = True
+    """The lease holds this now (or gave it up last, once it is over); false: history, given up
+    at ``end`` before a re-placement or a resume."""
 
 
 class LeaseEventResponse(BaseModel):
@@ -81,6 +84,7 @@ class LeaseResponse(BaseModel):
     reason: str
     placement: str
     devices: Dec
+    """Devices the lease holds now (shares summed; once it is over, what it held last); never its history."""
     allocations: list[AllocationResponse]
     events: list[LeaseEventResponse] | None = None
 
