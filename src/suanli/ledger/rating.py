@@ -41,6 +41,8 @@ from suanli.errors import NotFoundError, ValidationError
 from suanli.ledger.meters import DEVICE_METERS, INFORMATIONAL, PRICE_UNIT, Meter, UsageRecord
 from suanli.ledger.packages import Drawdown, Package
 from suanli.ledger.plans import DEFAULT_TENANT, PlanKind, PricePlan, Rate, Term, plan_at
+from suanli.ledger.quotes import RateSegments
+from suanli.ledger.quotes import rate_at as quoted_rate_at
 from suanli.ledger.revenue import split
 
 ZERO = Decimal(0)
@@ -123,6 +125,10 @@ class RatingInput:
     """The period is over: take-or-pay true-ups are due."""
     sums: Sequence[UsageSum] = ()
     """Usage rated from sums, besides ``records``: never of a kind in :func:`drawn_kinds`."""
+    lease_rates: Mapping[tuple[str, str, str], RateSegments] = field(default_factory=dict)
+    """Quoted device-hour rates of the leases bound by their quote, per (lease, model, site)
+    (:mod:`suanli.ledger.quotes`): their device time that no term or package covers is charged at
+    the quote in force at its time, not at the plan or list price."""
 
 
 def drawn_kinds(tenant: str, plans: Sequence[PricePlan], packages: Sequence[Package]) -> frozenset[tuple[Meter, str]]:
@@ -138,11 +144,12 @@ def is_drawn(kinds: frozenset[tuple[Meter, str]], meter: Meter, model: str) -> b
 
 
 def cuts(tenant: str, period_start: datetime, period_end: datetime, plans: Sequence[PricePlan], book: PriceBook,
-         stops: Mapping[str, datetime]) -> list[datetime]:
+         stops: Mapping[str, datetime], quote_starts: Sequence[datetime] = ()) -> list[datetime]:
     """The instants, in order, at which the rating of a record may change: the period's bounds, the
     tenant's and the default plans' effective dates, every list-price change and every interruption
-    that stops billing. A record at a cut belongs to the span that the cut opens."""
-    out = {period_start, period_end, *book.instants(), *stops.values()}
+    that stops billing, and every instant a lease's quoted rate changes (``quote_starts``: an
+    extension's added time). A record at a cut belongs to the span that the cut opens."""
+    out = {period_start, period_end, *book.instants(), *stops.values(), *quote_starts}
     for p in plans:
         if p.tenant in (tenant, DEFAULT_TENANT):
             out.add(p.effective_from)
@@ -190,6 +197,7 @@ def _overlap_seconds(a0: datetime, a1: datetime | None, b0: datetime, b1: dateti
 def rate(inp: RatingInput) -> Rated:
     tenant_plans = [p for p in inp.plans if p.tenant == inp.tenant]
     default_plans = [p for p in inp.plans if p.tenant == DEFAULT_TENANT]
+    plans_by_id = {p.id: p for p in tenant_plans}
     if inp.sums:
         drawn = drawn_kinds(inp.tenant, inp.plans, inp.packages)
         bad = sorted({(x.meter.value, x.model) for x in inp.sums if is_drawn(drawn, x.meter, x.model)})
@@ -260,6 +268,17 @@ def rate(inp: RatingInput) -> Rated:
                      period), c_raw, n, first, last)
                 raw -= c_raw
         if raw <= 0:
+            return
+        quoted = inp.lease_rates.get((r.lease, r.model, r.site)) if r.lease and meter is Meter.DEVICE_SECONDS \
+            else None
+        if quoted:  # a fixed-term lease or a reservation: its quote; a commitment in force still counts it
+            if plan is not None and plan.kind is PlanKind.COMMIT and plan.commit_meter is meter \
+                    and plan.commit_model in ("", r.model):
+                commit_used[plan.id] = commit_used.get(plan.id, ZERO) + raw
+            price, q_plan = quoted_rate_at(quoted, t)  # the line carries the plan the quote was made under
+            add((kind, meter, r.model, r.site, r.supplier, r.node, r.lease, q_plan, "", price,
+                 bool(q_plan and plans_by_id[q_plan].paid) if q_plan in plans_by_id else False, period),
+                raw, n, first, last)
             return
         if plan is not None and plan.kind is PlanKind.COMMIT and plan.commit_meter is meter \
                 and plan.commit_model in ("", r.model):

@@ -51,8 +51,9 @@ from suanli.ledger.rating import (
 )
 from suanli.ledger.sla import SlaPart, sla_entry, split_credit
 from suanli.ledger.vouchers import RULE_TEXT, Voucher
+from suanli.service import quotes as quote_service
 from suanli.service.leases import tick
-from suanli.service.plans import plan_from_row
+from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
 from suanli.service.usage import store_records
@@ -214,6 +215,8 @@ def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime,
             ) -> tuple[RatingInput, int]:
     start, end = period_bounds(period)
     tid = who.account_id
+    quoted = quote_service.period_rates(s, tid, start, end)  # fixed-term leases and reservations: their quotes
+    qcuts = quote_service.quote_starts(quoted)
     leased, stops, commission = lease_usage(s, tid, start, end, now)
     plans = [plan_from_row(r) for r in store.plans_for(s, [tid, DEFAULT_TENANT])]
     pkg_rows = store.packages_for(s, tid)
@@ -223,20 +226,22 @@ def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime,
     # summed where the usage lives, but the kinds that a term contract or a package draws down in
     # time order: those are rated one by one, with the lease time not stored yet
     drawn = sorted((m.value, model) for m, model in drawn_kinds(tid, plans, packages))
-    sums = [sum_from_row(r) for r in usage_store.usage_sums(s, tid, period, cuts(tid, start, end, plans, book, stops),
+    sums = [sum_from_row(r) for r in usage_store.usage_sums(s, tid, period, cuts(tid, start, end, plans, book, stops, qcuts),
                                                             without=drawn)]
     one_by_one = [record_from_row(r) for r in usage_store.events_for(s, tid, period, kinds=drawn)]
     metered = [record_from_row(r) for r in usage_store.events_for(s, tid, period, source=LEASE_SOURCE)] if leased else []
     fresh = unmetered(metered, leased)
     records = one_by_one + fresh
     n = sum(x.records for x in sums) + len(records)
+    named = {x.lease for x in [*sums, *records] if x.lease} - {k[0] for k in quoted}
+    quoted |= quote_service.billing_rates(s, sorted(named))  # late usage of a bound lease of another month
     if store_leases and fresh:
         store_records(s, fresh, now)
     return RatingInput(
         tenant=tid, period_start=start, period_end=end, records=records, plans=plans, book=book,
         device_p={m.name: m.p for m in p.catalog(s)}, packages=packages, floors=fleet_store.floors_by_key(s),
         commission_rate=Decimal(p.settings.commission_rate), lease_commission=commission,
-        currency=p.settings.currency, stops=stops, final=now >= end, sums=sums), n
+        currency=p.settings.currency, stops=stops, final=now >= end, sums=sums, lease_rates=quoted), n
 
 
 def _vouchers(s: Session, tenant_id: str) -> list[Voucher]:

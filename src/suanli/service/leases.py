@@ -12,6 +12,7 @@ from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LIVE_STATES, MAX_TERM, Lease, LeaseState, check_transition
 from suanli.errors import CapacityError, ConflictError, ValidationError
+from suanli.service import quotes
 from suanli.service.placement import snapshot
 from suanli.service.platform import Platform
 from suanli.store import leases as store
@@ -131,6 +132,7 @@ def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: Decimal
                 store.claim_devices(s, snap.versions([(a.device_id, a.milli, 0) for a in current]))
                 store.update_lease(s, lease.id, end=new_end)
                 store.move_allocation_end(s, lease.id, lease.end, new_end)
+                quotes.record_extension_quote(p, s, lease.id, lease.end, p.clock.now())  # the added time's price
                 store.add_event(s, lease.id, p.clock.now(), lease.state, lease.state,
                                 f"extended to {new_end.isoformat()}")
                 return store.get_lease(s, lease_id)

@@ -24,6 +24,7 @@ from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LeaseState, OrderSpec, order_to_dict, parse_order
 from suanli.errors import CapacityError, ConflictError, ValidationError
+from suanli.service import quotes
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, Rejection, plan, snapshot
 from suanli.service.platform import Platform
@@ -99,6 +100,7 @@ def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, st
     store.add_event(s, lease_id, now, LeaseState.PENDING, state, reason)
     if ok is not None:
         store.insert_allocations(s, lease_id, ok.grants, start, spec.end)
+        quotes.record_grant_quote(p, s, lease_id, now)  # the price at the grant (binds a fixed term, a reservation)
 
 
 def list_orders(p: Platform, actor: Principal, offset: int = 0, limit: int = 50) -> list[OrderRecord]:

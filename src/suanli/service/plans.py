@@ -12,7 +12,7 @@ from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
 from suanli.domain.money import to_decimal
 from suanli.errors import NotFoundError, ValidationError
-from suanli.ledger.meters import Meter, parse_meter
+from suanli.ledger.meters import parse_meter
 from suanli.ledger.plans import (
     DEFAULT_TENANT,
     PlanKind,
@@ -23,6 +23,7 @@ from suanli.ledger.plans import (
     check_no_overlap,
     validate_plan,
 )
+from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
 from suanli.store import accounts as account_store
 from suanli.store import billing as store
@@ -111,21 +112,6 @@ def plan_spec(plan: PricePlan) -> dict[str, Any]:
         "commit_meter": plan.commit_meter.value if plan.commit_meter else None, "commit_model": plan.commit_model,
         "commit_quantity": str(plan.commit_quantity), "commit_price": str(plan.commit_price),
     }
-
-
-def plan_from_row(r: PricePlanRow) -> PricePlan:
-    sp = r.spec
-    return PricePlan(
-        id=r.id, tenant=r.tenant, kind=PlanKind(r.kind), effective_from=r.effective_from, effective_to=r.effective_to,
-        order=r.order_id, rates=tuple(Rate(Meter(x["meter"]), Decimal(x["price"]), x.get("model"), x.get("unit", ""),
-                                           tuple(Tier(None if t["up_to"] is None else Decimal(t["up_to"]),
-                                                      Decimal(t["price"])) for t in x.get("tiers", [])))
-                                      for x in sp.get("rates", [])),
-        discount=Decimal(sp.get("discount", "0")), term=Term(sp["term"]) if sp.get("term") else None,
-        term_model=sp.get("term_model", ""), term_devices=Decimal(sp.get("term_devices", "0")),
-        commit_meter=Meter(sp["commit_meter"]) if sp.get("commit_meter") else None,
-        commit_model=sp.get("commit_model", ""), commit_quantity=Decimal(sp.get("commit_quantity", "0")),
-        commit_price=Decimal(sp.get("commit_price", "0")), paid=r.paid, name=r.name)
 
 
 def plan_dict(plan: PricePlan, tenant_name: str) -> dict[str, Any]:

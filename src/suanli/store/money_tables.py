@@ -255,3 +255,27 @@ class WalletPolicyRow(Base):
     standing: Mapped[str] = mapped_column(String(8), default="ok")
     suspended: Mapped[list[str]] = mapped_column(JSON, default=list)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LeaseQuoteRow(Base):
+    """A lease's price quote for one (model, site), from ``valid_from`` on (:mod:`suanli.ledger.quotes`).
+
+    Written at the grant (``valid_from`` = the lease's start) and, for the added time, by an
+    extension (``valid_from`` = the old end); never updated. ``binding``: the lease is billed at
+    it (fixed term or reservation); else it only shows what the lease cost at the grant."""
+
+    __tablename__ = "lease_quotes"
+    lease_id: Mapped[str] = mapped_column(ForeignKey("leases.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    device_hour: Mapped[Decimal] = mapped_column(DecimalText)
+    list_device_hour: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    plan_id: Mapped[str] = mapped_column(String(32), default="")
+    basis: Mapped[str] = mapped_column(String(16))
+    binding: Mapped[bool] = mapped_column(Boolean)
+    currency: Mapped[str] = mapped_column(String(3))
+    quoted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        CheckConstraint("basis in ('plan_rate','commit_price','list')", name="ck_lease_quotes_basis"),
+    )

@@ -1,0 +1,127 @@
+"""Price quotes of leases: made at the grant (and for an extension's added time), shown with the
+order and the lease, and loaded by billing for the leases bound by them.
+
+The rules are in :mod:`suanli.ledger.quotes` (what a quote is, which leases it binds, how an
+extension is quoted); docs/billing.md, "Price quotes", has the worked rules. Suppliers never see a
+tenant's quote (they see their shares on statements).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
+from suanli.domain.leases import Lease
+from suanli.ledger.plans import DEFAULT_TENANT, PricePlan
+from suanli.ledger.quotes import (
+    Pricing,
+    Quote,
+    QuotedRate,
+    RateSegments,
+    Unquotable,
+    binds,
+    build_quote,
+    holdings,
+    lease_rates,
+    quote_rate,
+)
+from suanli.service.plan_rows import plan_from_row
+from suanli.service.platform import Platform
+from suanli.service.prices import price_book
+from suanli.store import billing as billing_store
+from suanli.store import leases as lease_store
+from suanli.store import quotes as store
+
+UNQUOTED_NOTE = ("no fixed rate could be quoted at the grant (a plan with tiered device rates, or no list price); "
+                 "the lease follows the list price and plan in force")
+
+
+def _plans(s: Session, tenant_id: str) -> list[PricePlan]:
+    return [plan_from_row(r) for r in billing_store.plans_for(s, [tenant_id, DEFAULT_TENANT])]
+
+
+def _rates(p: Platform, s: Session, lease: Lease, at: datetime, valid_from: datetime) -> list[QuotedRate] | str:
+    """Quote each (model, site) the lease holds now, at ``at``; a reason string if one cannot be quoted."""
+    plans = _plans(s, lease.tenant_id)
+    book = price_book(p, s)
+    device_p = {m.name: m.p for m in p.catalog(s)}
+    out = []
+    for model, site in sorted({(a.model, a.site) for a in lease.last_allocations()}):
+        try:
+            out.append(quote_rate(plans, book, lease.tenant_id, lease.order_id, model, site, at, device_p.get(model),
+                                  valid_from=valid_from))
+        except Unquotable as e:
+            return str(e)
+    return out
+
+
+def record_grant_quote(p: Platform, s: Session, lease_id: str, at: datetime) -> None:
+    """At the grant (inside its transaction): store the lease's quote. A fixed-term lease or a
+    reservation is bound by it; an open-ended lease that starts now only shows it."""
+    lease = lease_store.get_lease(s, lease_id)
+    rates = _rates(p, s, lease, at, lease.start)
+    if isinstance(rates, str):
+        return  # nothing fixed: the lease follows the list price (shown as pricing "list" with a note)
+    store.add_rates(s, lease.id, rates, binding=binds(lease.start, lease.end, at),
+                    currency=p.settings.currency)
+
+
+def record_extension_quote(p: Platform, s: Session, lease_id: str, old_end: datetime, at: datetime) -> None:
+    """After an extension (inside its transaction): the added time, from ``old_end``, is quoted at
+    ``at`` for a lease bound by its quote. If it cannot be quoted, the lease's last quote goes on."""
+    current = store.quotes_for(s, [lease_id], binding_only=True).get(lease_id)
+    if current is None:
+        return
+    lease = lease_store.get_lease(s, lease_id)
+    rates = _rates(p, s, lease, at, old_end)
+    if isinstance(rates, str):
+        return
+    store.add_rates(s, lease.id, rates, binding=True, currency=current.currency)
+
+
+def quote_of(p: Platform, s: Session, lease: Lease) -> Quote | None:
+    """The lease's quote as shown (none for a lease that holds nothing, e.g. rejected)."""
+    stored = store.quotes_for(s, [lease.id]).get(lease.id)
+    allocs = lease.last_allocations()
+    if not allocs:
+        return None
+    device_p = {m.name: m.p for m in p.catalog(s)}
+    held = holdings([(a.model, a.site, a.supplier, a.node, a.share) for a in allocs])
+    if stored is None:
+        note = UNQUOTED_NOTE if binds(lease.start, lease.end, lease.created_at) else ""
+        return build_quote(Pricing.LIST, (), held, lease.start, lease.end, device_p, p.settings.currency, note)
+    return build_quote(Pricing.QUOTED if stored.binding else Pricing.LIST, stored.rates, held, lease.start, lease.end,
+                       device_p, stored.currency)
+
+
+def lease_quote(p: Platform, actor: Principal, lease_id: str) -> Quote | None:
+    """A lease's quote for its tenant or the operator; ``None`` for a supplier (a tenant's price is
+    not the supplier's to see) and for a lease that holds no devices."""
+    grant = authorize(actor, Action.READ_LEASES)
+    tenant_id, supplier = grant.lease_filter
+    if supplier is not None:
+        return None
+    with p.tx() as s:
+        return quote_of(p, s, lease_store.get_lease(s, lease_id, tenant_id=tenant_id))
+
+
+def billing_rates(s: Session, lease_ids: Sequence[str]) -> dict[tuple[str, str, str], RateSegments]:
+    """For rating: the quoted rates of the leases bound by their quote, per (lease, model, site)."""
+    bound = store.quotes_for(s, lease_ids, binding_only=True)
+    return lease_rates([(q.lease, r) for q in bound.values() for r in q.rates])
+
+
+def period_rates(s: Session, tenant_id: str, start: datetime, end: datetime
+                 ) -> dict[tuple[str, str, str], RateSegments]:
+    """For rating a period: the quoted rates of the tenant's bound leases that overlap it."""
+    return billing_rates(s, store.bound_lease_ids(s, tenant_id, start, end))
+
+
+def quote_starts(rates: dict[tuple[str, str, str], RateSegments]) -> list[datetime]:
+    """Instants at which a lease's quoted rate changes (an extension's added time): rating cuts there."""
+    return sorted({frm for segs in rates.values() for frm, _r, _p in segs[1:]})
+

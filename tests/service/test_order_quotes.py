@@ -1,0 +1,127 @@
+"""Price quotes through the services, on SQLite and PostgreSQL: a fixed-term lease (or a
+reservation) is billed at the quote it was granted with, an open-ended lease follows a list price
+change at the second, an extension's added time is quoted when it is added, and the quoted term
+total is the invoiced amount."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from suanli.domain.accounts import Principal
+from suanli.domain.quotes import Pricing, q12
+from suanli.service import billing, leases, orders, plans, prices, quotes
+from suanli.service.platform import Platform
+from suanli.testing.clock import FakeClock
+
+H800_P = Decimal("0.9894")
+DEC1 = datetime(2026, 12, 1, tzinfo=UTC)
+LIST = q12(Decimal(90000) * H800_P / 8760)  # the demo list price of an H800, per device-hour, as quoted
+
+
+def lease_lines(doc: dict[str, object], lease: str) -> list[dict[str, object]]:
+    return [x for x in doc["lines"] if x["lease"] == lease]  # type: ignore[attr-defined,index]
+
+
+def invoice(p: Platform, op: Principal, clock: FakeClock) -> dict[str, object]:
+    clock.set(DEC1 + timedelta(hours=1))
+    return billing.issue_invoice(p, op, "acme", "2026-11")
+
+
+def test_price_change_mid_fixed_term_does_not_change_its_bill(demo: Platform, operator: Principal,
+                                                                tenant: Principal, clock: FakeClock) -> None:
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 2, "models": ["H800"], "hours": 10})
+    lease_id = res.order.lease_id or ""
+    quote = quotes.lease_quote(demo, tenant, lease_id)
+    assert quote is not None and quote.pricing is Pricing.QUOTED
+    (line,) = quote.lines
+    assert (line.model, line.devices, line.device_hour, line.basis.value) == ("H800", 2, LIST, "list")
+    assert abs((line.p_year or 0) - 90000) < Decimal("1e-6")
+    assert quote.hourly == 2 * LIST and line.term_hours == 10
+    assert quote.term_total == (2 * 10 * LIST).quantize(Decimal("0.01"))
+    clock.advance(hours=2, minutes=49, seconds=31)
+    prices.set_price(demo, operator, "H800", Decimal(180000), "p_year")  # now, mid-term: twice the price
+    clock.advance(hours=20)  # the term is over
+    doc = invoice(demo, operator, clock)
+    lines = lease_lines(doc, lease_id)
+    assert {x["unit_price"] for x in lines} == {LIST}
+    assert sum(x["amount"] for x in lines) == quote.term_total  # type: ignore[misc]
+    assert quotes.lease_quote(demo, tenant, lease_id) == quote  # the quote shown later is the same
+
+
+def test_open_ended_lease_follows_the_change_at_the_second(demo: Platform, operator: Principal, tenant: Principal,
+                                                           clock: FakeClock) -> None:
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 2, "models": ["H800"]})
+    lease_id = res.order.lease_id or ""
+    quote = quotes.lease_quote(demo, tenant, lease_id)
+    assert quote is not None and quote.pricing is Pricing.LIST and quote.term_total is None
+    assert quote.hourly == 2 * LIST  # what it costs at the grant, informative
+    clock.advance(hours=2, minutes=49, seconds=31)
+    prices.set_price(demo, operator, "H800", Decimal(180000), "p_year")
+    clock.advance(hours=1, minutes=10, seconds=29)
+    leases.end_lease(demo, tenant, lease_id)
+    doc = invoice(demo, operator, clock)
+    by_price = {x["unit_price"]: x["quantity"] for x in lease_lines(doc, lease_id)}
+    assert by_price == {LIST: q12(Decimal(2 * (2 * 3600 + 49 * 60 + 31)) / 3600),
+                        q12(Decimal(180000) * H800_P / 8760): q12(Decimal(2 * (3600 + 10 * 60 + 29)) / 3600)}
+
+
+def test_reservation_is_billed_at_its_quote(demo: Platform, operator: Principal, tenant: Principal,
+                                            clock: FakeClock) -> None:
+    start = clock.now() + timedelta(days=1)
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 1, "models": ["H800"], "start": start})
+    lease_id = res.order.lease_id or ""
+    quote = quotes.lease_quote(demo, tenant, lease_id)
+    assert quote is not None and quote.pricing is Pricing.QUOTED and quote.term_total is None  # open-ended
+    clock.advance(hours=3)
+    prices.set_price(demo, operator, "H800", Decimal(180000), "p_year")  # before it starts
+    clock.set(start + timedelta(hours=5))
+    leases.end_lease(demo, tenant, lease_id)
+    doc = invoice(demo, operator, clock)
+    (line,) = lease_lines(doc, lease_id)
+    assert line["unit_price"] == LIST and line["quantity"] == 5
+    assert line["amount"] == (5 * LIST).quantize(Decimal("0.01"))
+
+
+def test_extension_quotes_the_added_time_at_the_extension(demo: Platform, operator: Principal, tenant: Principal,
+                                                          clock: FakeClock) -> None:
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 2, "models": ["H800"], "hours": 4})
+    lease_id = res.order.lease_id or ""
+    clock.advance(hours=1)
+    prices.set_price(demo, operator, "H800", Decimal(180000), "p_year")
+    clock.advance(hours=1)
+    leases.extend_lease(demo, tenant, lease_id, hours=Decimal("2.5"))
+    quote = quotes.lease_quote(demo, tenant, lease_id)
+    assert quote is not None and quote.pricing is Pricing.QUOTED
+    dearer = q12(Decimal(180000) * H800_P / 8760)
+    assert [(x.device_hour, x.term_hours) for x in quote.lines] == [(LIST, 4), (dearer, Decimal("2.5"))]
+    assert quote.hourly == 2 * dearer
+    clock.advance(hours=10)
+    doc = invoice(demo, operator, clock)
+    lines = lease_lines(doc, lease_id)
+    assert {x["unit_price"]: x["quantity"] for x in lines} == {LIST: 8, dearer: 5}
+    assert sum(x["amount"] for x in lines) == quote.term_total  # type: ignore[misc]
+
+
+def test_plan_in_force_at_the_grant_is_quoted_and_kept(demo: Platform, operator: Principal, tenant: Principal,
+                                                       clock: FakeClock) -> None:
+    now = clock.now()
+    plans.create_plan(demo, operator, {"tenant": "acme", "kind": "payg", "discount": "0.2",
+                                       "effective_from": now.isoformat(),
+                                       "effective_to": (now + timedelta(hours=3)).isoformat()})
+    plans.create_plan(demo, operator, {"tenant": "acme", "kind": "payg", "discount": "0.5",
+                                       "effective_from": (now + timedelta(hours=3)).isoformat()})
+    fixed = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 1, "models": ["H800"], "hours": 6})
+    open_ended = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 1, "models": ["H800"]})
+    quote = quotes.lease_quote(demo, tenant, fixed.order.lease_id or "")
+    assert quote is not None
+    (line,) = quote.lines
+    exact = Decimal(90000) * H800_P / 8760
+    assert line.device_hour == q12(exact * Decimal("0.8")) and line.list_device_hour == q12(exact)
+    clock.advance(hours=6)
+    leases.end_lease(demo, tenant, open_ended.order.lease_id or "")
+    doc = invoice(demo, operator, clock)
+    (f,) = lease_lines(doc, fixed.order.lease_id or "")
+    assert f["unit_price"] == line.device_hour and f["amount"] == quote.term_total
+    o = {x["unit_price"]: x["quantity"] for x in lease_lines(doc, open_ended.order.lease_id or "")}
+    assert o == {q12(exact * Decimal("0.8")): 3, q12(exact * Decimal("0.5")): 3}  # follows the new contract
