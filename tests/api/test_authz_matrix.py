@@ -105,7 +105,12 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/v1/wallet/credits"): "201 403 403 403 403 401 401",
     ("PUT", "/v1/wallet/policy"): "200 403 403 403 403 401 401",
     ("POST", "/v1/wallet/check"): "200 403 403 403 403 401 401",
-    ("POST", "/v1/packages"): "201 201 404 403 403 401 401",
+    ("GET", "/v1/package-products"): "200 200 200 200 200 401 401",
+    ("POST", "/v1/package-products"): "201 403 403 403 403 401 401",
+    ("PUT", "/v1/package-products/{product}/price"): "200 403 403 403 403 401 401",
+    ("POST", "/v1/package-products/{product}/retire"): "200 403 403 403 403 401 401",
+    ("POST", "/v1/packages"): "403 201 201 403 403 401 401",  # a tenant buys for itself, at the listed price
+    ("POST", "/v1/packages/sales"): "201 403 403 403 403 401 401",  # another price: the operator's, with a reason
     ("GET", "/v1/packages"): "200 200 404 403 403 401 401",
     ("POST", "/v1/plans"): "201 403 403 403 403 401 401",
     ("GET", "/v1/plans"): "200 200 404 403 403 401 401",
@@ -228,6 +233,10 @@ def _build(base: Path) -> World:
                 parties[key].ids |= {"account": made["id"], "name": name}
         parties["S1"].ids |= {"node": "s1-node-1", "shared_fabric_node": "s1-node-2"}
         parties["S2"].ids |= {"node": "s2-node-1", "shared_fabric_node": "s2-node-2"}
+        for model in ("H800", "L20"):
+            _ok(c.post("/v1/package-products", json={"name": f"{model.lower()}-1h", "meter": "device_seconds",
+                                                     "model": model, "quantity": "1", "price": "1",
+                                                     "valid_days": 60}, headers=op))
         for key, model, supplier, node in (("A", "H800", "sup-one", "s1-node-1"), ("B", "L20", "sup-two", "s2-node-1")):
             t = {"Authorization": f"Bearer {parties[key].token}"}
             ids = parties[key].ids
@@ -240,8 +249,7 @@ def _build(base: Path) -> World:
             parties[key].occupancy[supplier] = {"account", "lease", "order", "reservation", "reserved_lease"}
             lease = _ok(c.get(f"/v1/leases/{ids['lease']}", headers=t))
             assert {x["node"] for x in lease["allocations"]} == {node}
-            pkg = _ok(c.post("/v1/packages", json={"meter": "device_seconds", "model": model, "quantity": "1",
-                                                   "price": "1", "expires_at": "2027-01-01T00:00:00Z"}, headers=t))
+            pkg = _ok(c.post("/v1/packages", json={"product": f"{model.lower()}-1h"}, headers=t))
             voucher = _ok(c.post("/v1/vouchers", json={
                 "tenant": ids["name"], "issuer": f"city-of-{key}", "percent": "0.5", "cap": "3",
                 "valid_from": "2026-10-01T00:00:00Z", "valid_to": "2027-01-01T00:00:00Z"}, headers=op))
@@ -307,7 +315,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
     (its lease, job, reservation, invoice), supplier 1 and its node, the month A was invoiced for."""
     a = w.parties["A"].ids
     values = {"lease_id": a["lease"], "job_id": a["job"], "order_id": a["reservation"], "invoice_id": a["invoice"],
-              "period": "2026-10", "supplier": "sup-one",
+              "period": "2026-10", "supplier": "sup-one", "product": "h800-1h",
               "name": a["name"] if path.startswith("/v1/accounts") else "s1-node-1"}
     url = "/console/" if method == "MOUNT" else path.format(**values)
     of_a = {"tenant": a["name"]}
@@ -338,8 +346,13 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("POST", "/v1/wallet/top-ups"): {"tenant": a["name"], "amount": "5"},
         ("POST", "/v1/wallet/credits"): {"tenant": a["name"], "amount": "5", "reason": "goodwill"},
         ("PUT", "/v1/wallet/policy"): {"tenant": a["name"], "warn_hours": "2", "suspend_hours": "1"},
-        ("POST", "/v1/packages"): {"tenant": a["name"], "meter": "device_seconds", "model": "H800", "quantity": "1",
-                                   "price": "1", "expires_at": "2027-01-01T00:00:00Z"},
+        ("POST", "/v1/package-products"): {"name": "h800-8h", "meter": "device_seconds", "model": "H800",
+                                           "quantity": "8", "price": "70", "valid_days": 30,
+                                           "tiers": [{"min_count": 10, "price": "65"}]},
+        ("PUT", "/v1/package-products/{product}/price"): {"price": "0.9"},
+        ("POST", "/v1/packages"): {"product": "h800-1h", "count": 2},
+        ("POST", "/v1/packages/sales"): {"tenant": a["name"], "product": "h800-1h", "price": "0.5",
+                                         "reason": "launch discount"},
         ("POST", "/v1/plans"): {"tenant": a["name"], "kind": "payg", "effective_from": "2027-01-01T00:00:00Z"},
         ("POST", "/v1/vouchers"): {"tenant": a["name"], "issuer": "city-x", "percent": "0.2", "cap": "1",
                                    "valid_from": "2026-11-01T00:00:00Z", "valid_to": "2027-01-01T00:00:00Z"},

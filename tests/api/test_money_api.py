@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -118,9 +118,11 @@ def test_plans_vouchers_packages_wallet_over_http(http: Http, clock: FakeClock) 
                                      "valid_from": "2026-11-01T00:00:00Z", "valid_to": "2027-01-01T00:00:00Z"},
                headers=op)
     assert r.status_code == 422 and "percent must be a fraction" in r.json()["error"]["message"]
-    pk = c.post("/v1/packages", json={"meter": "device_seconds", "model": "L20", "quantity": "1", "price": "2",
-                                      "expires_at": (clock.now() + timedelta(days=3)).isoformat()}, headers=t)
-    assert pk.status_code == 201 and pk.json()["tenant"] == "acme"
+    prod = c.post("/v1/package-products", json={"name": "L20 1 h", "meter": "device_seconds", "model": "L20",
+                                                "quantity": "1", "price": "2", "valid_days": 3}, headers=op)
+    assert prod.status_code == 201, prod.text
+    pk = c.post("/v1/packages", json={"product": "L20 1 h"}, headers=t)
+    assert pk.status_code == 201 and pk.json()["tenant"] == "acme" and pk.json()["price"] == "2"
     assert c.put("/v1/wallet/policy", json={"tenant": "acme", "warn_hours": "2", "suspend_hours": "1"},
                  headers=op).json()["prepaid"]
     w = c.post("/v1/wallet/top-ups", json={"tenant": "acme", "amount": "50"}, headers=op).json()

@@ -103,8 +103,9 @@ def test_take_or_pay_shortfall(op: SuanliClient, connect: Connect, clock: FakeCl
 def test_package_runs_out_mid_lease(op: SuanliClient, connect: Connect, clock: FakeClock) -> None:
     t = account(op, connect, "acme")
     mt = MoneyClient(t)
-    pkg = mt.buy_package(meter="device_seconds", model="L20", quantity=5, price="10.00",
-                         expires_at=clock.now() + timedelta(days=30))
+    MoneyClient(op).create_package_product(name="L20 5 h", meter="device_seconds", model="L20", quantity=5,
+                                           price="10.00", valid_days=30)
+    pkg = mt.buy_package("L20 5 h")
     lease = lease_of(t.create_order(form="gpu", quantity=2, models=["L20"]))
     clock.advance(hours=4)
     t.end_lease(lease)
@@ -269,8 +270,9 @@ def test_issued_month_shows_the_issued_invoice_late_usage_goes_to_the_next(
     east = account(op, connect, "east", "supplier", "huadong-idc")
     m.create_plan({"tenant": "*", "kind": "payg", "effective_from": "2026-01-01T00:00:00Z",
                    "rates": [{"meter": "egress_gb", "price": "0.5"}]})
-    mt.buy_package(meter="device_seconds", model="L20", quantity=5, price="10.00",
-                   expires_at=clock.now() + timedelta(days=60))
+    m.create_package_product(name="L20 5 h", meter="device_seconds", model="L20", quantity=5, price="10.00",
+                             valid_days=60)
+    mt.buy_package("L20 5 h")
     lease = lease_of(t.create_order(form="gpu", quantity=2, models=["L20"]))
     clock.advance(hours=4)
     t.end_lease(lease)

@@ -22,9 +22,10 @@ def test_money_commands_end_to_end(cli: Cli, tokens: dict[str, str], clock: Fake
     plan.write_text(json.dumps({"tenant": "*", "kind": "payg", "effective_from": "2026-01-01T00:00:00Z",
                                 "rates": [{"meter": "inference_output_tokens", "price": "8"}]}))
     assert cli.json("plan", "create", str(plan), token=op)["tenant"] == "*"
-    pk = cli.json("package", "buy", "--meter", "inference_output_tokens", "--quantity", "1", "--price", "5",
-                  "--expires", "2026-12-31", token=acme)
-    assert pk["tenant"] == "acme"
+    cli.json("package", "product", "create", "1M output tokens", "--meter", "inference_output_tokens", "--quantity",
+             "1", "--price", "5", "--valid-from", "2026-11-01", "--valid-to", "2026-12-31", token=op)
+    pk = cli.json("package", "buy", "1M output tokens", token=acme)
+    assert pk["tenant"] == "acme" and pk["price"] == "5"
     clock.advance(hours=1)
     assert cli.json("usage", "ingest", str(events), token=op) == {"received": 3, "accepted": 3, "duplicates": 0}
     assert cli.json("usage", "ingest", str(events), token=op)["duplicates"] == 3

@@ -136,9 +136,11 @@ def test_take_or_pay_shortfall_is_billed_at_period_end(demo: Platform, operator:
 
 
 def test_package_runs_out_mid_lease(demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
-    pkg = packages.create_package(demo, tenant, tenant=None, meter="device_seconds", model="L20",
-                                  quantity=Decimal(5), price=Decimal("10.00"),
-                                  expires_at=clock.now() + timedelta(days=30))
+    # the operator lists a product; the tenant buys it at the listed price (it never names one)
+    packages.create_product(demo, operator, name="L20 5 h", meter="device_seconds", model="L20",
+                            quantity=Decimal(5), price=Decimal("10.00"), valid_days=30)
+    pkg = packages.buy_package(demo, tenant, "L20 5 h")
+    assert pkg["price"] == Decimal("10.00") and pkg["list_price"] is None and pkg["sold_by"] == ""
     res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 2, "models": ["L20"]})
     clock.advance(hours=4)  # 8 device-hours: 5 from the package, 3 billed at 2.60
     leases.end_lease(demo, tenant, res.order.lease_id or "")
@@ -403,8 +405,9 @@ def test_an_issued_month_shows_the_issued_invoice_and_late_usage_goes_to_the_nex
         demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
     plans.create_plan(demo, operator, {"tenant": "*", "kind": "payg", "effective_from": "2026-01-01T00:00:00Z",
                                        "rates": [{"meter": "egress_gb", "price": "0.5"}]})
-    packages.create_package(demo, tenant, tenant=None, meter="device_seconds", model="L20", quantity=Decimal(5),
-                            price=Decimal("10.00"), expires_at=clock.now() + timedelta(days=60))
+    packages.create_product(demo, operator, name="L20 5 h", meter="device_seconds", model="L20", quantity=Decimal(5),
+                            price=Decimal("10.00"), valid_days=60)
+    packages.buy_package(demo, tenant, "L20 5 h")
     lease_id = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 2, "models": ["L20"]}).order.lease_id
     clock.advance(hours=4)
     leases.end_lease(demo, tenant, lease_id or "")

@@ -83,12 +83,17 @@ def test_an_invoice_rated_from_sums_is_the_one_rated_record_by_record(demo: Plat
     rng = random.Random(11)
     who = make_tenant(demo, operator, "both-ways")
     _prices(demo, operator, "both-ways")
-    if package:  # 40 L20 device-hours from Nov 3: it runs out in the month; L20 usage is drawn one by one
-        packages.create_package(demo, operator, tenant="both-ways", meter="device_seconds", model="L20",
-                                quantity=Decimal(40), price=Decimal("80.00"), starts_at=NOV + timedelta(days=2),
-                                expires_at=datetime(2026, 12, 31, tzinfo=UTC))
+    if package:  # 40 L20 device-hours sold now (Nov 23), drawn by the week after: they run out in the month;
+        # L20 usage is drawn one by one
+        packages.sell_package(demo, operator, tenant="both-ways", reason="custom: a month-end bundle",
+                              meter="device_seconds", model="L20", quantity=Decimal(40), price=Decimal("80.00"),
+                              expires_at=datetime(2026, 12, 31, tzinfo=UTC))
     with demo.tx() as s:
         store_records(s, _records(rng, who.account_id, NOV, 22, 800, "c"), clock.now())
+        if package:
+            store_records(s, _records(rng, who.account_id, clock.now(), 7, 300, "d"), clock.now())
+    if package:
+        clock.set(NOV + timedelta(days=29, hours=12))
     draft = billing.preview(demo, operator, "2026-11", "both-ways")
     with demo.tx() as s:
         inp, n = billing._rating(demo, s, who, "2026-11", clock.now(), store_leases=False)

@@ -28,6 +28,7 @@ from suanli.api.routers import (
     jobs,
     leases,
     orders,
+    packages,
     prices,
     usage,
     vouchers,
@@ -99,7 +100,8 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
         ``accounts``, ``namespaces``, ``off`` (the operator's opt-out) or ``unavailable``, with details)."""
         return {"status": "ok", "version": __version__, "database": platform.dialect, "sandbox": platform.sandbox}
 
-    for r in (accounts, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, vouchers, billing):
+    for r in (accounts, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, packages, vouchers,
+              billing):
         app.include_router(r.router)
     mount_console(app)
     return app

@@ -74,7 +74,8 @@ COMMANDS: dict[str, Lazy] = {
     "usage": Lazy("suanli.cli.money:usage_app", "Usage events: ingest and totals."),
     "wallet": Lazy("suanli.cli.money:wallet_app", "Prepaid wallets, credits and the low-balance rule."),
     "voucher": Lazy("suanli.cli.money:voucher_app", "Compute vouchers (算力券)."),
-    "package": Lazy("suanli.cli.money:package_app", "Prepaid packages of device-hours, P-hours or tokens."),
+    "package": Lazy("suanli.cli.packages:package_app",
+                     "Prepaid packages: products (operator), buy at the listed price (tenant), sell (operator)."),
     "plan": Lazy("suanli.cli.money:plan_app", "Price plans: payg, spot, term (包月/包年), commit (包销)."),
     "statement": Lazy("suanli.cli.money:statement_app", "Supplier statements and the operator's revenue report."),
 }

@@ -1,6 +1,7 @@
-"""Money commands: ``suanli usage``, ``wallet``, ``voucher``, ``package``, ``plan``, ``statement``,
-and the billed-invoice commands under ``suanli invoice`` (list, issue, get, export, pay, void, credit;
-mounted by :mod:`suanli.cli.billing`). All through :class:`suanli.client.money.MoneyClient`."""
+"""Money commands: ``suanli usage``, ``wallet``, ``voucher``, ``plan``, ``statement`` (``package`` lives
+in :mod:`suanli.cli.packages`), and the billed-invoice commands under ``suanli invoice`` (list, issue,
+get, export, pay, void, credit; mounted by :mod:`suanli.cli.billing`). All through
+:class:`suanli.client.money.MoneyClient`."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from suanli.client.money import MoneyClient
 usage_app = typer.Typer(help="Usage events: ingest and totals.", no_args_is_help=True)
 wallet_app = typer.Typer(help="Prepaid wallets, credits and the low-balance rule.", no_args_is_help=True)
 voucher_app = typer.Typer(help="Compute vouchers (算力券).", no_args_is_help=True)
-package_app = typer.Typer(help="Prepaid packages of device-hours, P-hours or tokens.", no_args_is_help=True)
 plan_app = typer.Typer(help="Price plans: payg, spot, term (包月/包年), commit (包销).", no_args_is_help=True)
 statement_app = typer.Typer(help="Supplier statements and the operator's revenue report.", no_args_is_help=True)
 
@@ -178,34 +178,6 @@ def voucher_audit(ctx: typer.Context, issuer: str | None = None, tenant: TenantO
         return
     show(table("voucher audit", ["voucher", "tenant", "invoice", "line", "outcome", "rule", ("amount", "right")],
                [[r.voucher, r.tenant, r.invoice, r.line_no, r.outcome, r.rule, f"{r.amount:f}"] for r in rows]))
-
-
-@package_app.command("buy")
-def package_buy(ctx: typer.Context, meter: Annotated[str, typer.Option("--meter")],
-                quantity: Annotated[str, typer.Option("--quantity", help="In the meter's price unit.")],
-                price: Annotated[str, typer.Option("--price")],
-                expires: Annotated[str, typer.Option("--expires", help="ISO-8601 expiry.")],
-                model: str = "", unit: str = "units", tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
-    """Buy a prepaid package (billed on this month's invoice)."""
-    exp = instant(expires, "--expires")
-    assert exp is not None
-    with client(ctx) as api:
-        pk = MoneyClient(api).buy_package(meter=meter, quantity=amount(quantity, "--quantity"),
-                                          price=amount(price, "--price"), expires_at=exp, model=model, unit=unit,
-                                          tenant=tenant)
-    print_json(pk) if as_json else typer.echo(f"package {pk.id}: {pk.quantity:f} {pk.unit} of {pk.meter}")
-
-
-@package_app.command("list")
-def package_list(ctx: typer.Context, tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
-    with client(ctx) as api:
-        rows = MoneyClient(api).packages(tenant=tenant)
-    if as_json:
-        print_json(rows)
-        return
-    show(table("packages", ["id", "tenant", "meter", "model", ("quantity", "right"), ("left", "right"), "expires"],
-               [[x.id, x.tenant, x.meter, x.model, f"{x.quantity:f}", f"{x.left:f}", when(x.expires_at)]
-                for x in rows]))
 
 
 @plan_app.command("create")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -25,6 +26,7 @@ from suanli.api.schemas.money import (
     IngestResponse,
     InvoiceSummary,
     LedgerCheckResponse,
+    PackageProductResponse,
     PackageResponse,
     PlanResponse,
     PreviewResponse,
@@ -98,11 +100,56 @@ class MoneyClient:
         out: dict[str, Any] = self.api.request("POST", "/v1/wallet/check")
         return out
 
-    def buy_package(self, *, meter: str, quantity: Amount, price: Amount, expires_at: datetime, model: str = "",
-                    unit: str = "units", tenant: str | None = None) -> PackageResponse:
-        return self._one(PackageResponse, "POST", "/v1/packages", json={
-            "tenant": tenant, "meter": meter, "model": model, "unit": unit, "quantity": _s(quantity),
-            "price": _s(price), "expires_at": expires_at.isoformat()})
+    def package_products(self, *, include_retired: bool = False) -> list[PackageProductResponse]:
+        return self._many(PackageProductResponse, "/v1/package-products",
+                          {"include_retired": "true"} if include_retired else None)
+
+    def create_package_product(self, *, name: str, meter: str, quantity: Amount, price: Amount,
+                               valid_days: int | None = None, valid_from: datetime | None = None,
+                               valid_to: datetime | None = None, model: str = "", site: str = "",
+                               unit: str = "units", tiers: Sequence[tuple[int, Amount]] = ()
+                               ) -> PackageProductResponse:
+        """Define a package product (operator); ``tiers``: (min_count, price each) pairs."""
+        return self._one(PackageProductResponse, "POST", "/v1/package-products", json={
+            "name": name, "meter": meter, "quantity": _s(quantity), "price": _s(price), "model": model, "site": site,
+            "unit": unit, "tiers": [{"min_count": n, "price": _s(x)} for n, x in tiers], "valid_days": valid_days,
+            "valid_from": valid_from.isoformat() if valid_from else None,
+            "valid_to": valid_to.isoformat() if valid_to else None})
+
+    def set_package_product_price(self, product: str, price: Amount,
+                                  tiers: Sequence[tuple[int, Amount]] | None = None) -> PackageProductResponse:
+        body: dict[str, Any] = {"price": _s(price)}
+        if tiers is not None:
+            body["tiers"] = [{"min_count": n, "price": _s(x)} for n, x in tiers]
+        return self._one(PackageProductResponse, "PUT", f"/v1/package-products/{quote(product, safe='')}/price",
+                         json=body)
+
+    def retire_package_product(self, product: str) -> PackageProductResponse:
+        return self._one(PackageProductResponse, "POST", f"/v1/package-products/{quote(product, safe='')}/retire")
+
+    def buy_package(self, product: str, count: int = 1) -> PackageResponse:
+        """Buy ``count`` packages of a product at its listed price (a tenant; no price is sent)."""
+        return self._one(PackageResponse, "POST", "/v1/packages", json={"product": product, "count": count})
+
+    def sell_package(self, *, tenant: str, reason: str, product: str | None = None, count: int = 1,
+                     price: Amount | None = None, meter: str | None = None, quantity: Amount | None = None,
+                     expires_at: datetime | None = None, starts_at: datetime | None = None, model: str = "",
+                     site: str = "", unit: str = "units") -> PackageResponse:
+        """Sell a tenant a package at a price of the operator's choosing (``price`` each), with a reason."""
+        body: dict[str, Any] = {"tenant": tenant, "reason": reason, "count": count}
+        if product:
+            body["product"] = product
+        if price is not None:
+            body["price"] = _s(price)
+        if meter:
+            body |= {"meter": meter, "model": model, "site": site, "unit": unit}
+        if quantity is not None:
+            body["quantity"] = _s(quantity)
+        if expires_at is not None:
+            body["expires_at"] = expires_at.isoformat()
+        if starts_at is not None:
+            body["starts_at"] = starts_at.isoformat()
+        return self._one(PackageResponse, "POST", "/v1/packages/sales", json=body)
 
     def packages(self, *, tenant: str | None = None) -> list[PackageResponse]:
         return self._many(PackageResponse, "/v1/packages", {"tenant": tenant})

@@ -18,8 +18,8 @@ does not depend on the id asked about. Rules of thumb the table follows:
 
 - a supplier sees occupancy and money of its own nodes, never a tenant's commands, logs,
   per-lease usage, orders or invoices;
-- only the operator sets a price (list prices, price plans), issues money (invoices, vouchers,
-  credits, top-ups, payouts) or changes the fleet and accounts;
+- only the operator sets a price (list prices, price plans, package products and sales), issues
+  money (invoices, vouchers, credits, top-ups, payouts) or changes the fleet and accounts;
 - only the owning tenant runs work on its lease (the operator may stop it, not run code as it).
 
 Grants fail closed: reading ``tenant_id`` of a supplier's grant (or ``supplier`` of a tenant's)
@@ -74,7 +74,10 @@ class Action(StrEnum):
     READ_WALLET = "read_wallet"
     MANAGE_WALLET = "manage_wallet"
     BUY_PACKAGE = "buy_package"
+    SELL_PACKAGE = "sell_package"
     READ_PACKAGES = "read_packages"
+    READ_PACKAGE_PRODUCTS = "read_package_products"
+    MANAGE_PACKAGE_PRODUCTS = "manage_package_products"
     READ_PLANS = "read_plans"
     ISSUE_VOUCHER = "issue_voucher"
     READ_VOUCHERS = "read_vouchers"
@@ -134,8 +137,14 @@ RULES: dict[Action, Rule] = {
     Action.READ_USAGE: Rule("reading usage", _OP_TENANT),
     Action.READ_WALLET: Rule("reading a wallet", _OP_TENANT),
     Action.MANAGE_WALLET: Rule("changing a wallet (top-ups, credits, runway policy)", _OP),
-    Action.BUY_PACKAGE: Rule("buying a package", _OP_TENANT),
+    Action.BUY_PACKAGE: Rule("buying a package at its listed price", {Role.TENANT: Scope.OWN_TENANT},
+                             "the operator sells a package to a tenant with POST /v1/packages/sales "
+                             "(`suanli package sell`)"),
+    Action.SELL_PACKAGE: Rule("selling a package at a price of the operator's choosing (a discount or a custom "
+                              "package)", _OP, "tenants buy a listed product at its price (`suanli package buy`)"),
     Action.READ_PACKAGES: Rule("reading packages", _OP_TENANT),
+    Action.READ_PACKAGE_PRODUCTS: Rule("reading the package products on sale", _EVERYONE),
+    Action.MANAGE_PACKAGE_PRODUCTS: Rule("defining package products and their prices", _OP),
     Action.READ_PLANS: Rule("reading price plans", _OP_TENANT),
     Action.ISSUE_VOUCHER: Rule("issuing a voucher", _OP),
     Action.READ_VOUCHERS: Rule("reading vouchers", _OP_TENANT),

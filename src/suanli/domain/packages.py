@@ -46,7 +46,7 @@ class ProductState(StrEnum):
     RETIRED = "retired"
 
 
-def _unit(value: str) -> PackageUnit:
+def parse_unit(value: str) -> PackageUnit:
     try:
         return PackageUnit(value)
     except ValueError:
@@ -125,7 +125,7 @@ class PackageProduct:
         if self.meter is Meter.JOB_DEVICE_SECONDS:
             raise ValidationError("job_device_seconds is informational, never billed: no package can draw it",
                                   field="meter")
-        object.__setattr__(self, "unit", _unit(self.unit))
+        object.__setattr__(self, "unit", parse_unit(self.unit))
         if self.unit is PackageUnit.P_HOURS and self.meter is not Meter.DEVICE_SECONDS:
             raise ValidationError("p_hours packages draw device_seconds only", field="unit")
         check_amount(self.quantity, "quantity")

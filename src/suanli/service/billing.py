@@ -36,7 +36,6 @@ from suanli.errors import ConflictError, NotFoundError, ValidationError
 from suanli.ledger import invoices as inv
 from suanli.ledger.metering import LEASE_SOURCE, active_intervals, lease_records, legacy_key
 from suanli.ledger.meters import Meter, UsageRecord
-from suanli.ledger.packages import Package
 from suanli.ledger.plans import DEFAULT_TENANT
 from suanli.ledger.postings import Entry, credit, wallet
 from suanli.ledger.rating import (
@@ -62,6 +61,7 @@ from suanli.store import billing as store
 from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
 from suanli.store import ledger as ledger_store
+from suanli.store import packages as package_store
 from suanli.store import usage as usage_store
 from suanli.store.engine_tables import SlaCreditRow
 from suanli.store.money_tables import CreditNoteRow, InvoiceRow, SlaCreditPostingRow
@@ -98,11 +98,6 @@ def record_from_row(r: Sequence[Any]) -> UsageRecord:
 def sum_from_row(r: Sequence[Any]) -> UsageSum:
     meter, model, site, supplier, node, lease, order_id, quantity, n, first, last = r
     return UsageSum(METERS[meter], model, site, supplier, node, lease, order_id, quantity, n, first, last)
-
-
-def package_from_row(r: Any, used: Decimal) -> Package:
-    return Package(r.id, r.tenant_id, Meter(r.meter), r.quantity, r.starts_at, r.expires_at, r.model, r.unit,
-                   r.price, used)
 
 
 def voucher_from_row(r: Any, used: Decimal) -> Voucher:
@@ -219,9 +214,7 @@ def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime,
     qcuts = quote_service.quote_starts(quoted)
     leased, stops, commission = lease_usage(s, tid, start, end, now)
     plans = [plan_from_row(r) for r in store.plans_for(s, [tid, DEFAULT_TENANT])]
-    pkg_rows = store.packages_for(s, tid)
-    used = store.package_used(s, [x.id for x in pkg_rows])
-    packages = [package_from_row(x, used[x.id]) for x in pkg_rows]
+    packages = package_store.packages_for(s, tid)
     book = price_book(p, s)
     # summed where the usage lives, but the kinds that a term contract or a package draws down in
     # time order: those are rated one by one, with the lease time not stored yet

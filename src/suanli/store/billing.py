@@ -21,7 +21,6 @@ from suanli.store.money_tables import (
     InvoiceLineRow,
     InvoiceRow,
     PackageDrawRow,
-    PackageRow,
     PricePlanRow,
     RelatedPartyRow,
     SlaCreditPostingRow,
@@ -43,32 +42,6 @@ def plans_for(s: Session, tenants: Iterable[str]) -> list[PricePlanRow]:
 def add_plan(s: Session, row: PricePlanRow) -> None:
     s.add(row)
     s.flush()
-
-
-# -- packages -------------------------------------------------------------------------------------
-
-
-def add_package(s: Session, row: PackageRow) -> None:
-    s.add(row)
-    s.flush()
-
-
-def packages_for(s: Session, tenant_id: str | None) -> list[PackageRow]:
-    q = select(PackageRow).order_by(PackageRow.expires_at, PackageRow.id)
-    if tenant_id is not None:
-        q = q.where(PackageRow.tenant_id == tenant_id)
-    return list(s.scalars(q))
-
-
-def package_used(s: Session, package_ids: Sequence[str]) -> dict[str, Decimal]:
-    """Drawn on live (not void) invoices."""
-    out: dict[str, Decimal] = {p: Decimal(0) for p in package_ids}
-    q = (select(PackageDrawRow.package_id, PackageDrawRow.quantity)
-         .join(InvoiceRow, InvoiceRow.id == PackageDrawRow.invoice_id)
-         .where(PackageDrawRow.package_id.in_(list(package_ids)), InvoiceRow.status != "void"))
-    for pid, qty in s.execute(q):
-        out[pid] += qty
-    return out
 
 
 # -- vouchers and related parties -----------------------------------------------------------------

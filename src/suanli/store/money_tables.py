@@ -91,7 +91,40 @@ class PackageRow(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    site: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    product_id: Mapped[str | None] = mapped_column(ForeignKey("package_products.id", name="fk_packages_product_id"),
+                                                   nullable=True, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    list_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    sold_by: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     __table_args__ = (CheckConstraint("expires_at > starts_at", name="ck_packages_window"),)
+
+
+class PackageProductRow(Base):
+    """A package the operator sells; ``tiers`` is a JSON list of ``{"min_count": int, "price": "decimal"}``."""
+
+    __tablename__ = "package_products"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    meter: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(64), default="")
+    site: Mapped[str] = mapped_column(String(64), default="")
+    unit: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    price: Mapped[Decimal] = mapped_column(DecimalText)
+    tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    valid_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        CheckConstraint("(valid_days IS NULL) != (valid_to IS NULL)", name="ck_package_products_validity"),
+        CheckConstraint("state IN ('active', 'retired')", name="ck_package_products_state"),
+    )
 
 
 class VoucherRow(Base):

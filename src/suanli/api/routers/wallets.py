@@ -7,16 +7,14 @@ from fastapi import APIRouter
 from suanli.api.deps import PlatformDep, PrincipalDep
 from suanli.api.schemas.money import (
     CreditGrantRequest,
-    PackageRequest,
-    PackageResponse,
     PlanResponse,
     TopUpRequest,
     WalletPolicyRequest,
     WalletResponse,
 )
-from suanli.service import packages, plans, wallets
+from suanli.service import plans, wallets
 
-router = APIRouter(tags=["wallets", "packages", "plans"])
+router = APIRouter(tags=["wallets", "plans"])
 
 
 @router.get("/v1/wallet", response_model=WalletResponse)
@@ -47,19 +45,6 @@ def set_policy(body: WalletPolicyRequest, p: PlatformDep, who: PrincipalDep) -> 
 def check_runway(p: PlatformDep, who: PrincipalDep) -> Any:
     """Apply the low-balance rule now (operator): suspend or resume pay-as-you-go leases."""
     return {"changes": wallets.check_runway(p, who)}
-
-
-@router.post("/v1/packages", response_model=PackageResponse, status_code=201)
-def create_package(body: PackageRequest, p: PlatformDep, who: PrincipalDep) -> Any:
-    """Buy a prepaid package (a tenant for itself, or the operator for a named tenant)."""
-    return packages.create_package(p, who, tenant=body.tenant, meter=body.meter, quantity=body.quantity,
-                                   expires_at=body.expires_at, price=body.price, model=body.model, unit=body.unit,
-                                   starts_at=body.starts_at)
-
-
-@router.get("/v1/packages", response_model=list[PackageResponse])
-def list_packages(p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
-    return packages.list_packages(p, who, tenant)
 
 
 @router.post("/v1/plans", response_model=PlanResponse, status_code=201)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
 
 T = TypeVar("T")
 
@@ -22,8 +22,41 @@ Dec = Annotated[Decimal, PlainSerializer(dec_str, return_type=str, when_used="js
 """An exact decimal, serialised as a string."""
 
 
+def _not_a_float(v: object) -> object:
+    if isinstance(v, float | bool):
+        raise ValueError(f"give a decimal string such as \"0.01\" or a whole number, not {v!r} (a float is never "
+                         "exact)")
+    return v
+
+
+Exact = Annotated[Decimal, BeforeValidator(_not_a_float), PlainSerializer(dec_str, return_type=str, when_used="json")]
+"""An entered decimal (a price, a quantity): a decimal string or an integer, never a JSON float."""
+
+PRICE_WORDS = ("price", "discount", "rate", "commission", "floor", "percent", "amount", "cost", "fee")
+"""Field names that set money; a request that does not have such a field says so when one is sent."""
+
+
 class Wire(BaseModel):
+    """A request body: unknown fields are refused (422), naming the fields allowed. A money field
+    (:data:`PRICE_WORDS`) sent where the request has none is refused with the rule that only the
+    operator sets prices, discounts and rates."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_known_fields(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        extra = sorted(str(k) for k in data if k not in cls.model_fields)
+        if not extra:
+            return data
+        allowed = ", ".join(cls.model_fields) or "none"
+        money = [k for k in extra if any(w in k.lower() for w in PRICE_WORDS)]
+        if money:
+            raise ValueError(f"{', '.join(money)}: this request sets no price, discount or rate (tenants cannot set "
+                             f"prices; the operator sets them on its own routes); allowed fields: {allowed}")
+        raise ValueError(f"unknown field(s) {', '.join(extra)}; allowed fields: {allowed}")
 
 
 class ErrorBody(BaseModel):

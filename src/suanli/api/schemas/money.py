@@ -9,9 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
-from suanli.api.schemas.common import Dec, Wire
+from suanli.api.schemas.common import Dec, Exact, Wire
 
 
 class UsageEvent(BaseModel):
@@ -123,27 +123,97 @@ class RelatedPartyRequest(Wire):
     note: str = ""
 
 
-class PackageRequest(Wire):
-    tenant: str | None = None
+class VolumeTierWire(Wire):
+    min_count: StrictInt = Field(description="Buying at least this many packages at once ...")
+    price: Exact = Field(description="... costs this much each.")
+
+
+class PackageProductRequest(Wire):
+    """A package product (operator). Validity: ``valid_days`` from the purchase, or fixed dates
+    (``valid_from`` and ``valid_to``)."""
+
+    name: str
     meter: str
-    model: str = ""
-    unit: str = "units"
+    quantity: Exact = Field(description="Per package, in unit.")
+    unit: str = Field("units", description="units (the meter's price unit) | p_hours (device-hours x P)")
+    model: str = Field("", description="Only usage of this model draws it (empty: any model).")
+    site: str = Field("", description="Only usage at this site draws it (empty: any site).")
+    price: Exact = Field(description="Per package.")
+    tiers: list[VolumeTierWire] = Field([], description="Volume tiers: buying >= min_count costs price each.")
+    valid_days: StrictInt | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+
+
+class ProductPriceRequest(Wire):
+    """A new price for purchases from now on (operator); ``tiers`` omitted keeps the tiers."""
+
+    price: Exact
+    tiers: list[VolumeTierWire] | None = None
+
+
+class PackageProductResponse(BaseModel):
+    id: str
+    name: str
+    meter: str
+    model: str
+    site: str
+    unit: str
     quantity: Dec
     price: Dec
-    expires_at: datetime
+    tiers: list[dict[str, Any]]
+    valid_days: int | None
+    valid_from: datetime | None
+    valid_to: datetime | None
+    state: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class PackageBuyRequest(Wire):
+    """A tenant buys ``count`` packages of a product at its listed price (volume tier applied).
+    There is no price field: tenants cannot set prices."""
+
+    product: str = Field(description="The product's id or name (GET /v1/package-products).")
+    count: StrictInt = Field(1, description="How many packages (1 to 10,000).")
+
+
+class PackageSaleRequest(Wire):
+    """The operator sells a tenant a package with a reason: a product at another price (``price`` each;
+    default the list price), or a custom package (no ``product``: meter, quantity, expires_at, price)."""
+
+    tenant: str
+    reason: str
+    product: str | None = None
+    count: StrictInt = 1
+    price: Exact | None = Field(None, description="Each package.")
+    meter: str | None = None
+    quantity: Exact | None = Field(None, description="Custom package: per package, in unit.")
+    unit: str = "units"
+    model: str = ""
+    site: str = ""
     starts_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 class PackageResponse(BaseModel):
     id: str
     tenant: str
+    product: str
+    product_name: str
     meter: str
     model: str
+    site: str
     unit: str
+    count: int
     quantity: Dec
     used: Dec
     left: Dec
-    price: Dec
+    price: Dec = Field(description="What the tenant paid for the whole purchase.")
+    list_price: Dec | None = Field(description="The listed price the operator's sale departed from (None: the "
+                                               "list price, or a custom package).")
+    sold_by: str = Field(description="The operator who sold it at a price of its choosing (empty: bought).")
+    reason: str
     starts_at: datetime
     expires_at: datetime
 
