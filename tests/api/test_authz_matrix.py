@@ -114,6 +114,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/v1/packages"): "200 200 404 403 403 401 401",
     ("POST", "/v1/plans"): "201 403 403 403 403 401 401",
     ("GET", "/v1/plans"): "200 200 404 403 403 401 401",
+    ("POST", "/v1/plans/{plan_id}/end"): "200 403 403 403 403 401 401",
     ("POST", "/v1/vouchers"): "201 403 403 403 403 401 401",
     ("GET", "/v1/vouchers"): "200 200 404 403 403 401 401",
     ("GET", "/v1/vouchers/audit"): "200 200 404 403 403 401 401",
@@ -254,6 +255,10 @@ def _build(base: Path) -> World:
                 "tenant": ids["name"], "issuer": f"city-of-{key}", "percent": "0.5", "cap": "3",
                 "valid_from": "2026-10-01T00:00:00Z", "valid_to": "2027-01-01T00:00:00Z"}, headers=op))
             ids |= {"package": pkg["id"], "voucher": voucher["id"], "issuer": f"city-of-{key}"}
+        # tenant A's order has its own price plan (from 2027)
+        plan = _ok(c.post("/v1/plans", json={"tenant": "tenant-a", "order": parties["A"].ids["order"], "kind": "payg",
+                                             "discount": "0.1", "effective_from": "2027-01-01T00:00:00Z"}, headers=op))
+        parties["A"].ids |= {"plan": plan["id"]}
         # tenant A also holds a cluster on the fabric that both suppliers' second nodes share
         a = parties["A"]
         t = {"Authorization": f"Bearer {a.token}"}
@@ -315,6 +320,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
     (its lease, job, reservation, invoice), supplier 1 and its node, the month A was invoiced for."""
     a = w.parties["A"].ids
     values = {"lease_id": a["lease"], "job_id": a["job"], "order_id": a["reservation"], "invoice_id": a["invoice"],
+              "plan_id": a["plan"],
               "period": "2026-10", "supplier": "sup-one", "product": "h800-1h",
               "name": a["name"] if path.startswith("/v1/accounts") else "s1-node-1"}
     url = "/console/" if method == "MOUNT" else path.format(**values)
@@ -354,6 +360,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("POST", "/v1/packages/sales"): {"tenant": a["name"], "product": "h800-1h", "price": "0.5",
                                          "reason": "launch discount"},
         ("POST", "/v1/plans"): {"tenant": a["name"], "kind": "payg", "effective_from": "2027-01-01T00:00:00Z"},
+        ("POST", "/v1/plans/{plan_id}/end"): {},
         ("POST", "/v1/vouchers"): {"tenant": a["name"], "issuer": "city-x", "percent": "0.2", "cap": "1",
                                    "valid_from": "2026-11-01T00:00:00Z", "valid_to": "2027-01-01T00:00:00Z"},
         ("POST", "/v1/related-parties"): {"tenant": a["name"], "supplier": "sup-one"},

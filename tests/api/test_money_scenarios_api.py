@@ -81,10 +81,10 @@ def test_p_year_contract_across_a_price_change(op: SuanliClient, connect: Connec
     balanced(m)
 
 
-def test_take_or_pay_shortfall(op: SuanliClient, connect: Connect, clock: FakeClock) -> None:
+def test_spend_commitment_shortfall(op: SuanliClient, connect: Connect, clock: FakeClock) -> None:
     t = account(op, connect, "acme")
     m = MoneyClient(op)
-    m.create_plan({"tenant": "acme", "kind": "commit", "paid": True, "effective_from": "2026-11-01T00:00:00Z",
+    m.create_plan({"tenant": "acme", "kind": "spend_commitment", "paid": True, "effective_from": "2026-11-01T00:00:00Z",
                    "commit_meter": "device_seconds", "commit_model": "RTX-4090", "commit_quantity": "1000",
                    "commit_price": "1.50"})
     lease = lease_of(t.create_order(form="gpu", quantity=4, models=["RTX-4090"]))

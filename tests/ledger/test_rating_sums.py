@@ -44,9 +44,9 @@ CONTRACT = PricePlan("contract", "t1", PlanKind.PAYG, T0 + timedelta(days=5), T0
 ORDER = PricePlan("order", "t1", PlanKind.SPOT, OLD, order="o1", discount=Decimal("0.3"))
 COMMIT = PricePlan("commit", "t1", PlanKind.COMMIT, T0 + timedelta(days=15), order="o2",
                    commit_meter=Meter.DEVICE_SECONDS, commit_model="L20", commit_quantity=Decimal(500),
-                   commit_price=Decimal("1.9"), paid=True)
+                   commit_price=Decimal("1.9"), commit_devices=Decimal(1), reservation="ls_commit", paid=True)
 TERM = PricePlan("term", "t1", PlanKind.TERM, T0 + timedelta(days=2), T0 + timedelta(days=14), term=Term.MONTH,
-                 term_model="H800", term_devices=Decimal("0.5"), paid=True)
+                 term_model="H800", term_devices=Decimal("0.5"), reservation="ls_term", paid=True)
 PACKAGES = [Package("p-l20", "t1", Meter.DEVICE_SECONDS, Decimal(300), T0, T1, model="L20"),
             Package("p-egress", "t1", Meter.EGRESS_GB, Decimal(4000), T0 + timedelta(days=2), T0 + timedelta(days=20)),
             Package("p-used-up", "t1", Meter.INFERENCE_INPUT_TOKENS, Decimal(5), T0, T1, used=Decimal(5))]

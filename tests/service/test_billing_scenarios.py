@@ -115,9 +115,29 @@ def test_p_year_contract_across_a_list_price_change(demo: Platform, operator: Pr
     ledger_is_balanced(demo, operator)
 
 
-def test_take_or_pay_shortfall_is_billed_at_period_end(demo: Platform, operator: Principal, tenant: Principal,
-                                                       clock: FakeClock) -> None:
-    plans.create_plan(demo, operator, {"tenant": "acme", "kind": "commit", "paid": True,
+def test_term_holds_its_devices_and_bills_its_fee_in_advance(demo: Platform, operator: Principal,
+                                                             tenant: Principal, clock: FakeClock) -> None:
+    # 包月: 8 H800 for a month from now (Nov 23 08:00) at 20 % off the list; the fleet holds them for acme
+    pl = plans.create_plan(demo, operator, {"tenant": "acme", "kind": "term", "term": "month", "term_model": "H800",
+                                            "term_devices": 8, "discount": "0.2", "paid": True})
+    assert pl["reservation"]
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 8, "models": ["H800"]})
+    assert res.order.lease_id is not None
+    clock.advance(hours=10)
+    leases.end_lease(demo, tenant, res.order.lease_id)
+    clock.set(DEC1)
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    (fee,) = [x for x in doc["lines"] if x["kind"] == "term_fee"]
+    assert fee["quantity"] == 8 * 720 and fee["amount"] == cents(8 * 720 * Decimal(90000) * H800_P / 8760
+                                                                 * Decimal("0.8")) == Decimal("46840.64")
+    assert sum(x["quantity"] for x in doc["lines"] if x["kind"] == "term_covered") == 80
+    assert doc["total"] == fee["amount"]
+    ledger_is_balanced(demo, operator)
+
+
+def test_spend_commitment_shortfall_is_billed_at_period_end(demo: Platform, operator: Principal, tenant: Principal,
+                                                            clock: FakeClock) -> None:
+    plans.create_plan(demo, operator, {"tenant": "acme", "kind": "spend_commitment", "paid": True,
                                        "effective_from": "2026-11-01T00:00:00Z",
                                        "commit_meter": "device_seconds", "commit_model": "RTX-4090",
                                        "commit_quantity": "1000", "commit_price": "1.50"})

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from suanli.cli import bench_money
+from suanli.cli import bench_money, bench_orders
 from suanli.cli.render import fail, info, print_json, show, table
 from suanli.cli.sim import check_policy, parse_seeds, run_with_progress
 from suanli.errors import SuanliError
@@ -21,7 +21,8 @@ from suanli.sim.published import Published, load_published
 from suanli.sim.scale import run_scale
 from suanli.sim.traces import workload_name
 
-app = typer.Typer(help="Benchmarks that print figures: placement (FGD protocol, scale), usage ingestion, billing.",
+app = typer.Typer(help="Benchmarks that print figures: placement (FGD protocol, scale), concurrent orders, usage "
+                  "ingestion, billing.",
                   no_args_is_help=True)
 
 
@@ -137,6 +138,7 @@ def placement(
 
 
 bench_money.mount(app)  # bench ingest, bench billing
+bench_orders.mount(app)  # bench orders
 
 
 if __name__ == "__main__":

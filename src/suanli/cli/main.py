@@ -76,7 +76,7 @@ COMMANDS: dict[str, Lazy] = {
     "voucher": Lazy("suanli.cli.money:voucher_app", "Compute vouchers (算力券)."),
     "package": Lazy("suanli.cli.packages:package_app",
                      "Prepaid packages: products (operator), buy at the listed price (tenant), sell (operator)."),
-    "plan": Lazy("suanli.cli.money:plan_app", "Price plans: payg, spot, term (包月/包年), commit (包销)."),
+    "plan": Lazy("suanli.cli.money:plan_app", "Price plans: payg, spot, term (包月/包年), commit (包销), spend_commitment."),
     "statement": Lazy("suanli.cli.money:statement_app", "Supplier statements and the operator's revenue report."),
 }
 

@@ -20,7 +20,9 @@ from suanli.client.money import MoneyClient
 usage_app = typer.Typer(help="Usage events: ingest and totals.", no_args_is_help=True)
 wallet_app = typer.Typer(help="Prepaid wallets, credits and the low-balance rule.", no_args_is_help=True)
 voucher_app = typer.Typer(help="Compute vouchers (算力券).", no_args_is_help=True)
-plan_app = typer.Typer(help="Price plans: payg, spot, term (包月/包年), commit (包销).", no_args_is_help=True)
+PLAN_HELP = ("Price plans: payg, spot, term (包月/包年, holds its devices), commit (包销 take-or-pay, holds its "
+             "devices), spend_commitment (holds nothing).")
+plan_app = typer.Typer(help=PLAN_HELP, no_args_is_help=True)
 statement_app = typer.Typer(help="Supplier statements and the operator's revenue report.", no_args_is_help=True)
 
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="The tenant (operator only; a tenant sees its own).")]
@@ -190,7 +192,27 @@ def plan_create(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="T
         fail(f"cannot read {file}: {e}")
     with client(ctx) as api:
         pl = MoneyClient(api).create_plan(doc)
-    print_json(pl) if as_json else typer.echo(f"plan {pl.id} ({pl.kind}) for {pl.tenant}")
+    print_json(pl) if as_json else typer.echo(f"plan {pl.id} ({pl.kind}) for {pl.tenant}{_holds(pl)}")
+
+
+def _holds(pl: Any) -> str:
+    if pl.reservation:
+        model, n = (pl.term_model, pl.term_devices) if pl.kind == "term" else (pl.commit_model, pl.commit_devices)
+        return f"; holds {n} x {model} (reservation {pl.reservation})"
+    return "; holds no capacity" if pl.kind in ("spend_commitment", "term", "commit") else ""
+
+
+@plan_app.command("end")
+def plan_end(ctx: typer.Context, plan_id: Annotated[str, typer.Argument(help="The plan's id (pl_...).")],
+             at: Annotated[str | None, typer.Option("--at", metavar="ISO-8601",
+                                                    help="When it ends, with a time zone (default now; never in the "
+                                                         "past).")] = None,
+             as_json: JsonOpt = False) -> None:
+    """End a plan (operator): it prices nothing after; a term or commit plan gives its devices back then."""
+    with client(ctx) as api:
+        pl = MoneyClient(api).end_plan(plan_id, at)
+    print_json(pl) if as_json else typer.echo(f"plan {pl.id} ({pl.kind}) for {pl.tenant} ends "
+                                              f"{when(pl.effective_to) if pl.effective_to else 'never'}")
 
 
 @plan_app.command("list")
@@ -200,8 +222,9 @@ def plan_list(ctx: typer.Context, tenant: TenantOpt = None, as_json: JsonOpt = F
     if as_json:
         print_json(rows)
         return
-    show(table("plans", ["id", "tenant", "kind", "from", "to", "paid"],
-               [[x.id, x.tenant, x.kind, when(x.effective_from), when(x.effective_to), x.paid] for x in rows]))
+    show(table("plans", ["id", "tenant", "kind", "from", "to", "paid", "holds"],
+               [[x.id, x.tenant, x.kind, when(x.effective_from), when(x.effective_to), x.paid,
+                 _holds(x).removeprefix("; ") or "-"] for x in rows]))
 
 
 @statement_app.command("supplier")

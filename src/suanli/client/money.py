@@ -78,6 +78,10 @@ class MoneyClient:
     def create_plan(self, plan: Mapping[str, Any]) -> PlanResponse:
         return self._one(PlanResponse, "POST", "/v1/plans", json=dict(plan))
 
+    def end_plan(self, plan_id: str, at: datetime | str | None = None) -> PlanResponse:
+        return self._one(PlanResponse, "POST", f"/v1/plans/{quote(plan_id, safe='')}/end",
+                         json={"at": at.isoformat() if isinstance(at, datetime) else at})
+
     def plans(self, *, tenant: str | None = None) -> list[PlanResponse]:
         return self._many(PlanResponse, "/v1/plans", {"tenant": tenant})
 

@@ -37,6 +37,12 @@ class ProductForm(StrEnum):
     SLICE = "slice"
     CLUSTER = "cluster"
     FLOPS = "flops"
+    RESERVATION = "reservation"
+    """Devices a term or take-or-pay plan holds for its tenant (made by the plan, never ordered);
+    the tenant's orders draw on it. Not metered, not run on: see docs/billing.md "Term"."""
+
+
+ORDERABLE_FORMS = tuple(f for f in ProductForm if f is not ProductForm.RESERVATION)
 
 
 class LeaseState(StrEnum):
@@ -150,9 +156,12 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
     """Validate an order document; every message says what was wrong and what is allowed."""
     try:
         form = ProductForm(str(raw.get("form", "")).lower())
+        if form not in ORDERABLE_FORMS:
+            raise ValueError(form)
     except ValueError:
-        allowed = ", ".join(f.value for f in ProductForm)
-        raise ValidationError(f"form {raw.get('form')!r} is not a product form; allowed: {allowed}", field="form") from None
+        allowed = ", ".join(f.value for f in ORDERABLE_FORMS)
+        raise ValidationError(f"form {raw.get('form')!r} is not a product form; allowed: {allowed} (a reservation "
+                              "is made by a term or take-or-pay plan)", field="form") from None
     known = {"form", "quantity", "models", "sites", "regions", "vendors", "share_pct", "memory_mib", "p",
              "min_memory_gib", "topology", "start", "end", "hours"}
     unknown = sorted(set(raw) - known)

@@ -14,9 +14,17 @@ Kinds (see docs/billing.md for a worked example of each):
 - ``term`` (包月/包年): ``term_devices`` devices of ``term_model`` for each month (or year) at a
   discount, billed in advance (on the invoice of the month the term period starts in); usage of
   that model within ``term_devices`` x seconds is covered; more is billed at the plan's rate.
-- ``commit`` (包销): ``commit_quantity`` price units (e.g. device-hours) of ``commit_meter``
-  per month at ``commit_price``; usage is billed at that price, the shortfall at period end as a
-  true-up line.
+- ``commit`` (包销, take-or-pay that promises capacity): ``commit_devices`` devices of
+  ``commit_model`` held for the plan, and ``commit_quantity`` price units (e.g. device-hours) of
+  ``commit_meter`` per month at ``commit_price``; usage is billed at that price, the shortfall at
+  period end as a true-up line.
+- ``spend_commitment``: the same pricing as ``commit`` (usage at ``commit_price``, shortfall
+  true-up), sold as a commitment to spend only: it holds no capacity and says so.
+
+A plan that **holds capacity** (``term``, ``commit``) is granted with a reservation (a lease of
+its devices, ``reservation``: its id) when it is created; its fee (term) or true-up (commit) is
+billed only for a plan whose reservation was granted (:attr:`PricePlan.bills_capacity`), never
+for capacity that does not exist.
 """
 
 from __future__ import annotations
@@ -40,6 +48,15 @@ class PlanKind(StrEnum):
     SPOT = "spot"
     TERM = "term"
     COMMIT = "commit"
+    SPEND_COMMITMENT = "spend_commitment"
+
+
+MAX_HELD_DEVICES = 4096
+"""The most devices one plan may hold (as the most an order may ask for)."""
+HOLDS_CAPACITY = frozenset({PlanKind.TERM, PlanKind.COMMIT})
+"""Kinds that reserve devices for the tenant (a term, a take-or-pay that promises capacity)."""
+COMMITMENTS = frozenset({PlanKind.COMMIT, PlanKind.SPEND_COMMITMENT})
+"""Kinds priced as a commitment: usage at ``commit_price``, the shortfall trued up at period end."""
 
 
 class Term(StrEnum):
@@ -95,6 +112,11 @@ class PricePlan:
     commit_model: str = ""
     commit_quantity: Decimal = Decimal(0)
     commit_price: Decimal = Decimal(0)
+    commit_devices: Decimal = Decimal(0)
+    """Devices of ``commit_model`` a take-or-pay (``commit``) holds; 0 for a spend commitment."""
+    reservation: str = ""
+    """The lease that holds the plan's devices (``term``, ``commit``); empty: none was granted
+    (a plan recorded before reservations existed), and then no fee or true-up is billed."""
     paid: bool = False
     """A paid contract: the only kind of charge a compute voucher may subsidise."""
     name: str = ""
@@ -102,6 +124,21 @@ class PricePlan:
 
     def covers(self, at: datetime) -> bool:
         return self.effective_from <= at and (self.effective_to is None or at < self.effective_to)
+
+    @property
+    def held(self) -> tuple[str, int] | None:
+        """(model, devices) this plan holds for its tenant, or None."""
+        if self.kind is PlanKind.TERM:
+            return self.term_model, int(self.term_devices)
+        if self.kind is PlanKind.COMMIT:
+            return self.commit_model, int(self.commit_devices)
+        return None
+
+    @property
+    def bills_capacity(self) -> bool:
+        """May the plan's fee (term) or true-up (commit) be billed: it holds nothing, or its
+        reservation was granted."""
+        return self.kind not in HOLDS_CAPACITY or bool(self.reservation)
 
     def rate_for(self, meter: Meter, model: str) -> Rate | None:
         best = None
@@ -135,12 +172,27 @@ def validate_plan(plan: PricePlan) -> PricePlan:
     if plan.kind is PlanKind.TERM and (plan.term is None or not plan.term_model or plan.term_devices <= 0):
         raise ValidationError("a term plan needs term (month or year), term_model and term_devices > 0",
                                   field="term")
-    if plan.kind is PlanKind.COMMIT:
+    if plan.kind in COMMITMENTS:
         if plan.commit_meter is None or plan.commit_quantity <= 0 or plan.commit_price < 0:
-            raise ValidationError("a commit plan needs commit_meter, commit_quantity > 0 and commit_price >= 0",
-                                  field="commit_meter")
+            raise ValidationError(f"a {plan.kind.value} plan needs commit_meter, commit_quantity > 0 and "
+                                  "commit_price >= 0", field="commit_meter")
         if plan.commit_meter in DEVICE_METERS and not plan.commit_model:
-            raise ValidationError("a device commit needs commit_model", field="commit_model")
+            raise ValidationError("a device commitment needs commit_model", field="commit_model")
+    if plan.kind is PlanKind.COMMIT and (plan.commit_meter not in DEVICE_METERS or plan.commit_devices <= 0):
+        raise ValidationError("a take-or-pay (commit) promises capacity: it needs a device commit_meter, commit_model "
+                              "and commit_devices > 0 (the devices it holds); a commitment that holds no capacity "
+                              "is kind spend_commitment", field="commit_devices")
+    held = plan.held
+    if held is not None and (held[1] != (plan.term_devices if plan.kind is PlanKind.TERM else plan.commit_devices)
+                             or held[1] > MAX_HELD_DEVICES):
+        field = "term_devices" if plan.kind is PlanKind.TERM else "commit_devices"
+        raise ValidationError(f"{field} must be a whole number of devices from 1 to {MAX_HELD_DEVICES} (the plan "
+                              "reserves them)", field=field)
+    if plan.kind is not PlanKind.COMMIT and plan.commit_devices != 0:
+        raise ValidationError(f"commit_devices belongs to a take-or-pay (commit) plan; a {plan.kind.value} plan holds "
+                              "no devices of its own" if plan.kind is not PlanKind.TERM else
+                              "a term plan holds term_devices; commit_devices is for a take-or-pay (commit)",
+                              field="commit_devices")
     if plan.kind is PlanKind.SPOT and plan.discount == 0 and not plan.rates:
         raise ValidationError("a spot plan needs a discount or rates", field="discount")
     return plan

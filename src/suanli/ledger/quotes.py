@@ -42,7 +42,7 @@ from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.domain.prices import PriceBook
 from suanli.domain.quotes import Basis, Pricing, QuotedRate, binds, q12
 from suanli.ledger.meters import Meter
-from suanli.ledger.plans import PlanKind, PricePlan, plan_at
+from suanli.ledger.plans import COMMITMENTS, PricePlan, plan_at
 
 
 class Unquotable(Exception):
@@ -58,7 +58,7 @@ def quote_rate(plans: Sequence[PricePlan], book: PriceBook, tenant: str, order: 
     listed_q = None if listed is None else q12(listed)
     plan_id = plan.id if plan else ""
     frm = valid_from or at
-    if plan is not None and plan.kind is PlanKind.COMMIT and plan.commit_meter is Meter.DEVICE_SECONDS \
+    if plan is not None and plan.kind in COMMITMENTS and plan.commit_meter is Meter.DEVICE_SECONDS \
             and plan.commit_model in ("", model):
         return QuotedRate(model, site, frm, q12(plan.commit_price), listed_q, plan_id, Basis.COMMIT_PRICE, at)
     if plan is not None:

@@ -40,7 +40,7 @@ from suanli.domain.prices import PriceBook
 from suanli.errors import NotFoundError, ValidationError
 from suanli.ledger.meters import DEVICE_METERS, INFORMATIONAL, PRICE_UNIT, Meter, UsageRecord
 from suanli.ledger.packages import Drawdown, Package
-from suanli.ledger.plans import DEFAULT_TENANT, PlanKind, PricePlan, Rate, Term, plan_at
+from suanli.ledger.plans import COMMITMENTS, DEFAULT_TENANT, PlanKind, PricePlan, Rate, Term, plan_at
 from suanli.ledger.quotes import RateSegments
 from suanli.ledger.quotes import rate_at as quoted_rate_at
 from suanli.ledger.revenue import split
@@ -250,7 +250,7 @@ def rate(inp: RatingInput) -> Rated:
         devp = inp.device_p.get(r.model)
         plan_id = plan.id if plan else ""
         paid = bool(plan and plan.paid)
-        if plan is not None and plan.kind is PlanKind.TERM and meter is Meter.DEVICE_SECONDS \
+        if plan is not None and plan.kind is PlanKind.TERM and plan.bills_capacity and meter is Meter.DEVICE_SECONDS \
                 and r.model == plan.term_model:
             if plan.id not in term_left:
                 secs = _overlap_seconds(plan.effective_from, plan.effective_to, inp.period_start, inp.period_end)
@@ -272,7 +272,7 @@ def rate(inp: RatingInput) -> Rated:
         quoted = inp.lease_rates.get((r.lease, r.model, r.site)) if r.lease and meter is Meter.DEVICE_SECONDS \
             else None
         if quoted:  # a fixed-term lease or a reservation: its quote; a commitment in force still counts it
-            if plan is not None and plan.kind is PlanKind.COMMIT and plan.commit_meter is meter \
+            if plan is not None and plan.kind in COMMITMENTS and plan.commit_meter is meter \
                     and plan.commit_model in ("", r.model):
                 commit_used[plan.id] = commit_used.get(plan.id, ZERO) + raw
             price, q_plan = quoted_rate_at(quoted, t)  # the line carries the plan the quote was made under
@@ -280,7 +280,7 @@ def rate(inp: RatingInput) -> Rated:
                  bool(q_plan and plans_by_id[q_plan].paid) if q_plan in plans_by_id else False, period),
                 raw, n, first, last)
             return
-        if plan is not None and plan.kind is PlanKind.COMMIT and plan.commit_meter is meter \
+        if plan is not None and plan.kind in COMMITMENTS and plan.commit_meter is meter \
                 and plan.commit_model in ("", r.model):
             commit_used[plan.id] = commit_used.get(plan.id, ZERO) + raw
             add((kind, meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", plan.commit_price, paid,
@@ -414,7 +414,7 @@ def _tier_lines(inp: RatingInput, key: _Key, rt: Rate, units: Decimal, count: in
 def _term_fees(inp: RatingInput, plans: Sequence[PricePlan]) -> list[ChargeLine]:
     out = []
     for plan in plans:
-        if plan.kind is not PlanKind.TERM:
+        if plan.kind is not PlanKind.TERM or not plan.bills_capacity:  # no reservation: no fee, nothing covered
             continue
         step = 1 if plan.term is Term.MONTH else 12
         k = 0
@@ -443,7 +443,9 @@ def _term_fees(inp: RatingInput, plans: Sequence[PricePlan]) -> list[ChargeLine]
             amount = round_line(qty * hourly, inp.currency)
             out.append(ChargeLine("term_fee", Meter.DEVICE_SECONDS.value, plan.term_model, "", "", "", plan.id, "",
                                   a, b, qty, "device-hour", hourly, amount, Decimal("0.00"), amount, 0, plan.paid,
-                                  month_of(a), description=f"{plan.term.value if plan.term else ''} term in advance"))
+                                  month_of(a), description=f"{plan.term.value if plan.term else ''} term in advance: "
+                                                           f"{plan.term_devices:f} x {plan.term_model} held by "
+                                                           f"reservation {plan.reservation}"))
     return out
 
 
@@ -458,13 +460,16 @@ def _package_fees(inp: RatingInput) -> list[ChargeLine]:
     return out
 
 
+_COMMITMENT_NAME = {PlanKind.COMMIT: "take-or-pay", PlanKind.SPEND_COMMITMENT: "spend commitment (holds no capacity)"}
+
+
 def _true_ups(inp: RatingInput, plans: Sequence[PricePlan], used_raw: Mapping[str, Decimal]) -> list[ChargeLine]:
     """``used_raw``: per plan, the quantity charged at the commit price in the meter's own unit
     (summed exactly, divided once here)."""
     out = []
     period_secs = Decimal(int((inp.period_end - inp.period_start).total_seconds()))
     for plan in plans:
-        if plan.kind is not PlanKind.COMMIT or plan.commit_meter is None:
+        if plan.kind not in COMMITMENTS or plan.commit_meter is None or not plan.bills_capacity:
             continue
         secs = _overlap_seconds(plan.effective_from, plan.effective_to, inp.period_start, inp.period_end)
         if secs <= 0:
@@ -478,8 +483,8 @@ def _true_ups(inp: RatingInput, plans: Sequence[PricePlan], used_raw: Mapping[st
                                   "", inp.period_start, inp.period_end, shortfall,
                                   PRICE_UNIT[plan.commit_meter][0], plan.commit_price, amount, Decimal("0.00"), amount,
                                   0, plan.paid, month_of(inp.period_start),
-                                  description=f"take-or-pay shortfall: committed {committed:f}, used "
-                                              f"{used:f}"))
+                                  description=f"{_COMMITMENT_NAME[plan.kind]} shortfall: committed {committed:f}, "
+                                              f"used {used:f}"))
     return out
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, Grant, authorize, sees_revenue_split
-from suanli.domain.leases import LeaseState
+from suanli.domain.leases import LeaseState, ProductForm
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 from suanli.ledger import invoices as inv
 from suanli.ledger.metering import LEASE_SOURCE, active_intervals, lease_records, legacy_key
@@ -123,7 +123,10 @@ def lease_usage(s: Session, tenant_id: str, start: datetime, end: datetime, now:
     records: list[UsageRecord] = []
     stops: dict[str, datetime] = {}
     commission: dict[str, Decimal] = {}
-    for lease in lease_store.list_leases(s, tenant_id=tenant_id, overlapping=(start, end)):
+    # a term's reservation is not metered: its fee pays for the devices; the leases drawn on it meter
+    leases = [x for x in lease_store.list_leases(s, tenant_id=tenant_id, overlapping=(start, end))
+              if x.form is not ProductForm.RESERVATION]
+    for lease in leases:
         events = [(e["at"], e["from"], e["to"]) for e in lease_store.lease_events(s, lease.id)]
         records += lease_records(lease, active_intervals(lease, events, min(now, end)), start, end)
         commission[lease.id] = lease.commission_rate

@@ -17,7 +17,7 @@ from typing import Any
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
-from suanli.domain.leases import LeaseState
+from suanli.domain.leases import LeaseState, ProductForm
 from suanli.drivers.base import JobSpec, JobState
 from suanli.errors import ConflictError, EngineError, SuanliError
 from suanli.ledger.meters import Meter, parse_event
@@ -42,6 +42,10 @@ def submit_job(p: Platform, actor: Principal, lease_id: str, command: Sequence[s
     tick(p)
     with p.tx() as s:
         lease = lease_store.get_lease(s, lease_id, tenant_id=grant.tenant_id)
+    if lease.form is ProductForm.RESERVATION:
+        raise ConflictError(f"lease {lease_id} is a term plan's reservation: it holds devices, it runs nothing; order "
+                            "the devices (the order is placed on the reservation) and run jobs on that lease",
+                            lease=lease_id)
     if lease.state is not LeaseState.ACTIVE:
         raise ConflictError(f"lease {lease_id} is {lease.state.value}; jobs run only on an active lease",
                             lease=lease_id, state=lease.state.value)

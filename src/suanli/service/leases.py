@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
-from suanli.domain.leases import LIVE_STATES, MAX_TERM, Lease, LeaseState, check_transition
+from suanli.domain.leases import LIVE_STATES, MAX_TERM, Lease, LeaseState, ProductForm, check_transition
 from suanli.errors import CapacityError, ConflictError, ValidationError
 from suanli.service import quotes
 from suanli.service.placement import snapshot
@@ -78,12 +78,19 @@ def get_lease(p: Platform, actor: Principal, lease_id: str) -> tuple[Lease, list
         return grant.lease_view(lease), store.lease_events(s, lease_id)
 
 
+def _not_a_reservation(lease: Lease) -> None:
+    if lease.form is ProductForm.RESERVATION:
+        raise ConflictError(f"lease {lease.id} holds the devices of a price plan; it ends with the plan (operator: "
+                            "`suanli plan end PLAN`)", lease=lease.id)
+
+
 def end_lease(p: Platform, actor: Principal, lease_id: str, reason: str = "") -> Lease:
     grant = authorize(actor, Action.CHANGE_LEASE)
     tick(p)
     now = p.clock.now()
     with p.tx() as s:
         lease = store.get_lease(s, lease_id, tenant_id=grant.tenant_id, for_update=True)
+        _not_a_reservation(lease)
         if lease.state is LeaseState.SCHEDULED:
             raise ConflictError(f"lease {lease_id} has not started; cancel its order {lease.order_id} instead",
                                 lease=lease_id, order=lease.order_id)
@@ -102,6 +109,7 @@ def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: Decimal
         try:
             with p.tx() as s:
                 lease = store.get_lease(s, lease_id, tenant_id=grant.tenant_id, for_update=True)
+                _not_a_reservation(lease)
                 if lease.state not in LIVE_STATES:
                     raise ConflictError(f"lease {lease_id} is {lease.state.value}; only scheduled or active leases "
                                         "can be extended", lease=lease_id)

@@ -22,9 +22,9 @@ from typing import Any
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
-from suanli.domain.leases import LeaseState, OrderSpec, order_to_dict, parse_order
+from suanli.domain.leases import LeaseState, OrderSpec, ProductForm, order_to_dict, parse_order
 from suanli.errors import CapacityError, ConflictError, ValidationError
-from suanli.service import quotes
+from suanli.service import quotes, reservations
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, Rejection, plan, snapshot
 from suanli.service.platform import Platform
@@ -59,16 +59,24 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
                             order=prior.id)
                     return OrderResult(prior, replayed=True)
                 planned = p.clock.now()  # this attempt's view; the window [planned, end) holds [granted, end)
-                snap = snapshot(p, s, max(spec.start or planned, planned), spec.end)
                 order_id = "ord_" + secrets.token_hex(6)
-                outcome = plan(p, snap, spec, seed=order_id)
+                # the tenant's reservations (term plans) first: drawn allocations name the reservation
+                drawn = reservations.draw(p, s, actor.account_id, spec, max(spec.start or planned, planned),
+                                          seed=order_id)
+                outcome: Plan | Rejection
+                if drawn is not None:
+                    outcome, snap, drawn_from = drawn
+                else:
+                    snap = snapshot(p, s, max(spec.start or planned, planned), spec.end)
+                    outcome, drawn_from = plan(p, snap, spec, seed=order_id), None
                 if isinstance(outcome, Rejection):
                     _record(p, s, actor, key, spec, stored_spec, arrival, p.clock.now(), order_id, None, outcome)
                     rejected = store.get_order(s, order_id, tenant_id=actor.account_id)
                 else:
                     store.claim_devices(s, snap.versions(outcome.grants))
                     granted = p.clock.now()  # the grant instant: read after the claim, in this attempt
-                    _record(p, s, actor, key, spec, stored_spec, arrival, granted, order_id, outcome, None)
+                    _record(p, s, actor, key, spec, stored_spec, arrival, granted, order_id, outcome, None,
+                            drawn_from)
                     return OrderResult(store.get_order(s, order_id, tenant_id=actor.account_id), replayed=False)
             raise CapacityError(f"order {rejected.id} rejected: {rejected.reason}", order=rejected.id,
                                 lease=rejected.lease_id)
@@ -78,7 +86,8 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
 
 
 def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, stored: dict[str, Any],
-            arrival: datetime, now: datetime, order_id: str, ok: Plan | None, rej: Rejection | None) -> None:
+            arrival: datetime, now: datetime, order_id: str, ok: Plan | None, rej: Rejection | None,
+            drawn_from: str | None = None) -> None:
     """The order keeps its arrival (``created_at``) and the start it asked for; the lease, its
     event and its allocations start at ``now``, the instant of the grant (or of the rejection),
     or at the reserved start when that is later."""
@@ -96,10 +105,11 @@ def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, st
                        state=state, start=start, end=spec.end,
                        activated_at=start if state is LeaseState.ACTIVE else None,
                        reason="" if ok else reason, commission_rate=Decimal(p.settings.commission_rate),
-                       placement=ok.reason if ok else "", now=now)
+                       placement=(f"drawn on reservation {drawn_from}: " if drawn_from else "") + (ok.reason if ok else ""),
+                       now=now)
     store.add_event(s, lease_id, now, LeaseState.PENDING, state, reason)
     if ok is not None:
-        store.insert_allocations(s, lease_id, ok.grants, start, spec.end)
+        store.insert_allocations(s, lease_id, ok.grants, start, spec.end, drawn_from=drawn_from)
         quotes.record_grant_quote(p, s, lease_id, now)  # the price at the grant (binds a fixed term, a reservation)
 
 
@@ -117,6 +127,9 @@ def cancel_order(p: Platform, actor: Principal, order_id: str) -> OrderRecord:
         if order.lease_id is None:
             raise ConflictError(f"order {order_id} has no lease to cancel")
         lease = store.get_lease(s, order.lease_id, for_update=True)
+        if lease.form is ProductForm.RESERVATION:
+            raise ConflictError(f"order {order_id} is the reservation of a price plan ({order.spec.get('plan')}); it is "
+                                "cancelled by ending the plan (operator: `suanli plan end PLAN`)", lease=lease.id)
         if lease.state is LeaseState.ACTIVE:
             raise ConflictError(f"order {order_id}'s lease {lease.id} is active; end it with `suanli lease end {lease.id}`",
                                 lease=lease.id)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -73,7 +73,9 @@ class Rejection:
 
 
 def snapshot(p: Platform, s: Session, start: datetime, end: datetime | None,
-             exclude_lease: str | None = None) -> Snapshot:
+             exclude_lease: str | None = None, only: Mapping[int, int] | None = None) -> Snapshot:
+    """``only``: device id -> milli free (a reservation's devices less what is drawn on them, see
+    :mod:`suanli.service.reservations`); every other device is not offered."""
     devices = lease_store.device_versions(s)  # versions first: see store.leases
     busy = lease_store.busy_allocations(s, start, end, exclude_lease=exclude_lease)
     cat = p.catalog(s)
@@ -122,6 +124,8 @@ def snapshot(p: Platform, s: Session, start: datetime, end: datetime | None,
             floor = floors.get((d.supplier, d.model))
             sellable = offered and rate is not None and (floor is None or rate >= floor)
             free = max(0, MILLI - used.get(d.id, 0)) if sellable else 0
+            if only is not None:
+                free = only.get(d.id, 0) if offered else 0
             dev_free[i, d.slot] = free
             free_sum += free
             if rate is not None:
@@ -221,6 +225,20 @@ def plan(p: Platform, snap: Snapshot, spec: OrderSpec, seed: str) -> Plan | Reje
         return _one(policy, snap, rng, [PlacementRequest(gang_nodes=spec.quantity, allowed_models=models,
                                                          allowed_sites=sites)], proportional=True)
     return _flops(policy, snap, rng, spec, models, sites)
+
+
+def plan_devices(p: Platform, snap: Snapshot, model: str, count: int, seed: str) -> Plan | Rejection:
+    """Place ``count`` whole devices of ``model`` anywhere in the fleet, all or nothing (a term
+    plan's reservation; the policy packs them as it packs any order)."""
+    if model not in snap.catalog:
+        raise ValidationError(f"unknown model {model!r}; known: {', '.join(snap.catalog.names())}", field="model")
+    code = snap.state.model_names.index(snap.catalog.get(model).name)
+    present = int((snap.state.dev_model == code).sum())
+    if count > present:
+        return Rejection(RejectReason.NO_CAPACITY, f"the fleet has {present} {model} devices in all; asked for {count}")
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little"))
+    return _one(get_policy(p.settings.placement_policy), snap, rng,
+                [PlacementRequest(num_devices=1, allowed_models=frozenset({code}))] * count, proportional=True)
 
 
 def _slice(policy: object, snap: Snapshot, rng: np.random.Generator, spec: OrderSpec,

@@ -24,4 +24,5 @@ def plan_from_row(r: PricePlanRow) -> PricePlan:
         term_model=sp.get("term_model", ""), term_devices=Decimal(sp.get("term_devices", "0")),
         commit_meter=Meter(sp["commit_meter"]) if sp.get("commit_meter") else None,
         commit_model=sp.get("commit_model", ""), commit_quantity=Decimal(sp.get("commit_quantity", "0")),
-        commit_price=Decimal(sp.get("commit_price", "0")), paid=r.paid, name=r.name)
+        commit_price=Decimal(sp.get("commit_price", "0")), commit_devices=Decimal(sp.get("commit_devices", "0")),
+        reservation=sp.get("reservation") or "", paid=r.paid, name=r.name)

@@ -1,17 +1,25 @@
-"""Price plans: create (operator), list; rows <-> :class:`suanli.ledger.plans.PricePlan`."""
+"""Price plans: create and end (operator), list; rows <-> :class:`suanli.ledger.plans.PricePlan`.
+
+A plan that holds capacity (``term``, ``commit``) is created together with its reservation
+(:mod:`suanli.service.reservations`) in one transaction: if the fleet cannot hold its devices
+the request is a 409 and nothing is written. Ending it gives the devices back."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
+from suanli.domain.leases import LeaseState
 from suanli.domain.money import to_decimal
-from suanli.errors import NotFoundError, ValidationError
+from suanli.errors import ConflictError, NotFoundError, ValidationError
 from suanli.ledger.meters import parse_meter
 from suanli.ledger.plans import (
     DEFAULT_TENANT,
@@ -23,14 +31,21 @@ from suanli.ledger.plans import (
     check_no_overlap,
     validate_plan,
 )
+from suanli.service import reservations
+from suanli.service.leases import tick, transition
 from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
 from suanli.store import accounts as account_store
 from suanli.store import billing as store
+from suanli.store import leases as lease_store
+from suanli.store import reservations as reservation_store
+from suanli.store.leases import StaleClaim
 from suanli.store.money_tables import PricePlanRow
 
 PLAN_FIELDS = {"tenant", "kind", "order", "name", "effective_from", "effective_to", "rates", "discount", "term",
-               "term_model", "term_devices", "commit_meter", "commit_model", "commit_quantity", "commit_price", "paid"}
+               "term_model", "term_devices", "commit_meter", "commit_model", "commit_quantity", "commit_price",
+               "commit_devices", "paid"}
+MAX_RETRIES = 30
 
 
 def _dec(v: Any, field: str) -> Decimal:
@@ -71,7 +86,8 @@ def _aware(v: Any, field: str) -> datetime | None:
     return v
 
 
-def parse_plan(raw: Mapping[str, Any], plan_id: str, tenant_id: str) -> PricePlan:
+def parse_plan(raw: Mapping[str, Any], plan_id: str, tenant_id: str, now: datetime | None = None) -> PricePlan:
+    """``now``: the start of a plan that names no ``effective_from``."""
     unknown = sorted(set(raw) - PLAN_FIELDS)
     if unknown:
         raise ValidationError(f"unknown plan fields {unknown}; allowed: {sorted(PLAN_FIELDS)}", unknown=unknown)
@@ -86,7 +102,7 @@ def parse_plan(raw: Mapping[str, Any], plan_id: str, tenant_id: str) -> PricePla
             term = Term(str(raw["term"]))
         except ValueError:
             raise ValidationError("term must be month or year", field="term") from None
-    start = _aware(raw.get("effective_from"), "effective_from")
+    start = _aware(raw.get("effective_from"), "effective_from") or now
     if start is None:
         raise ValidationError("effective_from is required (ISO-8601)", field="effective_from")
     cm = raw.get("commit_meter")
@@ -97,7 +113,8 @@ def parse_plan(raw: Mapping[str, Any], plan_id: str, tenant_id: str) -> PricePla
         term_model=str(raw.get("term_model") or ""), term_devices=_dec(raw.get("term_devices", "0"), "term_devices"),
         commit_meter=parse_meter(str(cm)) if cm else None, commit_model=str(raw.get("commit_model") or ""),
         commit_quantity=_dec(raw.get("commit_quantity", "0"), "commit_quantity"),
-        commit_price=_dec(raw.get("commit_price", "0"), "commit_price"), paid=bool(raw.get("paid", False)),
+        commit_price=_dec(raw.get("commit_price", "0"), "commit_price"),
+        commit_devices=_dec(raw.get("commit_devices", "0"), "commit_devices"), paid=bool(raw.get("paid", False)),
         name=str(raw.get("name") or ""))
     return validate_plan(plan)
 
@@ -111,6 +128,7 @@ def plan_spec(plan: PricePlan) -> dict[str, Any]:
         "term_model": plan.term_model, "term_devices": str(plan.term_devices),
         "commit_meter": plan.commit_meter.value if plan.commit_meter else None, "commit_model": plan.commit_model,
         "commit_quantity": str(plan.commit_quantity), "commit_price": str(plan.commit_price),
+        "commit_devices": str(plan.commit_devices), "reservation": plan.reservation or None,
     }
 
 
@@ -127,24 +145,82 @@ def create_plan(p: Platform, actor: Principal, raw: Mapping[str, Any]) -> dict[s
     tenant = raw.get("tenant")
     if not isinstance(tenant, str) or not tenant:
         raise ValidationError("tenant is required: a tenant account, or '*' for the default plan", field="tenant")
-    with p.tx() as s:
-        if tenant == DEFAULT_TENANT:
-            tid, tname = DEFAULT_TENANT, DEFAULT_TENANT
-        else:
-            try:
-                who = account_store.get_account(s, tenant)
-            except NotFoundError:
-                raise ValidationError(f"unknown tenant {tenant!r}", field="tenant") from None
-            if who.role is not Role.TENANT:
-                raise ValidationError(f"{tenant!r} is a {who.role.value}, not a tenant", field="tenant")
-            tid, tname = who.account_id, who.name
-        plan = parse_plan(raw, "pl_" + secrets.token_hex(6), tid)
-        check_no_overlap(plan, [plan_from_row(r) for r in store.plans_for(s, [tid])])
-        store.add_plan(s, PricePlanRow(id=plan.id, tenant=tid, order_id=plan.order, kind=plan.kind.value,
-                                       name=plan.name, effective_from=plan.effective_from,
-                                       effective_to=plan.effective_to, spec=plan_spec(plan), paid=plan.paid,
-                                       created_at=p.clock.now()))
+    for _attempt in range(MAX_RETRIES):
+        try:
+            with p.tx() as s:
+                return _create(p, s, tenant, raw)
+        except StaleClaim:
+            continue
+    raise ConflictError("too many concurrent grants for the same devices; retry the plan")
+
+
+def _create(p: Platform, s: Session, tenant: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    now = p.clock.now()
+    if tenant == DEFAULT_TENANT:
+        tid, tname = DEFAULT_TENANT, DEFAULT_TENANT
+    else:
+        try:
+            who = account_store.get_account(s, tenant)
+        except NotFoundError:
+            raise ValidationError(f"unknown tenant {tenant!r}", field="tenant") from None
+        if who.role is not Role.TENANT:
+            raise ValidationError(f"{tenant!r} is a {who.role.value}, not a tenant", field="tenant")
+        tid, tname = who.account_id, who.name
+    plan = parse_plan(raw, "pl_" + secrets.token_hex(6), tid, now)
+    if plan.held is not None:
+        if tid == DEFAULT_TENANT or plan.order:
+            raise ValidationError(f"a {plan.kind.value} plan holds devices for one tenant's contract: name a tenant, "
+                                  "not '*' or an order", field="tenant" if tid == DEFAULT_TENANT else "order")
+        if plan.effective_from < now:
+            raise ValidationError(f"a {plan.kind.value} plan holds devices from its start, which cannot be in the past: "
+                                  f"effective_from must be now ({now.isoformat()}) or later, or omitted for now",
+                                  field="effective_from")
+    check_no_overlap(plan, [plan_from_row(r) for r in store.plans_for(s, [tid])])
+    if plan.held is not None:
+        plan = dataclasses.replace(plan, reservation=reservations.reserve(p, s, plan, now))
+    store.add_plan(s, PricePlanRow(id=plan.id, tenant=tid, order_id=plan.order, kind=plan.kind.value,
+                                   name=plan.name, effective_from=plan.effective_from,
+                                   effective_to=plan.effective_to, spec=plan_spec(plan), paid=plan.paid,
+                                   created_at=now))
     return plan_dict(plan, tname)
+
+
+def end_plan(p: Platform, actor: Principal, plan_id: str, at: datetime | None = None) -> dict[str, Any]:
+    """End a plan at ``at`` (now when omitted; never in the past): it prices nothing after, and a
+    plan that holds capacity gives its devices back then. A plan ended before it started is
+    cancelled (removed; its reservation is kept, cancelled). Fees already billed stay billed."""
+    authorize(actor, Action.SET_PRICE)
+    tick(p)
+    now = p.clock.now()
+    at = now if at is None else at
+    if at.tzinfo is None:
+        raise ValidationError("at must be an ISO-8601 date-time with a time zone", field="at")
+    if at < now:
+        raise ValidationError(f"a plan ends now or later, never in the past (now: {now.isoformat()}); correcting "
+                              "what was billed is a credit note", field="at")
+    with p.tx() as s:
+        row = reservation_store.get_plan_row(s, plan_id, for_update=True)
+        plan = plan_from_row(row)
+        if plan.effective_to is not None and plan.effective_to <= at:
+            raise ConflictError(f"plan {plan_id} already ends at {plan.effective_to.isoformat()}", plan=plan_id)
+        res = lease_store.get_lease(s, plan.reservation, for_update=True) if plan.reservation else None
+        why = f"plan {plan_id} ended by {actor.name}"
+        if at <= plan.effective_from:
+            if res is not None and res.state in (LeaseState.SCHEDULED, LeaseState.ACTIVE):
+                transition(s, res, LeaseState.CANCELLED, now, f"plan {plan_id} cancelled by {actor.name}")
+                reservation_store.undraw(s, res.id, now)
+            reservation_store.delete_plan(s, plan_id)
+            out = plan_dict(plan, _tenant_name(s, plan.tenant))
+            out["effective_to"] = plan.effective_from
+            return out
+        if res is not None and res.state in (LeaseState.SCHEDULED, LeaseState.ACTIVE):
+            reservations.release(s, res, at, now, why)
+        reservation_store.set_plan_end(s, plan_id, at)
+        return plan_dict(dataclasses.replace(plan, effective_to=at), _tenant_name(s, plan.tenant))
+
+
+def _tenant_name(s: Session, tenant_id: str) -> str:
+    return tenant_id if tenant_id == DEFAULT_TENANT else account_store.get_account(s, tenant_id).name
 
 
 def list_plans(p: Platform, actor: Principal, tenant: str | None = None) -> list[dict[str, Any]]:

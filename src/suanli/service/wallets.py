@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
-from suanli.domain.leases import LeaseState
+from suanli.domain.leases import LeaseState, ProductForm
 from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.errors import ValidationError
 from suanli.ledger import invoices as inv
@@ -92,6 +92,8 @@ def _burn_and_accrued(p: Platform, s: Session, tenant_id: str) -> tuple[Decimal,
     burn = accrued = Decimal(0)
     ids = []
     for lease in lease_store.list_leases(s, tenant_id=tenant_id, states=[LeaseState.ACTIVE]):
+        if lease.form is ProductForm.RESERVATION:  # a term's devices, paid by its fee: never suspended
+            continue
         ids.append(lease.id)
         since = max(lease.activated_at or now, start)
         for al in lease.allocations:

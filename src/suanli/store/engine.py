@@ -54,6 +54,7 @@ def mirrors_needing_action(s: Session, driver: str) -> list[EngineMirror]:
     """Active leases not provisioned yet, and provisioned leases that are no longer active."""
     q = (select(LeaseRow.id, LeaseRow.state, LeaseRow.tenant_id, LeaseEngineRow)
          .join(LeaseEngineRow, LeaseEngineRow.lease_id == LeaseRow.id, isouter=True)
+         .where(LeaseRow.form != "reservation")  # a term's held devices: the leases drawn on them run work
          .where(((LeaseRow.state == "active") & ((LeaseEngineRow.state.is_(None)) | (LeaseEngineRow.state != "provisioned")))
                 | ((LeaseRow.state != "active") & (LeaseEngineRow.state.in_(["provisioned", "error"])))))
     out = []

@@ -76,7 +76,8 @@ class PricePlanRow(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     paid: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    __table_args__ = (CheckConstraint("kind in ('payg','spot','term','commit')", name="ck_price_plans_kind"),)
+    __table_args__ = (CheckConstraint("kind in ('payg','spot','term','commit','spend_commitment')",
+                                      name="ck_price_plans_kind"),)
 
 
 class PackageRow(Base):

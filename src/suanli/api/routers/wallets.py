@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from suanli.api.deps import PlatformDep, PrincipalDep
 from suanli.api.schemas.money import (
     CreditGrantRequest,
+    PlanEndRequest,
     PlanResponse,
     TopUpRequest,
     WalletPolicyRequest,
@@ -49,8 +50,16 @@ def check_runway(p: PlatformDep, who: PrincipalDep) -> Any:
 
 @router.post("/v1/plans", response_model=PlanResponse, status_code=201)
 def create_plan(body: dict[str, Any], p: PlatformDep, who: PrincipalDep) -> Any:
-    """A price plan (payg, spot, term, commit) for a tenant, an order, or the default plan (tenant '*')."""
+    """A price plan (payg, spot, term, commit, spend_commitment) for a tenant, an order, or the default
+    plan (tenant '*'). A term or commit plan reserves its devices; 409 (nothing written) if the fleet
+    cannot hold them."""
     return plans.create_plan(p, who, body)
+
+
+@router.post("/v1/plans/{plan_id}/end", response_model=PlanResponse)
+def end_plan(plan_id: str, body: PlanEndRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+    """End a plan now or later (operator); a term or commit plan gives its devices back then."""
+    return plans.end_plan(p, who, plan_id, body.at)
 
 
 @router.get("/v1/plans", response_model=list[PlanResponse])

@@ -236,6 +236,15 @@ class PlanResponse(BaseModel):
     commit_model: str
     commit_quantity: str
     commit_price: str
+    commit_devices: str = "0"
+    """Devices a take-or-pay (``commit``) holds."""
+    reservation: str | None = None
+    """The lease holding a ``term`` or ``commit`` plan's devices; None for a plan that holds nothing."""
+
+
+class PlanEndRequest(Wire):
+    at: datetime | None = None
+    """When the plan ends and gives its devices back: now (omitted) or later, never in the past."""
 
 
 class IssueRequest(Wire):
