@@ -121,6 +121,14 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/v1/related-parties"): "201 403 403 403 403 401 401",
     # invoices and statements
     ("GET", "/v1/invoices/{period}"): "200 200 404 403 403 401 401",
+    ("GET", "/v1/vouchers/schemes"): "200 200 200 403 403 401 401",
+    ("POST", "/v1/vouchers/contracts"): "201 403 403 403 403 401 401",
+    ("GET", "/v1/vouchers/contracts"): "200 200 404 403 403 401 401",
+    ("POST", "/v1/vouchers/approved-suppliers"): "201 403 403 403 403 401 401",
+    ("GET", "/v1/vouchers/approved-suppliers"): "200 200 200 403 403 401 401",
+    ("PUT", "/v1/vouchers/firms/{tenant}"): "200 403 403 403 403 401 401",
+    ("POST", "/v1/vouchers/{voucher_id}/claims"): "201 403 403 403 403 401 401",  # claiming: the operator
+    ("POST", "/v1/vouchers/{voucher_id}/redemptions"): "201 403 403 403 403 401 401",
     ("GET", "/v1/billing/preview/{period}"): "200 200 404 403 403 401 401",
     ("GET", "/v1/billing/invoices"): "200 200 404 403 403 401 401",
     ("POST", "/v1/billing/invoices"): "201 403 403 403 403 401 401",
@@ -241,6 +249,11 @@ def _build(base: Path) -> World:
         for key, model, supplier, node in (("A", "H800", "sup-one", "s1-node-1"), ("B", "L20", "sup-two", "s2-node-1")):
             t = {"Authorization": f"Bearer {parties[key].token}"}
             ids = parties[key].ids
+        contracts = [_ok(c.post("/v1/plans", json={"tenant": "tenant-a", "kind": "payg", "paid": True,
+                                                   "effective_from": "2026-10-01T00:00:00Z",
+                                                   "effective_to": "2027-01-01T00:00:00Z"}, headers=op))["id"]]
+        _ok(c.post("/v1/vouchers/contracts", json={"plan": contracts[0], "signed_on": "2026-09-20",
+                                                   "value": "100000"}, headers=op))
             order = _ok(c.post("/v1/orders", json={"form": "gpu", "quantity": 1, "models": [model],
                                                    "end": "2026-12-31T00:00:00Z"}, headers=t))
             ids |= {"lease": order["lease_id"], "order": order["id"]}
@@ -272,6 +285,23 @@ def _build(base: Path) -> World:
         clock.set(NOW)
         for key in ("A", "B"):
             t = {"Authorization": f"Bearer {parties[key].token}"}
+        # tenant A's paid contracts (tenant-wide, before its orders, so their quotes are under it; its
+        # cluster order's) with their facts, and a Beijing voucher claimed against the tenant-wide one;
+        # both suppliers on Beijing's approved list
+        made = _ok(c.post("/v1/plans", json={"tenant": "tenant-a", "order": a.ids["cluster_order"], "kind": "payg",
+                                             "paid": True, "effective_from": "2026-10-01T00:00:00Z",
+                                             "effective_to": "2027-09-30T00:00:00Z"}, headers=op))
+        _ok(c.post("/v1/vouchers/contracts", json={"plan": made["id"], "signed_on": "2026-09-20", "value": "100000"},
+                   headers=op))
+        contracts.append(made["id"])
+        for supplier in ("sup-one", "sup-two"):
+            _ok(c.post("/v1/vouchers/approved-suppliers", json={"scheme": "beijing", "supplier": supplier},
+                       headers=op))
+        bj = _ok(c.post("/v1/vouchers", json={"tenant": "tenant-a", "issuer": "beijing-city", "scheme": "beijing",
+                                              "percent": "0.2", "cap": "100", "valid_from": "2026-10-01T00:00:00Z",
+                                              "valid_to": "2027-01-01T00:00:00Z"}, headers=op))
+        _ok(c.post(f"/v1/vouchers/{bj['id']}/claims", json={"contract": contracts[0]}, headers=op))
+        a.ids |= {"contract": contracts[0], "cluster_contract": contracts[1], "bj_voucher": bj["id"]}
             ids = parties[key].ids
             inv = _ok(c.post("/v1/billing/invoices", json={"tenant": ids["name"], "period": "2026-10"}, headers=op))
             cmd = f"cmd-secret-of-{ids['name']}"
@@ -320,7 +350,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
     (its lease, job, reservation, invoice), supplier 1 and its node, the month A was invoiced for."""
     a = w.parties["A"].ids
     values = {"lease_id": a["lease"], "job_id": a["job"], "order_id": a["reservation"], "invoice_id": a["invoice"],
-              "plan_id": a["plan"],
+              "plan_id": a["plan"], "voucher_id": a["bj_voucher"], "tenant": a["name"],
               "period": "2026-10", "supplier": "sup-one", "product": "h800-1h",
               "name": a["name"] if path.startswith("/v1/accounts") else "s1-node-1"}
     url = "/console/" if method == "MOUNT" else path.format(**values)
@@ -333,6 +363,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("GET", "/v1/invoices/{period}"): of_a, ("GET", "/v1/billing/preview/{period}"): of_a,
         ("GET", "/v1/billing/invoices"): of_a,
         ("GET", "/v1/revenue/{period}"): of_s1, ("GET", "/v1/statements/supplier"): of_s1,
+        ("GET", "/v1/vouchers/contracts"): of_a,
     }
     event = {"id": "ev-matrix", "source": "gw", "type": "inference_input_tokens", "subject": a["name"],
              "time": "2026-11-02T09:00:00Z", "data": {"quantity": "1000"}}
@@ -369,6 +400,11 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("POST", "/v1/billing/invoices/{invoice_id}/credit-notes"): {"amount": "1", "reason": "outage"},
         ("POST", "/v1/payouts"): {"supplier": "sup-one", "amount": "0.01"},
     }
+        ("POST", "/v1/vouchers/contracts"): {"plan": a["contract"], "signed_on": "2026-09-21", "value": "90000"},
+        ("POST", "/v1/vouchers/approved-suppliers"): {"scheme": "shenzhen", "supplier": "sup-one"},
+        ("PUT", "/v1/vouchers/firms/{tenant}"): {"startup": True, "note": "founded 2025"},
+        ("POST", "/v1/vouchers/{voucher_id}/claims"): {"contract": a["cluster_contract"]},
+        ("POST", "/v1/vouchers/{voucher_id}/redemptions"): {"invoice": a["invoice"], "evidence": "acceptance 11-01"},
     return url, query.get((method, path), {}), body.get((method, path))
 
 

@@ -19,12 +19,13 @@ import uvicorn
 from sqlalchemy import select
 
 from suanli.api.app import create_app
+from suanli.domain.capacity import max_load_per_device
 from suanli.domain.clock import SystemClock
 from suanli.domain.demo import demo_fleet
 from suanli.service import accounts, fleet
 from suanli.service.platform import Platform
 from suanli.settings import Settings
-from suanli.store.tables import AllocationRow, DeviceRow, LeaseRow, NodeRow
+from suanli.store.tables import AllocationRow, DeviceRow, LeaseRow, NodeRow, OrderRow
 from suanli.testing.serve import free_port
 
 
@@ -105,3 +106,49 @@ def test_concurrent_orders_never_share_a_device(live_server) -> None:  # type: i
         assert set(s.scalars(select(LeaseRow.id).where(LeaseRow.state == "active"))) == granted
     h800 = sum(1 for d, _m, model in rows if model == "H800")
     assert h800 <= 32
+
+
+def recorded(p: Platform) -> tuple[dict[int, int], list[tuple[str, object, object]], set[str]]:
+    """(highest load per device over all recorded windows, (lease, allocation start, order arrival)
+    per allocation, leases with at least one allocation record)."""
+    with p.tx() as s:
+        rows = s.execute(select(AllocationRow.device_id, AllocationRow.start_at, AllocationRow.end_at,
+                                AllocationRow.milli, AllocationRow.lease_id, OrderRow.created_at)
+                         .join(LeaseRow, LeaseRow.id == AllocationRow.lease_id)
+                         .join(OrderRow, OrderRow.id == LeaseRow.order_id)
+                         .where(AllocationRow.drawn_from.is_(None))).all()
+    loads = max_load_per_device((d, a, b, m) for d, a, b, m, _l, _c in rows)
+    return loads, [(lease, a, c) for _d, a, _b, _m, lease, c in rows], {r[4] for r in rows}
+
+
+def test_concurrent_order_and_end_records_only_granted_time(live_server) -> None:  # type: ignore[no-untyped-def]
+    """Tenants loop "order a slice, end it" at once: grants race and retry. What is recorded never
+    loads a device beyond its capacity at any instant, no allocation starts before its order
+    arrived, and every granted lease keeps its record (even one ended in the second it began)."""
+    p, url, op_token = live_server
+    tenants = []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {op_token}"}) as c:
+        for i in range(16):
+            r = c.post("/v1/accounts", json={"name": f"loop{i}", "role": "tenant"})
+            assert r.status_code == 201, r.text
+            tenants.append(r.json()["token"])
+
+    def work(i: int) -> list[str]:
+        granted = []
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tenants[i]}"}, timeout=120) as c:
+            for _ in range(4):
+                r = c.post("/v1/orders", json={"form": "slice", "share_pct": 30, "memory_mib": 1024,
+                                               "models": ["L20"], "sites": ["sz-edge-1"]})
+                assert r.status_code in (201, 409), r.text
+                if r.status_code == 201:
+                    granted.append(r.json()["lease_id"])
+                    assert c.post(f"/v1/leases/{granted[-1]}/end", json={}).status_code == 200
+        return granted
+
+    with ThreadPoolExecutor(len(tenants)) as pool:
+        granted = [x for chunk in pool.map(work, range(len(tenants))) for x in chunk]
+    assert granted
+    loads, starts, with_record = recorded(p)
+    assert max(loads.values()) <= 1000, {d: v for d, v in loads.items() if v > 1000}
+    assert [x for x in starts if x[1] < x[2]] == []  # (lease, start, arrival): none before arrival
+    assert set(granted) <= with_record

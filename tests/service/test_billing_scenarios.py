@@ -222,7 +222,7 @@ def test_voucher_within_cap_and_refused_for_related_party(demo: Platform, operat
     doc_b = billing.issue_invoice(demo, operator, "b", "2026-11")  # default: vouchers where the rules allow
     assert doc_b["vouchers"] == 0
     audit = vouchers.audit(demo, operator, issuer="shanghai-city")
-    assert {(x["tenant"], x["outcome"], x["rule"]) for x in audit} == {("a", "used", ""),
+    assert {(x["tenant"], x["outcome"], x["rule"]) for x in audit} == {("a", "used", "capped_by_voucher"),
                                                                        ("b", "refused", "related_party")}
     assert sum(x["amount"] for x in audit) == Decimal("20.00")
     (v_a,) = vouchers.list_vouchers(demo, operator, tenant="a")

@@ -84,6 +84,9 @@ class Action(StrEnum):
     MANAGE_RELATED_PARTIES = "manage_related_parties"
     READ_INVOICES = "read_invoices"
     ISSUE_INVOICE = "issue_invoice"
+    CLAIM_VOUCHER = "claim_voucher"
+    REDEEM_VOUCHER = "redeem_voucher"
+    MANAGE_VOUCHER_RULES = "manage_voucher_rules"
     SETTLE_INVOICE = "settle_invoice"
     READ_SUPPLIER_STATEMENT = "read_supplier_statement"
     READ_REVENUE_REPORT = "read_revenue_report"
@@ -156,6 +159,10 @@ RULES: dict[Action, Rule] = {
     Action.READ_REVENUE_REPORT: Rule("reading the revenue report", _OP),
     Action.PAY_SUPPLIER: Rule("paying a supplier", _OP),
     Action.CHECK_LEDGER: Rule("checking the ledger", _OP),
+    Action.CLAIM_VOUCHER: Rule("claiming a voucher against a contract", _OP),
+    Action.REDEEM_VOUCHER: Rule("redeeming a voucher with an issued invoice and delivery evidence", _OP),
+    Action.MANAGE_VOUCHER_RULES: Rule("recording voucher rule facts (contracts, approved suppliers, start-ups)",
+                                      _OP),
 }
 
 

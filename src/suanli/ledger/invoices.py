@@ -29,7 +29,7 @@ from suanli.errors import ValidationError
 from suanli.ledger import postings as acct
 from suanli.ledger.postings import Entry, entry
 from suanli.ledger.rating import ChargeLine
-from suanli.ledger.vouchers import Chargeable, Refusal, Voucher, VoucherUse, apply_vouchers
+from suanli.ledger.vouchers import Chargeable, Refusal, Voucher, VoucherContext, VoucherUse, apply_vouchers
 
 ZERO = Decimal("0.00")
 
@@ -60,7 +60,7 @@ class Settlement:
 def settle(tenant: str, invoice_id: str, at: datetime, lines: Sequence[ChargeLine], *,
            vouchers: Sequence[Voucher] = (), related: set[str] | frozenset[str] = frozenset(),
            credit_balance: Decimal = ZERO, wallet_balance: Decimal = ZERO, tax_rate: Decimal = ZERO,
-           currency: str = "CNY") -> Settlement:
+           currency: str = "CNY", voucher_context: VoucherContext | None = None) -> Settlement:
     subtotal = sum((x.amount for x in lines), ZERO)
     tax = round_line(subtotal * tax_rate, currency) if tax_rate else ZERO
     legs: list[tuple[str, Decimal]] = [(acct.receivable(tenant), subtotal + tax)]
@@ -76,9 +76,7 @@ def settle(tenant: str, invoice_id: str, at: datetime, lines: Sequence[ChargeLin
     e = entry("invoice", invoice_id, at, legs, f"invoice {invoice_id} for {tenant}", currency)
     if e is not None:
         entries.append(e)
-    chargeables = [Chargeable(i, x.amount, x.supplier, x.start, x.paid_contract and x.kind in ("usage", "adjustment"))
-                   for i, x in enumerate(lines)]
-    uses, refusals = apply_vouchers(vouchers, chargeables, set(related), currency)
+    uses, refusals = apply_vouchers(vouchers, chargeables(lines), set(related), currency, voucher_context)
     left = subtotal + tax - sum((u.amount for u in uses), ZERO)
     for u in uses:
         ve = entry("voucher", invoice_id, at, [(acct.voucher_issuer(u.issuer), u.amount),
@@ -95,6 +93,12 @@ def settle(tenant: str, invoice_id: str, at: datetime, lines: Sequence[ChargeLin
         if pe is not None:
             entries.append(pe)
     return Settlement(subtotal, tax, tuple(uses), tuple(refusals), credits, wallet, tuple(entries))
+
+
+def chargeables(lines: Sequence[ChargeLine], subsidised: frozenset[int] = frozenset()) -> list[Chargeable]:
+    """The lines as the voucher rules see them: only usage (and late usage) can be a paid-contract line."""
+    return [Chargeable(i, x.amount, x.supplier, x.start, x.paid_contract and x.kind in ("usage", "adjustment"),
+                       i in subsidised, x.meter, x.plan) for i, x in enumerate(lines)]
 
 
 def payment(tenant: str, invoice_id: str, at: datetime, amount: Decimal, currency: str = "CNY") -> Entry:

@@ -45,6 +45,7 @@ from suanli.ledger.quotes import RateSegments
 from suanli.ledger.quotes import rate_at as quoted_rate_at
 from suanli.ledger.revenue import split
 
+from suanli.ledger.vouchers import priced_by_contract
 ZERO = Decimal(0)
 
 
@@ -294,9 +295,7 @@ def rate(inp: RatingInput) -> Rated:
             cached = _price(inp, plan, default_plans, meter, r.model, r.site, t, devp)
             price_cache[ck] = cached
         price, tiered = cached
-        # a voucher pays only what the paid contract itself prices: its own rates and its device
-        # discount, never the default plan's list prices (tokens, storage ...) bought beside it
-        paid = paid and plan is not None and (meter is Meter.DEVICE_SECONDS or plan.rate_for(meter, r.model) is not None)
+        paid = priced_by_contract(plan, meter, r.model)  # never the default plan's list prices beside it
         if tiered is not None:
             key: _Key = (kind, meter, r.model if meter in DEVICE_METERS else "", "", "", "", "", plan_id or "default",
                          "", None, paid, period)

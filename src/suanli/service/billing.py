@@ -59,6 +59,7 @@ from suanli.service.usage import store_records
 from suanli.store import accounts as account_store
 from suanli.store import billing as store
 from suanli.store import fleet as fleet_store
+from suanli.service import voucher_rules
 from suanli.store import leases as lease_store
 from suanli.store import ledger as ledger_store
 from suanli.store import packages as package_store
@@ -101,7 +102,7 @@ def sum_from_row(r: Sequence[Any]) -> UsageSum:
 
 
 def voucher_from_row(r: Any, used: Decimal) -> Voucher:
-    return Voucher(r.id, r.issuer, r.tenant_id, r.percent, r.cap, r.valid_from, r.valid_to, used)
+    return voucher_rules.voucher_from_row(r, used)
 
 
 def resolve_tenant(s: Session, grant: Grant, tenant: str | None) -> Principal:
@@ -240,10 +241,11 @@ def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime,
         currency=p.settings.currency, stops=stops, final=now >= end, sums=sums, lease_rates=quoted), n
 
 
-def _vouchers(s: Session, tenant_id: str) -> list[Voucher]:
-    rows = store.vouchers_for(s, tenant_id)
-    used = store.voucher_used(s, [r.id for r in rows])
-    return [voucher_from_row(r, used[r.id]) for r in rows]
+def _vouchers(s: Session, tenant_id: str, *, lock: bool = False, on_issue: bool = True) -> list[Voucher]:
+    """The tenant's vouchers (``lock``: their rows, so two invoices never spend one cap); ``on_issue``:
+    only those an invoice applies when issued (a claim-then-redeem voucher is redeemed later)."""
+    out = voucher_rules.tenant_vouchers(s, tenant_id, lock=lock)
+    return voucher_rules.applied_on_issue(out) if on_issue else out
 
 
 def _settle(p: Platform, s: Session, who: Principal, invoice_id: str, now: datetime, rated: Rated, currency: str,
@@ -253,7 +255,8 @@ def _settle(p: Platform, s: Session, who: Principal, invoice_id: str, now: datet
                       related=store.related_suppliers(s, who.account_id),
                       credit_balance=-ledger_store.balance(s, credit(who.account_id)) + pending,
                       wallet_balance=-ledger_store.balance(s, wallet(who.account_id)),
-                      tax_rate=Decimal(p.settings.tax_rate), currency=currency)
+                      tax_rate=Decimal(p.settings.tax_rate), currency=currency,
+                      voucher_context=voucher_rules.context(s, who.account_id, vouchers, now))
 
 
 def preview(p: Platform, actor: Principal, period: str, tenant: str | None = None) -> Draft:
@@ -286,7 +289,7 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
         inp, n = _rating(p, s, who, period, now, store_leases=True)
         rated = rate(inp)
         invoice_id = "inv_" + secrets.token_hex(6)
-        all_v = _vouchers(s, who.account_id)
+        all_v = _vouchers(s, who.account_id, lock=True, on_issue=vouchers is None)
         if vouchers is not None:
             known = {v.id for v in all_v}
             missing = [v for v in vouchers if v not in known]
@@ -309,7 +312,7 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
         line_ids = store.add_invoice(s, row, [_line_values(i, x) for i, x in enumerate(rated.lines)])
         store.add_voucher_outcomes(
             s, [{"voucher_id": u.voucher_id, "invoice_id": invoice_id, "line_id": line_ids[u.line_no],
-                 "amount": u.amount, "at": now} for u in st.voucher_uses],
+                 "amount": u.amount, "rule": u.rule, "at": now} for u in st.voucher_uses],
             [{"voucher_id": r.voucher_id, "invoice_id": invoice_id, "line_id": line_ids[r.line_no], "rule": r.rule,
               "at": now} for r in st.refusals])
         store.add_package_draws(s, invoice_id, rated.package_draws)

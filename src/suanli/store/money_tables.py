@@ -12,7 +12,7 @@ Invariants kept by the database:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -138,7 +139,66 @@ class VoucherRow(Base):
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_to: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    scheme: Mapped[str] = mapped_column(String(16), default="custom", server_default="custom")
+    """The rule preset (``ledger.vouchers.Scheme``): custom, beijing, shanghai, shenzhen."""
     __table_args__ = (CheckConstraint("valid_to > valid_from", name="ck_vouchers_window"),)
+
+
+class VoucherContractRow(Base):
+    """What a voucher needs to know about a paid contract (a plan with ``paid: true``), keyed by plan id."""
+
+    __tablename__ = "voucher_contracts"
+    plan_id: Mapped[str] = mapped_column(ForeignKey("price_plans.id"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    signed_on: Mapped[date] = mapped_column(Date)
+    value: Mapped[Decimal] = mapped_column(DecimalText)
+    other_subsidy: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VoucherClaimRow(Base):
+    """A voucher claimed against a contract. ``contract`` is UNIQUE: one claim per contract, ever
+    (claiming it twice, with the same voucher or another, is refused by the database)."""
+
+    __tablename__ = "voucher_claims"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    voucher_id: Mapped[str] = mapped_column(ForeignKey("vouchers.id"), index=True)
+    contract: Mapped[str] = mapped_column(ForeignKey("voucher_contracts.plan_id"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("contract", name="uq_voucher_claims_contract"),)
+
+
+class VoucherRedemptionRow(Base):
+    """A claim redeemed against an issued invoice with delivery evidence: once per (voucher, invoice)."""
+
+    __tablename__ = "voucher_redemptions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    voucher_id: Mapped[str] = mapped_column(ForeignKey("vouchers.id"), index=True)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("voucher_claims.id"))
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"))
+    evidence: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(DecimalText)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("voucher_id", "invoice_id", name="uq_voucher_redemptions_invoice"),)
+
+
+class VoucherSupplierRow(Base):
+    """A supplier on a scheme's approved list (operator-managed)."""
+
+    __tablename__ = "voucher_approved_suppliers"
+    scheme: Mapped[str] = mapped_column(String(16), primary_key=True)
+    supplier: Mapped[str] = mapped_column(ForeignKey("suppliers.name"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VoucherFirmRow(Base):
+    """Voucher attributes of a tenant (firm) the operator sets: a start-up (Shenzhen's 60 %)."""
+
+    __tablename__ = "voucher_firms"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    startup: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class RelatedPartyRow(Base):
@@ -220,6 +280,8 @@ class VoucherUseRow(Base):
     line_id: Mapped[int] = mapped_column(ForeignKey("invoice_lines.id"), unique=True)
     amount: Mapped[Decimal] = mapped_column(DecimalText)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rule: Mapped[str] = mapped_column(String(32), default="percent_of_line", server_default="percent_of_line")
+    """What set the amount (``ledger.vouchers.RULE_TEXT``): the percent of the line or the binding cap."""
 
 
 class VoucherRefusalRow(Base):

@@ -87,33 +87,42 @@ class VoucherRequest(Wire):
     valid_to: datetime
 
 
+    scheme: str = Field("custom", description="Rule preset: custom, beijing, shanghai, shenzhen (docs/billing.md).")
 class VoucherResponse(BaseModel):
     id: str
     issuer: str
     tenant: str
     percent: Dec
     cap: Dec
+    scheme: str = "custom"
+    rules: str = ""
     used: Dec
     left: Dec
     valid_from: datetime
     valid_to: datetime
 
 
+    claims: list[dict[str, Any]] = []
 class VoucherAuditRow(BaseModel):
     voucher: str
     issuer: str
     tenant: str
     outcome: str
     rule: str
+    scheme: str
     amount: Dec
     at: datetime
+    """The rule that allowed (``percent_of_line``, ``capped_by_*``) or refused the line."""
+    rule_text: str
     invoice: str
     invoice_status: str
     period: str
     line_no: int
     line_amount: Dec
     supplier: str
+    line_kind: str
     model: str
+    contract: str
     lease: str
 
 

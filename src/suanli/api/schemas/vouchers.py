@@ -1,0 +1,101 @@
+"""Wire schemas for the voucher rules: contracts, claims, redemptions, approved suppliers, start-ups.
+
+The voucher itself, its audit rows and related parties are in :mod:`suanli.api.schemas.money`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from suanli.api.schemas.common import Dec, Wire
+
+
+class ContractRequest(Wire):
+    plan: str = Field(description="The paid contract: a tenant's price plan with paid: true.")
+    signed_on: date
+    value: Dec = Field(description="The contract's total value, in the operator's currency.")
+    other_subsidy: str = Field("", description="Another municipal subsidy on this contract ('' = none).")
+
+
+class ContractResponse(BaseModel):
+    plan: str
+    tenant: str
+    signed_on: date
+    value: Dec
+    other_subsidy: str
+    term_start: datetime
+    term_end: datetime | None
+
+
+class ClaimRequest(Wire):
+    contract: str = Field(description="The plan id of the paid contract the voucher is claimed against.")
+
+
+class ClaimResponse(BaseModel):
+    id: str
+    voucher: str
+    contract: str
+    at: datetime
+
+
+class RedemptionRequest(Wire):
+    invoice: str = Field(description="An issued (or paid) invoice of the voucher's tenant.")
+    evidence: str = Field(description="A delivery evidence reference (acceptance record, delivery note ...).")
+
+
+class RedemptionLine(BaseModel):
+    line_no: int
+    outcome: str
+    amount: Dec
+    rule: str
+    rule_text: str
+
+
+class RedemptionResponse(BaseModel):
+    id: str
+    voucher: str
+    contract: str
+    invoice: str
+    evidence: str
+    amount: Dec
+    to: str
+    at: datetime
+    lines: list[RedemptionLine]
+
+
+class ApprovedSupplierRequest(Wire):
+    scheme: str
+    supplier: str
+
+
+class ApprovedSuppliersResponse(BaseModel):
+    scheme: str
+    suppliers: list[str]
+
+
+class FirmRequest(Wire):
+    startup: bool
+    note: str = ""
+
+
+class FirmResponse(BaseModel):
+    tenant: str
+    startup: bool
+    note: str
+
+
+class SchemeResponse(BaseModel):
+    scheme: str
+    title: str
+    max_percent: Dec
+    startup_percent: Dec | None
+    firm_annual_cap: Dec | None
+    of_contract: bool
+    rent_only: bool
+    claim_required: bool
+    signed_on_or_after: date | None
+    max_term_months: int | None
+    approved_suppliers: bool
+    no_other_subsidy: bool
