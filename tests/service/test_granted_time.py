@@ -155,6 +155,7 @@ def test_a_resumed_lease_counts_the_devices_it_holds_once(demo: Platform, operat
     wallets.top_up(demo, operator, "acme", Decimal("100.00"))  # resumed on the same devices
     devices, rows, names = _held(demo, tenant, lease_id)
     assert (devices, rows, len(names)) == (4, 8, 4)  # 4 held; the 4 given up at the suspension are history
+    assert wallets.show_wallet(demo, tenant)["burn_per_hour"] == Decimal("10.40")  # 4 x 2.60, not 8 x
     resumed = leases.get_lease(demo, tenant, lease_id)[0]
     clock.advance(hours=1)
     assert billed_seconds(demo, lease_id, clock.now()) == granted_seconds(resumed, clock.now()) == 4 * 2 * 3600

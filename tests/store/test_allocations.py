@@ -6,9 +6,11 @@ rule must hold without the placement code. Rule: :mod:`suanli.domain.capacity`.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 from suanli.domain.capacity import max_load
 from suanli.domain.leases import LeaseState, ProductForm
 from suanli.service.platform import Platform
+from suanli.store import capacity
 from suanli.store import leases as store
 from suanli.store.leases import StaleClaim
 from suanli.store.tables import AllocationRow, DeviceRow
@@ -153,3 +156,46 @@ def test_the_database_accepts_exactly_what_keeps_the_load_within_capacity(leases
             if ok:
                 accepted.append(w)
         s.rollback()
+
+
+def _migration():  # type: ignore[no-untyped-def]
+    path = Path(capacity.__file__).parent / "migrations" / "versions" / "0007_allocations_granted_time.py"
+    spec = importlib.util.spec_from_file_location("migration_0007", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@settings(max_examples=60, deadline=None)
+@given(windows=st.lists(WINDOW, min_size=1, max_size=10))
+def test_the_upgrade_repair_fits_every_row_inside_its_recorded_window(windows) -> None:  # type: ignore[no-untyped-def]
+    """Rows recorded before revision 0007 may overlap; the repair starts a row later (or makes it
+    zero-length), never earlier, never longer, and leaves every device within capacity."""
+    m = _migration()
+    accepted: list[tuple[int, datetime, datetime | None, int]] = []
+    for i, (start, length, milli) in enumerate(windows):
+        s0, e0 = at(start), None if length is None else at(start + length)
+        s1, e1 = m._fit(accepted, (i, s0, e0, milli))
+        assert s1 >= s0 and e1 in (e0, s1)
+        if e0 is not None:
+            assert s1 <= e0
+        accepted.append((i, s1, e1, milli))
+    assert max_load([(a, b, c) for _i, a, b, c in accepted]) <= 1000
+
+
+def test_the_upgrade_repairs_overlapping_rows_then_enforces_the_rule(leases) -> None:  # type: ignore[no-untyped-def]
+    p, ls, (dev, _other) = leases
+    with p.engine.begin() as conn:
+        capacity.uninstall(conn)  # the database as it was before revision 0007
+    with p.tx() as s:
+        put(s, ls[0], dev, 1000, at(0), at(60))
+        put(s, ls[1], dev, 1000, at(0), at(90))  # recorded from the order's arrival: overlaps [0, 60)
+        put(s, ls[2], dev, 1000, at(10), at(50))  # never fits beside the two
+    with p.engine.begin() as conn:
+        _migration()._repair_overlaps(conn)
+        capacity.install(conn)
+    with p.tx() as s:
+        got = {r.lease_id: (r.start_at, r.end_at) for r in s.scalars(select(AllocationRow))}
+    assert got == {ls[0]: (at(0), at(60)), ls[1]: (at(60), at(90)), ls[2]: (at(50), at(50))}
+    assert refused(p, lambda s: put(s, ls[3], dev, 1000, at(89), at(95)))

@@ -96,10 +96,13 @@ def _burn_and_accrued(p: Platform, s: Session, tenant_id: str) -> tuple[Decimal,
             continue
         ids.append(lease.id)
         since = max(lease.activated_at or now, start)
-        for al in lease.allocations:
+        for al in lease.allocations:  # each over its own window: a resumed or re-placed lease holds several in turn
             r = book.rate_at(al.model, al.site, now) or Decimal(0)
-            burn += al.share * r
-            accrued += al.share * r * Decimal(int((now - since).total_seconds())) / SECONDS_PER_HOUR
+            if al.start <= now and (al.end is None or al.end > now):
+                burn += al.share * r
+            lo, hi = max(since, al.start), min(now, al.end or now)
+            if hi > lo:
+                accrued += al.share * r * Decimal(int((hi - lo).total_seconds())) / SECONDS_PER_HOUR
     return burn, accrued, ids
 
 
