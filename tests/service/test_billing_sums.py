@@ -14,7 +14,7 @@ import pytest
 from suanli.domain.accounts import Principal
 from suanli.ledger.meters import Meter, UsageRecord
 from suanli.ledger.rating import UsageSum, rate, summarise
-from suanli.service import billing, packages, plans, prices
+from suanli.service import billing, packages, plans
 from suanli.service.platform import Platform
 from suanli.service.usage import store_records
 from suanli.store import usage as usage_store
@@ -36,7 +36,12 @@ def _prices(p: Platform, operator: Principal, tenant: str) -> None:
                                                                                {"up_to": None, "price": "0.5"}]}]})
     plans.create_plan(p, operator, {"tenant": tenant, "kind": "spot", "discount": "0.35", "paid": True,
                                     "effective_from": "2026-11-04T05:00:00Z"})
-    prices.set_price(p, operator, "H800", Decimal(120000), "p_year", effective_from=NOV + timedelta(days=9))
+    # a price history from before "now" (the service refuses back-dating; it was set ahead of time)
+    from suanli.domain.prices import PriceEntry, PriceUnit
+    from suanli.store import prices as price_store
+    with p.tx() as s:
+        price_store.add_price(s, PriceEntry("H800", None, PriceUnit.P_YEAR, Decimal(120000), "CNY",
+                                            NOV + timedelta(days=9)), NOV)
 
 
 def _records(rng: random.Random, tenant: str, start: datetime, days: int, n: int, tag: str) -> list[UsageRecord]:

@@ -61,7 +61,13 @@ from suanli.api.schemas.jobs import (
 )
 from suanli.api.schemas.money import PreviewResponse, StatementResponse
 from suanli.api.schemas.orders import EndRequest, ExtendRequest, LeaseResponse, OrderRequest, OrderResponse
-from suanli.api.schemas.prices import OfferResponse, PriceResponse, PriceSetRequest
+from suanli.api.schemas.prices import (
+    OfferResponse,
+    PriceCorrectionRequest,
+    PriceCorrectionResponse,
+    PriceResponse,
+    PriceSetRequest,
+)
 from suanli.client.errors import ServerUnreachableError, api_error
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -216,6 +222,19 @@ class SuanliClient:
         body = PriceSetRequest(model=model, amount=_amount(amount, "amount"), unit=unit, site=site,
                                effective_from=effective_from, currency=currency)
         return PriceResponse.model_validate(self.request("POST", "/v1/prices", json=_body(body)))
+
+    def correct_price(self, model: str, amount: Amount, start: datetime, end: datetime, reason: str, *,
+                      unit: str = "device_hour", site: str | None = None) -> PriceCorrectionResponse:
+        """Correct what a price was over the past window [start, end) (operator only): issues credit or
+        debit notes for issued invoices; months not issued yet are rated with the corrected price."""
+        body = PriceCorrectionRequest.model_validate({"model": model, "amount": _amount(amount, "amount"), "unit": unit,
+                                                      "site": site, "from": start, "to": end, "reason": reason})
+        return PriceCorrectionResponse.model_validate(self.request(
+            "POST", "/v1/prices/corrections", json=body.model_dump(mode="json", by_alias=True, exclude_none=True)))
+
+    def price_corrections(self, model: str | None = None) -> list[PriceCorrectionResponse]:
+        """Every price correction with who made it, why, and the notes it issued (operator only)."""
+        return self._list("/v1/prices/corrections", PriceCorrectionResponse, model=model)
 
     def offers(self, *, model: str | None = None, site: str | None = None,
                min_memory_gib: int | None = None) -> list[OfferResponse]:

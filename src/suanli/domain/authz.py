@@ -54,6 +54,8 @@ class Action(StrEnum):
     SET_FLOOR = "set_floor"
     READ_PRICES = "read_prices"
     SET_PRICE = "set_price"
+    CORRECT_PRICE = "correct_price"
+    READ_PRICE_CORRECTIONS = "read_price_corrections"
     READ_OFFERS = "read_offers"
     # orders, leases, jobs
     PLACE_ORDER = "place_order"
@@ -120,6 +122,9 @@ RULES: dict[Action, Rule] = {
     Action.SET_NODE_STATE: Rule("changing a node's state", _OP_SUPPLIER),
     Action.SET_FLOOR: Rule("setting a supplier's floor price", _OP_SUPPLIER),
     Action.READ_PRICES: Rule("reading list prices", _EVERYONE),
+    Action.CORRECT_PRICE: Rule("correcting a past price (credit and debit notes on issued invoices)", _OP,
+                               "only the operator corrects what was billed"),
+    Action.READ_PRICE_CORRECTIONS: Rule("reading price corrections and the notes they issued", _OP),
     Action.SET_PRICE: Rule("setting a price (list prices, price plans)", _OP),
     Action.READ_OFFERS: Rule("reading offers", _EVERYONE),
     Action.PLACE_ORDER: Rule("ordering", {Role.TENANT: Scope.OWN_TENANT}),

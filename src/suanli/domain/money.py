@@ -65,9 +65,12 @@ def check_amount(
     non-numbers, NaN and ±Infinity, negatives, zero (unless ``allow_zero``), more than ``places``
     significant decimal places, more than ``max``.
     """
-    d = to_decimal(value, field=field)
     sign = ">= 0" if allow_zero else "> 0"
     allowed = f"allowed: a decimal {sign} and <= {max} with at most {places} decimal places"
+    try:
+        d = to_decimal(value, field=field)
+    except ValidationError as e:
+        raise ValidationError(f"{e.message}; {allowed}", field=field) from None
     if d < 0 or (d == 0 and not allow_zero):
         raise ValidationError(f"{field} must be {sign}, got {d}; {allowed}", field=field)
     if d > max:

@@ -44,8 +44,8 @@ from suanli.ledger.plans import COMMITMENTS, DEFAULT_TENANT, PlanKind, PricePlan
 from suanli.ledger.quotes import RateSegments
 from suanli.ledger.quotes import rate_at as quoted_rate_at
 from suanli.ledger.revenue import split
-
 from suanli.ledger.vouchers import priced_by_contract
+
 ZERO = Decimal(0)
 
 

@@ -118,9 +118,11 @@ def resolve_tenant(s: Session, grant: Grant, tenant: str | None) -> Principal:
     return who
 
 
-def lease_usage(s: Session, tenant_id: str, start: datetime, end: datetime, now: datetime
-                ) -> tuple[list[UsageRecord], dict[str, datetime], dict[str, Decimal]]:
-    """Lease time of the tenant in [start, end) as records; interruption instants; commission per lease."""
+def lease_usage(s: Session, tenant_id: str, start: datetime, end: datetime, now: datetime,
+                cuts: Sequence[datetime] = ()) -> tuple[list[UsageRecord], dict[str, datetime], dict[str, Decimal]]:
+    """Lease time of the tenant in [start, end) as records; interruption instants; commission per lease.
+    Pieces are cut at every hour and at every instant of ``cuts`` (the list-price changes: the price in
+    force at each second applies, so a change at 08:49:31 starts a piece at 08:49:31)."""
     records: list[UsageRecord] = []
     stops: dict[str, datetime] = {}
     commission: dict[str, Decimal] = {}
@@ -129,7 +131,7 @@ def lease_usage(s: Session, tenant_id: str, start: datetime, end: datetime, now:
               if x.form is not ProductForm.RESERVATION]
     for lease in leases:
         events = [(e["at"], e["from"], e["to"]) for e in lease_store.lease_events(s, lease.id)]
-        records += lease_records(lease, active_intervals(lease, events, min(now, end)), start, end)
+        records += lease_records(lease, active_intervals(lease, events, min(now, end)), start, end, cuts)
         commission[lease.id] = lease.commission_rate
         # an interruption the lease never came back from (still interrupted, or ended by it as a spot
         # lease is): nothing from that instant on is billed, not even a late agent event stamped later
@@ -151,7 +153,20 @@ def unmetered(stored: Sequence[UsageRecord], leased: Sequence[UsageRecord]) -> l
         return []
     ids = {(r.source, r.id) for r in stored if r.source == LEASE_SOURCE}
     legacy = {legacy_key(r) for r in stored if r.source == LEASE_SOURCE and not r.node}
-    return [r for r in leased if (r.source, r.id) not in ids and legacy_key(r) not in legacy]
+    # a stored piece covers the rest of its hour: a piece that a later cut (a price correction's
+    # bound) starts inside it is not new time (pieces never cross an hour)
+    began: dict[tuple[str, str, str, str], list[tuple[datetime, str]]] = {}
+    for r in stored:
+        if r.source == LEASE_SOURCE:
+            began.setdefault((r.lease, r.model, r.site, r.supplier), []).append((r.time, r.node))
+
+    def inside(r: UsageRecord) -> bool:
+        hour = r.time.replace(minute=0, second=0, microsecond=0)
+        return any(t < r.time and t.replace(minute=0, second=0, microsecond=0) == hour and (not n or n == r.node)
+                   for t, n in began.get((r.lease, r.model, r.site, r.supplier), ()))
+
+    return [r for r in leased
+            if (r.source, r.id) not in ids and legacy_key(r) not in legacy and not inside(r)]
 
 
 @dataclass(frozen=True)
@@ -214,12 +229,13 @@ def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime,
             ) -> tuple[RatingInput, int]:
     start, end = period_bounds(period)
     tid = who.account_id
+    book = price_book(p, s)
     quoted = quote_service.period_rates(s, tid, start, end)  # fixed-term leases and reservations: their quotes
     qcuts = quote_service.quote_starts(quoted)
-    leased, stops, commission = lease_usage(s, tid, start, end, now)
+    leased, stops, commission = lease_usage(s, tid, start, end, now,
+                                            [t for t in [*book.instants(), *qcuts] if start < t < end])
     plans = [plan_from_row(r) for r in store.plans_for(s, [tid, DEFAULT_TENANT])]
     packages = package_store.packages_for(s, tid)
-    book = price_book(p, s)
     # summed where the usage lives, but the kinds that a term contract or a package draws down in
     # time order: those are rated one by one, with the lease time not stored yet
     drawn = sorted((m.value, model) for m, model in drawn_kinds(tid, plans, packages))

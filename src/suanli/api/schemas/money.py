@@ -85,44 +85,44 @@ class VoucherRequest(Wire):
     cap: Dec
     valid_from: datetime
     valid_to: datetime
-
-
     scheme: str = Field("custom", description="Rule preset: custom, beijing, shanghai, shenzhen (docs/billing.md).")
+
+
 class VoucherResponse(BaseModel):
     id: str
     issuer: str
     tenant: str
-    percent: Dec
-    cap: Dec
     scheme: str = "custom"
     rules: str = ""
+    percent: Dec
+    cap: Dec
     used: Dec
     left: Dec
     valid_from: datetime
     valid_to: datetime
-
-
     claims: list[dict[str, Any]] = []
+
+
 class VoucherAuditRow(BaseModel):
     voucher: str
     issuer: str
     tenant: str
+    scheme: str
     outcome: str
     rule: str
-    scheme: str
-    amount: Dec
-    at: datetime
     """The rule that allowed (``percent_of_line``, ``capped_by_*``) or refused the line."""
     rule_text: str
+    amount: Dec
+    at: datetime
     invoice: str
     invoice_status: str
     period: str
     line_no: int
-    line_amount: Dec
-    supplier: str
     line_kind: str
-    model: str
+    line_amount: Dec
     contract: str
+    supplier: str
+    model: str
     lease: str
 
 
