@@ -65,3 +65,43 @@ def test_money_refuses_floats_and_rounds_half_up_once() -> None:
     assert round_line(Decimal("0.125")) == Decimal("0.13")
     assert round_line(Decimal("0.135")) == Decimal("0.14")
     assert to_decimal("12.50") == Decimal("12.50")
+
+
+def _book_with_corrections() -> PriceBook:
+    from suanli.domain.prices import PriceCorrection
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    entries = [PriceEntry("A800", None, PriceUnit.DEVICE_HOUR, Decimal("6.5"), "CNY", t0),
+               PriceEntry("A800", "sz", PriceUnit.DEVICE_HOUR, Decimal("7"), "CNY", t0)]
+    fixes = [
+        PriceCorrection("pc_1", "A800", None, PriceUnit.DEVICE_HOUR, Decimal("6"), "CNY",
+                        datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 10, 8, 49, 31, tzinfo=UTC),
+                        at=datetime(2026, 12, 2, tzinfo=UTC)),
+        PriceCorrection("pc_2", "A800", "sh", PriceUnit.DEVICE_HOUR, Decimal("5"), "CNY",
+                        datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC),
+                        at=datetime(2026, 12, 3, tzinfo=UTC)),
+    ]
+    return PriceBook(entries, {"A800": CAT.get("A800")}, fixes)
+
+
+def test_a_correction_says_what_the_price_was_over_its_window_only() -> None:
+    book = _book_with_corrections()
+    at = datetime(2026, 11, 5, 12, tzinfo=UTC)
+    assert book.rate_at("A800", "sh", at) == 5  # the later, site-specific correction wins
+    assert book.rate_at("A800", "sz", at) == 6  # a site-less correction applies at every site
+    assert book.rate_at("A800", "sh", datetime(2026, 11, 10, 8, 49, 30, tzinfo=UTC)) == 6
+    assert book.rate_at("A800", "sh", datetime(2026, 11, 10, 8, 49, 31, tzinfo=UTC)) == Decimal("6.5")
+    assert book.rate_at("A800", "sz", datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC)) == 7
+    segs = book.segments("A800", "sh", datetime(2026, 10, 31, tzinfo=UTC), datetime(2026, 11, 11, tzinfo=UTC))
+    assert [(s.start.day, s.rate_per_device_hour) for s in segs] == [
+        (31, Decimal("6.5")), (1, 6), (5, 5), (6, 6), (10, Decimal("6.5"))]
+    assert segs[-1].start == datetime(2026, 11, 10, 8, 49, 31, tzinfo=UTC)
+    assert datetime(2026, 11, 10, 8, 49, 31, tzinfo=UTC) in book.instants()
+
+
+def test_a_correction_window_must_end_after_it_starts() -> None:
+    from suanli.domain.prices import PriceCorrection
+
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    with pytest.raises(ValidationError, match="must end after it starts"):
+        PriceCorrection("pc", "A800", None, PriceUnit.DEVICE_HOUR, Decimal(1), "CNY", t, t, at=t)

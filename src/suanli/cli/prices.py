@@ -1,8 +1,8 @@
-"""``suanli offers`` and ``suanli price set|list``."""
+"""``suanli offers`` and ``suanli price set|list|correct|corrections``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -10,7 +10,8 @@ from suanli.cli.context import client
 from suanli.cli.options import JsonOpt, amount, instant
 from suanli.cli.render import dec, print_json, show, table, when
 
-price_app = typer.Typer(help="List prices: set them (operator) and list them in both units.", no_args_is_help=True)
+price_app = typer.Typer(help="List prices: set them (operator, now or later), list them in both units, and correct "
+                             "the past (operator: credit/debit notes).", no_args_is_help=True)
 
 
 def offers(ctx: typer.Context,
@@ -43,10 +44,12 @@ def price_set(ctx: typer.Context,
               site: Annotated[str | None, typer.Option("--site", help="Only at this site (default: every site).")] = None,
               effective_from: Annotated[str | None, typer.Option(
                   "--effective-from", metavar="ISO",
-                  help="When it takes effect, UTC unless an offset is given (default: now). Leases spanning "
-                       "the change are billed piecewise.")] = None,
+                  help="When it takes effect: now (the default) or later, never earlier; UTC unless an offset "
+                       "is given. Leases spanning the change are billed by the second: the old price up to it, the "
+                       "new one from it. To change what the past cost, use `suanli price correct`.")] = None,
               as_json: JsonOpt = False) -> None:
-    """Set a list price (operator), in either unit; prints it in both units."""
+    """Set a list price (operator), in either unit, effective now or later; prints it in both units. The amount
+    is a decimal > 0 and <= 1,000,000,000 with at most 6 decimal places."""
     value = amount(amount_, "AMOUNT")
     eff = instant(effective_from, "--effective-from")
     with client(ctx) as api:
@@ -71,3 +74,59 @@ def price_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                [[p.model, p.site or "(all)", dec(p.device_hour, 2), dec(p.p_year, 0), p.unit, when(p.effective_from)]
                 for p in rows],
                caption="rounded for display; --json gives exact figures"))
+
+
+@price_app.command("correct")
+def price_correct(ctx: typer.Context,
+                  model: Annotated[str, typer.Argument(help="Accelerator model, e.g. A800.")],
+                  amount_: Annotated[str, typer.Argument(metavar="AMOUNT",
+                                                         help="What the price was over the window, e.g. 6.50.")],
+                  start: Annotated[str, typer.Option("--from", metavar="ISO",
+                                                     help="Start of the window (inclusive), UTC unless an offset is given.")],
+                  end: Annotated[str, typer.Option("--to", metavar="ISO",
+                                                   help="End of the window (exclusive), now or earlier.")],
+                  reason: Annotated[str, typer.Option("--reason", help="Why (printed on every note issued).")],
+                  unit: Annotated[str, typer.Option("--unit", help="device_hour (元/device-hour) or p_year (元/P/年).")]
+                  = "device_hour",
+                  site: Annotated[str | None, typer.Option("--site", help="Only at this site (default: every site).")]
+                  = None,
+                  as_json: JsonOpt = False) -> None:
+    """Correct what a price WAS over a past window (operator). Every issued invoice it touches gets a credit note
+    (price lower; to the tenant's wallet) or a debit note (higher; owed), with the reason: the difference per line,
+    split between supplier and commission like the line. Issued invoices are not changed; months not issued yet
+    are rated with the corrected price. Listed by `suanli price corrections`."""
+    value = amount(amount_, "AMOUNT")
+    a, b = instant(start, "--from"), instant(end, "--to")
+    assert a is not None and b is not None
+    with client(ctx) as api:
+        c = api.correct_price(model, value, a, b, reason, unit=unit, site=site)
+    if as_json:
+        print_json(c)
+        return
+    _show_corrections([c])
+
+
+@price_app.command("corrections")
+def price_corrections(ctx: typer.Context,
+                      model: Annotated[str | None, typer.Option("--model", help="Only this model.")] = None,
+                      as_json: JsonOpt = False) -> None:
+    """Every price correction (operator): who, when, why, the window, the old and new price, and the notes issued."""
+    with client(ctx) as api:
+        rows = api.price_corrections(model)
+    if as_json:
+        print_json(rows)
+        return
+    _show_corrections(rows)
+
+
+def _show_corrections(rows: list[Any]) -> None:
+    show(table("price corrections", ["id", "model", "site", "from", "to", ("元/device-h", "right"), "by", "at",
+                                     "reason"],
+               [[c.id, c.model, c.site or "(all)", when(c.start), when(c.end), dec(c.device_hour, 2), c.by, when(c.at),
+                 c.reason] for c in rows]))
+    notes = [(c.id, n) for c in rows for n in c.notes]
+    show(table("notes issued", ["correction", "note", "kind", "tenant", "invoice", ("amount", "right"),
+                                ("total", "right"), ("supplier share", "right"), ("commission", "right")],
+               [[cid, n.id, n.kind, n.tenant, n.invoice, dec(n.amount, 2), dec(n.total, 2), dec(n.supplier_share, 2),
+                 dec(n.commission, 2)] for cid, n in notes],
+               caption=f"{len(notes)} notes; credit notes go to the tenant's wallet, debit notes are owed"))

@@ -5,10 +5,16 @@ from typing import Any
 from fastapi import APIRouter
 
 from suanli.api.deps import PlatformDep, PrincipalDep
-from suanli.api.schemas.prices import OfferResponse, PriceResponse, PriceSetRequest
+from suanli.api.schemas.prices import (
+    OfferResponse,
+    PriceCorrectionRequest,
+    PriceCorrectionResponse,
+    PriceResponse,
+    PriceSetRequest,
+)
 from suanli.domain.clock import utc
 from suanli.service import offers as offers_service
-from suanli.service import prices
+from suanli.service import price_corrections, prices
 
 router = APIRouter(tags=["prices"])
 
@@ -22,6 +28,20 @@ def list_prices(p: PlatformDep, who: PrincipalDep) -> list[dict[str, Any]]:
 def set_price(body: PriceSetRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     eff = utc(body.effective_from) if body.effective_from else None
     return prices.set_price(p, who, body.model, body.amount, body.unit, body.site, eff, body.currency)
+
+
+@router.post("/v1/prices/corrections", response_model=PriceCorrectionResponse, status_code=201)
+def correct_price(body: PriceCorrectionRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+    """Correct what a price was over a past window (operator): credit/debit notes for issued
+    invoices, the corrected price for months not issued yet; issued invoices are not changed."""
+    return price_corrections.correct_price(p, who, body.model, body.amount, utc(body.start), utc(body.end),
+                                           body.reason, site=body.site, unit=body.unit)
+
+
+@router.get("/v1/prices/corrections", response_model=list[PriceCorrectionResponse])
+def list_corrections(p: PlatformDep, who: PrincipalDep, model: str | None = None) -> list[dict[str, Any]]:
+    """Every price correction: who, when, why, the window, old and new prices, the notes it issued."""
+    return price_corrections.list_corrections(p, who, model)
 
 
 @router.get("/v1/offers", response_model=list[OfferResponse])

@@ -1,18 +1,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from suanli.api.schemas.common import Dec, Wire
 
 
+def _no_float(v: Any) -> Any:
+    """A price is a decimal string or an integer on the wire; a JSON float is never exact."""
+    if isinstance(v, float | bool):
+        raise ValueError("a price must be a decimal string (e.g. \"6.50\") or an integer, not a float")
+    return v
+
+
+Price = Annotated[Dec, BeforeValidator(_no_float)]
+"""An entered price: exact, never a float; its range is checked by :func:`suanli.domain.money.check_amount`."""
+
+
 class PriceSetRequest(Wire):
     model: str
-    amount: Dec
+    amount: Price
     unit: str = "device_hour"
     site: str | None = None
     effective_from: datetime | None = None
+    """Now or later (omitted: now); a past instant is a 422 (correct the past with a price correction)."""
     currency: str | None = None
 
 
@@ -25,6 +38,52 @@ class PriceResponse(BaseModel):
     effective_from: datetime
     device_hour: Dec
     p_year: Dec
+
+
+class PriceCorrectionRequest(Wire):
+    """Over the past window [from, to) the price of ``model`` (at ``site``, else every site) was ``amount``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model: str
+    amount: Price
+    unit: str = "device_hour"
+    site: str | None = None
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    reason: str
+
+
+class CorrectionNoteResponse(BaseModel):
+    id: str
+    kind: str
+    invoice: str
+    tenant: str
+    amount: Dec
+    tax: Dec
+    total: Dec
+    supplier_share: Dec
+    commission: Dec
+    to_wallet: bool
+    lines: list[dict[str, str]]
+    at: datetime
+
+
+class PriceCorrectionResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    id: str
+    model: str
+    site: str | None
+    unit: str
+    amount: Dec
+    device_hour: Dec
+    currency: str
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    reason: str
+    by: str
+    at: datetime
+    old_prices: list[dict[str, str | None]]
+    notes: list[CorrectionNoteResponse]
 
 
 class OfferResponse(BaseModel):
