@@ -120,9 +120,6 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/v1/vouchers"): "201 403 403 403 403 401 401",
     ("GET", "/v1/vouchers"): "200 200 404 403 403 401 401",
     ("GET", "/v1/vouchers/audit"): "200 200 404 403 403 401 401",
-    ("POST", "/v1/related-parties"): "201 403 403 403 403 401 401",
-    # invoices and statements
-    ("GET", "/v1/invoices/{period}"): "200 200 404 403 403 401 401",
     ("GET", "/v1/vouchers/schemes"): "200 200 200 403 403 401 401",
     ("POST", "/v1/vouchers/contracts"): "201 403 403 403 403 401 401",
     ("GET", "/v1/vouchers/contracts"): "200 200 404 403 403 401 401",
@@ -131,6 +128,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("PUT", "/v1/vouchers/firms/{tenant}"): "200 403 403 403 403 401 401",
     ("POST", "/v1/vouchers/{voucher_id}/claims"): "201 403 403 403 403 401 401",  # claiming: the operator
     ("POST", "/v1/vouchers/{voucher_id}/redemptions"): "201 403 403 403 403 401 401",
+    ("POST", "/v1/related-parties"): "201 403 403 403 403 401 401",
+    # invoices and statements
+    ("GET", "/v1/invoices/{period}"): "200 200 404 403 403 401 401",
     ("GET", "/v1/billing/preview/{period}"): "200 200 404 403 403 401 401",
     ("GET", "/v1/billing/invoices"): "200 200 404 403 403 401 401",
     ("POST", "/v1/billing/invoices"): "201 403 403 403 403 401 401",
@@ -248,14 +248,14 @@ def _build(base: Path) -> World:
             _ok(c.post("/v1/package-products", json={"name": f"{model.lower()}-1h", "meter": "device_seconds",
                                                      "model": model, "quantity": "1", "price": "1",
                                                      "valid_days": 60}, headers=op))
-        for key, model, supplier, node in (("A", "H800", "sup-one", "s1-node-1"), ("B", "L20", "sup-two", "s2-node-1")):
-            t = {"Authorization": f"Bearer {parties[key].token}"}
-            ids = parties[key].ids
         contracts = [_ok(c.post("/v1/plans", json={"tenant": "tenant-a", "kind": "payg", "paid": True,
                                                    "effective_from": "2026-10-01T00:00:00Z",
                                                    "effective_to": "2027-01-01T00:00:00Z"}, headers=op))["id"]]
         _ok(c.post("/v1/vouchers/contracts", json={"plan": contracts[0], "signed_on": "2026-09-20",
                                                    "value": "100000"}, headers=op))
+        for key, model, supplier, node in (("A", "H800", "sup-one", "s1-node-1"), ("B", "L20", "sup-two", "s2-node-1")):
+            t = {"Authorization": f"Bearer {parties[key].token}"}
+            ids = parties[key].ids
             order = _ok(c.post("/v1/orders", json={"form": "gpu", "quantity": 1, "models": [model],
                                                    "end": "2026-12-31T00:00:00Z"}, headers=t))
             ids |= {"lease": order["lease_id"], "order": order["id"]}
@@ -284,9 +284,6 @@ def _build(base: Path) -> World:
         assert {x["node"] for x in lease["allocations"]} == {"s1-node-2", "s2-node-2"}
         a.occupancy["sup-one"] |= {"cluster_lease", "cluster_order"}
         a.occupancy["sup-two"] = {"account", "cluster_lease", "cluster_order"}
-        clock.set(NOW)
-        for key in ("A", "B"):
-            t = {"Authorization": f"Bearer {parties[key].token}"}
         # tenant A's paid contracts (tenant-wide, before its orders, so their quotes are under it; its
         # cluster order's) with their facts, and a Beijing voucher claimed against the tenant-wide one;
         # both suppliers on Beijing's approved list
@@ -304,6 +301,9 @@ def _build(base: Path) -> World:
                                               "valid_to": "2027-01-01T00:00:00Z"}, headers=op))
         _ok(c.post(f"/v1/vouchers/{bj['id']}/claims", json={"contract": contracts[0]}, headers=op))
         a.ids |= {"contract": contracts[0], "cluster_contract": contracts[1], "bj_voucher": bj["id"]}
+        clock.set(NOW)
+        for key in ("A", "B"):
+            t = {"Authorization": f"Bearer {parties[key].token}"}
             ids = parties[key].ids
             inv = _ok(c.post("/v1/billing/invoices", json={"tenant": ids["name"], "period": "2026-10"}, headers=op))
             cmd = f"cmd-secret-of-{ids['name']}"
@@ -362,10 +362,10 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("GET", "/v1/jobs"): {"lease_id": a["lease"]},
         ("GET", "/v1/usage"): of_a, ("GET", "/v1/wallet"): of_a, ("GET", "/v1/packages"): of_a,
         ("GET", "/v1/plans"): of_a, ("GET", "/v1/vouchers"): of_a, ("GET", "/v1/vouchers/audit"): of_a,
+        ("GET", "/v1/vouchers/contracts"): of_a,
         ("GET", "/v1/invoices/{period}"): of_a, ("GET", "/v1/billing/preview/{period}"): of_a,
         ("GET", "/v1/billing/invoices"): of_a,
         ("GET", "/v1/revenue/{period}"): of_s1, ("GET", "/v1/statements/supplier"): of_s1,
-        ("GET", "/v1/vouchers/contracts"): of_a,
     }
     event = {"id": "ev-matrix", "source": "gw", "type": "inference_input_tokens", "subject": a["name"],
              "time": "2026-11-02T09:00:00Z", "data": {"quantity": "1000"}}
@@ -399,16 +399,16 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("POST", "/v1/vouchers"): {"tenant": a["name"], "issuer": "city-x", "percent": "0.2", "cap": "1",
                                    "valid_from": "2026-11-01T00:00:00Z", "valid_to": "2027-01-01T00:00:00Z"},
         ("POST", "/v1/related-parties"): {"tenant": a["name"], "supplier": "sup-one"},
-        ("POST", "/v1/billing/invoices"): {"tenant": a["name"], "period": "2026-09"},
-        ("POST", "/v1/billing/invoices/{invoice_id}/void"): {"reason": "typo"},
-        ("POST", "/v1/billing/invoices/{invoice_id}/credit-notes"): {"amount": "1", "reason": "outage"},
-        ("POST", "/v1/payouts"): {"supplier": "sup-one", "amount": "0.01"},
-    }
         ("POST", "/v1/vouchers/contracts"): {"plan": a["contract"], "signed_on": "2026-09-21", "value": "90000"},
         ("POST", "/v1/vouchers/approved-suppliers"): {"scheme": "shenzhen", "supplier": "sup-one"},
         ("PUT", "/v1/vouchers/firms/{tenant}"): {"startup": True, "note": "founded 2025"},
         ("POST", "/v1/vouchers/{voucher_id}/claims"): {"contract": a["cluster_contract"]},
         ("POST", "/v1/vouchers/{voucher_id}/redemptions"): {"invoice": a["invoice"], "evidence": "acceptance 11-01"},
+        ("POST", "/v1/billing/invoices"): {"tenant": a["name"], "period": "2026-09"},
+        ("POST", "/v1/billing/invoices/{invoice_id}/void"): {"reason": "typo"},
+        ("POST", "/v1/billing/invoices/{invoice_id}/credit-notes"): {"amount": "1", "reason": "outage"},
+        ("POST", "/v1/payouts"): {"supplier": "sup-one", "amount": "0.01"},
+    }
     return url, query.get((method, path), {}), body.get((method, path))
 
 

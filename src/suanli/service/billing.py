@@ -51,6 +51,7 @@ from suanli.ledger.rating import (
 from suanli.ledger.sla import SlaPart, sla_entry, split_credit
 from suanli.ledger.vouchers import RULE_TEXT, Voucher
 from suanli.service import quotes as quote_service
+from suanli.service import voucher_rules
 from suanli.service.leases import tick
 from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
@@ -59,7 +60,6 @@ from suanli.service.usage import store_records
 from suanli.store import accounts as account_store
 from suanli.store import billing as store
 from suanli.store import fleet as fleet_store
-from suanli.service import voucher_rules
 from suanli.store import leases as lease_store
 from suanli.store import ledger as ledger_store
 from suanli.store import packages as package_store
