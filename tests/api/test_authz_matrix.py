@@ -83,6 +83,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/v1/offers"): "200 200 200 200 200 401 401",
     # orders, leases, jobs
     ("POST", "/v1/orders"): "403 201 201 403 403 401 401",
+    ("POST", "/v1/quotes"): "403 200 200 403 403 401 401",  # a would-be order's price: who may order
     ("GET", "/v1/orders"): "200 200 200 403 403 401 401",
     ("POST", "/v1/orders/{order_id}/cancel"): "200 200 404 403 403 401 401",
     ("GET", "/v1/leases"): "200 200 200 200 200 401 401",
@@ -380,6 +381,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("POST", "/v1/prices/corrections"): {"model": "H800", "amount": "11", "from": "2026-10-01T00:00:00Z",
                                              "to": "2026-10-02T00:00:00Z", "reason": "matrix"},
         ("POST", "/v1/orders"): {"form": "gpu", "quantity": 1, "models": ["L20"], "hours": 1},
+        ("POST", "/v1/quotes"): {"form": "gpu", "quantity": 1, "models": ["L20"], "hours": 1},
         ("POST", "/v1/leases/{lease_id}/extend"): {"hours": 1},
         ("POST", "/v1/leases/{lease_id}/jobs"): {"command": ["echo", "hello"]},
         ("POST", "/v1/usage/events"): event,

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from suanli.api.schemas.orders import LeaseResponse
+from suanli.api.schemas.orders import LeaseResponse, QuoteResponse
 from suanli.cli.context import client
 from suanli.cli.options import JsonOpt, amount, instant
-from suanli.cli.render import num, print_json, show, table, when
+from suanli.cli.render import dec, num, print_json, show, table, when
 
 lease_app = typer.Typer(help="Your leases: the devices you hold and for how long.", no_args_is_help=True)
 
@@ -37,10 +37,30 @@ def lease_renderables(lease: LeaseResponse) -> list[Any]:
         out.append(table("history: devices given up before a re-placement or a resume",
                          ["node", ("device", "right"), "model", ("share", "right"), "held from", "given up"],
                          [[a.node, a.device, a.model, share(a.milli), when(a.start), when(a.end)] for a in history]))
+    if lease.quote is not None:
+        out.append(quote_table(lease.quote))
     if lease.events:
         out.append(table("events", ["at", "from", "to", "reason"],
                          [[when(e.at), e.from_state, e.to_state, e.reason] for e in lease.events]))
     return out
+
+
+def quote_table(q: QuoteResponse) -> Any:
+    """A price quote: the rate per device-hour and per P-year of each (model, site), the hourly cost
+    and, for a fixed term, its total; the caption says whether the lease is billed at it."""
+    why = {"quoted": "pricing: quoted (billed at this quote whatever prices do later)",
+           "list": "pricing: list (follows the list price and plan in force at each second)"}[q.pricing]
+    total = f"; term total {dec(q.term_total)} {q.currency}" if q.term_total is not None else ""
+    return table("price quote", ["model", "site", "from", ("devices", "right"), ("per device-hour", "right"),
+                                 ("per P-year", "right"), ("list / device-hour", "right"), "basis", ("per hour", "right"),
+                                 ("term hours", "right"), ("term total", "right")],
+                 [[x.model, x.site, when(x.valid_from), num(x.devices), dec(x.device_hour, 6),
+                   dec(x.p_year) if x.p_year is not None else "-",
+                   dec(x.list_device_hour, 6) if x.list_device_hour is not None else "-",
+                   x.basis + (f" ({x.plan})" if x.plan else ""), dec(x.hourly, 6),
+                   num(x.term_hours) if x.term_hours is not None else "open",
+                   dec(x.term_total) if x.term_total is not None else "-"] for x in q.lines],
+                 caption=f"{why}; {dec(q.hourly, 6)} {q.currency}/hour{total}" + (f". {q.note}" if q.note else ""))
 
 
 def device_names(lease: LeaseResponse) -> str:

@@ -58,7 +58,7 @@ COMMANDS: dict[str, Lazy] = {
                     "--period``)."),
     "fleet": Lazy("suanli.cli.fleet:fleet_app",
                   "Import, export and list the fleet (sites, suppliers, nodes, prices, floors)."),
-    "node": Lazy("suanli.cli.fleet:node_app", "Change a node's state."),
+    "node": Lazy("suanli.cli.fleet:node_app", "Change a node's state or owner; show who owned it when."),
     "floor": Lazy("suanli.cli.fleet:floor_app", "Suppliers' floor prices."),
     "price": Lazy("suanli.cli.prices:price_app", "List prices: set them (operator) and list them in both units."),
     "order": Lazy("suanli.cli.orders:order_app",

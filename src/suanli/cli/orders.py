@@ -8,11 +8,11 @@ import typer
 
 from suanli.api.schemas.orders import OrderRequest
 from suanli.cli.context import client
-from suanli.cli.leases import lease_renderables
+from suanli.cli.leases import lease_renderables, quote_table
 from suanli.cli.options import JsonOpt, amount, instant
 from suanli.cli.render import print_json, show, table, when
 
-order_app = typer.Typer(help="Order compute (server, gpu, slice, cluster, flops); list and cancel orders.",
+order_app = typer.Typer(help="Order compute (server, gpu, slice, cluster, flops); price, list and cancel orders.",
                         no_args_is_help=True)
 
 ListOpt = list[str] | None
@@ -24,6 +24,22 @@ def names(values: ListOpt) -> list[str] | None:
         return None
     out = [x.strip() for v in values for x in v.split(",") if x.strip()]
     return out or None
+
+
+def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, region: ListOpt, vendor: ListOpt,
+             share_pct: int | None, memory_mib: int | None, p: str | None, min_memory: int | None,
+             topology: str | None, start: str | None, end: str | None, hours: str | None) -> OrderRequest:
+    if end is not None and hours is not None:
+        raise typer.BadParameter("give either --end or --hours, not both", param_hint="--end/--hours")
+    fields: dict[str, Any] = {
+        "form": form, "quantity": quantity, "models": names(model), "sites": names(site), "regions": names(region),
+        "vendors": names(vendor), "share_pct": share_pct, "memory_mib": memory_mib,
+        "p": amount(p, "--p") if p is not None else None, "min_memory_gib": min_memory, "topology": topology,
+        "start": instant(start, "--start"), "end": instant(end, "--end"),
+        "hours": amount(hours, "--hours") if hours is not None else None,
+    }
+    request = OrderRequest(**{k: v for k, v in fields.items() if v is not None})
+    return request
 
 
 @order_app.command("create")
@@ -58,16 +74,8 @@ def order_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Order compute and get a lease. Prints the order, its lease and the devices it holds. A request nothing can hold is rejected with the reason (exit 1)."""
-    if end is not None and hours is not None:
-        raise typer.BadParameter("give either --end or --hours, not both", param_hint="--end/--hours")
-    fields: dict[str, Any] = {
-        "form": form, "quantity": quantity, "models": names(model), "sites": names(site), "regions": names(region),
-        "vendors": names(vendor), "share_pct": share_pct, "memory_mib": memory_mib,
-        "p": amount(p, "--p") if p is not None else None, "min_memory_gib": min_memory, "topology": topology,
-        "start": instant(start, "--start"), "end": instant(end, "--end"),
-        "hours": amount(hours, "--hours") if hours is not None else None,
-    }
-    request = OrderRequest(**{k: v for k, v in fields.items() if v is not None})
+    request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
+                       start, end, hours)
     with client(ctx) as api:
         order = api.create_order(request, idempotency_key=idempotency_key)
         lease = api.lease(order.lease_id) if order.lease_id else None
@@ -78,6 +86,47 @@ def order_create(
     show(f"order {order.id} {order.status}{note}; lease {order.lease_id} {lease.state if lease else ''}")
     if lease is not None:
         show(*lease_renderables(lease))
+
+
+@order_app.command("quote")
+def order_quote(
+    ctx: typer.Context,
+    form: Annotated[str, typer.Option("--form", help="server | gpu | slice | cluster | flops")],
+    quantity: Annotated[int | None, typer.Option("--quantity", "-n", help="server/cluster: nodes; gpu: devices "
+                                                 "on one node.")] = None,
+    model: Annotated[ListOpt, typer.Option("--model", metavar="MODEL", help="Allowed accelerator model(s); repeat or comma-separate.")]
+    = None,
+    site: Annotated[ListOpt, typer.Option("--site", metavar="SITE", help="Allowed site(s).")] = None,
+    region: Annotated[ListOpt, typer.Option("--region", metavar="REGION", help="Allowed region(s).")] = None,
+    vendor: Annotated[ListOpt, typer.Option("--vendor", metavar="VENDOR", help="Allowed vendor(s): nvidia, huawei, cambricon, hygon…")]
+    = None,
+    share_pct: Annotated[int | None, typer.Option("--share-pct", help="slice: compute share of one device, 1-100.")]
+    = None,
+    memory_mib: Annotated[int | None, typer.Option("--memory-mib", help="slice: device memory in MiB.")] = None,
+    p: Annotated[str | None, typer.Option("--p", metavar="P", help="flops: compute in P (PFLOPS dense FP16), "
+                                          "e.g. 2.5.")] = None,
+    min_memory: Annotated[int | None, typer.Option("--min-memory", metavar="GIB",
+                                                   help="Minimum memory per device (GiB).")] = None,
+    topology: Annotated[str | None, typer.Option("--topology", help="flops: node | fabric | any (default fabric).")]
+    = None,
+    start: Annotated[str | None, typer.Option("--start", metavar="ISO", help="Future start = a reservation "
+                                              "(default now).")] = None,
+    end: Annotated[str | None, typer.Option("--end", metavar="ISO", help="End of the term.")] = None,
+    hours: Annotated[str | None, typer.Option("--hours", metavar="N", help="Term in hours (instead of --end). "
+                                              "Neither: open-ended.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Price a would-be order without placing it: the rate per device-hour and per P-year of the devices it
+    would get now, the cost per hour and, with --end/--hours, the total for the term. A fixed term or a
+    reservation is billed at the quote its order gets when placed; an open-ended lease follows the list price."""
+    request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
+                       start, end, hours)
+    with client(ctx) as api:
+        quote = api.quote_order(request)
+    if as_json:
+        print_json(quote)
+    else:
+        show(quote_table(quote))
 
 
 @order_app.command("list")

@@ -48,9 +48,11 @@ from suanli.api.schemas.fleet import (
     FleetImportResponse,
     FloorRequest,
     FloorResponse,
+    NodeOwnershipResponse,
     NodeResponse,
     NodeStateRequest,
     NodeStateResponse,
+    NodeTransferRequest,
 )
 from suanli.api.schemas.jobs import (
     EngineImportRequest,
@@ -60,7 +62,14 @@ from suanli.api.schemas.jobs import (
     LeaseUsageResponse,
 )
 from suanli.api.schemas.money import PreviewResponse, StatementResponse
-from suanli.api.schemas.orders import EndRequest, ExtendRequest, LeaseResponse, OrderRequest, OrderResponse
+from suanli.api.schemas.orders import (
+    EndRequest,
+    ExtendRequest,
+    LeaseResponse,
+    OrderRequest,
+    OrderResponse,
+    QuoteResponse,
+)
 from suanli.api.schemas.prices import (
     OfferResponse,
     PriceCorrectionRequest,
@@ -205,6 +214,17 @@ class SuanliClient:
         body = NodeStateRequest(state=state, reason=reason)
         return NodeStateResponse.model_validate(self.request("POST", f"/v1/nodes/{name}/state", json=_body(body)))
 
+    def transfer_node(self, name: str, supplier: str, reason: str, effective_from: datetime | None = None
+                      ) -> NodeOwnershipResponse:
+        """Give a node to another supplier from ``effective_from`` (default now) on (operator)."""
+        body = NodeTransferRequest(supplier=supplier, reason=reason, effective_from=effective_from)
+        return NodeOwnershipResponse.model_validate(self.request("POST", f"/v1/nodes/{name}/transfer",
+                                                                 json=_body(body)))
+
+    def node_owners(self, name: str) -> NodeOwnershipResponse:
+        """A node's ownership history."""
+        return NodeOwnershipResponse.model_validate(self.request("GET", f"/v1/nodes/{name}/owners"))
+
     def set_floor(self, supplier: str, model: str, device_hour: Amount) -> FloorResponse:
         """A supplier's floor price per device-hour for a model."""
         body = FloorRequest(model=model, device_hour=_amount(device_hour, "device_hour"))
@@ -259,6 +279,10 @@ class SuanliClient:
             raise TypeError("give an OrderRequest or keyword fields, not both")
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return OrderResponse.model_validate(self.request("POST", "/v1/orders", json=_body(request), headers=headers))
+
+    def quote_order(self, request: OrderRequest) -> QuoteResponse:
+        """The price quote of a would-be order (``POST /v1/quotes``): nothing is ordered or written."""
+        return QuoteResponse.model_validate(self.request("POST", "/v1/quotes", json=_body(request)))
 
     def orders(self, *, offset: int = 0, limit: int = 50) -> Page[OrderResponse]:
         """One page of orders (a tenant sees its own)."""

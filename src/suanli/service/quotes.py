@@ -8,14 +8,17 @@ tenant's quote (they see their shares on statements).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
-from suanli.domain.leases import Lease
+from suanli.domain.leases import Lease, parse_order
+from suanli.errors import CapacityError
 from suanli.ledger.plans import DEFAULT_TENANT, PricePlan
 from suanli.ledger.quotes import (
     Pricing,
@@ -29,6 +32,7 @@ from suanli.ledger.quotes import (
     lease_rates,
     quote_rate,
 )
+from suanli.service.placement import Rejection, plan, snapshot
 from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
@@ -44,19 +48,26 @@ def _plans(s: Session, tenant_id: str) -> list[PricePlan]:
     return [plan_from_row(r) for r in billing_store.plans_for(s, [tenant_id, DEFAULT_TENANT])]
 
 
-def _rates(p: Platform, s: Session, lease: Lease, at: datetime, valid_from: datetime) -> list[QuotedRate] | str:
-    """Quote each (model, site) the lease holds now, at ``at``; a reason string if one cannot be quoted."""
-    plans = _plans(s, lease.tenant_id)
+def _quote_rates(p: Platform, s: Session, tenant_id: str, order_id: str, keys: Iterable[tuple[str, str]],
+                 at: datetime, valid_from: datetime) -> list[QuotedRate] | str:
+    """Quote each (model, site) at ``at``; a reason string if one cannot be quoted."""
+    plans = _plans(s, tenant_id)
     book = price_book(p, s)
     device_p = {m.name: m.p for m in p.catalog(s)}
     out = []
-    for model, site in sorted({(a.model, a.site) for a in lease.last_allocations()}):
+    for model, site in sorted(set(keys)):
         try:
-            out.append(quote_rate(plans, book, lease.tenant_id, lease.order_id, model, site, at, device_p.get(model),
+            out.append(quote_rate(plans, book, tenant_id, order_id, model, site, at, device_p.get(model),
                                   valid_from=valid_from))
         except Unquotable as e:
             return str(e)
     return out
+
+
+def _rates(p: Platform, s: Session, lease: Lease, at: datetime, valid_from: datetime) -> list[QuotedRate] | str:
+    """Quote each (model, site) the lease holds now, at ``at``."""
+    return _quote_rates(p, s, lease.tenant_id, lease.order_id, ((a.model, a.site) for a in lease.last_allocations()),
+                        at, valid_from)
 
 
 def record_grant_quote(p: Platform, s: Session, lease_id: str, at: datetime) -> None:
@@ -109,6 +120,33 @@ def lease_quote(p: Platform, actor: Principal, lease_id: str) -> Quote | None:
         return quote_of(p, s, lease_store.get_lease(s, lease_id, tenant_id=tenant_id))
 
 
+def quote_order(p: Platform, actor: Principal, raw: dict[str, Any]) -> Quote:
+    """A would-be order's quote (``POST /v1/quotes``): placed on the fleet as it is now and priced as
+    the grant would price it, with nothing written. A later order may land elsewhere or at another
+    price; only the order's own quote binds. An order nothing can hold is a 409 with the reason."""
+    authorize(actor, Action.PLACE_ORDER)
+    now = p.clock.now()
+    spec = parse_order(raw, now=now)
+    start = max(spec.start or now, now)
+    with p.tx() as s:
+        snap = snapshot(p, s, start, spec.end)
+        outcome = plan(p, snap, spec, seed="quote:" + actor.account_id)
+        if isinstance(outcome, Rejection):
+            raise CapacityError(f"no quote: the order cannot be placed now ({outcome.reason.value}: {outcome.message})",
+                                reason=outcome.reason.value)
+        by_id = {d.id: d for d in snap.devices}
+        held = [(by_id[dev].model, by_id[dev].site, by_id[dev].supplier, by_id[dev].node, Decimal(milli) / 1000)
+                for dev, milli, _mem in outcome.grants]
+        rates = _quote_rates(p, s, actor.account_id, "", ((m, st) for m, st, *_ in held), now, start)
+        device_p = {m.name: m.p for m in p.catalog(s)}
+    bound = binds(start, spec.end, now)
+    if isinstance(rates, str):
+        return build_quote(Pricing.LIST, (), holdings(held), start, spec.end, device_p, p.settings.currency,
+                           UNQUOTED_NOTE if bound else "")
+    return build_quote(Pricing.QUOTED if bound else Pricing.LIST, rates, holdings(held), start, spec.end, device_p,
+                       p.settings.currency)
+
+
 def billing_rates(s: Session, lease_ids: Sequence[str]) -> dict[tuple[str, str, str], RateSegments]:
     """For rating: the quoted rates of the leases bound by their quote, per (lease, model, site)."""
     bound = store.quotes_for(s, lease_ids, binding_only=True)
@@ -125,3 +163,6 @@ def quote_starts(rates: dict[tuple[str, str, str], RateSegments]) -> list[dateti
     """Instants at which a lease's quoted rate changes (an extension's added time): rating cuts there."""
     return sorted({frm for segs in rates.values() for frm, _r, _p in segs[1:]})
 
+
+__all__ = ["Quote", "billing_rates", "lease_quote", "period_rates", "quote_of", "quote_order", "quote_starts",
+           "record_extension_quote", "record_grant_quote"]

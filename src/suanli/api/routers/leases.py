@@ -5,11 +5,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from suanli.api.deps import PageDep, PlatformDep, PrincipalDep
+from suanli.api.routers.orders import quote_out
 from suanli.api.schemas.common import Page
 from suanli.api.schemas.orders import EndRequest, ExtendRequest, LeaseResponse
+from suanli.domain.accounts import Principal
 from suanli.domain.clock import utc
 from suanli.domain.leases import Lease
-from suanli.service import leases
+from suanli.service import leases, quotes
+from suanli.service.platform import Platform
 
 router = APIRouter(tags=["leases"])
 
@@ -41,7 +44,13 @@ def list_leases(p: PlatformDep, who: PrincipalDep, page: PageDep, state: str | N
 @router.get("/v1/leases/{lease_id}", response_model=LeaseResponse)
 def show_lease(lease_id: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     lease, events = leases.get_lease(p, who, lease_id)
-    return lease_out(lease, events)
+    return lease_out(lease, events) | priced(p, who, lease_id)
+
+
+def priced(p: Platform, who: Principal, lease_id: str) -> dict[str, Any]:
+    """``pricing`` and ``quote`` of one lease (none for a supplier: a tenant's price is not theirs to see)."""
+    q = quotes.lease_quote(p, who, lease_id)
+    return {"pricing": q.pricing.value if q else None, "quote": quote_out(q)}
 
 
 @router.post("/v1/leases/{lease_id}/end", response_model=LeaseResponse)
@@ -51,4 +60,5 @@ def end_lease(lease_id: str, p: PlatformDep, who: PrincipalDep, body: EndRequest
 
 @router.post("/v1/leases/{lease_id}/extend", response_model=LeaseResponse)
 def extend_lease(lease_id: str, body: ExtendRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
-    return lease_out(leases.extend_lease(p, who, lease_id, hours=body.hours, end=utc(body.end) if body.end else None))
+    lease = leases.extend_lease(p, who, lease_id, hours=body.hours, end=utc(body.end) if body.end else None)
+    return lease_out(lease) | priced(p, who, lease_id)

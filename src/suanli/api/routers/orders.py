@@ -6,16 +6,28 @@ from fastapi import APIRouter, Header, Response
 
 from suanli.api.deps import PageDep, PlatformDep, PrincipalDep
 from suanli.api.schemas.common import Page
-from suanli.api.schemas.orders import OrderRequest, OrderResponse
+from suanli.api.schemas.orders import OrderRequest, OrderResponse, QuoteResponse
 from suanli.domain.clock import utc
-from suanli.service import orders
+from suanli.service import orders, quotes
 from suanli.service.orders import OrderRecord
+from suanli.service.quotes import Quote
 
 router = APIRouter(tags=["orders"])
 
 
-def order_out(o: OrderRecord, replayed: bool = False) -> dict[str, Any]:
-    return {**o.__dict__, "replayed": replayed}
+def order_out(o: OrderRecord, replayed: bool = False, quote: Quote | None = None) -> dict[str, Any]:
+    return {**o.__dict__, "replayed": replayed, "quote": quote_out(quote)}
+
+
+def quote_out(q: Quote | None) -> dict[str, Any] | None:
+    if q is None:
+        return None
+    return {"pricing": q.pricing.value, "currency": q.currency, "hourly": q.hourly, "term_total": q.term_total,
+            "note": q.note,
+            "lines": [{"model": x.model, "site": x.site, "valid_from": x.valid_from, "devices": x.devices,
+                       "device_hour": x.device_hour, "p_year": x.p_year, "list_device_hour": x.list_device_hour,
+                       "plan": x.plan, "basis": x.basis.value, "hourly": x.hourly, "term_hours": x.term_hours,
+                       "term_total": x.term_total} for x in q.lines]}
 
 
 @router.post("/v1/orders", response_model=OrderResponse, status_code=201)
@@ -23,14 +35,27 @@ def create_order(body: OrderRequest, p: PlatformDep, who: PrincipalDep, response
                  idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """Order a product form. Placement happens now; a rejected order answers 409 with the reason.
     Send an ``Idempotency-Key`` header to make retries safe."""
+    raw = _raw(body)
+    result = orders.create_order(p, who, raw, idempotency_key)
+    if result.replayed:
+        response.status_code = 200
+    lease = result.order.lease_id
+    return order_out(result.order, result.replayed, quotes.lease_quote(p, who, lease) if lease else None)
+
+
+@router.post("/v1/quotes", response_model=QuoteResponse)
+def quote_order(body: OrderRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any] | None:
+    """The price quote of a would-be order (same body as ``POST /v1/orders``): placed on the fleet as
+    it is now and priced as a grant would be; nothing is written and nothing binds."""
+    return quote_out(quotes.quote_order(p, who, _raw(body)))
+
+
+def _raw(body: OrderRequest) -> dict[str, Any]:
     raw = body.to_raw()
     for k in ("start", "end"):
         if k in raw:
             raw[k] = utc(raw[k])
-    result = orders.create_order(p, who, raw, idempotency_key)
-    if result.replayed:
-        response.status_code = 200
-    return order_out(result.order, result.replayed)
+    return raw
 
 
 @router.get("/v1/orders", response_model=Page[OrderResponse])

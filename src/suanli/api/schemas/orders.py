@@ -34,6 +34,36 @@ class OrderRequest(Wire):
         return raw
 
 
+class QuoteLineResponse(BaseModel):
+    """The rate of one (model, site) of the lease from ``valid_from`` on (a later line: an extension's added time)."""
+
+    model: str
+    site: str
+    valid_from: datetime
+    devices: Dec
+    device_hour: Dec = Field(description="rate per device-hour (12 places): what a quoted lease is billed")
+    p_year: Dec | None = Field(description="the same rate per P-year (元/P/年); none for a model without a P figure")
+    list_device_hour: Dec | None = Field(description="the list price per device-hour in force at the quote")
+    plan: str = Field(description="the tenant's plan in force at the quote ('' for none)")
+    basis: str = Field(description="plan_rate | commit_price | list (list price less the plan's discount)")
+    hourly: Dec = Field(description="devices x device_hour: the lease's cost per hour at this rate")
+    term_hours: Dec | None = None
+    term_total: Dec | None = Field(None, description="fixed term: rounded once per invoice line (per node)")
+
+
+class QuoteResponse(BaseModel):
+    """A lease's price quote. ``pricing``: ``quoted`` (a fixed term or a reservation: billed at this
+    quote whatever prices do later) or ``list`` (open-ended: follows the list price and plan in
+    force at each second; the quote shows what it cost at the grant)."""
+
+    pricing: str
+    currency: str
+    hourly: Dec
+    term_total: Dec | None = None
+    note: str = ""
+    lines: list[QuoteLineResponse]
+
+
 class OrderResponse(BaseModel):
     id: str
     tenant_id: str
@@ -46,6 +76,8 @@ class OrderResponse(BaseModel):
     created_at: datetime
     lease_id: str | None
     replayed: bool = False
+    quote: QuoteResponse | None = None
+    """The lease's price quote (on the response that places or replays the order)."""
 
 
 class AllocationResponse(BaseModel):
@@ -87,6 +119,9 @@ class LeaseResponse(BaseModel):
     """Devices the lease holds now (shares summed; once it is over, what it held last); never its history."""
     allocations: list[AllocationResponse]
     events: list[LeaseEventResponse] | None = None
+    pricing: str | None = None
+    """``quoted`` or ``list`` (see :class:`QuoteResponse`); shown with one lease to its tenant and the operator."""
+    quote: QuoteResponse | None = None
 
 
 class ExtendRequest(Wire):
