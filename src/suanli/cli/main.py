@@ -70,7 +70,8 @@ COMMANDS: dict[str, Lazy] = {
     "account": Lazy("suanli.cli.accounts:account_app", "Accounts and API tokens (operator)."),
     "sim": Lazy("suanli.cli.sim:app", "Trace-driven simulation of the placement engine."),
     "bench": Lazy("suanli.cli.bench:app",
-                  "Benchmarks that print figures: placement (FGD protocol, scale), usage ingestion, billing."),
+                  "Benchmarks that print figures: placement (FGD protocol, scale), concurrent orders, usage "
+                  "ingestion, billing."),
     "usage": Lazy("suanli.cli.money:usage_app", "Usage events: ingest and totals."),
     "wallet": Lazy("suanli.cli.money:wallet_app", "Prepaid wallets, credits and the low-balance rule."),
     "voucher": Lazy("suanli.cli.vouchers:voucher_app",
