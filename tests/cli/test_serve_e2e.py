@@ -52,6 +52,10 @@ def test_serve_demo_then_offers_and_order(tmp_path: Path) -> None:
         offers = as_json(suanli(tmp_path, "--server", url, "--token", tokens["tenant"], "offers", "--json"))
         assert len({o["site"] for o in offers}) >= 3 and len({o["model"] for o in offers}) >= 5
         assert all(o["price_p_year"] for o in offers if o["price_device_hour"])
+        assert "demo package products: L20 100 h, H800 100 h sh-east-1" in printed
+        bought = as_json(suanli(tmp_path, "--server", url, "--token", tokens["tenant"], "package", "buy", "L20 100 h",
+                                "--count", "10", "--json"))
+        assert bought["price"] == "2250" and bought["quantity"] == "1000"  # the >= 10 tier: 225 each
 
         env = {"SUANLI_SERVER": url, "SUANLI_TOKEN": tokens["tenant"]}  # the pasted export line
         out = as_json(suanli(tmp_path, "order", "create", "--form", "gpu", "--quantity", "2", "--model", "H800",
@@ -70,6 +74,7 @@ def test_serve_demo_then_offers_and_order(tmp_path: Path) -> None:
     with server(data, tmp_path) as (url2, log2):
         printed = log2.read_text()
         assert "first start" not in printed and "demo fleet loaded" not in printed
+        assert "demo package products" not in printed
         tokens2 = json.loads((data / "demo-tokens.json").read_text())
         assert tokens2["tenant"] != tokens["tenant"]
         leases = as_json(suanli(tmp_path, "--server", url2, "--token", tokens2["tenant"], "lease", "list", "--json"))

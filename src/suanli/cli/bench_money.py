@@ -37,8 +37,9 @@ from suanli.client import SuanliClient
 from suanli.client.money import MoneyClient
 from suanli.testing.serve import ServeFailed, serving
 
-MODELS = [("H800", "sh-east-1", "huadong-idc"), ("L20", "sz-edge-1", "huadong-idc"),
-          ("RTX-4090", "sz-edge-1", "xibu-compute")]
+MODELS = [("H800", "sh-east-1", "sh-h800-01"), ("L20", "sz-edge-1", "sz-l20-01"),
+          ("RTX-4090", "sz-edge-1", "sz-4090-01")]
+"""(model, site, node) of the demo fleet: events name the node, the server attributes its supplier."""
 ServerOpt = Annotated[str | None, typer.Option("--server", help="Use this running server (needs --token of the "
                                                "operator) instead of starting one.")]
 TokenOpt = Annotated[str | None, typer.Option("--token", help="Operator token for --server.")]
@@ -88,10 +89,10 @@ def running_server(server: str | None, token: str | None, database_url: str | No
 
 
 def _event(source: str, i: int, subject: str, at: datetime, rng: random.Random) -> dict[str, Any]:
-    model, site, supplier = MODELS[i % len(MODELS)]
+    model, site, node = MODELS[i % len(MODELS)]
     return {"id": f"e{i}", "source": source, "type": "device_seconds", "subject": subject,
             "time": (at + timedelta(seconds=rng.randrange(0, 3000))).isoformat(),
-            "data": {"quantity": str(rng.randrange(1, 3600)), "model": model, "site": site, "supplier": supplier}}
+            "data": {"quantity": str(rng.randrange(1, 3600)), "model": model, "site": site, "node": node}}
 
 
 def _send_all(url: str, token: str, bodies: list[bytes], workers: int) -> tuple[float, int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from suanli.cli.render import dec, fail, info, print_json, show, table
 
 fleet_app = typer.Typer(help="Import, export and list the fleet (sites, suppliers, nodes, prices, floors).",
                         no_args_is_help=True)
-node_app = typer.Typer(help="Change a node's state.", no_args_is_help=True)
+node_app = typer.Typer(help="Change a node's state or owner; show who owned it when.", no_args_is_help=True)
 floor_app = typer.Typer(help="Suppliers' floor prices.", no_args_is_help=True)
 
 def read_document(path: Path) -> Any:
@@ -108,6 +109,48 @@ def node_state(ctx: typer.Context,
         print_json(res)
     else:
         show(f"node {res.name}: {res.state}" + (f" ({res.reason})" if res.reason else ""))
+
+
+@node_app.command("transfer")
+def node_transfer(ctx: typer.Context,
+                  name: Annotated[str, typer.Argument(help="Node name.")],
+                  supplier: Annotated[str, typer.Argument(help="The supplier that owns it from then on.")],
+                  reason: Annotated[str, typer.Option("--reason", help="Why (kept in the ownership history).")],
+                  effective_from: Annotated[str | None, typer.Option(
+                      "--effective-from", help="ISO-8601 instant with a time zone, now or later "
+                                               "(default: now); never earlier.")] = None,
+                  as_json: JsonOpt = False) -> None:
+    """Transfer a node to another supplier (operator). Usage on the node is attributed to whoever owned it
+    at its instant, so a transfer mid-month splits the node's revenue there; it is never back-dated."""
+    at = None
+    if effective_from is not None:
+        try:
+            at = datetime.fromisoformat(effective_from.replace("Z", "+00:00"))
+        except ValueError:
+            fail(f"--effective-from {effective_from!r} is not an ISO-8601 instant, e.g. 2026-12-01T00:00:00+08:00")
+        if at.tzinfo is None:
+            fail(f"--effective-from {effective_from!r} has no time zone; add Z or +08:00")
+    with client(ctx) as api:
+        res = api.transfer_node(name, supplier, reason, at)
+    _owners_out(res, as_json)
+
+
+@node_app.command("owners")
+def node_owners(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Node name.")],
+                as_json: JsonOpt = False) -> None:
+    """Who owns a node now and who owned it when (operator; a supplier for a node it owns or owned)."""
+    with client(ctx) as api:
+        res = api.node_owners(name)
+    _owners_out(res, as_json)
+
+
+def _owners_out(res: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(res)
+        return
+    show(table(f"node {res.node}: owned by {res.supplier}", ["supplier", "from", "to", "reason"],
+               [[x.supplier, f"{x.start:%Y-%m-%d %H:%M:%S} UTC", f"{x.end:%Y-%m-%d %H:%M:%S} UTC" if x.end else "-",
+                 x.reason] for x in res.history]))
 
 
 @floor_app.command("set")

@@ -58,7 +58,7 @@ COMMANDS: dict[str, Lazy] = {
                     "--period``)."),
     "fleet": Lazy("suanli.cli.fleet:fleet_app",
                   "Import, export and list the fleet (sites, suppliers, nodes, prices, floors)."),
-    "node": Lazy("suanli.cli.fleet:node_app", "Change a node's state."),
+    "node": Lazy("suanli.cli.fleet:node_app", "Change a node's state or owner; show who owned it when."),
     "floor": Lazy("suanli.cli.fleet:floor_app", "Suppliers' floor prices."),
     "price": Lazy("suanli.cli.prices:price_app", "List prices: set them (operator) and list them in both units."),
     "order": Lazy("suanli.cli.orders:order_app",
@@ -70,7 +70,8 @@ COMMANDS: dict[str, Lazy] = {
     "account": Lazy("suanli.cli.accounts:account_app", "Accounts and API tokens (operator)."),
     "sim": Lazy("suanli.cli.sim:app", "Trace-driven simulation of the placement engine."),
     "bench": Lazy("suanli.cli.bench:app",
-                  "Benchmarks that print figures: placement (FGD protocol, scale), usage ingestion, billing."),
+                  "Benchmarks that print figures: placement (FGD protocol, scale), concurrent orders, usage "
+                  "ingestion, billing."),
     "usage": Lazy("suanli.cli.money:usage_app", "Usage events: ingest and totals."),
     "wallet": Lazy("suanli.cli.money:wallet_app", "Prepaid wallets, credits and the low-balance rule."),
     "voucher": Lazy("suanli.cli.vouchers:voucher_app",

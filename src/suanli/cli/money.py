@@ -263,16 +263,22 @@ def statement_out(st: Any, as_json: bool) -> None:
 
 @statement_app.command("revenue")
 def statement_revenue(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt = False) -> None:
-    """The operator's revenue report for a month (or all time)."""
+    """The operator's revenue report for a month (or all time): charges, split into what ran on suppliers'
+    nodes (their share + commission) and the operator's own revenue (lines with no node: tokens from a
+    gateway, storage, fees), then vouchers, credits, wallet, amount due and the ledger sum."""
     with client(ctx) as api:
         r = MoneyClient(api).revenue_report(period)
     if as_json:
         print_json(r)
         return
-    keys = ["invoices", "charges", "supplier_share", "commission", "vouchers", "credits", "wallet", "amount_due",
-            "ledger_sum"]
-    show(table(f"revenue {r.period or 'all'} ({r.currency})", ["figure", ("value", "right")],
-               [[k, str(getattr(r, k))] for k in keys]))
+    rows = [["invoices", str(r.invoices)], ["charges", str(r.charges)],
+            ["  on suppliers' nodes", str(r.supplier_gross)],
+            ["    supplier share", str(r.supplier_share)], ["    commission", str(r.supplier_commission)],
+            ["  operator's own revenue (no node)", str(r.operator_own)],
+            *[[f"    {k}", str(v)] for k, v in r.operator_own_by.items()],
+            ["operator total (commission + own)", str(r.commission)]]
+    rows += [[k, str(getattr(r, k))] for k in ("vouchers", "credits", "wallet", "amount_due", "ledger_sum")]
+    show(table(f"revenue {r.period or 'all'} ({r.currency})", ["figure", ("value", "right")], rows))
 
 
 # -- billed invoices (added to ``suanli invoice``) ---------------------------------------------------

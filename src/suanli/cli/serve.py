@@ -56,10 +56,10 @@ def serve(
 
     from suanli.api.app import create_app
     from suanli.domain.accounts import Role
-    from suanli.domain.demo import demo_fleet
+    from suanli.domain.demo import demo_fleet, demo_package_products
     from suanli.errors import SuanliError
     from suanli.scheduler.registry import get_policy
-    from suanli.service import accounts, fleet
+    from suanli.service import accounts, fleet, packages
     from suanli.service.platform import Platform
     from suanli.settings import Settings
 
@@ -93,6 +93,10 @@ def serve(
             if not fleet.list_nodes(platform, operator):
                 res = fleet.import_fleet(platform, operator, demo_fleet())
                 typer.echo(f"demo fleet loaded: {res['sites']} sites, {res['nodes']} nodes, {res['prices']} prices")
+            if not packages.list_products(platform, operator, include_retired=True):
+                for product in demo_package_products():
+                    packages.create_product(platform, operator, **product)
+                typer.echo(f"demo package products: {', '.join(x['name'] for x in demo_package_products())}")
             tokens["operator"] = op_token
             tokens["tenant"] = accounts.ensure_account(platform, DEMO_TENANT, Role.TENANT)
             tokens["supplier"] = accounts.ensure_account(platform, DEMO_SUPPLIER_ACCOUNT, Role.SUPPLIER, DEMO_SUPPLIER)

@@ -48,9 +48,11 @@ from suanli.api.schemas.fleet import (
     FleetImportResponse,
     FloorRequest,
     FloorResponse,
+    NodeOwnershipResponse,
     NodeResponse,
     NodeStateRequest,
     NodeStateResponse,
+    NodeTransferRequest,
 )
 from suanli.api.schemas.jobs import (
     EngineImportRequest,
@@ -211,6 +213,17 @@ class SuanliClient:
         """Set a node ``available``, ``maintenance`` or ``down``."""
         body = NodeStateRequest(state=state, reason=reason)
         return NodeStateResponse.model_validate(self.request("POST", f"/v1/nodes/{name}/state", json=_body(body)))
+
+    def transfer_node(self, name: str, supplier: str, reason: str, effective_from: datetime | None = None
+                      ) -> NodeOwnershipResponse:
+        """Give a node to another supplier from ``effective_from`` (default now) on (operator)."""
+        body = NodeTransferRequest(supplier=supplier, reason=reason, effective_from=effective_from)
+        return NodeOwnershipResponse.model_validate(self.request("POST", f"/v1/nodes/{name}/transfer",
+                                                                 json=_body(body)))
+
+    def node_owners(self, name: str) -> NodeOwnershipResponse:
+        """A node's ownership history."""
+        return NodeOwnershipResponse.model_validate(self.request("GET", f"/v1/nodes/{name}/owners"))
 
     def set_floor(self, supplier: str, model: str, device_hour: Amount) -> FloorResponse:
         """A supplier's floor price per device-hour for a model."""

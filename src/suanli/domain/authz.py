@@ -51,6 +51,7 @@ class Action(StrEnum):
     MANAGE_FLEET = "manage_fleet"
     READ_NODES = "read_nodes"
     SET_NODE_STATE = "set_node_state"
+    TRANSFER_NODE = "transfer_node"
     SET_FLOOR = "set_floor"
     READ_PRICES = "read_prices"
     SET_PRICE = "set_price"
@@ -120,6 +121,8 @@ RULES: dict[Action, Rule] = {
     Action.READ_NODES: Rule("listing nodes", _OP_SUPPLIER,
                             "tenants see what they can rent with `offers`, not the node list"),
     Action.SET_NODE_STATE: Rule("changing a node's state", _OP_SUPPLIER),
+    Action.TRANSFER_NODE: Rule("transferring a node to another supplier", _OP,
+                               "the operator records a change of a node's owner"),
     Action.SET_FLOOR: Rule("setting a supplier's floor price", _OP_SUPPLIER),
     Action.READ_PRICES: Rule("reading list prices", _EVERYONE),
     Action.CORRECT_PRICE: Rule("correcting a past price (credit and debit notes on issued invoices)", _OP,

@@ -7,6 +7,7 @@ list prices are in the range of late-2025 leasing (after the 2023 peak of 180,00
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 
@@ -51,3 +52,14 @@ def demo_fleet() -> dict[str, Any]:
         {"supplier": "xibu-compute", "model": "RTX-4090", "device_hour": "1.20"},
     ]
     return {"sites": sites, "suppliers": suppliers, "nodes": nodes, "prices": prices, "floors": floors}
+
+
+def demo_package_products() -> list[dict[str, Any]]:
+    """Package products the demo operator sells, a little below the list prices above (a package is
+    paid in advance), with a volume tier for ten or more."""
+    return [
+        {"name": "L20 100 h", "meter": "device_seconds", "model": "L20", "quantity": Decimal(100),
+         "price": Decimal(240), "valid_days": 30, "tiers": [(10, Decimal(225))]},
+        {"name": "H800 100 h sh-east-1", "meter": "device_seconds", "model": "H800", "site": "sh-east-1",
+         "quantity": Decimal(100), "price": Decimal(950), "valid_days": 90, "tiers": [(10, Decimal(900))]},
+    ]

@@ -13,8 +13,10 @@ Fleet file::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -77,6 +79,50 @@ class FloorPrice:
     supplier: str
     model: str
     device_hour: Decimal
+
+
+BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+"""When a node's first owner's span starts: the supplier that registered a node owns it from the
+beginning (there is no earlier owner on the platform), so usage stamped before the registration
+still has a supplier."""
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """One span of a node's ownership history: ``supplier`` owned ``node`` over [start, end)
+    (``end`` None: still owns it). A node's spans are contiguous and never overlap."""
+
+    node: str
+    supplier: str
+    start: datetime
+    end: datetime | None = None
+    reason: str = ""
+
+
+class Owners:
+    """Who owned each node at each instant, from ownership spans (pure lookup)."""
+
+    def __init__(self, spans: Iterable[Ownership]) -> None:
+        by_node: dict[str, list[Ownership]] = {}
+        for x in spans:
+            by_node.setdefault(x.node, []).append(x)
+        self.spans = {n: sorted(xs, key=lambda x: x.start) for n, xs in by_node.items()}
+        self._starts = {n: [x.start for x in xs] for n, xs in self.spans.items()}
+
+    def at(self, node: str, t: datetime) -> str | None:
+        """The supplier that owned ``node`` at ``t``; None for a node with no owner then (unknown)."""
+        starts = self._starts.get(node)
+        if not starts:
+            return None
+        i = bisect_right(starts, t) - 1
+        if i < 0:
+            return None
+        span = self.spans[node][i]
+        return span.supplier if span.end is None or t < span.end else None
+
+    def changes(self, node: str) -> list[datetime]:
+        """The instants at which ``node`` changed (or will change) owner."""
+        return [x.start for x in self.spans.get(node, [])[1:]]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from suanli.domain.fleet import Owners
 from suanli.domain.leases import Lease
 from suanli.ledger.meters import Meter, UsageRecord, payload_hash
 
@@ -76,10 +77,14 @@ def _pieces(a: datetime, b: datetime, cuts: Sequence[datetime]) -> list[tuple[da
 
 
 def lease_records(lease: Lease, intervals: Sequence[tuple[datetime, datetime]], start: datetime, end: datetime,
-                  cuts: Sequence[datetime] = ()) -> list[UsageRecord]:
+                  cuts: Sequence[datetime] = (), owners: Owners | None = None) -> list[UsageRecord]:
     """Device-second records of a lease inside [start, end). Each allocation counts only inside
-    its own window (a lease re-placed after a failure or resumed holds several in turn)."""
+    its own window (a lease re-placed after a failure or resumed holds several in turn). With
+    ``owners`` (the nodes' ownership history), pieces are also cut where a node changes owner and
+    each is attributed to the supplier that owned its node then."""
     bounds = [x for al in lease.allocations for x in (al.start, al.end) if x is not None]
+    if owners is not None:
+        bounds += [t for node in {al.node for al in lease.allocations} for t in owners.changes(node)]
     out: list[UsageRecord] = []
     for a0, b0 in intervals:
         a, b = max(a0, start), min(b0, end)
@@ -92,7 +97,8 @@ def lease_records(lease: Lease, intervals: Sequence[tuple[datetime, datetime]], 
             groups: dict[tuple[str, str, str, str], Decimal] = defaultdict(Decimal)
             for al in lease.allocations:
                 if al.start <= x and (al.end is None or al.end >= y):
-                    groups[(al.model, al.site, al.supplier, al.node)] += al.share
+                    owner = owners.at(al.node, x) if owners is not None else None
+                    groups[(al.model, al.site, owner or al.supplier, al.node)] += al.share
             for (model, site, supplier, node), share in sorted(groups.items()):
                 data = {"quantity": str(secs), "share": format(share, "f"), "model": model, "site": site,
                         "supplier": supplier, "node": node, "lease": lease.id, "order": lease.order_id}

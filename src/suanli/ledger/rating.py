@@ -326,7 +326,7 @@ def rate(inp: RatingInput) -> Rated:
         if kind in ("term_covered", "package_covered"):
             share = round_line(floor * units_o, inp.currency) if floor is not None else ZERO
             commission = -share
-        elif supplier and meter in DEVICE_METERS:
+        elif supplier:  # usage on a node: its owner's share (revenue.py); no node, no supplier: the operator's
             rate_c = inp.lease_commission.get(lease, inp.commission_rate)
             share, commission = split(amount, rate_c, floor, units_o, inp.currency)
         else:

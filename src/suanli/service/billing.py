@@ -129,9 +129,12 @@ def lease_usage(s: Session, tenant_id: str, start: datetime, end: datetime, now:
     # a term's reservation is not metered: its fee pays for the devices; the leases drawn on it meter
     leases = [x for x in lease_store.list_leases(s, tenant_id=tenant_id, overlapping=(start, end))
               if x.form is not ProductForm.RESERVATION]
+    # each piece goes to the supplier that owned its node then (cut where a node changes owner)
+    owners = fleet_store.owners(s, {a.node for x in leases for a in x.allocations})
     for lease in leases:
         events = [(e["at"], e["from"], e["to"]) for e in lease_store.lease_events(s, lease.id)]
-        records += lease_records(lease, active_intervals(lease, events, min(now, end)), start, end, cuts)
+        records += lease_records(lease, active_intervals(lease, events, min(now, end)), start, end, cuts,
+                                 owners=owners)
         commission[lease.id] = lease.commission_rate
         # an interruption the lease never came back from (still interrupted, or ended by it as a spot
         # lease is): nothing from that instant on is billed, not even a late agent event stamped later
@@ -188,7 +191,9 @@ def pending_sla(p: Platform, s: Session, tenant_id: str, period_end: datetime, n
     out = []
     for row in rows:
         lease = lease_store.get_lease(s, row.lease_id)
-        weights = [(a.supplier, a.node, a.share * (book.rate_at(a.model, a.site, row.start) or Decimal(0)))
+        owners = fleet_store.owners(s, {a.node for a in lease.allocations})  # who owned the node then bears it
+        weights = [(owners.at(a.node, row.start) or a.supplier, a.node,
+                    a.share * (book.rate_at(a.model, a.site, row.start) or Decimal(0)))
                    for a in lease.allocations if a.end == row.start]
         amount = cents(row.amount)
         parts = split_credit(amount, weights, lease.commission_rate, row.currency)

@@ -6,8 +6,12 @@ commission; the two always add up to the gross, and the nodes' subtotals add up 
 SLA credits the supplier bore (:mod:`suanli.ledger.sla`) are listed per node apart from the gross:
 they lower what is payable to it, not what tenants were charged. ``provisional`` adds, clearly
 apart, the supplier's lines on the drafts of tenants whose invoice for the month (the current
-month when none is named) is not issued yet: what it will earn if nothing changes. The operator report adds up every invoice of a period: charges,
-supplier shares, commission, vouchers, credits, wallet, amount due, and the ledger's trial balance.
+month when none is named) is not issued yet: what it will earn if nothing changes. A supplier's
+lines are those attributed to it: usage on a node it owned at the usage's instant
+(:mod:`suanli.ledger.revenue`); lines with no node are the operator's own and on no supplier's
+statement. The operator report adds up every invoice of a period: charges, of them what ran on
+suppliers' nodes and the operator's own revenue (its own row), supplier shares, commission,
+vouchers, credits, wallet, amount due, and the ledger's trial balance.
 """
 
 from __future__ import annotations
@@ -99,6 +103,11 @@ def _group_by_node(rows: Iterable[tuple[Decimal, Decimal, Decimal, Decimal, str,
 
 
 def revenue_report(p: Platform, actor: Principal, period: str | None = None) -> dict[str, Any]:
+    """Every live invoice of a period (or all time), added up. ``charges`` = ``supplier_gross``
+    (lines on suppliers' nodes: ``supplier_share`` + ``supplier_commission``) + ``operator_own``
+    (lines with no node and so no supplier: the operator's own revenue, per meter or fee kind in
+    ``operator_own_by``); ``commission`` is everything that is not a supplier's share (the
+    commission on nodes + the operator's own)."""
     authorize(actor, Action.READ_REVENUE_REPORT)
     with p.tx() as s:
         invoices = store.list_invoices(s, tenant_id=None, period=period)
@@ -108,13 +117,20 @@ def revenue_report(p: Platform, actor: Principal, period: str | None = None) -> 
         sla = store.sla_postings(s, period=period)
     by_kind: dict[str, Decimal] = defaultdict(lambda: ZERO)
     by_supplier: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    own_by: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for x in lines:
         by_kind[x.kind] += x.amount
         if x.supplier:
             by_supplier[x.supplier] += x.supplier_share
+        else:  # no node, no supplier: the operator's own revenue (tokens from a gateway, storage, fees)
+            own_by[x.kind if x.kind not in ("usage", "adjustment") else x.meter] += x.amount
+    on_nodes = [x for x in lines if x.supplier]
     return {
         "period": period, "currency": p.settings.currency, "invoices": len(live),
         "charges": sum((x.amount for x in lines), ZERO), "tax": sum((r.tax for r in live), ZERO),
+        "supplier_gross": sum((x.amount for x in on_nodes), ZERO),
+        "supplier_commission": sum((x.commission for x in on_nodes), ZERO),
+        "operator_own": sum(own_by.values(), ZERO), "operator_own_by": dict(sorted(own_by.items())),
         "supplier_share": sum((x.supplier_share for x in lines), ZERO),
         "commission": sum((x.commission for x in lines), ZERO),
         "vouchers": sum((r.vouchers for r in live), ZERO), "credits": sum((r.credits for r in live), ZERO),

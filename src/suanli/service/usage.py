@@ -7,6 +7,13 @@ already stored are counted as duplicates and skipped by the database's unique ke
 
 The billing period of an event is its own month, unless that month's invoice for the tenant
 is already issued: then it bills on the next open month, as an adjustment line.
+
+Attribution happens here, once (:func:`attribute_records`): each event's node (named, or its
+lease's node at that instant) and the supplier that owned the node at the event's time are stored
+with it, so rating reads resolved records and stays pure. The named nodes are locked (shared)
+while that is decided, so a node transfer (which locks them exclusively and is never back-dated
+before the last usage on the node) cannot slip in between. A contradiction is a 422 naming the
+event (:func:`suanli.ledger.revenue.attribute`).
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from suanli.domain.authz import Action, authorize
 from suanli.errors import ConflictError, ValidationError
 from suanli.ledger.meters import UsageRecord, parse_event
 from suanli.ledger.rating import add_months, month_of, period_bounds
+from suanli.ledger.revenue import Held, attribute
 from suanli.service.platform import Platform
+from suanli.store import fleet as fleet_store
 from suanli.store import usage as store
 
 MAX_BATCH = 10_000
@@ -102,12 +111,26 @@ def ingest(p: Platform, actor: Principal, events: Sequence[Mapping[str, Any]]) -
                 if bad:
                     raise ValidationError(f"unknown subject(s) {bad[:10]}: subject must be a tenant account (name "
                                           "or id)", field="subject", subjects=bad[:50])
-                accepted, dups = store_records(s, records, now, {k: v[0] for k, v in found.items()})
+                attributed = attribute_records(s, records, batch=batch)
+                accepted, dups = store_records(s, attributed, now, {k: v[0] for k, v in found.items()})
             return IngestResult(len(records), accepted, dups)
         except OperationalError:  # a lock timeout or deadlock: the whole batch rolled back; run it again
             if attempt == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def attribute_records(s: Session, records: Sequence[UsageRecord], *, batch: bool = True) -> list[UsageRecord]:
+    """The records with node and supplier resolved at their own times (see the module docstring);
+    the nodes involved stay locked (shared) until the transaction ends."""
+    leases = {r.lease for r in records if r.lease and not r.node}
+    held: dict[str, Held] = dict(store.lease_nodes(s, leases)) if leases else {}
+    names = {r.node for r in records if r.node} | {n for xs in held.values() for _a, _b, n in xs}
+    if not names and not any(r.supplier for r in records):
+        return list(records)
+    fleet_store.lock_nodes(s, names)
+    owners = fleet_store.owners(s, names)
+    return [attribute(r, owners, held, where=f"event {i}: " if batch else "") for i, r in enumerate(records)]
 
 
 def _not_object(i: int) -> UsageRecord:

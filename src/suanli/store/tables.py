@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from suanli.store.types import DecimalText, UTCDateTime
@@ -87,6 +87,27 @@ class NodeRow(Base):
     __table_args__ = (
         CheckConstraint("state in ('available','maintenance','down')", name="ck_nodes_state"),
         CheckConstraint("device_count >= 1 and cpu_cores >= 1 and memory_gib >= 1", name="ck_nodes_sizes"),
+    )
+
+
+class NodeOwnerRow(Base):
+    """A node's ownership history: ``supplier`` owned ``node`` over [valid_from, valid_to). Written
+    at registration (from the beginning) and by a transfer (effective now or later, never earlier);
+    spans of one node are contiguous, at most one is open (a partial unique index)."""
+
+    __tablename__ = "node_owners"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    node: Mapped[str] = mapped_column(ForeignKey("nodes.name", ondelete="CASCADE"), index=True)
+    supplier: Mapped[str] = mapped_column(ForeignKey("suppliers.name"))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        UniqueConstraint("node", "valid_from", name="uq_node_owners_node_from"),
+        CheckConstraint("valid_to is null or valid_to > valid_from", name="ck_node_owners_window"),
+        Index("uq_node_owners_open", "node", unique=True, sqlite_where=text("valid_to IS NULL"),
+              postgresql_where=text("valid_to IS NULL")),
     )
 
 

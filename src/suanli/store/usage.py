@@ -14,12 +14,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from suanli.store.money_tables import InvoiceRow, UsageEventRow
-from suanli.store.tables import AccountRow
+from suanli.store.tables import AccountRow, AllocationRow, DeviceRow, NodeRow
 
 CHUNK = 1000
 COLUMNS = ("source", "event_id", "tenant_id", "meter", "time", "quantity", "model", "site", "supplier", "node",
@@ -216,4 +216,23 @@ def resolve_subjects(s: Session, subjects: Iterable[str]) -> dict[str, tuple[str
         for aid, name, role in s.execute(q):
             out[name] = (aid, role)
             out[aid] = (aid, role)
+    return out
+
+
+def last_event_time(s: Session, node: str) -> datetime | None:
+    """The time of the latest usage event stored on ``node`` (attributed to its owner then)."""
+    t: datetime | None = s.scalar(select(func.max(UsageEventRow.time)).where(UsageEventRow.node == node))
+    return t
+
+
+def lease_nodes(s: Session, leases: Iterable[str]) -> dict[str, list[tuple[datetime, datetime | None, str]]]:
+    """Per lease: the (start, end, node) of each of its allocations (end None: still held)."""
+    wanted = sorted(set(leases))
+    out: dict[str, list[tuple[datetime, datetime | None, str]]] = {}
+    for i in range(0, len(wanted), CHUNK):
+        q = (select(AllocationRow.lease_id, AllocationRow.start_at, AllocationRow.end_at, NodeRow.name)
+             .join(DeviceRow, DeviceRow.id == AllocationRow.device_id).join(NodeRow, NodeRow.id == DeviceRow.node_id)
+             .where(AllocationRow.lease_id.in_(wanted[i:i + CHUNK])))
+        for lease, a, b, node in s.execute(q):
+            out.setdefault(lease, []).append((a, b, node))
     return out

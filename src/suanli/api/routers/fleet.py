@@ -10,9 +10,11 @@ from suanli.api.schemas.fleet import (
     FleetImportResponse,
     FloorRequest,
     FloorResponse,
+    NodeOwnershipResponse,
     NodeResponse,
     NodeStateRequest,
     NodeStateResponse,
+    NodeTransferRequest,
 )
 from suanli.service import fleet
 
@@ -43,6 +45,18 @@ def nodes(p: PlatformDep, who: PrincipalDep) -> list[dict[str, Any]]:
 @router.post("/v1/nodes/{name}/state", response_model=NodeStateResponse)
 def node_state(name: str, body: NodeStateRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     return fleet.set_node_state(p, who, name, body.state, body.reason)
+
+
+@router.post("/v1/nodes/{name}/transfer", response_model=NodeOwnershipResponse)
+def node_transfer(name: str, body: NodeTransferRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+    """Transfer a node to another supplier, effective now or later (operator only)."""
+    return fleet.transfer_node(p, who, name, body.supplier, body.effective_from, body.reason)
+
+
+@router.get("/v1/nodes/{name}/owners", response_model=NodeOwnershipResponse)
+def node_owners(name: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+    """A node's ownership history (the operator; a supplier for a node it owns or owned)."""
+    return fleet.node_ownership(p, who, name)
 
 
 @router.put("/v1/suppliers/{supplier}/floors", response_model=FloorResponse)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from suanli.api.schemas.common import Dec, Wire
 
@@ -52,6 +53,29 @@ class NodeStateResponse(BaseModel):
     name: str
     state: str
     reason: str
+
+
+class NodeTransferRequest(Wire):
+    """Give a node to another supplier from ``effective_from`` (default: now) on; never earlier."""
+
+    supplier: str = Field(min_length=1, max_length=64)
+    effective_from: datetime | None = Field(None, description="ISO-8601 with a time zone; now or later.")
+    reason: str = Field(min_length=1, max_length=400)
+
+
+class OwnershipSpan(BaseModel):
+    supplier: str
+    start: datetime
+    end: datetime | None = Field(description="None: still owns it.")
+    reason: str
+
+
+class NodeOwnershipResponse(BaseModel):
+    """Who owns a node now and who owned it when (usage is attributed to the owner at its instant)."""
+
+    node: str
+    supplier: str
+    history: list[OwnershipSpan]
 
 
 class FloorRequest(Wire):

@@ -452,6 +452,11 @@ class RevenueReportResponse(BaseModel):
     invoices: int
     charges: Dec
     tax: Dec
+    supplier_gross: Dec = Field(Decimal(0), description="Charges on suppliers' nodes (share + commission on them).")
+    supplier_commission: Dec = Decimal(0)
+    operator_own: Dec = Field(Decimal(0), description="Charges with no node, so no supplier: the operator's own "
+                                                      "revenue (tokens from a gateway, storage, fees, true-ups).")
+    operator_own_by: dict[str, Dec] = Field(default_factory=dict, description="The operator's own, per meter or fee.")
     supplier_share: Dec
     commission: Dec
     vouchers: Dec
