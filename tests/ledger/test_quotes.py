@@ -186,7 +186,7 @@ def test_quoted_lease_counts_toward_a_commitment_at_its_quote() -> None:
     lease = _lease(start, end, [("L20", "sz", "n1", 1000)])
     q = quote_rate([], BOOK, "t1", "ord_1", "L20", "sz", start, None, valid_from=start)
     commit = PricePlan("k", "t1", PlanKind.COMMIT, start + timedelta(hours=1), commit_meter=Meter.DEVICE_SECONDS,
-                       commit_model="L20", commit_quantity=Decimal(100), commit_price=Decimal("1.9"))
+                       commit_model="L20", commit_quantity=Decimal(100), commit_price=Decimal("1.9"), reservation="ls_r")
     rated = rate(RatingInput("t1", T0, T1, lease_records(lease, [(start, end)], T0, T1), [commit], BOOK, DEVICE_P,
                              lease_rates=lease_rates([("ls_1", q)])))
     usage = [x for x in rated.lines if x.kind == "usage"]
