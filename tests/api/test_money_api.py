@@ -141,4 +141,5 @@ def test_plans_vouchers_packages_wallet_over_http(http: Http, clock: FakeClock) 
     assert inv["status"] == "paid" and inv["wallet"] == "4.6"
     assert c.get("/v1/wallet", headers=t).json()["balance"] == "45.4"
     audit = c.get("/v1/vouchers/audit", params={"format": "csv"}, headers=op)
-    assert audit.text.startswith("voucher,issuer,tenant,outcome") and ",used," in audit.text
+    assert audit.text.startswith("voucher,issuer,tenant,scheme,outcome,rule,rule_text,") and ",used," in audit.text
+    assert ",percent_of_line,allowed: the voucher's percent of the line" in audit.text  # the rule: id and words

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from suanli.domain.catalog_data import builtin_catalog
+from suanli.domain.money import round_line
 from suanli.domain.prices import PriceBook, PriceEntry, PriceUnit
+from suanli.errors import ValidationError
 from suanli.ledger import invoices as inv
 from suanli.ledger.meters import Meter, UsageRecord
 from suanli.ledger.plans import PlanKind, PricePlan, Rate
 from suanli.ledger.rating import RatingInput, rate
-from suanli.ledger.vouchers import Voucher
+from suanli.ledger.vouchers import (
+    RULE_TEXT,
+    SCHEMES,
+    Chargeable,
+    Contract,
+    Scheme,
+    Voucher,
+    VoucherContext,
+    apply_vouchers,
+    check_issue,
+)
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 T1 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -55,3 +72,133 @@ def test_a_token_rate_of_the_paid_contract_itself_is_paid() -> None:
 def test_no_contract_no_voucher() -> None:
     lines = _rated([DEFAULT])
     assert not any(x.paid_contract for x in lines)  # type: ignore[attr-defined]
+
+
+# -- the schemes' rules, one by one ------------------------------------------------------------------
+
+C1 = Contract("pl_c1", date(2024, 1, 10), Decimal(1000), T0, datetime(2027, 10, 31, tzinfo=UTC))
+
+
+def _line(n: int, amount: str, *, meter: str = "device_seconds", supplier: str = "sup1", contract: str = "pl_c1",
+          paid: bool = True) -> Chargeable:
+    return Chargeable(n, Decimal(amount), supplier, T0 + timedelta(days=1), paid, meter=meter, contract=contract)
+
+
+def _v(scheme: Scheme, percent: str = "0.2", cap: str = "100000", vid: str = "v1", used: str = "0") -> Voucher:
+    return Voucher(vid, "city", "t1", Decimal(percent), Decimal(cap), T0, T1, Decimal(used), scheme)
+
+
+def _rules(v: Voucher, line: Chargeable, ctx: VoucherContext) -> str:
+    uses, refusals = apply_vouchers([v], [line], set(), ctx=ctx)
+    return uses[0].rule if uses else refusals[0].rule
+
+
+BJ_CTX = VoucherContext(contracts={"pl_c1": C1}, approved={Scheme.BEIJING: frozenset({"sup1"})},
+                        claims={"v1": frozenset({"pl_c1"})}, redeeming=True)
+
+
+def test_beijing_rules_each_refuse_naming_the_rule() -> None:
+    v = _v(Scheme.BEIJING)
+    assert _rules(v, _line(0, "100"), BJ_CTX) == "percent_of_line"
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, redeeming=False)) == "not_claimed"  # applied on issue: no
+    assert _rules(v, _line(0, "100", contract="pl_other"), BJ_CTX) == "not_claimed"
+    assert _rules(v, _line(0, "100", supplier="sup2"), BJ_CTX) == "supplier_not_approved"
+    early = replace(C1, signed_on=date(2023, 8, 31))
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, contracts={"pl_c1": early})) == "signed_too_early"
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, contracts={"pl_c1": replace(
+        C1, signed_on=date(2023, 9, 1))})) == "percent_of_line"  # on the day: allowed
+    long_term = replace(C1, term_end=datetime(2027, 11, 1, 0, 0, 1, tzinfo=UTC))
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, contracts={"pl_c1": long_term})) == "term_too_long"
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, contracts={"pl_c1": replace(C1, term_end=None)})) \
+        == "term_too_long"
+    other = replace(C1, other_subsidy="district subsidy")
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, contracts={"pl_c1": other})) == "other_subsidy"
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, contracts={})) == "no_contract_facts"
+    assert _rules(v, _line(0, "100", paid=False), BJ_CTX) == "not_paid_contract"
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, related=frozenset({"sup1"}))) == "related_party"
+    assert _rules(v, _line(0, "6000"), BJ_CTX) == "capped_by_contract_share"  # 20 % of the 1,000 contract
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, contract_used={("v1", "pl_c1"): Decimal(200)})) \
+        == "contract_share_reached"
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, firm_used={Scheme.BEIJING: Decimal(2_000_000)})) \
+        == "firm_annual_cap_reached"
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, firm_used={Scheme.BEIJING: Decimal("1999990")})) \
+        == "capped_by_firm_annual_cap"
+
+
+def test_shanghai_pays_rent_only_and_custom_any_contract_line() -> None:
+    ctx = VoucherContext()
+    assert _rules(_v(Scheme.SHANGHAI, "0.3"), _line(0, "100"), ctx) == "percent_of_line"
+    assert _rules(_v(Scheme.SHANGHAI, "0.3"), _line(0, "100", meter="node_seconds"), ctx) == "percent_of_line"
+    assert _rules(_v(Scheme.SHANGHAI, "0.3"), _line(0, "100", meter="inference_output_tokens"), ctx) == "rent_only"
+    assert _rules(_v(Scheme.CUSTOM, "0.3"), _line(0, "100", meter="inference_output_tokens"), ctx) \
+        == "percent_of_line"
+    assert _rules(_v(Scheme.SHENZHEN, "0.5"), _line(0, "100"), ctx) == "no_contract_facts"  # % of a contract
+
+
+def test_what_a_scheme_lets_a_voucher_promise() -> None:
+    check_issue(Scheme.BEIJING, Decimal("0.2"), Decimal(2_000_000), startup=False)
+    with pytest.raises(ValidationError, match=r"rule beijing\.max_percent"):
+        check_issue(Scheme.BEIJING, Decimal("0.2000001"), Decimal(1), startup=False)
+    with pytest.raises(ValidationError, match=r"rule shenzhen\.max_percent"):
+        check_issue(Scheme.SHENZHEN, Decimal("0.6"), Decimal(1), startup=False)
+    check_issue(Scheme.SHENZHEN, Decimal("0.6"), Decimal(10_000_000), startup=True)
+    with pytest.raises(ValidationError, match=r"rule shenzhen\.firm_annual_cap"):
+        check_issue(Scheme.SHENZHEN, Decimal("0.6"), Decimal("10000000.01"), startup=True)
+    with pytest.raises(ValidationError, match=r"rule shanghai\.max_percent"):
+        check_issue(Scheme.SHANGHAI, Decimal("0.31"), Decimal(1), startup=True)  # no start-up bound there
+    check_issue(Scheme.CUSTOM, Decimal(1), Decimal(10**9), startup=False)
+
+
+# -- properties: what a voucher pays never exceeds any of its bounds -----------------------------------
+
+amounts = st.decimals(Decimal("0.01"), Decimal(5_000_000), places=2)
+lines_st = st.lists(st.tuples(amounts, st.sampled_from(["pl_c1", "pl_c2", ""]),
+                              st.sampled_from(["device_seconds", "inference_output_tokens"]),
+                              st.sampled_from(["sup1", "sup2"]), st.booleans(), st.booleans()),
+                    max_size=25)
+vouchers_st = st.lists(st.tuples(st.sampled_from(list(Scheme)), st.decimals(Decimal("0.01"), Decimal(1), places=2),
+                                 amounts, st.decimals(0, Decimal(3_000_000), places=2)),
+                       min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines_st, vouchers_st, st.decimals(0, Decimal(12_000_000), places=2), st.booleans())
+def test_uses_never_exceed_percent_line_cap_contract_share_or_firm_cap(
+        raw_lines: list[tuple[Decimal, str, str, str, bool, bool]],
+        raw_vouchers: list[tuple[Scheme, Decimal, Decimal, Decimal]], firm_used: Decimal, redeeming: bool) -> None:
+    lines = [Chargeable(i, a, sup, T0 + timedelta(hours=i), paid, sub, meter, c)
+             for i, (a, c, meter, sup, paid, sub) in enumerate(raw_lines)]
+    vs = [Voucher(f"v{i}", "city", "t1", min(p, SCHEMES[sc].max_percent), cap, T0, T1,
+                  min(used, cap), sc) for i, (sc, p, cap, used) in enumerate(raw_vouchers)]
+    contracts = {"pl_c1": C1, "pl_c2": replace(C1, id="pl_c2", value=Decimal(50_000))}
+    ctx = VoucherContext(contracts=contracts, approved={Scheme.BEIJING: frozenset({"sup1"})},
+                         claims={v.id: frozenset({"pl_c1"}) for v in vs}, redeeming=redeeming,
+                         firm_used={Scheme.BEIJING: min(firm_used, Decimal(2_000_000)),
+                                    Scheme.SHENZHEN: min(firm_used, Decimal(10_000_000))})
+    uses, refusals = apply_vouchers(vs, lines, set(), ctx=ctx)
+    by_line = {x.line_no: x for x in lines}
+    by_v = {v.id: v for v in vs}
+    # a line takes at most one voucher, and a line subsidised before takes none
+    assert len({u.line_no for u in uses}) == len(uses)
+    assert not any(by_line[u.line_no].subsidised for u in uses)
+    for u in uses:
+        v, line = by_v[u.voucher_id], by_line[u.line_no]
+        assert 0 < u.amount <= round_line(line.amount * v.percent)  # never more than percent x line
+        assert line.paid_contract
+        assert u.rule in RULE_TEXT
+    for v in vs:
+        paid = sum((u.amount for u in uses if u.voucher_id == v.id), Decimal(0))
+        assert paid <= v.left  # the voucher's cap
+        if v.rules.of_contract:
+            for cid, c in contracts.items():
+                on_c = sum((u.amount for u in uses if u.voucher_id == v.id and by_line[u.line_no].contract == cid),
+                           Decimal(0))
+                assert on_c <= round_line(c.value * v.percent)  # percent of the contract's value
+    for sc, cap in ((Scheme.BEIJING, Decimal(2_000_000)), (Scheme.SHENZHEN, Decimal(10_000_000))):
+        firm = sum((u.amount for u in uses if by_v[u.voucher_id].scheme is sc), Decimal(0))
+        assert ctx.firm_used[sc] + firm <= cap  # per firm and calendar year, over all its vouchers
+    # every (line, voucher) pair with an amount is decided once: used or refused by a named rule
+    decided = {(u.line_no, u.voucher_id) for u in uses} | {(r.line_no, r.voucher_id) for r in refusals}
+    assert len(decided) == len(uses) + len(refusals)
+    assert decided == {(x.line_no, v.id) for x in lines if x.amount > 0 for v in vs}
+    assert all(r.rule in RULE_TEXT for r in refusals)

@@ -315,6 +315,9 @@ def apply_vouchers(vouchers: Sequence[Voucher], lines: Iterable[Chargeable], rel
             for room, _, capped in rooms:
                 if room < amount:
                     amount, why = room, capped
+            if amount <= 0:  # its share rounds to nothing: the line stays free for another voucher
+                refusals.append(Refusal(v.id, line.line_no, "rounds_to_zero"))
+                continue
             left[v.id] -= amount
             if v.rules.of_contract and line.contract in ctx.contracts:
                 on_contract[(v.id, line.contract)] = on_contract.get((v.id, line.contract), ZERO) + amount
@@ -335,6 +338,7 @@ RULE_TEXT = {
     "already_subsidised": "the charge already has a subsidy; no double subsidy",
     "outside_validity": "the charge lies outside the voucher's validity dates",
     "cap_reached": "the voucher's cap is used up",
+    "rounds_to_zero": "the voucher's share of the line rounds to 0.00",
     "rent_only": "this scheme pays only rent: device or node rental time",
     "not_claimed": "this scheme pays only lines of the contract the voucher is claimed against, when redeemed "
                    "with an issued invoice and delivery evidence",
