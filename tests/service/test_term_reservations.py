@@ -7,17 +7,20 @@ The demo fleet has 32 H800 (4 nodes x 8) and 24 RTX-4090 (3 x 8).
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from suanli.domain.accounts import Principal
 from suanli.domain.capacity import max_load_per_device
 from suanli.domain.leases import LeaseState, ProductForm
-from suanli.errors import CapacityError, ConflictError, PermissionDeniedError, ValidationError
+from suanli.errors import CapacityError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from suanli.service import billing, leases, orders, plans
 from suanli.service.platform import Platform
 from suanli.store.money_tables import PricePlanRow
@@ -256,3 +259,102 @@ def test_no_tenant_creates_or_ends_a_plan(demo: Platform, operator: Principal, t
         plans.end_plan(demo, tenant, pl["id"])
     with pytest.raises(ValidationError, match="not a product form"):
         orders.create_order(demo, tenant, {"form": "reservation", "quantity": 1})
+
+
+def test_a_failed_node_moves_the_reservation_and_the_leases_drawn_on_it_follow(
+        demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
+    from suanli.service import fleet, health
+    from suanli.store import engine as engine_store
+    pl = term(demo, operator, 8)
+    mine = order(demo, tenant, 8)
+    node = leases.get_lease(demo, tenant, mine)[0].allocations[0].node
+    clock.advance(hours=2)
+    fleet.set_node_state(demo, operator, node, "down", "PSU failed")
+    report = health.check_health(demo)
+    assert sorted(report.interrupted) == sorted([mine, pl["reservation"]])
+    assert report.replaced == [pl["reservation"], mine]  # the reservation first, then what draws on it
+    res = leases.get_lease(demo, operator, pl["reservation"])[0]
+    held = {a.device_id for a in res.allocations if a.end is None}
+    assert len(held) == 8 and node not in {a.node for a in res.allocations if a.end is None}
+    with demo.tx() as s:
+        open_rows = [(a.device_id, a.drawn_from) for a in s.scalars(
+            select(AllocationRow).where(AllocationRow.lease_id == mine, AllocationRow.end_at.is_(None)))]
+    assert {d for d, _ in open_rows} == held and {f for _, f in open_rows} == {pl["reservation"]}  # not 8 more
+    with demo.tx() as s:
+        assert engine_store.sla_credits(s, lease_id=pl["reservation"]) == []  # its fee pays for it
+        assert len(engine_store.sla_credits(s, lease_id=mine)) == 1
+    no_device_over_capacity(demo)
+
+
+def test_concurrent_orders_never_draw_more_than_the_reservation_holds(
+        demo: Platform, operator: Principal, tenant: Principal) -> None:
+    """12 orders of 2 H800 at once against a reservation of 8: 4 draw on it, the rest go to the fleet."""
+    from concurrent.futures import ThreadPoolExecutor
+    pl = term(demo, operator, 8)
+    reserved = {d for d, _ in allocations(demo, pl["reservation"])}
+    with ThreadPoolExecutor(12) as pool:
+        leased = list(pool.map(lambda _i: order(demo, tenant, 2), range(12)))
+    drawn = [lease for lease in leased if {f for _, f in allocations(demo, lease)} == {pl["reservation"]}]
+    assert len(drawn) == 4
+    with demo.tx() as s:
+        rows = [(a.device_id, a.start_at, a.end_at, a.milli) for a in s.scalars(
+            select(AllocationRow).where(AllocationRow.drawn_from == pl["reservation"]))]
+    assert {d for d, *_ in rows} == reserved and max(max_load_per_device(rows).values()) == 1000
+    no_device_over_capacity(demo)
+
+
+STEPS = st.lists(st.tuples(st.sampled_from(["term", "order", "order", "end_lease", "end_plan", "end_plan", "advance"]),
+                           st.integers(0, 1), st.integers(1, 12), st.integers(0, 3)), min_size=1, max_size=14)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS)
+@example(steps=[("term", 0, 8, 0), ("order", 0, 4, 0), ("advance", 0, 1, 0), ("end_plan", 0, 0, 0),
+                ("order", 1, 8, 0)])
+@example(steps=[("term", 0, 12, 0), ("order", 0, 8, 0), ("end_plan", 0, 0, 2), ("advance", 0, 3, 0)])
+def test_what_is_drawn_never_exceeds_what_is_held(demo: Platform, operator: Principal, clock: FakeClock,
+                                                    steps: list[tuple[str, int, int, int]]) -> None:
+    """Any sequence of terms (now or later, open or fixed), orders (drawn or not), lease and plan
+    ends: on every device, the allocations drawn on a reservation lie inside the reservation's own
+    windows there and never load it beyond 1000 milli; every other allocation fits the device."""
+    who = [make_tenant(demo, operator, f"t-{uuid.uuid4().hex[:8]}") for _ in range(2)]
+    made_plans: list[str] = []
+    made_leases: list[str] = []
+    for op, t, n, k in steps:
+        try:
+            if op == "term":
+                start = clock.now() + timedelta(hours=k)
+                pl = plans.create_plan(demo, operator, {
+                    "tenant": who[t].name, "kind": "term", "term": "month", "term_model": "H800", "term_devices": n,
+                    "effective_from": start.isoformat(),
+                    **({"effective_to": (start + timedelta(hours=6 * k)).isoformat()} if k else {})})
+                made_plans.append(pl["id"])
+            elif op == "order":
+                made_leases.append(order(demo, who[t], min(n, 8), **({"hours": k * 3} if k else {})))
+            elif op == "end_lease" and made_leases:
+                leases.end_lease(demo, operator, made_leases[n % len(made_leases)])
+            elif op == "end_plan" and made_plans:
+                plans.end_plan(demo, operator, made_plans[n % len(made_plans)],
+                               at=clock.now() + timedelta(hours=k) if k else None)
+            elif op == "advance":
+                clock.advance(hours=n)
+        except (CapacityError, ConflictError, NotFoundError, ValidationError):
+            pass  # refused: nothing written (checked by the invariants below)
+        no_device_over_capacity(demo)
+        with demo.tx() as s:
+            rows = list(s.scalars(select(AllocationRow).where(AllocationRow.end_at.is_(None)
+                                                              | (AllocationRow.end_at > AllocationRow.start_at))))
+        own = {}
+        for a in rows:
+            own.setdefault((a.lease_id, a.device_id), []).append((a.start_at, a.end_at))
+        drawn: dict[tuple[str, int], list[tuple[datetime, datetime | None, int]]] = {}
+        for a in rows:
+            if a.drawn_from is None:
+                continue
+            held = own.get((a.drawn_from, a.device_id), [])
+            far = datetime.max.replace(tzinfo=UTC)
+            assert any(hs <= a.start_at and (a.end_at or far) <= (he or far) for hs, he in held), \
+                f"allocation {a.id} drawn on {a.drawn_from} outside what it holds on device {a.device_id}"
+            drawn.setdefault((a.drawn_from, a.device_id), []).append((a.start_at, a.end_at, a.milli))
+        for (_res, device), windows in drawn.items():
+            assert max_load_per_device([(device, a, b, m) for a, b, m in windows]).get(device, 0) <= 1000

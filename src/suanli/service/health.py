@@ -16,15 +16,16 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from suanli.domain.fleet import NodeState
-from suanli.domain.leases import PAUSED_STATES, Lease, LeaseState, parse_order, placement_spec
+from suanli.domain.leases import PAUSED_STATES, Lease, LeaseState, ProductForm
 from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.drivers.base import NodeState as EngineNodeState
 from suanli.errors import SuanliError
 from suanli.ledger.plans import PlanKind, plan_at
+from suanli.service import reservations
 from suanli.service.engine import reconcile_leases
 from suanli.service.leases import transition
-from suanli.service.placement import Plan, plan, snapshot
-from suanli.service.plans import plan_from_row
+from suanli.service.placement import Plan, snapshot
+from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
 from suanli.store import billing as billing_store
@@ -97,7 +98,9 @@ def _interrupt(p: Platform, s: Session, lease: Lease, now: datetime, reason: str
         transition(s, lease_store.get_lease(s, lease.id), LeaseState.ENDED, now,
                    "spot lease ended by the interruption (spot leases are not re-placed)")
         return
-    if lease.state is LeaseState.ACTIVE:  # a reservation that has not started lost nothing
+    # a lease scheduled for later lost nothing; a term's reservation is paid by its fee (the leases
+    # drawn on it are interrupted and credited themselves)
+    if lease.state is LeaseState.ACTIVE and lease.form is not ProductForm.RESERVATION:
         engine_store.add_sla_credit(s, lease_id=lease.id, tenant_id=lease.tenant_id, start=now, reason=reason,
                                     currency=p.settings.currency, now=now)
 
@@ -114,7 +117,9 @@ def replace_interrupted(p: Platform, report: HealthReport | None = None) -> Heal
     report = report or HealthReport()
     now = p.clock.now()
     with p.tx() as s:
-        ids = [x.id for x in lease_store.list_leases(s, states=[LeaseState.INTERRUPTED])]
+        paused = lease_store.list_leases(s, states=[LeaseState.INTERRUPTED])
+        # reservations first: the leases drawn on them go back onto them
+        ids = [x.id for x in sorted(paused, key=lambda x: x.form is not ProductForm.RESERVATION)]
     for lease_id in ids:
         for _ in range(10):
             try:
@@ -150,10 +155,10 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
     free = {dev.id: int(snap.state.dev_free_milli[node, slot]) for (node, slot), dev in snap.slot_device.items()}
     if previous and all(free.get(a.device_id, 0) >= a.milli for a in previous):
         grants: tuple[tuple[int, int, int], ...] = tuple((a.device_id, a.milli, a.memory_mib) for a in previous)
-        where = "on the same devices"
+        where, drawn_from = "on the same devices", None
     else:
         order = lease_store.get_order(s, lease.order_id, tenant_id=None)
-        outcome = plan(p, snap, parse_order(placement_spec(order.spec), now=now), seed=f"{lease.id}@{now.isoformat()}")
+        outcome, drawn_from = reservations.place_again(p, s, lease, order.spec, snap, start, now)
         if not isinstance(outcome, Plan):
             return "paused"
         grants, where = outcome.grants, outcome.reason
@@ -164,7 +169,7 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
         transition(s, lease, LeaseState.ENDED, granted, f"term ended while {lease.state.value}")
         _close_credit(p, s, lease, granted, lost)
         return "ended"
-    lease_store.insert_allocations(s, lease.id, grants, start, lease.end)
+    lease_store.insert_allocations(s, lease.id, grants, start, lease.end, drawn_from=drawn_from)
     transition(s, lease, LeaseState.ACTIVE if start <= granted else LeaseState.SCHEDULED, granted,
                f"{why}: {where}")
     _close_credit(p, s, lease, granted, lost)

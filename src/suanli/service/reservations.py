@@ -21,13 +21,16 @@ and its tenant cannot end it (only the plan's end does): see docs/billing.md "Te
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from suanli.domain.leases import Lease, LeaseState, OrderSpec, ProductForm
+from suanli.domain.leases import Lease, LeaseState, OrderSpec, ProductForm, parse_order, placement_spec
 from suanli.errors import CapacityError
 from suanli.ledger.plans import PricePlan
 from suanli.service.leases import transition
@@ -72,15 +75,37 @@ def draw(p: Platform, s: Session, tenant_id: str, spec: OrderSpec, start: dateti
          ) -> tuple[Plan, Snapshot, str] | None:
     """Place the order on one of the tenant's reservations covering ``[start, spec.end)``:
     (plan, the snapshot it was made on, reservation lease id), or None when none holds it."""
-    for res in store.covering(s, tenant_id, start, spec.end):
+    reservations = store.covering(s, tenant_id, start, spec.end)
+    if not reservations:
+        return None
+    # versions before what is drawn (as store.leases reads them before busy allocations): a draw
+    # committed after this read moves a version, and the claim of a plan made on stale room fails
+    seen = {d.id: d.version for d in lease_store.device_versions(s)}
+    for res in reservations:
         free = store.free_on(s, res.id, start, spec.end)
         if not free:
             continue
         snap = snapshot(p, s, start, spec.end, only=free)
+        snap.devices = [dataclasses.replace(d, version=seen.get(d.id, -1)) for d in snap.devices]
         out = plan(p, snap, spec, seed=seed)
         if isinstance(out, Plan):
             return out, snap, res.id
     return None
+
+
+def place_again(p: Platform, s: Session, lease: Lease, stored: Mapping[str, Any], snap: Snapshot, start: datetime,
+                now: datetime) -> tuple[Plan | Rejection, str | None]:
+    """Where an interrupted or suspended lease goes back (its devices were taken): a reservation
+    anywhere its devices fit; any other lease on its tenant's reservation first, else on the fleet.
+    Returns (outcome, reservation it draws on or None)."""
+    seed = f"{lease.id}@{now.isoformat()}"
+    if lease.form is ProductForm.RESERVATION:
+        return plan_devices(p, snap, str(stored["models"][0]), int(stored["quantity"]), seed), None
+    spec = dataclasses.replace(parse_order(placement_spec(stored), now=now), start=None, end=lease.end)
+    drawn = draw(p, s, lease.tenant_id, spec, start, seed)
+    if drawn is not None:
+        return drawn[0], drawn[2]
+    return plan(p, snap, spec, seed), None
 
 
 def release(s: Session, res: Lease, at: datetime, now: datetime, why: str) -> None:
