@@ -1,6 +1,7 @@
-"""Money commands: ``suanli usage``, ``wallet``, ``voucher``, ``plan``, ``statement`` (``package`` lives
-in :mod:`suanli.cli.packages`), and the billed-invoice commands under ``suanli invoice`` (list, issue,
-get, export, pay, void, credit; mounted by :mod:`suanli.cli.billing`). All through
+"""Money commands: ``suanli usage``, ``wallet``, ``plan``, ``statement`` (``package`` lives in
+:mod:`suanli.cli.packages`, ``voucher`` in :mod:`suanli.cli.vouchers`), and the billed-invoice
+commands under ``suanli invoice`` (list, issue, get, export, pay, void, credit; mounted by
+:mod:`suanli.cli.billing`). All through
 :class:`suanli.client.money.MoneyClient`."""
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from typing import Annotated, Any
 import typer
 
 from suanli.cli.context import client
-from suanli.cli.options import JsonOpt, amount, instant
+from suanli.cli.options import JsonOpt, amount
 from suanli.cli.render import fail, print_json, show, table, when
 from suanli.client.money import MoneyClient
 
 usage_app = typer.Typer(help="Usage events: ingest and totals.", no_args_is_help=True)
 wallet_app = typer.Typer(help="Prepaid wallets, credits and the low-balance rule.", no_args_is_help=True)
-voucher_app = typer.Typer(help="Compute vouchers (算力券).", no_args_is_help=True)
 PLAN_HELP = ("Price plans: payg, spot, term (包月/包年, holds its devices), commit (包销 take-or-pay, holds its "
              "devices), spend_commitment (holds nothing).")
 plan_app = typer.Typer(help=PLAN_HELP, no_args_is_help=True)
@@ -129,57 +129,6 @@ def wallet_check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     with client(ctx) as api:
         out = MoneyClient(api).check_wallets()
     print_json(out) if as_json else typer.echo(f"{len(out['changes'])} change(s): {out['changes']}")
-
-
-@voucher_app.command("issue")
-def voucher_issue(ctx: typer.Context, tenant: Annotated[str, typer.Option("--tenant")],
-                  issuer: Annotated[str, typer.Option("--issuer", help="Who funds it, e.g. shanghai-city.")],
-                  percent: Annotated[str, typer.Option("--percent", help="Fraction of eligible charges, e.g. 0.3.")],
-                  cap: Annotated[str, typer.Option("--cap", help="Most it pays in total.")],
-                  valid_from: Annotated[str, typer.Option("--from", help="ISO-8601 start.")],
-                  valid_to: Annotated[str, typer.Option("--to", help="ISO-8601 end (exclusive).")],
-                  as_json: JsonOpt = False) -> None:
-    """Issue a compute voucher to a tenant (operator)."""
-    a, b = instant(valid_from, "--from"), instant(valid_to, "--to")
-    assert a is not None and b is not None
-    with client(ctx) as api:
-        v = MoneyClient(api).issue_voucher(tenant=tenant, issuer=issuer, percent=amount(percent, "--percent"),
-                                           cap=amount(cap, "--cap"), valid_from=a, valid_to=b)
-    print_json(v) if as_json else typer.echo(f"voucher {v.id}: {v.percent:f} of eligible charges up to {v.cap:f}")
-
-
-@voucher_app.command("list")
-def voucher_list(ctx: typer.Context, tenant: TenantOpt = None, issuer: str | None = None, as_json: JsonOpt = False
-                 ) -> None:
-    with client(ctx) as api:
-        rows = MoneyClient(api).vouchers(tenant=tenant, issuer=issuer)
-    if as_json:
-        print_json(rows)
-        return
-    show(table("vouchers", ["id", "issuer", "tenant", ("percent", "right"), ("cap", "right"), ("used", "right"),
-                            ("left", "right"), "from", "to"],
-               [[v.id, v.issuer, v.tenant, f"{v.percent:f}", f"{v.cap:f}", f"{v.used:f}", f"{v.left:f}",
-                 when(v.valid_from), when(v.valid_to)] for v in rows]))
-
-
-@voucher_app.command("audit")
-def voucher_audit(ctx: typer.Context, issuer: str | None = None, tenant: TenantOpt = None,
-                  csv_out: Annotated[bool, typer.Option("--csv", help="CSV for the issuer's audit.")] = False,
-                  as_json: JsonOpt = False) -> None:
-    """Every use and refusal of vouchers, line by line, with the rule applied."""
-    with client(ctx) as api:
-        rows = MoneyClient(api).voucher_audit(issuer=issuer, tenant=tenant)
-    if as_json:
-        print_json(rows)
-        return
-    if csv_out:
-        cols = list(rows[0].model_dump()) if rows else ["voucher"]
-        typer.echo(",".join(cols))
-        for r in rows:
-            typer.echo(",".join(str(v) for v in r.model_dump(mode="json").values()))
-        return
-    show(table("voucher audit", ["voucher", "tenant", "invoice", "line", "outcome", "rule", ("amount", "right")],
-               [[r.voucher, r.tenant, r.invoice, r.line_no, r.outcome, r.rule, f"{r.amount:f}"] for r in rows]))
 
 
 @plan_app.command("create")
