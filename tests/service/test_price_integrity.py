@@ -84,3 +84,23 @@ def test_a_change_at_08_49_31_splits_the_line_at_08_49_31(demo: Platform, operat
     clock.set(datetime(2026, 12, 1, tzinfo=UTC))
     doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
     assert sorted(x["amount"] for x in doc["lines"]) == sorted(x.amount for x in lines)
+
+
+def test_a_fleet_file_cannot_back_date_a_price_either(demo: Platform, operator: Principal, clock: FakeClock) -> None:
+    from suanli.service import fleet
+
+    before = _entries(demo, operator)
+    doc = {"prices": [{"model": "H800", "unit": "device_hour", "amount": "9", "effective_from": "2026-11-01T00:00:00Z"}]}
+    with pytest.raises(ValidationError, match=r"prices\[0\]: H800 effective .* is in the past"):
+        fleet.import_fleet(demo, operator, doc)
+    for bad, says in (("0", "> 0"), ("1e12", "largest"), ("-1", "> 0")):
+        with pytest.raises(ValidationError, match=says):
+            fleet.import_fleet(demo, operator, {"prices": [{"model": "H800", "unit": "device_hour", "amount": bad,
+                                                            "effective_from": "2027-01-01T00:00:00Z"}]})
+    assert _entries(demo, operator) == before
+    # a model's first price may carry an earlier date: nothing was billed at any price before it
+    fleet.import_fleet(demo, operator, {"prices": [{"model": "T4", "unit": "device_hour", "amount": "1.2",
+                                                    "effective_from": "2026-01-01T00:00:00Z"}]})
+    fleet.import_fleet(demo, operator, {"prices": [{"model": "H800", "unit": "device_hour", "amount": "9",
+                                                    "effective_from": "2027-01-01T00:00:00Z"}]})
+    assert len(_entries(demo, operator)) == len(before) + 2

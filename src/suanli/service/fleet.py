@@ -23,6 +23,7 @@ from suanli.domain.authz import Action, authorize
 from suanli.domain.catalog import AcceleratorModel
 from suanli.domain.clock import utc
 from suanli.domain.fleet import FloorPrice, NodeState, Ownership, parse_fleet
+from suanli.domain.money import check_amount
 from suanli.domain.prices import PriceEntry, PriceUnit
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 from suanli.service.platform import Platform
@@ -63,16 +64,27 @@ def import_fleet(p: Platform, actor: Principal, raw: Any) -> dict[str, int]:
                                   field="supplier", nodes=[m[0] for m in moved[:50]])
         new_nodes = sum(store.save_node(s, n, now) for n in spec.nodes)
         cur = p.settings.currency
-        for pr in spec.prices:
+        priced = {e.model for e in price_store.list_prices(s)}  # models with a price before this import
+        for i, pr in enumerate(spec.prices):
             try:
                 unit = PriceUnit(pr.unit)
             except ValueError:
                 raise ValidationError(f"price unit {pr.unit!r} not allowed; allowed: device_hour, p_year") from None
+            amount = check_amount(pr.amount, f"prices[{i}].amount")
             eff = _parse_time(pr.effective_from) if pr.effective_from else datetime(2020, 1, 1, tzinfo=now.tzinfo)
             existing = {(e.model, e.site, e.effective_from) for e in price_store.list_prices(s)}
-            if (pr.model, pr.site, eff) not in existing:
-                price_store.add_price(s, PriceEntry(pr.model, pr.site, unit, pr.amount, cur, eff), now)
-        for f in spec.floors:
+            if (pr.model, pr.site, eff) in existing:
+                continue
+            if eff < now and pr.model in priced:
+                # a model's first prices may carry an earlier date (nothing was billed at any price
+                # before them); after that, a list price is effective now or later, never earlier
+                raise ValidationError(
+                    f"prices[{i}]: {pr.model} effective {eff.isoformat()} is in the past and {pr.model} already has "
+                    "prices: a new list price is effective now or later (give an instant from now on, or set it with "
+                    "`suanli price set`); correct past billing with `suanli price correct`", field="effective_from")
+            price_store.add_price(s, PriceEntry(pr.model, pr.site, unit, amount, cur, eff), now)
+        for i, f in enumerate(spec.floors):
+            check_amount(f.device_hour, f"floors[{i}].device_hour")
             store.save_floor(s, f)
     return {"models": len(spec.models), "sites": len(spec.sites), "suppliers": len(spec.suppliers),
             "nodes": len(spec.nodes), "new_nodes": new_nodes, "prices": len(spec.prices), "floors": len(spec.floors)}
@@ -219,8 +231,7 @@ def set_floor(p: Platform, actor: Principal, supplier: str, model: str, device_h
     """A supplier's floor price for a model (the operator for any supplier, a supplier for itself;
     another supplier's answers 404)."""
     authorize(actor, Action.SET_FLOOR).named_supplier(supplier)
-    if device_hour <= 0:
-        raise ValidationError(f"floor price must be > 0, got {device_hour}")
+    device_hour = check_amount(device_hour, "device_hour")
     with p.tx() as s:
         m = p.catalog(s).get(model)
         if not store.supplier_exists(s, supplier):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LeaseState
-from suanli.domain.money import to_decimal
+from suanli.domain.money import check_amount, to_decimal
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 from suanli.ledger.meters import parse_meter
 from suanli.ledger.plans import (
@@ -52,6 +52,11 @@ def _dec(v: Any, field: str) -> Decimal:
     return to_decimal(v, field=field)
 
 
+def _price(v: Any, field: str) -> Decimal:
+    """A plan's rate, tier price or commit price: in the documented money range (0 allowed: a free tier)."""
+    return check_amount(v, field, allow_zero=True)
+
+
 def _rates(raw: Any) -> tuple[Rate, ...]:
     if raw is None:
         return ()
@@ -67,8 +72,8 @@ def _rates(raw: Any) -> tuple[Rate, ...]:
                                   field="rates")
         meter = parse_meter(str(r.get("meter", "")))
         tiers = tuple(Tier(None if t.get("up_to") is None else _dec(t["up_to"], "tiers.up_to"),
-                           _dec(t.get("price"), "tiers.price")) for t in (r.get("tiers") or []))
-        price = _dec(r.get("price", tiers[0].price if tiers else None), f"rates[{i}].price")
+                           _price(t.get("price"), "tiers.price")) for t in (r.get("tiers") or []))
+        price = _price(r.get("price", tiers[0].price if tiers else None), f"rates[{i}].price")
         out.append(Rate(meter, price, r.get("model") or None, str(r.get("unit") or ""), tiers))
     return tuple(out)
 
@@ -113,7 +118,7 @@ def parse_plan(raw: Mapping[str, Any], plan_id: str, tenant_id: str, now: dateti
         term_model=str(raw.get("term_model") or ""), term_devices=_dec(raw.get("term_devices", "0"), "term_devices"),
         commit_meter=parse_meter(str(cm)) if cm else None, commit_model=str(raw.get("commit_model") or ""),
         commit_quantity=_dec(raw.get("commit_quantity", "0"), "commit_quantity"),
-        commit_price=_dec(raw.get("commit_price", "0"), "commit_price"),
+        commit_price=_price(raw.get("commit_price", "0"), "commit_price"),
         commit_devices=_dec(raw.get("commit_devices", "0"), "commit_devices"), paid=bool(raw.get("paid", False)),
         name=str(raw.get("name") or ""))
     return validate_plan(plan)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LeaseState, ProductForm
-from suanli.domain.money import SECONDS_PER_HOUR, round_line
+from suanli.domain.money import SECONDS_PER_HOUR, check_amount, round_line
 from suanli.errors import ValidationError
 from suanli.ledger import invoices as inv
 from suanli.ledger.postings import credit, wallet
@@ -45,6 +45,7 @@ def _money(p: Platform, amount: Decimal) -> Decimal:
 def top_up(p: Platform, actor: Principal, tenant: str, amount: Decimal, reference: str = "") -> dict[str, Any]:
     """Record money received into a tenant's wallet (operator only), then re-check its runway."""
     grant = authorize(actor, Action.MANAGE_WALLET)
+    amount = check_amount(amount, "amount", places=2)
     with p.tx() as s:
         who = resolve_tenant(s, grant, tenant)
         e = inv.top_up(who.account_id, reference or "tu_" + secrets.token_hex(6), p.clock.now(), amount,
@@ -59,6 +60,7 @@ def grant_credit(p: Platform, actor: Principal, tenant: str, amount: Decimal, re
     grant = authorize(actor, Action.MANAGE_WALLET)
     if not reason:
         raise ValidationError("a credit needs a reason (what it is for)", field="reason")
+    amount = check_amount(amount, "amount", places=2)
     with p.tx() as s:
         who = resolve_tenant(s, grant, tenant)
         e = inv.grant_credit(who.account_id, "cr_" + secrets.token_hex(6), p.clock.now(), amount, reason,
@@ -94,9 +96,14 @@ def _burn_and_accrued(p: Platform, s: Session, tenant_id: str) -> tuple[Decimal,
     for lease in lease_store.list_leases(s, tenant_id=tenant_id, states=[LeaseState.ACTIVE]):
         if lease.form is ProductForm.RESERVATION:  # a term's devices, paid by its fee: never suspended
             continue
+        held = [al for al in lease.allocations if al.start <= now and (al.end is None or al.end > now)]
+        if held and all(al.drawn_from for al in held):  # on a term's reservation: its fee pays, never suspended
+            continue
         ids.append(lease.id)
         since = max(lease.activated_at or now, start)
         for al in lease.allocations:  # each over its own window: a resumed or re-placed lease holds several in turn
+            if al.drawn_from:  # time on a term's reservation is covered by the term's fee
+                continue
             r = book.rate_at(al.model, al.site, now) or Decimal(0)
             if al.start <= now and (al.end is None or al.end > now):
                 burn += al.share * r

@@ -40,8 +40,9 @@ class PriceResponse(BaseModel):
     p_year: Dec
 
 
-class PriceCorrectionRequest(Wire):
-    """Over the past window [from, to) the price of ``model`` (at ``site``, else every site) was ``amount``."""
+class PriceCorrectionRequest(BaseModel):
+    """Over the past window [from, to) the price of ``model`` (at ``site``, else every site) was ``amount``.
+    Unknown fields are refused (422); ``from`` and ``to`` are the wire names of ``start`` and ``end``."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     model: str
