@@ -71,7 +71,7 @@ def test_tenants_see_only_their_money_and_suppliers_only_payouts(http: Http, clo
     clock.advance(hours=2)
     assert c.post(f"/v1/leases/{order.json()['lease_id']}/end", headers=a).status_code == 200
     prev = c.get("/v1/billing/preview/2026-11", headers=a).json()
-    assert prev["total"] == "10.4" and prev["lines"][0]["supplier_share"] is None  # not for tenants
+    assert prev["total"] == "10.40" and prev["lines"][0]["supplier_share"] is None  # not for tenants
     assert c.get("/v1/billing/preview/2026-11", headers=b).json()["lines"] == []
     assert c.get("/v1/billing/preview/2026-11", params={"tenant": "a"}, headers=b).status_code == 404
     r = c.post("/v1/billing/invoices", json={"tenant": "a", "period": "2026-11"}, headers=op)
@@ -80,7 +80,7 @@ def test_tenants_see_only_their_money_and_suppliers_only_payouts(http: Http, clo
     r = c.post("/v1/billing/invoices", json={"tenant": "a", "period": "2026-11"}, headers=op)
     assert r.status_code == 201, r.text
     inv = r.json()
-    assert inv["total"] == "10.4" and inv["lines"][0]["supplier_share"] is not None
+    assert inv["total"] == "10.40" and inv["lines"][0]["supplier_share"] is not None
     assert c.get(f"/v1/billing/invoices/{inv['id']}", headers=b).status_code == 404
     assert c.get(f"/v1/billing/invoices/{inv['id']}", headers=sup).status_code == 403
     assert [x["id"] for x in c.get("/v1/billing/invoices", headers=a).json()] == [inv["id"]]
@@ -137,8 +137,8 @@ def test_plans_vouchers_packages_wallet_over_http(http: Http, clock: FakeClock) 
     # 3 device-hours: 1 from the package, 2 x 2.60 billed; package fee 2.00; voucher 50 % of the usage line
     kinds = {x["kind"] for x in inv["lines"]}
     assert {"package_covered", "usage", "package_fee"} <= kinds
-    assert inv["total"] == "7.2" and inv["vouchers"] == "2.6" and inv["amount_due"] == "0"
-    assert inv["status"] == "paid" and inv["wallet"] == "4.6"
+    assert inv["total"] == "7.20" and inv["vouchers"] == "2.60" and inv["amount_due"] == "0.00"
+    assert inv["status"] == "paid" and inv["wallet"] == "4.60"
     assert c.get("/v1/wallet", headers=t).json()["balance"] == "45.4"
     audit = c.get("/v1/vouchers/audit", params={"format": "csv"}, headers=op)
     assert audit.text.startswith("voucher,issuer,tenant,scheme,outcome,rule,rule_text,") and ",used," in audit.text

@@ -13,6 +13,7 @@ import yaml
 from cli_harness import Cli
 
 from suanli.cli.main import app
+from suanli.domain.invoices import stored
 from suanli.testing.clock import FakeClock
 
 H800 = ("order", "create", "--form", "gpu", "--quantity", "2", "--model", "H800")
@@ -64,8 +65,8 @@ def test_ended_lease_is_invoiced_per_second(cli: Cli, tokens: dict[str, str], cl
     inv = cli.json("invoice", "show", "--period", period, token=tokens["acme"])
     (line,) = inv["lines"]
     expected = (4321 * 2 * hourly_one / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    assert line["lease"] == lease_id and Decimal(line["quantity"]) == Decimal(2 * 4321) / 3600  # device-hours
-    assert Decimal(line["unit_price"]) == hourly_one and line["price_unit"] == "device-hour"
+    assert line["lease"] == lease_id and Decimal(line["quantity"]) == stored(Decimal(2 * 4321) / 3600)  # device-hours (12 places)
+    assert Decimal(line["unit_price"]) == stored(hourly_one) and line["price_unit"] == "device-hour"
     assert Decimal(line["amount"]) == expected and Decimal(inv["total"]) == Decimal(inv["amount_due"]) == expected
     table = cli("invoice", "show", "--period", period, token=tokens["acme"])
     assert f"total {expected:f} CNY" in table.stdout and "rounded once to 0.01, half up" in table.stdout

@@ -38,14 +38,14 @@ def test_money_commands_end_to_end(cli: Cli, tokens: dict[str, str], clock: Fake
     clock.set(datetime(2026, 12, 1, tzinfo=UTC))
     inv = cli.json("invoice", "issue", "acme", "--period", "2026-11", token=op)
     # 6 M tokens: 1 M from the package, 5 M x 8 = 40.00; package fee 5.00; no paid contract: no voucher
-    assert inv["total"] == "45" and inv["vouchers"] == "0" and inv["wallet"] == "45" and inv["status"] == "paid"
+    assert inv["total"] == "45.00" and inv["vouchers"] == "0.00" and inv["wallet"] == "45.00" and inv["status"] == "paid"
     assert [x["id"] for x in cli.json("invoice", "list", token=acme)] == [inv["id"]]
     out = tmp_path / "inv.html"
     r = cli("invoice", "export", inv["id"], "--format", "html", "-o", str(out), token=acme)
     assert r.exit_code == 0 and "45.00" in out.read_text()
     r = cli("invoice", "export", inv["id"], "--format", "csv", token=acme)
     assert r.stdout.startswith("invoice,line_no,kind")
-    assert cli.json("invoice", "get", inv["id"], token=acme)["amount_due"] == "0"
+    assert cli.json("invoice", "get", inv["id"], token=acme)["amount_due"] == "0.00"
     assert cli.json("wallet", "show", token=acme)["balance"] == "55"
     r = cli("invoice", "get", inv["id"], token=tokens["globex"])
     assert r.exit_code == 1 and "no invoice" in r.output

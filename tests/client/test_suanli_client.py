@@ -22,6 +22,7 @@ from suanli.client import (
     ServerUnreachableError,
     SuanliClient,
 )
+from suanli.domain.invoices import stored
 from suanli.errors import NotFoundError, ValidationError
 from suanli.testing.clock import FakeClock
 
@@ -69,7 +70,7 @@ def test_order_lease_end_invoice(tenant: SuanliClient, clock: FakeClock) -> None
     assert ended.state == "ended"
     inv = tenant.invoice(clock.now().strftime("%Y-%m"))
     (line,) = inv.lines
-    assert line.lease == order.lease_id and line.quantity == Decimal(2 * 5431) / 3600  # device-hours
+    assert line.lease == order.lease_id and line.quantity == stored(Decimal(2 * 5431) / 3600)  # device-hours, 12 places as stored
     hourly = 2 * line.unit_price  # two devices at the per-device-hour price
     assert line.amount == (5431 * hourly / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     assert line.amount == Decimal("30.67")  # 2 x H800 at 90,000 元/P/年 for 5,431 s

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from suanli.cli.context import client
+from suanli.cli.invoice_view import invoice_out
 from suanli.cli.money import (
     invoice_credit,
     invoice_export,
@@ -17,11 +18,11 @@ from suanli.cli.money import (
     invoice_list,
     invoice_pay,
     invoice_void,
-    sla_notes,
     statement_out,
 )
 from suanli.cli.options import JsonOpt
-from suanli.cli.render import dec, print_json, show, table, when
+from suanli.cli.render import print_json
+from suanli.client.money import MoneyClient
 
 invoice_app = typer.Typer(help="Tenants' monthly invoices: the draft to date, and issued invoices.",
                           no_args_is_help=True)
@@ -39,33 +40,26 @@ PeriodOpt = Annotated[str | None, typer.Option("--period", metavar="YYYY-MM",
 def invoice_show(ctx: typer.Context, period: PeriodOpt = None,
                  tenant: Annotated[str | None, typer.Option("--tenant", help="The tenant (operator only; a tenant "
                                                             "sees its own).")] = None,
+                 fmt: Annotated[str, typer.Option("--format", help="table (default), json, csv or html: "
+                                                  "a draft exports exactly as the issued invoice will.")] = "table",
                  as_json: JsonOpt = False) -> None:
     """A tenant's invoice for a month: the issued invoice once the month is issued, else the draft as it
     will be issued (to date for the current month): the ledger's lines (plans, packages, list prices),
     subtotal, tax, vouchers, credits, wallet, amount due, and the rounding rule (each line rounded once
-    to 0.01, half up)."""
+    to 0.01, half up). Amounts print the same way on the draft and on the issued invoice."""
+    if fmt not in ("table", "json", "csv", "html"):
+        raise typer.BadParameter("allowed: table, json, csv, html", param_hint="--format")
+    if fmt in ("csv", "html"):
+        with client(ctx) as api:
+            typer.echo(MoneyClient(api).export_month(period or current_period(), fmt, tenant=tenant))
+        return
+    as_json = as_json or fmt == "json"
     with client(ctx) as api:
         inv = api.invoice(period or current_period(), tenant=tenant)
     if as_json:
         print_json(inv)
         return
-    split = any(x.supplier_share is not None for x in inv.lines)  # the operator's view
-    cols: list[str | tuple[str, str]] = ["#", "kind", "meter", "model", "site", "lease", ("quantity", "right"),
-                                         "unit", ("unit price", "right"), ("amount", "right")]
-    if split:
-        cols += [("supplier share", "right"), ("commission", "right")]
-    rows = [[x.line_no + 1, x.kind, x.meter, x.model, x.site, x.lease, f"{x.quantity:.4f}", x.price_unit, dec(x.unit_price, 4), dec(x.amount),
-             *([dec(x.supplier_share), dec(x.commission)] if split else [])] for x in inv.lines]
-    cur = inv.currency
-    state = "draft" if inv.id is None else f"{inv.status} {inv.id}"
-    when_s = f"as of {when(inv.as_of)}" if inv.id is None else f"issued {when(inv.as_of)}"
-    show(table(f"invoice {inv.tenant} {inv.period} ({cur}) [{state}]", cols, rows,
-               caption=f"{when_s}; {len(inv.lines)} lines; {inv.records} usage records"),
-         f"subtotal {dec(inv.subtotal)} {cur}; tax {dec(inv.tax)} {cur}",
-         f"total {dec(inv.total)} {cur}",
-         f"− vouchers {dec(inv.vouchers)} − credits {dec(inv.credits)} − wallet {dec(inv.wallet)} "
-         f"= amount due {dec(inv.amount_due)} {cur}",
-         f"rounding: {inv.rounding}", *sla_notes(inv.sla_credits))
+    invoice_out(inv)
 
 
 def revenue(ctx: typer.Context, period: PeriodOpt = None,

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from suanli.cli.context import client
+from suanli.cli.invoice_view import invoice_out, invoices_out
 from suanli.cli.options import JsonOpt, amount
 from suanli.cli.render import fail, print_json, show, table, when
 from suanli.client.money import MoneyClient
@@ -241,29 +242,14 @@ def invoice_list(ctx: typer.Context, tenant: TenantOpt = None, period: PeriodOpt
     if as_json:
         print_json(rows)
         return
-    show(table("invoices", ["id", "tenant", "period", "status", ("total", "right"), ("due", "right"), "issued"],
-               [[x.id, x.tenant, x.period, x.status, f"{x.total:f}", f"{x.amount_due:f}", when(x.issued_at)]
-                for x in rows]))
+    invoices_out(rows)
 
 
 def _billed_out(inv: Any, as_json: bool) -> None:
     if as_json:
         print_json(inv)
         return
-    show(table(f"invoice {inv.id} {inv.tenant} {inv.period} [{inv.status}] ({inv.currency})",
-               ["#", "kind", "meter", "model", "site", "lease", ("quantity", "right"), "unit", ("price", "right"),
-                ("amount", "right")],
-               [[x.line_no + 1, x.kind, x.meter, x.model, x.site, x.lease, f"{x.quantity:.4f}", x.price_unit,
-                 f"{x.unit_price:.4f}", f"{x.amount:f}"] for x in inv.lines],
-               caption=f"total {inv.total:f} − vouchers {inv.vouchers:f} − credits {inv.credits:f} − wallet "
-                       f"{inv.wallet:f} = due {inv.amount_due:f}"),
-         *sla_notes(inv.sla_credits))
-
-
-def sla_notes(credits: Any) -> list[str]:
-    """One line per SLA credit an invoice posted and spends (part of its credits)."""
-    return [f"SLA credit {c.id}: {c.amount:f} for lease {c.lease} ({c.reason}; {c.seconds} s lost, "
-            f"from {c.start:%Y-%m-%d %H:%M} UTC) — included in credits" for c in credits]
+    invoice_out(inv)
 
 
 def invoice_issue(ctx: typer.Context, tenant: str, period: Annotated[str, typer.Option("--period")],

@@ -204,6 +204,16 @@ class MoneyClient:
             raise self.api._error(r)
         return r.text
 
+    def export_month(self, period: str, fmt: str, *, tenant: str | None = None) -> str:
+        """A month's invoice (the issued one, else the draft) as ``csv`` or ``html`` text (``json``
+        as the raw JSON text)."""
+        params = {"format": fmt} | ({"tenant": tenant} if tenant else {})
+        r = self.api._http.get(f"/v1/invoices/{period}", params=params,
+                               headers={"Authorization": f"Bearer {self.api.token}"} if self.api.token else None)
+        if r.status_code >= 400:
+            raise self.api._error(r)
+        return r.text
+
     def pay_invoice(self, invoice_id: str) -> BilledInvoiceResponse:
         return self._one(BilledInvoiceResponse, "POST", f"/v1/billing/invoices/{invoice_id}/pay")
 

@@ -91,3 +91,17 @@ def check_currency(currency: str) -> str:
 def round_line(amount: Decimal, currency: str = "CNY") -> Decimal:
     """The single rounding point: one invoice line, to the minor unit, half up."""
     return amount.quantize(MINOR_UNIT[check_currency(currency)], rounding=ROUND_HALF_UP)
+
+
+def minor(amount: Decimal, currency: str = "CNY") -> Decimal:
+    """An amount that is already whole minor units (an invoice line, a total, a credit note) with
+    exactly the currency's places (``48`` and ``48.000000000000`` both become ``48.00``): how every
+    amount of an invoice document is held and printed. Not a rounding point: a value with finer
+    digits is rounded half up as :func:`round_line` would."""
+    return round_line(amount, currency)
+
+
+def money_text(amount: Decimal, currency: str = "CNY", *, grouped: bool = False) -> str:
+    """The one way an amount is written (wire strings, CSV, HTML, terminal): fixed point, the
+    currency's places; ``grouped`` adds thousands separators for people (``1,870.37``)."""
+    return format(minor(amount, currency), ",f" if grouped else "f")

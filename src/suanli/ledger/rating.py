@@ -37,6 +37,7 @@ from operator import attrgetter
 
 from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.domain.prices import PriceBook
+from suanli.domain.usage import UsageSum as UsageSum  # re-exported: the store returns it
 from suanli.errors import NotFoundError, ValidationError
 from suanli.ledger.meters import DEVICE_METERS, INFORMATIONAL, PRICE_UNIT, Meter, UsageRecord
 from suanli.ledger.packages import Drawdown, Package
@@ -85,26 +86,6 @@ class ChargeLine:
     description: str = ""
     node: str = ""
     """The node the usage ran on (lease time and events that name one); empty for fees and tokens."""
-
-
-@dataclass(frozen=True, slots=True)
-class UsageSum:
-    """Usage records that rate alike, summed: one meter and the same dimensions, with times in
-    one month and one span between two consecutive :func:`cuts` (so the same plan, list price,
-    kind and interruption apply to each of them); records of quantity zero are summed apart."""
-
-    meter: Meter
-    model: str
-    site: str
-    supplier: str
-    node: str
-    lease: str
-    order: str
-    quantity: Decimal
-    """The exact sum of the records' quantities, in the meter's own unit."""
-    records: int
-    first: datetime
-    last: datetime
 
 
 @dataclass

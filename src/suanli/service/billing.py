@@ -24,14 +24,23 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, Grant, authorize, sees_revenue_split
+from suanli.domain.invoices import (
+    STORED_STATUSES,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    VoucherOutcome,
+)
 from suanli.domain.leases import LeaseState, ProductForm
+from suanli.domain.money import minor
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 from suanli.ledger import invoices as inv
 from suanli.ledger.metering import LEASE_SOURCE, active_intervals, lease_records, legacy_key
@@ -42,7 +51,6 @@ from suanli.ledger.rating import (
     ChargeLine,
     Rated,
     RatingInput,
-    UsageSum,
     cuts,
     drawn_kinds,
     period_bounds,
@@ -65,21 +73,14 @@ from suanli.store import ledger as ledger_store
 from suanli.store import packages as package_store
 from suanli.store import usage as usage_store
 from suanli.store.engine_tables import SlaCreditRow
-from suanli.store.money_tables import CreditNoteRow, InvoiceRow, SlaCreditPostingRow
+from suanli.store.money_tables import SlaCreditPostingRow
 
 ZERO = Decimal("0.00")
-STORED_PLACES = Decimal("1e-12")
-"""Stored line quantities and unit prices keep 12 decimal places (PostgreSQL NUMERIC(38, 12));
-amounts are computed from the exact values before that, and rounded once to the cent."""
 
 
 def cents(d: Decimal) -> Decimal:
     """A stored amount (already whole cents) with exactly two places, on SQLite and PostgreSQL alike."""
     return d.quantize(Decimal("0.01"))
-
-
-def q12(d: Decimal) -> Decimal:
-    return d.quantize(STORED_PLACES, ROUND_HALF_UP).normalize()
 
 
 def entry_values(e: Entry) -> tuple[str, str, datetime, str, str, list[tuple[str, Decimal]]]:
@@ -94,11 +95,6 @@ def record_from_row(r: Sequence[Any]) -> UsageRecord:
      _ing) = r
     return UsageRecord(source, event_id, METERS[meter], tenant_id, time, quantity, model, site, supplier, node, lease,
                        order_id, h)
-
-
-def sum_from_row(r: Sequence[Any]) -> UsageSum:
-    meter, model, site, supplier, node, lease, order_id, quantity, n, first, last = r
-    return UsageSum(METERS[meter], model, site, supplier, node, lease, order_id, quantity, n, first, last)
 
 
 def voucher_from_row(r: Any, used: Decimal) -> Voucher:
@@ -206,7 +202,7 @@ def pending_sla(p: Platform, s: Session, tenant_id: str, period_end: datetime, n
 def sla_doc(row: SlaCreditRow, parts: Sequence[SlaPart] | Sequence[dict[str, Any]], actor: Principal
             ) -> dict[str, Any]:
     doc: dict[str, Any] = {"id": row.id, "lease": row.lease_id, "start": row.start, "end": row.end,
-                           "seconds": row.seconds, "amount": cents(row.amount), "reason": row.reason}
+                           "seconds": row.seconds, "amount": minor(row.amount, row.currency), "reason": row.reason}
     if sees_revenue_split(actor):
         doc["parts"] = [x if isinstance(x, dict) else _part_doc(x) for x in parts]
     return doc
@@ -244,8 +240,7 @@ def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime,
     # summed where the usage lives, but the kinds that a term contract or a package draws down in
     # time order: those are rated one by one, with the lease time not stored yet
     drawn = sorted((m.value, model) for m, model in drawn_kinds(tid, plans, packages))
-    sums = [sum_from_row(r) for r in usage_store.usage_sums(s, tid, period, cuts(tid, start, end, plans, book, stops, qcuts),
-                                                            without=drawn)]
+    sums = usage_store.usage_sums(s, tid, period, cuts(tid, start, end, plans, book, stops, qcuts), without=drawn)
     one_by_one = [record_from_row(r) for r in usage_store.events_for(s, tid, period, kinds=drawn)]
     metered = [record_from_row(r) for r in usage_store.events_for(s, tid, period, source=LEASE_SOURCE)] if leased else []
     fresh = unmetered(metered, leased)
@@ -326,11 +321,13 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
                     why = "; ".join(RULE_TEXT[r] for r in rules) or "no line has an amount to pay"
                     raise ValidationError(f"voucher {vid} cannot pay any line of this invoice: {why}",
                                           voucher=vid, rules=rules)
-        row = InvoiceRow(id=invoice_id, tenant_id=who.account_id, period=period, status="issued",
-                         currency=inp.currency, subtotal=st.subtotal, tax=st.tax, total=st.total,
-                         vouchers=st.vouchers, credits=st.credits, wallet=st.wallet, amount_due=st.amount_due,
-                         issued_at=now)
-        line_ids = store.add_invoice(s, row, [_line_values(i, x) for i, x in enumerate(rated.lines)])
+        c = inp.currency
+        paid = st.amount_due == 0 and st.total > 0  # vouchers, credits and wallet paid it all
+        invoice = Invoice(invoice_id, who.account_id, period, InvoiceStatus.PAID if paid else InvoiceStatus.ISSUED, c,
+                          minor(st.subtotal, c), minor(st.tax, c), minor(st.total, c), minor(st.vouchers, c),
+                          minor(st.credits, c), minor(st.wallet, c), minor(st.amount_due, c), now,
+                          paid_at=now if paid else None)
+        line_ids = store.add_invoice(s, invoice, [line_of(i, x, c) for i, x in enumerate(rated.lines)])
         store.add_voucher_outcomes(
             s, [{"voucher_id": u.voucher_id, "invoice_id": invoice_id, "line_id": line_ids[u.line_no],
                  "amount": u.amount, "rule": u.rule, "at": now} for u in st.voucher_uses],
@@ -345,71 +342,106 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
                 supplier_share=sum((q.supplier_share for q in x.parts), ZERO),
                 parts=[_part_doc(q) for q in x.parts], at=now))
         ledger_store.add_entries(s, [entry_values(e) for e in st.entries])
-        if st.amount_due == 0 and st.total > 0:
-            row.status, row.paid_at = "paid", now
     return invoice_doc(p, actor, invoice_id) | {"records": n}
 
 
-def _line_values(i: int, x: ChargeLine) -> dict[str, Any]:
-    return {"line_no": i, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site, "supplier": x.supplier,
-            "node": x.node, "lease": x.lease, "plan": x.plan, "package": x.package, "start_at": x.start, "end_at": x.end,
-            "quantity": q12(x.quantity), "price_unit": x.price_unit, "unit_price": q12(x.unit_price),
-            "amount": x.amount, "supplier_share": x.supplier_share, "commission": x.commission, "records": x.records,
-            "usage_period": x.usage_period, "description": x.description}
+def line_of(i: int, x: ChargeLine, currency: str) -> InvoiceLine:
+    """A rated line as an invoice holds it: the issued invoice stores exactly this, and the draft
+    shows exactly this (amounts in the minor unit, quantity and unit price at stored precision)."""
+    return InvoiceLine(i, x.kind, x.meter, x.model, x.site, x.supplier, x.node, x.lease, x.plan, x.package, x.start,
+                       x.end, x.quantity, x.price_unit, x.unit_price, x.amount, x.supplier_share, x.commission,
+                       x.records, x.usage_period, x.description).canonical(currency)
 
 
-def _invoice_row(s: Session, grant: Grant, invoice_id: str, *, for_update: bool = False) -> InvoiceRow:
+def _get_invoice(s: Session, grant: Grant, invoice_id: str, *, for_update: bool = False) -> Invoice:
     return store.get_invoice(s, invoice_id, tenant_id=grant.tenant_id, for_update=for_update)
+
+
+def document(*, tenant: str, period: str, status: InvoiceStatus, currency: str, as_of: datetime, records: int,
+             totals: Sequence[Decimal], lines: Sequence[InvoiceLine], sla: list[dict[str, Any]], actor: Principal,
+             invoice: Invoice | None = None, notes: Sequence[CreditNote] = (),
+             uses: Sequence[VoucherOutcome] = ()) -> dict[str, Any]:
+    """An invoice document, issued (``invoice``) or draft: the one shape every reader gets (JSON,
+    CLI, CSV, HTML), with every amount in the currency's minor unit. ``totals``: subtotal, tax,
+    total, vouchers, credits, wallet, amount due. The revenue split of a line is the operator's."""
+    c = currency
+    split = sees_revenue_split(actor)
+    doc: dict[str, Any] = {
+        "id": invoice.id if invoice else None, "tenant": tenant, "period": period, "status": status, "currency": c,
+        "as_of": as_of, "issued_at": invoice.issued_at if invoice else None,
+        "paid_at": invoice.paid_at if invoice else None, "voided_at": invoice.voided_at if invoice else None,
+        "records": records,
+        **{k: minor(v, c) for k, v in zip(TOTALS, totals, strict=True)},
+        "credit_notes": [{"id": n.id, "amount": minor(n.amount, c), "reason": n.reason, "to_wallet": n.to_wallet,
+                          "at": n.at} for n in notes],
+        "voucher_uses": [{"voucher": u.voucher, "line_no": u.line_no, "outcome": u.outcome, "rule": u.rule,
+                          "amount": minor(u.amount, c)} for u in uses],
+        "sla_credits": sla,
+        "lines": [{"line_no": x.line_no, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
+                   "supplier": x.supplier, "node": x.node, "lease": x.lease, "plan": x.plan, "package": x.package,
+                   "start": x.start, "end": x.end, "quantity": x.quantity, "price_unit": x.price_unit,
+                   "unit_price": x.unit_price, "amount": x.amount, "records": x.records,
+                   "usage_period": x.usage_period, "description": x.description,
+                   **({"supplier_share": x.supplier_share, "commission": x.commission} if split else {})}
+                  for x in (y.canonical(c) for y in lines)],
+    }
+    return doc
+
+
+TOTALS = ("subtotal", "tax", "total", "vouchers", "credits", "wallet", "amount_due")
+"""The totals of an invoice document, in the order they are settled (:mod:`suanli.ledger.invoices`)."""
 
 
 def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any]:
     """One invoice with its lines, voucher uses and credit notes (a tenant sees only its own)."""
     grant = authorize(actor, Action.READ_INVOICES)
     with p.tx() as s:
-        row = _invoice_row(s, grant, invoice_id)
-        tenant = account_store.get_account(s, row.tenant_id)
-        lines = store.invoice_lines(s, [row.id])
-        notes = store.credit_notes(s, row.id)
-        uses = [u for u in store.voucher_audit(s, [v.id for v in store.vouchers_for(s, row.tenant_id)])
-                if u["invoice"] == row.id]
+        i = _get_invoice(s, grant, invoice_id)
+        tenant = account_store.get_account(s, i.tenant_id)
+        lines = store.invoice_lines(s, [i.id])
+        notes = store.credit_notes(s, i.id)
+        uses = store.invoice_voucher_outcomes(s, i.id)
         # the SLA credits this invoice posted, or that a voided invoice of the month posted and this one spends
-        voided = {r.id for r in store.list_invoices(s, tenant_id=row.tenant_id, period=row.period, status="void")}
+        voided = {r.id for r in store.list_invoices(s, tenant_id=i.tenant_id, period=i.period,
+                                                    status=InvoiceStatus.VOID)}
         sla = [sla_doc(c, posted.parts, actor)
-               for posted, c, _per in store.sla_postings(s, tenant_id=row.tenant_id, period=row.period)
-               if posted.invoice_id == row.id or (row.status != "void" and posted.invoice_id in voided)]
-    return {
-        "id": row.id, "tenant": tenant.name, "period": row.period, "status": row.status, "currency": row.currency,
-        "issued_at": row.issued_at, "paid_at": row.paid_at, "voided_at": row.voided_at, "subtotal": cents(row.subtotal),
-        "tax": cents(row.tax), "total": cents(row.total), "vouchers": cents(row.vouchers), "credits": cents(row.credits), "wallet": cents(row.wallet),
-        "amount_due": cents(row.amount_due), "credit_notes": [{"id": n.id, "amount": cents(n.amount), "reason": n.reason,
-                                                        "to_wallet": n.to_wallet, "at": n.at} for n in notes],
-        "voucher_uses": [{"voucher": u["voucher"], "line_no": u["line_no"], "outcome": u["outcome"],
-                          "rule": u["rule"], "amount": cents(u["amount"])} for u in uses],
-        "sla_credits": sla,
-        "lines": [{"line_no": x.line_no, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
-                   "supplier": x.supplier, "node": x.node, "lease": x.lease, "plan": x.plan, "package": x.package,
-                   "start": x.start_at, "end": x.end_at, "quantity": x.quantity, "price_unit": x.price_unit,
-                   "unit_price": x.unit_price, "amount": cents(x.amount), "records": x.records,
-                   "usage_period": x.usage_period, "description": x.description,
-                   **({"supplier_share": cents(x.supplier_share), "commission": cents(x.commission)}
-                      if sees_revenue_split(actor) else {})}
-                  for x in lines],
-    }
+               for posted, c, _per in store.sla_postings(s, tenant_id=i.tenant_id, period=i.period)
+               if posted.invoice_id == i.id or (i.status is not InvoiceStatus.VOID and posted.invoice_id in voided)]
+    return document(tenant=tenant.name, period=i.period, status=i.status, currency=i.currency, as_of=i.issued_at,
+                    records=sum(x.records for x in lines), actor=actor, invoice=i, lines=lines, notes=notes,
+                    uses=uses, sla=sla, totals=(i.subtotal, i.tax, i.total, i.vouchers, i.credits, i.wallet,
+                                                i.amount_due))
 
 
 def list_invoices(p: Platform, actor: Principal, *, tenant: str | None = None, period: str | None = None,
                   status: str | None = None) -> list[dict[str, Any]]:
+    """Issued invoices (of a tenant, month and status when given; a tenant sees its own)."""
     grant = authorize(actor, Action.READ_INVOICES)
+    wanted = parse_status(status)
     with p.tx() as s:
         tid = grant.tenant_id
         if tenant:
             tid = resolve_tenant(s, grant, tenant).account_id
         names = {a.account_id: a.name for a in account_store.list_accounts(s)} if tid is None else {
             tid: account_store.get_account(s, tid).name}
-        rows = store.list_invoices(s, tenant_id=tid, period=period, status=status)
+        rows = store.list_invoices(s, tenant_id=tid, period=period, status=wanted)
     return [{"id": r.id, "tenant": names.get(r.tenant_id, r.tenant_id), "period": r.period, "status": r.status,
              "currency": r.currency, "total": r.total, "amount_due": r.amount_due, "issued_at": r.issued_at}
             for r in rows]
+
+
+def parse_status(status: str | None) -> InvoiceStatus | None:
+    """A stored invoice status named in a query (``issued``, ``paid``, ``void``), else a 422."""
+    if not status:
+        return None
+    allowed = ", ".join(x.value for x in STORED_STATUSES)
+    try:
+        wanted = InvoiceStatus(status)
+    except ValueError:
+        raise ValidationError(f"status {status!r} not allowed; allowed: {allowed}", field="status") from None
+    if wanted not in STORED_STATUSES:
+        raise ValidationError(f"status {status!r} not allowed; allowed: {allowed}", field="status")
+    return wanted
 
 
 def pay_invoice(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any]:
@@ -417,14 +449,13 @@ def pay_invoice(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
     grant = authorize(actor, Action.SETTLE_INVOICE)
     now = p.clock.now()
     with p.tx() as s:
-        row = _invoice_row(s, grant, invoice_id, for_update=True)
-        if row.status != "issued":
-            raise ConflictError(f"invoice {invoice_id} is {row.status}; only an issued invoice can be paid",
-                                invoice=invoice_id, status=row.status)
-        if row.amount_due > 0:
-            ledger_store.add_entries(s, [entry_values(inv.payment(row.tenant_id, row.id, now, row.amount_due,
-                                                                  row.currency))])
-        row.status, row.paid_at = "paid", now
+        i = _get_invoice(s, grant, invoice_id, for_update=True)
+        if i.status is not InvoiceStatus.ISSUED:
+            raise ConflictError(f"invoice {invoice_id} is {i.status}; only an issued invoice can be paid",
+                                invoice=invoice_id, status=i.status.value)
+        if i.amount_due > 0:
+            ledger_store.add_entries(s, [entry_values(inv.payment(i.tenant_id, i.id, now, i.amount_due, i.currency))])
+        store.set_invoice_status(s, i.id, InvoiceStatus.PAID, now)
     return invoice_doc(p, actor, invoice_id)
 
 
@@ -433,10 +464,11 @@ def void_invoice(p: Platform, actor: Principal, invoice_id: str, reason: str = "
     grant = authorize(actor, Action.SETTLE_INVOICE)
     now = p.clock.now()
     with p.tx() as s:
-        row = _invoice_row(s, grant, invoice_id, for_update=True)
-        if row.status != "issued":
-            raise ConflictError(f"invoice {invoice_id} is {row.status}; only an issued, unpaid invoice can be "
-                                "voided (give a credit note for a paid one)", invoice=invoice_id, status=row.status)
+        i = _get_invoice(s, grant, invoice_id, for_update=True)
+        if i.status is not InvoiceStatus.ISSUED:
+            raise ConflictError(f"invoice {invoice_id} is {i.status}; only an issued, unpaid invoice can be "
+                                "voided (give a credit note for a paid one)", invoice=invoice_id,
+                                status=i.status.value)
         rows = ledger_store.postings(s, ref=invoice_id)
         by_entry: dict[int, list[tuple[str, Decimal]]] = {}
         kinds: dict[int, str] = {}
@@ -444,8 +476,8 @@ def void_invoice(p: Platform, actor: Principal, invoice_id: str, reason: str = "
             by_entry.setdefault(eid, []).append((account, -amount))
             kinds[eid] = kind
         ledger_store.add_entries(s, [("void", invoice_id, now, f"reverses {kinds[e]} ({reason or 'void'})",
-                                      row.currency, legs) for e, legs in sorted(by_entry.items())])
-        row.status, row.voided_at = "void", now
+                                      i.currency, legs) for e, legs in sorted(by_entry.items())])
+        store.set_invoice_status(s, i.id, InvoiceStatus.VOID, now)
     return invoice_doc(p, actor, invoice_id)
 
 
@@ -456,23 +488,22 @@ def credit_note(p: Platform, actor: Principal, invoice_id: str, amount: Decimal,
         raise ValidationError("a credit note needs a reason", field="reason")
     now = p.clock.now()
     with p.tx() as s:
-        row = _invoice_row(s, grant, invoice_id, for_update=True)
-        if row.status == "void":
+        i = _get_invoice(s, grant, invoice_id, for_update=True)
+        if i.status is InvoiceStatus.VOID:
             raise ConflictError(f"invoice {invoice_id} is void; nothing to credit", invoice=invoice_id)
-        given = sum((n.amount for n in store.credit_notes(s, row.id)), ZERO)
-        if amount > row.total - given:
+        given = sum((n.amount for n in store.credit_notes(s, i.id)), ZERO)
+        if amount > i.total - given:
             raise ValidationError(f"credit note {amount} exceeds what is left to credit on invoice {invoice_id} "
-                                  f"({row.total - given} of {row.total})", field="amount",
-                                  allowed_max=str(row.total - given))
+                                  f"({i.total - given} of {i.total})", field="amount",
+                                  allowed_max=str(i.total - given))
         note_id = "cn_" + secrets.token_hex(6)
-        to_wallet = row.status == "paid" or amount > row.amount_due
-        e = inv.credit_note(row.tenant_id, invoice_id, note_id, now, amount, to_wallet=to_wallet, reason=reason,
-                            currency=row.currency)
+        to_wallet = i.status is InvoiceStatus.PAID or amount > i.amount_due
+        e = inv.credit_note(i.tenant_id, invoice_id, note_id, now, amount, to_wallet=to_wallet, reason=reason,
+                            currency=i.currency)
         ledger_store.add_entries(s, [entry_values(e)])
-        store.add_credit_note(s, CreditNoteRow(id=note_id, invoice_id=invoice_id, amount=amount, reason=reason,
-                                               to_wallet=to_wallet, at=now))
+        store.add_credit_note(s, CreditNote(note_id, invoice_id, amount, reason, to_wallet, now))
         if not to_wallet:
-            row.amount_due = row.amount_due - amount
+            store.reduce_amount_due(s, i.id, amount)
     return invoice_doc(p, actor, invoice_id)
 
 
@@ -485,7 +516,7 @@ def provisional_lines(p: Platform, period: str, supplier: str) -> tuple[list[tup
     out: list[tuple[ChargeLine, str]] = []
     tenants = 0
     with p.tx() as s:
-        issued = {r.tenant_id for r in store.list_invoices(s, tenant_id=None, period=period) if r.status != "void"}
+        issued = {r.tenant_id for r in store.list_invoices(s, tenant_id=None, period=period, live=True)}
         for who in account_store.list_accounts(s):
             if who.role is not Role.TENANT or who.account_id in issued:
                 continue
@@ -507,30 +538,21 @@ def month_invoice(p: Platform, actor: Principal, period: str, tenant: str | None
     period_bounds(period)
     with p.tx() as s:
         who = resolve_tenant(s, grant, tenant)
-        live = [r for r in store.list_invoices(s, tenant_id=who.account_id, period=period) if r.status != "void"]
+        live = store.list_invoices(s, tenant_id=who.account_id, period=period, live=True)
     if live:
-        doc = invoice_doc(p, actor, live[0].id)
-        return doc | {"as_of": doc["issued_at"], "records": sum(x["records"] for x in doc["lines"])}
+        return invoice_doc(p, actor, live[0].id)
     return draft_doc(preview(p, actor, period, tenant), actor)
 
 
 def draft_doc(d: Draft, actor: Principal) -> dict[str, Any]:
+    """The draft as a document (status ``preview``): built by :func:`document` from the lines the
+    issued invoice will store (:func:`line_of`), so it prints exactly as the issued invoice will."""
     st = d.settlement
-    return {
-        "tenant": d.tenant.name, "period": d.period, "status": "preview", "currency": d.currency,
-        "as_of": d.as_of, "records": d.records,
-        "subtotal": st.subtotal, "tax": st.tax, "total": st.total, "vouchers": st.vouchers, "credits": st.credits,
-        "wallet": st.wallet, "amount_due": st.amount_due,
-        "sla_credits": [sla_doc(x.row, x.parts, actor) for x in d.sla],
-        "lines": [{"line_no": i, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
-                   "supplier": x.supplier, "node": x.node, "lease": x.lease, "plan": x.plan, "package": x.package, "start": x.start,
-                   "end": x.end, "quantity": x.quantity, "price_unit": x.price_unit, "unit_price": x.unit_price,
-                   "amount": x.amount, "records": x.records, "usage_period": x.usage_period,
-                   "description": x.description,
-                   **({"supplier_share": x.supplier_share, "commission": x.commission}
-                      if sees_revenue_split(actor) else {})}
-                  for i, x in enumerate(d.rated.lines)],
-    }
+    return document(tenant=d.tenant.name, period=d.period, status=InvoiceStatus.PREVIEW, currency=d.currency,
+                    as_of=d.as_of, records=d.records, actor=actor,
+                    lines=[line_of(i, x, d.currency) for i, x in enumerate(d.rated.lines)],
+                    sla=[sla_doc(x.row, x.parts, actor) for x in d.sla],
+                    totals=(st.subtotal, st.tax, st.total, st.vouchers, st.credits, st.wallet, st.amount_due))
 
 
 def ledger_check(p: Platform, actor: Principal) -> dict[str, Any]:

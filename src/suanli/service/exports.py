@@ -9,6 +9,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from suanli.domain.money import money_text
+from suanli.service.billing import TOTALS
+
 LINE_COLUMNS = ("line_no", "kind", "meter", "model", "site", "supplier", "lease", "plan", "package", "start", "end",
                 "quantity", "price_unit", "unit_price", "amount", "records", "usage_period", "description")
 
@@ -32,32 +35,52 @@ def rows_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     return buf.getvalue()
 
 
+AMOUNTS = frozenset({"amount", "supplier_share", "commission", *TOTALS})
+"""The money columns of an invoice export: written by :func:`suanli.domain.money.money_text` in the
+invoice's currency (``48.00``), exactly as the JSON document and the terminal write them."""
+
+
+def _line_cells(x: Mapping[str, Any], currency: str) -> dict[str, str]:
+    return {k: money_text(v, currency) if k in AMOUNTS and v is not None else _cell(v) for k, v in x.items()}
+
+
 def invoice_csv(doc: Mapping[str, Any]) -> str:
-    """One row per line, then the totals as rows with kind ``total``."""
-    rows = [{"invoice": doc["id"], **x} for x in doc["lines"]]
-    for key in ("subtotal", "tax", "total", "vouchers", "credits", "wallet", "amount_due"):
-        rows.append({"invoice": doc["id"], "kind": "total", "description": key, "amount": doc[key]})
+    """One row per line, then the totals as rows with kind ``total`` (a draft's ``invoice`` is empty)."""
+    c = doc["currency"]
+    ref = doc["id"] or ""
+    rows = [{"invoice": ref, **_line_cells(x, c)} for x in doc["lines"]]
+    for key in TOTALS:
+        rows.append({"invoice": ref, "kind": "total", "description": key, "amount": money_text(doc[key], c)})
     return rows_csv(rows, ("invoice", *LINE_COLUMNS))
 
 
 def invoice_html(doc: Mapping[str, Any]) -> str:
+    """A printable invoice (or draft): amounts grouped (``1,870.37``) in the invoice's currency."""
     e = html.escape
+    c = doc["currency"]
+
+    def m(v: Decimal) -> str:
+        return e(money_text(v, c, grouped=True))
+
     lines = "".join(
         f"<tr><td>{x['line_no'] + 1}</td><td>{e(x['kind'])}</td><td>{e(x['meter'])}</td><td>{e(x['model'])}</td>"
         f"<td>{e(x['site'])}</td><td>{e(x['lease'])}</td><td>{e(_cell(x['start']))[:19]}</td>"
         f"<td class=n>{e(_cell(x['quantity']))}</td><td>{e(x['price_unit'])}</td>"
-        f"<td class=n>{e(_cell(x['unit_price']))}</td><td class=n>{e(_cell(x['amount']))}</td></tr>"
+        f"<td class=n>{e(_cell(x['unit_price']))}</td><td class=n>{m(x['amount'])}</td></tr>"
         for x in doc["lines"])
-    totals = "".join(f"<tr><th colspan=10>{e(k.replace('_', ' '))}</th><td class=n>{e(_cell(doc[k]))}</td></tr>"
-                     for k in ("subtotal", "tax", "total", "vouchers", "credits", "wallet", "amount_due"))
-    return f"""<!doctype html><html lang=en><head><meta charset=utf-8><title>Invoice {e(doc['id'])}</title>
+    totals = "".join(f"<tr><th colspan=10>{e(k.replace('_', ' '))}</th><td class=n>{m(doc[k])} {e(c)}</td></tr>"
+                     for k in TOTALS)
+    draft = doc["id"] is None
+    title = f"Draft invoice {doc['tenant']} {doc['period']}" if draft else f"Invoice {doc['id']}"
+    when = f"as of {e(_cell(doc['as_of']))[:19]}" if draft else f"issued {e(_cell(doc['issued_at']))[:19]}"
+    return f"""<!doctype html><html lang=en><head><meta charset=utf-8><title>{e(title)}</title>
 <style>body{{font:13px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;width:100%}}
 td,th{{border-bottom:1px solid #ccc;padding:4px;text-align:left}}.n{{text-align:right}}
 @media print{{body{{margin:0}}}}</style></head><body>
-<h1>Invoice {e(doc['id'])}</h1>
+<h1>{e(title)}</h1>
 <p>Tenant <b>{e(doc['tenant'])}</b> · period {e(doc['period'])} · status {e(doc['status'])} ·
-issued {e(_cell(doc['issued_at']))[:19]} · currency {e(doc['currency'])}</p>
+{when} · currency {e(c)}</p>
 <table><thead><tr><th>#</th><th>kind</th><th>meter</th><th>model</th><th>site</th><th>lease</th><th>from</th>
-<th class=n>quantity</th><th>unit</th><th class=n>unit price</th><th class=n>amount</th></tr></thead>
+<th class=n>quantity</th><th>unit</th><th class=n>unit price</th><th class=n>amount ({e(c)})</th></tr></thead>
 <tbody>{lines}</tbody><tfoot>{totals}</tfoot></table>
 <p>Each line is rounded once to 0.01, half up; totals are sums of lines.</p></body></html>"""

@@ -23,6 +23,7 @@ from typing import Any
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
+from suanli.domain.invoices import InvoiceStatus
 from suanli.errors import NotFoundError, ValidationError
 from suanli.ledger.invoices import payout
 from suanli.ledger.postings import payable
@@ -62,7 +63,7 @@ def supplier_statement(p: Platform, actor: Principal, supplier: str | None = Non
     p_items, p_nodes = _group_by_node((x.amount, x.supplier_share, x.commission, x.quantity, draft_period, x.node,
                                        x.model, x.site, x.lease) for x, _t in drafts)
     provisional = {
-        "status": "provisional", "period": draft_period, "as_of": p.clock.now(), "tenants": tenants,
+        "status": InvoiceStatus.PROVISIONAL, "period": draft_period, "as_of": p.clock.now(), "tenants": tenants,
         "note": "drafts of invoices not issued yet: may change until each tenant's invoice is issued",
         "lines": p_items, "nodes": p_nodes, "gross": sum((x["gross"] for x in p_items), ZERO),
         "supplier_share": sum((x["supplier_share"] for x in p_items), ZERO),
@@ -110,8 +111,7 @@ def revenue_report(p: Platform, actor: Principal, period: str | None = None) -> 
     commission on nodes + the operator's own)."""
     authorize(actor, Action.READ_REVENUE_REPORT)
     with p.tx() as s:
-        invoices = store.list_invoices(s, tenant_id=None, period=period)
-        live = [r for r in invoices if r.status != "void"]
+        live = store.list_invoices(s, tenant_id=None, period=period, live=True)
         lines = store.invoice_lines(s, [r.id for r in live])
         bal = ledger_store.balances(s)
         sla = store.sla_postings(s, period=period)

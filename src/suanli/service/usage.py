@@ -156,4 +156,5 @@ def usage_summary(p: Platform, actor: Principal, *, tenant: str | None = None, p
                     raise ValidationError(f"unknown tenant {tenant!r}", field="tenant")
                 tid = found[tenant][0]
         rows = store.usage_summary(s, tenant_id=tid, start=start, end=end, source=source)
-    return [{"tenant": t, "meter": m, "model": model, "quantity": q, "events": n} for t, m, model, q, n in rows]
+    return [{"tenant": x.tenant, "meter": x.meter, "model": x.model, "quantity": x.quantity, "events": x.events}
+            for x in rows]

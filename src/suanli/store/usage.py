@@ -18,6 +18,9 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from suanli.domain.invoices import InvoiceStatus
+from suanli.domain.meters import Meter
+from suanli.domain.usage import UsageSum, UsageTotal
 from suanli.store.money_tables import InvoiceRow, UsageEventRow
 from suanli.store.tables import AccountRow, AllocationRow, DeviceRow, NodeRow
 
@@ -79,7 +82,7 @@ def closed_periods(s: Session, tenant_ids: Iterable[str]) -> dict[str, set[str]]
     out: dict[str, set[str]] = {t: set() for t in ids}
     if ids:
         q = select(InvoiceRow.tenant_id, InvoiceRow.period).where(InvoiceRow.tenant_id.in_(ids),
-                                                                   InvoiceRow.status != "void")
+                                                                   InvoiceRow.status != InvoiceStatus.VOID.value)
         for t, per in s.execute(q):
             out[t].add(per)
     return out
@@ -139,15 +142,10 @@ def events_for(s: Session, tenant_id: str, period: str, *, source: str | None = 
     return [tuple(r) for r in s.execute(q)]
 
 
-SUM_COLUMNS = ("meter", "model", "site", "supplier", "node", "lease", "order_id", "quantity", "records", "first",
-               "last")
-
-
 def usage_sums(s: Session, tenant_id: str, period: str, cuts: Sequence[datetime], *, without: Kinds = ()
-               ) -> list[tuple[Any, ...]]:
-    """The events billing on (tenant, period), but those of the kinds ``without``, summed, as
-    tuples in :data:`SUM_COLUMNS` order: one
-    per meter, dimensions (model, site, supplier, node, lease, order), month of their time, span
+               ) -> list[UsageSum]:
+    """The events billing on (tenant, period), but those of the kinds ``without``, summed: one
+    :class:`~suanli.domain.usage.UsageSum` per meter, dimensions (model, site, supplier, node, lease, order), month of their time, span
     between two consecutive ``cuts`` (sorted; an event at a cut is in the span the cut opens) and
     whether the quantity is zero; with the exact sum of quantities, the count, the first and last time.
 
@@ -164,7 +162,7 @@ def usage_sums(s: Session, tenant_id: str, period: str, cuts: Sequence[datetime]
                         f"GROUP BY {dims}, date_trunc('month', time, 'UTC'), width_bucket(time, %s::timestamptz[]), "
                         "quantity = 0 ORDER BY min(time), meter, model, site, supplier, node, lease, order_id",
                         [tenant_id, period, *more, list(cuts)])
-            return [tuple(r) for r in cur.fetchall()]
+            return [_sum(*r) for r in cur.fetchall()]
     q = select(UsageEventRow.meter, UsageEventRow.model, UsageEventRow.site, UsageEventRow.supplier,
                UsageEventRow.node, UsageEventRow.lease, UsageEventRow.order_id, UsageEventRow.quantity,
                UsageEventRow.time).where(UsageEventRow.tenant_id == tenant_id, UsageEventRow.period == period)
@@ -181,13 +179,19 @@ def usage_sums(s: Session, tenant_id: str, period: str, cuts: Sequence[datetime]
             g[8] += 1
             g[9] = min(g[9], t)
             g[10] = max(g[10], t)
-    return sorted((tuple(g) for g in acc.values()), key=lambda g: (g[9], *g[:7]))
+    return [_sum(*g) for g in sorted(acc.values(), key=lambda g: (g[9], *g[:7]))]
+
+
+def _sum(meter: str, model: str, site: str, supplier: str, node: str, lease: str, order: str, quantity: Decimal,
+         records: int, first: datetime, last: datetime) -> UsageSum:
+    return UsageSum(Meter(meter), model, site, supplier, node, lease, order, quantity, records, first, last)
 
 
 def usage_summary(s: Session, *, tenant_id: str | None, start: datetime | None = None,
                   end: datetime | None = None, source: str | None = None
-                  ) -> list[tuple[str, str, str, Decimal, int]]:
-    """(tenant, meter, model, sum of quantity, events) — summed in Python: exact on SQLite too."""
+                  ) -> list[UsageTotal]:
+    """Per tenant, meter and model: the sum of quantity and the number of events — summed in
+    Python: exact on SQLite too."""
     q = select(UsageEventRow.tenant_id, UsageEventRow.meter, UsageEventRow.model, UsageEventRow.quantity)
     if source is not None:
         q = q.where(UsageEventRow.source == source)
@@ -202,7 +206,7 @@ def usage_summary(s: Session, *, tenant_id: str | None, start: datetime | None =
         g = acc.setdefault((t, m, model), [Decimal(0), 0])
         g[0] += qty
         g[1] += 1
-    return [(t, m, model, v[0], v[1]) for (t, m, model), v in sorted(acc.items())]
+    return [UsageTotal(t, m, model, v[0], v[1]) for (t, m, model), v in sorted(acc.items())]
 
 
 def resolve_subjects(s: Session, subjects: Iterable[str]) -> dict[str, tuple[str, str]]:

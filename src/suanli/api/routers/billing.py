@@ -45,6 +45,8 @@ def issue(body: IssueRequest, p: PlatformDep, who: PrincipalDep) -> Any:
 @router.get("/v1/billing/invoices/{invoice_id}", response_model=BilledInvoiceResponse)
 def show(invoice_id: str, p: PlatformDep, who: PrincipalDep, format: str = "json") -> Any:
     """One invoice; ``format`` json (default), csv or html (printable)."""
+    if format not in ("json", "csv", "html"):
+        raise ValidationError(f"format {format!r} not allowed; allowed: json, csv, html", field="format")
     doc = billing.invoice_doc(p, who, invoice_id)
     if format == "csv":
         return PlainTextResponse(exports.invoice_csv(doc), media_type="text/csv")

@@ -12,20 +12,33 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from suanli.api.deps import PlatformDep, PrincipalDep
 from suanli.api.schemas.money import PreviewResponse, StatementResponse
-from suanli.service import billing, statements
+from suanli.errors import ValidationError
+from suanli.service import billing, exports, statements
+
+FORMATS = ("json", "csv", "html")
 
 router = APIRouter(tags=["invoices"])
 
 
 @router.get("/v1/invoices/{period}", response_model=PreviewResponse)
-def show_invoice(period: str, p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
+def show_invoice(period: str, p: PlatformDep, who: PrincipalDep, tenant: str | None = None,
+                 format: str = "json") -> Any:
     """A tenant's invoice for a month (YYYY-MM): the issued invoice if the month is issued (status
     issued or paid, with its id), else the draft to date (status preview): lines (plans, packages, list
-    prices), tax, vouchers, credits, wallet, amount due."""
-    return billing.month_invoice(p, who, period, tenant)
+    prices), tax, vouchers, credits, wallet, amount due. ``format`` json (default), csv or html: the
+    draft exports exactly as the issued invoice does."""
+    if format not in FORMATS:
+        raise ValidationError(f"format {format!r} not allowed; allowed: {', '.join(FORMATS)}", field="format")
+    doc = billing.month_invoice(p, who, period, tenant)
+    if format == "csv":
+        return PlainTextResponse(exports.invoice_csv(doc), media_type="text/csv")
+    if format == "html":
+        return HTMLResponse(exports.invoice_html(doc))
+    return doc
 
 
 @router.get("/v1/revenue/{period}", response_model=StatementResponse)

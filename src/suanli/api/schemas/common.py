@@ -22,6 +22,12 @@ Dec = Annotated[Decimal, PlainSerializer(dec_str, return_type=str, when_used="js
 """An exact decimal, serialised as a string."""
 
 
+Money = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")]
+"""An amount of money, serialised as a string with its places kept: the document that holds it
+puts it in its currency's minor unit first (:func:`suanli.domain.money.minor`), so ``48.00``,
+never ``48`` or ``48.000000000000``."""
+
+
 def _not_a_float(v: object) -> object:
     if isinstance(v, float | bool):
         raise ValueError(f"give a decimal string such as \"0.01\" or a whole number, not {v!r} (a float is never "

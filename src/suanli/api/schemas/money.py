@@ -9,9 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt, model_validator
 
-from suanli.api.schemas.common import Dec, Exact, Wire
+from suanli.api.schemas.common import Dec, Exact, Money, Wire
+from suanli.domain.invoices import InvoiceStatus
+from suanli.domain.money import minor
 
 
 class UsageEvent(BaseModel):
@@ -293,15 +295,15 @@ class BilledLine(BaseModel):
     package: str
     start: datetime
     end: datetime
-    quantity: Dec
+    quantity: Dec = Field(description="At the stored precision (12 places), on a draft as on the issued invoice.")
     price_unit: str
-    unit_price: Dec
-    amount: Dec
+    unit_price: Dec = Field(description="At the stored precision (12 places), on a draft as on the issued invoice.")
+    amount: Money
     records: int
     usage_period: str
     description: str
-    supplier_share: Dec | None = None
-    commission: Dec | None = None
+    supplier_share: Money | None = None
+    commission: Money | None = None
 
 
 class SlaCreditApplied(BaseModel):
@@ -313,72 +315,110 @@ class SlaCreditApplied(BaseModel):
     start: datetime
     end: datetime | None
     seconds: int
-    amount: Dec
+    amount: Money
     reason: str
     parts: list[dict[str, str]] | None = None
+
+
+class CreditNoteApplied(BaseModel):
+    id: str
+    amount: Money
+    reason: str
+    to_wallet: bool
+    at: datetime
+
+
+class VoucherOutcomeApplied(BaseModel):
+    """What a voucher did on one line: ``used`` (paid ``amount``) or ``refused`` (by ``rule``)."""
+
+    voucher: str
+    line_no: int
+    outcome: str
+    rule: str
+    amount: Money
+
+
+TOTALS = ("subtotal", "tax", "total", "vouchers", "credits", "wallet", "amount_due")
 
 
 class InvoiceSummary(BaseModel):
     id: str
     tenant: str
     period: str
-    status: str
+    status: InvoiceStatus
     currency: str
-    total: Dec
-    amount_due: Dec
+    total: Money
+    amount_due: Money
     issued_at: datetime
 
+    @model_validator(mode="after")
+    def _in_minor_units(self) -> InvoiceSummary:
+        self.total, self.amount_due = minor(self.total, self.currency), minor(self.amount_due, self.currency)
+        return self
 
-class BilledInvoiceResponse(BaseModel):
-    id: str
+
+class InvoiceDocument(BaseModel):
+    """An invoice document: a draft (``status`` ``preview``: no ``id``, rated as of ``as_of``, to
+    date for the current month, nothing written) or an issued invoice (``issued``, ``paid`` or
+    ``void``, with its ``id``; ``as_of`` = ``issued_at``). Both have the same fields, and each
+    number is written the same way on both: amounts in the currency's minor unit (``48.00``),
+    quantities and unit prices at the stored precision."""
+
+    id: str | None = None
     tenant: str
     period: str
-    status: str
+    status: InvoiceStatus
     currency: str
-    issued_at: datetime
-    paid_at: datetime | None
-    voided_at: datetime | None
-    subtotal: Dec
-    tax: Dec
-    total: Dec
-    vouchers: Dec
-    credits: Dec
-    wallet: Dec
-    amount_due: Dec
+    as_of: datetime
+    issued_at: datetime | None = None
+    paid_at: datetime | None = None
+    voided_at: datetime | None = None
+    records: int
+    subtotal: Money
+    tax: Money
+    total: Money
+    vouchers: Money
+    credits: Money
+    wallet: Money
+    amount_due: Money
     rounding: str = ROUNDING
-    credit_notes: list[dict[str, Any]]
-    voucher_uses: list[dict[str, Any]]
+    credit_notes: list[CreditNoteApplied] = []
+    voucher_uses: list[VoucherOutcomeApplied] = []
     sla_credits: list[SlaCreditApplied] = []
     lines: list[BilledLine]
-    records: int | None = None
+
+    @model_validator(mode="after")
+    def _in_minor_units(self) -> InvoiceDocument:
+        """Every amount in the currency's minor unit, whoever built the document (server or client)."""
+        c = self.currency
+        for k in TOTALS:
+            setattr(self, k, minor(getattr(self, k), c))
+        for x in self.lines:
+            x.amount = minor(x.amount, c)
+            if x.supplier_share is not None:
+                x.supplier_share = minor(x.supplier_share, c)
+            if x.commission is not None:
+                x.commission = minor(x.commission, c)
+        for n in self.credit_notes:
+            n.amount = minor(n.amount, c)
+        for u in self.voucher_uses:
+            u.amount = minor(u.amount, c)
+        for s in self.sla_credits:
+            s.amount = minor(s.amount, c)
+        return self
 
 
-class PreviewResponse(BaseModel):
+class BilledInvoiceResponse(InvoiceDocument):
+    """An issued invoice (``GET /v1/billing/invoices/{id}``)."""
+
+    id: str
+    issued_at: datetime
+
+
+class PreviewResponse(InvoiceDocument):
     """A tenant's invoice for a month. ``status`` ``preview``: the draft, to date (``as_of``) for the
     current month, nothing written. ``issued``/``paid`` (``GET /v1/invoices/{period}`` of an issued
     month): the issued document itself, with its ``id`` and ``issued_at`` (= ``as_of``)."""
-
-    tenant: str
-    period: str
-    status: str
-    currency: str
-    as_of: datetime
-    id: str | None = None
-    issued_at: datetime | None = None
-    paid_at: datetime | None = None
-    credit_notes: list[dict[str, Any]] = []
-    voucher_uses: list[dict[str, Any]] = []
-    rounding: str = ROUNDING
-    records: int
-    subtotal: Dec
-    tax: Dec
-    total: Dec
-    vouchers: Dec
-    credits: Dec
-    wallet: Dec
-    amount_due: Dec
-    sla_credits: list[SlaCreditApplied] = []
-    lines: list[BilledLine]
 
 
 class StatementLine(BaseModel):
@@ -419,7 +459,7 @@ class ProvisionalStatement(BaseModel):
     """What the supplier earns on the drafts of invoices not issued yet (``status`` provisional):
     rated like the invoices, to ``as_of``; it changes until each tenant's invoice is issued."""
 
-    status: str
+    status: InvoiceStatus
     period: str
     as_of: datetime
     tenants: int
