@@ -358,3 +358,19 @@ def test_what_is_drawn_never_exceeds_what_is_held(demo: Platform, operator: Prin
             drawn.setdefault((a.drawn_from, a.device_id), []).append((a.start_at, a.end_at, a.milli))
         for (_res, device), windows in drawn.items():
             assert max_load_per_device([(device, a, b, m) for a, b, m in windows]).get(device, 0) <= 1000
+
+
+def test_a_prepaid_tenants_leases_on_its_reservation_are_not_counted_in_its_burn_or_suspended(
+        demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
+    from suanli.service import wallets
+    wallets.set_policy(demo, operator, "acme", Decimal(4), Decimal(2))
+    wallets.top_up(demo, operator, "acme", Decimal("30.00"))
+    plans.create_plan(demo, operator, {"tenant": "acme", "kind": "term", "term": "month", "term_model": "L20",
+                                       "term_devices": 8})
+    on_term = order(demo, tenant, 4, "L20")  # drawn: paid by the term's fee
+    payg = order(demo, tenant, 4, "RTX-4090")  # 4 x 2.10 = 8.40/h at the list price
+    assert wallets.show_wallet(demo, tenant)["burn_per_hour"] == Decimal("8.40")
+    clock.advance(hours=2)  # 16.80 accrued: runway (30 - 16.80) / 8.40 = 1.57 h < 2
+    changes = wallets.enforce_runway(demo)
+    assert [c["leases"] for c in changes if c["action"] == "suspend"] == [[payg]]
+    assert leases.get_lease(demo, tenant, on_term)[0].state is LeaseState.ACTIVE

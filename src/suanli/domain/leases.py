@@ -272,6 +272,8 @@ class Allocation:
     memory_mib: int
     start: datetime
     end: datetime | None
+    drawn_from: str | None = None
+    """The reservation (a term plan's lease) this allocation draws on; None: held on its own."""
 
     @property
     def share(self) -> Decimal:

@@ -182,7 +182,7 @@ def _allocations(s: Session, lease_ids: Sequence[str]) -> dict[str, list[Allocat
          .order_by(NodeRow.name, DeviceRow.slot))
     for a, d, n in s.execute(q):
         out[a.lease_id].append(Allocation(d.id, n.name, d.slot, d.model, n.site, n.supplier, n.fabric, a.milli,
-                                          a.memory_mib, a.start_at, a.end_at))
+                                          a.memory_mib, a.start_at, a.end_at, a.drawn_from))
     return out
 
 
