@@ -89,3 +89,25 @@ def test_the_found_attack_buying_l20_at_a_price_of_ones_own(world: World, shared
     # the buy the tenant may make: a product at its listed price
     mine = shared.client.get("/v1/packages", headers=world.headers("A")).json()
     assert all(x["sold_by"] == "" and x["list_price"] is None and x["price"] == "1" for x in mine)
+
+
+def test_the_wire_check_knows_aliases_and_names_what_is_allowed() -> None:
+    from datetime import datetime
+
+    from pydantic import ConfigDict, Field, ValidationError
+
+    from suanli.api.schemas.common import Wire
+
+    class Window(Wire):
+        start: datetime = Field(alias="from")
+        note: str = ""
+
+    class Named(Window):
+        model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    assert Window.model_validate({"from": "2026-12-01T00:00:00Z"}).start.year == 2026
+    with pytest.raises(ValidationError, match=r"unknown field\(s\) start; allowed fields: from, note"):
+        Window.model_validate({"start": "2026-12-01T00:00:00Z"})
+    assert Named.model_validate({"start": "2026-12-01T00:00:00Z"}).start.year == 2026
+    with pytest.raises(ValidationError, match=r"tenants cannot set prices.*allowed fields: from, start, note"):
+        Named.model_validate({"from": "2026-12-01T00:00:00Z", "discount": "0.5"})

@@ -49,15 +49,28 @@ class Wire(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @classmethod
+    def _wire_names(cls) -> list[str]:
+        """The keys a body may have: each field's alias (``from``), and its name where no alias is set
+        or the model also takes names."""
+        by_name = bool(cls.model_config.get("populate_by_name") or cls.model_config.get("validate_by_name"))
+        out: list[str] = []
+        for name, f in cls.model_fields.items():
+            alias = f.validation_alias if isinstance(f.validation_alias, str) else f.alias
+            out += [alias] if alias else []
+            out += [name] if not alias or by_name else []
+        return out
+
     @model_validator(mode="before")
     @classmethod
     def _only_known_fields(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        extra = sorted(str(k) for k in data if k not in cls.model_fields)
+        known = cls._wire_names()
+        extra = sorted(str(k) for k in data if k not in known)
         if not extra:
             return data
-        allowed = ", ".join(cls.model_fields) or "none"
+        allowed = ", ".join(known) or "none"
         money = [k for k in extra if any(w in k.lower() for w in PRICE_WORDS)]
         if money:
             raise ValueError(f"{', '.join(money)}: this request sets no price, discount or rate (tenants cannot set "
