@@ -123,3 +123,17 @@ def test_only_the_operator_corrects_or_reads_corrections(demo: Platform, tenant:
         corrections.correct_price(demo, tenant, "H800", "1", FROM, TO, "mine")
     with pytest.raises(PermissionDeniedError):
         corrections.list_corrections(demo, tenant)
+
+
+def test_an_invoice_with_correction_notes_cannot_be_voided(demo: Platform, operator: Principal, tenant: Principal,
+                                                           clock: FakeClock) -> None:
+    from suanli.errors import ConflictError
+
+    _lease_8_to_10(demo, tenant, clock)
+    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
+    issued = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    doc = corrections.correct_price(demo, operator, "H800", "9", FROM, TO, "pilot price")
+    with pytest.raises(ConflictError, match="price-correction notes") as e:
+        billing.void_invoice(demo, operator, issued["id"], "re-issue")
+    assert e.value.details["notes"] == [doc["notes"][0]["id"]]
+    _ledger_sums_to_zero(demo, operator)

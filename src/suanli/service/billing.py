@@ -71,6 +71,7 @@ from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
 from suanli.store import ledger as ledger_store
 from suanli.store import packages as package_store
+from suanli.store import price_corrections as correction_store
 from suanli.store import usage as usage_store
 from suanli.store.engine_tables import SlaCreditRow
 from suanli.store.money_tables import SlaCreditPostingRow
@@ -469,6 +470,11 @@ def void_invoice(p: Platform, actor: Principal, invoice_id: str, reason: str = "
             raise ConflictError(f"invoice {invoice_id} is {i.status}; only an issued, unpaid invoice can be "
                                 "voided (give a credit note for a paid one)", invoice=invoice_id,
                                 status=i.status.value)
+        corrected = correction_store.notes_on_invoice(s, invoice_id)
+        if corrected:  # re-issuing the month rates it with the corrected price: the notes would count twice
+            raise ConflictError(f"invoice {invoice_id} has price-correction notes ({', '.join(corrected)}); voiding "
+                                "it would bill the correction twice when the month is issued again: give a credit "
+                                "note instead", invoice=invoice_id, notes=corrected)
         rows = ledger_store.postings(s, ref=invoice_id)
         by_entry: dict[int, list[tuple[str, Decimal]]] = {}
         kinds: dict[int, str] = {}

@@ -153,3 +153,9 @@ def draws_since(s: Session, package_ids: Sequence[str], issued_at: datetime) -> 
     for pid, qty in s.execute(q):
         out[pid] += qty
     return out
+
+
+def notes_on_invoice(s: Session, invoice_id: str) -> list[str]:
+    """The ids of the price-correction notes issued on an invoice."""
+    return list(s.scalars(select(PriceCorrectionNoteRow.id).where(PriceCorrectionNoteRow.invoice_id == invoice_id)
+                          .order_by(PriceCorrectionNoteRow.id)))
