@@ -83,8 +83,8 @@ class WalletResponse(BaseModel):
 class VoucherRequest(Wire):
     tenant: str
     issuer: str
-    percent: Dec = Field(description="Fraction of each eligible line paid (0.3 = 30 %).")
-    cap: Dec
+    percent: Exact = Field(description="Fraction of each eligible line paid (0.3 = 30 %).")
+    cap: Exact
     valid_from: datetime
     valid_to: datetime
     scheme: str = Field("custom", description="Rule preset: custom, beijing, shanghai, shenzhen (docs/billing.md).")

@@ -9,13 +9,13 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from suanli.api.schemas.common import Dec, Wire
+from suanli.api.schemas.common import Dec, Exact, Wire
 
 
 class ContractRequest(Wire):
     plan: str = Field(description="The paid contract: a tenant's price plan with paid: true.")
     signed_on: date
-    value: Dec = Field(description="The contract's total value, in the operator's currency.")
+    value: Exact = Field(description="The contract's total value, in the operator's currency.")
     other_subsidy: str = Field("", description="Another municipal subsidy on this contract ('' = none).")
 
 
