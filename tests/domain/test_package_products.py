@@ -68,6 +68,8 @@ def test_a_retired_product_cannot_be_bought() -> None:
     ({"price": Decimal("0.0000001")}, "decimal places"),
     ({"quantity": Decimal(10) ** 10}, "above the largest allowed"),
     ({"valid_days": True}, "whole number"),
+    ({"name": "L20/5h"}, "without '/'"),
+    ({"name": "x" * 121}, "1 to 120 characters"),
     ({"tiers": (VolumeTier(5, Decimal(11)),)}, "each tier's price <= the price before it"),
     ({"tiers": tuple(VolumeTier(n, Decimal(1)) for n in range(2, 30))}, "at most 20 volume tiers"),
 ])

@@ -120,8 +120,9 @@ class PackageProduct:
     """When the price (or state) last changed."""
 
     def __post_init__(self) -> None:
-        if not self.name.strip() or len(self.name) > 120:
-            raise ValidationError("a product needs a name of 1 to 120 characters", field="name")
+        if not self.name.strip() or len(self.name) > 120 or "/" in self.name:
+            raise ValidationError("a product needs a name of 1 to 120 characters, without '/' (it names the "
+                                  "product in URLs)", field="name")
         if self.meter is Meter.JOB_DEVICE_SECONDS:
             raise ValidationError("job_device_seconds is informational, never billed: no package can draw it",
                                   field="meter")
