@@ -195,6 +195,7 @@ def test_shanghai_applies_on_issue_to_rent_under_the_contract(demo: Platform, op
     _month_of_l20(demo, a, clock)
     inv = billing.issue_invoice(demo, operator, "a", "2026-11")
     assert inv["vouchers"] == Decimal("31.20")  # 30 % of 104.00 of rent
+    assert [(u["outcome"], u["rule"]) for u in inv["voucher_uses"]] == [("used", "percent_of_line")]
     (row,) = vouchers.audit(demo, operator, issuer="shanghai-city")
     assert row["rule"] == "percent_of_line" and row["scheme"] == "shanghai"
     _balanced(demo, operator)

@@ -82,30 +82,6 @@ def voucher_used(s: Session, voucher_ids: Sequence[str]) -> dict[str, Decimal]:
     return out
 
 
-def voucher_audit(s: Session, voucher_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Every use and refusal of the vouchers, with the invoice line it concerned."""
-    out: list[dict[str, Any]] = []
-    ids = list(voucher_ids)
-    uses = (select(VoucherUseRow, InvoiceLineRow, InvoiceRow)
-            .join(InvoiceLineRow, InvoiceLineRow.id == VoucherUseRow.line_id)
-            .join(InvoiceRow, InvoiceRow.id == VoucherUseRow.invoice_id).where(VoucherUseRow.voucher_id.in_(ids)))
-    for u, line, inv in s.execute(uses):
-        out.append({"voucher": u.voucher_id, "outcome": "used", "rule": "", "amount": u.amount, "at": u.at,
-                    "invoice": inv.id, "invoice_status": inv.status, "period": inv.period, "line_no": line.line_no,
-                    "line_amount": line.amount, "supplier": line.supplier, "model": line.model, "lease": line.lease})
-    refused = (select(VoucherRefusalRow, InvoiceLineRow, InvoiceRow)
-               .join(InvoiceLineRow, InvoiceLineRow.id == VoucherRefusalRow.line_id)
-               .join(InvoiceRow, InvoiceRow.id == VoucherRefusalRow.invoice_id)
-               .where(VoucherRefusalRow.voucher_id.in_(ids)))
-    for r, line, inv in s.execute(refused):
-        out.append({"voucher": r.voucher_id, "outcome": "refused", "rule": r.rule, "amount": Decimal("0.00"),
-                    "at": r.at, "invoice": inv.id, "invoice_status": inv.status, "period": inv.period,
-                    "line_no": line.line_no, "line_amount": line.amount, "supplier": line.supplier,
-                    "model": line.model, "lease": line.lease})
-    out.sort(key=lambda x: (x["at"], x["invoice"], x["line_no"], x["voucher"]))
-    return out
-
-
 def add_related(s: Session, tenant_id: str, supplier: str, note: str) -> None:
     if s.get(RelatedPartyRow, (tenant_id, supplier)) is None:
         s.add(RelatedPartyRow(tenant_id=tenant_id, supplier=supplier, note=note))
@@ -256,7 +232,8 @@ def supplier_lines(s: Session, supplier: str, period: str | None) -> list[tuple[
 
 def invoice_voucher_outcomes(s: Session, invoice_id: str) -> list[VoucherOutcome]:
     """What each voucher did on each line of the invoice (uses, then refusals; by line and voucher)."""
-    uses = (select(VoucherUseRow.voucher_id, InvoiceLineRow.line_no, VoucherUseRow.amount, InvoiceRow.currency)
+    uses = (select(VoucherUseRow.voucher_id, InvoiceLineRow.line_no, VoucherUseRow.rule, VoucherUseRow.amount,
+                   InvoiceRow.currency)
             .join(InvoiceLineRow, InvoiceLineRow.id == VoucherUseRow.line_id)
             .join(InvoiceRow, InvoiceRow.id == VoucherUseRow.invoice_id)
             .where(VoucherUseRow.invoice_id == invoice_id))
@@ -265,7 +242,7 @@ def invoice_voucher_outcomes(s: Session, invoice_id: str) -> list[VoucherOutcome
                .join(InvoiceLineRow, InvoiceLineRow.id == VoucherRefusalRow.line_id)
                .join(InvoiceRow, InvoiceRow.id == VoucherRefusalRow.invoice_id)
                .where(VoucherRefusalRow.invoice_id == invoice_id))
-    out = [VoucherOutcome(v, n, "used", "", minor(a, c)) for v, n, a, c in s.execute(uses)]
+    out = [VoucherOutcome(v, n, "used", rule, minor(a, c)) for v, n, rule, a, c in s.execute(uses)]
     out += [VoucherOutcome(v, n, "refused", rule, minor(Decimal(0), c)) for v, n, rule, c in s.execute(refused)]
     return sorted(out, key=lambda x: (x.line_no, x.voucher, x.outcome != "used", x.rule))
 
