@@ -69,3 +69,20 @@ def test_buying_over_http(http: Http) -> None:
     assert "needs a reason" in _error(sale, 422)
     assert c.post("/v1/package-products/L20%205%20h/retire", headers=op).json()["state"] == "retired"
     assert "retired" in _error(c.post("/v1/packages", json={"product": "L20 5 h"}, headers=t), 409)
+
+
+def test_dates_without_a_zone_are_utc_never_a_500(http: Http) -> None:
+    c, op = http
+    account(c, op, "acme")
+    r = c.post("/v1/package-products", json=PRODUCT | {"valid_days": None, "valid_from": "2026-11-01T00:00:00",
+                                                      "valid_to": "2027-01-01T00:00:00"}, headers=op)
+    assert r.status_code == 201, r.text
+    assert r.json()["valid_to"].startswith("2027-01-01T00:00:00") and r.json()["valid_to"].endswith(("Z", "+00:00"))
+    r = c.post("/v1/package-products", json=PRODUCT | {"name": "gone", "valid_days": None,
+                                                      "valid_from": "2026-01-01T00:00:00",
+                                                      "valid_to": "2026-02-01T00:00:00"}, headers=op)
+    assert "not in the future" in _error(r, 422)
+    r = c.post("/v1/packages/sales", json={"tenant": "acme", "reason": "pilot", "meter": "egress_gb",
+                                           "quantity": "100", "price": "5", "expires_at": "2027-01-01T00:00:00"},
+               headers=op)
+    assert r.status_code == 201, r.text

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
+from suanli.domain.clock import utc
 from suanli.domain.money import check_amount
 from suanli.domain.packages import (
     Package,
@@ -85,6 +86,7 @@ def create_product(p: Platform, actor: Principal, *, name: str, meter: str, quan
     """Define a product tenants can buy (operator)."""
     authorize(actor, Action.MANAGE_PACKAGE_PRODUCTS)
     now = p.clock.now()
+    valid_from, valid_to = (utc(valid_from) if valid_from else None), (utc(valid_to) if valid_to else None)
     product = PackageProduct("pp_" + secrets.token_hex(6), name.strip(), _meter(meter),
                              check_amount(quantity, "quantity"), check_amount(price, "price"), parse_unit(unit), model, site, valid_days, valid_from, valid_to, tiers_from(tiers), ProductState.ACTIVE,
                              now, actor.name, now)
@@ -167,6 +169,7 @@ def sell_package(p: Platform, actor: Principal, *, tenant: str, reason: str, pro
     reason = _reason(reason)
     count = check_count(count)
     each = None if price is None else check_amount(price, "price")
+    starts_at, expires_at = (utc(starts_at) if starts_at else None), (utc(expires_at) if expires_at else None)
     now = p.clock.now()
     with p.tx() as s:
         who = resolve_tenant(s, grant, tenant)
