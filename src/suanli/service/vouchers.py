@@ -16,6 +16,7 @@ from typing import Any
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
+from suanli.domain.invoices import InvoiceStatus
 from suanli.domain.money import check_amount
 from suanli.errors import ConflictError, ValidationError
 from suanli.ledger.meters import Meter
@@ -271,7 +272,7 @@ def redeem(p: Platform, actor: Principal, voucher_id: str, invoice_id: str, evid
             raise _refuse("claim_first", f"voucher {voucher_id} is not claimed against a contract; claim it first "
                           "(POST /v1/vouchers/{id}/claims)", voucher=voucher_id)
         invoice = vstore.invoice_facts(s, invoice_id, row.tenant_id)
-        if invoice.status not in ("issued", "paid"):
+        if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.PAID):
             raise ConflictError(f"rule issued_invoice: invoice {invoice_id} is {invoice.status}; a voucher is "
                                 "redeemed against an issued (or paid) invoice", invoice=invoice_id,
                                 rule="issued_invoice")

@@ -76,7 +76,7 @@ def voucher_used(s: Session, voucher_ids: Sequence[str]) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {v: Decimal(0) for v in voucher_ids}
     q = (select(VoucherUseRow.voucher_id, VoucherUseRow.amount)
          .join(InvoiceRow, InvoiceRow.id == VoucherUseRow.invoice_id)
-         .where(VoucherUseRow.voucher_id.in_(list(voucher_ids)), InvoiceRow.status != "void"))
+         .where(VoucherUseRow.voucher_id.in_(list(voucher_ids)), InvoiceRow.status != InvoiceStatus.VOID.value))
     for vid, amount in s.execute(q):
         out[vid] += amount
     return out

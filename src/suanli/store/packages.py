@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from suanli.domain.invoices import InvoiceStatus
 from suanli.domain.meters import Meter
 from suanli.domain.packages import Package, PackageProduct, PackageUnit, ProductState, VolumeTier
 from suanli.errors import ConflictError, NotFoundError
@@ -101,7 +102,7 @@ def _used(s: Session, package_ids: Sequence[str]) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {p: Decimal(0) for p in package_ids}
     q = (select(PackageDrawRow.package_id, PackageDrawRow.quantity)
          .join(InvoiceRow, InvoiceRow.id == PackageDrawRow.invoice_id)
-         .where(PackageDrawRow.package_id.in_(list(package_ids)), InvoiceRow.status != "void"))
+         .where(PackageDrawRow.package_id.in_(list(package_ids)), InvoiceRow.status != InvoiceStatus.VOID.value))
     for pid, qty in s.execute(q):
         out[pid] += qty
     return out

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from suanli.domain.invoices import InvoiceStatus
 from suanli.errors import ConflictError, NotFoundError
 from suanli.store.money_tables import (
     InvoiceLineRow,
@@ -76,7 +77,7 @@ def lock_vouchers(s: Session, tenant_id: str) -> list[VoucherRow]:
 
 
 def _live(q: Any) -> Any:
-    return q.join(InvoiceRow, InvoiceRow.id == VoucherUseRow.invoice_id).where(InvoiceRow.status != "void")
+    return q.join(InvoiceRow, InvoiceRow.id == VoucherUseRow.invoice_id).where(InvoiceRow.status != InvoiceStatus.VOID.value)
 
 
 def used_by_contract(s: Session, voucher_ids: Sequence[str]) -> dict[tuple[str, str], Decimal]:
