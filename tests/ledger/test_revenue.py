@@ -18,7 +18,7 @@ from suanli.domain.prices import PriceBook, PriceEntry, PriceUnit
 from suanli.errors import ValidationError
 from suanli.ledger.metering import lease_records
 from suanli.ledger.meters import Meter, UsageRecord
-from suanli.ledger.plans import PlanKind, PricePlan, Rate
+from suanli.ledger.plans import PlanKind, PricePlan, Rate, Tier
 from suanli.ledger.rating import RatingInput, cuts, rate, summarise
 from suanli.ledger.revenue import attribute, split
 
@@ -31,7 +31,12 @@ BOOK = PriceBook([PriceEntry("H800", None, PriceUnit.P_YEAR, Decimal(90000), "CN
                   PriceEntry("L20", None, PriceUnit.DEVICE_HOUR, Decimal("2.35"), "CNY", T0 + timedelta(days=9))],
                  MODELS)
 DEFAULT = PricePlan("default", "*", PlanKind.PAYG, BEGINNING, rates=(
-    Rate(Meter.INFERENCE_INPUT_TOKENS, Decimal("2.00")), Rate(Meter.STORAGE_GB_HOURS, Decimal("0.12"))))
+    Rate(Meter.INFERENCE_INPUT_TOKENS, Decimal("2.00"),
+         tiers=(Tier(Decimal("0.5"), Decimal("2.00")), Tier(None, Decimal("1.50")))),
+    Rate(Meter.STORAGE_GB_HOURS, Decimal("0.12"))))
+TIERED = PricePlan("volume", "t1", PlanKind.PAYG, BEGINNING, rates=(  # graduated device-hours of L20
+    Rate(Meter.DEVICE_SECONDS, Decimal("2.40"), model="L20", unit="device_hour",
+         tiers=(Tier(Decimal(3), Decimal("2.40")), Tier(Decimal(9), Decimal("2.00")), Tier(None, Decimal("1.70")))),))
 NODES = {"n1": "H800", "n2": "H800", "n3": "L20", "n4": "L20"}
 SUPPLIERS = ["s1", "s2", "s3"]
 FLOORS = {("s1", "H800"): Decimal("7.00"), ("s2", "L20"): Decimal("2.50")}
@@ -150,15 +155,19 @@ def month(draw: st.DrawFn) -> tuple[Owners, list[tuple[str, datetime, str]], lis
 
 
 @settings(max_examples=200, deadline=None)
-@given(m=month(), from_sums=st.booleans(), commission=st.sampled_from([Decimal("0.15"), Decimal("0.3"), Decimal(0)]))
+@given(m=month(), from_sums=st.booleans(), commission=st.sampled_from([Decimal("0.15"), Decimal("0.3"), Decimal(0)]),
+       tiered=st.booleans())
 def test_per_node_shares_and_commission_add_up_to_the_invoice(
         m: tuple[Owners, list[tuple[str, datetime, str]], list[UsageRecord]], from_sums: bool,
-        commission: Decimal) -> None:
+        commission: Decimal, tiered: bool) -> None:
+    """Volume tiers (tokens always, L20 device time with ``tiered``) count across nodes, and each
+    tier line still names one node and its supplier."""
     owners, _transfers, records = m
     assert all(r.supplier == owners.at(r.node, r.time) for r in records)
-    at = cuts("t1", T0, T1, [DEFAULT], BOOK, {})
+    plans = [DEFAULT, TIERED] if tiered else [DEFAULT]
+    at = cuts("t1", T0, T1, plans, BOOK, {})
     inp = RatingInput(tenant="t1", period_start=T0, period_end=T1, records=[] if from_sums else records,
-                      plans=[DEFAULT], book=BOOK, device_p={k: v.p for k, v in MODELS.items()}, floors=FLOORS,
+                      plans=plans, book=BOOK, device_p={k: v.p for k, v in MODELS.items()}, floors=FLOORS,
                       commission_rate=commission, lease_commission={"l2": Decimal("0.2")},
                       sums=summarise(records, at) if from_sums else ())
     lines = rate(inp).lines
@@ -187,3 +196,18 @@ def test_split_adds_up_and_pays_the_floor_when_covered(amount: Decimal, rate_: D
     assert share + commission == amount and Decimal(0) <= share <= amount
     if floor is not None and floor * hours <= amount:
         assert share >= (floor * hours).quantize(Decimal("0.01")) - Decimal("0.01")
+
+
+def test_tiers_fill_in_order_of_use_and_each_tier_line_keeps_its_node() -> None:
+    o = owners_of({"n3": "s2", "n4": "s1"}, [])
+    recs = [attribute(UsageRecord("a", f"e{i}", Meter.DEVICE_SECONDS, "t1", T0 + timedelta(hours=h), Decimal(secs),
+                                  model="L20", node=node), o, {})
+            for i, (h, secs, node) in enumerate([(1, 7200, "n3"), (2, 18000, "n4")])]
+    inp = RatingInput(tenant="t1", period_start=T0, period_end=T1, records=recs, plans=[DEFAULT, TIERED], book=BOOK,
+                      device_p={k: v.p for k, v in MODELS.items()}, floors=FLOORS)
+    got = [(x.node, x.supplier, x.quantity, x.unit_price, x.amount, x.description) for x in rate(inp).lines]
+    assert got == [("n3", "s2", 2, Decimal("2.40"), Decimal("4.80"), "tier 1"),
+                   ("n4", "s1", 1, Decimal("2.40"), Decimal("2.40"), "tier 1"),
+                   ("n4", "s1", 4, Decimal("2.00"), Decimal("8.00"), "tier 2")]
+    (n3,) = [x for x in rate(inp).lines if x.node == "n3"]
+    assert n3.supplier_share == Decimal("4.80")  # s2's floor (2.50/h) exceeds the charge: all of it

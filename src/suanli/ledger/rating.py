@@ -192,6 +192,8 @@ def rate(inp: RatingInput) -> Rated:
     """Per commit plan: the quantity charged at the commit price, in the meter's own unit."""
     groups: dict[_Key, list[object]] = {}
     tier_rates: dict[_Key, Rate] = {}
+    tier_parts: dict[_Key, dict[tuple[str, str, str, str], tuple[Decimal, int, datetime, datetime]]] = {}
+    """Per tiered line key: its usage per (site, supplier, node, lease), so tier lines keep their node."""
     dropped = 0
     price_cache: dict[tuple[str, str, str, str, str], tuple[Decimal, Rate | None]] = {}
 
@@ -282,6 +284,10 @@ def rate(inp: RatingInput) -> Rated:
                          "", None, paid, period)
             tier_rates[key] = tiered
             add(key, raw, n, first, last)
+            pk = (r.site, r.supplier, r.node, r.lease)
+            part = tier_parts.setdefault(key, {}).get(pk)
+            tier_parts[key][pk] = (raw, n, first, last) if part is None else (
+                part[0] + raw, part[1] + n, min(part[2], first), max(part[3], last))
         else:
             add((kind, meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", price, paid, period), raw, n,
                 first, last)
@@ -300,7 +306,7 @@ def rate(inp: RatingInput) -> Rated:
         meter = Meter(meter_s)
         units_o = raw_o / PRICE_UNIT[meter][1]
         if unit_price is None:
-            lines.extend(_tier_lines(inp, key, tier_rates[key], units_o, count_o, first_o, last_o))
+            lines.extend(_tier_lines(inp, key, tier_rates[key], tier_parts[key]))
             continue
         amount = round_line(units_o * unit_price, inp.currency)
         floor = inp.floors.get((supplier, model)) if meter is Meter.DEVICE_SECONDS and supplier else None
@@ -370,25 +376,44 @@ def _price(inp: RatingInput, plan: PricePlan | None, defaults: Sequence[PricePla
                         "the default plan (tenant '*') has a rate for it", meter=meter.value)
 
 
-def _tier_lines(inp: RatingInput, key: _Key, rt: Rate, units: Decimal, count: int, first: datetime,
-                last: datetime) -> list[ChargeLine]:
+def _tier_lines(inp: RatingInput, key: _Key, rt: Rate,
+                parts: Mapping[tuple[str, str, str, str], tuple[Decimal, int, datetime, datetime]]) -> list[ChargeLine]:
+    """Graduated tiers over the key's whole quantity, filled by its parts (site, supplier, node,
+    lease) in the order of their first usage: each part keeps its node and supplier on its tier
+    lines (a line never mixes nodes), and a part with a supplier splits like any supplier line."""
     kind, meter_s, model, _site, _sup, _node, _lease, plan_id, _pkg, _p, paid, period = key
-    out = []
+    meter = Meter(meter_s)
+    divisor = PRICE_UNIT[meter][1]
+    queue = sorted(((v[2], k, v) for k, v in parts.items()), key=lambda x: (x[0], x[1]))
+    out: list[tuple[int, ChargeLine]] = []
     lower = ZERO
-    left = units
-    for i, tier in enumerate(rt.tiers):
-        if left <= 0:
-            break
-        room = left if tier.up_to is None else min(left, tier.up_to - lower)
-        if room > 0:
-            amount = round_line(room * tier.price, inp.currency)
-            out.append(ChargeLine(kind, meter_s, model, "", "", "", plan_id, "", first, last, room,
-                                  PRICE_UNIT[Meter(meter_s)][0], tier.price, amount, Decimal("0.00"), amount, count,
-                                  paid, period, description=f"tier {i + 1}"))
-            left -= room
-        if tier.up_to is not None:
-            lower = tier.up_to
-    return out
+    tier_no = 0
+    room: Decimal | None = None
+    for _first, (site, supplier, node, lease), (raw, count, first, last) in queue:
+        left = raw / divisor
+        while left > 0 and tier_no < len(rt.tiers):
+            tier = rt.tiers[tier_no]
+            if room is None:
+                room = None if tier.up_to is None else tier.up_to - lower
+            if room is not None and room <= 0:
+                lower, tier_no, room = tier.up_to or lower, tier_no + 1, None
+                continue
+            take = left if room is None else min(left, room)
+            amount = round_line(take * tier.price, inp.currency)
+            if supplier:
+                floor = inp.floors.get((supplier, model)) if meter is Meter.DEVICE_SECONDS else None
+                share, commission = split(amount, inp.lease_commission.get(lease, inp.commission_rate), floor, take,
+                                          inp.currency)
+            else:
+                share, commission = Decimal("0.00"), amount
+            out.append((tier_no, ChargeLine(kind, meter_s, model, site, supplier, lease, plan_id, "", first, last,
+                                            take, PRICE_UNIT[meter][0], tier.price, amount, share, commission, count,
+                                            paid, period, description=f"tier {tier_no + 1}", node=node)))
+            left -= take
+            if room is not None:
+                room -= take
+    return [x for _n, x in sorted(out, key=lambda y: (y[0], y[1].start, y[1].node, y[1].supplier, y[1].site,
+                                                     y[1].lease))]
 
 
 def _term_fees(inp: RatingInput, plans: Sequence[PricePlan]) -> list[ChargeLine]:
