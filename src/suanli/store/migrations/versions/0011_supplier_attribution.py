@@ -59,15 +59,21 @@ def upgrade() -> None:
         batch_op.create_index("uq_node_owners_open", ["node"], unique=True,
                               sqlite_where=sa.text("valid_to IS NULL"), postgresql_where=sa.text("valid_to IS NULL"))
 
-    bind = op.get_bind()
+    _backfill(op.get_bind())
+
+
+def _backfill(bind: sa.Connection) -> None:
+    """Ownership from the beginning for every node without a span; attribution of the events
+    stored without a supplier (see the module docstring). Idempotent."""
     nodes = sa.table("nodes", sa.column("id", sa.Integer), sa.column("name", sa.String),
                      sa.column("supplier", sa.String))
     owners = sa.table("node_owners", sa.column("node", sa.String), sa.column("supplier", sa.String),
                       sa.column("valid_from", TS), sa.column("valid_to", TS), sa.column("reason", sa.Text),
                       sa.column("created_at", TS))
     now = datetime.now(UTC)
+    owned = set(bind.execute(sa.select(owners.c.node).distinct()).scalars())
     rows = [{"node": n, "supplier": s, "valid_from": BEGINNING, "valid_to": None, "reason": "registered",
-             "created_at": now} for n, s in bind.execute(sa.select(nodes.c.name, nodes.c.supplier))]
+             "created_at": now} for n, s in bind.execute(sa.select(nodes.c.name, nodes.c.supplier)) if n not in owned]
     if rows:
         bind.execute(owners.insert(), rows)
 
