@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from suanli.api.app import create_app
 from suanli.domain.accounts import Principal
 from suanli.service import accounts
 from suanli.service.platform import Platform
+from suanli.testing.clock import FakeClock
 
 Http = tuple[TestClient, dict[str, str]]
 WINDOW = {"valid_from": "2026-11-01T00:00:00Z", "valid_to": "2027-01-01T00:00:00Z"}
@@ -34,7 +36,7 @@ def _ok(r: Any) -> dict[str, Any]:
 
 
 def _setup(c: TestClient, op: dict[str, str]) -> dict[str, str]:
-    _ok(c.post("/v1/accounts", json={"name": "acme", "role": "tenant"}, headers=op))
+    token = _ok(c.post("/v1/accounts", json={"name": "acme", "role": "tenant"}, headers=op))["token"]
     plan = _ok(c.post("/v1/plans", json={"tenant": "acme", "kind": "payg", "paid": True,
                                          "effective_from": "2026-11-01T00:00:00Z",
                                          "effective_to": "2027-10-31T00:00:00Z"}, headers=op))["id"]
@@ -43,7 +45,7 @@ def _setup(c: TestClient, op: dict[str, str]) -> dict[str, str]:
                                           "percent": "0.2", "cap": "100", **WINDOW}, headers=op))["id"]
     v2 = _ok(c.post("/v1/vouchers", json={"tenant": "acme", "issuer": "beijing-city", "scheme": "beijing",
                                           "percent": "0.1", "cap": "100", **WINDOW}, headers=op))["id"]
-    return {"plan": plan, "v1": v1, "v2": v2}
+    return {"plan": plan, "v1": v1, "v2": v2, "token": token}
 
 
 def _state(c: TestClient, op: dict[str, str]) -> tuple[str, str, str, str]:
@@ -118,3 +120,35 @@ def test_two_claims_of_one_contract_at_once_one_wins_the_other_is_a_409(http: Ht
     assert sorted(statuses) == [201, 409]
     claims = [x for v in c.get("/v1/vouchers", params={"tenant": "acme"}, headers=op).json() for x in v["claims"]]
     assert [x["contract"] for x in claims] == [ids["plan"]]
+
+
+def test_two_redemptions_of_one_invoice_at_once_pay_it_once(http: Http, clock: FakeClock) -> None:
+    c, op = http
+    ids = _setup(c, op)
+    _ok(c.post(f"/v1/vouchers/{ids['v1']}/claims", json={"contract": ids["plan"]}, headers=op))
+    _ok(c.post("/v1/vouchers/approved-suppliers", json={"scheme": "beijing", "supplier": "huadong-idc"}, headers=op))
+    tenant = {"Authorization": f"Bearer {ids['token']}"}
+    order = _ok(c.post("/v1/orders", json={"form": "gpu", "quantity": 8, "models": ["L20"]}, headers=tenant))
+    clock.advance(hours=5)
+    _ok(c.post(f"/v1/leases/{order['lease_id']}/end", headers=tenant))
+    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
+    inv = _ok(c.post("/v1/billing/invoices", json={"tenant": "acme", "period": "2026-11"}, headers=op))
+    statuses: list[int] = []
+    go = threading.Barrier(2)
+
+    def redeem(evidence: str) -> None:
+        go.wait()
+        statuses.append(c.post(f"/v1/vouchers/{ids['v1']}/redemptions", json={"invoice": inv["id"],
+                                                                              "evidence": evidence},
+                               headers=op).status_code)
+
+    threads = [threading.Thread(target=redeem, args=(f"dn-{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201, 422]  # the second finds the line paid (rule already_subsidised)
+    (v,) = [x for x in c.get("/v1/vouchers", params={"tenant": "acme"}, headers=op).json() if x["id"] == ids["v1"]]
+    assert v["used"] == "20.8" and len(v["claims"][0]["redemptions"]) == 1
+    check = c.get("/v1/ledger/check", headers=op).json()
+    assert check["sum"] == "0" and check["accounts"]["voucher:beijing-city"] == "20.8"

@@ -14,6 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.invoices import InvoiceStatus
@@ -52,6 +54,13 @@ from suanli.store.money_tables import (
 MAX_PERCENT = Decimal(1)
 MAX_EVIDENCE = 500
 METERS = {m.value for m in Meter}
+
+
+def _locked_voucher(s: Session, voucher_id: str) -> VoucherRow:
+    """The voucher, with every voucher of its tenant locked in the order an invoice issue locks them
+    (PostgreSQL): the caps shared across them (per firm and year) are read and spent by one at a time."""
+    tenant_id = vstore.get_voucher(s, voucher_id).tenant_id
+    return next(r for r in vstore.lock_vouchers(s, tenant_id) if r.id == voucher_id)
 
 
 def _refuse(rule: str, message: str, **details: Any) -> ValidationError:
@@ -218,7 +227,7 @@ def claim(p: Platform, actor: Principal, voucher_id: str, contract: str) -> dict
     authorize(actor, Action.CLAIM_VOUCHER)
     now = p.clock.now()
     with p.tx() as s:
-        row = vstore.get_voucher(s, voucher_id, for_update=True)
+        row = _locked_voucher(s, voucher_id)
         v = voucher_rules.voucher_from_row(row, Decimal(0))
         rules = v.rules
         if not rules.claim_required:
@@ -261,7 +270,7 @@ def redeem(p: Platform, actor: Principal, voucher_id: str, invoice_id: str, evid
                       "characters: acceptance record, delivery note number ...)", field="evidence")
     now = p.clock.now()
     with p.tx() as s:
-        row = vstore.get_voucher(s, voucher_id, for_update=True)
+        row = _locked_voucher(s, voucher_id)
         used = store.voucher_used(s, [voucher_id])[voucher_id]
         v = voucher_rules.voucher_from_row(row, used)
         claims = vstore.claims_for(s, [voucher_id])
