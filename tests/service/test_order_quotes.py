@@ -125,3 +125,35 @@ def test_plan_in_force_at_the_grant_is_quoted_and_kept(demo: Platform, operator:
     assert f["unit_price"] == line.device_hour and f["amount"] == quote.term_total
     o = {x["unit_price"]: x["quantity"] for x in lease_lines(doc, open_ended.order.lease_id or "")}
     assert o == {q12(exact * Decimal("0.8")): 3, q12(exact * Decimal("0.5")): 3}  # follows the new contract
+
+
+def test_a_quoted_lease_re_placed_elsewhere_keeps_its_price(platform: Platform, operator: Principal,
+                                                             clock: FakeClock) -> None:
+    from suanli.domain.demo import demo_fleet
+    from suanli.service import fleet, health
+    from suanli.testing.factories import make_tenant
+
+    doc = demo_fleet()
+    doc["nodes"].append({"name": "nx-l20-01", "site": "nx-west-1", "supplier": "xibu-compute", "cpu_cores": 64,
+                         "memory_gib": 512, "nic_gbps": 100, "disk_gb": 7680, "fabric": "nx-west-1/nx-l20-01",
+                         "devices": {"model": "L20", "count": 8}})
+    fleet.import_fleet(platform, operator, doc)
+    tenant = make_tenant(platform, operator, "acme")
+    fixed = orders.create_order(platform, tenant, {"form": "gpu", "quantity": 8, "models": ["L20"],
+                                                   "hours": 10}).order.lease_id or ""
+    (held,) = {(a.node, a.site) for a in leases.get_lease(platform, tenant, fixed)[0].allocations}
+    node, site = held
+    other = "nx-west-1" if site == "sz-edge-1" else "sz-edge-1"
+    for _ in range(2 if site == "sz-edge-1" else 0):  # fill the rest of its site: it can only move to the other
+        orders.create_order(platform, tenant, {"form": "gpu", "quantity": 8, "models": ["L20"], "sites": [site]})
+    clock.advance(hours=1)
+    prices.set_price(platform, operator, "L20", Decimal(9), "device_hour")  # after the grant, every site
+    fleet.set_node_state(platform, operator, node, "down", "PSU failed")
+    assert health.check_health(platform).replaced == [fixed]
+    assert {a.site for a in leases.get_lease(platform, tenant, fixed)[0].last_allocations()} == {other}
+    quote = quotes.lease_quote(platform, tenant, fixed)
+    assert quote is not None and quote.pricing is Pricing.QUOTED
+    assert {(x.site, x.device_hour) for x in quote.lines} == {(site, Decimal("2.6")), (other, Decimal("2.6"))}
+    clock.advance(hours=12)
+    doc_ = invoice(platform, operator, clock)
+    assert {x["unit_price"] for x in lease_lines(doc_, fixed)} == {Decimal("2.6")}

@@ -21,7 +21,7 @@ from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.drivers.base import NodeState as EngineNodeState
 from suanli.errors import SuanliError
 from suanli.ledger.plans import PlanKind, plan_at
-from suanli.service import reservations
+from suanli.service import quotes, reservations
 from suanli.service.engine import reconcile_leases
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, snapshot
@@ -170,6 +170,7 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
         _close_credit(p, s, lease, granted, lost)
         return "ended"
     lease_store.insert_allocations(s, lease.id, grants, start, lease.end, drawn_from=drawn_from)
+    quotes.record_replacement_quote(p, s, lease.id)  # a quoted lease keeps its price wherever it lands
     transition(s, lease, LeaseState.ACTIVE if start <= granted else LeaseState.SCHEDULED, granted,
                f"{why}: {where}")
     _close_credit(p, s, lease, granted, lost)

@@ -94,6 +94,24 @@ def record_extension_quote(p: Platform, s: Session, lease_id: str, old_end: date
     store.add_rates(s, lease.id, rates, binding=True, currency=current.currency)
 
 
+def record_replacement_quote(p: Platform, s: Session, lease_id: str) -> None:
+    """After a re-placement (inside its transaction): a lease bound by its quote that now holds a
+    (model, site) it was not quoted for gets that one quoted as of its original quote (the plan and
+    list price in force then), so a failure never moves it onto a later price."""
+    current = store.quotes_for(s, [lease_id], binding_only=True).get(lease_id)
+    if current is None:
+        return
+    lease = lease_store.get_lease(s, lease_id)
+    known = {(r.model, r.site) for r in current.rates}
+    first = min(current.rates, key=lambda r: r.valid_from)
+    new = [(a.model, a.site) for a in lease.last_allocations() if (a.model, a.site) not in known]
+    if not new:
+        return
+    rates = _quote_rates(p, s, lease.tenant_id, lease.order_id, new, first.quoted_at, first.valid_from)
+    if not isinstance(rates, str):
+        store.add_rates(s, lease.id, rates, binding=True, currency=current.currency)
+
+
 def quote_of(p: Platform, s: Session, lease: Lease) -> Quote | None:
     """The lease's quote as shown (none for a lease that holds nothing, e.g. rejected)."""
     stored = store.quotes_for(s, [lease.id]).get(lease.id)
@@ -165,4 +183,4 @@ def quote_starts(rates: dict[tuple[str, str, str], RateSegments]) -> list[dateti
 
 
 __all__ = ["Quote", "billing_rates", "lease_quote", "period_rates", "quote_of", "quote_order", "quote_starts",
-           "record_extension_quote", "record_grant_quote"]
+           "record_extension_quote", "record_grant_quote", "record_replacement_quote"]
