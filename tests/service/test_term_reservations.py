@@ -374,3 +374,29 @@ def test_a_prepaid_tenants_leases_on_its_reservation_are_not_counted_in_its_burn
     changes = wallets.enforce_runway(demo)
     assert [c["leases"] for c in changes if c["action"] == "suspend"] == [[payg]]
     assert leases.get_lease(demo, tenant, on_term)[0].state is LeaseState.ACTIVE
+
+
+def test_a_lease_on_the_reservation_extends_on_it_while_the_reservation_has_room(
+        demo: Platform, operator: Principal, tenant: Principal, beta: Principal) -> None:
+    pl = term(demo, operator, 8)
+    for _ in range(3):
+        order(demo, beta, 8)  # the fleet is full but for the reservation
+    first = order(demo, tenant, 8, hours=2)
+    extended = leases.extend_lease(demo, tenant, first, hours=3)
+    assert extended.end == NOW + timedelta(hours=5)
+    assert {(a.end, a.drawn_from) for a in extended.allocations} == {(NOW + timedelta(hours=5), pl["reservation"])}
+    later = order(demo, tenant, 8, start=NOW + timedelta(hours=5), hours=1)
+    assert {f for _, f in allocations(demo, later)} == {pl["reservation"]}
+    with pytest.raises(CapacityError, match="taken or unavailable"):
+        leases.extend_lease(demo, tenant, first, hours=1)
+    no_device_over_capacity(demo)
+
+
+def test_a_lease_on_the_reservation_does_not_extend_past_it(
+        demo: Platform, operator: Principal, tenant: Principal) -> None:
+    pl = term(demo, operator, 8, effective_to=(NOW + timedelta(hours=3)).isoformat())
+    lease_id = order(demo, tenant, 8, hours=2)
+    assert {f for _, f in allocations(demo, lease_id)} == {pl["reservation"]}
+    with pytest.raises(CapacityError, match=f"lies on reservation {pl['reservation']}"):
+        leases.extend_lease(demo, tenant, lease_id, hours=2)
+    assert leases.extend_lease(demo, tenant, lease_id, hours=1).end == NOW + timedelta(hours=3)

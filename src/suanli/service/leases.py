@@ -16,6 +16,7 @@ from suanli.service import quotes
 from suanli.service.placement import snapshot
 from suanli.service.platform import Platform
 from suanli.store import leases as store
+from suanli.store import reservations as reservation_store
 from suanli.store.leases import StaleClaim
 
 
@@ -132,6 +133,15 @@ def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: Decimal
                 for (node, slot), dev in snap.slot_device.items():
                     free[dev.id] = int(snap.state.dev_free_milli[node, slot])
                 current = [a for a in lease.allocations if a.end == lease.end]
+                drawn_on = {a.drawn_from for a in current}
+                if current and len(drawn_on) == 1 and None not in drawn_on:  # on a term's reservation: stay on it
+                    res = store.get_lease(s, str(drawn_on.pop()))
+                    if res.state not in LIVE_STATES or (res.end is not None and res.end < new_end):
+                        raise CapacityError(f"cannot extend lease {lease_id} to {new_end.isoformat()}: it lies on "
+                                            f"reservation {res.id}, which holds its devices until "
+                                            f"{res.end.isoformat() if res.end else res.state.value}; order again "
+                                            "for the time after", lease=lease_id, reservation=res.id)
+                    free = reservation_store.free_on(s, res.id, lease.end, new_end)  # read after the versions
                 short = [a for a in current if free.get(a.device_id, 0) < a.milli]
                 if short:
                     names = ", ".join(f"{a.node}/{a.slot}" for a in short)
