@@ -302,6 +302,7 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
         raise ValidationError(f"period {period} is not over (it ends {end.isoformat()}); preview it with "
                               "GET /v1/billing/preview instead", field="period")
     with p.tx() as s:
+        correction_store.lock_price_book(s, exclusive=False)  # never beside a price correction in flight
         who = resolve_tenant(s, grant, tenant)
         inp, n = _rating(p, s, who, period, now, store_leases=True)
         rated = rate(inp)

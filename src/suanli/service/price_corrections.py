@@ -122,6 +122,7 @@ def correct_price(p: Platform, actor: Principal, model: str, amount: Any, start:
     cur = check_currency(p.settings.currency)
     tax_rate = Decimal(p.settings.tax_rate)
     with p.tx() as s:
+        store.lock_price_book(s, exclusive=True)  # invoices being issued finish first, later ones see it
         m = p.catalog(s).get(model)
         if site is not None and site not in {x.name for x in fleet_store.list_sites(s)}:
             raise NotFoundError(f"no site {site!r}", site=site)

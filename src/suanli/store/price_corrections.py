@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -159,3 +159,17 @@ def notes_on_invoice(s: Session, invoice_id: str) -> list[str]:
     """The ids of the price-correction notes issued on an invoice."""
     return list(s.scalars(select(PriceCorrectionNoteRow.id).where(PriceCorrectionNoteRow.invoice_id == invoice_id)
                           .order_by(PriceCorrectionNoteRow.id)))
+
+
+PRICE_BOOK_LOCK = 0x5355414E4C49  # an advisory-lock key of its own ("SUANLI")
+
+
+def lock_price_book(s: Session, *, exclusive: bool) -> None:
+    """Serialise a price correction (exclusive) with the invoices being issued (shared), so that an
+    invoice is either rated with the corrected book or seen by the correction (and given its note).
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: every write transaction is
+    ``BEGIN IMMEDIATE`` already, so writers never overlap."""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    s.execute(text(f"SELECT {fn}(:key)"), {"key": PRICE_BOOK_LOCK})
