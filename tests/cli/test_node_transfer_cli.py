@@ -39,7 +39,7 @@ def test_transfer_owners_and_the_revenue_rows(cli: Cli, tokens: dict[str, str], 
     clock.advance(hours=2)
     events = tmp_path / "events.jsonl"
     gpu = {"type": "device_seconds", "subject": "acme", "data": {"quantity": "3600", "model": "RTX-4090",
-                                                                    "site": "sz-edge-1", "node": "sz-4090-01"}}
+                                                                    "node": "sz-4090-01"}}
     events.write_text("\n".join(json.dumps(x) for x in [
         {**gpu, "id": "before", "source": "agent", "time": (cut - timedelta(minutes=1)).isoformat()},
         {**gpu, "id": "after", "source": "agent", "time": cut.isoformat()},
@@ -57,7 +57,8 @@ def test_transfer_owners_and_the_revenue_rows(cli: Cli, tokens: dict[str, str], 
     west = cli.json("statement", "supplier", "--supplier", "xibu-compute", "--period", "2026-11", token=op)
     east = cli.json("statement", "supplier", "--supplier", "huadong-idc", "--period", "2026-11", token=op)
     assert [n["node"] for n in west["nodes"]] == [n["node"] for n in east["nodes"]] == ["sz-4090-01"]
-    assert Decimal(west["gross"]) == Decimal(east["gross"]) == Decimal("2.10")  # one device-hour each side
+    # one device-hour each side, at the node's site price (sz-edge-1: 2.10, taken from the node)
+    assert Decimal(west["gross"]) == Decimal(east["gross"]) == Decimal("2.10")
     rev = cli.json("statement", "revenue", "--period", "2026-11", token=op)
     assert Decimal(rev["operator_own"]) == Decimal("8.00") and rev["operator_own_by"] == {"inference_output_tokens": "8"}
     assert Decimal(rev["supplier_gross"]) + Decimal(rev["operator_own"]) == Decimal(rev["charges"]) \

@@ -4,6 +4,7 @@ commission add up to what tenants are charged, to the cent; a transfer splits at
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -82,6 +83,14 @@ def test_a_supplier_that_contradicts_the_owner_is_refused_naming_both() -> None:
     o = owners_of({"n1": "s1"}, [])
     with pytest.raises(ValidationError, match=r"event 3: data.supplier 's2' contradicts the owner of node n1.*'s1'"):
         attribute(rec(node="n1", supplier="s2"), o, {}, where="event 3: ")
+
+
+def test_the_site_is_the_nodes() -> None:
+    o = owners_of({"n1": "s1"}, [])
+    assert attribute(rec(node="n1"), o, {}, sites={"n1": "sh"}).site == "sh"
+    assert attribute(rec(lease="l", t=T0), o, {"l": [(T0, None, "n1")]}, sites={"n1": "sh"}).site == "sh"
+    with pytest.raises(ValidationError, match=r"data\.site 'bj' contradicts node n1, which is at site 'sh'"):
+        attribute(replace(rec(node="n1"), site="bj"), o, {}, sites={"n1": "sh"})
 
 
 def test_unknown_node_and_supplier_without_node_are_refused() -> None:

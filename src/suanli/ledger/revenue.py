@@ -3,10 +3,10 @@
 Attribution. A usage line belongs to the supplier that owned its node **at the instant** of the
 usage (:class:`suanli.domain.fleet.Owners`, from the nodes' ownership history). An event names
 its node (``data.node``), or a lease (``data.lease``): then the node is that of the lease's
-allocation in force at the event's time, when there is exactly one. :func:`attribute` resolves
-both, once, when the event is ingested (the store keeps the resolved node and supplier, so rating
-stays a pure function of stored records); a supplier named by the event must be the node's owner
-then. A line with no node (tokens from a gateway, storage, fees, true-ups) has no supplier: it is
+allocation in force at the event's time, when there is exactly one (the node's site is the
+line's site). :func:`attribute` resolves them, once, when the event is ingested (the store keeps
+the resolved node, supplier and site, so rating stays a pure function of stored records); a
+supplier or site named by the event must be the node's owner then, and its site. A line with no node (tokens from a gateway, storage, fees, true-ups) has no supplier: it is
 the **operator's own revenue**, never on a supplier's statement.
 
 Split. Every charge line with a supplier splits into the supplier's share and the operator's
@@ -50,13 +50,15 @@ def nodes_at(held: Held, t: datetime) -> list[str]:
     return sorted({node for a, b, node in held if a <= t and (b is None or t < b)})
 
 
-def attribute(r: UsageRecord, owners: Owners, held: Mapping[str, Held], *, where: str = "") -> UsageRecord:
-    """``r`` with its node and supplier resolved at its time (see the module docstring).
+def attribute(r: UsageRecord, owners: Owners, held: Mapping[str, Held], *, sites: Mapping[str, str] | None = None,
+              where: str = "") -> UsageRecord:
+    """``r`` with its node and supplier resolved at its time (see the module docstring), and its
+    site from the node (``sites``: node -> site) when it names none.
 
     Raises :class:`ValidationError` (naming what to send instead) for a node the fleet does not
     have (or that had no owner then), a supplier that is not the node's owner at that instant, a
-    supplier named without a node, and a lease that held devices on several nodes at that instant
-    when the event names none (a line never mixes nodes)."""
+    site that is not the node's, a supplier named without a node, and a lease that held devices on
+    several nodes at that instant when the event names none (a line never mixes nodes)."""
     node = r.node
     if not node and r.lease:
         on = nodes_at(held.get(r.lease, ()), r.time)
@@ -81,4 +83,14 @@ def attribute(r: UsageRecord, owners: Owners, held: Mapping[str, Held], *, where
                               f"{r.time.isoformat()}, which is {owner!r}; leave data.supplier out (the node's owner "
                               "at that instant is attributed) or name the owner", field="data.supplier",
                               node=node, owner=owner)
-    return r if (node, owner) == (r.node, r.supplier) else replace(r, node=node, supplier=owner)
+    site = r.site
+    node_site = (sites or {}).get(node)
+    if node_site:
+        if site and site != node_site:
+            raise ValidationError(f"{where}data.site {site!r} contradicts node {node}, which is at site "
+                                  f"{node_site!r}; leave data.site out (the node's site is taken) or name it",
+                                  field="data.site", node=node, site=node_site)
+        site = node_site
+    if (node, owner, site) == (r.node, r.supplier, r.site):
+        return r
+    return replace(r, node=node, supplier=owner, site=site)

@@ -130,7 +130,9 @@ def attribute_records(s: Session, records: Sequence[UsageRecord], *, batch: bool
         return list(records)
     fleet_store.lock_nodes(s, names)
     owners = fleet_store.owners(s, names)
-    return [attribute(r, owners, held, where=f"event {i}: " if batch else "") for i, r in enumerate(records)]
+    sites = {n: x.site for n, x in fleet_store.nodes_by_name(s, names).items()}
+    return [attribute(r, owners, held, sites=sites, where=f"event {i}: " if batch else "")
+            for i, r in enumerate(records)]
 
 
 def _not_object(i: int) -> UsageRecord:
