@@ -157,3 +157,18 @@ def test_a_quoted_lease_re_placed_elsewhere_keeps_its_price(platform: Platform, 
     clock.advance(hours=12)
     doc_ = invoice(platform, operator, clock)
     assert {x["unit_price"] for x in lease_lines(doc_, fixed)} == {Decimal("2.6")}
+
+
+def test_a_prepaid_tenants_runway_burns_a_fixed_term_at_its_quote(demo: Platform, operator: Principal,
+                                                                 tenant: Principal, clock: FakeClock) -> None:
+    from suanli.service import wallets
+
+    wallets.set_policy(demo, operator, "acme", Decimal(4), Decimal(2))
+    wallets.top_up(demo, operator, "acme", Decimal("100.00"))
+    orders.create_order(demo, tenant, {"form": "gpu", "quantity": 4, "models": ["L20"], "hours": 24})
+    assert wallets.show_wallet(demo, tenant)["burn_per_hour"] == Decimal("10.40")  # 4 x 2.60
+    clock.advance(minutes=1)
+    prices.set_price(demo, operator, "L20", Decimal(26), "device_hour")  # ten times the list price
+    w = wallets.show_wallet(demo, tenant)
+    assert w["burn_per_hour"] == Decimal("10.40") and w["standing"] == "ok"  # it is billed at its quote
+    assert wallets.check_runway(demo, operator) == []  # never suspended for a price it does not pay

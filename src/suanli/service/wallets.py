@@ -22,8 +22,10 @@ from suanli.domain.money import SECONDS_PER_HOUR, check_amount, round_line
 from suanli.errors import ValidationError
 from suanli.ledger import invoices as inv
 from suanli.ledger.postings import credit, wallet
+from suanli.ledger.quotes import rate_at as quoted_rate_at
 from suanli.ledger.rating import month_of, period_bounds
 from suanli.ledger.wallets import RunwayPolicy, Standing, runway
+from suanli.service import quotes as quote_service
 from suanli.service.billing import entry_values, resolve_tenant
 from suanli.service.health import replace_lease
 from suanli.service.leases import tick, transition
@@ -87,13 +89,16 @@ def set_policy(p: Platform, actor: Principal, tenant: str, warn_hours: Decimal, 
 
 
 def _burn_and_accrued(p: Platform, s: Session, tenant_id: str) -> tuple[Decimal, Decimal, list[str]]:
-    """Hourly list cost of the tenant's active leases, their cost since the month began, their ids."""
+    """Hourly list cost of the tenant's active leases (a lease bound by its quote: at its quote), their
+    cost since the month began, their ids."""
     now = p.clock.now()
     start, _ = period_bounds(month_of(now))
     book = price_book(p, s)
     burn = accrued = Decimal(0)
     ids = []
-    for lease in lease_store.list_leases(s, tenant_id=tenant_id, states=[LeaseState.ACTIVE]):
+    active = lease_store.list_leases(s, tenant_id=tenant_id, states=[LeaseState.ACTIVE])
+    quoted = quote_service.billing_rates(s, [x.id for x in active])  # a fixed term or reservation: its quote
+    for lease in active:
         if lease.form is ProductForm.RESERVATION:  # a term's devices, paid by its fee: never suspended
             continue
         held = [al for al in lease.allocations if al.start <= now and (al.end is None or al.end > now)]
@@ -104,7 +109,8 @@ def _burn_and_accrued(p: Platform, s: Session, tenant_id: str) -> tuple[Decimal,
         for al in lease.allocations:  # each over its own window: a resumed or re-placed lease holds several in turn
             if al.drawn_from:  # time on a term's reservation is covered by the term's fee
                 continue
-            r = book.rate_at(al.model, al.site, now) or Decimal(0)
+            q = quoted.get((lease.id, al.model, al.site))
+            r = quoted_rate_at(q, now)[0] if q else book.rate_at(al.model, al.site, now) or Decimal(0)
             if al.start <= now and (al.end is None or al.end > now):
                 burn += al.share * r
             lo, hi = max(since, al.start), min(now, al.end or now)
