@@ -172,3 +172,19 @@ def test_a_prepaid_tenants_runway_burns_a_fixed_term_at_its_quote(demo: Platform
     w = wallets.show_wallet(demo, tenant)
     assert w["burn_per_hour"] == Decimal("10.40") and w["standing"] == "ok"  # it is billed at its quote
     assert wallets.check_runway(demo, operator) == []  # never suspended for a price it does not pay
+
+
+def test_a_lease_drawn_on_a_term_reservation_says_the_term_covers_it(demo: Platform, operator: Principal,
+                                                                     tenant: Principal, clock: FakeClock) -> None:
+    plan = plans.create_plan(demo, operator, {"tenant": "acme", "kind": "term", "term": "month", "term_model": "H800",
+                                              "term_devices": 8, "discount": "0.2", "paid": True,
+                                              "effective_from": clock.now().isoformat()})
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 2, "models": ["H800"], "hours": 5})
+    quote = quotes.lease_quote(demo, tenant, res.order.lease_id or "")
+    assert quote is not None and quote.pricing is Pricing.QUOTED
+    assert plan["reservation"] in quote.note and "covers costs 0.00" in quote.note
+    (line,) = quote.lines  # beyond the term: its discount over the list price
+    assert line.device_hour == q12(Decimal(90000) * H800_P / 8760 * Decimal("0.8")) and line.plan == plan["id"]
+    clock.advance(hours=6)
+    doc = invoice(demo, operator, clock)
+    assert {x["kind"] for x in lease_lines(doc, res.order.lease_id or "")} == {"term_covered"}

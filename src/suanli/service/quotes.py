@@ -120,11 +120,15 @@ def quote_of(p: Platform, s: Session, lease: Lease) -> Quote | None:
         return None
     device_p = {m.name: m.p for m in p.catalog(s)}
     held = holdings([(a.model, a.site, a.supplier, a.node, a.share) for a in allocs])
+    drawn = sorted({a.drawn_from for a in allocs if a.drawn_from})
+    on_term = (f"its devices are drawn on reservation {', '.join(drawn)} of a term plan: the time the term "
+               "covers costs 0.00 (its fee pays for it); these rates apply beyond it") if drawn else ""
     if stored is None:
         note = UNQUOTED_NOTE if binds(lease.start, lease.end, lease.created_at) else ""
-        return build_quote(Pricing.LIST, (), held, lease.start, lease.end, device_p, p.settings.currency, note)
+        return build_quote(Pricing.LIST, (), held, lease.start, lease.end, device_p, p.settings.currency,
+                           "; ".join(x for x in (note, on_term) if x))
     return build_quote(Pricing.QUOTED if stored.binding else Pricing.LIST, stored.rates, held, lease.start, lease.end,
-                       device_p, stored.currency)
+                       device_p, stored.currency, on_term)
 
 
 def lease_quote(p: Platform, actor: Principal, lease_id: str) -> Quote | None:
