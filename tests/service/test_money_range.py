@@ -74,3 +74,14 @@ def test_floors_and_plan_rates_out_of_range_are_422s(demo: Platform, operator: P
                                                "effective_from": "2027-01-01T00:00:00Z",
                                                "rates": [{"meter": "egress_gb",
                                                           "tiers": [{"up_to": "10", "price": amount}]}]})
+
+
+@pytest.mark.parametrize("amount", ["0", "-1", "NaN", "Infinity", "0.001", "1e30"])
+def test_credit_note_amounts_out_of_range_are_422s(demo: Platform, operator: Principal, tenant: Principal,
+                                                    clock: FakeClock, amount: str) -> None:
+    orders.create_order(demo, tenant, {"form": "gpu", "quantity": 1, "models": ["H800"]})
+    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
+    doc = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    with pytest.raises(ValidationError, match="allowed"):
+        billing.credit_note(demo, operator, doc["id"], Decimal(amount), "goodwill")
+    assert billing.invoice_doc(demo, operator, doc["id"])["credit_notes"] == []

@@ -40,7 +40,7 @@ from suanli.domain.invoices import (
     VoucherOutcome,
 )
 from suanli.domain.leases import LeaseState, ProductForm
-from suanli.domain.money import minor
+from suanli.domain.money import check_amount, minor
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 from suanli.ledger import invoices as inv
 from suanli.ledger.metering import LEASE_SOURCE, active_intervals, lease_records, legacy_key
@@ -493,6 +493,7 @@ def credit_note(p: Platform, actor: Principal, invoice_id: str, amount: Decimal,
     grant = authorize(actor, Action.SETTLE_INVOICE)
     if not reason:
         raise ValidationError("a credit note needs a reason", field="reason")
+    amount = check_amount(amount, "amount", places=2)
     now = p.clock.now()
     with p.tx() as s:
         i = _get_invoice(s, grant, invoice_id, for_update=True)
