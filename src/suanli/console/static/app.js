@@ -4,6 +4,7 @@ import { errorBox, h } from "./ui.js";
 import * as jobs from "./jobs.js";
 import * as money from "./money.js";
 import * as operator from "./operator.js";
+import * as packages from "./packages.js";
 import * as supplier from "./supplier.js";
 import * as tenant from "./tenant.js";
 
@@ -20,6 +21,7 @@ const ROUTES = [
   { re: /^\/jobs$/, roles: ["tenant", "operator"], nav: "Jobs", render: jobs.list, live: true },
   { re: /^\/jobs\/([^/]+)$/, roles: ["tenant", "operator"], render: jobs.job, live: true },
   { re: /^\/billing$/, roles: ["tenant"], nav: "Billing", render: tenant.billing },
+  { re: /^\/packages$/, roles: ["tenant", "operator"], nav: "Packages", render: packages.packages },
   { re: /^\/invoices\/([^/]+)$/, roles: ["tenant", "operator"], render: tenant.invoice },
   { re: /^\/fleet$/, roles: ["operator"], nav: "Fleet", render: operator.fleet, live: true },
   { re: /^\/all-leases$/, roles: ["operator"], nav: "Leases", render: operator.leases, live: true },
@@ -31,8 +33,8 @@ const ROUTES = [
   { re: /^\/nodes$/, roles: ["supplier"], nav: "My nodes", render: supplier.nodes, live: true },
 ];
 const NAV_ORDER = {
-  tenant: ["/offers", "/order", "/leases", "/jobs", "/billing"],
-  operator: ["/fleet", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/offers"],
+  tenant: ["/offers", "/order", "/leases", "/jobs", "/billing", "/packages"],
+  operator: ["/fleet", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/offers", "/packages"],
   supplier: ["/statement", "/nodes"],
 };
 const NAV_PREFIX = { "/leases": "/leases/", "/jobs": "/jobs/", "/tenants": "/tenants/", "/billing": "/invoices/" };
