@@ -167,7 +167,8 @@ def test_voucher_within_cap_and_refused_for_a_related_party(op: SuanliClient, co
     inv_b = m.issue_invoice("b", "2026-11")
     assert inv_b.vouchers == 0
     audit = m.voucher_audit(issuer="shanghai-city")
-    assert {(x.tenant, x.outcome, x.rule) for x in audit} == {("a", "used", ""), ("b", "refused", "related_party")}
+    assert {(x.tenant, x.outcome, x.rule) for x in audit} == {("a", "used", "capped_by_voucher"),
+                                                              ("b", "refused", "related_party")}
     balanced(m)
 
 

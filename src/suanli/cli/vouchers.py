@@ -13,8 +13,8 @@ from suanli.cli.options import JsonOpt, amount, instant
 from suanli.cli.render import fail, print_json, show, table, when
 from suanli.client.vouchers import VoucherClient
 
-voucher_app = typer.Typer(help="Compute vouchers (算力券): issue under a scheme (custom, beijing, shanghai, "
-                               "shenzhen), claim, redeem, audit.", no_args_is_help=True)
+voucher_app = typer.Typer(help="Compute vouchers (算力券): schemes (beijing, shanghai, shenzhen), claim, redeem, "
+                               "audit.", no_args_is_help=True)
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="The tenant (operator only; a tenant sees its own).")]
 SCHEME_HELP = ("Rule preset: custom (your percent and cap), beijing (<= 20% of the contract, <= 2,000,000 per firm "
                "a year, claim then redeem), shanghai (<= 30% of rent), shenzhen (<= 50%, 60% for a start-up, "
