@@ -117,7 +117,7 @@ def test_beijing_rules_each_refuse_naming_the_rule() -> None:
     assert _rules(v, _line(0, "100", paid=False), BJ_CTX) == "not_paid_contract"
     assert _rules(v, _line(0, "100"), replace(BJ_CTX, related=frozenset({"sup1"}))) == "related_party"
     assert _rules(v, _line(0, "6000"), BJ_CTX) == "capped_by_contract_share"  # 20 % of the 1,000 contract
-    assert _rules(v, _line(0, "100"), replace(BJ_CTX, contract_used={("v1", "pl_c1"): Decimal(200)})) \
+    assert _rules(v, _line(0, "100"), replace(BJ_CTX, contract_used={(Scheme.BEIJING, "pl_c1"): Decimal(200)})) \
         == "contract_share_reached"
     assert _rules(v, _line(0, "100"), replace(BJ_CTX, firm_used={Scheme.BEIJING: Decimal(2_000_000)})) \
         == "firm_annual_cap_reached"
@@ -189,11 +189,12 @@ def test_uses_never_exceed_percent_line_cap_contract_share_or_firm_cap(
     for v in vs:
         paid = sum((u.amount for u in uses if u.voucher_id == v.id), Decimal(0))
         assert paid <= v.left  # the voucher's cap
-        if v.rules.of_contract:
-            for cid, c in contracts.items():
-                on_c = sum((u.amount for u in uses if u.voucher_id == v.id and by_line[u.line_no].contract == cid),
-                           Decimal(0))
-                assert on_c <= round_line(c.value * v.percent)  # percent of the contract's value
+    for sc in (Scheme.BEIJING, Scheme.SHENZHEN):  # percent of the contract's value, over all the scheme's vouchers
+        mine = [v for v in vs if v.scheme is sc]
+        for cid, c in contracts.items():
+            on_c = sum((u.amount for u in uses if by_v[u.voucher_id].scheme is sc
+                        and by_line[u.line_no].contract == cid), Decimal(0))
+            assert on_c <= max((round_line(c.value * v.percent) for v in mine), default=Decimal(0))
     for sc, cap in ((Scheme.BEIJING, Decimal(2_000_000)), (Scheme.SHENZHEN, Decimal(10_000_000))):
         firm = sum((u.amount for u in uses if by_v[u.voucher_id].scheme is sc), Decimal(0))
         assert ctx.firm_used[sc] + firm <= cap  # per firm and calendar year, over all its vouchers
@@ -202,3 +203,14 @@ def test_uses_never_exceed_percent_line_cap_contract_share_or_firm_cap(
     assert len(decided) == len(uses) + len(refusals)
     assert decided == {(x.line_no, v.id) for x in lines if x.amount > 0 for v in vs}
     assert all(r.rule in RULE_TEXT for r in refusals)
+
+
+def test_the_vouchers_of_one_scheme_share_one_contract_share() -> None:
+    """Shenzhen pays up to 50 % of a contract, however many Shenzhen vouchers the tenant holds."""
+    vs = [_v(Scheme.SHENZHEN, "0.5", vid="v1"), _v(Scheme.SHENZHEN, "0.5", vid="v2")]
+    lines = [_line(0, "800"), _line(1, "800"), _line(2, "800")]
+    uses, refusals = apply_vouchers(vs, lines, set(), ctx=VoucherContext(contracts={"pl_c1": C1}))
+    assert [(u.voucher_id, u.amount, u.rule) for u in uses] == [
+        ("v1", Decimal("400.00"), "percent_of_line"), ("v1", Decimal("100.00"), "capped_by_contract_share")]
+    assert {(r.voucher_id, r.line_no, r.rule) for r in refusals} >= {
+        ("v1", 2, "contract_share_reached"), ("v2", 2, "contract_share_reached")}

@@ -18,8 +18,8 @@ decided by the first rule that refuses it, in this order (rule ids in :data:`RUL
    ``signed_too_early``, ``term_too_long``, ``other_subsidy`` (Beijing), ``supplier_not_approved``
    (Beijing: the line's supplier is not on the scheme's approved list);
 6. the caps, each a hard bound on the amount: ``cap_reached`` (the voucher's cap),
-   ``contract_share_reached`` (Beijing, Shenzhen: ``percent`` x the contract's value over all uses
-   on that contract), ``firm_annual_cap_reached`` (Beijing ¥2,000,000, Shenzhen ¥10,000,000: all
+   ``contract_share_reached`` (Beijing, Shenzhen: ``percent`` x the contract's value over all the
+   uses of the scheme's vouchers on that contract), ``firm_annual_cap_reached`` (Beijing ¥2,000,000, Shenzhen ¥10,000,000: all
    the firm's vouchers of the scheme in one calendar year).
 
 A use pays ``min(round_line(line x percent), what every cap has left)`` and records the rule that
@@ -218,8 +218,9 @@ class VoucherContext:
     """Approved suppliers per scheme."""
     claims: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Voucher id -> the contracts it is claimed against (claim-required schemes)."""
-    contract_used: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
-    """(voucher id, contract) -> already paid on that contract by that voucher (live invoices)."""
+    contract_used: Mapping[tuple[Scheme, str], Decimal] = field(default_factory=dict)
+    """(scheme, contract) -> already paid on that contract by the tenant's vouchers of that scheme
+    (live invoices): a contract's share is the scheme's, however many vouchers pay it."""
     firm_used: Mapping[Scheme, Decimal] = field(default_factory=dict)
     """Scheme -> already paid to this tenant by vouchers of that scheme in this calendar year."""
     redeeming: bool = False
@@ -273,7 +274,7 @@ def apply_vouchers(vouchers: Sequence[Voucher], lines: Iterable[Chargeable], rel
     related = set(related) | set(ctx.related)
     order = sorted(vouchers, key=lambda v: (v.valid_to, v.id))
     left = {v.id: v.left for v in order}
-    on_contract: dict[tuple[str, str], Decimal] = dict(ctx.contract_used)
+    on_contract: dict[tuple[Scheme, str], Decimal] = dict(ctx.contract_used)
     firm: dict[Scheme, Decimal] = dict(ctx.firm_used)
     uses: list[VoucherUse] = []
     refusals: list[Refusal] = []
@@ -298,8 +299,7 @@ def apply_vouchers(vouchers: Sequence[Voucher], lines: Iterable[Chargeable], rel
                 rooms.append((left[v.id], "cap_reached", "capped_by_voucher"))
                 c = ctx.contracts.get(line.contract)
                 if v.rules.of_contract and c is not None:
-                    key = (v.id, c.id)
-                    rooms.append((round_line(c.value * v.percent, currency) - on_contract.get(key, ZERO),
+                    rooms.append((round_line(c.value * v.percent, currency) - on_contract.get((v.scheme, c.id), ZERO),
                                   "contract_share_reached", "capped_by_contract_share"))
                 if v.rules.firm_annual_cap is not None:
                     rooms.append((v.rules.firm_annual_cap - firm.get(v.scheme, ZERO), "firm_annual_cap_reached",
@@ -320,7 +320,7 @@ def apply_vouchers(vouchers: Sequence[Voucher], lines: Iterable[Chargeable], rel
                 continue
             left[v.id] -= amount
             if v.rules.of_contract and line.contract in ctx.contracts:
-                on_contract[(v.id, line.contract)] = on_contract.get((v.id, line.contract), ZERO) + amount
+                on_contract[(v.scheme, line.contract)] = on_contract.get((v.scheme, line.contract), ZERO) + amount
             firm[v.scheme] = firm.get(v.scheme, ZERO) + amount
             uses.append(VoucherUse(v.id, v.issuer, line.line_no, amount, why))
             taken = True

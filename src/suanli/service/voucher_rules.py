@@ -51,7 +51,8 @@ def context(s: Session, tenant_id: str, vouchers: Sequence[Voucher], now: dateti
         approved={Scheme(k): frozenset(v) for k, v in store.approved_suppliers(s).items()
                   if k in SCHEME_NAMES},
         claims=_claims(store.claims_for(s, ids)),
-        contract_used=store.used_by_contract(s, ids),
+        contract_used={(Scheme(k), c): v for (k, c), v in store.used_by_contract(s, tenant_id).items()
+                       if k in SCHEME_NAMES},
         firm_used={sc: store.firm_used(s, tenant_id, sc.value, *year) for sc in schemes},
         redeeming=redeeming)
 

@@ -80,14 +80,15 @@ def _live(q: Any) -> Any:
     return q.join(InvoiceRow, InvoiceRow.id == VoucherUseRow.invoice_id).where(InvoiceRow.status != InvoiceStatus.VOID.value)
 
 
-def used_by_contract(s: Session, voucher_ids: Sequence[str]) -> dict[tuple[str, str], Decimal]:
-    """(voucher, contract plan id) -> paid on live invoices."""
-    q = _live(select(VoucherUseRow.voucher_id, InvoiceLineRow.plan, VoucherUseRow.amount)
+def used_by_contract(s: Session, tenant_id: str) -> dict[tuple[str, str], Decimal]:
+    """(scheme, contract plan id) -> paid by the tenant's vouchers of the scheme on live invoices."""
+    q = _live(select(VoucherRow.scheme, InvoiceLineRow.plan, VoucherUseRow.amount)
               .join(InvoiceLineRow, InvoiceLineRow.id == VoucherUseRow.line_id)
-              .where(VoucherUseRow.voucher_id.in_(list(voucher_ids))))
+              .join(VoucherRow, VoucherRow.id == VoucherUseRow.voucher_id)
+              .where(VoucherRow.tenant_id == tenant_id))
     out: dict[tuple[str, str], Decimal] = {}
-    for vid, plan, amount in s.execute(q):
-        out[(vid, plan)] = out.get((vid, plan), ZERO) + amount
+    for scheme, plan, amount in s.execute(q):
+        out[(scheme, plan)] = out.get((scheme, plan), ZERO) + amount
     return out
 
 
