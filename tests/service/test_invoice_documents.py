@@ -14,12 +14,20 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 
 from suanli.domain.accounts import Principal
-from suanli.domain.invoices import CreditNote, Invoice, InvoiceLine, InvoiceStatus, stored
+from suanli.domain.invoices import (
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    SlaCredit,
+    SlaPosting,
+    stored,
+)
 from suanli.domain.meters import Meter
 from suanli.domain.money import minor, money_text
 from suanli.domain.usage import UsageSum, UsageTotal
 from suanli.errors import ValidationError
-from suanli.service import billing, leases, orders, wallets
+from suanli.service import billing, fleet, health, leases, orders, wallets
 from suanli.service.platform import Platform
 from suanli.store import billing as store
 from suanli.store import usage as usage_store
@@ -94,6 +102,29 @@ def test_the_store_speaks_domain(demo: Platform, operator: Principal, tenant: Pr
     with demo.tx() as s:
         assert store.list_invoices(s, tenant_id=None, status=InvoiceStatus.PAID)[0].id == issued["id"]
         assert store.list_invoices(s, tenant_id=None, status=InvoiceStatus.VOID) == []
+
+
+def test_sla_credits_come_back_as_domain_objects_and_print_like_the_draft(
+        demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
+    lease_id = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 4, "models": ["A800"]}).order.lease_id
+    assert lease_id
+    node = leases.get_lease(demo, tenant, lease_id)[0].allocations[0].node
+    clock.advance(hours=2)
+    fleet.set_node_state(demo, operator, node, "down", "PSU failed")
+    assert health.check_health(demo).interrupted == [lease_id]
+    clock.set(DEC1)
+    with demo.tx() as s:
+        (pending,) = store.unposted_sla_credits(s, tenant.account_id, DEC1)
+    assert isinstance(pending, SlaCredit) and str(pending.amount) == "26.00"  # 4 A800 x 1 h minimum x 6.50
+    draft = billing.month_invoice(demo, operator, "2026-11", "acme")
+    issued = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    assert draft["sla_credits"] == issued["sla_credits"] and issued["credits"] == Decimal("26.00")
+    with demo.tx() as s:
+        (posted,) = store.sla_postings(s, tenant_id=tenant.account_id)
+        assert store.unposted_sla_credits(s, tenant.account_id, DEC1) == []
+    assert isinstance(posted, SlaPosting) and posted.credit == pending and posted.invoice_id == issued["id"]
+    assert posted.period == "2026-11" and str(posted.amount) == "26.00" and posted.parts[0]["node"] == node
+    assert posted.amount - posted.supplier_share == Decimal("3.90")  # the operator's 15 %
 
 
 def test_the_database_keeps_only_stored_statuses(demo: Platform, operator: Principal, tenant: Principal,

@@ -142,3 +142,34 @@ class VoucherOutcome:
     outcome: str
     rule: str
     amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SlaCredit:
+    """A closed SLA credit: time a tenant lost to a node failure on a lease, and what it is worth
+    (in the currency's minor unit); it is posted once, by the tenant's next invoice."""
+
+    id: int
+    lease_id: str
+    tenant_id: str
+    start: datetime
+    end: datetime | None
+    seconds: int
+    amount: Decimal
+    currency: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPosting:
+    """An SLA credit on the ledger: the invoice that posted it (and its month), and who bore it
+    (``parts``: supplier, node, amount, supplier share, as decimal strings)."""
+
+    credit: SlaCredit
+    invoice_id: str
+    period: str
+    entry_id: int
+    amount: Decimal
+    supplier_share: Decimal
+    parts: tuple[dict[str, str], ...]
+    at: datetime

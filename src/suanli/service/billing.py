@@ -37,6 +37,7 @@ from suanli.domain.invoices import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
+    SlaCredit,
     VoucherOutcome,
 )
 from suanli.domain.leases import LeaseState, ProductForm
@@ -73,8 +74,6 @@ from suanli.store import ledger as ledger_store
 from suanli.store import packages as package_store
 from suanli.store import price_corrections as correction_store
 from suanli.store import usage as usage_store
-from suanli.store.engine_tables import SlaCreditRow
-from suanli.store.money_tables import SlaCreditPostingRow
 
 ZERO = Decimal("0.00")
 
@@ -173,7 +172,7 @@ def unmetered(stored: Sequence[UsageRecord], leased: Sequence[UsageRecord]) -> l
 class PendingSla:
     """A closed SLA credit not on the ledger yet, with who bears it and the entry that posts it."""
 
-    row: SlaCreditRow
+    credit: SlaCredit
     parts: list[SlaPart]
     entry: Entry
 
@@ -181,18 +180,18 @@ class PendingSla:
 def pending_sla(p: Platform, s: Session, tenant_id: str, period_end: datetime, now: datetime) -> list[PendingSla]:
     """The tenant's closed SLA credits for interruptions before ``period_end`` not yet posted: each
     becomes a credit on the next invoice issued (:mod:`suanli.ledger.sla` says who bears it)."""
-    rows = store.unposted_sla_credits(s, tenant_id, period_end)
-    if not rows:
+    credits = store.unposted_sla_credits(s, tenant_id, period_end)
+    if not credits:
         return []
     book = price_book(p, s)
     out = []
-    for row in rows:
+    for row in credits:
         lease = lease_store.get_lease(s, row.lease_id)
         owners = fleet_store.owners(s, {a.node for a in lease.allocations})  # who owned the node then bears it
         weights = [(owners.at(a.node, row.start) or a.supplier, a.node,
                     a.share * (book.rate_at(a.model, a.site, row.start) or Decimal(0)))
                    for a in lease.allocations if a.end == row.start]
-        amount = cents(row.amount)
+        amount = row.amount
         parts = split_credit(amount, weights, lease.commission_rate, row.currency)
         e = sla_entry(tenant_id, f"sla:{row.id}", now, amount, parts,
                       f"SLA credit {row.id} for lease {row.lease_id}: {row.reason}", row.currency)
@@ -200,7 +199,7 @@ def pending_sla(p: Platform, s: Session, tenant_id: str, period_end: datetime, n
     return out
 
 
-def sla_doc(row: SlaCreditRow, parts: Sequence[SlaPart] | Sequence[dict[str, Any]], actor: Principal
+def sla_doc(row: SlaCredit, parts: Sequence[SlaPart] | Sequence[dict[str, Any]], actor: Principal
             ) -> dict[str, Any]:
     doc: dict[str, Any] = {"id": row.id, "lease": row.lease_id, "start": row.start, "end": row.end,
                            "seconds": row.seconds, "amount": minor(row.amount, row.currency), "reason": row.reason}
@@ -267,7 +266,7 @@ def _vouchers(s: Session, tenant_id: str, *, lock: bool = False, on_issue: bool 
 
 def _settle(p: Platform, s: Session, who: Principal, invoice_id: str, now: datetime, rated: Rated, currency: str,
             vouchers: list[Voucher], sla: Sequence[PendingSla] = ()) -> inv.Settlement:
-    pending = sum((x.row.amount for x in sla), ZERO)
+    pending = sum((x.credit.amount for x in sla), ZERO)
     return inv.settle(who.account_id, invoice_id, now, rated.lines, vouchers=vouchers,
                       related=store.related_suppliers(s, who.account_id),
                       credit_balance=-ledger_store.balance(s, credit(who.account_id)) + pending,
@@ -338,11 +337,9 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
         store.add_package_draws(s, invoice_id, rated.package_draws)
         for x in sla:  # before the settlement's entries: the credit is on the balance the invoice spends
             (entry_id,) = ledger_store.add_entries(s, [entry_values(x.entry)])
-            store.add_sla_posting(s, SlaCreditPostingRow(
-                sla_credit_id=x.row.id, entry_id=entry_id, tenant_id=who.account_id, lease_id=x.row.lease_id,
-                invoice_id=invoice_id, amount=cents(x.row.amount),
-                supplier_share=sum((q.supplier_share for q in x.parts), ZERO),
-                parts=[_part_doc(q) for q in x.parts], at=now))
+            store.add_sla_posting(s, x.credit, entry_id=entry_id, invoice_id=invoice_id,
+                                  supplier_share=sum((q.supplier_share for q in x.parts), ZERO),
+                                  parts=[_part_doc(q) for q in x.parts], at=now)
         ledger_store.add_entries(s, [entry_values(e) for e in st.entries])
     return invoice_doc(p, actor, invoice_id) | {"records": n}
 
@@ -406,8 +403,8 @@ def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
         # the SLA credits this invoice posted, or that a voided invoice of the month posted and this one spends
         voided = {r.id for r in store.list_invoices(s, tenant_id=i.tenant_id, period=i.period,
                                                     status=InvoiceStatus.VOID)}
-        sla = [sla_doc(c, posted.parts, actor)
-               for posted, c, _per in store.sla_postings(s, tenant_id=i.tenant_id, period=i.period)
+        sla = [sla_doc(posted.credit, posted.parts, actor)
+               for posted in store.sla_postings(s, tenant_id=i.tenant_id, period=i.period)
                if posted.invoice_id == i.id or (i.status is not InvoiceStatus.VOID and posted.invoice_id in voided)]
     return document(tenant=tenant.name, period=i.period, status=i.status, currency=i.currency, as_of=i.issued_at,
                     records=sum(x.records for x in lines), actor=actor, invoice=i, lines=lines, notes=notes,
@@ -559,7 +556,7 @@ def draft_doc(d: Draft, actor: Principal) -> dict[str, Any]:
     return document(tenant=d.tenant.name, period=d.period, status=InvoiceStatus.PREVIEW, currency=d.currency,
                     as_of=d.as_of, records=d.records, actor=actor,
                     lines=[line_of(i, x, d.currency) for i, x in enumerate(d.rated.lines)],
-                    sla=[sla_doc(x.row, x.parts, actor) for x in d.sla],
+                    sla=[sla_doc(x.credit, x.parts, actor) for x in d.sla],
                     totals=(st.subtotal, st.tax, st.total, st.vouchers, st.credits, st.wallet, st.amount_due))
 
 

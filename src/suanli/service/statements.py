@@ -52,9 +52,9 @@ def supplier_statement(p: Platform, actor: Principal, supplier: str | None = Non
             raise NotFoundError(f"no supplier {supplier!r}")
         rows = store.supplier_lines(s, supplier, period)
         payable_now = -ledger_store.balance(s, payable(supplier))
-        sla: list[dict[str, Any]] = [{"period": per, "node": part["node"], "lease": posted.lease_id, "sla_credit": posted.sla_credit_id,
+        sla: list[dict[str, Any]] = [{"period": posted.period, "node": part["node"], "lease": posted.credit.lease_id, "sla_credit": posted.credit.id,
             "credit": Decimal(part["amount"]), "supplier_share": Decimal(part["supplier_share"])}
-            for posted, _c, per in store.sla_postings(s, period=period) for part in posted.parts
+            for posted in store.sla_postings(s, period=period) for part in posted.parts
             if part["supplier"] == supplier]
     items, nodes = _group_by_node((line.amount, line.supplier_share, line.commission, line.quantity, invoice.period,
                                    line.node, line.model, line.site, line.lease) for line, invoice in rows)
@@ -136,8 +136,8 @@ def revenue_report(p: Platform, actor: Principal, period: str | None = None) -> 
         "vouchers": sum((r.vouchers for r in live), ZERO), "credits": sum((r.credits for r in live), ZERO),
         "wallet": sum((r.wallet for r in live), ZERO), "amount_due": sum((r.amount_due for r in live), ZERO),
         "by_kind": dict(sorted(by_kind.items())), "by_supplier": dict(sorted(by_supplier.items())),
-        "sla_credits": sum((x.amount for x, _c, _p in sla), ZERO),
-        "sla_supplier_share": sum((x.supplier_share for x, _c, _p in sla), ZERO),
+        "sla_credits": sum((x.amount for x in sla), ZERO),
+        "sla_supplier_share": sum((x.supplier_share for x in sla), ZERO),
         "ledger_sum": sum(bal.values(), ZERO),
     }
 

@@ -22,6 +22,8 @@ from suanli.domain.invoices import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
+    SlaCredit,
+    SlaPosting,
     VoucherOutcome,
 )
 from suanli.domain.money import minor
@@ -281,29 +283,36 @@ def save_wallet_policy(s: Session, row: WalletPolicyRow) -> None:
 # -- SLA credits on the ledger ----------------------------------------------------------------------
 
 
-def unposted_sla_credits(s: Session, tenant_id: str, started_before: Any) -> list[SlaCreditRow]:
+def _sla_credit(r: SlaCreditRow) -> SlaCredit:
+    return SlaCredit(r.id, r.lease_id, r.tenant_id, r.start, r.end, r.seconds, minor(r.amount, r.currency),
+                     r.currency, r.reason)
+
+
+def unposted_sla_credits(s: Session, tenant_id: str, started_before: datetime) -> list[SlaCredit]:
     """Closed SLA credits of the tenant with an amount, interrupted before ``started_before``, that
     are not on the ledger yet (oldest first)."""
     posted = select(SlaCreditPostingRow.sla_credit_id)
     q = (select(SlaCreditRow).where(SlaCreditRow.tenant_id == tenant_id, SlaCreditRow.end.is_not(None),
                                     SlaCreditRow.start < started_before, SlaCreditRow.id.not_in(posted))
          .order_by(SlaCreditRow.start, SlaCreditRow.id))
-    return [r for r in s.scalars(q) if r.amount > 0]
+    return [_sla_credit(r) for r in s.scalars(q) if r.amount > 0]
 
 
-def add_sla_posting(s: Session, row: SlaCreditPostingRow) -> None:
+def add_sla_posting(s: Session, credit: SlaCredit, *, entry_id: int, invoice_id: str, supplier_share: Decimal,
+                    parts: Sequence[dict[str, str]], at: datetime) -> None:
     """Record that an SLA credit is on the ledger; a second posting of it is refused by the key."""
     try:
         with s.begin_nested():
-            s.add(row)
+            s.add(SlaCreditPostingRow(sla_credit_id=credit.id, entry_id=entry_id, tenant_id=credit.tenant_id,
+                                      lease_id=credit.lease_id, invoice_id=invoice_id, amount=credit.amount,
+                                      supplier_share=supplier_share, parts=list(parts), at=at))
     except IntegrityError:
-        raise ConflictError(f"SLA credit {row.sla_credit_id} is already on the ledger", sla_credit=row.sla_credit_id
-                            ) from None
+        raise ConflictError(f"SLA credit {credit.id} is already on the ledger", sla_credit=credit.id) from None
 
 
 def sla_postings(s: Session, *, invoice_ids: Sequence[str] | None = None, tenant_id: str | None = None,
-                 period: str | None = None) -> list[tuple[SlaCreditPostingRow, SlaCreditRow, str]]:
-    """Posted SLA credits with their engine row and the period of the invoice that posted them."""
+                 period: str | None = None) -> list[SlaPosting]:
+    """Posted SLA credits, each with its credit and the period of the invoice that posted it."""
     q = (select(SlaCreditPostingRow, SlaCreditRow, InvoiceRow.period)
          .join(SlaCreditRow, SlaCreditRow.id == SlaCreditPostingRow.sla_credit_id)
          .join(InvoiceRow, InvoiceRow.id == SlaCreditPostingRow.invoice_id)
@@ -314,4 +323,5 @@ def sla_postings(s: Session, *, invoice_ids: Sequence[str] | None = None, tenant
         q = q.where(SlaCreditPostingRow.tenant_id == tenant_id)
     if period is not None:
         q = q.where(InvoiceRow.period == period)
-    return [(a, b, c) for a, b, c in s.execute(q)]
+    return [SlaPosting(_sla_credit(c), x.invoice_id, per, x.entry_id, minor(x.amount, c.currency),
+                       minor(x.supplier_share, c.currency), tuple(x.parts), x.at) for x, c, per in s.execute(q)]
