@@ -137,3 +137,16 @@ def test_an_invoice_with_correction_notes_cannot_be_voided(demo: Platform, opera
         billing.void_invoice(demo, operator, issued["id"], "re-issue")
     assert e.value.details["notes"] == [doc["notes"][0]["id"]]
     _ledger_sums_to_zero(demo, operator)
+
+
+def test_a_correction_elsewhere_issues_no_note(demo: Platform, operator: Principal, tenant: Principal,
+                                               clock: FakeClock) -> None:
+    _lease_8_to_10(demo, tenant, clock)
+    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
+    billing.issue_invoice(demo, operator, "acme", "2026-11")
+    assert corrections.correct_price(demo, operator, "L20", "1", FROM, TO, "other model")["notes"] == []
+    later = datetime(2026, 11, 23, 10, 0, 1, tzinfo=UTC)
+    assert corrections.correct_price(demo, operator, "H800", "1", later, datetime(2026, 11, 30, tzinfo=UTC),
+                                     "after the lease")["notes"] == []
+    assert len(corrections.list_corrections(demo, operator)) == 2
+    _ledger_sums_to_zero(demo, operator)

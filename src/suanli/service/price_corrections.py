@@ -132,7 +132,7 @@ def correct_price(p: Platform, actor: Principal, model: str, amount: Any, start:
         new = old.with_correction(corr)
         store.add_correction(s, corr, actor.account_id, actor.name, _old_prices(old, m.name, site, start, end))
         notes: list[CorrectionNote] = []
-        for invoice in store.live_invoices_from(s, month_of(start)):
+        for invoice in store.live_invoices_from(s, month_of(start), model=m.name, window=(start, end)):
             diffs = _rerate(p, s, invoice, old, new, now)
             for kind, part in (("credit", [d for d in diffs if d.amount < 0]),
                                ("debit", [d for d in diffs if d.amount > 0])):

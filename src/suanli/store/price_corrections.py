@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from suanli.domain.prices import CorrectionNote, CorrectionRecord, PriceCorrection, PriceUnit
 from suanli.errors import ConflictError
-from suanli.store.money_tables import InvoiceRow, PackageDrawRow
+from suanli.store.money_tables import InvoiceRow, PackageDrawRow, UsageEventRow
 from suanli.store.prices import ALL_SITES
 from suanli.store.tables import Base
 from suanli.store.types import DecimalText, UTCDateTime
@@ -132,11 +132,20 @@ class IssuedInvoice:
     issued_at: datetime
 
 
-def live_invoices_from(s: Session, period: str) -> list[IssuedInvoice]:
+def live_invoices_from(s: Session, period: str, *, model: str | None = None,
+                       window: tuple[datetime, datetime] | None = None) -> list[IssuedInvoice]:
     """Issued or paid invoices of ``period`` and later months, locked (a correction's notes are
-    computed against them), in (period, issue time) order."""
+    computed against them), in (period, issue time) order. With ``model`` and ``window``: only those
+    that billed device time of the model that may fall in the window (a record up to an hour before
+    it: a lease-time piece never crosses an hour)."""
     q = (select(InvoiceRow).where(InvoiceRow.period >= period, InvoiceRow.status != "void")
          .order_by(InvoiceRow.period, InvoiceRow.issued_at, InvoiceRow.id).with_for_update())
+    if model is not None and window is not None:
+        used = (select(UsageEventRow.id).where(
+            UsageEventRow.tenant_id == InvoiceRow.tenant_id, UsageEventRow.period == InvoiceRow.period,
+            UsageEventRow.meter == "device_seconds", UsageEventRow.model == model,
+            UsageEventRow.time >= window[0] - timedelta(hours=1), UsageEventRow.time < window[1]).exists())
+        q = q.where(used)
     return [IssuedInvoice(r.id, r.tenant_id, r.period, str(r.status), r.currency, r.issued_at) for r in s.scalars(q)]
 
 
