@@ -133,7 +133,10 @@ def package_sell(ctx: typer.Context, tenant: Annotated[str, typer.Option("--tena
                  quantity: Annotated[str | None, typer.Option(help="Custom package: quantity per package.")] = None,
                  expires: Annotated[str | None, typer.Option("--expires", help="Custom package: ISO expiry.")
                                     ] = None,
-                 model: str = "", site: str = "", unit: str = "units", as_json: JsonOpt = False) -> None:
+                 model: Annotated[str, typer.Option(help="Custom package: only this model's usage draws it.")] = "",
+                 site: Annotated[str, typer.Option(help="Custom package: only usage at this site draws it.")] = "",
+                 unit: Annotated[str, typer.Option(help="Custom package: units or p_hours.")] = "units",
+                 as_json: JsonOpt = False) -> None:
     """Sell a tenant a package at a price of the operator's choosing (a discount or a custom package),
     with a reason (operator)."""
     if not product and not (meter and quantity and expires and price):
