@@ -214,3 +214,19 @@ def test_the_vouchers_of_one_scheme_share_one_contract_share() -> None:
         ("v1", Decimal("400.00"), "percent_of_line"), ("v1", Decimal("100.00"), "capped_by_contract_share")]
     assert {(r.voucher_id, r.line_no, r.rule) for r in refusals} >= {
         ("v1", 2, "contract_share_reached"), ("v2", 2, "contract_share_reached")}
+
+
+def test_no_other_subsidy_on_a_contract_beijing_holds() -> None:
+    """Beijing forbids another municipal subsidy on its contract: once it is claimed, no other
+    scheme's voucher pays on it; and Beijing pays nothing on a contract another scheme has paid."""
+    sh = _v(Scheme.SHANGHAI, "0.3", vid="v_sh")
+    claimed = VoucherContext(claimed={"pl_c1": Scheme.BEIJING})
+    assert _rules(sh, _line(0, "100"), claimed) == "other_subsidy"
+    assert _rules(sh, _line(0, "100", contract="pl_c2"), claimed) == "percent_of_line"  # another contract
+    assert _rules(_v(Scheme.BEIJING), _line(0, "100"), replace(BJ_CTX, claimed={"pl_c1": Scheme.BEIJING})) \
+        == "percent_of_line"
+    paid_by_sh = replace(BJ_CTX, contract_used={(Scheme.SHANGHAI, "pl_c1"): Decimal("0.01")})
+    assert _rules(_v(Scheme.BEIJING), _line(0, "100"), paid_by_sh) == "other_subsidy"
+    # Shanghai and Shenzhen on one contract: neither forbids it
+    sz = VoucherContext(contracts={"pl_c1": C1}, contract_used={(Scheme.SHANGHAI, "pl_c1"): Decimal(5)})
+    assert _rules(_v(Scheme.SHENZHEN, "0.5"), _line(0, "100"), sz) == "percent_of_line"

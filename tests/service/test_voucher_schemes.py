@@ -200,3 +200,21 @@ def test_shanghai_applies_on_issue_to_rent_under_the_contract(demo: Platform, op
     assert row["rule"] == "percent_of_line" and row["scheme"] == "shanghai"
     _balanced(demo, operator)
     clock.set(DEC1 + timedelta(days=1))
+
+
+def test_a_contract_claimed_for_beijing_takes_no_other_scheme(demo: Platform, operator: Principal,
+                                                              clock: FakeClock) -> None:
+    a = make_tenant(demo, operator, "a")
+    plan = _contract(demo, operator, "a")
+    vouchers.record_contract(demo, operator, plan=plan, signed_on=date(2026, 10, 15), value=Decimal(1000))
+    vouchers.approve_supplier(demo, operator, "beijing", "huadong-idc")
+    vid = _bj(demo, operator, "a")
+    vouchers.claim(demo, operator, vid, plan)
+    vouchers.issue_voucher(demo, operator, tenant="a", issuer="shanghai-city", scheme="shanghai",
+                           percent=Decimal("0.3"), cap=Decimal(1000), valid_from=NOV1, valid_to=JAN1)
+    _month_of_l20(demo, a, clock)
+    inv = billing.issue_invoice(demo, operator, "a", "2026-11")
+    assert inv["vouchers"] == 0  # Shanghai may not pay on a contract Beijing holds
+    (refused,) = vouchers.audit(demo, operator, issuer="shanghai-city")
+    assert (refused["outcome"], refused["rule"]) == ("refused", "other_subsidy")
+    assert vouchers.redeem(demo, operator, vid, inv["id"], "dn-7")["amount"] == Decimal("20.80")

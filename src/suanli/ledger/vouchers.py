@@ -225,6 +225,9 @@ class VoucherContext:
     """Scheme -> already paid to this tenant by vouchers of that scheme in this calendar year."""
     redeeming: bool = False
     """Claim-required vouchers pay only when redeemed against an issued invoice."""
+    claimed: Mapping[str, Scheme] = field(default_factory=dict)
+    """Contract -> the scheme of the voucher claimed against it (one claim per contract): a scheme
+    that forbids another subsidy on its contract (Beijing) keeps every other scheme off it."""
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,9 @@ class Refusal:
 
 def _scheme_refusal(v: Voucher, line: Chargeable, ctx: VoucherContext) -> str:
     r = v.rules
+    holder = ctx.claimed.get(line.contract)
+    if holder is not None and holder is not v.scheme and SCHEMES[holder].no_other_subsidy:
+        return "other_subsidy"
     if r.rent_only and line.meter not in RENT_METERS:
         return "rent_only"
     if r.claim_required and (not ctx.redeeming or line.contract not in ctx.claims.get(v.id, frozenset())):
@@ -259,7 +265,8 @@ def _scheme_refusal(v: Voucher, line: Chargeable, ctx: VoucherContext) -> str:
             return "signed_too_early"
         if r.max_term_months is not None and not c.term_within(r.max_term_months):
             return "term_too_long"
-        if r.no_other_subsidy and c.other_subsidy:
+        if r.no_other_subsidy and (c.other_subsidy or any(
+                sc is not v.scheme and cid == c.id and paid > 0 for (sc, cid), paid in ctx.contract_used.items())):
             return "other_subsidy"
     if r.approved_suppliers and line.supplier not in ctx.approved.get(v.scheme, frozenset()):
         return "supplier_not_approved"
@@ -345,7 +352,8 @@ RULE_TEXT = {
     "no_contract_facts": "the line's contract has no recorded facts (signed date, value); record them first",
     "signed_too_early": "the contract was signed before the scheme's start date (2023-09-01)",
     "term_too_long": "the contract's term is longer than the scheme allows (1 year) or open-ended",
-    "other_subsidy": "the contract already has another municipal subsidy",
+    "other_subsidy": "the contract already has another municipal subsidy (recorded, or another scheme's voucher "
+                     "paid or claimed it), and a scheme on it forbids that",
     "supplier_not_approved": "the line's supplier is not on the scheme's approved supplier list",
     "contract_share_reached": "the scheme's share of the contract's value is used up",
     "firm_annual_cap_reached": "the firm's cap for this scheme and calendar year is used up",

@@ -54,7 +54,8 @@ def context(s: Session, tenant_id: str, vouchers: Sequence[Voucher], now: dateti
         contract_used={(Scheme(k), c): v for (k, c), v in store.used_by_contract(s, tenant_id).items()
                        if k in SCHEME_NAMES},
         firm_used={sc: store.firm_used(s, tenant_id, sc.value, *year) for sc in schemes},
-        redeeming=redeeming)
+        redeeming=redeeming,
+        claimed={c: Scheme(k) for c, k in store.claimed_contracts(s, tenant_id).items() if k in SCHEME_NAMES})
 
 
 def _claims(rows: Sequence[Any]) -> dict[str, frozenset[str]]:

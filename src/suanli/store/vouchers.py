@@ -176,6 +176,13 @@ def claims_for(s: Session, voucher_ids: Sequence[str]) -> list[VoucherClaimRow]:
     return list(s.scalars(q))
 
 
+def claimed_contracts(s: Session, tenant_id: str) -> dict[str, str]:
+    """Contract -> the scheme of the voucher claimed against it, for the tenant's contracts."""
+    q = (select(VoucherClaimRow.contract, VoucherRow.scheme).join(VoucherRow, VoucherRow.id == VoucherClaimRow.voucher_id)
+         .where(VoucherClaimRow.tenant_id == tenant_id))
+    return {c: sc for c, sc in s.execute(q)}
+
+
 def add_redemption(s: Session, row: VoucherRedemptionRow) -> None:
     try:
         with s.begin_nested():
