@@ -80,7 +80,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("PUT", "/v1/suppliers/{supplier}/floors"): "200 403 403 200 404 401 401",
     ("GET", "/v1/prices"): "200 200 200 200 200 401 401",
     ("POST", "/v1/prices"): "201 403 403 403 403 401 401",
-    ("GET", "/v1/prices/corrections"): "200 403 403 403 403 401 401",
+    ("GET", "/v1/prices/corrections"): "200 200 200 403 403 401 401",
     ("POST", "/v1/prices/corrections"): "201 403 403 403 403 401 401",
     ("GET", "/v1/offers"): "200 200 200 200 200 401 401",
     # orders, leases, jobs

@@ -118,11 +118,17 @@ def test_bad_corrections_are_422s_and_write_nothing(demo: Platform, operator: Pr
     assert corrections.list_corrections(demo, operator) == []
 
 
-def test_only_the_operator_corrects_or_reads_corrections(demo: Platform, tenant: Principal) -> None:
+def test_only_the_operator_corrects_and_a_supplier_reads_none(demo: Platform, operator: Principal,
+                                                             tenant: Principal) -> None:
+    from suanli.service import accounts
+
     with pytest.raises(PermissionDeniedError):
         corrections.correct_price(demo, tenant, "H800", "1", FROM, TO, "mine")
+    supplier, _ = accounts.create_account(demo, operator, "sup", "supplier", "huadong-idc")
     with pytest.raises(PermissionDeniedError):
-        corrections.list_corrections(demo, tenant)
+        corrections.correct_price(demo, supplier, "H800", "1", FROM, TO, "mine")
+    with pytest.raises(PermissionDeniedError):
+        corrections.list_corrections(demo, supplier)
 
 
 def test_an_invoice_with_correction_notes_cannot_be_voided(demo: Platform, operator: Principal, tenant: Principal,
@@ -150,3 +156,19 @@ def test_a_correction_elsewhere_issues_no_note(demo: Platform, operator: Princip
                                      "after the lease")["notes"] == []
     assert len(corrections.list_corrections(demo, operator)) == 2
     _ledger_sums_to_zero(demo, operator)
+
+
+def test_a_tenant_sees_the_notes_on_its_own_invoices_only(demo: Platform, operator: Principal, tenant: Principal,
+                                                          clock: FakeClock) -> None:
+    from suanli.testing.factories import make_tenant
+
+    other = make_tenant(demo, operator, "other")
+    _lease_8_to_10(demo, tenant, clock)
+    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
+    billing.issue_invoice(demo, operator, "acme", "2026-11")
+    doc = corrections.correct_price(demo, operator, "H800", "9", FROM, TO, "pilot price")
+    (mine,) = corrections.list_corrections(demo, tenant)
+    assert mine["id"] == doc["id"] and [n["id"] for n in mine["notes"]] == [doc["notes"][0]["id"]]
+    assert "supplier_share" not in mine["notes"][0] and "commission" not in mine["notes"][0]["lines"][0]
+    assert mine["notes"][0]["total"] == doc["notes"][0]["total"]
+    assert corrections.list_corrections(demo, other) == []

@@ -110,7 +110,8 @@ def price_correct(ctx: typer.Context,
 def price_corrections(ctx: typer.Context,
                       model: Annotated[str | None, typer.Option("--model", help="Only this model.")] = None,
                       as_json: JsonOpt = False) -> None:
-    """Every price correction (operator): who, when, why, the window, the old and new price, and the notes issued."""
+    """Price corrections: who, when, why, the window, the old and new price, and the notes issued (operator: every
+    correction; a tenant: those with notes on its own invoices)."""
     with client(ctx) as api:
         rows = api.price_corrections(model)
     if as_json:

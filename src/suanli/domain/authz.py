@@ -127,7 +127,8 @@ RULES: dict[Action, Rule] = {
     Action.READ_PRICES: Rule("reading list prices", _EVERYONE),
     Action.CORRECT_PRICE: Rule("correcting a past price (credit and debit notes on issued invoices)", _OP,
                                "only the operator corrects what was billed"),
-    Action.READ_PRICE_CORRECTIONS: Rule("reading price corrections and the notes they issued", _OP),
+    Action.READ_PRICE_CORRECTIONS: Rule("reading price corrections and the notes they issued (a tenant: the "
+                                        "corrections with notes on its own invoices)", _OP_TENANT),
     Action.SET_PRICE: Rule("setting a price (list prices, price plans)", _OP),
     Action.READ_OFFERS: Rule("reading offers", _EVERYONE),
     Action.PLACE_ORDER: Rule("ordering", {Role.TENANT: Scope.OWN_TENANT}),

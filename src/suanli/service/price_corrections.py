@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal
-from suanli.domain.authz import Action, authorize
+from suanli.domain.authz import Action, authorize, sees_revenue_split
 from suanli.domain.money import check_amount, check_currency
 from suanli.domain.prices import (
     CorrectionNote,
@@ -154,26 +154,37 @@ def correct_price(p: Platform, actor: Principal, model: str, amount: Any, start:
         return correction_doc(record, m, names)
 
 
-def correction_doc(r: CorrectionRecord, model: Any, names: dict[str, str]) -> dict[str, Any]:
+def correction_doc(r: CorrectionRecord, model: Any, names: dict[str, str], *, split: bool = True) -> dict[str, Any]:
+    """A correction as the wire shows it; ``split``: with the supplier share and commission of its notes
+    (the operator's view; a tenant sees what it is credited or debited)."""
     c = r.correction
+    hidden = () if split else ("supplier_share", "commission")
     return {
         "id": c.id, "model": c.model, "site": c.site, "unit": c.unit.value, "amount": c.amount,
         "device_hour": device_hour_price(c.amount, c.unit, model), "currency": c.currency, "from": c.start,
         "to": c.end, "reason": c.reason, "by": r.actor_name, "at": c.at, "old_prices": list(r.old_prices),
         "notes": [{"id": n.id, "kind": n.kind, "invoice": n.invoice_id, "tenant": names.get(n.tenant_id, n.tenant_id),
-                   "amount": n.amount, "tax": n.tax, "total": n.total, "supplier_share": n.supplier_share,
-                   "commission": n.commission, "to_wallet": n.to_wallet, "lines": list(n.lines), "at": n.at}
+                   "amount": n.amount, "tax": n.tax, "total": n.total,
+                   **({"supplier_share": n.supplier_share, "commission": n.commission} if split else {}),
+                   "to_wallet": n.to_wallet, "at": n.at,
+                   "lines": [{k: v for k, v in x.items() if k not in hidden} for x in n.lines]}
                   for n in r.notes],
     }
 
 
 def list_corrections(p: Platform, actor: Principal, model: str | None = None) -> list[dict[str, Any]]:
-    """Every price correction, oldest first, with who made it, why, and the notes it issued (operator only)."""
-    authorize(actor, Action.READ_PRICE_CORRECTIONS)
+    """Every price correction, oldest first, with who made it, why, and the notes it issued. A tenant
+    sees only the corrections that issued notes on its own invoices, and only those notes, without
+    the supplier/commission split."""
+    grant = authorize(actor, Action.READ_PRICE_CORRECTIONS)
+    tenant_id = grant.tenant_id
     with p.tx() as s:
         cat = p.catalog(s)
         name = cat.get(model).name if model else None
-        records = store.correction_records(s, model=name)
+        records = store.correction_records(s, model=name, tenant_id=tenant_id)
+        if tenant_id is not None:
+            records = [r for r in records if r.notes]
         tenants = {n.tenant_id for r in records for n in r.notes}
         names = {t: account_store.get_account(s, t).name for t in tenants}
-        return [correction_doc(r, cat.get(r.correction.model), names) for r in records]
+        split = sees_revenue_split(actor)
+        return [correction_doc(r, cat.get(r.correction.model), names, split=split) for r in records]

@@ -40,7 +40,8 @@ def correct_price(body: PriceCorrectionRequest, p: PlatformDep, who: PrincipalDe
 
 @router.get("/v1/prices/corrections", response_model=list[PriceCorrectionResponse])
 def list_corrections(p: PlatformDep, who: PrincipalDep, model: str | None = None) -> list[dict[str, Any]]:
-    """Every price correction: who, when, why, the window, old and new prices, the notes it issued."""
+    """Every price correction: who, when, why, the window, old and new prices, the notes it issued (a tenant:
+    those with notes on its own invoices, without the supplier/commission split)."""
     return price_corrections.list_corrections(p, who, model)
 
 

@@ -62,8 +62,9 @@ class CorrectionNoteResponse(BaseModel):
     amount: Dec
     tax: Dec
     total: Dec
-    supplier_share: Dec
-    commission: Dec
+    supplier_share: Dec | None = None
+    """The operator's view only (as the commission)."""
+    commission: Dec | None = None
     to_wallet: bool
     lines: list[dict[str, str]]
     at: datetime
