@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from suanli.domain.invoices import InvoiceStatus
+from suanli.domain.money import minor
 from suanli.errors import ConflictError, NotFoundError
 from suanli.store.money_tables import (
     InvoiceLineRow,
@@ -234,18 +235,18 @@ def audit_rows(s: Session, voucher_ids: Sequence[str]) -> list[dict[str, Any]]:
             .join(InvoiceLineRow, InvoiceLineRow.id == VoucherUseRow.line_id)
             .join(InvoiceRow, InvoiceRow.id == VoucherUseRow.invoice_id).where(VoucherUseRow.voucher_id.in_(ids)))
     for u, line, inv in s.execute(uses):
-        out.append({"voucher": u.voucher_id, "outcome": "used", "rule": u.rule, "amount": u.amount, "at": u.at,
+        out.append({"voucher": u.voucher_id, "outcome": "used", "rule": u.rule, "amount": minor(u.amount, inv.currency), "at": u.at,
                     "invoice": inv.id, "invoice_status": inv.status, "period": inv.period, "line_no": line.line_no,
-                    "line_kind": line.kind, "line_amount": line.amount, "contract": line.plan,
+                    "line_kind": line.kind, "line_amount": minor(line.amount, inv.currency), "contract": line.plan,
                     "supplier": line.supplier, "model": line.model, "lease": line.lease})
     refused = (select(VoucherRefusalRow, InvoiceLineRow, InvoiceRow)
                .join(InvoiceLineRow, InvoiceLineRow.id == VoucherRefusalRow.line_id)
                .join(InvoiceRow, InvoiceRow.id == VoucherRefusalRow.invoice_id)
                .where(VoucherRefusalRow.voucher_id.in_(ids)))
     for r, line, inv in s.execute(refused):
-        out.append({"voucher": r.voucher_id, "outcome": "refused", "rule": r.rule, "amount": ZERO,
+        out.append({"voucher": r.voucher_id, "outcome": "refused", "rule": r.rule, "amount": minor(ZERO, inv.currency),
                     "at": r.at, "invoice": inv.id, "invoice_status": inv.status, "period": inv.period,
-                    "line_no": line.line_no, "line_kind": line.kind, "line_amount": line.amount,
+                    "line_no": line.line_no, "line_kind": line.kind, "line_amount": minor(line.amount, inv.currency),
                     "contract": line.plan, "supplier": line.supplier, "model": line.model, "lease": line.lease})
     out.sort(key=lambda x: (x["at"], x["invoice"], x["line_no"], x["voucher"]))
     return out
