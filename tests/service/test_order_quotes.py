@@ -5,14 +5,19 @@ total is the invoiced amount."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from suanli.domain.accounts import Principal
 from suanli.domain.quotes import Pricing, q12
 from suanli.service import billing, leases, orders, plans, prices, quotes
 from suanli.service.platform import Platform
 from suanli.testing.clock import FakeClock
+from suanli.testing.factories import make_tenant
 
 H800_P = Decimal("0.9894")
 DEC1 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -188,3 +193,38 @@ def test_a_lease_drawn_on_a_term_reservation_says_the_term_covers_it(demo: Platf
     clock.advance(hours=6)
     doc = invoice(demo, operator, clock)
     assert {x["kind"] for x in lease_lines(doc, res.order.lease_id or "")} == {"term_covered"}
+
+
+TENANTS = itertools.count()
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(model=st.sampled_from(["L20", "H800", "A800"]),
+       price=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999.99"), places=2),
+       later=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999.99"), places=2),
+       seconds=st.integers(1, 3 * 86400), quantity=st.integers(1, 8), at=st.floats(0, 1))
+def test_quoted_term_total_is_the_invoiced_amount(demo: Platform, operator: Principal, clock: FakeClock, model: str,
+                                                  price: Decimal, later: Decimal, seconds: int, quantity: int,
+                                                  at: float) -> None:
+    """Random list prices, devices and terms, a price change mid-term: the order's quoted term total
+    is what the month's draft (the invoice to be issued) charges for that lease. The database outlives
+    the examples: each runs at its own later instant, for its own tenant, inside one month."""
+    clock.advance(minutes=1)
+    now = clock.now()
+    end_of_month = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+    if now + timedelta(seconds=seconds + 60) >= end_of_month:
+        clock.set(end_of_month + timedelta(hours=1))
+    floor = Decimal(7) if model == "H800" else Decimal(0)  # the demo's supplier floor: never offered below it
+    prices.set_price(demo, operator, model, floor + price, "device_hour")
+    who = make_tenant(demo, operator, f"t{next(TENANTS)}")
+    res = orders.create_order(demo, who, {"form": "gpu", "quantity": quantity, "models": [model],
+                                          "hours": str(Decimal(seconds) / 3600)})
+    lease_id = res.order.lease_id or ""
+    quote = quotes.lease_quote(demo, who, lease_id)
+    assert quote is not None and quote.pricing is Pricing.QUOTED and quote.term_total is not None
+    clock.advance(seconds=max(1, int(at * seconds)))
+    prices.set_price(demo, operator, model, floor + later, "device_hour")  # mid-term: must not matter
+    clock.advance(seconds=seconds + 1)
+    month = f"{res.order.start.year:04d}-{res.order.start.month:02d}"
+    draft = billing.draft_doc(billing.preview(demo, who, month), who)
+    assert sum((x["amount"] for x in lease_lines(draft, lease_id)), Decimal("0.00")) == quote.term_total
