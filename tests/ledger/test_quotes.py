@@ -194,3 +194,30 @@ def test_quoted_lease_counts_toward_a_commitment_at_its_quote() -> None:
     (true_up,) = [x for x in rated.lines if x.kind == "commit_true_up"]
     committed = Decimal(100) * Decimal(int((T1 - commit.effective_from).total_seconds())) / Decimal(30 * 86400)
     assert true_up.quantity == committed - 3  # the 3 device-hours under the commitment count as used
+
+
+@settings(max_examples=100, deadline=None)
+@given(placements, st.integers(0, 29 * 86400), st.integers(1, 40 * 86400),
+       st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999.99"), places=2))
+def test_a_term_across_months_is_invoiced_within_a_cent_per_line_and_boundary(
+        placed: list[tuple[tuple[str, str], str, int]], offset: int, secs: int, l20: Decimal) -> None:
+    """Invoiced month by month, each line rounded once: the invoices differ from the quoted term
+    total by at most 0.01 per (node) line and month boundary, and not at all inside one month."""
+    start = T0 + timedelta(seconds=offset)
+    end = start + timedelta(seconds=secs)
+    prices = book(("L20", None, PriceUnit.DEVICE_HOUR, str(l20), OLD), ("H800", None, PriceUnit.P_YEAR, "90000", OLD))
+    allocs = [(mk[0], mk[1], f"{node}-{mk[0]}", milli) for mk, node, milli in placed]
+    lease = _lease(start, end, allocs)
+    rates = [quote_rate([], prices, "t1", "ord_1", m, s, start, DEVICE_P[m], valid_from=start)
+             for m, s in sorted({(a[0], a[1]) for a in allocs})]
+    held = holdings([(a.model, a.site, a.supplier, a.node, a.share) for a in lease.allocations])
+    quote = build_quote(Pricing.QUOTED, rates, held, start, end, DEVICE_P, "CNY")
+    bound = lease_rates([("ls_1", r) for r in rates])
+    total, months, a = Decimal("0.00"), 0, T0
+    while a < end:
+        b = datetime(a.year + a.month // 12, a.month % 12 + 1, 1, tzinfo=UTC)
+        total += rate(RatingInput("t1", a, b, lease_records(lease, [(start, end)], a, b), [], prices, DEVICE_P,
+                                  lease_rates=bound)).total
+        months, a = months + (a < end and b > start), b
+    assert quote.term_total is not None
+    assert abs(total - quote.term_total) <= Decimal("0.01") * len(held) * (months - 1)
