@@ -228,3 +228,21 @@ def test_quoted_term_total_is_the_invoiced_amount(demo: Platform, operator: Prin
     month = f"{res.order.start.year:04d}-{res.order.start.month:02d}"
     draft = billing.draft_doc(billing.preview(demo, who, month), who)
     assert sum((x["amount"] for x in lease_lines(draft, lease_id)), Decimal("0.00")) == quote.term_total
+
+
+def test_sla_credit_of_a_quoted_lease_is_valued_at_its_quote(demo: Platform, operator: Principal,
+                                                             tenant: Principal, clock: FakeClock) -> None:
+    from suanli.service import fleet, health
+    from suanli.store import engine as engine_store
+
+    lease_id = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 4, "models": ["A800"],
+                                                  "hours": 10}).order.lease_id or ""
+    clock.advance(hours=1)
+    prices.set_price(demo, operator, "A800", Decimal(13), "device_hour")  # twice the list price it was granted at
+    node = leases.get_lease(demo, tenant, lease_id)[0].allocations[0].node
+    clock.advance(hours=1)
+    fleet.set_node_state(demo, operator, node, "down", "PSU failed")
+    assert health.check_health(demo).replaced == [lease_id]
+    with demo.tx() as s:
+        (credit,) = engine_store.sla_credits(s, lease_id=lease_id)
+    assert credit.amount == 4 * Decimal("6.50")  # the 1-hour minimum at the hour it pays, not the new list price

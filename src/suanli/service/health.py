@@ -21,6 +21,7 @@ from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.drivers.base import NodeState as EngineNodeState
 from suanli.errors import SuanliError
 from suanli.ledger.plans import PlanKind, plan_at
+from suanli.ledger.quotes import rate_at as quoted_rate_at
 from suanli.service import quotes, reservations
 from suanli.service.engine import reconcile_leases
 from suanli.service.leases import transition
@@ -183,9 +184,11 @@ def _close_credit(p: Platform, s: Session, lease: Lease, now: datetime, lost: li
     if row is None:
         return
     hourly = Decimal(0)
+    quoted = quotes.billing_rates(s, [lease.id])  # a lease bound by its quote: the hour it pays
     for a in lost:
         if a.end == row.start:
-            rate = book.rate_at(a.model, a.site, row.start)
+            q = quoted.get((lease.id, a.model, a.site))
+            rate = quoted_rate_at(q, row.start)[0] if q else book.rate_at(a.model, a.site, row.start)
             hourly += a.share * (rate or Decimal(0))
     seconds = max(int((now - row.start).total_seconds()), p.settings.sla_min_credit_seconds)
     engine_store.close_sla_credit(s, lease.id, now, round_line(seconds * hourly / SECONDS_PER_HOUR, row.currency))
