@@ -73,7 +73,7 @@ def order_create(
     = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Order compute and get a lease. Prints the order, its lease and the devices it holds. A request nothing can hold is rejected with the reason (exit 1)."""
+    """Order compute and get a lease. Prints the order, its lease, the devices it holds and its price quote. A request nothing can hold is rejected with the reason (exit 1)."""
     request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
                        start, end, hours)
     with client(ctx) as api:
