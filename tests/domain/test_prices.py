@@ -59,6 +59,19 @@ def test_site_price_overrides_the_default() -> None:
     assert book.rate_at("H800", "cloud", t0) == 10
 
 
+def test_all_sites_price_applies_at_a_site_until_the_site_has_its_own() -> None:
+    nov1, nov3, nov5 = (datetime(2026, 11, d, tzinfo=UTC) for d in (1, 3, 5))
+    book = PriceBook([PriceEntry("H800", None, PriceUnit.DEVICE_HOUR, Decimal(10), "CNY", nov1),
+                      PriceEntry("H800", "edge", PriceUnit.DEVICE_HOUR, Decimal(12), "CNY", nov3),
+                      PriceEntry("H800", None, PriceUnit.DEVICE_HOUR, Decimal(11), "CNY", nov5)], {"H800": H800})
+    assert book.rate_at("H800", "edge", datetime(2026, 11, 2, tzinfo=UTC)) == 10  # before the site's own price
+    assert book.rate_at("H800", "edge", nov3) == 12
+    assert book.rate_at("H800", "edge", nov5) == 12  # the site's own price stays in force
+    assert book.rate_at("H800", "cloud", nov5) == 11
+    segs = book.segments("H800", "edge", datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC))
+    assert [(s.seconds, s.rate_per_device_hour) for s in segs] == [(86400, 10), (3 * 86400, 12)]
+
+
 def test_money_refuses_floats_and_rounds_half_up_once() -> None:
     with pytest.raises(ValidationError, match="not a float"):
         to_decimal(0.1)

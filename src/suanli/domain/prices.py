@@ -147,7 +147,9 @@ class PriceSegment:
 
 
 class PriceBook:
-    """Effective-dated list prices. Lookup: the (model, site) entry if any, else (model, None)."""
+    """Effective-dated list prices. Lookup at an instant: the (model, site) entry in force then, if
+    any, else the all-sites (model, None) entry in force then: a site's own price takes over from
+    its first effective instant; before it the all-sites price applies."""
 
     def __init__(self, entries: Iterable[PriceEntry], models: dict[str, AcceleratorModel],
                  corrections: Iterable[PriceCorrection] = ()) -> None:
@@ -183,7 +185,13 @@ class PriceBook:
         return sorted(out)
 
     def _history(self, model: str, site: str) -> list[PriceEntry]:
-        return self._by_key.get((model, site)) or self._by_key.get((model, None)) or []
+        """The entries that can be in force for (model, site), in order: the all-sites entries
+        until the site's own first one, then the site's own."""
+        own = self._by_key.get((model, site), [])
+        default = self._by_key.get((model, None), [])
+        if not own:
+            return default
+        return [e for e in default if e.effective_from < own[0].effective_from] + own
 
     def _correction_at(self, model: str, site: str, at: datetime) -> PriceCorrection | None:
         for c in reversed(self._corrections.get(model, ())):
