@@ -86,7 +86,9 @@ def test_order_lease_and_isolation_over_http(http: tuple[TestClient, dict[str, s
     (line,) = inv["lines"]
     hourly_one = Decimal(90000) * Decimal("0.9894") / 8760  # demo H800: 90,000 元/P/年
     assert (line["meter"], line["lease"], line["price_unit"]) == ("device_seconds", lease_id, "device-hour")
-    assert Decimal(line["quantity"]) == Decimal(2 * 42) / 3600 and Decimal(line["unit_price"]) == hourly_one
+    twelve = Decimal("1e-12")  # documents keep 12 places of quantity and unit price (docs/billing.md)
+    assert Decimal(line["quantity"]) == (Decimal(2 * 42) / 3600).quantize(twelve)
+    assert Decimal(line["unit_price"]) == hourly_one.quantize(twelve)
     expected = (42 * 2 * hourly_one / 3600).quantize(Decimal("0.01"), ROUND_HALF_UP)
     assert Decimal(line["amount"]) == expected and Decimal(inv["total"]) == Decimal(inv["amount_due"]) == expected
     assert line["supplier_share"] is None and line["commission"] is None  # a tenant sees no split

@@ -224,6 +224,7 @@ def test_voucher_within_cap_and_refused_for_related_party(demo: Platform, operat
     audit = vouchers.audit(demo, operator, issuer="shanghai-city")
     assert {(x["tenant"], x["outcome"], x["rule"]) for x in audit} == {("a", "used", "capped_by_voucher"),
                                                                        ("b", "refused", "related_party")}
+    assert all(x["rule_text"] for x in audit)  # the rule in words beside its id
     assert sum(x["amount"] for x in audit) == Decimal("20.00")
     (v_a,) = vouchers.list_vouchers(demo, operator, tenant="a")
     assert v_a["left"] == 0

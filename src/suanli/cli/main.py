@@ -60,9 +60,10 @@ COMMANDS: dict[str, Lazy] = {
                   "Import, export and list the fleet (sites, suppliers, nodes, prices, floors)."),
     "node": Lazy("suanli.cli.fleet:node_app", "Change a node's state or owner; show who owned it when."),
     "floor": Lazy("suanli.cli.fleet:floor_app", "Suppliers' floor prices."),
-    "price": Lazy("suanli.cli.prices:price_app", "List prices: set them (operator) and list them in both units."),
+    "price": Lazy("suanli.cli.prices:price_app", "List prices: set them (operator, now or later), list them in both units, "
+                  "and correct the past (operator: credit/debit notes)."),
     "order": Lazy("suanli.cli.orders:order_app",
-                  "Order compute (server, gpu, slice, cluster, flops); list and cancel orders."),
+                  "Order compute (server, gpu, slice, cluster, flops); price, list and cancel orders."),
     "lease": Lazy("suanli.cli.leases:lease_app", "Your leases: the devices you hold and for how long."),
     "job": Lazy("suanli.cli.jobs:job_app", "Run work on a lease's devices, follow it, read its logs."),
     "invoice": Lazy("suanli.cli.billing:invoice_app",
@@ -78,7 +79,8 @@ COMMANDS: dict[str, Lazy] = {
                     "Compute vouchers (算力券): schemes (beijing, shanghai, shenzhen), claim, redeem, audit."),
     "package": Lazy("suanli.cli.packages:package_app",
                      "Prepaid packages: products (operator), buy at the listed price (tenant), sell (operator)."),
-    "plan": Lazy("suanli.cli.money:plan_app", "Price plans: payg, spot, term (包月/包年), commit (包销), spend_commitment."),
+    "plan": Lazy("suanli.cli.money:plan_app", "Price plans: payg, spot, term (包月/包年, holds its devices), "
+                 "commit (包销 take-or-pay, holds its devices), spend_commitment (holds nothing)."),
     "statement": Lazy("suanli.cli.money:statement_app", "Supplier statements and the operator's revenue report."),
 }
 
