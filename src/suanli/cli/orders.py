@@ -16,6 +16,24 @@ order_app = typer.Typer(help="Order compute (server, gpu, slice, cluster, flops)
                         no_args_is_help=True)
 
 ListOpt = list[str] | None
+FormOpt = Annotated[str, typer.Option("--form", help="server | gpu | slice | cluster | flops")]
+QuantityOpt = Annotated[int | None, typer.Option("--quantity", "-n", help="server/cluster: nodes; gpu: devices "
+                                                 "on one node.")]
+ModelOpt = Annotated[ListOpt, typer.Option("--model", metavar="MODEL",
+                                           help="Allowed accelerator model(s); repeat or comma-separate.")]
+SiteOpt = Annotated[ListOpt, typer.Option("--site", metavar="SITE", help="Allowed site(s).")]
+RegionOpt = Annotated[ListOpt, typer.Option("--region", metavar="REGION", help="Allowed region(s).")]
+VendorOpt = Annotated[ListOpt, typer.Option("--vendor", metavar="VENDOR",
+                                            help="Allowed vendor(s): nvidia, huawei, cambricon, hygon…")]
+SharePctOpt = Annotated[int | None, typer.Option("--share-pct", help="slice: compute share of one device, 1-100.")]
+MemoryMibOpt = Annotated[int | None, typer.Option("--memory-mib", help="slice: device memory in MiB.")]
+POpt = Annotated[str | None, typer.Option("--p", metavar="P", help="flops: compute in P (PFLOPS dense FP16), e.g. 2.5.")]
+MinMemoryOpt = Annotated[int | None, typer.Option("--min-memory", metavar="GIB", help="Minimum memory per device (GiB).")]
+TopologyOpt = Annotated[str | None, typer.Option("--topology", help="flops: node | fabric | any (default fabric).")]
+StartOpt = Annotated[str | None, typer.Option("--start", metavar="ISO", help="Future start = a reservation (default now).")]
+EndOpt = Annotated[str | None, typer.Option("--end", metavar="ISO", help="End of the term.")]
+HoursOpt = Annotated[str | None, typer.Option("--hours", metavar="N",
+                                              help="Term in hours (instead of --end). Neither: open-ended.")]
 
 
 def names(values: ListOpt) -> list[str] | None:
@@ -45,29 +63,20 @@ def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, reg
 @order_app.command("create")
 def order_create(
     ctx: typer.Context,
-    form: Annotated[str, typer.Option("--form", help="server | gpu | slice | cluster | flops")],
-    quantity: Annotated[int | None, typer.Option("--quantity", "-n", help="server/cluster: nodes; gpu: devices "
-                                                 "on one node.")] = None,
-    model: Annotated[ListOpt, typer.Option("--model", metavar="MODEL", help="Allowed accelerator model(s); repeat or comma-separate.")]
-    = None,
-    site: Annotated[ListOpt, typer.Option("--site", metavar="SITE", help="Allowed site(s).")] = None,
-    region: Annotated[ListOpt, typer.Option("--region", metavar="REGION", help="Allowed region(s).")] = None,
-    vendor: Annotated[ListOpt, typer.Option("--vendor", metavar="VENDOR", help="Allowed vendor(s): nvidia, huawei, cambricon, hygon…")]
-    = None,
-    share_pct: Annotated[int | None, typer.Option("--share-pct", help="slice: compute share of one device, 1-100.")]
-    = None,
-    memory_mib: Annotated[int | None, typer.Option("--memory-mib", help="slice: device memory in MiB.")] = None,
-    p: Annotated[str | None, typer.Option("--p", metavar="P", help="flops: compute in P (PFLOPS dense FP16), "
-                                          "e.g. 2.5.")] = None,
-    min_memory: Annotated[int | None, typer.Option("--min-memory", metavar="GIB",
-                                                   help="Minimum memory per device (GiB).")] = None,
-    topology: Annotated[str | None, typer.Option("--topology", help="flops: node | fabric | any (default fabric).")]
-    = None,
-    start: Annotated[str | None, typer.Option("--start", metavar="ISO", help="Future start = a reservation "
-                                              "(default now).")] = None,
-    end: Annotated[str | None, typer.Option("--end", metavar="ISO", help="End of the term.")] = None,
-    hours: Annotated[str | None, typer.Option("--hours", metavar="N", help="Term in hours (instead of --end). "
-                                              "Neither: open-ended.")] = None,
+    form: FormOpt,
+    quantity: QuantityOpt = None,
+    model: ModelOpt = None,
+    site: SiteOpt = None,
+    region: RegionOpt = None,
+    vendor: VendorOpt = None,
+    share_pct: SharePctOpt = None,
+    memory_mib: MemoryMibOpt = None,
+    p: POpt = None,
+    min_memory: MinMemoryOpt = None,
+    topology: TopologyOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    hours: HoursOpt = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", metavar="K", help="Retrying with the "
                                                         "same key returns the first order instead of a second one.")]
     = None,
@@ -91,29 +100,20 @@ def order_create(
 @order_app.command("quote")
 def order_quote(
     ctx: typer.Context,
-    form: Annotated[str, typer.Option("--form", help="server | gpu | slice | cluster | flops")],
-    quantity: Annotated[int | None, typer.Option("--quantity", "-n", help="server/cluster: nodes; gpu: devices "
-                                                 "on one node.")] = None,
-    model: Annotated[ListOpt, typer.Option("--model", metavar="MODEL", help="Allowed accelerator model(s); repeat or comma-separate.")]
-    = None,
-    site: Annotated[ListOpt, typer.Option("--site", metavar="SITE", help="Allowed site(s).")] = None,
-    region: Annotated[ListOpt, typer.Option("--region", metavar="REGION", help="Allowed region(s).")] = None,
-    vendor: Annotated[ListOpt, typer.Option("--vendor", metavar="VENDOR", help="Allowed vendor(s): nvidia, huawei, cambricon, hygon…")]
-    = None,
-    share_pct: Annotated[int | None, typer.Option("--share-pct", help="slice: compute share of one device, 1-100.")]
-    = None,
-    memory_mib: Annotated[int | None, typer.Option("--memory-mib", help="slice: device memory in MiB.")] = None,
-    p: Annotated[str | None, typer.Option("--p", metavar="P", help="flops: compute in P (PFLOPS dense FP16), "
-                                          "e.g. 2.5.")] = None,
-    min_memory: Annotated[int | None, typer.Option("--min-memory", metavar="GIB",
-                                                   help="Minimum memory per device (GiB).")] = None,
-    topology: Annotated[str | None, typer.Option("--topology", help="flops: node | fabric | any (default fabric).")]
-    = None,
-    start: Annotated[str | None, typer.Option("--start", metavar="ISO", help="Future start = a reservation "
-                                              "(default now).")] = None,
-    end: Annotated[str | None, typer.Option("--end", metavar="ISO", help="End of the term.")] = None,
-    hours: Annotated[str | None, typer.Option("--hours", metavar="N", help="Term in hours (instead of --end). "
-                                              "Neither: open-ended.")] = None,
+    form: FormOpt,
+    quantity: QuantityOpt = None,
+    model: ModelOpt = None,
+    site: SiteOpt = None,
+    region: RegionOpt = None,
+    vendor: VendorOpt = None,
+    share_pct: SharePctOpt = None,
+    memory_mib: MemoryMibOpt = None,
+    p: POpt = None,
+    min_memory: MinMemoryOpt = None,
+    topology: TopologyOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    hours: HoursOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Price a would-be order without placing it: the rate per device-hour and per P-year of the devices it
