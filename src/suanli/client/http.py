@@ -379,3 +379,23 @@ class SuanliClient:
         """Prometheus metrics text (operator)."""
         text: str = self.request("GET", "/metrics", decode=False)
         return text
+
+
+def amount_text(value: Amount) -> str:
+    """An amount as the decimal string the wire carries (floats and bools are refused)."""
+    if isinstance(value, float | bool):
+        raise TypeError(f"amounts must be Decimal, str or int, not {type(value).__name__}")
+    return str(value)
+
+
+class Endpoints:
+    """A group of endpoints over one :class:`SuanliClient` (money, vouchers ...)."""
+
+    def __init__(self, api: SuanliClient) -> None:
+        self.api = api
+
+    def _one(self, schema: type[M], method: str, path: str, **kw: Any) -> M:
+        return schema.model_validate(self.api.request(method, path, **kw))
+
+    def _many(self, schema: type[M], path: str, params: dict[str, Any] | None = None) -> list[M]:
+        return TypeAdapter(list[schema]).validate_python(self.api.request("GET", path, params=params))  # type: ignore[valid-type]

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
-
-from pydantic import BaseModel, TypeAdapter
 
 from suanli.api.schemas.money import (
     BilledInvoiceResponse,
@@ -37,28 +35,11 @@ from suanli.api.schemas.money import (
     VoucherResponse,
     WalletResponse,
 )
-from suanli.client.http import Amount, SuanliClient
-
-M = TypeVar("M", bound=BaseModel)
+from suanli.client.http import Amount, Endpoints, amount_text
 
 
-def _s(v: Amount) -> str:
-    if isinstance(v, float | bool):
-        raise TypeError(f"amounts must be Decimal, str or int, not {type(v).__name__}")
-    return str(v)
-
-
-class MoneyClient:
+class MoneyClient(Endpoints):
     """Usage, plans, wallets, vouchers, packages, invoices and statements."""
-
-    def __init__(self, api: SuanliClient) -> None:
-        self.api = api
-
-    def _one(self, schema: type[M], method: str, path: str, **kw: Any) -> M:
-        return schema.model_validate(self.api.request(method, path, **kw))
-
-    def _many(self, schema: type[M], path: str, params: dict[str, Any] | None = None) -> list[M]:
-        return TypeAdapter(list[schema]).validate_python(self.api.request("GET", path, params=params))  # type: ignore[valid-type]
 
     # -- usage ------------------------------------------------------------------------------------
 
@@ -90,15 +71,15 @@ class MoneyClient:
 
     def top_up(self, tenant: str, amount: Amount, reference: str = "") -> WalletResponse:
         return self._one(WalletResponse, "POST", "/v1/wallet/top-ups",
-                         json={"tenant": tenant, "amount": _s(amount), "reference": reference})
+                         json={"tenant": tenant, "amount": amount_text(amount), "reference": reference})
 
     def grant_credit(self, tenant: str, amount: Amount, reason: str) -> WalletResponse:
         return self._one(WalletResponse, "POST", "/v1/wallet/credits",
-                         json={"tenant": tenant, "amount": _s(amount), "reason": reason})
+                         json={"tenant": tenant, "amount": amount_text(amount), "reason": reason})
 
     def set_wallet_policy(self, tenant: str, warn_hours: Amount, suspend_hours: Amount) -> WalletResponse:
         return self._one(WalletResponse, "PUT", "/v1/wallet/policy",
-                         json={"tenant": tenant, "warn_hours": _s(warn_hours), "suspend_hours": _s(suspend_hours)})
+                         json={"tenant": tenant, "warn_hours": amount_text(warn_hours), "suspend_hours": amount_text(suspend_hours)})
 
     def check_wallets(self) -> dict[str, Any]:
         out: dict[str, Any] = self.api.request("POST", "/v1/wallet/check")
@@ -115,16 +96,16 @@ class MoneyClient:
                                ) -> PackageProductResponse:
         """Define a package product (operator); ``tiers``: (min_count, price each) pairs."""
         return self._one(PackageProductResponse, "POST", "/v1/package-products", json={
-            "name": name, "meter": meter, "quantity": _s(quantity), "price": _s(price), "model": model, "site": site,
-            "unit": unit, "tiers": [{"min_count": n, "price": _s(x)} for n, x in tiers], "valid_days": valid_days,
+            "name": name, "meter": meter, "quantity": amount_text(quantity), "price": amount_text(price), "model": model, "site": site,
+            "unit": unit, "tiers": [{"min_count": n, "price": amount_text(x)} for n, x in tiers], "valid_days": valid_days,
             "valid_from": valid_from.isoformat() if valid_from else None,
             "valid_to": valid_to.isoformat() if valid_to else None})
 
     def set_package_product_price(self, product: str, price: Amount,
                                   tiers: Sequence[tuple[int, Amount]] | None = None) -> PackageProductResponse:
-        body: dict[str, Any] = {"price": _s(price)}
+        body: dict[str, Any] = {"price": amount_text(price)}
         if tiers is not None:
-            body["tiers"] = [{"min_count": n, "price": _s(x)} for n, x in tiers]
+            body["tiers"] = [{"min_count": n, "price": amount_text(x)} for n, x in tiers]
         return self._one(PackageProductResponse, "PUT", f"/v1/package-products/{quote(product, safe='')}/price",
                          json=body)
 
@@ -144,11 +125,11 @@ class MoneyClient:
         if product:
             body["product"] = product
         if price is not None:
-            body["price"] = _s(price)
+            body["price"] = amount_text(price)
         if meter:
             body |= {"meter": meter, "model": model, "site": site, "unit": unit}
         if quantity is not None:
-            body["quantity"] = _s(quantity)
+            body["quantity"] = amount_text(quantity)
         if expires_at is not None:
             body["expires_at"] = expires_at.isoformat()
         if starts_at is not None:
@@ -163,7 +144,7 @@ class MoneyClient:
     def issue_voucher(self, *, tenant: str, issuer: str, percent: Amount, cap: Amount, valid_from: datetime,
                       valid_to: datetime) -> VoucherResponse:
         return self._one(VoucherResponse, "POST", "/v1/vouchers", json={
-            "tenant": tenant, "issuer": issuer, "percent": _s(percent), "cap": _s(cap),
+            "tenant": tenant, "issuer": issuer, "percent": amount_text(percent), "cap": amount_text(cap),
             "valid_from": valid_from.isoformat(), "valid_to": valid_to.isoformat()})
 
     def vouchers(self, *, tenant: str | None = None, issuer: str | None = None) -> list[VoucherResponse]:
@@ -223,7 +204,7 @@ class MoneyClient:
 
     def credit_note(self, invoice_id: str, amount: Amount, reason: str) -> BilledInvoiceResponse:
         return self._one(BilledInvoiceResponse, "POST", f"/v1/billing/invoices/{invoice_id}/credit-notes",
-                         json={"amount": _s(amount), "reason": reason})
+                         json={"amount": amount_text(amount), "reason": reason})
 
     def supplier_statement(self, *, supplier: str | None = None, period: str | None = None) -> StatementResponse:
         return self._one(StatementResponse, "GET", "/v1/statements/supplier",
@@ -233,7 +214,7 @@ class MoneyClient:
         return self._one(RevenueReportResponse, "GET", "/v1/statements/revenue", params={"period": period})
 
     def payout(self, supplier: str, amount: Amount) -> StatementResponse:
-        return self._one(StatementResponse, "POST", "/v1/payouts", json={"supplier": supplier, "amount": _s(amount)})
+        return self._one(StatementResponse, "POST", "/v1/payouts", json={"supplier": supplier, "amount": amount_text(amount)})
 
     def ledger_check(self) -> LedgerCheckResponse:
         return self._one(LedgerCheckResponse, "GET", "/v1/ledger/check")

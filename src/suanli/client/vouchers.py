@@ -10,10 +10,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, TypeVar
 from urllib.parse import quote
-
-from pydantic import BaseModel, TypeAdapter
 
 from suanli.api.schemas.money import VoucherAuditRow, VoucherResponse
 from suanli.api.schemas.vouchers import (
@@ -24,31 +21,15 @@ from suanli.api.schemas.vouchers import (
     RedemptionResponse,
     SchemeResponse,
 )
-from suanli.client.http import Amount, SuanliClient
-
-M = TypeVar("M", bound=BaseModel)
+from suanli.client.http import Amount, Endpoints, amount_text
 
 
-def _s(v: Amount) -> str:
-    if isinstance(v, float | bool):
-        raise TypeError(f"amounts must be Decimal, str or int, not {type(v).__name__}")
-    return str(v)
-
-
-class VoucherClient:
-    def __init__(self, api: SuanliClient) -> None:
-        self.api = api
-
-    def _one(self, schema: type[M], method: str, path: str, **kw: Any) -> M:
-        return schema.model_validate(self.api.request(method, path, **kw))
-
-    def _many(self, schema: type[M], path: str, params: dict[str, Any] | None = None) -> list[M]:
-        return TypeAdapter(list[schema]).validate_python(self.api.request("GET", path, params=params))  # type: ignore[valid-type]
+class VoucherClient(Endpoints):
 
     def issue(self, *, tenant: str, issuer: str, percent: Amount, cap: Amount, valid_from: datetime,
               valid_to: datetime, scheme: str = "custom") -> VoucherResponse:
         return self._one(VoucherResponse, "POST", "/v1/vouchers", json={
-            "tenant": tenant, "issuer": issuer, "percent": _s(percent), "cap": _s(cap), "scheme": scheme,
+            "tenant": tenant, "issuer": issuer, "percent": amount_text(percent), "cap": amount_text(cap), "scheme": scheme,
             "valid_from": valid_from.isoformat(), "valid_to": valid_to.isoformat()})
 
     def vouchers(self, *, tenant: str | None = None, issuer: str | None = None) -> list[VoucherResponse]:
@@ -68,7 +49,7 @@ class VoucherClient:
     def record_contract(self, *, plan: str, signed_on: date, value: Amount, other_subsidy: str = ""
                         ) -> ContractResponse:
         return self._one(ContractResponse, "POST", "/v1/vouchers/contracts", json={
-            "plan": plan, "signed_on": signed_on.isoformat(), "value": _s(value), "other_subsidy": other_subsidy})
+            "plan": plan, "signed_on": signed_on.isoformat(), "value": amount_text(value), "other_subsidy": other_subsidy})
 
     def contracts(self, *, tenant: str | None = None) -> list[ContractResponse]:
         return self._many(ContractResponse, "/v1/vouchers/contracts", {"tenant": tenant})
