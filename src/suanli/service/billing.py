@@ -246,7 +246,7 @@ def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime,
     fresh = unmetered(metered, leased)
     records = one_by_one + fresh
     n = sum(x.records for x in sums) + len(records)
-    named = {x.lease for x in [*sums, *records] if x.lease} - {k[0] for k in quoted}
+    named = ({x.lease for x in sums if x.lease} | {r.lease for r in records if r.lease}) - {k[0] for k in quoted}
     quoted |= quote_service.billing_rates(s, sorted(named))  # late usage of a bound lease of another month
     if store_leases and fresh:
         store_records(s, fresh, now)

@@ -29,7 +29,8 @@ from suanli.service.leases import transition
 from suanli.service.placement import Plan, Rejection, plan, snapshot
 from suanli.service.platform import Platform
 from suanli.store import leases as store
-from suanli.store.leases import OrderRecord, StaleClaim
+from suanli.store.leases import OrderRecord as OrderRecord  # re-exported: the API answers with it
+from suanli.store.leases import StaleClaim
 
 MAX_RETRIES = 30
 

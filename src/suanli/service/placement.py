@@ -82,7 +82,7 @@ def snapshot(p: Platform, s: Session, start: datetime, end: datetime | None,
     book = price_book(p, s)
     floors = fleet_store.floors_by_key(s)
     sites = {x.name: x for x in fleet_store.list_sites(s)}
-    used = {}
+    used: dict[int, int] = {}
     for b in busy:
         used[b.device_id] = used.get(b.device_id, 0) + b.milli
     node_names: list[str] = []
@@ -179,7 +179,7 @@ def _node_capacity(snap: Snapshot, allowed_models: frozenset[int] | None, allowe
     """(N,) devices per node of an allowed model at an allowed site, ignoring what is busy."""
     st = snap.state
     mask = st.model_mask(allowed_models)
-    count = mask.sum(axis=1)
+    count: np.ndarray = mask.sum(axis=1)
     if allowed_sites is not None:
         count = np.where(np.isin(st.site, list(allowed_sites)), count, 0)
     return count
@@ -294,14 +294,13 @@ def _flops(policy: object, snap: Snapshot, rng: np.random.Generator, spec: Order
     candidates.sort()
     reasons = []
     for price_per_p, _cost, code, sc, k in candidates:
-        one = frozenset({code})
-        site = frozenset({sc})
+        one, at_site = frozenset({code}), frozenset({sc})
         if spec.topology is Topology.NODE:
-            reqs = [PlacementRequest(num_devices=k, allowed_models=one, allowed_sites=site)]
+            reqs = [PlacementRequest(num_devices=k, allowed_models=one, allowed_sites=at_site)]
         elif spec.topology is Topology.FABRIC:
-            reqs = [PlacementRequest(spread_devices=k, allowed_models=one, allowed_sites=site)]
+            reqs = [PlacementRequest(spread_devices=k, allowed_models=one, allowed_sites=at_site)]
         else:
-            reqs = [PlacementRequest(num_devices=1, allowed_models=one, allowed_sites=site)] * k
+            reqs = [PlacementRequest(num_devices=1, allowed_models=one, allowed_sites=at_site)] * k
         out = _one(policy, snap, rng, reqs, proportional=True)
         if isinstance(out, Plan):
             label = f"flops {spec.p} P -> {k} x {st.model_names[code]} at {snap.sites[sc]} ({price_per_p:.2f}/P-hour); "

@@ -12,9 +12,9 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, tuple_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,7 @@ def insert_events(s: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[str, 
         return set()
     if s.get_bind().dialect.name == "postgresql":
         return _insert_pg(s, rows)
-    table = UsageEventRow.__table__
+    table = cast(Table, UsageEventRow.__table__)
     stmt = (sqlite.insert(table).on_conflict_do_nothing(index_elements=["source", "event_id"])
             .returning(table.c.source, table.c.event_id))
     inserted: set[tuple[str, str]] = set()

@@ -88,5 +88,5 @@ class _Collector:
 def prometheus(p: PlatformDep, who: PrincipalDep) -> PlainTextResponse:
     """Prometheus metrics (operator token): fleet, leases, allocation, usage, energy."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(metrics.collect(p, who)))  # type: ignore[arg-type]
+    registry.register(_Collector(metrics.collect(p, who)))
     return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain; version=0.0.4")
