@@ -1,4 +1,5 @@
-"""Usage as the store sums it for rating (:func:`suanli.store.usage.usage_sums`).
+"""Usage as the store returns it for rating: events one by one (:class:`UsageRecord`,
+:func:`suanli.store.usage.events_for`) and summed (:class:`UsageSum`, :func:`suanli.store.usage.usage_sums`).
 
 A domain type, so that the store returns it without importing the ledger; the ledger rates it
 (:func:`suanli.ledger.rating.rate`).
@@ -11,6 +12,25 @@ from datetime import datetime
 from decimal import Decimal
 
 from suanli.domain.meters import Meter
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """One validated usage event. ``quantity`` is in the meter's unit (share already applied)."""
+
+    source: str
+    id: str
+    meter: Meter
+    subject: str
+    time: datetime
+    quantity: Decimal
+    model: str = ""
+    site: str = ""
+    supplier: str = ""
+    node: str = ""
+    lease: str = ""
+    order: str = ""
+    payload_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)

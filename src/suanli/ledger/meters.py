@@ -33,13 +33,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from suanli.domain.meters import Meter as Meter  # re-exported: the enum lives in the domain
 from suanli.domain.money import to_decimal
+from suanli.domain.usage import UsageRecord as UsageRecord  # re-exported: the store returns it
 from suanli.errors import ValidationError
 
 PRICE_UNIT: dict[Meter, tuple[str, Decimal]] = {
@@ -73,25 +73,6 @@ def parse_meter(value: str) -> Meter:
         allowed = ", ".join(m.value for m in Meter)
         raise ValidationError(f"unknown meter {value!r}; allowed: {allowed} (optionally prefixed suanli.usage.)",
                               field="type", allowed=[m.value for m in Meter]) from None
-
-
-@dataclass(frozen=True)
-class UsageRecord:
-    """One validated usage event. ``quantity`` is in the meter's unit (share already applied)."""
-
-    source: str
-    id: str
-    meter: Meter
-    subject: str
-    time: datetime
-    quantity: Decimal
-    model: str = ""
-    site: str = ""
-    supplier: str = ""
-    node: str = ""
-    lease: str = ""
-    order: str = ""
-    payload_hash: str = ""
 
 
 def _aware(value: Any, field: str) -> datetime:

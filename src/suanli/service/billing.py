@@ -45,7 +45,7 @@ from suanli.domain.money import check_amount, minor
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 from suanli.ledger import invoices as inv
 from suanli.ledger.metering import LEASE_SOURCE, active_intervals, lease_records, legacy_key
-from suanli.ledger.meters import Meter, UsageRecord
+from suanli.ledger.meters import UsageRecord
 from suanli.ledger.plans import DEFAULT_TENANT
 from suanli.ledger.postings import Entry, credit, wallet
 from suanli.ledger.rating import (
@@ -85,20 +85,6 @@ def cents(d: Decimal) -> Decimal:
 
 def entry_values(e: Entry) -> tuple[str, str, datetime, str, str, list[tuple[str, Decimal]]]:
     return (e.kind, e.ref, e.at, e.memo, e.currency, [(x.account, x.amount) for x in e.postings])
-
-
-METERS = {m.value: m for m in Meter}
-
-
-def record_from_row(r: Sequence[Any]) -> UsageRecord:
-    (source, event_id, tenant_id, meter, time, quantity, model, site, supplier, node, lease, order_id, h, _per,
-     _ing) = r
-    return UsageRecord(source, event_id, METERS[meter], tenant_id, time, quantity, model, site, supplier, node, lease,
-                       order_id, h)
-
-
-def voucher_from_row(r: Any, used: Decimal) -> Voucher:
-    return voucher_rules.voucher_from_row(r, used)
 
 
 def resolve_tenant(s: Session, grant: Grant, tenant: str | None) -> Principal:
@@ -241,8 +227,8 @@ def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime,
     # time order: those are rated one by one, with the lease time not stored yet
     drawn = sorted((m.value, model) for m, model in drawn_kinds(tid, plans, packages))
     sums = usage_store.usage_sums(s, tid, period, cuts(tid, start, end, plans, book, stops, qcuts), without=drawn)
-    one_by_one = [record_from_row(r) for r in usage_store.events_for(s, tid, period, kinds=drawn)]
-    metered = [record_from_row(r) for r in usage_store.events_for(s, tid, period, source=LEASE_SOURCE)] if leased else []
+    one_by_one = usage_store.events_for(s, tid, period, kinds=drawn)
+    metered = usage_store.events_for(s, tid, period, source=LEASE_SOURCE) if leased else []
     fresh = unmetered(metered, leased)
     records = one_by_one + fresh
     n = sum(x.records for x in sums) + len(records)

@@ -84,7 +84,7 @@ def _rerate(p: Platform, s: Session, invoice: IssuedInvoice, old: PriceBook, new
     who = account_store.get_account(s, invoice.tenant_id)
     inp, _n = billing._rating(p, s, who, invoice.period, now, store_leases=False)
     start, end = period_bounds(invoice.period)
-    stored = [billing.record_from_row(r) for r in usage_store.events_for(s, invoice.tenant_id, invoice.period)]
+    stored = usage_store.events_for(s, invoice.tenant_id, invoice.period)
     pieces = {r.time for r in stored if r.source == LEASE_SOURCE}
     cuts = sorted({t for t in [*pieces, *new.instants()] if start < t < end})
     leased, _stops, _commission = billing.lease_usage(s, invoice.tenant_id, start, end, now, cuts)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.invoices import InvoiceStatus
 from suanli.domain.meters import Meter
-from suanli.domain.usage import UsageSum, UsageTotal
+from suanli.domain.usage import UsageRecord, UsageSum, UsageTotal
 from suanli.store.money_tables import InvoiceRow, UsageEventRow
 from suanli.store.tables import AccountRow, AllocationRow, DeviceRow, NodeRow
 
@@ -110,9 +110,8 @@ def _of_kinds(kinds: Kinds, meter: str, model: str) -> bool:
 
 
 def events_for(s: Session, tenant_id: str, period: str, *, source: str | None = None,
-               kinds: Kinds | None = None) -> list[tuple[Any, ...]]:
-    """Every event billing on (tenant, period), as tuples in :data:`COLUMNS` order; only those of
-    ``source`` and of ``kinds`` when given.
+               kinds: Kinds | None = None) -> list[UsageRecord]:
+    """Every event billing on (tenant, period); only those of ``source`` and of ``kinds`` when given.
 
     On PostgreSQL the rows are read by the driver directly (it returns ``Decimal`` and aware UTC
     datetimes already), skipping per-value type processing: this is the billing hot path."""
@@ -132,14 +131,25 @@ def events_for(s: Session, tenant_id: str, period: str, *, source: str | None = 
             params += more
         with raw.cursor() as cur:
             cur.execute(sql, params)
-            return [tuple(r) for r in cur.fetchall()]
+            return [_record(r) for r in cur.fetchall()]
     cols = [getattr(UsageEventRow, c) for c in COLUMNS]
     q = select(*cols).where(UsageEventRow.tenant_id == tenant_id, UsageEventRow.period == period)
     if source is not None:
         q = q.where(UsageEventRow.source == source)
     if kinds is not None:
         q = q.where(_kinds_expr(kinds))
-    return [tuple(r) for r in s.execute(q)]
+    return [_record(r) for r in s.execute(q)]
+
+
+_METERS = {m.value: m for m in Meter}
+
+
+def _record(r: Sequence[Any]) -> UsageRecord:
+    """A usage record from a row in :data:`COLUMNS` order."""
+    (source, event_id, tenant_id, meter, time, quantity, model, site, supplier, node, lease, order_id, h, _period,
+     _ingested) = r
+    return UsageRecord(source, event_id, _METERS[meter], tenant_id, time, quantity, model, site, supplier, node,
+                       lease, order_id, h)
 
 
 def usage_sums(s: Session, tenant_id: str, period: str, cuts: Sequence[datetime], *, without: Kinds = ()
