@@ -36,6 +36,7 @@ from suanli.api.schemas.money import (
     WalletResponse,
 )
 from suanli.client.http import Amount, Endpoints, amount_text
+from suanli.client.vouchers import VoucherClient
 
 
 class MoneyClient(Endpoints):
@@ -142,16 +143,16 @@ class MoneyClient(Endpoints):
     # -- vouchers ---------------------------------------------------------------------------------
 
     def issue_voucher(self, *, tenant: str, issuer: str, percent: Amount, cap: Amount, valid_from: datetime,
-                      valid_to: datetime) -> VoucherResponse:
-        return self._one(VoucherResponse, "POST", "/v1/vouchers", json={
-            "tenant": tenant, "issuer": issuer, "percent": amount_text(percent), "cap": amount_text(cap),
-            "valid_from": valid_from.isoformat(), "valid_to": valid_to.isoformat()})
+                      valid_to: datetime, scheme: str = "custom") -> VoucherResponse:
+        """Issue a voucher (see :class:`~suanli.client.vouchers.VoucherClient` for schemes, claims, redemptions)."""
+        return VoucherClient(self.api).issue(tenant=tenant, issuer=issuer, percent=percent, cap=cap,
+                                             valid_from=valid_from, valid_to=valid_to, scheme=scheme)
 
     def vouchers(self, *, tenant: str | None = None, issuer: str | None = None) -> list[VoucherResponse]:
-        return self._many(VoucherResponse, "/v1/vouchers", {"tenant": tenant, "issuer": issuer})
+        return VoucherClient(self.api).vouchers(tenant=tenant, issuer=issuer)
 
     def voucher_audit(self, *, issuer: str | None = None, tenant: str | None = None) -> list[VoucherAuditRow]:
-        return self._many(VoucherAuditRow, "/v1/vouchers/audit", {"issuer": issuer, "tenant": tenant})
+        return VoucherClient(self.api).audit(issuer=issuer, tenant=tenant)
 
     def add_related_party(self, tenant: str, supplier: str, note: str = "") -> dict[str, Any]:
         out: dict[str, Any] = self.api.request("POST", "/v1/related-parties",
