@@ -12,6 +12,7 @@ from suanli.cli.context import client
 from suanli.cli.invoice_view import invoice_out
 from suanli.cli.money import (
     invoice_credit,
+    invoice_debit,
     invoice_export,
     invoice_get,
     invoice_issue,
@@ -74,5 +75,6 @@ def revenue(ctx: typer.Context, period: PeriodOpt = None,
 
 # The billed-invoice commands (written with the other money commands), after ``show``.
 for _fn, _name in ((invoice_list, "list"), (invoice_issue, "issue"), (invoice_get, "get"), (invoice_export, "export"),
-                   (invoice_pay, "pay"), (invoice_void, "void"), (invoice_credit, "credit")):
+                   (invoice_pay, "pay"), (invoice_void, "void"), (invoice_credit, "credit"),
+                   (invoice_debit, "debit")):
     invoice_app.command(_name)(_fn)

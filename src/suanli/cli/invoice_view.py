@@ -41,9 +41,17 @@ def invoice_out(inv: InvoiceDocument) -> None:
                caption=f"{when_s}; {len(inv.lines)} lines; {inv.records} usage records"),
          f"subtotal {money(inv.subtotal, cur)} {cur}; tax {money(inv.tax, cur)} {cur}",
          f"total {money(inv.total, cur)} {cur}",
+         *([f"− credit notes {money(inv.credit_notes_total, cur)} + debit notes {money(inv.debit_notes_total, cur)}"
+            f" = balance after notes {money(inv.balance_after_notes, cur)} {cur} (the issued total is unchanged)"]
+           if inv.notes else []),
          f"− vouchers {money(inv.vouchers, cur)} − credits {money(inv.credits, cur)} − wallet "
          f"{money(inv.wallet, cur)} = amount due {money(inv.amount_due, cur)} {cur}",
+         *([f"outstanding (what pay collects) {money(inv.outstanding, cur)} {cur}"] if inv.notes else []),
          f"rounding: {inv.rounding}",
+         *[f"{n.kind} note {n.id}: {money(n.amount, cur)} {cur} — {n.reason} (by {n.by or '-'}, {when(n.at)}"
+           + (f"; correction {n.correction}" if n.correction else "")
+           + ("" if n.kind == "credit" else f"; paid {when(n.paid_at)}" if n.paid_at else "; unpaid") + ")"
+           for n in inv.notes],
          *[f"credit note {n.id}: {money(n.amount, cur)} {cur} to the {'wallet' if n.to_wallet else 'amount due'} "
            f"({n.reason}; {when(n.at)})" for n in inv.credit_notes],
          *[f"voucher {u.voucher} on line {u.line_no + 1}: {u.outcome} {money(u.amount, cur)} {cur}"

@@ -283,7 +283,8 @@ def invoice_export(ctx: typer.Context, invoice_id: str,
 
 
 def invoice_pay(ctx: typer.Context, invoice_id: str, as_json: JsonOpt = False) -> None:
-    """Record the amount due as received (operator)."""
+    """Record what is outstanding as received (operator): the amount due of an issued invoice and every
+    unpaid debit note on it (on a paid invoice: its unpaid debit notes)."""
     with client(ctx) as api:
         _billed_out(MoneyClient(api).pay_invoice(invoice_id), as_json)
 
@@ -299,3 +300,12 @@ def invoice_credit(ctx: typer.Context, invoice_id: str, value: Annotated[str, ty
     """Give a credit note on an invoice (operator)."""
     with client(ctx) as api:
         _billed_out(MoneyClient(api).credit_note(invoice_id, amount(value, "AMOUNT"), reason), as_json)
+
+
+def invoice_debit(ctx: typer.Context, invoice_id: str, value: Annotated[str, typer.Argument(metavar="AMOUNT")],
+                  reason: Annotated[str, typer.Option("--reason", help="Why (required; printed on the invoice).")],
+                  as_json: JsonOpt = False) -> None:
+    """Bill a tenant more on an issued invoice: a debit note, the operator's own revenue, owed until
+    ``suanli invoice pay`` collects it (operator)."""
+    with client(ctx) as api:
+        _billed_out(MoneyClient(api).debit_note(invoice_id, amount(value, "AMOUNT"), reason), as_json)

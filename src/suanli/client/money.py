@@ -207,6 +207,10 @@ class MoneyClient(Endpoints):
         return self._one(BilledInvoiceResponse, "POST", f"/v1/billing/invoices/{invoice_id}/credit-notes",
                          json={"amount": amount_text(amount), "reason": reason})
 
+    def debit_note(self, invoice_id: str, amount: Amount, reason: str) -> BilledInvoiceResponse:
+        return self._one(BilledInvoiceResponse, "POST", f"/v1/billing/invoices/{invoice_id}/debit-notes",
+                         json={"amount": amount_text(amount), "reason": reason})
+
     def supplier_statement(self, *, supplier: str | None = None, period: str | None = None) -> StatementResponse:
         return self._one(StatementResponse, "GET", "/v1/statements/supplier",
                          params={"supplier": supplier, "period": period})

@@ -163,7 +163,7 @@ RULES: dict[Action, Rule] = {
     Action.MANAGE_RELATED_PARTIES: Rule("registering related parties", _OP),
     Action.READ_INVOICES: Rule("reading invoices", _OP_TENANT, _NOT_INVOICES),
     Action.ISSUE_INVOICE: Rule("issuing an invoice", _OP),
-    Action.SETTLE_INVOICE: Rule("paying, voiding or crediting an invoice", _OP),
+    Action.SETTLE_INVOICE: Rule("paying, voiding, crediting or debiting an invoice", _OP),
     Action.READ_SUPPLIER_STATEMENT: Rule("reading a supplier statement", _OP_SUPPLIER),
     Action.READ_REVENUE_REPORT: Rule("reading the revenue report", _OP),
     Action.PAY_SUPPLIER: Rule("paying a supplier", _OP),

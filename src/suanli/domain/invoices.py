@@ -16,6 +16,7 @@ The database keeps the status as its string value (``CHECK status in ('issued','
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -131,6 +132,53 @@ class CreditNote:
     reason: str
     to_wallet: bool
     at: datetime
+    by: str = ""
+    """The operator who gave it ("" for notes given before migration 0015 recorded it)."""
+
+
+class NoteKind(StrEnum):
+    """A note after an invoice was issued: money given back (credit) or owed more (debit)."""
+
+    CREDIT = "credit"
+    DEBIT = "debit"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceNote:
+    """A credit or debit note on an issued invoice, whatever issued it: a price correction
+    (``correction`` names it) or the operator by hand. ``amount`` is what the tenant is credited or
+    owes (tax included), in the currency's minor unit. A debit note is owed (receivable) until
+    ``paid_at``; a credit note goes to the wallet (``to_wallet``) or lowers the amount due."""
+
+    id: str
+    invoice_id: str
+    kind: NoteKind
+    amount: Decimal
+    reason: str
+    at: datetime
+    by: str
+    correction: str | None
+    to_wallet: bool
+    paid_at: datetime | None
+
+
+def balance_after_notes(total: Decimal, notes: Sequence[InvoiceNote], currency: str) -> Decimal:
+    """The invoice's total after its notes: total - credit notes + debit notes (the issued total is
+    never changed; this is shown next to it)."""
+    out = total
+    for n in notes:
+        out += n.amount if n.kind is NoteKind.DEBIT else -n.amount
+    return minor(out, currency)
+
+
+def outstanding(invoice: Invoice, notes: Sequence[InvoiceNote]) -> Decimal:
+    """What ``pay`` collects now: the amount due while the invoice is issued, plus every debit note
+    not paid yet (nothing on a void invoice)."""
+    if invoice.status is InvoiceStatus.VOID:
+        return minor(Decimal(0), invoice.currency)
+    due = invoice.amount_due if invoice.status is InvoiceStatus.ISSUED else Decimal(0)
+    due += sum((n.amount for n in notes if n.kind is NoteKind.DEBIT and n.paid_at is None), Decimal(0))
+    return minor(due, invoice.currency)
 
 
 @dataclass(frozen=True, slots=True)

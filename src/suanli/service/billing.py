@@ -36,9 +36,12 @@ from suanli.domain.invoices import (
     CreditNote,
     Invoice,
     InvoiceLine,
+    InvoiceNote,
     InvoiceStatus,
     SlaCredit,
     VoucherOutcome,
+    balance_after_notes,
+    outstanding,
 )
 from suanli.domain.leases import LeaseState, ProductForm
 from suanli.domain.money import check_amount, minor
@@ -60,7 +63,7 @@ from suanli.ledger.rating import (
 from suanli.ledger.sla import SlaPart, sla_entry, split_credit
 from suanli.ledger.vouchers import RULE_TEXT, Voucher
 from suanli.service import quotes as quote_service
-from suanli.service import voucher_rules
+from suanli.service import reservations, voucher_rules
 from suanli.service.leases import tick
 from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
@@ -69,6 +72,7 @@ from suanli.service.usage import store_records
 from suanli.store import accounts as account_store
 from suanli.store import billing as store
 from suanli.store import fleet as fleet_store
+from suanli.store import invoice_notes as note_store
 from suanli.store import leases as lease_store
 from suanli.store import ledger as ledger_store
 from suanli.store import packages as package_store
@@ -240,7 +244,8 @@ def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime,
         tenant=tid, period_start=start, period_end=end, records=records, plans=plans, book=book,
         device_p={m.name: m.p for m in p.catalog(s)}, packages=packages, floors=fleet_store.floors_by_key(s),
         commission_rate=Decimal(p.settings.commission_rate), lease_commission=commission,
-        currency=p.settings.currency, stops=stops, final=now >= end, sums=sums, lease_rates=quoted), n
+        currency=p.settings.currency, stops=stops, final=now >= end, sums=sums, lease_rates=quoted,
+        held={pl.id: spans for pl in plans if (spans := reservations.held_spans(s, pl, now)) is not None}), n
 
 
 def _vouchers(s: Session, tenant_id: str, *, lock: bool = False, on_issue: bool = True) -> list[Voucher]:
@@ -345,12 +350,16 @@ def _get_invoice(s: Session, grant: Grant, invoice_id: str, *, for_update: bool 
 def document(*, tenant: str, period: str, status: InvoiceStatus, currency: str, as_of: datetime, records: int,
              totals: Sequence[Decimal], lines: Sequence[InvoiceLine], sla: list[dict[str, Any]], actor: Principal,
              invoice: Invoice | None = None, notes: Sequence[CreditNote] = (),
-             uses: Sequence[VoucherOutcome] = ()) -> dict[str, Any]:
+             uses: Sequence[VoucherOutcome] = (), all_notes: Sequence[InvoiceNote] = ()) -> dict[str, Any]:
     """An invoice document, issued (``invoice``) or draft: the one shape every reader gets (JSON,
     CLI, CSV, HTML), with every amount in the currency's minor unit. ``totals``: subtotal, tax,
-    total, vouchers, credits, wallet, amount due. The revenue split of a line is the operator's."""
+    total, vouchers, credits, wallet, amount due. The revenue split of a line is the operator's.
+    ``all_notes``: every credit and debit note issued on it since (a draft has none), with the
+    balance after them and what ``pay`` collects now (``outstanding``)."""
     c = currency
     split = sees_revenue_split(actor)
+    total, amount_due = totals[2], totals[6]
+    owed = outstanding(invoice, all_notes) if invoice else minor(amount_due, c)
     doc: dict[str, Any] = {
         "id": invoice.id if invoice else None, "tenant": tenant, "period": period, "status": status, "currency": c,
         "as_of": as_of, "issued_at": invoice.issued_at if invoice else None,
@@ -362,6 +371,13 @@ def document(*, tenant: str, period: str, status: InvoiceStatus, currency: str, 
         "voucher_uses": [{"voucher": u.voucher, "line_no": u.line_no, "outcome": u.outcome, "rule": u.rule,
                           "amount": minor(u.amount, c)} for u in uses],
         "sla_credits": sla,
+        "notes": [{"id": n.id, "kind": n.kind.value, "amount": minor(n.amount, c), "reason": n.reason, "at": n.at,
+                   "by": n.by, "correction": n.correction, "to_wallet": n.to_wallet, "paid_at": n.paid_at}
+                  for n in all_notes],
+        **{k: minor(sum((n.amount for n in all_notes if n.kind.value == k.split("_")[0]), ZERO), c)
+           for k in ("credit_notes_total", "debit_notes_total")},
+        "balance_after_notes": balance_after_notes(total, all_notes, c),
+        "outstanding": owed,
         "lines": [{"line_no": x.line_no, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
                    "supplier": x.supplier, "node": x.node, "lease": x.lease, "plan": x.plan, "package": x.package,
                    "start": x.start, "end": x.end, "quantity": x.quantity, "price_unit": x.price_unit,
@@ -376,6 +392,12 @@ def document(*, tenant: str, period: str, status: InvoiceStatus, currency: str, 
 TOTALS = ("subtotal", "tax", "total", "vouchers", "credits", "wallet", "amount_due")
 """The totals of an invoice document, in the order they are settled (:mod:`suanli.ledger.invoices`)."""
 
+NOTE_TOTALS = ("credit_notes_total", "debit_notes_total", "balance_after_notes", "outstanding")
+"""After issue: the notes' sums, total - credit notes + debit notes, and what ``pay`` collects now."""
+
+EXPORT_TOTALS = (*TOTALS[:3], *NOTE_TOTALS[:3], *TOTALS[3:], NOTE_TOTALS[3])
+"""The totals rows of an export, in order: the balance after notes next to the issued total."""
+
 
 def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any]:
     """One invoice with its lines, voucher uses and credit notes (a tenant sees only its own)."""
@@ -385,6 +407,7 @@ def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
         tenant = account_store.get_account(s, i.tenant_id)
         lines = store.invoice_lines(s, [i.id])
         notes = store.credit_notes(s, i.id)
+        all_notes = note_store.invoice_notes(s, i.id, i.currency)
         uses = store.invoice_voucher_outcomes(s, i.id)
         # the SLA credits this invoice posted, or that a voided invoice of the month posted and this one spends
         voided = {r.id for r in store.list_invoices(s, tenant_id=i.tenant_id, period=i.period,
@@ -394,7 +417,7 @@ def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
                if posted.invoice_id == i.id or (i.status is not InvoiceStatus.VOID and posted.invoice_id in voided)]
     return document(tenant=tenant.name, period=i.period, status=i.status, currency=i.currency, as_of=i.issued_at,
                     records=sum(x.records for x in lines), actor=actor, invoice=i, lines=lines, notes=notes,
-                    uses=uses, sla=sla, totals=(i.subtotal, i.tax, i.total, i.vouchers, i.credits, i.wallet,
+                    uses=uses, all_notes=all_notes, sla=sla, totals=(i.subtotal, i.tax, i.total, i.vouchers, i.credits, i.wallet,
                                                 i.amount_due))
 
 
@@ -430,17 +453,23 @@ def parse_status(status: str | None) -> InvoiceStatus | None:
 
 
 def pay_invoice(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any]:
-    """Record that the amount due was received (operator only): issued -> paid."""
+    """Record that what is outstanding was received (operator only): the amount due of an issued
+    invoice (issued -> paid) and every debit note on it not paid yet, in one payment; on a paid
+    invoice, its unpaid debit notes (a 409 when nothing is outstanding)."""
     grant = authorize(actor, Action.SETTLE_INVOICE)
     now = p.clock.now()
     with p.tx() as s:
         i = _get_invoice(s, grant, invoice_id, for_update=True)
-        if i.status is not InvoiceStatus.ISSUED:
-            raise ConflictError(f"invoice {invoice_id} is {i.status}; only an issued invoice can be paid",
-                                invoice=invoice_id, status=i.status.value)
-        if i.amount_due > 0:
-            ledger_store.add_entries(s, [entry_values(inv.payment(i.tenant_id, i.id, now, i.amount_due, i.currency))])
-        store.set_invoice_status(s, i.id, InvoiceStatus.PAID, now)
+        owed = outstanding(i, note_store.invoice_notes(s, i.id, i.currency))
+        if i.status is InvoiceStatus.VOID or (i.status is InvoiceStatus.PAID and owed <= 0):
+            raise ConflictError(f"invoice {invoice_id} is {i.status} with nothing outstanding; only an issued "
+                                "invoice or an unpaid debit note can be paid", invoice=invoice_id,
+                                status=i.status.value)
+        if owed > 0:
+            ledger_store.add_entries(s, [entry_values(inv.payment(i.tenant_id, i.id, now, owed, i.currency))])
+        note_store.mark_debits_paid(s, i.id, now)
+        if i.status is InvoiceStatus.ISSUED:
+            store.set_invoice_status(s, i.id, InvoiceStatus.PAID, now)
     return invoice_doc(p, actor, invoice_id)
 
 
@@ -459,6 +488,11 @@ def void_invoice(p: Platform, actor: Principal, invoice_id: str, reason: str = "
             raise ConflictError(f"invoice {invoice_id} has price-correction notes ({', '.join(corrected)}); voiding "
                                 "it would bill the correction twice when the month is issued again: give a credit "
                                 "note instead", invoice=invoice_id, notes=corrected)
+        debits = note_store.debit_note_ids(s, invoice_id)
+        if debits:  # its entry is the note's own: voiding the invoice would leave the tenant owing it
+            raise ConflictError(f"invoice {invoice_id} has debit notes ({', '.join(debits)}); an invoice with a "
+                                "debit note cannot be voided: give a credit note instead", invoice=invoice_id,
+                                notes=debits)
         rows = ledger_store.postings(s, ref=invoice_id)
         by_entry: dict[int, list[tuple[str, Decimal]]] = {}
         kinds: dict[int, str] = {}
@@ -487,15 +521,22 @@ def credit_note(p: Platform, actor: Principal, invoice_id: str, amount: Decimal,
             raise ValidationError(f"credit note {amount} exceeds what is left to credit on invoice {invoice_id} "
                                   f"({i.total - given} of {i.total})", field="amount",
                                   allowed_max=str(i.total - given))
-        note_id = "cn_" + secrets.token_hex(6)
-        to_wallet = i.status is InvoiceStatus.PAID or amount > i.amount_due
-        e = inv.credit_note(i.tenant_id, invoice_id, note_id, now, amount, to_wallet=to_wallet, reason=reason,
-                            currency=i.currency)
-        ledger_store.add_entries(s, [entry_values(e)])
-        store.add_credit_note(s, CreditNote(note_id, invoice_id, amount, reason, to_wallet, now))
-        if not to_wallet:
-            store.reduce_amount_due(s, i.id, amount)
+        add_credit(s, i, amount, reason, now, by=actor.name)
     return invoice_doc(p, actor, invoice_id)
+
+
+def add_credit(s: Session, i: Invoice, amount: Decimal, reason: str, now: datetime, *, by: str = "") -> str:
+    """Write a credit note of ``amount`` on the (locked, live) invoice ``i`` and its entry: to the
+    wallet if it was paid or the note exceeds what is due, else off the amount due. Returns its id."""
+    note_id = "cn_" + secrets.token_hex(6)
+    to_wallet = i.status is InvoiceStatus.PAID or amount > i.amount_due
+    e = inv.credit_note(i.tenant_id, i.id, note_id, now, amount, to_wallet=to_wallet, reason=reason,
+                        currency=i.currency)
+    ledger_store.add_entries(s, [entry_values(e)])
+    store.add_credit_note(s, CreditNote(note_id, i.id, amount, reason, to_wallet, now, by))
+    if not to_wallet:
+        store.reduce_amount_due(s, i.id, amount)
+    return note_id
 
 
 def provisional_lines(p: Platform, period: str, supplier: str) -> tuple[list[tuple[ChargeLine, str]], int]:

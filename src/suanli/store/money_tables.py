@@ -302,6 +302,7 @@ class CreditNoteRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     to_wallet: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
 
 class LedgerEntryRow(Base):

@@ -57,6 +57,8 @@ class PriceCorrectionNoteRow(Base):
     lines: Mapped[Any] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When its debit note was paid (migration 0015); none for a credit note."""
 
 
 def _correction(r: PriceCorrectionRow) -> PriceCorrection:

@@ -9,6 +9,7 @@ from suanli.api.deps import PlatformDep, PrincipalDep
 from suanli.api.schemas.money import (
     BilledInvoiceResponse,
     CreditNoteRequest,
+    DebitNoteRequest,
     InvoiceSummary,
     IssueRequest,
     LedgerCheckResponse,
@@ -19,7 +20,7 @@ from suanli.api.schemas.money import (
     VoidRequest,
 )
 from suanli.errors import ValidationError
-from suanli.service import billing, exports, statements
+from suanli.service import billing, exports, invoice_notes, statements
 
 router = APIRouter(tags=["billing"])
 
@@ -70,6 +71,13 @@ def void(invoice_id: str, body: VoidRequest, p: PlatformDep, who: PrincipalDep) 
 @router.post("/v1/billing/invoices/{invoice_id}/credit-notes", response_model=BilledInvoiceResponse, status_code=201)
 def credit_note(invoice_id: str, body: CreditNoteRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     return billing.credit_note(p, who, invoice_id, body.amount, body.reason)
+
+
+@router.post("/v1/billing/invoices/{invoice_id}/debit-notes", response_model=BilledInvoiceResponse, status_code=201)
+def debit_note(invoice_id: str, body: DebitNoteRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+    """Bill a tenant more on an issued invoice, with a reason (operator): the operator's own revenue,
+    owed until ``pay`` collects it."""
+    return invoice_notes.debit_note(p, who, invoice_id, body.amount, body.reason)
 
 
 @router.get("/v1/statements/supplier", response_model=StatementResponse)

@@ -269,6 +269,11 @@ class CreditNoteRequest(Wire):
     reason: str
 
 
+class DebitNoteRequest(Wire):
+    amount: Exact = Field(description="What the tenant owes more, > 0, in whole cents (a JSON string).")
+    reason: str = Field(description="Why (printed on the invoice); required.")
+
+
 class VoidRequest(Wire):
     reason: str = ""
 
@@ -328,6 +333,22 @@ class CreditNoteApplied(BaseModel):
     at: datetime
 
 
+class InvoiceNoteApplied(BaseModel):
+    """A credit or debit note issued on the invoice after issue: by hand or by a price correction
+    (``correction``); ``amount`` is what the tenant is credited or owes, tax included. A debit note is
+    owed until ``paid_at``."""
+
+    id: str
+    kind: str
+    amount: Money
+    reason: str
+    at: datetime
+    by: str
+    correction: str | None = None
+    to_wallet: bool
+    paid_at: datetime | None = None
+
+
 class VoucherOutcomeApplied(BaseModel):
     """What a voucher did on one line: ``used`` (paid ``amount``) or ``refused`` (by ``rule``)."""
 
@@ -385,6 +406,11 @@ class InvoiceDocument(BaseModel):
     credit_notes: list[CreditNoteApplied] = []
     voucher_uses: list[VoucherOutcomeApplied] = []
     sla_credits: list[SlaCreditApplied] = []
+    notes: list[InvoiceNoteApplied] = Field(default=[], description="Credit and debit notes issued since (none on a draft).")
+    credit_notes_total: Money = Decimal(0)
+    debit_notes_total: Money = Decimal(0)
+    balance_after_notes: Money = Field(description="total - credit notes + debit notes; the issued total is unchanged.")
+    outstanding: Money = Field(description="What `pay` collects now: the amount due while issued + unpaid debit notes.")
     lines: list[BilledLine]
 
     @model_validator(mode="after")
@@ -401,6 +427,10 @@ class InvoiceDocument(BaseModel):
                 x.commission = minor(x.commission, c)
         for n in self.credit_notes:
             n.amount = minor(n.amount, c)
+        for k in ("credit_notes_total", "debit_notes_total", "balance_after_notes", "outstanding"):
+            setattr(self, k, minor(getattr(self, k), c))
+        for note in self.notes:
+            note.amount = minor(note.amount, c)
         for u in self.voucher_uses:
             u.amount = minor(u.amount, c)
         for s in self.sla_credits:
