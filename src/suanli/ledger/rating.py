@@ -45,6 +45,7 @@ from suanli.ledger.plans import COMMITMENTS, DEFAULT_TENANT, PlanKind, PricePlan
 from suanli.ledger.quotes import RateSegments
 from suanli.ledger.quotes import rate_at as quoted_rate_at
 from suanli.ledger.revenue import split
+from suanli.ledger.terms import HeldSpan, fee_for, held_device_seconds
 from suanli.ledger.vouchers import priced_by_contract
 
 ZERO = Decimal(0)
@@ -111,6 +112,10 @@ class RatingInput:
     """Quoted device-hour rates of the leases bound by their quote, per (lease, model, site)
     (:mod:`suanli.ledger.quotes`): their device time that no term or package covers is charged at
     the quote in force at its time, not at the plan or list price."""
+    held: Mapping[str, Sequence[HeldSpan]] = field(default_factory=dict)
+    """Per term or take-or-pay plan: the device spans its reservation holds (:mod:`suanli.ledger.terms`).
+    A term's fee is for the device-seconds held, a take-or-pay commits only for the share held; a
+    plan not in it is taken as holding its devices throughout."""
 
 
 def drawn_kinds(tenant: str, plans: Sequence[PricePlan], packages: Sequence[Package]) -> frozenset[tuple[Meter, str]]:
@@ -443,9 +448,13 @@ def _term_fees(inp: RatingInput, plans: Sequence[PricePlan]) -> list[ChargeLine]
                     raise NotFoundError(f"no list price for {plan.term_model} at {a.isoformat()} to price term plan "
                                         f"{plan.id}", model=plan.term_model)
                 hourly = listed * (1 - plan.discount)
-            hours = Decimal(int((b - a).total_seconds())) / SECONDS_PER_HOUR
-            qty = plan.term_devices * hours
-            amount = round_line(qty * hourly, inp.currency)
+            spans = inp.held.get(plan.id)  # the device-seconds its reservation holds: what the fee pays for
+            held = plan.term_devices * int((b - a).total_seconds()) if spans is None \
+                else held_device_seconds(spans, a, b)
+            if held <= 0:
+                continue
+            qty = held / SECONDS_PER_HOUR
+            amount = fee_for(held, hourly, inp.currency)
             out.append(ChargeLine("term_fee", Meter.DEVICE_SECONDS.value, plan.term_model, "", "", "", plan.id, "",
                                   a, b, qty, "device-hour", hourly, amount, Decimal("0.00"), amount, 0, plan.paid,
                                   month_of(a), description=f"{plan.term.value if plan.term else ''} term in advance: "
@@ -479,6 +488,11 @@ def _true_ups(inp: RatingInput, plans: Sequence[PricePlan], used_raw: Mapping[st
         secs = _overlap_seconds(plan.effective_from, plan.effective_to, inp.period_start, inp.period_end)
         if secs <= 0:
             continue
+        spans = inp.held.get(plan.id) if plan.kind is PlanKind.COMMIT else None
+        if spans is not None:  # a take-or-pay commits only for the time its reservation held the devices
+            lo, hi = max(plan.effective_from, inp.period_start), inp.period_end if plan.effective_to is None \
+                else min(plan.effective_to, inp.period_end)
+            secs = held_device_seconds(spans, lo, hi) / plan.commit_devices  # = secs when held throughout
         committed = plan.commit_quantity * secs / period_secs
         used = used_raw[plan.id] / PRICE_UNIT[plan.commit_meter][1] if plan.id in used_raw else ZERO
         shortfall = committed - used

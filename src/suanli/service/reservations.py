@@ -30,9 +30,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from suanli.domain.leases import Lease, LeaseState, OrderSpec, ProductForm, parse_order, placement_spec
-from suanli.errors import CapacityError
+from suanli.domain.leases import (
+    PAUSED_STATES,
+    Lease,
+    LeaseState,
+    OrderSpec,
+    ProductForm,
+    parse_order,
+    placement_spec,
+)
+from suanli.errors import CapacityError, NotFoundError
 from suanli.ledger.plans import PricePlan
+from suanli.ledger.terms import HeldSpan
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, Rejection, Snapshot, plan, plan_devices, snapshot
 from suanli.service.platform import Platform
@@ -108,12 +117,32 @@ def place_again(p: Platform, s: Session, lease: Lease, stored: Mapping[str, Any]
     return plan(p, snap, spec, seed), None
 
 
+def held_spans(s: Session, plan_: PricePlan, now: datetime) -> list[HeldSpan] | None:
+    """The device spans the plan's reservation holds (:mod:`suanli.ledger.terms`): its allocations,
+    as granted and given up, and, while it waits to be re-placed after a failure (interrupted or
+    suspended), its devices presumed back from ``now`` to its end: a fee billed in advance is for
+    the time to come, and what was not held is credited once it is known (re-placed or ended).
+    None: the plan holds nothing (no reservation)."""
+    if plan_.held is None or not plan_.reservation:
+        return None
+    try:
+        res = lease_store.get_lease(s, plan_.reservation)
+    except NotFoundError:
+        return []
+    spans: list[HeldSpan] = [(a.start, a.end, a.share) for a in res.allocations
+                             if a.end is None or a.end > a.start]
+    if res.state in PAUSED_STATES:
+        spans.extend((max(now, res.start), res.end, Decimal(1)) for _ in range(plan_.held[1]))
+    return spans
+
+
 def release(s: Session, res: Lease, at: datetime, now: datetime, why: str) -> None:
-    """Give the reservation's devices back at ``at`` (now or later)."""
+    """Give the reservation's devices back at ``at`` (now or later); one waiting to be re-placed
+    after a failure ends then too (it is never re-placed past the plan's end)."""
     if at <= now:
         if res.state is LeaseState.SCHEDULED and res.start >= now:
             transition(s, res, LeaseState.CANCELLED, now, why)
-        elif res.state in (LeaseState.SCHEDULED, LeaseState.ACTIVE):
+        elif res.state in (LeaseState.SCHEDULED, LeaseState.ACTIVE, *PAUSED_STATES):
             transition(s, res, LeaseState.ENDED, now, why)
         store.undraw(s, res.id, now)
         return
