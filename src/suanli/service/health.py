@@ -19,10 +19,10 @@ from suanli.domain.fleet import NodeState
 from suanli.domain.leases import PAUSED_STATES, Lease, LeaseState, ProductForm
 from suanli.domain.money import SECONDS_PER_HOUR, round_line
 from suanli.drivers.base import NodeState as EngineNodeState
-from suanli.errors import SuanliError
+from suanli.errors import NotFoundError, SuanliError
 from suanli.ledger.plans import PlanKind, plan_at
 from suanli.ledger.quotes import rate_at as quoted_rate_at
-from suanli.service import quotes, reservations
+from suanli.service import quotes, reservations, term_credits
 from suanli.service.engine import reconcile_leases
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, snapshot
@@ -33,6 +33,7 @@ from suanli.store import billing as billing_store
 from suanli.store import engine as engine_store
 from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
+from suanli.store import reservations as reservation_store
 from suanli.store.leases import StaleClaim
 
 ENGINE_REASON = "engine: "
@@ -179,6 +180,14 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
 
 
 def _close_credit(p: Platform, s: Session, lease: Lease, now: datetime, lost: list) -> None:  # type: ignore[type-arg]
+    if lease.form is ProductForm.RESERVATION:  # back or over: the term fee is credited for the time without devices
+        plan_id = lease_store.get_order(s, lease.order_id, tenant_id=None).spec.get("plan")
+        try:
+            plan = plan_from_row(reservation_store.get_plan_row(s, str(plan_id)))
+        except NotFoundError:  # a plan cancelled before it started: it billed nothing
+            return
+        term_credits.credit_unheld(p, s, plan, now, f"reservation {lease.id} had no devices after a failure")
+        return
     book = price_book(p, s)
     row = next((c for c in engine_store.sla_credits(s, lease_id=lease.id) if c.end is None), None)
     if row is None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
-from suanli.domain.leases import LeaseState
+from suanli.domain.leases import PAUSED_STATES, LeaseState
 from suanli.domain.money import check_amount, to_decimal
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 from suanli.ledger.meters import parse_meter
@@ -31,7 +31,7 @@ from suanli.ledger.plans import (
     check_no_overlap,
     validate_plan,
 )
-from suanli.service import reservations
+from suanli.service import reservations, term_credits
 from suanli.service.leases import tick, transition
 from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
@@ -218,10 +218,13 @@ def end_plan(p: Platform, actor: Principal, plan_id: str, at: datetime | None = 
             out = plan_dict(plan, _tenant_name(s, plan.tenant))
             out["effective_to"] = plan.effective_from
             return out
-        if res is not None and res.state in (LeaseState.SCHEDULED, LeaseState.ACTIVE):
+        if res is not None and res.state in (LeaseState.SCHEDULED, LeaseState.ACTIVE, *PAUSED_STATES):
             reservations.release(s, res, at, now, why)
         reservation_store.set_plan_end(s, plan_id, at)
-        return plan_dict(dataclasses.replace(plan, effective_to=at), _tenant_name(s, plan.tenant))
+        ended = dataclasses.replace(plan, effective_to=at)
+        # a fee issued in advance for time after the end: a credit note for what is not held, here
+        term_credits.credit_unheld(p, s, ended, now, f"plan ended at {at.isoformat()} by {actor.name}")
+        return plan_dict(ended, _tenant_name(s, plan.tenant))
 
 
 def _tenant_name(s: Session, tenant_id: str) -> str:
