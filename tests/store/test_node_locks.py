@@ -25,9 +25,8 @@ def _try_lock(p: Platform, exclusive: bool) -> bool:
     return True
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite runs one writer at a time: nothing to interleave
 def test_ingest_and_transfer_locks_conflict(demo: Platform) -> None:
-    if demo.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): nothing to interleave")
     with Session(demo.engine) as ingest, ingest.begin():
         assert fleet_store.lock_nodes(ingest, ["sh-h800-01", "nope"]) == {"sh-h800-01"}
         assert not _try_lock(demo, exclusive=True)  # a transfer waits for the ingest
