@@ -142,7 +142,6 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/v1/billing/invoices/{invoice_id}/void"): "200 403 403 403 403 401 401",
     ("POST", "/v1/billing/invoices/{invoice_id}/credit-notes"): "201 403 403 403 403 401 401",
     ("POST", "/v1/billing/invoices/{invoice_id}/debit-notes"): "201 403 403 403 403 401 401",
-    ("POST", "/v1/invoices/{invoice_id}/debit-notes"): "201 403 403 403 403 401 401",
     ("GET", "/v1/revenue/{period}"): "200 403 403 200 404 401 401",
     ("GET", "/v1/statements/supplier"): "200 403 403 200 404 401 401",
     ("GET", "/v1/statements/revenue"): "200 403 403 403 403 401 401",
@@ -415,7 +414,6 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("POST", "/v1/billing/invoices/{invoice_id}/void"): {"reason": "typo"},
         ("POST", "/v1/billing/invoices/{invoice_id}/credit-notes"): {"amount": "1", "reason": "outage"},
         ("POST", "/v1/billing/invoices/{invoice_id}/debit-notes"): {"amount": "1", "reason": "late fee"},
-        ("POST", "/v1/invoices/{invoice_id}/debit-notes"): {"amount": "2", "reason": "support hours"},
         ("POST", "/v1/payouts"): {"supplier": "sup-one", "amount": "0.01"},
     }
     return url, query.get((method, path), {}), body.get((method, path))

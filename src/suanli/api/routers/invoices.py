@@ -16,13 +16,11 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from suanli.api.deps import PlatformDep, PrincipalDep
 from suanli.api.schemas.money import (
-    BilledInvoiceResponse,
-    DebitNoteRequest,
     PreviewResponse,
     StatementResponse,
 )
 from suanli.errors import ValidationError
-from suanli.service import billing, exports, invoice_notes, statements
+from suanli.service import billing, exports, statements
 
 FORMATS = ("json", "csv", "html")
 
@@ -44,12 +42,6 @@ def show_invoice(period: str, p: PlatformDep, who: PrincipalDep, tenant: str | N
     if format == "html":
         return HTMLResponse(exports.invoice_html(doc))
     return doc
-
-
-@router.post("/v1/invoices/{invoice_id}/debit-notes", response_model=BilledInvoiceResponse, status_code=201)
-def debit_note(invoice_id: str, body: DebitNoteRequest, p: PlatformDep, who: PrincipalDep) -> Any:
-    """= ``POST /v1/billing/invoices/{invoice_id}/debit-notes``: a debit note with a reason (operator)."""
-    return invoice_notes.debit_note(p, who, invoice_id, body.amount, body.reason)
 
 
 @router.get("/v1/revenue/{period}", response_model=StatementResponse)
