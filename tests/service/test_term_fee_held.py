@@ -270,3 +270,24 @@ def test_fee_less_credits_is_the_rate_times_the_device_seconds_held(
     ledger_balances(demo, operator)
     with demo.tx() as s:
         assert all(n.amount > 0 for n in billing_store.credit_notes(s, issued["id"]))
+
+
+def test_an_end_racing_the_issue_of_the_month_credits_the_fee_once_either_way(
+        demo: Platform, operator: Principal, clock: FakeClock) -> None:
+    """Ending a plan and issuing the month of its fee at once: the invoice is either issued first
+    (and credited by the end) or rated with the end; fee - credits is the fee for the time held."""
+    from concurrent.futures import ThreadPoolExecutor
+    names = [make_tenant(demo, operator, f"race-{i}").name for i in range(4)]
+    made = {n: term(demo, operator, n, 8, NOW) for n in names}
+    clock.set(datetime(2026, 12, 2, tzinfo=UTC))
+    with ThreadPoolExecutor(8) as pool:
+        issued = [pool.submit(billing.issue_invoice, demo, operator, n, "2026-11") for n in names]
+        ended = [pool.submit(plans.end_plan, demo, operator, made[n]["id"]) for n in names]
+        docs = [f.result() for f in issued]
+        [f.result() for f in ended]
+    held = 8 * int((clock.now() - NOW).total_seconds())
+    for n, doc in zip(names, docs, strict=True):
+        (fee,) = fee_lines(doc, made[n]["id"])
+        notes = notes_of(billing.invoice_doc(demo, operator, doc["id"]), made[n]["id"])
+        assert fee["amount"] - sum((x["amount"] for x in notes), Decimal(0)) == fee_for(held, Decimal(fee["unit_price"]))
+    ledger_balances(demo, operator)

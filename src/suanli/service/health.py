@@ -33,6 +33,7 @@ from suanli.store import billing as billing_store
 from suanli.store import engine as engine_store
 from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
+from suanli.store import price_corrections as correction_store
 from suanli.store import reservations as reservation_store
 from suanli.store.leases import StaleClaim
 
@@ -186,6 +187,7 @@ def _close_credit(p: Platform, s: Session, lease: Lease, now: datetime, lost: li
             plan = plan_from_row(reservation_store.get_plan_row(s, str(plan_id)))
         except NotFoundError:  # a plan cancelled before it started: it billed nothing
             return
+        correction_store.lock_price_book(s, exclusive=True)  # an invoice being issued is credited, or sees this
         term_credits.credit_unheld(p, s, plan, now, f"reservation {lease.id} had no devices after a failure")
         return
     book = price_book(p, s)

@@ -38,6 +38,7 @@ from suanli.service.platform import Platform
 from suanli.store import accounts as account_store
 from suanli.store import billing as store
 from suanli.store import leases as lease_store
+from suanli.store import price_corrections as correction_store
 from suanli.store import reservations as reservation_store
 from suanli.store.leases import StaleClaim
 from suanli.store.money_tables import PricePlanRow
@@ -193,7 +194,9 @@ def _create(p: Platform, s: Session, tenant: str, raw: Mapping[str, Any]) -> dic
 def end_plan(p: Platform, actor: Principal, plan_id: str, at: datetime | None = None) -> dict[str, Any]:
     """End a plan at ``at`` (now when omitted; never in the past): it prices nothing after, and a
     plan that holds capacity gives its devices back then. A plan ended before it started is
-    cancelled (removed; its reservation is kept, cancelled). Fees already billed stay billed."""
+    cancelled (removed; its reservation is kept, cancelled). A term fee already issued for time
+    after the end gets a credit note for what the reservation does not hold, in the same
+    transaction (:mod:`suanli.service.term_credits`)."""
     authorize(actor, Action.SET_PRICE)
     tick(p)
     now = p.clock.now()
@@ -204,6 +207,8 @@ def end_plan(p: Platform, actor: Principal, plan_id: str, at: datetime | None = 
         raise ValidationError(f"a plan ends now or later, never in the past (now: {now.isoformat()}); correcting "
                               "what was billed is a credit note", field="at")
     with p.tx() as s:
+        # invoices being issued finish first (their fees get credited here), later ones see the end
+        correction_store.lock_price_book(s, exclusive=True)
         row = reservation_store.get_plan_row(s, plan_id, for_update=True)
         plan = plan_from_row(row)
         if plan.effective_to is not None and plan.effective_to <= at:
