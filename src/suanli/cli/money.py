@@ -158,7 +158,8 @@ def plan_end(ctx: typer.Context, plan_id: Annotated[str, typer.Argument(help="Th
                                                     help="When it ends, with a time zone (default now; never in the "
                                                          "past).")] = None,
              as_json: JsonOpt = False) -> None:
-    """End a plan (operator): it prices nothing after; a term or commit plan gives its devices back then."""
+    """End a plan (operator): it prices nothing after; a term or commit plan gives its devices back then,
+    and a term fee already issued for later time gets a credit note for it."""
     with client(ctx) as api:
         pl = MoneyClient(api).end_plan(plan_id, at)
     print_json(pl) if as_json else typer.echo(f"plan {pl.id} ({pl.kind}) for {pl.tenant} ends "
