@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -290,4 +291,19 @@ def test_an_end_racing_the_issue_of_the_month_credits_the_fee_once_either_way(
         (fee,) = fee_lines(doc, made[n]["id"])
         notes = notes_of(billing.invoice_doc(demo, operator, doc["id"]), made[n]["id"])
         assert fee["amount"] - sum((x["amount"] for x in notes), Decimal(0)) == fee_for(held, Decimal(fee["unit_price"]))
+    ledger_balances(demo, operator)
+
+
+def test_an_invoice_whose_term_fee_was_credited_cannot_be_voided(
+        demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
+    """Issuing the month again bills the fee for what is held: the note would be given twice."""
+    from suanli.errors import ConflictError
+    pl = term(demo, operator, "acme", 8, NOW)
+    clock.set(DEC1)
+    nov = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    plans.end_plan(demo, operator, pl["id"])
+    (note,) = notes_of(billing.invoice_doc(demo, operator, nov["id"]), pl["id"])
+    with pytest.raises(ConflictError, match=f"term fee credit notes \\({note['id']}\\)"):
+        billing.void_invoice(demo, operator, nov["id"], "wrong month")
+    assert billing.invoice_doc(demo, operator, nov["id"])["status"] == "issued"
     ledger_balances(demo, operator)

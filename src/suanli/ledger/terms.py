@@ -31,6 +31,16 @@ HeldSpan = tuple[datetime, datetime | None, Decimal]
 ``share`` of the device (1 for a whole device)."""
 
 
+FEE_NOTE_PREFIX = "term fee of plan "
+"""Every credit note of a term fee starts so (:func:`fee_tag`)."""
+
+
+def fee_tag(plan_id: str, period_start: datetime) -> str:
+    """The prefix of the reason of every credit note of one term fee line (credit notes carry no
+    plan column: this is how the notes of one fee are found)."""
+    return f"{FEE_NOTE_PREFIX}{plan_id} for {period_start.isoformat()}"
+
+
 def held_device_seconds(spans: Sequence[HeldSpan], start: datetime, end: datetime) -> Decimal:
     """Device-seconds the spans hold inside ``[start, end)``: share x whole seconds of overlap."""
     total = ZERO

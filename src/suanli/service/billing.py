@@ -61,6 +61,7 @@ from suanli.ledger.rating import (
     rate,
 )
 from suanli.ledger.sla import SlaPart, sla_entry, split_credit
+from suanli.ledger.terms import FEE_NOTE_PREFIX
 from suanli.ledger.vouchers import RULE_TEXT, Voucher
 from suanli.service import quotes as quote_service
 from suanli.service import reservations, voucher_rules
@@ -488,6 +489,11 @@ def void_invoice(p: Platform, actor: Principal, invoice_id: str, reason: str = "
             raise ConflictError(f"invoice {invoice_id} has price-correction notes ({', '.join(corrected)}); voiding "
                                 "it would bill the correction twice when the month is issued again: give a credit "
                                 "note instead", invoice=invoice_id, notes=corrected)
+        termed = [n.id for n in store.credit_notes(s, invoice_id) if n.reason.startswith(FEE_NOTE_PREFIX)]
+        if termed:  # issuing the month again bills the term fee for what is held: the notes would count twice
+            raise ConflictError(f"invoice {invoice_id} has term fee credit notes ({', '.join(termed)}); voiding it "
+                                "would give them twice when the month is issued again: give a credit note "
+                                "instead", invoice=invoice_id, notes=termed)
         debits = note_store.debit_note_ids(s, invoice_id)
         if debits:  # its entry is the note's own: voiding the invoice would leave the tenant owing it
             raise ConflictError(f"invoice {invoice_id} has debit notes ({', '.join(debits)}); an invoice with a "

@@ -21,17 +21,12 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from suanli.ledger.plans import PlanKind, PricePlan
-from suanli.ledger.terms import credit_due, fee_for, held_device_seconds
+from suanli.ledger.terms import credit_due, fee_for, fee_tag, held_device_seconds
 from suanli.service import billing, reservations
 from suanli.service.platform import Platform
 from suanli.store import billing as store
 
 ZERO = Decimal("0.00")
-
-
-def fee_tag(plan_id: str, period_start: datetime) -> str:
-    """The prefix of the reason of every credit note of one term fee line."""
-    return f"term fee of plan {plan_id} for {period_start.isoformat()}"
 
 
 def credit_unheld(p: Platform, s: Session, plan: PricePlan, now: datetime, why: str) -> list[str]:
