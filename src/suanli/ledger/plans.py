@@ -24,7 +24,8 @@ Kinds (see docs/billing.md for a worked example of each):
 A plan that **holds capacity** (``term``, ``commit``) is granted with a reservation (a lease of
 its devices, ``reservation``: its id) when it is created; its fee (term) or true-up (commit) is
 billed only for a plan whose reservation was granted (:attr:`PricePlan.bills_capacity`), never
-for capacity that does not exist.
+for capacity that does not exist, and only for the device-seconds the reservation holds
+(:mod:`suanli.ledger.terms`).
 """
 
 from __future__ import annotations

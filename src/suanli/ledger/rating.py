@@ -12,8 +12,9 @@ each record's quantity (converted to its meter's price unit) is covered, in this
 Records are summed into lines by (kind, meter, model, site, supplier, node, lease, plan, package,
 unit price); each line is rounded **once** (:func:`suanli.domain.money.round_line`). Graduated
 tiers split a line's quantity across the tiers (tiers count per plan, meter and model per period).
-Then fixed lines: term fees billed in advance, package fees, and the take-or-pay true-up
-``max(0, committed - used) x commit price`` when the period is final. Every line carries the
+Then fixed lines: term fees billed in advance (for the device-seconds their reservations hold,
+:mod:`suanli.ledger.terms`), package fees, and the take-or-pay true-up
+``max(0, committed - used) x commit price`` when the period is final (committed for the time held). Every line carries the
 supplier's share and the operator's commission (:mod:`suanli.ledger.revenue`). Records of a
 leased interrupted (spot) at ``stops[lease]`` are never charged from that instant on.
 
