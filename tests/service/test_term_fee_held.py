@@ -307,3 +307,33 @@ def test_an_invoice_whose_term_fee_was_credited_cannot_be_voided(
         billing.void_invoice(demo, operator, nov["id"], "wrong month")
     assert billing.invoice_doc(demo, operator, nov["id"])["status"] == "issued"
     ledger_balances(demo, operator)
+
+
+def test_a_replacement_racing_the_end_of_its_plan_neither_deadlocks_nor_credits_twice(
+        demo: Platform, operator: Principal, clock: FakeClock) -> None:
+    """The health pass re-places a waiting reservation while the operator ends its plan: both take
+    the price-book lock before the reservation's row, so neither waits on the other forever."""
+    from concurrent.futures import ThreadPoolExecutor
+    for i in range(3):
+        name = make_tenant(demo, operator, f"heal-{i}").name
+        start = clock.now()
+        pl = term(demo, operator, name, 32, start)
+        node = a_node_of(demo, operator, pl["reservation"])
+        month = f"{start.year:04d}-{start.month:02d}"
+        clock.set((start.replace(day=1, hour=0) + timedelta(days=32)).replace(day=1))
+        doc = billing.issue_invoice(demo, operator, name, month)
+        fail_node(demo, operator, node)
+        clock.advance(hours=6)
+        fleet.set_node_state(demo, operator, node, "available", "PSU replaced")
+        with ThreadPoolExecutor(2) as pool:
+            healed = pool.submit(health.check_health, demo)
+            ended = pool.submit(plans.end_plan, demo, operator, pl["id"])
+            healed.result()
+            ended.result()
+        (fee,) = fee_lines(doc, pl["id"])
+        notes = notes_of(billing.invoice_doc(demo, operator, doc["id"]), pl["id"])
+        held = 32 * int((clock.now() - start).total_seconds() - 6 * HOUR)
+        assert fee["amount"] - sum((n["amount"] for n in notes), Decimal(0)) == fee_for(held, Decimal(fee["unit_price"]))
+        assert leases.get_lease(demo, operator, pl["reservation"])[0].state is LeaseState.ENDED
+        clock.advance(hours=1)
+    ledger_balances(demo, operator)

@@ -144,6 +144,9 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
     up if they are still free, else wherever the placement engine finds room for its order.
     Returns ``replaced``, ``ended`` (its term is over), ``paused`` (no room yet) or ``moved``.
     Raises StaleClaim when a concurrent grant took a planned device (the caller retries)."""
+    if lease_store.get_lease(s, lease_id).form is ProductForm.RESERVATION:
+        # its term fee may be credited here: the price-book lock before the lease row, as end_plan takes them
+        correction_store.lock_price_book(s, exclusive=True)
     lease = lease_store.get_lease(s, lease_id, for_update=True)
     if lease.state not in PAUSED_STATES:
         return "moved"
@@ -187,7 +190,6 @@ def _close_credit(p: Platform, s: Session, lease: Lease, now: datetime, lost: li
             plan = plan_from_row(reservation_store.get_plan_row(s, str(plan_id)))
         except NotFoundError:  # a plan cancelled before it started: it billed nothing
             return
-        correction_store.lock_price_book(s, exclusive=True)  # an invoice being issued is credited, or sees this
         term_credits.credit_unheld(p, s, plan, now, f"reservation {lease.id} had no devices after a failure")
         return
     book = price_book(p, s)
