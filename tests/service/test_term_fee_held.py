@@ -95,6 +95,24 @@ def test_ending_a_term_early_credits_the_issued_fee_for_the_time_after_the_end(
     assert len(notes_of(billing.invoice_doc(demo, operator, nov["id"]), pl["id"])) == 1
 
 
+def test_a_manual_credit_note_worded_like_a_term_fee_note_is_not_taken_for_one(
+        demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
+    pl = term(demo, operator, "acme", 8, NOW)
+    clock.set(DEC1)
+    nov = billing.issue_invoice(demo, operator, "acme", "2026-11")
+    (fee,) = fee_lines(nov, pl["id"])
+    billing.credit_note(demo, operator, nov["id"], Decimal("100.00"),
+                        f"term fee of plan {pl['id']} for {NOW.isoformat()} goodwill")  # a manual note
+    clock.set(datetime(2026, 12, 5, 12, tzinfo=UTC))
+    plans.end_plan(demo, operator, pl["id"])
+    doc = billing.invoice_doc(demo, operator, nov["id"])
+    (manual,) = [n for n in doc["credit_notes"] if n["reason"].endswith("goodwill")]
+    (note,) = [n for n in notes_of(doc, pl["id"]) if n["id"] != manual["id"]]
+    held = 8 * int((clock.now() - NOW).total_seconds())
+    assert note["amount"] == fee["amount"] - fee_for(held, Decimal(fee["unit_price"]))  # the manual 100.00 aside
+    ledger_balances(demo, operator)
+
+
 def test_ending_a_term_later_then_earlier_credits_each_part_once(
         demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
     pl = term(demo, operator, "acme", 4, NOW)

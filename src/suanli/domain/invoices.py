@@ -134,6 +134,9 @@ class CreditNote:
     at: datetime
     by: str = ""
     """The operator who gave it ("" for notes given before migration 0015 recorded it)."""
+    ref: str = ""
+    """What the platform wrote it for (a term fee line: :func:`suanli.ledger.terms.fee_ref`); "" for a
+    note an operator gave."""
 
 
 class NoteKind(StrEnum):

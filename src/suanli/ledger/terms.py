@@ -31,14 +31,14 @@ HeldSpan = tuple[datetime, datetime | None, Decimal]
 ``share`` of the device (1 for a whole device)."""
 
 
-FEE_NOTE_PREFIX = "term fee of plan "
-"""Every credit note of a term fee starts so (:func:`fee_tag`)."""
+FEE_REF_PREFIX = "term_fee:"
+"""The ``ref`` of every credit note of a term fee starts so (:func:`fee_ref`)."""
 
 
-def fee_tag(plan_id: str, period_start: datetime) -> str:
-    """The prefix of the reason of every credit note of one term fee line (credit notes carry no
-    plan column: this is how the notes of one fee are found)."""
-    return f"{FEE_NOTE_PREFIX}{plan_id} for {period_start.isoformat()}"
+def fee_ref(plan_id: str, period_start: datetime) -> str:
+    """The ``ref`` of every credit note of one term fee line: how the notes of one fee are found
+    (never by their reason, which an operator's manual note could repeat)."""
+    return f"{FEE_REF_PREFIX}{plan_id}:{period_start.isoformat()}"
 
 
 def held_device_seconds(spans: Sequence[HeldSpan], start: datetime, end: datetime) -> Decimal:

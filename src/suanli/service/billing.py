@@ -61,7 +61,7 @@ from suanli.ledger.rating import (
     rate,
 )
 from suanli.ledger.sla import SlaPart, sla_entry, split_credit
-from suanli.ledger.terms import FEE_NOTE_PREFIX
+from suanli.ledger.terms import FEE_REF_PREFIX
 from suanli.ledger.vouchers import RULE_TEXT, Voucher
 from suanli.service import quotes as quote_service
 from suanli.service import reservations, voucher_rules
@@ -489,7 +489,7 @@ def void_invoice(p: Platform, actor: Principal, invoice_id: str, reason: str = "
             raise ConflictError(f"invoice {invoice_id} has price-correction notes ({', '.join(corrected)}); voiding "
                                 "it would bill the correction twice when the month is issued again: give a credit "
                                 "note instead", invoice=invoice_id, notes=corrected)
-        termed = [n.id for n in store.credit_notes(s, invoice_id) if n.reason.startswith(FEE_NOTE_PREFIX)]
+        termed = [n.id for n in store.credit_notes(s, invoice_id) if n.ref.startswith(FEE_REF_PREFIX)]
         if termed:  # issuing the month again bills the term fee for what is held: the notes would count twice
             raise ConflictError(f"invoice {invoice_id} has term fee credit notes ({', '.join(termed)}); voiding it "
                                 "would give them twice when the month is issued again: give a credit note "
@@ -531,7 +531,8 @@ def credit_note(p: Platform, actor: Principal, invoice_id: str, amount: Decimal,
     return invoice_doc(p, actor, invoice_id)
 
 
-def add_credit(s: Session, i: Invoice, amount: Decimal, reason: str, now: datetime, *, by: str = "") -> str:
+def add_credit(s: Session, i: Invoice, amount: Decimal, reason: str, now: datetime, *, by: str = "",
+               ref: str = "") -> str:
     """Write a credit note of ``amount`` on the (locked, live) invoice ``i`` and its entry: to the
     wallet if it was paid or the note exceeds what is due, else off the amount due. Returns its id."""
     note_id = "cn_" + secrets.token_hex(6)
@@ -539,7 +540,7 @@ def add_credit(s: Session, i: Invoice, amount: Decimal, reason: str, now: dateti
     e = inv.credit_note(i.tenant_id, i.id, note_id, now, amount, to_wallet=to_wallet, reason=reason,
                         currency=i.currency)
     ledger_store.add_entries(s, [entry_values(e)])
-    store.add_credit_note(s, CreditNote(note_id, i.id, amount, reason, to_wallet, now, by))
+    store.add_credit_note(s, CreditNote(note_id, i.id, amount, reason, to_wallet, now, by, ref))
     if not to_wallet:
         store.reduce_amount_due(s, i.id, amount)
     return note_id

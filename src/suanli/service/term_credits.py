@@ -8,8 +8,8 @@ writes a credit note on that invoice for the difference, in the caller's transac
 - the reservation lost its devices to a failure and was re-placed later, or never, before its end
   (:mod:`suanli.service.health`): the time without devices.
 
-Each fee line is credited by its own notes, named by their reason's prefix ``term fee of plan
-<id> for <period start>``; a note gives ``credit_due(fee, fee_for(held), credited)``, so after it
+Each fee line is credited by its own notes, found by their ``ref`` (:func:`suanli.ledger.terms.fee_ref`:
+``term_fee:<plan id>:<period start>``); a note gives ``credit_due(fee, fee_for(held), credited)``, so after it
 ``fee - credits = fee_for(device-seconds held)`` at the fee's unit price as issued, to the cent.
 """
 
@@ -21,7 +21,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from suanli.ledger.plans import PlanKind, PricePlan
-from suanli.ledger.terms import credit_due, fee_for, fee_tag, held_device_seconds
+from suanli.ledger.terms import credit_due, fee_for, fee_ref, held_device_seconds
 from suanli.service import billing, reservations
 from suanli.service.platform import Platform
 from suanli.store import billing as store
@@ -45,8 +45,8 @@ def credit_unheld(p: Platform, s: Session, plan: PricePlan, now: datetime, why: 
         for x in fees:
             i = store.get_invoice(s, found.id, for_update=True)
             notes = store.credit_notes(s, i.id)
-            tag = fee_tag(plan.id, x.start)
-            credited = sum((n.amount for n in notes if n.reason.startswith(tag)), ZERO)
+            ref = fee_ref(plan.id, x.start)
+            credited = sum((n.amount for n in notes if n.ref == ref), ZERO)
             end = x.end if plan.effective_to is None else min(x.end, plan.effective_to)
             held = held_device_seconds(spans, x.start, end) if end > x.start else Decimal(0)
             amount = credit_due(x.amount, fee_for(held, x.unit_price, i.currency), credited)
@@ -54,7 +54,7 @@ def credit_unheld(p: Platform, s: Session, plan: PricePlan, now: datetime, why: 
             if amount <= 0:
                 continue
             hours = held / 3600
-            reason = (f"{tag} to {x.end.isoformat()}: the reservation {plan.reservation} held "
+            reason = (f"term fee of plan {plan.id} for {x.start.isoformat()} to {x.end.isoformat()}: the reservation {plan.reservation} held "
                       f"{hours.normalize():f} of {x.quantity.normalize():f} device-hours ({why})")
-            out.append(billing.add_credit(s, i, amount, reason, now))
+            out.append(billing.add_credit(s, i, amount, reason, now, ref=ref))
     return out

@@ -251,15 +251,15 @@ def invoice_voucher_outcomes(s: Session, invoice_id: str) -> list[VoucherOutcome
 
 def add_credit_note(s: Session, note: CreditNote) -> None:
     s.add(CreditNoteRow(id=note.id, invoice_id=note.invoice_id, amount=note.amount, reason=note.reason,
-                        to_wallet=note.to_wallet, at=note.at, actor_name=note.by))
+                        to_wallet=note.to_wallet, at=note.at, actor_name=note.by, ref=note.ref))
     s.flush()
 
 
 def credit_notes(s: Session, invoice_id: str) -> list[CreditNote]:
     q = (select(CreditNoteRow, InvoiceRow.currency).join(InvoiceRow, InvoiceRow.id == CreditNoteRow.invoice_id)
          .where(CreditNoteRow.invoice_id == invoice_id).order_by(CreditNoteRow.at, CreditNoteRow.id))
-    return [CreditNote(n.id, n.invoice_id, minor(n.amount, c), n.reason, n.to_wallet, n.at, n.actor_name or "")
-            for n, c in s.execute(q)]
+    return [CreditNote(n.id, n.invoice_id, minor(n.amount, c), n.reason, n.to_wallet, n.at, n.actor_name or "",
+                       n.ref) for n, c in s.execute(q)]
 
 
 # -- wallet policies ------------------------------------------------------------------------------

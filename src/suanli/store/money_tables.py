@@ -303,6 +303,8 @@ class CreditNoteRow(Base):
     to_wallet: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    ref: Mapped[str] = mapped_column(String(96), default="", server_default="", index=True)
+    """What the platform wrote the note for (``term_fee:<plan>:<period start>``); "" for a manual note."""
 
 
 class LedgerEntryRow(Base):
