@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
+from slurm_polling import until
 
 from suanli.drivers import unix_accounts
 from suanli.drivers.base import (
@@ -37,8 +36,6 @@ from suanli.drivers.slurm.cli import gres_indices
 from suanli.errors import ConflictError, EngineError, ValidationError
 
 pytestmark = pytest.mark.slurm
-T = TypeVar("T")
-DEADLINE = 60.0
 TENANT_A, TENANT_B = "sl-tenant-a", "sl-tenant-b"
 
 
@@ -98,16 +95,6 @@ def _grant(lease_id: str, node: str, devices: tuple[int, ...], *, tenant: str = 
                       (DeviceAllocation(node, devices, tuple(WHOLE for _ in devices), model="a100"),))
 
 
-def _until(what: str, fn: Callable[[], T | None], timeout: float = DEADLINE) -> T:
-    """Poll ``fn`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -134,7 +121,7 @@ def test_lease_becomes_reservation_and_job_runs_on_its_gpus(slurm: SlurmDriver, 
     assert slurm.provision(grant).created is False  # idempotent
 
     h = slurm.submit(lease_id, JobSpec(command=("sh", "-c", "echo CVD=$CUDA_VISIBLE_DEVICES; sleep 2"), devices=2))
-    running = _until("the job to run", lambda: (s := slurm.poll(h.job_id)).state is not JobState.PENDING and s)
+    running = until("the job to run", lambda: (s := slurm.poll(h.job_id)).state is not JobState.PENDING and s)
     if running.state is JobState.RUNNING:
         detail = subprocess.run(["scontrol", "-d", "show", "job", h.job_id], capture_output=True, text=True,
                                 timeout=20, check=True).stdout
@@ -142,12 +129,12 @@ def test_lease_becomes_reservation_and_job_runs_on_its_gpus(slurm: SlurmDriver, 
         assert "GRES=gpu:a100:2(IDX:" in detail
         assert gres_indices(detail) == running.device_indices
         assert f"Reservation=suanli-{lease_id}" in detail
-    done = _until("the job to end", lambda: (s := slurm.poll(h.job_id)).state.terminal and s)
+    done = until("the job to end", lambda: (s := slurm.poll(h.job_id)).state.terminal and s)
     assert done.state is JobState.COMPLETED and done.exit_code == 0, done
     assert len(done.device_indices) == 2
     assert f"CVD={','.join(str(i) for i in done.device_indices)}" in slurm.logs(h.job_id)
 
-    [usage] = _until("sacct to record the job",
+    [usage] = until("sacct to record the job",
                      lambda: [u for u in slurm.usage(since) if u.job_id == h.job_id])
     assert (usage.lease_id, usage.node, usage.devices, usage.state) == (lease_id, "node1", 2, JobState.COMPLETED)
     assert usage.device_indices == done.device_indices
@@ -168,7 +155,7 @@ def test_lease_gpu_count_is_enforced_and_release_cancels_jobs(slurm_rest: SlurmD
     h = d.submit(lease_id, JobSpec(command=("sleep", "300")))
     with pytest.raises(ConflictError, match=rf"lease {lease_id} holds 2 GPU\(s\) on node node2; its running and pending jobs already use 2"):
         d.submit(lease_id, JobSpec(command=("true",), devices=1))
-    _until("the job to run", lambda: d.poll(h.job_id).state is JobState.RUNNING)
+    until("the job to run", lambda: d.poll(h.job_id).state is JobState.RUNNING)
     d.release(lease_id)
     st = d.poll(h.job_id)
     assert st.state is JobState.CANCELLED
@@ -193,7 +180,7 @@ def test_whole_node_lease_refuses_other_accounts_in_slurm(slurm_rest: SlurmDrive
     # a cancel by job id ends the job
     h = d.submit(lease_id, JobSpec(command=("sleep", "300"), devices=4))
     d.cancel(h.job_id)
-    assert _until("the cancel", lambda: d.poll(h.job_id).state is JobState.CANCELLED)
+    assert until("the cancel", lambda: d.poll(h.job_id).state is JobState.CANCELLED)
 
 
 def test_future_and_open_ended_leases(slurm_rest: SlurmDriver, leases) -> None:  # type: ignore[no-untyped-def]
@@ -216,26 +203,26 @@ def test_future_and_open_ended_leases(slurm_rest: SlurmDriver, leases) -> None: 
     resv = d.reservation(open_id)
     assert resv is not None and resv["Duration"].startswith("365-")
     h = d.submit(open_id, JobSpec(command=("sh", "-c", "echo hi"), time_limit=timedelta(minutes=5)))
-    assert _until("the job to end", lambda: (s := d.poll(h.job_id)).state.terminal and s).state is JobState.COMPLETED
+    assert until("the job to end", lambda: (s := d.poll(h.job_id)).state.terminal and s).state is JobState.COMPLETED
 
 
 def test_node_down_is_reported_with_its_reason(slurm: SlurmDriver) -> None:
     try:
         subprocess.run(["scontrol", "update", "nodename=node3", "state=down", "reason=suanli test: PSU"],
                        check=True, timeout=20, capture_output=True)
-        h = _until("node3 down", lambda: next((n for n in slurm.node_health()
+        h = until("node3 down", lambda: next((n for n in slurm.node_health()
                                                 if n.node == "node3" and n.state is NodeState.DOWN), None))
         assert h.reason == "suanli test: PSU"
         subprocess.run(["scontrol", "update", "nodename=node3", "state=resume"], check=True, timeout=20,
                        capture_output=True)
         subprocess.run(["scontrol", "update", "nodename=node3", "state=drain", "reason=suanli test: drain"],
                        check=True, timeout=20, capture_output=True)
-        h = _until("node3 drained", lambda: next((n for n in slurm.node_health()
+        h = until("node3 drained", lambda: next((n for n in slurm.node_health()
                                                   if n.node == "node3" and n.state is NodeState.DRAIN), None))
         assert h.reason == "suanli test: drain"
     finally:
         subprocess.run(["scontrol", "update", "nodename=node3", "state=resume"], timeout=20, capture_output=True)
-    _until("node3 up again", lambda: next((n for n in slurm.node_health()
+    until("node3 up again", lambda: next((n for n in slurm.node_health()
                                            if n.node == "node3" and n.state is NodeState.UP), None))
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
+from slurm_polling import until
 
 from suanli.drivers import unix_accounts
 from suanli.drivers.base import WHOLE, DeviceAllocation, JobSpec, JobState, JobStatus, LeaseGrant
@@ -26,19 +25,8 @@ from suanli.drivers.slurm import SlurmConfig, SlurmDriver
 from suanli.errors import EngineError
 
 pytestmark = pytest.mark.slurm
-T = TypeVar("T")
-DEADLINE = 60.0
 
 
-def _until(what: str, fn: Callable[[], T | None], timeout: float = DEADLINE) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture(params=["rest", "cli"])
@@ -97,7 +85,7 @@ def _done(d: SlurmDriver, job_id: str) -> JobStatus:
     def ended() -> JobStatus | None:
         st = d.poll(job_id)
         return st if st.state.terminal else None
-    return _until(f"job {job_id} to end", ended)
+    return until(f"job {job_id} to end", ended)
 
 
 def test_jobs_run_as_the_tenants_account_and_cannot_read_another_tenants(
@@ -140,13 +128,13 @@ def test_jobs_run_as_the_tenants_account_and_cannot_read_another_tenants(
 
     # the server still cancels a tenant's job, and sacct has both jobs under the tenants' users
     jc = d.submit(la, JobSpec(command=("sleep", "300")))
-    _until("the job to run", lambda: d.poll(jc.job_id).state is JobState.RUNNING)
+    until("the job to run", lambda: d.poll(jc.job_id).state is JobState.RUNNING)
     d.cancel(jc.job_id)
-    assert _until("the cancel", lambda: d.poll(jc.job_id).state is JobState.CANCELLED)
+    assert until("the cancel", lambda: d.poll(jc.job_id).state is JobState.CANCELLED)
     def both() -> dict[str, str] | None:
         got = {u.job_id: u.lease_id for u in d.usage(since) if u.job_id in (ja.job_id, jb.job_id)}
         return got if len(got) == 2 else None
-    assert _until("sacct to record both jobs", both) == {ja.job_id: la, jb.job_id: lb}
+    assert until("sacct to record both jobs", both) == {ja.job_id: la, jb.job_id: lb}
     users = subprocess.run(["sacct", "-X", "-n", "-P", "-j", f"{ja.job_id},{jb.job_id}", "-oJobID,User"],
                            capture_output=True, text=True, timeout=30, check=True).stdout.split()
     assert sorted(users) == sorted([f"{ja.job_id}|{user_a}", f"{jb.job_id}|{user_b}"])
