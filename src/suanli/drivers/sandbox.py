@@ -40,7 +40,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -120,11 +120,10 @@ class Confined:
     cwd: Path
     env: dict[str, str]
     pass_fds: tuple[int, ...] = ()
+    """Descriptors the sandbox reads (its passwd/group files); the parent closes its copies after the launch."""
     group: JobGroup | None = None
     fallback_memory_mib: int | None = None
     """Memory limit to apply as an rlimit because no cgroup enforces it."""
-    user: str | None = None
-    _fds: list[int] = field(default_factory=list)
 
     def preexec(self) -> None:
         """In the child between fork and exec (still the server's identity): enter the cgroup."""
@@ -133,10 +132,10 @@ class Confined:
 
     def close(self) -> None:
         """Close the parent's copies of the descriptors handed to the sandbox."""
-        for fd in self._fds:
+        for fd in self.pass_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self._fds.clear()
+        self.pass_fds = ()
 
 
 def device_paths(vendor: Vendor, indices: Sequence[int], dev_root: Path) -> list[str]:
@@ -351,7 +350,5 @@ class Sandbox:
         args += ["--", *self._drop(account is not None, uid, gid), *command]
         job_env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", **env, "HOME": WORK, "TMPDIR": "/tmp", "USER": user,
                    "LOGNAME": user}
-        confined = Confined(argv=args, cwd=Path("/"), env=job_env, pass_fds=tuple(fds), group=group,
-                            fallback_memory_mib=None if group else memory_mib, user=user)
-        confined._fds = fds
-        return confined
+        return Confined(argv=args, cwd=Path("/"), env=job_env, pass_fds=tuple(fds), group=group,
+                        fallback_memory_mib=None if group else memory_mib)
