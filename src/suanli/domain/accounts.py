@@ -21,3 +21,6 @@ class Principal:
     name: str
     role: Role
     supplier: str | None = None
+    token_prefix: str | None = None
+    """The first characters of the token this request authenticated with (for the audit trail);
+    ``None`` for the platform itself (bootstrap, reconcilers)."""

@@ -25,8 +25,9 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(6)}"
 
 
-def _principal(row: AccountRow) -> Principal:
-    return Principal(account_id=row.id, name=row.name, role=Role(row.role), supplier=row.supplier)
+def _principal(row: AccountRow, token_prefix: str | None = None) -> Principal:
+    return Principal(account_id=row.id, name=row.name, role=Role(row.role), supplier=row.supplier,
+                     token_prefix=token_prefix)
 
 
 def create_account(s: Session, name: str, role: Role, supplier: str | None, now: datetime) -> Principal:
@@ -49,12 +50,12 @@ def issue_token(s: Session, account_id: str, now: datetime) -> str:
 
 
 def principal_for_token(s: Session, token: str) -> Principal | None:
-    row = s.execute(
-        select(AccountRow)
+    found = s.execute(
+        select(AccountRow, ApiTokenRow.prefix)
         .join(ApiTokenRow, ApiTokenRow.account_id == AccountRow.id)
         .where(ApiTokenRow.token_hash == hash_token(token), ApiTokenRow.revoked_at.is_(None))
-    ).scalar_one_or_none()
-    return None if row is None else _principal(row)
+    ).one_or_none()
+    return None if found is None else _principal(found[0], found[1])
 
 
 def get_account(s: Session, name_or_id: str) -> Principal:

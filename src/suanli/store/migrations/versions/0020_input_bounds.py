@@ -1,0 +1,21 @@
+"""input bounds (placeholder: filled in by the part of issue 11 that owns it)
+
+Revision ID: 0020
+Revises: 0019
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+revision = "0020"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
