@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 
+from suanli.api.schemas.common import MAX_OFFSET, MAX_PAGE
 from suanli.domain.accounts import Principal
 from suanli.service.accounts import authenticate
 from suanli.service.platform import Platform
@@ -28,11 +29,12 @@ PlatformDep = Annotated[Platform, Depends(platform)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def page_args(offset: int = 0, limit: int = 50) -> tuple[int, int]:
-    from suanli.errors import ValidationError
-
-    if offset < 0 or not 1 <= limit <= 500:
-        raise ValidationError("offset must be >= 0 and limit between 1 and 500", offset=offset, limit=limit)
+def page_args(
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"items to skip: 0 to {MAX_OFFSET}")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"items per page: 1 to {MAX_PAGE}")] = 50,
+) -> tuple[int, int]:
+    """A page of a list: ``offset`` 0 to 10^9 and ``limit`` 1 to 500 (docs/api.md "Input rules"); anything
+    else, ``offset=9223372036854775808`` included, is a 422 naming the bounds."""
     return offset, limit
 
 
