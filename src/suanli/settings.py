@@ -7,12 +7,25 @@ hand it down.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from suanli.errors import ValidationError
 
 
 def _default_data_dir() -> Path:
     return Path(os.environ.get("SUANLI_DATA_DIR", Path.home() / ".local" / "share" / "suanli"))
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError(f"{name}={value!r} is not a whole number", field=name) from None
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,18 @@ class Settings:
     """Extra host directories sandboxed jobs see read-only (e.g. ``/opt/conda``), besides ``/usr``."""
     sla_min_credit_seconds: int = 3600
     """Each interruption credits at least this much of the lease's price (work in flight is lost)."""
+    max_body_bytes: int = 1 << 20
+    """Largest request body (1 MiB); a larger one is refused with 413 (see ``suanli.api.middleware``)."""
+    max_batch_body_bytes: int = 16 << 20
+    """Largest body of the bulk routes ``/v1/usage/batch`` and ``/v1/fleet/import`` (16 MiB)."""
+    max_json_depth: int = 32
+    """Deepest nesting of JSON arrays/objects in a request body; deeper is refused with 422."""
+    rate_limit_per_token: str = "1200/minute"
+    """Requests per bearer token (``limits`` notation, e.g. ``10/second;1000/hour``; ``0``: no limit)."""
+    rate_limit_per_address: str = "3000/minute"
+    """Requests per client address, with or without a token (``0``: no limit)."""
+    auth_failure_limit: str = "20/minute"
+    """Refused tokens (401) per client address before its unknown tokens get 429 (``0``: no limit)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -64,6 +89,12 @@ class Settings:
             sandbox=env.get("SUANLI_SANDBOX", cls.sandbox),
             sandbox_network=env.get("SUANLI_SANDBOX_NETWORK", cls.sandbox_network),
             sandbox_ro_paths=tuple(Path(p) for p in env.get("SUANLI_SANDBOX_RO_PATHS", "").split(":") if p),
+            max_body_bytes=_int(env, "SUANLI_MAX_BODY_BYTES", cls.max_body_bytes),
+            max_batch_body_bytes=_int(env, "SUANLI_MAX_BATCH_BODY_BYTES", cls.max_batch_body_bytes),
+            max_json_depth=_int(env, "SUANLI_MAX_JSON_DEPTH", cls.max_json_depth),
+            rate_limit_per_token=env.get("SUANLI_RATE_LIMIT_PER_TOKEN", cls.rate_limit_per_token),
+            rate_limit_per_address=env.get("SUANLI_RATE_LIMIT_PER_ADDRESS", cls.rate_limit_per_address),
+            auth_failure_limit=env.get("SUANLI_AUTH_FAILURE_LIMIT", cls.auth_failure_limit),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **clean) if clean else s  # type: ignore[arg-type]
