@@ -1,0 +1,130 @@
+"""API tokens: what one token may do (its scope), until when, and the rules for making one.
+
+A token belongs to one account and acts with that account's role, narrowed by its scope::
+
+    full    everything the account's role may do (the default; tokens made before scopes were)
+    read    only actions that change nothing (``authz.READ_ACTIONS``); every write is refused (403)
+    lease   only one lease of the token's own tenant: reading it, running, reading and cancelling
+            jobs on it, reading its usage; any other lease or job answers 404 as if it did not
+            exist, and every other action is refused (403). For a job's own credentials.
+
+Scopes are ordered by what they allow: ``full`` covers both others; ``read`` and ``lease`` are not
+comparable (a read token sees every lease but changes nothing; a lease token runs jobs on one). A
+token never makes a token wider than itself (:func:`within`), and a token that expires never makes
+one that outlives it.
+
+A revoked or expired token stops working at once: every request reads the token's row (no cache).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from suanli.errors import ValidationError
+
+LABEL_MAX = 80
+"""Longest label, in characters."""
+MAX_LIFETIME = timedelta(days=3660)
+"""The furthest expiry a token may have (about ten years from its creation)."""
+MIN_LIFETIME = timedelta(seconds=60)
+"""The shortest lifetime: a token that expires sooner is a mistake, not a use."""
+LAST_USED_EVERY = timedelta(seconds=60)
+"""``last_used_at`` is written at most this often per token (see :func:`needs_touch`)."""
+
+
+class TokenScope(StrEnum):
+    FULL = "full"
+    READ = "read"
+    LEASE = "lease"
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """One API token as its owner and the operator see it: never the secret (shown once, at creation)."""
+
+    id: int
+    account_id: str
+    account: str
+    """The owning account's name."""
+    prefix: str
+    """The secret's first characters (``sl_`` + 7), enough to recognise it in a list or a log."""
+    label: str
+    scope: TokenScope
+    lease_id: str | None
+    """The one lease a ``lease`` token is for; ``None`` for other scopes."""
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    """The last request made with it, to within :data:`LAST_USED_EVERY`."""
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        """``revoked``, ``expired`` or ``active``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
+def needs_touch(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether a request at ``now`` should record itself in ``last_used_at``.
+
+    At most once a minute per token: a read (GET) should not become a database write on every
+    request (that would serialise every reader of one token on its row and grow the WAL with each
+    poll), while "last used" to the minute is all a person deciding whether to revoke needs."""
+    return last_used_at is None or now - last_used_at >= LAST_USED_EVERY
+
+
+def check_label(label: str) -> str:
+    """A label: at most :data:`LABEL_MAX` characters, no control or format characters."""
+    if len(label) > LABEL_MAX:
+        raise ValidationError(f"label is {len(label)} characters; at most {LABEL_MAX} are allowed", field="label")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") for c in label):
+        raise ValidationError("label may not hold control or formatting characters (newlines, tabs, ESC, NUL, "
+                              "bidirectional overrides); use printable text", field="label")
+    return label.strip()
+
+
+def expiry(now: datetime, expires_at: datetime | None, expires_in_s: int | None,
+           cap: datetime | None = None) -> datetime | None:
+    """The expiry of a token made at ``now``: ``expires_at`` or ``now + expires_in_s`` (at most one of
+    them), between :data:`MIN_LIFETIME` and :data:`MAX_LIFETIME` from now; ``cap`` (the making
+    token's own expiry) is the default and the latest allowed."""
+    if expires_at is not None and expires_in_s is not None:
+        raise ValidationError("give expires_at or expires_in_s, not both", field="expires_at")
+    if expires_in_s is not None:
+        if isinstance(expires_in_s, bool) or not isinstance(expires_in_s, int):
+            raise ValidationError("expires_in_s must be a whole number of seconds", field="expires_in_s")
+        lo, hi = int(MIN_LIFETIME.total_seconds()), int(MAX_LIFETIME.total_seconds())
+        if not lo <= expires_in_s <= hi:
+            raise ValidationError(f"expires_in_s must be between {lo} and {hi} seconds (about ten years)",
+                                  field="expires_in_s")
+        expires_at = now + timedelta(seconds=expires_in_s)
+    elif expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise ValidationError("expires_at needs a time zone (e.g. 2027-01-01T00:00:00Z)", field="expires_at")
+        if expires_at < now + MIN_LIFETIME:
+            raise ValidationError(f"expires_at must be at least {int(MIN_LIFETIME.total_seconds())} s after now "
+                                  f"({now.isoformat()})", field="expires_at")
+        if expires_at > now + MAX_LIFETIME:
+            raise ValidationError(f"expires_at must be within {MAX_LIFETIME.days} days of now", field="expires_at")
+    if cap is not None:
+        if expires_at is None:
+            return cap
+        if expires_at > cap:
+            raise ValidationError(f"this token expires at {cap.isoformat()}; a token it makes cannot outlive it",
+                                  field="expires_at")
+    return expires_at
+
+
+def within(have: TokenScope, have_lease: str | None, want: TokenScope, want_lease: str | None) -> bool:
+    """Whether a token of scope ``have`` may make one of scope ``want`` (never a wider one)."""
+    if have is TokenScope.FULL:
+        return True
+    if have is TokenScope.READ:
+        return want is TokenScope.READ
+    return want is TokenScope.LEASE and want_lease == have_lease
