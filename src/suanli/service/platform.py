@@ -20,7 +20,9 @@ from suanli.drivers.base import Driver
 from suanli.drivers.local import LocalDriver
 from suanli.drivers.sandbox import Sandbox
 from suanli.errors import ValidationError
+from suanli.service import audit_context
 from suanli.settings import Settings
+from suanli.store import audit_recorder
 from suanli.store import fleet as fleet_store
 from suanli.store.db import make_engine, session_factory, upgrade
 
@@ -58,11 +60,13 @@ class Platform:
         if migrate:
             upgrade(self.engine)
         self._sessions = session_factory(self.engine)
+        audit_recorder.install(self._sessions, audit_context.current_actor, self.clock.now)
         self._builtin = builtin_catalog()
 
     @contextmanager
     def tx(self) -> Iterator[Session]:
-        """One transaction: commit on success, roll back on any exception."""
+        """One transaction: commit on success, roll back on any exception. Every change it makes is
+        recorded in the audit trail in the same transaction (:mod:`suanli.store.audit_recorder`)."""
         with self._sessions.begin() as s:
             yield s
 

@@ -1,0 +1,278 @@
+"""Record every change to the platform's tables in ``audit_events``, in the same transaction.
+
+Installed once on the session factory (:func:`install`, called by ``Platform``), so that no use
+case can forget it: every session that ``Platform.tx()`` opens records
+
+- the rows its unit of work inserts, updates or deletes (``after_flush``: the objects' attribute
+  history gives before -> after), and
+- the rows its ``UPDATE`` / ``DELETE`` / ``INSERT`` statements touch (``do_orm_execute``: the
+  matched rows are read before and after the statement; ``SELECT ... FOR UPDATE`` on PostgreSQL).
+
+The audit rows are written on the session's own connection, so a rollback takes them with the
+change, and a change that never commits leaves no audit row. The actor comes from the callable
+given to :func:`install` (the service layer's request context; :data:`~suanli.domain.audit.SYSTEM`
+when no request is being served).
+
+Every table is audited except these, each for a reason:
+
+- ``audit_events``: the trail itself (append-only, enforced by triggers).
+- ``usage_events``: high-volume, machine-reported metering (every reported second of every job);
+  ingestion is idempotent by event id and its money reaches the ledger through invoices, which
+  are audited.
+- ``lease_events``: a history of lease states that names its actor itself; the lease row's
+  change is audited.
+- ``allocations`` and ``devices``: device grants written with a lease's state change (which is
+  audited on the lease), and ``devices.alloc_version``, a lock counter bumped by every placement
+  attempt.
+- ``lease_engine`` and ``engine_cursors``: the engine's mirror and cursors, rewritten by the
+  reconcilers on every pass.
+- ``invoice_lines``, ``package_draws``, ``voucher_uses``, ``voucher_refusals``: derived by rating
+  when an invoice is issued; the invoice is audited and its document lists them.
+
+Noise columns that change on every read or pass are not recorded (:data:`IGNORED_COLUMNS`: a
+token's last use, a wallet policy's last check); a change of only those writes no row. Secret
+columns (any column named ``*hash*`` or ``*secret*``) are recorded as :data:`SECRET`, never their value.
+
+Ledger postings are recorded once per entry: the legs that one statement inserts for an entry
+become one row (``object_type`` ``ledger_entries``, ``action`` ``create``, ``postings`` listing
+``account amount``), beside the entry's own row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Connection, Table, event, insert, inspect, select, text, tuple_
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
+
+from suanli.domain.audit import MAX_VALUE_CHARS, SECRET, SYSTEM, AuditAction, AuditActor
+from suanli.store.audit import AuditEventRow
+
+EXCLUDED = frozenset({
+    "audit_events", "usage_events", "lease_events", "allocations", "devices", "lease_engine", "engine_cursors",
+    "invoice_lines", "package_draws", "voucher_uses", "voucher_refusals", "alembic_version",
+})
+IGNORED_COLUMNS = frozenset({("api_tokens", "last_used_at"), ("wallet_policies", "checked_at")})
+_AUDIT: Table = AuditEventRow.__table__  # type: ignore[assignment]
+_OWNERS = {"invoice_id": "invoices", "lease_id": "leases", "order_id": "orders"}
+"""A row without ``tenant_id`` belongs to the tenant of the object these columns name."""
+_ORG_COLUMNS = ("tenant_id", "organisation_id", "org_id")
+
+
+def audited(table: str) -> bool:
+    return table not in EXCLUDED
+
+
+def _secret(column: str) -> bool:
+    return "hash" in column or "secret" in column
+
+
+def jsonable(v: Any) -> Any:
+    """A value as recorded: JSON scalars as they are, decimals and instants as text, long text cut."""
+    if v is None or isinstance(v, bool | int):
+        return v
+    if isinstance(v, Enum):
+        v = v.value
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, dict | list | tuple):
+        dumped = json.dumps(v, default=str, sort_keys=True)
+        return json.loads(dumped) if len(dumped) <= MAX_VALUE_CHARS else dumped[:MAX_VALUE_CHARS] + "…"
+    s = str(v)
+    return s if len(s) <= MAX_VALUE_CHARS else s[:MAX_VALUE_CHARS] + "…"
+
+
+class _Writer:
+    """Collects the audit rows of one flush or statement and resolves the tenant each object belongs to."""
+
+    def __init__(self, conn: Connection, actor: AuditActor, at: datetime) -> None:
+        self.conn = conn
+        self.actor = actor
+        self.at = at
+        self.rows: list[dict[str, Any]] = []
+        self._owners: dict[tuple[str, str], str | None] = {}
+        self._roles: dict[str, str | None] = {}
+
+    def add(self, table: str, action: AuditAction, key: Sequence[Any], values: Mapping[str, Any],
+            changes: dict[str, list[Any]]) -> None:
+        a = self.actor
+        self.rows.append({
+            "at": self.at, "actor_id": a.account_id, "actor_name": a.name, "actor_role": a.role,
+            "token_prefix": a.token_prefix, "address": a.address[:64], "method": a.method[:8], "path": a.path[:400],
+            "action": action.value, "object_type": table,
+            "object_id": "/".join("" if k is None else str(k) for k in key)[:200],
+            "tenant_id": self._tenant(table, values), "changes": changes,
+        })
+
+    def _tenant(self, table: str, values: Mapping[str, Any]) -> str | None:
+        for col in _ORG_COLUMNS:
+            if values.get(col):
+                return str(values[col])
+        if table == "accounts":
+            return str(values["id"]) if values.get("role") == "tenant" else None
+        if values.get("account_id"):
+            return self._account_tenant(str(values["account_id"]))
+        for col, owner in _OWNERS.items():
+            if values.get(col) and owner != table:
+                return self._owner(owner, str(values[col]))
+        return self.actor.tenant_id
+
+    def _account_tenant(self, account_id: str) -> str | None:
+        """The organisation a tenant account belongs to (a member's, or its own); ``None`` otherwise."""
+        if account_id not in self._roles:
+            row = self.conn.execute(text("SELECT * FROM accounts WHERE id = :i"), {"i": account_id}).mappings().first()
+            self._roles[account_id] = (None if row is None or row["role"] != "tenant"
+                                       else row.get("organisation_id") or account_id)
+        return self._roles[account_id]
+
+    def _owner(self, table: str, object_id: str) -> str | None:
+        if (table, object_id) not in self._owners:
+            self._owners[(table, object_id)] = self.conn.execute(
+                text(f"SELECT tenant_id FROM {table} WHERE id = :i"), {"i": object_id}).scalar()
+        return self._owners[(table, object_id)]
+
+    def flush(self) -> None:
+        if self.rows:
+            self.conn.execute(insert(_AUDIT), self.rows)
+            self.rows = []
+
+
+def _recorded(table: str, column: str, value: Any) -> Any:
+    return SECRET if _secret(column) and value is not None else jsonable(value)
+
+
+def _changes(table: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, list[Any]]:
+    cols = list((after or before or {}).keys())
+    out: dict[str, list[Any]] = {}
+    for c in cols:
+        if (table, c) in IGNORED_COLUMNS:
+            continue
+        b = None if before is None else before.get(c)
+        a = None if after is None else after.get(c)
+        if before is not None and after is not None and b == a:
+            continue
+        if (before is None and a is None) or (after is None and b is None):
+            continue
+        out[c] = [_recorded(table, c, b), _recorded(table, c, a)]
+    return out
+
+
+def current_actor(s: Session) -> AuditActor:
+    """The actor of the changes ``s`` makes now (:data:`SYSTEM` on a session without a recorder)."""
+    getter = s.info.get("audit_actor")
+    return getter() if callable(getter) else SYSTEM
+
+
+def install(factory: sessionmaker[Session], actor: Callable[[], AuditActor], now: Callable[[], datetime]) -> None:
+    """Record the changes of every session ``factory`` makes (see the module docstring)."""
+    factory.configure(info={"audit_actor": actor})
+
+    @event.listens_for(factory, "after_flush")
+    def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
+        w: _Writer | None = None
+        for obj, action in ([(o, AuditAction.CREATE) for o in session.new]
+                            + [(o, AuditAction.UPDATE) for o in session.dirty]
+                            + [(o, AuditAction.DELETE) for o in session.deleted]):
+            state = inspect(obj)
+            table = state.mapper.local_table
+            if not isinstance(table, Table) or not audited(table.name):
+                continue
+            before: dict[str, Any] = {}
+            after: dict[str, Any] = {}
+            for attr in state.mapper.column_attrs:
+                col = attr.columns[0].name
+                hist = state.attrs[attr.key].history
+                current = hist.added[0] if hist.added else (hist.unchanged[0] if hist.unchanged else None)
+                after[col] = current
+                before[col] = hist.deleted[0] if hist.deleted else current
+            if action is AuditAction.CREATE:
+                changes = _changes(table.name, None, after)
+            elif action is AuditAction.DELETE:
+                changes = _changes(table.name, before, None)
+            else:
+                changes = _changes(table.name, before, after)
+                if not changes:
+                    continue
+            if w is None:
+                w = _Writer(session.connection(), actor(), now())
+            key = state.mapper.primary_key_from_instance(obj)
+            w.add(table.name, action, key, after if action is not AuditAction.DELETE else before, changes)
+        if w is not None:
+            w.flush()
+
+    @event.listens_for(factory, "do_orm_execute")
+    def _on_execute(orm: ORMExecuteState) -> Any:
+        if not (orm.is_update or orm.is_delete or orm.is_insert):
+            return None
+        table = getattr(orm.statement, "table", None)
+        if not isinstance(table, Table) or not audited(table.name):
+            return None
+        if orm.is_insert:
+            return _inserted(orm, table, actor, now)
+        return _updated(orm, table, actor, now)
+
+
+def _inserted(orm: ORMExecuteState, table: Table, actor: Callable[[], AuditActor], now: Callable[[], datetime]
+              ) -> Any:
+    result = orm.invoke_statement()
+    params = orm.parameters
+    rows: list[Mapping[str, Any]] = (list(params) if isinstance(params, Sequence) and not isinstance(params, Mapping)
+                                     else [params] if params else [orm.statement.compile().params])  # type: ignore[attr-defined]
+    w = _Writer(orm.session.connection(), actor(), now())
+    if table.name == "ledger_postings":
+        by_entry: dict[Any, list[str]] = {}
+        for r in rows:
+            by_entry.setdefault(r.get("entry_id"), []).append(f"{r.get('account')} {jsonable(r.get('amount'))}")
+        for entry, legs in by_entry.items():
+            tenants = [leg.split(":", 1)[1].split(" ", 1)[0] for leg in legs
+                       if leg.split(":", 1)[0] in ("wallet", "receivable", "credit")]
+            w.add("ledger_entries", AuditAction.CREATE, [entry], {"tenant_id": tenants[0] if tenants else None},
+                  {"postings": [None, legs if len(json.dumps(legs)) <= 4 * MAX_VALUE_CHARS else legs[:20]]})
+    else:
+        pk = [c.name for c in table.primary_key.columns]
+        for r in rows:
+            values = {str(getattr(k, "name", k)): v for k, v in r.items()}
+            w.add(table.name, AuditAction.CREATE, [values.get(c) for c in pk], values, _changes(table.name, None, values))
+    w.flush()
+    return result
+
+
+def _updated(orm: ORMExecuteState, table: Table, actor: Callable[[], AuditActor], now: Callable[[], datetime]
+             ) -> Any:
+    stmt: Any = orm.statement
+    if orm.is_update:
+        set_cols = {str(getattr(k, "key", k)) for k in (getattr(stmt, "_values", None) or {})}
+        if set_cols and all((table.name, c) in IGNORED_COLUMNS for c in set_cols):
+            return None
+    conn = orm.session.connection()
+    pk = list(table.primary_key.columns)
+    q = select(table)
+    if stmt.whereclause is not None:
+        q = q.where(stmt.whereclause)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    before = {tuple(r[c.name] for c in pk): dict(r) for r in conn.execute(q).mappings()}
+    result = orm.invoke_statement()
+    if not before:
+        return result
+    w = _Writer(conn, actor(), now())
+    if orm.is_delete:
+        for key, b in before.items():
+            w.add(table.name, AuditAction.DELETE, key, b, _changes(table.name, b, None))
+    else:
+        keys = list(before)
+        after_q = select(table).where(tuple_(*pk).in_(keys) if len(pk) > 1 else pk[0].in_([k[0] for k in keys]))
+        for r in conn.execute(after_q).mappings():
+            key = tuple(r[c.name] for c in pk)
+            changes = _changes(table.name, before[key], dict(r))
+            if changes:
+                w.add(table.name, AuditAction.UPDATE, key, dict(r), changes)
+    w.flush()
+    return result
