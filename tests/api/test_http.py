@@ -117,10 +117,11 @@ def test_pagination(http: tuple[TestClient, dict[str, str]]) -> None:
         offset = page["next_offset"]
     assert len(seen) == len(set(seen)) == 5
     r = c.get("/v1/leases", params={"limit": 0}, headers=t)
-    assert r.status_code == 422 and "limit between 1 and 500" in r.json()["error"]["message"]
+    assert r.status_code == 422 and "query.limit: Input should be greater than or equal to 1" in r.json()["error"]["message"]
 
 
 def test_openapi_docs_are_served(http: tuple[TestClient, dict[str, str]]) -> None:
     c, _ = http
     spec = c.get("/openapi.json").json()
-    assert "/v1/orders" in spec["paths"] and c.get("/docs").status_code == 200
+    assert "/v1/orders" in spec["paths"]
+    assert c.get("/docs").status_code == 404  # its page would load Swagger UI from a CDN (tests/api/test_edge.py)

@@ -55,7 +55,8 @@ def test_buying_over_http(http: Http) -> None:
     assert prod.status_code == 201 and prod.json()["tiers"] == [{"min_count": 10, "price": "9"}]
     for who in (t, sup, op):
         assert [x["name"] for x in c.get("/v1/package-products", headers=who).json()] == ["L20 5 h"]
-    for count, said in ((2.0, "count"), ("2", "count"), (0, "count must be from 1"), (10**6, "count must be from 1")):
+    for count, said in ((2.0, "count"), ("2", "count"), (0, "from 1 to 10000"), (10**6, "from 1 to 10000"),
+                        (True, "give a whole number")):
         assert said in _error(c.post("/v1/packages", json={"product": "L20 5 h", "count": count}, headers=t), 422)
     assert "no package product" in _error(c.post("/v1/packages", json={"product": "nope"}, headers=t), 404)
     assert "sells a package" in _error(c.post("/v1/packages", json={"product": "L20 5 h"}, headers=op), 403)
@@ -71,18 +72,27 @@ def test_buying_over_http(http: Http) -> None:
     assert "retired" in _error(c.post("/v1/packages", json={"product": "L20 5 h"}, headers=t), 409)
 
 
-def test_dates_without_a_zone_are_utc_never_a_500(http: Http) -> None:
+def test_dates_without_a_zone_are_a_422_never_a_500(http: Http) -> None:
+    """One rule for instants on every route (docs/api.md "Input rules"): a time zone is required."""
     c, op = http
     account(c, op, "acme")
     r = c.post("/v1/package-products", json=PRODUCT | {"valid_days": None, "valid_from": "2026-11-01T00:00:00",
                                                       "valid_to": "2027-01-01T00:00:00"}, headers=op)
+    assert "valid_from: has no time zone" in _error(r, 422)
+    assert c.get("/v1/package-products", headers=op).json() == []
+    r = c.post("/v1/package-products", json=PRODUCT | {"valid_days": None, "valid_from": "2026-11-01T00:00:00Z",
+                                                      "valid_to": "2027-01-01T00:00:00+00:00"}, headers=op)
     assert r.status_code == 201, r.text
     assert r.json()["valid_to"].startswith("2027-01-01T00:00:00") and r.json()["valid_to"].endswith(("Z", "+00:00"))
     r = c.post("/v1/package-products", json=PRODUCT | {"name": "gone", "valid_days": None,
-                                                      "valid_from": "2026-01-01T00:00:00",
-                                                      "valid_to": "2026-02-01T00:00:00"}, headers=op)
+                                                      "valid_from": "2026-01-01T00:00:00Z",
+                                                      "valid_to": "2026-02-01T00:00:00Z"}, headers=op)
     assert "not in the future" in _error(r, 422)
     r = c.post("/v1/packages/sales", json={"tenant": "acme", "reason": "pilot", "meter": "egress_gb",
                                            "quantity": "100", "price": "5", "expires_at": "2027-01-01T00:00:00"},
+               headers=op)
+    assert "expires_at: has no time zone" in _error(r, 422)
+    r = c.post("/v1/packages/sales", json={"tenant": "acme", "reason": "pilot", "meter": "egress_gb",
+                                           "quantity": "100", "price": "5", "expires_at": "2027-01-01T00:00:00Z"},
                headers=op)
     assert r.status_code == 201, r.text

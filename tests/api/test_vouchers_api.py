@@ -92,7 +92,7 @@ def test_bad_voucher_requests_are_4xx_naming_what_is_allowed_and_write_nothing(h
         ("POST", f"/v1/vouchers/{ids['v1']}/redemptions", {"invoice": "inv_nope", "evidence": ""}, 422,
          "rule delivery_evidence"),
         ("POST", f"/v1/vouchers/{ids['v1']}/redemptions", {"invoice": "inv_nope", "evidence": "x" * 501}, 422,
-         "rule delivery_evidence"),
+         "too long (501 characters); allowed: at most 500 characters"),
         ("POST", f"/v1/vouchers/{ids['v1']}/claims", {"contract": ids["plan"], "price": "0"}, 422, "price"),
     ]
     for method, url, body, status, words in bad:

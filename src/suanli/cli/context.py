@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import typer
+from pydantic import ValidationError as PydanticValidationError
 
 from suanli.cli import config as cfg
 from suanli.cli.render import fail
@@ -67,10 +69,18 @@ def client(ctx: typer.Context) -> Iterator[SuanliClient]:
         api.close()
 
 
+def invalid(e: PydanticValidationError) -> NoReturn:
+    """A request the wire rules refuse before it is sent: the message the server would give (exit 1)."""
+    problems = [f"{'.'.join(str(x) for x in p['loc']) or 'body'}: {p['msg']}" for p in e.errors()]
+    fail("invalid request: " + "; ".join(problems))
+
+
 @contextmanager
 def api_errors(server: str) -> Iterator[None]:
     try:
         yield
+    except PydanticValidationError as e:
+        invalid(e)
     except ApiError as e:
         hint = ""
         if e.status == 401:

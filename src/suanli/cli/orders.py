@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError as PydanticValidationError
 
 from suanli.api.schemas.orders import OrderRequest
-from suanli.cli.context import client
+from suanli.cli.context import client, invalid
 from suanli.cli.leases import lease_renderables, quote_table
 from suanli.cli.options import JsonOpt, amount, instant
 from suanli.cli.render import print_json, show, table, when
@@ -56,8 +57,10 @@ def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, reg
         "start": instant(start, "--start"), "end": instant(end, "--end"),
         "hours": amount(hours, "--hours") if hours is not None else None,
     }
-    request = OrderRequest(**{k: v for k, v in fields.items() if v is not None})
-    return request
+    try:
+        return OrderRequest(**{k: v for k, v in fields.items() if v is not None})
+    except PydanticValidationError as e:
+        invalid(e)
 
 
 @order_app.command("create")

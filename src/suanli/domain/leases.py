@@ -96,6 +96,8 @@ def check_transition(lease_id: str, current: LeaseState, to: LeaseState) -> None
 
 
 MAX_TERM = timedelta(days=3 * 366)
+MAX_AHEAD = timedelta(days=366)
+"""A reservation starts at most this far ahead (a start years away would hold devices for nothing)."""
 FUTURE_SLACK = timedelta(seconds=5)
 """A start this little in the past still counts as "now" (client clock skew)."""
 
@@ -177,6 +179,9 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
             f"start {start.isoformat()} is in the past; a reservation must start now or later (now: {now.isoformat()})",
             field="start",
         )
+    if start is not None and start > now + MAX_AHEAD:
+        raise ValidationError(f"start {start.isoformat()} is too far ahead; a reservation starts at most "
+                              f"{MAX_AHEAD.days} days from now ({(now + MAX_AHEAD).isoformat()})", field="start")
     eff_start = start or now
     hours = raw.get("hours")
     if hours is not None:
@@ -190,6 +195,9 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
             raise ValidationError(f"hours must be a positive number, got {hours!r}", field="hours") from None
         if not h.is_finite() or h <= 0:
             raise ValidationError(f"hours must be > 0, got {hours!r}", field="hours")
+        if h * 3600 > Decimal(MAX_TERM.total_seconds()):
+            raise ValidationError(f"hours {h} is longer than the longest term, {MAX_TERM.days * 24} hours "
+                                  f"({MAX_TERM.days} days)", field="hours")
         end = eff_start + timedelta(seconds=int(h * 3600))
     if end is not None:
         if end <= eff_start:

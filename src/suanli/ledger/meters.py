@@ -39,6 +39,7 @@ from typing import Any
 
 from suanli.domain.meters import Meter as Meter  # re-exported: the enum lives in the domain
 from suanli.domain.money import to_decimal
+from suanli.domain.text import control_char
 from suanli.domain.usage import UsageRecord as UsageRecord  # re-exported: the store returns it
 from suanli.errors import ValidationError
 
@@ -63,6 +64,13 @@ DIMENSIONS = ("model", "site", "supplier", "node", "lease", "order", "share")
 MAX_FUTURE = timedelta(minutes=5)
 """An event may be stamped at most this far after the server's clock (clock skew)."""
 MAX_ID = 200
+MAX_QUANTITY = Decimal(10) ** 15
+"""The largest quantity of one event, in meter units (far inside the store's NUMERIC(38, 12))."""
+QUANTITY_PLACES = 12
+"""The most decimal places of a quantity (the store's precision)."""
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+"""Event times lie in [EARLIEST, LATEST) (the wire's instant bounds, docs/api.md "Input rules")."""
 
 
 def parse_meter(value: str) -> Meter:
@@ -88,6 +96,9 @@ def _aware(value: Any, field: str) -> datetime:
         raise ValidationError(f"{field} must be an ISO-8601 date-time string", field=field)
     if t.tzinfo is None:
         raise ValidationError(f"{field} {value!r} has no time zone; add Z or +08:00", field=field)
+    if not EARLIEST <= t < LATEST:
+        raise ValidationError(f"{field} {value!r} is out of range; allowed: {EARLIEST.date()} to {LATEST.date()}",
+                              field=field)
     return t.astimezone(UTC)
 
 
@@ -110,8 +121,9 @@ def parse_event(raw: Mapping[str, Any], *, now: datetime, index: int | None = No
         raise bad(f"unknown fields {unknown}; allowed: {sorted(known)}", "event", unknown=unknown)
     ident, source, subject = raw.get("id"), raw.get("source"), raw.get("subject")
     for name, v in (("id", ident), ("source", source), ("subject", subject)):
-        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ID:
-            raise bad(f"{name} must be a non-empty string of at most {MAX_ID} characters", name)
+        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ID or control_char(v):
+            raise bad(f"{name} must be a non-empty string of at most {MAX_ID} characters without control "
+                      "characters", name)
     assert isinstance(ident, str) and isinstance(source, str) and isinstance(subject, str)
     try:
         meter = parse_meter(str(raw.get("type", "")))
@@ -134,15 +146,17 @@ def parse_event(raw: Mapping[str, Any], *, now: datetime, index: int | None = No
         quantity = to_decimal(data.get("quantity"), field="data.quantity")
     except ValidationError as e:
         raise bad(e.message, "data.quantity") from None
-    if quantity < 0:
-        raise bad(f"data.quantity must be >= 0, got {quantity}", "data.quantity")
+    if quantity < 0 or quantity > MAX_QUANTITY or quantity != quantity.quantize(Decimal(1).scaleb(-QUANTITY_PLACES)):
+        raise bad(f"data.quantity must be >= 0 and <= {MAX_QUANTITY:f} with at most {QUANTITY_PLACES} decimal places, "
+                  f"got {quantity}", "data.quantity")
     dims: dict[str, str] = {}
     for k in DIMENSIONS:
         if data.get(k) is not None:
             if k == "share":
                 continue
-            if not isinstance(data[k], str):
-                raise bad(f"data.{k} must be a string", f"data.{k}")
+            if not isinstance(data[k], str) or len(data[k]) > MAX_ID or control_char(data[k]):
+                raise bad(f"data.{k} must be a string of at most {MAX_ID} characters without control characters",
+                          f"data.{k}")
             dims[k] = data[k]
     canon = {k: v for k, v in dims.items()}
     canon["quantity"] = format(quantity, "f")

@@ -65,7 +65,8 @@ def add_months(t: datetime, k: int) -> datetime:
 class ChargeLine:
     kind: str
     """``usage``, ``adjustment`` (usage of an earlier, closed period), ``term_covered``,
-    ``package_covered``, ``term_fee``, ``package_fee``, ``commit_true_up``."""
+    ``package_covered``, ``term_fee``, ``package_fee``, ``commit_true_up``, ``unpriced`` (usage no
+    rate was in force for: quantity kept, priced 0, the reason in ``description``)."""
     meter: str
     model: str
     site: str
@@ -202,6 +203,9 @@ def rate(inp: RatingInput) -> Rated:
     """Per tiered line key: its usage per (site, supplier, node, lease), so tier lines keep their node."""
     dropped = 0
     price_cache: dict[tuple[str, str, str, str, str], tuple[Decimal, Rate | None]] = {}
+    unpriced: dict[tuple[str, str, str, str, str], str] = {}
+    """Price keys with no rate in force, and why (the rating error's words)."""
+    unpriced_why: dict[_Key, str] = {}
 
     def add(key: _Key, units: Decimal, n: int, first: datetime, last: datetime) -> None:
         g = groups.get(key)
@@ -280,9 +284,18 @@ def rate(inp: RatingInput) -> Rated:
         ck = (plan_id, meter.value, r.model, r.site, list_rates.key(r.model, r.site, t) if meter is Meter.DEVICE_SECONDS
               else ",".join(d.id for d in default_plans if d.covers(t)))
         cached = price_cache.get(ck)
-        if cached is None:
-            cached = _price(inp, plan, default_plans, meter, r.model, r.site, t, devp)
-            price_cache[ck] = cached
+        if cached is None and ck not in unpriced:
+            try:
+                cached = _price(inp, plan, default_plans, meter, r.model, r.site, t, devp)
+                price_cache[ck] = cached
+            except NotFoundError as e:
+                unpriced[ck] = e.message
+        if cached is None:  # no rate in force: a visible zero line, never an unreadable invoice
+            key_u: _Key = ("unpriced", meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", ZERO, paid,
+                           period)
+            unpriced_why[key_u] = unpriced[ck]
+            add(key_u, raw, n, first, last)
+            return
         price, tiered = cached
         paid = priced_by_contract(plan, meter, r.model)  # never the default plan's list prices beside it
         if tiered is not None:
@@ -316,7 +329,9 @@ def rate(inp: RatingInput) -> Rated:
             continue
         amount = round_line(units_o * unit_price, inp.currency)
         floor = inp.floors.get((supplier, model)) if meter is Meter.DEVICE_SECONDS and supplier else None
-        if kind in ("term_covered", "package_covered"):
+        if kind == "unpriced":
+            share, commission = Decimal("0.00"), Decimal("0.00")
+        elif kind in ("term_covered", "package_covered"):
             share = round_line(floor * units_o, inp.currency) if floor is not None else ZERO
             commission = -share
         elif supplier:  # usage on a node: its owner's share (revenue.py); no node, no supplier: the operator's
@@ -324,9 +339,11 @@ def rate(inp: RatingInput) -> Rated:
             share, commission = split(amount, rate_c, floor, units_o, inp.currency)
         else:
             share, commission = Decimal("0.00"), amount
+        why = f"unpriced (billed at 0 until the operator sets a rate; a draft re-rates): {unpriced_why[key]}" \
+            if kind == "unpriced" else ""
         lines.append(ChargeLine(kind, meter_s, model, site, supplier, lease, plan_id, pkg, first_o, last_o, units_o,
                                 PRICE_UNIT[meter][0], unit_price, amount, share, commission, count_o, paid, period,
-                                node=node))
+                                description=why, node=node))
     lines.extend(_term_fees(inp, tenant_plans))
     lines.extend(_package_fees(inp))
     if inp.final:
@@ -511,7 +528,10 @@ def _true_ups(inp: RatingInput, plans: Sequence[PricePlan], used_raw: Mapping[st
 def period_bounds(period: str) -> tuple[datetime, datetime]:
     try:
         y, m = (int(x) for x in period.split("-"))
+        if not 2000 <= y <= 2099:
+            raise ValueError(y)
         start = datetime(y, m, 1, tzinfo=UTC)
     except ValueError:
-        raise ValidationError(f"period {period!r} must be YYYY-MM, e.g. 2026-11", field="period") from None
+        raise ValidationError(f"period {period!r} must be YYYY-MM from 2000-01 to 2099-12, e.g. 2026-11",
+                              field="period") from None
     return start, add_months(start, 1)

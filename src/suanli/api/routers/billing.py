@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.common import Name, Period
 from suanli.api.schemas.money import (
     BilledInvoiceResponse,
     CreditNoteRequest,
@@ -26,14 +27,14 @@ router = APIRouter(tags=["billing"])
 
 
 @router.get("/v1/billing/preview/{period}", response_model=PreviewResponse)
-def preview(period: str, p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
+def preview(period: Period, p: PlatformDep, who: PrincipalDep, tenant: Name | None = None) -> Any:
     """What a month's invoice would be now (to date for the current month); nothing is written."""
     return billing.draft_doc(billing.preview(p, who, period, tenant), who)
 
 
 @router.get("/v1/billing/invoices", response_model=list[InvoiceSummary])
-def list_invoices(p: PlatformDep, who: PrincipalDep, tenant: str | None = None, period: str | None = None,
-                  status: str | None = None) -> Any:
+def list_invoices(p: PlatformDep, who: PrincipalDep, tenant: Name | None = None, period: Period | None = None,
+                  status: Name | None = None) -> Any:
     return billing.list_invoices(p, who, tenant=tenant, period=period, status=status)
 
 
@@ -44,7 +45,7 @@ def issue(body: IssueRequest, p: PlatformDep, who: PrincipalDep) -> Any:
 
 
 @router.get("/v1/billing/invoices/{invoice_id}", response_model=BilledInvoiceResponse)
-def show(invoice_id: str, p: PlatformDep, who: PrincipalDep, format: str = "json") -> Any:
+def show(invoice_id: Name, p: PlatformDep, who: PrincipalDep, format: Name = "json") -> Any:
     """One invoice; ``format`` json (default), csv or html (printable)."""
     if format not in ("json", "csv", "html"):
         raise ValidationError(f"format {format!r} not allowed; allowed: json, csv, html", field="format")
@@ -59,36 +60,36 @@ def show(invoice_id: str, p: PlatformDep, who: PrincipalDep, format: str = "json
 
 
 @router.post("/v1/billing/invoices/{invoice_id}/pay", response_model=BilledInvoiceResponse)
-def pay(invoice_id: str, p: PlatformDep, who: PrincipalDep) -> Any:
+def pay(invoice_id: Name, p: PlatformDep, who: PrincipalDep) -> Any:
     return billing.pay_invoice(p, who, invoice_id)
 
 
 @router.post("/v1/billing/invoices/{invoice_id}/void", response_model=BilledInvoiceResponse)
-def void(invoice_id: str, body: VoidRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+def void(invoice_id: Name, body: VoidRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     return billing.void_invoice(p, who, invoice_id, body.reason)
 
 
 @router.post("/v1/billing/invoices/{invoice_id}/credit-notes", response_model=BilledInvoiceResponse, status_code=201)
-def credit_note(invoice_id: str, body: CreditNoteRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+def credit_note(invoice_id: Name, body: CreditNoteRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     return billing.credit_note(p, who, invoice_id, body.amount, body.reason)
 
 
 @router.post("/v1/billing/invoices/{invoice_id}/debit-notes", response_model=BilledInvoiceResponse, status_code=201)
-def debit_note(invoice_id: str, body: DebitNoteRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+def debit_note(invoice_id: Name, body: DebitNoteRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     """Bill a tenant more on an issued invoice, with a reason (operator): the operator's own revenue,
     owed until ``pay`` collects it."""
     return invoice_notes.debit_note(p, who, invoice_id, body.amount, body.reason)
 
 
 @router.get("/v1/statements/supplier", response_model=StatementResponse)
-def supplier_statement(p: PlatformDep, who: PrincipalDep, supplier: str | None = None,
-                       period: str | None = None) -> Any:
+def supplier_statement(p: PlatformDep, who: PrincipalDep, supplier: Name | None = None,
+                       period: Period | None = None) -> Any:
     """A supplier's revenue share per period and node (with model and site); a supplier sees its own."""
     return statements.supplier_statement(p, who, supplier, period)
 
 
 @router.get("/v1/statements/revenue", response_model=RevenueReportResponse)
-def revenue_report(p: PlatformDep, who: PrincipalDep, period: str | None = None) -> Any:
+def revenue_report(p: PlatformDep, who: PrincipalDep, period: Period | None = None) -> Any:
     """The operator's revenue report: charges, shares, commission, vouchers, wallet, due; ledger sum."""
     return statements.revenue_report(p, who, period)
 

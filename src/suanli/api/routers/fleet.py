@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.common import Name
 from suanli.api.schemas.fleet import (
     AcceleratorResponse,
     FleetImportResponse,
@@ -43,22 +44,22 @@ def nodes(p: PlatformDep, who: PrincipalDep) -> list[dict[str, Any]]:
 
 
 @router.post("/v1/nodes/{name}/state", response_model=NodeStateResponse)
-def node_state(name: str, body: NodeStateRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+def node_state(name: Name, body: NodeStateRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     return fleet.set_node_state(p, who, name, body.state, body.reason)
 
 
 @router.post("/v1/nodes/{name}/transfer", response_model=NodeOwnershipResponse)
-def node_transfer(name: str, body: NodeTransferRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+def node_transfer(name: Name, body: NodeTransferRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     """Transfer a node to another supplier, effective now or later (operator only)."""
     return fleet.transfer_node(p, who, name, body.supplier, body.effective_from, body.reason)
 
 
 @router.get("/v1/nodes/{name}/owners", response_model=NodeOwnershipResponse)
-def node_owners(name: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+def node_owners(name: Name, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     """A node's ownership history (the operator; a supplier for a node it owns or owned)."""
     return fleet.node_ownership(p, who, name)
 
 
 @router.put("/v1/suppliers/{supplier}/floors", response_model=FloorResponse)
-def set_floor(supplier: str, body: FloorRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+def set_floor(supplier: Name, body: FloorRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     return fleet.set_floor(p, who, supplier, body.model, body.device_hour)

@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.common import Name, Period
 from suanli.api.schemas.money import (
     PreviewResponse,
     StatementResponse,
@@ -28,8 +29,8 @@ router = APIRouter(tags=["invoices"])
 
 
 @router.get("/v1/invoices/{period}", response_model=PreviewResponse)
-def show_invoice(period: str, p: PlatformDep, who: PrincipalDep, tenant: str | None = None,
-                 format: str = "json") -> Any:
+def show_invoice(period: Period, p: PlatformDep, who: PrincipalDep, tenant: Name | None = None,
+                 format: Name = "json") -> Any:
     """A tenant's invoice for a month (YYYY-MM): the issued invoice if the month is issued (status
     issued or paid, with its id), else the draft to date (status preview): lines (plans, packages, list
     prices), tax, vouchers, credits, wallet, amount due. ``format`` json (default), csv or html: the
@@ -45,6 +46,6 @@ def show_invoice(period: str, p: PlatformDep, who: PrincipalDep, tenant: str | N
 
 
 @router.get("/v1/revenue/{period}", response_model=StatementResponse)
-def supplier_revenue(period: str, p: PlatformDep, who: PrincipalDep, supplier: str | None = None) -> Any:
+def supplier_revenue(period: Period, p: PlatformDep, who: PrincipalDep, supplier: Name | None = None) -> Any:
     """A supplier's share and the operator's commission on a month's issued invoices (the supplier statement)."""
     return statements.supplier_statement(p, who, supplier, period)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from suanli.api.deps import PageDep, PlatformDep, PrincipalDep
 from suanli.api.routers.orders import quote_out
-from suanli.api.schemas.common import Page
+from suanli.api.schemas.common import Name, Page
 from suanli.api.schemas.orders import EndRequest, ExtendRequest, LeaseResponse
 from suanli.domain.accounts import Principal
 from suanli.domain.clock import utc
@@ -29,12 +29,13 @@ def lease_out(lease: Lease, events: list[dict[str, Any]] | None = None) -> dict[
                          "held": a in held}
                         for a in lease.allocations],
         "events": None if events is None else [
-            {"at": e["at"], "from_state": e["from"], "to_state": e["to"], "reason": e["reason"]} for e in events],
+            {"at": e["at"], "from_state": e["from"], "to_state": e["to"], "reason": e["reason"],
+             "actor": e.get("actor", "system")} for e in events],
     }
 
 
 @router.get("/v1/leases", response_model=Page[LeaseResponse])
-def list_leases(p: PlatformDep, who: PrincipalDep, page: PageDep, state: str | None = None) -> dict[str, Any]:
+def list_leases(p: PlatformDep, who: PrincipalDep, page: PageDep, state: Name | None = None) -> dict[str, Any]:
     offset, limit = page
     items = leases.list_leases(p, who, state=state, offset=offset, limit=limit + 1)
     return {"items": [lease_out(x) for x in items[:limit]], "offset": offset, "limit": limit,
@@ -42,7 +43,7 @@ def list_leases(p: PlatformDep, who: PrincipalDep, page: PageDep, state: str | N
 
 
 @router.get("/v1/leases/{lease_id}", response_model=LeaseResponse)
-def show_lease(lease_id: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+def show_lease(lease_id: Name, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     lease, events = leases.get_lease(p, who, lease_id)
     return lease_out(lease, events) | priced(p, who, lease_id)
 
@@ -54,11 +55,11 @@ def priced(p: Platform, who: Principal, lease_id: str) -> dict[str, Any]:
 
 
 @router.post("/v1/leases/{lease_id}/end", response_model=LeaseResponse)
-def end_lease(lease_id: str, p: PlatformDep, who: PrincipalDep, body: EndRequest | None = None) -> dict[str, Any]:
+def end_lease(lease_id: Name, p: PlatformDep, who: PrincipalDep, body: EndRequest | None = None) -> dict[str, Any]:
     return lease_out(leases.end_lease(p, who, lease_id, body.reason if body else ""))
 
 
 @router.post("/v1/leases/{lease_id}/extend", response_model=LeaseResponse)
-def extend_lease(lease_id: str, body: ExtendRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+def extend_lease(lease_id: Name, body: ExtendRequest, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     lease = leases.extend_lease(p, who, lease_id, hours=body.hours, end=utc(body.end) if body.end else None)
     return lease_out(lease) | priced(p, who, lease_id)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response
 
 from suanli.api.deps import PageDep, PlatformDep, PrincipalDep
-from suanli.api.schemas.common import Page
+from suanli.api.schemas.common import Name, Page
 from suanli.api.schemas.orders import OrderRequest, OrderResponse, QuoteResponse
 from suanli.domain.clock import utc
 from suanli.service import orders, quotes
@@ -67,5 +67,5 @@ def list_orders(p: PlatformDep, who: PrincipalDep, page: PageDep) -> dict[str, A
 
 
 @router.post("/v1/orders/{order_id}/cancel", response_model=OrderResponse)
-def cancel_order(order_id: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+def cancel_order(order_id: Name, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     return order_out(orders.cancel_order(p, who, order_id))

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.common import Label, Name
 from suanli.api.schemas.money import (
     PackageBuyRequest,
     PackageProductRequest,
@@ -55,13 +56,13 @@ def create_product(body: PackageProductRequest, p: PlatformDep, who: PrincipalDe
 
 
 @router.put("/v1/package-products/{product}/price", response_model=PackageProductResponse)
-def set_product_price(product: str, body: ProductPriceRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+def set_product_price(product: Label, body: ProductPriceRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     """A new price for purchases from now on (operator); packages bought keep their price."""
     return product_out(packages.set_product_price(p, who, product, body.price, _tiers(body.tiers)))
 
 
 @router.post("/v1/package-products/{product}/retire", response_model=PackageProductResponse)
-def retire_product(product: str, p: PlatformDep, who: PrincipalDep) -> Any:
+def retire_product(product: Label, p: PlatformDep, who: PrincipalDep) -> Any:
     """Stop selling a product (operator); packages bought keep working."""
     return product_out(packages.retire_product(p, who, product))
 
@@ -82,6 +83,6 @@ def sell_package(body: PackageSaleRequest, p: PlatformDep, who: PrincipalDep) ->
 
 
 @router.get("/v1/packages", response_model=list[PackageResponse])
-def list_packages(p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
+def list_packages(p: PlatformDep, who: PrincipalDep, tenant: Name | None = None) -> Any:
     """Packages with what issued invoices drew (a tenant's own; the operator's: all or one tenant's)."""
     return packages.list_packages(p, who, tenant)

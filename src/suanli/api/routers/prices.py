@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.common import MAX_GIB, Name
 from suanli.api.schemas.prices import (
     OfferResponse,
     PriceCorrectionRequest,
@@ -39,14 +40,14 @@ def correct_price(body: PriceCorrectionRequest, p: PlatformDep, who: PrincipalDe
 
 
 @router.get("/v1/prices/corrections", response_model=list[PriceCorrectionResponse])
-def list_corrections(p: PlatformDep, who: PrincipalDep, model: str | None = None) -> list[dict[str, Any]]:
+def list_corrections(p: PlatformDep, who: PrincipalDep, model: Name | None = None) -> list[dict[str, Any]]:
     """Every price correction: who, when, why, the window, old and new prices, the notes it issued (a tenant:
     those with notes on its own invoices, without the supplier/commission split)."""
     return price_corrections.list_corrections(p, who, model)
 
 
 @router.get("/v1/offers", response_model=list[OfferResponse])
-def offers(p: PlatformDep, who: PrincipalDep, model: str | None = None, site: str | None = None,
-           min_memory_gib: int = 0) -> list[dict[str, Any]]:
+def offers(p: PlatformDep, who: PrincipalDep, model: Name | None = None, site: Name | None = None,
+           min_memory_gib: Annotated[int, Query(ge=0, le=MAX_GIB, description=f"0 to {MAX_GIB}")] = 0) -> list[dict[str, Any]]:
     """What can be rented now, per model and site, with the list price in both units."""
     return offers_service.offers(p, who, model=model, site=site, min_memory_gib=min_memory_gib)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.common import Name, Period, Text
 from suanli.api.schemas.money import IngestResponse, UsageBatchRequest, UsageEvent, UsageSummaryResponse
 from suanli.errors import ValidationError
 from suanli.service import usage
@@ -40,7 +41,7 @@ async def ingest_batch(request: Request, p: PlatformDep, who: PrincipalDep) -> A
 
 
 @router.get("/v1/usage", response_model=list[UsageSummaryResponse])
-def usage_summary(p: PlatformDep, who: PrincipalDep, tenant: str | None = None, period: str | None = None,
-                  source: str | None = None) -> Any:
+def usage_summary(p: PlatformDep, who: PrincipalDep, tenant: Name | None = None, period: Period | None = None,
+                  source: Text | None = None) -> Any:
     """Usage per tenant, meter and model (a tenant sees its own), optionally of one event source."""
     return usage.usage_summary(p, who, tenant=tenant, period=period, source=source)

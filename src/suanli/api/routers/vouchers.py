@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.common import Name
 from suanli.api.schemas.money import RelatedPartyRequest, VoucherAuditRow, VoucherRequest, VoucherResponse
 from suanli.api.schemas.vouchers import (
     ApprovedSupplierRequest,
@@ -35,7 +36,7 @@ def issue_voucher(body: VoucherRequest, p: PlatformDep, who: PrincipalDep) -> An
 
 
 @router.get("/v1/vouchers", response_model=list[VoucherResponse])
-def list_vouchers(p: PlatformDep, who: PrincipalDep, tenant: str | None = None, issuer: str | None = None) -> Any:
+def list_vouchers(p: PlatformDep, who: PrincipalDep, tenant: Name | None = None, issuer: Name | None = None) -> Any:
     return vouchers.list_vouchers(p, who, tenant=tenant, issuer=issuer)
 
 
@@ -46,8 +47,8 @@ def schemes(p: PlatformDep, who: PrincipalDep) -> Any:
 
 
 @router.get("/v1/vouchers/audit", response_model=list[VoucherAuditRow])
-def audit(p: PlatformDep, who: PrincipalDep, issuer: str | None = None, tenant: str | None = None,
-          format: str = "json") -> Any:
+def audit(p: PlatformDep, who: PrincipalDep, issuer: Name | None = None, tenant: Name | None = None,
+          format: Name = "json") -> Any:
     """Every use and refusal, line by line, with the rule (id and words); ``format=csv`` for the issuer."""
     rows = vouchers.audit(p, who, issuer=issuer, tenant=tenant)
     if format == "csv":
@@ -63,7 +64,7 @@ def record_contract(body: ContractRequest, p: PlatformDep, who: PrincipalDep) ->
 
 
 @router.get("/v1/vouchers/contracts", response_model=list[ContractResponse])
-def list_contracts(p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
+def list_contracts(p: PlatformDep, who: PrincipalDep, tenant: Name | None = None) -> Any:
     return vouchers.list_contracts(p, who, tenant=tenant)
 
 
@@ -79,19 +80,19 @@ def approved_suppliers(p: PlatformDep, who: PrincipalDep) -> Any:
 
 
 @router.put("/v1/vouchers/firms/{tenant}", response_model=FirmResponse)
-def set_firm(tenant: str, body: FirmRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+def set_firm(tenant: Name, body: FirmRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     """Mark a tenant a start-up (Shenzhen pays up to 60 % for one) or not (operator)."""
     return vouchers.set_firm(p, who, tenant, startup=body.startup, note=body.note)
 
 
 @router.post("/v1/vouchers/{voucher_id}/claims", response_model=ClaimResponse, status_code=201)
-def claim(voucher_id: str, body: ClaimRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+def claim(voucher_id: Name, body: ClaimRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     """Claim a voucher against a contract (operator); one claim per contract (409 for a second)."""
     return vouchers.claim(p, who, voucher_id, body.contract)
 
 
 @router.post("/v1/vouchers/{voucher_id}/redemptions", response_model=RedemptionResponse, status_code=201)
-def redeem(voucher_id: str, body: RedemptionRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+def redeem(voucher_id: Name, body: RedemptionRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     """Redeem a claimed voucher with an issued invoice and delivery evidence (operator)."""
     return vouchers.redeem(p, who, voucher_id, body.invoice, body.evidence)
 

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.common import Name, PlanTenant
 from suanli.api.schemas.money import (
     CreditGrantRequest,
     PlanEndRequest,
@@ -19,7 +20,7 @@ router = APIRouter(tags=["wallets", "plans"])
 
 
 @router.get("/v1/wallet", response_model=WalletResponse)
-def show_wallet(p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
+def show_wallet(p: PlatformDep, who: PrincipalDep, tenant: Name | None = None) -> Any:
     """Balance, credits and runway (a tenant sees its own; the operator names one)."""
     return wallets.show_wallet(p, who, tenant)
 
@@ -57,11 +58,11 @@ def create_plan(body: dict[str, Any], p: PlatformDep, who: PrincipalDep) -> Any:
 
 
 @router.post("/v1/plans/{plan_id}/end", response_model=PlanResponse)
-def end_plan(plan_id: str, body: PlanEndRequest, p: PlatformDep, who: PrincipalDep) -> Any:
+def end_plan(plan_id: Name, body: PlanEndRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     """End a plan now or later (operator); a term or commit plan gives its devices back then."""
     return plans.end_plan(p, who, plan_id, body.at)
 
 
 @router.get("/v1/plans", response_model=list[PlanResponse])
-def list_plans(p: PlatformDep, who: PrincipalDep, tenant: str | None = None) -> Any:
+def list_plans(p: PlatformDep, who: PrincipalDep, tenant: PlanTenant | None = None) -> Any:
     return plans.list_plans(p, who, tenant)

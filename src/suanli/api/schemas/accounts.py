@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from suanli.api.schemas.common import Wire
+from suanli.api.schemas.common import Name, Wire
 
 
 class AccountCreateRequest(Wire):
-    name: str
-    role: str
-    supplier: str | None = None
+    name: Name = Field(description="1 to 120 characters of letters A-Z a-z, digits, '-', '_' and '.'")
+    role: Name = Field(description="operator | supplier | tenant")
+    supplier: Name | None = None
 
 
 class AccountResponse(BaseModel):
@@ -16,6 +16,11 @@ class AccountResponse(BaseModel):
     name: str
     role: str
     supplier: str | None = None
+    organisation: str | None = None
+    """A tenant member's organisation (its name); null for the organisation's own account."""
+    member_role: str | None = None
+    """A tenant's role in its organisation: admin (the organisation's own account too), developer,
+    finance or viewer; null for operators and suppliers."""
 
 
 class AccountCreatedResponse(AccountResponse):

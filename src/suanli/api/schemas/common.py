@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -20,7 +19,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from suanli.domain.jobs import MAX_TIME_LIMIT_S
 from suanli.domain.money import MAX_PLACES, check_amount
+from suanli.domain.text import control_char
 from suanli.errors import ValidationError
 
 T = TypeVar("T")
@@ -150,8 +151,7 @@ TEXT_MAX = 500
 LABEL_MAX = 120
 """The longest display label (``Label``: a job's or a package product's name)."""
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-"""Bidirectional controls (RLO U+202E and its kin) that make text read differently from what it holds."""
+
 
 
 def _plain(v: object, what: str, longest: int, *, lines: bool) -> str:
@@ -160,11 +160,10 @@ def _plain(v: object, what: str, longest: int, *, lines: bool) -> str:
     if len(v) > longest:
         raise PydanticCustomError("string_too_long", "too long ({length} characters); allowed: " + what,
                                   {"length": len(v)})
-    for ch in v:
-        if ch in _BIDI or (unicodedata.category(ch) == "Cc" and not (lines and ch in "\n\t")) or \
-                unicodedata.category(ch) in ("Cs", "Cn"):
-            raise PydanticCustomError("string_control", "contains the control character {char}; allowed: " + what,
-                                      {"char": f"U+{ord(ch):04X}"})
+    bad = control_char(v, lines=lines)
+    if bad:
+        raise PydanticCustomError("string_control", "contains the control character {char}; allowed: " + what,
+                                  {"char": bad})
     return v
 
 
@@ -290,13 +289,15 @@ def _amount(allow_zero: bool, places: int) -> AfterValidator:
 
 MAX_COUNT = 10_000
 """The most of anything counted in one request (servers, GPUs, packages, list items)."""
+MAX_LIST = 1_000
+"""The most items of a list field in a request (models, sites, vouchers ...)."""
 MAX_OFFSET = 1_000_000_000
 """The largest page offset."""
 MAX_PAGE = 500
 """The largest page (``limit``)."""
 MAX_HOURS = Decimal(87_600)
 """Ten years: the longest term, extension or wallet threshold in hours."""
-MAX_SECONDS = 366 * 86_400
+MAX_SECONDS = MAX_TIME_LIMIT_S
 """The longest duration in seconds (a job's time limit)."""
 MAX_DEVICES = 1024
 MAX_MIB = 16 * 1024 * 1024
@@ -327,8 +328,8 @@ Hours = Annotated[_Dec, _dec_range(Decimal(0), MAX_HOURS, 6, "hours", open_low=T
 """A duration in hours: above 0 up to 87,600 (ten years), at most 6 decimal places."""
 HoursOrZero = Annotated[_Dec, _dec_range(Decimal(0), MAX_HOURS, 6, "hours")]
 """Like :data:`Hours`, 0 allowed."""
-PFlops = Annotated[_Dec, _dec_range(Decimal(0), Decimal(1_000_000), 6, "P (PFLOPS)", open_low=True)]
-"""An amount of compute in P: above 0 up to 1,000,000."""
+PFlops = Annotated[_Dec, _dec_range(Decimal(0), Decimal(100_000), 6, "P (PFLOPS)", open_low=True)]
+"""An amount of compute in P: above 0 up to 100,000."""
 Fraction = Annotated[_Dec, _dec_range(Decimal(0), Decimal(1), 6, "a fraction", open_low=True)]
 """A fraction above 0 up to 1 (0.3 = 30 %)."""
 
@@ -342,3 +343,59 @@ AmountOrZero = Annotated[Decimal, BeforeValidator(_not_a_float), _amount(True, M
 Cents = Annotated[Decimal, BeforeValidator(_not_a_float), _amount(False, 2),
                   PlainSerializer(dec_str, return_type=str, when_used="json")]
 """Money in whole cents (a top-up, a credit, a note): like :data:`Amount`, at most 2 decimal places."""
+
+_DAY_RULE = 'a date "YYYY-MM-DD" from 2000-01-01 to 2099-12-31'
+
+
+def _day(v: object) -> date:
+    if isinstance(v, date) and not isinstance(v, datetime):
+        d = v
+    elif not isinstance(v, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+        raise PydanticCustomError("day_parsing", "{value} is not a date; allowed: " + _DAY_RULE,
+                                  {"value": repr(v)[:40]})
+    else:
+        try:
+            d = date.fromisoformat(v)
+        except ValueError:
+            raise PydanticCustomError("day_parsing", "{value} is not a date; allowed: " + _DAY_RULE,
+                                      {"value": repr(v)}) from None
+    if not INSTANT_MIN.date() <= d < INSTANT_MAX.date():
+        raise PydanticCustomError("day_range", "{value} is out of range; allowed: " + _DAY_RULE, {"value": str(d)})
+    return d
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+"""A calendar date ``YYYY-MM-DD`` from 2000-01-01 to 2099-12-31."""
+
+PERIOD_RULE = "a month YYYY-MM from 2000-01 to 2099-12, e.g. 2026-11"
+
+
+def check_period(v: object) -> str:
+    """A billing period: ``YYYY-MM``, year 2000 to 2099, month 01 to 12."""
+    if not isinstance(v, str) or not re.fullmatch(r"20\d{2}-(0[1-9]|1[0-2])", v):
+        raise PydanticCustomError("period", "{value} is not a period; allowed: " + PERIOD_RULE,
+                                  {"value": repr(v)[:40] if isinstance(v, str) else type(v).__name__})
+    return v
+
+
+Period = Annotated[str, BeforeValidator(check_period),
+                   Field(json_schema_extra={"pattern": r"^20\d{2}-(0[1-9]|1[0-2])$"})]
+"""A billing month ``YYYY-MM`` (2000-01 to 2099-12)."""
+
+
+def _name_or_empty(v: object) -> str:
+    return "" if v == "" else _name(v)
+
+
+NameOrEmpty = Annotated[
+    str, BeforeValidator(_name_or_empty), Field(json_schema_extra={"pattern": r"^[A-Za-z0-9._-]*$", "maxLength": NAME_MAX})
+]
+"""A :data:`Name`, or ``""`` where empty means "any" (a package's model or site)."""
+
+
+def _plan_tenant(v: object) -> str:
+    return "*" if v == "*" else _name(v)
+
+
+PlanTenant = Annotated[str, BeforeValidator(_plan_tenant), Field(json_schema_extra={"maxLength": NAME_MAX})]
+"""A tenant's :data:`Name`, or ``*`` for the platform's default plan."""

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from suanli.api.schemas.common import Dec, Wire
+from suanli.api.schemas.common import Amount, Dec, Instant, Name, Text, Wire
 
 
 class AcceleratorResponse(BaseModel):
@@ -45,8 +45,8 @@ class NodeResponse(BaseModel):
 
 
 class NodeStateRequest(Wire):
-    state: str
-    reason: str = ""
+    state: Name
+    reason: Text = ""
 
 
 class NodeStateResponse(BaseModel):
@@ -58,9 +58,9 @@ class NodeStateResponse(BaseModel):
 class NodeTransferRequest(Wire):
     """Give a node to another supplier from ``effective_from`` (default: now) on; never earlier."""
 
-    supplier: str = Field(min_length=1, max_length=64)
-    effective_from: datetime | None = Field(None, description="ISO-8601 with a time zone; now or later.")
-    reason: str = Field(min_length=1, max_length=400)
+    supplier: Name
+    effective_from: Instant | None = Field(None, description="ISO-8601 with a time zone; now or later.")
+    reason: Text = Field(min_length=1)
 
 
 class OwnershipSpan(BaseModel):
@@ -79,8 +79,8 @@ class NodeOwnershipResponse(BaseModel):
 
 
 class FloorRequest(Wire):
-    model: str
-    device_hour: Dec
+    model: Name
+    device_hour: Amount
 
 
 class FloorResponse(BaseModel):

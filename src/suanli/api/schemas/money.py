@@ -9,9 +9,27 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field, StrictInt, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from suanli.api.schemas.common import Dec, Exact, Money, Wire
+from suanli.api.schemas.common import (
+    MAX_COUNT,
+    MAX_LIST,
+    Amount,
+    Cents,
+    Count,
+    Days,
+    Dec,
+    Exact,
+    HoursOrZero,
+    Instant,
+    Label,
+    Money,
+    Name,
+    NameOrEmpty,
+    Period,
+    Text,
+    Wire,
+)
 from suanli.domain.invoices import InvoiceStatus
 from suanli.domain.money import minor
 
@@ -30,7 +48,7 @@ class UsageEvent(BaseModel):
 
 
 class UsageBatchRequest(Wire):
-    events: list[dict[str, Any]] = Field(description="Up to 10,000 usage events; all or nothing.")
+    events: list[dict[str, Any]] = Field(max_length=MAX_COUNT, description="Up to 10,000 usage events; all or nothing.")
 
 
 class IngestResponse(BaseModel):
@@ -48,21 +66,21 @@ class UsageSummaryResponse(BaseModel):
 
 
 class TopUpRequest(Wire):
-    tenant: str
-    amount: Dec
-    reference: str = ""
+    tenant: Name
+    amount: Cents = Field(description="Money received: a decimal string in whole cents, > 0, at most 10^9.")
+    reference: Text = ""
 
 
 class CreditGrantRequest(Wire):
-    tenant: str
-    amount: Dec
-    reason: str
+    tenant: Name
+    amount: Cents = Field(description="A decimal string in whole cents, > 0, at most 10^9.")
+    reason: Text
 
 
 class WalletPolicyRequest(Wire):
-    tenant: str
-    warn_hours: Dec = Decimal(24)
-    suspend_hours: Dec = Decimal(1)
+    tenant: Name
+    warn_hours: HoursOrZero = Decimal(24)
+    suspend_hours: HoursOrZero = Decimal(1)
 
 
 class WalletResponse(BaseModel):
@@ -81,13 +99,14 @@ class WalletResponse(BaseModel):
 
 
 class VoucherRequest(Wire):
-    tenant: str
-    issuer: str
-    percent: Exact = Field(description="Fraction of each eligible line paid (0.3 = 30 %).")
-    cap: Exact
-    valid_from: datetime
-    valid_to: datetime
-    scheme: str = Field("custom", description="Rule preset: custom, beijing, shanghai, shenzhen (docs/billing.md).")
+    tenant: Name
+    issuer: Name
+    percent: Exact = Field(description="Fraction of each eligible line paid (0.3 = 30 %), above 0 up to 1 "
+                                       "(checked by the voucher rules).")
+    cap: Amount
+    valid_from: Instant
+    valid_to: Instant
+    scheme: Name = Field("custom", description="Rule preset: custom, beijing, shanghai, shenzhen (docs/billing.md).")
 
 
 class VoucherResponse(BaseModel):
@@ -129,38 +148,39 @@ class VoucherAuditRow(BaseModel):
 
 
 class RelatedPartyRequest(Wire):
-    tenant: str
-    supplier: str
-    note: str = ""
+    tenant: Name
+    supplier: Name
+    note: Text = ""
 
 
 class VolumeTierWire(Wire):
-    min_count: StrictInt = Field(description="Buying at least this many packages at once ...")
-    price: Exact = Field(description="... costs this much each.")
+    min_count: Count = Field(description="Buying at least this many packages at once ...")
+    price: Amount = Field(description="... costs this much each.")
 
 
 class PackageProductRequest(Wire):
     """A package product (operator). Validity: ``valid_days`` from the purchase, or fixed dates
     (``valid_from`` and ``valid_to``)."""
 
-    name: str
-    meter: str
-    quantity: Exact = Field(description="Per package, in unit.")
-    unit: str = Field("units", description="units (the meter's price unit) | p_hours (device-hours x P)")
-    model: str = Field("", description="Only usage of this model draws it (empty: any model).")
-    site: str = Field("", description="Only usage at this site draws it (empty: any site).")
-    price: Exact = Field(description="Per package.")
-    tiers: list[VolumeTierWire] = Field([], description="Volume tiers: buying >= min_count costs price each.")
-    valid_days: StrictInt | None = None
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    name: Label
+    meter: Name
+    quantity: Amount = Field(description="Per package, in unit.")
+    unit: Name = Field("units", description="units (the meter's price unit) | p_hours (device-hours x P)")
+    model: NameOrEmpty = Field("", description="Only usage of this model draws it (empty: any model).")
+    site: NameOrEmpty = Field("", description="Only usage at this site draws it (empty: any site).")
+    price: Amount = Field(description="Per package.")
+    tiers: list[VolumeTierWire] = Field([], max_length=100,
+                                        description="Volume tiers: buying >= min_count costs price each.")
+    valid_days: Days | None = None
+    valid_from: Instant | None = None
+    valid_to: Instant | None = None
 
 
 class ProductPriceRequest(Wire):
     """A new price for purchases from now on (operator); ``tiers`` omitted keeps the tiers."""
 
-    price: Exact
-    tiers: list[VolumeTierWire] | None = None
+    price: Amount
+    tiers: list[VolumeTierWire] | None = Field(None, max_length=100)
 
 
 class PackageProductResponse(BaseModel):
@@ -185,26 +205,26 @@ class PackageBuyRequest(Wire):
     """A tenant buys ``count`` packages of a product at its listed price (volume tier applied).
     There is no price field: tenants cannot set prices."""
 
-    product: str = Field(description="The product's id or name (GET /v1/package-products).")
-    count: StrictInt = Field(1, description="How many packages (1 to 10,000).")
+    product: Label = Field(description="The product's id or name (GET /v1/package-products).")
+    count: Count = Field(1, description="How many packages (1 to 10,000).")
 
 
 class PackageSaleRequest(Wire):
     """The operator sells a tenant a package with a reason: a product at another price (``price`` each;
     default the list price), or a custom package (no ``product``: meter, quantity, expires_at, price)."""
 
-    tenant: str
-    reason: str
-    product: str | None = None
-    count: StrictInt = 1
-    price: Exact | None = Field(None, description="Each package.")
-    meter: str | None = None
-    quantity: Exact | None = Field(None, description="Custom package: per package, in unit.")
-    unit: str = "units"
-    model: str = ""
-    site: str = ""
-    starts_at: datetime | None = None
-    expires_at: datetime | None = None
+    tenant: Name
+    reason: Text
+    product: Label | None = None
+    count: Count = 1
+    price: Amount | None = Field(None, description="Each package.")
+    meter: Name | None = None
+    quantity: Amount | None = Field(None, description="Custom package: per package, in unit.")
+    unit: Name = "units"
+    model: NameOrEmpty = ""
+    site: NameOrEmpty = ""
+    starts_at: Instant | None = None
+    expires_at: Instant | None = None
 
 
 class PackageResponse(BaseModel):
@@ -254,33 +274,33 @@ class PlanResponse(BaseModel):
 
 
 class PlanEndRequest(Wire):
-    at: datetime | None = None
+    at: Instant | None = None
     """When the plan ends and gives its devices back: now (omitted) or later, never in the past."""
 
 
 class IssueRequest(Wire):
-    tenant: str
-    period: str
-    vouchers: list[str] | None = None
+    tenant: Name
+    period: Period
+    vouchers: list[Name] | None = Field(None, max_length=MAX_LIST)
 
 
 class CreditNoteRequest(Wire):
-    amount: Dec
-    reason: str
+    amount: Cents = Field(description="What the tenant gets back, > 0, in whole cents (a JSON string).")
+    reason: Text
 
 
 class DebitNoteRequest(Wire):
-    amount: Exact = Field(description="What the tenant owes more, > 0, in whole cents (a JSON string).")
-    reason: str = Field(description="Why (printed on the invoice); required.")
+    amount: Cents = Field(description="What the tenant owes more, > 0, in whole cents (a JSON string).")
+    reason: Text = Field(description="Why (printed on the invoice); required.")
 
 
 class VoidRequest(Wire):
-    reason: str = ""
+    reason: Text = ""
 
 
 class PayoutRequest(Wire):
-    supplier: str
-    amount: Dec
+    supplier: Name
+    amount: Cents = Field(description="Paid to the supplier, > 0, in whole cents, at most what is owed.")
 
 
 ROUNDING = "each line: quantity x unit price, rounded once to 0.01, half up; totals are sums of lines"

@@ -5,26 +5,41 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from suanli.api.schemas.common import Dec, Wire
+from suanli.api.schemas.common import (
+    MAX_LIST,
+    Count,
+    Dec,
+    GiB,
+    Hours,
+    Instant,
+    MiB,
+    Name,
+    Percent,
+    PFlops,
+    Text,
+    Wire,
+)
 
 
 class OrderRequest(Wire):
-    """One product form; see PRODUCT.md. Unused fields for a form must be left out."""
+    """One product form; see PRODUCT.md. Unused fields for a form must be left out. Bounds: docs/api.md
+    "Input rules"."""
 
-    form: str = Field(description="server | gpu | slice | cluster | flops")
-    quantity: int | None = Field(None, description="servers, GPUs or cluster nodes")
-    models: list[str] | None = None
-    sites: list[str] | None = None
-    regions: list[str] | None = None
-    vendors: list[str] | None = None
-    share_pct: int | None = Field(None, description="slice: compute share 1-100")
-    memory_mib: int | None = Field(None, description="slice: device memory in MiB")
-    p: Dec | None = Field(None, description="flops: PFLOPS dense FP16")
-    min_memory_gib: int | None = None
-    topology: str | None = Field(None, description="flops: node | fabric | any")
-    start: datetime | None = Field(None, description="future start = reservation; default now")
-    end: datetime | None = None
-    hours: Dec | None = Field(None, description="term in hours (instead of end); neither = open-ended")
+    form: Name = Field(description="server | gpu | slice | cluster | flops")
+    quantity: Count | None = Field(None, description="servers, GPUs or cluster nodes: 1 to 10,000")
+    models: list[Name] | None = Field(None, max_length=MAX_LIST)
+    sites: list[Name] | None = Field(None, max_length=MAX_LIST)
+    regions: list[Name] | None = Field(None, max_length=MAX_LIST)
+    vendors: list[Name] | None = Field(None, max_length=MAX_LIST)
+    share_pct: Percent | None = Field(None, description="slice: compute share 1-100")
+    memory_mib: MiB | None = Field(None, description="slice: device memory in MiB")
+    p: PFlops | None = Field(None, description="flops: PFLOPS dense FP16, above 0 up to 100,000")
+    min_memory_gib: GiB | None = None
+    topology: Name | None = Field(None, description="flops: node | fabric | any")
+    start: Instant | None = Field(None, description="future start = reservation; default now; with a time zone")
+    end: Instant | None = Field(None, description="with a time zone")
+    hours: Hours | None = Field(None, description="term in hours (instead of end), above 0 up to 87,600; "
+                                                  "neither = open-ended")
 
     def to_raw(self) -> dict[str, Any]:
         raw = self.model_dump(exclude_none=True)
@@ -101,6 +116,8 @@ class LeaseEventResponse(BaseModel):
     from_state: str
     to_state: str
     reason: str
+    actor: str = "system"
+    """Who caused it: an account name, or ``system`` (the platform's own: a term over, a reconciler)."""
 
 
 class LeaseResponse(BaseModel):
@@ -125,9 +142,9 @@ class LeaseResponse(BaseModel):
 
 
 class ExtendRequest(Wire):
-    hours: Dec | None = None
-    end: datetime | None = None
+    hours: Hours | None = Field(None, description="more hours: above 0 up to 87,600")
+    end: Instant | None = Field(None, description="the new end, with a time zone")
 
 
 class EndRequest(Wire):
-    reason: str = ""
+    reason: Text = ""

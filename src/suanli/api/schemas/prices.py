@@ -1,32 +1,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from suanli.api.schemas.common import Dec, Wire
-
-
-def _no_float(v: Any) -> Any:
-    """A price is a decimal string or an integer on the wire; a JSON float is never exact."""
-    if isinstance(v, float | bool):
-        raise ValueError("a price must be a decimal string (e.g. \"6.50\") or an integer, not a float")
-    return v
-
-
-Price = Annotated[Dec, BeforeValidator(_no_float)]
-"""An entered price: exact, never a float; its range is checked by :func:`suanli.domain.money.check_amount`."""
+from suanli.api.schemas.common import Amount, Dec, Instant, Name, Text, Wire
 
 
 class PriceSetRequest(Wire):
-    model: str
-    amount: Price
-    unit: str = "device_hour"
-    site: str | None = None
-    effective_from: datetime | None = None
+    model: Name
+    amount: Amount
+    unit: Name = "device_hour"
+    site: Name | None = None
+    effective_from: Instant | None = None
     """Now or later (omitted: now); a past instant is a 422 (correct the past with a price correction)."""
-    currency: str | None = None
+    currency: Name | None = None
 
 
 class PriceResponse(BaseModel):
@@ -45,13 +33,13 @@ class PriceCorrectionRequest(BaseModel):
     Unknown fields are refused (422); ``from`` and ``to`` are the wire names of ``start`` and ``end``."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    model: str
-    amount: Price
-    unit: str = "device_hour"
-    site: str | None = None
-    start: datetime = Field(alias="from")
-    end: datetime = Field(alias="to")
-    reason: str
+    model: Name
+    amount: Amount
+    unit: Name = "device_hour"
+    site: Name | None = None
+    start: Instant = Field(alias="from")
+    end: Instant = Field(alias="to")
+    reason: Text
 
 
 class CorrectionNoteResponse(BaseModel):

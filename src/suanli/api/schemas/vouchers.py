@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
-from suanli.api.schemas.common import Dec, Exact, Wire
+from suanli.api.schemas.common import Amount, Day, Dec, Name, Text, Wire
 
 
 class ContractRequest(Wire):
-    plan: str = Field(description="The paid contract: a tenant's price plan with paid: true.")
-    signed_on: date
-    value: Exact = Field(description="The contract's total value, in the operator's currency.")
-    other_subsidy: str = Field("", description="Another municipal subsidy on this contract ('' = none).")
+    plan: Name = Field(description="The paid contract: a tenant's price plan with paid: true.")
+    signed_on: Day
+    value: Amount = Field(description="The contract's total value, in the operator's currency.")
+    other_subsidy: Text = Field("", description="Another municipal subsidy on this contract ('' = none).")
 
 
 class ContractResponse(BaseModel):
@@ -30,7 +30,7 @@ class ContractResponse(BaseModel):
 
 
 class ClaimRequest(Wire):
-    contract: str = Field(description="The plan id of the paid contract the voucher is claimed against.")
+    contract: Name = Field(description="The plan id of the paid contract the voucher is claimed against.")
 
 
 class ClaimResponse(BaseModel):
@@ -41,8 +41,8 @@ class ClaimResponse(BaseModel):
 
 
 class RedemptionRequest(Wire):
-    invoice: str = Field(description="An issued (or paid) invoice of the voucher's tenant.")
-    evidence: str = Field(description="A delivery evidence reference (acceptance record, delivery note ...).")
+    invoice: Name = Field(description="An issued (or paid) invoice of the voucher's tenant.")
+    evidence: Text = Field(description="A delivery evidence reference (acceptance record, delivery note ...).")
 
 
 class RedemptionLine(BaseModel):
@@ -66,8 +66,8 @@ class RedemptionResponse(BaseModel):
 
 
 class ApprovedSupplierRequest(Wire):
-    scheme: str
-    supplier: str
+    scheme: Name
+    supplier: Name
 
 
 class ApprovedSuppliersResponse(BaseModel):
@@ -76,8 +76,8 @@ class ApprovedSuppliersResponse(BaseModel):
 
 
 class FirmRequest(Wire):
-    startup: bool
-    note: str = ""
+    startup: StrictBool
+    note: Text = ""
 
 
 class FirmResponse(BaseModel):
