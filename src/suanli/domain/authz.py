@@ -12,6 +12,7 @@ Scopes::
                    did not exist (a tenant cannot learn which ids exist)
     OWN_SUPPLIER   the supplier's own nodes, the occupancy of those nodes (the leases' devices on
                    them, nothing else of the lease) and its own money; another supplier's answer 404
+    OWN_ACCOUNT    the account's own objects (its API tokens); another account's answer 404
 
 A role missing from an action's row is refused with 403 before anything is read, so the answer
 does not depend on the id asked about. Rules of thumb the table follows:
@@ -21,6 +22,11 @@ does not depend on the id asked about. Rules of thumb the table follows:
 - only the operator sets a price (list prices, price plans, package products and sales), issues
   money (invoices, vouchers, credits, top-ups, payouts) or changes the fleet and accounts;
 - only the owning tenant runs work on its lease (the operator may stop it, not run code as it).
+
+A token narrows its account's role (:mod:`suanli.domain.tokens`): a ``read`` token may do only
+:data:`READ_ACTIONS`, a ``lease`` token only :data:`LEASE_ACTIONS`, and on one lease only
+(:attr:`Grant.lease_only`; another lease or job answers 404). Both refusals are 403 before anything
+is read, like a role's.
 
 Grants fail closed: reading ``tenant_id`` of a supplier's grant (or ``supplier`` of a tenant's)
 raises instead of returning "no filter", so widening a row cannot silently widen a query.
@@ -33,6 +39,8 @@ from enum import StrEnum
 
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.leases import Lease
+from suanli.domain.members import member_may, roles_for
+from suanli.domain.tokens import TokenScope
 from suanli.errors import NotFoundError, PermissionDeniedError
 
 
@@ -40,12 +48,17 @@ class Scope(StrEnum):
     ALL = "all"
     OWN_TENANT = "own_tenant"
     OWN_SUPPLIER = "own_supplier"
+    OWN_ACCOUNT = "own_account"
 
 
 class Action(StrEnum):
     # accounts
     READ_SELF = "read_self"
     MANAGE_ACCOUNTS = "manage_accounts"
+    READ_ACCOUNTS = "read_accounts"
+    READ_TOKENS = "read_tokens"
+    MANAGE_OWN_TOKENS = "manage_own_tokens"
+    MANAGE_MEMBERS = "manage_members"
     # fleet and prices
     READ_CATALOG = "read_catalog"
     MANAGE_FLEET = "manage_fleet"
@@ -95,6 +108,8 @@ class Action(StrEnum):
     READ_REVENUE_REPORT = "read_revenue_report"
     PAY_SUPPLIER = "pay_supplier"
     CHECK_LEDGER = "check_ledger"
+    # audit trail
+    READ_AUDIT = "read_audit"
 
 
 @dataclass(frozen=True)
@@ -111,11 +126,18 @@ _OP = {Role.OPERATOR: Scope.ALL}
 _OP_TENANT = {Role.OPERATOR: Scope.ALL, Role.TENANT: Scope.OWN_TENANT}
 _OP_SUPPLIER = {Role.OPERATOR: Scope.ALL, Role.SUPPLIER: Scope.OWN_SUPPLIER}
 _EVERYONE = {Role.OPERATOR: Scope.ALL, Role.TENANT: Scope.ALL, Role.SUPPLIER: Scope.ALL}
+_OWN_ACCOUNT = {Role.OPERATOR: Scope.ALL, Role.TENANT: Scope.OWN_ACCOUNT, Role.SUPPLIER: Scope.OWN_ACCOUNT}
 _NOT_INVOICES = "suppliers see statements of their revenue, not tenants' invoices"
 
 RULES: dict[Action, Rule] = {
     Action.READ_SELF: Rule("reading your own account", _EVERYONE),
     Action.MANAGE_ACCOUNTS: Rule("managing accounts and tokens", _OP),
+    Action.READ_ACCOUNTS: Rule("listing accounts", _OP),
+    Action.READ_TOKENS: Rule("listing API tokens (your own; the operator: any account's)", _OWN_ACCOUNT),
+    Action.MANAGE_OWN_TOKENS: Rule("making and revoking API tokens (your own; the operator: any account's)",
+                                   _OWN_ACCOUNT),
+    Action.MANAGE_MEMBERS: Rule("managing an organisation's members", _OP_TENANT,
+                                "a tenant organisation's admin manages its members"),
     Action.READ_CATALOG: Rule("reading the accelerator catalog", _EVERYONE),
     Action.MANAGE_FLEET: Rule("importing or exporting the fleet", _OP),
     Action.READ_NODES: Rule("listing nodes", _OP_SUPPLIER,
@@ -168,6 +190,8 @@ RULES: dict[Action, Rule] = {
     Action.READ_REVENUE_REPORT: Rule("reading the revenue report", _OP),
     Action.PAY_SUPPLIER: Rule("paying a supplier", _OP),
     Action.CHECK_LEDGER: Rule("checking the ledger", _OP),
+    Action.READ_AUDIT: Rule("reading the audit trail (a tenant: its own organisation's entries)", _OP_TENANT,
+                            "suppliers see their nodes and statements; the operator reads the audit trail"),
     Action.CLAIM_VOUCHER: Rule("claiming a voucher against a contract", _OP),
     Action.REDEEM_VOUCHER: Rule("redeeming a voucher with an issued invoice and delivery evidence", _OP),
     Action.MANAGE_VOUCHER_RULES: Rule("recording voucher rule facts (contracts, approved suppliers, start-ups)",
@@ -188,7 +212,7 @@ class Grant:
         """Filter for tenant-owned rows: the tenant's own id, or ``None`` (no filter) for the operator.
         Raises for a supplier's grant: tenant-owned rows are filtered by node, never left open."""
         if self.scope is Scope.OWN_TENANT:
-            return self.actor.account_id
+            return self.actor.tenant_id  # a member's: its organisation's
         if self.scope is Scope.ALL:
             return None
         raise self._not_this_scope()
@@ -220,7 +244,8 @@ class Grant:
             return False
         if self.scope is not Scope.OWN_TENANT:
             raise self._not_this_scope()
-        if named not in (None, self.actor.name, self.actor.account_id):
+        a = self.actor
+        if named not in (None, a.name, a.account_id, a.tenant_name, a.tenant_id):
             raise NotFoundError(f"no tenant {named!r} visible to you", tenant=named)
         return True
 
@@ -234,6 +259,35 @@ class Grant:
         if self.scope is Scope.ALL:
             return named
         raise self._not_this_scope()
+
+    @property
+    def account_id(self) -> str | None:
+        """Filter for an account's own rows (its API tokens): its own id, or ``None`` (no filter) for
+        the operator. Raises for any other scope."""
+        if self.scope is Scope.OWN_ACCOUNT:
+            return self.actor.account_id
+        if self.scope is Scope.ALL:
+            return None
+        raise self._not_this_scope()
+
+    @property
+    def lease_only(self) -> str | None:
+        """The one lease a ``lease`` token may touch; ``None`` for any other token. Every service that
+        reads a lease or a job by id checks it (:meth:`check_lease`) and every list of leases or
+        jobs is filtered to it."""
+        if self.actor.token_scope is TokenScope.LEASE:
+            if not self.actor.token_lease:
+                raise PermissionDeniedError("a lease token that names no lease may do nothing")
+            return self.actor.token_lease
+        return None
+
+    def check_lease(self, lease_id: str, what: str = "lease", ident: str | None = None) -> None:
+        """404 (worded as for an id that does not exist) for a lease, or a job (``what="job"``,
+        ``ident`` its id) on a lease, outside a lease token's one lease."""
+        only = self.lease_only
+        if only is not None and lease_id != only:
+            shown = ident or lease_id
+            raise NotFoundError(f"no {what} {shown!r} visible to you", **{what: shown})
 
     def _not_this_scope(self) -> PermissionDeniedError:
         return PermissionDeniedError(f"{RULES[self.action].what}: a {self.actor.role.value}'s view of it is "
@@ -259,6 +313,32 @@ def sees_revenue_split(actor: Principal) -> bool:
     return actor.role is Role.OPERATOR
 
 
+READ_ACTIONS: frozenset[Action] = frozenset(
+    {a for a in Action if a.value.startswith("read_")} | {Action.CHECK_LEDGER})
+"""What a ``read`` token may do: actions that change nothing. An action named ``read_*`` must never
+write (``tests/api/test_tokens.py`` sends every write route with a read token)."""
+
+LEASE_ACTIONS: frozenset[Action] = frozenset({
+    Action.READ_SELF, Action.READ_LEASES, Action.SUBMIT_JOB, Action.READ_JOBS, Action.CANCEL_JOB,
+    Action.READ_LEASE_USAGE})
+"""What a ``lease`` token may do (on its one lease): read it, run, read and cancel jobs on it, read its
+usage. Anything not listed is refused (fail closed)."""
+
+
+def check_token_scope(actor: Principal, action: Action) -> None:
+    """403 if the actor's token scope does not cover ``action`` (a ``full`` token covers its role)."""
+    scope = actor.token_scope
+    if scope is TokenScope.FULL:
+        return
+    allowed = READ_ACTIONS if scope is TokenScope.READ else LEASE_ACTIONS
+    if action not in allowed:
+        what = ("a read-only token changes nothing" if scope is TokenScope.READ else
+                f"a lease token only reads its lease {actor.token_lease} and runs, reads and cancels jobs on it")
+        raise PermissionDeniedError(
+            f"{RULES[action].what} is not allowed with this token: {what}; use a full token "
+            f"(`suanli token create --scope full`)", token_scope=scope.value, action=action.value)
+
+
 def authorize(actor: Principal, action: Action) -> Grant:
     """The actor's grant for ``action``; 403 if its role may not do it at all."""
     rule = RULES[action]
@@ -269,4 +349,14 @@ def authorize(actor: Principal, action: Action) -> Grant:
         raise PermissionDeniedError(
             f"{rule.what} needs the {roles} role; account {actor.name!r} is a {actor.role.value}{hint}",
             role=actor.role.value, required=[r.value for r in Role if r in rule.scopes], action=action.value)
+    if actor.member_role is not None and not member_may(actor.member_role, action.value):
+        names = [r.value for r in roles_for(action.value)]
+        need = " or ".join(x for x in (", ".join(names[:-1]), names[-1]) if x)
+        raise PermissionDeniedError(
+            f"{rule.what} needs the {need} member role in organisation {actor.tenant_name!r}; member "
+            f"{actor.name!r} is a {actor.member_role.value} (the organisation's admin changes roles: "
+            f"`suanli member set {actor.name} --role ROLE`)",
+            member_role=actor.member_role.value, required_member_roles=[r.value for r in roles_for(action.value)],
+            action=action.value)
+    check_token_scope(actor, action)
     return Grant(actor, action, scope)

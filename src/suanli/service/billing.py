@@ -96,12 +96,15 @@ def resolve_tenant(s: Session, grant: Grant, tenant: str | None) -> Principal:
     """The tenant a request is about: a tenant itself (naming another answers 404); the operator
     names one (by name or id)."""
     if grant.own_tenant(tenant):
-        return grant.actor
+        return grant.actor.as_tenant()  # a member acts for its organisation
     if not tenant:
         raise ValidationError("the operator must name the tenant (tenant=NAME)", field="tenant")
     who = account_store.get_account(s, tenant)
     if who.role is not Role.TENANT:
         raise ValidationError(f"{tenant!r} is a {who.role.value}, not a tenant", field="tenant")
+    if who.organisation is not None:  # a member's objects are its organisation's
+        raise ValidationError(f"{tenant!r} is a member of organisation {who.organisation_name!r}; name the "
+                              "organisation", field="tenant")
     return who
 
 
@@ -557,7 +560,7 @@ def provisional_lines(p: Platform, period: str, supplier: str) -> tuple[list[tup
     with p.tx() as s:
         issued = {r.tenant_id for r in store.list_invoices(s, tenant_id=None, period=period, live=True)}
         for who in account_store.list_accounts(s):
-            if who.role is not Role.TENANT or who.account_id in issued:
+            if who.role is not Role.TENANT or who.organisation is not None or who.account_id in issued:
                 continue
             inp, n = _rating(p, s, who, period, now, store_leases=False)
             if not n:

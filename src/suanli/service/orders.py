@@ -24,7 +24,7 @@ from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LeaseState, OrderSpec, ProductForm, order_to_dict, parse_order
 from suanli.errors import CapacityError, ConflictError, ValidationError
-from suanli.service import quotes, reservations
+from suanli.service import members, quotes, reservations
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, Rejection, plan, snapshot
 from suanli.service.platform import Platform
@@ -52,17 +52,18 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
     for _attempt in range(MAX_RETRIES):
         try:
             with p.tx() as s:
-                prior = store.find_order_by_key(s, actor.account_id, key)
+                prior = store.find_order_by_key(s, actor.tenant_id, key)
                 if prior is not None:
                     if prior.spec != stored_spec:
                         raise ConflictError(
                             f"Idempotency-Key {key!r} was used for a different order ({prior.id}); use a new key",
                             order=prior.id)
                     return OrderResult(prior, replayed=True)
+                limit = members.lock_spender(s, actor)  # a member's orders serialise on its row
                 planned = p.clock.now()  # this attempt's view; the window [planned, end) holds [granted, end)
                 order_id = "ord_" + secrets.token_hex(6)
                 # the tenant's reservations (term plans) first: drawn allocations name the reservation
-                drawn = reservations.draw(p, s, actor.account_id, spec, max(spec.start or planned, planned),
+                drawn = reservations.draw(p, s, actor.tenant_id, spec, max(spec.start or planned, planned),
                                           seed=order_id)
                 outcome: Plan | Rejection
                 if drawn is not None:
@@ -72,13 +73,13 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
                     outcome, drawn_from = plan(p, snap, spec, seed=order_id), None
                 if isinstance(outcome, Rejection):
                     _record(p, s, actor, key, spec, stored_spec, arrival, p.clock.now(), order_id, None, outcome)
-                    rejected = store.get_order(s, order_id, tenant_id=actor.account_id)
+                    rejected = store.get_order(s, order_id, tenant_id=actor.tenant_id)
                 else:
                     store.claim_devices(s, snap.versions(outcome.grants))
                     granted = p.clock.now()  # the grant instant: read after the claim, in this attempt
                     _record(p, s, actor, key, spec, stored_spec, arrival, granted, order_id, outcome, None,
-                            drawn_from)
-                    return OrderResult(store.get_order(s, order_id, tenant_id=actor.account_id), replayed=False)
+                            drawn_from, limit)
+                    return OrderResult(store.get_order(s, order_id, tenant_id=actor.tenant_id), replayed=False)
             raise CapacityError(f"order {rejected.id} rejected: {rejected.reason}", order=rejected.id,
                                 lease=rejected.lease_id)
         except StaleClaim:
@@ -88,7 +89,7 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
 
 def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, stored: dict[str, Any],
             arrival: datetime, now: datetime, order_id: str, ok: Plan | None, rej: Rejection | None,
-            drawn_from: str | None = None) -> None:
+            drawn_from: str | None = None, limit: Decimal | None = None) -> None:
     """The order keeps its arrival (``created_at``) and the start it asked for; the lease, its
     event and its allocations start at ``now``, the instant of the grant (or of the rejection),
     or at the reserved start when that is later."""
@@ -99,10 +100,10 @@ def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, st
     if spec.end is not None and spec.end <= start:
         raise ConflictError(f"the order's window ended ({spec.end.isoformat()}) before it could be granted "
                             f"({start.isoformat()}); order a new window")
-    store.insert_order(s, order_id=order_id, tenant_id=actor.account_id, key=key, form=spec.form, spec=stored,
+    store.insert_order(s, order_id=order_id, tenant_id=actor.tenant_id, key=key, form=spec.form, spec=stored,
                        start=spec.start or arrival, end=spec.end, status=status, reason=reason, now=arrival)
     state = LeaseState.REJECTED if ok is None else LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED
-    store.insert_lease(s, lease_id=lease_id, order_id=order_id, tenant_id=actor.account_id, form=spec.form,
+    store.insert_lease(s, lease_id=lease_id, order_id=order_id, tenant_id=actor.tenant_id, form=spec.form,
                        state=state, start=start, end=spec.end,
                        activated_at=start if state is LeaseState.ACTIVE else None,
                        reason="" if ok else reason, commission_rate=Decimal(p.settings.commission_rate),
@@ -112,6 +113,8 @@ def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, st
     if ok is not None:
         store.insert_allocations(s, lease_id, ok.grants, start, spec.end, drawn_from=drawn_from)
         quotes.record_grant_quote(p, s, lease_id, now)  # the price at the grant (binds a fixed term, a reservation)
+    # who ordered; a member's commitment against its monthly limit (refused: nothing is written)
+    members.record_order(p, s, actor, order_id, lease_id if ok is not None else None, limit)
 
 
 def list_orders(p: Platform, actor: Principal, offset: int = 0, limit: int = 50) -> list[OrderRecord]:

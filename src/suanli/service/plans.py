@@ -241,7 +241,7 @@ def list_plans(p: Platform, actor: Principal, tenant: str | None = None) -> list
     grant = authorize(actor, Action.READ_PLANS)
     with p.tx() as s:
         if grant.own_tenant(tenant):
-            ids = {actor.account_id: actor.name, DEFAULT_TENANT: DEFAULT_TENANT}
+            ids = {actor.tenant_id: actor.tenant_name, DEFAULT_TENANT: DEFAULT_TENANT}
         elif tenant:
             who = account_store.get_account(s, tenant)
             ids = {who.account_id: who.name}

@@ -138,6 +138,7 @@ def lease_quote(p: Platform, actor: Principal, lease_id: str) -> Quote | None:
     tenant_id, supplier = grant.lease_filter
     if supplier is not None:
         return None
+    grant.check_lease(lease_id)
     with p.tx() as s:
         return quote_of(p, s, lease_store.get_lease(s, lease_id, tenant_id=tenant_id))
 
@@ -152,14 +153,14 @@ def quote_order(p: Platform, actor: Principal, raw: dict[str, Any]) -> Quote:
     start = max(spec.start or now, now)
     with p.tx() as s:
         snap = snapshot(p, s, start, spec.end)
-        outcome = plan(p, snap, spec, seed="quote:" + actor.account_id)
+        outcome = plan(p, snap, spec, seed="quote:" + actor.tenant_id)
         if isinstance(outcome, Rejection):
             raise CapacityError(f"no quote: the order cannot be placed now ({outcome.reason.value}: {outcome.message})",
                                 reason=outcome.reason.value)
         by_id = {d.id: d for d in snap.devices}
         held = [(by_id[dev].model, by_id[dev].site, by_id[dev].supplier, by_id[dev].node, Decimal(milli) / 1000)
                 for dev, milli, _mem in outcome.grants]
-        rates = _quote_rates(p, s, actor.account_id, "", ((m, st) for m, st, *_ in held), now, start)
+        rates = _quote_rates(p, s, actor.tenant_id, "", ((m, st) for m, st, *_ in held), now, start)
         device_p = {m.name: m.p for m in p.catalog(s)}
     bound = binds(start, spec.end, now)
     if isinstance(rates, str):

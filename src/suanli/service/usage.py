@@ -149,7 +149,7 @@ def usage_summary(p: Platform, actor: Principal, *, tenant: str | None = None, p
     with p.tx() as s:
         tid: str | None
         if grant.own_tenant(tenant):
-            tid = actor.account_id
+            tid = actor.tenant_id
         else:
             tid = None
             if tenant:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal, Role
+from suanli.domain.members import MemberRole
 from suanli.errors import ConflictError, NotFoundError
 from suanli.store.tables import AccountRow, ApiTokenRow
 
@@ -25,9 +26,18 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(6)}"
 
 
-def _principal(row: AccountRow, token_prefix: str | None = None) -> Principal:
-    return Principal(account_id=row.id, name=row.name, role=Role(row.role), supplier=row.supplier,
-                     token_prefix=token_prefix)
+def _principal(row: AccountRow, token_prefix: str | None = None, s: Session | None = None) -> Principal:
+    """The account as a principal; a tenant's carries its organisation (read with ``s``) and member role."""
+    role = Role(row.role)
+    org = org_name = None
+    member = None
+    if role is Role.TENANT:
+        member = MemberRole(row.member_role) if row.member_role else MemberRole.ADMIN
+        if row.organisation_id is not None:
+            org = row.organisation_id
+            org_name = s.scalar(select(AccountRow.name).where(AccountRow.id == org)) if s is not None else None
+    return Principal(account_id=row.id, name=row.name, role=role, supplier=row.supplier,
+                     token_prefix=token_prefix, organisation=org, organisation_name=org_name, member_role=member)
 
 
 def create_account(s: Session, name: str, role: Role, supplier: str | None, now: datetime) -> Principal:
@@ -55,18 +65,20 @@ def principal_for_token(s: Session, token: str) -> Principal | None:
         .join(ApiTokenRow, ApiTokenRow.account_id == AccountRow.id)
         .where(ApiTokenRow.token_hash == hash_token(token), ApiTokenRow.revoked_at.is_(None))
     ).one_or_none()
-    return None if found is None else _principal(found[0], found[1])
+    if found is None or found[0].removed_at is not None:
+        return None
+    return _principal(found[0], found[1], s)
 
 
 def get_account(s: Session, name_or_id: str) -> Principal:
     row = s.scalar(select(AccountRow).where((AccountRow.name == name_or_id) | (AccountRow.id == name_or_id)))
     if row is None:
         raise NotFoundError(f"no account {name_or_id!r}", account=name_or_id)
-    return _principal(row)
+    return _principal(row, s=s)
 
 
 def list_accounts(s: Session) -> list[Principal]:
-    return [_principal(r) for r in s.scalars(select(AccountRow).order_by(AccountRow.created_at, AccountRow.name))]
+    return [_principal(r, s=s) for r in s.scalars(select(AccountRow).order_by(AccountRow.created_at, AccountRow.name))]
 
 
 def count_accounts(s: Session) -> int:

@@ -100,6 +100,9 @@ class PackageRow(Base):
     list_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
     sold_by: Mapped[str] = mapped_column(String(120), default="", server_default="")
     reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    bought_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", name="fk_packages_bought_by"),
+                                                  nullable=True, index=True)
+    """The member (or the organisation's own account) that bought it at the listed price (0018)."""
     __table_args__ = (CheckConstraint("expires_at > starts_at", name="ck_packages_window"),)
 
 

@@ -32,6 +32,17 @@ class AccountRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     supplier: Mapped[str | None] = mapped_column(ForeignKey("suppliers.name"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # organisation members (migration 0018): a member is a tenant account of an organisation (the
+    # organisation's account id); the organisation's own account has none and acts as its admin
+    organisation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("accounts.id", name="fk_accounts_organisation_id"), nullable=True, index=True)
+    member_role: Mapped[str | None] = mapped_column(
+        String(16), CheckConstraint("member_role in ('admin','developer','finance','viewer')",
+                                    name="ck_accounts_member_role"), nullable=True)
+    spend_limit: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    """A member's monthly spend limit in the operator's currency (``None``: no limit)."""
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the member was removed from its organisation (its tokens were revoked then)."""
     __table_args__ = (CheckConstraint("role in ('operator','supplier','tenant')", name="ck_accounts_role"),)
 
 
@@ -43,6 +54,18 @@ class ApiTokenRow(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    label: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    scope: Mapped[str] = mapped_column(String(16), default="full", server_default="full")
+    """full | read | lease (``domain.tokens.TokenScope``)."""
+    lease_id: Mapped[str | None] = mapped_column(ForeignKey("leases.id"), nullable=True)
+    """The one lease of a ``lease`` token (set exactly when scope is lease)."""
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """Written at most once a minute per token (``domain.tokens.needs_touch``)."""
+    __table_args__ = (
+        CheckConstraint("scope in ('full','read','lease')", name="ck_api_tokens_scope"),
+        CheckConstraint("(scope = 'lease') = (lease_id IS NOT NULL)", name="ck_api_tokens_lease"),
+    )
 
 
 class ModelRow(Base):
@@ -156,6 +179,11 @@ class OrderRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ordered_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", name="fk_orders_ordered_by"),
+                                                   nullable=True, index=True)
+    """The account (the organisation's own, or one of its members) that placed the order (0018)."""
+    committed: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    """What the order commits against its member's monthly spend limit (domain.members.order_commitment)."""
     __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key", name="uq_orders_tenant_idem"),)
 
 
@@ -229,3 +257,5 @@ class LeaseEventRow(Base):
     from_state: Mapped[str] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    """Who caused the change: an account name, or ``system`` (the platform's own reconcilers)."""
