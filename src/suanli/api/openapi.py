@@ -55,6 +55,12 @@ BEARER = {"type": "http", "scheme": "bearer",
 _FASTAPI_MODELS = ("HTTPValidationError", "ValidationError")
 
 
+def formats(*media: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route whose 200 also comes in other media types (``format=csv``, ``html``):
+    each listed beside the JSON model, as text."""
+    return {200: {"content": {m: {"schema": {"type": "string"}} for m in media}}}
+
+
 def error_statuses(operation: dict[str, Any]) -> list[int]:
     """The error statuses ``operation`` documents once installed: all of :data:`ERROR_RESPONSES`
     for an operation that needs a token, all but 401 and 403 for a public one."""

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.openapi import formats
 from suanli.api.schemas.common import Name, Period
 from suanli.api.schemas.money import (
     BilledInvoiceResponse,
@@ -44,7 +45,8 @@ def issue(body: IssueRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     return billing.issue_invoice(p, who, body.tenant, body.period, body.vouchers)
 
 
-@router.get("/v1/billing/invoices/{invoice_id}", response_model=BilledInvoiceResponse)
+@router.get("/v1/billing/invoices/{invoice_id}", response_model=BilledInvoiceResponse,
+            responses=formats("text/csv", "text/html"))
 def show(invoice_id: Name, p: PlatformDep, who: PrincipalDep, format: Name = "json") -> Any:
     """One invoice; ``format`` json (default), csv or html (printable)."""
     if format not in ("json", "csv", "html"):

@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.openapi import formats
 from suanli.api.schemas.common import Name, Period
 from suanli.api.schemas.money import (
     PreviewResponse,
@@ -28,7 +29,7 @@ FORMATS = ("json", "csv", "html")
 router = APIRouter(tags=["invoices"])
 
 
-@router.get("/v1/invoices/{period}", response_model=PreviewResponse)
+@router.get("/v1/invoices/{period}", response_model=PreviewResponse, responses=formats("text/csv", "text/html"))
 def show_invoice(period: Period, p: PlatformDep, who: PrincipalDep, tenant: Name | None = None,
                  format: Name = "json") -> Any:
     """A tenant's invoice for a month (YYYY-MM): the issued invoice if the month is issued (status

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.openapi import formats
 from suanli.api.schemas.common import Name
 from suanli.api.schemas.money import RelatedPartyRequest, VoucherAuditRow, VoucherRequest, VoucherResponse
 from suanli.api.schemas.vouchers import (
@@ -46,7 +47,7 @@ def schemes(p: PlatformDep, who: PrincipalDep) -> Any:
     return vouchers.schemes(p, who)
 
 
-@router.get("/v1/vouchers/audit", response_model=list[VoucherAuditRow])
+@router.get("/v1/vouchers/audit", response_model=list[VoucherAuditRow], responses=formats("text/csv"))
 def audit(p: PlatformDep, who: PrincipalDep, issuer: Name | None = None, tenant: Name | None = None,
           format: Name = "json") -> Any:
     """Every use and refusal, line by line, with the rule (id and words); ``format=csv`` for the issuer."""
