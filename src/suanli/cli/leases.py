@@ -40,8 +40,8 @@ def lease_renderables(lease: LeaseResponse) -> list[Any]:
     if lease.quote is not None:
         out.append(quote_table(lease.quote))
     if lease.events:
-        out.append(table("events", ["at", "from", "to", "reason"],
-                         [[when(e.at), e.from_state, e.to_state, e.reason] for e in lease.events]))
+        out.append(table("events", ["at", "from", "to", "by", "reason"],
+                         [[when(e.at), e.from_state, e.to_state, e.actor, e.reason] for e in lease.events]))
     return out
 
 

@@ -12,7 +12,7 @@ from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LIVE_STATES, MAX_TERM, Lease, LeaseState, ProductForm, check_transition
 from suanli.errors import CapacityError, ConflictError, ValidationError
-from suanli.service import quotes
+from suanli.service import audit_context, quotes
 from suanli.service.placement import snapshot
 from suanli.service.platform import Platform
 from suanli.store import leases as store
@@ -35,10 +35,11 @@ def transition(s: Session, lease: Lease, to: LeaseState, at: datetime, reason: s
 
 
 def tick(p: Platform) -> int:
-    """Start reservations whose time has come and end leases whose term is over. Returns moves made."""
+    """Start reservations whose time has come and end leases whose term is over. Returns moves made.
+    The moves are the platform's own (``system`` in the audit trail), whichever request ran the tick."""
     now = p.clock.now()
     moved = 0
-    with p.tx() as s:
+    with audit_context.system(), p.tx() as s:
         for lease_id, _state in store.leases_due(s, now):
             lease = store.get_lease(s, lease_id, for_update=True)
             if lease.state is LeaseState.SCHEDULED and lease.start <= now:
@@ -65,7 +66,7 @@ def list_leases(p: Platform, actor: Principal, *, state: str | None = None, offs
             raise ValidationError(f"state {state!r} not allowed; allowed: {', '.join(x.value for x in LeaseState)}") from None
     with p.tx() as s:
         leases = store.list_leases(s, tenant_id=tenant_id, states=states, supplier=supplier, offset=offset,
-                                   limit=limit)
+                                   limit=limit, lease_id=grant.lease_only)
     return [grant.lease_view(x) for x in leases]
 
 
@@ -73,6 +74,7 @@ def get_lease(p: Platform, actor: Principal, lease_id: str) -> tuple[Lease, list
     """One lease and its events, as :func:`list_leases` shows it (another's answers 404)."""
     grant = authorize(actor, Action.READ_LEASES)
     tenant_id, supplier = grant.lease_filter
+    grant.check_lease(lease_id)
     tick(p)
     with p.tx() as s:
         lease = store.get_lease(s, lease_id, tenant_id=tenant_id, supplier=supplier)

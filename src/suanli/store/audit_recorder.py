@@ -48,7 +48,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import Connection, Table, event, insert, inspect, select, text, tuple_
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, sessionmaker
 
 from suanli.domain.audit import MAX_VALUE_CHARS, SECRET, SYSTEM, AuditAction, AuditActor
 from suanli.store.audit import AuditEventRow
@@ -174,6 +174,18 @@ def install(factory: sessionmaker[Session], actor: Callable[[], AuditActor], now
     """Record the changes of every session ``factory`` makes (see the module docstring)."""
     factory.configure(info={"audit_actor": actor})
 
+    def stamp(session: Session) -> datetime:
+        """One time for every record of a transaction (the clock is read once, at its first change)."""
+        at = session.info.get("audit_at")
+        if at is None:
+            at = session.info["audit_at"] = now()
+        return at
+
+    @event.listens_for(factory, "after_transaction_end")
+    def _forget(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:
+            session.info.pop("audit_at", None)
+
     @event.listens_for(factory, "after_flush")
     def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
         w: _Writer | None = None
@@ -201,7 +213,7 @@ def install(factory: sessionmaker[Session], actor: Callable[[], AuditActor], now
                 if not changes:
                     continue
             if w is None:
-                w = _Writer(session.connection(), actor(), now())
+                w = _Writer(session.connection(), actor(), stamp(session))
             key = state.mapper.primary_key_from_instance(obj)
             w.add(table.name, action, key, after if action is not AuditAction.DELETE else before, changes)
         if w is not None:
@@ -214,9 +226,10 @@ def install(factory: sessionmaker[Session], actor: Callable[[], AuditActor], now
         table = getattr(orm.statement, "table", None)
         if not isinstance(table, Table) or not audited(table.name):
             return None
+        at = lambda: stamp(orm.session)  # noqa: E731
         if orm.is_insert:
-            return _inserted(orm, table, actor, now)
-        return _updated(orm, table, actor, now)
+            return _inserted(orm, table, actor, at)
+        return _updated(orm, table, actor, at)
 
 
 def _inserted(orm: ORMExecuteState, table: Table, actor: Callable[[], AuditActor], now: Callable[[], datetime]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from suanli.domain.leases import Allocation, Lease, LeaseState, ProductForm
 from suanli.errors import ConflictError, NotFoundError
 from suanli.store import capacity
+from suanli.store.audit_recorder import current_actor
 from suanli.store.tables import AllocationRow, DeviceRow, LeaseEventRow, LeaseRow, NodeRow, OrderRow
 
 
@@ -162,13 +163,17 @@ def _is_deadlock(e: DBAPIError) -> bool:
     return getattr(e.orig, "sqlstate", None) == "40P01"
 
 
-def add_event(s: Session, lease_id: str, at: datetime, frm: LeaseState | str, to: LeaseState, reason: str) -> None:
-    s.add(LeaseEventRow(lease_id=lease_id, at=at, from_state=str(frm), to_state=to.value, reason=reason))
+def add_event(s: Session, lease_id: str, at: datetime, frm: LeaseState | str, to: LeaseState, reason: str,
+              actor: str | None = None) -> None:
+    """``actor``: who caused it (default: the session's current actor, ``system`` outside a request)."""
+    s.add(LeaseEventRow(lease_id=lease_id, at=at, from_state=str(frm), to_state=to.value, reason=reason,
+                        actor=actor or current_actor(s).name))
 
 
 def lease_events(s: Session, lease_id: str) -> list[dict[str, Any]]:
     rows = s.scalars(select(LeaseEventRow).where(LeaseEventRow.lease_id == lease_id).order_by(LeaseEventRow.id))
-    return [{"at": r.at, "from": r.from_state, "to": r.to_state, "reason": r.reason} for r in rows]
+    return [{"at": r.at, "from": r.from_state, "to": r.to_state, "reason": r.reason, "actor": r.actor or "system"}
+            for r in rows]
 
 
 def _allocations(s: Session, lease_ids: Sequence[str]) -> dict[str, list[Allocation]]:
@@ -217,8 +222,10 @@ def get_lease(s: Session, lease_id: str, *, tenant_id: str | None = None, suppli
 
 def list_leases(s: Session, *, tenant_id: str | None = None, states: Iterable[LeaseState] | None = None,
                 supplier: str | None = None, overlapping: tuple[datetime, datetime] | None = None,
-                offset: int = 0, limit: int | None = None) -> list[Lease]:
+                offset: int = 0, limit: int | None = None, lease_id: str | None = None) -> list[Lease]:
     q = select(LeaseRow).order_by(LeaseRow.created_at.desc(), LeaseRow.id)
+    if lease_id is not None:  # a lease token's one lease
+        q = q.where(LeaseRow.id == lease_id)
     if tenant_id is not None:
         q = q.where(LeaseRow.tenant_id == tenant_id)
     if states is not None:

@@ -238,6 +238,7 @@ export async function lease(ctx) {
       { label: "At", value: (e) => when(e.at) },
       { label: "From", value: (e) => e.from_state },
       { label: "To", value: (e) => badge(e.to_state) },
+      { label: "By", value: (e) => e.actor || "system" },
       { label: "Reason", value: (e) => e.reason },
     ], l.events || [], { testid: "events", empty: "No events." }),
     jobs,
