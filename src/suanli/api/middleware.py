@@ -23,8 +23,10 @@ are not counted: they guess nothing.
 
 from __future__ import annotations
 
+import array
 import base64
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -37,6 +39,7 @@ from typing import Any
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from suanli.errors import ValidationError
@@ -115,7 +118,7 @@ def _rate(setting: str, name: str) -> list[RateLimitItem]:
     except ValueError:
         items = []
     if not items or any(i.amount < 1 for i in items):
-        raise ValidationError(f"{name} {setting!r} is not a rate; write e.g. '600/minute' or "
+        raise ValidationError(f"{name} (SUANLI_{name.upper()}) {setting!r} is not a rate; write e.g. '600/minute' or "
                               f"'10/second;1000/hour' (count per second, minute, hour or day), or '0' for no limit",
                               field=name)
     return list(items)
@@ -151,24 +154,26 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 # -- body size and JSON depth --------------------------------------------------------------------
 
-_JSON_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.S)
+"""A JSON string, or an unterminated one to the end of the body: a match never backtracks (linear)."""
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
 
-def json_depth(body: bytes, stop_after: int) -> int:
-    """How deeply ``body`` nests ``[``/``{`` outside JSON strings (at most ``stop_after + 1``: the scan
-    stops there). Linear, no recursion; does not validate the JSON (the parser does that next)."""
-    depth = deepest = 0
-    for m in _JSON_TOKENS.finditer(body):
-        c = m.group(0)[:1]
-        if c in (b"[", b"{"):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > stop_after:
-                    return deepest
-        elif c in (b"]", b"}"):
-            depth -= 1
-    return deepest
+def json_depth(body: bytes) -> int:
+    """How deeply ``body`` nests ``[``/``{`` outside JSON strings (an unclosed bracket counts as open).
+    Linear and at C speed (strings cut by one regex pass, brackets summed as signed bytes); no
+    recursion; does not validate the JSON (the parser does that next)."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(0, max(itertools.accumulate(array.array("b", brackets.translate(_SIGNS))), default=0))
+
+
+async def _depth(body: bytes) -> int:
+    """:func:`json_depth`, in a worker thread for a large body (up to a second for 16 MiB of brackets
+    or strings) so the event loop keeps serving."""
+    if len(body) < 256 * 1024:
+        return json_depth(body)
+    return await run_in_threadpool(json_depth, body)
 
 
 class BodyLimit:
@@ -219,7 +224,7 @@ class BodyLimit:
                 break
         body = b"".join(chunks)
         most = self.limits.max_json_depth
-        if body.count(b"[") + body.count(b"{") > most and json_depth(body, most) > most:
+        if body.count(b"[") + body.count(b"{") > most and await _depth(body) > most:
             await send_error(send, 422, "invalid",
                              f"JSON nested more than {self.limits.max_json_depth} levels deep; at most "
                              f"{self.limits.max_json_depth} levels of arrays and objects are allowed",
