@@ -38,9 +38,19 @@ def write_tokens(path: Path, doc: dict[str, Any]) -> None:
         f.write("\n")
 
 
+def read_tokens(path: Path) -> dict[str, Any]:
+    """The demo tokens saved by an earlier start (``{}`` if there are none or the file is unreadable)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def serve(
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo fleet if the fleet is empty, create the "
-                                       "accounts demo-tenant and demo-supplier and print fresh tokens.")] = False,
+                                       "accounts demo-tenant and demo-supplier and print their tokens (the ones "
+                                       "in demo-tokens.json while they still work, else new ones).")] = False,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite database and demo-tokens.json "
@@ -55,6 +65,7 @@ def serve(
     import uvicorn
 
     from suanli.api.app import create_app
+    from suanli.api.middleware import EdgeLimits
     from suanli.domain.accounts import Role
     from suanli.domain.demo import demo_fleet, demo_package_products
     from suanli.errors import SuanliError
@@ -63,7 +74,12 @@ def serve(
     from suanli.service.platform import Platform
     from suanli.settings import Settings
 
-    settings = Settings.from_env(data_dir=data_dir, database_url=database_url, placement_policy=policy)
+    try:  # a limit that is not a number or a rate (docs/edge.md) stops here, before the database opens
+        settings = Settings.from_env(data_dir=data_dir, database_url=database_url, placement_policy=policy)
+        EdgeLimits.from_settings(settings)
+    except SuanliError as e:
+        info(f"bad setting: {e.message}")
+        raise typer.Exit(1) from None
     try:  # an unknown policy fails here, not at the first order
         get_policy(settings.placement_policy)
     except SuanliError as e:
@@ -78,7 +94,7 @@ def serve(
         raise typer.Exit(1) from e
     url = client_url(host, port)
     operator_token = accounts.bootstrap_operator(platform)
-    typer.echo(f"suanli server: {url}  (web console: {url}/console; API docs: {url}/docs; database: {platform.dialect})")
+    typer.echo(f"suanli server: {url}  (web console: {url}/console; API description: {url}/openapi.json; database: {platform.dialect})")
     sandbox = platform.sandbox
     if sandbox is not None:  # the local engine: say how tenant jobs are confined, loudly when they are not
         warn = "WARNING: " if sandbox["isolation"] in ("off", "unavailable") else ""
@@ -87,8 +103,16 @@ def serve(
         typer.echo(f"first start: operator token (shown once): {operator_token}")
     if demo:
         tokens: dict[str, Any] = {"server": url}
+        path = settings.data_dir / TOKENS_FILE
+        saved = read_tokens(path)  # reused while they work: restarts do not pile up live operator tokens
+
+        def kept(role: str) -> str | None:
+            value = saved.get(role)
+            return value if isinstance(value, str) else None
+
         try:
-            op_token = operator_token or accounts.ensure_account(platform, "operator", Role.OPERATOR)
+            op_token = operator_token or accounts.ensure_account(platform, "operator", Role.OPERATOR,
+                                                                 reuse=kept("operator"))
             operator = accounts.authenticate(platform, op_token)
             if not fleet.list_nodes(platform, operator):
                 res = fleet.import_fleet(platform, operator, demo_fleet())
@@ -98,11 +122,11 @@ def serve(
                     packages.create_product(platform, operator, **product)
                 typer.echo(f"demo package products: {', '.join(x['name'] for x in demo_package_products())}")
             tokens["operator"] = op_token
-            tokens["tenant"] = accounts.ensure_account(platform, DEMO_TENANT, Role.TENANT)
-            tokens["supplier"] = accounts.ensure_account(platform, DEMO_SUPPLIER_ACCOUNT, Role.SUPPLIER, DEMO_SUPPLIER)
+            tokens["tenant"] = accounts.ensure_account(platform, DEMO_TENANT, Role.TENANT, reuse=kept("tenant"))
+            tokens["supplier"] = accounts.ensure_account(platform, DEMO_SUPPLIER_ACCOUNT, Role.SUPPLIER, DEMO_SUPPLIER,
+                                                         reuse=kept("supplier"))
         except SuanliError as e:
             info(f"demo set-up incomplete: {e.message}")
-        path = settings.data_dir / TOKENS_FILE
         write_tokens(path, tokens)
         for role in ("operator", "tenant", "supplier"):
             if role in tokens:

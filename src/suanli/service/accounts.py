@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
+from suanli.domain.tokens import TokenScope, needs_touch
 from suanli.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from suanli.service.platform import Platform
+from suanli.service.tokens import TokenOptions, issue_for_account
 from suanli.store import accounts as store
 from suanli.store import fleet as fleet_store
+from suanli.store import tokens as token_store
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
 def authenticate(p: Platform, token: str | None) -> Principal:
+    """The account a token acts for, with the token's id and scope. A revoked or expired token is
+    refused at once: its row is read on every request (no cache). Its ``last_used_at`` is written at
+    most once a minute (:func:`suanli.domain.tokens.needs_touch`)."""
     if not token:
         raise AuthenticationError("missing API token: send 'Authorization: Bearer <token>'")
+    now = p.clock.now()
     with p.tx() as s:
+        found = token_store.by_secret(s, token)
+        if found is None:
+            raise AuthenticationError("unknown or revoked API token")
+        if found.state(now) == "revoked":
+            assert found.revoked_at is not None
+            raise AuthenticationError(f"API token {found.prefix}… was revoked at {found.revoked_at.isoformat()}; "
+                                      "use another token", token=found.prefix)
+        if found.state(now) == "expired":
+            assert found.expires_at is not None
+            raise AuthenticationError(f"API token {found.prefix}… expired at {found.expires_at.isoformat()}; "
+                                      "use another token", token=found.prefix)
         principal = store.principal_for_token(s, token)
-    if principal is None:
-        raise AuthenticationError("unknown or revoked API token")
-    return principal
+        if principal is None:
+            raise AuthenticationError("unknown or revoked API token")
+        if needs_touch(found.last_used_at, now):
+            token_store.touch(s, found.id, now)
+    return replace(principal, token_prefix=found.prefix, token_id=found.id, token_scope=found.scope,
+                   token_lease=found.lease_id)
 
 
 def create_account(p: Platform, actor: Principal | None, name: str, role: Role | str,
@@ -52,15 +75,13 @@ def whoami(actor: Principal) -> Principal:
     return actor
 
 
-def issue_token(p: Platform, actor: Principal, account: str) -> str:
-    authorize(actor, Action.MANAGE_ACCOUNTS)
-    with p.tx() as s:
-        target = store.get_account(s, account)
-        return store.issue_token(s, target.account_id, p.clock.now())
+def issue_token(p: Platform, actor: Principal, account: str, opts: TokenOptions | None = None) -> str:
+    """A new token's secret for any account (operator); see :func:`suanli.service.tokens.issue_for_account`."""
+    return issue_for_account(p, actor, account, opts)[1]
 
 
 def list_accounts(p: Platform, actor: Principal) -> list[Principal]:
-    authorize(actor, Action.MANAGE_ACCOUNTS)
+    authorize(actor, Action.READ_ACCOUNTS)
     with p.tx() as s:
         return store.list_accounts(s)
 
@@ -74,8 +95,19 @@ def bootstrap_operator(p: Platform, name: str = "operator") -> str | None:
     return token
 
 
-def ensure_account(p: Platform, name: str, role: Role, supplier: str | None = None) -> str:
-    """Create the account if missing; return a fresh token for it (demo set-up)."""
+def ensure_account(p: Platform, name: str, role: Role, supplier: str | None = None, reuse: str | None = None
+                   ) -> str:
+    """Create the account if missing; return a token for it (demo set-up): ``reuse`` if that token
+    still works, is a full token and belongs to this account (so restarts do not pile up tokens), else
+    a fresh one."""
+    if reuse:
+        try:
+            who = authenticate(p, reuse)
+        except AuthenticationError:
+            who = None
+        if (who is not None and who.name == name and who.role is role and who.supplier == supplier
+                and who.token_scope is TokenScope.FULL):
+            return reuse
     with p.tx() as s:
         try:
             existing = store.get_account(s, name)

@@ -39,6 +39,7 @@ def submit_job(p: Platform, actor: Principal, lease_id: str, command: Sequence[s
     not active, more devices than the lease holds there, or a node the lease does not hold. Only
     the tenant holding the lease runs work on it (the operator may read and cancel it)."""
     grant = authorize(actor, Action.SUBMIT_JOB)
+    grant.check_lease(lease_id)
     tick(p)
     with p.tx() as s:
         lease = lease_store.get_lease(s, lease_id, tenant_id=grant.tenant_id)
@@ -85,7 +86,11 @@ def _refresh(p: Platform, jobs: list[Job]) -> None:
 
 
 def list_jobs(p: Platform, actor: Principal, lease_id: str | None = None, offset: int = 0, limit: int = 50) -> list[Job]:
-    tenant_id = authorize(actor, Action.READ_JOBS).tenant_id
+    grant = authorize(actor, Action.READ_JOBS)
+    tenant_id = grant.tenant_id
+    if lease_id is not None:
+        grant.check_lease(lease_id)
+    lease_id = lease_id or grant.lease_only  # a lease token lists the jobs of its lease only
     with p.tx() as s:
         if lease_id is not None:
             lease_store.get_lease(s, lease_id, tenant_id=tenant_id)
@@ -96,9 +101,11 @@ def list_jobs(p: Platform, actor: Principal, lease_id: str | None = None, offset
 
 
 def get_job(p: Platform, actor: Principal, job_id: str, action: Action = Action.READ_JOBS) -> Job:
-    tenant_id = authorize(actor, action).tenant_id
+    grant = authorize(actor, action)
+    tenant_id = grant.tenant_id
     with p.tx() as s:
         job = store.get_job(s, job_id, tenant_id=tenant_id)
+    grant.check_lease(job.lease_id, "job", job_id)
     _refresh(p, [job])
     with p.tx() as s:
         return store.get_job(s, job_id, tenant_id=tenant_id)
@@ -159,7 +166,9 @@ def collect_usage(p: Platform) -> int:
 def lease_usage(p: Platform, actor: Principal, lease_id: str) -> dict[str, Any]:
     """Allocated device-seconds (what is billed) next to device-seconds jobs actually used, and the
     lease's SLA credits."""
-    tenant_id = authorize(actor, Action.READ_LEASE_USAGE).tenant_id
+    grant = authorize(actor, Action.READ_LEASE_USAGE)
+    tenant_id = grant.tenant_id
+    grant.check_lease(lease_id)
     collect_usage(p)
     now = p.clock.now()
     with p.tx() as s:

@@ -5,20 +5,22 @@ from typing import Any
 from fastapi import APIRouter
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.routers.tokens import options, token_out
 from suanli.api.schemas.accounts import (
     AccountCreatedResponse,
     AccountCreateRequest,
     AccountResponse,
-    TokenResponse,
 )
+from suanli.api.schemas.tokens import TokenCreatedResponse, TokenCreateRequest
 from suanli.domain.accounts import Principal
-from suanli.service import accounts
+from suanli.service import accounts, tokens
 
 router = APIRouter(tags=["accounts"])
 
 
 def account_out(a: Principal) -> dict[str, Any]:
-    return {"id": a.account_id, "name": a.name, "role": a.role.value, "supplier": a.supplier}
+    return {"id": a.account_id, "name": a.name, "role": a.role.value, "supplier": a.supplier,
+            "organisation": a.organisation_name, "member_role": a.member_role.value if a.member_role else None}
 
 
 @router.get("/v1/me", response_model=AccountResponse)
@@ -37,6 +39,10 @@ def create_account(body: AccountCreateRequest, p: PlatformDep, who: PrincipalDep
     return {**account_out(a), "token": token}
 
 
-@router.post("/v1/accounts/{name}/tokens", response_model=TokenResponse, status_code=201)
-def new_token(name: str, p: PlatformDep, who: PrincipalDep) -> dict[str, str]:
-    return {"token": accounts.issue_token(p, who, name)}
+@router.post("/v1/accounts/{name}/tokens", response_model=TokenCreatedResponse, status_code=201)
+def new_token(name: str, p: PlatformDep, who: PrincipalDep, body: TokenCreateRequest | None = None
+              ) -> dict[str, Any]:
+    """A new token for any account (operator), with the options of ``POST /v1/tokens``; the secret is
+    in this answer only."""
+    t, secret = tokens.issue_for_account(p, who, name, options(body))
+    return token_out(p, t) | {"token": secret}

@@ -1,0 +1,83 @@
+"""API tokens: make, find by secret, list, revoke, record use (secrets stored as SHA-256 hashes only)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session
+
+from suanli.domain.accounts import Role
+from suanli.domain.tokens import LAST_USED_EVERY, ApiToken, TokenScope
+from suanli.errors import NotFoundError
+from suanli.store.accounts import TOKEN_PREFIX, hash_token
+from suanli.store.tables import AccountRow, ApiTokenRow
+
+
+def _token(row: ApiTokenRow, account: str) -> ApiToken:
+    return ApiToken(id=row.id, account_id=row.account_id, account=account, prefix=row.prefix, label=row.label,
+                    scope=TokenScope(row.scope), lease_id=row.lease_id, created_at=row.created_at,
+                    expires_at=row.expires_at, last_used_at=row.last_used_at, revoked_at=row.revoked_at)
+
+
+def issue(s: Session, account_id: str, now: datetime, *, label: str = "", scope: TokenScope = TokenScope.FULL,
+          lease_id: str | None = None, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """A new token for the account: the stored view and the secret (returned here only, never stored)."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiTokenRow(account_id=account_id, token_hash=hash_token(secret), prefix=secret[:10], created_at=now,
+                      label=label, scope=scope.value, lease_id=lease_id, expires_at=expires_at)
+    s.add(row)
+    s.flush()
+    name = s.scalar(select(AccountRow.name).where(AccountRow.id == account_id)) or account_id
+    return _token(row, name), secret
+
+
+def by_secret(s: Session, secret: str) -> ApiToken | None:
+    """The token a secret belongs to, revoked or expired included (the caller decides)."""
+    found = s.execute(_visible(None).where(ApiTokenRow.token_hash == hash_token(secret))).one_or_none()
+    return None if found is None else _token(found[0], found[1])
+
+
+def touch(s: Session, token_id: int, now: datetime) -> None:
+    """Record a use at ``now`` unless one was recorded less than :data:`LAST_USED_EVERY` ago; guarded in
+    the UPDATE itself, so concurrent requests (and replicas) write it at most once."""
+    s.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_id)
+              .where(ApiTokenRow.last_used_at.is_(None) | (ApiTokenRow.last_used_at <= now - LAST_USED_EVERY))
+              .values(last_used_at=now))
+
+
+def _visible(account_id: str | None) -> Select[ApiTokenRow, str]:
+    q = select(ApiTokenRow, AccountRow.name).join(AccountRow, AccountRow.id == ApiTokenRow.account_id)
+    return q if account_id is None else q.where(ApiTokenRow.account_id == account_id)
+
+
+def get(s: Session, token_id: int, *, account_id: str | None, for_update: bool = False) -> ApiToken:
+    """One token; ``account_id`` limits it to that account's (another's answers 404 as if it did not exist)."""
+    q = _visible(account_id).where(ApiTokenRow.id == token_id)
+    found = s.execute(q.with_for_update(of=ApiTokenRow) if for_update else q).one_or_none()
+    if found is None:
+        raise NotFoundError(f"no API token {token_id} visible to you", token=token_id)
+    return _token(found[0], found[1])
+
+
+def list_tokens(s: Session, *, account_id: str | None) -> list[ApiToken]:
+    """Tokens of one account (``None``: every account's), oldest first."""
+    rows = s.execute(_visible(account_id).order_by(ApiTokenRow.created_at, ApiTokenRow.id)).all()
+    return [_token(r, name) for r, name in rows]
+
+
+def revoke(s: Session, token_id: int, now: datetime) -> None:
+    """Set ``revoked_at`` once (a second revocation keeps the first time)."""
+    s.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_id, ApiTokenRow.revoked_at.is_(None))
+              .values(revoked_at=now))
+
+
+def count_live(s: Session, now: datetime, *, role: Role | None = None) -> int:
+    """Tokens that still work at ``now`` (not revoked, not expired), of accounts of ``role`` or all."""
+    q = (select(ApiTokenRow.id).join(AccountRow, AccountRow.id == ApiTokenRow.account_id)
+         .where(ApiTokenRow.revoked_at.is_(None))
+         .where(ApiTokenRow.expires_at.is_(None) | (ApiTokenRow.expires_at > now)))
+    if role is not None:
+        q = q.where(AccountRow.role == role.value)
+    return len(s.scalars(q).all())
