@@ -150,3 +150,23 @@ def test_export_csv_and_json_parse_and_hold_the_rows(demo: Platform, operator: P
     assert len(json.loads("".join(audit.export(demo, operator, AuditFilter(), "json", limit=2)))) == 2
     tenant_rows = json.loads("".join(audit.export(demo, tenant, AuditFilter(), "json")))
     assert tenant_rows and {d["tenant_id"] for d in tenant_rows} == {tenant.account_id}
+
+
+def test_a_members_changes_name_the_member_and_belong_to_its_organisation(demo: Platform, operator: Principal,
+                                                                         tenant: Principal) -> None:
+    from suanli.service import members
+
+    with acting(tenant):
+        member, token = members.add_member(demo, tenant, "acme-dev", "developer")
+    dev = accounts.authenticate(demo, token)
+    with acting(dev, address="192.0.2.9"):
+        res = orders.create_order(demo, dev, {"form": "gpu", "quantity": 1})
+    (made,) = trail(demo, tenant, object_type="orders", object_id=res.order.id, action=AuditAction.CREATE)
+    assert (made.actor.name, made.actor.address, made.tenant_id) == ("acme-dev", "192.0.2.9", tenant.account_id)
+    assert made.actor.token_prefix and token.startswith(made.actor.token_prefix)
+    created = trail(demo, tenant, object_type="accounts", object_id=member.account_id)
+    assert created and {e.tenant_id for e in created} == {tenant.account_id}
+    assert {e.object_id for e in trail(demo, tenant, object_type="api_tokens")} >= {
+        e.object_id for e in trail(demo, operator, object_type="api_tokens", tenant_id=tenant.account_id)}
+    with pytest.raises(PermissionDeniedError):  # reading the trail is the organisation admin's
+        trail(demo, dev)

@@ -47,9 +47,7 @@ class AuditActor:
 
     @classmethod
     def of(cls, principal: Principal, *, address: str = "", method: str = "", path: str = "") -> AuditActor:
-        tenant = ""
-        if principal.role is Role.TENANT:  # a member acts for its organisation
-            tenant = getattr(principal, "organisation", None) or principal.account_id
+        tenant = principal.tenant_id if principal.role is Role.TENANT else ""  # a member's: its organisation's
         return cls(principal.account_id, principal.name, principal.role.value, principal.token_prefix or "",
                    address, method, path, tenant)
 

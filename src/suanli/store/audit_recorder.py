@@ -115,8 +115,8 @@ class _Writer:
         for col in _ORG_COLUMNS:
             if values.get(col):
                 return str(values[col])
-        if table == "accounts":
-            return str(values["id"]) if values.get("role") == "tenant" else None
+        if table == "accounts":  # a tenant account is an organisation, or a member its admin made
+            return (self.actor.tenant_id or str(values["id"])) if values.get("role") == "tenant" else None
         if values.get("account_id"):
             return self._account_tenant(str(values["account_id"]))
         for col, owner in _OWNERS.items():
