@@ -207,7 +207,7 @@ def test_a_period_out_of_range_is_a_4xx_naming_the_form(api: Api, period: str) -
 
 @pytest.mark.parametrize("name", [*CONTROL, "x" * 5000, "", "two words", "../etc"])
 def test_an_account_name_is_an_identifier(api: Api, name: str) -> None:
-    api.refused("POST", "/v1/accounts", api.op, {"name": name, "role": "tenant"}, says="allowed: 1 to 120 characters")
+    api.refused("POST", "/v1/accounts", api.op, {"name": name, "role": "tenant"}, says="allowed: 1 to 64 characters")
     assert sorted(a["name"] for a in api.c.get("/v1/accounts", headers=api.op).json()) == ["acme", "operator"]
 
 
@@ -276,3 +276,42 @@ def test_a_hostile_usage_event_is_a_422_and_writes_nothing(api: Api, change: dic
     api.refused("POST", "/v1/usage/events", api.op, event, says=says)
     api.refused("POST", "/v1/usage/batch", api.op, {"events": [event]}, says=says)
     assert api.c.get("/v1/usage", headers=api.op).json() == []
+
+
+# --- free-form documents (a price plan, a fleet file): checked once, then field by field ------------------
+
+NODE = {"name": "n9", "site": "sh-east-1", "supplier": "huadong-idc", "cpu_cores": 8, "memory_gib": 64,
+        "devices": {"model": "H800", "count": 8}}
+
+
+@pytest.mark.parametrize(("path", "body", "says"), [
+    ("/v1/plans", {"tenant": "acme\x00", "kind": "payg"}, "tenant has the control character U+0000"),
+    ("/v1/plans", {"tenant": "acme", "kind": "payg", "name": "x" * 5000}, "is too long (5000 characters)"),
+    ("/v1/plans", {"tenant": "acme", "kind": "payg", "name": "x" * 300}, "at most 200 characters"),
+    ("/v1/plans", {"tenant": "acme", "kind": "payg", "order": "o" * 64}, "at most 32 characters"),
+    ("/v1/plans", {"tenant": "acme", "kind": "payg", "effective_from": "9999-12-31T23:59:59-05:00"},
+     "out of range; allowed: 2000-01-01 to 2100-01-01"),
+    ("/v1/plans", {"tenant": "acme", "kind": "payg", "effective_from": "0001-01-01T00:00:00+05:00"},
+     "out of range"),
+    ("/v1/plans", {"tenant": "acme", "kind": "payg", "discount": 10**30}, "out of range"),
+    ("/v1/plans", {"tenant": "acme", "kind": "payg", "rates": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
+     "32 levels"),
+    ("/v1/fleet/import", {"sites": [{"name": "s\x1b", "region": "r", "pue": "1.3", "power_price_kwh": "1"}]},
+     "U+001B"),
+    ("/v1/fleet/import", {"sites": [{"name": "s" * 80, "region": "r", "pue": "1.3", "power_price_kwh": "1"}]},
+     "at most 64 characters"),
+    ("/v1/fleet/import", {"sites": [{"name": "s1", "region": "r", "pue": "1e300", "power_price_kwh": "1"}]},
+     "<= 1000000000"),
+    ("/v1/fleet/import", {"nodes": [{**NODE, "devices": {"model": "H800", "count": 100_000}}]}, "from 1 to 1024"),
+    ("/v1/fleet/import", {"nodes": [{**NODE, "cpu_cores": 10**20}]}, "out of range"),
+    ("/v1/fleet/import", {"prices": [{"model": "H800", "amount": "1", "effective_from": "9999-12-31T23:00:00-05:00"}]},
+     "2100-01-01"),
+    ("/v1/fleet/import", {"models": [{"name": "X1", "vendor": "nvidia", "kind": "gpu", "memory_gib": 80,
+                                      "fp16_tflops": "NaN", "fp32_tflops": "1", "tdp_watts": 300}]}, "finite"),
+])
+def test_a_hostile_document_is_a_422_and_writes_nothing(api: Api, path: str, body: dict[str, Any], says: str) -> None:
+    plans = api.c.get("/v1/plans", headers=api.op).json()
+    fleet = api.c.get("/v1/fleet/export", headers=api.op).json()
+    api.refused("POST", path, api.op, body, says=says)
+    assert api.c.get("/v1/plans", headers=api.op).json() == plans
+    assert api.c.get("/v1/fleet/export", headers=api.op).json() == fleet

@@ -101,7 +101,7 @@ def test_second_tenant_cannot_see_the_lease(cli: Cli, tokens: dict[str, str]) ->
 def test_bad_orders_exit_1_with_the_servers_message(cli: Cli, tokens: dict[str, str]) -> None:
     cases = [
         (("--form", "gpu", "--quantity", "9", "--model", "H800"), "no node can hold 9 devices"),
-        (("--form", "slice", "--share-pct", "150", "--memory-mib", "1024"), "share_pct must be between 1 and 100"),
+        (("--form", "slice", "--share-pct", "150", "--memory-mib", "1024"), "a whole number from 1 to 100"),
         (("--form", "gpu", "--quantity", "1", "--model", "NOPE-9000"), "unknown model 'NOPE-9000'"),
         (("--form", "gpu", "--quantity", "0"), "quantity"),
         (("--form", "teleport"), "not a product form"),

@@ -79,6 +79,8 @@ class AcceleratorModel:
         if missing:
             raise ValidationError(f"accelerator model is missing {', '.join(missing)}", missing=missing)
         name = str(raw["name"])
+        if not name.strip() or len(name) > 64:
+            raise ValidationError(f"model name {name[:40]!r} must have 1 to 64 characters", field="name")
         try:
             vendor = Vendor(str(raw["vendor"]).lower())
         except ValueError:
@@ -100,6 +102,8 @@ class AcceleratorModel:
             )
         except (ValueError, ArithmeticError) as e:
             raise ValidationError(f"model {name}: bad number ({e})") from None
+        if not (m.fp16_tflops.is_finite() and m.fp32_tflops.is_finite()):
+            raise ValidationError(f"model {name}: fp16_tflops and fp32_tflops must be finite numbers")
         if m.memory_gib <= 0 or m.fp16_tflops <= 0 or m.tdp_watts <= 0:
             raise ValidationError(f"model {name}: memory_gib, fp16_tflops and tdp_watts must be > 0")
         return m

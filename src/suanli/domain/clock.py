@@ -21,6 +21,12 @@ class SystemClock:
         return datetime.now(UTC).replace(microsecond=0)
 
 
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+"""Every instant a client sends lies in [EARLIEST, LATEST) (docs/api.md "Input rules"): far from
+``datetime.min``/``max``, so no time zone shift or added term can overflow."""
+
+
 def utc(dt: datetime) -> datetime:
     """Normalise to aware UTC, whole seconds. Naive datetimes are taken as UTC."""
     if dt.tzinfo is None:

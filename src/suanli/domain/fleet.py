@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from suanli.domain.catalog import AcceleratorModel, Catalog
+from suanli.domain.text import control_char
 from suanli.errors import ValidationError
 
 
@@ -153,6 +154,22 @@ def _req(row: Mapping[str, Any], key: str, where: str) -> Any:
     return row[key]
 
 
+MAX_NUMBER = 10**9
+"""The largest number a fleet document may give (cores, GiB, counts, PUE, prices ...)."""
+MAX_DEVICES_PER_NODE = 1024
+
+
+def _str(value: Any, key: str, where: str, longest: int = 64) -> str:
+    """A name or label of the document: at most ``longest`` characters (what the store holds), no control characters."""
+    s = str(value)
+    bad = control_char(s)
+    if len(s) > longest or bad:
+        why = f"has the control character {bad}" if bad else f"is {len(s)} characters long"
+        raise ValidationError(f"{where}: {key} {why}; allowed: at most {longest} characters without control "
+                              "characters", field=key, where=where)
+    return s
+
+
 def _dec(value: Any, key: str, where: str, *, positive: bool = True) -> Decimal:
     if isinstance(value, float):
         value = repr(value)
@@ -160,20 +177,21 @@ def _dec(value: Any, key: str, where: str, *, positive: bool = True) -> Decimal:
         d = Decimal(str(value))
     except InvalidOperation:
         raise ValidationError(f"{where}: {key} is not a number: {value!r}", field=key, where=where) from None
-    if not d.is_finite() or (positive and d <= 0) or d < 0:
-        raise ValidationError(f"{where}: {key} must be {'> 0' if positive else '>= 0'}, got {value!r}", field=key)
+    if not d.is_finite() or (positive and d <= 0) or d < 0 or d > MAX_NUMBER:
+        raise ValidationError(f"{where}: {key} must be {'> 0' if positive else '>= 0'} and <= {MAX_NUMBER}, got "
+                              f"{value!r}", field=key)
     return d
 
 
-def _int(value: Any, key: str, where: str, *, minimum: int = 1) -> int:
+def _int(value: Any, key: str, where: str, *, minimum: int = 1, maximum: int = MAX_NUMBER) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValidationError(f"{where}: {key} must be an integer, got {value!r}", field=key, where=where)
     try:
         i = int(value)
     except ValueError:
         raise ValidationError(f"{where}: {key} must be an integer, got {value!r}", field=key, where=where) from None
-    if i < minimum:
-        raise ValidationError(f"{where}: {key} must be >= {minimum}, got {i}", field=key, where=where)
+    if not minimum <= i <= maximum:
+        raise ValidationError(f"{where}: {key} must be from {minimum} to {maximum}, got {i}", field=key, where=where)
     return i
 
 
@@ -201,16 +219,17 @@ def parse_fleet(raw: Any, catalog: Catalog) -> FleetSpec:
     for i, row in enumerate(_rows(raw, "sites")):
         w = f"sites[{i}]"
         spec.sites.append(Site(
-            name=str(_req(row, "name", w)), region=str(_req(row, "region", w)),
+            name=_str(_req(row, "name", w), "name", w), region=_str(_req(row, "region", w), "region", w),
             tier=_enum(SiteTier, row.get("tier", "cloud"), "tier", w),
             pue=_dec(_req(row, "pue", w), "pue", w), power_price_kwh=_dec(_req(row, "power_price_kwh", w), "power_price_kwh", w),
-            currency=str(row.get("currency", "CNY")),
+            currency=_str(row.get("currency", "CNY"), "currency", w, 3),
         ))
         if spec.sites[-1].pue < 1:
             raise ValidationError(f"{w}: pue must be >= 1.0, got {spec.sites[-1].pue}", field="pue")
     for i, row in enumerate(_rows(raw, "suppliers")):
         w = f"suppliers[{i}]"
-        spec.suppliers.append(Supplier(name=str(_req(row, "name", w)), display_name=str(row.get("display_name", ""))))
+        spec.suppliers.append(Supplier(name=_str(_req(row, "name", w), "name", w),
+                                       display_name=_str(row.get("display_name", ""), "display_name", w, 200)))
     site_names = {s.name for s in spec.sites}
     supplier_names = {s.name for s in spec.suppliers}
     for i, row in enumerate(_rows(raw, "nodes")):
@@ -219,8 +238,8 @@ def parse_fleet(raw: Any, catalog: Catalog) -> FleetSpec:
         if not isinstance(devices, Mapping):
             raise ValidationError(f"{w}: devices must be a mapping {{model, count}}", field="devices")
         model = cat.get(str(_req(devices, "model", w + ".devices"))).name
-        site = str(_req(row, "site", w))
-        supplier = str(_req(row, "supplier", w))
+        site = _str(_req(row, "site", w), "site", w)
+        supplier = _str(_req(row, "supplier", w), "supplier", w)
         if site_names and site not in site_names:
             raise ValidationError(f"{w}: unknown site {site!r}; sites in this file: {sorted(site_names)}", field="site")
         if supplier_names and supplier not in supplier_names:
@@ -228,11 +247,12 @@ def parse_fleet(raw: Any, catalog: Catalog) -> FleetSpec:
                 f"{w}: unknown supplier {supplier!r}; suppliers in this file: {sorted(supplier_names)}", field="supplier"
             )
         spec.nodes.append(Node(
-            name=str(_req(row, "name", w)), site=site, supplier=supplier,
+            name=_str(_req(row, "name", w), "name", w, 120), site=site, supplier=supplier,
             cpu_cores=_int(_req(row, "cpu_cores", w), "cpu_cores", w),
             memory_gib=_int(_req(row, "memory_gib", w), "memory_gib", w),
-            model=model, device_count=_int(_req(devices, "count", w + ".devices"), "count", w, minimum=1),
-            fabric=str(row.get("fabric") or f"{site}/{row['name']}"),
+            model=model, device_count=_int(_req(devices, "count", w + ".devices"), "count", w, minimum=1,
+                              maximum=MAX_DEVICES_PER_NODE),
+            fabric=_str(row.get("fabric") or f"{site}/{row['name']}", "fabric", w, 120),
             nic_gbps=_int(row.get("nic_gbps", 100), "nic_gbps", w), disk_gb=_int(row.get("disk_gb", 0), "disk_gb", w, minimum=0),
             state=_enum(NodeState, row.get("state", "available"), "state", w),
         ))
@@ -243,13 +263,14 @@ def parse_fleet(raw: Any, catalog: Catalog) -> FleetSpec:
     for i, row in enumerate(_rows(raw, "prices")):
         w = f"prices[{i}]"
         spec.prices.append(PriceRow(
-            model=cat.get(str(_req(row, "model", w))).name, site=row.get("site"), unit=str(row.get("unit", "device_hour")),
+            model=cat.get(str(_req(row, "model", w))).name, site=None if row.get("site") is None else _str(row["site"], "site", w),
+            unit=_str(row.get("unit", "device_hour"), "unit", w, 16),
             amount=_dec(_req(row, "amount", w), "amount", w), effective_from=row.get("effective_from"),
         ))
     for i, row in enumerate(_rows(raw, "floors")):
         w = f"floors[{i}]"
         spec.floors.append(FloorPrice(
-            supplier=str(_req(row, "supplier", w)), model=cat.get(str(_req(row, "model", w))).name,
+            supplier=_str(_req(row, "supplier", w), "supplier", w), model=cat.get(str(_req(row, "model", w))).name,
             device_hour=_dec(_req(row, "device_hour", w), "device_hour", w),
         ))
     return spec

@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from suanli.domain.clock import EARLIEST, LATEST
 from suanli.domain.meters import Meter as Meter  # re-exported: the enum lives in the domain
 from suanli.domain.money import to_decimal
 from suanli.domain.text import control_char
@@ -64,13 +65,12 @@ DIMENSIONS = ("model", "site", "supplier", "node", "lease", "order", "share")
 MAX_FUTURE = timedelta(minutes=5)
 """An event may be stamped at most this far after the server's clock (clock skew)."""
 MAX_ID = 200
+DIMENSION_MAX = {"model": 64, "site": 64, "supplier": 64, "node": 120, "lease": 32, "order": 32, "share": 0}
+"""The longest value of each ``data`` dimension (what the store holds)."""
 MAX_QUANTITY = Decimal(10) ** 15
 """The largest quantity of one event, in meter units (far inside the store's NUMERIC(38, 12))."""
 QUANTITY_PLACES = 12
 """The most decimal places of a quantity (the store's precision)."""
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-"""Event times lie in [EARLIEST, LATEST) (the wire's instant bounds, docs/api.md "Input rules")."""
 
 
 def parse_meter(value: str) -> Meter:
@@ -154,9 +154,9 @@ def parse_event(raw: Mapping[str, Any], *, now: datetime, index: int | None = No
         if data.get(k) is not None:
             if k == "share":
                 continue
-            if not isinstance(data[k], str) or len(data[k]) > MAX_ID or control_char(data[k]):
-                raise bad(f"data.{k} must be a string of at most {MAX_ID} characters without control characters",
-                          f"data.{k}")
+            if not isinstance(data[k], str) or len(data[k]) > DIMENSION_MAX[k] or control_char(data[k]):
+                raise bad(f"data.{k} must be a string of at most {DIMENSION_MAX[k]} characters without control "
+                          "characters", f"data.{k}")
             dims[k] = data[k]
     canon = {k: v for k, v in dims.items()}
     canon["quantity"] = format(quantity, "f")

@@ -21,7 +21,7 @@ from typing import Any
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.catalog import AcceleratorModel
-from suanli.domain.clock import utc
+from suanli.domain.clock import EARLIEST, LATEST, utc
 from suanli.domain.fleet import FloorPrice, NodeState, Ownership, parse_fleet
 from suanli.domain.money import check_amount
 from suanli.domain.prices import PriceEntry, PriceUnit
@@ -94,9 +94,14 @@ def _parse_time(value: Any) -> datetime:
     if isinstance(value, datetime):
         return utc(value)
     try:
-        return utc(datetime.fromisoformat(str(value)))
-    except ValueError:
-        raise ValidationError(f"effective_from {value!r} is not an ISO-8601 date-time") from None
+        t = utc(datetime.fromisoformat(str(value)))
+    except (ValueError, OverflowError):
+        raise ValidationError(f"effective_from {value!r} is not an ISO-8601 date-time from 2000-01-01 to "
+                              "2100-01-01", field="effective_from") from None
+    if not EARLIEST <= t < LATEST:
+        raise ValidationError(f"effective_from {value!r} is out of range; allowed: 2000-01-01 to 2100-01-01",
+                              field="effective_from")
+    return t
 
 
 def catalog(p: Platform, actor: Principal) -> list[AcceleratorModel]:

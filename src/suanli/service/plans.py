@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
+from suanli.domain.clock import EARLIEST, LATEST
 from suanli.domain.leases import PAUSED_STATES, LeaseState
 from suanli.domain.money import check_amount, to_decimal
 from suanli.errors import ConflictError, NotFoundError, ValidationError
@@ -89,6 +90,9 @@ def _aware(v: Any, field: str) -> datetime | None:
             raise ValidationError(f"{field} must be an ISO-8601 date-time", field=field) from None
     if not isinstance(v, datetime) or v.tzinfo is None:
         raise ValidationError(f"{field} must be an ISO-8601 date-time with a time zone", field=field)
+    if not EARLIEST <= v < LATEST:
+        raise ValidationError(f"{field} {v.isoformat()} is out of range; allowed: {EARLIEST.date()} to "
+                              f"{LATEST.date()}", field=field)
     return v
 
 
@@ -111,6 +115,9 @@ def parse_plan(raw: Mapping[str, Any], plan_id: str, tenant_id: str, now: dateti
     start = _aware(raw.get("effective_from"), "effective_from") or now
     if start is None:
         raise ValidationError("effective_from is required (ISO-8601)", field="effective_from")
+    for key, longest in (("name", 200), ("order", 32), ("term_model", 64), ("commit_model", 64)):
+        if len(str(raw.get(key) or "")) > longest:
+            raise ValidationError(f"{key} is too long; allowed: at most {longest} characters", field=key)
     cm = raw.get("commit_meter")
     plan = PricePlan(
         id=plan_id, tenant=tenant_id, kind=kind, effective_from=start,

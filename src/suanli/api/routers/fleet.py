@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
 from suanli.api.deps import PlatformDep, PrincipalDep
-from suanli.api.schemas.common import Name
+from suanli.api.schemas.common import Document, Name
 from suanli.api.schemas.fleet import (
     AcceleratorResponse,
     FleetImportResponse,
@@ -28,7 +28,7 @@ def catalog(p: PlatformDep, who: PrincipalDep) -> list[dict[str, Any]]:
 
 
 @router.post("/v1/fleet/import", response_model=FleetImportResponse)
-def import_fleet(p: PlatformDep, who: PrincipalDep, doc: dict[str, Any] = Body(...)) -> dict[str, int]:
+def import_fleet(p: PlatformDep, who: PrincipalDep, doc: Annotated[Document, Body()]) -> dict[str, int]:
     """Import a fleet document (the YAML fleet file, as JSON). All or nothing."""
     return fleet.import_fleet(p, who, doc)
 

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from suanli.api.deps import PlatformDep, PrincipalDep
-from suanli.api.schemas.common import Name, PlanTenant
+from suanli.api.schemas.common import Document, Name, PlanTenant
 from suanli.api.schemas.money import (
     CreditGrantRequest,
     PlanEndRequest,
@@ -50,7 +50,7 @@ def check_runway(p: PlatformDep, who: PrincipalDep) -> Any:
 
 
 @router.post("/v1/plans", response_model=PlanResponse, status_code=201)
-def create_plan(body: dict[str, Any], p: PlatformDep, who: PrincipalDep) -> Any:
+def create_plan(body: Document, p: PlatformDep, who: PrincipalDep) -> Any:
     """A price plan (payg, spot, term, commit, spend_commitment) for a tenant, an order, or the default
     plan (tenant '*'). A term or commit plan reserves its devices; 409 (nothing written) if the fleet
     cannot hold them."""

@@ -6,7 +6,7 @@ from suanli.api.schemas.common import Name, Wire
 
 
 class AccountCreateRequest(Wire):
-    name: Name = Field(description="1 to 120 characters of letters A-Z a-z, digits, '-', '_' and '.'")
+    name: Name = Field(description="1 to 64 characters of letters A-Z a-z, digits, '-', '_' and '.'")
     role: Name = Field(description="operator | supplier | tenant")
     supplier: Name | None = None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from suanli.domain.clock import EARLIEST, LATEST
 from suanli.domain.jobs import MAX_TIME_LIMIT_S
 from suanli.domain.money import MAX_PLACES, check_amount
 from suanli.domain.text import control_char
@@ -144,8 +145,9 @@ class Page(BaseModel, Generic[T]):
 # Input rules (docs/api.md "Input rules"): every request field uses one of these types, so one rule
 # holds on every route and a refusal is a 422 that says what is allowed.
 
-NAME_MAX = 120
-"""The longest identifier (``Name``)."""
+NAME_MAX = 64
+"""The longest identifier (``Name``): the narrowest column an identifier is stored in (a model, a site,
+a supplier) holds 64 characters."""
 TEXT_MAX = 500
 """The longest free text (``Text``: a reason, a description, a note)."""
 LABEL_MAX = 120
@@ -187,6 +189,14 @@ def _text(v: object) -> str:
     return _plain(v, _TEXT_RULE, TEXT_MAX, lines=True)
 
 
+REFERENCE_MAX = 64
+_REFERENCE_RULE = f"at most {REFERENCE_MAX} characters without control characters"
+
+
+def _reference(v: object) -> str:
+    return _plain(v, _REFERENCE_RULE, REFERENCE_MAX, lines=False)
+
+
 def _label(v: object) -> str:
     s = _plain(v, _LABEL_RULE, LABEL_MAX, lines=False)
     if not s.strip():
@@ -197,18 +207,21 @@ def _label(v: object) -> str:
 Name = Annotated[str, BeforeValidator(_name), Field(json_schema_extra={"pattern": _NAME_RE.pattern,
                                                                        "minLength": 1, "maxLength": NAME_MAX})]
 """An identifier (an account, a tenant, a supplier, a node, a site, a model, a meter, a plan id ...):
-1 to 120 characters of ASCII letters, digits, ``-``, ``_`` and ``.``."""
+1 to 64 characters of ASCII letters, digits, ``-``, ``_`` and ``.``."""
 
 Text = Annotated[str, BeforeValidator(_text), Field(json_schema_extra={"maxLength": TEXT_MAX})]
 """Free text (a reason, a description, a note, a reference): at most 500 characters, no control
 characters (NUL, ESC ... ; newline and tab allowed) and no bidi overrides (U+202E and kin)."""
 
+Reference = Annotated[str, BeforeValidator(_reference), Field(json_schema_extra={"maxLength": REFERENCE_MAX})]
+"""A short reference (a payment's bank reference): at most 64 characters, no control characters."""
+
 Label = Annotated[str, BeforeValidator(_label), Field(json_schema_extra={"minLength": 1, "maxLength": LABEL_MAX})]
 """A short display name (a job's name, a package product's name): 1 to 120 characters, no control
 characters, not only spaces."""
 
-INSTANT_MIN = datetime(2000, 1, 1, tzinfo=UTC)
-INSTANT_MAX = datetime(2100, 1, 1, tzinfo=UTC)
+INSTANT_MIN = EARLIEST
+INSTANT_MAX = LATEST
 """Every instant on the wire lies in [2000-01-01, 2100-01-01) UTC; a service refuses instants that make
 no sense for it (a start in the past, a reservation too far ahead)."""
 _INSTANT_RULE = ("an ISO-8601 date-time with a time zone (e.g. \"2026-05-01T09:00:00+08:00\" or "
@@ -399,3 +412,41 @@ def _plan_tenant(v: object) -> str:
 
 PlanTenant = Annotated[str, BeforeValidator(_plan_tenant), Field(json_schema_extra={"maxLength": NAME_MAX})]
 """A tenant's :data:`Name`, or ``*`` for the platform's default plan."""
+
+
+DOC_STRING_MAX = 1_000
+DOC_NUMBER_MAX = 10**15
+DOC_DEPTH_MAX = 32
+_DOC_RULE = (f"a JSON object whose strings have at most {DOC_STRING_MAX} characters and no control characters, "
+             f"whose numbers lie within ±{DOC_NUMBER_MAX:,} and that nests at most {DOC_DEPTH_MAX} levels")
+
+
+def _document(v: dict[str, Any]) -> dict[str, Any]:
+    """Walk a free-form document (a fleet file, a price plan) once: every string, key and number in bounds.
+    The service then validates its meaning field by field."""
+    stack: list[tuple[Any, str, int]] = [(v, "", 0)]
+    while stack:
+        x, where, depth = stack.pop()
+        if depth > DOC_DEPTH_MAX:
+            raise PydanticCustomError("document", "{where} nests too deep; allowed: " + _DOC_RULE, {"where": where})
+        if isinstance(x, dict):
+            for k, y in x.items():
+                stack.append((k, f"{where}.{k}"[:80] if isinstance(k, str) else where, depth + 1))
+                stack.append((y, f"{where}.{k}"[:80], depth + 1))
+        elif isinstance(x, list):
+            stack.extend((y, f"{where}[{i}]"[:80], depth + 1) for i, y in enumerate(x))
+        elif isinstance(x, str):
+            bad = control_char(x)
+            if len(x) > DOC_STRING_MAX or bad:
+                why = f"has the control character {bad}" if bad else f"is too long ({len(x)} characters)"
+                raise PydanticCustomError("document", "{where} " + why + "; allowed: " + _DOC_RULE,
+                                          {"where": where.lstrip(".") or "body"})
+        elif isinstance(x, int | float) and not isinstance(x, bool) and not abs(x) <= DOC_NUMBER_MAX:
+            raise PydanticCustomError("document", "{where} is out of range; allowed: " + _DOC_RULE,
+                                      {"where": where.lstrip(".") or "body"})
+    return v
+
+
+Document = Annotated[dict[str, Any], AfterValidator(_document)]
+"""A free-form JSON object (a fleet document, a price plan) checked once for hostile values (control
+characters, huge strings or numbers, deep nesting) before its service validates its meaning."""

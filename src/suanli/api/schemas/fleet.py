@@ -46,7 +46,7 @@ class NodeResponse(BaseModel):
 
 class NodeStateRequest(Wire):
     state: Name
-    reason: Text = ""
+    reason: Text = Field("", max_length=400, description="At most 400 characters without control characters.")
 
 
 class NodeStateResponse(BaseModel):

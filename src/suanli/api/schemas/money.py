@@ -27,6 +27,7 @@ from suanli.api.schemas.common import (
     Name,
     NameOrEmpty,
     Period,
+    Reference,
     Text,
     Wire,
 )
@@ -68,7 +69,8 @@ class UsageSummaryResponse(BaseModel):
 class TopUpRequest(Wire):
     tenant: Name
     amount: Cents = Field(description="Money received: a decimal string in whole cents, > 0, at most 10^9.")
-    reference: Text = ""
+    reference: Reference = Field("", description="The payment's reference (at most 64 characters); "
+                                                 "default a new one")
 
 
 class CreditGrantRequest(Wire):
