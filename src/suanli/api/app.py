@@ -19,17 +19,22 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suanli import __version__
+from suanli.api import middleware, openapi
+from suanli.api.audit_context import AuditContext
 from suanli.api.routers import (
     accounts,
+    audit,
     billing,
     engine,
     fleet,
     invoices,
     jobs,
     leases,
+    members,
     orders,
     packages,
     prices,
+    tokens,
     usage,
     vouchers,
     wallets,
@@ -38,13 +43,14 @@ from suanli.console import mount_console
 from suanli.errors import SuanliError
 from suanli.service.platform import Platform
 from suanli.service.reconcile import run_pass
+from suanli.settings import Settings
 
 log = logging.getLogger("suanli.api")
 
 
 def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message,
-                                                               "details": details or {}}})
+    """The error body, with every string shortened: no route can echo a huge input back."""
+    return JSONResponse(status_code=status, content=middleware.clip_error(code, message, details))
 
 
 def create_app(platform: Platform, *, tick_seconds: float | None = None) -> FastAPI:
@@ -67,7 +73,7 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
         if task:
             task.cancel()
 
-    app = FastAPI(title="suanli", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="suanli", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Lease and serve AI compute: fleet, offers, orders, leases, prices, invoices. "
                               "The web console is at /console.")
     app.state.platform = platform
@@ -79,8 +85,8 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(req: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        message = {404: f"no such endpoint: {req.method} {req.url.path} (see /docs)",
-                   405: f"{req.method} is not allowed on {req.url.path} (see /docs)"}.get(exc.status_code, str(exc.detail))
+        message = {404: f"no such endpoint: {req.method} {req.url.path} (the API is described at /openapi.json)",
+                   405: f"{req.method} is not allowed on {req.url.path} (the API is described at /openapi.json)"}.get(exc.status_code, str(exc.detail))
         return _error(exc.status_code, code, message)
 
     @app.exception_handler(RequestValidationError)
@@ -100,8 +106,11 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
         ``accounts``, ``namespaces``, ``off`` (the operator's opt-out) or ``unavailable``, with details)."""
         return {"status": "ok", "version": __version__, "database": platform.dialect, "sandbox": platform.sandbox}
 
-    for r in (accounts, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, packages, vouchers,
-              billing):
+    for r in (accounts, members, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, packages,
+              vouchers, billing, tokens, audit):
         app.include_router(r.router)
     mount_console(app)
+    app.add_middleware(AuditContext)  # innermost: the request's actor for the audit trail
+    middleware.install(app, platform.settings if platform is not None else Settings())
+    openapi.install(app)
     return app

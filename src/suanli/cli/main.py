@@ -69,6 +69,12 @@ COMMANDS: dict[str, Lazy] = {
     "invoice": Lazy("suanli.cli.billing:invoice_app",
                     "Tenants' monthly invoices: the draft to date, and issued invoices."),
     "account": Lazy("suanli.cli.accounts:account_app", "Accounts and API tokens (operator)."),
+    "member": Lazy("suanli.cli.members:member_app", "Your organisation's members (admin, developer, finance, viewer) "
+                   "and their monthly spend limits."),
+    "audit": Lazy("suanli.cli.audit:audit_app", "The audit trail: who changed what, when, from where (before -> after); "
+                  "list and export as CSV or JSON."),
+    "token": Lazy("suanli.cli.tokens:token_app", "Your API tokens: list, create (scoped: full, read-only, one lease; "
+                  "with an expiry), revoke."),
     "sim": Lazy("suanli.cli.sim:app", "Trace-driven simulation of the placement engine."),
     "bench": Lazy("suanli.cli.bench:app",
                   "Benchmarks that print figures: placement (FGD protocol, scale), concurrent orders, usage "

@@ -1,12 +1,15 @@
 // The console shell: sign-in with an API token, navigation by role, hash routes.
 import { ApiError, call, get, setToken, token } from "./api.js";
 import { errorBox, h } from "./ui.js";
+import * as audit from "./audit.js";
 import * as jobs from "./jobs.js";
+import * as members from "./members.js";
 import * as money from "./money.js";
 import * as operator from "./operator.js";
 import * as packages from "./packages.js";
 import * as supplier from "./supplier.js";
 import * as tenant from "./tenant.js";
+import * as tokens from "./tokens.js";
 
 const ROLE_LABEL = { tenant: "tenant", operator: "operator", supplier: "supplier" };
 
@@ -31,11 +34,15 @@ const ROUTES = [
   { re: /^\/revenue$/, roles: ["operator"], nav: "Revenue", render: operator.revenue },
   { re: /^\/statement$/, roles: ["supplier"], nav: "Statement", render: supplier.statement },
   { re: /^\/nodes$/, roles: ["supplier"], nav: "My nodes", render: supplier.nodes, live: true },
+  { re: /^\/members$/, roles: ["tenant"], nav: "Members", render: members.members },
+  { re: /^\/tokens$/, roles: ["tenant", "operator", "supplier"], nav: "Tokens", render: tokens.tokens },
+  { re: /^\/audit$/, roles: ["operator", "tenant"], nav: "Audit", render: audit.audit },
 ];
 const NAV_ORDER = {
-  tenant: ["/offers", "/order", "/leases", "/jobs", "/billing", "/packages"],
-  operator: ["/fleet", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/offers", "/packages"],
-  supplier: ["/statement", "/nodes"],
+  tenant: ["/offers", "/order", "/leases", "/jobs", "/billing", "/packages", "/members", "/tokens", "/audit"],
+  operator: ["/fleet", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/offers", "/packages", "/tokens",
+    "/audit"],
+  supplier: ["/statement", "/nodes", "/tokens"],
 };
 const NAV_PREFIX = { "/leases": "/leases/", "/jobs": "/jobs/", "/tenants": "/tenants/", "/billing": "/invoices/" };
 /** How often a live page reloads its data: often enough to follow leases and jobs, light on the server. */
@@ -76,7 +83,9 @@ function renderNav(path) {
     who.replaceChildren();
     return;
   }
-  nav.replaceChildren(...NAV_ORDER[me.role].map((p) => {
+  // the members page is the organisation admin's (the API refuses the others)
+  const shown = NAV_ORDER[me.role].filter((p) => p !== "/members" || me.member_role === "admin");
+  nav.replaceChildren(...shown.map((p) => {
     const route = ROUTES.find((r) => r.re.test(p));
     const active = path === p || (NAV_PREFIX[p] && path.startsWith(NAV_PREFIX[p]));
     return h("a", { href: `#${p}`, class: active ? "active" : "", "aria-current": active ? "page" : false }, route.nav);
