@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 
+from suanli.api.middleware import mark_authenticated
 from suanli.api.schemas.common import MAX_OFFSET, MAX_PAGE
 from suanli.domain.accounts import Principal
+from suanli.service import audit_context
 from suanli.service.accounts import authenticate
 from suanli.service.platform import Platform
 
@@ -22,7 +24,10 @@ def principal(request: Request, authorization: Annotated[str | None, Header()] =
     if authorization:
         scheme, _, value = authorization.partition(" ")
         token = value.strip() if scheme.lower() == "bearer" else None
-    return authenticate(platform(request), token)
+    who = authenticate(platform(request), token)
+    mark_authenticated(request.state)  # the rate limiter's sign that this token is a real one
+    audit_context.note_principal(who)  # what this request changes is recorded as theirs
+    return who
 
 
 PlatformDep = Annotated[Platform, Depends(platform)]
