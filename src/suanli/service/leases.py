@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal
+from suanli.domain.audit import SYSTEM
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LIVE_STATES, MAX_TERM, Lease, LeaseState, ProductForm, check_transition
 from suanli.errors import CapacityError, ConflictError, ValidationError
@@ -71,14 +72,18 @@ def list_leases(p: Platform, actor: Principal, *, state: str | None = None, offs
 
 
 def get_lease(p: Platform, actor: Principal, lease_id: str) -> tuple[Lease, list[dict[str, Any]]]:
-    """One lease and its events, as :func:`list_leases` shows it (another's answers 404)."""
+    """One lease and its events, as :func:`list_leases` shows it (another's answers 404). A supplier
+    sees who caused an event only when it was the platform (``system``): never a tenant's account."""
     grant = authorize(actor, Action.READ_LEASES)
     tenant_id, supplier = grant.lease_filter
     grant.check_lease(lease_id)
     tick(p)
     with p.tx() as s:
         lease = store.get_lease(s, lease_id, tenant_id=tenant_id, supplier=supplier)
-        return grant.lease_view(lease), store.lease_events(s, lease_id)
+        events = store.lease_events(s, lease_id)
+    if supplier is not None:
+        events = [e | {"actor": e["actor"] if e["actor"] == SYSTEM.name else "hidden"} for e in events]
+    return grant.lease_view(lease), events
 
 
 def _not_a_reservation(lease: Lease) -> None:
