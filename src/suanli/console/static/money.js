@@ -47,7 +47,7 @@ export async function prices(ctx) {
   const from = h("input", { id: "p-effective_from", name: "effective_from", type: "datetime-local" });
   const status = h("div", { testid: "price-status" });
   const confirm = confirmRow({ testid: "price-confirm", status, danger: false, confirmLabel: "Set price", errorTestid: "price-error",
-    run: async () => {
+    form: () => form, run: async () => {
       const body = { model: modelSel.value, amount: amount.value.trim(), unit: unitSel.value };
       if (siteSel.value) body.site = siteSel.value;
       const eff = isoFromLocal(from.value);
@@ -111,7 +111,7 @@ export async function tenants() {
 function moneyForm({ id, heading, button, fields, question, run, ctx, back, noun }) {
   const status = h("div", { testid: `${id}-status` });
   const confirm = confirmRow({ testid: `${id}-confirm`, status, danger: false, confirmLabel: button, errorTestid: `${id}-error`,
-    run: async () => {
+    form: () => form, run: async () => {
       const message = await run();
       ctx.flash(message);
       ctx.go(back);

@@ -2,7 +2,7 @@
 // (Lease detail is shared: the operator and a supplier open it from their own lists.)
 import { all, download, get, post } from "./api.js";
 import { leaseJobs } from "./jobs.js";
-import { badge, card, currentPeriod, errorBox, field, h, holdsNow, kv, money, num, table, text, when, yuan } from "./ui.js";
+import { badge, card, currentPeriod, errorBox, field, h, holdsNow, kv, markFields, money, num, table, text, when, yuan } from "./ui.js";
 
 const FORMS = {
   gpu: "K whole accelerators on one node",
@@ -130,6 +130,7 @@ export async function order(ctx) {
       ctx.go(`/leases/${encodeURIComponent(o.lease_id)}`);
     } catch (e) {
       status.replaceChildren(errorBox(e, "order-error"));
+      markFields(form, e, { models: "model", sites: "site" });
     } finally {
       submit.disabled = false;
     }

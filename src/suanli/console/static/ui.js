@@ -96,6 +96,41 @@ export function errorBox(err, testid = "error") {
     err.message);
 }
 
+/**
+ * The fields a refusal names, with the server's words for each: the `name: message` entries of a
+ * 422's `details.errors` (`models.0` -> `models`, `query.offset` -> `offset`), else `details.field`.
+ */
+export function refusedFields(err) {
+  const out = new Map();
+  const d = (err && err.details) || {};
+  for (const p of Array.isArray(d.errors) ? d.errors : []) {
+    const m = /^([^:]+): ([\s\S]*)$/.exec(String(p));
+    if (!m) continue;
+    const name = m[1].split(".").find((x) => !["body", "query", "path"].includes(x) && !/^\d+$/.test(x));
+    if (name && !out.has(name)) out.set(name, m[2]);
+  }
+  if (!out.size && typeof d.field === "string") out.set(d.field.split(/[.[]/)[0], err.message);
+  return out;
+}
+
+/**
+ * Show a refusal next to the fields of `form` it names (`[data-field=NAME]`, see `field()`; `aliases`
+ * maps a wire name to a form name, e.g. {models: "model"}). Earlier ones are cleared first; returns
+ * how many fields got a message. The caller still shows the whole message in its status line.
+ */
+export function markFields(form, err, aliases = {}) {
+  form.querySelectorAll(".field-error").forEach((el) => el.remove());
+  let placed = 0;
+  for (const [wire, message] of refusedFields(err)) {
+    const name = aliases[wire] || wire;
+    const holder = form.querySelector(`[data-field="${CSS.escape(name)}"]`);
+    if (!holder) continue;
+    holder.append(h("div", { class: "field-error", role: "alert", testid: `field-error-${name}` }, message));
+    placed += 1;
+  }
+  return placed;
+}
+
 export function bar(fraction) {
   const pct = Math.max(0, Math.min(1, fraction)) * 100;
   const fill = h("span", { class: "bar-fill" });
@@ -137,7 +172,8 @@ export function isoFromLocal(value) {
  * A guarded action: `open(question)` shows a confirmation row; its confirm button runs `run()`,
  * whose error (the API's message) goes into `status`. Nothing is sent before the confirm click.
  */
-export function confirmRow({ testid, status, run, confirmLabel = "Confirm", danger = true, errorTestid = "action-error", extra = [] }) {
+export function confirmRow({ testid, status, run, confirmLabel = "Confirm", danger = true, errorTestid = "action-error", extra = [], form }) {
+  const formNow = () => (typeof form === "function" ? form() : form);
   const question = h("span", { testid: testid ? `${testid}-question` : undefined });
   const yes = h("button", { type: "button", class: danger ? "danger" : "primary" }, confirmLabel);
   const row = h("div", { class: "confirm", hidden: true, testid }, question, ...extra, yes,
@@ -149,6 +185,7 @@ export function confirmRow({ testid, status, run, confirmLabel = "Confirm", dang
       row.hidden = true;
     } catch (e) {
       status.replaceChildren(errorBox(e, errorTestid));
+      if (formNow()) markFields(formNow(), e);
     } finally {
       yes.disabled = false;
     }
@@ -158,6 +195,7 @@ export function confirmRow({ testid, status, run, confirmLabel = "Confirm", dang
     open(text) {
       question.textContent = text;
       status.replaceChildren();
+      if (formNow()) formNow().querySelectorAll(".field-error").forEach((el) => el.remove());
       row.hidden = false;
       yes.focus();
     },
