@@ -25,7 +25,15 @@ from suanli.domain.leases import Allocation, Lease, LeaseState, ProductForm
 from suanli.errors import ConflictError, NotFoundError
 from suanli.store import capacity
 from suanli.store.audit_recorder import current_actor
-from suanli.store.tables import AllocationRow, DeviceRow, LeaseEventRow, LeaseRow, NodeRow, OrderRow
+from suanli.store.tables import (
+    AccountRow,
+    AllocationRow,
+    DeviceRow,
+    LeaseEventRow,
+    LeaseRow,
+    NodeRow,
+    OrderRow,
+)
 
 
 class StaleClaim(Exception):
@@ -67,6 +75,9 @@ class OrderRecord:
     reason: str
     created_at: datetime
     lease_id: str | None
+    ordered_by: str | None = None
+    """The name of the account that placed it: the organisation's own or one of its members (None
+    for orders placed before members existed)."""
 
 
 def device_versions(s: Session) -> list[DeviceInfo]:
@@ -113,8 +124,9 @@ def find_order_by_key(s: Session, tenant_id: str, key: str) -> OrderRecord | Non
 
 def _order(s: Session, row: OrderRow) -> OrderRecord:
     lease_id = s.scalar(select(LeaseRow.id).where(LeaseRow.order_id == row.id))
+    by = s.scalar(select(AccountRow.name).where(AccountRow.id == row.ordered_by)) if row.ordered_by else None
     return OrderRecord(row.id, row.tenant_id, row.form, row.spec, row.start_at, row.end_at, row.status,
-                       row.reason, row.created_at, lease_id)
+                       row.reason, row.created_at, lease_id, by)
 
 
 def insert_order(s: Session, *, order_id: str, tenant_id: str, key: str, form: ProductForm, spec: dict[str, Any],

@@ -90,6 +90,8 @@ class OrderResponse(BaseModel):
     reason: str
     created_at: datetime
     lease_id: str | None
+    ordered_by: str | None = None
+    """The account that placed it: the organisation's own or one of its members."""
     replayed: bool = False
     quote: QuoteResponse | None = None
     """The lease's price quote (on the response that places or replays the order)."""
