@@ -182,6 +182,21 @@ def test_huge_values_are_never_echoed_whole(edge: Any, size: int) -> None:
             _short(r, 4_000)
 
 
+def test_an_unexpected_error_is_a_json_500_that_echoes_nothing(tmp_path: Path, clock: FakeClock) -> None:
+    p = _platform(tmp_path, clock)
+    app = create_app(p)
+
+    def boom(value: str) -> None:
+        raise RuntimeError(f"secret internals {value}")
+
+    app.add_api_route("/boom/{value}", boom)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/boom/" + "Q" * 1000)
+        assert r.status_code == 500 and r.json()["error"]["code"] == "internal"
+        assert "secret" not in r.text and "Q" * 65 not in r.text
+    p.close()
+
+
 # -- security headers ------------------------------------------------------------------------------
 
 def _common(r: Any) -> None:

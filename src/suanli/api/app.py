@@ -89,6 +89,13 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
                    405: f"{req.method} is not allowed on {req.url.path} (the API is described at /openapi.json)"}.get(exc.status_code, str(exc.detail))
         return _error(exc.status_code, code, message)
 
+    @app.exception_handler(Exception)
+    async def on_unexpected(req: Request, exc: Exception) -> JSONResponse:
+        """A bug, not an input error: the same JSON error shape (never the exception's text, which may
+        hold input or internals); the traceback goes to the server log."""
+        log.error("unhandled error on %s %s", req.method, req.url.path, exc_info=exc)
+        return _error(500, "internal", "internal error; the server logged it (please report it with the time)")
+
     @app.exception_handler(RequestValidationError)
     async def on_validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
