@@ -35,7 +35,7 @@ from suanli.cli.extras import need
 from suanli.cli.render import fail, info, print_json, show, table
 from suanli.client import SuanliClient
 from suanli.client.money import MoneyClient
-from suanli.testing.serve import ServeFailed, serving
+from suanli.testing.serve import UNLIMITED, ServeFailed, clean_env, serving
 
 MODELS = [("H800", "sh-east-1", "sh-h800-01"), ("L20", "sz-edge-1", "sz-l20-01"),
           ("RTX-4090", "sz-edge-1", "sz-4090-01")]
@@ -82,7 +82,7 @@ def running_server(server: str | None, token: str | None, database_url: str | No
         fail("no PostgreSQL: give --database-url (or set SUANLI_DATABASE_URL); scripts/services/pg-up starts one")
     with throwaway_database(url_db) as bench_db, tempfile.TemporaryDirectory(prefix="suanli-bench-") as tmp:
         try:
-            with serving(Path(tmp), database_url=bench_db) as srv:
+            with serving(Path(tmp), database_url=bench_db, env=clean_env(**UNLIMITED)) as srv:  # the load is the point
                 yield srv.url, srv.tokens()["operator"]
         except ServeFailed as e:
             fail(str(e))

@@ -37,7 +37,7 @@ from suanli.cli.context import state
 from suanli.cli.render import fail, print_json, show, table
 from suanli.client import SuanliClient
 from suanli.domain.capacity import DEVICE_MILLI, max_load_per_device
-from suanli.testing.serve import ServeFailed, serving
+from suanli.testing.serve import UNLIMITED, ServeFailed, clean_env, serving
 
 
 @contextmanager
@@ -46,7 +46,7 @@ def _server(server: str | None, token: str | None, database_url: str | None, sql
     if sqlite and not server:
         with tempfile.TemporaryDirectory(prefix="suanli-bench-") as tmp:
             try:
-                with serving(Path(tmp)) as srv:
+                with serving(Path(tmp), env=clean_env(**UNLIMITED)) as srv:  # the load is the point
                     yield srv.url, srv.tokens()["operator"]
             except ServeFailed as e:
                 fail(str(e))

@@ -35,6 +35,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+UNLIMITED = {"SUANLI_RATE_LIMIT_PER_TOKEN": "0", "SUANLI_RATE_LIMIT_PER_ADDRESS": "0"}
+"""Environment for a server that a benchmark loads on purpose: request rate limits off (docs/edge.md)."""
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any ``SUANLI_*`` setting, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
