@@ -70,15 +70,32 @@ def test_serve_demo_then_offers_and_order(tmp_path: Path) -> None:
         bad = suanli(tmp_path, "order", "create", "--form", "gpu", "--quantity", "9", "--model", "H800", **env)
         assert bad.returncode == 1 and "no node can hold 9 devices" in bad.stderr
 
-    # a second start on the same data: no new fleet, no first-start token, fresh demo tokens that work
+    def live_tokens(url: str, token: str) -> int:
+        listed = as_json(suanli(tmp_path, "--server", url, "--token", token, "token", "list", "--all", "--json"))
+        return sum(1 for t in listed if t["state"] == "active")
+
+    # a second start on the same data: no new fleet, no first-start token, the same demo tokens (no new ones)
     with server(data, tmp_path) as (url2, log2):
         printed = log2.read_text()
         assert "first start" not in printed and "demo fleet loaded" not in printed
         assert "demo package products" not in printed
         tokens2 = json.loads((data / "demo-tokens.json").read_text())
-        assert tokens2["tenant"] != tokens["tenant"]
+        assert {k: tokens2[k] for k in ("operator", "tenant", "supplier")} == {
+            k: tokens[k] for k in ("operator", "tenant", "supplier")}
+        assert (data / "demo-tokens.json").stat().st_mode & 0o777 == 0o600
         leases = as_json(suanli(tmp_path, "--server", url2, "--token", tokens2["tenant"], "lease", "list", "--json"))
         assert [x["id"] for x in leases] == [lease["id"]]
+        live = live_tokens(url2, tokens2["operator"])
+        assert live == 3  # operator, tenant, supplier
+        # the tenant's token revoked: the next start makes it a new one, and only that one
+        (mine,) = as_json(suanli(tmp_path, "--server", url2, "--token", tokens2["tenant"], "token", "list", "--json"))
+        assert suanli(tmp_path, "--server", url2, "--token", tokens2["operator"], "token", "revoke",
+                      str(mine["id"])).returncode == 0
+
+    with server(data, tmp_path) as (url3, _):
+        tokens3 = json.loads((data / "demo-tokens.json").read_text())
+        assert tokens3["operator"] == tokens["operator"] and tokens3["tenant"] != tokens["tenant"]
+        assert live_tokens(url3, tokens3["operator"]) == live
 
 
 def test_unreachable_server_from_a_real_process(tmp_path: Path) -> None:

@@ -316,7 +316,7 @@ def sees_revenue_split(actor: Principal) -> bool:
 READ_ACTIONS: frozenset[Action] = frozenset(
     {a for a in Action if a.value.startswith("read_")} | {Action.CHECK_LEDGER})
 """What a ``read`` token may do: actions that change nothing. An action named ``read_*`` must never
-write (``tests/api/test_tokens.py`` sends every write route with a read token)."""
+write (``tests/api/test_token_scopes_matrix.py`` sends every write route with a read token)."""
 
 LEASE_ACTIONS: frozenset[Action] = frozenset({
     Action.READ_SELF, Action.READ_LEASES, Action.SUBMIT_JOB, Action.READ_JOBS, Action.CANCEL_JOB,
