@@ -233,6 +233,10 @@ def test_a_bounded_query_number_is_a_422(api: Api) -> None:
     ("GET", "/v1/packages", {"tenant": "a\x00b"}), ("GET", "/v1/vouchers", {"issuer": "a\x00b"}),
     ("GET", "/v1/billing/invoices", {"status": "a\x00b"}), ("GET", "/v1/prices/corrections", {"model": "a\x00b"}),
     ("GET", "/v1/billing/invoices/a%00b", None), ("GET", "/v1/plans", {"tenant": "a\x00b"}),
+    ("GET", "/v1/audit", {"object_id": "a\x00b"}), ("GET", "/v1/audit", {"actor": "a\x00b"}),
+    ("GET", "/v1/audit", {"since": "2026\x00"}), ("GET", "/v1/audit/export", {"object_type": "a\x00b"}),
+    ("GET", "/v1/tokens", {"account": "a\x00b"}), ("POST", "/v1/accounts/a%00b/tokens", None),
+    ("GET", "/v1/members", {"tenant": "a\x00b"}),
 ])
 def test_a_control_character_in_a_path_or_query_is_a_422(api: Api, method: str, path: str,
                                                           params: dict[str, str] | None) -> None:

@@ -11,6 +11,7 @@ from suanli.api.schemas.accounts import (
     AccountCreateRequest,
     AccountResponse,
 )
+from suanli.api.schemas.common import Name
 from suanli.api.schemas.tokens import TokenCreatedResponse, TokenCreateRequest
 from suanli.domain.accounts import Principal
 from suanli.service import accounts, tokens
@@ -40,7 +41,7 @@ def create_account(body: AccountCreateRequest, p: PlatformDep, who: PrincipalDep
 
 
 @router.post("/v1/accounts/{name}/tokens", response_model=TokenCreatedResponse, status_code=201)
-def new_token(name: str, p: PlatformDep, who: PrincipalDep, body: TokenCreateRequest | None = None
+def new_token(name: Name, p: PlatformDep, who: PrincipalDep, body: TokenCreateRequest | None = None
               ) -> dict[str, Any]:
     """A new token for any account (operator), with the options of ``POST /v1/tokens``; the secret is
     in this answer only."""

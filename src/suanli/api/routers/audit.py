@@ -10,17 +10,17 @@ from fastapi.responses import StreamingResponse
 
 from suanli.api.deps import PageDep, PlatformDep, PrincipalDep
 from suanli.api.schemas.audit import AuditEventResponse
-from suanli.api.schemas.common import Page
+from suanli.api.schemas.common import Name, Page, Text
 from suanli.domain.audit import AuditFilter
 from suanli.service import audit
 
 router = APIRouter(tags=["audit"])
 
-_Name = Annotated[str | None, Query(max_length=120, description="an account name or id")]
-_Id = Annotated[str | None, Query(max_length=200)]
-_When = Annotated[str | None, Query(max_length=64, description="ISO-8601 instant with a time zone")]
-_Action = Annotated[str | None, Query(max_length=16, description="create | update | delete")]
-_Type = Annotated[str | None, Query(max_length=48, description="audited table: prices, leases, invoices ...")]
+_Name = Annotated[Name | None, Query(description="an account name or id")]
+_Id = Annotated[Text | None, Query(max_length=200)]
+_When = Annotated[Text | None, Query(max_length=64, description="ISO-8601 instant with a time zone")]
+_Action = Annotated[Name | None, Query(max_length=16, description="create | update | delete")]
+_Type = Annotated[Name | None, Query(max_length=48, description="audited table: prices, leases, invoices ...")]
 
 
 def _filter(actor: str | None, action: str | None, object_type: str | None, object_id: str | None,
@@ -44,7 +44,7 @@ def list_audit(p: PlatformDep, who: PrincipalDep, page: PageDep, actor: _Name = 
 @router.get("/v1/audit/export", response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {}, "application/json": {}},
                              "description": "CSV (header row; changes as JSON) or a JSON array, oldest first"}})
-def export_audit(p: PlatformDep, who: PrincipalDep, format: Annotated[str, Query(max_length=8)] = "csv",
+def export_audit(p: PlatformDep, who: PrincipalDep, format: Annotated[Name, Query(max_length=8)] = "csv",
                  actor: _Name = None, action: _Action = None, object_type: _Type = None, object_id: _Id = None,
                  tenant: _Name = None, since: _When = None, until: _When = None,
                  limit: Annotated[int, Query(ge=1, le=audit.MAX_EXPORT)] = audit.MAX_EXPORT) -> StreamingResponse:

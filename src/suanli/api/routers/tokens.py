@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.common import Name
 from suanli.api.schemas.tokens import ApiTokenResponse, TokenCreatedResponse, TokenCreateRequest
 from suanli.domain.tokens import ApiToken
 from suanli.service import tokens
@@ -30,7 +31,7 @@ def options(body: TokenCreateRequest | None) -> tokens.TokenOptions:
 
 
 @router.get("/v1/tokens", response_model=list[ApiTokenResponse])
-def list_tokens(p: PlatformDep, who: PrincipalDep, account: str | None = None, all: bool = False
+def list_tokens(p: PlatformDep, who: PrincipalDep, account: Name | None = None, all: bool = False
                 ) -> list[dict[str, Any]]:
     """Your tokens (no secrets); the operator names any ``account`` or asks for ``all``."""
     return [token_out(p, t) for t in tokens.list_tokens(p, who, account=account, every_account=all)]
