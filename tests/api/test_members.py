@@ -177,6 +177,27 @@ def test_a_member_over_its_limit_cannot_order_and_nothing_is_written(http: tuple
     assert r.json()["spend_limit"] is None
 
 
+def test_extending_a_lease_counts_against_the_limit(http: tuple[TestClient, H], demo: Platform) -> None:
+    """Ordering one hour and extending it by a thousand is spend too: the added time's quoted cost."""
+    c, op = http
+    acme = Org(c, op, "acme")
+    dev = acme.add("acme-dev", "developer", limit="40")
+    lease = c.post("/v1/orders", json=L20_10H | {"hours": 1}, headers=dev).json()["lease_id"]  # 2.60
+    r = c.post(f"/v1/leases/{lease}/extend", json={"hours": 10}, headers=dev)  # 26.00: 28.60
+    assert r.status_code == 200, r.text
+    with demo.tx() as s:
+        end_before = s.scalar(select(LeaseRow.end_at).where(LeaseRow.id == lease))
+    _refused(c.post(f"/v1/leases/{lease}/extend", json={"hours": 10}, headers=dev), 409,
+             "extending lease", "spent 28.60 CNY", "this costs 26.00 CNY")
+    with demo.tx() as s:
+        assert s.scalar(select(LeaseRow.end_at).where(LeaseRow.id == lease)) == end_before
+    assert c.get("/v1/members", headers=acme.admin).json()[0]["spent"] == "28.60"
+    assert c.post(f"/v1/leases/{lease}/extend", json={"hours": 4}, headers=dev).status_code == 200  # 10.40: 39.00
+    # the organisation's admin extends without a limit
+    assert c.post(f"/v1/leases/{lease}/extend", json={"hours": 100}, headers=acme.admin).status_code == 200
+    assert c.get("/v1/members", headers=acme.admin).json()[0]["spent"] == "39.00"
+
+
 def test_a_package_purchase_counts_against_the_limit(http: tuple[TestClient, H], demo: Platform) -> None:
     c, op = http
     assert c.post("/v1/package-products", json={"name": "l20-5h", "meter": "device_seconds", "model": "L20",

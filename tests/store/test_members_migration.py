@@ -36,10 +36,12 @@ def test_0018_up_down_up(db_url: str | None, tmp_path: object) -> None:
         to("0018", True)
         assert cols("accounts") >= NEW and {"ordered_by", "committed"} <= cols("orders")
         assert "bought_by" in cols("packages")
+        assert {"account_id", "lease_id", "amount", "at"} <= cols("member_spend")
         with pytest.raises(IntegrityError), engine.begin() as c:
             c.execute(text("UPDATE accounts SET member_role = 'boss' WHERE id = 'acc_1'"))
         to("0017", False)
         assert not NEW & cols("accounts") and "ordered_by" not in cols("orders")
+        assert "member_spend" not in inspect(engine).get_table_names()
         with engine.begin() as c:
             assert c.execute(text("SELECT count(*) FROM api_tokens")).scalar() == 1
         to("head", True)

@@ -13,7 +13,7 @@ from suanli.domain.audit import SYSTEM
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LIVE_STATES, MAX_TERM, Lease, LeaseState, ProductForm, check_transition
 from suanli.errors import CapacityError, ConflictError, ValidationError
-from suanli.service import audit_context, quotes
+from suanli.service import audit_context, quotes, spend
 from suanli.service.placement import snapshot
 from suanli.service.platform import Platform
 from suanli.store import leases as store
@@ -116,6 +116,7 @@ def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: Decimal
     for _ in range(30):
         try:
             with p.tx() as s:
+                limit = spend.lock_spender(s, actor)  # a member's row first, as an order takes it
                 lease = store.get_lease(s, lease_id, tenant_id=grant.tenant_id, for_update=True)
                 _not_a_reservation(lease)
                 if lease.state not in LIVE_STATES:
@@ -155,9 +156,11 @@ def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: Decimal
                     raise CapacityError(f"cannot extend lease {lease_id} to {new_end.isoformat()}: devices {names} "
                                         "are taken or unavailable in the added time", lease=lease_id)
                 store.claim_devices(s, snap.versions([(a.device_id, a.milli, 0) for a in current]))
+                before = spend.quote_before_extension(p, s, actor, lease)
                 store.update_lease(s, lease.id, end=new_end)
                 store.move_allocation_end(s, lease.id, lease.end, new_end)
                 quotes.record_extension_quote(p, s, lease.id, lease.end, p.clock.now())  # the added time's price
+                spend.record_extension(p, s, actor, before, lease.id, limit)  # a member's limit (refused: rollback)
                 store.add_event(s, lease.id, p.clock.now(), lease.state, lease.state,
                                 f"extended to {new_end.isoformat()}")
                 return store.get_lease(s, lease_id)

@@ -5,12 +5,7 @@ the operator manages any organisation's (naming it). Adding a member creates a t
 the organisation and returns its first token; removing one revokes every token of it in the same
 transaction, so its next request is refused (401).
 
-Spend limits (docs/accounts.md): a member's spend in a calendar month (UTC) is what it committed
-that month: each order it placed (not cancelled) commits its quoted cost
-(:func:`suanli.domain.members.order_commitment`) and each package it bought its price. An order or
-purchase that would take the spend over the member's limit is refused (409 ``spend_limit``) in the
-transaction that would record it, with the member's account row locked first, so two concurrent
-orders of one member cannot both pass; nothing is written.
+Spend limits are enforced by :mod:`suanli.service.spend`, inside the transactions that spend.
 """
 
 from __future__ import annotations
@@ -24,20 +19,15 @@ from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, Grant, authorize
 from suanli.domain.members import (
     Member,
-    check_spend,
-    month_start,
-    next_month,
-    order_commitment,
     parse_member_role,
 )
-from suanli.domain.money import check_amount, minor
+from suanli.domain.money import check_amount
 from suanli.errors import ValidationError
+from suanli.service import spend
 from suanli.service.accounts import NAME_CHARS
 from suanli.service.billing import resolve_tenant
 from suanli.service.platform import Platform
-from suanli.service.quotes import quote_of
 from suanli.store import accounts as account_store
-from suanli.store import leases as lease_store
 from suanli.store import members as store
 
 
@@ -52,9 +42,7 @@ def parse_limit(value: object) -> Decimal:
 
 
 def _with_spend(p: Platform, s: Session, m: Member) -> Member:
-    now = p.clock.now()
-    return replace(m, spent=minor(store.spent(s, m.account_id, month_start(now), next_month(now)),
-                                  p.settings.currency))
+    return replace(m, spent=spend.spent(p, s, m.account_id))
 
 
 def list_members(p: Platform, actor: Principal, organisation: str | None = None) -> list[Member]:
@@ -109,49 +97,3 @@ def remove_member(p: Platform, actor: Principal, member: str, organisation: str 
         m = store.get_member(s, org.account_id, org.name, member, for_update=True)
         store.remove(s, m.account_id, p.clock.now())
         return m
-
-
-# --- spend limits, inside the transaction that records an order or a purchase ---------------------
-
-def lock_spender(s: Session, actor: Principal) -> Decimal | None:
-    """For a member: lock its account row (until the transaction ends) and return its monthly limit;
-    ``None`` (nothing locked) for an organisation's own account and the operator."""
-    if actor.organisation is None:
-        return None
-    return store.lock_limit(s, actor.account_id)
-
-
-def record_order(p: Platform, s: Session, actor: Principal, order_id: str, lease_id: str | None,
-                 limit: Decimal | None) -> None:
-    """Record who placed the order and, for a member, what it commits; refuse it (409, nothing
-    written: the caller's transaction rolls back) if that takes the member over its limit."""
-    if actor.organisation is None:
-        store.mark_order(s, order_id, actor.account_id, None)
-        return
-    committed = Decimal(0)
-    lease = lease_store.get_lease(s, lease_id) if lease_id else None
-    quote = quote_of(p, s, lease) if lease is not None else None
-    if quote is not None:
-        if limit is not None and not quote.lines:
-            raise ValidationError(f"member {actor.name!r} has a spend limit and this order's cost cannot be quoted "
-                                  f"({quote.note or 'no list price'}); ask the organisation's admin to order it")
-        committed = order_commitment(quote.hourly, quote.term_total, lease.start,  # type: ignore[union-attr]
-                                     p.settings.currency)
-    now = p.clock.now()
-    if committed > 0:
-        check_spend(actor.name, limit, store.spent(s, actor.account_id, month_start(now), next_month(now)), committed,
-                    p.settings.currency, now, f"order {order_id}")
-    store.mark_order(s, order_id, actor.account_id, committed)
-
-
-def check_purchase(p: Platform, s: Session, actor: Principal, cost: Decimal, what: str) -> None:
-    """Refuse a purchase that takes a member over its limit (call before writing it, row locked)."""
-    limit = lock_spender(s, actor)
-    now = p.clock.now()
-    if limit is not None:
-        check_spend(actor.name, limit, store.spent(s, actor.account_id, month_start(now), next_month(now)), cost,
-                    p.settings.currency, now, what)
-
-
-def mark_purchase(s: Session, actor: Principal, package_id: str) -> None:
-    store.mark_package(s, package_id, actor.account_id)

@@ -24,7 +24,7 @@ from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LeaseState, OrderSpec, ProductForm, order_to_dict, parse_order
 from suanli.errors import CapacityError, ConflictError, ValidationError
-from suanli.service import members, quotes, reservations
+from suanli.service import quotes, reservations, spend
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, Rejection, plan, snapshot
 from suanli.service.platform import Platform
@@ -59,7 +59,7 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
                             f"Idempotency-Key {key!r} was used for a different order ({prior.id}); use a new key",
                             order=prior.id)
                     return OrderResult(prior, replayed=True)
-                limit = members.lock_spender(s, actor)  # a member's orders serialise on its row
+                limit = spend.lock_spender(s, actor)  # a member's orders serialise on its row
                 planned = p.clock.now()  # this attempt's view; the window [planned, end) holds [granted, end)
                 order_id = "ord_" + secrets.token_hex(6)
                 # the tenant's reservations (term plans) first: drawn allocations name the reservation
@@ -114,7 +114,7 @@ def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, st
         store.insert_allocations(s, lease_id, ok.grants, start, spec.end, drawn_from=drawn_from)
         quotes.record_grant_quote(p, s, lease_id, now)  # the price at the grant (binds a fixed term, a reservation)
     # who ordered; a member's commitment against its monthly limit (refused: nothing is written)
-    members.record_order(p, s, actor, order_id, lease_id if ok is not None else None, limit)
+    spend.record_order(p, s, actor, order_id, lease_id if ok is not None else None, limit)
 
 
 def list_orders(p: Platform, actor: Principal, offset: int = 0, limit: int = 50) -> list[OrderRecord]:

@@ -35,7 +35,7 @@ from suanli.domain.packages import (
 )
 from suanli.errors import ValidationError
 from suanli.ledger.meters import INFORMATIONAL, parse_meter
-from suanli.service import members
+from suanli.service import spend
 from suanli.service.billing import resolve_tenant
 from suanli.service.platform import Platform
 from suanli.store import fleet as fleet_store
@@ -156,9 +156,9 @@ def buy_package(p: Platform, actor: Principal, product: str, count: int = 1) -> 
         who = resolve_tenant(s, grant, None)
         prod = store.get_product(s, product, for_update=True)
         price = prod.unit_price(count) * count
-        members.check_purchase(p, s, actor, price, f"buying {count} x package {prod.name}")  # a member's limit
+        spend.check_purchase(p, s, actor, price, f"buying {count} x package {prod.name}")  # a member's limit
         pkg = store.add_package(s, _from_product(prod, who.account_id, count, now, price))
-        members.mark_purchase(s, actor, pkg.id)
+        spend.mark_purchase(s, actor, pkg.id)
     return package_doc(pkg, who.name, prod.name)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from suanli.domain.members import Member, MemberRole
 from suanli.errors import NotFoundError
 from suanli.store.money_tables import PackageRow
-from suanli.store.tables import AccountRow, ApiTokenRow, OrderRow
+from suanli.store.tables import AccountRow, ApiTokenRow, MemberSpendRow, OrderRow
 
 
 def _member(row: AccountRow, organisation: str) -> Member:
@@ -71,14 +71,17 @@ def lock_limit(s: Session, account_id: str) -> Decimal | None:
 
 
 def spent(s: Session, account_id: str, start: datetime, end: datetime) -> Decimal:
-    """What the member committed in [start, end): its orders placed then (not cancelled) and the
-    packages it bought then."""
+    """What the member committed in [start, end): its orders placed then (not cancelled), the lease
+    extensions it made then and the packages it bought then."""
     orders = s.scalars(select(OrderRow.committed).where(
         OrderRow.ordered_by == account_id, OrderRow.created_at >= start, OrderRow.created_at < end,
         OrderRow.status != "cancelled", OrderRow.committed.is_not(None)))
     packages = s.scalars(select(PackageRow.price).where(
         PackageRow.bought_by == account_id, PackageRow.created_at >= start, PackageRow.created_at < end))
-    return sum((x for x in orders if x is not None), Decimal(0)) + sum(packages, Decimal(0))
+    extensions = s.scalars(select(MemberSpendRow.amount).where(
+        MemberSpendRow.account_id == account_id, MemberSpendRow.at >= start, MemberSpendRow.at < end))
+    return (sum((x for x in orders if x is not None), Decimal(0)) + sum(packages, Decimal(0))
+            + sum(extensions, Decimal(0)))
 
 
 def mark_order(s: Session, order_id: str, ordered_by: str, committed: Decimal | None) -> None:
@@ -87,3 +90,9 @@ def mark_order(s: Session, order_id: str, ordered_by: str, committed: Decimal | 
 
 def mark_package(s: Session, package_id: str, bought_by: str) -> None:
     s.execute(update(PackageRow).where(PackageRow.id == package_id).values(bought_by=bought_by))
+
+
+def add_spend(s: Session, account_id: str, lease_id: str, amount: Decimal, at: datetime) -> None:
+    """A member's spend that no order or package row carries: the added time of a lease it extended."""
+    s.add(MemberSpendRow(account_id=account_id, lease_id=lease_id, amount=amount, at=at))
+    s.flush()

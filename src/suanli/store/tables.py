@@ -259,3 +259,16 @@ class LeaseEventRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(120), default="", server_default="")
     """Who caused the change: an account name, or ``system`` (the platform's own reconcilers)."""
+
+
+class MemberSpendRow(Base):
+    """A member's spend that no order or package row carries: the quoted cost of the time it added to
+    a lease by extending it (migration 0018). Read with orders.committed and packages.price by
+    ``store.members.spent``."""
+
+    __tablename__ = "member_spend"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    lease_id: Mapped[str] = mapped_column(ForeignKey("leases.id"))
+    amount: Mapped[Decimal] = mapped_column(DecimalText)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -3,7 +3,8 @@
 ``accounts``: ``organisation_id`` (a member's organisation: another tenant account), ``member_role``
 (admin | developer | finance | viewer), ``spend_limit`` (a member's monthly limit, decimal text),
 ``removed_at``. ``orders.ordered_by`` and ``orders.committed`` (who placed an order and what it
-committed against the member's limit); ``packages.bought_by``.
+committed against the member's limit); ``packages.bought_by``; ``member_spend`` (what a member's
+lease extensions committed).
 
 Only columns are added (``ALTER TABLE ... ADD COLUMN``, in place on SQLite too): ``accounts`` is
 referenced by most tables, so it must not be copied and dropped the way a batch recreate would.
@@ -56,11 +57,25 @@ def upgrade() -> None:
     op.create_index("ix_orders_ordered_by", "orders", ["ordered_by"], unique=False)
     _add("packages", sa.Column("bought_by", sa.String(length=32), nullable=True), ref="fk_packages_bought_by")
     op.create_index("ix_packages_bought_by", "packages", ["bought_by"], unique=False)
+    op.create_table(
+        "member_spend",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("account_id", sa.String(length=32), nullable=False),
+        sa.Column("lease_id", sa.String(length=32), nullable=False),
+        sa.Column("amount", suanli.store.types.DecimalText(length=64), nullable=False),
+        sa.Column("at", suanli.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"]),
+        sa.ForeignKeyConstraint(["lease_id"], ["leases.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_member_spend_account_id", "member_spend", ["account_id"], unique=False)
 
 
 def downgrade() -> None:
     # a batch copy on SQLite (its ALTER cannot drop a column with a foreign key); run it, as Alembic's
     # command line does, on a connection with foreign keys off, since accounts is referenced everywhere
+    op.drop_index("ix_member_spend_account_id", table_name="member_spend")
+    op.drop_table("member_spend")
     with op.batch_alter_table("packages", schema=None) as batch_op:
         batch_op.drop_index("ix_packages_bought_by")
         batch_op.drop_column("bought_by")
