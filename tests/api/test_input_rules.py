@@ -99,5 +99,11 @@ def test_good_values_pass_exactly() -> None:
 def test_the_json_schema_states_the_bounds() -> None:
     props = Probe.model_json_schema()["properties"]
     name = props["name"]["anyOf"][0]
-    assert (name["pattern"], name["maxLength"]) == ("^[A-Za-z0-9._-]+$", 120)
+    assert (name["pattern"], name["maxLength"]) == ("^[A-Za-z0-9._-]+$", 64)
     assert props["count"]["anyOf"][0] == {"type": "integer", "minimum": 1, "maximum": 10_000}
+
+
+def test_an_unknown_field_is_named_but_never_echoed_whole() -> None:
+    message = refusal({"x" * 10_000: 1, "a\x00": 2, **{f"k{i}": i for i in range(8)}})
+    assert "unknown field(s)" in message and "allowed fields: name, text" in message
+    assert "x" * 41 not in message and "\x00" not in message and "and 5 more" in message

@@ -119,9 +119,17 @@ class Wire(BaseModel):
         allowed = ", ".join(known) or "none"
         money = [k for k in extra if any(w in k.lower() for w in PRICE_WORDS)]
         if money:
-            raise ValueError(f"{', '.join(money)}: this request sets no price, discount or rate (tenants cannot set "
-                             f"prices; the operator sets them on its own routes); allowed fields: {allowed}")
-        raise ValueError(f"unknown field(s) {', '.join(extra)}; allowed fields: {allowed}")
+            raise PydanticCustomError("extra_forbidden", "{fields}: this request sets no price, discount or rate "
+                                      "(tenants cannot set prices; the operator sets them on its own routes); allowed "
+                                      "fields: {allowed}", {"fields": _few(money), "allowed": allowed})
+        raise PydanticCustomError("extra_forbidden", "unknown field(s) {fields}; allowed fields: {allowed}",
+                                  {"fields": _few(extra), "allowed": allowed})
+
+
+def _few(names: list[str]) -> str:
+    """Field names as a message shows them: at most 5, each cut to 40 characters (never an echo of the input)."""
+    shown = [repr(n[:40]) if control_char(n) else n[:40] + ("…" if len(n) > 40 else "") for n in names[:5]]
+    return ", ".join(shown) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 class ErrorBody(BaseModel):
