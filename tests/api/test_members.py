@@ -198,6 +198,18 @@ def test_extending_a_lease_counts_against_the_limit(http: tuple[TestClient, H], 
     assert c.get("/v1/members", headers=acme.admin).json()[0]["spent"] == "39.00"
 
 
+def test_cancelling_a_reservation_gives_its_commitment_back(http: tuple[TestClient, H]) -> None:
+    c, op = http
+    acme = Org(c, op, "acme")
+    dev = acme.add("acme-dev", "developer", limit="30")
+    later = L20_10H | {"start": "2026-11-24T08:00:00Z"}
+    order = c.post("/v1/orders", json=later, headers=dev).json()
+    _refused(c.post("/v1/orders", json=later, headers=dev), 409, "spent 26.00 CNY")
+    assert c.post(f"/v1/orders/{order['id']}/cancel", headers=dev).status_code == 200
+    assert c.get("/v1/members", headers=acme.admin).json()[0]["spent"] == "0.00"
+    assert c.post("/v1/orders", json=later, headers=dev).status_code == 201
+
+
 def test_a_package_purchase_counts_against_the_limit(http: tuple[TestClient, H], demo: Platform) -> None:
     c, op = http
     assert c.post("/v1/package-products", json={"name": "l20-5h", "meter": "device_seconds", "model": "L20",
