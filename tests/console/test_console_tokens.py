@@ -34,8 +34,15 @@ def test_a_tenant_makes_scoped_tokens_and_revokes_one(server: Any, sign_in: Call
     form = page.get_by_test_id("token-create")
     form.get_by_label("Label").fill("x" * 90)
     form.get_by_role("button", name="Create token").click()
-    expect(form.locator('[data-field="label"]').get_by_test_id("token-error")).to_contain_text("80")
+    expect(form.get_by_test_id("field-error-label")).to_contain_text("80")
+    expect(page.get_by_test_id("token-error")).to_contain_text("label")
+    form.get_by_label("Label").fill("")
+    form.get_by_label("Expires").select_option("at")
+    form.locator("#tok-expires_at").fill("2001-01-01T00:00")
+    form.get_by_role("button", name="Create token").click()
+    expect(form.get_by_test_id("field-error-expires_at")).to_contain_text("after now")
     assert len(server.api("tenant", "GET", "/v1/tokens").json()) == 1
+    form.get_by_label("Expires").select_option("")
 
     # a read token that expires in a day: the secret once, then it reads and cannot write
     form.get_by_label("Label").fill("dashboard")

@@ -1,20 +1,12 @@
 // API tokens: yours (the operator: every account's). Make one with a scope (full, read-only, one lease)
 // and an expiry; its secret is shown once, here, and never again. Revoke one: it stops working at once.
 import { get, post } from "./api.js";
-import { badge, confirmRow, errorBox, field, h, isoFromLocal, panel, select, table, text, when } from "./ui.js";
+import { badge, confirmRow, errorBox, field, h, isoFromLocal, markFields, panel, select, table, text, when } from "./ui.js";
 
 const SCOPES = [["full", "full: everything your account may do"], ["read", "read: only reads, changes nothing"],
   ["lease", "lease: one lease of yours (read it, run jobs on it)"]];
 const LIFETIMES = [["", "never"], ["3600", "in 1 hour"], ["86400", "in 1 day"], ["604800", "in 7 days"],
   ["2592000", "in 30 days"], ["7776000", "in 90 days"], ["at", "at a time…"]];
-
-/** The form field an API refusal is about: `details.field`, or the field a 422 names first. */
-function fieldOf(e) {
-  if (e.details && typeof e.details.field === "string") return e.details.field;
-  const first = e.details && Array.isArray(e.details.errors) ? String(e.details.errors[0] || "") : "";
-  const m = /^([a-z_]+):/.exec(first);
-  return m ? m[1] : null;
-}
 
 function createPanel(ctx, leases) {
   const label = text("label", "what it is for, e.g. CI runner", "", "tok");
@@ -36,7 +28,7 @@ function createPanel(ctx, leases) {
   const form = h("form", { testid: "token-create", onsubmit: async (ev) => {
     ev.preventDefault();
     status.replaceChildren();
-    form.querySelectorAll(".field-error").forEach((el) => el.remove());
+    markFields(form, {});
     const body = { label: label.value, scope: scope.value };
     if (scope.value === "lease") body.lease = lease.value || undefined;
     if (lifetime.value === "at") body.expires_at = isoFromLocal(at.value);
@@ -50,16 +42,9 @@ function createPanel(ctx, leases) {
       form.reset();
       sync();
       ctx.refreshList();
-    } catch (e) {
-      const name = fieldOf(e);
-      const box = errorBox(e, "token-error");
-      const holder = name && form.querySelector(`[data-field="${name === "expires_in_s" ? "expires_at" : name}"]`);
-      if (holder) {
-        box.classList.add("field-error");
-        holder.append(box);
-      } else {
-        status.replaceChildren(box);
-      }
+    } catch (e) { // the server's message under the field it is about, and in full below the form
+      markFields(form, e, { expires_in_s: "expires_at" });
+      status.replaceChildren(errorBox(e, "token-error"));
     }
   } },
   field("Label", label), field("Scope", scope), leaseField,
