@@ -210,6 +210,22 @@ def test_cancelling_a_reservation_gives_its_commitment_back(http: tuple[TestClie
     assert c.post("/v1/orders", json=later, headers=dev).status_code == 201
 
 
+def test_usage_reported_for_a_member_is_its_organisations(http: tuple[TestClient, H]) -> None:
+    """A gateway that names the member as the subject bills the organisation (members have no invoices)."""
+    c, op = http
+    acme = Org(c, op, "acme")
+    acme.add("acme-dev", "developer")
+    event = {"id": "e1", "source": "gw", "type": "inference_input_tokens", "subject": "acme-dev",
+             "time": "2026-11-23T07:00:00Z", "data": {"quantity": "1000000"}}
+    assert c.post("/v1/usage/events", json=event, headers=op).status_code == 202
+    rows = c.get("/v1/usage", headers=acme.admin).json()
+    assert [r["quantity"] for r in rows if r["meter"] == "inference_input_tokens"] == ["1000000"], rows
+    # the operator names organisations, not members, for money
+    for path, body in (("/v1/plans", {"tenant": "acme-dev", "kind": "payg", "effective_from": "2026-12-01T00:00:00Z"}),
+                       ("/v1/wallet/top-ups", {"tenant": "acme-dev", "amount": "5"})):
+        _refused(c.post(path, json=body, headers=op), 422, "is a member of organisation 'acme'; name the organisation")
+
+
 def test_a_package_purchase_counts_against_the_limit(http: tuple[TestClient, H], demo: Platform) -> None:
     c, op = http
     assert c.post("/v1/package-products", json={"name": "l20-5h", "meter": "device_seconds", "model": "L20",

@@ -178,6 +178,9 @@ def _create(p: Platform, s: Session, tenant: str, raw: Mapping[str, Any]) -> dic
             raise ValidationError(f"unknown tenant {tenant!r}", field="tenant") from None
         if who.role is not Role.TENANT:
             raise ValidationError(f"{tenant!r} is a {who.role.value}, not a tenant", field="tenant")
+        if who.organisation is not None:  # a plan prices the organisation's orders, not one member's
+            raise ValidationError(f"{tenant!r} is a member of organisation {who.organisation_name!r}; name the "
+                                  "organisation", field="tenant")
         tid, tname = who.account_id, who.name
     plan = parse_plan(raw, "pl_" + secrets.token_hex(6), tid, now)
     if plan.held is not None:

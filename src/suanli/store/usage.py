@@ -220,16 +220,18 @@ def usage_summary(s: Session, *, tenant_id: str | None, start: datetime | None =
 
 
 def resolve_subjects(s: Session, subjects: Iterable[str]) -> dict[str, tuple[str, str]]:
-    """subject (account name or id) -> (account id, role), for those that exist."""
+    """subject (account name or id) -> (account id, role), for those that exist. A member of an
+    organisation resolves to the organisation's account: its usage is the organisation's (billed on
+    the organisation's invoice; members have none)."""
     names = list(set(subjects))
     out: dict[str, tuple[str, str]] = {}
     for i in range(0, len(names), CHUNK):
         chunk = names[i:i + CHUNK]
-        q = select(AccountRow.id, AccountRow.name, AccountRow.role).where(
+        q = select(AccountRow.id, AccountRow.name, AccountRow.role, AccountRow.organisation_id).where(
             AccountRow.name.in_(chunk) | AccountRow.id.in_(chunk))
-        for aid, name, role in s.execute(q):
-            out[name] = (aid, role)
-            out[aid] = (aid, role)
+        for aid, name, role, org in s.execute(q):
+            out[name] = (org or aid, role)
+            out[aid] = (org or aid, role)
     return out
 
 
