@@ -55,12 +55,14 @@ def _ok(r: Any) -> dict[str, Any]:
     return out
 
 
-def build(base: Path) -> World:
-    """A platform with the demo fleet, a tenant, a supplier's account and real objects, made through the API."""
+def build(base: Path, database_url: str | None = None) -> World:
+    """A platform with the demo fleet, a tenant, a supplier's account and real objects, made through the
+    API, on SQLite in ``base`` or on ``database_url``. Rate limits are off: a fuzzer sends far more than
+    a client may, and a 429 would hide what it is looking for."""
     clock = FakeClock(START)
     no_rate_limits = {"rate_limit_per_token": "0", "rate_limit_per_address": "0", "auth_failure_limit": "0"}
-    platform = Platform(Settings(data_dir=base, database_url=None, driver="none", **no_rate_limits), clock=clock,
-                        driver=FakeDriver(clock=clock))
+    platform = Platform(Settings(data_dir=base, database_url=database_url, driver="none", **no_rate_limits),
+                        clock=clock, driver=FakeDriver(clock=clock))
     op_token = accounts.bootstrap_operator(platform)
     assert op_token
     app = create_app(platform)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from fuzz_world import TENANT, World, build
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -18,6 +19,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from suanli.api.app import create_app
+from suanli.service import accounts
+from suanli.service.platform import Platform
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -73,3 +78,23 @@ def test_an_order_for_1e30_hours_is_refused(world: World) -> None:
     r = call(world, "tenant", "POST", "/v1/orders", body={"form": "gpu", "quantity": 1, "models": ["L20"],
                                                           "hours": "1e30"})
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize("bound", ["since", "until"])
+def test_an_audit_filter_at_the_end_of_time_is_refused(world: World, bound: str) -> None:
+    """Found: ``until=9999-12-31T23:59:59-01:00`` overflowed converting to UTC before its range was checked (500)."""
+    for value in ("9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+00:06"):
+        r = call(world, "operator", "GET", "/v1/audit", query={bound: value})
+        assert r.status_code == 422 and "from 2000 to 2100" in r.json()["error"]["message"]
+
+
+def test_a_token_id_past_the_column_is_refused(platform: Platform) -> None:
+    """Found on PostgreSQL: ``POST /v1/tokens/4294967295/revoke`` reached the database with an id past its
+    32-bit column (500 integer out of range); SQLite answered 404."""
+    token = accounts.bootstrap_operator(platform)
+    with TestClient(create_app(platform)) as c:
+        for token_id in (2**31, 4294967295, 2**62):
+            r = c.post(f"/v1/tokens/{token_id}/revoke", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 422, r.text
+        r = c.post(f"/v1/tokens/{2**31 - 1}/revoke", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 404, r.text

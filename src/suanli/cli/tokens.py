@@ -83,7 +83,7 @@ def token_create(ctx: typer.Context,
 
 @token_app.command("revoke")
 def token_revoke(ctx: typer.Context, token_id: Annotated[int, typer.Argument(help="The token's id (`suanli token "
-                                                                             "list`).", min=1, max=2**62)],
+                                                                             "list`).", min=1, max=2**31 - 1)],
                  as_json: JsonOpt = False) -> None:
     """Revoke an API token (yours; the operator: anyone's). It stops working at once."""
     with client(ctx) as api:

@@ -68,7 +68,7 @@ def parse_instant(v: str | None, field: str) -> datetime | None:
         raise ValidationError(f"{field} {v[:40]!r} is not a date-time; {rule}", field=field)
     if d.tzinfo is None or d.utcoffset() is None:
         raise ValidationError(f"{field} {v[:40]!r} has no time zone; {rule}", field=field)
-    if not 2000 <= d.astimezone(UTC).year < 2100:
+    if not 2000 <= d.year < 2100 or not 2000 <= d.astimezone(UTC).year < 2100:  # local year first: no overflow
         raise ValidationError(f"{field} {v[:40]!r} is out of range; {rule}", field=field)
     return d.astimezone(UTC)
 

@@ -45,6 +45,7 @@ def create_token(p: PlatformDep, who: PrincipalDep, body: TokenCreateRequest | N
 
 
 @router.post("/v1/tokens/{token_id}/revoke", response_model=ApiTokenResponse)
-def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**62)], p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], p: PlatformDep,  # the id column is 32-bit
+                 who: PrincipalDep) -> dict[str, Any]:
     """Revoke one of your tokens (the operator: anyone's); it stops working at once."""
     return token_out(p, tokens.revoke_token(p, who, token_id))
