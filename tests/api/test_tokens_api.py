@@ -202,6 +202,8 @@ def test_no_token_makes_a_wider_one(http: tuple[TestClient, H, H], clock: FakeCl
     ({"scope": "admin"}, "allowed: full, read, lease"),
     ({"scope": "lease"}, "needs the lease"),
     ({"scope": "read", "lease": "lse_x"}, "only with scope lease"),
+    ({"scope": "lease", "lease": "ls_a\u0000b"}, "lease"),  # a NUL reached PostgreSQL: 500
+    ({"scope": "lease", "lease": "x" * 5000}, "lease"),
     ({"label": "a\x1b[31mred"}, "control"),
     ({"label": "\u202eevil"}, "control"),
     ({"label": "x" * 81}, "80"),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from suanli.api.schemas.common import Wire
+from suanli.api.schemas.common import Name, Wire
 
 LIFETIME_MIN_S = 60
 LIFETIME_MAX_S = 3660 * 86_400  # about ten years (domain.tokens.MAX_LIFETIME)
@@ -20,8 +20,7 @@ class TokenCreateRequest(Wire):
                                                             "text without control characters).")] = ""
     scope: Annotated[str, Field(max_length=16, description="full (default) | read (changes nothing) | lease (one "
                                                            "lease of your own: read it, run jobs on it)")] = "full"
-    lease: Annotated[str | None, Field(max_length=64, description="The lease of a lease token (scope lease "
-                                                                  "only).")] = None
+    lease: Annotated[Name | None, Field(description="The lease of a lease token (scope lease only).")] = None
     expires_at: Annotated[datetime | None, Field(description="When it stops working (ISO-8601 with a time zone, "
                                                              "60 s to ~10 years from now).")] = None
     expires_in_s: Annotated[int | None, Field(strict=True, ge=LIFETIME_MIN_S, le=LIFETIME_MAX_S,
