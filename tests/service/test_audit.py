@@ -170,3 +170,11 @@ def test_a_members_changes_name_the_member_and_belong_to_its_organisation(demo: 
         e.object_id for e in trail(demo, operator, object_type="api_tokens", tenant_id=tenant.account_id)}
     with pytest.raises(PermissionDeniedError):  # reading the trail is the organisation admin's
         trail(demo, dev)
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_postgres_refuses_truncate_too(platform: Platform, operator: Principal) -> None:
+    n = len(trail(platform, operator))
+    with pytest.raises(DBAPIError, match=APPEND_ONLY), platform.engine.begin() as c:
+        c.execute(text("TRUNCATE audit_events"))
+    assert len(trail(platform, operator)) == n > 0
