@@ -170,16 +170,18 @@ def _str(value: Any, key: str, where: str, longest: int = 64) -> str:
     return s
 
 
-def _dec(value: Any, key: str, where: str, *, positive: bool = True) -> Decimal:
+def _dec(value: Any, key: str, where: str, *, positive: bool = True, bounded: bool = True) -> Decimal:
+    """A number of the document; ``bounded=False`` for money, whose range ``check_amount`` checks."""
     if isinstance(value, float):
         value = repr(value)
     try:
         d = Decimal(str(value))
     except InvalidOperation:
         raise ValidationError(f"{where}: {key} is not a number: {value!r}", field=key, where=where) from None
-    if not d.is_finite() or (positive and d <= 0) or d < 0 or d > MAX_NUMBER:
-        raise ValidationError(f"{where}: {key} must be {'> 0' if positive else '>= 0'} and <= {MAX_NUMBER}, got "
-                              f"{value!r}", field=key)
+    if not d.is_finite() or (positive and d <= 0) or d < 0 or (bounded and d > MAX_NUMBER):
+        limit = f" and <= {MAX_NUMBER}" if bounded else ""
+        raise ValidationError(f"{where}: {key} must be {'> 0' if positive else '>= 0'}{limit}, got {value!r}",
+                              field=key)
     return d
 
 
@@ -265,13 +267,13 @@ def parse_fleet(raw: Any, catalog: Catalog) -> FleetSpec:
         spec.prices.append(PriceRow(
             model=cat.get(str(_req(row, "model", w))).name, site=None if row.get("site") is None else _str(row["site"], "site", w),
             unit=_str(row.get("unit", "device_hour"), "unit", w, 16),
-            amount=_dec(_req(row, "amount", w), "amount", w), effective_from=row.get("effective_from"),
+            amount=_dec(_req(row, "amount", w), "amount", w, bounded=False), effective_from=row.get("effective_from"),
         ))
     for i, row in enumerate(_rows(raw, "floors")):
         w = f"floors[{i}]"
         spec.floors.append(FloorPrice(
             supplier=_str(_req(row, "supplier", w), "supplier", w), model=cat.get(str(_req(row, "model", w))).name,
-            device_hour=_dec(_req(row, "device_hour", w), "device_hour", w),
+            device_hour=_dec(_req(row, "device_hour", w), "device_hour", w, bounded=False),
         ))
     return spec
 
