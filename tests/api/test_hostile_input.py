@@ -5,6 +5,7 @@ what is allowed, and writes nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from suanli.api.app import create_app
 from suanli.domain.accounts import Principal
 from suanli.service import accounts
 from suanli.service.platform import Platform
+from suanli.testing.clock import FakeClock
 
 H = dict[str, str]
 
@@ -266,6 +268,20 @@ def test_usage_of_a_meter_no_plan_prices_shows_as_an_unpriced_line_at_zero(api: 
     assert r.status_code == 201, r.text
     [line] = [x for x in api.c.get("/v1/invoices/2026-11", headers=api.t).json()["lines"] if x["meter"] == "egress_gb"]
     assert (line["kind"], line["amount"]) == ("usage", "2.50")
+
+
+def test_an_invoice_with_unpriced_usage_issues_with_the_line_at_zero(api: Api, clock: FakeClock) -> None:
+    event = {"id": "e1", "source": "gw", "type": "egress_gb", "subject": "acme", "time": "2026-11-23T07:00:00Z",
+             "data": {"quantity": "5"}}
+    assert api.c.post("/v1/usage/events", json=event, headers=api.op).status_code == 202
+    clock.set(datetime(2026, 12, 2, tzinfo=UTC))
+    r = api.c.post("/v1/billing/invoices", json={"tenant": "acme", "period": "2026-11"}, headers=api.op)
+    assert r.status_code == 201, r.text
+    [line] = [x for x in r.json()["lines"] if x["meter"] == "egress_gb"]
+    assert (line["kind"], line["amount"]) == ("unpriced", "0.00") and "unpriced" in line["description"]
+    assert api.c.get("/v1/ledger/check", headers=api.op).json()["unbalanced_entries"] == []
+    r = api.c.get(f"/v1/billing/invoices/{r.json()['id']}", params={"format": "html"}, headers=api.op)
+    assert r.status_code == 200 and "unpriced" in r.text
 
 
 @pytest.mark.parametrize(("change", "says"), [
