@@ -178,3 +178,26 @@ def test_postgres_refuses_truncate_too(platform: Platform, operator: Principal) 
     with pytest.raises(DBAPIError, match=APPEND_ONLY), platform.engine.begin() as c:
         c.execute(text("TRUNCATE audit_events"))
     assert len(trail(platform, operator)) == n > 0
+
+
+def test_statements_are_recorded_like_the_unit_of_work(demo: Platform, operator: Principal) -> None:
+    """UPDATE by a WHERE clause, a bulk UPDATE by primary key and a DELETE through the session are
+    recorded row by row, with the rows they touched only."""
+    from sqlalchemy import delete, select, update
+
+    from suanli.store.tables import NodeRow, SupplierRow
+
+    with demo.tx() as s:
+        first, second, third = s.scalars(select(NodeRow.id).order_by(NodeRow.id).limit(3)).all()
+    with acting(operator), demo.tx() as s:
+        s.execute(update(NodeRow).where(NodeRow.id == first).values(state_reason="fan swap"))
+        s.execute(update(NodeRow), [{"id": second, "state_reason": "firmware"}, {"id": third, "state_reason": ""}])
+        s.add(SupplierRow(name="short-lived", display_name="x"))
+        s.flush()
+        s.execute(delete(SupplierRow).where(SupplierRow.name == "short-lived"))
+    nodes = trail(demo, operator, object_type="nodes", actor="operator")
+    assert sorted((e.object_id, e.changes["state_reason"][1]) for e in nodes) == sorted(
+        [(str(first), "fan swap"), (str(second), "firmware")])  # the third row did not change
+    supplier = trail(demo, operator, object_type="suppliers", object_id="short-lived")
+    assert [e.action for e in supplier] == [AuditAction.DELETE, AuditAction.CREATE]
+    assert supplier[0].changes["display_name"] == ["x", None]

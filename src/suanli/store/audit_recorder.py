@@ -269,6 +269,13 @@ def _updated(orm: ORMExecuteState, table: Table, actor: Callable[[], AuditActor]
     q = select(table)
     if stmt.whereclause is not None:
         q = q.where(stmt.whereclause)
+    params = orm.parameters
+    if isinstance(params, Sequence) and not isinstance(params, Mapping) and params:  # bulk UPDATE by primary key
+        names = {str(k) for r in params for k in r} - {c.key for c in pk}
+        if names and all((table.name, c) in IGNORED_COLUMNS for c in names):
+            return None
+        keys = [tuple(r.get(c.key) for c in pk) for r in params]
+        q = q.where(tuple_(*pk).in_(keys) if len(pk) > 1 else pk[0].in_([k[0] for k in keys]))
     if conn.dialect.name == "postgresql":
         q = q.with_for_update()
     before = {tuple(r[c.name] for c in pk): dict(r) for r in conn.execute(q).mappings()}
