@@ -17,6 +17,7 @@ def test_members_through_the_cli(cli: Cli, tokens: dict[str, str]) -> None:
     ana = r.stdout.strip().splitlines()[-1]
     assert ana.startswith("sl_") and "developer" in r.stdout and "30 CNY" in r.stdout
     fin = cli.json("member", "add", "fay", "--role", "finance", token=acme)["token"]
+    assert "ana (tenant, developer of organisation acme)" in cli("whoami", token=ana).stdout
 
     assert cli(*L20_10H, token=ana).exit_code == 0  # 26.00 of 30
     r = cli(*L20_10H, token=ana)

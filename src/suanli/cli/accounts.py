@@ -82,5 +82,6 @@ def whoami(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json({"server": conf.server, "account": me})
         return
-    show(f"{me.name} ({me.role}{', ' + me.supplier if me.supplier else ''}) on {conf.server} "
+    member = f", {me.member_role} of organisation {me.organisation}" if me.organisation else ""
+    show(f"{me.name} ({me.role}{', ' + me.supplier if me.supplier else ''}{member}) on {conf.server} "
          f"[server from {conf.server_from}, token from {conf.token_from}]")
