@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from suanli.domain.catalog import AcceleratorModel, Catalog
-from suanli.domain.text import control_char
+from suanli.domain.text import NAME_RULE, control_char, is_name
 from suanli.errors import ValidationError
 
 
@@ -170,6 +170,15 @@ def _str(value: Any, key: str, where: str, longest: int = 64) -> str:
     return s
 
 
+def _ident(value: Any, key: str, where: str) -> str:
+    """An identifier of the document (a site, a region, a supplier, a node): the API's name rule, so that
+    every route can name it."""
+    s = str(value)
+    if not is_name(s):
+        raise ValidationError(f"{where}: {key} {s[:40]!r} is not a name; allowed: {NAME_RULE}", field=key, where=where)
+    return s
+
+
 def _dec(value: Any, key: str, where: str, *, positive: bool = True, bounded: bool = True) -> Decimal:
     """A number of the document; ``bounded=False`` for money, whose range ``check_amount`` checks."""
     if isinstance(value, float):
@@ -221,7 +230,7 @@ def parse_fleet(raw: Any, catalog: Catalog) -> FleetSpec:
     for i, row in enumerate(_rows(raw, "sites")):
         w = f"sites[{i}]"
         spec.sites.append(Site(
-            name=_str(_req(row, "name", w), "name", w), region=_str(_req(row, "region", w), "region", w),
+            name=_ident(_req(row, "name", w), "name", w), region=_ident(_req(row, "region", w), "region", w),
             tier=_enum(SiteTier, row.get("tier", "cloud"), "tier", w),
             pue=_dec(_req(row, "pue", w), "pue", w), power_price_kwh=_dec(_req(row, "power_price_kwh", w), "power_price_kwh", w),
             currency=_str(row.get("currency", "CNY"), "currency", w, 3),
@@ -230,7 +239,7 @@ def parse_fleet(raw: Any, catalog: Catalog) -> FleetSpec:
             raise ValidationError(f"{w}: pue must be >= 1.0, got {spec.sites[-1].pue}", field="pue")
     for i, row in enumerate(_rows(raw, "suppliers")):
         w = f"suppliers[{i}]"
-        spec.suppliers.append(Supplier(name=_str(_req(row, "name", w), "name", w),
+        spec.suppliers.append(Supplier(name=_ident(_req(row, "name", w), "name", w),
                                        display_name=_str(row.get("display_name", ""), "display_name", w, 200)))
     site_names = {s.name for s in spec.sites}
     supplier_names = {s.name for s in spec.suppliers}
@@ -240,8 +249,8 @@ def parse_fleet(raw: Any, catalog: Catalog) -> FleetSpec:
         if not isinstance(devices, Mapping):
             raise ValidationError(f"{w}: devices must be a mapping {{model, count}}", field="devices")
         model = cat.get(str(_req(devices, "model", w + ".devices"))).name
-        site = _str(_req(row, "site", w), "site", w)
-        supplier = _str(_req(row, "supplier", w), "supplier", w)
+        site = _ident(_req(row, "site", w), "site", w)
+        supplier = _ident(_req(row, "supplier", w), "supplier", w)
         if site_names and site not in site_names:
             raise ValidationError(f"{w}: unknown site {site!r}; sites in this file: {sorted(site_names)}", field="site")
         if supplier_names and supplier not in supplier_names:
@@ -249,7 +258,7 @@ def parse_fleet(raw: Any, catalog: Catalog) -> FleetSpec:
                 f"{w}: unknown supplier {supplier!r}; suppliers in this file: {sorted(supplier_names)}", field="supplier"
             )
         spec.nodes.append(Node(
-            name=_str(_req(row, "name", w), "name", w, 120), site=site, supplier=supplier,
+            name=_ident(_req(row, "name", w), "name", w), site=site, supplier=supplier,
             cpu_cores=_int(_req(row, "cpu_cores", w), "cpu_cores", w),
             memory_gib=_int(_req(row, "memory_gib", w), "memory_gib", w),
             model=model, device_count=_int(_req(devices, "count", w + ".devices"), "count", w, minimum=1,
@@ -272,7 +281,7 @@ def parse_fleet(raw: Any, catalog: Catalog) -> FleetSpec:
     for i, row in enumerate(_rows(raw, "floors")):
         w = f"floors[{i}]"
         spec.floors.append(FloorPrice(
-            supplier=_str(_req(row, "supplier", w), "supplier", w), model=cat.get(str(_req(row, "model", w))).name,
+            supplier=_ident(_req(row, "supplier", w), "supplier", w), model=cat.get(str(_req(row, "model", w))).name,
             device_hour=_dec(_req(row, "device_hour", w), "device_hour", w, bounded=False),
         ))
     return spec

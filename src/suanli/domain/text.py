@@ -8,6 +8,7 @@ Used by the wire schemas (``suanli.api.schemas.common``) and by the usage-event 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -21,3 +22,14 @@ def control_char(text: str, *, lines: bool = False) -> str | None:
         if ch in BIDI or cat in ("Cs", "Cn") or (cat == "Cc" and not (lines and ch in "\n\t")):
             return f"U+{ord(ch):04X}"
     return None
+
+
+NAME_MAX = 64
+"""The longest identifier: the narrowest column an identifier is stored in (a model, a site, a supplier)."""
+NAME_RULE = f"1 to {NAME_MAX} characters of letters A-Z a-z, digits, '-', '_' and '.'"
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def is_name(text: str) -> bool:
+    """An identifier (an account, a site, a supplier, a node, a model ...): :data:`NAME_RULE`."""
+    return len(text) <= NAME_MAX and _NAME.fullmatch(text) is not None

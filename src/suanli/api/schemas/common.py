@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 from suanli.domain.clock import EARLIEST, LATEST
 from suanli.domain.jobs import MAX_TIME_LIMIT_S
 from suanli.domain.money import MAX_PLACES, check_amount
-from suanli.domain.text import control_char
+from suanli.domain.text import NAME_MAX, NAME_RULE, control_char, is_name
 from suanli.errors import ValidationError
 
 T = TypeVar("T")
@@ -153,9 +153,6 @@ class Page(BaseModel, Generic[T]):
 # Input rules (docs/api.md "Input rules"): every request field uses one of these types, so one rule
 # holds on every route and a refusal is a 422 that says what is allowed.
 
-NAME_MAX = 64
-"""The longest identifier (``Name``): the narrowest column an identifier is stored in (a model, a site,
-a supplier) holds 64 characters."""
 TEXT_MAX = 500
 """The longest free text (``Text``: a reason, a description, a note)."""
 LABEL_MAX = 120
@@ -177,12 +174,12 @@ def _plain(v: object, what: str, longest: int, *, lines: bool) -> str:
     return v
 
 
-_NAME_RULE = f"1 to {NAME_MAX} characters of letters A-Z a-z, digits, '-', '_' and '.'"
+_NAME_RULE = NAME_RULE
 
 
 def _name(v: object) -> str:
     s = _plain(v, _NAME_RULE, NAME_MAX, lines=False)
-    if not _NAME_RE.fullmatch(s):
+    if not is_name(s):
         raise PydanticCustomError("name_pattern", "{value} is not a name; allowed: " + _NAME_RULE,
                                   {"value": repr(s[:40])})
     return s

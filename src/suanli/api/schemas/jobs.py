@@ -7,8 +7,9 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from suanli.api.schemas.common import NAME_MAX, Dec, Devices, Label, Name, Seconds, Wire
+from suanli.api.schemas.common import Dec, Devices, Label, Name, Seconds, Wire
 from suanli.domain.jobs import MAX_ARGS, MAX_COMMAND_BYTES, MAX_TIME_LIMIT_S
+from suanli.domain.text import NAME_MAX
 
 
 def _no_nul(v: str) -> str:
