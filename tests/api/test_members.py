@@ -153,6 +153,9 @@ def test_a_member_over_its_limit_cannot_order_and_nothing_is_written(http: tuple
     assert first.status_code == 201, first.text
     listed = {m["name"]: m for m in c.get("/v1/members", headers=acme.admin).json()}
     assert listed["acme-dev"]["spent"] == "26.00" and listed["acme-dev"]["spend_limit"] == "50"
+    me = c.get("/v1/me", headers=dev).json()  # a member reads its own limit and spend
+    assert (me["spend_limit"], me["spent"], me["currency"], me["organisation"]) == ("50", "26.00", "CNY", "acme")
+    assert c.get("/v1/me", headers=acme.admin).json()["spent"] is None
     before = (_count(demo, OrderRow), _count(demo, LeaseRow))
     err = _refused(c.post("/v1/orders", json=L20_10H, headers=dev), 409,
                    "over its monthly spend limit: limit 50 CNY, spent 26.00 CNY in 2026-11 (UTC), this costs 26.00 CNY")

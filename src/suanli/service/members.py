@@ -97,3 +97,13 @@ def remove_member(p: Platform, actor: Principal, member: str, organisation: str 
         m = store.get_member(s, org.account_id, org.name, member, for_update=True)
         store.remove(s, m.account_id, p.clock.now())
         return m
+
+
+def own_spend(p: Platform, actor: Principal) -> tuple[Decimal | None, Decimal] | None:
+    """A member's own monthly limit and what it spent this month (``None`` for anyone else); every
+    member may read its own (``GET /v1/me``)."""
+    if actor.organisation is None:
+        return None
+    with p.tx() as s:
+        m = store.get_member(s, actor.organisation, actor.tenant_name, actor.account_id)
+        return m.spend_limit, spend.spent(p, s, actor.account_id)

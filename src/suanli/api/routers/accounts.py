@@ -14,7 +14,7 @@ from suanli.api.schemas.accounts import (
 from suanli.api.schemas.common import Name
 from suanli.api.schemas.tokens import TokenCreatedResponse, TokenCreateRequest
 from suanli.domain.accounts import Principal
-from suanli.service import accounts, tokens
+from suanli.service import accounts, members, tokens
 
 router = APIRouter(tags=["accounts"])
 
@@ -25,8 +25,15 @@ def account_out(a: Principal) -> dict[str, Any]:
 
 
 @router.get("/v1/me", response_model=AccountResponse)
-def me(who: PrincipalDep) -> dict[str, Any]:
-    return account_out(accounts.whoami(who))
+def me(p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+    """The account in effect; a member also sees its monthly spend limit and what it spent this month."""
+    out = account_out(accounts.whoami(who))
+    own = members.own_spend(p, who)
+    if own is not None:
+        limit, spent = own
+        out |= {"spend_limit": None if limit is None else format(limit, "f"), "spent": format(spent, "f"),
+                "currency": p.settings.currency}
+    return out
 
 
 @router.get("/v1/accounts", response_model=list[AccountResponse])

@@ -21,6 +21,11 @@ class AccountResponse(BaseModel):
     member_role: str | None = None
     """A tenant's role in its organisation: admin (the organisation's own account too), developer,
     finance or viewer; null for operators and suppliers."""
+    spend_limit: str | None = None
+    """``GET /v1/me`` of a member: its monthly spend limit (null: none), in ``currency``."""
+    spent: str | None = None
+    """``GET /v1/me`` of a member: what it committed this calendar month (UTC)."""
+    currency: str | None = None
 
 
 class AccountCreatedResponse(AccountResponse):
