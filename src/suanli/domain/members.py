@@ -21,7 +21,8 @@ An action a tenant may do that has no row here is the admin's alone (fail closed
 
 Spend limits: a member may have a monthly limit (the operator's currency). Its spend in a
 calendar month (UTC) is what it committed that month: the committed cost of each order it placed
-(not cancelled) plus the price of each package it bought. See :func:`order_commitment`.
+(not cancelled), the quoted cost of the time it added to leases by extending them, and the price
+of each package it bought. See :func:`order_commitment` and :mod:`suanli.service.spend`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Organisation members (子账号): list, add, change and remove them; spend limits at order time.
+"""Organisation members (子账号): list, add, change and remove them.
 
 An organisation's admin (its own account, or a member with the admin role) manages its members;
 the operator manages any organisation's (naming it). Adding a member creates a tenant account of
@@ -17,10 +17,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, Grant, authorize
-from suanli.domain.members import (
-    Member,
-    parse_member_role,
-)
+from suanli.domain.members import Member, parse_member_role
 from suanli.domain.money import check_amount
 from suanli.errors import ValidationError
 from suanli.service import spend
