@@ -26,6 +26,7 @@ TENANT = "acme"
 SUPPLIER = "huadong-idc"
 NODE = "sh-h800-01"
 PRODUCT = "h800-10h"
+MEMBER = "acme-dev"
 
 
 @dataclass
@@ -36,12 +37,15 @@ class World:
     platform: Platform
     tokens: dict[str, str]
     ids: dict[str, str] = field(default_factory=dict)
+    protected: dict[str, set[str]] = field(default_factory=dict)
+    """Path parameter -> values no request may name: the actors' own tokens (revoking one would
+    answer every later request 401) and the tenant's admin (a member route could remove it)."""
 
     def path_values(self, path: str) -> dict[str, str]:
         i = self.ids
         return {"lease_id": i["lease"], "job_id": i["job"], "order_id": i["reservation"], "invoice_id": i["invoice"],
                 "plan_id": i["plan"], "voucher_id": i["voucher"], "tenant": TENANT, "period": "2026-10",
-                "supplier": SUPPLIER, "product": PRODUCT,
+                "supplier": SUPPLIER, "product": PRODUCT, "token_id": i["token"], "member": MEMBER,
                 "name": TENANT if path.startswith("/v1/accounts") else NODE}
 
     def query_values(self) -> dict[str, str]:
@@ -97,9 +101,13 @@ def build(base: Path, database_url: str | None = None) -> World:
         clock.set(NOW)
         invoice = _ok(c.post("/v1/billing/invoices", json={"tenant": TENANT, "period": "2026-10"}, headers=op))
         job = _ok(c.post(f"/v1/leases/{order['lease_id']}/jobs", json={"command": ["echo", "hi"]}, headers=t))
+        own_tokens = {str(x["id"]) for x in c.get("/v1/tokens", params={"all": "true"}, headers=op).json()}
+        spare = _ok(c.post("/v1/tokens", json={"label": "spare", "scope": "read"}, headers=t))
+        _ok(c.post("/v1/members", json={"name": MEMBER, "role": "developer", "spend_limit": "1000"}, headers=t))
         ids |= {"lease": order["lease_id"], "order": order["id"], "reservation": reservation["id"],
-                "plan": plan["id"], "voucher": voucher["id"], "invoice": invoice["id"], "job": job["id"]}
-    return World(app, platform, tokens, ids)
+                "plan": plan["id"], "contract": contract, "voucher": voucher["id"], "invoice": invoice["id"],
+                "job": job["id"], "token": str(spare["id"])}
+    return World(app, platform, tokens, ids, {"token_id": own_tokens, "member": {TENANT}})
 
 
 def valid_bodies(world: World) -> dict[tuple[str, str], Any]:
@@ -147,7 +155,7 @@ def valid_bodies(world: World) -> dict[tuple[str, str], Any]:
                                              "other_subsidy": "0"},
         ("POST", "/v1/vouchers/approved-suppliers"): {"scheme": "shenzhen", "supplier": SUPPLIER},
         ("PUT", "/v1/vouchers/firms/{tenant}"): {"startup": True, "note": "founded 2025"},
-        ("POST", "/v1/vouchers/{voucher_id}/claims"): {"contract": i["plan"]},
+        ("POST", "/v1/vouchers/{voucher_id}/claims"): {"contract": i["contract"]},
         ("POST", "/v1/vouchers/{voucher_id}/redemptions"): {"invoice": i["invoice"], "evidence": "acceptance"},
         ("POST", "/v1/related-parties"): {"tenant": TENANT, "supplier": SUPPLIER, "note": "same owner"},
         ("POST", "/v1/billing/invoices"): {"tenant": TENANT, "period": "2026-09"},
@@ -155,4 +163,8 @@ def valid_bodies(world: World) -> dict[tuple[str, str], Any]:
         ("POST", "/v1/billing/invoices/{invoice_id}/credit-notes"): {"amount": "1", "reason": "outage"},
         ("POST", "/v1/billing/invoices/{invoice_id}/debit-notes"): {"amount": "1", "reason": "late fee"},
         ("POST", "/v1/payouts"): {"supplier": SUPPLIER, "amount": "0.01"},
+        ("POST", "/v1/tokens"): {"label": "ci", "scope": "lease", "lease": i["lease"], "expires_in_s": 3600},
+        ("POST", "/v1/accounts/{name}/tokens"): {"label": "ci", "scope": "read", "expires_in_s": 3600},
+        ("POST", "/v1/members"): {"name": "acme-fin", "role": "finance", "spend_limit": "10"},
+        ("PATCH", "/v1/members/{member}"): {"role": "viewer", "spend_limit": "5"},
     }
