@@ -68,7 +68,7 @@ def test_operator_reads_filters_and_exports_the_audit_trail(
     page.get_by_label("Since").fill("2026-12-02T00:00")
     page.get_by_label("Until").fill("2026-12-01T00:00")
     page.get_by_role("button", name="Filter").click()
-    expect(page.locator('[data-field="until"]').get_by_test_id("audit-error")).to_contain_text(
+    expect(page.locator('[data-field="until"]').get_by_test_id("field-error-until")).to_contain_text(
         "until must be after since")
 
     # the demo tenant sees its own organisation's entries, never beta-lab's

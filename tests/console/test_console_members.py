@@ -28,7 +28,7 @@ def test_an_admin_manages_members_and_their_limits(server: Any, sign_in: Callabl
     form.get_by_label("Role").select_option("developer")
     form.get_by_label("Monthly limit").fill("-5")
     form.get_by_role("button", name="Add member").click()
-    expect(form.locator('[data-field="spend_limit"]').get_by_test_id("member-error")).to_contain_text(">= 0")
+    expect(form.locator('[data-field="spend_limit"]').get_by_test_id("field-error-spend_limit")).to_contain_text(">= 0")
     assert server.api("tenant", "GET", "/v1/members").json() == []
 
     form.get_by_label("Monthly limit").fill("30")

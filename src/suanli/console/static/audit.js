@@ -2,15 +2,10 @@
 // The operator sees every entry; a tenant its own organisation's (the API decides). Filters narrow
 // the table (newest first, 50 a page); Export downloads the filtered trail as CSV or JSON.
 import { download, get } from "./api.js";
-import { errorBox, field, h, isoFromLocal, select, table, text, when } from "./ui.js";
+import { errorBox, field, h, isoFromLocal, markFields, select, table, text, when } from "./ui.js";
 
 const ACTIONS = [["", "any"], ["create", "create"], ["update", "update"], ["delete", "delete"]];
 const PAGE = 50;
-
-/** The field a refusal is about (`details.field`), so its message shows next to that input. */
-function fieldOf(e) {
-  return e.details && typeof e.details.field === "string" ? e.details.field : null;
-}
 
 export async function audit(ctx) {
   const operator = ctx.me.role === "operator";
@@ -33,20 +28,13 @@ export async function audit(ctx) {
   const clean = (q) => Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined && v !== ""));
 
   const showError = (e) => {
-    form.querySelectorAll(".field-error").forEach((el) => el.remove());
-    const box = errorBox(e, "audit-error");
-    const holder = fieldOf(e) && form.querySelector(`[data-field="${fieldOf(e)}"]`);
-    if (holder) {
-      box.classList.add("field-error");
-      holder.append(box);
-    } else {
-      status.replaceChildren(box);
-    }
+    status.replaceChildren(errorBox(e, "audit-error"));
+    markFields(form, e);
   };
 
   const load = async () => {
     status.replaceChildren();
-    form.querySelectorAll(".field-error").forEach((el) => el.remove());
+    markFields(form, {});
     let page;
     try {
       page = await get("/v1/audit", { ...clean(query()), offset, limit: PAGE });

@@ -2,35 +2,20 @@
 // what each committed this month (UTC), add one (its first token is shown once, here), change a limit or a
 // role, remove one (its tokens stop working at once). The server decides; its message shows next to the field.
 import { call, get, post } from "./api.js";
-import { confirmRow, errorBox, field, h, money, panel, select, table, text, when } from "./ui.js";
+import { confirmRow, errorBox, field, h, markFields, money, panel, select, table, text, when } from "./ui.js";
 
 const ROLES = [["developer", "developer: orders, leases, jobs"], ["finance", "finance: bills, wallet, packages"],
   ["viewer", "viewer: reads only"], ["admin", "admin: everything, members too"]];
 
-/** The form field an API refusal is about: `details.field`, or the field a 422 names first. */
-function fieldOf(e) {
-  if (e.details && typeof e.details.field === "string") return e.details.field;
-  const first = e.details && Array.isArray(e.details.errors) ? String(e.details.errors[0] || "") : "";
-  const m = /^([a-z_]+):/.exec(first);
-  return m ? m[1] : null;
-}
-
-/** Show a refusal next to the field it is about (else in `status`). */
+/** A refusal: the whole message in `status`, and the server's words under each field it names. */
 function showError(form, status, e, testid) {
-  const box = errorBox(e, testid);
-  const name = fieldOf(e);
-  const holder = name && form.querySelector(`[data-field="${name}"]`);
-  if (holder) {
-    box.classList.add("field-error");
-    holder.append(box);
-  } else {
-    status.replaceChildren(box);
-  }
+  status.replaceChildren(errorBox(e, testid));
+  markFields(form, e);
 }
 
 function clearErrors(form, status) {
   status.replaceChildren();
-  form.querySelectorAll(".field-error").forEach((el) => el.remove());
+  markFields(form, {});
 }
 
 function addPanel(ctx) {
