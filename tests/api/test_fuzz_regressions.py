@@ -98,3 +98,15 @@ def test_a_token_id_past_the_column_is_refused(platform: Platform) -> None:
             assert r.status_code == 422, r.text
         r = c.post(f"/v1/tokens/{2**31 - 1}/revoke", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 404, r.text
+
+
+def test_a_body_that_is_not_utf8_json_is_refused_saying_what_to_send(world: World) -> None:
+    """Found: a JSON route given bytes that are not UTF-8 answered FastAPI's "There was an error parsing the
+    body", which says neither what was wrong nor what is allowed."""
+    with TestClient(world.app) as c:
+        for path in ("/v1/orders", f"/v1/leases/{world.ids['lease']}/end"):
+            r = c.post(path, content=b"\xec\xc1\xab", headers={"Authorization": f"Bearer {world.tokens['tenant']}",
+                                                               "Content-Type": "application/json"})
+            assert r.status_code == 400, r.text
+            error = r.json()["error"]
+            assert error["code"] == "invalid" and "JSON" in error["message"] and "UTF-8" in error["message"], error

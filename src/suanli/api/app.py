@@ -84,8 +84,9 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(req: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        message = {404: f"no such endpoint: {req.method} {req.url.path} (the API is described at /openapi.json)",
+        code = {400: "invalid", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = {400: "the body cannot be read as JSON (it must be UTF-8 text); send a JSON object",
+                   404: f"no such endpoint: {req.method} {req.url.path} (the API is described at /openapi.json)",
                    405: f"{req.method} is not allowed on {req.url.path} (the API is described at /openapi.json)"}.get(exc.status_code, str(exc.detail))
         return _error(exc.status_code, code, message)
 

@@ -30,8 +30,8 @@ from suanli.api.schemas.common import ErrorResponse
 ERROR_REF = "#/components/schemas/ErrorResponse"
 
 ERROR_RESPONSES: dict[int, str] = {
-    400: "Bad request (`invalid`, `http_error`): the request cannot be read at all, e.g. a body that does not "
-         "parse as its content type or a `Content-Length` that is not a number.",
+    400: "Bad request (`invalid`): the request cannot be read at all, e.g. a JSON body that is not UTF-8 or a "
+         "`Content-Length` that is not a number.",
     401: "Unauthenticated (`unauthenticated`): no bearer token, or an unknown, revoked or expired one.",
     403: "Forbidden (`forbidden`): the token's account or scope may not do this.",
     404: "Not found (`not_found`): no such object, or another tenant's (never told apart).",
