@@ -45,7 +45,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-DEFAULT_EXAMPLES = 20
+DEFAULT_EXAMPLES = 30
 EXAMPLES = int(os.environ.get("SUANLI_FUZZ_EXAMPLES", DEFAULT_EXAMPLES))
 SEED = os.environ.get("SUANLI_FUZZ_SEED")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
