@@ -511,14 +511,16 @@ class SlurmDriver:
             self.cli.run("sacctmgr", "-i", "add", "user", user, f"Account={account}", lease_id=lease_id)
 
     def _retry_invalid_account(self, fn: Any) -> None:
-        """slurmctld learns new accounts from slurmdbd asynchronously: retry that one refusal briefly."""
+        """slurmctld learns new accounts and users from slurmdbd asynchronously: retry those refusals
+        ("Invalid account", "Invalid user id") briefly."""
         deadline = time.monotonic() + 10
         while True:
             try:
                 fn()
                 return
             except EngineError as exc:
-                if "invalid account" not in str(exc).lower() or time.monotonic() > deadline:
+                words = str(exc).lower()
+                if not ("invalid account" in words or "invalid user id" in words) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.25)
 
