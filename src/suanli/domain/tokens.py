@@ -18,11 +18,11 @@ A revoked or expired token stops working at once: every request reads the token'
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from suanli.domain.text import control_char
 from suanli.errors import ValidationError
 
 LABEL_MAX = 80
@@ -80,11 +80,13 @@ def needs_touch(last_used_at: datetime | None, now: datetime) -> bool:
 
 
 def check_label(label: str) -> str:
-    """A label: at most :data:`LABEL_MAX` characters, no control or format characters."""
+    """A label: at most :data:`LABEL_MAX` characters, no control characters (the one text rule,
+    :func:`suanli.domain.text.control_char`)."""
     if len(label) > LABEL_MAX:
         raise ValidationError(f"label is {len(label)} characters; at most {LABEL_MAX} are allowed", field="label")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") for c in label):
-        raise ValidationError("label may not hold control or formatting characters (newlines, tabs, ESC, NUL, "
+    bad = control_char(label)
+    if bad:
+        raise ValidationError(f"label may not hold control characters ({bad}: newlines, tabs, ESC, NUL, "
                               "bidirectional overrides); use printable text", field="label")
     return label.strip()
 
