@@ -28,14 +28,22 @@ def new_id(prefix: str) -> str:
 
 def _principal(row: AccountRow, token_prefix: str | None = None, s: Session | None = None) -> Principal:
     """The account as a principal; a tenant's carries its organisation (read with ``s``) and member role."""
+    org_name = None
+    if Role(row.role) is Role.TENANT and row.organisation_id is not None and s is not None:
+        org_name = s.scalar(select(AccountRow.name).where(AccountRow.id == row.organisation_id))
+    return account_principal(row, token_prefix, organisation_name=org_name)
+
+
+def account_principal(row: AccountRow, token_prefix: str | None = None, *, organisation_name: str | None = None
+                      ) -> Principal:
+    """The account as a principal, its organisation's name given (already read by the caller's query)."""
     role = Role(row.role)
     org = org_name = None
     member = None
     if role is Role.TENANT:
         member = MemberRole(row.member_role) if row.member_role else MemberRole.ADMIN
         if row.organisation_id is not None:
-            org = row.organisation_id
-            org_name = s.scalar(select(AccountRow.name).where(AccountRow.id == org)) if s is not None else None
+            org, org_name = row.organisation_id, organisation_name
     return Principal(account_id=row.id, name=row.name, role=role, supplier=row.supplier,
                      token_prefix=token_prefix, organisation=org, organisation_name=org_name, member_role=member)
 
@@ -57,17 +65,6 @@ def issue_token(s: Session, account_id: str, now: datetime) -> str:
     s.add(ApiTokenRow(account_id=account_id, token_hash=hash_token(token), prefix=token[:10], created_at=now))
     s.flush()
     return token
-
-
-def principal_for_token(s: Session, token: str) -> Principal | None:
-    found = s.execute(
-        select(AccountRow, ApiTokenRow.prefix)
-        .join(ApiTokenRow, ApiTokenRow.account_id == AccountRow.id)
-        .where(ApiTokenRow.token_hash == hash_token(token), ApiTokenRow.revoked_at.is_(None))
-    ).one_or_none()
-    if found is None or found[0].removed_at is not None:
-        return None
-    return _principal(found[0], found[1], s)
 
 
 def get_account(s: Session, name_or_id: str) -> Principal:

@@ -6,12 +6,12 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from suanli.domain.accounts import Role
+from suanli.domain.accounts import Principal, Role
 from suanli.domain.tokens import LAST_USED_EVERY, ApiToken, TokenScope
 from suanli.errors import NotFoundError
-from suanli.store.accounts import TOKEN_PREFIX, hash_token
+from suanli.store.accounts import TOKEN_PREFIX, account_principal, hash_token
 from suanli.store.tables import AccountRow, ApiTokenRow
 
 
@@ -37,6 +37,26 @@ def by_secret(s: Session, secret: str) -> ApiToken | None:
     """The token a secret belongs to, revoked or expired included (the caller decides)."""
     found = s.execute(_visible(None).where(ApiTokenRow.token_hash == hash_token(secret))).one_or_none()
     return None if found is None else _token(found[0], found[1])
+
+
+def credential(s: Session, secret: str) -> tuple[ApiToken, Principal | None] | None:
+    """What a request's secret proves, in ONE query: the token (revoked or expired included; the
+    caller decides) and the principal of its account, with the organisation's name for a member
+    (``None`` if the account was removed). ``None``: no such token. Nothing is cached, so a
+    revocation counts from the next request on."""
+    org = aliased(AccountRow)
+    found = s.execute(
+        select(ApiTokenRow, AccountRow, org.name)
+        .join(AccountRow, AccountRow.id == ApiTokenRow.account_id)
+        .outerjoin(org, org.id == AccountRow.organisation_id)
+        .where(ApiTokenRow.token_hash == hash_token(secret))).one_or_none()
+    if found is None:
+        return None
+    row, account, org_name = found
+    token = _token(row, account.name)
+    if account.removed_at is not None:
+        return token, None
+    return token, account_principal(account, row.prefix, organisation_name=org_name)
 
 
 def touch(s: Session, token_id: int, now: datetime) -> None:
