@@ -6,10 +6,13 @@
     ├── ValidationError              422 invalid        bad input: says what was wrong and what is allowed
     ├── NotFoundError                404 not_found      (also raised for another tenant's objects)
     ├── ConflictError                409 conflict       state does not allow it, duplicate key, double grant
+    │   └── FencedError              409 fenced         background work of a replica that no longer leads
     ├── CapacityError                409 no_capacity    nothing can hold the request
     ├── AuthenticationError          401 unauthenticated
     ├── PermissionDeniedError        403 forbidden
-    └── EngineError                  502 engine_error   an execution engine refused or is unreachable
+    ├── EngineError                  502 engine_error   an execution engine refused or is unreachable
+    └── BusyError                    503 busy           the order queue did not reach it in time: retry
+                                                        after ``details['retry_after_s']`` (nothing written)
 
 Every class carries an HTTP status and a stable machine-readable ``code``; the API maps them,
 the CLI prints the message and exits non-zero. ``details`` holds structured context
@@ -51,6 +54,13 @@ class ConflictError(SuanliError):
     code = "conflict"
 
 
+class FencedError(ConflictError):
+    """A write of the background work under a leadership epoch that is no longer current (another
+    replica took over): refused, and its transaction rolled back (``suanli.service.fencing``)."""
+
+    code = "fenced"
+
+
 class CapacityError(SuanliError):
     status = 409
     code = "no_capacity"
@@ -69,3 +79,11 @@ class PermissionDeniedError(SuanliError):
 class EngineError(SuanliError):
     status = 502
     code = "engine_error"
+
+
+class BusyError(SuanliError):
+    """The server could not take the request within its stated bound and wrote nothing; the API
+    answers 503 with ``Retry-After`` (``details['retry_after_s']``)."""
+
+    status = 503
+    code = "busy"

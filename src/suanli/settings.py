@@ -28,6 +28,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValidationError(f"{name}={value!r} is not a whole number", field=name) from None
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0.05 <= seconds <= 3600:  # NaN fails too
+        raise ValidationError(f"{name}={value!r} is not a number of seconds from 0.05 to 3600", field=name)
+    return seconds
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
@@ -70,6 +83,14 @@ class Settings:
     """Requests per client address, with or without a token (``0``: no limit)."""
     auth_failure_limit: str = "20/minute"
     """Refused tokens (401) per client address before its unknown tokens get 429 (``0``: no limit)."""
+    order_wait_seconds: float = 5.0
+    """Longest an order waits in the placement queue before it is answered 503 ``busy`` with
+    ``Retry-After`` and nothing written (docs/orders.md)."""
+    background_interval_seconds: float = 5.0
+    """How often each replica runs (or, not leading, tries to take over) the background work."""
+    leader_ttl_seconds: float = 10.0
+    """The background leader's lease (renewed on every pass); a replica that dies is replaced within
+    ``leader_ttl_seconds + background_interval_seconds`` (docs/platform.md, "Replicas")."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -95,6 +116,10 @@ class Settings:
             rate_limit_per_token=env.get("SUANLI_RATE_LIMIT_PER_TOKEN", cls.rate_limit_per_token),
             rate_limit_per_address=env.get("SUANLI_RATE_LIMIT_PER_ADDRESS", cls.rate_limit_per_address),
             auth_failure_limit=env.get("SUANLI_AUTH_FAILURE_LIMIT", cls.auth_failure_limit),
+            order_wait_seconds=_seconds(env, "SUANLI_ORDER_WAIT_SECONDS", cls.order_wait_seconds),
+            background_interval_seconds=_seconds(env, "SUANLI_BACKGROUND_INTERVAL_SECONDS",
+                                                 cls.background_interval_seconds),
+            leader_ttl_seconds=_seconds(env, "SUANLI_LEADER_TTL_SECONDS", cls.leader_ttl_seconds),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **clean) if clean else s  # type: ignore[arg-type]

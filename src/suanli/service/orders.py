@@ -1,47 +1,44 @@
-"""Orders: validate, place through the scheduler, grant devices, idempotently.
+"""Orders: validate, queue, place in batches, grant devices, idempotently.
 
-``create_order`` runs placement and the grant in one transaction; the grant is a compare-and-set
-on each device (see :mod:`suanli.store.leases`). If another order took one of the planned devices
-in the meantime, the transaction rolls back and placement runs again on fresh state (bounded
-retries). A retried request with the same ``Idempotency-Key`` returns the first result.
+An order is authorised, parsed and checked against the fleet's shape in the caller's thread: one
+that can never fit (an unknown model or site, more devices than any node holds, a slice larger
+than any device) is refused at once with a 422 and never queued. It is then placed by the
+platform's placement loop (:mod:`suanli.service.order_loop`: one worker, batches of queued orders,
+one transaction per batch, each order in its own SAVEPOINT) and the caller gets its result once the
+batch is committed. An order the loop does not take within ``settings.order_wait_seconds`` is
+withdrawn and refused with :class:`~suanli.errors.BusyError` (503, ``Retry-After``): nothing is
+written. A retried request with the same ``Idempotency-Key`` returns the first result.
 
-Recorded time is granted time: the order keeps its arrival (``created_at``); the lease's start,
-its activation and its allocations start at the instant of the grant, read from the clock inside
-the attempt that claimed the devices (a reservation: at its start, or at the grant if later).
-The database refuses allocations beyond a device's capacity (:mod:`suanli.store.capacity`);
-a refusal is a stale claim, retried like one.
+Recorded time is granted time: the order keeps its arrival (``created_at``, when it was queued);
+the lease's start, its activation and its allocations start at the instant of the grant, read
+from the clock inside the transaction that claims the devices (a reservation: at its start, or at
+the grant if later). The database refuses allocations beyond a device's capacity
+(:mod:`suanli.store.capacity`); a refusal re-places that order on fresh state.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
-from suanli.domain.leases import LeaseState, OrderSpec, ProductForm, order_to_dict, parse_order
-from suanli.errors import CapacityError, ConflictError, ValidationError
-from suanli.service import quotes, reservations, spend
+from suanli.domain.leases import LeaseState, ProductForm, order_to_dict, parse_order
+from suanli.errors import ConflictError, ValidationError
+from suanli.service import order_loop
 from suanli.service.leases import transition
-from suanli.service.placement import Plan, Rejection, plan, snapshot
+from suanli.service.order_loop import OrderResult as OrderResult  # re-exported: the API answers with it
+from suanli.service.order_loop import Ticket
+from suanli.service.placement import check_order
 from suanli.service.platform import Platform
 from suanli.store import leases as store
 from suanli.store.leases import OrderRecord as OrderRecord  # re-exported: the API answers with it
-from suanli.store.leases import StaleClaim
-
-MAX_RETRIES = 30
 
 
-@dataclass(frozen=True)
-class OrderResult:
-    order: OrderRecord
-    replayed: bool
-
-
-def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency_key: str | None = None) -> OrderResult:
+def _ticket(p: Platform, actor: Principal, raw: dict[str, Any], idempotency_key: str | None) -> Ticket:
+    """Admission: everything that needs no database (authorisation, the order's own rules)."""
     authorize(actor, Action.PLACE_ORDER)
     arrival = p.clock.now()
     spec = parse_order(raw, now=arrival)
@@ -49,72 +46,49 @@ def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
     key = idempotency_key or secrets.token_hex(12)
     if len(key) > 128:
         raise ValidationError("Idempotency-Key must be at most 128 characters", field="idempotency_key")
-    for _attempt in range(MAX_RETRIES):
-        try:
-            with p.tx() as s:
-                prior = store.find_order_by_key(s, actor.tenant_id, key)
-                if prior is not None:
-                    if prior.spec != stored_spec:
-                        raise ConflictError(
-                            f"Idempotency-Key {key!r} was used for a different order ({prior.id}); use a new key",
-                            order=prior.id)
-                    return OrderResult(prior, replayed=True)
-                limit = spend.lock_spender(s, actor)  # a member's orders serialise on its row
-                planned = p.clock.now()  # this attempt's view; the window [planned, end) holds [granted, end)
-                order_id = "ord_" + secrets.token_hex(6)
-                # the tenant's reservations (term plans) first: drawn allocations name the reservation
-                drawn = reservations.draw(p, s, actor.tenant_id, spec, max(spec.start or planned, planned),
-                                          seed=order_id)
-                outcome: Plan | Rejection
-                if drawn is not None:
-                    outcome, snap, drawn_from = drawn
-                else:
-                    snap = snapshot(p, s, max(spec.start or planned, planned), spec.end)
-                    outcome, drawn_from = plan(p, snap, spec, seed=order_id), None
-                if isinstance(outcome, Rejection):
-                    _record(p, s, actor, key, spec, stored_spec, arrival, p.clock.now(), order_id, None, outcome)
-                    rejected = store.get_order(s, order_id, tenant_id=actor.tenant_id)
-                else:
-                    store.claim_devices(s, snap.versions(outcome.grants))
-                    granted = p.clock.now()  # the grant instant: read after the claim, in this attempt
-                    _record(p, s, actor, key, spec, stored_spec, arrival, granted, order_id, outcome, None,
-                            drawn_from, limit)
-                    return OrderResult(store.get_order(s, order_id, tenant_id=actor.tenant_id), replayed=False)
-            raise CapacityError(f"order {rejected.id} rejected: {rejected.reason}", order=rejected.id,
-                                lease=rejected.lease_id)
-        except StaleClaim:
-            continue
-    raise ConflictError("too many concurrent orders for the same devices; retry the order")
+    return Ticket(actor, spec, stored_spec, key, arrival, contextvars.copy_context())
 
 
-def _record(p: Platform, s: Any, actor: Principal, key: str, spec: OrderSpec, stored: dict[str, Any],
-            arrival: datetime, now: datetime, order_id: str, ok: Plan | None, rej: Rejection | None,
-            drawn_from: str | None = None, limit: Decimal | None = None) -> None:
-    """The order keeps its arrival (``created_at``) and the start it asked for; the lease, its
-    event and its allocations start at ``now``, the instant of the grant (or of the rejection),
-    or at the reserved start when that is later."""
-    lease_id = "ls_" + secrets.token_hex(6)
-    status = "fulfilled" if ok else "rejected"
-    reason = ok.reason if ok else f"{rej.reason.value}: {rej.message}"  # type: ignore[union-attr]
-    start = max(spec.start or now, now)
-    if spec.end is not None and spec.end <= start:
-        raise ConflictError(f"the order's window ended ({spec.end.isoformat()}) before it could be granted "
-                            f"({start.isoformat()}); order a new window")
-    store.insert_order(s, order_id=order_id, tenant_id=actor.tenant_id, key=key, form=spec.form, spec=stored,
-                       start=spec.start or arrival, end=spec.end, status=status, reason=reason, now=arrival)
-    state = LeaseState.REJECTED if ok is None else LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED
-    store.insert_lease(s, lease_id=lease_id, order_id=order_id, tenant_id=actor.tenant_id, form=spec.form,
-                       state=state, start=start, end=spec.end,
-                       activated_at=start if state is LeaseState.ACTIVE else None,
-                       reason="" if ok else reason, commission_rate=Decimal(p.settings.commission_rate),
-                       placement=(f"drawn on reservation {drawn_from}: " if drawn_from else "") + (ok.reason if ok else ""),
-                       now=now)
-    store.add_event(s, lease_id, now, LeaseState.PENDING, state, reason)
-    if ok is not None:
-        store.insert_allocations(s, lease_id, ok.grants, start, spec.end, drawn_from=drawn_from)
-        quotes.record_grant_quote(p, s, lease_id, now)  # the price at the grant (binds a fixed term, a reservation)
-    # who ordered; a member's commitment against its monthly limit (refused: nothing is written)
-    spend.record_order(p, s, actor, order_id, lease_id if ok is not None else None, limit)
+def _fits_shape(p: Platform, ticket: Ticket) -> bool:
+    """True: the cached fleet shape says the order can fit. False: look again at a fresh shape
+    (the fleet may have grown since the last batch) with :func:`_check_fresh`."""
+    shape = order_loop.loop_for(p).shape()
+    if shape is None:
+        return False
+    try:
+        check_order(shape, ticket.spec)
+    except ValidationError:
+        return False
+    return True
+
+
+def _check_fresh(p: Platform, ticket: Ticket) -> None:
+    check_order(order_loop.loop_for(p).refresh_shape(), ticket.spec)  # a 422 here is the order's answer
+
+
+def submit_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency_key: str | None = None) -> Ticket:
+    """Admit the order (a 422 at once if it can never fit) and queue it; its ``future`` resolves
+    once the batch that placed it is committed."""
+    ticket = _ticket(p, actor, raw, idempotency_key)
+    if not _fits_shape(p, ticket):
+        _check_fresh(p, ticket)
+    order_loop.loop_for(p).submit(ticket)
+    return ticket
+
+
+def create_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency_key: str | None = None) -> OrderResult:
+    """Place an order and wait for its result (blocks the calling thread; see :func:`place_order`)."""
+    return order_loop.wait(p, submit_order(p, actor, raw, idempotency_key))
+
+
+async def place_order(p: Platform, actor: Principal, raw: dict[str, Any],
+                      idempotency_key: str | None = None) -> OrderResult:
+    """:func:`create_order` for an event loop: the wait holds no thread (the HTTP route)."""
+    ticket = _ticket(p, actor, raw, idempotency_key)
+    if not _fits_shape(p, ticket):
+        await asyncio.to_thread(_check_fresh, p, ticket)
+    order_loop.loop_for(p).submit(ticket)
+    return await order_loop.wait_async(p, ticket)
 
 
 def list_orders(p: Platform, actor: Principal, offset: int = 0, limit: int = 50) -> list[OrderRecord]:

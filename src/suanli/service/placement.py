@@ -53,10 +53,24 @@ class Snapshot:
     catalog: Catalog
     book: PriceBook
     at: datetime
+    version_of: dict[int, int] | None = None
+    """device id -> alloc_version as this transaction sees it (built from ``devices`` on first use)"""
 
     def versions(self, grants: Sequence[tuple[int, int, int]]) -> dict[int, int]:
-        by_id = {d.id: d.version for d in self.devices}
+        by_id = self._version_of()
         return {g[0]: by_id[g[0]] for g in grants}
+
+    def claimed(self, claims: Mapping[int, int]) -> None:
+        """The claim of these device versions committed in this transaction: each moved one up
+        (the placement loop places several orders on one snapshot, see service.order_loop)."""
+        by_id = self._version_of()
+        for device_id, seen in claims.items():
+            by_id[device_id] = seen + 1
+
+    def _version_of(self) -> dict[int, int]:
+        if self.version_of is None or len(self.version_of) != len(self.devices):
+            self.version_of = {d.id: d.version for d in self.devices}
+        return self.version_of
 
 
 @dataclass(frozen=True)
@@ -200,31 +214,59 @@ def plan(p: Platform, snap: Snapshot, spec: OrderSpec, seed: str) -> Plan | Reje
     cap = _node_capacity(snap, models, sites)
     if cap.max(initial=0) == 0:
         return Rejection(RejectReason.NOT_ALLOWED, "the fleet has no devices matching the order's filters")
-    st = snap.state
+    _check_shape(snap, spec, models, sites, cap)
     if spec.form is ProductForm.GPU:
-        if spec.quantity > cap.max():
-            raise ValidationError(
-                f"no node can hold {spec.quantity} devices of the requested kind: the largest has {int(cap.max())}; "
-                "rent a cluster for more", field="quantity", allowed_max=int(cap.max()))
         return _one(policy, snap, rng, [PlacementRequest(num_devices=spec.quantity, allowed_models=models,
                                                           allowed_sites=sites)], proportional=True)
     if spec.form is ProductForm.SLICE:
         return _slice(policy, snap, rng, spec, models, sites)
     if spec.form is ProductForm.SERVER:
+        return _one(policy, snap, rng, [PlacementRequest(whole_node=True, allowed_models=models, allowed_sites=sites)]
+                    * spec.quantity, proportional=True)
+    if spec.form is ProductForm.CLUSTER:
+        return _one(policy, snap, rng, [PlacementRequest(gang_nodes=spec.quantity, allowed_models=models,
+                                                         allowed_sites=sites)], proportional=True)
+    return _flops(policy, snap, rng, spec, models, sites)
+
+
+def check_order(snap: Snapshot, spec: OrderSpec) -> None:
+    """Raise the :class:`ValidationError` that :func:`plan` would raise for an order that can never
+    fit this fleet, whatever is busy (an unknown model, site or region; more devices than any node
+    has; more servers than match; a slice larger than any device). Reads only the fleet's shape
+    (models, sites, fabrics), not what is free: any snapshot of the same fleet gives the same answer."""
+    models, sites = _filters(snap, spec)
+    if models is not None and not models:
+        return  # recorded as a rejected order (not_allowed), as plan() does
+    cap = _node_capacity(snap, models, sites)
+    if cap.max(initial=0) == 0:
+        return
+    _check_shape(snap, spec, models, sites, cap)
+
+
+def _check_shape(snap: Snapshot, spec: OrderSpec, models: frozenset[int] | None, sites: frozenset[int] | None,
+                 cap: np.ndarray) -> None:
+    st = snap.state
+    if spec.form is ProductForm.GPU and spec.quantity > cap.max():
+        raise ValidationError(
+            f"no node can hold {spec.quantity} devices of the requested kind: the largest has {int(cap.max())}; "
+            "rent a cluster for more", field="quantity", allowed_max=int(cap.max()))
+    if spec.form is ProductForm.SLICE:
+        mem_ok = frozenset(i for i, m in enumerate(st.model_names)
+                           if snap.catalog.get(m).memory_gib * 1024 >= spec.memory_mib)
+        allowed = mem_ok if models is None else models & mem_ok
+        if not allowed or _node_capacity(snap, allowed, sites).max(initial=0) == 0:
+            raise ValidationError(f"no device in the fleet has {spec.memory_mib} MiB of memory for a slice",
+                                  field="memory_mib")
+    if spec.form is ProductForm.SERVER:
         nodes = int((cap > 0).sum())
         if spec.quantity > nodes:
             raise ValidationError(f"the fleet has only {nodes} matching servers; asked for {spec.quantity}",
                                   field="quantity")
-        return _one(policy, snap, rng, [PlacementRequest(whole_node=True, allowed_models=models, allowed_sites=sites)]
-                    * spec.quantity, proportional=True)
     if spec.form is ProductForm.CLUSTER:
         biggest = max((int(((cap > 0) & (st.fabric == f)).sum()) for f in np.unique(st.fabric)), default=0)
         if spec.quantity > biggest:
             raise ValidationError(f"no fabric domain has {spec.quantity} matching nodes; the largest has {biggest}",
                                   field="quantity", allowed_max=biggest)
-        return _one(policy, snap, rng, [PlacementRequest(gang_nodes=spec.quantity, allowed_models=models,
-                                                         allowed_sites=sites)], proportional=True)
-    return _flops(policy, snap, rng, spec, models, sites)
 
 
 def plan_devices(p: Platform, snap: Snapshot, model: str, count: int, seed: str) -> Plan | Rejection:
@@ -246,10 +288,7 @@ def _slice(policy: object, snap: Snapshot, rng: np.random.Generator, spec: Order
     st = snap.state
     mem_ok = frozenset(i for i, m in enumerate(st.model_names)
                        if snap.catalog.get(m).memory_gib * 1024 >= spec.memory_mib)
-    allowed = mem_ok if models is None else models & mem_ok
-    if not allowed or _node_capacity(snap, allowed, sites).max(initial=0) == 0:
-        raise ValidationError(f"no device in the fleet has {spec.memory_mib} MiB of memory for a slice",
-                              field="memory_mib")
+    allowed = mem_ok if models is None else models & mem_ok  # not empty: _check_shape refused that
     # dominant share differs per model (memory share depends on device memory): try models by share
     options = []
     for code in sorted(allowed):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
+from starlette.concurrency import run_in_threadpool
 
 from suanli.api.deps import PageDep, PlatformDep, PrincipalDep
 from suanli.api.schemas.common import Name, Page
@@ -31,16 +32,19 @@ def quote_out(q: Quote | None) -> dict[str, Any] | None:
 
 
 @router.post("/v1/orders", response_model=OrderResponse, status_code=201)
-def create_order(body: OrderRequest, p: PlatformDep, who: PrincipalDep, response: Response,
-                 idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-    """Order a product form. Placement happens now; a rejected order answers 409 with the reason.
+async def create_order(body: OrderRequest, p: PlatformDep, who: PrincipalDep, response: Response,
+                       idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """Order a product form. Placement happens now (queued orders are placed in batches); a rejected
+    order answers 409 with the reason, one that can never fit the fleet 422 at once, one the queue
+    does not reach within the server's bound 503 ``busy`` with ``Retry-After`` (nothing written).
     Send an ``Idempotency-Key`` header to make retries safe."""
     raw = _raw(body)
-    result = orders.create_order(p, who, raw, idempotency_key)
+    result = await orders.place_order(p, who, raw, idempotency_key)  # awaits the placement loop, holds no thread
     if result.replayed:
         response.status_code = 200
     lease = result.order.lease_id
-    return order_out(result.order, result.replayed, quotes.lease_quote(p, who, lease) if lease else None)
+    quote = await run_in_threadpool(quotes.lease_quote, p, who, lease) if lease else None
+    return order_out(result.order, result.replayed, quote)
 
 
 @router.post("/v1/quotes", response_model=QuoteResponse)

@@ -1,0 +1,317 @@
+"""The placement loop: orders wait in a queue and are placed in batches, one transaction per batch.
+
+Formulation (docs/orders.md "How an order is placed"):
+
+- **Admission, in the request.** :mod:`suanli.service.orders` authorises the order, parses it and
+  refuses at once (422) one that can never fit the fleet, whatever is busy
+  (:func:`suanli.service.placement.check_order` on the loop's cached fleet shape). It then enqueues
+  a :class:`Ticket` and waits for its future, at most ``settings.order_wait_seconds``.
+- **One placer per process.** A single worker thread takes everything queued (up to
+  :data:`BATCH_MAX`, arrival order) and, in ONE transaction: takes the placement lock
+  (:mod:`suanli.store.placement_lock`: PostgreSQL advisory lock, so replicas queue instead of
+  racing; SQLite's ``BEGIN IMMEDIATE`` already serialises), reads the fleet state once per time
+  window (:func:`~suanli.service.placement.snapshot`: devices, live allocations, catalog, price
+  book, floors, sites), places each order in turn against it — each in a SAVEPOINT, so that one
+  order's refusal (a member's spend limit, an idempotency conflict, a window that closed) undoes
+  that order alone — and commits once. Orders placed later in the batch see the earlier ones'
+  grants (the snapshot is mutated by :func:`~suanli.service.placement.plan`).
+- **Exclusivity stays in the database.** Each grant still bumps its devices' ``alloc_version``
+  with a compare-and-set (other writers that claim capacity, e.g. a health re-placement, keep
+  planning on their own snapshot), and the capacity constraint (:mod:`suanli.store.capacity`)
+  refuses any allocation beyond a device's capacity. Either refusal rolls that order's SAVEPOINT
+  back; it is placed again on a fresh snapshot (at most :data:`ATTEMPTS` times).
+- **Recorded time is granted time.** Each order's grant instant is read from the clock inside the
+  batch's transaction, after its claim (as before); its arrival is when the request enqueued it.
+- **Results after the commit.** The worker resolves each ticket's future only once the batch is
+  committed (a failed commit fails every ticket of the batch: nothing of it was written). The
+  HTTP route awaits the future on the event loop (``asyncio.wrap_future``: the worker's result
+  reaches the loop through ``call_soon_threadsafe``), so a waiting order holds no thread.
+- **Bounded wait.** A ticket not yet taken when its wait runs out is withdrawn atomically
+  (``Future.cancel`` succeeds only before the worker marks it running) and answered 503 ``busy``
+  with ``Retry-After``; nothing was written. One already taken is waited for: a batch is short.
+- **Idempotency.** The key is looked up inside the batch's transaction, before the order is
+  placed: a second ticket with the same key in one batch, or a retry after the first committed,
+  gets the first result (replayed); the unique constraint on (tenant, key) stays the enforcement.
+
+The worker thread starts when a ticket arrives and no worker runs, and ends when the queue is
+empty: an idle platform (a test's) holds no thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import secrets
+import threading
+import weakref
+from collections import deque
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from suanli.domain.accounts import Principal
+from suanli.domain.leases import LeaseState, OrderSpec
+from suanli.errors import BusyError, CapacityError, ConflictError
+from suanli.service import quotes, reservations, spend
+from suanli.service.placement import Plan, Rejection, Snapshot, plan, snapshot
+from suanli.service.platform import Platform
+from suanli.store import leases as store
+from suanli.store import placement_lock
+from suanli.store.leases import OrderRecord, StaleClaim
+
+BATCH_MAX = 256
+"""Most orders placed in one transaction (the rest wait for the next batch)."""
+ATTEMPTS = 3
+"""Placements of one order in a batch when the database refuses its claim (a concurrent writer)."""
+RETRY_AFTER_S = 1
+"""``Retry-After`` of a 503 ``busy``: the queue was longer than the wait bound allowed."""
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    order: OrderRecord
+    replayed: bool
+
+
+@dataclass(eq=False)
+class Ticket:
+    """One order waiting for the placement loop."""
+
+    actor: Principal
+    spec: OrderSpec
+    stored: dict[str, Any]
+    """The order document as stored (what an idempotent retry must repeat)."""
+    key: str
+    arrival: datetime
+    context: contextvars.Context
+    """The request's context (the audit trail's actor), in which the worker places the order."""
+    future: Future[OrderResult] = field(default_factory=Future)
+    taken: threading.Event = field(default_factory=threading.Event)
+    """Set when the worker takes it: from then on it is placed, whatever its wait."""
+
+
+class PlacementLoop:
+    def __init__(self, p: Platform, *, batch_max: int = BATCH_MAX) -> None:
+        self._p = p
+        self.batch_max = batch_max
+        self._lock = threading.Lock()
+        self._queue: deque[Ticket] = deque()
+        self._worker: threading.Thread | None = None
+        self._shape: Snapshot | None = None
+        self._open = threading.Event()
+        self._open.set()
+
+    # ------------------------------------------------------------------ request side
+    def shape(self) -> Snapshot | None:
+        """The fleet as the last batch saw it (for :func:`check_order`); None before the first."""
+        return self._shape
+
+    def refresh_shape(self) -> Snapshot:
+        """Read the fleet now (its own short read transaction)."""
+        p = self._p
+        with p.tx() as s:
+            now = p.clock.now()
+            self._shape = snapshot(p, s, now, None)
+        return self._shape
+
+    def submit(self, ticket: Ticket) -> None:
+        with self._lock:
+            self._queue.append(ticket)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="suanli-placement", daemon=True)
+                self._worker.start()
+
+    def queued(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def pause(self) -> None:
+        """Stop taking tickets (those queued wait, and time out with 503 past their bound); the
+        batch in flight finishes. For maintenance and for tests that need a held queue."""
+        self._open.clear()
+
+    def resume(self) -> None:
+        self._open.set()
+
+    # ------------------------------------------------------------------ worker side
+    def _take(self) -> list[Ticket]:
+        with self._lock:
+            batch: list[Ticket] = []
+            while self._queue and len(batch) < self.batch_max:
+                t = self._queue.popleft()
+                if t.future.set_running_or_notify_cancel():  # False: withdrawn (503) before we got to it
+                    t.taken.set()
+                    batch.append(t)
+            if not batch:
+                self._worker = None
+            return batch
+
+    def _run(self) -> None:
+        while self._open.wait() and (batch := self._take()):
+            shape = place_batch(self._p, batch)
+            if shape is not None:
+                self._shape = shape
+
+
+_loops: weakref.WeakKeyDictionary[Platform, PlacementLoop] = weakref.WeakKeyDictionary()
+_loops_lock = threading.Lock()
+
+
+def loop_for(p: Platform) -> PlacementLoop:
+    """The platform's placement loop (one per platform, made on first use)."""
+    with _loops_lock:
+        loop = _loops.get(p)
+        if loop is None:
+            loop = _loops[p] = PlacementLoop(p)
+        return loop
+
+
+def busy(p: Platform) -> BusyError:
+    wait = p.settings.order_wait_seconds
+    return BusyError(f"the order queue did not reach this order within {wait:g} s (the server is busy); nothing was "
+                     f"written: send it again after {RETRY_AFTER_S} s (with the same Idempotency-Key)",
+                     retry_after_s=RETRY_AFTER_S, wait_s=wait)
+
+
+def wait(p: Platform, ticket: Ticket) -> OrderResult:
+    """Block until the ticket's result (sync callers: CLI in-process paths, tests)."""
+    try:
+        return ticket.future.result(timeout=p.settings.order_wait_seconds)
+    except FutureTimeout:
+        if ticket.future.cancel():
+            raise busy(p) from None
+        return ticket.future.result()
+
+
+async def wait_async(p: Platform, ticket: Ticket) -> OrderResult:
+    """Await the ticket's result without holding a thread (the HTTP route)."""
+    fut = asyncio.wrap_future(ticket.future)
+    try:
+        return await asyncio.wait_for(asyncio.shield(fut), p.settings.order_wait_seconds)
+    except TimeoutError:
+        if ticket.future.cancel():
+            raise busy(p) from None
+        return await fut
+
+
+# ---------------------------------------------------------------------------- one batch
+Outcome = OrderResult | BaseException
+
+
+def place_batch(p: Platform, batch: list[Ticket]) -> Snapshot | None:
+    """Place the batch in one transaction; resolve every ticket after the commit. Returns a fleet
+    snapshot read in the batch (the shape for the next admissions), if one was read."""
+    outcomes: list[tuple[Ticket, Outcome]] = []
+    shape: Snapshot | None = None
+    try:
+        with p.tx() as s:
+            placement_lock.lock_placement(s)
+            snaps: dict[tuple[datetime | None, datetime | None], Snapshot] = {}
+            for t in batch:
+                outcomes.append((t, t.context.run(_place_one, p, s, t, snaps)))
+                if snaps and shape is None:
+                    shape = next(iter(snaps.values()))
+    except BaseException as e:
+        outcomes = [(t, e) for t in batch]
+        shape = None
+    for t, out in outcomes:
+        if isinstance(out, BaseException):
+            t.future.set_exception(out)
+        else:
+            t.future.set_result(out)
+    return shape
+
+
+def _place_one(p: Platform, s: Session, t: Ticket, snaps: dict[tuple[datetime | None, datetime | None], Snapshot]
+               ) -> Outcome:
+    try:
+        prior = store.find_order_by_key(s, t.actor.tenant_id, t.key)
+        if prior is not None:
+            if prior.spec != t.stored:
+                return ConflictError(f"Idempotency-Key {t.key!r} was used for a different order ({prior.id}); "
+                                     "use a new key", order=prior.id)
+            return OrderResult(prior, replayed=True)
+    except Exception as e:
+        return e
+    for _attempt in range(ATTEMPTS):
+        try:
+            with s.begin_nested():
+                return _attempt_one(p, s, t, snaps)
+        except StaleClaim:
+            snaps.clear()  # another writer moved a device: read the fleet again
+            continue
+        except Exception as e:
+            snaps.clear()  # the snapshot may hold this order's undone grant
+            if placement_lock.is_lost_race(e):
+                continue
+            return e
+    return ConflictError("the order's devices kept changing hands while it was placed; retry the order")
+
+
+def _attempt_one(p: Platform, s: Session, t: Ticket,
+                 snaps: dict[tuple[datetime | None, datetime | None], Snapshot]) -> Outcome:
+    actor, spec = t.actor, t.spec
+    limit = spend.lock_spender(s, actor)  # a member's orders serialise on its row
+    planned = p.clock.now()
+    start = max(spec.start or planned, planned)
+    order_id = "ord_" + secrets.token_hex(6)
+    # the tenant's reservations (term plans) first: drawn allocations name the reservation
+    drawn = reservations.draw(p, s, actor.tenant_id, spec, start, seed=order_id)
+    outcome: Plan | Rejection
+    if drawn is not None:
+        outcome, snap, drawn_from = drawn
+    else:
+        window = (start if spec.start is not None and spec.start > planned else None, spec.end)
+        snap = snaps.get(window) or snaps.setdefault(window, snapshot(p, s, start, spec.end))
+        outcome, drawn_from = plan(p, snap, spec, seed=order_id), None
+    if isinstance(outcome, Rejection):
+        _record(p, s, actor, t.key, spec, t.stored, t.arrival, p.clock.now(), order_id, None, outcome)
+        rejected = store.get_order(s, order_id, tenant_id=actor.tenant_id)
+        return CapacityError(f"order {rejected.id} rejected: {rejected.reason}", order=rejected.id,
+                             lease=rejected.lease_id)
+    claims = snap.versions(outcome.grants)
+    store.claim_devices(s, claims)
+    for other in (snap, *snaps.values()):
+        other.claimed(claims)
+    if drawn_from is None:  # a fleet grant: snapshots of other windows do not know it
+        for w in [w for w, x in snaps.items() if x is not snap]:
+            del snaps[w]
+    granted = p.clock.now()  # the grant instant: read after the claim, inside the committing transaction
+    _record(p, s, actor, t.key, spec, t.stored, t.arrival, granted, order_id, outcome, None, drawn_from, limit)
+    return OrderResult(store.get_order(s, order_id, tenant_id=actor.tenant_id), replayed=False)
+
+
+def _record(p: Platform, s: Session, actor: Principal, key: str, spec: OrderSpec, stored: dict[str, Any],
+            arrival: datetime, now: datetime, order_id: str, ok: Plan | None, rej: Rejection | None,
+            drawn_from: str | None = None, limit: Decimal | None = None) -> None:
+    """The order keeps its arrival (``created_at``) and the start it asked for; the lease, its
+    event and its allocations start at ``now``, the instant of the grant (or of the rejection),
+    or at the reserved start when that is later."""
+    lease_id = "ls_" + secrets.token_hex(6)
+    status = "fulfilled" if ok else "rejected"
+    reason = ok.reason if ok else f"{rej.reason.value}: {rej.message}"  # type: ignore[union-attr]
+    start = max(spec.start or now, now)
+    if spec.end is not None and spec.end <= start:
+        raise ConflictError(f"the order's window ended ({spec.end.isoformat()}) before it could be granted "
+                            f"({start.isoformat()}); order a new window")
+    store.insert_order(s, order_id=order_id, tenant_id=actor.tenant_id, key=key, form=spec.form, spec=stored,
+                       start=spec.start or arrival, end=spec.end, status=status, reason=reason, now=arrival)
+    state = LeaseState.REJECTED if ok is None else LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED
+    store.insert_lease(s, lease_id=lease_id, order_id=order_id, tenant_id=actor.tenant_id, form=spec.form,
+                       state=state, start=start, end=spec.end,
+                       activated_at=start if state is LeaseState.ACTIVE else None,
+                       reason="" if ok else reason, commission_rate=Decimal(p.settings.commission_rate),
+                       placement=(f"drawn on reservation {drawn_from}: " if drawn_from else "") + (ok.reason if ok else ""),
+                       now=now)
+    store.add_event(s, lease_id, now, LeaseState.PENDING, state, reason)
+    if ok is not None:
+        store.insert_allocations(s, lease_id, ok.grants, start, spec.end, drawn_from=drawn_from)
+        quotes.record_grant_quote(p, s, lease_id, now)  # the price at the grant (binds a fixed term, a reservation)
+    # who ordered; a member's commitment against its monthly limit (refused: nothing is written)
+    spend.record_order(p, s, actor, order_id, lease_id if ok is not None else None, limit)
+
