@@ -1,10 +1,21 @@
-"""``suanli bench orders``: concurrent tenants ordering against a real server, and what was recorded.
+"""``suanli bench orders``: tenants ordering against a real server, closed and open loop, and what was recorded.
 
-``clients`` new tenants each loop ``rounds`` times "order a slice, end it" with no pause (a
-closed loop, ``--hold`` keeps the leases instead: demand then exceeds the fleet and grants race for
-the last devices). It reports granted orders per second, order latency, refusals by code, and then
-reads every lease back as the operator and checks the records against the rule the database
-enforces (docs/platform.md "Recorded time is granted time"):
+Two measurements, apart (in a closed loop latency is clients ÷ throughput, Little's law):
+
+- **closed loop** (throughput): ``clients`` new tenants, one keep-alive connection each, each loops
+  ``rounds`` times "order a slice, end it" with no pause (``--hold`` keeps the leases instead: demand
+  then exceeds the fleet and grants race for the last devices). Granted orders/s, order latency.
+- **open loop** (latency): orders arrive at random, a Poisson process of ``rate`` orders/s overall
+  (exponential gaps from a seeded RNG) for ``duration`` seconds, each from one of the same tenants,
+  each **sent on schedule whether or not earlier ones returned** (a connection pool that grows to
+  the backlog); each granted lease is then ended. Order→lease latency is measured **from the
+  scheduled send time**, so a generator that falls behind cannot hide the queueing (coordinated
+  omission); late sends (more than :data:`LATE_MS` after their time) are counted.
+
+Both report refusals by status and code, the generator's own CPU (its process time ÷ wall; it
+must not be the bottleneck: :mod:`suanli.cli.loadgen`) and, for a server started here, the
+server's CPU. Then every lease is read back as the operator and checked against the rule the
+database enforces (docs/platform.md "Recorded time is granted time"):
 
 - ``max_overlap_milli``: the highest load any device ever had, over all recorded allocation
   windows (1000 = one whole device; above is a device granted beyond its capacity);
@@ -12,47 +23,67 @@ enforces (docs/platform.md "Recorded time is granted time"):
 - ``granted_without_record``: granted leases with no allocation record at all.
 
 The server: a fresh ``suanli serve --demo`` on a throwaway PostgreSQL database (as ``bench ingest``),
-on SQLite with ``--sqlite``, or ``--server`` with an operator ``--token``.
+on SQLite with ``--sqlite``, or ``--server`` with an operator ``--token``. ``--profile PATH`` records
+the started server with py-spy during the closed loop (speedscope JSON).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import statistics
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
-from suanli.cli.bench_money import DbOpt, JsonOut, ServerOpt, TokenOpt, running_server
+from suanli.cli.bench_money import DbOpt, JsonOut, ServerOpt, TokenOpt, throwaway_database
 from suanli.cli.context import state
-from suanli.cli.render import fail, print_json, show, table
+from suanli.cli.loadgen import Pool, TransportError
+from suanli.cli.render import fail, info, print_json, show, table
 from suanli.client import SuanliClient
 from suanli.domain.capacity import DEVICE_MILLI, max_load_per_device
 from suanli.testing.serve import UNLIMITED, ServeFailed, clean_env, serving
 
+LATE_MS = 5.0
+"""An open-loop order sent more than this after its scheduled time counts as a late send."""
+
 
 @contextmanager
 def _server(server: str | None, token: str | None, database_url: str | None, sqlite: bool
-            ) -> Iterator[tuple[str, str]]:
-    if sqlite and not server:
-        with tempfile.TemporaryDirectory(prefix="suanli-bench-") as tmp:
-            try:
-                with serving(Path(tmp), env=clean_env(**UNLIMITED)) as srv:  # the load is the point
-                    yield srv.url, srv.tokens()["operator"]
-            except ServeFailed as e:
-                fail(str(e))
+            ) -> Iterator[tuple[str, str, int | None]]:
+    """(url, operator token, server PID when started here)."""
+    if server:
+        if not token:
+            fail("--server needs --token (an operator token)")
+        yield server, token, None
         return
-    with running_server(server, token, database_url) as pair:
-        yield pair
+    with tempfile.TemporaryDirectory(prefix="suanli-bench-") as tmp:
+        try:
+            if sqlite:
+                with serving(Path(tmp), env=clean_env(**UNLIMITED)) as srv:  # the load is the point
+                    yield srv.url, srv.tokens()["operator"], srv.proc.pid
+                return
+            url_db = (database_url or os.environ.get("SUANLI_DATABASE_URL")
+                      or os.environ.get("SUANLI_TEST_POSTGRES_URL"))
+            if not url_db:
+                fail("no PostgreSQL: give --database-url (or set SUANLI_DATABASE_URL), or use --sqlite")
+            with throwaway_database(url_db) as bench_db, \
+                    serving(Path(tmp), database_url=bench_db, env=clean_env(**UNLIMITED)) as srv:
+                yield srv.url, srv.tokens()["operator"], srv.proc.pid
+        except ServeFailed as e:
+            fail(str(e))
 
 
 def recorded_overlap(url: str, token: str) -> dict[str, Any]:
@@ -71,58 +102,255 @@ def recorded_overlap(url: str, token: str) -> dict[str, Any]:
             "granted_without_record": sum(1 for x in granted if not x.allocations)}
 
 
+# -- measuring ----------------------------------------------------------------------------------
+
+def _cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) a process has used so far, from /proc; ``None`` if unknown."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+Sample = tuple[int, str, float]
+"""(HTTP status or 0 for a transport failure, outcome code, order latency in seconds)."""
+End = tuple[int, float]
+"""(HTTP status of ``POST /v1/leases/{id}/end`` or 0 for a transport failure or timeout, seconds)."""
+
+
+def _ms(values: list[float]) -> dict[str, float | None]:
+    """p50/p90/p99/max of seconds, in milliseconds (nearest rank); ``None`` for an empty list."""
+    xs = sorted(values)
+
+    def rank(q: float) -> float | None:
+        return round(xs[min(len(xs) - 1, max(0, int(len(xs) * q + 0.999999) - 1))] * 1000, 1) if xs else None
+
+    return {"p50": rank(0.50), "p90": rank(0.90), "p99": rank(0.99), "max": rank(1.0)}
+
+
+async def _order(pool: Pool, token: str, body: bytes, timeout_s: float, hold: bool, ends: list[End],
+                 since: float) -> Sample:
+    """POST one order; end its lease unless held (the end is timed into ``ends``). The sample's
+    latency runs from ``since`` (the event loop's clock) to the order's answer."""
+    clock = asyncio.get_running_loop().time
+    try:
+        status, data = await asyncio.wait_for(pool.call("POST", "/v1/orders", token, body), timeout_s)
+    except TimeoutError:
+        return 0, "timeout", clock() - since
+    except TransportError:
+        return 0, "transport_error", clock() - since
+    latency = clock() - since
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        doc = {}
+    if status != 201:
+        return status, str((doc.get("error") or {}).get("code", "?")) if isinstance(doc, dict) else "?", latency
+    if not hold and doc.get("lease_id"):
+        t0 = time.perf_counter()
+        try:
+            end_status, _ = await asyncio.wait_for(pool.call("POST", f"/v1/leases/{doc['lease_id']}/end", token,
+                                                             b"{}"), timeout_s)
+        except (TimeoutError, TransportError):
+            end_status = 0
+        ends.append((end_status, time.perf_counter() - t0))
+    return 201, "granted", latency
+
+
+async def _measured(pid: int | None, run: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """``run()``'s figures plus wall time, the generator's CPU and the server's."""
+    c0, s0, t0 = time.process_time(), _cpu_s(pid), time.perf_counter()
+    out = await run()
+    wall = time.perf_counter() - t0
+    cpu, s1 = time.process_time() - c0, _cpu_s(pid)
+    out["wall_s"] = round(wall, 2)
+    out["generator_cpu_pct"] = round(100 * cpu / wall, 1)
+    out["server_cpu_pct"] = round(100 * (s1 - s0) / wall, 1) if s0 is not None and s1 is not None else None
+    return out
+
+
+def _summary(samples: list[Sample], ends: list[End], wall: float) -> dict[str, Any]:
+    granted = sum(1 for s, _, _ in samples if s == 201)
+    return {"orders": len(samples), "granted": granted, "granted_per_s": round(granted / wall, 1) if wall else 0.0,
+            "outcomes": dict(Counter(f"{s} {c}" for s, c, _ in samples)),
+            "latency_ms": _ms([dt for s, _, dt in samples if s == 201]),
+            "end_latency_ms": _ms([dt for s, dt in ends if s == 200]),
+            "ends_failed": sum(1 for s, _ in ends if s != 200)}
+
+
+async def closed_loop(url: str, tokens: list[str], rounds: int, body: bytes, hold: bool, timeout_s: float,
+                      pid: int | None) -> dict[str, Any]:
+    pool = Pool(url)
+    await pool.warm(len(tokens))
+    samples: list[Sample] = []
+    ends: list[End] = []
+
+    async def tenant(token: str) -> None:
+        clock = asyncio.get_running_loop().time
+        for _ in range(rounds):
+            samples.append(await _order(pool, token, body, timeout_s, hold, ends, clock()))  # the end timed apart
+
+    async def run() -> dict[str, Any]:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(tenant(t) for t in tokens))
+        return _summary(samples, ends, time.perf_counter() - t0)
+
+    try:
+        out = await _measured(pid, run)
+    finally:
+        pool.close()
+    return {"clients": len(tokens), "rounds": rounds, **out}
+
+
+async def open_loop(url: str, tokens: list[str], rate: float, duration_s: float, seed: int, body: bytes,
+                    timeout_s: float, pid: int | None) -> dict[str, Any]:
+    rng = random.Random(seed)
+    arrivals: list[tuple[float, str]] = []  # (offset from the start in s, tenant token)
+    t = rng.expovariate(rate)
+    while t < duration_s:
+        arrivals.append((t, tokens[rng.randrange(len(tokens))]))
+        t += rng.expovariate(rate)
+    pool = Pool(url)
+    await pool.warm(min(len(tokens), max(1, int(rate * 0.1))))
+    samples: list[Sample] = []
+    ends: list[End] = []
+    lags: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def one(at: float, token: str) -> None:
+        lags.append(loop.time() - at)
+        samples.append(await _order(pool, token, body, timeout_s, False, ends, at))  # from the scheduled send
+
+    async def run() -> dict[str, Any]:
+        start = loop.time()
+        tasks = []
+        for offset, token in arrivals:
+            at = start + offset
+            if at > loop.time():
+                await asyncio.sleep(at - loop.time())
+            tasks.append(asyncio.create_task(one(at, token)))
+        await asyncio.gather(*tasks)
+        return _summary(samples, ends, loop.time() - start)
+
+    try:
+        out = await _measured(pid, run)
+    finally:
+        pool.close()
+    late = [x for x in lags if x * 1000 > LATE_MS]
+    return {"rate_per_s": rate, "duration_s": duration_s, "seed": seed, **out,
+            "late_sends": len(late), "max_send_lag_ms": round(max(lags, default=0.0) * 1000, 1),
+            "connections_opened": pool.opened, "most_connections": pool.most_open}
+
+
+# -- profiling ----------------------------------------------------------------------------------
+
+@contextmanager
+def _profiled(pid: int | None, path: Path | None) -> Iterator[None]:
+    """py-spy records ``pid`` while the block runs (speedscope JSON at ``path``); nothing without a path."""
+    if path is None:
+        yield
+        return
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if pid is None or not Path(exe).exists():
+        fail("--profile needs py-spy (pip install py-spy) and a server started here (not --server)")
+    proc = subprocess.Popen([exe, "record", "--pid", str(pid), "--format", "speedscope", "--rate", "200",
+                             "--output", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            err = b""
+        if proc.returncode not in (0, -signal.SIGINT) and not path.exists():
+            info(f"py-spy did not write a profile: {err.decode(errors='replace')[-500:]}")
+
+
+# -- the command ----------------------------------------------------------------------------------
+
 def orders(ctx: typer.Context, server: ServerOpt = None, token: TokenOpt = None, database_url: DbOpt = None,
            sqlite: Annotated[bool, typer.Option("--sqlite", help="Start the server on SQLite instead.")] = False,
-           clients: Annotated[int, typer.Option(help="Concurrent tenants (one connection each).")] = 100,
-           rounds: Annotated[int, typer.Option(help="Orders per tenant.")] = 5,
-           share: Annotated[int, typer.Option(help="Slice size in percent of one device.")] = 10,
-           hold: Annotated[bool, typer.Option("--hold", help="Keep the leases (do not end them).")] = False,
+           clients: Annotated[int, typer.Option(min=1, help="Tenants (closed loop: one connection each; the open "
+                                                "loop's orders come from them too).")] = 100,
+           rounds: Annotated[int, typer.Option(min=0, help="Closed loop: orders per tenant (0: no closed loop).")]
+           = 5,
+           rate: Annotated[float, typer.Option(min=0, help="Open loop: Poisson arrivals, orders/s overall "
+                                               "(0: no open loop).")] = 200.0,
+           duration: Annotated[float, typer.Option(min=0.1, help="Open loop: seconds of arrivals.")] = 10.0,
+           seed: Annotated[int, typer.Option(help="Open loop: seed of the arrival times and tenants.")] = 1,
+           share: Annotated[int, typer.Option(min=1, max=100, help="Slice size in percent of one device.")] = 10,
+           memory_mib: Annotated[int, typer.Option(min=1, help="Slice memory in MiB.")] = 1024,
+           hold: Annotated[bool, typer.Option("--hold", help="Closed loop: keep the leases (do not end them).")]
+           = False,
+           timeout: Annotated[float, typer.Option(min=1, help="Seconds an order may take before it counts as "
+                                                  "a timeout.")] = 120.0,
+           profile: Annotated[Path | None, typer.Option("--profile", help="Record the server started here with "
+                                                        "py-spy during the closed loop (speedscope JSON).")] = None,
            as_json: JsonOut = False) -> None:
-    """Granted orders/s of concurrent tenants, and the highest recorded load of any device."""
+    """Granted orders/s (closed loop) and order latency at Poisson arrivals (open loop) of concurrent tenants, and the highest recorded load of any device."""
     st = state(ctx)  # the root takes --server/--token wherever they are written
     server, token = server or st.server, token or st.token
-    run = uuid.uuid4().hex[:6]
-    body = json.dumps({"form": "slice", "share_pct": share, "memory_mib": 1024}).encode()
-    with _server(server, token, database_url, sqlite) as (url, op):
+    run_id = uuid.uuid4().hex[:6]
+    spec = {"form": "slice", "share_pct": share, "memory_mib": memory_mib}
+    body = json.dumps(spec).encode()
+    with _server(server, token, database_url, sqlite) as (url, op, pid):
         with SuanliClient(url, op) as api:
-            tokens = [api.create_account(f"bench-{run}-{i}", "tenant").token for i in range(clients)]
+            tokens = [api.create_account(f"bench-{run_id}-{i}", "tenant").token for i in range(clients)]
             dialect = api.health().get("database", "?")
-
-        def tenant(k: int) -> list[tuple[int, str, float]]:
-            out = []
-            with httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {tokens[k]}",
-                                                                  "Content-Type": "application/json"}) as c:
-                for _ in range(rounds):
-                    t0 = time.perf_counter()
-                    r = c.post("/v1/orders", content=body)
-                    dt = time.perf_counter() - t0
-                    doc = r.json()
-                    if r.status_code == 201:
-                        out.append((201, "granted", dt))
-                        if not hold:
-                            c.post(f"/v1/leases/{doc['lease_id']}/end", json={})
-                    else:
-                        out.append((r.status_code, doc.get("error", {}).get("code", "?"), dt))
-            return out
-
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(clients) as pool:
-            results = [x for chunk in pool.map(tenant, range(clients)) for x in chunk]
-        wall = time.perf_counter() - t0
-        check = recorded_overlap(url, op)
-    codes = Counter(f"{s} {c}" for s, c, _ in results)
-    lat = sorted(dt for s, _, dt in results if s == 201) or [0.0]
-    granted = sum(1 for s, _, _ in results if s == 201)
-    result = {"database": dialect, "clients": clients, "orders": len(results), "granted": granted,
-              "granted_per_s": round(granted / wall, 1), "wall_s": round(wall, 2), "outcomes": dict(codes),
-              "latency_p50_s": round(statistics.median(lat), 3),
-              "latency_p99_s": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3), **check}
+            nodes = api.nodes()
+        by_model: Counter[str] = Counter()
+        for n in nodes:
+            by_model[n.model] += n.devices
+        result: dict[str, Any] = {
+            "database": dialect, "server": "started here" if pid else url, "tenants": clients,
+            "fleet": {"nodes": len(nodes), "devices": sum(by_model.values()), "by_model": dict(by_model)},
+            "mix": {f"slice {share} % {memory_mib} MiB": 1.0}}
+        if rounds:
+            with _profiled(pid, profile):
+                result["closed"] = asyncio.run(closed_loop(url, tokens, rounds, body, hold, timeout, pid))
+        if rate:
+            result["open"] = asyncio.run(open_loop(url, tokens, rate, duration, seed, body, timeout, pid))
+        result["recorded"] = recorded_overlap(url, op)
     if as_json:
         print_json(result)
         return
-    show(table(f"bench orders ({dialect}, {clients} tenants x {rounds} slices of {share} %, "
-               f"{'held' if hold else 'each ended'})", ["figure", ("value", "right")],
-               [[k, str(v)] for k, v in result.items() if k not in ("database", "clients")]))
+    _show(result, hold)
+
+
+def _show(r: dict[str, Any], hold: bool) -> None:
+    fleet = r["fleet"]
+    models = ", ".join(f"{m} {n}" for m, n in sorted(fleet["by_model"].items()))
+    head = [["database", r["database"]], ["server", r["server"]], ["tenants", str(r["tenants"])],
+            ["fleet", f"{fleet['nodes']} nodes, {fleet['devices']} devices ({models})"],
+            ["mix", ", ".join(f"{k}: {v:.0%}" for k, v in r["mix"].items())]]
+    show(table("bench orders", ["", ""], head))
+    rows: list[list[str]] = []
+
+    def pct(d: dict[str, float | None]) -> str:
+        return " / ".join("-" if d[k] is None else f"{d[k]:g}" for k in ("p50", "p90", "p99", "max"))
+
+    for name, label in (("closed", "closed loop"), ("open", "open loop")):
+        x = r.get(name)
+        if not x:
+            continue
+        what = (f"{x['clients']} clients x {x['rounds']}, no pause{', held' if hold else ''}" if name == "closed"
+                else f"Poisson {x['rate_per_s']:g}/s for {x['duration_s']:g} s (seed {x['seed']})")
+        rows += [[label, what], ["  orders / granted", f"{x['orders']} / {x['granted']}"],
+                 ["  granted orders/s", f"{x['granted_per_s']:g}"],
+                 ["  outcomes", ", ".join(f"{k}: {v}" for k, v in sorted(x["outcomes"].items()))],
+                 ["  order→lease ms p50/p90/p99/max", pct(x["latency_ms"])],
+                 ["  end ms p50/p90/p99/max", pct(x["end_latency_ms"])],
+                 ["  CPU: generator / server %", f"{x['generator_cpu_pct']:g} / {x['server_cpu_pct'] or '-'}"]]
+        if name == "open":
+            rows += [["  late sends (> 5 ms) / max lag ms", f"{x['late_sends']} / {x['max_send_lag_ms']:g}"],
+                     ["  connections opened / most open", f"{x['connections_opened']} / {x['most_connections']}"]]
+    rows += [[k, str(v)] for k, v in r["recorded"].items()]
+    show(table("figures", ["figure", ("value", "right")], rows))
 
 
 def mount(bench_app: typer.Typer) -> None:
