@@ -10,6 +10,8 @@ in one fabric domain, and the words of every decision and every refusal.
 
 from __future__ import annotations
 
+import copy
+import weakref
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -30,36 +32,48 @@ def usable_devices(state: FleetState, req: PlacementRequest) -> np.ndarray:
     return state.model_mask(req.allowed_models)
 
 
-def feasible_nodes(state: FleetState, req: PlacementRequest) -> np.ndarray:
-    """(N,) bool: nodes that can hold a single-node request right now."""
-    ok = (state.cpu_free_milli >= req.cpu_milli) & (state.mem_free_mib >= req.mem_mib)
+def feasible_nodes(state: FleetState, req: PlacementRequest, rows: np.ndarray | None = None) -> np.ndarray:
+    """(N,) bool: nodes that can hold a single-node request right now; with ``rows`` (node
+    indices) the same test for those nodes only, (R,) bool."""
+
+    def col(a: np.ndarray) -> np.ndarray:
+        return a if rows is None else a[rows]
+
+    ok = (col(state.cpu_free_milli) >= req.cpu_milli) & (col(state.mem_free_mib) >= req.mem_mib)
     if req.allowed_sites is not None:
-        ok &= np.isin(state.site, np.fromiter(req.allowed_sites, np.int32, len(req.allowed_sites)))
+        ok &= np.isin(col(state.site), np.fromiter(req.allowed_sites, np.int32, len(req.allowed_sites)))
     if req.whole_node:
-        ok &= whole_node_free(state, req)
+        ok &= whole_node_free(state, req, rows)
         if req.num_devices:
-            ok &= state.n_devices >= req.num_devices
+            ok &= col(state.n_devices) >= req.num_devices
         return ok
     if req.num_devices == 0:
         return ok
     if req.allowed_models is None:
         if req.is_share:
-            return ok & (state.max_free >= req.device_milli)
-        return ok & (state.full_free >= req.num_devices)
-    usable = usable_devices(state, req)
+            return ok & (col(state.max_free) >= req.device_milli)
+        return ok & (col(state.full_free) >= req.num_devices)
+    usable = col(usable_devices(state, req))
+    free = col(state.dev_free_milli)
     if req.is_share:
-        out: np.ndarray = ok & np.any(usable & (state.dev_free_milli >= req.device_milli), axis=1)
+        out: np.ndarray = ok & np.any(usable & (free >= req.device_milli), axis=1)
         return out
-    out = ok & ((usable & (state.dev_free_milli == MILLI)).sum(axis=1) >= req.num_devices)
+    out = ok & ((usable & (free == MILLI)).sum(axis=1) >= req.num_devices)
     return out
 
 
-def whole_node_free(state: FleetState, req: PlacementRequest) -> np.ndarray:
-    """(N,) bool: node entirely idle and, with allowed models, every device of an allowed model."""
-    ok = (state.cpu_free_milli == state.cpu_total_milli) & (state.full_free == state.n_devices)
+def whole_node_free(state: FleetState, req: PlacementRequest, rows: np.ndarray | None = None) -> np.ndarray:
+    """(N,) bool (or (R,) for ``rows``): node entirely idle and, with allowed models, every
+    device of an allowed model."""
+
+    def col(a: np.ndarray) -> np.ndarray:
+        return a if rows is None else a[rows]
+
+    n_dev = col(state.n_devices)
+    ok = (col(state.cpu_free_milli) == col(state.cpu_total_milli)) & (col(state.full_free) == n_dev)
     if req.allowed_models is not None:
-        usable = usable_devices(state, req)
-        ok = ok & (usable.sum(axis=1) == state.n_devices) & (state.n_devices > 0)
+        usable = col(usable_devices(state, req))
+        ok = ok & (usable.sum(axis=1) == n_dev) & (n_dev > 0)
     out: np.ndarray = ok
     return out
 
@@ -119,7 +133,36 @@ def _model_list(state: FleetState, allowed: frozenset[int] | None) -> str:
     return "[" + ", ".join(state.model_names[m] if 0 <= m < len(state.model_names) else str(m) for m in sorted(allowed)) + "]"
 
 
+def refusal(state: FleetState, req: PlacementRequest) -> NoFit:
+    """A NoFit whose words are worked out when read, against a copy of the free capacity now."""
+    frozen = copy.copy(state)
+    frozen.cpu_free_milli = state.cpu_free_milli.copy()
+    frozen.mem_free_mib = state.mem_free_mib.copy()
+    frozen.dev_free_milli = state.dev_free_milli.copy()
+    return NoFit(explain=lambda: explain_nofit(frozen, req))
+
+
 # ---------------------------------------------------------------------------- policies
+#: what a request's feasibility and node scores depend on, besides the node
+ShapeKey = tuple[int, int, int, int, "frozenset[int] | None", "frozenset[int] | None", bool]
+
+
+class _ShapeCache:
+    """Per request shape: score of every node (-inf: infeasible), chosen device, node version seen."""
+
+    __slots__ = ("dev", "has_dev", "n_feasible", "score", "seen", "ver")
+
+    def __init__(self, n: int) -> None:
+        self.ver = np.full(n, -1, np.int64)
+        self.score = np.full(n, -np.inf)
+        self.dev = np.full(n, -1, np.int64)
+        self.has_dev = False
+        #: nodes with a finite score
+        self.n_feasible = 0
+        #: the fleet's change_count when last brought up to date (-1: never)
+        self.seen = -1
+
+
 class NodeScorePolicy:
     """Base for every policy: score the feasible nodes, take the best, break ties at random.
 
@@ -135,6 +178,53 @@ class NodeScorePolicy:
     #: permutation drawn once per run — what the FGD artifact's renamed nodes amount to)
     tie_break: str = "random"
     tie_rank: np.ndarray | None = None
+    #: "fast": scores cached per request shape and node version, feasibility kept with them
+    #: (-inf = infeasible), refusals explained when read; "reference": the plain computation
+    #: (filter every node, score every candidate) — same decisions, kept for tests and benchmarks
+    engine: str = "fast"
+
+    def node_local(self, req: PlacementRequest) -> bool:
+        """True when the score (and device choice) of a node for ``req`` depends only on that
+        node's state, the request's shape and constants of the fleet (never on the candidate
+        set or on ``rng``): then the fast engine caches it until the node changes."""
+        return True
+
+    def reset_cache(self) -> None:
+        """Forget every cached score (call after changing what the scores depend on)."""
+        self._cache_ref: weakref.ref[FleetState] | None = None
+        self._cache: dict[ShapeKey, _ShapeCache] = {}
+
+    def _shape_cache(self, state: FleetState, req: PlacementRequest, rng: np.random.Generator) -> _ShapeCache:
+        """Scores of every node for the shape of ``req`` (-inf where it does not fit), brought up
+        to date for the nodes whose ``node_version`` changed since the last request of that shape."""
+        ref = getattr(self, "_cache_ref", None)
+        if ref is None or ref() is not state:
+            self.reset_cache()
+            self._cache_ref = weakref.ref(state)
+        key: ShapeKey = (req.cpu_milli, req.mem_mib, req.num_devices, req.device_milli, req.allowed_models,
+                         req.allowed_sites, req.whole_node)
+        c = self._cache.get(key)
+        if c is None:
+            c = self._cache[key] = _ShapeCache(state.num_nodes)
+        changed = state.changed_since(c.seen, state.num_nodes // 4)
+        c.seen = state.change_count
+        if changed is None:
+            stale = np.flatnonzero(c.ver != state.node_version)
+        else:
+            stale = changed[c.ver[changed] != state.node_version[changed]]
+        if stale.size:
+            ok = feasible_nodes(state, req, stale)
+            rows = stale[ok]
+            c.n_feasible += rows.size - int(np.count_nonzero(c.score[stale] > -np.inf))
+            c.score[stale] = -np.inf
+            if rows.size:
+                sc, dev = self.scores(state, req, rows, rng)
+                c.score[rows] = sc
+                if dev is not None:
+                    c.dev[rows] = dev
+                    c.has_dev = True
+            c.ver[stale] = state.node_version[stale]
+        return c
 
     def scores(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, rng: np.random.Generator
@@ -150,10 +240,35 @@ class NodeScorePolicy:
             return self._place_gang(state, req, rng)
         if req.spread_devices:
             return self._place_spread(state, req, rng)
-        cand = np.flatnonzero(feasible_nodes(state, req))
-        if cand.size == 0:
-            return NoFit(explain_nofit(state, req))
-        sc, dev_choice = self.scores(state, req, cand, rng)
+        dev_choice: np.ndarray | None
+        if self.engine == "reference":
+            cand = np.flatnonzero(feasible_nodes(state, req))
+            if cand.size == 0:
+                return NoFit(explain_nofit(state, req))
+            sc, dev_choice = self.scores(state, req, cand, rng)
+        elif self.node_local(req):
+            c = self._shape_cache(state, req, rng)
+            if c.n_feasible == 0:
+                return refusal(state, req)
+            if type(self)._pick is NodeScorePolicy._pick:
+                # only the nodes within the tolerance of the best score matter to this pick
+                cand = np.flatnonzero(c.score >= c.score.max() - self.tie_tolerance)
+            else:
+                cand = np.flatnonzero(c.score > -np.inf)
+            sc = c.score[cand]
+            dev_choice = c.dev[cand] if c.has_dev else None
+            return self._decide(state, req, cand, sc, dev_choice, rng, c.n_feasible)
+        else:
+            cand = np.flatnonzero(feasible_nodes(state, req))
+            if cand.size == 0:
+                return refusal(state, req)
+            sc, dev_choice = self.scores(state, req, cand, rng)
+        return self._decide(state, req, cand, sc, dev_choice, rng, cand.size)
+
+    def _decide(
+        self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray,
+        dev_choice: np.ndarray | None, rng: np.random.Generator, n_feasible: int,
+    ) -> Placement:
         pos, note = self._pick(state, req, cand, sc, rng)
         node = int(cand[pos])
         if dev_choice is not None and req.is_share:
@@ -167,7 +282,7 @@ class NodeScorePolicy:
         else:
             milli = tuple(req.device_milli for _ in devs)
             cpu, mem = req.cpu_milli, req.mem_mib
-        reason = f"{self.name}: node {state.node_ids[node]} score {float(sc[pos]):.4g}{note} among {cand.size} feasible"
+        reason = f"{self.name}: node {state.node_ids[node]} score {float(sc[pos]):.4g}{note} among {n_feasible} feasible"
         return Placement((node,), (devs,), (milli,), (cpu,), (mem,), float(sc[pos]), reason)
 
     def _pick(

@@ -14,7 +14,7 @@ Contract
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,6 +101,9 @@ class FleetState:
         self.full_free: np.ndarray = np.zeros(n, np.int32)
         self.max_free: np.ndarray = np.zeros(n, np.int32)
         self._model_masks: dict[frozenset[int] | None, np.ndarray] = {}
+        #: rows changed, in order, since ``_log_base`` (see :meth:`changed_since`)
+        self._log: list[int] = []
+        self._log_base = 0
         self._refresh_rows(np.arange(n))
 
     # ------------------------------------------------------------------ construction
@@ -173,17 +176,47 @@ class FleetState:
             self.idle_milli = free.sum(axis=1, dtype=np.int64)
             self.full_free = (free == MILLI).sum(axis=1).astype(np.int32)
             self.max_free = free.max(axis=1).astype(np.int32) if free.shape[1] else np.zeros(len(rows), np.int32)
+        elif rows.size == 1:
+            self._refresh_row(int(rows[0]))
         else:
             sub = free[rows]
             self.idle_milli[rows] = sub.sum(axis=1)
             self.full_free[rows] = (sub == MILLI).sum(axis=1)
             self.max_free[rows] = sub.max(axis=1)
 
+    def _refresh_row(self, n: int) -> None:
+        row = self.dev_free_milli[n].tolist()
+        self.idle_milli[n] = sum(row)
+        self.full_free[n] = row.count(MILLI)
+        self.max_free[n] = max(row) if row else 0
+
     def touch(self, rows: Sequence[int] | np.ndarray | None = None) -> None:
         """Declare that the arrays of ``rows`` (all when None) were changed by hand."""
         idx = np.arange(self.num_nodes) if rows is None else np.asarray(rows, dtype=np.int64)
         self.node_version[idx] += 1
+        self._note(idx.tolist())
         self._refresh_rows(idx)
+
+    @property
+    def change_count(self) -> int:
+        """How many row changes were ever recorded (a position for :meth:`changed_since`)."""
+        return self._log_base + len(self._log)
+
+    def changed_since(self, position: int, limit: int) -> np.ndarray | None:
+        """Rows changed since ``change_count`` was ``position`` (ascending, each once), or None
+        when the log no longer reaches back that far or holds more than ``limit`` changes
+        (then compare ``node_version``)."""
+        start = position - self._log_base
+        if start < 0 or len(self._log) - start > limit:
+            return None
+        return np.array(sorted(set(self._log[start:])), dtype=np.int64)
+
+    def _note(self, rows: list[int]) -> None:
+        self._log.extend(rows)
+        if len(self._log) > 8 * self.num_nodes + 1024:
+            drop = len(self._log) // 2
+            del self._log[:drop]
+            self._log_base += drop
 
     def model_mask(self, allowed: frozenset[int] | None) -> np.ndarray:
         """(N, D) bool: device slot exists and its model is allowed."""
@@ -208,33 +241,49 @@ class FleetState:
         self._change(placement, sign=+1)
 
     def _check(self, p: Placement, sign: int) -> None:
+        n_nodes = self.num_nodes
         for i, n in enumerate(p.nodes):
-            if not 0 <= n < self.num_nodes:
-                raise ConflictError(f"placement names node index {n}, fleet has {self.num_nodes} nodes")
+            if not 0 <= n < n_nodes:
+                raise ConflictError(f"placement names node index {n}, fleet has {n_nodes} nodes")
             cpu = int(self.cpu_free_milli[n]) + sign * p.cpu_milli[i]
             if cpu < 0 or cpu > int(self.cpu_total_milli[n]):
                 raise ConflictError(f"node {self.node_ids[n]}: CPU would become {cpu} milli")
             if int(self.mem_free_mib[n]) + sign * p.mem_mib[i] < 0:
                 raise ConflictError(f"node {self.node_ids[n]}: memory would become negative")
-            for d, m in zip(p.devices[i], p.device_milli[i], strict=True):
-                if not self.present[n, d]:
+            devs = p.devices[i]
+            if not devs:
+                continue
+            present = self.present[n].tolist()
+            free = self.dev_free_milli[n].tolist()
+            for d, m in zip(devs, p.device_milli[i], strict=True):
+                if not 0 <= d < len(present) or not present[d]:
                     raise ConflictError(f"node {self.node_ids[n]} has no device slot {d}")
-                f = int(self.dev_free_milli[n, d]) + sign * m
+                f = free[d] + sign * m
                 if f < 0 or f > MILLI:
                     raise ConflictError(f"node {self.node_ids[n]} device {d}: free milli would become {f}")
 
     def _change(self, p: Placement, sign: int) -> None:
-        rows = np.asarray(p.nodes, dtype=np.int64)
         for i, n in enumerate(p.nodes):
             self.cpu_free_milli[n] += sign * p.cpu_milli[i]
-            self.mem_free_mib[n] += sign * p.mem_mib[i]
+            if p.mem_mib[i]:
+                self.mem_free_mib[n] += sign * p.mem_mib[i]
             devs = p.devices[i]
+            if not devs:
+                continue
+            row = self.dev_free_milli[n]
             for d, m in zip(devs, p.device_milli[i], strict=True):
-                self.dev_free_milli[n, d] += sign * m
-            if devs:
-                c = device_class(len(devs), min(p.device_milli[i]))
-                self.class_count[n, c] = max(0, int(self.class_count[n, c]) - sign)
+                row[d] += sign * m
+            c = device_class(len(devs), min(p.device_milli[i]))
+            self.class_count[n, c] = max(0, int(self.class_count[n, c]) - sign)
+        if len(p.nodes) == 1:
+            n = p.nodes[0]
+            self.node_version[n] += 1
+            self._note([n])
+            self._refresh_row(n)
+            return
+        rows = np.asarray(p.nodes, dtype=np.int64)
         self.node_version[rows] += 1
+        self._note(list(p.nodes))
         self._refresh_rows(rows)
 
 
@@ -292,11 +341,34 @@ class Placement:
         return sum(sum(m) for m in self.device_milli)
 
 
-@dataclass(frozen=True)
 class NoFit:
-    """Nothing fits; ``reason`` says why in words."""
+    """Nothing fits; ``reason`` says why in words.
 
-    reason: str
+    ``NoFit(explain=f)`` defers the words: ``f()`` runs the first time ``reason`` is read (a
+    simulator that never reads them skips the work). ``f`` must not depend on anything that can
+    change after the decision (the engine hands it a frozen copy of the free capacity).
+    """
+
+    __slots__ = ("_explain", "_reason")
+
+    def __init__(self, reason: str = "", *, explain: Callable[[], str] | None = None) -> None:
+        self._reason = reason
+        self._explain = explain
+
+    @property
+    def reason(self) -> str:
+        if self._explain is not None:
+            self._reason, self._explain = self._explain(), None
+        return self._reason
 
     def __bool__(self) -> bool:  # a NoFit is falsy so ``if decision:`` reads naturally
         return False
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NoFit) and other.reason == self.reason
+
+    def __hash__(self) -> int:
+        return hash(self.reason)
+
+    def __repr__(self) -> str:
+        return f"NoFit(reason={self.reason!r})"

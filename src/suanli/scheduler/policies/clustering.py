@@ -19,6 +19,10 @@ from suanli.scheduler.types import FleetState, PlacementRequest, device_class
 class GpuClusteringPolicy(NodeScorePolicy):
     name: str = "gpuclustering"
 
+    def node_local(self, req: PlacementRequest) -> bool:
+        # a whole node of unstated size takes the class of the largest candidate node
+        return bool(req.num_devices) or not req.whole_node
+
     def scores(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -11,8 +11,12 @@ separate nodes, so the tie order is part of the published numbers (the FGD proto
 tied node of lowest rank in a random node priority drawn once per seed, as the artifact does).
 
 Speed: the score of a node depends only on the node's own state and the request's shape, so
-scores are cached per request shape and recomputed only for nodes whose ``node_version``
-changed since (usually a handful per request).
+the engine caches it per shape and re-scores only the nodes whose ``node_version`` changed
+(:meth:`NodeScorePolicy._shape_cache`), usually one or two per request. Those nodes are scored
+through per-device tables (:meth:`FragModel.frag_tables`): one table lookup gives every typical
+pod's counts for a node, one more the change for each device a share could take. The plain
+computation (:meth:`FGDPolicy.delta_reference`) is kept as ``engine="reference"``; both give the
+same decisions (``tests/scheduler/test_engine_equivalence.py``).
 """
 
 from __future__ import annotations
@@ -39,16 +43,14 @@ DEFAULT_TYPICAL = TypicalPods(
     )
 )
 
-ShapeKey = tuple[int, int, int, frozenset[int] | None, bool]
+
+#: batches of at least this many nodes are scored once per distinct node state
+DEDUPE_MIN_ROWS = 64
 
 
-class _ShapeCache:
-    __slots__ = ("dev", "score", "ver")
-
-    def __init__(self, n: int) -> None:
-        self.ver = np.full(n, -1, np.int64)
-        self.score = np.zeros(n, np.float64)
-        self.dev = np.full(n, -1, np.int16)
+def _per_unit(delta: np.ndarray, model: FragModel) -> np.ndarray:
+    """A change of scaled fragmentation in weighted milli (one rounding, after the difference)."""
+    return delta / model.unit if model.unit != 1.0 else delta
 
 
 class FGDPolicy(NodeScorePolicy):
@@ -58,50 +60,64 @@ class FGDPolicy(NodeScorePolicy):
         self.typical = typical if typical is not None else DEFAULT_TYPICAL
         self._state_ref: weakref.ref[FleetState] | None = None
         self._model: FragModel | None = None
-        self._shapes: dict[ShapeKey, _ShapeCache] = {}
-        self._fb = np.zeros(0)
-        self._fb_ver = np.zeros(0, np.int64)
+        self._kind_ref: weakref.ref[FleetState] | None = None
+        self._kind = np.zeros(0, np.int64)
 
     # ------------------------------------------------------------------ caches
     def set_typical(self, typical: TypicalPods) -> None:
         """Change the workload the fragmentation is measured against (drops every cache)."""
         self.typical = typical
         self._state_ref = None
+        self._kind_ref = None
+        self.reset_cache()
 
     def _bind(self, state: FleetState) -> FragModel:
         if self._state_ref is None or self._state_ref() is not state or self._model is None:
             self._state_ref = weakref.ref(state)
             self._model = FragModel(self.typical, state)
-            self._shapes = {}
-            self._fb = np.zeros(state.num_nodes)
-            self._fb_ver = np.full(state.num_nodes, -1, np.int64)
         return self._model
-
-    def frag_before(self, state: FleetState) -> np.ndarray:
-        """Weighted fragmentation of every node now (cached by node version)."""
-        model = self._bind(state)
-        stale = np.flatnonzero(self._fb_ver != state.node_version)
-        if stale.size:
-            self._fb[stale] = model.node_frag(state, stale)
-            self._fb_ver[stale] = state.node_version[stale]
-        return self._fb
 
     # ------------------------------------------------------------------ scoring
     def delta_scores(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fragmentation increase ``F_n' − F_n`` (weighted, per node in ``rows``) and, for a share,
         per device: returns (delta (R,) or (R, D), valid mask of the same shape)."""
         model = self._bind(state)
-        fb = self.frag_before(state)[rows]
+        if self.engine == "reference":
+            return self.delta_reference(state, req, rows)
         free = state.dev_free_milli[rows]
-        cnt, slt, idle = model.stats(free)
-        cpu = state.cpu_free_milli[rows] - req.cpu_milli
-        acc = model.access[rows]
+        st = model.table_stats(free)
+        idle = state.idle_milli[rows]
+        cpu = state.cpu_free_milli[rows]
+        need = model.need[rows]
+        fb = model.frag_tables(st, idle, cpu, need)
         if req.whole_node:
-            return -fb, np.ones(rows.size, bool)
+            return _per_unit(-fb, model), np.ones(rows.size, bool)
+        cpu2 = cpu - req.cpu_milli
         if not req.is_share:
             k = req.num_devices
-            fa = model.frag(cnt - k, slt, idle - k * MILLI, cpu, acc)
-            return fa - fb, np.ones(rows.size, bool)
+            st2 = st - k * model.tab[MILLI] if k else st
+            fa = model.frag_tables(st2, idle - k * MILLI, cpu2, need)
+            return _per_unit(fa - fb, model), np.ones(rows.size, bool)
+        s = req.device_milli
+        st2 = st[:, None, :] + model.share_table(s)[free]
+        fa = model.frag_tables(st2, (idle - s)[:, None], cpu2[:, None], need[:, None, :])
+        valid = usable_devices(state, req)[rows] & (free >= s)
+        return _per_unit(fa - fb[:, None], model), valid
+
+    def delta_reference(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`delta_scores` computed plainly from the device rows (FragModel.stats / frag)."""
+        model = self._bind(state)
+        free = state.dev_free_milli[rows]
+        cnt, slt, idle = model.stats(free)
+        acc = model.access[rows]
+        fb = model.frag_scaled(cnt, slt, idle, state.cpu_free_milli[rows], acc)
+        cpu = state.cpu_free_milli[rows] - req.cpu_milli
+        if req.whole_node:
+            return _per_unit(-fb, model), np.ones(rows.size, bool)
+        if not req.is_share:
+            k = req.num_devices
+            fa = model.frag_scaled(cnt - k, slt, idle - k * MILLI, cpu, acc)
+            return _per_unit(fa - fb, model), np.ones(rows.size, bool)
         s = req.device_milli
         r, d = free.shape
         f = free.astype(np.int64)
@@ -115,36 +131,56 @@ class FGDPolicy(NodeScorePolicy):
         idle2 = np.repeat(idle - s, d)
         cpu2 = np.repeat(cpu, d)
         acc2 = np.repeat(acc, d, axis=0)
-        fa = model.frag(cnt2, slt2, idle2, cpu2, acc2).reshape(r, d)
-        return fa - fb[:, None], valid
+        fa = model.frag_scaled(cnt2, slt2, idle2, cpu2, acc2).reshape(r, d)
+        return _per_unit(fa - fb[:, None], model), valid
 
     def _int_score(self, delta: np.ndarray) -> np.ndarray:
+        """``trunc(100·sigmoid(−ΔF/1000))`` with ΔF per covered pod; computed in place as
+        ``100 / (1 + exp(Δ/(cov·1000)))``, which is bitwise ``sigmoid(x)`` of ``x = −Δ/(cov·1000)``
+        (IEEE division and negation are symmetric)."""
         cov = self._model.covered if self._model is not None else 1.0
-        x = -delta / (cov * 1000.0) if cov > 0 else np.zeros_like(delta)
-        return np.trunc(100.0 / (1.0 + np.exp(-x)))
+        y = delta / (cov * 1000.0) if cov > 0 else np.zeros_like(delta, dtype=np.float64)
+        np.exp(y, out=y)
+        y += 1.0
+        np.divide(100.0, y, out=y)
+        out: np.ndarray = np.trunc(y, out=y)
+        return out
 
-    def _shape_scores(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _shape_scores(
+        self, state: FleetState, req: PlacementRequest, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         delta, valid = self.delta_scores(state, req, rows)
         sc = self._int_score(delta)
         if sc.ndim == 1:
-            return sc, np.full(rows.size, -1, np.int16)
+            return sc, None
         sc = np.where(valid, sc, -np.inf)
         best = sc.max(axis=1)
-        dev = np.argmax(sc == best[:, None], axis=1).astype(np.int16)
+        dev = np.argmax(sc == best[:, None], axis=1)
         return best, dev
 
     def scores(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        self._bind(state)
-        key: ShapeKey = (req.cpu_milli, req.num_devices, req.device_milli, req.allowed_models, req.whole_node)
-        cache = self._shapes.get(key)
-        if cache is None:
-            cache = self._shapes[key] = _ShapeCache(state.num_nodes)
-        stale = np.flatnonzero(cache.ver != state.node_version)
-        if stale.size:
-            sc, dev = self._shape_scores(state, req, stale)
-            cache.score[stale] = sc
-            cache.dev[stale] = dev
-            cache.ver[stale] = state.node_version[stale]
-        return cache.score[cand], (cache.dev[cand] if req.is_share else None)
+        if self.engine != "reference" and cand.size >= DEDUPE_MIN_ROWS:
+            # many nodes at once (the first request of a shape): score each distinct node state once
+            keys = self._state_keys(state, cand)
+            rows = keys.view(np.dtype((np.void, keys.shape[1] * keys.itemsize))).reshape(-1)  # one bytes key per row
+            _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            if first.size < cand.size:
+                sc, dev = self._shape_scores(state, req, cand[first])
+                return sc[inverse], (dev[inverse] if dev is not None and req.is_share else None)
+        sc, dev = self._shape_scores(state, req, cand)
+        return sc, (dev if req.is_share else None)
+
+    def _state_keys(self, state: FleetState, rows: np.ndarray) -> np.ndarray:
+        """(R, K) int64: everything a node's score may depend on — its kind (device models, typical
+        pods it can hold, CPU total, site), free CPU, free memory and free milli of each device."""
+        if self._kind_ref is None or self._kind_ref() is not state:
+            model = self._bind(state)
+            static = np.column_stack([state.dev_model.astype(np.int64), model.access.astype(np.int64),
+                                      state.cpu_total_milli, state.site.astype(np.int64)])
+            self._kind = np.unique(static, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+            self._kind_ref = weakref.ref(state)
+        return np.ascontiguousarray(np.column_stack([self._kind[rows], state.cpu_free_milli[rows],
+                                                     state.mem_free_mib[rows], state.dev_free_milli[rows].astype(np.int64)]))

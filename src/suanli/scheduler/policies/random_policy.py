@@ -14,6 +14,9 @@ from suanli.scheduler.types import FleetState, PlacementRequest
 class RandomPolicy(NodeScorePolicy):
     name: str = "random"
 
+    def node_local(self, req: PlacementRequest) -> bool:
+        return False  # draws from rng on every call
+
     def scores(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray | None]:
