@@ -232,7 +232,7 @@ def _ok(r: Any) -> dict[str, Any]:
     return out
 
 
-def _build(base: Path) -> World:
+def _build(base: Path, database_url: str | None = None) -> World:
     clock = FakeClock(START)
     log_text: dict[str, str] = {}
 
@@ -242,7 +242,7 @@ def _build(base: Path) -> World:
         return DEFAULT
 
     driver = FakeDriver(handler, clock=clock)
-    p = Platform(Settings(data_dir=base, database_url=None, driver="none"), clock=clock, driver=driver)
+    p = Platform(Settings(data_dir=base, database_url=database_url, driver="none"), clock=clock, driver=driver)
     op_token = accounts.bootstrap_operator(p)
     assert op_token
     parties = {k: Party() for k in ("op", "A", "B", "S1", "S2")}

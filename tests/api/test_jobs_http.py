@@ -38,6 +38,9 @@ def test_job_on_a_lease_over_http(http: tuple[TestClient, dict[str, str], dict[s
     assert logs.strip().splitlines()[-1] == ",".join(str(a["device"]) for a in lease["allocations"])
     assert [j["id"] for j in c.get("/v1/jobs", params={"lease_id": lease_id}, headers=t).json()["items"]] == [job["id"]]
     usage = c.get(f"/v1/leases/{lease_id}/usage", headers=t).json()
+    assert usage["jobs"] == 1 and usage["finished_jobs"] == 0  # a read collects nothing (reads never write)
+    assert c.post("/v1/engine/reconcile", headers=op).status_code == 200  # the background pass collects usage
+    usage = c.get(f"/v1/leases/{lease_id}/usage", headers=t).json()
     assert usage["jobs"] == 1 and usage["finished_jobs"] == 1 and usage["sla_credits"] == []
     # refusals name the lease and what is allowed
     r = c.post(f"/v1/leases/{lease_id}/jobs", headers=t, json={"command": ["true"], "devices": 5})

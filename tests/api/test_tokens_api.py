@@ -6,7 +6,7 @@ with a scope and an expiry, revoke, last use recorded at most once a minute."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from suanli.domain.accounts import Principal
 from suanli.drivers.local import LocalDriver
 from suanli.service import accounts
 from suanli.service.platform import Platform
+from suanli.store import tokens as token_store
 from suanli.testing.clock import FakeClock
 
 H = dict[str, str]
@@ -233,8 +234,9 @@ def test_bad_token_ids(http: tuple[TestClient, H, H]) -> None:
     assert c.post("/v1/tokens/424242/revoke", headers=op).status_code == 404
 
 
-def test_list_shows_no_secret_and_last_use_to_the_minute(http: tuple[TestClient, H, H], clock: FakeClock) -> None:
-    c, _, t = http
+def test_list_shows_no_secret_and_last_use_to_the_minute(http: tuple[TestClient, H, H], clock: FakeClock,
+                                                         demo: Platform) -> None:
+    c, op, t = http
     made = make(c, t, label="ci runner", expires_in_s=7 * 86_400)
     listed = next(x for x in ok(c.get("/v1/tokens", headers=t)) if x["id"] == made["id"])
     assert "token" not in listed and made["token"] not in c.get("/v1/tokens", headers=t).text
@@ -253,3 +255,13 @@ def test_list_shows_no_secret_and_last_use_to_the_minute(http: tuple[TestClient,
     clock.advance(1)
     later = last_used()
     assert later is not None and later > first
+
+    def stored() -> datetime | None:
+        with demo.tx() as s:
+            return token_store.get(s, made["id"], account_id=None).last_used_at
+
+    # the uses were noted in memory, not written by the reads; the background pass writes the last one
+    assert stored() is None
+    assert ok(c.post("/v1/engine/reconcile", headers=op))["token_uses"] >= 1
+    assert stored() == datetime.fromisoformat(later.replace("Z", "+00:00"))
+    assert last_used() == later

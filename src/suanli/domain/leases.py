@@ -22,7 +22,7 @@ second, and coming back re-places it (on the same devices when they are still fr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -322,3 +322,58 @@ class Lease:
             stop = min(stop, self.end)
         stop = min(stop, now)
         return (self.activated_at, stop) if stop > self.activated_at else None
+
+
+START_REASON = "reservation started"
+END_REASON = "term over"
+
+
+@dataclass(frozen=True)
+class Move:
+    """A move that time makes: a reservation starting at its start, a term ending at its end."""
+
+    at: datetime
+    frm: LeaseState
+    to: LeaseState
+    reason: str
+
+
+def due_moves(lease: Lease, now: datetime) -> list[Move]:
+    """The moves of ``lease`` that are due at ``now`` and not stored yet, in order: ``scheduled`` →
+    ``active`` at its start once the start has come; ``active`` or ``suspended`` → ``ended`` at its
+    end once a fixed term is over (a reservation whose whole window has passed makes both). Each move
+    happens at its own instant (the start, the end), never at ``now``."""
+    moves: list[Move] = []
+    state = lease.state
+    if state is LeaseState.SCHEDULED and lease.start <= now:
+        moves.append(Move(lease.start, state, LeaseState.ACTIVE, START_REASON))
+        state = LeaseState.ACTIVE
+    if state in (LeaseState.ACTIVE, LeaseState.SUSPENDED) and lease.end is not None and lease.end <= now:
+        moves.append(Move(lease.end, state, LeaseState.ENDED, END_REASON))
+    return moves
+
+
+def _closed_at(a: Allocation, at: datetime) -> Allocation:
+    """An allocation given up at ``at``, as the store closes it: held past ``at`` ends there; one not
+    started by then is kept zero-length (``end = start``)."""
+    if a.start >= at:
+        return a if a.end == a.start else replace(a, end=a.start)
+    return a if a.end is not None and a.end <= at else replace(a, end=at)
+
+
+def as_of(lease: Lease, now: datetime) -> Lease:
+    """The lease as it is at ``now``: its stored state with the :func:`due_moves` applied, exactly
+    as the background pass will store them (``activated_at`` = start, ``ended_at`` = end, the
+    allocations closed at the end, the reason of the last move). Reads show this, so a read never
+    needs to write; a write that acts on a lease stores the moves first."""
+    moves = due_moves(lease, now)
+    if not moves:
+        return lease
+    last = moves[-1]
+    activated = lease.activated_at
+    if activated is None and any(m.to is LeaseState.ACTIVE for m in moves):
+        activated = moves[0].at
+    if last.to is LeaseState.ENDED:
+        return replace(lease, state=last.to, activated_at=activated, ended_at=last.at, reason=last.reason,
+                       allocations=tuple(_closed_at(a, last.at) for a in lease.allocations))
+    return replace(lease, state=last.to, activated_at=activated, reason=last.reason)

@@ -27,8 +27,12 @@ class RequestContext:
     method: str = ""
     path: str = ""
     principal: Principal | None = None
+    read_only: bool = False
+    """A read (GET, HEAD): every transaction it opens is read-only (:meth:`Platform.tx
+    <suanli.service.platform.Platform.tx>`), so the database refuses a write in it."""
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
 _current: ContextVar[RequestContext | None] = ContextVar("suanli_audit_request", default=None)
 
 
@@ -45,12 +49,18 @@ def current_actor() -> AuditActor:
 @contextmanager
 def request(address: str, method: str, path: str) -> Iterator[RequestContext]:
     """One request's context, for the code it runs (also in worker threads)."""
-    ctx = RequestContext(address, method, path)
+    ctx = RequestContext(address, method, path, read_only=method in READ_METHODS)
     token = _current.set(ctx)
     try:
         yield ctx
     finally:
         _current.reset(token)
+
+
+def reads_only() -> bool:
+    """Whether the code running now serves a read (GET, HEAD): reads never write (docs/platform.md)."""
+    ctx = _current.get()
+    return ctx is not None and ctx.read_only
 
 
 def note_principal(principal: Principal) -> None:
@@ -63,7 +73,8 @@ def note_principal(principal: Principal) -> None:
 @contextmanager
 def system() -> Iterator[None]:
     """Changes made here are the platform's own (``system``), whoever's request triggered them: the
-    lease tick that a read runs first ends other tenants' leases too, and must not name the reader."""
+    moves due on a lease that a write stores first (a term over, a reservation started) are time's,
+    not the writer's."""
     token = _current.set(None)
     try:
         yield

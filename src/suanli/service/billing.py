@@ -65,7 +65,6 @@ from suanli.ledger.terms import FEE_REF_PREFIX
 from suanli.ledger.vouchers import RULE_TEXT, Voucher
 from suanli.service import quotes as quote_service
 from suanli.service import reservations, voucher_rules
-from suanli.service.leases import tick
 from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
@@ -117,12 +116,12 @@ def lease_usage(s: Session, tenant_id: str, start: datetime, end: datetime, now:
     stops: dict[str, datetime] = {}
     commission: dict[str, Decimal] = {}
     # a term's reservation is not metered: its fee pays for the devices; the leases drawn on it meter
-    leases = [x for x in lease_store.list_leases(s, tenant_id=tenant_id, overlapping=(start, end))
-              if x.form is not ProductForm.RESERVATION]
+    leases = [x for x in lease_store.list_leases(s, tenant_id=tenant_id, overlapping=(start, end), now=now)
+              if x.form is not ProductForm.RESERVATION]  # as they are now: a term over ended at its end
     # each piece goes to the supplier that owned its node then (cut where a node changes owner)
     owners = fleet_store.owners(s, {a.node for x in leases for a in x.allocations})
     for lease in leases:
-        events = [(e["at"], e["from"], e["to"]) for e in lease_store.lease_events(s, lease.id)]
+        events = [(e["at"], e["from"], e["to"]) for e in lease_store.lease_events(s, lease.id, now=now)]
         records += lease_records(lease, active_intervals(lease, events, min(now, end)), start, end, cuts,
                                  owners=owners)
         commission[lease.id] = lease.commission_rate
@@ -273,9 +272,8 @@ def _settle(p: Platform, s: Session, who: Principal, invoice_id: str, now: datet
 def preview(p: Platform, actor: Principal, period: str, tenant: str | None = None) -> Draft:
     """What the month's invoice would be now (to date for the current month); writes nothing."""
     grant = authorize(actor, Action.READ_INVOICES)
-    tick(p)
     now = p.clock.now()
-    with p.tx() as s:
+    with p.read() as s:
         who = resolve_tenant(s, grant, tenant)
         inp, n = _rating(p, s, who, period, now, store_leases=False)
         rated = rate(inp)
@@ -289,7 +287,6 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
     """Issue a tenant's invoice for a month that is over (operator only). ``vouchers``: apply only
     these (each must pay at least one line, else 422 naming the rule); default: every voucher."""
     grant = authorize(actor, Action.ISSUE_INVOICE)
-    tick(p)
     now = p.clock.now()
     _start, end = period_bounds(period)
     if end > now:
@@ -553,11 +550,10 @@ def provisional_lines(p: Platform, period: str, supplier: str) -> tuple[list[tup
     """The supplier's lines on the drafts of every tenant whose invoice for ``period`` is not issued
     yet, rated now by the same code as the invoices (to date for the current month); nothing is
     written. Returns ((line, tenant id) ...) and how many tenants' drafts had lines of the supplier."""
-    tick(p)
     now = p.clock.now()
     out: list[tuple[ChargeLine, str]] = []
     tenants = 0
-    with p.tx() as s:
+    with p.read() as s:
         issued = {r.tenant_id for r in store.list_invoices(s, tenant_id=None, period=period, live=True)}
         for who in account_store.list_accounts(s):
             if who.role is not Role.TENANT or who.organisation is not None or who.account_id in issued:

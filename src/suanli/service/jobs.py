@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,11 +19,10 @@ from typing import Any
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LeaseState, ProductForm
-from suanli.drivers.base import JobSpec, JobState
+from suanli.drivers.base import JobSpec, JobState, JobStatus
 from suanli.errors import ConflictError, EngineError, SuanliError
 from suanli.ledger.meters import Meter, parse_event
 from suanli.service.engine import require_provisioned
-from suanli.service.leases import tick
 from suanli.service.platform import Platform
 from suanli.service.usage import store_records
 from suanli.store import engine as store
@@ -40,9 +40,8 @@ def submit_job(p: Platform, actor: Principal, lease_id: str, command: Sequence[s
     the tenant holding the lease runs work on it (the operator may read and cancel it)."""
     grant = authorize(actor, Action.SUBMIT_JOB)
     grant.check_lease(lease_id)
-    tick(p)
-    with p.tx() as s:
-        lease = lease_store.get_lease(s, lease_id, tenant_id=grant.tenant_id)
+    with p.tx() as s:  # the lease as it is now: a term that is over is ended, a reservation started is active
+        lease = lease_store.get_lease(s, lease_id, tenant_id=grant.tenant_id, now=p.clock.now())
     if lease.form is ProductForm.RESERVATION:
         raise ConflictError(f"lease {lease_id} is a term plan's reservation: it holds devices, it runs nothing; order "
                             "the devices (the order is placed on the reservation) and run jobs on that lease",
@@ -62,27 +61,53 @@ def submit_job(p: Platform, actor: Principal, lease_id: str, command: Sequence[s
                                 state=JobState.PENDING.value, reason="", submitted_at=handle.submitted_at)
 
 
-def _refresh(p: Platform, jobs: list[Job]) -> None:
-    """Poll the engine for jobs that have not finished (outside a transaction), then record."""
+def _poll(p: Platform, jobs: Sequence[Job]) -> list[tuple[Job, JobStatus]]:
+    """The engine's word on the jobs that have not finished (polled outside any transaction)."""
     driver = p.driver
     if driver is None:
-        return
-    updates = []
+        return []
+    out = []
     for j in jobs:
         if j.driver != driver.name or JobState(j.state).terminal:
             continue
         try:
-            st = driver.poll(j.driver_job_id)
+            out.append((j, driver.poll(j.driver_job_id)))
         except SuanliError:
-            continue  # unreachable engine: keep the last known state; the next read retries
-        updates.append((j, st))
-    if not updates:
+            continue  # unreachable engine: keep the last known state; the next poll retries
+    return out
+
+
+def _as_polled(j: Job, st: JobStatus) -> Job:
+    return replace(j, state=st.state.value, node=st.node or j.node,
+                   device_indices=list(st.device_indices) or j.device_indices, started_at=st.start,
+                   finished_at=st.end, exit_code=st.exit_code, reason=st.reason or "")
+
+
+def _refresh(p: Platform, jobs: list[Job]) -> list[Job]:
+    """The jobs as the engine reports them now; nothing is written (reads never write): the
+    background pass records them (:func:`record_job_states`)."""
+    polled = {j.id: st for j, st in _poll(p, jobs)}
+    return [_as_polled(j, polled[j.id]) if j.id in polled else j for j in jobs]
+
+
+def _record(p: Platform, polled: Sequence[tuple[Job, JobStatus]]) -> None:
+    if not polled or p.driver is None:
         return
     with p.tx() as s:
-        for j, st in updates:
-            store.update_job(s, driver.name, j.driver_job_id, state=st.state.value, node=st.node or j.node,
+        for j, st in polled:
+            store.update_job(s, p.driver.name, j.driver_job_id, state=st.state.value, node=st.node or j.node,
                              device_indices=list(st.device_indices) or j.device_indices, started_at=st.start,
                              finished_at=st.end, exit_code=st.exit_code, reason=st.reason or "")
+
+
+def record_job_states(p: Platform) -> int:
+    """The background pass's part: poll every job that has not finished and record what the engine
+    says. Returns the jobs polled."""
+    with p.tx() as s:
+        jobs = [j for j in store.list_jobs(s, tenant_id=None) if not JobState(j.state).terminal]
+    polled = _poll(p, jobs)
+    _record(p, polled)
+    return len(polled)
 
 
 def list_jobs(p: Platform, actor: Principal, lease_id: str | None = None, offset: int = 0, limit: int = 50) -> list[Job]:
@@ -95,9 +120,7 @@ def list_jobs(p: Platform, actor: Principal, lease_id: str | None = None, offset
         if lease_id is not None:
             lease_store.get_lease(s, lease_id, tenant_id=tenant_id)
         jobs = store.list_jobs(s, tenant_id=tenant_id, lease_id=lease_id, offset=offset, limit=limit)
-    _refresh(p, jobs)
-    with p.tx() as s:
-        return store.list_jobs(s, tenant_id=tenant_id, lease_id=lease_id, offset=offset, limit=limit)
+    return _refresh(p, jobs)
 
 
 def get_job(p: Platform, actor: Principal, job_id: str, action: Action = Action.READ_JOBS) -> Job:
@@ -106,9 +129,7 @@ def get_job(p: Platform, actor: Principal, job_id: str, action: Action = Action.
     with p.tx() as s:
         job = store.get_job(s, job_id, tenant_id=tenant_id)
     grant.check_lease(job.lease_id, "job", job_id)
-    _refresh(p, [job])
-    with p.tx() as s:
-        return store.get_job(s, job_id, tenant_id=tenant_id)
+    return _refresh(p, [job])[0]
 
 
 def job_logs(p: Platform, actor: Principal, job_id: str) -> str:
@@ -123,6 +144,7 @@ def cancel_job(p: Platform, actor: Principal, job_id: str) -> Job:
     if p.driver is None or p.driver.name != job.driver:
         raise EngineError(f"job {job_id} ran on engine {job.driver}, which this server does not run", job=job_id)
     p.driver.cancel(job.driver_job_id)
+    _record(p, _poll(p, [job]))  # a write: it records the engine's answer at once
     return get_job(p, actor, job_id)
 
 
@@ -169,10 +191,9 @@ def lease_usage(p: Platform, actor: Principal, lease_id: str) -> dict[str, Any]:
     grant = authorize(actor, Action.READ_LEASE_USAGE)
     tenant_id = grant.tenant_id
     grant.check_lease(lease_id)
-    collect_usage(p)
     now = p.clock.now()
-    with p.tx() as s:
-        lease = lease_store.get_lease(s, lease_id, tenant_id=tenant_id)
+    with p.tx() as s:  # jobs' usage as the background pass collected it (reads never write)
+        lease = lease_store.get_lease(s, lease_id, tenant_id=tenant_id, now=now)
         jobs = store.list_jobs(s, tenant_id=None, lease_id=lease.id)
         credits = store.sla_credits(s, lease_id=lease.id, tenant_id=tenant_id)
     allocated = Decimal(0)

@@ -1,4 +1,10 @@
-"""Leases: list, show, end early, extend, and the tick that moves them through time."""
+"""Leases: list, show, end early, extend, and the moves time makes.
+
+Reads never write (docs/platform.md "Reads never write"): a read shows each lease as it is now
+(:func:`suanli.domain.leases.as_of`: a reservation whose start came is active, a term that is over
+ended at its end) in a read-only transaction. The background pass (:func:`tick`) stores those moves
+with their events; a write that acts on a lease first stores the moves due on that lease alone
+(:func:`advance`), in its own transaction, and then decides on the lease as it is now."""
 
 from __future__ import annotations
 
@@ -11,12 +17,21 @@ from sqlalchemy.orm import Session
 from suanli.domain.accounts import Principal
 from suanli.domain.audit import SYSTEM
 from suanli.domain.authz import Action, authorize
-from suanli.domain.leases import LIVE_STATES, MAX_TERM, Lease, LeaseState, ProductForm, check_transition
+from suanli.domain.leases import (
+    LIVE_STATES,
+    MAX_TERM,
+    Lease,
+    LeaseState,
+    ProductForm,
+    check_transition,
+    due_moves,
+)
 from suanli.errors import CapacityError, ConflictError, ValidationError
 from suanli.service import audit_context, quotes, spend
 from suanli.service.placement import snapshot
 from suanli.service.platform import Platform
 from suanli.store import leases as store
+from suanli.store import placement_lock
 from suanli.store import reservations as reservation_store
 from suanli.store.leases import StaleClaim
 
@@ -35,21 +50,30 @@ def transition(s: Session, lease: Lease, to: LeaseState, at: datetime, reason: s
     store.add_event(s, lease.id, at, lease.state, to, reason)
 
 
+def advance(s: Session, lease: Lease, now: datetime) -> Lease:
+    """Store the moves due on ``lease`` at ``now`` (:func:`suanli.domain.leases.due_moves`), each at
+    its own instant with its event, as the platform's (``system`` in the audit trail); returns the
+    lease as stored after them. Call with the lease read ``for_update`` in the writing transaction."""
+    moves = due_moves(lease, now)
+    if not moves:
+        return lease
+    with audit_context.system():
+        for m in moves:
+            transition(s, lease, m.to, m.at, m.reason)
+            lease = store.get_lease(s, lease.id)
+    return lease
+
+
 def tick(p: Platform) -> int:
-    """Start reservations whose time has come and end leases whose term is over. Returns moves made.
-    The moves are the platform's own (``system`` in the audit trail), whichever request ran the tick."""
+    """The background pass's part: store the moves due on every lease (reservations whose time has
+    come, terms that are over). Returns the moves made. Never called by a read."""
     now = p.clock.now()
     moved = 0
     with audit_context.system(), p.tx() as s:
         for lease_id, _state in store.leases_due(s, now):
             lease = store.get_lease(s, lease_id, for_update=True)
-            if lease.state is LeaseState.SCHEDULED and lease.start <= now:
-                transition(s, lease, LeaseState.ACTIVE, lease.start, "reservation started")
-                lease = store.get_lease(s, lease_id)
-                moved += 1
-            if lease.state in (LeaseState.ACTIVE, LeaseState.SUSPENDED) and lease.end is not None and lease.end <= now:
-                transition(s, lease, LeaseState.ENDED, lease.end, "term over")
-                moved += 1
+            moved += len(due_moves(lease, now))
+            advance(s, lease, now)
     return moved
 
 
@@ -58,16 +82,16 @@ def list_leases(p: Platform, actor: Principal, *, state: str | None = None, offs
     """The tenant's leases, the leases on the supplier's nodes (their devices there only), or all."""
     grant = authorize(actor, Action.READ_LEASES)
     tenant_id, supplier = grant.lease_filter
-    tick(p)
     states = None
     if state:
         try:
             states = [LeaseState(state)]
         except ValueError:
             raise ValidationError(f"state {state!r} not allowed; allowed: {', '.join(x.value for x in LeaseState)}") from None
-    with p.tx() as s:
+    now = p.clock.now()
+    with p.read() as s:
         leases = store.list_leases(s, tenant_id=tenant_id, states=states, supplier=supplier, offset=offset,
-                                   limit=limit, lease_id=grant.lease_only)
+                                   limit=limit, lease_id=grant.lease_only, now=now)
     return [grant.lease_view(x) for x in leases]
 
 
@@ -77,10 +101,10 @@ def get_lease(p: Platform, actor: Principal, lease_id: str) -> tuple[Lease, list
     grant = authorize(actor, Action.READ_LEASES)
     tenant_id, supplier = grant.lease_filter
     grant.check_lease(lease_id)
-    tick(p)
-    with p.tx() as s:
-        lease = store.get_lease(s, lease_id, tenant_id=tenant_id, supplier=supplier)
-        events = store.lease_events(s, lease_id)
+    now = p.clock.now()
+    with p.read() as s:
+        lease = store.get_lease(s, lease_id, tenant_id=tenant_id, supplier=supplier, now=now)
+        events = store.lease_events(s, lease_id, now=now)
     if supplier is not None:
         events = [e | {"actor": e["actor"] if e["actor"] == SYSTEM.name else "hidden"} for e in events]
     return grant.lease_view(lease), events
@@ -94,10 +118,9 @@ def _not_a_reservation(lease: Lease) -> None:
 
 def end_lease(p: Platform, actor: Principal, lease_id: str, reason: str = "") -> Lease:
     grant = authorize(actor, Action.CHANGE_LEASE)
-    tick(p)
     now = p.clock.now()
     with p.tx() as s:
-        lease = store.get_lease(s, lease_id, tenant_id=grant.tenant_id, for_update=True)
+        lease = advance(s, store.get_lease(s, lease_id, tenant_id=grant.tenant_id, for_update=True), now)
         _not_a_reservation(lease)
         if lease.state is LeaseState.SCHEDULED:
             raise ConflictError(f"lease {lease_id} has not started; cancel its order {lease.order_id} instead",
@@ -110,14 +133,15 @@ def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: Decimal
                  end: datetime | None = None) -> Lease:
     """Move a fixed-term lease's end later, if the same devices are free for the added time."""
     grant = authorize(actor, Action.CHANGE_LEASE)
-    tick(p)
     if (hours is None) == (end is None):
         raise ValidationError("give exactly one of hours (to add) or end (the new end)")
     for _ in range(30):
         try:
             with p.tx() as s:
+                placement_lock.lock_placement(s)  # queue with the order loop's batches (service.order_loop)
                 limit = spend.lock_spender(s, actor)  # a member's row first, as an order takes it
-                lease = store.get_lease(s, lease_id, tenant_id=grant.tenant_id, for_update=True)
+                lease = advance(s, store.get_lease(s, lease_id, tenant_id=grant.tenant_id, for_update=True),
+                                p.clock.now())
                 _not_a_reservation(lease)
                 if lease.state not in LIVE_STATES:
                     raise ConflictError(f"lease {lease_id} is {lease.state.value}; only scheduled or active leases "
@@ -143,7 +167,7 @@ def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: Decimal
                 current = [a for a in lease.allocations if a.end == lease.end]
                 drawn_on = {a.drawn_from for a in current}
                 if current and len(drawn_on) == 1 and None not in drawn_on:  # on a term's reservation: stay on it
-                    res = store.get_lease(s, str(drawn_on.pop()))
+                    res = store.get_lease(s, str(drawn_on.pop()), now=p.clock.now())
                     if res.state not in LIVE_STATES or (res.end is not None and res.end < new_end):
                         raise CapacityError(f"cannot extend lease {lease_id} to {new_end.isoformat()}: it lies on "
                                             f"reservation {res.id}, which holds its devices until "

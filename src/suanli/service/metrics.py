@@ -17,12 +17,11 @@ from sqlalchemy import func, select
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.drivers.telemetry import DeviceSample, TelemetryReader, facility_kwh, select_telemetry
-from suanli.service.leases import tick
 from suanli.service.placement import snapshot
 from suanli.service.platform import Platform
 from suanli.store import fleet as fleet_store
+from suanli.store import leases as lease_store
 from suanli.store.engine_tables import JobRow, SlaCreditRow
-from suanli.store.tables import LeaseRow
 
 
 @dataclass
@@ -71,7 +70,6 @@ def telemetry() -> TelemetryReader:
 
 def collect(p: Platform, actor: Principal, reader: TelemetryReader | None = None) -> Metrics:
     authorize(actor, Action.READ_METRICS)
-    tick(p)
     now = p.clock.now()
     m = Metrics()
     with p.tx() as s:
@@ -86,7 +84,7 @@ def collect(p: Platform, actor: Principal, reader: TelemetryReader | None = None
             m.devices[key] = m.devices.get(key, 0) + 1
             held = Decimal(1000 - int(snap.state.dev_free_milli[node, slot])) / 1000
             m.allocated[key] = m.allocated.get(key, Decimal(0)) + held
-        m.leases.update(dict(s.execute(select(LeaseRow.state, func.count()).group_by(LeaseRow.state)).tuples().all()))
+        m.leases.update(lease_store.count_by_state(s, now))  # as they are now (reads never write)
         m.jobs.update(dict(s.execute(select(JobRow.state, func.count()).group_by(JobRow.state)).all()))
         m.used_device_seconds = sum((x or Decimal(0) for x in s.scalars(select(JobRow.device_seconds))), Decimal(0))
         m.sla_credits = sum((x for x in s.scalars(select(SlaCreditRow.amount))), Decimal(0))

@@ -33,7 +33,7 @@ from suanli.ledger.plans import (
     validate_plan,
 )
 from suanli.service import reservations, term_credits
-from suanli.service.leases import tick, transition
+from suanli.service.leases import advance, transition
 from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
 from suanli.store import accounts as account_store
@@ -208,7 +208,6 @@ def end_plan(p: Platform, actor: Principal, plan_id: str, at: datetime | None = 
     after the end gets a credit note for what the reservation does not hold, in the same
     transaction (:mod:`suanli.service.term_credits`)."""
     authorize(actor, Action.SET_PRICE)
-    tick(p)
     now = p.clock.now()
     at = now if at is None else at
     if at.tzinfo is None:
@@ -223,7 +222,8 @@ def end_plan(p: Platform, actor: Principal, plan_id: str, at: datetime | None = 
         plan = plan_from_row(row)
         if plan.effective_to is not None and plan.effective_to <= at:
             raise ConflictError(f"plan {plan_id} already ends at {plan.effective_to.isoformat()}", plan=plan_id)
-        res = lease_store.get_lease(s, plan.reservation, for_update=True) if plan.reservation else None
+        # its reservation as it is now: the moves due on it stored first (a start that came, an end that passed)
+        res = advance(s, lease_store.get_lease(s, plan.reservation, for_update=True), now) if plan.reservation else None
         why = f"plan {plan_id} ended by {actor.name}"
         if at <= plan.effective_from:
             if res is not None and res.state in (LeaseState.SCHEDULED, LeaseState.ACTIVE):

@@ -18,6 +18,7 @@ from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LIVE_STATES
 from suanli.domain.tokens import ApiToken, TokenScope, check_label, expiry, within
 from suanli.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from suanli.service import token_uses
 from suanli.service.platform import Platform
 from suanli.store import accounts as account_store
 from suanli.store import leases as lease_store
@@ -91,6 +92,10 @@ def issue_for_account(p: Platform, actor: Principal, account: str, opts: TokenOp
 def list_tokens(p: Platform, actor: Principal, *, account: str | None = None, every_account: bool = False
                 ) -> list[ApiToken]:
     """The actor's own tokens; the operator may name any account or ask for every account's."""
+    return [token_uses.seen(p, x) for x in _list_tokens(p, actor, account=account, every_account=every_account)]
+
+
+def _list_tokens(p: Platform, actor: Principal, *, account: str | None, every_account: bool) -> list[ApiToken]:
     own = authorize(actor, Action.READ_TOKENS).account_id
     with p.tx() as s:
         if own is not None:
@@ -124,4 +129,4 @@ def token_of(p: Platform, actor: Principal) -> ApiToken | None:
     if actor.token_id is None:
         return None
     with p.tx() as s:
-        return store.get(s, actor.token_id, account_id=None)
+        return token_uses.seen(p, store.get(s, actor.token_id, account_id=None))

@@ -28,7 +28,7 @@ from suanli.ledger.wallets import RunwayPolicy, Standing, runway
 from suanli.service import quotes as quote_service
 from suanli.service.billing import entry_values, resolve_tenant
 from suanli.service.health import replace_lease
-from suanli.service.leases import tick, transition
+from suanli.service.leases import advance, transition
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
 from suanli.store import billing as store
@@ -96,7 +96,7 @@ def _burn_and_accrued(p: Platform, s: Session, tenant_id: str) -> tuple[Decimal,
     book = price_book(p, s)
     burn = accrued = Decimal(0)
     ids = []
-    active = lease_store.list_leases(s, tenant_id=tenant_id, states=[LeaseState.ACTIVE])
+    active = lease_store.list_leases(s, tenant_id=tenant_id, states=[LeaseState.ACTIVE], now=now)
     quoted = quote_service.billing_rates(s, [x.id for x in active])  # a fixed term or reservation: its quote
     for lease in active:
         if lease.form is ProductForm.RESERVATION:  # a term's devices, paid by its fee: never suspended
@@ -147,8 +147,8 @@ def check_runway(p: Platform, actor: Principal) -> list[dict[str, Any]]:
 
 
 def enforce_runway(p: Platform, only: str | None = None) -> list[dict[str, Any]]:
-    """Apply the runway rule to prepaid tenants; returns what changed."""
-    tick(p)
+    """Apply the runway rule to prepaid tenants; returns what changed. Leases are judged as they are
+    now; one it suspends or resumes has its due moves stored first (:func:`advance`)."""
     now = p.clock.now()
     changes: list[dict[str, Any]] = []
     with p.tx() as s:
@@ -170,13 +170,15 @@ def enforce_runway(p: Platform, only: str | None = None) -> list[dict[str, Any]]
             rw = runway(bal, accrued, burn, RunwayPolicy(row.warn_hours, row.suspend_hours))
             if rw.standing is Standing.SUSPEND and active:
                 for lid in active:
-                    lease = lease_store.get_lease(s, lid, for_update=True)
+                    lease = advance(s, lease_store.get_lease(s, lid, for_update=True), now)
                     transition(s, lease, LeaseState.SUSPENDED, now, SUSPEND_REASON)
                     suspended.append(lid)
                 changes.append({"tenant": row.tenant_id, "action": "suspend", "leases": active})
             elif rw.standing is Standing.OK and suspended:
                 resumed, kept = [], []
                 for lid in suspended:
+                    if advance(s, lease_store.get_lease(s, lid, for_update=True), now).state is not LeaseState.SUSPENDED:
+                        continue  # its term ended while it was suspended: nothing to resume
                     try:
                         with s.begin_nested():  # a lost race on a device keeps it suspended until the next pass
                             outcome = replace_lease(p, s, lid, now, "resumed: balance topped up")

@@ -1,8 +1,9 @@
 """Engine and session factory; schema upgrades through Alembic.
 
 SQLite: a file in the data dir, WAL, foreign keys on, and ``BEGIN IMMEDIATE`` for every
-transaction so that concurrent writers queue on the database lock instead of failing to upgrade
-a read lock. PostgreSQL: ``READ COMMITTED`` with row-level compare-and-set where it matters.
+transaction that may write so that concurrent writers queue on the database lock instead of failing
+to upgrade a read lock; a read (:func:`read_engine`) begins with a plain ``BEGIN`` under
+``PRAGMA query_only``. PostgreSQL: ``READ COMMITTED`` with row-level compare-and-set where it matters.
 """
 
 from __future__ import annotations
@@ -46,10 +47,32 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # a read (read_engine) takes no write lock (a plain, deferred BEGIN) and may not write
+            # (query_only, switched only when the pooled connection changes between reads and writes)
+            read = bool(conn.get_execution_options().get(READ_ONLY))
+            if conn.info.get(READ_ONLY, False) != read:
+                conn.exec_driver_sql(f"PRAGMA query_only={'ON' if read else 'OFF'}")
+                conn.info[READ_ONLY] = read
+            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, echo=echo, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+READ_ONLY = "suanli_read_only"
+
+
+def read_engine(engine: Engine) -> Engine:
+    """The same engine and pool for transactions that only read: on SQLite they begin with a plain
+    (deferred) ``BEGIN``, so they never wait for or block a writer (WAL); on PostgreSQL they run
+    ``READ ONLY``, so the database refuses any write in them."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(**{READ_ONLY: True, "postgresql_readonly": True})
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+MIGRATION_LOCK = 0x7375616E6C69
+"""PostgreSQL advisory lock key held while one process upgrades the schema ("suanli" in ASCII)."""
 
 
 def alembic_config(url: str) -> Config:
@@ -63,6 +86,8 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (idempotent)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # replicas starting together: one migrates, the others wait
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

@@ -17,11 +17,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from suanli.domain.leases import Allocation, Lease, LeaseState, ProductForm
+from suanli.domain.leases import Allocation, Lease, LeaseState, ProductForm, as_of, due_moves
 from suanli.errors import ConflictError, NotFoundError
 from suanli.store import capacity
 from suanli.store.audit_recorder import current_actor
@@ -182,28 +182,45 @@ def add_event(s: Session, lease_id: str, at: datetime, frm: LeaseState | str, to
                         actor=actor or current_actor(s).name))
 
 
-def lease_events(s: Session, lease_id: str) -> list[dict[str, Any]]:
+def lease_events(s: Session, lease_id: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The lease's stored events; with ``now``, followed by the moves due at ``now`` that the background
+    pass has not stored yet (:func:`suanli.domain.leases.due_moves`, by ``system``), as it will store them."""
     rows = s.scalars(select(LeaseEventRow).where(LeaseEventRow.lease_id == lease_id).order_by(LeaseEventRow.id))
-    return [{"at": r.at, "from": r.from_state, "to": r.to_state, "reason": r.reason, "actor": r.actor or "system"}
-            for r in rows]
+    out = [{"at": r.at, "from": r.from_state, "to": r.to_state, "reason": r.reason, "actor": r.actor or "system"}
+           for r in rows]
+    if now is not None:
+        row = s.get(LeaseRow, lease_id)
+        if row is not None:
+            out += [{"at": m.at, "from": m.frm.value, "to": m.to.value, "reason": m.reason, "actor": "system"}
+                    for m in due_moves(_lease(row, []), now)]
+    return out
 
 
 def _allocations(s: Session, lease_ids: Sequence[str]) -> dict[str, list[Allocation]]:
     out: dict[str, list[Allocation]] = {lid: [] for lid in lease_ids}
     if not lease_ids:
         return out
-    q = (select(AllocationRow, DeviceRow, NodeRow)
+    # plain columns, not ORM entities: a page of leases reads hundreds of rows (docs/platform.md "Reads never write")
+    q = (select(AllocationRow.lease_id, DeviceRow.id, NodeRow.name, DeviceRow.slot, DeviceRow.model, NodeRow.site,
+                NodeRow.supplier, NodeRow.fabric, AllocationRow.milli, AllocationRow.memory_mib,
+                AllocationRow.start_at, AllocationRow.end_at, AllocationRow.drawn_from)
          .join(DeviceRow, DeviceRow.id == AllocationRow.device_id)
          .join(NodeRow, NodeRow.id == DeviceRow.node_id)
          .where(AllocationRow.lease_id.in_(lease_ids))
          .order_by(NodeRow.name, DeviceRow.slot))
-    for a, d, n in s.execute(q):
-        out[a.lease_id].append(Allocation(d.id, n.name, d.slot, d.model, n.site, n.supplier, n.fabric, a.milli,
-                                          a.memory_mib, a.start_at, a.end_at, a.drawn_from))
+    for lease_id, *rest in s.execute(q):
+        out[lease_id].append(Allocation(*rest))
     return out
 
 
-def _lease(r: LeaseRow, allocs: list[Allocation]) -> Lease:
+LEASE_COLUMNS = (LeaseRow.id, LeaseRow.order_id, LeaseRow.tenant_id, LeaseRow.form, LeaseRow.state, LeaseRow.start_at,
+                 LeaseRow.end_at, LeaseRow.activated_at, LeaseRow.ended_at, LeaseRow.reason, LeaseRow.commission_rate,
+                 LeaseRow.placement, LeaseRow.created_at)
+"""A lease row's columns, for reads that build :class:`Lease` from plain rows (:func:`_lease` takes either)."""
+
+
+def _lease(r: Any, allocs: list[Allocation]) -> Lease:
+    """From a :class:`LeaseRow` or a row of :data:`LEASE_COLUMNS` (same attribute names)."""
     return Lease(r.id, r.order_id, r.tenant_id, ProductForm(r.form), LeaseState(r.state), r.start_at, r.end_at,
                  r.activated_at, r.ended_at, r.reason, r.commission_rate, r.placement, r.created_at, tuple(allocs))
 
@@ -215,10 +232,28 @@ def _on_supplier_nodes(supplier: str) -> Any:
         .join(NodeRow, NodeRow.id == DeviceRow.node_id).where(NodeRow.supplier == supplier))
 
 
+def derived_state(now: datetime) -> Any:
+    """SQL for the state a lease has at ``now`` (:func:`suanli.domain.leases.as_of`): a fixed term
+    whose end has passed is ended (from scheduled, active or suspended), a reservation whose start
+    has come is active; anything else is its stored state."""
+    return case(
+        (and_(LeaseRow.state.in_([LeaseState.SCHEDULED.value, LeaseState.ACTIVE.value, LeaseState.SUSPENDED.value]),
+              LeaseRow.end_at.is_not(None), LeaseRow.end_at <= now), LeaseState.ENDED.value),
+        (and_(LeaseRow.state == LeaseState.SCHEDULED.value, LeaseRow.start_at <= now), LeaseState.ACTIVE.value),
+        else_=LeaseRow.state)
+
+
+def count_by_state(s: Session, now: datetime) -> dict[str, int]:
+    """How many leases are in each state at ``now`` (derived, as :func:`derived_state`)."""
+    st = derived_state(now)
+    return {k: int(v) for k, v in s.execute(select(st, func.count()).group_by(st))}
+
+
 def get_lease(s: Session, lease_id: str, *, tenant_id: str | None = None, supplier: str | None = None,
-              for_update: bool = False) -> Lease:
+              for_update: bool = False, now: datetime | None = None) -> Lease:
     """One lease; ``tenant_id``/``supplier`` limit it to that tenant's, or to one on that supplier's
-    nodes (not found otherwise, as if it did not exist)."""
+    nodes (not found otherwise, as if it did not exist). ``now``: as it is at that instant
+    (:func:`suanli.domain.leases.as_of`); without it, as stored."""
     q = select(LeaseRow).where(LeaseRow.id == lease_id)
     if tenant_id is not None:
         q = q.where(LeaseRow.tenant_id == tenant_id)
@@ -229,31 +264,44 @@ def get_lease(s: Session, lease_id: str, *, tenant_id: str | None = None, suppli
     row = s.scalar(q)
     if row is None:
         raise NotFoundError(f"no lease {lease_id!r} visible to you", lease=lease_id)
-    return _lease(row, _allocations(s, [row.id])[row.id])
+    lease = _lease(row, _allocations(s, [row.id])[row.id])
+    return lease if now is None else as_of(lease, now)
 
 
 def list_leases(s: Session, *, tenant_id: str | None = None, states: Iterable[LeaseState] | None = None,
                 supplier: str | None = None, overlapping: tuple[datetime, datetime] | None = None,
-                offset: int = 0, limit: int | None = None, lease_id: str | None = None) -> list[Lease]:
-    q = select(LeaseRow).order_by(LeaseRow.created_at.desc(), LeaseRow.id)
+                offset: int = 0, limit: int | None = None, lease_id: str | None = None,
+                now: datetime | None = None) -> list[Lease]:
+    """Leases, newest first. ``now``: as they are at that instant (:func:`suanli.domain.leases.as_of`),
+    and ``states`` and ``overlapping`` (the active window) are judged on that state, in SQL, so a
+    page holds exactly the leases that match; without ``now``, as stored."""
+    q = select(*LEASE_COLUMNS).order_by(LeaseRow.created_at.desc(), LeaseRow.id)
     if lease_id is not None:  # a lease token's one lease
         q = q.where(LeaseRow.id == lease_id)
     if tenant_id is not None:
         q = q.where(LeaseRow.tenant_id == tenant_id)
     if states is not None:
-        q = q.where(LeaseRow.state.in_([st.value for st in states]))
+        state = LeaseRow.state if now is None else derived_state(now)
+        q = q.where(state.in_([st.value for st in states]))
     if supplier is not None:
         q = q.where(_on_supplier_nodes(supplier))
     if overlapping is not None:
         a, b = overlapping
-        q = q.where(LeaseRow.activated_at.is_not(None), LeaseRow.activated_at < b,
-                    or_(LeaseRow.ended_at.is_(None), LeaseRow.ended_at > a))
+        activated: Any = LeaseRow.activated_at
+        ended: Any = LeaseRow.ended_at
+        if now is not None:  # a reservation started by now: active from its start; a term over: ended at its end
+            activated = func.coalesce(LeaseRow.activated_at, case(
+                (and_(LeaseRow.state == LeaseState.SCHEDULED.value, LeaseRow.start_at <= now), LeaseRow.start_at)))
+            ended = func.coalesce(LeaseRow.ended_at, case(
+                (derived_state(now) == LeaseState.ENDED.value, LeaseRow.end_at)))
+        q = q.where(activated.is_not(None), activated < b, or_(ended.is_(None), ended > a))
     q = q.offset(offset)
     if limit is not None:
         q = q.limit(limit)
-    rows = list(s.scalars(q))
+    rows = s.execute(q).all()
     allocs = _allocations(s, [r.id for r in rows])
-    return [_lease(r, allocs[r.id]) for r in rows]
+    leases = [_lease(r, allocs[r.id]) for r in rows]
+    return leases if now is None else [as_of(x, now) for x in leases]
 
 
 def update_lease(s: Session, lease_id: str, **values: Any) -> None:
