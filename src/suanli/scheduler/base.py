@@ -88,9 +88,9 @@ def default_devices(state: FleetState, req: PlacementRequest, node: int) -> tupl
     if req.whole_node:
         return tuple(int(d) for d in np.flatnonzero(state.present[node]))
     if req.is_share:
-        fits = np.flatnonzero(usable & (free >= req.device_milli))
+        fits = (usable & (free >= req.device_milli)).nonzero()[0]
         return (int(fits[np.argmin(free[fits])]),)
-    idle = np.flatnonzero(usable & (free == MILLI))
+    idle = (usable & (free == MILLI)).nonzero()[0]
     return tuple(int(d) for d in idle[: req.num_devices])
 
 
@@ -208,23 +208,34 @@ class NodeScorePolicy:
             c = self._cache[key] = _ShapeCache(state.num_nodes)
         changed = state.changed_since(c.seen, state.num_nodes // 4)
         c.seen = state.change_count
-        if changed is None:
-            stale = np.flatnonzero(c.ver != state.node_version)
-        else:
-            stale = changed[c.ver[changed] != state.node_version[changed]]
+        # every row changed since the last refresh is newer than what this cache saw
+        stale = (c.ver != state.node_version).nonzero()[0] if changed is None else changed
         if stale.size:
-            ok = feasible_nodes(state, req, stale)
-            rows = stale[ok]
-            c.n_feasible += rows.size - int(np.count_nonzero(c.score[stale] > -np.inf))
-            c.score[stale] = -np.inf
-            if rows.size:
-                sc, dev = self.scores(state, req, rows, rng)
-                c.score[rows] = sc
-                if dev is not None:
-                    c.dev[rows] = dev
-                    c.has_dev = True
+            sc, dev = self.refresh_scores(state, req, stale, rng)
+            c.n_feasible += int(np.count_nonzero(sc > -np.inf)) - int(np.count_nonzero(c.score[stale] > -np.inf))
+            c.score[stale] = sc
+            if dev is not None:
+                c.dev[stale] = dev
+                c.has_dev = True
             c.ver[stale] = state.node_version[stale]
         return c
+
+    def refresh_scores(
+        self, state: FleetState, req: PlacementRequest, rows: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Score of each node of ``rows`` for ``req`` (-inf where it does not fit) and, when
+        :meth:`scores` picks devices, the device (-1 where it does not fit)."""
+        ok = feasible_nodes(state, req, rows)
+        sc = np.full(rows.size, -np.inf)
+        if not ok.any():
+            return sc, None
+        got, dev = self.scores(state, req, rows[ok], rng)
+        sc[ok] = got
+        if dev is None:
+            return sc, None
+        full = np.full(rows.size, -1, np.int64)
+        full[ok] = dev
+        return sc, full
 
     def scores(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, rng: np.random.Generator
@@ -252,9 +263,9 @@ class NodeScorePolicy:
                 return refusal(state, req)
             if type(self)._pick is NodeScorePolicy._pick:
                 # only the nodes within the tolerance of the best score matter to this pick
-                cand = np.flatnonzero(c.score >= c.score.max() - self.tie_tolerance)
+                cand = (c.score >= c.score.max() - self.tie_tolerance).nonzero()[0]
             else:
-                cand = np.flatnonzero(c.score > -np.inf)
+                cand = (c.score > -np.inf).nonzero()[0]
             sc = c.score[cand]
             dev_choice = c.dev[cand] if c.has_dev else None
             return self._decide(state, req, cand, sc, dev_choice, rng, c.n_feasible)
@@ -289,7 +300,7 @@ class NodeScorePolicy:
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray, rng: np.random.Generator
     ) -> tuple[int, str]:
         best = sc.max()
-        ties = np.flatnonzero(sc >= best - self.tie_tolerance)
+        ties = (sc >= best - self.tie_tolerance).nonzero()[0]
         note = ""
         if ties.size > 1 and state.dev_cost is not None and (req.num_devices or req.whole_node):
             cost = node_unit_cost(state, req, cand[ties])

@@ -4,7 +4,8 @@
 issues ``requests`` placements drawn from a fixed mix (CPU-only, shares, 1/2/4/8 whole
 devices); whenever more than ``target_util`` of the GPUs are taken, a random earlier placement
 is released first, so the fleet stays busy and fragmented. Reports placements per second
-(decisions, whether they fit or not, over the time spent inside ``policy.place``).
+(decisions, whether they fit or not, over the time spent inside ``policy.place``: wall time, and
+this process's CPU time, which other work on a shared machine disturbs less).
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suanli.scheduler import FleetState, Placement, PlacementRequest, TypicalPod, TypicalPods, get_policy
+from suanli.scheduler import (
+    FleetState,
+    NodeScorePolicy,
+    Placement,
+    PlacementRequest,
+    TypicalPod,
+    TypicalPods,
+    get_policy,
+)
 
 MIX: tuple[tuple[PlacementRequest, float], ...] = (
     (PlacementRequest(cpu_milli=4000), 0.12),
@@ -36,10 +45,17 @@ class ScaleResult:
     requests: int
     placed: int
     seconds: float
+    #: CPU time of this process inside ``policy.place`` (steadier than wall time on a shared machine)
+    cpu_seconds: float = 0.0
+    engine: str = "fast"
 
     @property
     def placements_per_s(self) -> float:
         return self.requests / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def placements_per_cpu_s(self) -> float:
+        return self.requests / self.cpu_seconds if self.cpu_seconds > 0 else float("inf")
 
 
 def synthetic_fleet(nodes: int, devices: int, seed: int = 0) -> FleetState:
@@ -63,10 +79,13 @@ def mix_typical() -> TypicalPods:
 
 def run_scale(
     policy: str = "fgd", nodes: int = 5000, devices: int = 8, requests: int = 100_000, seed: int = 0,
-    target_util: float = 0.85,
+    target_util: float = 0.85, engine: str = "fast",
 ) -> ScaleResult:
+    """``engine``: the policy's engine, "fast" or "reference" (see :class:`NodeScorePolicy`)."""
     state = synthetic_fleet(nodes, devices, seed)
     pol = get_policy(policy, typical=mix_typical())
+    if isinstance(pol, NodeScorePolicy):
+        pol.engine = engine
     rng = np.random.default_rng(seed + 1)
     probs = np.array([w for _, w in MIX])
     draws = rng.choice(len(MIX), size=requests, p=probs / probs.sum())
@@ -75,6 +94,7 @@ def run_scale(
     used = 0
     placed = 0
     spent = 0.0
+    cpu = 0.0
     for i in draws.tolist():
         while live and used > target_util * cap:
             j = int(rng.integers(len(live)))
@@ -83,12 +103,13 @@ def run_scale(
             live.pop()
             state.release(gone)
             used -= gone.gpu_milli
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         d = pol.place(state, MIX[i][0], rng)
         spent += time.perf_counter() - t0
+        cpu += time.process_time() - c0
         if isinstance(d, Placement):
             state.apply(d)
             live.append(d)
             used += d.gpu_milli
             placed += 1
-    return ScaleResult(policy, nodes, devices, requests, placed, spent)
+    return ScaleResult(policy, nodes, devices, requests, placed, spent, cpu, engine)

@@ -22,7 +22,7 @@ same decisions (``tests/scheduler/test_engine_equivalence.py``).
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -46,6 +46,10 @@ DEFAULT_TYPICAL = TypicalPods(
 
 #: batches of at least this many nodes are scored once per distinct node state
 DEDUPE_MIN_ROWS = 64
+#: smaller batches are looked up in a memory of scores per (shape, node state) while at least
+#: half the lookups of the first MEMO_TRIAL hit; a shape's memory is dropped past MEMO_MAX_STATES
+MEMO_TRIAL = 4000
+MEMO_MAX_STATES = 200_000
 
 
 def _per_unit(delta: np.ndarray, model: FragModel) -> np.ndarray:
@@ -62,6 +66,13 @@ class FGDPolicy(NodeScorePolicy):
         self._model: FragModel | None = None
         self._kind_ref: weakref.ref[FleetState] | None = None
         self._kind = np.zeros(0, np.int64)
+        self._reset_memo()
+
+    def _reset_memo(self) -> None:
+        self._memo: dict[tuple[object, ...], dict[bytes, tuple[float, int]]] = {}
+        self._memo_on = True
+        self._memo_tries = 0
+        self._memo_misses = 0
 
     # ------------------------------------------------------------------ caches
     def set_typical(self, typical: TypicalPods) -> None:
@@ -69,6 +80,7 @@ class FGDPolicy(NodeScorePolicy):
         self.typical = typical
         self._state_ref = None
         self._kind_ref = None
+        self._reset_memo()
         self.reset_cache()
 
     def _bind(self, state: FleetState) -> FragModel:
@@ -173,6 +185,35 @@ class FGDPolicy(NodeScorePolicy):
         sc, dev = self._shape_scores(state, req, cand)
         return sc, (dev if req.is_share else None)
 
+    def refresh_scores(
+        self, state: FleetState, req: PlacementRequest, rows: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scores (and fit) remembered per (request shape, node state): a fleet whose nodes keep
+        going through the same states (churn of a few request shapes) is scored from memory.
+        Turned off for the rest of the run when fewer than half the lookups of a trial hit."""
+        if self.engine == "reference" or not self._memo_on or rows.size >= DEDUPE_MIN_ROWS:
+            return super().refresh_scores(state, req, rows, rng)
+        keys = self._state_keys(state, rows)
+        names = cast(list[bytes], keys.view(np.dtype((np.void, keys.shape[1] * keys.itemsize))).reshape(-1).tolist())
+        shape = (req.cpu_milli, req.mem_mib, req.num_devices, req.device_milli, req.allowed_models,
+                 req.allowed_sites, req.whole_node)
+        memo = self._memo.get(shape)
+        if memo is None or len(memo) > MEMO_MAX_STATES:
+            memo = self._memo[shape] = {}
+        got = [memo.get(k) for k in names]
+        miss = [i for i, g in enumerate(got) if g is None]
+        self._memo_tries += len(names)
+        self._memo_misses += len(miss)
+        if self._memo_tries >= MEMO_TRIAL and self._memo_misses * 2 > self._memo_tries:
+            self._memo_on = False
+        if miss:
+            sc, dev = super().refresh_scores(state, req, rows[miss], rng)
+            dv = dev.tolist() if dev is not None else [-1] * len(miss)
+            for j, (i, v) in enumerate(zip(miss, sc.tolist(), strict=True)):
+                got[i] = memo[names[i]] = (v, dv[j])
+        vals = [g for g in got if g is not None]
+        return np.array([g[0] for g in vals]), (np.array([g[1] for g in vals]) if req.is_share else None)
+
     def _state_keys(self, state: FleetState, rows: np.ndarray) -> np.ndarray:
         """(R, K) int64: everything a node's score may depend on — its kind (device models, typical
         pods it can hold, CPU total, site), free CPU, free memory and free milli of each device."""
@@ -182,5 +223,6 @@ class FGDPolicy(NodeScorePolicy):
                                       state.cpu_total_milli, state.site.astype(np.int64)])
             self._kind = np.unique(static, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
             self._kind_ref = weakref.ref(state)
+            self._reset_memo()
         return np.ascontiguousarray(np.column_stack([self._kind[rows], state.cpu_free_milli[rows],
                                                      state.mem_free_mib[rows], state.dev_free_milli[rows].astype(np.int64)]))
