@@ -211,8 +211,8 @@ class FGDPolicy(NodeScorePolicy):
             dv = dev.tolist() if dev is not None else [-1] * len(miss)
             for j, (i, v) in enumerate(zip(miss, sc.tolist(), strict=True)):
                 got[i] = memo[names[i]] = (v, dv[j])
-        vals = [g for g in got if g is not None]
-        return np.array([g[0] for g in vals]), (np.array([g[1] for g in vals]) if req.is_share else None)
+        sc_dev = np.array(got, dtype=np.float64).reshape(-1, 2)  # every entry is a (score, device) now
+        return sc_dev[:, 0], (sc_dev[:, 1].astype(np.int64) if req.is_share else None)
 
     def _state_keys(self, state: FleetState, rows: np.ndarray) -> np.ndarray:
         """(R, K) int64: everything a node's score may depend on — its kind (device models, typical
@@ -224,5 +224,9 @@ class FGDPolicy(NodeScorePolicy):
             self._kind = np.unique(static, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
             self._kind_ref = weakref.ref(state)
             self._reset_memo()
-        return np.ascontiguousarray(np.column_stack([self._kind[rows], state.cpu_free_milli[rows],
-                                                     state.mem_free_mib[rows], state.dev_free_milli[rows].astype(np.int64)]))
+        out = np.empty((rows.size, 3 + state.dev_free_milli.shape[1]), np.int64)
+        out[:, 0] = self._kind[rows]
+        out[:, 1] = state.cpu_free_milli[rows]
+        out[:, 2] = state.mem_free_mib[rows]
+        out[:, 3:] = state.dev_free_milli[rows]
+        return out
