@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from suanli.cli import bench_money, bench_orders
+from suanli.cli import bench_money, bench_orders, bench_reads
 from suanli.cli.render import fail, info, print_json, show, table
 from suanli.cli.sim import check_policy, parse_seeds, run_with_progress
 from suanli.errors import SuanliError
@@ -20,6 +20,9 @@ from suanli.sim.jobs import NODE_FILE, FgdJob, default_trace_dir, resolve_pods, 
 from suanli.sim.published import Published, load_published
 from suanli.sim.scale import run_scale
 from suanli.sim.traces import workload_name
+
+#: values of ``--engine`` (NodeScorePolicy.engine)
+ENGINES = ("fast", "reference")
 
 app = typer.Typer(help="Benchmarks that print figures: placement (FGD protocol, scale), concurrent orders, usage "
                   "ingestion, billing.",
@@ -41,12 +44,16 @@ def placement(
     scale_nodes: Annotated[int, typer.Option(help="Nodes of the synthetic scale run.")] = 5000,
     scale_requests: Annotated[int, typer.Option(help="Requests of the scale run (0 skips it).")] = 100_000,
     scale_policy: Annotated[str | None, typer.Option(help="Policy of the scale run (default: the best policy).")] = None,
+    engine: Annotated[str, typer.Option(help="Placement engine: fast, or reference (the plain computation; same "
+                                              "decisions, slower) to compare.")] = "fast",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """FGD protocol for every policy × workload × seed, compared with the published means."""
     tdir = trace_dir or default_trace_dir()
     pols = [check_policy(p) for p in policies.split(",")] if policies else policy_names()
     seed_list = parse_seeds(seeds)
+    if engine not in ENGINES:
+        fail(f"--engine {engine!r} is unknown; allowed: {', '.join(ENGINES)}")
     try:
         files = [resolve_pods(w.strip(), tdir) for w in workloads.split(",")] if workloads else workload_files(tdir)
         for f in files:
@@ -55,7 +62,7 @@ def placement(
         pub_path = tdir / "fgd-expected-results" / "analysis_allo_discrete.csv"
         pub: Published | None = load_published(pub_path) if pub_path.is_file() else None
         nodes = str(tdir / "csv" / NODE_FILE)
-        jobs = [FgdJob(nodes, str(f), p, s, 1.3, False) for f in files for p in pols for s in seed_list]
+        jobs = [FgdJob(nodes, str(f), p, s, 1.3, False, engine=engine) for f in files for p in pols for s in seed_list]
         n_workers = workers or os.cpu_count() or 1
         t0 = time.perf_counter()
         runs = run_with_progress(jobs, n_workers, "bench placement")
@@ -63,8 +70,9 @@ def placement(
     except SuanliError as e:
         fail(e.message)
 
-    result: dict[str, Any] = {"workloads": {}, "best_policy": None, "seconds_per_run": {}, "scale": None,
-                              "wall_s": round(wall, 1), "workers": n_workers, "runs": len(runs)}
+    result: dict[str, Any] = {"workloads": {}, "best_policy": None, "seconds_per_run": {}, "cpu_seconds_per_run": {},
+                              "scale": None, "engine": engine, "wall_s": round(wall, 1), "workers": n_workers,
+                              "runs": len(runs)}
     detail: dict[tuple[str, str], dict[str, float]] = {}
     by: dict[tuple[str, str], list[Any]] = {}
     for r in runs:
@@ -92,6 +100,8 @@ def placement(
     for p in pols:
         secs = [x.seconds for x in runs if x.policy == p]
         result["seconds_per_run"][p] = round(float(np.mean(secs)), 3) if secs else None
+        cpus = [x.extra.get("cpu_seconds", 0.0) for x in runs if x.policy == p]
+        result["cpu_seconds_per_run"][p] = round(float(np.mean(cpus)), 3) if cpus else None
     means = {p: np.mean([result["workloads"][w][p]["alloc_130"] for w in result["workloads"]]) for p in pols}
     result["best_policy"] = max(means, key=lambda k: means[k])
 
@@ -99,11 +109,14 @@ def placement(
         sp = check_policy(scale_policy) if scale_policy else result["best_policy"]
         if not as_json:
             info(f"scale run: {scale_nodes} nodes × 8 devices, {scale_requests} requests, policy {sp} …")
-        sr = run_scale(sp, scale_nodes, 8, scale_requests)
-        result["scale"] = {"nodes": sr.nodes, "requests": sr.requests, "placements_per_s": round(sr.placements_per_s, 1)}
+        sr = run_scale(sp, scale_nodes, 8, scale_requests, engine=engine)
+        result["scale"] = {"nodes": sr.nodes, "devices": sr.devices, "requests": sr.requests, "policy": sp,
+                           "placements_per_s": round(sr.placements_per_s, 1),
+                           "placements_per_cpu_s": round(sr.placements_per_cpu_s, 1)}
         scale_line = (
-            f"scale: {sr.nodes} nodes × {sr.devices} devices, {sr.requests} requests ({sr.placed} placed), policy {sp}: "
-            f"{sr.placements_per_s:,.0f} placements/s"
+            f"scale: {sr.nodes} nodes × {sr.devices} devices, {sr.requests} requests with churn ({sr.placed} placed), "
+            f"policy {sp}, engine {engine}: {sr.placements_per_s:,.0f} placements/s "
+            f"({sr.placements_per_cpu_s:,.0f} per CPU second)"
         )
     else:
         scale_line = "scale run skipped"
@@ -130,8 +143,9 @@ def placement(
             ))
         show(table(f"{w} ({len(seed_list)} seeds)", ["policy", ("alloc@100%", "right"), ("alloc@130%", "right"),
                    ("pub@100", "right"), ("pub@130", "right"), ("Δ130 pp", "right"), ("unalloc. vs FGD-pub", "right")], rows))
-    show(table("speed (one core per run)", ["policy", ("s/run", "right"), ("placements/s", "right")],
-               [(p, f"{result['seconds_per_run'][p]:.2f}",
+    show(table(f"speed (one core per run, engine {engine})",
+               ["policy", ("s/run", "right"), ("CPU s/run", "right"), ("placements/s", "right")],
+               [(p, f"{result['seconds_per_run'][p]:.2f}", f"{result['cpu_seconds_per_run'][p]:.2f}",
                  f"{np.mean([detail[(w, p)]['pps'] for w in result['workloads']]):,.0f}") for p in pols]))
     show(f"best policy: {result['best_policy']}  ·  {len(runs)} runs in {wall:.0f} s on {n_workers} workers")
     show(scale_line)
@@ -139,6 +153,7 @@ def placement(
 
 bench_money.mount(app)  # bench ingest, bench billing
 bench_orders.mount(app)  # bench orders
+bench_reads.mount(app)  # bench reads
 
 
 if __name__ == "__main__":

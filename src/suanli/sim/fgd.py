@@ -201,17 +201,23 @@ def run_fgd(
     respect_memory: bool = False,
     tie_break: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine: str = "fast",
 ) -> FgdRun:
-    """Run the protocol for one policy and seed; ``progress(done, total)`` is called now and then."""
+    """Run the protocol for one policy and seed; ``progress(done, total)`` is called now and then.
+    ``engine``: the policy's engine ("fast", or the plain "reference" computation; same decisions).
+    ``extra["cpu_seconds"]``: CPU time of the placement loop (wall time is ``seconds``)."""
     state = build_fleet(nodes, respect_memory)
     capacity = int(state.dev_total.sum())
     typical = typical_pods(pods)
-    pol = get_policy(policy, typical=typical)
+    # fgd+ also reads every spec of the list (its rare restricted ones, docs/placement.md); others ignore it
+    pol = get_policy(policy, typical=typical, workload=typical_pods(pods, 1.0))
     if tie_break is None:
         # the artifact prefixes every node name with a random permutation index drawn once per
         # run and keeps the lexicographically smallest best node: a fixed random node priority
         # (see docs/placement.md); Random draws by definition
         tie_break = "random" if policy == "random" else "rank"
+    if isinstance(pol, NodeScorePolicy):
+        pol.engine = engine
     if isinstance(pol, NodeScorePolicy) and policy != "fgd+":  # fgd+ has its own deterministic tie-break
         pol.tie_break = tie_break
         if tie_break == "rank":
@@ -226,7 +232,7 @@ def run_fgd(
     used = np.empty(n, np.int64)
     frag = np.zeros(n)
     a = u = placed = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i, p in enumerate(order.tolist()):
         a += int(gpu[p])
         d = pol.place(state, reqs[p], rng)
@@ -241,6 +247,8 @@ def run_fgd(
         if progress is not None and (i & 511) == 0:
             progress(i, n)
     seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     if progress is not None:
         progress(n, n)
-    return FgdRun(pods.workload, policy, seed, capacity, arrived, used, frag, placed, n - placed, seconds)
+    return FgdRun(pods.workload, policy, seed, capacity, arrived, used, frag, placed, n - placed, seconds,
+                  {"cpu_seconds": cpu})

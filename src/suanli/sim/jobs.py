@@ -58,6 +58,7 @@ class FgdJob:
     ratio: float = 1.3
     track_frag: bool = True
     tie_break: str | None = None
+    engine: str = "fast"
 
 
 @lru_cache(maxsize=8)
@@ -73,7 +74,7 @@ def _pods(path: str) -> PodTable:
 def run_job(job: FgdJob) -> FgdRun:
     return run_fgd(
         _nodes(job.nodes), _pods(job.pods), job.policy, job.seed,
-        ratio=job.ratio, track_frag=job.track_frag, tie_break=job.tie_break,
+        ratio=job.ratio, track_frag=job.track_frag, tie_break=job.tie_break, engine=job.engine,
     )
 
 
