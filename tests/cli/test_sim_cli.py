@@ -71,3 +71,48 @@ def test_sim_run_bad_options(tmp_path):
     assert r.exit_code != 0 and "allowed" in r.output
     r = CliRunner().invoke(app, ["run", "--nodes", str(n), "--load", "x"])
     assert r.exit_code != 0 and "--load" in r.output
+
+
+def _trace_dir(tmp_path):
+    """A tiny trace folder: nodes of two models, a default list, a gpuspec list and published FGD curves."""
+    csv = tmp_path / "trace" / "csv"
+    csv.mkdir(parents=True)
+    (csv / "openb_node_list_gpu_node.csv").write_text(
+        "sn,cpu_milli,memory_mib,gpu,model\n" + "".join(f"a{i},64000,0,4,A\n" for i in range(6))
+        + "".join(f"b{i},64000,0,2,B\n" for i in range(3)))
+    pods = "".join(f"p{i:03d},{4000 + 1000 * (i % 3)},0,1,{1000 if i % 2 else 500},\n" for i in range(60))
+    (csv / "openb_pod_list_default.csv").write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n" + pods)
+    spec = "".join(f"q{i:03d},4000,0,1,1000,{'B' if i % 4 == 0 else ''}\n" for i in range(60))
+    (csv / "openb_pod_list_gpuspec20.csv").write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n" + spec)
+    pub = tmp_path / "trace" / "fgd-expected-results"
+    pub.mkdir()
+    head = "workload,sc_policy,tune,seed," + ",".join(str(b) for b in range(131))
+    curve = ",".join(f"{min(b, 90):.2f}" for b in range(131))
+    (pub / "analysis_allo_discrete.csv").write_text(f"{head}\nopenb_pod_list_default,06-FGD,1.3,42,{curve}\n")
+    return tmp_path / "trace"
+
+
+def test_sim_variants_writes_pod_lists(tmp_path):
+    tdir = _trace_dir(tmp_path)
+    r = CliRunner().invoke(app, ["variants", "--out", str(tmp_path / "v"), "--names", "spec50,model30", "--seed", "3",
+                                 "--trace-dir", str(tdir)])
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "v" / "variant_spec50_s3.csv").read_text()
+    assert text.startswith("name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec") and ",B\n" in text
+    assert (tmp_path / "v" / "variant_model30_s3.csv").is_file()
+    r = CliRunner().invoke(app, ["variants", "--out", str(tmp_path / "v"), "--names", "spec200", "--trace-dir", str(tdir)])
+    assert r.exit_code != 0 and "allowed" in r.output
+
+
+def test_sim_compare_per_bin_json_and_table(tmp_path):
+    tdir = _trace_dir(tmp_path)
+    args = ["compare", "--workloads", "default", "--seeds", "42,43", "--workers", "1", "--variants", "spec25",
+            "--trace-dir", str(tdir)]
+    r = CliRunner().invoke(app, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    assert '"worst_bin"' in r.output and '"fgd (published)"' in r.output and "variant_spec25_s1" in r.output
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "worst vs FGD published" in r.output and "within 0.1 pp" in r.output
+    r = CliRunner().invoke(app, ["compare", "--workloads", "nosuch", "--trace-dir", str(tdir), "--workers", "1"])
+    assert r.exit_code != 0 and "nosuch" in r.output

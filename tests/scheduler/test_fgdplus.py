@@ -7,7 +7,13 @@ import pytest
 
 from suanli.errors import ValidationError
 from suanli.scheduler import FleetState, Placement, PlacementRequest, TypicalPod, TypicalPods, get_policy
-from suanli.scheduler.policies.fgdplus import lp_gap_waste
+from suanli.scheduler.policies.fgdplus import (
+    Reservation,
+    exclusive_specs,
+    lp_gap_waste,
+    scarcity,
+    scarcity_weighted,
+)
 from suanli.scheduler.policies.shareprices import gap_potential, share_prices
 
 
@@ -153,3 +159,93 @@ def test_unknown_cpu_only_fit_is_refused():
     with pytest.raises(ValidationError) as e:
         get_policy("fgd+", cpu_only_fit="worst")
     assert "surplus" in e.value.message and "spread" in e.value.message
+
+
+# ---------------------------------------------------------------- restricted and rare specs
+def _two_model_fleet() -> FleetState:
+    # model A: 3 nodes × 4 devices, 64 cores; model B: 1 node × 4 devices, 128 cores
+    return FleetState.from_nodes(["a0", "a1", "a2", "b0"], [64000, 64000, 64000, 128000], [["A"] * 4] * 3 + [["B"] * 4])
+
+
+def test_scarcity_is_the_fleet_over_the_devices_that_can_host_the_pod():
+    s = _two_model_fleet()
+    typ = TypicalPods((
+        TypicalPod(8000, 1, 1000, None, 10),  # anywhere: 16 / 16
+        TypicalPod(8000, 1, 500, frozenset({"B"}), 2),  # B only: 16 / 4
+        TypicalPod(96000, 1, 1000, None, 1),  # CPU only B has: 16 / 4
+        TypicalPod(8000, 8, 1000, None, 1),  # no node has 8 devices: unchanged
+        TypicalPod(4000, 0, 0, None, 5),  # CPU-only: unchanged
+    ))
+    assert scarcity(typ, s).tolist() == [1.0, 4.0, 4.0, 1.0, 1.0]
+    w = scarcity_weighted(typ, s, 1.0)
+    assert [p.count for p in w.pods] == [10, 8, 4, 1, 5]
+    assert scarcity_weighted(typ, s, 0.0) is typ
+
+
+def test_exclusive_specs_are_the_rare_ones_few_nodes_can_host():
+    s = _two_model_fleet()
+    typical = TypicalPods((TypicalPod(8000, 1, 1000, None, 100),))
+    every = TypicalPods((
+        TypicalPod(8000, 1, 1000, None, 100),  # already typical
+        TypicalPod(8000, 1, 1000, frozenset({"B"}), 1),  # rare, B only (scarcity 4)
+        TypicalPod(8000, 2, 1000, frozenset({"A", "B"}), 1),  # rare, anywhere (scarcity 1)
+        TypicalPod(4000, 0, 0, None, 1),  # CPU-only: never
+    ))
+    got = exclusive_specs(typical, every, s, 2.0)
+    assert [(p.num_devices, p.allowed_models) for p in got.pods] == [(1, frozenset({"B"}))]
+    assert exclusive_specs(typical, every, s, 5.0).pods == ()
+
+
+def test_reservation_price_rises_as_the_restricted_model_fills():
+    s = _two_model_fleet()
+    every = TypicalPods((TypicalPod(8000, 1, 1000, None, 80), TypicalPod(8000, 1, 1000, frozenset({"B"}), 20)))
+    r = Reservation(every, s)
+    b = s.model_names.index("B")
+    a = s.model_names.index("A")
+    p0 = r.price(s, None)
+    # 20 % of the demand may only use B, which holds 25 % of the free devices
+    assert p0[a] == 0.0 and p0[b] == pytest.approx(0.2 * 16 / 4)
+    # a request that may only use B takes nothing from B's own demand
+    assert r.price(s, frozenset({b})).tolist() == [0.0] * len(p0)
+    # two of B's devices taken: B's share of what is free falls, its price rises
+    s.apply(Placement((3,), ((0, 1),), ((1000, 1000),), (8000,), (0,), 0.0, "setup"))
+    assert r.price(s, None)[b] == pytest.approx(0.2 * 14 / 2)
+
+
+def test_an_unrestricted_pod_leaves_the_model_restricted_pods_need():
+    # seven A nodes short of CPU (40 cores for 4 devices), one CPU-rich B node; a fifth of the
+    # demand may only run on B. A model-blind fgd+ sends the CPU-heavy pod to B (it strands no
+    # GPU there); with the scarcity weights and the reservation price it stays on A.
+    s = FleetState.from_nodes([f"a{i}" for i in range(7)] + ["b0"], [40000] * 7 + [128000], [["A"] * 4] * 7 + [["B"] * 4])
+    typical = TypicalPods((TypicalPod(24000, 1, 1000, None, 80), TypicalPod(8000, 1, 1000, frozenset({"B"}), 20)))
+    req = PlacementRequest(cpu_milli=24000, num_devices=1)
+    d = get_policy("fgd+", typical=typical).place(s, req, np.random.default_rng(0))
+    assert isinstance(d, Placement) and d.nodes == (0,)
+    blind = get_policy("fgd+", typical=typical, scarcity=0.0, reserve_weight=0.0)
+    d = blind.place(s, req, np.random.default_rng(0))
+    assert isinstance(d, Placement) and d.nodes == (7,)
+
+
+def test_cpu_only_pods_keep_idle_nodes_whole():
+    # a: all 8 devices idle, 10 cores of surplus (the tightest fit for 8 cores); c: devices taken
+    typical = TypicalPods((TypicalPod(10000, 1, 1000, None, 100), TypicalPod(8000, 0, 0, None, 20)))
+    s = _cpu_fleet()
+    d = get_policy("fgd+", typical=typical).place(s, PlacementRequest(cpu_milli=8000), np.random.default_rng(0))
+    assert isinstance(d, Placement) and d.nodes == (2,)  # c (20 cores), not the idle 8-device node
+    d = get_policy("fgd+", typical=typical, cpu_only_fit="surplus").place(s, PlacementRequest(cpu_milli=8000),
+                                                                           np.random.default_rng(0))
+    assert isinstance(d, Placement) and d.nodes == (0,)
+
+
+def test_set_typical_rebuilds_the_terms():
+    pol = get_policy("fgd+", typical=_mix())
+    other = TypicalPods((TypicalPod(4000, 1, 500, None, 10), TypicalPod(8000, 1, 1000, frozenset({"B"}), 5)))
+    pol.set_typical(other)  # type: ignore[attr-defined]
+    fresh = get_policy("fgd+", typical=other)
+    assert np.array_equal(pol.fill, fresh.fill)  # type: ignore[attr-defined]
+    assert pol.base_typical == fresh.base_typical  # type: ignore[attr-defined]
+    s = _two_model_fleet()
+    req = PlacementRequest(cpu_milli=4000, num_devices=1)
+    rng = np.random.default_rng(0)
+    a, b = pol.place(s, req, rng), fresh.place(s, req, rng)
+    assert isinstance(a, Placement) and isinstance(b, Placement) and a.nodes == b.nodes

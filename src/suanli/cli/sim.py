@@ -1,5 +1,7 @@
-"""``suanli sim fgd`` (the FGD static protocol), ``suanli sim run`` (dynamic leasing) and
-``suanli sim hetero`` (speed-aware vs agnostic placement on Gavel's heterogeneous cluster).
+"""``suanli sim fgd`` (the FGD static protocol), ``suanli sim compare`` (a policy against FGD at every
+arrival bin), ``suanli sim variants`` (pod lists derived from ``default`` with a seed),
+``suanli sim run`` (dynamic leasing) and ``suanli sim hetero`` (speed-aware vs agnostic placement on
+Gavel's heterogeneous cluster).
 
 Mounted by ``suanli.cli.main`` as ``suanli sim …``; also runnable as ``python -m suanli.cli.sim``.
 """
@@ -19,7 +21,7 @@ from suanli.cli.render import fail, print_json, show, table
 from suanli.errors import SuanliError
 from suanli.scheduler import policy_names
 from suanli.sim.fgd import BINS, FgdRun
-from suanli.sim.jobs import NODE_FILE, FgdJob, default_trace_dir, resolve_pods, run_jobs
+from suanli.sim.jobs import NODE_FILE, FgdJob, default_trace_dir, resolve_pods, run_jobs, workload_files
 from suanli.sim.published import Published, load_published
 from suanli.sim.traces import workload_name
 
@@ -310,6 +312,117 @@ def hetero(
     show(table(f"heterogeneity · Gavel 36 V100 + 36 P100 + 36 K80 · {jobs} jobs × {len(seed_list)} seeds",
                [("jobs/h", "right"), ("load", "right"), "policy", ("JCT mean h", "right"), ("p50 h", "right"),
                 ("wait mean h", "right"), ("agnostic / this", "right"), "share of jobs"], rows))
+
+
+def _variant_files(names: str, seed: int, out: Path, tdir: Path) -> list[Path]:
+    """Write the variants ``names`` (comma list, or ``default``) of the ``default`` pod list into ``out``."""
+    from suanli.sim.traces import load_nodes, load_pods
+    from suanli.sim.variants import DEFAULT_VARIANTS, make_variant, parse_variant, pods_csv, spec_pool
+
+    wanted = list(DEFAULT_VARIANTS) if names.strip() == "default" else [x.strip() for x in names.split(",") if x.strip()]
+    for w in wanted:
+        parse_variant(w)
+    base = load_pods(resolve_pods("default", tdir))
+    nodes = load_nodes(tdir / "csv" / NODE_FILE)
+    lists = [resolve_pods(w, tdir) for w in ("gpuspec10", "gpuspec20", "gpuspec33")]
+    pool = spec_pool([load_pods(f) for f in lists if f.is_file()])
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for w in wanted:
+        v = make_variant(base, nodes, w, seed, pool)
+        path = out / v.path
+        path.write_text(pods_csv(v), encoding="utf-8")
+        files.append(path)
+    return files
+
+
+@app.command("variants")
+def variants(
+    out: Annotated[Path, typer.Option(help="Directory to write the variant pod lists into.")],
+    names: Annotated[str, typer.Option(help="Comma list of variants (specF, modelF, evenF, shareS_specF; F, S in %), or default.")] = "default",
+    seed: Annotated[int, typer.Option(help="Seed of the variants (which pods change, and how).")] = 1,
+    trace_dir: Annotated[Path | None, typer.Option(help="Trace folder (default ../shared/traces/alibaba-gpu-v2023).")] = None,
+) -> None:
+    """Write pod lists derived from openb ``default`` with a seed (new gpuspec fractions, other
+    model-restriction patterns, shares plus restrictions): workloads nobody tuned for."""
+    try:
+        files = _variant_files(names, seed, out, trace_dir or default_trace_dir())
+    except SuanliError as e:
+        fail(e.message)
+    for f in files:
+        show(f"wrote {f}")
+
+
+@app.command("compare")
+def compare(
+    workloads: Annotated[str | None, typer.Option(help="Comma list of workloads or pod CSVs (default: every pod list in the trace).")] = None,
+    policy: Annotated[str, typer.Option(help="The policy compared.")] = "fgd+",
+    against: Annotated[str, typer.Option(help="Policy of ours run on the same seeds as a second reference ('' for none).")] = "fgd",
+    seeds: Annotated[str, typer.Option(help="Seeds: 42-51, or 42,43.")] = "42-51",
+    variants: Annotated[str, typer.Option(help="Also run these variants of default (comma list, or default for "
+                                          "spec15,spec25,spec40,spec50,model30,even20,share40_spec20; '' for none).")] = "",
+    variant_seed: Annotated[int, typer.Option(help="Seed of the variants.")] = 1,
+    variant_dir: Annotated[Path | None, typer.Option(help="Where to write the variant pod lists (default: a temporary folder).")] = None,
+    tolerance: Annotated[float, typer.Option(help="A bin counts as below when the policy is more than this (pp) below.")] = 0.1,
+    workers: Annotated[int, typer.Option(help="Worker processes (default: CPU count).")] = 0,
+    trace_dir: Annotated[Path | None, typer.Option(help="Trace folder (default ../shared/traces/alibaba-gpu-v2023).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Per-bin comparison at every arrival bin 0..130 %: for each workload the worst bin of
+    (policy − FGD's published mean) and of (policy − our reference policy), with 100 % and 130 %."""
+    import tempfile
+
+    from suanli.sim.compare import compare as compare_runs
+
+    pol = check_policy(policy)
+    refs = [check_policy(a) for a in against.split(",") if a.strip()]
+    seed_list = parse_seeds(seeds)
+    tdir = trace_dir or default_trace_dir()
+    if tolerance < 0:
+        fail("--tolerance must be >= 0 (percentage points)")
+    try:
+        files = [resolve_pods(w.strip(), tdir) for w in workloads.split(",") if w.strip()] if workloads else workload_files(tdir)
+        with tempfile.TemporaryDirectory(prefix="suanli-variants-") as tmp:
+            if variants.strip():
+                files += _variant_files(variants, variant_seed, variant_dir or Path(tmp), tdir)
+            for f in files:
+                if not f.is_file():
+                    fail(f"workload {workload_name(f)!r}: no file {f}")
+            pub_path = tdir / "fgd-expected-results" / "analysis_allo_discrete.csv"
+            pub = load_published(pub_path) if pub_path.is_file() else None
+            nodes = str(tdir / "csv" / NODE_FILE)
+            jobs = [FgdJob(nodes, str(f), p, s, 1.3, False) for f in files for p in [pol, *refs] for s in seed_list]
+            runs = run_with_progress(jobs, workers or os.cpu_count() or 1, f"compare {pol}")
+    except SuanliError as e:
+        fail(e.message)
+    res = compare_runs(runs, pol, refs, pub, tolerance)
+    out = [
+        {
+            "workload": c.workload, "seeds": c.seeds, "alloc_100": round(c.alloc_100, 3), "alloc_130": round(c.alloc_130, 3),
+            "ok": c.ok(tolerance),
+            "against": [{"reference": g.reference, "worst_pp": round(g.worst, 3), "worst_bin": g.bin,
+                         "reference_100": round(g.ref_100, 3), "reference_130": round(g.ref_130, 3),
+                         "bins_below": g.bins_below} for g in c.gaps],
+        }
+        for c in res
+    ]
+    n_ok = sum(1 for c in res if c.ok(tolerance))
+    if as_json:
+        print_json({"policy": pol, "references": refs, "seeds": seed_list, "tolerance_pp": tolerance, "workloads": out,
+                    "ok": n_ok, "total": len(res)})
+        return
+
+    def gap(c: Any, name: str) -> str:
+        g = next((x for x in c.gaps if x.reference == name), None)
+        return "-" if g is None else f"{g.worst:+.2f} @ {g.bin} ({g.ref_100:.2f} / {g.ref_130:.2f})"
+
+    cols: list[str | tuple[str, str]] = ["workload", ("alloc@100%", "right"), ("alloc@130%", "right"),
+                                         ("worst vs FGD published @ bin (pub 100 / 130)", "right")]
+    cols += [(f"worst vs {r} @ bin ({r} 100 / 130)", "right") for r in refs] + ["ok"]
+    rows = [(c.workload, f"{c.alloc_100:.2f}", f"{c.alloc_130:.2f}", gap(c, "fgd (published)"),
+             *[gap(c, f"{r} (ours)") for r in refs], "yes" if c.ok(tolerance) else "NO") for c in res]
+    show(table(f"{pol} per arrival bin 0..130 % · {len(seed_list)} seeds · tolerance {tolerance:g} pp", cols, rows))
+    show(f"{pol} within {tolerance:g} pp of every reference at every bin on {n_ok} of {len(res)} workloads")
 
 
 def _dyn_files(out: Path | None, results: list[Any], trace: str) -> list[str]:
