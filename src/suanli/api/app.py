@@ -41,8 +41,9 @@ from suanli.api.routers import (
 )
 from suanli.console import mount_console
 from suanli.errors import SuanliError
+from suanli.service.leadership import replica
 from suanli.service.platform import Platform
-from suanli.service.reconcile import run_pass
+from suanli.service.reconcile import background_pass
 from suanli.settings import Settings
 
 log = logging.getLogger("suanli.api")
@@ -55,7 +56,8 @@ def _error(status: int, code: str, message: str, details: dict[str, Any] | None 
 
 def create_app(platform: Platform, *, tick_seconds: float | None = None) -> FastAPI:
     """Build the app around a platform. ``tick_seconds`` runs the reconcilers (lease tick, engine
-    provisioning, usage, node health) in the background at that interval."""
+    provisioning, usage, node health) in the background at that interval, on the one replica that
+    leads the background work (``suanli.service.reconcile.background_pass``; docs/platform.md, "Replicas")."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -65,13 +67,17 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
                 while True:
                     await asyncio.sleep(tick_seconds)
                     try:
-                        await asyncio.to_thread(run_pass, platform)
+                        await asyncio.to_thread(background_pass, platform)
                     except Exception:  # keep reconciling; the error is logged with its traceback
                         log.exception("reconcile pass failed")
             task = asyncio.create_task(loop())
         yield
         if task:
             task.cancel()
+            try:  # a clean stop hands the background work over at once (a killed one: after the lease's TTL)
+                await asyncio.to_thread(replica(platform).release)
+            except Exception:
+                log.exception("could not release the background leadership; it lapses after its TTL")
 
     app = FastAPI(title="suanli", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Lease and serve AI compute: fleet, offers, orders, leases, prices, invoices. "
@@ -80,7 +86,10 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
 
     @app.exception_handler(SuanliError)
     async def on_suanli_error(_req: Request, exc: SuanliError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.details)
+        out = _error(exc.status, exc.code, exc.message, exc.details)
+        if "retry_after_s" in exc.details:  # 503 busy: when to send it again
+            out.headers["Retry-After"] = str(exc.details["retry_after_s"])
+        return out
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(req: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -111,8 +120,11 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:
         """Liveness, version, database, and how tenant jobs are sandboxed (``sandbox``: isolation
-        ``accounts``, ``namespaces``, ``off`` (the operator's opt-out) or ``unavailable``, with details)."""
-        return {"status": "ok", "version": __version__, "database": platform.dialect, "sandbox": platform.sandbox}
+        ``accounts``, ``namespaces``, ``off`` (the operator's opt-out) or ``unavailable``, with details).
+        ``background``: this replica's id, whether it leads the background work, and the leader's lease
+        (holder, epoch, since, expires_at) as this replica last saw it (no database read)."""
+        return {"status": "ok", "version": __version__, "database": platform.dialect, "sandbox": platform.sandbox,
+                "background": replica(platform).status()}
 
     for r in (accounts, members, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, packages,
               vouchers, billing, tokens, audit):

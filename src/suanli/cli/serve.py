@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -59,9 +60,19 @@ def serve(
     database_url: Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy/PostgreSQL URL instead of "
                                                      "SQLite (default: $SUANLI_DATABASE_URL).")] = None,
     policy: Annotated[str | None, typer.Option("--policy", help="Placement policy name (default: "
-                                               "$SUANLI_PLACEMENT_POLICY or fgd).")] = None,
+                                               "$SUANLI_PLACEMENT_POLICY or fgd+, which measures "
+                                               "fragmentation against the mix of recent orders; "
+                                               "docs/placement.md).")] = None,
+    reuse_port: Annotated[bool, typer.Option("--reuse-port", help="Share HOST:PORT with other `suanli serve` "
+                                             "processes on this machine (SO_REUSEPORT; the kernel spreads "
+                                             "connections among them): replicas on one PostgreSQL database. "
+                                             "Every replica serves the whole API; the background work runs on "
+                                             "the one that leads (docs/platform.md, \"Replicas\"). Not with "
+                                             "SQLite.")] = False,
 ) -> None:
-    """Run the suanli server (API, web console at /console, background reconcilers: lease time, runway, engine, usage, node health). Migrates the database first; on first start prints an operator token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… SUANLI_TOKEN=…` for the demo tenant."""
+    """Run the suanli server (API, web console at /console, background reconcilers: lease time, runway, engine, usage, node health). Migrates the database first; on first start prints an operator token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… SUANLI_TOKEN=…` for the demo tenant.
+
+    Replicas: start several on one PostgreSQL (same --database-url), each with --reuse-port on the same --host/--port or behind a load balancer. The background work runs on one replica at a time (a lease in the database, renewed every $SUANLI_BACKGROUND_INTERVAL_SECONDS, default 5; a leader that stops or is killed is replaced at another replica's next interval, one whose host is lost within $SUANLI_LEADER_TTL_SECONDS, default 10, plus that interval); GET /health shows this replica's id and who leads."""
     import uvicorn
 
     from suanli.api.app import create_app
@@ -71,12 +82,14 @@ def serve(
     from suanli.errors import SuanliError
     from suanli.scheduler.registry import get_policy
     from suanli.service import accounts, fleet, packages
+    from suanli.service.leadership import check_timing, replica
     from suanli.service.platform import Platform
     from suanli.settings import Settings
 
     try:  # a limit that is not a number or a rate (docs/edge.md) stops here, before the database opens
         settings = Settings.from_env(data_dir=data_dir, database_url=database_url, placement_policy=policy)
         EdgeLimits.from_settings(settings)
+        check_timing(settings.background_interval_seconds, settings.leader_ttl_seconds)
     except SuanliError as e:
         info(f"bad setting: {e.message}")
         raise typer.Exit(1) from None
@@ -84,6 +97,17 @@ def serve(
         get_policy(settings.placement_policy)
     except SuanliError as e:
         raise typer.BadParameter(e.message, param_hint="--policy / SUANLI_PLACEMENT_POLICY") from None
+    if reuse_port and not settings.sqlalchemy_url.startswith("postgresql"):
+        info("--reuse-port runs replicas that share one PostgreSQL database (--database-url or $SUANLI_DATABASE_URL); "
+             "a SQLite file is served by one process")
+        raise typer.Exit(1)
+    sock = None
+    if reuse_port:  # bound before the database opens: a port held by something else stops here
+        try:
+            sock = reuse_port_socket(host, port)
+        except OSError as e:
+            info(f"cannot listen on {host}:{port} with SO_REUSEPORT: {e}")
+            raise typer.Exit(1) from None
     try:
         platform = Platform(settings)
     except Exception as e:  # a bad URL or an unreachable database: say which, don't dump a traceback
@@ -140,8 +164,30 @@ def serve(
             typer.echo(f"  export SUANLI_SERVER={url} SUANLI_TOKEN={tokens['operator']}")
     elif not operator_token:
         typer.echo("operator token: shown on first start only; issue another with `suanli account token operator`")
-    app = create_app(platform, tick_seconds=5)
+    me = replica(platform)
+    typer.echo(f"replica {me.id}: background work every {settings.background_interval_seconds:g} s while this "
+               f"replica leads (leader lease {settings.leader_ttl_seconds:g} s; see GET /health)")
+    app = create_app(platform, tick_seconds=settings.background_interval_seconds)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        if sock is None:
+            uvicorn.run(app, host=host, port=port, log_level="info")
+        else:
+            uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info")).run(sockets=[sock])
     finally:
         platform.close()
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on host:port with SO_REUSEPORT (and SO_REUSEADDR), so that other
+    processes that do the same share the address and the kernel spreads new connections among them."""
+    family, kind, proto, _, addr = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                      flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(addr)
+    except OSError:
+        sock.close()
+        raise
+    return sock

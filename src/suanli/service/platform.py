@@ -20,11 +20,11 @@ from suanli.drivers.base import Driver
 from suanli.drivers.local import LocalDriver
 from suanli.drivers.sandbox import Sandbox
 from suanli.errors import ValidationError
-from suanli.service import audit_context
+from suanli.service import audit_context, fencing
 from suanli.settings import Settings
 from suanli.store import audit_recorder
 from suanli.store import fleet as fleet_store
-from suanli.store.db import make_engine, session_factory, upgrade
+from suanli.store.db import make_engine, read_engine, session_factory, upgrade
 
 
 def make_driver(settings: Settings, clock: Clock) -> Driver | None:
@@ -60,14 +60,30 @@ class Platform:
         if migrate:
             upgrade(self.engine)
         self._sessions = session_factory(self.engine)
+        self._read_engine = read_engine(self.engine)
         audit_recorder.install(self._sessions, audit_context.current_actor, self.clock.now)
         self._builtin = builtin_catalog()
 
     @contextmanager
     def tx(self) -> Iterator[Session]:
         """One transaction: commit on success, roll back on any exception. Every change it makes is
-        recorded in the audit trail in the same transaction (:mod:`suanli.store.audit_recorder`)."""
+        recorded in the audit trail in the same transaction (:mod:`suanli.store.audit_recorder`).
+        Inside the background work it first checks the leader's fencing token (:mod:`suanli.service.fencing`).
+        Serving a read (a GET: :func:`audit_context.reads_only`), it is a :meth:`read`: the database
+        refuses a write in it."""
+        if audit_context.reads_only():
+            with self.read() as s:
+                yield s
+            return
         with self._sessions.begin() as s:
+            fencing.check(s, self.clock.now())
+            yield s
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A transaction that only reads (a GET): one consistent snapshot, no write lock on SQLite
+        (plain ``BEGIN``), ``READ ONLY`` on PostgreSQL. Reads never write: see docs/platform.md."""
+        with self._sessions(bind=self._read_engine) as s, s.begin():
             yield s
 
     def catalog(self, s: Session) -> Catalog:

@@ -1,4 +1,9 @@
-"""One pass of every background reconciler; the server runs it every few seconds.
+"""One pass of every background reconciler; the server runs it every few seconds, on one replica.
+
+:func:`background_pass` is what the server's loop calls on every replica: it runs :func:`run_pass`
+only where this replica leads the background work, fenced by its epoch
+(:mod:`suanli.service.leadership`, :mod:`suanli.service.fencing`), so among replicas on one
+database exactly one pass runs at a time and a replica that lost the lead writes nothing.
 
 Order matters: lease time first (reservations start, terms end), node owners (transfers that took
 effect), then prepaid tenants' runway
@@ -13,11 +18,13 @@ from typing import Any
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
-from suanli.errors import SuanliError
+from suanli.errors import ConflictError, FencedError, SuanliError
+from suanli.service import token_uses
 from suanli.service.engine import reconcile_leases
 from suanli.service.fleet import apply_transfers
 from suanli.service.health import check_health
-from suanli.service.jobs import collect_usage
+from suanli.service.jobs import collect_usage, record_job_states
+from suanli.service.leadership import replica
 from suanli.service.leases import tick
 from suanli.service.platform import Platform
 from suanli.service.wallets import enforce_runway
@@ -26,18 +33,41 @@ log = logging.getLogger("suanli.reconcile")
 
 
 def run_now(p: Platform, actor: Principal) -> dict[str, Any]:
-    """One pass now, on the operator's request (the API's ``POST /v1/engine/reconcile``)."""
+    """One pass now, on the operator's request (the API's ``POST /v1/engine/reconcile``): on this
+    replica if it leads or nobody does (it takes the lead), else a 409 that names the leader."""
     authorize(actor, Action.RUN_RECONCILERS)
-    return run_pass(p)
+    me = replica(p)
+    out = me.run(lambda: run_pass(p))
+    if out is None:
+        leader = me.status()["leader"] or {}
+        raise ConflictError(f"replica {leader.get('holder')} leads the background work (epoch {leader.get('epoch')}, "
+                            f"lease until {leader.get('expires_at')}) and runs a pass every "
+                            f"{p.settings.background_interval_seconds:g} s; this replica ({me.id}) runs one only "
+                            "when it leads", leader=leader.get("holder"), replica=me.id)
+    return out
+
+
+def background_pass(p: Platform) -> dict[str, Any] | None:
+    """The server loop's step: a fenced pass if this replica leads (taking the lead when nobody holds
+    it), else ``None``. Losing the lead mid-pass stops the pass (its refused transaction rolled back)."""
+    token_uses.flush(p)  # every replica writes the token uses it noted, leader or not
+    try:
+        return replica(p).run(lambda: run_pass(p))
+    except FencedError as e:
+        log.warning("background pass stopped: %s", e.message)
+        return None
 
 
 def run_pass(p: Platform) -> dict[str, Any]:
-    out: dict[str, Any] = {"lease_moves": tick(p)}
+    out: dict[str, Any] = {"lease_moves": tick(p), "token_uses": token_uses.flush(p)}
     out["node_owner_changes"] = apply_transfers(p)  # transfers scheduled for later that took effect
     out["runway"] = enforce_runway(p)
     out["engine_actions"] = [a.__dict__ for a in reconcile_leases(p)]
     try:
         out["usage_records"] = collect_usage(p)
+        out["jobs_polled"] = record_job_states(p)  # job states: reads show the engine's word, this stores it
+    except FencedError:  # another replica leads now: stop here
+        raise
     except SuanliError as e:  # an unreachable engine must not stop the other reconcilers
         log.warning("usage collection failed: %s", e.message)
         out["usage_error"] = e.message

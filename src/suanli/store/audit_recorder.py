@@ -28,6 +28,8 @@ Every table is audited except these, each for a reason:
   reconcilers on every pass.
 - ``invoice_lines``, ``package_draws``, ``voucher_uses``, ``voucher_refusals``: derived by rating
   when an invoice is issued; the invoice is audited and its document lists them.
+- ``leadership``: the background leader's lease, renewed by every transaction of the background
+  work; takeovers are logged by the server (``suanli.leadership``).
 
 Noise columns that change on every read or pass are not recorded (:data:`IGNORED_COLUMNS`: a
 token's last use, a wallet policy's last check); a change of only those writes no row. Secret
@@ -55,7 +57,7 @@ from suanli.store.audit import AuditEventRow
 
 EXCLUDED = frozenset({
     "audit_events", "usage_events", "lease_events", "allocations", "devices", "lease_engine", "engine_cursors",
-    "invoice_lines", "package_draws", "voucher_uses", "voucher_refusals", "alembic_version",
+    "invoice_lines", "package_draws", "voucher_uses", "voucher_refusals", "alembic_version", "leadership",
 })
 IGNORED_COLUMNS = frozenset({("api_tokens", "last_used_at"), ("wallet_policies", "checked_at")})
 _AUDIT: Table = AuditEventRow.__table__  # type: ignore[assignment]

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,9 +69,11 @@ class ServeProcess:
 
 
 def start_serve(data_dir: Path, *, database_url: str | None = None, log: Path | None = None,
-                env: Mapping[str, str] | None = None, deadline_s: float = 60.0) -> ServeProcess:
-    """Start ``suanli serve --demo`` on data_dir (SQLite there unless database_url is given)."""
-    port = free_port()
+                env: Mapping[str, str] | None = None, deadline_s: float = 60.0, port: int | None = None,
+                extra_args: Sequence[str] = ()) -> ServeProcess:
+    """Start ``suanli serve --demo`` on data_dir (SQLite there unless database_url is given), on
+    ``port`` (default: a free one), with ``extra_args`` (e.g. ``--reuse-port``)."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
     log = log or data_dir / f"serve-{port}.log"
@@ -79,6 +81,7 @@ def start_serve(data_dir: Path, *, database_url: str | None = None, log: Path | 
             "--data-dir", str(data_dir)]
     if database_url:
         args += ["--database-url", database_url]
+    args += list(extra_args)
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
                                 env=dict(env) if env is not None else clean_env())

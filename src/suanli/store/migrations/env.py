@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from suanli.store import engine_tables, money_tables
+from suanli.store import engine_tables, leadership, money_tables
 from suanli.store.tables import Base
 
-TABLE_MODULES = (engine_tables, money_tables)
+TABLE_MODULES = (engine_tables, money_tables, leadership)
 """Importing these registers their tables on ``Base.metadata`` (what autogenerate compares)."""
 
 config = context.config
