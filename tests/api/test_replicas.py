@@ -50,7 +50,7 @@ DEADLINE_S = 180.0
 WORKERS, PER_BATCH = 8, 200
 SLICE = {"form": "slice", "share_pct": 10, "memory_mib": 1024}
 
-pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+ON_POSTGRES = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 
 
 def sql(db: str, query: str, **params: Any) -> list[Any]:
@@ -186,6 +186,7 @@ def replicas(db_url: str, tmp_path: Path) -> Iterator[list[ServeProcess]]:
             srv.stop()
 
 
+@ON_POSTGRES
 def test_two_replicas_one_killed_mid_burst(replicas: list[ServeProcess], db_url: str) -> None:
     a, b = replicas
     op = a.tokens()["operator"]
@@ -289,6 +290,7 @@ def test_two_replicas_one_killed_mid_burst(replicas: list[ServeProcess], db_url:
           f"max device load: {max(loads.values())} milli")
 
 
+@ON_POSTGRES
 def test_replicas_share_one_address_and_a_clean_stop_hands_over(db_url: str, tmp_path: Path) -> None:
     port = free_port()
     started: list[ServeProcess] = []
@@ -325,7 +327,7 @@ def test_replicas_share_one_address_and_a_clean_stop_hands_over(db_url: str, tmp
             srv.stop()
 
 
-def test_reuse_port_is_refused_on_sqlite(db_url: str, tmp_path: Path) -> None:
+def test_reuse_port_is_refused_on_sqlite(tmp_path: Path) -> None:
     from suanli.cli.main import app
 
     r = CliRunner().invoke(app, ["serve", "--reuse-port", "--data-dir", str(tmp_path), "--port", str(free_port())],
