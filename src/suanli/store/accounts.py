@@ -31,21 +31,24 @@ def _principal(row: AccountRow, token_prefix: str | None = None, s: Session | No
     org_name = None
     if Role(row.role) is Role.TENANT and row.organisation_id is not None and s is not None:
         org_name = s.scalar(select(AccountRow.name).where(AccountRow.id == row.organisation_id))
-    return account_principal(row, token_prefix, organisation_name=org_name)
+    return principal_of(row.id, row.name, row.role, row.supplier, row.organisation_id, row.member_role,
+                        token_prefix=token_prefix, organisation_name=org_name)
 
 
-def account_principal(row: AccountRow, token_prefix: str | None = None, *, organisation_name: str | None = None
-                      ) -> Principal:
-    """The account as a principal, its organisation's name given (already read by the caller's query)."""
-    role = Role(row.role)
+def principal_of(account_id: str, name: str, role_value: str, supplier: str | None, organisation_id: str | None,
+                 member_role: str | None, *, token_prefix: str | None = None,
+                 organisation_name: str | None = None) -> Principal:
+    """An account's columns as a principal; a tenant's carries its organisation (its name as the caller
+    read it) and member role (the organisation's own account: admin)."""
+    role = Role(role_value)
     org = org_name = None
     member = None
     if role is Role.TENANT:
-        member = MemberRole(row.member_role) if row.member_role else MemberRole.ADMIN
-        if row.organisation_id is not None:
-            org, org_name = row.organisation_id, organisation_name
-    return Principal(account_id=row.id, name=row.name, role=role, supplier=row.supplier,
-                     token_prefix=token_prefix, organisation=org, organisation_name=org_name, member_role=member)
+        member = MemberRole(member_role) if member_role else MemberRole.ADMIN
+        if organisation_id is not None:
+            org, org_name = organisation_id, organisation_name
+    return Principal(account_id=account_id, name=name, role=role, supplier=supplier, token_prefix=token_prefix,
+                     organisation=org, organisation_name=org_name, member_role=member)
 
 
 def create_account(s: Session, name: str, role: Role, supplier: str | None, now: datetime) -> Principal:
