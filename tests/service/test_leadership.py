@@ -7,10 +7,12 @@ has its own id and epoch, exactly as two processes would); time is the FakeClock
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.leases import LeaseState
@@ -173,3 +175,41 @@ def test_a_leader_whose_session_ended_is_replaced_before_its_lease_expires(platf
     assert b.lead() == 2 and c.lead() is None  # b renews and keeps it
     assert b.release()
     assert c.lead() == 3
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_takeover_waits_for_the_fenced_transaction_in_flight(platform: Platform, clock: FakeClock) -> None:
+    """PostgreSQL: the fence's UPDATE keeps the row locked until the fenced transaction ends, so a
+    takeover cannot commit between a leader's check and its write: it waits, then sees the renewal."""
+    a, b = Replica(platform, replica_id="r-a"), Replica(platform, replica_id="r-b")
+    assert a.lead() == 1
+    clock.advance(seconds=TTL + 1)  # a's lease has lapsed, but a is still at work
+    checked, go = threading.Event(), threading.Event()
+
+    def leader_writes() -> None:
+        with fenced(Fence("background", "r-a", 1, a.ttl)), platform.tx() as s:  # renews: until now + TTL
+            checked.set()
+            assert go.wait(timeout=60)
+            account_store.create_account(s, "written-by-a", Role.TENANT, None, clock.now())
+
+    result: list[int | None] = []
+    writer = threading.Thread(target=leader_writes)
+    writer.start()
+    assert checked.wait(timeout=60)
+    taker = threading.Thread(target=lambda: result.append(b.lead()))
+    taker.start()
+    deadline = time.monotonic() + 60
+    with platform.engine.connect() as c:  # until b's takeover is blocked on the row a holds
+        while not c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type = 'Lock'")).scalar_one():
+            assert time.monotonic() < deadline and taker.is_alive(), "the takeover did not wait"
+            time.sleep(0.02)  # polling the database for the blocked backend, bounded
+            c.rollback()
+    go.set()
+    writer.join(timeout=60)
+    taker.join(timeout=60)
+    assert result == [None]  # a's transaction renewed the lease before b could take it
+    row = current(platform)
+    assert (row.holder, row.epoch) == ("r-a", 1)
+    with platform.tx() as s:
+        assert "written-by-a" in {x.name for x in account_store.list_accounts(s)}
