@@ -46,8 +46,10 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     database_url: str | None = None
     """SQLAlchemy URL; ``None`` means the SQLite file ``<data_dir>/suanli.db``."""
-    placement_policy: str = "fgd"
+    placement_policy: str = "fgd+"
     """Name of the scheduler policy used for orders (see ``suanli.scheduler.registry``)."""
+    placement_mix_refresh_seconds: float = 300.0
+    """How often the live mix of typical requests is relearnt from recent orders (``service.typical_mix``)."""
     currency: str = "CNY"
     commission_rate: str = "0.15"
     """Operator commission on every charge when no supplier floor binds (decimal string)."""
@@ -89,8 +91,9 @@ class Settings:
     background_interval_seconds: float = 5.0
     """How often each replica runs (or, not leading, tries to take over) the background work."""
     leader_ttl_seconds: float = 10.0
-    """The background leader's lease (renewed on every pass); a replica that dies is replaced within
-    ``leader_ttl_seconds + background_interval_seconds`` (docs/platform.md, "Replicas")."""
+    """The background leader's lease (renewed on every pass). A leader whose process dies is replaced
+    within one interval on PostgreSQL (its session's advisory lock ends with it); one whose host or
+    network is lost, within ``leader_ttl_seconds + background_interval_seconds`` (docs/platform.md, "Replicas")."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -117,6 +120,8 @@ class Settings:
             rate_limit_per_address=env.get("SUANLI_RATE_LIMIT_PER_ADDRESS", cls.rate_limit_per_address),
             auth_failure_limit=env.get("SUANLI_AUTH_FAILURE_LIMIT", cls.auth_failure_limit),
             order_wait_seconds=_seconds(env, "SUANLI_ORDER_WAIT_SECONDS", cls.order_wait_seconds),
+            placement_mix_refresh_seconds=_seconds(env, "SUANLI_PLACEMENT_MIX_REFRESH_SECONDS",
+                                                   cls.placement_mix_refresh_seconds),
             background_interval_seconds=_seconds(env, "SUANLI_BACKGROUND_INTERVAL_SECONDS",
                                                  cls.background_interval_seconds),
             leader_ttl_seconds=_seconds(env, "SUANLI_LEADER_TTL_SECONDS", cls.leader_ttl_seconds),

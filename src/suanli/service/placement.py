@@ -29,7 +29,8 @@ from suanli.domain.fleet import NodeState, energy_cost_per_p_hour
 from suanli.domain.leases import OrderSpec, ProductForm, RejectReason, Topology
 from suanli.domain.prices import PriceBook
 from suanli.errors import ValidationError
-from suanli.scheduler import FleetState, NoFit, Placement, PlacementRequest, get_policy
+from suanli.scheduler import FleetState, NoFit, Placement, PlacementRequest
+from suanli.service import typical_mix
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
 from suanli.store import fleet as fleet_store
@@ -206,7 +207,7 @@ def _cpu_share(snap: Snapshot, node: int, milli: int) -> int:
 
 def plan(p: Platform, snap: Snapshot, spec: OrderSpec, seed: str) -> Plan | Rejection:
     """Place one order on the snapshot (mutating it). Impossible shapes are a ValidationError."""
-    policy = get_policy(p.settings.placement_policy)
+    policy = typical_mix.placement_policy(p)
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little"))
     models, sites = _filters(snap, spec)
     if models is not None and not models:
@@ -279,7 +280,7 @@ def plan_devices(p: Platform, snap: Snapshot, model: str, count: int, seed: str)
     if count > present:
         return Rejection(RejectReason.NO_CAPACITY, f"the fleet has {present} {model} devices in all; asked for {count}")
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little"))
-    return _one(get_policy(p.settings.placement_policy), snap, rng,
+    return _one(typical_mix.placement_policy(p), snap, rng,
                 [PlacementRequest(num_devices=1, allowed_models=frozenset({code}))] * count, proportional=True)
 
 

@@ -58,6 +58,7 @@ is placed.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -224,19 +225,23 @@ class Reservation:
         return out
 
 
+@lru_cache(maxsize=64)
 def lp_gap_waste(typical: TypicalPods) -> np.ndarray:
     """``W[f]`` for ``f`` = 0..1000: milli of a gap an optimal packing of the share mix leaves unused
-    (see :mod:`suanli.scheduler.policies.shareprices`)."""
+    (see :mod:`suanli.scheduler.policies.shareprices`). Cached per mix (the server builds a policy
+    per order against the same mix): the array is read-only."""
     mix: dict[int, float] = {}
     for p in typical.pods:
         if p.num_devices == 1 and 0 < p.device_milli < MILLI:
             mix[p.device_milli] = mix.get(p.device_milli, 0.0) + p.count
     f = np.arange(MILLI + 1, dtype=np.float64)
     if not mix:
+        f.flags.writeable = False
         return f
     sizes = np.array(sorted(mix), np.int64)
     prices = share_prices(sizes, np.array([mix[int(x)] for x in sizes]))
     out: np.ndarray = f - MILLI * gap_potential(sizes, prices)
+    out.flags.writeable = False
     return out
 
 
