@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from suanli.domain.accounts import Principal
 from suanli.domain.capacity import max_load_per_device
 from suanli.errors import BusyError, ConflictError, SuanliError, ValidationError
-from suanli.service import accounts, leases, members, order_loop, orders
+from suanli.service import accounts, leases, members, order_loop, orders, quotes
 from suanli.service.platform import Platform
 from suanli.store.tables import AllocationRow, LeaseRow, OrderRow
 from suanli.testing.factories import make_tenant
@@ -229,3 +229,14 @@ def test_concurrent_extend_and_orders_never_over_grant(demo: Platform, operator:
         outcomes = Counter(f.result() for f in futs)
     assert set(outcomes) <= {"extended", "fulfilled", "no_capacity"}, outcomes
     assert max(loads(demo).values()) <= 1000
+
+
+@pytest.mark.parametrize("raw", [{"form": "gpu", "quantity": 2, "models": ["A800"], "hours": 10},
+                                 {"form": "slice", "share_pct": 25, "memory_mib": 8192, "models": ["L20"]},
+                                 {"form": "flops", "p": "2"}])
+def test_the_quote_built_at_the_grant_is_the_one_read_back(demo: Platform, tenant: Principal,
+                                                           raw: dict[str, object]) -> None:
+    res = orders.create_order(demo, tenant, raw)
+    assert res.order.lease_id is not None and res.quote is not None
+    assert orders.granted_quote(tenant, res) == quotes.lease_quote(demo, tenant, res.order.lease_id)
+    assert res.order == orders.list_orders(demo, tenant)[0]  # the record built in memory, as stored

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from suanli.domain.capacity import max_load
@@ -199,3 +199,43 @@ def test_the_upgrade_repairs_overlapping_rows_then_enforces_the_rule(leases) -> 
         got = {r.lease_id: (r.start_at, r.end_at) for r in s.scalars(select(AllocationRow))}
     assert got == {ls[0]: (at(0), at(60)), ls[1]: (at(60), at(90)), ls[2]: (at(50), at(50))}
     assert refused(p, lambda s: put(s, ls[3], dev, 1000, at(89), at(95)))
+
+
+def test_shrinking_an_allocation_is_never_refused_and_growing_one_still_is(leases) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0020: an UPDATE that only shrinks a counted row skips the checks (it cannot add
+    load); one that grows it, moves it or undraws it is still checked."""
+    p, ls, (dev, other) = leases
+    with p.tx() as s:
+        a = put(s, ls[0], dev, 600, at(0), None)
+        put(s, ls[1], dev, 400, at(0), at(60))
+        aid = a.id
+    assert not refused(p, lambda s: s.execute(update(AllocationRow).where(AllocationRow.id == aid)
+                                              .values(end_at=at(30))))  # ended early
+    assert not refused(p, lambda s: s.execute(update(AllocationRow).where(AllocationRow.id == aid)
+                                              .values(milli=500, start_at=at(10), end_at=at(20))))
+    assert refused(p, lambda s: s.execute(update(AllocationRow).where(AllocationRow.id == aid)
+                                          .values(milli=700, end_at=at(20))))  # more milli
+    with p.tx() as s:
+        put(s, ls[2], dev, 500, at(20), at(60))
+    assert refused(p, lambda s: s.execute(update(AllocationRow).where(AllocationRow.id == aid)
+                                          .values(end_at=at(25))))  # a later end: 500 + 400 + 500 at 20
+    assert not refused(p, lambda s: s.execute(update(AllocationRow).where(AllocationRow.id == aid)
+                                              .values(device_id=other)))  # moved to another device: checked, fits
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_ending_an_allocation_takes_no_device_lock(leases) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL: while a grant in flight holds the device row, a lease end on that device does not
+    wait for it (it would hit the lock timeout before migration 0020)."""
+    p, ls, (dev, _other) = leases
+    with p.tx() as s:
+        aid = put(s, ls[0], dev, 300, at(0), None).id
+    with p.tx() as holder:
+        holder.execute(select(DeviceRow.id).where(DeviceRow.id == dev).with_for_update())  # the batch's claim
+        with p.tx() as s:
+            s.execute(text("SET LOCAL lock_timeout = '3s'"))
+            s.execute(update(AllocationRow).where(AllocationRow.id == aid).values(end_at=at(5)))
+        with p.tx() as s:  # a grant on that device does wait: the rule still locks for what adds load
+            s.execute(text("SET LOCAL lock_timeout = '100ms'"))
+            with pytest.raises(OperationalError, match="lock timeout"):
+                put(s, ls[1], dev, 100, at(10), None)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import secrets
 import threading
 import weakref
@@ -57,12 +58,14 @@ from sqlalchemy.orm import Session
 from suanli.domain.accounts import Principal
 from suanli.domain.leases import LeaseState, OrderSpec
 from suanli.errors import BusyError, CapacityError, ConflictError
+from suanli.ledger.plans import PricePlan
+from suanli.ledger.quotes import Quote, binds
 from suanli.service import quotes, reservations, spend
 from suanli.service.placement import Plan, Rejection, Snapshot, plan, snapshot
 from suanli.service.platform import Platform
 from suanli.store import leases as store
-from suanli.store import placement_lock
-from suanli.store.leases import OrderRecord, StaleClaim
+from suanli.store import order_batch, placement_lock
+from suanli.store.leases import DeviceInfo, OrderRecord, StaleClaim
 
 BATCH_MAX = 256
 """Most orders placed in one transaction (the rest wait for the next batch)."""
@@ -76,6 +79,8 @@ RETRY_AFTER_S = 1
 class OrderResult:
     order: OrderRecord
     replayed: bool
+    quote: Quote | None = None
+    """The lease's quote as shown, built at the grant from the rows just written (None: read it)."""
 
 
 @dataclass(eq=False)
@@ -201,6 +206,32 @@ async def wait_async(p: Platform, ticket: Ticket) -> OrderResult:
 
 # ---------------------------------------------------------------------------- one batch
 Outcome = OrderResult | BaseException
+Window = tuple[datetime | None, datetime | None]
+
+
+@dataclass
+class _Batch:
+    """What one batch's transaction read once and shares between its orders."""
+
+    snaps: dict[Window, Snapshot]
+    """fleet snapshot per time window (start None: now), mutated by each grant placed on it"""
+    prior: dict[tuple[str, str], OrderRecord]
+    """(tenant, idempotency key) -> the order recorded under it (before or in this batch)"""
+    with_reservations: set[str]
+    """tenants holding a reservation (only their orders look for one to draw on)"""
+    plans: dict[str, list[PricePlan]] = field(default_factory=dict)
+    devices: dict[int, dict[int, DeviceInfo]] = field(default_factory=dict)
+
+    def plans_of(self, s: Session, tenant: str) -> list[PricePlan]:
+        if tenant not in self.plans:
+            self.plans[tenant] = quotes.tenant_plans(s, tenant)
+        return self.plans[tenant]
+
+    def device(self, snap: Snapshot, device_id: int) -> DeviceInfo:
+        by_id = self.devices.get(id(snap))
+        if by_id is None:
+            by_id = self.devices[id(snap)] = {d.id: d for d in snap.devices}
+        return by_id[device_id]
 
 
 def place_batch(p: Platform, batch: list[Ticket]) -> Snapshot | None:
@@ -211,11 +242,12 @@ def place_batch(p: Platform, batch: list[Ticket]) -> Snapshot | None:
     try:
         with p.tx() as s:
             placement_lock.lock_placement(s)
-            snaps: dict[tuple[datetime | None, datetime | None], Snapshot] = {}
+            b = _Batch({}, order_batch.orders_by_key(s, ((t.actor.tenant_id, t.key) for t in batch)),
+                       order_batch.tenants_with_reservations(s, (t.actor.tenant_id for t in batch)))
             for t in batch:
-                outcomes.append((t, t.context.run(_place_one, p, s, t, snaps)))
-                if snaps and shape is None:
-                    shape = next(iter(snaps.values()))
+                outcomes.append((t, t.context.run(_place_one, p, s, t, b)))
+                if b.snaps and shape is None:
+                    shape = next(iter(b.snaps.values()))
     except BaseException as e:
         outcomes = [(t, e) for t in batch]
         shape = None
@@ -227,91 +259,100 @@ def place_batch(p: Platform, batch: list[Ticket]) -> Snapshot | None:
     return shape
 
 
-def _place_one(p: Platform, s: Session, t: Ticket, snaps: dict[tuple[datetime | None, datetime | None], Snapshot]
-               ) -> Outcome:
-    try:
-        prior = store.find_order_by_key(s, t.actor.tenant_id, t.key)
-        if prior is not None:
-            if prior.spec != t.stored:
-                return ConflictError(f"Idempotency-Key {t.key!r} was used for a different order ({prior.id}); "
-                                     "use a new key", order=prior.id)
-            return OrderResult(prior, replayed=True)
-    except Exception as e:
-        return e
+def _place_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> Outcome:
+    prior = b.prior.get((t.actor.tenant_id, t.key))
+    if prior is not None:
+        if prior.spec != t.stored:
+            return ConflictError(f"Idempotency-Key {t.key!r} was used for a different order ({prior.id}); "
+                                 "use a new key", order=prior.id)
+        return OrderResult(prior, replayed=True)
     for _attempt in range(ATTEMPTS):
         try:
             with s.begin_nested():
-                return _attempt_one(p, s, t, snaps)
+                out = _attempt_one(p, s, t, b)
         except StaleClaim:
-            snaps.clear()  # another writer moved a device: read the fleet again
+            b.snaps.clear()  # another writer moved a device: read the fleet again
             continue
         except Exception as e:
-            snaps.clear()  # the snapshot may hold this order's undone grant
+            b.snaps.clear()  # the snapshot may hold this order's undone grant
             if placement_lock.is_lost_race(e):
                 continue
             return e
+        record = out.order if isinstance(out, OrderResult) else out[1]
+        b.prior[(t.actor.tenant_id, t.key)] = record  # the same key again in this batch: a replay
+        return out if isinstance(out, OrderResult) else out[0]
     return ConflictError("the order's devices kept changing hands while it was placed; retry the order")
 
 
-def _attempt_one(p: Platform, s: Session, t: Ticket,
-                 snaps: dict[tuple[datetime | None, datetime | None], Snapshot]) -> Outcome:
+def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult | tuple[CapacityError, OrderRecord]:
     actor, spec = t.actor, t.spec
     limit = spend.lock_spender(s, actor)  # a member's orders serialise on its row
     planned = p.clock.now()
     start = max(spec.start or planned, planned)
     order_id = "ord_" + secrets.token_hex(6)
     # the tenant's reservations (term plans) first: drawn allocations name the reservation
-    drawn = reservations.draw(p, s, actor.tenant_id, spec, start, seed=order_id)
+    drawn = (reservations.draw(p, s, actor.tenant_id, spec, start, seed=order_id)
+             if actor.tenant_id in b.with_reservations else None)
     outcome: Plan | Rejection
     if drawn is not None:
         outcome, snap, drawn_from = drawn
     else:
         window = (start if spec.start is not None and spec.start > planned else None, spec.end)
-        snap = snaps.get(window) or snaps.setdefault(window, snapshot(p, s, start, spec.end))
+        snap = b.snaps.get(window) or b.snaps.setdefault(window, snapshot(p, s, start, spec.end))
         outcome, drawn_from = plan(p, snap, spec, seed=order_id), None
     if isinstance(outcome, Rejection):
-        _record(p, s, actor, t.key, spec, t.stored, t.arrival, p.clock.now(), order_id, None, outcome)
-        rejected = store.get_order(s, order_id, tenant_id=actor.tenant_id)
-        return CapacityError(f"order {rejected.id} rejected: {rejected.reason}", order=rejected.id,
-                             lease=rejected.lease_id)
+        rows = _rows(p, t, order_id, p.clock.now(), None, outcome, None, Decimal(0) if actor.organisation else None)
+        order_batch.insert_order_rows(s, rows)
+        record = order_batch.order_record(rows, actor.name)
+        return CapacityError(f"order {order_id} rejected: {record.reason}", order=order_id,
+                             lease=rows.lease_id), record
     claims = snap.versions(outcome.grants)
     store.claim_devices(s, claims)
-    for other in (snap, *snaps.values()):
+    for other in (snap, *b.snaps.values()):
         other.claimed(claims)
     if drawn_from is None:  # a fleet grant: snapshots of other windows do not know it
-        for w in [w for w, x in snaps.items() if x is not snap]:
-            del snaps[w]
+        for w in [w for w, x in b.snaps.items() if x is not snap]:
+            del b.snaps[w]
     granted = p.clock.now()  # the grant instant: read after the claim, inside the committing transaction
-    _record(p, s, actor, t.key, spec, t.stored, t.arrival, granted, order_id, outcome, None, drawn_from, limit)
-    return OrderResult(store.get_order(s, order_id, tenant_id=actor.tenant_id), replayed=False)
+    rows = _rows(p, t, order_id, granted, outcome, None, drawn_from, None)
+    held = {(b.device(snap, g[0]).model, b.device(snap, g[0]).site) for g in outcome.grants}
+    device_p = {m.name: m.p for m in snap.catalog}
+    rates = quotes.grant_rates(p, s, actor.tenant_id, order_id, held, granted, rows.lease_start,
+                               plans=b.plans_of(s, actor.tenant_id), book=snap.book,
+                               device_p=device_p)  # the price at the grant
+    if rates is not None:
+        rows = dataclasses.replace(rows, rates=tuple(rates), binding=binds(rows.lease_start, rows.end, granted),
+                                   currency=p.settings.currency)
+    if actor.organisation is not None:  # a member: its spend is checked against its limit once recorded
+        rows = dataclasses.replace(rows, ordered_by=None)
+    order_batch.insert_order_rows(s, rows)
+    if actor.organisation is not None:  # refused over its limit: this order's savepoint rolls back
+        spend.record_order(p, s, actor, order_id, rows.lease_id, limit)
+    held_rows = [(d.model, d.site, d.supplier, d.node, Decimal(milli) / 1000, drawn_from)
+                 for d, milli in ((b.device(snap, g[0]), g[1]) for g in outcome.grants)]
+    quote = quotes.shown_quote(p, rows.lease_start, rows.end, rows.now, held_rows, device_p,
+                               None if rates is None else (tuple(rates), rows.binding, rows.currency))
+    return OrderResult(order_batch.order_record(rows, actor.name), replayed=False, quote=quote)
 
 
-def _record(p: Platform, s: Session, actor: Principal, key: str, spec: OrderSpec, stored: dict[str, Any],
-            arrival: datetime, now: datetime, order_id: str, ok: Plan | None, rej: Rejection | None,
-            drawn_from: str | None = None, limit: Decimal | None = None) -> None:
+def _rows(p: Platform, t: Ticket, order_id: str, now: datetime, ok: Plan | None, rej: Rejection | None,
+          drawn_from: str | None, committed: Decimal | None) -> order_batch.GrantRows:
     """The order keeps its arrival (``created_at``) and the start it asked for; the lease, its
     event and its allocations start at ``now``, the instant of the grant (or of the rejection),
     or at the reserved start when that is later."""
-    lease_id = "ls_" + secrets.token_hex(6)
+    spec = t.spec
     status = "fulfilled" if ok else "rejected"
     reason = ok.reason if ok else f"{rej.reason.value}: {rej.message}"  # type: ignore[union-attr]
     start = max(spec.start or now, now)
     if spec.end is not None and spec.end <= start:
         raise ConflictError(f"the order's window ended ({spec.end.isoformat()}) before it could be granted "
                             f"({start.isoformat()}); order a new window")
-    store.insert_order(s, order_id=order_id, tenant_id=actor.tenant_id, key=key, form=spec.form, spec=stored,
-                       start=spec.start or arrival, end=spec.end, status=status, reason=reason, now=arrival)
     state = LeaseState.REJECTED if ok is None else LeaseState.ACTIVE if start <= now else LeaseState.SCHEDULED
-    store.insert_lease(s, lease_id=lease_id, order_id=order_id, tenant_id=actor.tenant_id, form=spec.form,
-                       state=state, start=start, end=spec.end,
-                       activated_at=start if state is LeaseState.ACTIVE else None,
-                       reason="" if ok else reason, commission_rate=Decimal(p.settings.commission_rate),
-                       placement=(f"drawn on reservation {drawn_from}: " if drawn_from else "") + (ok.reason if ok else ""),
-                       now=now)
-    store.add_event(s, lease_id, now, LeaseState.PENDING, state, reason)
-    if ok is not None:
-        store.insert_allocations(s, lease_id, ok.grants, start, spec.end, drawn_from=drawn_from)
-        quotes.record_grant_quote(p, s, lease_id, now)  # the price at the grant (binds a fixed term, a reservation)
-    # who ordered; a member's commitment against its monthly limit (refused: nothing is written)
-    spend.record_order(p, s, actor, order_id, lease_id if ok is not None else None, limit)
-
+    return order_batch.GrantRows(
+        order_id=order_id, tenant_id=t.actor.tenant_id, key=t.key, form=spec.form, spec=t.stored,
+        order_start=spec.start or t.arrival, end=spec.end, status=status, reason=reason, arrival=t.arrival,
+        ordered_by=t.actor.account_id, committed=committed, lease_id="ls_" + secrets.token_hex(6), state=state,
+        lease_start=start, activated_at=start if state is LeaseState.ACTIVE else None,
+        lease_reason="" if ok else reason, commission_rate=Decimal(p.settings.commission_rate),
+        placement=(f"drawn on reservation {drawn_from}: " if drawn_from else "") + (ok.reason if ok else ""),
+        now=now, grants=ok.grants if ok else (), drawn_from=drawn_from)

@@ -27,8 +27,9 @@ from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LeaseState, ProductForm, order_to_dict, parse_order
 from suanli.errors import ConflictError, ValidationError
+from suanli.ledger.quotes import Quote
 from suanli.service import order_loop
-from suanli.service.leases import transition
+from suanli.service.leases import advance, transition
 from suanli.service.order_loop import OrderResult as OrderResult  # re-exported: the API answers with it
 from suanli.service.order_loop import Ticket
 from suanli.service.placement import check_order
@@ -91,6 +92,19 @@ async def place_order(p: Platform, actor: Principal, raw: dict[str, Any],
     return await order_loop.wait_async(p, ticket)
 
 
+def granted_quote(actor: Principal, result: OrderResult) -> Quote | None:
+    """The quote of the order's lease as built at its grant, if the actor may see it (as
+    :func:`suanli.service.quotes.lease_quote` decides); ``None``: ask ``lease_quote``."""
+    lease = result.order.lease_id
+    if result.quote is None or lease is None:
+        return None
+    grant = authorize(actor, Action.READ_LEASES)
+    if grant.lease_filter[1] is not None:  # a supplier: a tenant's price is not its to see
+        return None
+    grant.check_lease(lease)
+    return result.quote
+
+
 def list_orders(p: Platform, actor: Principal, offset: int = 0, limit: int = 50) -> list[OrderRecord]:
     tenant = authorize(actor, Action.READ_ORDERS).tenant_id
     with p.tx() as s:
@@ -104,7 +118,7 @@ def cancel_order(p: Platform, actor: Principal, order_id: str) -> OrderRecord:
         order = store.get_order(s, order_id, tenant_id=tenant)
         if order.lease_id is None:
             raise ConflictError(f"order {order_id} has no lease to cancel")
-        lease = store.get_lease(s, order.lease_id, for_update=True)
+        lease = advance(s, store.get_lease(s, order.lease_id, for_update=True), p.clock.now())  # as it is now
         if lease.form is ProductForm.RESERVATION:
             raise ConflictError(f"order {order_id} is the reservation of a price plan ({order.spec.get('plan')}); it is "
                                 "cancelled by ending the plan (operator: `suanli plan end PLAN`)", lease=lease.id)

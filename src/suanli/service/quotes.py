@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import Lease, parse_order
+from suanli.domain.prices import PriceBook
 from suanli.errors import CapacityError
 from suanli.ledger.plans import DEFAULT_TENANT, PricePlan
 from suanli.ledger.quotes import (
@@ -48,12 +49,20 @@ def _plans(s: Session, tenant_id: str) -> list[PricePlan]:
     return [plan_from_row(r) for r in billing_store.plans_for(s, [tenant_id, DEFAULT_TENANT])]
 
 
+def tenant_plans(s: Session, tenant_id: str) -> list[PricePlan]:
+    """The plans that can price the tenant's orders (its own and the default ones)."""
+    return _plans(s, tenant_id)
+
+
 def _quote_rates(p: Platform, s: Session, tenant_id: str, order_id: str, keys: Iterable[tuple[str, str]],
-                 at: datetime, valid_from: datetime) -> list[QuotedRate] | str:
-    """Quote each (model, site) at ``at``; a reason string if one cannot be quoted."""
-    plans = _plans(s, tenant_id)
-    book = price_book(p, s)
-    device_p = {m.name: m.p for m in p.catalog(s)}
+                 at: datetime, valid_from: datetime, *, plans: list[PricePlan] | None = None,
+                 book: PriceBook | None = None, device_p: dict[str, Decimal] | None = None) -> list[QuotedRate] | str:
+    """Quote each (model, site) at ``at``; a reason string if one cannot be quoted. ``plans``,
+    ``book`` and ``device_p``, when given, were read in this transaction (the placement loop reads
+    them once per batch)."""
+    plans = _plans(s, tenant_id) if plans is None else plans
+    book = price_book(p, s) if book is None else book
+    device_p = {m.name: m.p for m in p.catalog(s)} if device_p is None else device_p
     out = []
     for model, site in sorted(set(keys)):
         try:
@@ -68,6 +77,15 @@ def _rates(p: Platform, s: Session, lease: Lease, at: datetime, valid_from: date
     """Quote each (model, site) the lease holds now, at ``at``."""
     return _quote_rates(p, s, lease.tenant_id, lease.order_id, ((a.model, a.site) for a in lease.last_allocations()),
                         at, valid_from)
+
+
+def grant_rates(p: Platform, s: Session, tenant_id: str, order_id: str, keys: Iterable[tuple[str, str]],
+                at: datetime, valid_from: datetime, *, plans: list[PricePlan], book: PriceBook,
+                device_p: dict[str, Decimal]) -> list[QuotedRate] | None:
+    """What :func:`record_grant_quote` stores for a lease holding ``keys`` (model, site) from
+    ``valid_from``, granted at ``at``; ``None``: nothing fixed (the lease follows the list price)."""
+    rates = _quote_rates(p, s, tenant_id, order_id, keys, at, valid_from, plans=plans, book=book, device_p=device_p)
+    return None if isinstance(rates, str) else rates
 
 
 def record_grant_quote(p: Platform, s: Session, lease_id: str, at: datetime) -> None:
@@ -118,17 +136,29 @@ def quote_of(p: Platform, s: Session, lease: Lease) -> Quote | None:
     allocs = lease.last_allocations()
     if not allocs:
         return None
-    device_p = {m.name: m.p for m in p.catalog(s)}
-    held = holdings([(a.model, a.site, a.supplier, a.node, a.share) for a in allocs])
-    drawn = sorted({a.drawn_from for a in allocs if a.drawn_from})
+    return shown_quote(p, lease.start, lease.end, lease.created_at,
+                       [(a.model, a.site, a.supplier, a.node, a.share, a.drawn_from) for a in allocs],
+                       {m.name: m.p for m in p.catalog(s)},
+                       None if stored is None else (stored.rates, stored.binding, stored.currency))
+
+
+def shown_quote(p: Platform, start: datetime, end: datetime | None, created_at: datetime,
+                held_rows: Sequence[tuple[str, str, str, str, Decimal, str | None]], device_p: dict[str, Decimal],
+                stored: tuple[Sequence[QuotedRate], bool, str] | None) -> Quote:
+    """A lease's quote as shown, from what it holds ((model, site, supplier, node, share, drawn_from)
+    per allocation) and its stored rates ((rates, binding, currency), or None); the placement loop
+    builds it from the rows it has just written, without reading them back."""
+    held = holdings([row[:5] for row in held_rows])
+    drawn = sorted({row[5] for row in held_rows if row[5]})
     on_term = (f"its devices are drawn on reservation {', '.join(drawn)} of a term plan: the time the term "
                "covers costs 0.00 (its fee pays for it); these rates apply beyond it") if drawn else ""
     if stored is None:
-        note = UNQUOTED_NOTE if binds(lease.start, lease.end, lease.created_at) else ""
-        return build_quote(Pricing.LIST, (), held, lease.start, lease.end, device_p, p.settings.currency,
+        note = UNQUOTED_NOTE if binds(start, end, created_at) else ""
+        return build_quote(Pricing.LIST, (), held, start, end, device_p, p.settings.currency,
                            "; ".join(x for x in (note, on_term) if x))
-    return build_quote(Pricing.QUOTED if stored.binding else Pricing.LIST, stored.rates, held, lease.start, lease.end,
-                       device_p, stored.currency, on_term)
+    rates, binding, currency = stored
+    return build_quote(Pricing.QUOTED if binding else Pricing.LIST, rates, held, start, end, device_p, currency,
+                       on_term)
 
 
 def lease_quote(p: Platform, actor: Principal, lease_id: str) -> Quote | None:

@@ -12,6 +12,10 @@ whose window ``[start_at, end_at)`` contains it sum to at most 1000. Rows with `
 - SQLite: the same check in ``BEFORE INSERT`` / ``BEFORE UPDATE`` triggers (``RAISE(ABORT)``);
   writers already run one at a time (``BEGIN IMMEDIATE``).
 
+An UPDATE that only shrinks a counted row (same device, no more milli, a window inside the old one:
+ending a lease, giving devices up) can never add load: neither check runs for it, so ending a lease
+takes no device row lock and never queues behind a grant in flight (migration 0020).
+
 Both fail with an integrity error whose message contains :data:`OVER_CAPACITY` (or the exclusion
 constraint's name, :data:`WHOLE_DEVICE`); :func:`is_over_capacity` recognises it so that the
 store can turn it into a retry (``StaleClaim``), never a 500.
@@ -51,6 +55,10 @@ def _peak_sql(exclude_self: bool) -> str:
 
 
 _SQLITE_WHEN = "NEW.drawn_from IS NULL AND (NEW.end_at IS NULL OR NEW.end_at > NEW.start_at)"
+SHRINKS = ("NEW.device_id = OLD.device_id AND NEW.milli <= OLD.milli AND OLD.drawn_from IS NULL "
+           "AND NEW.start_at >= OLD.start_at AND NEW.end_at IS NOT NULL "
+           "AND (OLD.end_at IS NULL OR NEW.end_at <= OLD.end_at)")
+"""An UPDATE of a counted row to a window inside its old one, on the same device, with no more milli."""
 
 _PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION allocations_within_capacity() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -60,6 +68,7 @@ BEGIN
     IF NEW.drawn_from IS NOT NULL OR (NEW.end_at IS NOT NULL AND NEW.end_at <= NEW.start_at) THEN
         RETURN NEW;
     END IF;
+    {{shrink}}
     PERFORM 1 FROM devices WHERE id = NEW.device_id FOR UPDATE;
     peak := ({_peak_sql(True)});
     IF peak + NEW.milli > 1000 THEN
@@ -72,6 +81,11 @@ END $$
 """
 
 
+def _pg_function(shrink_exempt: bool) -> str:
+    skip = f"IF TG_OP = 'UPDATE' AND {SHRINKS} THEN\n        RETURN NEW;\n    END IF;" if shrink_exempt else ""
+    return _PG_FUNCTION.replace("{shrink}", skip)
+
+
 def install(conn: Connection) -> None:
     """Create the constraint and triggers on ``conn``'s dialect (idempotent for the triggers)."""
     if conn.dialect.name == "postgresql":
@@ -80,7 +94,14 @@ def install(conn: Connection) -> None:
             f"ALTER TABLE allocations ADD CONSTRAINT {WHOLE_DEVICE} EXCLUDE USING gist "
             "(device_id WITH =, tstzrange(start_at, end_at, '[)') WITH &&) "
             "WHERE (milli = 1000 AND drawn_from IS NULL)"))
-        conn.execute(text(_PG_FUNCTION))
+    install_checks(conn)
+
+
+def install_checks(conn: Connection, *, shrink_exempt: bool = True) -> None:
+    """(Re)create the trigger checks (not the whole-device constraint); ``shrink_exempt=False`` gives
+    the rule as it was before migration 0020 (every UPDATE checked)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(_pg_function(shrink_exempt)))
         conn.execute(text("DROP TRIGGER IF EXISTS tr_allocations_capacity ON allocations"))
         conn.execute(text(
             "CREATE TRIGGER tr_allocations_capacity BEFORE INSERT OR UPDATE OF device_id, milli, start_at, end_at, "
@@ -89,9 +110,10 @@ def install(conn: Connection) -> None:
     for name, event, exclude in (("tr_allocations_capacity_insert", "INSERT", False),
                                  ("tr_allocations_capacity_update",
                                   "UPDATE OF device_id, milli, start_at, end_at, drawn_from", True)):
+        when = f"{_SQLITE_WHEN} AND NOT ({SHRINKS})" if exclude and shrink_exempt else _SQLITE_WHEN
         conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
         conn.execute(text(
-            f"CREATE TRIGGER {name} BEFORE {event} ON allocations WHEN {_SQLITE_WHEN} BEGIN "
+            f"CREATE TRIGGER {name} BEFORE {event} ON allocations WHEN {when} BEGIN "
             f"SELECT RAISE(ABORT, '{OVER_CAPACITY}') WHERE NEW.milli + ({_peak_sql(exclude)}) > 1000; END"))
 
 

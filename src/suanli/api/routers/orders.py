@@ -43,7 +43,9 @@ async def create_order(body: OrderRequest, p: PlatformDep, who: PrincipalDep, re
     if result.replayed:
         response.status_code = 200
     lease = result.order.lease_id
-    quote = await run_in_threadpool(quotes.lease_quote, p, who, lease) if lease else None
+    quote = orders.granted_quote(who, result)  # built at the grant; a replay reads it
+    if quote is None and lease:
+        quote = await run_in_threadpool(quotes.lease_quote, p, who, lease)
     return order_out(result.order, result.replayed, quote)
 
 

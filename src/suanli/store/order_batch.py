@@ -1,0 +1,135 @@
+"""What the placement loop (``service.order_loop``) reads and writes for a batch of orders, in few
+statements: the batch's idempotency keys in one query, the tenants that hold reservations in one
+query, and each order's rows (order; lease; its first event, allocations and quoted rates) in
+three flushes (SQLAlchemy groups the INSERTs per table; the audit recorder writes one row per audited
+insert in one statement).
+
+The database's rules stay the enforcement: the unique (tenant, key) index refuses a second order
+with one key (:class:`~suanli.errors.ConflictError`), the capacity rule (:mod:`suanli.store.capacity`)
+refuses an allocation beyond a device's capacity (:class:`~suanli.store.leases.StaleClaim`: place
+again on fresh state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from suanli.domain.leases import LeaseState, ProductForm
+from suanli.domain.quotes import QuotedRate
+from suanli.errors import ConflictError
+from suanli.store import capacity
+from suanli.store.audit_recorder import current_actor
+from suanli.store.leases import OrderRecord, StaleClaim, find_order_by_key
+from suanli.store.money_tables import LeaseQuoteRow
+from suanli.store.tables import AllocationRow, LeaseEventRow, LeaseRow, OrderRow
+
+_RESERVATION_STATES = (LeaseState.SCHEDULED.value, LeaseState.ACTIVE.value, LeaseState.INTERRUPTED.value,
+                       LeaseState.SUSPENDED.value)
+
+
+def orders_by_key(s: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], OrderRecord]:
+    """The orders already recorded under these (tenant, idempotency key) pairs (one query; the few
+    found are then read whole)."""
+    pairs = sorted(set(keys))
+    if not pairs:
+        return {}
+    found = s.execute(select(OrderRow.tenant_id, OrderRow.idempotency_key)
+                      .where(tuple_(OrderRow.tenant_id, OrderRow.idempotency_key).in_(pairs))).all()
+    out: dict[tuple[str, str], OrderRecord] = {}
+    for tenant, key in found:
+        record = find_order_by_key(s, tenant, key)
+        if record is not None:
+            out[(tenant, key)] = record
+    return out
+
+
+def tenants_with_reservations(s: Session, tenants: Iterable[str]) -> set[str]:
+    """Which of these tenants hold a reservation lease (live or waiting to be re-placed): only their
+    orders need to look for one to draw on."""
+    ids = sorted(set(tenants))
+    if not ids:
+        return set()
+    return set(s.scalars(select(LeaseRow.tenant_id).distinct().where(
+        LeaseRow.tenant_id.in_(ids), LeaseRow.form == ProductForm.RESERVATION.value,
+        LeaseRow.state.in_(_RESERVATION_STATES))))
+
+
+@dataclass(frozen=True)
+class GrantRows:
+    """One order's rows, as :func:`insert_order_rows` writes them."""
+
+    order_id: str
+    tenant_id: str
+    key: str
+    form: ProductForm
+    spec: dict[str, Any]
+    order_start: datetime
+    end: datetime | None
+    status: str
+    reason: str
+    arrival: datetime
+    ordered_by: str | None
+    committed: Decimal | None
+    lease_id: str
+    state: LeaseState
+    lease_start: datetime
+    activated_at: datetime | None
+    lease_reason: str
+    commission_rate: Decimal
+    placement: str
+    now: datetime
+    grants: Sequence[tuple[int, int, int]]
+    """(device id, milli, memory MiB) from ``lease_start`` to ``end``"""
+    drawn_from: str | None
+    rates: Sequence[QuotedRate] = ()
+    binding: bool = False
+    currency: str = ""
+
+
+def insert_order_rows(s: Session, g: GrantRows) -> None:
+    """Write the order, its lease, the lease's first event (pending -> state), its allocations and
+    its quoted rates: three flushes, one per level of their foreign keys."""
+    s.add(OrderRow(id=g.order_id, tenant_id=g.tenant_id, idempotency_key=g.key, form=g.form.value, spec=g.spec,
+                   start_at=g.order_start, end_at=g.end, status=g.status, reason=g.reason, created_at=g.arrival,
+                   ordered_by=g.ordered_by, committed=g.committed))
+    _flush(s, g)  # in dependency order: the unit of work does not order these tables by their keys
+    s.add(LeaseRow(id=g.lease_id, order_id=g.order_id, tenant_id=g.tenant_id, form=g.form.value, state=g.state.value,
+                   start_at=g.lease_start, end_at=g.end, activated_at=g.activated_at, ended_at=None,
+                   reason=g.lease_reason, commission_rate=g.commission_rate, placement=g.placement,
+                   created_at=g.now))
+    _flush(s, g)
+    s.add(LeaseEventRow(lease_id=g.lease_id, at=g.now, from_state=LeaseState.PENDING.value, to_state=g.state.value,
+                        reason=g.reason, actor=current_actor(s).name))
+    for device_id, milli, memory in g.grants:
+        s.add(AllocationRow(lease_id=g.lease_id, device_id=device_id, milli=milli, memory_mib=memory,
+                            start_at=g.lease_start, end_at=g.end, drawn_from=g.drawn_from))
+    for r in g.rates:
+        s.add(LeaseQuoteRow(lease_id=g.lease_id, model=r.model, site=r.site, valid_from=r.valid_from,
+                            device_hour=r.device_hour, list_device_hour=r.list_device_hour, plan_id=r.plan,
+                            basis=r.basis.value, binding=g.binding, currency=g.currency, quoted_at=r.quoted_at))
+    _flush(s, g)
+
+
+def _flush(s: Session, g: GrantRows) -> None:
+    try:
+        s.flush()
+    except (IntegrityError, OperationalError) as e:
+        if capacity.is_over_capacity(e) or getattr(e.orig, "sqlstate", None) == "40P01":
+            raise StaleClaim(str(e.orig)) from None
+        if isinstance(e, IntegrityError) and str(e.statement or "").startswith("INSERT INTO orders"):
+            raise ConflictError(f"idempotency key {g.key!r} was already used by another order", key=g.key) from None
+        raise
+
+
+def order_record(g: GrantRows, ordered_by_name: str | None) -> OrderRecord:
+    """The order as :func:`suanli.store.leases.get_order` would read it back (no query)."""
+    return OrderRecord(g.order_id, g.tenant_id, g.form.value, g.spec, g.order_start, g.end, g.status, g.reason,
+                       g.arrival, g.lease_id, ordered_by_name)
