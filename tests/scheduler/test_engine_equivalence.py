@@ -185,3 +185,61 @@ def test_fast_engine_sees_changes_made_by_hand():
     s.dev_free_milli[:] = 0
     s.touch()
     assert isinstance(pol.place(s, req, rng), NoFit)
+
+
+def test_refusal_words_are_those_of_the_decision_moment():
+    """A NoFit explains itself when read, from the free capacity at the decision, not later."""
+    s = FleetState.from_nodes(["a"], [8000], [["T4"]])
+    pol = get_policy("fgd")
+    rng = np.random.default_rng(0)
+    first = pol.place(s, PlacementRequest(cpu_milli=1000, num_devices=1, device_milli=600), rng)
+    assert isinstance(first, Placement)
+    s.apply(first)
+    refused = pol.place(s, PlacementRequest(cpu_milli=1000, num_devices=1, device_milli=500), rng)
+    assert isinstance(refused, NoFit) and not refused
+    s.release(first)  # the device is free again before anyone reads the words
+    assert refused.reason.endswith("largest free share: 400")
+    assert refused == NoFit(refused.reason)
+
+
+def test_new_typical_pods_drop_every_cached_score():
+    s, rng = _fleet(7), np.random.default_rng(1)
+    reqs = _requests(7, 60)
+    pol = get_policy("fgd", typical=_typical())
+    for r in reqs[:30]:
+        d = pol.place(s, r, rng)
+        if isinstance(d, Placement):
+            s.apply(d)
+    other = TypicalPods((TypicalPod(2000, 1, 300, None, 5), TypicalPod(64000, 8, 1000, None, 3)))
+    pol.set_typical(other)  # type: ignore[attr-defined]
+    fresh = get_policy("fgd", typical=other)
+    fresh.engine = "reference"  # type: ignore[attr-defined]
+    for r in reqs[30:]:
+        a, b = pol.place(s, r, np.random.default_rng(2)), fresh.place(s, r, np.random.default_rng(2))
+        assert _key(a) == _key(b)
+        if isinstance(a, Placement):
+            s.apply(a)
+
+
+def test_caches_survive_a_trimmed_change_log():
+    """More changes than the fleet's log keeps between two requests of one shape: the cache
+    falls back to comparing node versions and still decides as the reference."""
+    s = _fleet(8)
+    fast, ref = get_policy("fgd", typical=_typical()), get_policy("fgd", typical=_typical())
+    ref.engine = "reference"  # type: ignore[attr-defined]
+    rng = np.random.default_rng(3)
+    share = PlacementRequest(cpu_milli=1000, num_devices=1, device_milli=250)
+    whole = PlacementRequest(cpu_milli=1000, num_devices=1)
+    assert isinstance(fast.place(s, share, rng), Placement)  # the share's cache now exists
+    for i in range(8 * s.num_nodes + 1100):  # churn with another shape only; every 40th stays
+        d = fast.place(s, whole, rng)
+        if isinstance(d, Placement):
+            s.apply(d)
+            if i % 40:
+                s.release(d)
+    assert s.changed_since(0, 10**9) is None  # the log was trimmed
+    for k in range(20):
+        got, want = fast.place(s, share, np.random.default_rng(k)), ref.place(s, share, np.random.default_rng(k))
+        assert _key(got) == _key(want)
+        if isinstance(got, Placement):
+            s.apply(got)
