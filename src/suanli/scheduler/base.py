@@ -226,6 +226,9 @@ class NodeScorePolicy:
         """Score of each node of ``rows`` for ``req`` (-inf where it does not fit) and, when
         :meth:`scores` picks devices, the device (-1 where it does not fit)."""
         ok = feasible_nodes(state, req, rows)
+        if ok.all():
+            got, dev = self.scores(state, req, rows, rng)
+            return np.asarray(got, dtype=np.float64), (None if dev is None else np.asarray(dev, dtype=np.int64))
         sc = np.full(rows.size, -np.inf)
         if not ok.any():
             return sc, None
