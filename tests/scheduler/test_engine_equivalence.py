@@ -243,3 +243,13 @@ def test_caches_survive_a_trimmed_change_log():
         assert _key(got) == _key(want)
         if isinstance(got, Placement):
             s.apply(got)
+
+
+def test_a_refusal_pickles_with_its_words():
+    import pickle
+
+    s = FleetState.from_nodes(["a"], [8000], [["T4"]])
+    refused = get_policy("fgd").place(s, PlacementRequest(cpu_milli=1000, num_devices=2), np.random.default_rng(0))
+    assert isinstance(refused, NoFit)
+    back = pickle.loads(pickle.dumps(refused))
+    assert back == refused and "largest free block: 1" in back.reason

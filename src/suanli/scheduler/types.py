@@ -372,3 +372,6 @@ class NoFit:
 
     def __repr__(self) -> str:
         return f"NoFit(reason={self.reason!r})"
+
+    def __reduce__(self) -> tuple[type[NoFit], tuple[str]]:  # pickles with its words, not the closure
+        return (NoFit, (self.reason,))
