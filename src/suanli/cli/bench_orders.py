@@ -248,8 +248,9 @@ async def open_loop(url: str, tokens: list[str], rate: float, duration_s: float,
 # -- profiling ----------------------------------------------------------------------------------
 
 @contextmanager
-def _profiled(pid: int | None, path: Path | None) -> Iterator[None]:
-    """py-spy records ``pid`` while the block runs (speedscope JSON at ``path``); nothing without a path."""
+def _profiled(pid: int | None, path: Path | None, gil: bool = False) -> Iterator[None]:
+    """py-spy records ``pid`` while the block runs (speedscope JSON at ``path``; with ``gil`` only the
+    thread holding the GIL: where the CPU goes, not where threads wait); nothing without a path."""
     if path is None:
         yield
         return
@@ -257,7 +258,7 @@ def _profiled(pid: int | None, path: Path | None) -> Iterator[None]:
     if pid is None or not Path(exe).exists():
         fail("--profile needs py-spy (pip install py-spy) and a server started here (not --server)")
     proc = subprocess.Popen([exe, "record", "--pid", str(pid), "--format", "speedscope", "--rate", "200",
-                             "--output", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--output", str(path), *(["--gil"] if gil else [])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         yield
     finally:
@@ -291,6 +292,8 @@ def orders(ctx: typer.Context, server: ServerOpt = None, token: TokenOpt = None,
                                                   "a timeout.")] = 120.0,
            profile: Annotated[Path | None, typer.Option("--profile", help="Record the server started here with "
                                                         "py-spy during the closed loop (speedscope JSON).")] = None,
+           profile_gil: Annotated[bool, typer.Option("--profile-gil", help="With --profile: sample only the thread "
+                                                     "holding the GIL (CPU, not waits).")] = False,
            as_json: JsonOut = False) -> None:
     """Granted orders/s (closed loop) and order latency at Poisson arrivals (open loop) of concurrent tenants, and the highest recorded load of any device."""
     st = state(ctx)  # the root takes --server/--token wherever they are written
@@ -311,7 +314,7 @@ def orders(ctx: typer.Context, server: ServerOpt = None, token: TokenOpt = None,
             "fleet": {"nodes": len(nodes), "devices": sum(by_model.values()), "by_model": dict(by_model)},
             "mix": {f"slice {share} % {memory_mib} MiB": 1.0}}
         if rounds:
-            with _profiled(pid, profile):
+            with _profiled(pid, profile, profile_gil):
                 result["closed"] = asyncio.run(closed_loop(url, tokens, rounds, body, hold, timeout, pid))
         if rate:
             result["open"] = asyncio.run(open_loop(url, tokens, rate, duration, seed, body, timeout, pid))
