@@ -297,7 +297,12 @@ def _slice(policy: object, snap: Snapshot, rng: np.random.Generator, spec: Order
         milli = max(spec.milli, math.ceil(spec.memory_mib * MILLI / mem_mib))
         options.append((milli, code))
     last: Rejection | None = None
-    for milli, code in sorted(options):
+    in_sites = None if sites is None else np.isin(st.site, list(sites))[:, None]
+    ordered = sorted(options)
+    for k, (milli, code) in enumerate(ordered):
+        room = (st.dev_model == code) & (st.dev_free_milli >= milli)
+        if k < len(ordered) - 1 and not (room if in_sites is None else room & in_sites).any():
+            continue  # no device of this model has the share free: the policy could not place it
         out = _one(policy, snap, rng, [PlacementRequest(num_devices=1, device_milli=milli,
                                                         allowed_models=frozenset({code}), allowed_sites=sites)],
                    proportional=True, memory_mib=spec.memory_mib)
