@@ -74,3 +74,10 @@ def test_an_order_that_can_never_fit_is_422_at_once(http: tuple[TestClient, dict
     assert unknown.status_code == 422 and "unknown model 'Z9000'" in unknown.json()["error"]["message"]
     demo.settings = dataclasses.replace(demo.settings, order_wait_seconds=30)
     assert counts(c, h) == before
+
+
+def test_the_openapi_document_lists_the_orders_503(http: tuple[TestClient, dict[str, str]]) -> None:
+    c, _h = http
+    busy = c.get("/openapi.json").json()["paths"]["/v1/orders"]["post"]["responses"]["503"]
+    assert "`busy`" in busy["description"] and busy["headers"]["Retry-After"]["required"] is True
+    assert busy["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}

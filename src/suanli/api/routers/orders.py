@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Response
 from starlette.concurrency import run_in_threadpool
 
 from suanli.api.deps import PageDep, PlatformDep, PrincipalDep
-from suanli.api.schemas.common import Name, Page
+from suanli.api.schemas.common import ErrorResponse, Name, Page
 from suanli.api.schemas.orders import OrderRequest, OrderResponse, QuoteResponse
 from suanli.domain.clock import utc
 from suanli.service import orders, quotes
@@ -31,7 +31,15 @@ def quote_out(q: Quote | None) -> dict[str, Any] | None:
                        "term_total": x.term_total} for x in q.lines]}
 
 
-@router.post("/v1/orders", response_model=OrderResponse, status_code=201)
+BUSY = {503: {"model": ErrorResponse,
+              "description": "Busy (`busy`): the placement queue did not reach the order within the server's bound "
+                             "(`SUANLI_ORDER_WAIT_SECONDS`); nothing was written: send it again (same "
+                             "`Idempotency-Key`) after `Retry-After` seconds.",
+              "headers": {"Retry-After": {"description": "Seconds to wait before sending the order again.",
+                                          "required": True, "schema": {"type": "integer", "minimum": 0}}}}}
+
+
+@router.post("/v1/orders", response_model=OrderResponse, status_code=201, responses=BUSY)  # type: ignore[arg-type]
 async def create_order(body: OrderRequest, p: PlatformDep, who: PrincipalDep, response: Response,
                        idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """Order a product form. Placement happens now (queued orders are placed in batches); a rejected
