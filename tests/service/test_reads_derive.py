@@ -88,3 +88,14 @@ def test_a_write_stores_the_due_moves_of_its_lease_first(demo: Platform, tenant:
         leases.extend_lease(demo, tenant, over, hours=1)
     assert _stored_state(demo, over) == "active"  # a refused write leaves nothing, its lease's moves included
     assert _stored_state(demo, started) == "ended"
+
+
+def test_a_reservation_whose_start_came_cannot_be_cancelled_before_a_tick(demo: Platform, tenant: Principal,
+                                                                          clock: FakeClock) -> None:
+    clock.set(NOV30)
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 1, "models": ["H800"],
+                                             "start": datetime(2026, 11, 30, 6, 0, tzinfo=UTC), "hours": 4})
+    clock.set(datetime(2026, 11, 30, 6, 30, tzinfo=UTC))  # it started at 06:00; no background pass ran
+    with pytest.raises(ConflictError, match="is active; end it"):
+        orders.cancel_order(demo, tenant, res.order.id)
+    assert _stored_state(demo, res.order.lease_id or "") == "scheduled"  # the refusal left nothing
