@@ -361,6 +361,14 @@ def _closed_at(a: Allocation, at: datetime) -> Allocation:
     return a if a.end is not None and a.end <= at else replace(a, end=at)
 
 
+def ended(lease: Lease, at: datetime, reason: str) -> Lease:
+    """The lease as the store holds it once ended at ``at`` for ``reason`` (what
+    :func:`suanli.service.leases.transition` writes): ``ended_at`` = ``at`` and its allocations given
+    up at ``at`` (:func:`_closed_at`). Lets the end answer without reading the lease back."""
+    return replace(lease, state=LeaseState.ENDED, ended_at=at, reason=reason,
+                   allocations=tuple(_closed_at(a, at) for a in lease.allocations))
+
+
 def as_of(lease: Lease, now: datetime) -> Lease:
     """The lease as it is at ``now``: its stored state with the :func:`due_moves` applied, exactly
     as the background pass will store them (``activated_at`` = start, ``ended_at`` = end, the

@@ -25,6 +25,7 @@ from suanli.domain.leases import (
     ProductForm,
     check_transition,
     due_moves,
+    ended,
 )
 from suanli.errors import CapacityError, ConflictError, ValidationError
 from suanli.service import audit_context, quotes, spend
@@ -125,8 +126,9 @@ def end_lease(p: Platform, actor: Principal, lease_id: str, reason: str = "") ->
         if lease.state is LeaseState.SCHEDULED:
             raise ConflictError(f"lease {lease_id} has not started; cancel its order {lease.order_id} instead",
                                 lease=lease_id, order=lease.order_id)
-        transition(s, lease, LeaseState.ENDED, now, reason or f"ended by {actor.name}")
-        return store.get_lease(s, lease_id)
+        reason = reason or f"ended by {actor.name}"
+        transition(s, lease, LeaseState.ENDED, now, reason)
+        return ended(lease, now, reason)  # as stored now, without reading it back (docs/performance.md)
 
 
 def extend_lease(p: Platform, actor: Principal, lease_id: str, *, hours: Decimal | int | None = None,
