@@ -264,14 +264,15 @@ class NodeScorePolicy:
             c = self._shape_cache(state, req, rng)
             if c.n_feasible == 0:
                 return refusal(state, req)
-            if type(self)._pick is NodeScorePolicy._pick:
+            window = type(self)._pick is NodeScorePolicy._pick
+            if window:
                 # only the nodes within the tolerance of the best score matter to this pick
                 cand = (c.score >= c.score.max() - self.tie_tolerance).nonzero()[0]
             else:
                 cand = (c.score > -np.inf).nonzero()[0]
             sc = c.score[cand]
             dev_choice = c.dev[cand] if c.has_dev else None
-            return self._decide(state, req, cand, sc, dev_choice, rng, c.n_feasible)
+            return self._decide(state, req, cand, sc, dev_choice, rng, c.n_feasible, all_tied=window)
         else:
             cand = np.flatnonzero(feasible_nodes(state, req))
             if cand.size == 0:
@@ -281,9 +282,12 @@ class NodeScorePolicy:
 
     def _decide(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray,
-        dev_choice: np.ndarray | None, rng: np.random.Generator, n_feasible: int,
+        dev_choice: np.ndarray | None, rng: np.random.Generator, n_feasible: int, all_tied: bool = False,
     ) -> Placement:
-        pos, note = self._pick(state, req, cand, sc, rng)
+        if all_tied:  # cand holds exactly the nodes within the tolerance of the best score
+            pos, note = self._pick_among(state, req, cand, np.arange(cand.size), rng)
+        else:
+            pos, note = self._pick(state, req, cand, sc, rng)
         node = int(cand[pos])
         if dev_choice is not None and req.is_share:
             devs: tuple[int, ...] = (int(dev_choice[pos]),)
@@ -303,7 +307,12 @@ class NodeScorePolicy:
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray, rng: np.random.Generator
     ) -> tuple[int, str]:
         best = sc.max()
-        ties = (sc >= best - self.tie_tolerance).nonzero()[0]
+        return self._pick_among(state, req, cand, (sc >= best - self.tie_tolerance).nonzero()[0], rng)
+
+    def _pick_among(
+        self, state: FleetState, req: PlacementRequest, cand: np.ndarray, ties: np.ndarray, rng: np.random.Generator
+    ) -> tuple[int, str]:
+        """The tie-break among the positions ``ties`` of ``cand`` (all within the tolerance of the best)."""
         note = ""
         if ties.size > 1 and state.dev_cost is not None and (req.num_devices or req.whole_node):
             cost = node_unit_cost(state, req, cand[ties])
