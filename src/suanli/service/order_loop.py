@@ -67,7 +67,7 @@ from suanli.store import leases as store
 from suanli.store import order_batch, placement_lock
 from suanli.store.leases import DeviceInfo, OrderRecord, StaleClaim
 
-BATCH_MAX = 256
+BATCH_MAX = 64
 """Most orders placed in one transaction (the rest wait for the next batch)."""
 ATTEMPTS = 3
 """Placements of one order in a batch when the database refuses its claim (a concurrent writer)."""
