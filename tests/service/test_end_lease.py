@@ -59,4 +59,4 @@ def test_the_end_takes_few_statements(demo: Platform, tenant: Principal, clock: 
     clock.advance(60)
     with statements(demo) as seen:
         leases.end_lease(demo, tenant, lease_id)
-    assert len(seen) <= 9, "\n".join(seen)
+    assert len(seen) <= 8, "\n".join(seen)
