@@ -219,13 +219,9 @@ class _Batch:
     """(tenant, idempotency key) -> the order recorded under it (before or in this batch)"""
     with_reservations: set[str]
     """tenants holding a reservation (only their orders look for one to draw on)"""
-    plans: dict[str, list[PricePlan]] = field(default_factory=dict)
+    plans: dict[str, list[PricePlan]]
+    """tenant -> the plans that price its orders (read once per batch)"""
     devices: dict[int, dict[int, DeviceInfo]] = field(default_factory=dict)
-
-    def plans_of(self, s: Session, tenant: str) -> list[PricePlan]:
-        if tenant not in self.plans:
-            self.plans[tenant] = quotes.tenant_plans(s, tenant)
-        return self.plans[tenant]
 
     def device(self, snap: Snapshot, device_id: int) -> DeviceInfo:
         by_id = self.devices.get(id(snap))
@@ -242,8 +238,9 @@ def place_batch(p: Platform, batch: list[Ticket]) -> Snapshot | None:
     try:
         with p.tx() as s:
             placement_lock.lock_placement(s)
+            tenants = {t.actor.tenant_id for t in batch}
             b = _Batch({}, order_batch.orders_by_key(s, ((t.actor.tenant_id, t.key) for t in batch)),
-                       order_batch.tenants_with_reservations(s, (t.actor.tenant_id for t in batch)))
+                       order_batch.tenants_with_reservations(s, tenants), quotes.tenants_plans(s, tenants))
             for t in batch:
                 outcomes.append((t, t.context.run(_place_one, p, s, t, b)))
                 if b.snaps and shape is None:
@@ -318,7 +315,7 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
     held = {(b.device(snap, g[0]).model, b.device(snap, g[0]).site) for g in outcome.grants}
     device_p = {m.name: m.p for m in snap.catalog}
     rates = quotes.grant_rates(p, s, actor.tenant_id, order_id, held, granted, rows.lease_start,
-                               plans=b.plans_of(s, actor.tenant_id), book=snap.book,
+                               plans=b.plans[actor.tenant_id], book=snap.book,
                                device_p=device_p)  # the price at the grant
     if rates is not None:
         rows = dataclasses.replace(rows, rates=tuple(rates), binding=binds(rows.lease_start, rows.end, granted),

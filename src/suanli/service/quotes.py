@@ -49,9 +49,11 @@ def _plans(s: Session, tenant_id: str) -> list[PricePlan]:
     return [plan_from_row(r) for r in billing_store.plans_for(s, [tenant_id, DEFAULT_TENANT])]
 
 
-def tenant_plans(s: Session, tenant_id: str) -> list[PricePlan]:
-    """The plans that can price the tenant's orders (its own and the default ones)."""
-    return _plans(s, tenant_id)
+def tenants_plans(s: Session, tenant_ids: Iterable[str]) -> dict[str, list[PricePlan]]:
+    """:func:`_plans` of each tenant (its own plans and the default ones, in the same order), in one query."""
+    ids = sorted(set(tenant_ids))
+    rows = [(r.tenant, plan_from_row(r)) for r in billing_store.plans_for(s, [*ids, DEFAULT_TENANT])]
+    return {t: [plan for owner, plan in rows if owner in (t, DEFAULT_TENANT)] for t in ids}
 
 
 def _quote_rates(p: Platform, s: Session, tenant_id: str, order_id: str, keys: Iterable[tuple[str, str]],
