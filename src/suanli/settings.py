@@ -88,6 +88,10 @@ class Settings:
     order_wait_seconds: float = 5.0
     """Longest an order waits in the placement queue before it is answered 503 ``busy`` with
     ``Retry-After`` and nothing written (docs/orders.md)."""
+    lock_wait_seconds: float = 30.0
+    """Longest a statement waits for a database lock (SQLite's busy timeout, PostgreSQL's
+    ``lock_timeout``); past it the request's transaction rolls back and the API answers 503 ``busy``
+    with ``Retry-After`` (docs/edge.md)."""
     background_interval_seconds: float = 5.0
     """How often each replica runs (or, not leading, tries to take over) the background work."""
     leader_ttl_seconds: float = 10.0
@@ -122,6 +126,7 @@ class Settings:
             order_wait_seconds=_seconds(env, "SUANLI_ORDER_WAIT_SECONDS", cls.order_wait_seconds),
             placement_mix_refresh_seconds=_seconds(env, "SUANLI_PLACEMENT_MIX_REFRESH_SECONDS",
                                                    cls.placement_mix_refresh_seconds),
+            lock_wait_seconds=_seconds(env, "SUANLI_LOCK_WAIT_SECONDS", cls.lock_wait_seconds),
             background_interval_seconds=_seconds(env, "SUANLI_BACKGROUND_INTERVAL_SECONDS",
                                                  cls.background_interval_seconds),
             leader_ttl_seconds=_seconds(env, "SUANLI_LEADER_TTL_SECONDS", cls.leader_ttl_seconds),

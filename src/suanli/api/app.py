@@ -42,7 +42,7 @@ from suanli.api.routers import (
 from suanli.console import mount_console
 from suanli.errors import SuanliError
 from suanli.service.leadership import replica
-from suanli.service.platform import Platform
+from suanli.service.platform import DatabaseError, Platform, busy_from
 from suanli.service.reconcile import background_pass
 from suanli.settings import Settings
 
@@ -105,6 +105,16 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
         hold input or internals); the traceback goes to the server log."""
         log.error("unhandled error on %s %s", req.method, req.url.path, exc_info=exc)
         return _error(500, "internal", "internal error; the server logged it (please report it with the time)")
+
+    @app.exception_handler(DatabaseError)
+    async def on_database_error(req: Request, exc: Exception) -> JSONResponse:
+        """A database lock not granted within the server's bound is not a bug: 503 ``busy`` with
+        ``Retry-After``; any other database error is one (as :func:`on_unexpected`)."""
+        busy = busy_from(exc, platform.settings)
+        if busy is None:
+            return await on_unexpected(req, exc)
+        log.warning("%s %s: %s", req.method, req.url.path, busy.message)
+        return await on_suanli_error(req, busy)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_req: Request, exc: RequestValidationError) -> JSONResponse:

@@ -19,12 +19,13 @@ from suanli.domain.clock import Clock, SystemClock
 from suanli.drivers.base import Driver
 from suanli.drivers.local import LocalDriver
 from suanli.drivers.sandbox import Sandbox
-from suanli.errors import ValidationError
+from suanli.errors import BusyError, ValidationError
 from suanli.service import audit_context, fencing
 from suanli.settings import Settings
 from suanli.store import audit_recorder
 from suanli.store import fleet as fleet_store
-from suanli.store.db import make_engine, read_engine, session_factory, upgrade
+from suanli.store.db import DatabaseError as DatabaseError  # re-exported: the API maps it
+from suanli.store.db import is_lock_timeout, make_engine, read_engine, session_factory, upgrade
 
 
 def make_driver(settings: Settings, clock: Clock) -> Driver | None:
@@ -48,6 +49,16 @@ def make_driver(settings: Settings, clock: Clock) -> Driver | None:
     raise ValidationError(f"driver {settings.driver!r} not known; allowed: local, slurm, none", field="driver")
 
 
+def busy_from(error: BaseException, settings: Settings) -> BusyError | None:
+    """The 503 for a database lock not granted within ``settings.lock_wait_seconds`` that no use
+    case retried itself (None for any other error): its transaction rolled back, so nothing of the
+    request was written by it and sending it again is safe."""
+    if not is_lock_timeout(error):
+        return None
+    return BusyError(f"the database did not grant a lock within {settings.lock_wait_seconds:g} s (the server is busy); "
+                     "nothing was written: send the request again after 1 s", retry_after_s=1)
+
+
 class Platform:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
                  migrate: bool = True, driver: Driver | Literal["auto"] | None = "auto") -> None:
@@ -56,7 +67,7 @@ class Platform:
         settings.data_dir.chmod(0o700)  # the server's own: database, tokens, engine state
         self.clock: Clock = clock or SystemClock()
         self.driver: Driver | None = make_driver(settings, self.clock) if driver == "auto" else driver
-        self.engine = engine or make_engine(settings.sqlalchemy_url)
+        self.engine = engine or make_engine(settings.sqlalchemy_url, lock_wait_s=settings.lock_wait_seconds)
         if migrate:
             upgrade(self.engine)
         self._sessions = session_factory(self.engine)

@@ -15,6 +15,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,12 +29,15 @@ def _private_file(db: Path) -> None:
     db.chmod(0o600)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, lock_wait_s: float = 30.0) -> Engine:
+    """``lock_wait_s``: longest a statement waits for a lock (SQLite busy timeout, PostgreSQL
+    ``lock_timeout``); past it the database raises an error that :func:`is_lock_timeout` names."""
+    wait_ms = max(1, round(lock_wait_s * 1000))
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             _private_file(Path(path))
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": wait_ms / 1000})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
@@ -41,7 +45,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={wait_ms}")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
@@ -56,7 +60,31 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, echo=echo, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_size=20, max_overflow=20, pool_pre_ping=True,
+                         connect_args={"options": f"-c lock_timeout={wait_ms}"})
+
+
+DatabaseError = DBAPIError
+"""Every error the database driver raises (what :func:`is_lock_timeout` sorts)."""
+
+LOCK_WAIT_SQLSTATES = frozenset({"55P03", "40P01", "40001"})
+"""PostgreSQL: lock_timeout passed, a deadlock broken, a serialisation failure."""
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    """The database gave up on a lock (anywhere in the exception's causes): SQLite "database is
+    locked" past its busy timeout, or one of :data:`LOCK_WAIT_SQLSTATES` on PostgreSQL. The
+    transaction it happened in is rolled back; sending the request again is safe."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, DBAPIError):
+            orig = seen.orig
+            if getattr(orig, "sqlstate", None) in LOCK_WAIT_SQLSTATES:
+                return True
+            if isinstance(seen, OperationalError) and "database is locked" in str(orig):
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 READ_ONLY = "suanli_read_only"
