@@ -43,7 +43,7 @@ become one row (``object_type`` ``ledger_entries``, ``action`` ``create``, ``pos
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -51,6 +51,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, event, insert, inspect, select, text, tuple_
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, sessionmaker
+from sqlalchemy.sql.elements import BindParameter
 
 from suanli.domain.audit import MAX_VALUE_CHARS, SECRET, SYSTEM, AuditAction, AuditActor
 from suanli.store.audit import AuditEventRow
@@ -289,12 +290,27 @@ def _updated(orm: ORMExecuteState, table: Table, actor: Callable[[], AuditActor]
         for key, b in before.items():
             w.add(table.name, AuditAction.DELETE, key, b, _changes(table.name, b, None))
     else:
-        keys = list(before)
-        after_q = select(table).where(tuple_(*pk).in_(keys) if len(pk) > 1 else pk[0].in_([k[0] for k in keys]))
-        for r in conn.execute(after_q).mappings():
-            key = tuple(r[c.name] for c in pk)
-            changes = _changes(table.name, before[key], dict(r))
+        for key, after in _after(conn, table, pk, before, stmt, params):
+            changes = _changes(table.name, before[key], after)
             if changes:
-                w.add(table.name, AuditAction.UPDATE, key, dict(r), changes)
+                w.add(table.name, AuditAction.UPDATE, key, after, changes)
     w.flush()
     return result
+
+
+def _after(conn: Any, table: Table, pk: list[Any], before: dict[tuple[Any, ...], dict[str, Any]], stmt: Any,
+           params: Any) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """The rows as the UPDATE left them: the rows before with the values it set, when it set plain
+    values (an UPDATE on a lease's state, reason, times: no statement), else read back."""
+    values = getattr(stmt, "_values", None) or {}
+    literal = {str(getattr(k, "key", k)): v.value for k, v in values.items() if isinstance(v, BindParameter)}
+    plain = (values and len(literal) == len(values) and not params and not getattr(stmt, "_returning", None)
+             and all(c.name == c.key for c in table.columns) and set(literal) <= set(table.columns.keys()))
+    if plain:
+        for key, row in before.items():
+            yield key, {**row, **literal}
+        return
+    keys = list(before)
+    after_q = select(table).where(tuple_(*pk).in_(keys) if len(pk) > 1 else pk[0].in_([k[0] for k in keys]))
+    for r in conn.execute(after_q).mappings():
+        yield tuple(r[c.name] for c in pk), dict(r)
