@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -190,17 +189,9 @@ class Replica:
                 "ttl_seconds": self.p.settings.leader_ttl_seconds}
 
 
-_replicas: weakref.WeakKeyDictionary[Platform, Replica] = weakref.WeakKeyDictionary()
-_replicas_lock = threading.Lock()
-
-
 def replica(p: Platform) -> Replica:
     """The one :class:`Replica` of this platform (made on first use)."""
-    with _replicas_lock:
-        r = _replicas.get(p)
-        if r is None:
-            r = _replicas[p] = Replica(p)
-        return r
+    return p.attached(Replica)
 
 
 def current(p: Platform) -> Leader:

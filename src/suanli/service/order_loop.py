@@ -44,7 +44,6 @@ import contextvars
 import dataclasses
 import secrets
 import threading
-import weakref
 from collections import deque
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -163,17 +162,9 @@ class PlacementLoop:
                 self._shape = shape
 
 
-_loops: weakref.WeakKeyDictionary[Platform, PlacementLoop] = weakref.WeakKeyDictionary()
-_loops_lock = threading.Lock()
-
-
 def loop_for(p: Platform) -> PlacementLoop:
     """The platform's placement loop (one per platform, made on first use)."""
-    with _loops_lock:
-        loop = _loops.get(p)
-        if loop is None:
-            loop = _loops[p] = PlacementLoop(p)
-        return loop
+    return p.attached(PlacementLoop)
 
 
 def busy(p: Platform) -> BusyError:

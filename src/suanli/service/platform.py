@@ -6,9 +6,10 @@ that is the only place transactions begin. Time comes from the injected clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -49,6 +50,9 @@ def make_driver(settings: Settings, clock: Clock) -> Driver | None:
     raise ValidationError(f"driver {settings.driver!r} not known; allowed: local, slurm, none", field="driver")
 
 
+T = TypeVar("T")
+
+
 def busy_from(error: BaseException, settings: Settings) -> BusyError | None:
     """The 503 for a database lock not granted within ``settings.lock_wait_seconds`` that no use
     case retried itself (None for any other error): its transaction rolled back, so nothing of the
@@ -74,6 +78,17 @@ class Platform:
         self._read_engine = read_engine(self.engine)
         audit_recorder.install(self._sessions, audit_context.current_actor, self.clock.now)
         self._builtin = builtin_catalog()
+        self._attached: dict[Callable[[Platform], object], object] = {}
+        self._attached_lock = threading.RLock()
+
+    def attached(self, kind: Callable[[Platform], T]) -> T:
+        """The one object ``kind(self)`` of this platform, made on first use and kept with it: its
+        placement loop, its replica's leadership, what it caches between requests."""
+        with self._attached_lock:
+            found = self._attached.get(kind)
+            if found is None:
+                found = self._attached[kind] = kind(self)
+            return cast(T, found)
 
     @contextmanager
     def tx(self) -> Iterator[Session]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import datetime
-from weakref import WeakKeyDictionary
 
 from suanli.domain.tokens import ApiToken, needs_touch
 from suanli.service.platform import Platform
@@ -23,21 +22,13 @@ from suanli.store import tokens as store
 
 
 class _Uses:
-    def __init__(self) -> None:
+    def __init__(self, _p: Platform) -> None:
         self.lock = threading.Lock()
         self.noted: dict[int, datetime] = {}
 
 
-_uses: WeakKeyDictionary[Platform, _Uses] = WeakKeyDictionary()
-_guard = threading.Lock()
-
-
 def _of(p: Platform) -> _Uses:
-    found = _uses.get(p)
-    if found is None:
-        with _guard:
-            found = _uses.setdefault(p, _Uses())
-    return found
+    return p.attached(_Uses)
 
 
 def note(p: Platform, token_id: int, stored: datetime | None, now: datetime) -> None:

@@ -22,7 +22,6 @@ the orders in a read-only transaction; nothing is written.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -95,21 +94,20 @@ def learn_mix(docs: list[dict[str, Any]], catalog: Catalog, now: datetime) -> Mi
     return Mix(TypicalPods.from_specs(shapes, COVERAGE), TypicalPods.from_specs(shapes, 1.0), len(shapes), now)
 
 
-@dataclass
 class _Entry:
-    mix: Mix | None = None
+    """The platform's mix as last learnt."""
 
-
-_cache: weakref.WeakKeyDictionary[Platform, _Entry] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
+    def __init__(self, _p: Platform) -> None:
+        self.lock = threading.Lock()
+        self.mix: Mix | None = None
 
 
 def current_mix(p: Platform) -> Mix:
     """The platform's mix, relearnt from the orders when older than the refresh interval."""
     now = p.clock.now()
     refresh = timedelta(seconds=p.settings.placement_mix_refresh_seconds)
-    with _lock:
-        entry = _cache.setdefault(p, _Entry())
+    entry = p.attached(_Entry)
+    with entry.lock:
         mix = entry.mix
         if mix is not None and now - mix.learned_at < refresh and now >= mix.learned_at:
             return mix
@@ -117,15 +115,16 @@ def current_mix(p: Platform) -> Mix:
         docs = store.recent_order_docs(s, now - WINDOW, MAX_ORDERS)
         catalog = p.catalog(s)
     mix = learn_mix(docs, catalog, now)
-    with _lock:
+    with entry.lock:
         entry.mix = mix
     return mix
 
 
 def forget(p: Platform) -> None:
     """Drop the cached mix (the next order relearns it)."""
-    with _lock:
-        _cache.pop(p, None)
+    entry = p.attached(_Entry)
+    with entry.lock:
+        entry.mix = None
 
 
 def placement_policy(p: Platform) -> Policy:
