@@ -28,6 +28,9 @@ def test_rent_run_see_usage_take_node_down(cli: Cli, tokens: dict[str, str], pla
     listed = cli("job", "list", token=t)
     assert listed.exit_code == 0 and job["id"] in listed.stdout and "completed" in listed.stdout
     usage = cli.json("job", "usage", "--lease", lease["id"], token=t)
+    assert usage["jobs"] == 1 and usage["finished_jobs"] == 0  # reads never write: the background pass collects
+    cli.http.post("/v1/engine/reconcile", headers={"Authorization": f"Bearer {op}"}).raise_for_status()
+    usage = cli.json("job", "usage", "--lease", lease["id"], token=t)
     assert usage["jobs"] == 1 and usage["finished_jobs"] == 1
     # another tenant cannot run work on the lease
     r = cli("job", "submit", "--lease", lease["id"], "--", "true", token=tokens["globex"])
