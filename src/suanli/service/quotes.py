@@ -84,21 +84,12 @@ def _rates(p: Platform, s: Session, lease: Lease, at: datetime, valid_from: date
 def grant_rates(p: Platform, s: Session, tenant_id: str, order_id: str, keys: Iterable[tuple[str, str]],
                 at: datetime, valid_from: datetime, *, plans: list[PricePlan], book: PriceBook,
                 device_p: dict[str, Decimal]) -> list[QuotedRate] | None:
-    """What :func:`record_grant_quote` stores for a lease holding ``keys`` (model, site) from
-    ``valid_from``, granted at ``at``; ``None``: nothing fixed (the lease follows the list price)."""
+    """The quote stored at the grant (inside its transaction) for a lease holding ``keys`` (model,
+    site) from ``valid_from``, granted at ``at``: a fixed-term lease or a reservation is bound by it,
+    an open-ended lease that starts now only shows it; ``None``: nothing fixed (the lease follows
+    the list price)."""
     rates = _quote_rates(p, s, tenant_id, order_id, keys, at, valid_from, plans=plans, book=book, device_p=device_p)
     return None if isinstance(rates, str) else rates
-
-
-def record_grant_quote(p: Platform, s: Session, lease_id: str, at: datetime) -> None:
-    """At the grant (inside its transaction): store the lease's quote. A fixed-term lease or a
-    reservation is bound by it; an open-ended lease that starts now only shows it."""
-    lease = lease_store.get_lease(s, lease_id)
-    rates = _rates(p, s, lease, at, lease.start)
-    if isinstance(rates, str):
-        return  # nothing fixed: the lease follows the list price (shown as pricing "list" with a note)
-    store.add_rates(s, lease.id, rates, binding=binds(lease.start, lease.end, at),
-                    currency=p.settings.currency)
 
 
 def record_extension_quote(p: Platform, s: Session, lease_id: str, old_end: datetime, at: datetime) -> None:
@@ -220,4 +211,4 @@ def quote_starts(rates: dict[tuple[str, str, str], RateSegments]) -> list[dateti
 
 
 __all__ = ["Quote", "billing_rates", "lease_quote", "period_rates", "quote_of", "quote_order", "quote_starts",
-           "record_extension_quote", "record_grant_quote", "record_replacement_quote"]
+           "record_extension_quote", "record_replacement_quote"]
