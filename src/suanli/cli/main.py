@@ -87,6 +87,8 @@ COMMANDS: dict[str, Lazy] = {
                      "Prepaid packages: products (operator), buy at the listed price (tenant), sell (operator)."),
     "plan": Lazy("suanli.cli.money:plan_app", "Price plans: payg, spot, term (包月/包年, holds its devices), "
                  "commit (包销 take-or-pay, holds its devices), spend_commitment (holds nothing)."),
+    "report": Lazy("suanli.cli.report:app", "Business reports (operator): utilisation, idle and fragmented capacity, "
+                   "energy, revenue, margin, payback."),
     "statement": Lazy("suanli.cli.money:statement_app", "Supplier statements and the operator's revenue report."),
 }
 
