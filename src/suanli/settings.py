@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from suanli.errors import ValidationError
 
@@ -41,6 +42,20 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return seconds
 
 
+def _time_zone(env: Mapping[str, str], name: str, default: str) -> str:
+    """The zone named by ``name`` (checked against the IANA database the system or ``tzdata`` has), else
+    ``default`` (not checked: the browser knows it even where the server has no zone database)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValidationError(f"{name}={value!r} is not an IANA time zone; use a name such as Asia/Shanghai, "
+                              "Europe/Berlin or UTC", field=name) from None
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
@@ -51,6 +66,8 @@ class Settings:
     placement_mix_refresh_seconds: float = 300.0
     """How often the live mix of typical requests is relearnt from recent orders (``service.typical_mix``)."""
     currency: str = "CNY"
+    time_zone: str = "Asia/Shanghai"
+    """The operator's IANA time zone: the console shows times in it (``GET /v1/me`` says which)."""
     commission_rate: str = "0.15"
     """Operator commission on every charge when no supplier floor binds (decimal string)."""
     tax_rate: str = "0"
@@ -107,6 +124,7 @@ class Settings:
             database_url=env.get("SUANLI_DATABASE_URL") or None,
             placement_policy=env.get("SUANLI_PLACEMENT_POLICY", cls.placement_policy),
             currency=env.get("SUANLI_CURRENCY", cls.currency),
+            time_zone=_time_zone(env, "SUANLI_TIME_ZONE", cls.time_zone),
             commission_rate=env.get("SUANLI_COMMISSION_RATE", cls.commission_rate),
             tax_rate=env.get("SUANLI_TAX_RATE", cls.tax_rate),
             driver=env.get("SUANLI_DRIVER", cls.driver),

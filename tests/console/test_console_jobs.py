@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -112,8 +113,9 @@ def test_tenant_extends_a_fixed_term_lease(server: Any, sign_in: Callable[..., P
     page.locator("#f-extend_hours").fill("1.5")
     page.get_by_role("button", name="Extend").click()
     after = datetime.fromisoformat(lease["end"].replace("Z", "+00:00")) + timedelta(hours=1.5)
-    expect(page.get_by_test_id("flash")).to_contain_text(f"now ends {after:%Y-%m-%d %H:%M:%S} UTC")
-    expect(page.get_by_test_id("lease-facts")).to_contain_text(f"{after:%Y-%m-%d %H:%M:%S} UTC")
+    shown = after.astimezone(ZoneInfo("Asia/Shanghai"))  # the operator's time zone (SUANLI_TIME_ZONE's default)
+    expect(page.get_by_test_id("flash")).to_contain_text(f"now ends {shown:%Y-%m-%d %H:%M:%S}")
+    expect(page.get_by_test_id("lease-facts")).to_contain_text(f"{shown:%Y-%m-%d %H:%M:%S}")
     new_end = server.api("tenant", "GET", f"/v1/leases/{lease['id']}").json()["end"]
     assert datetime.fromisoformat(new_end.replace("Z", "+00:00")) == after, new_end
 

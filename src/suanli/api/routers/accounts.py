@@ -27,7 +27,7 @@ def account_out(a: Principal) -> dict[str, Any]:
 @router.get("/v1/me", response_model=AccountResponse)
 def me(p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     """The account in effect; a member also sees its monthly spend limit and what it spent this month."""
-    out = account_out(accounts.whoami(who))
+    out = account_out(accounts.whoami(who)) | {"time_zone": p.settings.time_zone}
     own = members.own_spend(p, who)
     if own is not None:
         limit, spent = own

@@ -26,6 +26,8 @@ class AccountResponse(BaseModel):
     spent: str | None = None
     """``GET /v1/me`` of a member: what it committed this calendar month (UTC)."""
     currency: str | None = None
+    time_zone: str | None = None
+    """``GET /v1/me``: the operator's IANA time zone (``SUANLI_TIME_ZONE``) the console shows times in."""
 
 
 class AccountCreatedResponse(AccountResponse):

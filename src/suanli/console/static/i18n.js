@@ -44,6 +44,11 @@ export function setLang(value) {
   document.documentElement.lang = value;
 }
 
+/** Set `<html lang>` to the language in use (app.js calls it on load). */
+export function applyLang() {
+  document.documentElement.lang = lang();
+}
+
 /** Add messages: {en: {key: text}, "zh-CN": {key: text}}. Later registrations of a key win. */
 export function register(dicts) {
   for (const [l, dict] of Object.entries(dicts)) {
@@ -103,7 +108,7 @@ export function fmtDate(iso) {
 /** A decimal string (or integer) for the locale, with at most `max` and at least `min` decimals. */
 export function fmtNumber(value, { min = 0, max = 2 } = {}) {
   if (value === null || value === undefined || value === "") return "—";
-  return new Intl.NumberFormat(locale(), { minimumFractionDigits: min, maximumFractionDigits: max })
+  return new Intl.NumberFormat(locale(), { minimumFractionDigits: min, maximumFractionDigits: max, signDisplay: "negative" })
     .format(String(value));
 }
 
@@ -111,7 +116,8 @@ export function fmtNumber(value, { min = 0, max = 2 } = {}) {
 export function fmtMoney(value, currency = "CNY", { max = 2 } = {}) {
   if (value === null || value === undefined || value === "") return "—";
   return new Intl.NumberFormat(locale(), {
-    style: "currency", currency, minimumFractionDigits: 2, maximumFractionDigits: Math.max(2, max),
+    style: "currency", currency, currencyDisplay: "narrowSymbol", signDisplay: "negative",
+    minimumFractionDigits: 2, maximumFractionDigits: Math.max(2, max),
   }).format(String(value));
 }
 

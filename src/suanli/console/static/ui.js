@@ -1,5 +1,18 @@
 // DOM and formatting helpers. Text goes in as text nodes (never as HTML). Money arrives from the
-// API as exact decimal strings and is formatted here with string and BigInt arithmetic, never floats.
+// API as exact decimal strings and is formatted for the language in use by i18n.js's fmt* functions
+// (Intl.NumberFormat on the string: exact, never through a float); times in the operator's time zone.
+import { fmtDateTime, fmtMoney, fmtNumber, fmtPercent, register, t } from "./i18n.js";
+
+register({
+  en: {
+    "ui.empty": "Nothing here yet.", "ui.error": "Error", "ui.errorStatus": "Error {status}", "ui.confirm": "Confirm",
+    "ui.back": "Back",
+  },
+  "zh-CN": {
+    "ui.empty": "暂无内容。", "ui.error": "错误", "ui.errorStatus": "错误 {status}", "ui.confirm": "确认",
+    "ui.back": "返回",
+  },
+});
 
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -37,30 +50,30 @@ export function roundDec(s, places) {
   return (sign && /[1-9]/.test(out) ? "-" : "") + out;
 }
 
-/** Money for display: 2 decimals, or up to `max` when the value has more (unit prices). */
+/** Money for display (no currency sign): 2 decimals, or up to `max` when the value has more (unit prices). */
 export function money(s, max = 2) {
-  if (s === null || s === undefined) return "—";
+  if (s === null || s === undefined || s === "") return "—";
   const frac = (String(s).split(".")[1] || "").length;
-  return roundDec(s, Math.min(Math.max(frac, 2), max));
+  const places = Math.min(Math.max(frac, 2), max);
+  return fmtNumber(String(s).trim(), { min: places, max: places });
 }
 
+/** An amount in the operator's currency (元), with its sign for the locale: "¥8,720.85". */
 export function yuan(s, max = 2) {
-  return s === null || s === undefined ? "—" : `¥${money(s, max)}`;
-}
-
-export function num(s, places = 3) {
-  if (s === null || s === undefined) return "—";
+  if (s === null || s === undefined || s === "") return "—";
   const frac = (String(s).split(".")[1] || "").length;
-  let out = roundDec(s, Math.min(frac, places));
-  if (out.includes(".")) out = out.replace(/0+$/, "").replace(/\.$/, "");
-  return out;
+  return fmtMoney(String(s).trim(), "CNY", { max: Math.min(Math.max(frac, 2), max) });
 }
 
+/** A quantity (decimal string or number) with at most `places` decimals, trailing zeros dropped. */
+export function num(s, places = 3) {
+  if (s === null || s === undefined || s === "") return "—";
+  return fmtNumber(String(s).trim(), { min: 0, max: places });
+}
+
+/** An ISO instant as date and time (to the second) in the operator's time zone. */
 export function when(iso) {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return d.toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  return fmtDateTime(iso, { seconds: true });
 }
 
 export function currentPeriod() {
@@ -72,8 +85,8 @@ export function badge(state) {
 }
 
 /** A table from column specs {label, value(row) -> node|text, class?}. */
-export function table(columns, rows, { empty = "Nothing here yet.", testid, rowTestid } = {}) {
-  if (!rows.length) return h("p", { class: "muted empty", testid }, empty);
+export function table(columns, rows, { empty, testid, rowTestid } = {}) {
+  if (!rows.length) return h("p", { class: "muted empty", testid }, empty ?? t("ui.empty"));
   return h("div", { class: "table-wrap" },
     h("table", { testid },
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.class }, c.label)))),
@@ -92,7 +105,8 @@ export function card(label, value, testid, note) {
 
 export function errorBox(err, testid = "error") {
   return h("div", { class: "error", role: "alert", testid },
-    h("strong", {}, err.status ? `Error ${err.status}${err.code ? ` (${err.code})` : ""}: ` : "Error: "),
+    h("strong", {}, err.status ? `${t("ui.errorStatus", { status: err.status })}${err.code ? ` (${err.code})` : ""}: `
+      : `${t("ui.error")}: `),
     err.message);
 }
 
@@ -135,11 +149,12 @@ export function bar(fraction) {
   const pct = Math.max(0, Math.min(1, fraction)) * 100;
   const fill = h("span", { class: "bar-fill" });
   fill.style.width = `${pct.toFixed(1)}%`;
-  return h("span", { class: "bar", title: `${pct.toFixed(1)} %` }, fill);
+  return h("span", { class: "bar", title: fmtPercent(pct / 100) }, fill);
 }
 
+/** A fraction (0..1, number or decimal string) as a percentage for the locale. */
 export function pct(fraction) {
-  return `${(fraction * 100).toFixed(1)} %`;
+  return fmtPercent(fraction, { max: 1 });
 }
 
 export function prevPeriod() {
@@ -172,12 +187,12 @@ export function isoFromLocal(value) {
  * A guarded action: `open(question)` shows a confirmation row; its confirm button runs `run()`,
  * whose error (the API's message) goes into `status`. Nothing is sent before the confirm click.
  */
-export function confirmRow({ testid, status, run, confirmLabel = "Confirm", danger = true, errorTestid = "action-error", extra = [], form }) {
+export function confirmRow({ testid, status, run, confirmLabel, danger = true, errorTestid = "action-error", extra = [], form }) {
   const formNow = () => (typeof form === "function" ? form() : form);
   const question = h("span", { testid: testid ? `${testid}-question` : undefined });
-  const yes = h("button", { type: "button", class: danger ? "danger" : "primary" }, confirmLabel);
+  const yes = h("button", { type: "button", class: danger ? "danger" : "primary" }, confirmLabel ?? t("ui.confirm"));
   const row = h("div", { class: "confirm", hidden: true, testid }, question, ...extra, yes,
-    h("button", { type: "button", onclick: () => { row.hidden = true; } }, "Back"));
+    h("button", { type: "button", onclick: () => { row.hidden = true; } }, t("ui.back")));
   yes.addEventListener("click", async () => {
     yes.disabled = true;
     try {
