@@ -47,6 +47,14 @@ def test_sim_run_openb_sweep_json(tmp_path):
     doc = json.loads(r.output)
     assert [(x["rho"], x["queue"]) for x in doc["runs"]] == [(0.5, "backfill"), (0.5, "area"), (1.2, "backfill"), (1.2, "area")]
     assert abs(doc["runs"][0]["offered_load"] - 0.5) < 0.05
+    # revenue is rated through the ledger (Decimal strings, the operator's currency), one price per device-hour
+    from decimal import Decimal
+
+    from suanli.sim.pricing import demo_reference_price
+    run0 = doc["runs"][0]
+    assert run0["currency"] == "CNY" and "ledger" not in run0["price_list"] and "demo" in run0["price_list"]
+    hours, revenue = Decimal(run0["device_hours_served"]), Decimal(run0["revenue"])
+    assert hours > 0 and abs(revenue - hours * demo_reference_price()) <= Decimal("0.05") * len(n.read_text().splitlines())
     assert (tmp_path / "o" / "dynamic_openb_fgdplus.png").is_file()
 
 

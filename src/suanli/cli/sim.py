@@ -9,6 +9,7 @@ Mounted by ``suanli.cli.main`` as ``suanli sim …``; also runnable as ``python 
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -243,15 +244,16 @@ def run(
         return
     cols: list[str | tuple[str, str]] = ["ρ", "queue", ("offered", "right"), ("alloc %", "right"), ("F %", "right"), ("wait mean s", "right"),
             ("p50", "right"), ("p99", "right"), ("JCT mean h", "right"), ("rejected", "right"),
-            ("waiting@H", "right"), ("revenue USD", "right")]
+            ("waiting@H", "right"), ("device-h", "right"), (f"revenue {summaries[0]['currency'] if summaries else ''}", "right")]
     rows = [
         (f"{s['rho']}", str(s["queue"]), f"{s['offered_load']:.3f}", f"{s['alloc_time_avg_pct']:.2f}",
          f"{s['frag_time_avg_pct']:.2f}", f"{s['wait_mean_s']:.0f}", f"{s['wait_p50_s']:.0f}", f"{s['wait_p99_s']:.0f}",
-         f"{float(s['jct_mean_s']) / 3600:.2f}", str(s["rejected"]), str(s["waiting_at_end"]), f"{s['revenue_usd']:,.0f}")
+         f"{float(s['jct_mean_s']) / 3600:.2f}", str(s["rejected"]), str(s["waiting_at_end"]),
+         f"{Decimal(str(s['device_hours_served'])):,.0f}", f"{Decimal(str(s['revenue'] or 0)):,.2f}")
         for s in summaries
     ]
     show(table(f"dynamic · {trace} · {pol} · {hours:g} h", cols, rows))
-    show(results[0].price_label if results else "")
+    show(f"revenue rated through the ledger: {results[0].price_label}" if results else "")
     for f in _dyn_files(out, results, trace):
         show(f"wrote {f}")
 
@@ -437,6 +439,7 @@ def render_dynamic(
     nodes: Path | None, pods: str, philly: Path | None, trace_dir: Path | None, out: Path | None,
 ) -> list[Any]:
     from suanli.sim.dynamic import DynamicResult, simulate
+    from suanli.sim.pricing import price_run, trace_price_list
     from suanli.sim.scenarios import openb_scenario, philly_scenario
     from suanli.sim.traces import load_nodes, load_philly, load_pods
 
@@ -465,6 +468,8 @@ def render_dynamic(
                         typical=sc.typical, rho=rho, offered=sc.stream.offered, progress=tick,
                     )
                     prog.update(task, completed=base + 100)
+                    price_run(res, sc.state.node_ids, sc.state.model_names,
+                              trace_price_list(sc.state.model_names), horizon_s)
                     results.append(res)
     except SuanliError as e:
         fail(e.message)

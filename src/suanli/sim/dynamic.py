@@ -31,8 +31,14 @@ rejected (the customer leaves).
 Metrics over ``[0, H]``: time-averaged allocation, FGD fragmentation ``F`` (typical pods of the
 workload, :mod:`suanli.scheduler.frag`) as % of capacity, queueing delay (arrival to first start)
 mean / p50 / p99, job completion time of the jobs that finished, rejections, jobs still waiting
-at ``H``, and revenue for the GPU-time (and CPU-time of CPU-only jobs) served inside ``[0, H]``
-under :data:`PRICE_BOOK` — an ASSUMED, illustrative price book.
+at ``H``, and the device time served inside ``[0, H]`` per (node, model) as exact Decimal
+device-seconds (:attr:`DynamicResult.served`). Revenue is not priced here: the served time is rated
+through the ledger, with a price list of domain objects, by :mod:`suanli.sim.pricing` (the same
+rating code as the server's invoices; no second price book). CPU-only jobs hold no device and earn
+nothing (the server bills device time).
+
+Cancel: ``cancelled`` is asked at every progress report (and every 4,096 events); when it answers
+true the run stops with :class:`SimulationCancelled`.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import heapq
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 
@@ -48,13 +55,6 @@ from suanli.errors import ValidationError
 from suanli.scheduler import MILLI, FleetState, FragModel, NoFit, Placement, PlacementRequest, get_policy
 from suanli.scheduler.base import feasible_nodes
 from suanli.scheduler.frag import TypicalPods
-
-#: ASSUMED price book (USD per GPU-hour by model; CPU-only per core-hour): illustrative only
-PRICE_BOOK: dict[str, float] = {
-    "G3": 2.50, "G2": 1.80, "V100M32": 1.40, "V100M16": 1.10, "A10": 0.90, "T4": 0.45, "P100": 0.60,
-    "A100": 2.00, "H800": 3.50, "L40S": 1.20, "_cpu_core": 0.03, "_default": 1.00,
-}
-PRICE_LABEL = "ASSUMED illustrative price book: USD per GPU-hour by model (G3 2.50 … T4 0.45), CPU-only 0.03/core-hour"
 
 QUEUES = ("fifo", "backfill", "sjf", "las", "area")
 
@@ -176,9 +176,16 @@ class DynamicResult:
     alloc_pct: np.ndarray
     frag_pct: np.ndarray
     queue_len: np.ndarray
-    revenue: float
-    price_label: str = PRICE_LABEL
-    price_book: dict[str, float] = field(default_factory=lambda: dict(PRICE_BOOK))
+    served: dict[tuple[int, int], Decimal] = field(default_factory=dict)
+    """Device-seconds served inside [0, H] per (node index, model code), exact (share applied)."""
+    revenue: Decimal | None = None
+    """Set by :func:`suanli.sim.pricing.price_run`: the served time rated through the ledger."""
+    currency: str = ""
+    price_label: str = ""
+
+    @property
+    def device_seconds(self) -> Decimal:
+        return sum(self.served.values(), Decimal(0))
 
     def time_avg(self, values: np.ndarray) -> float:
         """Average of a piecewise-constant series (value holds from its time to the next) over [0, H]."""
@@ -188,7 +195,7 @@ class DynamicResult:
         dt = np.diff(np.append(t, self.horizon_s))
         return float((values * dt).sum() / self.horizon_s)
 
-    def summary(self) -> dict[str, float | int | str]:
+    def summary(self) -> dict[str, float | int | str | None]:
         w = self.waits if self.waits.size else np.zeros(1)
         j = self.jcts if self.jcts.size else np.full(1, np.nan)
         return {
@@ -202,8 +209,20 @@ class DynamicResult:
             "wait_p99_s": float(np.percentile(w, 99)),
             "jct_mean_s": float(np.mean(j)), "jct_p50_s": float(np.percentile(j, 50)),
             "jct_p99_s": float(np.percentile(j, 99)),
-            "revenue_usd": round(self.revenue, 2), "price_book": self.price_label,
+            "device_hours_served": str((self.device_seconds / 3600).quantize(Decimal("0.001"))),
+            "revenue": None if self.revenue is None else str(self.revenue), "currency": self.currency,
+            "price_list": self.price_label,
         }
+
+
+class SimulationCancelled(Exception):
+    """The run's ``cancelled`` check answered true; the partial state is dropped."""
+
+
+def seconds(t: float) -> Decimal:
+    """A simulated duration as an exact Decimal of whole milliseconds (the event times are floats;
+    money never is: served time is converted here, once per segment)."""
+    return Decimal(round(t * 1000)) / 1000
 
 
 class _Run:
@@ -224,7 +243,7 @@ def simulate(
     seed: int = 0, patience: float = 6 * 3600.0, typical: TypicalPods | None = None, rho: float = 0.0,
     offered: float = 0.0, las_threshold_gpu_s: float = 3600.0, las_quantum_s: float = 600.0,
     aging_s: float = 3600.0, max_preempt_tries: int = 4,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | None = None, cancelled: Callable[[], bool] | None = None,
 ) -> DynamicResult:
     """Run ``jobs`` (sorted by arrival) on ``state`` until ``horizon`` seconds."""
     if queue not in QUEUES:
@@ -255,24 +274,20 @@ def simulate(
     frag: list[float] = []
     qlen: list[int] = []
     used = 0.0
-    revenue = 0.0
+    served_ds: dict[tuple[int, int], Decimal] = {}
     rejected = completed = preemptions = n_started = 0
     now = 0.0
     evicted: list[int] = []
     next_patience_check = [0.0]
-    model_of = state.model_names
-    gpu_rate: dict[int, float] = {}
 
-    def rate_of(k: int, p: Placement) -> float:
-        """USD per second of job ``k`` on placement ``p``."""
-        job = jobs[k]
-        if job.gpu_milli == 0:
-            return sum(p.cpu_milli) / 1000 * PRICE_BOOK["_cpu_core"] / 3600
-        total = 0.0
+    def account(p: Placement, secs: Decimal) -> None:
+        """Add the device time of one served segment (Decimal device-seconds, share applied)."""
+        if secs <= 0:
+            return
         for n, devs, mm in zip(p.nodes, p.devices, p.device_milli, strict=True):
             for d, m in zip(devs, mm, strict=True):
-                total += PRICE_BOOK.get(model_of[state.dev_model[n, d]], PRICE_BOOK["_default"]) * m / MILLI
-        return total / 3600
+                key = (int(n), int(state.dev_model[n, d]))
+                served_ds[key] = served_ds.get(key, Decimal(0)) + secs * m / MILLI
 
     def remaining(k: int) -> float:
         return jobs[k].duration - runs[k].done_s
@@ -294,17 +309,16 @@ def simulate(
                 waits.append(now - jobs[k].arrival)
         running.add(k)
         used += jobs[k].gpu_milli
-        gpu_rate[k] = rate_of(k, p)
         heapq.heappush(ev, (now + remaining(k), 0, k, r.token))
 
     def stop(k: int) -> None:
         """Take ``k`` off its devices (end or preemption), accounting served time."""
-        nonlocal used, revenue
+        nonlocal used
         r = runs[k]
         assert r.placement is not None
         state.release(r.placement)
         served = now - r.seg_start
-        revenue += gpu_rate.pop(k) * served
+        account(r.placement, seconds(now) - seconds(r.seg_start))
         r.done_s += served
         r.placement = None
         r.token += 1
@@ -434,8 +448,12 @@ def simulate(
     record()
     next_progress = 0.0
     tick = False
+    n_events = 0
     while ev and ev[0][0] < horizon:
         now, kind, k, token = heapq.heappop(ev)
+        n_events += 1
+        if cancelled is not None and n_events % 4096 == 0 and cancelled():
+            raise SimulationCancelled(f"cancelled at simulated second {now:.0f} of {horizon:.0f}")
         if kind == 0:
             if k not in running or runs[k].token != token:
                 continue  # a departure of a preempted segment
@@ -454,6 +472,8 @@ def simulate(
         tick = False
         record()
         if progress is not None and now >= next_progress:
+            if cancelled is not None and cancelled():
+                raise SimulationCancelled(f"cancelled at simulated second {now:.0f} of {horizon:.0f}")
             progress(now)
             next_progress = now + horizon / 200
     now = horizon
@@ -465,5 +485,5 @@ def simulate(
     return DynamicResult(
         policy, queue, rho, offered, horizon, sum(1 for j in jobs if j.arrival < horizon), n_started,
         completed, rejected, waiting_end, preemptions, np.array(waits),
-        np.array(jcts), np.array(times), np.array(alloc), np.array(frag), np.array(qlen), revenue,
+        np.array(jcts), np.array(times), np.array(alloc), np.array(frag), np.array(qlen), served_ds,
     )
