@@ -1,4 +1,4 @@
-"""``suanli lease list|show|end|extend``."""
+"""``suanli lease list|show|end|extend|cost``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from suanli.api.schemas.orders import LeaseResponse, QuoteResponse
 from suanli.cli.context import client
 from suanli.cli.options import JsonOpt, amount, instant
 from suanli.cli.render import dec, num, print_json, show, table, when
+from suanli.client.money import MoneyClient
 
 lease_app = typer.Typer(help="Your leases: the devices you hold and for how long.", no_args_is_help=True)
 
@@ -133,3 +134,21 @@ def lease_extend(ctx: typer.Context,
         print_json(lease)
     else:
         show(f"lease {lease.id} now ends at {when(lease.end)}")
+
+
+@lease_app.command("cost")
+def lease_cost(ctx: typer.Context,
+               lease_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="One lease (default: all).")] = None,
+               tenant: Annotated[str | None, typer.Option("--tenant", help="The tenant (operator).")] = None,
+               as_json: JsonOpt = False) -> None:
+    """Cost to date per lease: the invoice lines naming the lease, summed over every month it ran (an
+    issued month's invoice, else the month's draft to now); before tax, vouchers, credits and wallet."""
+    with client(ctx) as api:
+        costs = MoneyClient(api).lease_costs(tenant=tenant, lease=lease_id)
+    if as_json:
+        print_json(costs)
+        return
+    show(table("cost to date", ["lease", "state", ("this month", "right"), ("to date", "right"), "months"],
+               [[x.lease, x.state, dec(x.this_month), dec(x.cost_to_date),
+                 ", ".join(f"{m.period} {dec(m.amount)} ({m.source})" for m in x.months) or "-"] for x in costs.items],
+               caption=f"{costs.tenant}, {costs.currency}, as of {when(costs.as_of)}"))

@@ -283,11 +283,17 @@ def invoice_export(ctx: typer.Context, invoice_id: str,
         typer.echo(text)
 
 
-def invoice_pay(ctx: typer.Context, invoice_id: str, as_json: JsonOpt = False) -> None:
-    """Record what is outstanding as received (operator): the amount due of an issued invoice and every
-    unpaid debit note on it (on a paid invoice: its unpaid debit notes)."""
+def invoice_pay(ctx: typer.Context, invoice_id: str,
+                from_wallet: Annotated[bool, typer.Option(
+                    "--from-wallet", help="Pay it out of the tenant's wallet balance (a tenant's admin or finance "
+                    "member: its own invoice; all or nothing, refused when the balance is short).")] = False,
+                as_json: JsonOpt = False) -> None:
+    """Pay an invoice: what is outstanding is the amount due of an issued invoice and every unpaid debit
+    note on it (on a paid invoice: its unpaid debit notes). Without --from-wallet: record it as received
+    (operator); with --from-wallet: take it from the tenant's wallet balance."""
     with client(ctx) as api:
-        _billed_out(MoneyClient(api).pay_invoice(invoice_id), as_json)
+        mc = MoneyClient(api)
+        _billed_out(mc.pay_from_wallet(invoice_id) if from_wallet else mc.pay_invoice(invoice_id), as_json)
 
 
 def invoice_void(ctx: typer.Context, invoice_id: str, reason: str = "", as_json: JsonOpt = False) -> None:

@@ -35,6 +35,7 @@ from suanli.api.schemas.money import (
     VoucherResponse,
     WalletResponse,
 )
+from suanli.api.schemas.tenant_money import LeaseCostsResponse
 from suanli.client.http import Amount, Endpoints, amount_text
 from suanli.client.vouchers import VoucherClient
 
@@ -198,6 +199,14 @@ class MoneyClient(Endpoints):
 
     def pay_invoice(self, invoice_id: str) -> BilledInvoiceResponse:
         return self._one(BilledInvoiceResponse, "POST", f"/v1/billing/invoices/{invoice_id}/pay")
+
+    def pay_from_wallet(self, invoice_id: str) -> BilledInvoiceResponse:
+        """Pay what is outstanding on an issued invoice from the tenant's wallet balance."""
+        return self._one(BilledInvoiceResponse, "POST", f"/v1/billing/invoices/{invoice_id}/wallet-payment")
+
+    def lease_costs(self, *, tenant: str | None = None, lease: str | None = None) -> LeaseCostsResponse:
+        """Cost to date per lease (the invoice lines naming it, summed over its months)."""
+        return self._one(LeaseCostsResponse, "GET", "/v1/lease-costs", params={"tenant": tenant, "lease": lease})
 
     def void_invoice(self, invoice_id: str, reason: str = "") -> BilledInvoiceResponse:
         return self._one(BilledInvoiceResponse, "POST", f"/v1/billing/invoices/{invoice_id}/void",

@@ -104,10 +104,20 @@ class Action(StrEnum):
     REDEEM_VOUCHER = "redeem_voucher"
     MANAGE_VOUCHER_RULES = "manage_voucher_rules"
     SETTLE_INVOICE = "settle_invoice"
+    PAY_INVOICE = "pay_invoice"
     READ_SUPPLIER_STATEMENT = "read_supplier_statement"
     READ_REVENUE_REPORT = "read_revenue_report"
+    READ_OVERVIEW = "read_overview"
     PAY_SUPPLIER = "pay_supplier"
+    READ_PAYOUTS = "read_payouts"
     CHECK_LEDGER = "check_ledger"
+    # invoices for China: legal profiles and tax rates
+    READ_SELLER_PROFILE = "read_seller_profile"
+    SET_SELLER_PROFILE = "set_seller_profile"
+    READ_BUYER_PROFILE = "read_buyer_profile"
+    SET_BUYER_PROFILE = "set_buyer_profile"
+    READ_TAX_RATES = "read_tax_rates"
+    SET_TAX_RATE = "set_tax_rate"
     # audit trail
     READ_AUDIT = "read_audit"
 
@@ -186,9 +196,22 @@ RULES: dict[Action, Rule] = {
     Action.READ_INVOICES: Rule("reading invoices", _OP_TENANT, _NOT_INVOICES),
     Action.ISSUE_INVOICE: Rule("issuing an invoice", _OP),
     Action.SETTLE_INVOICE: Rule("paying, voiding, crediting or debiting an invoice", _OP),
+    Action.PAY_INVOICE: Rule("paying an invoice from the tenant's wallet balance (a tenant: its own invoices)",
+                             _OP_TENANT, "suppliers see statements of their revenue, not tenants' invoices"),
     Action.READ_SUPPLIER_STATEMENT: Rule("reading a supplier statement", _OP_SUPPLIER),
     Action.READ_REVENUE_REPORT: Rule("reading the revenue report", _OP),
+    Action.READ_OVERVIEW: Rule("reading the operator's overview (start page figures)", _OP),
     Action.PAY_SUPPLIER: Rule("paying a supplier", _OP),
+    Action.READ_PAYOUTS: Rule("reading supplier payouts", _OP_SUPPLIER),
+    Action.READ_SELLER_PROFILE: Rule("reading the seller's legal profile (printed on every invoice)", _EVERYONE),
+    Action.SET_SELLER_PROFILE: Rule("setting the seller's legal profile", _OP,
+                                    "the operator is the seller on every invoice"),
+    Action.READ_BUYER_PROFILE: Rule("reading a buyer's legal profile (a tenant: its own)", _OP_TENANT,
+                                    "suppliers see statements of their revenue, not tenants' invoices"),
+    Action.SET_BUYER_PROFILE: Rule("setting a buyer's legal profile (a tenant: its own)", _OP_TENANT,
+                                   "a tenant organisation's admin or finance member sets its own"),
+    Action.READ_TAX_RATES: Rule("reading tax rates", _EVERYONE),
+    Action.SET_TAX_RATE: Rule("setting a tax rate", _OP, "only the operator sets tax rates"),
     Action.CHECK_LEDGER: Rule("checking the ledger", _OP),
     Action.READ_AUDIT: Rule("reading the audit trail (a tenant: its own organisation's entries)", _OP_TENANT,
                             "suppliers see their nodes and statements; the operator reads the audit trail"),

@@ -12,8 +12,9 @@ that every name is a real action and that every action a tenant may do has a dec
 
     admin      everything the tenant may do, managing members, the organisation's audit trail
     developer  orders, quotes, leases, jobs; reads usage, offers, prices
-    finance    invoices, wallet, usage, packages (buys them), plans, vouchers, price corrections;
-               reads orders and leases (what the bills are for); runs no work
+    finance    invoices (pays them from the wallet), wallet, usage, packages (buys them), plans, vouchers, price corrections,
+               the organisation's legal profile on its invoices; reads orders and leases (what the bills are for);
+               runs no work
     viewer     reads what the organisation sees (not its members or audit trail)
     everyone   the catalog, prices, offers, package products, and its own API tokens
 
@@ -46,6 +47,7 @@ class MemberRole(StrEnum):
 _READS_ALL = frozenset({
     "read_self", "read_catalog", "read_prices", "read_offers", "read_package_products",
     "read_tokens", "manage_own_tokens",  # every member lists, makes and revokes its own API tokens
+    "read_seller_profile", "read_tax_rates",  # what every invoice prints
 })
 _WORK = frozenset({
     "place_order", "read_orders", "cancel_order", "read_leases", "change_lease",
@@ -54,10 +56,12 @@ _WORK = frozenset({
 _MONEY = frozenset({
     "read_invoices", "read_wallet", "read_usage", "read_lease_usage", "buy_package", "read_packages",
     "read_plans", "read_vouchers", "read_price_corrections", "read_orders", "read_leases",
+    "pay_invoice",  # from the organisation's wallet balance
+    "read_buyer_profile", "set_buyer_profile",  # the organisation's legal details on its invoices
 })
 _READ_ONLY = frozenset({
     "read_orders", "read_leases", "read_jobs", "read_lease_usage", "read_usage", "read_wallet",
-    "read_packages", "read_plans", "read_vouchers", "read_invoices", "read_price_corrections",
+    "read_packages", "read_plans", "read_vouchers", "read_invoices", "read_price_corrections", "read_buyer_profile",
 })
 
 ADMIN_ONLY = frozenset({"manage_members", "read_audit"})
