@@ -25,6 +25,7 @@ from suanli.api.routers import (
     accounts,
     audit,
     billing,
+    economics,
     engine,
     fleet,
     invoices,
@@ -32,8 +33,10 @@ from suanli.api.routers import (
     leases,
     members,
     orders,
+    overview,
     packages,
     prices,
+    tenant_money,
     tokens,
     usage,
     vouchers,
@@ -137,7 +140,7 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
                 "background": replica(platform).status()}
 
     for r in (accounts, members, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, packages,
-              vouchers, billing, tokens, audit):
+              vouchers, billing, tenant_money, tokens, audit, overview, economics):
         app.include_router(r.router)
     mount_console(app)
     app.add_middleware(AuditContext)  # innermost: the request's actor for the audit trail

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import typer
 
+from suanli.cli.report_overview import overview
+
 app = typer.Typer(help="Business reports (operator): utilisation, idle and fragmented capacity, energy, revenue, "
                        "margin, payback.\n\nTables for people; --json (exact decimal strings) for scripts.",
                   no_args_is_help=True)
+app.command("overview")(overview)
