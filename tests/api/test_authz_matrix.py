@@ -150,6 +150,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/v1/statements/supplier"): "200 403 403 200 404 401 401",
     ("GET", "/v1/statements/revenue"): "200 403 403 403 403 401 401",
     ("GET", "/v1/reports/overview"): "200 403 403 403 403 401 401",
+    # operator economics: investment inputs (the operator sets them), the economics and revenue reports
+    ("GET", "/v1/economics/inputs"): "200 403 403 403 403 401 401",
+    ("PUT", "/v1/economics/inputs"): "200 403 403 403 403 401 401",
+    ("GET", "/v1/reports/economics"): "200 403 403 403 403 401 401",
+    ("GET", "/v1/reports/revenue"): "200 403 403 403 403 401 401",
     ("POST", "/v1/payouts"): "201 403 403 403 403 401 401",
     ("GET", "/v1/ledger/check"): "200 403 403 403 403 401 401",
     # organisation members: a tenant organisation's admin its own (A names its member), the operator any
@@ -438,6 +443,8 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("POST", "/v1/billing/invoices/{invoice_id}/credit-notes"): {"amount": "1", "reason": "outage"},
         ("POST", "/v1/billing/invoices/{invoice_id}/debit-notes"): {"amount": "1", "reason": "late fee"},
         ("POST", "/v1/payouts"): {"supplier": "sup-one", "amount": "0.01"},
+        ("PUT", "/v1/economics/inputs"): {"settings": {"life_years": 6},
+                                          "nodes": [{"node": "s1-node-1", "capex": "100000", "purchased_on": "2026-01-01"}]},
         ("POST", "/v1/members"): {"name": "member-x", "role": "viewer", "tenant": a["name"]},
         ("PATCH", "/v1/members/{member}"): {"role": "finance", "tenant": a["name"]},
     }

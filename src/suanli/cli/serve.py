@@ -78,10 +78,10 @@ def serve(
     from suanli.api.app import create_app
     from suanli.api.middleware import EdgeLimits
     from suanli.domain.accounts import Role
-    from suanli.domain.demo import demo_fleet, demo_package_products
+    from suanli.domain.demo import demo_fleet, demo_investment, demo_package_products
     from suanli.errors import SuanliError
     from suanli.scheduler.registry import get_policy
-    from suanli.service import accounts, fleet, packages
+    from suanli.service import accounts, economics, fleet, packages
     from suanli.service.leadership import check_timing, replica
     from suanli.service.platform import Platform
     from suanli.settings import Settings
@@ -141,6 +141,9 @@ def serve(
             if not fleet.list_nodes(platform, operator):
                 res = fleet.import_fleet(platform, operator, demo_fleet())
                 typer.echo(f"demo fleet loaded: {res['sites']} sites, {res['nodes']} nodes, {res['prices']} prices")
+            if all(n["capex"] is None for n in economics.get_inputs(platform, operator)["nodes"]):
+                res = economics.set_inputs(platform, operator, **demo_investment(demo_fleet()))
+                typer.echo(f"demo investment inputs: capex of {res['nodes']} nodes, opex of {res['sites']} sites")
             if not packages.list_products(platform, operator, include_retired=True):
                 for product in demo_package_products():
                     packages.create_product(platform, operator, **product)

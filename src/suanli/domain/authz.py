@@ -84,6 +84,8 @@ class Action(StrEnum):
     # engine and telemetry
     RUN_RECONCILERS = "run_reconcilers"
     READ_METRICS = "read_metrics"
+    READ_CAPACITY = "read_capacity"
+    READ_HEATMAP = "read_heatmap"
     # money
     INGEST_USAGE = "ingest_usage"
     READ_USAGE = "read_usage"
@@ -107,6 +109,8 @@ class Action(StrEnum):
     PAY_INVOICE = "pay_invoice"
     READ_SUPPLIER_STATEMENT = "read_supplier_statement"
     READ_REVENUE_REPORT = "read_revenue_report"
+    READ_ECONOMICS = "read_economics"
+    SET_INVESTMENT = "set_investment"
     READ_OVERVIEW = "read_overview"
     PAY_SUPPLIER = "pay_supplier"
     READ_PAYOUTS = "read_payouts"
@@ -177,6 +181,10 @@ RULES: dict[Action, Rule] = {
                                   "suppliers see their revenue per node in the supplier statement"),
     Action.RUN_RECONCILERS: Rule("running the reconcilers", _OP),
     Action.READ_METRICS: Rule("reading the platform metrics", _OP),
+    Action.READ_CAPACITY: Rule("reading the capacity and energy report", _OP_SUPPLIER,
+                               "a supplier reads it for its own nodes; tenants see their own leases and usage"),
+    Action.READ_HEATMAP: Rule("reading the fleet heatmap", _OP_SUPPLIER,
+                              "a supplier sees its own nodes, without the tenants' names"),
     Action.INGEST_USAGE: Rule("reporting usage", _OP),
     Action.READ_USAGE: Rule("reading usage", _OP_TENANT),
     Action.READ_WALLET: Rule("reading a wallet", _OP_TENANT),
@@ -200,6 +208,9 @@ RULES: dict[Action, Rule] = {
                              _OP_TENANT, "suppliers see statements of their revenue, not tenants' invoices"),
     Action.READ_SUPPLIER_STATEMENT: Rule("reading a supplier statement", _OP_SUPPLIER),
     Action.READ_REVENUE_REPORT: Rule("reading the revenue report", _OP),
+    Action.READ_ECONOMICS: Rule("reading the economics report and the investment inputs", _OP),
+    Action.SET_INVESTMENT: Rule("setting investment inputs (capex, opex, financing, life)", _OP,
+                                "only the operator enters investment inputs"),
     Action.READ_OVERVIEW: Rule("reading the operator's overview (start page figures)", _OP),
     Action.PAY_SUPPLIER: Rule("paying a supplier", _OP),
     Action.READ_PAYOUTS: Rule("reading supplier payouts", _OP_SUPPLIER),

@@ -63,3 +63,25 @@ def demo_package_products() -> list[dict[str, Any]]:
         {"name": "H800 100 h sh-east-1", "meter": "device_seconds", "model": "H800", "site": "sh-east-1",
          "quantity": Decimal(100), "price": Decimal(950), "valid_days": 90, "tiers": [(10, Decimal(900))]},
     ]
+
+
+DEMO_CAPEX = {"H800": "2200000", "A800": "1400000", "Ascend-910B": "1200000", "A100-80GB": "1100000",
+              "L20": "350000", "RTX-4090": "200000"}
+"""Purchase price of one 8-device server by model, 元 (illustrative: market quotes of 2023-2025 for
+8-GPU servers, e.g. an H800 server ~2.2 M 元; PRODUCT.md's 2,000 P for ~1 billion 元 is ~500,000 元
+per P for a whole project with buildings and power, the servers alone ~250,000-450,000 元 per P)."""
+
+
+def demo_investment(fleet: dict[str, Any]) -> dict[str, Any]:
+    """Investment inputs for the demo fleet (``PUT /v1/economics/inputs``): capex per node (residual
+    10 %), fixed opex per site per year, 5 years of life, half the capex borrowed at 4.5 % over 4
+    years, NPV at 8 %, prices expected to fall 10 % a year. Illustrative, like the fleet."""
+    opex = {"sh-east-1": ("600000", "480000", "240000", "60000"), "nx-west-1": ("400000", "240000", "120000", "40000"),
+            "sz-edge-1": ("200000", "120000", "60000", "20000")}
+    nodes = [{"node": n["name"], "capex": DEMO_CAPEX[n["devices"]["model"]],
+              "residual": str(Decimal(DEMO_CAPEX[n["devices"]["model"]]) / 10), "purchased_on": "2025-07-01"}
+             for n in fleet["nodes"] if n["devices"]["model"] in DEMO_CAPEX]
+    return {"settings": {"life_years": 5, "debt_share": "0.5", "interest_rate": "0.045", "loan_years": 4,
+                         "discount_rate": "0.08", "price_decline": "0.10"},
+            "sites": [{"site": k, "staff": a, "racks": b, "bandwidth": c, "other": d} for k, (a, b, c, d) in opex.items()],
+            "nodes": nodes}
