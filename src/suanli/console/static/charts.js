@@ -126,13 +126,14 @@ function figure(el, opts, option) {
   fig.dataset.chart = JSON.stringify({ x, series: Object.fromEntries(series.map((s) => [s.key ?? s.name, s.values])) });
   const canvas = h("div", { class: "chart-canvas", role: "img", "aria-label": title || "" });
   canvas.style.height = `${height}px`;
-  const data = h("table", { class: "sr-only", testid: testid ? `${testid}-data` : undefined },
+  const data = h("table", { class: "chart-data", testid: testid ? `${testid}-data` : undefined },
     h("caption", {}, title || t("chart.data")),
     h("thead", {}, h("tr", {}, h("th", {}, t("chart.when")), series.map((s) => h("th", {}, s.name)))),
     h("tbody", {}, x.map((xv, i) => h("tr", {}, h("th", {}, fmtX(xv, xFormat)),
       series.map((s) => h("td", { "data-series": s.key ?? s.name, "data-x": xv, "data-value": s.values[i] ?? "" },
         fmtValue(s.values[i], kind, currency)))))));
-  fig.replaceChildren(title ? h("figcaption", {}, title) : null, canvas, data);
+  // visually hidden (a table grows to its content, so the wrapper clips it), read by screen readers and tests
+  fig.replaceChildren(title ? h("figcaption", {}, title) : null, canvas, h("div", { class: "sr-only" }, data));
   fig.querySelectorAll("figcaption").forEach((c) => !c.textContent && c.remove());
   if (!x.length || !series.length) {
     canvas.replaceWith(h("p", { class: "muted chart-empty", testid: testid ? `${testid}-empty` : undefined }, t("chart.empty")));
