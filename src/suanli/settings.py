@@ -65,6 +65,8 @@ class Settings:
     """Name of the scheduler policy used for orders (see ``suanli.scheduler.registry``)."""
     placement_mix_refresh_seconds: float = 300.0
     """How often the live mix of typical requests is relearnt from recent orders (``service.typical_mix``)."""
+    capacity_sample_seconds: float = 60.0
+    """How often the background leader samples the capacity time series (``service.capacity``, docs/capacity.md)."""
     currency: str = "CNY"
     time_zone: str = "Asia/Shanghai"
     """The operator's IANA time zone: the console shows times in it (``GET /v1/me`` says which)."""
@@ -111,6 +113,8 @@ class Settings:
     with ``Retry-After`` (docs/edge.md)."""
     background_interval_seconds: float = 5.0
     """How often each replica runs (or, not leading, tries to take over) the background work."""
+    whatif_max_seconds: float = 600.0
+    """Longest a what-if run may be estimated to take; a longer one is refused before it starts (docs/whatif.md)."""
     leader_ttl_seconds: float = 10.0
     """The background leader's lease (renewed on every pass). A leader whose process dies is replaced
     within one interval on PostgreSQL (its session's advisory lock ends with it); one whose host or
@@ -144,10 +148,12 @@ class Settings:
             order_wait_seconds=_seconds(env, "SUANLI_ORDER_WAIT_SECONDS", cls.order_wait_seconds),
             placement_mix_refresh_seconds=_seconds(env, "SUANLI_PLACEMENT_MIX_REFRESH_SECONDS",
                                                    cls.placement_mix_refresh_seconds),
+            capacity_sample_seconds=_seconds(env, "SUANLI_CAPACITY_SAMPLE_SECONDS", cls.capacity_sample_seconds),
             lock_wait_seconds=_seconds(env, "SUANLI_LOCK_WAIT_SECONDS", cls.lock_wait_seconds),
             background_interval_seconds=_seconds(env, "SUANLI_BACKGROUND_INTERVAL_SECONDS",
                                                  cls.background_interval_seconds),
             leader_ttl_seconds=_seconds(env, "SUANLI_LEADER_TTL_SECONDS", cls.leader_ttl_seconds),
+            whatif_max_seconds=_seconds(env, "SUANLI_WHATIF_MAX_SECONDS", cls.whatif_max_seconds),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **clean) if clean else s  # type: ignore[arg-type]

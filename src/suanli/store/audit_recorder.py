@@ -59,6 +59,7 @@ from suanli.store.audit import AuditEventRow
 EXCLUDED = frozenset({
     "audit_events", "usage_events", "lease_events", "allocations", "devices", "lease_engine", "engine_cursors",
     "invoice_lines", "package_draws", "voucher_uses", "voucher_refusals", "alembic_version", "leadership",
+    "capacity_samples",  # measurements written by the background pass, not anybody's change
 })
 IGNORED_COLUMNS = frozenset({("api_tokens", "last_used_at"), ("wallet_policies", "checked_at")})
 _AUDIT: Table = AuditEventRow.__table__  # type: ignore[assignment]
