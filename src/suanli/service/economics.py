@@ -56,18 +56,21 @@ EnergyCost = Callable[[str, rr.Period], Mapping[str, Decimal] | None]
 
 
 def settings_doc(v: InvestmentSettings) -> dict[str, Any]:
-    return {"life_years": v.life_years, "debt_share": v.debt_share, "interest_rate": v.interest_rate,
-            "loan_years": v.loan_years, "discount_rate": v.discount_rate, "price_decline": v.price_decline}
+    r = rr.rate6
+    return {"life_years": v.life_years, "debt_share": r(v.debt_share), "interest_rate": r(v.interest_rate),
+            "loan_years": v.loan_years, "discount_rate": r(v.discount_rate), "price_decline": r(v.price_decline)}
 
 
 def capex_doc(c: NodeCapex) -> dict[str, Any]:
-    return {"node": c.node, "capex": c.capex, "residual": c.residual, "purchased_on": c.purchased_on.isoformat(),
+    return {"node": c.node, "capex": rr.cents(c.capex), "residual": rr.cents(c.residual),
+            "purchased_on": c.purchased_on.isoformat(),
             "currency": c.currency}
 
 
 def opex_doc(o: SiteOpex) -> dict[str, Any]:
-    return {"site": o.site, "staff": o.staff, "racks": o.racks, "bandwidth": o.bandwidth, "other": o.other,
-            "total": o.total}
+    c = rr.cents
+    return {"site": o.site, "staff": c(o.staff), "racks": c(o.racks), "bandwidth": c(o.bandwidth),
+            "other": c(o.other), "total": c(o.total)}
 
 
 def get_inputs(p: Platform, actor: Principal) -> dict[str, Any]:
@@ -189,8 +192,11 @@ def group_doc(key: str, nodes: Sequence[Node], sums: rr.Sums, *, capex: Mapping[
     a = finance.appraise(inv, ops)
     lr = rr.lease_rate(sums, p_total, period)
     realised = sums.device_revenue / sums.p_years if sums.p_years else None
-    be_price = finance.breakeven_price(a.breakeven_revenue, p_total, lr or ZERO)
-    be_lease = finance.breakeven_lease_rate(a.breakeven_revenue, p_total, realised or ZERO)
+    # from the figures as shown (lease rate to 6 places, realised price to the cent): recomputable by hand
+    shown_lr = _opt(lr, "0.000001")
+    shown_price = None if realised is None else rr.cents(realised)
+    be_price = finance.breakeven_price(a.breakeven_revenue, p_total, shown_lr or ZERO)
+    be_lease = finance.breakeven_lease_rate(a.breakeven_revenue, p_total, shown_price or ZERO)
     depreciation = sum(((c.capex - c.residual) / v.life_years * _years_inside(c, v.life_years, period)
                         for c in mine), ZERO)
     opex = opex_year * period.years
@@ -200,7 +206,7 @@ def group_doc(key: str, nodes: Sequence[Node], sums: rr.Sums, *, capex: Mapping[
     c = rr.cents
     return {
         "group": key, "nodes": len(nodes), "devices": sum(n.device_count for n in nodes),
-        "p": _q(p_total, "0.0001"), "nodes_without_capex": len(nodes) - len(mine),
+        "p": p_total, "nodes_without_capex": len(nodes) - len(mine),
         "capex": c(cap), "residual": c(residual), "depreciation_per_year": c(a.depreciation),
         "opex_per_year": c(opex_year), "revenue": c(sums.revenue), "provisional_revenue": c(sums.provisional),
         "revenue_per_year": c(revenue_year), "supplier_share": c(sums.supplier_share),
@@ -208,8 +214,7 @@ def group_doc(key: str, nodes: Sequence[Node], sums: rr.Sums, *, capex: Mapping[
         "energy_cost": None if energy is None else c(energy), "energy_cost_per_year": c(energy_year),
         "depreciation": c(depreciation), "opex": c(opex), "interest": c(interest),
         "gross_margin": c(gross), "net_margin": c(net),
-        "lease_rate": _opt(lr, "0.000001"),
-        "realised_price_p_year": None if realised is None else c(realised),
+        "lease_rate": shown_lr, "realised_price_p_year": shown_price,
         "list_price_p_year": c(sums.list_amount / sums.p_years) if sums.p_years else None,
         "debt": c(a.debt), "annuity": c(a.annuity), "equity_outlay": c(a.equity_outlay),
         "payback_years": _opt(a.payback_years, "0.01"), "irr": _opt(a.irr, "0.0001"), "npv": c(a.npv),
