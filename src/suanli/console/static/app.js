@@ -3,6 +3,7 @@ import { ApiError, call, get, setToken, token } from "./api.js";
 import { LANGS, applyLang, fmtDateTime, lang, register, setLang, setTimeZone, t, timeZone } from "./i18n.js";
 import { errorBox, h } from "./ui.js";
 import * as audit from "./audit.js";
+import * as home from "./home.js";
 import * as jobs from "./jobs.js";
 import * as members from "./members.js";
 import * as money from "./money.js";
@@ -73,6 +74,7 @@ register({
 // skipped); a path not in NAV_ORDER is appended at the end of its roles' bars. The operator's start
 // page is /home once that route exists, else /fleet.
 export const ROUTES = [
+  { re: /^\/home$/, roles: ["operator"], nav: "home.nav", render: home.home },
   { re: /^\/offers$/, roles: ["tenant", "operator"], nav: "nav.offers", render: tenant.offers },
   { re: /^\/order$/, roles: ["tenant"], nav: "nav.order", render: tenant.order },
   { re: /^\/leases$/, roles: ["tenant"], nav: "nav.leases", render: tenant.leases, live: true },
@@ -90,15 +92,20 @@ export const ROUTES = [
   { re: /^\/revenue$/, roles: ["operator"], nav: "nav.revenue", render: operator.revenue },
   { re: /^\/statement$/, roles: ["supplier"], nav: "nav.statement", render: supplier.statement },
   { re: /^\/nodes$/, roles: ["supplier"], nav: "nav.nodes", render: supplier.nodes, live: true },
+  { re: /^\/earnings$/, roles: ["supplier"], nav: "nav.earnings", render: supplier.earnings },
+  { re: /^\/occupancy$/, roles: ["supplier"], nav: "nav.occupancy", render: supplier.occupancy },
+  { re: /^\/payouts$/, roles: ["supplier"], nav: "nav.payouts", render: supplier.payouts },
+  { re: /^\/floors$/, roles: ["supplier"], nav: "nav.floors", render: supplier.floors },
+  { re: /^\/vouchers$/, roles: ["tenant"], nav: "nav.vouchers", render: tenant.vouchers },
   { re: /^\/members$/, roles: ["tenant"], nav: "nav.members", render: members.members },
   { re: /^\/tokens$/, roles: ["tenant", "operator", "supplier"], nav: "nav.tokens", render: tokens.tokens },
   { re: /^\/audit$/, roles: ["operator", "tenant"], nav: "nav.audit", render: audit.audit },
 ];
 const NAV_ORDER = {
-  tenant: ["/offers", "/order", "/leases", "/jobs", "/billing", "/packages", "/members", "/tokens", "/audit"],
+  tenant: ["/offers", "/order", "/leases", "/jobs", "/billing", "/vouchers", "/packages", "/members", "/tokens", "/audit"],
   operator: ["/home", "/fleet", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/economics", "/whatif",
     "/offers", "/packages", "/tokens", "/audit"],
-  supplier: ["/statement", "/nodes", "/tokens"],
+  supplier: ["/earnings", "/occupancy", "/statement", "/payouts", "/nodes", "/floors", "/tokens"],
 };
 const NAV_PREFIX = { "/leases": "/leases/", "/jobs": "/jobs/", "/tenants": "/tenants/", "/billing": "/invoices/" };
 /** How often a live page reloads its data: often enough to follow leases and jobs, light on the server. */
@@ -355,8 +362,15 @@ export async function render({ quiet = false } = {}) {
   const ctx = { me, query, params, go, flash, refreshMs: undefined };
   const every = () => (route.live ? (ctx.refreshMs ?? AUTO_REFRESH_MS) : null);
   try {
-    const view = await route.render(ctx);
-    if (my !== seq || location.hash !== hash) return;
+    // a tenant's pages carry its banners on top (low balance, suspension, unpaid invoices: tenant.js)
+    const [page, top] = await Promise.all([route.render(ctx), me.role === "tenant" ? tenant.banners(ctx) : null]);
+    const view = top ? h("div", { class: "with-banners" }, top, page) : page;
+    if (my !== seq) return;
+    if (location.hash !== hash) { // a list wrote its filters into the hash meanwhile (no navigation): redo
+      if (quiet) schedule(every());
+      else render();
+      return;
+    }
     if (quiet && busy()) { // the user started something while the data loaded: keep their page
       schedule(every());
       return;

@@ -1,42 +1,277 @@
-// Supplier pages: the statement (its share of issued invoices, payouts) and its own nodes' occupancy.
-import { get } from "./api.js";
-import { card, h, money, num, table, yuan } from "./ui.js";
+// Supplier pages: earnings to date (issued and provisional), its nodes' occupancy over time, the
+// statement per month, payouts received, its floor prices, and its own nodes now. A supplier sees
+// its nodes and its money, never tenants' names or work (the API enforces it; nothing here asks).
+import { get, call } from "./api.js";
+import { barChart, stackedArea } from "./charts.js";
+import { fmtPercent, register, t } from "./i18n.js";
+import { card, errorBox, field, h, money, num, table, text, when, yuan } from "./ui.js";
 import { heldByNode, nodeStateForm, nodeTable } from "./operator.js";
-import { periodPicker } from "./tenant.js";
+import { periodPicker } from "./billing.js";
+
+register({
+  en: {
+    "sup.st.title": "Statement · {supplier}",
+    "sup.st.intro": "Your share of the charges on issued invoices (usage counts once its tenant's invoice for the month is issued), the operator's commission, and what is payable to you.",
+    "sup.gross": "Gross charges", "sup.share": "Your share", "sup.commission": "Commission", "sup.payable": "Payable balance",
+    "sup.col.month": "Month", "sup.col.node": "Node", "sup.col.model": "Model", "sup.col.site": "Site",
+    "sup.col.leases": "Leases", "sup.col.deviceHours": "Device-hours", "sup.col.gross": "Gross", "sup.col.share": "Your share",
+    "sup.col.commission": "Commission", "sup.st.noneIn": "No issued charges in {period}.", "sup.st.none": "No issued charges yet.",
+    "sup.earn.title": "Earnings · {supplier}",
+    "sup.earn.intro": "What your nodes have earned to date: your share on issued invoices (final) plus your share on this month's drafts (provisional: it changes until each tenant's invoice is issued).",
+    "sup.earn.toDate": "Earnings to date", "sup.earn.issued": "Issued (final)", "sup.earn.provisional": "Provisional ({period})",
+    "sup.earn.provisionalNote": "as of {time}; {tenants} invoice(s) not issued yet",
+    "sup.earn.paidOut": "Paid out to you", "sup.earn.payable": "Payable now", "sup.earn.sla": "SLA credits you bore",
+    "sup.earn.byMonth": "Your share per month", "sup.earn.final": "Issued", "sup.earn.draft": "Provisional",
+    "sup.earn.perNode": "Per node", "sup.earn.none": "Nothing earned yet.",
+    "sup.occ.title": "Occupancy of your nodes",
+    "sup.occ.intro": "Rented device-hours on each of your nodes per month (issued and provisional), from the same lines as your statement.",
+    "sup.occ.hours": "Device-hours per month and node", "sup.occ.rate": "Occupancy over time (lease rate)",
+    "sup.occ.rateNote": "Rented share of each node's device-hours, from the capacity series the platform samples.",
+    "sup.occ.now": "Held now",
+    "sup.pay.title": "Payouts received",
+    "sup.pay.intro": "Money the operator has paid out to you. Payable balance: what you have earned on issued invoices and not been paid yet.",
+    "sup.pay.none": "No payouts yet.", "sup.pay.id": "Payout", "sup.pay.amount": "Amount", "sup.pay.at": "Paid at",
+    "sup.pay.reference": "Reference", "sup.pay.total": "Paid out in all",
+    "sup.pay.unavailable": "The payout list is not available on this server yet; the payable balance is.",
+    "sup.floor.title": "Floor prices",
+    "sup.floor.intro": "The least you earn per device-hour of a model on your nodes, whatever the list price or the tenant's discount: your share of a line is never below floor × device-hours.",
+    "sup.floor.model": "Model", "sup.floor.price": "Floor (元 / device-hour)", "sup.floor.set": "Set floor",
+    "sup.floor.done": "Floor for {model} set to {price} / device-hour.",
+    "nav.earnings": "Earnings", "nav.occupancy": "Occupancy", "nav.payouts": "Payouts", "nav.floors": "Floors",
+    "sup.nodes.title": "My nodes",
+    "sup.nodes.intro": "Your nodes in the pool and how much of each is held by active leases now. Take one out for maintenance, or mark it down, with a reason the operator sees.",
+  },
+  "zh-CN": {
+    "sup.st.title": "结算单 · {supplier}",
+    "sup.st.intro": "已开具账单中归属您的分成（某月的用量在该租户当月账单开具后计入）、运营方佣金以及应付给您的金额。",
+    "sup.gross": "总收费", "sup.share": "您的分成", "sup.commission": "佣金", "sup.payable": "应付余额",
+    "sup.col.month": "月份", "sup.col.node": "节点", "sup.col.model": "型号", "sup.col.site": "站点",
+    "sup.col.leases": "租约数", "sup.col.deviceHours": "卡时", "sup.col.gross": "总收费", "sup.col.share": "您的分成",
+    "sup.col.commission": "佣金", "sup.st.noneIn": "{period} 没有已开具的收费。", "sup.st.none": "尚无已开具的收费。",
+    "sup.earn.title": "收益 · {supplier}",
+    "sup.earn.intro": "您的节点迄今的收益：已开具账单中的分成（最终）加本月账单草稿中的分成（暂估：在各租户账单开具前可能变化）。",
+    "sup.earn.toDate": "累计收益", "sup.earn.issued": "已开具（最终）", "sup.earn.provisional": "暂估（{period}）",
+    "sup.earn.provisionalNote": "截至 {time}；{tenants} 张账单尚未开具",
+    "sup.earn.paidOut": "已付给您", "sup.earn.payable": "当前应付", "sup.earn.sla": "您承担的 SLA 赔付",
+    "sup.earn.byMonth": "每月分成", "sup.earn.final": "已开具", "sup.earn.draft": "暂估",
+    "sup.earn.perNode": "按节点", "sup.earn.none": "尚无收益。",
+    "sup.occ.title": "节点占用",
+    "sup.occ.intro": "您每个节点每月被租用的卡时（已开具与暂估），与结算单同源。",
+    "sup.occ.hours": "每月每节点卡时", "sup.occ.rate": "占用率趋势（出租率）",
+    "sup.occ.rateNote": "每个节点卡时中被租用的比例，来自平台采样的容量时间序列。",
+    "sup.occ.now": "当前占用",
+    "sup.pay.title": "已收付款",
+    "sup.pay.intro": "运营方已付给您的款项。应付余额：已开具账单中您应得但尚未支付的金额。",
+    "sup.pay.none": "暂无付款。", "sup.pay.id": "付款单", "sup.pay.amount": "金额", "sup.pay.at": "付款时间",
+    "sup.pay.reference": "参考号", "sup.pay.total": "累计已付",
+    "sup.pay.unavailable": "此服务器尚未提供付款列表；应付余额可用。",
+    "sup.floor.title": "底价",
+    "sup.floor.intro": "您节点上某型号每卡时的最低收益，不受目录价或租户折扣影响：每条明细中您的分成不低于 底价 × 卡时。",
+    "sup.floor.model": "型号", "sup.floor.price": "底价（元 / 卡时）", "sup.floor.set": "设置底价",
+    "sup.floor.done": "{model} 的底价已设为每卡时 {price}。",
+    "nav.earnings": "收益", "nav.occupancy": "占用", "nav.payouts": "付款", "nav.floors": "底价",
+    "sup.nodes.title": "我的节点",
+    "sup.nodes.intro": "您在资源池中的节点以及各节点当前被租约占用的情况。可将节点转入维护或标记为故障，并填写运营方可见的原因。",
+  },
+});
+
+function head(title, intro) {
+  return h("div", { class: "page-head" }, h("h1", {}, title), h("p", { class: "muted" }, intro));
+}
+
+function lineColumns() {
+  return [
+    { label: t("sup.col.month"), value: (x) => x.period },
+    { label: t("sup.col.node"), value: (x) => h("span", { class: "mono" }, x.node || "—") },
+    { label: t("sup.col.model"), value: (x) => x.model },
+    { label: t("sup.col.site"), value: (x) => x.site },
+    { label: t("sup.col.leases"), value: (x) => num(x.leases, 0), class: "num" },
+    { label: t("sup.col.deviceHours"), value: (x) => num(x.device_hours, 4), class: "num" },
+    { label: t("sup.col.gross"), value: (x) => money(x.gross), class: "num" },
+    { label: t("sup.col.share"), value: (x) => money(x.supplier_share), class: "num" },
+    { label: t("sup.col.commission"), value: (x) => money(x.commission), class: "num" },
+  ];
+}
 
 export async function statement(ctx) {
   const picker = periodPicker(ctx, "/statement", { allowEmpty: true });
   const st = await get("/v1/statements/supplier", { period: picker.value || undefined });
   return h("section", {},
-    h("div", { class: "page-head" }, h("h1", {}, `Statement · ${st.supplier}`),
-      h("p", { class: "muted" }, "Your share of the charges on issued invoices (usage counts once its tenant's "
-        + "invoice for the month is issued), the operator's commission, and what is payable to you.")),
+    head(t("sup.st.title", { supplier: st.supplier }), t("sup.st.intro")),
     picker.el,
     h("div", { class: "cards", testid: "statement-cards" },
-      card("Gross charges", yuan(st.gross), "st-gross"),
-      card("Your share", yuan(st.supplier_share), "st-share"),
-      card("Commission", yuan(st.commission), "st-commission"),
-      card("Payable balance", yuan(st.payable_balance), "st-payable")),
+      card(t("sup.gross"), yuan(st.gross), "st-gross"),
+      card(t("sup.share"), yuan(st.supplier_share), "st-share"),
+      card(t("sup.commission"), yuan(st.commission), "st-commission"),
+      card(t("sup.payable"), yuan(st.payable_balance), "st-payable")),
+    table(lineColumns(), st.lines, { testid: "statement-lines",
+      empty: picker.value ? t("sup.st.noneIn", { period: picker.value }) : t("sup.st.none") }));
+}
+
+/** Exact sum of decimal strings (BigInt on a common scale). */
+export function addDec(...values) {
+  const parts = values.map((v) => String(v ?? "0").trim());
+  const scale = Math.max(0, ...parts.map((s) => (s.split(".")[1] || "").length));
+  let total = 0n;
+  for (const s of parts) {
+    const neg = s.startsWith("-");
+    const [i, f = ""] = s.replace("-", "").split(".");
+    const n = BigInt((i || "0") + f.padEnd(scale, "0"));
+    total += neg ? -n : n;
+  }
+  const neg = total < 0n;
+  const d = (neg ? -total : total).toString().padStart(scale + 1, "0");
+  return (neg ? "-" : "") + (scale ? `${d.slice(0, -scale)}.${d.slice(-scale)}` : d);
+}
+
+/** Earnings to date: the statement over all months (final) plus this month's provisional share. */
+export function earningsOf(st) {
+  const prov = st.provisional;
+  return { issued: st.supplier_share, provisional: prov ? prov.supplier_share : "0",
+    toDate: addDec(st.supplier_share, prov ? prov.supplier_share : "0") };
+}
+
+/** Payouts received (GET /v1/payouts), or null when this server has no such list yet. */
+async function payoutsOf() {
+  try {
+    const r = await get("/v1/payouts");
+    return Array.isArray(r) ? r : (r.items || []);
+  } catch (e) {
+    if (e.status === 404 || e.status === 405) return null;
+    throw e;
+  }
+}
+
+export async function earnings() {
+  const st = await get("/v1/statements/supplier");
+  const e = earningsOf(st);
+  const prov = st.provisional;
+  // per month: issued share and (for the draft month) provisional share
+  const months = [...new Set([...st.lines.map((x) => x.period), ...(prov && prov.lines.length ? [prov.period] : [])])].sort();
+  const issuedBy = (m) => addDec(...st.lines.filter((x) => x.period === m).map((x) => x.supplier_share));
+  const provBy = (m) => (prov && prov.period === m ? addDec(...prov.lines.map((x) => x.supplier_share)) : "0");
+  return h("section", {},
+    head(t("sup.earn.title", { supplier: st.supplier }), t("sup.earn.intro")),
+    h("div", { class: "cards", testid: "earnings-cards" },
+      card(t("sup.earn.toDate"), yuan(e.toDate), "earn-to-date"),
+      card(t("sup.earn.issued"), yuan(e.issued), "earn-issued"),
+      card(t("sup.earn.provisional", { period: prov ? prov.period : "—" }), yuan(e.provisional), "earn-provisional",
+        prov ? t("sup.earn.provisionalNote", { time: when(prov.as_of), tenants: prov.tenants }) : undefined),
+      card(t("sup.earn.payable"), yuan(st.payable_balance), "earn-payable"),
+      card(t("sup.earn.sla"), yuan(st.sla_share), "earn-sla")),
+    barChart(null, { testid: "earnings-chart", title: t("sup.earn.byMonth"), x: months, xFormat: "month", kind: "money",
+      stacked: true, series: [
+        { key: "issued", name: t("sup.earn.final"), values: months.map(issuedBy) },
+        { key: "provisional", name: t("sup.earn.draft"), values: months.map(provBy) },
+      ] }),
+    h("h2", {}, t("sup.earn.perNode")),
     table([
-      { label: "Month", value: (x) => x.period },
-      { label: "Node", value: (x) => h("span", { class: "mono" }, x.node || "—") },
-      { label: "Model", value: (x) => x.model },
-      { label: "Site", value: (x) => x.site },
-      { label: "Leases", value: (x) => num(x.leases, 0), class: "num" },
-      { label: "Device-hours", value: (x) => num(x.device_hours, 4), class: "num" },
-      { label: "Gross", value: (x) => money(x.gross), class: "num" },
-      { label: "Your share", value: (x) => money(x.supplier_share), class: "num" },
-      { label: "Commission", value: (x) => money(x.commission), class: "num" },
-    ], st.lines, { testid: "statement-lines", empty: picker.value ? `No issued charges in ${picker.value}.` : "No issued charges yet." }));
+      { label: t("sup.col.node"), value: (x) => h("span", { class: "mono" }, x.node || "—") },
+      { label: t("sup.col.deviceHours"), value: (x) => num(x.device_hours, 4), class: "num" },
+      { label: t("sup.col.gross"), value: (x) => money(x.gross), class: "num" },
+      { label: t("sup.col.share"), value: (x) => money(x.supplier_share), class: "num" },
+    ], mergeNodes(st.nodes, prov ? prov.nodes : []), { testid: "earnings-nodes", rowTestid: (x) => `earn-node-${x.node}`,
+      empty: t("sup.earn.none") }));
+}
+
+/** Per node: issued plus provisional (exact sums). */
+function mergeNodes(a, b) {
+  const by = new Map();
+  for (const x of [...a, ...b]) {
+    const k = x.node || "";
+    const cur = by.get(k) || { node: x.node, device_hours: "0", gross: "0", supplier_share: "0" };
+    by.set(k, { node: x.node, device_hours: addDec(cur.device_hours, x.device_hours ?? "0"),
+      gross: addDec(cur.gross, x.gross ?? "0"), supplier_share: addDec(cur.supplier_share, x.supplier_share ?? "0") });
+  }
+  return [...by.values()].sort((x, y) => String(x.node).localeCompare(String(y.node)));
+}
+
+/** Occupancy over time: the capacity series per node where the server has it, and device-hours per month. */
+export async function occupancy() {
+  const [st, held, nodes] = await Promise.all([get("/v1/statements/supplier"), heldByNode(), get("/v1/nodes")]);
+  const prov = st.provisional;
+  const lines = [...st.lines, ...(prov ? prov.lines.map((x) => ({ ...x, period: prov.period })) : [])];
+  const months = [...new Set(lines.map((x) => x.period))].sort();
+  const names = nodes.map((n) => n.name).sort();
+  const series = names.map((n) => ({ key: n, name: n,
+    values: months.map((m) => addDec(...lines.filter((x) => x.period === m && x.node === n).map((x) => x.device_hours))) }));
+  let rate = null;
+  try { // CAP's series (GET /v1/reports/capacity?by=node): a supplier reads its own nodes
+    const r = await get("/v1/reports/capacity", { by: "node" });
+    const points = r.points || r.items || [];
+    const xs = [...new Set(points.map((p) => p.at || p.t || p.time))].sort();
+    const keyOf = (p) => p.node || p.key || p.group;
+    const groups = [...new Set(points.map(keyOf))].filter(Boolean).sort();
+    if (xs.length && groups.length) {
+      rate = stackedArea(null, { testid: "occupancy-rate", title: t("sup.occ.rate"), x: xs, xFormat: "datetime", kind: "percent",
+        series: groups.map((g) => ({ key: g, name: g, values: xs.map((x) => {
+          const p = points.find((q) => keyOf(q) === g && (q.at || q.t || q.time) === x);
+          return p ? (p.lease_rate ?? p.allocation_rate ?? null) : null;
+        }) })) });
+    }
+  } catch (e) {
+    if (![403, 404, 405, 422].includes(e.status)) throw e;
+  }
+  return h("section", {},
+    head(t("sup.occ.title"), t("sup.occ.intro")),
+    rate ? [rate, h("p", { class: "muted" }, t("sup.occ.rateNote"))] : null,
+    barChart(null, { testid: "occupancy-chart", title: t("sup.occ.hours"), x: months, xFormat: "month", kind: "number",
+      stacked: true, series }),
+    h("h2", {}, t("sup.occ.now")),
+    table([
+      { label: t("sup.col.node"), value: (n) => h("span", { class: "mono" }, n.name) },
+      { label: t("sup.occ.now"), value: (n) => fmtPercent(String((held.milli.get(n.name) || 0) / (1000 * (n.devices || 1)))), class: "num" },
+    ], nodes, { testid: "occupancy-now" }));
+}
+
+export async function payouts() {
+  const [st, list] = await Promise.all([get("/v1/statements/supplier"), payoutsOf()]);
+  const rows = list || [];
+  return h("section", {},
+    head(t("sup.pay.title"), t("sup.pay.intro")),
+    h("div", { class: "cards", testid: "payout-cards" },
+      card(t("sup.payable"), yuan(st.payable_balance), "payout-payable"),
+      list ? card(t("sup.pay.total"), yuan(addDec(...rows.map((p) => p.amount))), "payout-total") : null),
+    list ? table([
+      { label: t("sup.pay.id"), value: (p) => h("span", { class: "mono" }, p.id || p.ref || "—") },
+      { label: t("sup.pay.amount"), value: (p) => yuan(p.amount), class: "num" },
+      { label: t("sup.pay.at"), value: (p) => when(p.at || p.paid_at || p.created_at) },
+      { label: t("sup.pay.reference"), value: (p) => p.reference || p.memo || "—" },
+    ], rows, { testid: "payouts", empty: t("sup.pay.none") }) : h("p", { class: "muted", testid: "payouts" }, t("sup.pay.unavailable")));
+}
+
+export async function floors(ctx) {
+  const nodes = await get("/v1/nodes");
+  const models = [...new Set(nodes.map((n) => n.model || (n.devices && n.devices.model)).filter(Boolean))].sort();
+  const supplier = ctx.me.supplier;
+  const model = h("select", { id: "fl-model", name: "model" }, models.map((m) => h("option", { value: m }, m)));
+  const price = text("device_hour", "7.00", "", "fl");
+  const status = h("div", { testid: "floor-status" });
+  const submit = h("button", { type: "submit", class: "primary" }, t("sup.floor.set"));
+  const form = h("form", { class: "panel", testid: "floor-form", novalidate: true, onsubmit: async (ev) => {
+    ev.preventDefault();
+    submit.disabled = true;
+    try {
+      const r = await call("PUT", `/v1/suppliers/${encodeURIComponent(supplier)}/floors`,
+        { body: { model: model.value, device_hour: price.value.trim() } });
+      status.replaceChildren(h("p", { class: "flash ok", testid: "floor-done" },
+        t("sup.floor.done", { model: r.model, price: yuan(r.device_hour, 4) })));
+    } catch (e) {
+      status.replaceChildren(errorBox(e, "floor-error"));
+    } finally {
+      submit.disabled = false;
+    }
+  } },
+  h("div", { class: "grid2" }, field(t("sup.floor.model"), model), field(t("sup.floor.price"), price)),
+  h("div", { class: "actions" }, submit), status);
+  return h("section", {}, head(t("sup.floor.title"), t("sup.floor.intro")), form);
 }
 
 export async function nodes(ctx) {
   const [list, held] = await Promise.all([get("/v1/nodes"), heldByNode()]);
   const stateForm = nodeStateForm(ctx, list, held.milli, "/nodes");
   return h("section", {},
-    h("div", { class: "page-head" }, h("h1", {}, "My nodes"),
-      h("p", { class: "muted" }, "Your nodes in the pool and how much of each is held by active leases now. "
-        + "Take one out for maintenance, or mark it down, with a reason the operator sees.")),
+    head(t("sup.nodes.title"), t("sup.nodes.intro")),
     list.length ? stateForm.el : null,
     nodeTable(list, held.milli, "my-nodes", stateForm.pick));
 }

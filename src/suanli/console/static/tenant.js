@@ -1,22 +1,150 @@
-// Tenant pages: offers, the order form, leases and one lease, the invoice draft and wallet.
+// Tenant pages: offers (specs, free counts), the order form with a live price quote, leases with their
+// cost to date, one lease, and the banners above every tenant page (low balance, suspension, unpaid
+// invoices). Billing, invoices and vouchers are in billing.js (re-exported here for older imports).
 // (Lease detail is shared: the operator and a supplier open it from their own lists.)
-import { all, download, get, post } from "./api.js";
+import { all, get, post } from "./api.js";
+import { fmtDateTime, register, t } from "./i18n.js";
 import { leaseJobs } from "./jobs.js";
-import { badge, card, currentPeriod, errorBox, field, h, holdsNow, kv, markFields, money, num, table, text, when, yuan } from "./ui.js";
+import { badge, errorBox, field, h, holdsNow, kv, listView, markFields, money, num, optionsOf, table, text, when, yuan } from "./ui.js";
 
-const FORMS = {
-  gpu: "K whole accelerators on one node",
-  server: "N whole nodes (bare metal)",
-  slice: "a fraction of one accelerator: compute share and memory",
-  cluster: "K whole nodes in one fabric domain, all or nothing",
-  flops: "an amount of compute in P; the platform picks the hardware",
-};
+export { billing, invoice, invoiceColumns, invoiceDownloads, invoiceLines, invoiceLink, invoiceTotals, periodPicker, vouchers } from "./billing.js";
+
+register({
+  en: {
+    "tenant.any": "any", "tenant.anyModel": "any model", "tenant.anySite": "any site", "tenant.anyVendor": "any vendor",
+    "tenant.offers.title": "Offers",
+    "tenant.offers.intro": "What can be rented now, per accelerator model and site, at list price. 元/P/年 is the price per PFLOPS of dense FP16 per year; device-hour price = P-year price × P ÷ 8,760.",
+    "tenant.offers.none": "No offers match.", "tenant.offers.order": "Order",
+    "tenant.col.model": "Model", "tenant.col.vendor": "Vendor", "tenant.col.memory": "Memory", "tenant.col.p": "P / device",
+    "tenant.col.site": "Site", "tenant.col.free": "Free / devices", "tenant.col.deviceHour": "元 / device-hour",
+    "tenant.col.pYear": "元 / P / 年", "tenant.col.energy": "Energy 元 / P-hour", "tenant.col.nodes": "Nodes",
+    "tenant.gib": "{n} GiB",
+    "tenant.form.gpu": "K whole accelerators on one node", "tenant.form.server": "N whole nodes (bare metal)",
+    "tenant.form.slice": "a fraction of one accelerator: compute share and memory",
+    "tenant.form.cluster": "K whole nodes in one fabric domain, all or nothing",
+    "tenant.form.flops": "an amount of compute in P; the platform picks the hardware",
+    "tenant.order.title": "Order compute",
+    "tenant.order.intro": "Placement happens at once: you get a lease on specific devices, billed per second at the list price of each device's model and site.",
+    "tenant.order.form": "Product form", "tenant.order.model": "Model", "tenant.order.site": "Site",
+    "tenant.order.quantity": "Quantity", "tenant.order.quantityHelp": "servers, GPUs or cluster nodes",
+    "tenant.order.share": "Compute share (%)", "tenant.order.memory": "Memory (MiB)", "tenant.order.p": "Compute (P)",
+    "tenant.order.pHelp": "PFLOPS of dense FP16", "tenant.order.minMemory": "Min. memory per device (GiB)",
+    "tenant.order.topology": "Topology", "tenant.order.topologyHelp": "node: all on one node; fabric: one fabric domain",
+    "tenant.order.vendor": "Vendor", "tenant.order.hours": "Term (hours)",
+    "tenant.order.hoursHelp": "leave empty for open-ended; end it any time", "tenant.order.hoursPlaceholder": "empty = open-ended",
+    "tenant.order.start": "Start (your local time)", "tenant.order.startHelp": "empty = now; a future time makes a reservation",
+    "tenant.order.place": "Place order", "tenant.order.placing": "Placing the order…",
+    "tenant.order.placed": "Order {id} {status}: lease {lease}.",
+    "tenant.order.free": "Free now: {free} of {devices} devices ({models} at {sites})",
+    "tenant.order.freeNone": "No devices match this model and site.",
+    "tenant.quote.title": "Price quote", "tenant.quote.loading": "Pricing…",
+    "tenant.quote.hint": "Fill in the form: the price for the term shows here as you type.",
+    "tenant.quote.deviceHour": "元 / device-hour", "tenant.quote.pYear": "元 / P / 年", "tenant.quote.hourly": "Per hour",
+    "tenant.quote.total": "Total for the term", "tenant.quote.open": "open-ended: billed per second until you end it",
+    "tenant.quote.quoted": "Binding if you order now: a fixed term is billed at this quote whatever prices do later.",
+    "tenant.quote.list": "Open-ended: follows the list price in force at each second; this is today's price.",
+    "tenant.quote.asOf": "as of {time}", "tenant.quote.lines": "{model} at {site}: {devices} devices",
+    "tenant.leases.title": "Leases", "tenant.leases.order": "Order compute", "tenant.leases.none": "No leases yet.",
+    "tenant.leases.noneState": "No {state} leases.", "tenant.col.lease": "Lease", "tenant.col.form": "Form",
+    "tenant.col.state": "State", "tenant.col.devices": "Devices", "tenant.col.start": "Start", "tenant.col.end": "End",
+    "tenant.col.cost": "Cost to date", "tenant.col.thisMonth": "This month", "tenant.state": "state", "tenant.all": "all",
+    "tenant.lease.title": "Lease {id}", "tenant.lease.end": "End lease", "tenant.lease.endNow": "End now",
+    "tenant.lease.keep": "Keep it", "tenant.lease.endQ": "End lease {id} now? Its devices are released and billing stops at this second.",
+    "tenant.lease.ended": "Lease {id} ended.", "tenant.lease.endedBy": "ended in the console by {name}",
+    "tenant.lease.openEnded": "Open-ended lease: it runs until you end it, so there is no end to extend.",
+    "tenant.lease.devices": "Devices", "tenant.lease.released": "Devices (released)", "tenant.lease.earlier": "Earlier devices",
+    "tenant.lease.noDevices": "No devices held.", "tenant.lease.events": "Events", "tenant.lease.noEvents": "No events.",
+    "tenant.lease.draftLink": "See this month's invoice draft →", "tenant.lease.openEndedShort": "open-ended",
+    "tenant.lease.whole": "whole", "tenant.lease.system": "system",
+    "tenant.k.state": "State", "tenant.k.form": "Form", "tenant.k.devices": "Devices", "tenant.k.start": "Start",
+    "tenant.k.activated": "Activated", "tenant.k.ends": "Ends", "tenant.k.ended": "Ended", "tenant.k.reason": "Reason",
+    "tenant.k.order": "Order", "tenant.k.tenant": "Tenant", "tenant.k.placement": "Placement",
+    "tenant.k.cost": "Cost to date", "tenant.k.costNote": "{month} this month; before tax and vouchers; rated as the invoice",
+    "tenant.c.node": "Node", "tenant.c.device": "Device", "tenant.c.fabric": "Fabric", "tenant.c.share": "Share",
+    "tenant.c.memory": "Memory", "tenant.c.from": "From", "tenant.c.until": "Until", "tenant.c.at": "At",
+    "tenant.c.to": "To", "tenant.c.by": "By", "tenant.c.reason": "Reason",
+    "tenant.extend.title": "Extend this lease", "tenant.extend.hours": "Add hours", "tenant.extend.button": "Extend",
+    "tenant.extend.help": "ends {end} now; the same devices must be free for the added time",
+    "tenant.extend.done": "Lease {id} now ends {end}.",
+    "tenant.banner.low": "Low balance: {balance} left, about {hours} h of runway at {burn} / h. Below {suspend} h your pay-as-you-go leases are suspended.",
+    "tenant.banner.lowAction": "Ask the operator to top up your wallet.",
+    "tenant.banner.suspended": "Account suspended for low balance: {n} lease(s) are stopped and not billed; their devices may go to others.",
+    "tenant.banner.suspendedAction": "Top up the wallet (ask the operator): leases resume by themselves once the runway is back above {warn} h.",
+    "tenant.banner.unpaid": "{n} unpaid invoice(s), {amount} due.", "tenant.banner.pay": "Pay from the wallet →",
+  },
+  "zh-CN": {
+    "tenant.any": "全部", "tenant.anyModel": "任意型号", "tenant.anySite": "任意站点", "tenant.anyVendor": "任意厂商",
+    "tenant.offers.title": "资源报价",
+    "tenant.offers.intro": "按加速卡型号和站点列出当前可租用的资源及目录价。元/P/年 指每 PFLOPS（稠密 FP16）每年的价格；卡时价 = P 年价 × P ÷ 8,760。",
+    "tenant.offers.none": "没有符合条件的报价。", "tenant.offers.order": "下单",
+    "tenant.col.model": "型号", "tenant.col.vendor": "厂商", "tenant.col.memory": "显存", "tenant.col.p": "每卡 P",
+    "tenant.col.site": "站点", "tenant.col.free": "空闲 / 总卡数", "tenant.col.deviceHour": "元 / 卡时",
+    "tenant.col.pYear": "元 / P / 年", "tenant.col.energy": "能耗 元 / P 时", "tenant.col.nodes": "节点数",
+    "tenant.gib": "{n} GiB",
+    "tenant.form.gpu": "单节点上的 K 张整卡", "tenant.form.server": "N 台整机（裸金属）",
+    "tenant.form.slice": "单卡的一部分：算力份额与显存",
+    "tenant.form.cluster": "同一网络域内的 K 台整机，全部满足或不分配",
+    "tenant.form.flops": "以 P 计的算力，由平台选择硬件",
+    "tenant.order.title": "订购算力",
+    "tenant.order.intro": "下单即刻调度：您将获得指定设备上的租约，按各设备型号和站点的目录价逐秒计费。",
+    "tenant.order.form": "产品形态", "tenant.order.model": "型号", "tenant.order.site": "站点",
+    "tenant.order.quantity": "数量", "tenant.order.quantityHelp": "整机、GPU 或集群节点数",
+    "tenant.order.share": "算力份额（%）", "tenant.order.memory": "显存（MiB）", "tenant.order.p": "算力（P）",
+    "tenant.order.pHelp": "稠密 FP16 的 PFLOPS", "tenant.order.minMemory": "每卡最低显存（GiB）",
+    "tenant.order.topology": "拓扑", "tenant.order.topologyHelp": "node：全部在一个节点；fabric：同一网络域",
+    "tenant.order.vendor": "厂商", "tenant.order.hours": "租期（小时）",
+    "tenant.order.hoursHelp": "留空表示不定期，可随时结束", "tenant.order.hoursPlaceholder": "留空 = 不定期",
+    "tenant.order.start": "开始时间（本地时间）", "tenant.order.startHelp": "留空 = 立即；未来时间即为预约",
+    "tenant.order.place": "提交订单", "tenant.order.placing": "正在下单…",
+    "tenant.order.placed": "订单 {id} {status}：租约 {lease}。",
+    "tenant.order.free": "当前空闲：{devices} 张中 {free} 张（{models}，{sites}）",
+    "tenant.order.freeNone": "没有符合该型号和站点的设备。",
+    "tenant.quote.title": "价格报价", "tenant.quote.loading": "正在计算价格…",
+    "tenant.quote.hint": "填写表单后，此处会实时显示租期内的价格。",
+    "tenant.quote.deviceHour": "元 / 卡时", "tenant.quote.pYear": "元 / P / 年", "tenant.quote.hourly": "每小时",
+    "tenant.quote.total": "租期总价", "tenant.quote.open": "不定期：逐秒计费，直到您结束租约",
+    "tenant.quote.quoted": "立即下单即锁定：固定租期按此报价计费，不受之后价格变动影响。",
+    "tenant.quote.list": "不定期：按每一秒生效的目录价计费；此为当前价格。",
+    "tenant.quote.asOf": "报价时间 {time}", "tenant.quote.lines": "{model}，{site}：{devices} 张",
+    "tenant.leases.title": "租约", "tenant.leases.order": "订购算力", "tenant.leases.none": "暂无租约。",
+    "tenant.leases.noneState": "没有状态为 {state} 的租约。", "tenant.col.lease": "租约", "tenant.col.form": "形态",
+    "tenant.col.state": "状态", "tenant.col.devices": "设备数", "tenant.col.start": "开始", "tenant.col.end": "结束",
+    "tenant.col.cost": "累计费用", "tenant.col.thisMonth": "本月", "tenant.state": "状态", "tenant.all": "全部",
+    "tenant.lease.title": "租约 {id}", "tenant.lease.end": "结束租约", "tenant.lease.endNow": "立即结束",
+    "tenant.lease.keep": "保留", "tenant.lease.endQ": "立即结束租约 {id}？其设备将被释放，计费在此刻停止。",
+    "tenant.lease.ended": "租约 {id} 已结束。", "tenant.lease.endedBy": "由 {name} 在控制台结束",
+    "tenant.lease.openEnded": "不定期租约：持续运行直到您结束它，因此没有可延长的结束时间。",
+    "tenant.lease.devices": "设备", "tenant.lease.released": "设备（已释放）", "tenant.lease.earlier": "此前的设备",
+    "tenant.lease.noDevices": "未占用设备。", "tenant.lease.events": "事件", "tenant.lease.noEvents": "暂无事件。",
+    "tenant.lease.draftLink": "查看本月账单草稿 →", "tenant.lease.openEndedShort": "不定期",
+    "tenant.lease.whole": "整卡", "tenant.lease.system": "系统",
+    "tenant.k.state": "状态", "tenant.k.form": "形态", "tenant.k.devices": "设备数", "tenant.k.start": "开始",
+    "tenant.k.activated": "生效时间", "tenant.k.ends": "到期", "tenant.k.ended": "结束时间", "tenant.k.reason": "原因",
+    "tenant.k.order": "订单", "tenant.k.tenant": "租户", "tenant.k.placement": "调度说明",
+    "tenant.k.cost": "累计费用", "tenant.k.costNote": "本月 {month}；税前、未抵扣算力券；与账单同一计价",
+    "tenant.c.node": "节点", "tenant.c.device": "设备", "tenant.c.fabric": "网络域", "tenant.c.share": "份额",
+    "tenant.c.memory": "显存", "tenant.c.from": "自", "tenant.c.until": "至", "tenant.c.at": "时间",
+    "tenant.c.to": "变为", "tenant.c.by": "操作者", "tenant.c.reason": "原因",
+    "tenant.extend.title": "延长此租约", "tenant.extend.hours": "增加小时数", "tenant.extend.button": "延长",
+    "tenant.extend.help": "当前于 {end} 到期；增加的时段内同一批设备须空闲",
+    "tenant.extend.done": "租约 {id} 现于 {end} 到期。",
+    "tenant.banner.low": "余额不足：剩余 {balance}，按每小时 {burn} 约可用 {hours} 小时。低于 {suspend} 小时将暂停您的按量租约。",
+    "tenant.banner.lowAction": "请联系运营方为钱包充值。",
+    "tenant.banner.suspended": "账户因余额不足已暂停：{n} 个租约已停止且不计费，其设备可能被分配给他人。",
+    "tenant.banner.suspendedAction": "请为钱包充值（联系运营方）：可用时长回到 {warn} 小时以上后租约会自动恢复。",
+    "tenant.banner.unpaid": "{n} 张未付账单，应付 {amount}。", "tenant.banner.pay": "用钱包支付 →",
+  },
+});
+
+const FORMS = ["gpu", "server", "slice", "cluster", "flops"];
 // which optional fields each form uses (the API rejects the others)
 const FIELDS = {
   gpu: ["quantity"], server: ["quantity"], cluster: ["quantity"], slice: ["share_pct", "memory_mib"],
   flops: ["p", "min_memory_gib", "topology", "vendors"],
 };
 const LIVE = ["active", "suspended", "interrupted"];
+/** How long the order form waits after the last keystroke before it asks for a quote. */
+export const QUOTE_DEBOUNCE_MS = 350;
 
 function uniq(xs) {
   return [...new Set(xs)].sort();
@@ -28,37 +156,34 @@ function title(text, ...extra) {
 
 export async function offers(ctx) {
   const rows = await get("/v1/offers");
-  const models = uniq(rows.map((o) => o.model));
-  const sites = uniq(rows.map((o) => o.site));
-  const model = ctx.query.get("model") || "";
-  const site = ctx.query.get("site") || "";
-  const shown = rows.filter((o) => (!model || o.model === model) && (!site || o.site === site));
-  const filter = (name, values, current) => h("label", {}, `${name} `,
-    h("select", { name, onchange: (ev) => {
-      const q = new URLSearchParams(ctx.query);
-      if (ev.target.value) q.set(name, ev.target.value); else q.delete(name);
-      ctx.go(`/offers${q.toString() ? "?" + q : ""}`);
-    } }, h("option", { value: "" }, "any"), values.map((v) => h("option", { value: v, selected: v === current }, v))));
   const orderLink = (o) => ctx.me.role === "tenant"
     ? h("a", { class: "button small", href: `#/order?model=${encodeURIComponent(o.model)}&site=${encodeURIComponent(o.site)}`,
-      testid: `order-${o.model}-${o.site}` }, "Order")
+      testid: `order-${o.model}-${o.site}` }, t("tenant.offers.order"))
     : "";
   return h("section", {},
-    title("Offers", h("p", { class: "muted" }, "What can be rented now, per accelerator model and site, at list price. "
-      + "元/P/年 is the price per PFLOPS of dense FP16 per year; device-hour price = P-year price × P ÷ 8,760.")),
-    h("div", { class: "filters" }, filter("model", models, model), filter("site", sites, site)),
-    table([
-      { label: "Model", value: (o) => h("strong", {}, o.model) },
-      { label: "Vendor", value: (o) => o.vendor },
-      { label: "Memory", value: (o) => `${o.memory_gib} GiB`, class: "num" },
-      { label: "P / device", value: (o) => num(o.p_per_device), class: "num" },
-      { label: "Site", value: (o) => h("span", {}, o.site, h("span", { class: "muted" }, ` ${o.region} · ${o.tier}`)) },
-      { label: "Free / devices", value: (o) => `${o.free_devices} / ${o.devices}`, class: "num" },
-      { label: "元 / device-hour", value: (o) => money(o.price_device_hour, 4), class: "num" },
-      { label: "元 / P / 年", value: (o) => money(o.price_p_year, 2), class: "num" },
-      { label: "Energy 元 / P-hour", value: (o) => money(o.energy_cost_per_p_hour, 4), class: "num" },
-      { label: "", value: orderLink },
-    ], shown, { testid: "offers", rowTestid: (o) => `offer-${o.model}-${o.site}`, empty: "No offers match." }));
+    title(t("tenant.offers.title"), h("p", { class: "muted" }, t("tenant.offers.intro"))),
+    listView({
+      columns: [
+        { key: "model", label: t("tenant.col.model"), value: (o) => h("strong", {}, o.model) },
+        { key: "vendor", label: t("tenant.col.vendor"), value: (o) => o.vendor },
+        { key: "memory_gib", label: t("tenant.col.memory"), value: (o) => t("tenant.gib", { n: o.memory_gib }), class: "num" },
+        { key: "p_per_device", label: t("tenant.col.p"), value: (o) => num(o.p_per_device), class: "num" },
+        { key: "site", label: t("tenant.col.site"), value: (o) => h("span", {}, o.site, h("span", { class: "muted" }, ` ${o.region} · ${o.tier}`)) },
+        { key: "free_devices", label: t("tenant.col.free"), class: "num",
+          value: (o) => h("span", { testid: `free-${o.model}-${o.site}` }, `${o.free_devices} / ${o.devices}`) },
+        { key: "price_device_hour", label: t("tenant.col.deviceHour"), value: (o) => money(o.price_device_hour, 4), class: "num" },
+        { key: "price_p_year", label: t("tenant.col.pYear"), value: (o) => money(o.price_p_year, 2), class: "num" },
+        { key: "energy_cost_per_p_hour", label: t("tenant.col.energy"), value: (o) => money(o.energy_cost_per_p_hour, 4), class: "num" },
+        { label: "", value: orderLink },
+      ],
+      rows, query: ctx.query, testid: "offers", rowTestid: (o) => `offer-${o.model}-${o.site}`, empty: t("tenant.offers.none"),
+      search: (o) => `${o.model} ${o.vendor} ${o.site} ${o.region} ${o.tier}`,
+      filters: [
+        { key: "model", label: t("tenant.col.model"), options: optionsOf(rows, "model") },
+        { key: "site", label: t("tenant.col.site"), options: optionsOf(rows, "site") },
+        { key: "vendor", label: t("tenant.col.vendor"), options: optionsOf(rows, "vendor") },
+      ],
+    }));
 }
 
 /** "12" -> 12; anything else is sent as typed so the API can say what is wrong with it. */
@@ -72,191 +197,289 @@ export async function order(ctx) {
   const sites = uniq(rows.map((o) => o.site));
   const vendors = uniq(rows.map((o) => o.vendor));
   const formSel = h("select", { id: "f-form", name: "form" },
-    Object.entries(FORMS).map(([k, v]) => h("option", { value: k, selected: k === (ctx.query.get("form") || "gpu") }, `${k} — ${v}`)));
-  const modelSel = h("select", { id: "f-model", name: "model" }, h("option", { value: "" }, "any model"),
+    FORMS.map((k) => h("option", { value: k, selected: k === (ctx.query.get("form") || "gpu") }, `${k} — ${t(`tenant.form.${k}`)}`)));
+  const modelSel = h("select", { id: "f-model", name: "model" }, h("option", { value: "" }, t("tenant.anyModel")),
     models.map((m) => h("option", { value: m, selected: m === ctx.query.get("model") }, m)));
-  const siteSel = h("select", { id: "f-site", name: "site" }, h("option", { value: "" }, "any site"),
+  const siteSel = h("select", { id: "f-site", name: "site" }, h("option", { value: "" }, t("tenant.anySite")),
     sites.map((s) => h("option", { value: s, selected: s === ctx.query.get("site") }, s)));
-  const vendorSel = h("select", { id: "f-vendors", name: "vendors" }, h("option", { value: "" }, "any vendor"),
+  const vendorSel = h("select", { id: "f-vendors", name: "vendors" }, h("option", { value: "" }, t("tenant.anyVendor")),
     vendors.map((v) => h("option", { value: v }, v)));
   const topoSel = h("select", { id: "f-topology", name: "topology" },
-    ["any", "node", "fabric"].map((t) => h("option", { value: t }, t)));
+    ["any", "node", "fabric"].map((x) => h("option", { value: x }, x === "any" ? t("tenant.any") : x)));
   const inputs = {
-    quantity: text("quantity", "e.g. 1", "1"),
-    share_pct: text("share_pct", "1-100, e.g. 25"),
-    memory_mib: text("memory_mib", "e.g. 8192"),
-    p: text("p", "e.g. 2.5"),
-    min_memory_gib: text("min_memory_gib", "e.g. 64"),
-    hours: text("hours", "empty = open-ended"),
+    quantity: text("quantity", "1", "1"),
+    share_pct: text("share_pct", "1-100"),
+    memory_mib: text("memory_mib", "8192"),
+    p: text("p", "2.5"),
+    min_memory_gib: text("min_memory_gib", "64"),
+    hours: text("hours", t("tenant.order.hoursPlaceholder")),
     start: h("input", { id: "f-start", name: "start", type: "datetime-local" }),
   };
   const status = h("div", { testid: "order-status" });
-  const submit = h("button", { type: "submit", class: "primary" }, "Place order");
+  const submit = h("button", { type: "submit", class: "primary" }, t("tenant.order.place"));
   const optional = {
-    quantity: field("Quantity", inputs.quantity, "servers, GPUs or cluster nodes"),
-    share_pct: field("Compute share (%)", inputs.share_pct),
-    memory_mib: field("Memory (MiB)", inputs.memory_mib),
-    p: field("Compute (P)", inputs.p, "PFLOPS of dense FP16"),
-    min_memory_gib: field("Min. memory per device (GiB)", inputs.min_memory_gib),
-    topology: field("Topology", topoSel, "node: all on one node; fabric: one fabric domain"),
-    vendors: field("Vendor", vendorSel),
+    quantity: field(t("tenant.order.quantity"), inputs.quantity, t("tenant.order.quantityHelp")),
+    share_pct: field(t("tenant.order.share"), inputs.share_pct),
+    memory_mib: field(t("tenant.order.memory"), inputs.memory_mib),
+    p: field(t("tenant.order.p"), inputs.p, t("tenant.order.pHelp")),
+    min_memory_gib: field(t("tenant.order.minMemory"), inputs.min_memory_gib),
+    topology: field(t("tenant.order.topology"), topoSel, t("tenant.order.topologyHelp")),
+    vendors: field(t("tenant.order.vendor"), vendorSel),
+  };
+  const free = h("p", { class: "muted", testid: "order-free" });
+  const quoteBox = h("div", { class: "panel quote", testid: "quote", "aria-live": "polite" });
+  const showFree = () => {
+    const match = rows.filter((o) => (!modelSel.value || o.model === modelSel.value) && (!siteSel.value || o.site === siteSel.value)
+      && (!vendorSel.value || !FIELDS[formSel.value].includes("vendors") || o.vendor === vendorSel.value));
+    const n = match.reduce((a, o) => a + o.free_devices, 0);
+    const d = match.reduce((a, o) => a + o.devices, 0);
+    free.textContent = match.length ? t("tenant.order.free", { free: n, devices: d, models: modelSel.value || t("tenant.anyModel"),
+      sites: siteSel.value || t("tenant.anySite") }) : t("tenant.order.freeNone");
+    free.dataset.free = String(n);
+  };
+  const body = () => {
+    const f = formSel.value;
+    const out = { form: f };
+    const used = FIELDS[f];
+    for (const name of ["quantity", "share_pct", "memory_mib", "min_memory_gib"]) {
+      const v = inputs[name].value.trim();
+      if (used.includes(name) && v !== "") out[name] = intOrRaw(v);
+    }
+    if (used.includes("p") && inputs.p.value.trim()) out.p = inputs.p.value.trim();
+    if (used.includes("topology") && topoSel.value !== "any") out.topology = topoSel.value;
+    if (used.includes("vendors") && vendorSel.value) out.vendors = [vendorSel.value];
+    if (modelSel.value) out.models = [modelSel.value];
+    if (siteSel.value) out.sites = [siteSel.value];
+    if (inputs.hours.value.trim()) out.hours = inputs.hours.value.trim();
+    if (inputs.start.value) out.start = new Date(inputs.start.value).toISOString();
+    return out;
+  };
+  let quoteSeq = 0;
+  let quoteTimer = null;
+  const quoteNow = async () => {
+    const mine = ++quoteSeq;
+    const sent = body();
+    quoteBox.dataset.state = "loading";
+    quoteBox.replaceChildren(h("h3", {}, t("tenant.quote.title")), h("p", { class: "muted" }, t("tenant.quote.loading")));
+    try {
+      const q = await post("/v1/quotes", sent);
+      if (mine !== quoteSeq) return;
+      form.querySelectorAll(".field-error").forEach((el) => el.remove());
+      quoteBox.replaceChildren(...quoteView(q));
+      quoteBox.dataset.state = "ok";
+      quoteBox.dataset.body = JSON.stringify(sent);
+    } catch (e) {
+      if (mine !== quoteSeq) return;
+      quoteBox.replaceChildren(h("h3", {}, t("tenant.quote.title")), errorBox(e, "quote-error"));
+      markFields(form, e, { models: "model", sites: "site" });
+      quoteBox.dataset.state = "error";
+      quoteBox.dataset.body = JSON.stringify(sent);
+    }
+  };
+  const requote = () => {
+    showFree();
+    clearTimeout(quoteTimer);
+    quoteTimer = setTimeout(quoteNow, QUOTE_DEBOUNCE_MS);
   };
   const sync = () => {
     for (const [name, el] of Object.entries(optional)) el.hidden = !FIELDS[formSel.value].includes(name);
   };
   formSel.addEventListener("change", sync);
   sync();
-  const form = h("form", { class: "order", testid: "order-form", novalidate: true, onsubmit: async (ev) => {
-    ev.preventDefault();
-    const f = formSel.value;
-    const body = { form: f };
-    const used = FIELDS[f];
-    for (const name of ["quantity", "share_pct", "memory_mib", "min_memory_gib"]) {
-      const v = inputs[name].value.trim();
-      if (used.includes(name) && v !== "") body[name] = intOrRaw(v);
-    }
-    if (used.includes("p") && inputs.p.value.trim()) body.p = inputs.p.value.trim();
-    if (used.includes("topology") && topoSel.value !== "any") body.topology = topoSel.value;
-    if (used.includes("vendors") && vendorSel.value) body.vendors = [vendorSel.value];
-    if (modelSel.value) body.models = [modelSel.value];
-    if (siteSel.value) body.sites = [siteSel.value];
-    if (inputs.hours.value.trim()) body.hours = inputs.hours.value.trim();
-    if (inputs.start.value) body.start = new Date(inputs.start.value).toISOString();
-    submit.disabled = true;
-    status.replaceChildren(h("p", { class: "muted" }, "Placing the order…"));
-    try {
-      const o = await post("/v1/orders", body, { idempotent: true });
-      ctx.flash(`Order ${o.id} ${o.status}: lease ${o.lease_id}.`, "ok", { next: true });
-      ctx.go(`/leases/${encodeURIComponent(o.lease_id)}`);
-    } catch (e) {
-      status.replaceChildren(errorBox(e, "order-error"));
-      markFields(form, e, { models: "model", sites: "site" });
-    } finally {
-      submit.disabled = false;
-    }
-  } },
-  field("Product form", formSel),
-  h("div", { class: "grid2" }, field("Model", modelSel), field("Site", siteSel)),
+  const form = h("form", { class: "order", testid: "order-form", novalidate: true, oninput: requote, onchange: requote,
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      clearTimeout(quoteTimer);
+      submit.disabled = true;
+      status.replaceChildren(h("p", { class: "muted" }, t("tenant.order.placing")));
+      try {
+        const o = await post("/v1/orders", body(), { idempotent: true });
+        ctx.flash(t("tenant.order.placed", { id: o.id, status: o.status, lease: o.lease_id }), "ok", { next: true });
+        ctx.go(`/leases/${encodeURIComponent(o.lease_id)}`);
+      } catch (e) {
+        status.replaceChildren(errorBox(e, "order-error"));
+        markFields(form, e, { models: "model", sites: "site" });
+      } finally {
+        submit.disabled = false;
+      }
+    } },
+  field(t("tenant.order.form"), formSel),
+  h("div", { class: "grid2" }, field(t("tenant.order.model"), modelSel), field(t("tenant.order.site"), siteSel)),
+  free,
   h("div", { class: "grid2" }, optional.quantity, optional.share_pct, optional.memory_mib, optional.p,
     optional.min_memory_gib, optional.topology, optional.vendors),
-  h("div", { class: "grid2" }, field("Term (hours)", inputs.hours, "leave empty for open-ended; end it any time"),
-    field("Start (your local time)", inputs.start, "empty = now; a future time makes a reservation")),
+  h("div", { class: "grid2" }, field(t("tenant.order.hours"), inputs.hours, t("tenant.order.hoursHelp")),
+    field(t("tenant.order.start"), inputs.start, t("tenant.order.startHelp"))),
+  quoteBox,
   h("div", { class: "actions" }, submit),
   status);
-  return h("section", {}, title("Order compute",
-    h("p", { class: "muted" }, "Placement happens at once: you get a lease on specific devices, billed per second "
-      + "at the list price of each device's model and site.")), form);
+  showFree();
+  quoteNow();
+  return h("section", {}, title(t("tenant.order.title"), h("p", { class: "muted" }, t("tenant.order.intro"))), form);
 }
 
-function leaseColumns(extra = []) {
+/** A quote (POST /v1/quotes) in both units, the hourly cost and the term's total, and how long it holds. */
+function quoteView(q) {
+  const cur = q.currency || "CNY";
   return [
-    { label: "Lease", value: (l) => h("a", { href: `#/leases/${encodeURIComponent(l.id)}`, class: "mono" }, l.id) },
-    ...extra,
-    { label: "Form", value: (l) => l.form },
-    { label: "State", value: (l) => badge(l.state) },
-    { label: "Devices", value: (l) => num(l.devices), class: "num" },
-    { label: "Model", value: (l) => uniq(l.allocations.map((a) => a.model)).join(", ") || "—" },
-    { label: "Site", value: (l) => uniq(l.allocations.map((a) => a.site)).join(", ") || "—" },
-    { label: "Start", value: (l) => when(l.activated_at || l.start) },
-    { label: "End", value: (l) => when(l.ended_at || l.end) },
+    h("h3", {}, t("tenant.quote.title")),
+    table([
+      { label: t("tenant.col.model"), value: (x) => x.model },
+      { label: t("tenant.col.site"), value: (x) => x.site },
+      { label: t("tenant.col.devices"), value: (x) => num(x.devices), class: "num" },
+      { label: t("tenant.quote.deviceHour"), value: (x) => h("span", { testid: "quote-device-hour" }, money(x.device_hour, 4)), class: "num" },
+      { label: t("tenant.quote.pYear"), value: (x) => h("span", { testid: "quote-p-year" }, x.p_year === null ? "—" : money(x.p_year, 2)), class: "num" },
+      { label: t("tenant.quote.hourly"), value: (x) => money(x.hourly, 4), class: "num" },
+    ], q.lines, { testid: "quote-lines" }),
+    kv([
+      [t("tenant.quote.hourly"), h("span", { testid: "quote-hourly" }, yuan(q.hourly, 4))],
+      [t("tenant.quote.total"), h("strong", { testid: "quote-total" }, q.term_total === null || q.term_total === undefined
+        ? t("tenant.quote.open") : yuan(q.term_total))],
+    ], "quote-totals"),
+    h("p", { class: "muted", testid: "quote-validity" }, `${t(q.pricing === "quoted" ? "tenant.quote.quoted" : "tenant.quote.list")} `
+      + `${t("tenant.quote.asOf", { time: fmtDateTime(new Date().toISOString()) })}${q.note ? ` · ${q.note}` : ""}${cur !== "CNY" ? ` · ${cur}` : ""}`),
   ];
 }
 
+function leaseColumns(extra = [], costs = null) {
+  return [
+    { key: "id", label: t("tenant.col.lease"), value: (l) => h("a", { href: `#/leases/${encodeURIComponent(l.id)}`, class: "mono" }, l.id) },
+    ...extra,
+    { key: "form", label: t("tenant.col.form"), value: (l) => l.form },
+    { key: "state", label: t("tenant.col.state"), value: (l) => badge(l.state) },
+    { key: "devices", label: t("tenant.col.devices"), value: (l) => num(l.devices), class: "num" },
+    { key: "model", label: t("tenant.col.model"), sort: (l) => uniq(l.allocations.map((a) => a.model)).join(","),
+      value: (l) => uniq(l.allocations.map((a) => a.model)).join(", ") || "—" },
+    { key: "site", label: t("tenant.col.site"), sort: (l) => uniq(l.allocations.map((a) => a.site)).join(","),
+      value: (l) => uniq(l.allocations.map((a) => a.site)).join(", ") || "—" },
+    { key: "start", label: t("tenant.col.start"), sort: (l) => l.activated_at || l.start, value: (l) => when(l.activated_at || l.start) },
+    { key: "end", label: t("tenant.col.end"), sort: (l) => l.ended_at || l.end, value: (l) => when(l.ended_at || l.end) },
+    ...(costs ? [
+      { key: "this_month", label: t("tenant.col.thisMonth"), class: "num", sort: (l) => costs.get(l.id)?.this_month ?? "",
+        value: (l) => (costs.has(l.id) ? yuan(costs.get(l.id).this_month) : "—") },
+      { key: "cost", label: t("tenant.col.cost"), class: "num", sort: (l) => costs.get(l.id)?.cost_to_date ?? "",
+        value: (l) => h("span", { testid: `cost-${l.id}` }, costs.has(l.id) ? yuan(costs.get(l.id).cost_to_date) : "—") },
+    ] : []),
+  ];
+}
+
+const STATES = ["active", "scheduled", "suspended", "interrupted", "ended", "cancelled"];
+
 export function stateFilter(ctx, base) {
   const current = ctx.query.get("state") || "";
-  return h("div", { class: "filters" }, h("label", {}, "state ",
+  return h("div", { class: "filters" }, h("label", {}, `${t("tenant.state")} `,
     h("select", { name: "state", onchange: (ev) => ctx.go(ev.target.value ? `${base}?state=${ev.target.value}` : base) },
-      ["", "active", "scheduled", "suspended", "interrupted", "ended", "cancelled"].map((s) =>
-        h("option", { value: s, selected: s === current }, s || "all")))));
+      ["", ...STATES].map((s) => h("option", { value: s, selected: s === current }, s || t("tenant.all"))))));
+}
+
+/** The tenant's cost to date per lease (GET /v1/lease-costs), as a Map lease -> item; null when not readable. */
+async function leaseCosts(query) {
+  try {
+    const r = await get("/v1/lease-costs", query);
+    return new Map(r.items.map((x) => [x.lease, x]));
+  } catch (e) {
+    if (e.status === 403 || e.status === 404) return null; // a member without the money reads
+    throw e;
+  }
 }
 
 export async function leases(ctx, extraColumns = [], base = "/leases") {
   const state = ctx.query.get("state") || undefined;
-  const items = await all("/v1/leases", { state });
-  return h("section", {}, title("Leases", ctx.me.role === "tenant"
-    ? h("a", { class: "button", href: "#/order" }, "Order compute") : null),
-  stateFilter(ctx, base),
-  table(leaseColumns(extraColumns), items, { testid: "leases", rowTestid: (l) => `lease-${l.id}`,
-    empty: state ? `No ${state} leases.` : "No leases yet." }));
+  const [items, costs] = await Promise.all([all("/v1/leases", { state }),
+    ctx.me.role === "tenant" ? leaseCosts({}) : Promise.resolve(null)]);
+  return h("section", {}, title(t("tenant.leases.title"), ctx.me.role === "tenant"
+    ? h("a", { class: "button", href: "#/order" }, t("tenant.leases.order")) : null),
+  listView({
+    columns: leaseColumns(extraColumns, costs), rows: items, query: ctx.query, sort: "-start", testid: "leases",
+    rowTestid: (l) => `lease-${l.id}`, empty: state ? t("tenant.leases.noneState", { state }) : t("tenant.leases.none"),
+    search: (l) => `${l.id} ${l.form} ${l.state} ${l.tenant_id || ""} ${l.allocations.map((a) => `${a.model} ${a.site} ${a.node}`).join(" ")}`,
+    filters: [{ key: "state", label: t("tenant.state"), options: STATES.map((s) => [s, s]) }],
+  }));
 }
 
 export async function lease(ctx) {
   const [id] = ctx.params;
   const l = await get(`/v1/leases/${encodeURIComponent(id)}`);
+  const costs = ctx.me.role === "supplier" ? null
+    : await leaseCosts(ctx.me.role === "operator" ? { tenant: l.tenant_id, lease: l.id } : { lease: l.id });
+  const cost = costs && costs.get(l.id);
   const status = h("div", {});
   const actions = h("div", { class: "actions" });
   if (LIVE.includes(l.state) && ctx.me.role !== "supplier") {
     const confirmRow = h("div", { class: "confirm", hidden: true, testid: "end-confirm" },
-      h("span", {}, `End lease ${l.id} now? Its devices are released and billing stops at this second.`),
+      h("span", {}, t("tenant.lease.endQ", { id: l.id })),
       h("button", { type: "button", class: "danger", onclick: async (ev) => {
         ev.target.disabled = true;
         try {
-          await post(`/v1/leases/${encodeURIComponent(l.id)}/end`, { reason: `ended in the console by ${ctx.me.name}` });
-          ctx.flash(`Lease ${l.id} ended.`);
+          await post(`/v1/leases/${encodeURIComponent(l.id)}/end`, { reason: t("tenant.lease.endedBy", { name: ctx.me.name }) });
+          ctx.flash(t("tenant.lease.ended", { id: l.id }));
           ctx.go(`/leases/${encodeURIComponent(l.id)}`);
         } catch (e) {
           status.replaceChildren(errorBox(e, "end-error"));
           ev.target.disabled = false;
         }
-      } }, "End now"),
-      h("button", { type: "button", onclick: () => { confirmRow.hidden = true; } }, "Keep it"));
+      } }, t("tenant.lease.endNow")),
+      h("button", { type: "button", onclick: () => { confirmRow.hidden = true; } }, t("tenant.lease.keep")));
     actions.append(h("button", { type: "button", class: "danger", onclick: () => { confirmRow.hidden = false; } },
-      "End lease"), confirmRow);
+      t("tenant.lease.end")), confirmRow);
   }
   const extend = ["scheduled", "active"].includes(l.state) && ctx.me.role !== "supplier"
-    ? (l.end ? extendForm(ctx, l) : h("p", { class: "muted", testid: "extend-note" },
-      "Open-ended lease: it runs until you end it, so there is no end to extend."))
+    ? (l.end ? extendForm(ctx, l) : h("p", { class: "muted", testid: "extend-note" }, t("tenant.lease.openEnded")))
     : null;
   const jobs = ctx.me.role === "supplier" ? [] : await leaseJobs(ctx, l);
   const open = l.allocations.filter(holdsNow);
   const past = l.allocations.filter((a) => !holdsNow(a));
   const devCols = [
-    { label: "Node", value: (a) => h("span", { class: "mono" }, a.node) },
-    { label: "Device", value: (a) => `#${a.device}`, class: "num" },
-    { label: "Model", value: (a) => a.model },
-    { label: "Site", value: (a) => a.site },
-    { label: "Fabric", value: (a) => a.fabric },
-    { label: "Share", value: (a) => a.milli === 1000 ? "whole" : `${(a.milli / 10).toFixed(1)} %`, class: "num" },
-    { label: "Memory", value: (a) => a.memory_mib ? `${num(String(a.memory_mib / 1024), 1)} GiB` : "—", class: "num" },
-    { label: "From", value: (a) => when(a.start) },
-    { label: "Until", value: (a) => when(a.end) },
+    { label: t("tenant.c.node"), value: (a) => h("span", { class: "mono" }, a.node) },
+    { label: t("tenant.c.device"), value: (a) => `#${a.device}`, class: "num" },
+    { label: t("tenant.col.model"), value: (a) => a.model },
+    { label: t("tenant.col.site"), value: (a) => a.site },
+    { label: t("tenant.c.fabric"), value: (a) => a.fabric },
+    { label: t("tenant.c.share"), value: (a) => (a.milli === 1000 ? t("tenant.lease.whole") : `${num(String(a.milli / 10), 1)} %`), class: "num" },
+    { label: t("tenant.c.memory"), value: (a) => (a.memory_mib ? t("tenant.gib", { n: num(String(a.memory_mib / 1024), 1) }) : "—"), class: "num" },
+    { label: t("tenant.c.from"), value: (a) => when(a.start) },
+    { label: t("tenant.c.until"), value: (a) => when(a.end) },
   ];
   return h("section", {},
-    title(`Lease ${l.id}`, badge(l.state)),
+    title(t("tenant.lease.title", { id: l.id }), badge(l.state)),
     kv([
-      ["State", badge(l.state)], ["Form", l.form], ["Devices", num(l.devices)],
-      ["Start", when(l.start)], ["Activated", when(l.activated_at)], ["Ends", l.end ? when(l.end) : "open-ended"],
-      ["Ended", when(l.ended_at)], ["Reason", l.reason || "—"], ["Order", h("span", { class: "mono" }, l.order_id)],
-      ...(ctx.me.role === "tenant" ? [] : [["Tenant", h("span", { class: "mono" }, l.tenant_id)]]),
-      ["Placement", l.placement || "—"],
+      [t("tenant.k.state"), badge(l.state)], [t("tenant.k.form"), l.form], [t("tenant.k.devices"), num(l.devices)],
+      [t("tenant.k.start"), when(l.start)], [t("tenant.k.activated"), when(l.activated_at)],
+      [t("tenant.k.ends"), l.end ? when(l.end) : t("tenant.lease.openEndedShort")],
+      [t("tenant.k.ended"), when(l.ended_at)], [t("tenant.k.reason"), l.reason || "—"],
+      [t("tenant.k.order"), h("span", { class: "mono" }, l.order_id)],
+      ...(ctx.me.role === "tenant" ? [] : [[t("tenant.k.tenant"), h("span", { class: "mono" }, l.tenant_id)]]),
+      [t("tenant.k.placement"), l.placement || "—"],
+      ...(cost ? [[t("tenant.k.cost"), h("span", {}, h("strong", { testid: "lease-cost" }, yuan(cost.cost_to_date)),
+        h("span", { class: "muted" }, ` · ${t("tenant.k.costNote", { month: yuan(cost.this_month) })}`))]] : []),
     ], "lease-facts"),
     actions, status, extend,
-    h("h2", {}, open.length ? "Devices" : "Devices (released)"),
-    table(devCols, open.length ? open : past, { testid: "devices", empty: "No devices held." }),
-    open.length && past.length ? [h("h2", {}, "Earlier devices"), table(devCols, past, { testid: "past-devices" })] : null,
-    h("h2", {}, "Events"),
+    h("h2", {}, open.length ? t("tenant.lease.devices") : t("tenant.lease.released")),
+    table(devCols, open.length ? open : past, { testid: "devices", empty: t("tenant.lease.noDevices") }),
+    open.length && past.length ? [h("h2", {}, t("tenant.lease.earlier")), table(devCols, past, { testid: "past-devices" })] : null,
+    h("h2", {}, t("tenant.lease.events")),
     table([
-      { label: "At", value: (e) => when(e.at) },
-      { label: "From", value: (e) => e.from_state },
-      { label: "To", value: (e) => badge(e.to_state) },
-      { label: "By", value: (e) => e.actor || "system" },
-      { label: "Reason", value: (e) => e.reason },
-    ], l.events || [], { testid: "events", empty: "No events." }),
+      { label: t("tenant.c.at"), value: (e) => when(e.at) },
+      { label: t("tenant.c.from"), value: (e) => e.from_state },
+      { label: t("tenant.c.to"), value: (e) => badge(e.to_state) },
+      { label: t("tenant.c.by"), value: (e) => e.actor || t("tenant.lease.system") },
+      { label: t("tenant.c.reason"), value: (e) => e.reason },
+    ], l.events || [], { testid: "events", empty: t("tenant.lease.noEvents") }),
     jobs,
-    ctx.me.role === "tenant" ? h("p", {}, h("a", { href: "#/billing" }, "See this month's invoice draft →")) : null);
+    ctx.me.role === "tenant" ? h("p", {}, h("a", { href: "#/billing" }, t("tenant.lease.draftLink"))) : null);
 }
 
 function extendForm(ctx, l) {
-  const hours = text("extend_hours", "e.g. 24", "", "f");
+  const hours = text("extend_hours", "24", "", "f");
   const status = h("div", { testid: "extend-status" });
-  const submit = h("button", { type: "submit" }, "Extend");
+  const submit = h("button", { type: "submit" }, t("tenant.extend.button"));
   return h("form", { class: "panel inline", testid: "extend-form", novalidate: true, onsubmit: async (ev) => {
     ev.preventDefault();
     submit.disabled = true;
     try {
       // sent as typed: the API says what is wrong with a bad value and what it allows
       const after = await post(`/v1/leases/${encodeURIComponent(l.id)}/extend`, { hours: hours.value.trim() });
-      ctx.flash(`Lease ${l.id} now ends ${when(after.end)}.`);
+      ctx.flash(t("tenant.extend.done", { id: l.id, end: when(after.end) }));
       ctx.go(`/leases/${encodeURIComponent(l.id)}`);
     } catch (e) {
       status.replaceChildren(errorBox(e, "extend-error"));
@@ -264,138 +487,54 @@ function extendForm(ctx, l) {
       submit.disabled = false;
     }
   } },
-  h("h3", {}, "Extend this lease"),
-  h("div", { class: "row" }, field("Add hours", hours, `ends ${when(l.end)} now; the same devices must be free for the added time`),
-    submit),
+  h("h3", {}, t("tenant.extend.title")),
+  h("div", { class: "row" }, field(t("tenant.extend.hours"), hours, t("tenant.extend.help", { end: when(l.end) })), submit),
   status);
 }
 
-export function invoiceLines(lines) {
-  return table([
-    { label: "#", value: (x) => x.line_no, class: "num" },
-    { label: "Description", value: (x) => x.description || `${x.kind}: ${x.meter.replaceAll("_", " ")}` },
-    { label: "Lease", value: (x) => x.lease ? h("a", { href: `#/leases/${encodeURIComponent(x.lease)}`, class: "mono" }, x.lease) : "—" },
-    { label: "Model", value: (x) => x.model || "—" },
-    { label: "Site", value: (x) => x.site || "—" },
-    { label: "Node", value: (x) => x.node || "—" },
-    { label: "Quantity", value: (x) => `${num(x.quantity, 6)} ${x.price_unit}`, class: "num" },
-    { label: "Unit price", value: (x) => money(x.unit_price, 6), class: "num" },
-    { label: "Amount", value: (x) => money(x.amount), class: "num" },
-  ], lines, { testid: "invoice-lines", rowTestid: (x) => `line-${x.line_no}`, empty: "No charges in this period yet." });
+/**
+ * The banners above every tenant page, from the wallet (GET /v1/wallet: standing, runway) and the
+ * unpaid invoices (GET /v1/billing/invoices?status=issued): low balance, suspension, unpaid
+ * invoices, each with what to do. A member who may not read money gets none (its 403 is not an error).
+ */
+export async function banners() {
+  const quiet = (p) => p.catch((e) => {
+    if (e.status === 403 || e.status === 404) return null;
+    throw e;
+  });
+  const [w, unpaid] = await Promise.all([quiet(get("/v1/wallet")), quiet(get("/v1/billing/invoices", { status: "issued" }))]);
+  const out = [];
+  if (w && (w.standing === "suspend" || (w.suspended_leases || []).length)) {
+    out.push(h("div", { class: "banner danger", role: "alert", testid: "banner-suspended" },
+      h("strong", {}, t("tenant.banner.suspended", { n: (w.suspended_leases || []).length })), " ",
+      t("tenant.banner.suspendedAction", { warn: num(w.warn_hours, 1) })));
+  } else if (w && w.standing === "warn") {
+    out.push(h("div", { class: "banner warn", role: "status", testid: "banner-low-balance" },
+      h("strong", {}, t("tenant.banner.low", { balance: yuan(w.balance), hours: num(w.runway_hours, 1),
+        burn: yuan(w.burn_per_hour, 4), suspend: num(w.suspend_hours, 1) })), " ", t("tenant.banner.lowAction")));
+  }
+  if (unpaid && unpaid.length) {
+    const due = sumDec(unpaid.map((i) => i.amount_due));
+    out.push(h("div", { class: "banner warn", role: "status", testid: "banner-unpaid" },
+      h("strong", {}, t("tenant.banner.unpaid", { n: unpaid.length, amount: yuan(due) })), " ",
+      h("a", { href: "#/billing", testid: "banner-pay" }, t("tenant.banner.pay"))));
+  }
+  return out.length ? h("div", { class: "banners", testid: "banners" }, out) : null;
 }
 
-export function invoiceTotals(d) {
-  return kv([
-    ["Subtotal", yuan(d.subtotal)], ["Tax", yuan(d.tax)], ["Total", yuan(d.total)],
-    ["Vouchers (算力券)", yuan(d.vouchers)], ["Credits", yuan(d.credits)], ["Wallet", yuan(d.wallet)],
-    ["Amount due", h("strong", { testid: "amount-due" }, yuan(d.amount_due))],
-  ], "invoice-totals");
-}
-
-export function periodPicker(ctx, base, { allowEmpty = false } = {}) {
-  const value = ctx.query.has("period") ? ctx.query.get("period") : (allowEmpty ? "" : currentPeriod());
-  const input = h("input", { name: "period", type: "text", value, placeholder: allowEmpty ? "all months" : "YYYY-MM",
-    size: 9, "aria-label": "period (YYYY-MM)" });
-  return { value, el: h("form", { class: "filters", onsubmit: (ev) => {
-    ev.preventDefault();
-    ctx.go(`${base}?period=${encodeURIComponent(input.value.trim())}`);
-  } }, h("label", {}, "month ", input), h("button", { type: "submit" }, "Show")) };
-}
-
-/** Buttons that download an issued invoice as HTML (printable), CSV or JSON, through the API. */
-export function invoiceDownloads(inv, status) {
-  const get1 = (format) => h("button", { type: "button", class: "small", testid: `download-${format}-${inv.id}`,
-    title: `Download invoice ${inv.id} as ${format.toUpperCase()}`, onclick: async (ev) => {
-      ev.target.disabled = true;
-      try {
-        await download(`/v1/billing/invoices/${encodeURIComponent(inv.id)}`, `suanli-${inv.tenant}-${inv.period}-${inv.id}.${format}`,
-          { format });
-      } catch (e) {
-        status.replaceChildren(errorBox(e, "download-error"));
-      } finally {
-        ev.target.disabled = false;
-      }
-    } }, format.toUpperCase());
-  return h("span", { class: "buttons" }, get1("html"), get1("csv"), get1("json"));
-}
-
-/** The columns of a list of issued invoices (shared by the tenant's billing and the operator's tenant page). */
-export function invoiceColumns(status) {
-  return [
-    { label: "Invoice", value: invoiceLink },
-    { label: "Month", value: (i) => i.period },
-    { label: "Status", value: (i) => badge(i.status) },
-    { label: "Total", value: (i) => yuan(i.total), class: "num" },
-    { label: "Amount due", value: (i) => yuan(i.amount_due), class: "num" },
-    { label: "Issued", value: (i) => when(i.issued_at) },
-    { label: "Download", value: (i) => invoiceDownloads(i, status) },
-  ];
-}
-
-export function invoiceLink(inv) {
-  return h("a", { href: `#/invoices/${encodeURIComponent(inv.id)}`, class: "mono" }, inv.id);
-}
-
-/** One issued invoice as the ledger holds it (a tenant its own; the operator any). */
-export async function invoice(ctx) {
-  const [id] = ctx.params;
-  const inv = await get(`/v1/billing/invoices/${encodeURIComponent(id)}`);
-  const status = h("div", {});
-  return h("section", {},
-    title(`Invoice ${inv.id}`, badge(inv.status)),
-    kv([
-      ["Tenant", inv.tenant], ["Month", inv.period], ["Status", badge(inv.status)], ["Currency", inv.currency],
-      ["Issued", when(inv.issued_at)], ["Paid", when(inv.paid_at)], ["Voided", when(inv.voided_at)],
-      ["Download", invoiceDownloads(inv, status)],
-    ], "invoice-facts"),
-    status,
-    h("h2", {}, "Lines"),
-    invoiceLines(inv.lines),
-    invoiceTotals(inv),
-    inv.credit_notes.length ? [h("h2", {}, "Credit notes"), table([
-      { label: "Credit note", value: (n) => h("span", { class: "mono" }, n.id) },
-      { label: "Amount", value: (n) => yuan(n.amount), class: "num" },
-      { label: "Reason", value: (n) => n.reason },
-      { label: "To wallet", value: (n) => (n.to_wallet ? "yes" : "no") },
-      { label: "At", value: (n) => when(n.at) },
-    ], inv.credit_notes, { testid: "credit-notes" })] : null,
-    h("p", {}, ctx.me.role === "operator"
-      ? h("a", { href: `#/tenants/${encodeURIComponent(inv.tenant)}` }, `Tenant ${inv.tenant} →`)
-      : h("a", { href: "#/billing" }, "Billing →")));
-}
-
-export async function billing(ctx) {
-  const picker = periodPicker(ctx, "/billing");
-  const [draft, wallet, issued] = await Promise.all([
-    get(`/v1/invoices/${encodeURIComponent(picker.value)}`), get("/v1/wallet"), get("/v1/billing/invoices")]);
-  const downloads = h("div", {});
-  return h("section", {},
-    title("Billing"),
-    h("div", { class: "cards", testid: "wallet" },
-      card("Wallet balance", yuan(wallet.balance), "wallet-balance"),
-      card("Credits", yuan(wallet.credits)),
-      card("Accrued, not yet invoiced", yuan(wallet.accrued)),
-      card("Burn rate", `${yuan(wallet.burn_per_hour, 4)} / h`),
-      card("Runway", wallet.runway_hours === null ? "—" : `${num(wallet.runway_hours, 1)} h`,
-        undefined, wallet.prepaid ? `prepaid · ${wallet.standing}` : "billed monthly (no runway rule)")),
-    h("h2", {}, `Invoice draft ${draft.period}`),
-    h("p", { class: "muted", testid: "draft-meta" }, `${draft.status} as of ${when(draft.as_of)}; ${draft.records} metered records. `
-      + `Rounding: ${draft.rounding}.`),
-    picker.el,
-    invoiceLines(draft.lines),
-    invoiceTotals(draft),
-    h("div", { class: "actions" }, h("button", { type: "button", testid: "download-draft", onclick: async (ev) => {
-      ev.target.disabled = true;
-      try {
-        await download(`/v1/invoices/${encodeURIComponent(draft.period)}`,
-          `suanli-${ctx.me.name}-${draft.period}-${draft.status === "preview" ? "draft" : draft.id}.json`);
-      } catch (e) {
-        downloads.replaceChildren(errorBox(e, "download-error"));
-      } finally {
-        ev.target.disabled = false;
-      }
-    } }, draft.status === "preview" ? "Download draft (JSON)" : "Download (JSON)")),
-    h("h2", {}, "Issued invoices"),
-    downloads,
-    table(invoiceColumns(downloads), issued, { testid: "issued-invoices", rowTestid: (i) => `invoice-${i.id}`, empty: "No invoices issued yet: a month is invoiced after it ends." }));
+/** Sum decimal strings exactly (BigInt on a common scale), as a decimal string. */
+export function sumDec(values) {
+  const parts = values.map((v) => String(v).trim());
+  const scale = Math.max(0, ...parts.map((s) => (s.split(".")[1] || "").length));
+  let total = 0n;
+  for (const s of parts) {
+    const neg = s.startsWith("-");
+    const [i, f = ""] = s.replace("-", "").split(".");
+    const n = BigInt((i || "0") + f.padEnd(scale, "0"));
+    total += neg ? -n : n;
+  }
+  const neg = total < 0n;
+  const digits = (neg ? -total : total).toString().padStart(scale + 1, "0");
+  const out = scale ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return neg ? `-${out}` : out;
 }
