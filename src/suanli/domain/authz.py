@@ -112,6 +112,8 @@ class Action(StrEnum):
     READ_ECONOMICS = "read_economics"
     SET_INVESTMENT = "set_investment"
     READ_OVERVIEW = "read_overview"
+    RUN_WHATIF = "run_whatif"
+    READ_WHATIF = "read_whatif"
     PAY_SUPPLIER = "pay_supplier"
     READ_PAYOUTS = "read_payouts"
     CHECK_LEDGER = "check_ledger"
@@ -212,6 +214,9 @@ RULES: dict[Action, Rule] = {
     Action.SET_INVESTMENT: Rule("setting investment inputs (capex, opex, financing, life)", _OP,
                                 "only the operator enters investment inputs"),
     Action.READ_OVERVIEW: Rule("reading the operator's overview (start page figures)", _OP),
+    Action.RUN_WHATIF: Rule("running or cancelling a what-if simulation of the fleet", _OP,
+                            "only the operator simulates the fleet: what-if runs replay every tenant's orders"),
+    Action.READ_WHATIF: Rule("reading what-if runs", _OP),
     Action.PAY_SUPPLIER: Rule("paying a supplier", _OP),
     Action.READ_PAYOUTS: Rule("reading supplier payouts", _OP_SUPPLIER),
     Action.READ_SELLER_PROFILE: Rule("reading the seller's legal profile (printed on every invoice)", _EVERYONE),

@@ -8,7 +8,8 @@ database exactly one pass runs at a time and a replica that lost the lead writes
 Order matters: lease time first (reservations start, terms end), node owners (transfers that took
 effect), then prepaid tenants' runway
 (suspend or resume pay-as-you-go leases), then the engine mirror (provision/release), then usage
-from finished jobs, then node health (interrupt and re-place).
+from finished jobs, then node health (interrupt and re-place), then the capacity time series (a sample
+every ``capacity_sample_seconds``, hour and day aggregates, retention).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.errors import ConflictError, FencedError, SuanliError
-from suanli.service import token_uses
+from suanli.service import capacity, token_uses, whatif
 from suanli.service.engine import reconcile_leases
 from suanli.service.fleet import apply_transfers
 from suanli.service.health import check_health
@@ -72,4 +73,6 @@ def run_pass(p: Platform) -> dict[str, Any]:
         log.warning("usage collection failed: %s", e.message)
         out["usage_error"] = e.message
     out["health"] = check_health(p).__dict__
+    out["capacity"] = capacity.sample(p).__dict__  # the time series, when a sample is due (docs/capacity.md)
+    out["whatif_failed"] = whatif.fail_stale(p)  # what-if runs whose process stopped heartbeating
     return out

@@ -99,6 +99,9 @@ class PastOrder:
     running: bool = False
     remaining_s: float | None = None
     """For a lease running at the snapshot: its remaining fixed term (``None``: open-ended)."""
+    in_window: bool = True
+    """Granted inside the window (replayed as an arrival); a lease granted before it and still running
+    is only on the fleet at t=0."""
 
 
 @dataclass(frozen=True)
@@ -325,7 +328,7 @@ def demand(snap: LiveSnapshot, change: Change, mcode: Mapping[str, int]) -> list
             if rest > 0:
                 jobs.append(Job(0.0, max(rest, 1.0), req, g, initial=True))
         f = float(change.growth * _response(change, o.model))
-        if f <= 0:
+        if f <= 0 or not o.in_window:
             continue
         period = horizon / f
         t = o.arrival_s / f
