@@ -51,6 +51,9 @@ def overview(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         rows.append([f"{label} ({o.currency})", _money(m.now), _money(m.before), _signed(m.delta, "money")])
     rows.append([f"energy cost today / month ({o.currency})",
                  f"{_money(o.energy_cost_today)} / {_money(o.energy_cost_mtd)}", "", ""])
+    rows.append([f"power cost per hour now ({o.currency})", _money(o.power_cost_per_hour), "", ""])
+    rows.append(["idle: fragmented / unrented / down (device-eq.)",
+                 f"{o.idle.fragmented:f} / {o.idle.unrented:f} / {o.idle.down:f}", "", ""])
     c = o.counts
     counts: list[tuple[str, object]] = [("idle whole GPUs", c.idle_whole_gpus), ("fragmented GPUs", c.fragmented_gpus),
               ("down nodes", c.down_nodes), ("maintenance nodes", c.maintenance_nodes),

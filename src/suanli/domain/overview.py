@@ -58,6 +58,18 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class Idle:
+    """Idle capacity now, in device-equivalents (the capacity series' split)."""
+
+    fragmented: Decimal
+    """Free capacity the typical requests cannot use (FGD against the live mix)."""
+    unrented: Decimal
+    """Free capacity the typical requests can use (unrented whole capacity)."""
+    down: Decimal
+    """Devices on nodes down or in maintenance."""
+
+
+@dataclass(frozen=True)
 class Overview:
     as_of: datetime
     currency: str
@@ -76,7 +88,11 @@ class Overview:
     run_rate: Trend
     """Charges per hour of the leases held now vs 24 h earlier."""
     energy_cost_today: Decimal | None
+    """Power cost from midnight in the operator's time zone (sampled time; None: nothing sampled)."""
     energy_cost_mtd: Decimal | None
+    power_cost_per_hour: Decimal | None
+    """Facility power now × the sites' power prices."""
+    idle: Idle
     margin_mtd: Trend
     """Gross margin: commission − energy cost (commission alone while energy is not known)."""
     counts: Counts

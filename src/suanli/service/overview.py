@@ -17,8 +17,12 @@ is compared with (see :class:`suanli.domain.overview.Overview`):
 - **commission**: Σ charge × the lease's commission rate (the operator's part; the rest is the
   supplier share, floors aside).
 - **run-rate**: charges per hour of the allocations held at the instant (now, and 24 h earlier).
-- **energy cost** and the **margin** = commission − energy cost: the energy figures come from the
-  capacity series when it is sampled; until then they are ``None`` and the margin is the commission.
+- **measured utilisation**, the **idle split** (fragmented by FGD against the live mix, unrented
+  whole, down or in maintenance) and the **power cost per hour** now: :func:`suanli.service.capacity.now`;
+  utilisation 24 h earlier: the capacity series over the hour that ended then.
+- **energy cost** today (from midnight in the operator's time zone) and this month: the power cost of
+  the capacity series over those periods (:func:`suanli.service.capacity.report`: sampled time only),
+  and the **margin** = commission − energy cost.
 - **counts**: idle whole devices and partly held ("fragmented") devices on available nodes, down
   and maintenance nodes, suspended and interrupted leases (their state now, derived), issued
   invoices not paid, prepaid tenants whose runway is below their warning threshold.
@@ -31,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -40,13 +45,14 @@ from suanli.domain.capacity import DEVICE_MILLI
 from suanli.domain.fleet import NodeState
 from suanli.domain.invoices import InvoiceStatus
 from suanli.domain.money import SECONDS_PER_HOUR, round_line
-from suanli.domain.overview import Counts, LeaseHold, Overview, Trend
+from suanli.domain.overview import Counts, Idle, LeaseHold, Overview, Trend
 from suanli.domain.prices import PriceBook
 from suanli.ledger.postings import wallet
 from suanli.ledger.quotes import RateSegments
 from suanli.ledger.quotes import rate_at as quoted_rate_at
 from suanli.ledger.rating import add_months, month_of, period_bounds
 from suanli.ledger.wallets import RunwayPolicy, Standing, runway
+from suanli.service import capacity
 from suanli.service import quotes as quote_service
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
@@ -151,6 +157,15 @@ def overview(p: Platform, actor: Principal) -> Overview:
         unpaid = len(billing_store.list_invoices(s, tenant_id=None, status=InvoiceStatus.ISSUED))
         low = _low_runway(p, s)
     n = len(available)
+    live = capacity.now(p, actor)
+    then = capacity.report(p, actor, now - DAY - timedelta(hours=1), now - DAY).total
+    midnight = now.astimezone(ZoneInfo(p.settings.time_zone)).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = capacity.report(p, actor, midnight, now).total
+    month = capacity.report(p, actor, month_start, now).total
+    energy_today = round_line(today.power_cost, cur) if today.observed_seconds else None
+    energy_month = round_line(month.power_cost, cur) if month.observed_seconds else None
+    last = capacity.report(p, actor, last_start, last_end).total
+    energy_last = round_line(last.power_cost, cur)
 
     def rate_of(x: Decimal, per: Decimal) -> Decimal | None:
         return _frac(x / per) if per else None
@@ -166,18 +181,21 @@ def overview(p: Platform, actor: Principal) -> Overview:
     rev_now, com_now = rater.charges(holds, month_start, now)
     rev_before, com_before = rater.charges(holds, last_start, last_end)
     commission = Trend(round_line(com_now, cur), round_line(com_before, cur))
+    margin = Trend(round_line(com_now, cur) - (energy_month or 0), round_line(com_before, cur) - energy_last)
     return Overview(
         as_of=now, currency=cur, devices=n,
         allocation=Trend(rate_of(_held_at(holds, now, available), Decimal(n)),
                          rate_of(_held_at(holds, now - DAY, available), Decimal(n))),
-        utilisation=Trend(None, None),
+        utilisation=Trend(live.total.utilisation, then.utilisation),
         lease_rate=Trend(rate_of(_device_hours(holds, now - DAY, now, available), hours),
                          rate_of(_device_hours(holds, now - 2 * DAY, now - DAY, available), hours)),
         revenue_mtd=Trend(round_line(rev_now, cur), round_line(rev_before, cur)),
         commission_mtd=commission,
         run_rate=Trend(round_line(rater.per_hour(holds, now), cur), round_line(rater.per_hour(holds, now - DAY), cur)),
-        energy_cost_today=None, energy_cost_mtd=None,
-        margin_mtd=commission,
+        energy_cost_today=energy_today, energy_cost_mtd=energy_month,
+        power_cost_per_hour=round_line(live.power_cost_per_hour, cur),
+        idle=Idle(live.total.fragmented, live.total.unrented, live.total.down),
+        margin_mtd=margin,
         counts=Counts(
             idle_whole_gpus=idle, fragmented_gpus=fragmented,
             down_nodes=sum(1 for x in nodes if x.state is NodeState.DOWN),
@@ -187,9 +205,10 @@ def overview(p: Platform, actor: Principal) -> Overview:
         low_runway=tuple(low),
         sources={
             "allocation": "allocation records (granted time) at the instant; node states as they are now",
-            "utilisation": "no telemetry: not measured",
+            "utilisation": "telemetry where it reports (capacity series); null where nothing is measured",
+            "idle": "capacity now: fragmented by FGD against the live mix of typical requests",
             "lease_rate": "allocation records over the 24 h window",
             "revenue": "lease charges at quoted or list rates, before vouchers, packages and usage lines",
-            "energy": "not sampled yet",
-            "margin": "commission less energy cost (energy not known: commission only)",
+            "energy": "power cost of the capacity series (measured or modelled from TDP) x PUE x site price",
+            "margin": "commission less the energy cost of the same time (sampled time only)",
         })

@@ -28,4 +28,5 @@ def overview(p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
             **{k: _trend(getattr(o, k)) for k in ("allocation", "utilisation", "lease_rate", "revenue_mtd",
                                                   "commission_mtd", "run_rate", "margin_mtd")},
             "energy_cost_today": o.energy_cost_today, "energy_cost_mtd": o.energy_cost_mtd,
+            "power_cost_per_hour": o.power_cost_per_hour, "idle": asdict(o.idle),
             "counts": asdict(o.counts), "low_runway": list(o.low_runway), "sources": o.sources}

@@ -36,6 +36,14 @@ class OverviewCounts(BaseModel):
     low_runway_tenants: int = Field(description="prepaid tenants below their warning runway, or suspended")
 
 
+class OverviewIdle(BaseModel):
+    """Idle capacity now, device-equivalents."""
+
+    fragmented: Dec = Field(description="free capacity the typical requests cannot use (FGD)")
+    unrented: Dec = Field(description="free capacity the typical requests can use")
+    down: Dec = Field(description="devices on nodes down or in maintenance")
+
+
 class OverviewResponse(BaseModel):
     """The start page's figures. Comparisons: allocation, run-rate vs 24 h earlier; lease rate: the last
     24 h vs the 24 h before; revenue, commission, margin: this month to date vs last month over the same time."""
@@ -49,8 +57,10 @@ class OverviewResponse(BaseModel):
     revenue_mtd: MoneyTrend
     commission_mtd: MoneyTrend
     run_rate: MoneyTrend = Field(description="charges per hour of the leases held at the instant")
-    energy_cost_today: Money | None
+    energy_cost_today: Money | None = Field(description="power cost since midnight in the operator's time zone")
     energy_cost_mtd: Money | None
+    power_cost_per_hour: Money | None = Field(description="facility power now x the sites' power prices")
+    idle: OverviewIdle
     margin_mtd: MoneyTrend
     counts: OverviewCounts
     low_runway: list[str] = Field(description="names of the low-runway tenants")
