@@ -36,11 +36,13 @@ from suanli.api.routers import (
     overview,
     packages,
     prices,
+    reports_capacity,
     tenant_money,
     tokens,
     usage,
     vouchers,
     wallets,
+    whatif,
 )
 from suanli.console import mount_console
 from suanli.errors import SuanliError
@@ -140,7 +142,8 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
                 "background": replica(platform).status()}
 
     for r in (accounts, members, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, packages,
-              vouchers, billing, tenant_money, tokens, audit, overview, economics):
+              vouchers, billing, tenant_money, tokens, audit, overview, economics, whatif,
+              reports_capacity):
         app.include_router(r.router)
     mount_console(app)
     app.add_middleware(AuditContext)  # innermost: the request's actor for the audit trail

@@ -163,10 +163,11 @@ class Window:
 
 
 def windows(s: Session, start: datetime, end: datetime, nodes: Iterable[str] | None = None) -> list[Window]:
-    """Allocation windows (not drawn on a reservation, not zero-length) overlapping [start, end)."""
+    """Allocation windows (not drawn on a reservation, not zero-length) overlapping [start, end], the
+    instant ``end`` included (what holds a device at the sample instant)."""
     q = (select(NodeRow.name, DeviceRow.slot, AllocationRow.milli, AllocationRow.start_at, AllocationRow.end_at)
          .join(DeviceRow, DeviceRow.id == AllocationRow.device_id).join(NodeRow, NodeRow.id == DeviceRow.node_id)
-         .where(AllocationRow.drawn_from.is_(None), AllocationRow.start_at < end,
+         .where(AllocationRow.drawn_from.is_(None), AllocationRow.start_at <= end,
                 or_(AllocationRow.end_at.is_(None), and_(AllocationRow.end_at > start,
                                                          AllocationRow.end_at > AllocationRow.start_at))))
     if nodes is not None:
