@@ -99,6 +99,14 @@ export function fmtX(x, xFormat = "label") {
   return String(x);
 }
 
+/** An axis tick (a float ECharts chose, not a figure of ours): money with up to 4 places so ticks differ. */
+function axisValue(v, kind, currency) {
+  const s = String(Number(v.toPrecision(12)));
+  if (kind === "money") return fmtMoney(s, currency, { max: 4 });
+  if (kind === "percent") return fmtPercent(s, { max: 2 });
+  return fmtNumber(s, { max: 4 });
+}
+
 function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
@@ -167,7 +175,7 @@ function baseOption({ x, series, xFormat = "label", kind = "number", currency = 
     color: colors || palette(),
     animation: false,
     textStyle: { fontFamily: getComputedStyle(document.body).fontFamily, color: ink },
-    grid: { left: 8, right: 16, top: series.length > 1 ? 36 : 16, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 28, top: series.length > 1 ? 36 : 16, bottom: 8, containLabel: true },
     legend: series.length > 1 ? { type: "scroll", top: 0, textStyle: { color: ink } } : undefined,
     tooltip: {
       trigger: "axis",
@@ -188,7 +196,7 @@ function baseOption({ x, series, xFormat = "label", kind = "number", currency = 
     },
     yAxis: {
       type: "value",
-      axisLabel: { color: muted, formatter: (v) => fmtValue(String(v), kind === "count" ? "number" : kind, currency) },
+      axisLabel: { color: muted, formatter: (v) => axisValue(v, kind, currency) },
       splitLine: { lineStyle: { color: line } },
       max: kind === "percent" ? (e) => Math.max(1, e.max) : undefined,
     },
@@ -216,7 +224,7 @@ export function lineChart(el, opts) {
 export function stackedArea(el, opts) {
   return figure(el, opts, () => ({
     ...baseOption(opts, opts.colors),
-    series: opts.series.map((s) => ({ name: s.name, type: "line", stack: "total", showSymbol: false,
+    series: opts.series.map((s) => ({ name: s.name, type: "line", stack: "total", showSymbol: opts.x.length < 40,
       areaStyle: { opacity: 0.75 }, lineStyle: { width: 1 }, data: toNumbers(s.values) })),
   }));
 }

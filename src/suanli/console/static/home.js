@@ -9,7 +9,7 @@
 import { get } from "./api.js";
 import { barChart, cellGrid, colorFor, fmtValue, lineChart, stackedArea } from "./charts.js";
 import { fmtDateTime, fmtMoney, fmtNumber, fmtPercent, register, t } from "./i18n.js";
-import { errorBox, h } from "./ui.js";
+import { errorBox, h, roundDec } from "./ui.js";
 
 register({
   en: {
@@ -28,14 +28,19 @@ register({
     "home.energy": "Energy cost",
     "home.energyValue": "{today} today · {month} this month",
     "home.energyUnknown": "not sampled yet",
+    "home.powerNow": "{value}/h now",
+    "home.idle": "Idle capacity",
+    "home.idleSplit": "{fragmented} fragmented · {unrented} unrented · {down} down",
+    "home.deviceEq": "device-equivalents",
     "home.margin": "Margin this month",
+    "home.marginNote": "commission less energy cost",
     "home.vs24h": "vs 24 h ago",
     "home.vsPrev24h": "vs the 24 h before",
     "home.vsLastMonth": "vs last month, same days",
     "home.devices": "{n} devices on available nodes",
     "home.needs": "Needs a look",
     "home.c.idle_whole_gpus": "Idle whole GPUs",
-    "home.c.fragmented_gpus": "Fragmented GPUs",
+    "home.c.fragmented_gpus": "Partly held GPUs",
     "home.c.down_nodes": "Down nodes",
     "home.c.maintenance_nodes": "Nodes in maintenance",
     "home.c.suspended_leases": "Suspended leases",
@@ -77,14 +82,19 @@ register({
     "home.energy": "电费",
     "home.energyValue": "今日 {today} · 本月 {month}",
     "home.energyUnknown": "尚未采样",
+    "home.powerNow": "当前 {value}/小时",
+    "home.idle": "空闲算力",
+    "home.idleSplit": "碎片 {fragmented} · 未出租 {unrented} · 停机 {down}",
+    "home.deviceEq": "卡当量",
     "home.margin": "本月毛利",
+    "home.marginNote": "平台佣金减电费",
     "home.vs24h": "较 24 小时前",
     "home.vsPrev24h": "较前 24 小时",
     "home.vsLastMonth": "较上月同期",
     "home.devices": "可用节点上共 {n} 张卡",
     "home.needs": "需要关注",
     "home.c.idle_whole_gpus": "空闲整卡",
-    "home.c.fragmented_gpus": "碎片卡",
+    "home.c.fragmented_gpus": "部分占用的卡",
     "home.c.down_nodes": "故障节点",
     "home.c.maintenance_nodes": "维护中节点",
     "home.c.suspended_leases": "已暂停租约",
@@ -155,6 +165,14 @@ function tile(testid, label, value, exact, sub, trendNode, before) {
     sub ? h("div", { class: "tile-sub" }, sub) : null);
 }
 
+/** fragmented + unrented + down, added exactly on the decimal strings (3 places at most). */
+function idleTotal(idle) {
+  const milli = (v) => BigInt(roundDec(v, 3).replace(/[,.]/g, ""));
+  const sum = milli(idle.fragmented) + milli(idle.unrented) + milli(idle.down);
+  const str = sum.toString().padStart(4, "0");
+  return `${str.slice(0, -3)}.${str.slice(-3)}`;
+}
+
 function tiles(o) {
   const cur = o.currency;
   const util = o.utilisation.now === null ? t("home.notMeasured") : t("home.utilisation", { value: fmtPercent(o.utilisation.now) });
@@ -171,8 +189,13 @@ function tiles(o) {
     tile("tile-run-rate", t("home.runRate"), t("home.perHour", { value: fmtMoney(o.run_rate.now, cur) }), o.run_rate.now,
       null, delta(o.run_rate, "money", cur, t("home.vs24h")), o.run_rate.before),
     tile("tile-energy", t("home.energy"), o.energy_cost_mtd === null ? "—" : fmtMoney(o.energy_cost_mtd, cur),
-      o.energy_cost_mtd, energy, null, o.energy_cost_today),
-    tile("tile-margin", t("home.margin"), fmtMoney(o.margin_mtd.now, cur), o.margin_mtd.now, o.sources?.margin,
+      o.energy_cost_mtd, [energy, o.power_cost_per_hour === null ? null
+        : h("div", {}, t("home.powerNow", { value: fmtMoney(o.power_cost_per_hour, cur) }))], null, o.energy_cost_today),
+    tile("tile-idle", t("home.idle"), fmtNumber(idleTotal(o.idle), { max: 2 }), idleTotal(o.idle),
+      t("home.idleSplit", { fragmented: fmtNumber(o.idle.fragmented, { max: 2 }),
+        unrented: fmtNumber(o.idle.unrented, { max: 2 }), down: fmtNumber(o.idle.down, { max: 2 }) }), null,
+      null),
+    tile("tile-margin", t("home.margin"), fmtMoney(o.margin_mtd.now, cur), o.margin_mtd.now, t("home.marginNote"),
       delta(o.margin_mtd, "money", cur, t("home.vsLastMonth")), o.margin_mtd.before));
 }
 
