@@ -76,6 +76,8 @@ COMMANDS: dict[str, Lazy] = {
     "token": Lazy("suanli.cli.tokens:token_app", "Your API tokens: list, create (scoped: full, read-only, one lease; "
                   "with an expiry), revoke."),
     "sim": Lazy("suanli.cli.sim:app", "Trace-driven simulation of the placement engine."),
+    "whatif": Lazy("suanli.cli.whatif:app", "What-if on the live fleet (operator): replay recent orders with another "
+                   "policy, a price change, nodes added or removed, demand growth; the result next to today."),
     "bench": Lazy("suanli.cli.bench:app",
                   "Benchmarks that print figures: placement (FGD protocol, scale), concurrent orders, usage "
                   "ingestion, billing."),
@@ -90,6 +92,8 @@ COMMANDS: dict[str, Lazy] = {
     "report": Lazy("suanli.cli.report:app", "Business reports (operator): utilisation, idle and fragmented capacity, "
                    "energy, revenue, margin, payback."),
     "statement": Lazy("suanli.cli.money:statement_app", "Supplier statements and the operator's revenue report."),
+    "economics": Lazy("suanli.cli.economics:economics_app", "Investment inputs (operator): capex per node, opex per "
+                      "site, life, financing; show, set, import a CSV/JSON file."),
 }
 
 
