@@ -1,0 +1,44 @@
+"""``suanli whatif`` as the operator types it: a run on the live fleet followed to the end (figures next
+to today's), show, list; bad parameters are refused with the field named; a tenant is refused."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from cli_harness import Cli
+
+from suanli.testing.clock import FakeClock
+
+
+def test_whatif_through_the_cli(cli: Cli, tokens: dict[str, str], clock: FakeClock) -> None:
+    op, acme = tokens["operator"], tokens["acme"]
+    for _ in range(4):
+        r = cli("order", "create", "--form", "gpu", "--quantity", "2", "--model", "L20", "--hours", "3", token=acme)
+        assert r.exit_code == 0, r.output
+        clock.advance(hours=2)
+    run = cli.json("whatif", "run", "--days", "1", "--price-change", "10%", "--add-nodes", "H800:1@sh-east-1",
+                   "--growth", "1.5", "--poll", "0.01", token=op)
+    assert run["state"] == "done", run
+    res = run["result"]
+    assert Decimal(res["changed"]["revenue"]) > Decimal(res["baseline"]["revenue"]) > 0
+    assert res["changed"]["available_devices"] == res["baseline"]["available_devices"] + 8
+    assert run["params"]["price_change_pct"] == "10" and run["params"]["growth"] == "1.5"
+
+    shown = cli("whatif", "show", run["id"], token=op)
+    assert shown.exit_code == 0, shown.output
+    assert "lease rate %" in shown.stdout and res["baseline"]["revenue"] in shown.stdout
+    assert res["changed"]["revenue"] in shown.stdout and res["actual"]["revenue_at_list"] in shown.stdout
+    assert [x["id"] for x in cli.json("whatif", "list", token=op)] == [run["id"]]
+    assert run["id"] in cli("whatif", "list", token=op).stdout
+
+    r = cli("whatif", "run", "--add-nodes", "H800:1@mars-1", token=op)
+    assert r.exit_code == 1 and "add_nodes[0].site" in r.output and "sh-east-1" in r.output
+    r = cli("whatif", "run", "--policy", "magic", token=op)
+    assert r.exit_code == 1 and "allowed" in r.output
+    r = cli("whatif", "run", "--add-nodes", "lots", token=op)
+    assert r.exit_code == 2 and "MODEL:COUNT@SITE" in r.output
+    r = cli("whatif", "run", "--growth", "0", token=op)
+    assert r.exit_code == 1 and "growth" in r.output
+    r = cli("whatif", "list", token=acme)
+    assert r.exit_code == 1 and "operator" in r.output
+    assert len(cli.json("whatif", "list", token=op)) == 1  # nothing written by the refused runs
