@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -17,8 +16,8 @@ from sqlalchemy import func, select
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.drivers.telemetry import DeviceSample, TelemetryReader, facility_kwh, select_telemetry
-from suanli.service.placement import snapshot
 from suanli.service.platform import Platform
+from suanli.store import capacity_series as capacity_store
 from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
 from suanli.store.engine_tables import JobRow, SlaCreditRow
@@ -76,13 +75,18 @@ def collect(p: Platform, actor: Principal, reader: TelemetryReader | None = None
         nodes = fleet_store.list_nodes(s)
         sites = {x.name: x for x in fleet_store.list_sites(s)}
         m.nodes.update(n.state.value for n in nodes)
-        snap = snapshot(p, s, now, now + timedelta(seconds=1))
-        for (node, slot), dev in snap.slot_device.items():
+        # held = what allocations hold at this instant (not the placement snapshot's "not free": a
+        # device without a list price, or under its floor, is not for sale, yet nobody holds it)
+        milli: dict[tuple[str, int], int] = {}
+        for w in capacity_store.windows(s, now, now):
+            if w.start <= now and (w.end is None or w.end > now):
+                milli[(w.node, w.slot)] = milli.get((w.node, w.slot), 0) + w.milli
+        for dev in lease_store.device_versions(s):
             key = (dev.model, dev.site)
             if dev.node_state != "available":
                 continue
             m.devices[key] = m.devices.get(key, 0) + 1
-            held = Decimal(1000 - int(snap.state.dev_free_milli[node, slot])) / 1000
+            held = Decimal(min(1000, milli.get((dev.node, dev.slot), 0))) / 1000
             m.allocated[key] = m.allocated.get(key, Decimal(0)) + held
         m.leases.update(lease_store.count_by_state(s, now))  # as they are now (reads never write)
         m.jobs.update(dict(s.execute(select(JobRow.state, func.count()).group_by(JobRow.state)).all()))
