@@ -122,6 +122,7 @@ def test_tenant_extends_a_fixed_term_lease(server: Any, sign_in: Callable[..., P
     # and the operator's fleet counts both leases' devices as in use (fixed term and open-ended)
     page.get_by_role("button", name="Sign out").click()
     sign_in(server, "operator")
+    page.goto(f"{server.console}#/fleet")
     nodes = [lease["allocations"][0]["node"], open_ended["allocations"][0]["node"]]
     for node in set(nodes):
         expect(page.get_by_test_id(f"node-{node}").locator("td").nth(5)).to_have_text(str(nodes.count(node)))

@@ -32,6 +32,8 @@ def test_operator_sees_the_fleet_leases_of_every_tenant_and_revenue(
     available = [n for n in nodes if n["state"] == "available"]
 
     page = sign_in(server, "operator")
+    expect(page).to_have_url(re.compile(r"#/(home|fleet)$"))  # the start page: the overview once it exists
+    page.get_by_role("link", name="Fleet", exact=True).click()
     expect(page).to_have_url(re.compile(r"#/fleet$"))
     expect(page.get_by_test_id("card-sites")).to_contain_text(str(len({n["site"] for n in nodes})))
     expect(page.get_by_test_id("card-nodes")).to_contain_text(f"{len(nodes)}")
@@ -50,8 +52,9 @@ def test_operator_sees_the_fleet_leases_of_every_tenant_and_revenue(
     page.get_by_role("link", name="Leases").click()
     expect(page.get_by_test_id(f"lease-{two['id']}")).to_contain_text("demo-tenant")
     expect(page.get_by_test_id(f"lease-{one['id']}")).to_contain_text("beta-lab")
-    page.get_by_role("combobox").select_option("ended")
-    expect(page.get_by_test_id("leases")).to_contain_text("No ended leases")
+    page.get_by_test_id("leases-filter-state").select_option("ended")
+    expect(page.get_by_test_id("leases")).to_contain_text("Nothing matches these filters")
+    expect(page).to_have_url(re.compile(r"#/all-leases\?state=ended$"))  # the filter is in the link
     shots(page, "operator-leases")
 
     # the operator may end a tenant's lease from its page

@@ -45,6 +45,7 @@ def previous_month(now: datetime) -> str:
 def test_operator_marks_a_node_down_with_a_reason_and_back(server: Any, sign_in: Callable[..., Page],
                                                            shots: Callable[[Page, str], None]) -> None:
     page = sign_in(server, "operator")
+    page.goto(f"{server.console}#/fleet")
     expect(page.get_by_test_id("node-sz-4090-03")).to_contain_text("available")
     page.get_by_test_id("change-sz-4090-03").click()
     expect(page.locator("#ns-node")).to_have_value("sz-4090-03")

@@ -1,0 +1,104 @@
+"""What issue 13 found on the operator's fleet and revenue pages: an issued month's revenue page said
+"No issued invoices in this month" under its own invoice count; suspended and interrupted leases were
+counted as live; a down node looked like any other. And the lists: filters from a link, sort, paging."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+
+def previous_month(now: datetime) -> str:
+    return (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
+def test_an_issued_month_lists_its_invoices_and_who_the_charges_belong_to(
+        server: Any, sign_in: Callable[..., Page]) -> None:
+    # usage reported by a metering agent with no node: the operator's own revenue, no supplier share
+    period = previous_month(datetime.now(UTC))
+    r = server.api("operator", "POST", "/v1/usage/events", json={
+        "id": "rev-test-1", "source": "console-test", "type": "device_seconds", "subject": "demo-tenant",
+        "time": f"{period}-15T10:00:00Z", "data": {"quantity": "7200", "model": "L20", "site": "sz-edge-1"}})
+    assert r.status_code == 202, r.text
+    inv = server.api("operator", "POST", "/v1/billing/invoices", json={"tenant": "demo-tenant", "period": period})
+    assert inv.status_code == 201, inv.text
+    invoice = inv.json()
+    report = server.api("operator", "GET", "/v1/statements/revenue", params={"period": period}).json()
+    assert report["invoices"] == 1 and report["by_supplier"] == {}  # what the page showed as "no invoices"
+
+    page = sign_in(server, "operator")
+    page.goto(f"{server.console}#/revenue?period={period}")
+    expect(page.get_by_test_id("rev-invoices")).to_contain_text("1")
+    expect(page.get_by_test_id("rev-charges")).to_contain_text(f"¥{Decimal(report['charges']):,.2f}")
+    expect(page.get_by_test_id(f"issued-{invoice['id']}")).to_contain_text("demo-tenant")
+    expect(page.get_by_test_id(f"issued-{invoice['id']}")).to_contain_text(f"¥{Decimal(invoice['total']):,.2f}")
+    expect(page.locator("main")).not_to_contain_text("No issued invoices in this month")
+    expect(page.get_by_test_id("by-supplier")).to_contain_text("operator's own")
+    # the month's draft is the issued invoice now: it is not listed as "not yet issued"
+    expect(page.get_by_test_id("draft-demo-tenant")).to_have_count(0)
+
+    # a month with none says so, once
+    page.goto(f"{server.console}#/revenue?period=2020-01")
+    expect(page.get_by_test_id("issued-invoices")).to_have_text("No issued invoices in this month.")
+    expect(page.get_by_test_id("by-supplier")).to_have_count(0)
+
+
+def test_fleet_counts_live_leases_by_state_and_marks_a_down_node(server: Any, sign_in: Callable[..., Page]) -> None:
+    r = server.api("tenant", "POST", "/v1/orders", json={"form": "gpu", "quantity": 1, "models": ["L20"]})
+    assert r.status_code == 201, r.text
+    r = server.api("operator", "POST", "/v1/nodes/sz-4090-03/state", json={"state": "down", "reason": "PSU"})
+    assert r.status_code == 200, r.text
+    counts = {s: len(server.api("operator", "GET", "/v1/leases", params={"state": s}).json()["items"])
+              for s in ("active", "suspended", "interrupted")}
+
+    page = sign_in(server, "operator")
+    page.goto(f"{server.console}#/fleet")
+    expect(page.get_by_test_id("card-leases")).to_contain_text(str(counts["active"]))
+    expect(page.get_by_test_id("card-suspended")).to_contain_text(str(counts["suspended"]))
+    expect(page.get_by_test_id("card-interrupted")).to_contain_text(str(counts["interrupted"]))
+    expect(page.get_by_test_id("card-down")).to_contain_text("1")
+    down = page.get_by_test_id("node-sz-4090-03")
+    expect(down).to_have_class(re.compile(r"\brow-down\b"))
+    expect(down.get_by_test_id("state")).to_have_text("down")
+    assert page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=node-sz-4090-03] td')).backgroundColor") \
+        != page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=nodes] tbody tr:not(.row-down) td')).backgroundColor")
+
+    # the card links to the filtered list; the filter is read from the hash
+    page.get_by_test_id("card-down").get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"#/fleet\?state=down$"))
+    expect(page.get_by_test_id("nodes").locator("tbody tr")).to_have_count(1)
+    expect(page.get_by_test_id("nodes-filter-state")).to_have_value("down")
+    expect(page.get_by_test_id("nodes-range")).to_contain_text("1–1 of 1")
+
+
+def test_lists_sort_page_and_search(server: Any, sign_in: Callable[..., Page]) -> None:
+    nodes = server.api("operator", "GET", "/v1/nodes").json()
+    page = sign_in(server, "operator")
+    page.goto(f"{server.console}#/fleet")
+    table = page.get_by_test_id("nodes")
+    names = sorted(n["name"] for n in nodes)
+    expect(table.locator("tbody tr").first).to_contain_text(names[0])
+    expect(page.get_by_test_id("nodes-range")).to_contain_text(f"1–{len(nodes)} of {len(nodes)}")
+    # sort by name, descending (second click), announced by aria-sort
+    page.get_by_test_id("nodes-sort-name").click()
+    expect(table.locator("th[aria-sort=descending]")).to_have_count(1)
+    expect(table.locator("tbody tr").first).to_contain_text(names[-1])
+    expect(page).to_have_url(re.compile(r"sort=-name"))
+    # devices sort numerically
+    page.get_by_test_id("nodes-sort-devices").click()
+    first = table.locator("tbody tr").first.locator("td").nth(4).inner_text()
+    assert int(first) == min(n["devices"] for n in nodes)
+    # search narrows; the range says how many
+    page.get_by_test_id("nodes-search").fill("h800")
+    h800 = [n for n in nodes if "h800" in (n["name"] + n["model"]).lower()]
+    expect(table.locator("tbody tr")).to_have_count(len(h800))
+    expect(page.get_by_test_id("nodes-range")).to_contain_text(f"of {len(h800)}")
+    # the state survives a reload (it is in the hash)
+    page.reload()
+    expect(page.get_by_test_id("nodes-search")).to_have_value("h800")
+    expect(page.get_by_test_id("nodes").locator("tbody tr")).to_have_count(len(h800))
