@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from suanli.api.app import create_app
 from suanli.domain.accounts import Principal
-from suanli.service import accounts
+from suanli.service import accounts, capacity
 from suanli.service.platform import Platform
 from suanli.testing.clock import FakeClock
 
@@ -122,3 +122,26 @@ def test_only_the_operator_reads_the_overview(http: Http) -> None:
         assert r.status_code == 403, r.text
         assert "overview" in r.json()["error"]["message"]
     assert c.get(URL).status_code == 401
+
+
+def test_energy_cost_and_margin_come_from_the_capacity_series(http: Http, demo: Platform, clock: FakeClock) -> None:
+    c, op = http
+    a = account(c, op, "a")
+    order(c, a, {"form": "gpu", "quantity": 4, "models": ["L20"]})
+    before = c.get(URL, headers=op).json()
+    assert before["energy_cost_mtd"] is None and before["energy_cost_today"] is None  # nothing sampled yet
+    assert before["margin_mtd"]["now"] == before["commission_mtd"]["now"]
+    for _ in range(3):  # the background pass samples every minute
+        clock.advance(seconds=demo.settings.capacity_sample_seconds)
+        capacity.sample(demo)
+    o = c.get(URL, headers=op).json()
+    month = c.get("/v1/reports/capacity", params={"start": "2026-11-01T00:00:00Z", "end": o["as_of"]},
+                  headers=op).json()
+    assert o["energy_cost_mtd"] == month["total"]["power_cost"] and Decimal(o["energy_cost_mtd"]) > 0
+    # today starts at midnight in Asia/Shanghai (16:00 UTC the day before): the samples are all today's
+    assert o["energy_cost_today"] == o["energy_cost_mtd"]
+    assert Decimal(o["margin_mtd"]["now"]) == Decimal(o["commission_mtd"]["now"]) - Decimal(o["energy_cost_mtd"])
+    now = c.get("/v1/reports/capacity/now", headers=op).json()
+    assert o["power_cost_per_hour"] == now["power_cost_per_hour"]
+    assert o["idle"] == {k: now["total"][k] for k in ("fragmented", "unrented", "down")}
+    assert o["utilisation"]["now"] is None  # no telemetry on this machine's fake fleet
