@@ -335,11 +335,12 @@ class Grant:
     def lease_view(self, lease: Lease) -> Lease:
         """The lease as this actor may see it: whole for the operator and the owning tenant; for a
         supplier only its devices on the supplier's nodes (occupancy), without the placement
-        reasoning (which can name other suppliers' nodes)."""
+        reasoning (which can name other suppliers' nodes) and without the reason of its state (a
+        tenant's own words, or its name: "ended by ...")."""
         if self.scope is not Scope.OWN_SUPPLIER:
             return lease
         mine = tuple(a for a in lease.allocations if a.supplier == self.actor.supplier)
-        return replace(lease, allocations=mine, placement="")
+        return replace(lease, allocations=mine, placement="", reason="")
 
 
 def allowed(role: Role, action: Action) -> bool:

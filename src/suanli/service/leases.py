@@ -98,7 +98,8 @@ def list_leases(p: Platform, actor: Principal, *, state: str | None = None, offs
 
 def get_lease(p: Platform, actor: Principal, lease_id: str) -> tuple[Lease, list[dict[str, Any]]]:
     """One lease and its events, as :func:`list_leases` shows it (another's answers 404). A supplier
-    sees who caused an event only when it was the platform (``system``): never a tenant's account."""
+    sees who caused an event only when it was the platform (``system``): never a tenant's account, and
+    no reason (a tenant's own words, the placement reasoning that names nodes)."""
     grant = authorize(actor, Action.READ_LEASES)
     tenant_id, supplier = grant.lease_filter
     grant.check_lease(lease_id)
@@ -106,8 +107,8 @@ def get_lease(p: Platform, actor: Principal, lease_id: str) -> tuple[Lease, list
     with p.read() as s:
         lease = store.get_lease(s, lease_id, tenant_id=tenant_id, supplier=supplier, now=now)
         events = store.lease_events(s, lease_id, now=now)
-    if supplier is not None:
-        events = [e | {"actor": e["actor"] if e["actor"] == SYSTEM.name else "hidden"} for e in events]
+    if supplier is not None:  # occupancy: states and times; no reasons (a tenant's words, placement reasoning)
+        events = [e | {"actor": e["actor"] if e["actor"] == SYSTEM.name else "hidden", "reason": ""} for e in events]
     return grant.lease_view(lease), events
 
 

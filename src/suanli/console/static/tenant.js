@@ -448,7 +448,8 @@ export async function lease(ctx) {
       [t("tenant.k.ends"), l.end ? when(l.end) : t("tenant.lease.openEndedShort")],
       [t("tenant.k.ended"), when(l.ended_at)], [t("tenant.k.reason"), l.reason || "—"],
       [t("tenant.k.order"), h("span", { class: "mono" }, l.order_id)],
-      ...(ctx.me.role === "tenant" ? [] : [[t("tenant.k.tenant"), h("span", { class: "mono" }, l.tenant_id)]]),
+      // a supplier sees its devices' occupancy, never who the tenant is
+      ...(ctx.me.role === "operator" ? [[t("tenant.k.tenant"), h("span", { class: "mono" }, l.tenant_id)]] : []),
       [t("tenant.k.placement"), l.placement || "—"],
       ...(cost ? [[t("tenant.k.cost"), h("span", {}, h("strong", { testid: "lease-cost" }, yuan(cost.cost_to_date)),
         h("span", { class: "muted" }, ` · ${t("tenant.k.costNote", { month: yuan(cost.this_month) })}`))]] : []),
