@@ -3,6 +3,7 @@ import { ApiError, call, get, setToken, token } from "./api.js";
 import { LANGS, applyLang, fmtDateTime, lang, register, setLang, setTimeZone, t, timeZone } from "./i18n.js";
 import { errorBox, h } from "./ui.js";
 import * as audit from "./audit.js";
+import * as economics from "./economics.js";
 import * as home from "./home.js";
 import * as jobs from "./jobs.js";
 import * as members from "./members.js";
@@ -12,6 +13,7 @@ import * as packages from "./packages.js";
 import * as supplier from "./supplier.js";
 import * as tenant from "./tenant.js";
 import * as tokens from "./tokens.js";
+import * as whatif from "./whatif.js";
 
 register({
   en: {
@@ -90,6 +92,9 @@ export const ROUTES = [
   { re: /^\/tenants$/, roles: ["operator"], nav: "nav.tenants", render: money.tenants },
   { re: /^\/tenants\/([^/]+)$/, roles: ["operator"], render: money.tenant },
   { re: /^\/revenue$/, roles: ["operator"], nav: "nav.revenue", render: operator.revenue },
+  { re: /^\/whatif$/, roles: ["operator"], nav: "whatif.nav", render: whatif.page },
+  { re: /^\/whatif\/([^/]+)$/, roles: ["operator"], render: whatif.page },
+  { re: /^\/economics$/, roles: ["operator"], nav: "econ.nav", render: economics.page },
   { re: /^\/statement$/, roles: ["supplier"], nav: "nav.statement", render: supplier.statement },
   { re: /^\/nodes$/, roles: ["supplier"], nav: "nav.nodes", render: supplier.nodes, live: true },
   { re: /^\/earnings$/, roles: ["supplier"], nav: "nav.earnings", render: supplier.earnings },
