@@ -231,9 +231,23 @@ def test_counts_link_to_lists_filtered_to_that_many_rows(server: Any, sign_in: C
     for n in nodes[-2:]:
         r = server.api("operator", "POST", f"/v1/nodes/{n['name']}/state", json={"state": "down", "reason": "psu"})
         assert r.status_code == 200, r.text
+    # a prepaid tenant with an empty wallet: the background pass suspends its lease for the balance
+    low = server.api("operator", "POST", "/v1/accounts", json={"name": "lowbal", "role": "tenant"}).json()
+    r = server.api("operator", "PUT", "/v1/wallet/policy", json={"tenant": "lowbal", "warn_hours": "24",
+                                                               "suspend_hours": "1"})
+    assert r.status_code == 200, r.text
+    lease = place(server, low["token"], form="gpu", quantity=1)
+    deadline = time.monotonic() + 60
+    while server.api("operator", "GET", f"/v1/leases/{lease['id']}").json()["state"] != "suspended":
+        assert time.monotonic() < deadline, "the background pass did not suspend the lease"
+        time.sleep(0.2)  # polling the real server's background pass, bounded by the deadline
     page = sign_in(server, "operator")
-    count = page.get_by_test_id("count-down_nodes")
-    expect(count).to_have_attribute("data-value", "2")
-    count.click()
-    expect(page).to_have_url(re.compile(r"#/fleet\?state=down$"))
-    expect(page.get_by_test_id("nodes").locator("tbody tr")).to_have_count(2)
+    for key, n, link, rows in (("down_nodes", 2, r"#/fleet\?state=down$", "nodes"),
+                               ("suspended_leases", 1, r"#/all-leases\?state=suspended$", "leases"),
+                               ("low_runway_tenants", 1, r"#/tenants\?runway=low$", "tenants")):
+        page.goto(f"{server.console}#/home")
+        count = page.get_by_test_id(f"count-{key}")
+        expect(count).to_have_attribute("data-value", str(n))
+        count.click()
+        expect(page).to_have_url(re.compile(link))
+        expect(page.get_by_test_id(rows).locator("tbody tr")).to_have_count(n)

@@ -125,15 +125,17 @@ register({
 /** The periods of the selector, in hours. */
 export const PERIODS = { "24h": 24, "7d": 24 * 7, "30d": 24 * 30, "90d": 24 * 90 };
 
-/** Where each count leads: a list filtered by the hash query. */
+/** Where each count leads: a list filtered (or sorted) by the hash query (the lists' filters: ui.js listView).
+ * The fleet list has no filter by free capacity: the device counts open the available nodes, most free
+ * first (idle) or most allocated first (partly held); unpaid invoices open the tenants that have some. */
 export const COUNT_LINKS = {
-  idle_whole_gpus: "#/fleet?free=whole",
-  fragmented_gpus: "#/fleet?free=partial",
+  idle_whole_gpus: "#/fleet?state=available&sort=-free",
+  fragmented_gpus: "#/fleet?state=available&sort=-allocated",
   down_nodes: "#/fleet?state=down",
   maintenance_nodes: "#/fleet?state=maintenance",
   suspended_leases: "#/all-leases?state=suspended",
   interrupted_leases: "#/all-leases?state=interrupted",
-  unpaid_invoices: "#/revenue?status=issued",
+  unpaid_invoices: "#/tenants?unpaid=yes",
   low_runway_tenants: "#/tenants?runway=low",
 };
 const BAD_COUNTS = new Set(["down_nodes", "interrupted_leases", "unpaid_invoices", "low_runway_tenants"]);
