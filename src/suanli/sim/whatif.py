@@ -161,6 +161,7 @@ class Outcome:
     energy_cost: Decimal
     margin: Decimal
     orders: int
+    """Orders arriving within the horizon (the leases on the fleet at t=0 not counted)."""
     started: int
     rejected: int
     waiting: int
@@ -188,11 +189,13 @@ class WhatIfResult:
     seed: int
     price_list: str
     currency: str
+    priced_at: datetime
+    """The list prices in force at this instant (the snapshot's) rate both runs."""
 
     def to_json(self) -> dict[str, Any]:
         return {"baseline": self.baseline.to_json(), "changed": self.changed.to_json(),
                 "horizon_days": self.horizon_days, "seed": self.seed, "price_list": self.price_list,
-                "currency": self.currency}
+                "currency": self.currency, "priced_at": self.priced_at.isoformat()}
 
 
 # ----------------------------------------------------------------------------------- validation
@@ -369,8 +372,9 @@ def one_run(snap: LiveSnapshot, nodes: Sequence[FleetNode], prices: PriceList, p
     avail_h = (n_avail * hours).quantize(Decimal("0.001"))
     lease = (100 * res.device_seconds / 3600 / (n_avail * hours)).quantize(Decimal("0.01")) if n_avail else ZERO
     alloc = Decimal(str(round(res.time_avg(res.alloc_pct), 2)))
+    arrivals = sum(1 for j in jobs if not j.initial and j.arrival < snap.window_s)
     return Outcome(policy, n_dev, n_avail, alloc, lease, dev_h, avail_h, rev.revenue, rev.supplier_share,
-                   rev.commission, kwh, cost, rev.revenue - rev.supplier_share - cost, res.jobs, res.started,
+                   rev.commission, kwh, cost, rev.revenue - rev.supplier_share - cost, arrivals, res.started,
                    res.rejected, res.waiting_at_end, rev.unpriced_device_hours.quantize(Decimal("0.001")),
                    rev.by_model)
 
@@ -398,4 +402,4 @@ def run(snap: LiveSnapshot, change: Change, seed: int = 42, progress: Callable[[
                       cancelled)
     if progress is not None:
         progress(1.0)
-    return WhatIfResult(base, changed, snap.days, seed, snap.prices.label, snap.prices.currency)
+    return WhatIfResult(base, changed, snap.days, seed, snap.prices.label, snap.prices.currency, snap.at)

@@ -13,6 +13,7 @@ import * as packages from "./packages.js";
 import * as supplier from "./supplier.js";
 import * as tenant from "./tenant.js";
 import * as tokens from "./tokens.js";
+import * as whatif from "./whatif.js";
 
 register({
   en: {
@@ -91,6 +92,8 @@ export const ROUTES = [
   { re: /^\/tenants$/, roles: ["operator"], nav: "nav.tenants", render: money.tenants },
   { re: /^\/tenants\/([^/]+)$/, roles: ["operator"], render: money.tenant },
   { re: /^\/revenue$/, roles: ["operator"], nav: "nav.revenue", render: operator.revenue },
+  { re: /^\/whatif$/, roles: ["operator"], nav: "whatif.nav", render: whatif.page },
+  { re: /^\/whatif\/([^/]+)$/, roles: ["operator"], render: whatif.page },
   { re: /^\/economics$/, roles: ["operator"], nav: "econ.nav", render: economics.page },
   { re: /^\/statement$/, roles: ["supplier"], nav: "nav.statement", render: supplier.statement },
   { re: /^\/nodes$/, roles: ["supplier"], nav: "nav.nodes", render: supplier.nodes, live: true },
