@@ -66,7 +66,6 @@ from suanli.service.platform import Platform
 from suanli.service.typical_mix import current_mix
 from suanli.store import capacity_series as store
 from suanli.store import fleet as fleet_store
-from suanli.store import leases as lease_store
 
 log = logging.getLogger("suanli.capacity")
 
@@ -94,7 +93,7 @@ def measure(p: Platform, s: Session, start: datetime, now: datetime, samples: li
     """One raw span per node over [start, now): the integrals of :mod:`suanli.domain.capacity_series`
     (rented exact from the allocation records; the rest from the state at ``now``). Reads only."""
     seconds = _seconds(start, now)
-    devices = lease_store.device_versions(s)
+    devices = store.devices(s)
     if not devices:
         return []
     sites = {x.name: x for x in fleet_store.list_sites(s)}
@@ -108,7 +107,7 @@ def measure(p: Platform, s: Session, start: datetime, now: datetime, samples: li
             rented[w.node] += Decimal(w.milli) / 1000 * _seconds(lo, hi)
         if w.start <= now and (w.end is None or w.end > now):
             held_now[(w.node, w.slot)] += w.milli
-    by_node: dict[str, list[lease_store.DeviceInfo]] = {}
+    by_node: dict[str, list[store.Device]] = {}
     for d in devices:
         by_node.setdefault(d.node, []).append(d)
     names = list(by_node)
@@ -264,25 +263,46 @@ def _aggregate(spans: list[NodeSpan], res: Resolution) -> list[NodeSpan]:
 # ------------------------------------------------------------------------------------------ report
 
 
-def parse_period(start: datetime | None, end: datetime | None, now: datetime,
+def instant(value: datetime | str | None, name: str) -> datetime | None:
+    """An instant from the API or a caller: a datetime, or an ISO date (midnight UTC) or date-time
+    string (no zone: UTC), within 2000-01-01 .. 2100-01-01."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value
+        try:
+            value = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise ValidationError(f"{name} {text[:40]!r} is not a date or date-time; allowed: ISO-8601 such as "
+                                  "2026-12-01 or 2026-12-01T08:00:00+08:00", field=name) from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    if not EARLIEST <= value < LATEST:
+        raise ValidationError(f"{name} {value.isoformat()} is out of range; allowed: from 2000-01-01 to "
+                              "2100-01-01", field=name)
+    return value
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def parse_period(start: datetime | str | None, end: datetime | str | None, now: datetime,
                  default: timedelta = timedelta(hours=24)) -> tuple[datetime, datetime]:
-    """The period asked for (default: the last 24 hours), checked: start before end, at most
-    :data:`MAX_PERIOD` long. Naive instants are UTC."""
-    end = (end or now).astimezone(UTC) if (end or now).tzinfo else (end or now).replace(tzinfo=UTC)
-    if start is None:
-        start = end - default
-    elif start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    start = start.astimezone(UTC)
-    if start >= end:
-        raise ValidationError(f"start ({start.isoformat()}) must be before end ({end.isoformat()})", field="start")
-    if end - start > MAX_PERIOD:
-        raise ValidationError(f"the period is {(end - start).days} days long; allowed: at most "
+    """The period asked for (default: the 24 hours before ``end``, which defaults to now), checked:
+    start before end, at most :data:`MAX_PERIOD` long."""
+    e = instant(end, "end") or now
+    s = instant(start, "start") or e - default
+    if s >= e:
+        raise ValidationError(f"start ({s.isoformat()}) must be before end ({e.isoformat()})", field="start")
+    if e - s > MAX_PERIOD:
+        raise ValidationError(f"the period is {(e - s).days} days long; allowed: at most "
                               f"{MAX_PERIOD.days} days", field="end")
-    return start, end
+    return s, e
 
 
-def report(p: Platform, actor: Principal, start: datetime | None = None, end: datetime | None = None,
+def report(p: Platform, actor: Principal, start: datetime | str | None = None, end: datetime | str | None = None,
            by: GroupBy | str = GroupBy.NONE, step: Resolution | str | None = None) -> CapacityReport:
     """Figures per group (site, model, supplier, node or none) over [start, end) and the series, one
     point per ``step`` (raw: the samples; hour; day; None: the finest still kept for the period).

@@ -23,7 +23,6 @@ from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.service.platform import Platform
 from suanli.store import capacity_series as store
-from suanli.store import leases as lease_store
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def heatmap(p: Platform, actor: Principal) -> Heatmap:
     supplier = grant.supplier
     now = p.clock.now()
     with p.read() as s:
-        devices = lease_store.device_versions(s)
+        devices = store.devices(s, supplier)
         held = store.holdings(s, now, supplier)
     by_device: dict[tuple[str, int], list[store.Holding]] = defaultdict(list)
     for h in held:
