@@ -160,7 +160,7 @@ def test_revenue_and_economics_recomputed(http: Http, demo: Platform, clock: Fak
     # gross = revenue - supplier share (no energy figures); net = gross - period's depreciation, opex, interest
     assert Decimal(edge["gross_margin"]) == Decimal(edge["revenue"]) - Decimal(edge["supplier_share"])
     net = Decimal(edge["gross_margin"]) - Decimal(edge["depreciation"]) - Decimal(edge["opex"]) - Decimal(edge["interest"])
-    assert abs(Decimal(edge["net_margin"]) - net) <= Decimal("0.02")
+    assert Decimal(edge["net_margin"]) == net
 
 
 def test_issued_month_is_exact_not_provisional(http: Http, clock: FakeClock) -> None:
@@ -198,3 +198,27 @@ def test_tenant_and_supplier_cannot_set_or_read(http: Http) -> None:
     assert put(c, a, {"settings": {"life_years": 6}}).status_code == 403
     assert c.get("/v1/reports/economics", headers=a).status_code == 403
     assert c.get("/v1/economics/inputs", headers=a).status_code == 403
+
+
+def test_energy_cost_comes_from_the_capacity_report(http: Http, demo: Platform, operator: Principal,
+                                                    clock: FakeClock) -> None:
+    from suanli.service import capacity
+
+    c, op = http
+    put(c, op, demo_investment(demo_fleet()))
+    a = tenant(c, op, "acme")
+    assert c.post("/v1/orders", json={"form": "server", "quantity": 1, "models": ["H800"]}, headers=a).status_code == 201
+    start = clock.now()
+    capacity.sample(demo)
+    clock.advance(hours=2)
+    capacity.sample(demo)
+    q = {"by": "site", "start": start.isoformat(), "end": clock.now().isoformat()}
+    eco = c.get("/v1/reports/economics", params=q, headers=op).json()
+    assert eco["energy_source"] == "capacity report"
+    cap = capacity.report(demo, operator, start, clock.now(), by="site", step="day")
+    sh = next(g for g in eco["groups"] if g["group"] == "sh-east-1")
+    fig = next(g for g in cap.groups if g.key == "sh-east-1").figures
+    assert fig.observed_seconds > 0 and fig.power_cost > 0
+    expected = fig.power_cost * 7200 / fig.observed_seconds
+    assert Decimal(sh["energy_cost"]) == expected.quantize(Decimal("0.01"))
+    assert Decimal(sh["gross_margin"]) == Decimal(sh["revenue"]) - Decimal(sh["supplier_share"]) - Decimal(sh["energy_cost"])

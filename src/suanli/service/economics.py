@@ -13,12 +13,13 @@ each change (:mod:`suanli.store.audit_recorder`).
   (P; equal shares on a site with no P), so the groups of any ``by`` add up to the sites' opex.
 - revenue, supplier share, lease rate and realised price: :mod:`suanli.service.revenue_report`;
   the run-rate per year = the period's revenue × 8,760 / the period's hours (likewise energy).
-- energy cost: from the capacity report when it is given (:func:`economics_report`'s
-  ``energy`` seam, per group over the period); ``null`` and counted as 0 otherwise.
+- energy cost: from the capacity report (:func:`energy_seam`: the power cost of the time it
+  sampled, scaled to the whole period); ``null`` and counted as 0 when nothing was sampled.
 - period costs: depreciation = each node's yearly depreciation × the years of the period inside
   its life (from its purchase date); opex = opex per year × the period's years; interest = the
   loan's total interest ÷ the life × the period's years.
-- gross margin = revenue − supplier share − energy; net margin = gross − depreciation − opex − interest.
+- gross margin = revenue − supplier share − energy; net margin = gross − depreciation − opex − interest
+  (from the figures rounded to the cent, so they add up as shown).
 - the appraisal (payback, IRR, NPV, break-even, sensitivity, monthly payback curve) of
   :mod:`suanli.ledger.finance` over the life, from capex, the run-rates and the settings.
 """
@@ -45,6 +46,7 @@ from suanli.domain.investment import (
 from suanli.domain.money import HOURS_PER_YEAR
 from suanli.errors import ValidationError
 from suanli.ledger import finance
+from suanli.service import capacity
 from suanli.service import revenue_report as rr
 from suanli.service.platform import Platform
 from suanli.store import fleet as fleet_store
@@ -201,9 +203,10 @@ def group_doc(key: str, nodes: Sequence[Node], sums: rr.Sums, *, capex: Mapping[
                         for c in mine), ZERO)
     opex = opex_year * period.years
     interest = a.interest_total / v.life_years * period.years
-    gross = sums.revenue - sums.supplier_share - (energy or ZERO)
-    net = gross - depreciation - opex - interest
     c = rr.cents
+    # from the figures as shown (each to the cent), so the margins add up on the page
+    gross = c(sums.revenue) - c(sums.supplier_share) - c(energy or ZERO)
+    net = gross - c(depreciation) - c(opex) - c(interest)
     return {
         "group": key, "nodes": len(nodes), "devices": sum(n.device_count for n in nodes),
         "p": p_total, "nodes_without_capex": len(nodes) - len(mine),
@@ -213,7 +216,7 @@ def group_doc(key: str, nodes: Sequence[Node], sums: rr.Sums, *, capex: Mapping[
         "supplier_share_rate": _q(sigma, "0.000001"),
         "energy_cost": None if energy is None else c(energy), "energy_cost_per_year": c(energy_year),
         "depreciation": c(depreciation), "opex": c(opex), "interest": c(interest),
-        "gross_margin": c(gross), "net_margin": c(net),
+        "gross_margin": gross, "net_margin": net,
         "lease_rate": shown_lr, "realised_price_p_year": shown_price,
         "list_price_p_year": c(sums.list_amount / sums.p_years) if sums.p_years else None,
         "debt": c(a.debt), "annuity": c(a.annuity), "equity_outlay": c(a.equity_outlay),
@@ -252,6 +255,15 @@ def economics_report(p: Platform, actor: Principal, by: str = "site", start: str
             "groups": groups}
 
 
-def energy_seam(p: Platform, actor: Principal) -> EnergyCost | None:
-    """The energy cost per group from the capacity report; None while it has none."""
-    return None
+def energy_seam(p: Platform, actor: Principal) -> EnergyCost:
+    """The energy cost per group over the period from the capacity report (:mod:`suanli.service.capacity`:
+    power measured or modelled from TDP × PUE × the site's power price), over the time it sampled,
+    scaled to the whole period (× period ÷ sampled time); None when nothing was sampled."""
+
+    def cost(by: str, period: rr.Period) -> Mapping[str, Decimal] | None:
+        r = capacity.report(p, actor, period.start, period.end, by=by, step="day")
+        out = {g.key: g.figures.power_cost * Decimal(int((period.end - period.start).total_seconds()))
+               / g.figures.observed_seconds for g in r.groups if g.figures.observed_seconds > 0}
+        return out or None
+
+    return cost
