@@ -120,3 +120,32 @@ def test_a_supplier_cannot_open_tenant_pages_or_their_data(server: Any, sign_in:
     expect(page.locator("main")).not_to_contain_text("demo-tenant")
     for method, path in (("GET", "/v1/lease-costs"), ("GET", "/v1/wallet"), ("GET", "/v1/billing/invoices")):
         assert srv.api("supplier", method, path).status_code == 403
+
+
+TENANT_PAGES = ("/offers", "/order", "/leases", "/billing", "/vouchers")
+SUPPLIER_PAGES = ("/earnings", "/occupancy", "/statement", "/payouts", "/nodes", "/floors")
+
+
+def test_tenant_and_supplier_pages_fit_1024_px_in_both_languages(
+        server: Any, sign_in: Callable[..., Page], shots: Callable[[Page, str], None]) -> None:
+    """No horizontal scroll of the page at 1024 px (wide tables scroll inside their own box), and no
+    message key shown instead of its text, in English and in Chinese."""
+    srv = server
+    a_lease_on_the_suppliers_node(srv)
+    for role, pages in (("tenant", TENANT_PAGES), ("supplier", SUPPLIER_PAGES)):
+        page = sign_in(srv, role)
+        page.set_viewport_size({"width": 1024, "height": 800})
+        for lang in ("en", "zh-CN"):
+            page.get_by_test_id(f"lang-{lang}").click()
+            for path in pages:
+                page.goto(f"{srv.console}#{path}")
+                expect(page.get_by_test_id("loading")).to_have_count(0)
+                expect(page.locator("main h1").first).to_be_visible()
+                overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                assert overflow <= 0, f"{role} {path} ({lang}) scrolls sideways by {overflow} px at 1024 px"
+                text = page.locator("main").inner_text()
+                keys = [w for w in text.split() if w.startswith(("tenant.", "sup.", "bill.", "inv.", "vch."))]
+                assert not keys, f"{role} {path} ({lang}) shows message keys: {keys}"
+                shots(page, f"{role}{path.replace('/', '-')}-{lang}")
+        page.get_by_test_id("lang-en").click()
+        page.get_by_test_id("sign-out").click()
