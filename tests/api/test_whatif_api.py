@@ -41,13 +41,13 @@ def wait_until(cond: Callable[[], bool], what: str, deadline_s: float = 60.0) ->
         time.sleep(0.01)
 
 
-def history(c: TestClient, op: dict[str, str], clock: FakeClock, n: int = 6) -> dict[str, str]:
-    """A tenant's orders over the last day: n two-GPU L20 leases of 3 hours, one every 2 hours."""
+def history(c: TestClient, op: dict[str, str], clock: FakeClock, n: int = 6, model: str = "L20") -> dict[str, str]:
+    """A tenant's orders over the last day: n two-GPU leases of 3 hours, one every 2 hours."""
     r = c.post("/v1/accounts", json={"name": "acme", "role": "tenant"}, headers=op)
     assert r.status_code == 201, r.text
     t = {"Authorization": f"Bearer {r.json()['token']}"}
     for _ in range(n):
-        r = c.post("/v1/orders", json={"form": "gpu", "quantity": 2, "models": ["L20"], "hours": 3}, headers=t)
+        r = c.post("/v1/orders", json={"form": "gpu", "quantity": 2, "models": [model], "hours": 3}, headers=t)
         assert r.status_code == 201, r.text
         clock.advance(hours=2)
     return t
@@ -170,3 +170,20 @@ def test_a_run_of_a_killed_process_is_failed_by_the_background_pass(http: Http, 
     dead = c.get("/v1/whatif/wif_dead", headers=op).json()
     assert dead["state"] == "failed" and "stopped" in dead["error"], dead
     assert dead["finished_at"] is not None and timedelta(0) <= clock.now() - now
+
+
+def test_payback_uses_the_investment_inputs(http: Http, clock: FakeClock) -> None:
+    from suanli.domain.demo import demo_fleet, demo_investment
+
+    c, op, p = http
+    history(c, op, clock, model="H800")  # H800 at sh-east-1: commission above the energy cost
+    first = done(c, op, p, c.post("/v1/whatif", json={"days": 1}, headers=op).json()["id"])
+    assert first["result"]["baseline"]["payback_years"] is None  # no investment inputs yet
+    r = c.put("/v1/economics/inputs", json=demo_investment(demo_fleet()), headers=op)
+    assert r.status_code == 200, r.text
+    run = done(c, op, p, c.post("/v1/whatif", json={"days": 1, "growth": "3"}, headers=op).json()["id"])
+    base, changed = run["result"]["baseline"], run["result"]["changed"]
+    assert run["state"] == "done", run
+    # more demand, same fleet and inputs: more margin, and a payback no longer (when there is one)
+    assert Decimal(changed["margin"]) > Decimal(base["margin"]) > 0
+    assert base["payback_years"] is None or Decimal(changed["payback_years"]) <= Decimal(base["payback_years"])

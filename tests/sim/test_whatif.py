@@ -123,3 +123,25 @@ def test_cancel_stops_the_run_and_progress_reaches_one() -> None:
 def test_estimate_grows_with_orders_and_growth() -> None:
     snap = _snap()
     assert estimate_events(snap, Change(growth=Decimal(10))) > estimate_events(snap, Change()) > 0
+
+
+def test_payback_is_the_finance_core_on_the_run_rates() -> None:
+    from dataclasses import replace
+    from datetime import date
+
+    from suanli.domain.investment import InvestmentSettings, NodeCapex
+
+    snap = _snap()
+    assert run(snap, Change()).baseline.payback_years is None  # no investment inputs: no payback
+    capex = {n.name: NodeCapex(n.name, Decimal(100000), date(2026, 1, 1)) for n in snap.nodes if n.model == "H800"}
+    snap = replace(snap, capex=capex, investment=InvestmentSettings(life_years=5, discount_rate=Decimal("0.08")))
+    r = run(snap, Change(add_nodes=(AddNodes("H800", 1, "east"),)))
+    b = r.baseline
+    # no debt, no opex, no residual, no price decline: payback = capex / yearly (revenue - share - energy)
+    yearly = (b.revenue - b.supplier_share - b.energy_cost) * Decimal(365) / snap.days
+    assert b.payback_years == (Decimal(400000) / yearly).quantize(Decimal("0.01"))
+    c = r.changed  # the added H800 node at the mean capex per H800 device (4 nodes of 8: 100,000 per node)
+    yearly_c = (c.revenue - c.supplier_share - c.energy_cost) * Decimal(365) / snap.days
+    assert c.payback_years == (Decimal(500000) / yearly_c).quantize(Decimal("0.01"))
+    # a model without capex to go by: no payback for the changed fleet
+    assert run(snap, Change(add_nodes=(AddNodes("L20", 1, "east"),))).changed.payback_years is None

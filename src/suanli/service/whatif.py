@@ -3,7 +3,8 @@
 :func:`live_snapshot` exports what the pure simulator (:mod:`suanli.sim.whatif`) needs, as domain
 objects, in one read-only transaction: the nodes (model, devices, site, supplier, state), the sites
 (PUE, power price), the catalog, the list prices, floors and commission rate in force, and the
-grants of the last ``days`` days (tenants anonymised). :func:`actual_figures` computes today's
+grants of the last ``days`` days (tenants anonymised), and the operator's investment inputs (capex
+per node, opex per site, life and financing: the payback). :func:`actual_figures` computes today's
 figures from the same records for reference.
 
 :func:`start_run` validates the parameters (422 naming the field and what is allowed), estimates the
@@ -50,6 +51,7 @@ from suanli.sim.whatif import (
     validate,
 )
 from suanli.store import fleet as fleet_store
+from suanli.store import investment as investment_store
 from suanli.store import whatif as store
 
 log = logging.getLogger("suanli.whatif")
@@ -118,8 +120,10 @@ def live_snapshot(p: Platform, s: Session, days: int) -> LiveSnapshot:
     prices = PriceList(price_book(p, s), models, fleet_store.floors_by_key(s), Decimal(p.settings.commission_rate),
                        p.settings.currency, f"the live list prices at {now.isoformat()}")
     grants = store.past_grants(s, since, now)
+    capex = {c.node: c for c in investment_store.list_capex(s)}
+    opex = {o.site: o.total for o in investment_store.list_opex(s)}
     return LiveSnapshot(now, days, nodes, sites, models, prices, _orders(grants, since, now),
-                        p.settings.placement_policy)
+                        p.settings.placement_policy, capex, opex, investment_store.get_settings(s))
 
 
 def actual_figures(snap: LiveSnapshot, grants: list[PastGrant]) -> dict[str, str]:

@@ -32,7 +32,14 @@ Figures of one run (:class:`Outcome`):
 * revenue, supplier share, commission: the served device time rated by the ledger;
 * energy = Σ served device-hours × TDP (kW) × the site's PUE; energy cost = Σ of it × the site's
   power price (nameplate power of rented devices; idle draw not modelled);
-* margin = revenue − supplier share − energy cost.
+* margin = revenue − supplier share − energy cost;
+* payback (years): the operator's investment appraisal (:func:`suanli.ledger.finance.appraise`, the
+  same finance core as the economics report) of the run's fleet: capex and residual of its nodes (the
+  investment inputs; an added node at the mean capex and residual per device of its model's nodes
+  with inputs), the sites' fixed opex, the operator's life, financing, discount rate and price
+  decline, and the run's revenue, supplier share and energy cost as yearly run-rates (× 365 ÷ days).
+  ``None`` when no capex is entered for the fleet, or an added model has no capex to go by, or the
+  flows never pay back within the life.
 """
 
 from __future__ import annotations
@@ -47,7 +54,9 @@ from typing import Any
 import numpy as np
 
 from suanli.domain.catalog import AcceleratorModel
+from suanli.domain.investment import InvestmentSettings, NodeCapex
 from suanli.errors import ValidationError
+from suanli.ledger import finance
 from suanli.scheduler import MILLI, FleetState, PlacementRequest, policy_names
 from suanli.sim.dynamic import DynamicResult, Job, simulate
 from suanli.sim.pricing import PriceList, Revenue, rate_served, served_of
@@ -116,6 +125,12 @@ class LiveSnapshot:
     orders: tuple[PastOrder, ...]
     policy: str
     """The server's placement policy today."""
+    capex: Mapping[str, NodeCapex] = field(default_factory=dict)
+    """The investment inputs per node (those entered)."""
+    opex: Mapping[str, Decimal] = field(default_factory=dict)
+    """Fixed opex per site and year."""
+    investment: InvestmentSettings | None = None
+    """Life, financing, discount rate, price decline (``None``: no payback is computed)."""
 
     @property
     def window_s(self) -> float:
@@ -376,7 +391,43 @@ def one_run(snap: LiveSnapshot, nodes: Sequence[FleetNode], prices: PriceList, p
     return Outcome(policy, n_dev, n_avail, alloc, lease, dev_h, avail_h, rev.revenue, rev.supplier_share,
                    rev.commission, kwh, cost, rev.revenue - rev.supplier_share - cost, arrivals, res.started,
                    res.rejected, res.waiting_at_end, rev.unpriced_device_hours.quantize(Decimal("0.001")),
-                   rev.by_model)
+                   rev.by_model, payback(snap, nodes, rev.revenue, rev.supplier_share, cost))
+
+
+def payback(snap: LiveSnapshot, nodes: Sequence[FleetNode], revenue: Decimal, share: Decimal,
+            energy: Decimal) -> Decimal | None:
+    """Payback in years of the run's fleet (see the module docstring), to 0.01 year."""
+    v = snap.investment
+    if v is None or not snap.capex:
+        return None
+    per_device: dict[str, tuple[Decimal, Decimal, int]] = {}
+    for n in snap.nodes:
+        c = snap.capex.get(n.name)
+        if c is not None:
+            cap, res, dev = per_device.get(n.model, (ZERO, ZERO, 0))
+            per_device[n.model] = (cap + c.capex, res + c.residual, dev + n.devices)
+    cap = residual = ZERO
+    for n in nodes:
+        c = snap.capex.get(n.name)
+        if c is not None:
+            cap, residual = cap + c.capex, residual + c.residual
+        elif n.name not in {x.name for x in snap.nodes}:  # an added node: its model's mean per device
+            known = per_device.get(n.model)
+            if known is None or known[2] == 0:
+                return None
+            cap += known[0] * n.devices / known[2]
+            residual += known[1] * n.devices / known[2]
+    if cap <= 0:
+        return None
+    sites = {n.site for n in nodes}
+    opex = sum((snap.opex.get(x, ZERO) for x in sorted(sites)), ZERO)
+    year = Decimal(365) / snap.days
+    inv = finance.Investment(cap, residual, v.life_years, opex,
+                             finance.Financing(v.debt_share, v.interest_rate, v.loan_years), v.discount_rate)
+    ops = finance.Operations(revenue * year, share / revenue if revenue > 0 else ZERO, energy * year,
+                             v.price_decline)
+    years = finance.appraise(inv, ops).payback_years
+    return None if years is None else years.quantize(Decimal("0.01"))
 
 
 def run(snap: LiveSnapshot, change: Change, seed: int = 42, progress: Callable[[float], None] | None = None,
