@@ -41,7 +41,7 @@ def test_hand_computed_example() -> None:
     # NPV = −1,000,000 + 240,000 × 3.992710 + 100,000 / 1.08^5 = 26,308.73
     assert round(a.npv, 2) == D("26308.73")
     assert a.irr is not None and round(a.irr, 4) == D("0.0895")
-    # R* = −NPV(R = 0) / (0.8 × 3.992710) = 1,251,358.47 / 3.194168 = 391,763.51
+    # R* = −NPV(R = 0) / (0.8 × 3.992710) = 1,251,358.48 / 3.194168 = 391,763.51
     assert a.breakeven_revenue is not None and round(a.breakeven_revenue, 2) == D("391763.51")
     # 10 P leased 50 % of the time: R* / (10 × 0.5) per P-year; at 80,000 per P-year: R* / 800,000.
     assert round(breakeven_price(a.breakeven_revenue, D(10), D("0.5")) or 0, 2) == D("78352.70")
