@@ -1,7 +1,7 @@
 // DOM and formatting helpers. Text goes in as text nodes (never as HTML). Money arrives from the
 // API as exact decimal strings and is formatted for the language in use by i18n.js's fmt* functions
 // (Intl.NumberFormat on the string: exact, never through a float); times in the operator's time zone.
-import { fmtDateTime, fmtMoney, fmtNumber, fmtPercent, has, register, t } from "./i18n.js";
+import { fmtDateTime, fmtMoney, fmtNumber, fmtPercent, has, register, t, timeZone } from "./i18n.js";
 
 register({
   en: {
@@ -88,7 +88,7 @@ const STATES = {
     paid: "已支付", draft: "草稿", issued: "已开具", void: "已作废", preview: "预览", pending: "排队中", running: "运行中",
     completed: "已完成", failed: "失败", timeout: "超时", node_fail: "节点故障", lost: "丢失", rejected: "已拒绝",
     revoked: "已吊销", expired: "已过期", ok: "正常", low: "余额不足", "in force": "生效中", superseded: "已被取代",
-    prepaid: "预付", postpaid: "后付",
+    prepaid: "预付", postpaid: "后付", warn: "余额预警", suspend: "暂停", full: "完全", read: "只读", lease: "单租约",
   },
 };
 for (const k of Object.keys(STATES["zh-CN"])) STATES.en[`state.${k}`] = k;
@@ -197,9 +197,24 @@ export function select(name, options, selected, prefix = "f") {
     options.map(([value, label]) => h("option", { value, selected: value === selected }, label)));
 }
 
-/** A datetime-local value (the browser's local time) as an ISO instant, or undefined when empty. */
+/** The offset (ms) of the operator's time zone from UTC at the instant `ms`. */
+function zoneOffset(ms) {
+  const p = Object.fromEntries(new Intl.DateTimeFormat("en-CA", { timeZone: timeZone(), hourCycle: "h23", year: "numeric",
+    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+    .formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - Math.floor(ms / 1000) * 1000;
+}
+
+/** A datetime-local value, read as a wall time in the operator's time zone, as an ISO instant
+ * (undefined when empty). */
 export function isoFromLocal(value) {
-  return value ? new Date(value).toISOString() : undefined;
+  if (!value) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value);
+  if (!m) return new Date(value).toISOString();
+  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+  let at = wall - zoneOffset(wall);
+  at = wall - zoneOffset(at); // once more across a change of offset
+  return new Date(at).toISOString();
 }
 
 /**
