@@ -42,7 +42,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from suanli.api.app import create_app
-from suanli.service import accounts
+from suanli.service import accounts, whatif
 from suanli.service.platform import Platform
 from suanli.settings import Settings
 from suanli.testing.clock import FakeClock
@@ -150,12 +150,31 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/v1/statements/supplier"): "200 403 403 200 404 401 401",
     ("GET", "/v1/statements/revenue"): "200 403 403 403 403 401 401",
     ("GET", "/v1/reports/overview"): "200 403 403 403 403 401 401",
+    # capacity and energy: the operator everything, a supplier its own nodes (no tenants), tenants refused
+    ("GET", "/v1/reports/capacity"): "200 403 403 200 200 401 401",
+    ("GET", "/v1/reports/capacity/now"): "200 403 403 200 200 401 401",
+    ("GET", "/v1/reports/energy"): "200 403 403 200 200 401 401",
+    ("GET", "/v1/fleet/heatmap"): "200 403 403 200 200 401 401",
+    # what-if runs: the operator's only; the world's run is done, so cancelling it is 409 (nothing written)
+    ("POST", "/v1/whatif"): "202 403 403 403 403 401 401",
+    ("GET", "/v1/whatif"): "200 403 403 403 403 401 401",
+    ("GET", "/v1/whatif/{run_id}"): "200 403 403 403 403 401 401",
+    ("POST", "/v1/whatif/{run_id}/cancel"): "409 403 403 403 403 401 401",
     # operator economics: investment inputs (the operator sets them), the economics and revenue reports
     ("GET", "/v1/economics/inputs"): "200 403 403 403 403 401 401",
     ("PUT", "/v1/economics/inputs"): "200 403 403 403 403 401 401",
     ("GET", "/v1/reports/economics"): "200 403 403 403 403 401 401",
     ("GET", "/v1/reports/revenue"): "200 403 403 403 403 401 401",
     ("POST", "/v1/payouts"): "201 403 403 403 403 401 401",
+    ("GET", "/v1/payouts"): "200 403 403 200 404 401 401",  # a supplier its own payouts (the path names S1)
+    ("GET", "/v1/statements/supplier/earnings"): "200 403 403 200 404 401 401",
+    # invoices for China: the seller's profile is the operator's, a buyer's its tenant's; tax rates the operator's
+    ("GET", "/v1/legal/seller"): "200 200 200 200 200 401 401",
+    ("PUT", "/v1/legal/seller"): "200 403 403 403 403 401 401",
+    ("GET", "/v1/legal/buyers/{tenant}"): "200 200 404 403 403 401 401",
+    ("PUT", "/v1/legal/buyers/{tenant}"): "200 200 404 403 403 401 401",
+    ("GET", "/v1/tax-rates"): "200 200 200 200 200 401 401",
+    ("POST", "/v1/tax-rates"): "201 403 403 403 403 401 401",
     ("GET", "/v1/ledger/check"): "200 403 403 403 403 401 401",
     # organisation members: a tenant organisation's admin its own (A names its member), the operator any
     ("GET", "/v1/members"): "200 200 404 403 403 401 401",
@@ -166,6 +185,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/v1/audit"): "200 200 200 403 403 401 401",
     ("GET", "/v1/audit/export"): "200 200 200 403 403 401 401",
 }
+
+SELLER = {"legal_name": "算力运营有限公司", "tax_id": "91350100M000100Y43", "address": "北京市海淀区",
+          "phone": "010-12345678", "bank_name": "工商银行北京分行", "bank_account": "0200001234567890"}
+BUYER_A = {"legal_name": "甲科技有限公司", "tax_id": "9144030071526726XG", "address": "深圳市南山区",
+           "phone": "0755-1234567", "bank_name": "招商银行深圳分行", "bank_account": "755900001234", "invoice_type": "special"}
 
 START = datetime(2026, 10, 20, 8, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -267,6 +291,8 @@ def _build(base: Path, database_url: str | None = None) -> World:
             if role == "tenant":
                 parties[key].ids |= {"account": made["id"], "name": name}
         parties["S1"].ids |= {"node": "s1-node-1", "shared_fabric_node": "s1-node-2"}
+        _ok(c.put("/v1/legal/seller", json=SELLER, headers=op))  # the invoices issued below keep both profiles
+        _ok(c.put("/v1/legal/buyers/tenant-a", json=BUYER_A, headers={"Authorization": f"Bearer {parties['A'].token}"}))
         parties["S2"].ids |= {"node": "s2-node-1", "shared_fabric_node": "s2-node-2"}
         for model in ("H800", "L20"):
             _ok(c.post("/v1/package-products", json={"name": f"{model.lower()}-1h", "meter": "device_seconds",
@@ -339,6 +365,10 @@ def _build(base: Path, database_url: str | None = None) -> World:
             ids |= {"invoice": inv["id"], "job": job["id"], "command": cmd, "log": log_text[job["driver_job_id"]]}
         token_ids = {k: _ok(c.get("/v1/tokens", headers={"Authorization": f"Bearer {v.token}"}))[0]["id"]
                      for k, v in parties.items()}
+        run = _ok(c.post("/v1/whatif", json={"days": 2}, headers=op))
+        whatif.runner(p).join(run["id"])  # the worker thread ends with the run
+        assert _ok(c.get(f"/v1/whatif/{run['id']}", headers=op))["state"] == "done"
+        parties["op"].ids["whatif_run"] = run["id"]
     p.close()
     return World(base, parties, log_text, driver, token_ids)
 
@@ -385,6 +415,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
     values = {"lease_id": a["lease"], "job_id": a["job"], "order_id": a["reservation"], "invoice_id": a["invoice"],
               "plan_id": a["plan"], "voucher_id": a["bj_voucher"], "tenant": a["name"], "token_id": w.token_ids["A"],
               "period": "2026-10", "supplier": "sup-one", "product": "h800-1h", "member": a["member"],
+              "run_id": w.parties["op"].ids.get("whatif_run", "wif_none"),
               "name": a["name"] if path.startswith("/v1/accounts") else "s1-node-1"}
     url = "/console/" if method == "MOUNT" else path.format(**values)
     of_a = {"tenant": a["name"]}
@@ -398,6 +429,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("GET", "/v1/billing/invoices"): of_a, ("GET", "/v1/lease-costs"): of_a,
         ("GET", "/v1/members"): of_a, ("DELETE", "/v1/members/{member}"): of_a,
         ("GET", "/v1/revenue/{period}"): of_s1, ("GET", "/v1/statements/supplier"): of_s1,
+        ("GET", "/v1/payouts"): of_s1, ("GET", "/v1/statements/supplier/earnings"): of_s1,
     }
     event = {"id": "ev-matrix", "source": "gw", "type": "inference_input_tokens", "subject": a["name"],
              "time": "2026-11-02T09:00:00Z", "data": {"quantity": "1000"}}
@@ -442,7 +474,11 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("POST", "/v1/billing/invoices/{invoice_id}/void"): {"reason": "typo"},
         ("POST", "/v1/billing/invoices/{invoice_id}/credit-notes"): {"amount": "1", "reason": "outage"},
         ("POST", "/v1/billing/invoices/{invoice_id}/debit-notes"): {"amount": "1", "reason": "late fee"},
-        ("POST", "/v1/payouts"): {"supplier": "sup-one", "amount": "0.01"},
+        ("POST", "/v1/payouts"): {"supplier": "sup-one", "amount": "0.01", "reference": "TX-1", "periods": ["2026-10"]},
+        ("PUT", "/v1/legal/seller"): SELLER,
+        ("PUT", "/v1/legal/buyers/{tenant}"): BUYER_A | {"invoice_type": "normal"},
+        ("POST", "/v1/tax-rates"): {"product_type": "compute", "rate": "0.06"},
+        ("POST", "/v1/whatif"): {"days": 1, "growth": "1.5"},
         ("PUT", "/v1/economics/inputs"): {"settings": {"life_years": 6},
                                           "nodes": [{"node": "s1-node-1", "capex": "100000", "purchased_on": "2026-01-01"}]},
         ("POST", "/v1/members"): {"name": "member-x", "role": "viewer", "tenant": a["name"]},

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from suanli.api.schemas.legal import PayoutResponse
 from suanli.api.schemas.money import (
     BilledInvoiceResponse,
     IngestResponse,
@@ -227,8 +228,9 @@ class MoneyClient(Endpoints):
     def revenue_report(self, period: str | None = None) -> RevenueReportResponse:
         return self._one(RevenueReportResponse, "GET", "/v1/statements/revenue", params={"period": period})
 
-    def payout(self, supplier: str, amount: Amount) -> StatementResponse:
-        return self._one(StatementResponse, "POST", "/v1/payouts", json={"supplier": supplier, "amount": amount_text(amount)})
+    def payout(self, supplier: str, amount: Amount) -> PayoutResponse:
+        """Record a payout (the full form: :meth:`suanli.client.legal.LegalClient.record_payout`)."""
+        return self._one(PayoutResponse, "POST", "/v1/payouts", json={"supplier": supplier, "amount": amount_text(amount)})
 
     def ledger_check(self) -> LedgerCheckResponse:
         return self._one(LedgerCheckResponse, "GET", "/v1/ledger/check")

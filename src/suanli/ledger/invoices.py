@@ -3,7 +3,8 @@
 Settling an invoice (all amounts already rounded per line)::
 
     subtotal   = sum of line amounts                (each line rounded once)
-    tax        = round_line(subtotal x tax rate)     (0 when no tax is configured)
+    tax        = sum over rates r of round_line(sum of the amounts of lines taxed at r x r)
+                                                    (:func:`tax_groups`; 0 when no tax is configured)
     total      = subtotal + tax
     vouchers   = sum of voucher uses                 (算力券, by their rules, first)
     credits    = min(credit balance, what is left)   (operator coupons, second)
@@ -19,12 +20,13 @@ the receivable. A void reverses every entry of the invoice; a credit note is a n
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from suanli.domain.money import round_line
+from suanli.domain.tax import ProductType, TaxGroup, product_type
 from suanli.errors import ValidationError
 from suanli.ledger import postings as acct
 from suanli.ledger.postings import Entry, entry
@@ -43,6 +45,8 @@ class Settlement:
     credits: Decimal
     wallet: Decimal
     entries: tuple[Entry, ...]
+    taxes: tuple[TaxGroup, ...] = ()
+    """The tax per rate (:func:`tax_groups`); their taxes add up to ``tax``."""
 
     @property
     def total(self) -> Decimal:
@@ -57,12 +61,36 @@ class Settlement:
         return self.total - self.vouchers - self.credits - self.wallet
 
 
+def tax_groups(lines: Sequence[ChargeLine], rates: Mapping[ProductType, Decimal], default: Decimal = ZERO,
+               currency: str = "CNY") -> tuple[TaxGroup, ...]:
+    """The tax of the lines per rate (:mod:`suanli.domain.tax`): lines grouped by the rate of their
+    product type (``default`` for a type not in ``rates``), each group's tax rounded once,
+    ``round_line(sum of its amounts x rate)``; groups by rate, highest first. No lines, no groups."""
+    by_rate: dict[Decimal, list[Decimal]] = {}
+    types: dict[Decimal, set[ProductType]] = {}
+    for x in lines:
+        t = product_type(x.kind, x.meter)
+        r = rates.get(t, default)
+        by_rate.setdefault(r, []).append(x.amount)
+        types.setdefault(r, set()).add(t)
+    out = []
+    for r in sorted(by_rate, reverse=True):
+        base = sum(by_rate[r], ZERO)
+        tax = round_line(base * r, currency) if r else ZERO
+        out.append(TaxGroup(r, tuple(sorted(types[r], key=list(ProductType).index)), base, tax))
+    return tuple(out)
+
+
 def settle(tenant: str, invoice_id: str, at: datetime, lines: Sequence[ChargeLine], *,
            vouchers: Sequence[Voucher] = (), related: set[str] | frozenset[str] = frozenset(),
            credit_balance: Decimal = ZERO, wallet_balance: Decimal = ZERO, tax_rate: Decimal = ZERO,
+           tax_rates: Mapping[ProductType, Decimal] | None = None,
            currency: str = "CNY", voucher_context: VoucherContext | None = None) -> Settlement:
+    """Settle the lines (see the module's docstring). ``tax_rates``: the rate per product type in
+    force; ``tax_rate``: the rate of a type it does not name (the server-wide default)."""
     subtotal = sum((x.amount for x in lines), ZERO)
-    tax = round_line(subtotal * tax_rate, currency) if tax_rate else ZERO
+    taxes = tax_groups(lines, tax_rates or {}, tax_rate, currency)
+    tax = sum((g.tax for g in taxes), ZERO)
     legs: list[tuple[str, Decimal]] = [(acct.receivable(tenant), subtotal + tax)]
     by_supplier: dict[str, Decimal] = defaultdict(lambda: ZERO)
     commission = ZERO
@@ -92,7 +120,7 @@ def settle(tenant: str, invoice_id: str, at: datetime, lines: Sequence[ChargeLin
                    f"{kind} applied to invoice {invoice_id}", currency)
         if pe is not None:
             entries.append(pe)
-    return Settlement(subtotal, tax, tuple(uses), tuple(refusals), credits, wallet, tuple(entries))
+    return Settlement(subtotal, tax, tuple(uses), tuple(refusals), credits, wallet, tuple(entries), taxes)
 
 
 def chargeables(lines: Sequence[ChargeLine], subsidised: frozenset[int] = frozenset()) -> list[Chargeable]:

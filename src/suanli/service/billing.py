@@ -44,7 +44,9 @@ from suanli.domain.invoices import (
     outstanding,
 )
 from suanli.domain.leases import LeaseState, ProductForm
+from suanli.domain.legal import SELLER, LegalProfile
 from suanli.domain.money import check_amount, minor
+from suanli.domain.tax import TaxGroup, rates_at
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 from suanli.ledger import invoices as inv
 from suanli.ledger.metering import LEASE_SOURCE, active_intervals, lease_records, legacy_key
@@ -75,6 +77,7 @@ from suanli.store import fleet as fleet_store
 from suanli.store import invoice_notes as note_store
 from suanli.store import leases as lease_store
 from suanli.store import ledger as ledger_store
+from suanli.store import legal as legal_store
 from suanli.store import packages as package_store
 from suanli.store import price_corrections as correction_store
 from suanli.store import usage as usage_store
@@ -217,6 +220,9 @@ class Draft:
     """The instant the draft was rated at: usage after it (or after the month) is not in it."""
     sla: list[PendingSla]
     """SLA credits the invoice will post and spend (as credits)."""
+    seller: LegalProfile | None = None
+    buyer: LegalProfile | None = None
+    """The legal profiles as they are now (the issued invoice keeps those of its issue)."""
 
 
 def _rating(p: Platform, s: Session, who: Principal, period: str, now: datetime, *, store_leases: bool
@@ -266,6 +272,7 @@ def _settle(p: Platform, s: Session, who: Principal, invoice_id: str, now: datet
                       credit_balance=-ledger_store.balance(s, credit(who.account_id)) + pending,
                       wallet_balance=-ledger_store.balance(s, wallet(who.account_id)),
                       tax_rate=Decimal(p.settings.tax_rate), currency=currency,
+                      tax_rates=rates_at(legal_store.tax_rates(s), now, Decimal(p.settings.tax_rate)),
                       voucher_context=voucher_rules.context(s, who.account_id, vouchers, now))
 
 
@@ -279,7 +286,8 @@ def preview(p: Platform, actor: Principal, period: str, tenant: str | None = Non
         rated = rate(inp)
         sla = pending_sla(p, s, who.account_id, inp.period_end, now)
         st = _settle(p, s, who, "preview", now, rated, inp.currency, _vouchers(s, who.account_id), sla)
-    return Draft(who, period, rated, st, n, inp.currency, now, sla)
+        seller, buyer = legal_store.get_profile(s, SELLER), legal_store.get_profile(s, who.account_id)
+    return Draft(who, period, rated, st, n, inp.currency, now, sla, seller, buyer)
 
 
 def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
@@ -321,6 +329,9 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
                           minor(st.credits, c), minor(st.wallet, c), minor(st.amount_due, c), now,
                           paid_at=now if paid else None)
         line_ids = store.add_invoice(s, invoice, [line_of(i, x, c) for i, x in enumerate(rated.lines)])
+        # the parties and the tax per rate as of now, kept: a profile or rate changed later never changes it
+        legal_store.add_invoice_legal(s, invoice_id, legal_store.get_profile(s, SELLER),
+                                      legal_store.get_profile(s, who.account_id), st.taxes)
         store.add_voucher_outcomes(
             s, [{"voucher_id": u.voucher_id, "invoice_id": invoice_id, "line_id": line_ids[u.line_no],
                  "amount": u.amount, "rule": u.rule, "at": now} for u in st.voucher_uses],
@@ -351,12 +362,16 @@ def _get_invoice(s: Session, grant: Grant, invoice_id: str, *, for_update: bool 
 def document(*, tenant: str, period: str, status: InvoiceStatus, currency: str, as_of: datetime, records: int,
              totals: Sequence[Decimal], lines: Sequence[InvoiceLine], sla: list[dict[str, Any]], actor: Principal,
              invoice: Invoice | None = None, notes: Sequence[CreditNote] = (),
-             uses: Sequence[VoucherOutcome] = (), all_notes: Sequence[InvoiceNote] = ()) -> dict[str, Any]:
+             uses: Sequence[VoucherOutcome] = (), all_notes: Sequence[InvoiceNote] = (),
+             seller: dict[str, Any] | None = None, buyer: dict[str, Any] | None = None,
+             taxes: Sequence[TaxGroup] = ()) -> dict[str, Any]:
     """An invoice document, issued (``invoice``) or draft: the one shape every reader gets (JSON,
     CLI, CSV, HTML), with every amount in the currency's minor unit. ``totals``: subtotal, tax,
     total, vouchers, credits, wallet, amount due. The revenue split of a line is the operator's.
     ``all_notes``: every credit and debit note issued on it since (a draft has none), with the
-    balance after them and what ``pay`` collects now (``outstanding``)."""
+    balance after them and what ``pay`` collects now (``outstanding``). ``seller``, ``buyer``: the
+    parties' legal profiles (as issued; a draft: as now; ``None`` where not set or not kept);
+    ``taxes``: the tax per rate (:mod:`suanli.domain.tax`)."""
     c = currency
     split = sees_revenue_split(actor)
     total, amount_due = totals[2], totals[6]
@@ -379,6 +394,9 @@ def document(*, tenant: str, period: str, status: InvoiceStatus, currency: str, 
            for k in ("credit_notes_total", "debit_notes_total")},
         "balance_after_notes": balance_after_notes(total, all_notes, c),
         "outstanding": owed,
+        "seller": seller, "buyer": buyer,
+        "taxes": [{"rate": g.rate, "product_types": [t.value for t in g.product_types], "base": minor(g.base, c),
+                   "tax": minor(g.tax, c)} for g in taxes],
         "lines": [{"line_no": x.line_no, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
                    "supplier": x.supplier, "node": x.node, "lease": x.lease, "plan": x.plan, "package": x.package,
                    "start": x.start, "end": x.end, "quantity": x.quantity, "price_unit": x.price_unit,
@@ -416,10 +434,12 @@ def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
         sla = [sla_doc(posted.credit, posted.parts, actor)
                for posted in store.sla_postings(s, tenant_id=i.tenant_id, period=i.period)
                if posted.invoice_id == i.id or (i.status is not InvoiceStatus.VOID and posted.invoice_id in voided)]
+        kept = legal_store.invoice_legal(s, i.id)  # None: issued before migration 0026 kept them
     return document(tenant=tenant.name, period=i.period, status=i.status, currency=i.currency, as_of=i.issued_at,
                     records=sum(x.records for x in lines), actor=actor, invoice=i, lines=lines, notes=notes,
                     uses=uses, all_notes=all_notes, sla=sla, totals=(i.subtotal, i.tax, i.total, i.vouchers, i.credits, i.wallet,
-                                                i.amount_due))
+                                                i.amount_due),
+                    seller=kept[0] if kept else None, buyer=kept[1] if kept else None, taxes=kept[2] if kept else ())
 
 
 def list_invoices(p: Platform, actor: Principal, *, tenant: str | None = None, period: str | None = None,
@@ -590,7 +610,9 @@ def draft_doc(d: Draft, actor: Principal) -> dict[str, Any]:
                     as_of=d.as_of, records=d.records, actor=actor,
                     lines=[line_of(i, x, d.currency) for i, x in enumerate(d.rated.lines)],
                     sla=[sla_doc(x.credit, x.parts, actor) for x in d.sla],
-                    totals=(st.subtotal, st.tax, st.total, st.vouchers, st.credits, st.wallet, st.amount_due))
+                    totals=(st.subtotal, st.tax, st.total, st.vouchers, st.credits, st.wallet, st.amount_due),
+                    seller=d.seller.snapshot() if d.seller else None, buyer=d.buyer.snapshot() if d.buyer else None,
+                    taxes=st.taxes)
 
 
 def ledger_check(p: Platform, actor: Principal) -> dict[str, Any]:

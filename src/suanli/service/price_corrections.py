@@ -41,6 +41,7 @@ from suanli.domain.prices import (
     PriceUnit,
     device_hour_price,
 )
+from suanli.domain.tax import ProductType
 from suanli.errors import NotFoundError, ValidationError
 from suanli.ledger.metering import LEASE_SOURCE
 from suanli.ledger.notes import LineDifference, line_differences, note_entry
@@ -51,6 +52,7 @@ from suanli.service.prices import price_book
 from suanli.store import accounts as account_store
 from suanli.store import fleet as fleet_store
 from suanli.store import ledger as ledger_store
+from suanli.store import legal as legal_store
 from suanli.store import price_corrections as store
 from suanli.store import usage as usage_store
 from suanli.store.price_corrections import IssuedInvoice
@@ -139,7 +141,10 @@ def correct_price(p: Platform, actor: Principal, model: str, amount: Any, start:
                 if not part:
                     continue
                 note_id = ("cn_" if kind == "credit" else "dn_") + secrets.token_hex(6)
-                t = note_entry(kind, invoice.tenant_id, invoice.id, note_id, now, part, tax_rate=tax_rate,
+                # the compute rate the invoice was issued with (a price corrects device time), else the default
+                rate = legal_store.kept_rate(s, invoice.id, ProductType.COMPUTE)
+                t = note_entry(kind, invoice.tenant_id, invoice.id, note_id, now, part,
+                               tax_rate=tax_rate if rate is None else rate,
                                reason=f"price correction {corr.id}: {why}", currency=invoice.currency)
                 (entry_id,) = ledger_store.add_entries(s, [billing.entry_values(t.entry)])
                 note = CorrectionNote(note_id, corr.id, invoice.id, invoice.tenant_id, kind, t.amount, t.tax, t.total,

@@ -25,11 +25,9 @@ from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.invoices import InvoiceStatus
 from suanli.errors import NotFoundError, ValidationError
-from suanli.ledger.invoices import payout
 from suanli.ledger.postings import payable
 from suanli.ledger.rating import month_of, period_bounds
-from suanli.service import billing
-from suanli.service.billing import entry_values
+from suanli.service import billing, payouts
 from suanli.service.platform import Platform
 from suanli.store import billing as store
 from suanli.store import fleet as fleet_store
@@ -143,12 +141,7 @@ def revenue_report(p: Platform, actor: Principal, period: str | None = None) -> 
 
 
 def pay_supplier(p: Platform, actor: Principal, supplier: str, amount: Decimal) -> dict[str, Any]:
-    """Record a payout to a supplier (operator only): payable down, cash down."""
-    authorize(actor, Action.PAY_SUPPLIER)
-    with p.tx() as s:
-        owed = -ledger_store.balance(s, payable(supplier))
-        if amount > owed:
-            raise ValidationError(f"payout {amount} exceeds what is owed to {supplier} ({owed})", field="amount")
-        ledger_store.add_entries(s, [entry_values(payout(supplier, "po_" + supplier, p.clock.now(), amount,
-                                                         p.settings.currency))])
+    """Record a payout to a supplier (operator only; :func:`suanli.service.payouts.record_payout`:
+    payable down, cash down, at most what is owed) and return the supplier's statement after it."""
+    payouts.record_payout(p, actor, supplier, amount)
     return supplier_statement(p, actor, supplier)

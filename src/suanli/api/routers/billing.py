@@ -7,6 +7,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from suanli.api.deps import PlatformDep, PrincipalDep
 from suanli.api.openapi import formats
+from suanli.api.routers import legal as legal_routes
+from suanli.api.routers import payouts as payout_routes
 from suanli.api.schemas.common import Name, Period
 from suanli.api.schemas.money import (
     BilledInvoiceResponse,
@@ -15,7 +17,6 @@ from suanli.api.schemas.money import (
     InvoiceSummary,
     IssueRequest,
     LedgerCheckResponse,
-    PayoutRequest,
     PreviewResponse,
     RevenueReportResponse,
     StatementResponse,
@@ -47,15 +48,17 @@ def issue(body: IssueRequest, p: PlatformDep, who: PrincipalDep) -> Any:
 
 @router.get("/v1/billing/invoices/{invoice_id}", response_model=BilledInvoiceResponse,
             responses=formats("text/csv", "text/html"))
-def show(invoice_id: Name, p: PlatformDep, who: PrincipalDep, format: Name = "json") -> Any:
-    """One invoice; ``format`` json (default), csv or html (printable)."""
+def show(invoice_id: Name, p: PlatformDep, who: PrincipalDep, format: Name = "json", lang: Name = "en") -> Any:
+    """One invoice; ``format`` json (default), csv or html (printable: seller and buyer, lines, tax per
+    rate, totals; times in the operator's time zone); ``lang`` en (default) or zh-CN for csv and html."""
     if format not in ("json", "csv", "html"):
         raise ValidationError(f"format {format!r} not allowed; allowed: json, csv, html", field="format")
+    lang = exports.check_lang(lang)
     doc = billing.invoice_doc(p, who, invoice_id)
     if format == "csv":
-        return PlainTextResponse(exports.invoice_csv(doc), media_type="text/csv")
+        return PlainTextResponse(exports.invoice_csv(doc, lang), media_type="text/csv")
     if format == "html":
-        return HTMLResponse(exports.invoice_html(doc))
+        return HTMLResponse(exports.invoice_html(doc, lang, p.settings.time_zone))
     if format != "json":
         raise ValidationError(f"format {format!r} not allowed; allowed: json, csv, html", field="format")
     return doc
@@ -96,12 +99,13 @@ def revenue_report(p: PlatformDep, who: PrincipalDep, period: Period | None = No
     return statements.revenue_report(p, who, period)
 
 
-@router.post("/v1/payouts", response_model=StatementResponse, status_code=201)
-def payout(body: PayoutRequest, p: PlatformDep, who: PrincipalDep) -> Any:
-    return statements.pay_supplier(p, who, body.supplier, body.amount)
-
-
 @router.get("/v1/ledger/check", response_model=LedgerCheckResponse)
 def ledger_check(p: PlatformDep, who: PrincipalDep) -> Any:
     """Trial balance: every account, the sum (always zero), unbalanced entries (always none)."""
     return billing.ledger_check(p, who)
+
+
+# Invoices for China (legal profiles, tax rates) and supplier payouts have their own modules; they are
+# served with the billing routes.
+router.include_router(legal_routes.router)
+router.include_router(payout_routes.router)

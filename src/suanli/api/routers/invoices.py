@@ -31,18 +31,19 @@ router = APIRouter(tags=["invoices"])
 
 @router.get("/v1/invoices/{period}", response_model=PreviewResponse, responses=formats("text/csv", "text/html"))
 def show_invoice(period: Period, p: PlatformDep, who: PrincipalDep, tenant: Name | None = None,
-                 format: Name = "json") -> Any:
+                 format: Name = "json", lang: Name = "en") -> Any:
     """A tenant's invoice for a month (YYYY-MM): the issued invoice if the month is issued (status
     issued or paid, with its id), else the draft to date (status preview): lines (plans, packages, list
     prices), tax, vouchers, credits, wallet, amount due. ``format`` json (default), csv or html: the
-    draft exports exactly as the issued invoice does."""
+    draft exports exactly as the issued invoice does; ``lang`` en (default) or zh-CN for csv and html."""
     if format not in FORMATS:
         raise ValidationError(f"format {format!r} not allowed; allowed: {', '.join(FORMATS)}", field="format")
+    lang = exports.check_lang(lang)
     doc = billing.month_invoice(p, who, period, tenant)
     if format == "csv":
-        return PlainTextResponse(exports.invoice_csv(doc), media_type="text/csv")
+        return PlainTextResponse(exports.invoice_csv(doc, lang), media_type="text/csv")
     if format == "html":
-        return HTMLResponse(exports.invoice_html(doc))
+        return HTMLResponse(exports.invoice_html(doc, lang, p.settings.time_zone))
     return doc
 
 

@@ -17,6 +17,7 @@ from suanli.api.schemas.common import (
     Amount,
     Cents,
     Count,
+    Day,
     Days,
     Dec,
     Exact,
@@ -303,6 +304,11 @@ class VoidRequest(Wire):
 class PayoutRequest(Wire):
     supplier: Name
     amount: Cents = Field(description="Paid to the supplier, > 0, in whole cents, at most what is owed.")
+    paid_on: Day | None = Field(None, description="The day of the transfer (default today, the operator's time "
+                                                  "zone; never in the future).")
+    reference: Reference = Field("", description="The bank transfer's id (流水号).")
+    periods: list[Period] = Field(default_factory=list, max_length=MAX_LIST,
+                                  description="The months (YYYY-MM) it pays for.")
 
 
 ROUNDING = "each line: quantity x unit price, rounded once to 0.01, half up; totals are sums of lines"
@@ -384,6 +390,28 @@ class VoucherOutcomeApplied(BaseModel):
 TOTALS = ("subtotal", "tax", "total", "vouchers", "credits", "wallet", "amount_due")
 
 
+class InvoiceParty(BaseModel):
+    """A seller's or buyer's legal details as the invoice prints them."""
+
+    legal_name: str
+    tax_id: str
+    foreign_tax_id: bool = False
+    address: str = ""
+    phone: str = ""
+    bank_name: str = ""
+    bank_account: str = ""
+    invoice_type: str = "normal"
+
+
+class InvoiceTax(BaseModel):
+    """The lines taxed at one rate: their product types, summed amounts (``base``) and tax."""
+
+    rate: Dec
+    product_types: list[str]
+    base: Money
+    tax: Money
+
+
 class InvoiceSummary(BaseModel):
     id: str
     tenant: str
@@ -434,6 +462,11 @@ class InvoiceDocument(BaseModel):
     balance_after_notes: Money = Field(description="total - credit notes + debit notes; the issued total is unchanged.")
     outstanding: Money = Field(description="What `pay` collects now: the amount due while issued + unpaid debit notes.")
     lines: list[BilledLine]
+    seller: InvoiceParty | None = Field(None, description="The seller's legal profile as issued (a draft: as now); "
+                                                          "none where not set, or issued before it was kept.")
+    buyer: InvoiceParty | None = Field(None, description="The buyer's legal profile, as the seller's.")
+    taxes: list[InvoiceTax] = Field(default=[], description="The tax per rate: each rate's lines (their product "
+                                                            "types), base and tax, rounded once per rate.")
 
     @model_validator(mode="after")
     def _in_minor_units(self) -> InvoiceDocument:
