@@ -222,3 +222,14 @@ def test_energy_cost_comes_from_the_capacity_report(http: Http, demo: Platform, 
     expected = fig.power_cost * 7200 / fig.observed_seconds
     assert Decimal(sh["energy_cost"]) == expected.quantize(Decimal("0.01"))
     assert Decimal(sh["gross_margin"]) == Decimal(sh["revenue"]) - Decimal(sh["supplier_share"]) - Decimal(sh["energy_cost"])
+
+
+@pytest.mark.parametrize(("settings", "field"), [
+    ({"life_years": True}, "life_years"), ({"life_years": "２"}, "life_years"), ({"loan_years": 1.0}, "loan_years"),
+    ({"life_years": "5.5"}, "life_years"), ({"debt_share": "NaN"}, "debt_share"), ({"price_decline": "-0.1"}, "price_decline"),
+])
+def test_hostile_settings_are_refused(http: Http, settings: dict[str, Any], field: str) -> None:
+    c, op = http
+    r = put(c, op, {"settings": settings})
+    assert r.status_code == 422, r.text
+    assert field in r.text

@@ -64,6 +64,8 @@ class InvestmentSettings:
 
 def _fraction(value: object, field: str, what: str) -> Decimal:
     d = to_decimal(value, field=field)
+    if d == 0:
+        d = Decimal(0)  # not -0
     if not Decimal(0) <= d <= Decimal(1):
         raise ValidationError(f"{field} must be between 0 and 1 ({what}), got {value}", field=field)
     if d != d.quantize(Decimal("0.000001")):
@@ -74,11 +76,11 @@ def _fraction(value: object, field: str, what: str) -> Decimal:
 def _years(value: object, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValidationError(f"{field} must be a whole number of years from {low} to {high}, got {value!r}", field=field)
-    try:
-        n = int(value)
-    except ValueError:
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 3):
         raise ValidationError(f"{field} must be a whole number of years from {low} to {high}, got {value!r}",
-                              field=field) from None
+                              field=field)
+    n = int(text)
     if not low <= n <= high:
         raise ValidationError(f"{field} must be a whole number of years from {low} to {high}, got {n}", field=field)
     return n
@@ -108,7 +110,7 @@ def check_opex(site: str, raw: Mapping[str, Any]) -> SiteOpex:
     extra = sorted(set(raw) - {*OPEX_FIELDS, "site"})
     if extra:
         raise ValidationError(f"unknown field {extra[0]!r}; allowed: {', '.join(OPEX_FIELDS)}", field=extra[0])
-    vals = {f: check_amount(raw.get(f, 0), f, allow_zero=True, places=2) for f in OPEX_FIELDS}
+    vals = {f: check_amount(raw.get(f, 0), f, allow_zero=True, places=2) + 0 for f in OPEX_FIELDS}  # + 0: no -0
     return SiteOpex(site, **vals)
 
 
@@ -132,8 +134,8 @@ def check_capex(node: str, raw: Mapping[str, Any], currency: str, *, where: str 
                               field=extra[0])
     if "capex" not in raw:
         raise ValidationError(f"{where}capex is required (the node's purchase price, >= 0)", field="capex")
-    capex = check_amount(raw["capex"], "capex", allow_zero=True, places=2)
-    residual = check_amount(raw.get("residual", 0), "residual", allow_zero=True, places=2)
+    capex = check_amount(raw["capex"], "capex", allow_zero=True, places=2) + 0  # + 0: no -0
+    residual = check_amount(raw.get("residual", 0), "residual", allow_zero=True, places=2) + 0
     if residual > capex:
         raise ValidationError(f"{where}residual ({residual}) must not exceed capex ({capex})", field="residual")
     if "purchased_on" not in raw:

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from suanli.api.schemas.common import Dec, Exact, Money, Wire
 
 
 class SettingsIn(Wire):
-    life_years: int | str | None = Field(None, description="Years of service, 1 to 30 (default 5).")
+    life_years: StrictInt | StrictStr | None = Field(None, description="Years of service, 1 to 30 (default 5).")
     debt_share: Exact | None = Field(None, description="Share of capex borrowed, 0 to 1 (0.6 = 60 %).")
     interest_rate: Exact | None = Field(None, description="Loan interest per year, 0 to 1 (0.045 = 4.5 %).")
-    loan_years: int | str | None = Field(None, description="Years the loan is repaid over, 0 to life_years.")
+    loan_years: StrictInt | StrictStr | None = Field(None, description="Years the loan is repaid over, 0 to life_years.")
     discount_rate: Exact | None = Field(None, description="Yearly rate NPV discounts at, 0 to 1.")
     price_decline: Exact | None = Field(None, description="Expected yearly fall of prices, 0 to 1.")
 
