@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -76,10 +76,14 @@ def test_the_figures_are_those_of_the_leases_recomputed_by_hand(http: Http, cloc
     al = whole["allocations"][0]  # type: ignore[index]
     rate = list_rate(c, op, "L20", al["site"])
     assert Decimal(o["run_rate"]["now"]) == (held * rate).quantize(Decimal("0.01"))
-    assert Decimal(o["revenue_mtd"]["now"]) == (held * rate * 2).quantize(Decimal("0.01"))
+    # the month's draft: one line per lease (2 devices, a quarter of one) for 2 hours, each split into the
+    # supplier share (85 %: the default commission is 15 %, rounded half up per line) and the commission
+    cent = Decimal("0.01")
+    lines = [(share * rate * 2).quantize(cent, ROUND_HALF_UP) for share in (Decimal(2), Decimal("0.25"))]
+    assert Decimal(o["revenue_mtd"]["now"]) == sum(lines)
     assert o["revenue_mtd"]["before"] == "0.00"  # nothing in October
-    commission = Decimal("0.15")  # the default commission rate (Settings.commission_rate)
-    assert Decimal(o["commission_mtd"]["now"]) == (held * rate * 2 * commission).quantize(Decimal("0.01"))
+    assert Decimal(o["commission_mtd"]["now"]) == sum(x - (x * Decimal("0.85")).quantize(cent, ROUND_HALF_UP)
+                                                      for x in lines)
     assert o["counts"]["idle_whole_gpus"] == n - 3 and o["counts"]["fragmented_gpus"] == 1
     assert part["form"] == "slice"
 

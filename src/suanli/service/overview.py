@@ -8,15 +8,14 @@ is compared with (see :class:`suanli.domain.overview.Overview`):
   today's (the history of node states is the capacity series' business).
 - **lease rate**: rented device-hours ÷ available device-hours over the last 24 h (and the 24 h
   before), rented = held by a lease, whatever its use.
-- **revenue month to date**: the lease charges of the month so far, each allocation window rated
-  at its lease's quoted rate (fixed terms, reservations) or else the list price in force at the
-  window's start: Σ share × rate × seconds ÷ 3,600. Compared with last month from its first
-  instant over the same length of time. Allocations drawn on a term's reservation are left out
-  (the reservation's own allocation is rated). This is before vouchers, packages, SLA credits and
-  usage-based lines: the invoice remains the exact figure.
-- **commission**: Σ charge × the lease's commission rate (the operator's part; the rest is the
-  supplier share, floors aside).
-- **run-rate**: charges per hour of the allocations held at the instant (now, and 24 h earlier).
+- **revenue month to date** and the **commission** (revenue − supplier share): the money report
+  (:func:`suanli.service.revenue_report.revenue_report`: issued invoices' lines, and the drafts of
+  the months not issued yet, rated to date by the invoice's own code) over ``[1st of the month, now)``,
+  compared with last month from its first instant over the same length of time.
+- **run-rate**: charges per hour of the allocations held at the instant (now, and 24 h earlier), each
+  at its lease's quoted rate (fixed terms, reservations) or else the list price in force then:
+  Σ share × rate; allocations drawn on a term's reservation are left out (the reservation's own
+  allocation is rated).
 - **measured utilisation**, the **idle split** (fragmented by FGD against the live mix, unrented
   whole, down or in maintenance) and the **power cost per hour** now: :func:`suanli.service.capacity.now`;
   utilisation 24 h earlier: the capacity series over the hour that ended then.
@@ -52,7 +51,7 @@ from suanli.ledger.quotes import RateSegments
 from suanli.ledger.quotes import rate_at as quoted_rate_at
 from suanli.ledger.rating import add_months, month_of, period_bounds
 from suanli.ledger.wallets import RunwayPolicy, Standing, runway
-from suanli.service import capacity
+from suanli.service import capacity, revenue_report
 from suanli.service import quotes as quote_service
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
@@ -105,21 +104,6 @@ class _Rater:
             return quoted_rate_at(q, t)[0]
         return self.book.rate_at(a.model, a.site, t) or Decimal(0)
 
-    def charges(self, holds: Sequence[LeaseHold], start: datetime, end: datetime) -> tuple[Decimal, Decimal]:
-        """(charges, commission) of the windows' time inside ``[start, end)``."""
-        amount = commission = Decimal(0)
-        for h in holds:
-            a = h.allocation
-            if a.drawn_from is not None:
-                continue
-            lo, hi = max(start, a.start), min(end, a.end or end)
-            if hi <= lo:
-                continue
-            x = a.share * self.rate(h, lo) * Decimal(int((hi - lo).total_seconds())) / SECONDS_PER_HOUR
-            amount += x
-            commission += x * h.commission_rate
-        return amount, commission
-
     def per_hour(self, holds: Sequence[LeaseHold], t: datetime) -> Decimal:
         return sum((h.allocation.share * self.rate(h, t) for h in holds
                     if h.allocation.drawn_from is None and h.allocation.start <= t
@@ -136,6 +120,14 @@ def _low_runway(p: Platform, s: Session) -> list[str]:
         if rw.standing is not Standing.OK or row.standing == Standing.SUSPEND.value or row.suspended:
             out.append(account_store.get_account(s, row.tenant_id).name)
     return sorted(out)
+
+
+def _money_report(p: Platform, actor: Principal, start: datetime, end: datetime) -> tuple[Decimal, Decimal]:
+    """(revenue, commission) of the money report over ``[start, end)`` (zero for an empty period)."""
+    if end <= start:
+        return Decimal("0.00"), Decimal("0.00")
+    total = revenue_report.revenue_report(p, actor, "site", start.isoformat(), end.isoformat())["total"]
+    return total["revenue"], total["commission"]
 
 
 def overview(p: Platform, actor: Principal) -> Overview:
@@ -178,10 +170,10 @@ def overview(p: Platform, actor: Principal) -> Overview:
     idle = sum(1 for d in available if load.get(d, 0) == 0)
     fragmented = sum(1 for d in available if 0 < load.get(d, 0) < DEVICE_MILLI)
     hours = Decimal(n) * 24
-    rev_now, com_now = rater.charges(holds, month_start, now)
-    rev_before, com_before = rater.charges(holds, last_start, last_end)
-    commission = Trend(round_line(com_now, cur), round_line(com_before, cur))
-    margin = Trend(round_line(com_now, cur) - (energy_month or 0), round_line(com_before, cur) - energy_last)
+    rev_now, com_now = _money_report(p, actor, month_start, now)
+    rev_before, com_before = _money_report(p, actor, last_start, last_end)
+    commission = Trend(com_now, com_before)
+    margin = Trend(com_now - (energy_month or 0), com_before - energy_last)
     return Overview(
         as_of=now, currency=cur, devices=n,
         allocation=Trend(rate_of(_held_at(holds, now, available), Decimal(n)),
@@ -189,7 +181,7 @@ def overview(p: Platform, actor: Principal) -> Overview:
         utilisation=Trend(live.total.utilisation, then.utilisation),
         lease_rate=Trend(rate_of(_device_hours(holds, now - DAY, now, available), hours),
                          rate_of(_device_hours(holds, now - 2 * DAY, now - DAY, available), hours)),
-        revenue_mtd=Trend(round_line(rev_now, cur), round_line(rev_before, cur)),
+        revenue_mtd=Trend(rev_now, rev_before),
         commission_mtd=commission,
         run_rate=Trend(round_line(rater.per_hour(holds, now), cur), round_line(rater.per_hour(holds, now - DAY), cur)),
         energy_cost_today=energy_today, energy_cost_mtd=energy_month,
@@ -208,7 +200,8 @@ def overview(p: Platform, actor: Principal) -> Overview:
             "utilisation": "telemetry where it reports (capacity series); null where nothing is measured",
             "idle": "capacity now: fragmented by FGD against the live mix of typical requests",
             "lease_rate": "allocation records over the 24 h window",
-            "revenue": "lease charges at quoted or list rates, before vouchers, packages and usage lines",
+            "revenue": "the money report: issued invoices' lines and drafts rated to date (provisional)",
+            "run_rate": "leases held now at their quoted or list rates",
             "energy": "power cost of the capacity series (measured or modelled from TDP) x PUE x site price",
             "margin": "commission less the energy cost of the same time (sampled time only)",
         })
