@@ -286,6 +286,17 @@ def test_banners_show_the_state_and_pay_settles_the_invoice_from_the_wallet(
     page.get_by_test_id("lang-zh-CN").click()
     expect(page.get_by_test_id("banner-low-balance")).to_contain_text("余额不足")
     shots(page, "tenant-banners-zh")
+    # suspended: the runway is below the suspension threshold; the banner says what happened and what to do
+    assert srv.api("operator", "PUT", "/v1/wallet/policy", json={"tenant": "demo-tenant", "warn_hours": "1000",
+                                                                 "suspend_hours": "999"}).status_code == 200
+    assert srv.api("operator", "POST", "/v1/wallet/check").status_code == 200
+    wallet = srv.api("tenant", "GET", "/v1/wallet").json()
+    assert wallet["standing"] == "suspend" and len(wallet["suspended_leases"]) == 1
+    page.get_by_test_id("lang-en").click()
+    page.get_by_role("navigation", name="main").get_by_role("link", name="Jobs").click()
+    expect(page.get_by_test_id("banner-suspended")).to_contain_text("Account suspended for low balance: 1 lease(s)")
+    expect(page.get_by_test_id("banner-suspended")).to_contain_text("Top up the wallet")
+    expect(page.get_by_test_id("banner-low-balance")).to_have_count(0)
 
 
 def test_vouchers_page_shows_what_the_tenant_holds(server: Any, sign_in: Callable[..., Page]) -> None:

@@ -18,7 +18,7 @@ register({
     "tenant.col.model": "Model", "tenant.col.vendor": "Vendor", "tenant.col.memory": "Memory", "tenant.col.p": "P / device",
     "tenant.col.site": "Site", "tenant.col.free": "Free / devices", "tenant.col.deviceHour": "元 / device-hour",
     "tenant.col.pYear": "元 / P / 年", "tenant.col.energy": "Energy 元 / P-hour", "tenant.col.nodes": "Nodes",
-    "tenant.gib": "{n} GiB",
+    "tenant.gib": "{n} GiB", "tenant.col.tdp": "TDP", "tenant.watts": "{n} W",
     "tenant.form.gpu": "K whole accelerators on one node", "tenant.form.server": "N whole nodes (bare metal)",
     "tenant.form.slice": "a fraction of one accelerator: compute share and memory",
     "tenant.form.cluster": "K whole nodes in one fabric domain, all or nothing",
@@ -80,7 +80,7 @@ register({
     "tenant.col.model": "型号", "tenant.col.vendor": "厂商", "tenant.col.memory": "显存", "tenant.col.p": "每卡 P",
     "tenant.col.site": "站点", "tenant.col.free": "空闲 / 总卡数", "tenant.col.deviceHour": "元 / 卡时",
     "tenant.col.pYear": "元 / P / 年", "tenant.col.energy": "能耗 元 / P 时", "tenant.col.nodes": "节点数",
-    "tenant.gib": "{n} GiB",
+    "tenant.gib": "{n} GiB", "tenant.col.tdp": "热设计功耗", "tenant.watts": "{n} W",
     "tenant.form.gpu": "单节点上的 K 张整卡", "tenant.form.server": "N 台整机（裸金属）",
     "tenant.form.slice": "单卡的一部分：算力份额与显存",
     "tenant.form.cluster": "同一网络域内的 K 台整机，全部满足或不分配",
@@ -155,7 +155,9 @@ function title(text, ...extra) {
 }
 
 export async function offers(ctx) {
-  const rows = await get("/v1/offers");
+  const [offered, catalog] = await Promise.all([get("/v1/offers"), get("/v1/catalog")]);
+  const tdp = new Map(catalog.map((a) => [a.name, a.tdp_watts]));
+  const rows = offered.map((o) => ({ ...o, tdp_watts: tdp.get(o.model) ?? null }));
   const orderLink = (o) => ctx.me.role === "tenant"
     ? h("a", { class: "button small", href: `#/order?model=${encodeURIComponent(o.model)}&site=${encodeURIComponent(o.site)}`,
       testid: `order-${o.model}-${o.site}` }, t("tenant.offers.order"))
@@ -171,6 +173,7 @@ export async function offers(ctx) {
         { key: "site", label: t("tenant.col.site"), value: (o) => h("span", {}, o.site, h("span", { class: "muted" }, ` ${o.region} · ${o.tier}`)) },
         { key: "free_devices", label: t("tenant.col.free"), class: "num",
           value: (o) => h("span", { testid: `free-${o.model}-${o.site}` }, `${o.free_devices} / ${o.devices}`) },
+        { key: "tdp_watts", label: t("tenant.col.tdp"), value: (o) => (o.tdp_watts === null ? "—" : t("tenant.watts", { n: num(o.tdp_watts, 0) })), class: "num" },
         { key: "price_device_hour", label: t("tenant.col.deviceHour"), value: (o) => money(o.price_device_hour, 4), class: "num" },
         { key: "price_p_year", label: t("tenant.col.pYear"), value: (o) => money(o.price_p_year, 2), class: "num" },
         { key: "energy_cost_per_p_hour", label: t("tenant.col.energy"), value: (o) => money(o.energy_cost_per_p_hour, 4), class: "num" },
