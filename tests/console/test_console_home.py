@@ -219,6 +219,19 @@ def test_heatmap_has_a_cell_per_device_with_the_lease_and_tenant(server: Any, si
             expect(cell).to_have_attribute("data-lease", lease["id"])
             cell.hover()
             expect(cell).to_have_attribute("title", re.compile(f"{lease['id']}.*demo-tenant"))
+            expect(page.get_by_test_id("heatmap-grid-detail")).to_contain_text(lease["id"])
+            expect(page.get_by_test_id("heatmap-grid-detail")).to_contain_text("demo-tenant")
+    # a node in maintenance: its cells hatched, focus (keyboard) says so
+    used = {a["node"] for x in (whole, part) for a in x["allocations"]}
+    idle = next(n["node"] for n in heat["nodes"] if n["node"] not in used)
+    r = server.api("operator", "POST", f"/v1/nodes/{idle}/state", json={"state": "maintenance", "reason": "fan"})
+    assert r.status_code == 200, r.text
+    page.reload()
+    hatched = page.locator(f'[data-testid="heatmap-cell"][data-node="{idle}"]')
+    expect(hatched.first).to_have_attribute("data-state", "maintenance")
+    expect(hatched.first).to_have_class(re.compile("cg-maintenance"))
+    hatched.first.focus()
+    expect(page.get_by_test_id("heatmap-grid-detail")).to_contain_text(idle)
     al = part["allocations"][0]
     slice_cell = page.locator(f'[data-testid="heatmap-cell"][data-node="{al["node"]}"][data-slot="{al["device"]}"]')
     expect(slice_cell).to_have_attribute("data-fill", "0.25")

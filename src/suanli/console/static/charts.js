@@ -258,13 +258,23 @@ export function cellGrid(el, { testid, rows, legend = [], caption }) {
       if (c.color) inner.style.background = c.color;
       const tag = c.href ? "a" : "span";
       const attrs = { class: `cg-cell cg-${c.state || "available"}`, title: c.title, "aria-label": c.title,
-        testid: c.testid, href: c.href, tabindex: c.href ? undefined : "0" };
+        testid: c.testid, href: c.href, tabindex: c.href || c.state !== "available" ? "0" : undefined };
+      if (c.href) delete attrs.tabindex; // a link is focusable already
       for (const [k, v] of Object.entries(c.data || {})) attrs[`data-${k}`] = v;
       const cell = h(tag, attrs, inner, c.label ? h("span", { class: "cg-text" }, c.label) : null);
       return cell;
     }))));
+  // what the cell under the pointer or with the focus holds, at once (the title shows only after a delay)
+  const detail = h("div", { class: "cg-detail", "aria-live": "polite", testid: testid ? `${testid}-detail` : undefined }, "\u00a0");
+  const show = (ev) => {
+    const cell = ev.target.closest && ev.target.closest(".cg-cell");
+    if (cell && box.contains(cell)) detail.textContent = cell.getAttribute("title") || "";
+  };
+  box.addEventListener("mouseover", show);
+  box.addEventListener("focusin", show);
   box.replaceChildren(
     caption ? h("figcaption", {}, caption) : null,
+    detail,
     legend.length ? h("div", { class: "cg-legend" }, legend.map((l) => {
       const sw = h("span", { class: `cg-swatch ${l.class || ""}` });
       if (l.color) sw.style.background = l.color;
