@@ -92,6 +92,12 @@ COMMANDS: dict[str, Lazy] = {
     "report": Lazy("suanli.cli.report:app", "Business reports (operator): utilisation, idle and fragmented capacity, "
                    "energy, revenue, margin, payback."),
     "statement": Lazy("suanli.cli.money:statement_app", "Supplier statements and the operator's revenue report."),
+    "payout": Lazy("suanli.cli.legal:payout_app", "Supplier payouts: record one (operator), list them (a supplier its "
+                   "own)."),
+    "legal": Lazy("suanli.cli.legal:legal_app", "Legal profiles printed on invoices: the seller (the operator) and each "
+                  "buyer (a tenant): legal name, tax id (统一社会信用代码), address, phone, bank, invoice type."),
+    "tax-rate": Lazy("suanli.cli.legal:tax_app", "Tax rates per product type (compute, package, storage, traffic, "
+                     "tokens), from an instant."),
     "economics": Lazy("suanli.cli.economics:economics_app", "Investment inputs (operator): capex per node, opex per "
                       "site, life, financing; show, set, import a CSV/JSON file."),
 }

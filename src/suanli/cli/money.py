@@ -17,6 +17,7 @@ from suanli.cli.context import client
 from suanli.cli.invoice_view import invoice_out, invoices_out
 from suanli.cli.options import JsonOpt, amount
 from suanli.cli.render import fail, print_json, show, table, when
+from suanli.client.legal import LegalClient
 from suanli.client.money import MoneyClient
 
 usage_app = typer.Typer(help="Usage events: ingest and totals.", no_args_is_help=True)
@@ -186,6 +187,26 @@ def statement_supplier(ctx: typer.Context, supplier: str | None = None, period: 
         statement_out(MoneyClient(api).supplier_statement(supplier=supplier, period=period), as_json)
 
 
+@statement_app.command("earnings")
+def statement_earnings(ctx: typer.Context, supplier: str | None = None,
+                       period: Annotated[str, typer.Option("--period", metavar="current|YYYY-MM",
+                                                           help="The month so far (default current).")] = "current",
+                       as_json: JsonOpt = False) -> None:
+    """A supplier's earnings to date: its share of issued invoices, SLA credits it bore, paid, owed, and the
+    month's share so far from tenants' drafts (PROVISIONAL until each tenant's invoice is issued)."""
+    with client(ctx) as api:
+        e = LegalClient(api).earnings(supplier, period)
+    if as_json:
+        print_json(e)
+        return
+    rows = [["issued (all months)", f"{e.issued_share:f}"], [f"  of it {e.period}", f"{e.period_issued_share:f}"],
+            ["SLA credits borne", f"-{e.sla_share:f}"],
+            [f"PROVISIONAL {e.period} ({e.provisional_tenants} tenant drafts)", f"{e.provisional_share:f}"],
+            ["earned to date", f"{e.earned_to_date:f}"], ["paid", f"{e.paid:f}"], ["owed now", f"{e.owed:f}"]]
+    show(table(f"earnings {e.supplier} ({e.currency}), as of {when(e.as_of)}", ["figure", ("amount", "right")], rows,
+               caption=e.note))
+
+
 def statement_out(st: Any, as_json: bool) -> None:
     """A supplier statement as a table (or JSON); also ``suanli revenue``."""
     if as_json:
@@ -269,13 +290,14 @@ def invoice_get(ctx: typer.Context, invoice_id: str, as_json: JsonOpt = False) -
 
 def invoice_export(ctx: typer.Context, invoice_id: str,
                    fmt: Annotated[str, typer.Option("--format", help="csv, json or html (printable).")] = "csv",
-                   output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None
+                   output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+                   lang: Annotated[str, typer.Option("--lang", help="en (default) or zh-CN.")] = "en",
                    ) -> None:
-    """Export an invoice as CSV, JSON or printable HTML."""
+    """Export an invoice as CSV, JSON or printable HTML (in English or Chinese: ``--lang zh-CN``)."""
     if fmt not in ("csv", "json", "html"):
         raise typer.BadParameter("allowed: csv, json, html", param_hint="--format")
     with client(ctx) as api:
-        text = MoneyClient(api).export_invoice(invoice_id, fmt)
+        text = MoneyClient(api).export_invoice(invoice_id, fmt, lang)
     if output:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}")

@@ -180,18 +180,18 @@ class MoneyClient(Endpoints):
     def billed_invoice(self, invoice_id: str) -> BilledInvoiceResponse:
         return self._one(BilledInvoiceResponse, "GET", f"/v1/billing/invoices/{invoice_id}")
 
-    def export_invoice(self, invoice_id: str, fmt: str) -> str:
-        """The invoice as ``csv`` or ``html`` text (``json`` as the raw JSON text)."""
-        r = self.api._http.get(f"/v1/billing/invoices/{invoice_id}", params={"format": fmt},
+    def export_invoice(self, invoice_id: str, fmt: str, lang: str = "en") -> str:
+        """The invoice as ``csv`` or ``html`` text (``json`` as the raw JSON text), in ``lang`` (en, zh-CN)."""
+        r = self.api._http.get(f"/v1/billing/invoices/{invoice_id}", params={"format": fmt, "lang": lang},
                                headers={"Authorization": f"Bearer {self.api.token}"} if self.api.token else None)
         if r.status_code >= 400:
             raise self.api._error(r)
         return r.text
 
-    def export_month(self, period: str, fmt: str, *, tenant: str | None = None) -> str:
+    def export_month(self, period: str, fmt: str, *, tenant: str | None = None, lang: str = "en") -> str:
         """A month's invoice (the issued one, else the draft) as ``csv`` or ``html`` text (``json``
-        as the raw JSON text)."""
-        params = {"format": fmt} | ({"tenant": tenant} if tenant else {})
+        as the raw JSON text), in ``lang`` (en, zh-CN)."""
+        params = {"format": fmt, "lang": lang} | ({"tenant": tenant} if tenant else {})
         r = self.api._http.get(f"/v1/invoices/{period}", params=params,
                                headers={"Authorization": f"Bearer {self.api.token}"} if self.api.token else None)
         if r.status_code >= 400:
