@@ -60,15 +60,27 @@ class Frozen:
             time.sleep(0.2)  # polling a real process's background pass, bounded by the deadline
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Frozen]:
-    srv = start_serve(tmp_path / "data", env=clean_env(SUANLI_CAPACITY_SAMPLE_SECONDS="3600"), deadline_s=60)
+def frozen_server(tmp_path: Path, database_url: str | None) -> Iterator[Frozen]:
+    srv = start_serve(tmp_path / "data", database_url=database_url,
+                      env=clean_env(SUANLI_CAPACITY_SAMPLE_SECONDS="3600"), deadline_s=60)
     try:
         frozen = Frozen(srv)
         frozen.wait_for_sample()
         yield frozen
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Frozen]:
+    """On SQLite."""
+    yield from frozen_server(tmp_path, None)
+
+
+@pytest.fixture
+def any_server(tmp_path: Path, db_url: str | None) -> Iterator[Frozen]:
+    """On SQLite and on the test PostgreSQL."""
+    yield from frozen_server(tmp_path, db_url)
 
 
 def place(server: Any, token: str, **order: Any) -> dict[str, Any]:
@@ -113,7 +125,8 @@ def fmt(page: Page, fn: str, *args: Any) -> str:
 
 
 def test_tiles_and_counts_equal_the_api_and_the_cli_for_the_same_moment(
-        server: Any, sign_in: Callable[..., Page], shots: Callable[[Page, str], None]) -> None:
+        any_server: Any, sign_in: Callable[..., Page], shots: Callable[[Page, str], None]) -> None:
+    server = any_server
     frozen_world(server)
     api = server.api("operator", "GET", "/v1/reports/overview").json()
     assert without_instant(cli_overview(server)) == without_instant(api)
