@@ -88,12 +88,12 @@ export async function audit(ctx) {
       { label: t("audit.col.change"), value: (e) => h("span", { class: "change" }, e.summary) },
       { label: t("audit.col.request"), value: (e) => (e.method ? h("span", { class: "mono muted" }, `${e.method} ${e.path}`) : "—") },
     ], page.items, { testid: "audit", rowTestid: (e) => `audit-${e.id}`, empty: t("audit.none") }));
-    pager.replaceChildren(
+    pager.replaceChildren(...[
       h("span", { class: "muted" }, page.items.length ? t("audit.range", { from: offset + 1, to: offset + page.items.length }) : ""),
       offset > 0 ? h("button", { type: "button", onclick: () => { offset = Math.max(0, offset - PAGE); load(); } },
         t("audit.newer")) : null,
       page.next_offset !== null ? h("button", { type: "button", testid: "audit-older",
-        onclick: () => { offset = page.next_offset; load(); } }, t("audit.older")) : null);
+        onclick: () => { offset = page.next_offset; load(); } }, t("audit.older")) : null].filter(Boolean));
   };
 
   const exportAs = async (format) => {

@@ -441,7 +441,7 @@ export function listView({ columns, rows, search, filters = [], query, hash = tr
           h("tbody", {}, shown.map((r) => h("tr", { testid: rowTestid ? rowTestid(r) : undefined, class: rowClass ? rowClass(r) : undefined },
             columns.map((c) => h("td", { class: c.class }, c.value(r)))))))));
     }
-    pager.replaceChildren(
+    pager.replaceChildren(...[
       h("span", { class: "muted", testid: testid ? `${testid}-range` : undefined }, all.length
         ? t("list.range", { from: first + 1, to: first + shown.length, total: all.length })
         : t("list.none", { total: rows.length })),
@@ -449,7 +449,7 @@ export function listView({ columns, rows, search, filters = [], query, hash = tr
         onclick: () => { state.page -= 1; sync(); draw(); } }, t("list.prev")) : null,
       state.page < pages ? h("button", { type: "button", class: "small", testid: testid ? `${testid}-next` : undefined,
         onclick: () => { state.page += 1; sync(); draw(); } }, t("list.next")) : null,
-      h("label", { class: "filter" }, h("span", {}, t("list.pageSize")), sizeSel));
+      h("label", { class: "filter" }, h("span", {}, t("list.pageSize")), sizeSel)].filter(Boolean));
   }
 
   draw();
