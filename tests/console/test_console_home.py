@@ -216,6 +216,20 @@ def test_allocation_charts_plot_the_capacity_reports_figures(server: Any, sign_i
             plotted = json.loads(chart.get_attribute("data-chart") or "{}")
             assert plotted == series_of(report, "allocated")
             assert plotted["x"], "the first sample is plotted"
+        for testid, fields in (("home-rates", ("allocation_rate", "lease_rate")),
+                               ("home-idle", ("fragmented", "unrented", "down"))):
+            chart = page.get_by_test_id(f"{testid}-chart")
+            query = json.loads(chart.get_attribute("data-query") or "{}")
+            assert query["by"] == "none"
+            report = server.api("operator", "GET", "/v1/reports/capacity",
+                                params={k: query[k] for k in ("start", "end", "by", "step")}).json()
+            plotted = json.loads(chart.get_attribute("data-chart") or "{}")
+            assert plotted["x"] == [p["at"] for p in report["points"]]
+            for f in fields:
+                assert plotted["series"][f] == [p["figures"][f] for p in report["points"]]
+            # measured utilisation is drawn only where telemetry measured something
+            has_util = any(p["figures"]["utilisation"] is not None for p in report["points"])
+            assert ("utilisation" in plotted["series"]) == (has_util and testid == "home-rates")
 
 
 def test_heatmap_has_a_cell_per_device_with_the_lease_and_tenant(server: Any, sign_in: Callable[..., Page]) -> None:

@@ -50,6 +50,10 @@ register({
     "home.charts": "Over time",
     "home.allocByModel": "Allocated devices by model",
     "home.allocBySite": "Allocated devices by site",
+    "home.rates": "Allocation, lease rate and measured utilisation",
+    "home.r.allocation_rate": "Allocation", "home.r.lease_rate": "Lease rate", "home.r.utilisation": "Measured utilisation",
+    "home.idleOverTime": "Idle capacity: where it is lost (device-equivalents)",
+    "home.i.fragmented": "Fragmented", "home.i.unrented": "Unrented whole", "home.i.down": "Down or maintenance",
     "home.revenueSplit": "Revenue: supplier share and commission",
     "home.supplierShare": "Supplier share",
     "home.commission": "Commission",
@@ -104,6 +108,10 @@ register({
     "home.charts": "趋势",
     "home.allocByModel": "按型号的已分配卡数",
     "home.allocBySite": "按站点的已分配卡数",
+    "home.rates": "分配率、出租率与实测利用率",
+    "home.r.allocation_rate": "分配率", "home.r.lease_rate": "出租率", "home.r.utilisation": "实测利用率",
+    "home.idleOverTime": "空闲算力：损失在哪里（卡当量）",
+    "home.i.fragmented": "碎片", "home.i.unrented": "未出租整卡", "home.i.down": "故障或维护",
     "home.revenueSplit": "收入：供应商分成与平台佣金",
     "home.supplierShare": "供应商分成",
     "home.commission": "平台佣金",
@@ -250,6 +258,25 @@ function capacityChart(testid, title, by, period) {
   });
 }
 
+/** The whole fleet's series (by=none): the rates as lines, the idle split stacked. */
+function fleetCharts(period) {
+  const q = { start: period.start, end: period.end, by: "none" };
+  const report = get("/v1/reports/capacity", q);
+  const chart = (testid, title, fields, prefix, draw, kind) => section(testid, async () => {
+    const r = await report;
+    const xs = r.points.map((p) => p.at);
+    const fig = draw(null, { testid: `${testid}-chart`, title, kind, x: xs, xFormat: period.hours > 48 ? "date" : "datetime",
+      series: fields.filter((f) => f !== "utilisation" || r.points.some((p) => p.figures[f] !== null))
+        .map((f) => ({ key: f, name: t(`${prefix}${f}`), values: r.points.map((p) => p.figures[f]) })) });
+    fig.dataset.query = JSON.stringify({ ...q, step: r.step });
+    return fig;
+  });
+  return [
+    chart("home-rates", t("home.rates"), ["allocation_rate", "lease_rate", "utilisation"], "home.r.", lineChart, "percent"),
+    chart("home-idle", t("home.idleOverTime"), ["fragmented", "unrented", "down"], "home.i.", stackedArea, "number"),
+  ];
+}
+
 /** Revenue per bucket of the period, split into supplier share and commission (ECON's revenue report). */
 function revenueChart(period, currency) {
   return section("home-revenue", async () => {
@@ -337,6 +364,7 @@ export async function home(ctx) {
     counts(o),
     h("h2", {}, t("home.charts")),
     h("div", { class: "charts2" },
+      ...fleetCharts(period),
       capacityChart("home-alloc-model", t("home.allocByModel"), "model", period),
       capacityChart("home-alloc-site", t("home.allocBySite"), "site", period),
       revenueChart(period, o.currency),
