@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from suanli.cli.report_capacity import capacity, energy
 from suanli.cli.report_economics import economics, revenue
 from suanli.cli.report_overview import overview
 
@@ -14,5 +15,7 @@ app = typer.Typer(help="Business reports (operator): utilisation, idle and fragm
                        "margin, payback.\n\nTables for people; --json (exact decimal strings) for scripts.",
                   no_args_is_help=True)
 app.command("overview")(overview)
+app.command("capacity")(capacity)
+app.command("energy")(energy)
 app.command("economics")(economics)
 app.command("revenue")(revenue)

@@ -94,12 +94,18 @@ def bucket_length(resolution: Resolution) -> timedelta:
     return timedelta(hours=1) if resolution is Resolution.HOUR else timedelta(days=1)
 
 
-def auto_step(start: datetime, now: datetime) -> Resolution:
-    """The finest resolution still kept for the whole period starting at ``start``."""
-    for res in (Resolution.RAW, Resolution.HOUR):
-        keep = RETENTION[res]
-        if keep is not None and start >= now - keep:
-            return res
+RAW_AUTO = timedelta(hours=3)
+"""The longest period for which the default step is ``raw`` (one point per sample)."""
+
+
+def auto_step(start: datetime, now: datetime, end: datetime | None = None) -> Resolution:
+    """The default step: raw for a period of at most :data:`RAW_AUTO` within the raw rows' retention,
+    else hour while the hour rows are kept, else day."""
+    raw_keep, hour_keep = RETENTION[Resolution.RAW], RETENTION[Resolution.HOUR]
+    if raw_keep is not None and start >= now - raw_keep and (end or now) - start <= RAW_AUTO:
+        return Resolution.RAW
+    if hour_keep is not None and start >= now - hour_keep:
+        return Resolution.HOUR
     return Resolution.DAY
 
 
@@ -206,33 +212,64 @@ def _q(x: Decimal, places: Decimal) -> Decimal:
     return x.quantize(places, rounding=ROUND_HALF_EVEN)
 
 
+class Tally:
+    """Running sums of spans (each :data:`SUMMED` field) and the group's wall time (each distinct span
+    once: a group's nodes share their sample spans). Tallies merge, so a report sums every row once
+    per point and builds the groups' and the total's figures from the points'."""
+
+    __slots__ = ("sums", "walls")
+
+    def __init__(self) -> None:
+        self.sums: list[Decimal] = [ZERO] * len(SUMMED)
+        self.walls: dict[tuple[Resolution, datetime], Decimal] = {}
+
+    def add(self, x: NodeSpan) -> None:
+        sums = self.sums
+        for i, f in enumerate(SUMMED):
+            sums[i] += getattr(x, f)
+        key = (x.resolution, x.start)
+        if x.seconds > self.walls.get(key, ZERO):
+            self.walls[key] = x.seconds
+
+    def merge(self, other: Tally) -> None:
+        self.sums = [a + b for a, b in zip(self.sums, other.sums, strict=True)]
+        for key, sec in other.walls.items():
+            if sec > self.walls.get(key, ZERO):
+                self.walls[key] = sec
+
+    @classmethod
+    def of(cls, spans: Iterable[NodeSpan]) -> Tally:
+        t = cls()
+        for x in spans:
+            t.add(x)
+        return t
+
+    def figures(self) -> CapacityFigures:
+        s = dict(zip(SUMMED, self.sums, strict=True))
+        wall = sum(self.walls.values(), ZERO)
+
+        def mean(v: Decimal) -> Decimal:
+            return _q(v / wall, DEVICE_PLACES) if wall else ZERO
+
+        def rate(num: Decimal, den: Decimal) -> Decimal | None:
+            return _q(num / den, RATE_PLACES) if den else None
+
+        hour = Decimal(3600)
+        return CapacityFigures(
+            observed_seconds=wall, devices=mean(s["available"] + s["down"]), available=mean(s["available"]),
+            down=mean(s["down"]), allocated=mean(s["allocated"]), rented=mean(s["rented"]),
+            fragmented=mean(s["fragmented"]), unrented=mean(s["unrented"]),
+            available_device_hours=_q(s["available"] / hour, DEVICE_PLACES),
+            rented_device_hours=_q(s["rented"] / hour, DEVICE_PLACES),
+            allocation_rate=rate(s["allocated"], s["available"]), lease_rate=rate(s["rented"], s["available"]),
+            utilisation=rate(s["busy"], s["measured"]),
+            it_kwh=_q(s["it_kwh"], KWH_PLACES), measured_kwh=_q(s["measured_kwh"], KWH_PLACES),
+            facility_kwh=_q(s["facility_kwh"], KWH_PLACES), power_cost=_q(s["power_cost"], MONEY_PLACES))
+
+
 def figures(spans: Iterable[NodeSpan]) -> CapacityFigures:
     """The figures of any spans (of one or many nodes, one or many resolutions)."""
-    spans = list(spans)
-    s = {f: sum((getattr(x, f) for x in spans), ZERO) for f in SUMMED}
-    seen: dict[tuple[Resolution, datetime], Decimal] = {}
-    for x in spans:  # the group's wall time: each distinct span once (its nodes share it)
-        key = (x.resolution, x.start)
-        seen[key] = max(seen.get(key, ZERO), x.seconds)
-    wall = sum(seen.values(), ZERO)
-
-    def mean(v: Decimal) -> Decimal:
-        return _q(v / wall, DEVICE_PLACES) if wall else ZERO
-
-    def rate(num: Decimal, den: Decimal) -> Decimal | None:
-        return _q(num / den, RATE_PLACES) if den else None
-
-    hour = Decimal(3600)
-    return CapacityFigures(
-        observed_seconds=wall, devices=mean(s["available"] + s["down"]), available=mean(s["available"]),
-        down=mean(s["down"]), allocated=mean(s["allocated"]), rented=mean(s["rented"]),
-        fragmented=mean(s["fragmented"]), unrented=mean(s["unrented"]),
-        available_device_hours=_q(s["available"] / hour, DEVICE_PLACES),
-        rented_device_hours=_q(s["rented"] / hour, DEVICE_PLACES),
-        allocation_rate=rate(s["allocated"], s["available"]), lease_rate=rate(s["rented"], s["available"]),
-        utilisation=rate(s["busy"], s["measured"]),
-        it_kwh=_q(s["it_kwh"], KWH_PLACES), measured_kwh=_q(s["measured_kwh"], KWH_PLACES),
-        facility_kwh=_q(s["facility_kwh"], KWH_PLACES), power_cost=_q(s["power_cost"], MONEY_PLACES))
+    return Tally.of(spans).figures()
 
 
 @dataclass(frozen=True)

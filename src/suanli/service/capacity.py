@@ -46,6 +46,7 @@ from suanli.domain.capacity_series import (
     GroupBy,
     NodeSpan,
     Resolution,
+    Tally,
     auto_step,
     bucket_length,
     bucket_start,
@@ -74,7 +75,7 @@ MAX_GAP_INTERVALS = 10
 stopped) the time between is left unobserved rather than attributed to the states seen now."""
 MAX_PERIOD = timedelta(days=3660)
 """The longest period a report covers."""
-MAX_RAW_PERIOD = timedelta(days=2)
+MAX_RAW_PERIOD = timedelta(hours=12)
 """The longest period a report with ``step=raw`` covers (its points are the samples)."""
 
 E = TypeVar("E", GroupBy, Resolution)
@@ -312,24 +313,29 @@ def report(p: Platform, actor: Principal, start: datetime | str | None = None, e
     now = p.clock.now()
     start, end = parse_period(start, end, now)
     by = _enum(GroupBy, by, "by")
-    res = auto_step(start, now) if step in (None, "", "auto") else _enum(Resolution, step, "step")
+    res = auto_step(start, now, end) if step in (None, "", "auto") else _enum(Resolution, step, "step")
     if res is Resolution.RAW and end - start > MAX_RAW_PERIOD:
-        raise ValidationError(f"step=raw covers at most {MAX_RAW_PERIOD.days} days (one point per sample); "
+        raise ValidationError(f"step=raw covers at most {MAX_RAW_PERIOD // timedelta(hours=1)} hours (one point "
+                              "per sample of every node); "
                               "allowed for a longer period: step=hour or step=day", field="step")
     with p.read() as s:
-        spans = _refine(s, _pick(s, res, start, end, supplier), start, end, supplier)
+        longest = timedelta(seconds=_interval(p) * MAX_GAP_INTERVALS)
+        spans = _refine(s, _pick(s, res, start, end, supplier, longest), start, end, supplier)
     spans = [c for c in (clip(x, start, end) for x in spans) if c is not None]
-    groups: dict[str, list[NodeSpan]] = defaultdict(list)
-    points: dict[tuple[datetime, str], list[NodeSpan]] = defaultdict(list)
+    points: dict[tuple[datetime, str], Tally] = defaultdict(Tally)
     for x in spans:
-        key = x.group(by)
-        groups[key].append(x)
         at = x.start if res is Resolution.RAW or _finer(res, x.resolution) else bucket_start(x.start, res)
-        points[(at, key)].append(x)
+        points[(at, x.group(by))].add(x)
+    groups: dict[str, Tally] = defaultdict(Tally)
+    for (_at, key), tally in points.items():
+        groups[key].merge(tally)
+    total = Tally()
+    for tally in groups.values():
+        total.merge(tally)
     return CapacityReport(
-        start=start, end=end, by=by, step=res, currency=p.settings.currency, total=figures(spans),
-        groups=[CapacityGroup(k, figures(v)) for k, v in sorted(groups.items())],
-        points=[CapacityPoint(at, k, figures(v)) for (at, k), v in sorted(points.items())])
+        start=start, end=end, by=by, step=res, currency=p.settings.currency, total=total.figures(),
+        groups=[CapacityGroup(k, v.figures()) for k, v in sorted(groups.items())],
+        points=[CapacityPoint(at, k, v.figures()) for (at, k), v in sorted(points.items())])
 
 
 def _refine(s: Session, spans: list[NodeSpan], start: datetime, end: datetime,
@@ -366,9 +372,12 @@ def _enum(kind: type[E], value: object, name: str) -> E:
         raise ValidationError(f"{name} {str(value)[:40]!r} is not allowed; allowed: {allowed}", field=name) from None
 
 
-def _pick(s: Session, step: Resolution, start: datetime, end: datetime, supplier: str | None) -> list[NodeSpan]:
+def _pick(s: Session, step: Resolution, start: datetime, end: datetime, supplier: str | None,
+          longest: timedelta) -> list[NodeSpan]:
     """The rows that cover [start, end) once: rows of ``step``; where none are stored yet (the tail not
-    aggregated), the finer rows; where they are gone (past their retention), the coarser rows."""
+    aggregated), the finer rows; where they are gone (past their retention), the coarser rows.
+    ``longest``: the longest a raw span can be (a raw row starting that much before ``start`` may
+    still reach into the period)."""
     i = _ORDER.index(step)
     ends: dict[Resolution, datetime | None] = {}
     starts: dict[Resolution, datetime | None] = {}
@@ -380,7 +389,7 @@ def _pick(s: Session, step: Resolution, start: datetime, end: datetime, supplier
 
     def rows(r: Resolution, lo: datetime, hi: datetime, floor: datetime | None = None) -> None:
         # a row that starts before ``lo`` may still overlap it (clipped later): widen by one bucket
-        lo = bucket_start(lo, r) if r is not Resolution.RAW else lo - timedelta(hours=1)
+        lo = bucket_start(lo, r) if r is not Resolution.RAW else lo - longest
         if floor is not None:
             lo = max(lo, floor)
         if lo < hi:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -114,14 +115,23 @@ def spans_between(s: Session, resolution: Resolution, start: datetime, end: date
                   supplier: str | None = None) -> list[NodeSpan]:
     """Rows of ``resolution`` whose bucket starts in [start, end) (``supplier``: its nodes only),
     ordered by time and node. Columns, not ORM objects: a report reads tens of thousands of rows."""
-    cols = [getattr(CapacitySampleRow, c) for c in _COLUMNS]
+    raw_text = s.get_bind().dialect.name == "sqlite"  # decimal strings: Decimal() them here (4x faster)
+    cols = [type_coerce(getattr(CapacitySampleRow, c), String) if raw_text and c in SUMMED
+            else getattr(CapacitySampleRow, c) for c in _COLUMNS]
     q = select(*cols).where(CapacitySampleRow.resolution == resolution.value,
                             CapacitySampleRow.bucket_start >= start, CapacitySampleRow.bucket_start < end)
     if supplier is not None:
         q = q.where(CapacitySampleRow.supplier == supplier)
     q = q.order_by(CapacitySampleRow.bucket_start, CapacitySampleRow.node)
     res = Resolution(resolution)
-    return [NodeSpan(res, row[1], **dict(zip(_COLUMNS[2:], row[2:], strict=True))) for row in s.execute(q)]
+    n = len(_LABELS)
+    out = []
+    for row in s.execute(q):
+        sums = row[2 + n:]
+        values = map(Decimal, sums) if raw_text else sums
+        out.append(NodeSpan(res, row[1], **dict(zip(_LABELS, row[2:2 + n], strict=True)),
+                            **dict(zip(SUMMED, values, strict=True))))
+    return out
 
 
 def latest_start(s: Session, resolution: Resolution) -> datetime | None:
