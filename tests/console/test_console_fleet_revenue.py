@@ -102,3 +102,29 @@ def test_lists_sort_page_and_search(server: Any, sign_in: Callable[..., Page]) -
     page.reload()
     expect(page.get_by_test_id("nodes-search")).to_have_value("h800")
     expect(page.get_by_test_id("nodes").locator("tbody tr")).to_have_count(len(h800))
+
+
+def test_a_long_list_pages_and_the_page_is_in_the_link(server: Any, sign_in: Callable[..., Page]) -> None:
+    for _ in range(26):
+        r = server.api("tenant", "POST", "/v1/orders", json={"form": "gpu", "quantity": 1, "models": ["Ascend-910B", "RTX-4090"]})
+        assert r.status_code == 201, r.text
+    page = sign_in(server, "operator")
+    page.goto(f"{server.console}#/all-leases")
+    rows = page.get_by_test_id("leases").locator("tbody tr")
+    expect(rows).to_have_count(25)
+    expect(page.get_by_test_id("leases-range")).to_have_text("1–25 of 26")
+    page.get_by_test_id("leases-next").click()
+    expect(rows).to_have_count(1)
+    expect(page.get_by_test_id("leases-range")).to_have_text("26–26 of 26")
+    expect(page).to_have_url(re.compile(r"page=2"))
+    page.get_by_test_id("leases-size").select_option("50")
+    expect(rows).to_have_count(26)
+    expect(page).to_have_url(re.compile(r"size=50"))
+    expect(page).not_to_have_url(re.compile(r"page="))
+    # another page links to the list filtered by tenant, in Chinese
+    page.goto(f"{server.console}#/all-leases?tenant=demo-tenant&state=active")
+    expect(page.get_by_test_id("leases-filter-tenant")).to_have_value("demo-tenant")
+    expect(page.get_by_test_id("leases-range")).to_have_text("1–25 of 26")
+    page.get_by_test_id("lang-zh-CN").click()
+    expect(page.get_by_test_id("leases-range")).to_have_text("第 1–25 条，共 26 条")
+    expect(page.get_by_test_id("leases-filter-state")).to_have_value("active")
