@@ -149,3 +149,18 @@ def test_energy_cost_and_margin_come_from_the_capacity_series(http: Http, demo: 
     assert o["power_cost_per_hour"] == now["power_cost_per_hour"]
     assert o["idle"] == {k: now["total"][k] for k in ("fragmented", "unrented", "down")}
     assert o["utilisation"]["now"] is None  # no telemetry on this machine's fake fleet
+
+
+def test_an_empty_fleet_answers_with_no_figures_rather_than_an_error(platform: Platform, operator: Principal,
+                                                                    clock: FakeClock) -> None:
+    token = accounts.issue_token(platform, operator, operator.name)
+    with TestClient(create_app(platform)) as c:
+        r = c.get(URL, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        o = r.json()
+        assert o["devices"] == 0 and o["allocation"]["now"] is None and o["lease_rate"]["now"] is None
+        assert o["revenue_mtd"]["now"] == "0.00" and o["counts"]["idle_whole_gpus"] == 0
+        clock.set(datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC))  # the first instant of a month: an empty month so far
+        r = c.get(URL, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        assert r.json()["revenue_mtd"] == {"now": "0.00", "before": "0.00", "delta": "0.00"}

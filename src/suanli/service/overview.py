@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.domain.capacity import DEVICE_MILLI
+from suanli.domain.capacity_series import CapacityFigures
 from suanli.domain.fleet import NodeState
 from suanli.domain.invoices import InvoiceStatus
 from suanli.domain.money import SECONDS_PER_HOUR, round_line
@@ -122,6 +123,16 @@ def _low_runway(p: Platform, s: Session) -> list[str]:
     return sorted(out)
 
 
+def _series(p: Platform, actor: Principal, start: datetime, end: datetime) -> CapacityFigures | None:
+    """The capacity series' figures over ``[start, end)``; None for an empty period (e.g. at midnight)."""
+    return capacity.report(p, actor, start, end).total if end > start else None
+
+
+def _power_cost(f: CapacityFigures | None, currency: str) -> Decimal | None:
+    """Power cost of sampled time, to the cent; None when nothing of the period was sampled."""
+    return round_line(f.power_cost, currency) if f is not None and f.observed_seconds else None
+
+
 def _money_report(p: Platform, actor: Principal, start: datetime, end: datetime) -> tuple[Decimal, Decimal]:
     """(revenue, commission) of the money report over ``[start, end)`` (zero for an empty period)."""
     if end <= start:
@@ -150,14 +161,11 @@ def overview(p: Platform, actor: Principal) -> Overview:
         low = _low_runway(p, s)
     n = len(available)
     live = capacity.now(p, actor)
-    then = capacity.report(p, actor, now - DAY - timedelta(hours=1), now - DAY).total
+    then = _series(p, actor, now - DAY - timedelta(hours=1), now - DAY)
     midnight = now.astimezone(ZoneInfo(p.settings.time_zone)).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = capacity.report(p, actor, midnight, now).total
-    month = capacity.report(p, actor, month_start, now).total
-    energy_today = round_line(today.power_cost, cur) if today.observed_seconds else None
-    energy_month = round_line(month.power_cost, cur) if month.observed_seconds else None
-    last = capacity.report(p, actor, last_start, last_end).total
-    energy_last = round_line(last.power_cost, cur)
+    energy_today = _power_cost(_series(p, actor, midnight, now), cur)
+    energy_month = _power_cost(_series(p, actor, month_start, now), cur)
+    energy_last = _power_cost(_series(p, actor, last_start, last_end), cur) or Decimal("0.00")
 
     def rate_of(x: Decimal, per: Decimal) -> Decimal | None:
         return _frac(x / per) if per else None
@@ -178,7 +186,7 @@ def overview(p: Platform, actor: Principal) -> Overview:
         as_of=now, currency=cur, devices=n,
         allocation=Trend(rate_of(_held_at(holds, now, available), Decimal(n)),
                          rate_of(_held_at(holds, now - DAY, available), Decimal(n))),
-        utilisation=Trend(live.total.utilisation, then.utilisation),
+        utilisation=Trend(live.total.utilisation, then.utilisation if then else None),
         lease_rate=Trend(rate_of(_device_hours(holds, now - DAY, now, available), hours),
                          rate_of(_device_hours(holds, now - 2 * DAY, now - DAY, available), hours)),
         revenue_mtd=Trend(rev_now, rev_before),
