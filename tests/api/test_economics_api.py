@@ -214,7 +214,7 @@ def test_energy_cost_comes_from_the_capacity_report(http: Http, demo: Platform, 
     capacity.sample(demo)
     q = {"by": "site", "start": start.isoformat(), "end": clock.now().isoformat()}
     eco = c.get("/v1/reports/economics", params=q, headers=op).json()
-    assert eco["energy_source"] == "capacity report"
+    assert eco["energy_source"] == "capacity_report"
     cap = capacity.report(demo, operator, start, clock.now(), by="site", step="day")
     sh = next(g for g in eco["groups"] if g["group"] == "sh-east-1")
     fig = next(g for g in cap.groups if g.key == "sh-east-1").figures

@@ -14,12 +14,16 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
+
+from suanli.testing.serve import ServeProcess, clean_env, start_serve
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +31,39 @@ SUANLI = str(Path(sys.executable).parent / "suanli")
 SITE = "sz-edge-1"
 FIGURES = {"payback": "payback_years", "beprice": "breakeven_price_p_year", "belease": "breakeven_lease_rate",
            "npv": "npv", "irr": "irr", "capex": "capex", "revyear": "revenue_per_year", "lease": "lease_rate"}
+
+
+class Frozen:
+    """A demo server whose capacity series is sampled once an hour (the first sample at start): no new
+    sample (energy figures) lands between two reads of one test."""
+
+    def __init__(self, srv: ServeProcess) -> None:
+        self.srv, self.url, self.tokens = srv, srv.url, srv.tokens()
+
+    @property
+    def console(self) -> str:
+        return f"{self.url}/console/"
+
+    def api(self, role_or_token: str, method: str, path: str, **kw: Any) -> httpx.Response:
+        token = self.tokens.get(role_or_token, role_or_token)
+        return httpx.request(method, self.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=30, **kw)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Frozen]:
+    srv = start_serve(tmp_path / "data", env=clean_env(SUANLI_CAPACITY_SAMPLE_SECONDS="3600"), deadline_s=60)
+    try:
+        frozen = Frozen(srv)
+        deadline = time.monotonic() + 60
+        while True:  # the background pass's first capacity sample: a condition, bounded
+            r = frozen.api("operator", "GET", "/v1/reports/capacity").json()
+            if Decimal(r["total"]["observed_seconds"]) > 0:
+                break
+            assert time.monotonic() < deadline, r
+            time.sleep(0.2)
+        yield frozen
+    finally:
+        srv.stop()
 
 
 def frozen_period(server: Any) -> dict[str, str]:

@@ -20,6 +20,10 @@ EndOpt = Annotated[str | None, typer.Option("--end", help="End (exclusive), ISO 
                                                           "At most 366 days after the start.")]
 
 
+ENERGY = {"capacity_report": "from the capacity report (sampled time scaled to the period)",
+          "none": "not sampled yet (counted as 0)"}
+
+
 def _pct(x: Decimal | None, places: int = 2) -> str:
     return "-" if x is None else f"{dec(x * 100, places)} %"
 
@@ -45,7 +49,8 @@ def economics(ctx: typer.Context, by: ByOpt = "site", start: StartOpt = None, en
     cur = r.currency
     head = (f"economics by {r.by}, {when(r.start)} to {when(r.end)} ({r.days:f} days); life {s.life_years} y, "
             f"debt {_pct(s.debt_share)} at {_pct(s.interest_rate)} over {s.loan_years} y, discount {_pct(s.discount_rate)}, "
-            f"price decline {_pct(s.price_decline)}/y; energy: {r.energy_source}")
+            f"price decline {_pct(s.price_decline)}/y; energy: "
+            f"{ENERGY.get(r.energy_source, r.energy_source)}")
     money = table(f"{head}\nmoney in the period ({cur})",
                   [r.by, ("revenue", "right"), ("of it provisional", "right"), ("supplier share", "right"),
                    ("energy", "right"), ("gross margin", "right"), ("depreciation", "right"), ("opex", "right"),

@@ -251,7 +251,7 @@ def economics_report(p: Platform, actor: Principal, by: str = "site", start: str
               for k in sorted(set(g_nodes) | {k for k in sums if k})]
     return {"by": by, "start": period.start, "end": period.end, "days": _q(period.hours / 24, "0.0001"),
             "currency": p.settings.currency, "as_of": p.clock.now(), "settings": settings_doc(v),
-            "energy_source": "capacity report" if costs is not None else "not available (counted as 0)",
+            "energy_source": "capacity_report" if costs is not None else "none",
             "groups": groups}
 
 

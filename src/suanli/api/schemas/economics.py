@@ -140,7 +140,7 @@ class EconomicsResponse(BaseModel):
     currency: str
     as_of: datetime
     settings: SettingsOut
-    energy_source: str
+    energy_source: str = Field(description="capacity_report (energy from the capacity series) or none (counted as 0)")
     groups: list[EconomicsGroup]
 
 

@@ -17,14 +17,14 @@ register({
     "econ.periodHelp": "empty: from the 1st of this month to now; at most 366 days",
     "econ.period": "{start} to {end} ({days} days). Energy: {energy}.",
     "econ.settingsLine": "Life {life} years · debt {debt} at {rate} over {loan} years · discount rate {disc} · expected price decline {decline} a year",
-    "econ.money": "Money in the period", "econ.invest": "Investment over the life",
+    "econ.money": "Money in the period", "econ.invest": "Investment over the life", "econ.prices": "Run-rate and prices",
     "econ.col.group": "Group", "econ.col.revenue": "Revenue", "econ.col.provisional": "of it provisional",
     "econ.col.share": "Supplier share", "econ.col.energy": "Energy", "econ.col.gross": "Gross margin",
     "econ.col.depr": "Depreciation", "econ.col.opex": "Opex", "econ.col.interest": "Interest",
     "econ.col.net": "Net margin", "econ.col.capex": "Capex", "econ.col.revYear": "Revenue / year",
-    "econ.col.lease": "Lease rate", "econ.col.realised": "Realised 元/P/年", "econ.col.list": "List 元/P/年",
+    "econ.col.lease": "Lease rate", "econ.col.realised": "Realised / P-year", "econ.col.list": "List / P-year",
     "econ.col.payback": "Payback (years)", "econ.col.irr": "IRR", "econ.col.npv": "NPV",
-    "econ.col.bePrice": "Break-even 元/P/年", "econ.col.beLease": "Break-even lease rate",
+    "econ.col.bePrice": "Break-even / P-year", "econ.col.beLease": "Break-even lease rate",
     "econ.own": "(operator's own)", "econ.never": "not within the life", "econ.none": "none",
     "econ.noCapex": "{n} nodes without capex",
     "econ.sensitivity": "Sensitivity: payback (years) / NPV by yearly price decline",
@@ -44,6 +44,8 @@ register({
     "econ.col.residual": "Residual value", "econ.col.purchased": "Purchased on",
     "econ.f.node": "Node", "econ.f.capex": "Capex", "econ.f.residual": "Residual value at the end of the life",
     "econ.f.purchased_on": "Purchased on", "econ.h.purchased_on": "YYYY-MM-DD",
+    "econ.energy.capacity_report": "from the capacity report (sampled time scaled to the period)",
+    "econ.energy.none": "not sampled yet (counted as 0)",
     "econ.importHint": "Many nodes at once: suanli economics import FILE (CSV node,capex,residual,purchased_on or JSON).",
   },
   "zh-CN": {
@@ -54,7 +56,7 @@ register({
     "econ.periodHelp": "留空：本月 1 日至今；最长 366 天",
     "econ.period": "{start} 至 {end}（{days} 天）。能耗：{energy}。",
     "econ.settingsLine": "寿命 {life} 年 · 贷款比例 {debt}，年利率 {rate}，{loan} 年还清 · 折现率 {disc} · 预期年降价 {decline}",
-    "econ.money": "时段内资金", "econ.invest": "全寿命期投资",
+    "econ.money": "时段内资金", "econ.invest": "全寿命期投资", "econ.prices": "年化收入与价格",
     "econ.col.group": "分组", "econ.col.revenue": "收入", "econ.col.provisional": "其中暂估",
     "econ.col.share": "供应商分成", "econ.col.energy": "能耗", "econ.col.gross": "毛利",
     "econ.col.depr": "折旧", "econ.col.opex": "运营成本", "econ.col.interest": "利息",
@@ -81,6 +83,8 @@ register({
     "econ.col.residual": "残值", "econ.col.purchased": "购置日期",
     "econ.f.node": "节点", "econ.f.capex": "投资额", "econ.f.residual": "寿命期末残值",
     "econ.f.purchased_on": "购置日期", "econ.h.purchased_on": "YYYY-MM-DD",
+    "econ.energy.capacity_report": "来自容量报表（采样时段按比例折算到整个时段）",
+    "econ.energy.none": "尚未采样（按 0 计）",
     "econ.importHint": "批量录入：suanli economics import FILE（CSV：node,capex,residual,purchased_on，或 JSON）。",
   },
 });
@@ -127,7 +131,7 @@ function moneyTable(r) {
   ], r.groups, { testid: "econ-money", rowTestid: (g) => `econ-money-${g.group}` });
 }
 
-function investTable(r) {
+function pricesTable(r) {
   const c = r.currency;
   return table([
     { label: t("econ.col.group"), value: (g) => [h("strong", {}, label(g.group)), g.nodes_without_capex
@@ -140,6 +144,13 @@ function investTable(r) {
       value: (g) => fig(`econ-realised-${g.group}`, g.realised_price_p_year, yuan(g.realised_price_p_year, c)) },
     { label: t("econ.col.list"), class: "num",
       value: (g) => fig(`econ-list-${g.group}`, g.list_price_p_year, yuan(g.list_price_p_year, c)) },
+  ], r.groups, { testid: "econ-prices", rowTestid: (g) => `econ-prices-${g.group}` });
+}
+
+function appraisalTable(r) {
+  const c = r.currency;
+  return table([
+    { label: t("econ.col.group"), value: (g) => h("strong", {}, label(g.group)) },
     { label: t("econ.col.payback"), class: "num",
       value: (g) => fig(`econ-payback-${g.group}`, g.payback_years, years(g.payback_years)) },
     { label: t("econ.col.irr"), class: "num", value: (g) => fig(`econ-irr-${g.group}`, g.irr, pct(g.irr)) },
@@ -156,8 +167,9 @@ function sensitivityTable(r) {
   return table([
     { label: t("econ.col.group"), value: (g) => h("strong", {}, label(g.group)) },
     ...declines.map((d, i) => ({ label: t("econ.decline", { p: fmtPercent(d, { max: 1 }) }), class: "num",
-      value: (g) => fig(`econ-sens-${g.group}-${d}`, g.sensitivity[i].npv,
-        `${years(g.sensitivity[i].payback_years)} / ${fmtMoney(g.sensitivity[i].npv, r.currency, { max: 0 })}`) })),
+      value: (g) => fig(`econ-sens-${g.group}-${d}`, g.sensitivity[i].npv, [
+        h("div", {}, years(g.sensitivity[i].payback_years)),
+        h("div", { class: "help" }, fmtMoney(g.sensitivity[i].npv, r.currency))]) })),
   ], r.groups, { testid: "econ-sensitivity" });
 }
 
@@ -198,7 +210,9 @@ function opexForms(ctx, inputs) {
   return panel(t("econ.opex"), "econ-opex", inputs.sites.map((s) => {
     const status = h("div", {});
     const boxes = OPEX.map((k) => text(k, "", s[k], `eo-${s.site}`));
-    const form = h("form", { novalidate: true, class: "row", testid: `econ-opex-${s.site}`, onsubmit: (ev) => {
+    const form = h("form", { novalidate: true, class: "econ-opex-row", testid: `econ-opex-${s.site}`,
+      style: "display:grid;grid-template-columns:minmax(110px,1fr) repeat(4,minmax(0,1.3fr)) auto;gap:8px 12px;"
+        + "align-items:end;margin-bottom:8px", onsubmit: (ev) => {
       ev.preventDefault();
       save(ctx, form, status, { sites: [{ site: s.site, ...Object.fromEntries(OPEX.map((k, i) => [k, boxes[i].value.trim()])) }] });
     } },
@@ -257,13 +271,14 @@ export async function page(ctx) {
     h("p", { class: "muted" }, t("econ.intro")),
     controls(ctx, r),
     h("p", { class: "muted", testid: "econ-period" }, t("econ.period", { start: fmtDateTime(r.start), end: fmtDateTime(r.end),
-      days: fmtNumber(r.days, { max: 2 }), energy: r.energy_source })),
+      days: fmtNumber(r.days, { max: 2 }), energy: t(`econ.energy.${String(r.energy_source).replace(/\s+/g, "_")}`) })),
     h("p", { class: "muted", testid: "econ-settings-line" }, t("econ.settingsLine", { life: s.life_years,
       debt: fmtPercent(s.debt_share), rate: fmtPercent(s.interest_rate, { max: 2 }), loan: s.loan_years,
       disc: fmtPercent(s.discount_rate, { max: 2 }), decline: fmtPercent(s.price_decline) })),
-    h("h2", {}, t("econ.invest")), investTable(r),
+    h("h2", {}, t("econ.invest")), appraisalTable(r),
     curveChart(r),
     h("h2", {}, t("econ.sensitivity")), sensitivityTable(r),
+    h("h2", {}, t("econ.prices")), pricesTable(r),
     h("h2", {}, t("econ.money")), moneyTable(r),
     h("h2", {}, t("econ.inputs")),
     settingsForm(ctx, inputs), opexForms(ctx, inputs), capexPanel(ctx, inputs));
