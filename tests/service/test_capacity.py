@@ -13,8 +13,10 @@ from sqlalchemy import func, select
 from suanli.domain.accounts import Principal
 from suanli.domain.capacity_series import Resolution, modelled_power_w
 from suanli.drivers.telemetry import DeviceSample, NullTelemetry
-from suanli.errors import PermissionDeniedError, ValidationError
+from suanli.errors import FencedError, PermissionDeniedError, ValidationError
 from suanli.service import accounts, capacity, fleet, leases, orders
+from suanli.service.fencing import Fence, fenced
+from suanli.service.leadership import Replica
 from suanli.service.platform import Platform
 from suanli.service.reconcile import run_now
 from suanli.store import capacity_series as store
@@ -186,3 +188,26 @@ def test_bad_periods_and_options_say_what_is_allowed(
         capacity.report(demo, operator, start, now, by=str(kw.get("by", "none")), step=kw.get("step"))  # type: ignore[arg-type]
     assert e.value.details.get("field") == field
     assert "allowed" in e.value.message or "before" in e.value.message
+
+
+def test_only_the_leader_samples_and_a_replica_that_lost_the_lead_writes_nothing(
+        demo: Platform, clock: FakeClock) -> None:
+    a, b = Replica(demo, replica_id="r-a"), Replica(demo, replica_id="r-b")
+
+    def rows() -> int:
+        with demo.read() as s:
+            return int(s.scalar(select(func.count()).select_from(CapacitySampleRow)) or 0)
+
+    done = a.run(lambda: capacity.sample(demo, NONE))
+    assert done is not None and done.sampled == 17
+    clock.advance(5)
+    assert b.run(lambda: capacity.sample(demo, NONE)) is None  # a leads (its lease runs 10 s): b does nothing
+    written = rows()
+    clock.advance(a.ttl.total_seconds() + 60)
+    assert b.run(lambda: capacity.sample(demo, NONE)) is not None  # a's lease lapsed: b took over
+    after_b = rows()
+    assert after_b > written
+    clock.advance(60)
+    with pytest.raises(FencedError), fenced(Fence("background", "r-a", 1, a.ttl)):  # a, late, under epoch 1
+        capacity.sample(demo, NONE)
+    assert rows() == after_b
