@@ -210,15 +210,16 @@ function opexForms(ctx, inputs) {
   return panel(t("econ.opex"), "econ-opex", inputs.sites.map((s) => {
     const status = h("div", {});
     const boxes = OPEX.map((k) => text(k, "", s[k], `eo-${s.site}`));
-    const form = h("form", { novalidate: true, class: "econ-opex-row", testid: `econ-opex-${s.site}`,
-      style: "display:grid;grid-template-columns:minmax(110px,1fr) repeat(4,minmax(0,1.3fr)) auto;gap:8px 12px;"
-        + "align-items:end;margin-bottom:8px", onsubmit: (ev) => {
+    const form = h("form", { novalidate: true, class: "econ-opex-row", testid: `econ-opex-${s.site}`, onsubmit: (ev) => {
       ev.preventDefault();
       save(ctx, form, status, { sites: [{ site: s.site, ...Object.fromEntries(OPEX.map((k, i) => [k, boxes[i].value.trim()])) }] });
     } },
     h("div", { class: "field" }, h("strong", {}, s.site), h("div", { class: "help" }, `${t("econ.col.total")}: ${fmtMoney(s.total, c)}`)),
     OPEX.map((k, i) => field(t(`econ.f.${k}`), boxes[i])),
     h("div", { class: "field" }, h("button", { type: "submit" }, t("econ.save"))));
+    // a row per site (through the CSSOM: the console's CSP allows no style attributes)
+    Object.assign(form.style, { display: "grid", gridTemplateColumns: "minmax(110px, 1fr) repeat(4, minmax(0, 1.3fr)) auto",
+      gap: "8px 12px", alignItems: "end", marginBottom: "8px" });
     return [form, status];
   }));
 }
