@@ -4,6 +4,7 @@ to today's), show, list; bad parameters are refused with the field named; a tena
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from cli_harness import Cli
 
@@ -42,3 +43,37 @@ def test_whatif_through_the_cli(cli: Cli, tokens: dict[str, str], clock: FakeClo
     r = cli("whatif", "list", token=acme)
     assert r.exit_code == 1 and "operator" in r.output
     assert len(cli.json("whatif", "list", token=op)) == 1  # nothing written by the refused runs
+
+
+def test_ctrl_c_cancels_the_run_on_the_server(cli: Cli, tokens: dict[str, str], clock: FakeClock,
+                                              platform: Any) -> None:
+    from dataclasses import replace
+
+    import httpx
+
+    from suanli.service import whatif
+
+    op, acme = tokens["operator"], tokens["acme"]
+    for _ in range(12):
+        r = cli("order", "create", "--form", "gpu", "--quantity", "2", "--model", "L20", "--hours", "3", token=acme)
+        assert r.exit_code == 0, r.output
+        clock.advance(hours=2)
+    platform.settings = replace(platform.settings, whatif_max_seconds=3600.0)
+    seen: list[str] = []
+
+    def ctrl_c(request: httpx.Request) -> None:
+        """The user presses Ctrl-C while the CLI follows the run (its first progress read)."""
+        if request.method == "GET" and request.url.path.startswith("/v1/whatif/") and not seen:
+            seen.append(request.url.path.rsplit("/", 1)[-1])
+            raise KeyboardInterrupt
+
+    cli.http.event_hooks["request"].append(ctrl_c)
+    try:
+        r = cli("whatif", "run", "--days", "1", "--growth", "100", "--poll", "0.01", token=op)
+    finally:
+        cli.http.event_hooks["request"].remove(ctrl_c)
+    assert r.exit_code == 130, r.output
+    assert f"cancelled what-if {seen[0]}" in r.output
+    whatif.runner(platform).join(seen[0], 120)
+    run = cli.json("whatif", "show", seen[0], token=op)
+    assert run["state"] == "cancelled" and run["result"] is None, run
