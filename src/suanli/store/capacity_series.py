@@ -152,10 +152,11 @@ def delete_covered(s: Session, resolution: Resolution, coarser: Resolution, befo
                             CapacitySampleRow.bucket_start < before)).all()
     if not fine:
         return 0
+    first = bucket_start(min(t for _i, _n, t in fine), coarser)
     have = {(n, t) for n, t in s.execute(
         select(CapacitySampleRow.node, CapacitySampleRow.bucket_start)
         .where(CapacitySampleRow.resolution == coarser.value,
-               CapacitySampleRow.bucket_start < before))}
+               CapacitySampleRow.bucket_start >= first, CapacitySampleRow.bucket_start < before))}
     doomed = [i for i, n, t in fine if (n, bucket_start(t, coarser)) in have]
     for k in range(0, len(doomed), 500):
         s.execute(delete(CapacitySampleRow).where(CapacitySampleRow.id.in_(doomed[k:k + 500]))
