@@ -76,7 +76,7 @@ register({
 // skipped); a path not in NAV_ORDER is appended at the end of its roles' bars. The operator's start
 // page is /home once that route exists, else /fleet.
 export const ROUTES = [
-  { re: /^\/home$/, roles: ["operator"], nav: "home.nav", render: home.home },
+  { re: /^\/home$/, roles: ["operator"], nav: "home.nav", render: home.home, live: true },
   { re: /^\/offers$/, roles: ["tenant", "operator"], nav: "nav.offers", render: tenant.offers },
   { re: /^\/order$/, roles: ["tenant"], nav: "nav.order", render: tenant.order },
   { re: /^\/leases$/, roles: ["tenant"], nav: "nav.leases", render: tenant.leases, live: true },

@@ -345,8 +345,13 @@ function periodPicker(current) {
       "aria-current": k === current ? "true" : false, testid: `period-${k}` }, t(`home.p.${k}`))));
 }
 
+/** How often the page reloads itself: once a minute (the capacity series is sampled every minute by
+ * default; the page makes a dozen reads, too many for the console's 10-second rhythm). */
+export const REFRESH_MS = 60_000;
+
 /** The page: ctx.query's `period` picks the charts' window (24h, 7d, 30d, 90d; default 7d). */
 export async function home(ctx) {
+  ctx.refreshMs = REFRESH_MS;
   const key = PERIODS[ctx.query.get("period")] ? ctx.query.get("period") : "7d";
   const o = await get("/v1/reports/overview");
   const end = o.as_of;
