@@ -4,13 +4,21 @@ counted as live; a down node looked like any other. And the lists: filters from 
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, expect
+
+from suanli.testing.serve import clean_env
+
+SUANLI = str(Path(sys.executable).with_name("suanli"))
 
 
 def previous_month(now: datetime) -> str:
@@ -31,9 +39,18 @@ def test_an_issued_month_lists_its_invoices_and_who_the_charges_belong_to(
     report = server.api("operator", "GET", "/v1/statements/revenue", params={"period": period}).json()
     assert report["invoices"] == 1 and report["by_supplier"] == {}  # what the page showed as "no invoices"
 
+    cli = subprocess.run([SUANLI, "--server", server.url, "--token", server.tokens["operator"], "statement", "revenue",
+                          "--period", period, "--json"], capture_output=True, text=True, timeout=120, check=False,
+                         env=clean_env())
+    assert cli.returncode == 0, cli.stderr
+    by_cli = json.loads(cli.stdout)
+    assert (by_cli["invoices"], by_cli["charges"], by_cli["amount_due"]) == (
+        report["invoices"], report["charges"], report["amount_due"])
+
     page = sign_in(server, "operator")
     page.goto(f"{server.console}#/revenue?period={period}")
     expect(page.get_by_test_id("rev-invoices")).to_contain_text("1")
+    # the tiles show the API's and the CLI's figures for the same month
     expect(page.get_by_test_id("rev-charges")).to_contain_text(f"¥{Decimal(report['charges']):,.2f}")
     expect(page.get_by_test_id(f"issued-{invoice['id']}")).to_contain_text("demo-tenant")
     expect(page.get_by_test_id(f"issued-{invoice['id']}")).to_contain_text(f"¥{Decimal(invoice['total']):,.2f}")
