@@ -59,7 +59,8 @@ def test_operator_sees_the_fleet_leases_of_every_tenant_and_revenue(
 
     # the operator may end a tenant's lease from its page
     page.goto(f"{server.console}#/leases/{one['id']}")
-    expect(page.get_by_test_id("lease-facts")).to_contain_text(one["tenant_id"])
+    expect(page.get_by_test_id("lease-facts")).to_contain_text("beta-lab")  # the tenant's name, not its id
+    expect(page.get_by_test_id("lease-facts").get_by_role("link", name="beta-lab")).to_have_attribute("title", one["tenant_id"])
     page.get_by_role("button", name="End lease").click()
     page.get_by_role("button", name="End now").click()
     expect(page.get_by_test_id("lease-facts")).to_contain_text("ended")

@@ -406,6 +406,9 @@ export async function lease(ctx) {
   const costs = ctx.me.role === "supplier" ? null
     : await leaseCosts(ctx.me.role === "operator" ? { tenant: l.tenant_id, lease: l.id } : { lease: l.id });
   const cost = costs && costs.get(l.id);
+  // the operator sees the tenant's name (one call for every account, not one per id)
+  const tenantName = ctx.me.role === "operator"
+    ? ((await get("/v1/accounts")).find((a) => a.id === l.tenant_id) || {}).name || l.tenant_id : null;
   const status = h("div", {});
   const actions = h("div", { class: "actions" });
   if (LIVE.includes(l.state) && ctx.me.role !== "supplier") {
@@ -452,7 +455,7 @@ export async function lease(ctx) {
       [t("tenant.k.ended"), when(l.ended_at)], [t("tenant.k.reason"), l.reason || "—"],
       [t("tenant.k.order"), h("span", { class: "mono" }, l.order_id)],
       // a supplier sees its devices' occupancy, never who the tenant is
-      ...(ctx.me.role === "operator" ? [[t("tenant.k.tenant"), h("span", { class: "mono" }, l.tenant_id)]] : []),
+      ...(ctx.me.role === "operator" ? [[t("tenant.k.tenant"), h("a", { href: `#/tenants/${encodeURIComponent(tenantName)}`, title: l.tenant_id }, tenantName)]] : []),
       [t("tenant.k.placement"), l.placement || "—"],
       ...(cost ? [[t("tenant.k.cost"), h("span", {}, h("strong", { testid: "lease-cost" }, yuan(cost.cost_to_date)),
         h("span", { class: "muted" }, ` · ${t("tenant.k.costNote", { month: yuan(cost.this_month) })}`))]] : []),
