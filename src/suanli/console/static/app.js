@@ -181,7 +181,7 @@ function renderLang() {
         if (l === lang()) return;
         setLang(l);
         renderNav(parseHash().path);
-        render();
+        render({ quiet: true, force: true }); // in place: the page stays until it is drawn again
       } }, l === "en" ? "English" : "中文"))));
 }
 
@@ -317,7 +317,7 @@ function schedule(ms) {
   }, ms) : null;
 }
 
-export async function render({ quiet = false } = {}) {
+export async function render({ quiet = false, force = false } = {}) {
   const my = ++seq;
   clearTimeout(timer);
   const main = document.getElementById("main");
@@ -372,11 +372,11 @@ export async function render({ quiet = false } = {}) {
     const view = top ? h("div", { class: "with-banners" }, top, page) : page;
     if (my !== seq) return;
     if (location.hash !== hash) { // a list wrote its filters into the hash meanwhile (no navigation): redo
-      if (quiet) schedule(every());
-      else render();
+      if (quiet && !force) schedule(every());
+      else render({ quiet, force });
       return;
     }
-    if (quiet && busy()) { // the user started something while the data loaded: keep their page
+    if (quiet && !force && busy()) { // the user started something while the data loaded: keep their page
       schedule(every());
       return;
     }
