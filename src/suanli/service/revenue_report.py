@@ -4,7 +4,8 @@ supplier or node, with the realised price per P-year against the list price.
 **Where the lines come from.** A period ``[start, end)`` (end clipped to now) touches whole
 months. For each month, the lines of its live (issued or paid) invoices are exact; every tenant
 whose invoice for that month is not issued yet contributes the lines of its draft, rated now by
-the same code as the invoice (:func:`suanli.service.billing.preview`, to date for the open month):
+the same code as the invoice (the rating of :func:`suanli.service.billing.preview`, to date for the
+open month), all in one read transaction:
 those are **provisional** and counted apart (``provisional_revenue``). Nothing is written.
 
 **Attribution.** Each line names the node, model, site and supplier it ran on
@@ -40,6 +41,7 @@ from suanli.domain.money import HOURS_PER_YEAR
 from suanli.errors import ValidationError
 from suanli.ledger.meters import Meter
 from suanli.ledger.rating import add_months, month_of
+from suanli.ledger.rating import rate as rate_lines
 from suanli.service import billing
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
@@ -170,18 +172,20 @@ def lines(p: Platform, actor: Principal, period: Period) -> list[Line]:
         months.append(month_of(t))
         t = add_months(t, 1)
     raw: list[tuple[Any, bool]] = []
+    now = p.clock.now()
     with p.read() as s:
         book = price_book(p, s)
         tenants = [a for a in account_store.list_accounts(s) if a.role is Role.TENANT and a.organisation is None]
-        issued: dict[str, set[str]] = {}
         for m in months:
             live = billing_store.list_invoices(s, tenant_id=None, period=m, live=True)
-            issued[m] = {r.tenant_id for r in live}
+            issued = {r.tenant_id for r in live}
             raw += [(x, False) for x in billing_store.invoice_lines(s, [r.id for r in live])]
-    for m in months:
-        for who in tenants:
-            if who.account_id not in issued[m]:
-                raw += [(x, True) for x in billing.preview(p, actor, m, who.account_id).rated.lines]
+            for who in tenants:  # the drafts, rated as the invoice will be (billing.preview's rating)
+                if who.account_id in issued:
+                    continue
+                inp, records = billing._rating(p, s, who, m, now, store_leases=False)
+                if records:
+                    raw += [(x, True) for x in rate_lines(inp).lines]
     out: list[Line] = []
     for x, provisional in raw:
         f = _share(x.start, x.end, period)
