@@ -187,3 +187,28 @@ def test_payback_uses_the_investment_inputs(http: Http, clock: FakeClock) -> Non
     # more demand, same fleet and inputs: more margin, and a payback no longer (when there is one)
     assert Decimal(changed["margin"]) > Decimal(base["margin"]) > 0
     assert base["payback_years"] is None or Decimal(changed["payback_years"]) <= Decimal(base["payback_years"])
+
+
+def test_a_trace_replaces_the_order_history(http: Http, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    c, op, p = http
+    r = c.post("/v1/whatif", json={"trace": "philly"}, headers=op)
+    assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "trace", r.text
+    monkeypatch.setenv("SUANLI_TRACE_DIR", str(tmp_path / "none"))
+    r = c.post("/v1/whatif", json={"trace": "openb"}, headers=op)
+    assert r.status_code == 422 and "SUANLI_TRACE_DIR" in r.json()["error"]["message"], r.text
+    (tmp_path / "t" / "csv").mkdir(parents=True)
+    # 30 pods over the trace's last day (one CPU-only, left out), and one older than the window
+    rows = [f"p{i},1000,{1 + i % 2},1000,{86400 * 9 + i * 2880},{86400 * 9 + i * 2880 + 3600}" for i in range(30)]
+    rows += ["cpu,4000,0,0,864000,867600", "old,1000,1,1000,0,3600"]
+    (tmp_path / "t" / "csv" / "openb_pod_list_default.csv").write_text(
+        "name,cpu_milli,num_gpu,gpu_milli,creation_time,deletion_time\n" + "\n".join(rows) + "\n")
+    monkeypatch.setenv("SUANLI_TRACE_DIR", str(tmp_path / "t"))
+    r = c.post("/v1/whatif", json={"trace": "openb", "days": 1}, headers=op)
+    assert r.status_code == 202, r.text
+    run = done(c, op, p, r.json()["id"])
+    assert run["state"] == "done" and run["params"]["trace"] == "openb", run
+    base = run["result"]["baseline"]
+    assert base["orders"] == 30  # the fleet has no orders of its own: these are the trace's
+    # each pod of 1 or 2 GPUs for an hour, on any model; the window is the last day up to the newest pod
+    # (the CPU-only one, at day 10): the 30th pod arrives 0.8 h before the horizon ends (2 GPUs)
+    assert Decimal(base["device_hours"]) == 15 * 1 + 14 * 2 + Decimal("0.8") * 2 and Decimal(base["revenue"]) > 0

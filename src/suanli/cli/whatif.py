@@ -101,6 +101,9 @@ def whatif_run(
     growth: Annotated[str, typer.Option(help="Factor on the arrival rate (1 = today's demand).")] = "1",
     days: Annotated[int, typer.Option(help="History window replayed, and the horizon (1..90 days).")] = 7,
     seed: Annotated[int, typer.Option(help="Seed of both runs.")] = 42,
+    trace: Annotated[str | None, typer.Option(help="openb: replay the Alibaba openb trace's last DAYS days "
+                                              "instead of the fleet's own orders (the server's SUANLI_TRACE_DIR).")]
+    = None,
     poll: Annotated[float, typer.Option(help="Seconds between progress reads.")] = 0.5,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Start it and print its id; do not follow it.")] = False,
     as_json: JsonOpt = False,
@@ -111,7 +114,8 @@ def whatif_run(
         body = WhatIfRequest(days=days, seed=seed, policy=policy,
                              price_change_pct=percent(price_change) if price_change else Decimal(0),
                              price_models=price_model or [], elasticity=Decimal(elasticity), growth=Decimal(growth),
-                             add_nodes=[added(x) for x in add_nodes or []], remove_nodes=remove_node or [])
+                             add_nodes=[added(x) for x in add_nodes or []], remove_nodes=remove_node or [],
+                             trace=trace)
     except InvalidOperation:
         fail("--growth and --elasticity must be numbers, e.g. 1.2 or -0.5")
     except Exception as e:  # pydantic's ValidationError: the server's own rules, before sending

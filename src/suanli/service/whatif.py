@@ -22,7 +22,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -38,7 +38,9 @@ from suanli.service.leadership import replica
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
 from suanli.sim.dynamic import SimulationCancelled
+from suanli.sim.jobs import default_trace_dir, resolve_pods
 from suanli.sim.pricing import PriceList, Served, rate_served
+from suanli.sim.traces import load_pods
 from suanli.sim.whatif import AddNodes as AddNodes  # re-exported: the API builds the change with it
 from suanli.sim.whatif import (
     Change,
@@ -48,6 +50,7 @@ from suanli.sim.whatif import (
     SiteInfo,
     estimate_seconds,
     run,
+    trace_orders,
     validate,
 )
 from suanli.store import fleet as fleet_store
@@ -73,6 +76,8 @@ class WhatIfParams:
     add_nodes: tuple[AddNodes, ...] = ()
     remove_nodes: tuple[str, ...] = ()
     growth: Decimal = Decimal(1)
+    trace: str | None = None
+    """``openb``: replay the Alibaba openb trace's last ``days`` days instead of the fleet's own orders."""
 
     def change(self) -> Change:
         return Change(self.policy, self.price_change_pct, self.price_models, self.elasticity, self.add_nodes,
@@ -84,7 +89,7 @@ class WhatIfParams:
                 "elasticity": str(self.elasticity), "growth": str(self.growth),
                 "add_nodes": [{"model": a.model, "count": a.count, "site": a.site, "devices": a.devices,
                                "cpu_cores": a.cpu_cores, "supplier": a.supplier} for a in self.add_nodes],
-                "remove_nodes": list(self.remove_nodes)}
+                "remove_nodes": list(self.remove_nodes), "trace": self.trace}
 
 
 # ----------------------------------------------------------------------------------- the snapshot
@@ -107,6 +112,25 @@ def _orders(grants: list[PastGrant], since: datetime, now: datetime) -> tuple[Pa
                              remaining_s=None if g.end is None else max(0.0, (g.end - now).total_seconds()),
                              in_window=inside))
     return tuple(out)
+
+
+TRACES = ("openb",)
+
+
+def trace_demand(name: str, days: int) -> tuple[PastOrder, ...]:
+    """The orders of a trace from ../shared/traces (``SUANLI_TRACE_DIR``): openb's default pod list."""
+    if name not in TRACES:
+        raise ValidationError(f"unknown trace {name!r}; allowed: {', '.join(TRACES)}", field="trace",
+                              allowed=list(TRACES))
+    path = resolve_pods("default", default_trace_dir())
+    if not path.is_file():
+        raise ValidationError(f"trace {name}: no pod list at {path}; set SUANLI_TRACE_DIR to the "
+                              "alibaba-gpu-v2023 folder of ../shared/traces", field="trace")
+    pods = load_pods(path)
+    if pods.creation_time is None or pods.deletion_time is None:
+        raise ValidationError(f"trace {name}: {path} has no creation_time/deletion_time columns", field="trace")
+    return trace_orders(pods.creation_time.tolist(), pods.deletion_time.tolist(), pods.num_gpu.tolist(),
+                        pods.gpu_milli.tolist(), days)
 
 
 def live_snapshot(p: Platform, s: Session, days: int) -> LiveSnapshot:
@@ -241,8 +265,11 @@ def start_run(p: Platform, actor: Principal, params: WhatIfParams) -> WhatIfRun:
     """Validate, estimate, store a queued run and start it (see the module docstring)."""
     authorize(actor, Action.RUN_WHATIF)
     check_params(params)
+    traced = trace_demand(params.trace, params.days) if params.trace is not None else None
     with p.read() as s:
         snap = live_snapshot(p, s, params.days)
+        if traced is not None:
+            snap = replace(snap, orders=traced)
         grants = store.past_grants(s, snap.at - timedelta(days=params.days), snap.at)
         live = store.live_runs(s)
     change = params.change()

@@ -326,13 +326,29 @@ def _state(nodes: Sequence[FleetNode], models: Sequence[str], sites: Sequence[st
 
 
 def _request(o: PastOrder, mcode: Mapping[str, int]) -> PlacementRequest:
-    allowed = frozenset({mcode[o.model]}) if o.model in mcode else frozenset({-1})
+    allowed = None if not o.model else frozenset({mcode[o.model]}) if o.model in mcode else frozenset({-1})
     if o.gang_nodes:
         return PlacementRequest(gang_nodes=o.gang_nodes, allowed_models=allowed)
     if o.whole_node:
         return PlacementRequest(whole_node=True, allowed_models=allowed)
     return PlacementRequest(num_devices=o.devices, device_milli=o.milli if o.devices == 1 else MILLI,
                             allowed_models=allowed)
+
+
+def trace_orders(creation: Sequence[int], deletion: Sequence[int], num_gpu: Sequence[int], gpu_milli: Sequence[int],
+                 days: int) -> tuple[PastOrder, ...]:
+    """The pods of a trace (openb: creation and deletion times in seconds, GPUs, milli per GPU) as the
+    orders of a ``days``-day window: the trace's last ``days`` days (by creation time), at their offsets
+    into it, for their lifetimes, on any model (a trace's models are not the fleet's); CPU-only pods
+    (no GPU) are left out."""
+    if not len(creation):
+        return ()
+    end = max(int(x) for x in creation)
+    start = end - days * 86400
+    out = [PastOrder("trace", float(c - start), float(max(1, d - c)), "", int(n), int(m) if n == 1 else MILLI)
+           for c, d, n, m in zip(creation, deletion, num_gpu, gpu_milli, strict=True) if n >= 1 and c >= start]
+    out.sort(key=lambda o: o.arrival_s)
+    return tuple(out)
 
 
 def demand(snap: LiveSnapshot, change: Change, mcode: Mapping[str, int]) -> list[Job]:

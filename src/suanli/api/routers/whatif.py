@@ -29,7 +29,7 @@ def params_of(body: WhatIfRequest) -> whatif.WhatIfParams:
         days=body.days, seed=body.seed, policy=body.policy, price_change_pct=body.price_change_pct,
         price_models=tuple(body.price_models), elasticity=body.elasticity,
         add_nodes=tuple(whatif.AddNodes(a.model, a.count, a.site, a.devices, a.cpu_cores, a.supplier) for a in body.add_nodes),
-        remove_nodes=tuple(body.remove_nodes), growth=body.growth)
+        remove_nodes=tuple(body.remove_nodes), growth=body.growth, trace=body.trace)
 
 
 @router.post("/v1/whatif", response_model=WhatIfRunResponse, status_code=202)

@@ -39,6 +39,8 @@ class WhatIfRequest(Wire):
     growth: Annotated[Exact, Field(description="Factor on the arrival rate (> 0, at most 100; 1 = today).")] = Decimal(1)
     add_nodes: Annotated[list[WhatIfAddNodes], Field(max_length=50)] = []  # noqa: RUF012
     remove_nodes: Annotated[list[Name], Field(max_length=1000, description="Nodes taken out (names).")] = []  # noqa: RUF012
+    trace: Annotated[str | None, Field(max_length=32, description="openb: replay the Alibaba openb trace's last "
+                                                                  "days days instead of the fleet's own orders.")] = None
 
 
 class WhatIfRunResponse(BaseModel):
