@@ -20,7 +20,7 @@ EndOpt = Annotated[str | None, typer.Option("--end", help="End (exclusive), ISO 
                                                           "At most 366 days after the start.")]
 
 
-ENERGY = {"capacity_report": "from the capacity report (sampled time scaled to the period)",
+ENERGY = {"capacity_report": "from the capacity report (the time it sampled)",
           "none": "not sampled yet (counted as 0)"}
 
 

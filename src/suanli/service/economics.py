@@ -12,9 +12,10 @@ each change (:mod:`suanli.store.audit_recorder`).
 - opex per year: a site's fixed opex; a node carries its site's opex in proportion to its compute
   (P; equal shares on a site with no P), so the groups of any ``by`` add up to the sites' opex.
 - revenue, supplier share, lease rate and realised price: :mod:`suanli.service.revenue_report`;
-  the run-rate per year = the period's revenue × 8,760 / the period's hours (likewise energy).
-- energy cost: from the capacity report (:func:`energy_seam`: the power cost of the time it
-  sampled, scaled to the whole period); ``null`` and counted as 0 when nothing was sampled.
+  the run-rate per year = the period's revenue × 8,760 / the period's hours.
+- energy cost: from the capacity report (:func:`energy_seam`): the power cost of the time it
+  sampled inside the period (it has no figures for time not sampled); per year = that × 8,760 h ÷
+  the sampled hours; ``null`` and counted as 0 when nothing was sampled.
 - period costs: depreciation = each node's yearly depreciation × the years of the period inside
   its life (from its purchase date); opex = opex per year × the period's years; interest = the
   loan's total interest ÷ the life × the period's years.
@@ -53,8 +54,10 @@ from suanli.store import fleet as fleet_store
 from suanli.store import investment as store
 
 ZERO = Decimal(0)
-EnergyCost = Callable[[str, rr.Period], Mapping[str, Decimal] | None]
-"""The seam to the capacity report: (by, period) -> energy cost per group over the period, or None."""
+Energy = tuple[Decimal, Decimal]
+"""(power cost, seconds sampled) of a group over the period."""
+EnergyCost = Callable[[str, rr.Period], Mapping[str, Energy] | None]
+"""The seam to the capacity report: (by, period) -> :data:`Energy` per group, or None."""
 
 
 def settings_doc(v: InvestmentSettings) -> dict[str, Any]:
@@ -176,7 +179,7 @@ def _node_opex(nodes: Sequence[Node], opex: Mapping[str, SiteOpex], device_p: Ma
 
 
 def group_doc(key: str, nodes: Sequence[Node], sums: rr.Sums, *, capex: Mapping[str, NodeCapex],
-              node_opex: Mapping[str, Decimal], energy: Decimal | None, device_p: Mapping[str, Decimal],
+              node_opex: Mapping[str, Decimal], energy: Energy | None, device_p: Mapping[str, Decimal],
               v: InvestmentSettings, period: rr.Period) -> dict[str, Any]:
     """One group's figures (see the module docstring)."""
     mine = [capex[n.name] for n in nodes if n.name in capex]
@@ -186,7 +189,8 @@ def group_doc(key: str, nodes: Sequence[Node], sums: rr.Sums, *, capex: Mapping[
     opex_year = sum((node_opex.get(n.name, ZERO) for n in nodes), ZERO)
     per_year = HOURS_PER_YEAR / period.hours
     revenue_year = sums.revenue * per_year
-    energy_year = (energy or ZERO) * per_year
+    energy_cost = None if energy is None else energy[0]
+    energy_year = energy[0] * HOURS_PER_YEAR * 3600 / energy[1] if energy is not None and energy[1] > 0 else ZERO
     sigma = sums.supplier_share / sums.revenue if sums.revenue > 0 else ZERO
     inv = finance.Investment(cap, residual, v.life_years, opex_year,
                              finance.Financing(v.debt_share, v.interest_rate, v.loan_years), v.discount_rate)
@@ -205,7 +209,7 @@ def group_doc(key: str, nodes: Sequence[Node], sums: rr.Sums, *, capex: Mapping[
     interest = a.interest_total / v.life_years * period.years
     c = rr.cents
     # from the figures as shown (each to the cent), so the margins add up on the page
-    gross = c(sums.revenue) - c(sums.supplier_share) - c(energy or ZERO)
+    gross = c(sums.revenue) - c(sums.supplier_share) - c(energy_cost or ZERO)
     net = gross - c(depreciation) - c(opex) - c(interest)
     return {
         "group": key, "nodes": len(nodes), "devices": sum(n.device_count for n in nodes),
@@ -214,7 +218,7 @@ def group_doc(key: str, nodes: Sequence[Node], sums: rr.Sums, *, capex: Mapping[
         "opex_per_year": c(opex_year), "revenue": c(sums.revenue), "provisional_revenue": c(sums.provisional),
         "revenue_per_year": c(revenue_year), "supplier_share": c(sums.supplier_share),
         "supplier_share_rate": _q(sigma, "0.000001"),
-        "energy_cost": None if energy is None else c(energy), "energy_cost_per_year": c(energy_year),
+        "energy_cost": None if energy_cost is None else c(energy_cost), "energy_cost_per_year": c(energy_year),
         "depreciation": c(depreciation), "opex": c(opex), "interest": c(interest),
         "gross_margin": gross, "net_margin": net,
         "lease_rate": shown_lr, "realised_price_p_year": shown_price,
@@ -247,7 +251,8 @@ def economics_report(p: Platform, actor: Principal, by: str = "site", start: str
     node_opex = _node_opex(nodes, opex, device_p)
     costs = energy(by, period) if energy is not None else None
     groups = [group_doc(k, g_nodes.get(k, []), sums.get(k, rr.Sums()), capex=capex, node_opex=node_opex,
-                        energy=None if costs is None else costs.get(k, ZERO), device_p=device_p, v=v, period=period)
+                        energy=None if costs is None else costs.get(k, (ZERO, ZERO)), device_p=device_p, v=v,
+                        period=period)
               for k in sorted(set(g_nodes) | {k for k in sums if k})]
     return {"by": by, "start": period.start, "end": period.end, "days": _q(period.hours / 24, "0.0001"),
             "currency": p.settings.currency, "as_of": p.clock.now(), "settings": settings_doc(v),
@@ -256,14 +261,14 @@ def economics_report(p: Platform, actor: Principal, by: str = "site", start: str
 
 
 def energy_seam(p: Platform, actor: Principal) -> EnergyCost:
-    """The energy cost per group over the period from the capacity report (:mod:`suanli.service.capacity`:
-    power measured or modelled from TDP × PUE × the site's power price), over the time it sampled,
-    scaled to the whole period (× period ÷ sampled time); None when nothing was sampled."""
+    """The power cost and the sampled seconds per group over the period from the capacity report
+    (:mod:`suanli.service.capacity`: power measured or modelled from TDP × PUE × the site's power
+    price); None when nothing was sampled."""
 
-    def cost(by: str, period: rr.Period) -> Mapping[str, Decimal] | None:
+    def cost(by: str, period: rr.Period) -> Mapping[str, Energy] | None:
         r = capacity.report(p, actor, period.start, period.end, by=by, step="day")
-        out = {g.key: g.figures.power_cost * Decimal(int((period.end - period.start).total_seconds()))
-               / g.figures.observed_seconds for g in r.groups if g.figures.observed_seconds > 0}
+        out = {g.key: (g.figures.power_cost, g.figures.observed_seconds) for g in r.groups
+               if g.figures.observed_seconds > 0}
         return out or None
 
     return cost
