@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -78,10 +79,17 @@ def serve(
     from suanli.api.app import create_app
     from suanli.api.middleware import EdgeLimits
     from suanli.domain.accounts import Role
-    from suanli.domain.demo import demo_fleet, demo_investment, demo_package_products
+    from suanli.domain.demo import (
+        DEMO_BUYER,
+        DEMO_SELLER,
+        DEMO_TAX_RATES,
+        demo_fleet,
+        demo_investment,
+        demo_package_products,
+    )
     from suanli.errors import SuanliError
     from suanli.scheduler.registry import get_policy
-    from suanli.service import accounts, economics, fleet, packages
+    from suanli.service import accounts, economics, fleet, legal, packages
     from suanli.service.leadership import check_timing, replica
     from suanli.service.platform import Platform
     from suanli.settings import Settings
@@ -152,6 +160,12 @@ def serve(
             tokens["tenant"] = accounts.ensure_account(platform, DEMO_TENANT, Role.TENANT, reuse=kept("tenant"))
             tokens["supplier"] = accounts.ensure_account(platform, DEMO_SUPPLIER_ACCOUNT, Role.SUPPLIER, DEMO_SUPPLIER,
                                                          reuse=kept("supplier"))
+            if not legal.list_tax_rates(platform, operator)["rates"]:  # invoices ready for China (docs/billing.md)
+                legal.set_seller_profile(platform, operator, DEMO_SELLER)
+                legal.set_buyer_profile(platform, operator, DEMO_TENANT, DEMO_BUYER)
+                for kind, rate in DEMO_TAX_RATES.items():
+                    legal.set_tax_rate(platform, operator, kind, Decimal(rate), None, "demo")
+                typer.echo("demo legal profiles (seller, demo tenant) and tax rates (6 % per product type)")
         except SuanliError as e:
             info(f"demo set-up incomplete: {e.message}")
         write_tokens(path, tokens)

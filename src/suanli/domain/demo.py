@@ -85,3 +85,19 @@ def demo_investment(fleet: dict[str, Any]) -> dict[str, Any]:
                          "discount_rate": "0.08", "price_decline": "0.10"},
             "sites": [{"site": k, "staff": a, "racks": b, "bandwidth": c, "other": d} for k, (a, b, c, d) in opex.items()],
             "nodes": nodes}
+
+
+DEMO_SELLER = {"legal_name": "示例算力运营有限公司 (demo)", "tax_id": "91350100M000100Y43",
+               "address": "上海市浦东新区示例路 1 号", "phone": "021-50000000", "bank_name": "中国工商银行上海示例支行",
+               "bank_account": "1001000000000000000"}
+"""The demo operator's legal profile as its invoices print it (illustrative: a valid GB 32100-2015 code)."""
+
+DEMO_BUYER = {"legal_name": "示例科技有限公司 (demo)", "tax_id": "9144030071526726XG", "address": "深圳市南山区示例街 2 号",
+              "phone": "0755-80000000", "bank_name": "招商银行深圳示例支行", "bank_account": "755900000000001",
+              "invoice_type": "special"}
+"""The demo tenant's buyer profile (it asks for a 增值税专用发票)."""
+
+DEMO_TAX_RATES = {"compute": "0.06", "package": "0.06", "storage": "0.06", "traffic": "0.06", "tokens": "0.06"}
+"""VAT per product type for the demo: 6 %, the rate of 现代服务业 (information technology services) in
+China; the operator changes them with ``suanli tax-rate set``."""
+
