@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from suanli.api.app import create_app
 from suanli.domain.accounts import Principal
-from suanli.service import accounts, fleet, orders
+from suanli.service import accounts, fleet, heatmap, orders
 from suanli.service.platform import Platform
 
 
@@ -65,3 +66,21 @@ def test_capacity_now_splits_the_fleet_and_tenants_are_refused(
     _, t = accounts.create_account(demo, operator, "someone", "tenant")
     for path in ("/v1/reports/capacity/now", "/v1/reports/capacity", "/v1/reports/energy", "/v1/fleet/heatmap"):
         assert http.get(path, headers=_h(t)).status_code == 403
+
+
+def test_the_heatmap_is_two_queries_whatever_the_fleet(demo: Platform, operator: Principal, tenant: Principal) -> None:
+    for k in range(6):
+        orders.create_order(demo, tenant, {"form": "slice", "share_pct": 10 + k, "memory_mib": 1024})
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    event.listen(demo.engine, "before_cursor_execute", note)
+    try:
+        m = heatmap.heatmap(demo, operator)
+    finally:
+        event.remove(demo.engine, "before_cursor_execute", note)
+    assert sum(len(d.leases) for n in m.nodes for d in n.devices) == 6
+    assert len(seen) == 2, seen
