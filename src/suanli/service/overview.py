@@ -153,7 +153,7 @@ def overview(p: Platform, actor: Principal) -> Overview:
         devices = lease_store.device_versions(s)
         available = {d.id for d in devices if d.node_state == NodeState.AVAILABLE.value}
         nodes = fleet_store.list_nodes(s)
-        holds = store.holds(s, min(now - 2 * DAY, last_start), now + timedelta(microseconds=1))
+        holds = store.holds(s, now - 2 * DAY, now + timedelta(microseconds=1))
         ids = sorted({h.lease_id for h in holds})
         rater = _Rater(price_book(p, s), quote_service.billing_rates(s, ids))
         by_state = lease_store.count_by_state(s, now)
