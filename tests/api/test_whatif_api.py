@@ -212,3 +212,12 @@ def test_a_trace_replaces_the_order_history(http: Http, tmp_path: Any, monkeypat
     # each pod of 1 or 2 GPUs for an hour, on any model; the window is the last day up to the newest pod
     # (the CPU-only one, at day 10): the 30th pod arrives 0.8 h before the horizon ends (2 GPUs)
     assert Decimal(base["device_hours"]) == 15 * 1 + 14 * 2 + Decimal("0.8") * 2 and Decimal(base["revenue"]) > 0
+
+
+def test_model_names_are_read_as_the_catalog_reads_them(http: Http) -> None:
+    c, op, p = http
+    r = c.post("/v1/whatif", json={"days": 1, "add_nodes": [{"model": "h800", "count": 1, "site": "sh-east-1"}],
+                                   "price_models": ["rtx4090"], "price_change_pct": "5"}, headers=op)
+    assert r.status_code == 202, r.text
+    assert r.json()["params"]["add_nodes"][0]["model"] == "H800" and r.json()["params"]["price_models"] == ["RTX-4090"]
+    assert done(c, op, p, r.json()["id"])["state"] == "done"

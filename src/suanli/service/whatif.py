@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
+from suanli.domain.catalog import Catalog
 from suanli.domain.fleet import NodeState
 from suanli.domain.whatif import HEARTBEAT_TTL_S, PastGrant, RunState, WhatIfRun
 from suanli.errors import ConflictError, SuanliError, ValidationError
@@ -253,6 +254,15 @@ def runner(p: Platform) -> Runner:
     return p.attached(Runner)
 
 
+def canonical(change: Change, cat: Catalog) -> Change:
+    """Model names as the catalog spells them (names are case-insensitive and take aliases: ``h800``)."""
+    def name(m: str) -> str:
+        return cat.get(m).name if m in cat else m
+
+    return replace(change, price_models=tuple(name(m) for m in change.price_models),
+                      add_nodes=tuple(replace(a, model=name(a.model)) for a in change.add_nodes))
+
+
 def check_params(params: WhatIfParams) -> None:
     if not 1 <= params.days <= MAX_DAYS:
         raise ValidationError(f"days must lie in 1..{MAX_DAYS} (the history window replayed, and the horizon), got "
@@ -272,7 +282,8 @@ def start_run(p: Platform, actor: Principal, params: WhatIfParams) -> WhatIfRun:
             snap = replace(snap, orders=traced)
         grants = store.past_grants(s, snap.at - timedelta(days=params.days), snap.at)
         live = store.live_runs(s)
-    change = params.change()
+    change = canonical(params.change(), Catalog(snap.models.values()))
+    params = replace(params, price_models=change.price_models, add_nodes=change.add_nodes)
     validate(snap, change)
     est = estimate_seconds(snap, change)
     limit = p.settings.whatif_max_seconds
