@@ -51,7 +51,9 @@ def test_bad_periods_are_refused_with_the_field_named(cli: Cli, tokens: dict[str
     h = {"Authorization": f"Bearer {op}"}
     for params, field in (({"start": "yesterday"}, "start"), ({"by": "tenant"}, "by"), ({"step": "week"}, "step"),
                           ({"start": "2026-01-01", "end": "2026-12-01", "step": "raw"}, "step"),
-                          ({"start": "1999-01-01"}, "start")):
+                          ({"start": "1999-01-01"}, "start"),
+                          ({"end": "9999-12-31T23:59:59-01:00"}, "end"),  # past the last date once in UTC
+                          ({"start": "0001-01-01T00:00:00+00:06"}, "start")):
         res = cli.http.get("/v1/reports/capacity", params=params, headers=h)
         assert res.status_code == 422, (params, res.text)
         assert res.json()["error"]["details"]["field"] == field, res.text

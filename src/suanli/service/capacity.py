@@ -278,11 +278,14 @@ def instant(value: datetime | str | None, name: str) -> datetime | None:
                                   "2026-12-01 or 2026-12-01T08:00:00+08:00", field=name) from None
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    if not EARLIEST <= value < LATEST:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-01:00 is past the last date datetime holds, in UTC
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
         raise ValidationError(f"{name} {value.isoformat()} is out of range; allowed: from 2000-01-01 to "
                               "2100-01-01", field=name)
-    return value
+    return utc
 
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
