@@ -241,7 +241,7 @@ export function seriesOf(report, field) {
     x: xs,
     series: groups.map((g) => ({ key: g, name: g, values: xs.map((x) => {
       const p = at.get(`${x}|${g}`);
-      return p ? String(p.figures[field]) : null;
+      return p && p.figures[field] !== null && p.figures[field] !== undefined ? String(p.figures[field]) : null;
     }) })),
   };
 }
