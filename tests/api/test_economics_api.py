@@ -220,6 +220,7 @@ def test_energy_cost_comes_from_the_capacity_report(http: Http, demo: Platform, 
     fig = next(g for g in cap.groups if g.key == "sh-east-1").figures
     assert fig.observed_seconds > 0 and fig.power_cost > 0
     assert Decimal(sh["energy_cost"]) == fig.power_cost.quantize(Decimal("0.01"))
+    assert sh["lease_rate_sampled"] == (None if fig.lease_rate is None else str(fig.lease_rate).rstrip("0").rstrip("."))
     per_year = fig.power_cost * 8760 * 3600 / fig.observed_seconds
     assert Decimal(sh["energy_cost_per_year"]) == per_year.quantize(Decimal("0.01"))
     assert Decimal(sh["gross_margin"]) == Decimal(sh["revenue"]) - Decimal(sh["supplier_share"]) - Decimal(sh["energy_cost"])

@@ -11,7 +11,8 @@ each change (:mod:`suanli.store.audit_recorder`).
   counted in ``nodes_without_capex``); depreciation per year = (capex − residual) / life.
 - opex per year: a site's fixed opex; a node carries its site's opex in proportion to its compute
   (P; equal shares on a site with no P), so the groups of any ``by`` add up to the sites' opex.
-- revenue, supplier share, lease rate and realised price: :mod:`suanli.service.revenue_report`;
+- revenue, supplier share, lease rate and realised price: :mod:`suanli.service.revenue_report`
+  (``lease_rate_sampled``: the capacity series' lease rate over the time it sampled, for comparison);
   the run-rate per year = the period's revenue × 8,760 / the period's hours.
 - energy cost: from the capacity report (:func:`energy_seam`): the power cost of the time it
   sampled inside the period (it has no figures for time not sampled); per year = that × 8,760 h ÷
@@ -54,8 +55,8 @@ from suanli.store import fleet as fleet_store
 from suanli.store import investment as store
 
 ZERO = Decimal(0)
-Energy = tuple[Decimal, Decimal]
-"""(power cost, seconds sampled) of a group over the period."""
+Energy = tuple[Decimal, Decimal, Decimal | None]
+"""(power cost, seconds sampled, lease rate) of a group over the period, from the capacity series."""
 EnergyCost = Callable[[str, rr.Period], Mapping[str, Energy] | None]
 """The seam to the capacity report: (by, period) -> :data:`Energy` per group, or None."""
 
@@ -190,6 +191,7 @@ def group_doc(key: str, nodes: Sequence[Node], sums: rr.Sums, *, capex: Mapping[
     per_year = HOURS_PER_YEAR / period.hours
     revenue_year = sums.revenue * per_year
     energy_cost = None if energy is None else energy[0]
+    measured_lr = None if energy is None else energy[2]
     energy_year = energy[0] * HOURS_PER_YEAR * 3600 / energy[1] if energy is not None and energy[1] > 0 else ZERO
     sigma = sums.supplier_share / sums.revenue if sums.revenue > 0 else ZERO
     inv = finance.Investment(cap, residual, v.life_years, opex_year,
@@ -221,7 +223,7 @@ def group_doc(key: str, nodes: Sequence[Node], sums: rr.Sums, *, capex: Mapping[
         "energy_cost": None if energy_cost is None else c(energy_cost), "energy_cost_per_year": c(energy_year),
         "depreciation": c(depreciation), "opex": c(opex), "interest": c(interest),
         "gross_margin": gross, "net_margin": net,
-        "lease_rate": shown_lr, "realised_price_p_year": shown_price,
+        "lease_rate": shown_lr, "lease_rate_sampled": measured_lr, "realised_price_p_year": shown_price,
         "list_price_p_year": c(sums.list_amount / sums.p_years) if sums.p_years else None,
         "debt": c(a.debt), "annuity": c(a.annuity), "equity_outlay": c(a.equity_outlay),
         "payback_years": _opt(a.payback_years, "0.01"), "irr": _opt(a.irr, "0.0001"), "npv": c(a.npv),
@@ -251,7 +253,7 @@ def economics_report(p: Platform, actor: Principal, by: str = "site", start: str
     node_opex = _node_opex(nodes, opex, device_p)
     costs = energy(by, period) if energy is not None else None
     groups = [group_doc(k, g_nodes.get(k, []), sums.get(k, rr.Sums()), capex=capex, node_opex=node_opex,
-                        energy=None if costs is None else costs.get(k, (ZERO, ZERO)), device_p=device_p, v=v,
+                        energy=None if costs is None else costs.get(k, (ZERO, ZERO, None)), device_p=device_p, v=v,
                         period=period)
               for k in sorted(set(g_nodes) | {k for k in sums if k})]
     return {"by": by, "start": period.start, "end": period.end, "days": _q(period.hours / 24, "0.0001"),
@@ -261,13 +263,13 @@ def economics_report(p: Platform, actor: Principal, by: str = "site", start: str
 
 
 def energy_seam(p: Platform, actor: Principal) -> EnergyCost:
-    """The power cost and the sampled seconds per group over the period from the capacity report
+    """The power cost, the sampled seconds and the lease rate per group over the period from the capacity report
     (:mod:`suanli.service.capacity`: power measured or modelled from TDP × PUE × the site's power
     price); None when nothing was sampled."""
 
     def cost(by: str, period: rr.Period) -> Mapping[str, Energy] | None:
         r = capacity.report(p, actor, period.start, period.end, by=by, step="day")
-        out = {g.key: (g.figures.power_cost, g.figures.observed_seconds) for g in r.groups
+        out = {g.key: (g.figures.power_cost, g.figures.observed_seconds, g.figures.lease_rate) for g in r.groups
                if g.figures.observed_seconds > 0}
         return out or None
 

@@ -116,7 +116,10 @@ class EconomicsGroup(BaseModel):
     interest: Money
     gross_margin: Money
     net_margin: Money
-    lease_rate: Dec | None
+    lease_rate: Dec | None = Field(description="rented ÷ available P-hours from the billed device time (the "
+                                               "break-even figures use it)")
+    lease_rate_sampled: Dec | None = Field(None, description="the capacity series' lease rate over the time it "
+                                                             "sampled (null: not sampled)")
     realised_price_p_year: Money | None
     list_price_p_year: Money | None
     debt: Money
