@@ -163,6 +163,8 @@ def valid_bodies(world: World) -> dict[tuple[str, str], Any]:
         ("POST", "/v1/billing/invoices/{invoice_id}/credit-notes"): {"amount": "1", "reason": "outage"},
         ("POST", "/v1/billing/invoices/{invoice_id}/debit-notes"): {"amount": "1", "reason": "late fee"},
         ("POST", "/v1/payouts"): {"supplier": SUPPLIER, "amount": "0.01"},
+        ("POST", "/v1/whatif"): {"days": 1, "price_change_pct": "5", "growth": "1.5", "price_models": ["H800"],
+                                 "add_nodes": [{"model": "H800", "count": 1, "site": "sh-east-1"}]},
         ("POST", "/v1/tokens"): {"label": "ci", "scope": "lease", "lease": i["lease"], "expires_in_s": 3600},
         ("POST", "/v1/accounts/{name}/tokens"): {"label": "ci", "scope": "read", "expires_in_s": 3600},
         ("POST", "/v1/members"): {"name": "acme-fin", "role": "finance", "spend_limit": "10"},
