@@ -224,7 +224,7 @@ def invoice_html(doc: Mapping[str, Any], lang: str = "en", time_zone: str | None
     return f"""<!doctype html><html lang={lang}><head><meta charset=utf-8><title>{e(title)}</title>
 <style>body{{font:13px system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:2em}}
 table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:4px;text-align:left}}
-.n{{text-align:right}}.parties{{display:flex;gap:2em}}.party{{flex:1}}table.kv th{{width:40%;font-weight:normal;color:#555}}
+.n{{text-align:right;white-space:nowrap}}.parties{{display:flex;gap:2em}}.party{{flex:1}}table.kv th{{width:40%;font-weight:normal;color:#555}}
 table.tax{{width:auto;min-width:50%}}.words b{{letter-spacing:.05em}}@media print{{body{{margin:0}}}}</style></head><body>
 <h1>{e(title)}</h1>
 <p>{e(t['tenant'])} <b>{e(doc['tenant'])}</b>{sep}{e(t['period'])} {e(doc['period'])}{sep}{e(t['status'])} {e(status)}{sep}
