@@ -64,6 +64,8 @@ def test_times_are_shown_in_asia_shanghai(server: Any, sign_in: Callable[..., Pa
     local = datetime.fromisoformat(first.replace("Z", "+00:00")).astimezone(ZoneInfo("Asia/Shanghai"))
     page.goto(f"{server.console}#/prices")
     expect(page.get_by_test_id("price-book")).to_contain_text(f"{local:%Y-%m-%d %H:%M:%S}")
+    expect(page.get_by_test_id("updated")).to_contain_text("GMT+8")  # the header says which clock
+    expect(page.get_by_test_id("price-panel")).to_contain_text("Asia/Shanghai")  # and the time input
 
 
 # ---------------------------------------------------------------------------------------------------

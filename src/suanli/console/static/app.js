@@ -295,9 +295,12 @@ function stamp(text, kind = "") {
   }
 }
 
-/** The time now in the operator's time zone, "HH:MM:SS". */
+/** The time now in the operator's time zone, "HH:MM:SS GMT+8" (the zone's offset says which clock). */
 function clock() {
-  return fmtDateTime(new Date().toISOString(), { seconds: true }).slice(11);
+  const now = new Date();
+  const zone = new Intl.DateTimeFormat("en-GB", { timeZone: timeZone(), timeZoneName: "short" }).formatToParts(now)
+    .find((p) => p.type === "timeZoneName");
+  return `${fmtDateTime(now.toISOString(), { seconds: true }).slice(11)}${zone ? ` ${zone.value}` : ""}`;
 }
 
 /** Reload a live page's data after `ms`, quietly: the new view replaces the old one only once it is
