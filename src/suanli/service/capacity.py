@@ -213,9 +213,11 @@ def sample(p: Platform, reader: TelemetryReader | None = None) -> SampleResult:
     if last is None or now - last >= interval:
         start = last if last is not None and now - last <= interval * MAX_GAP_INTERVALS else now - interval
         samples = (reader or _reader(p)).read()
-        current_mix(p)  # learn the mix outside the writing transaction
-        with p.tx() as s:
-            out.sampled = store.insert_spans(s, measure(p, s, start, now, samples))
+        current_mix(p)
+        with p.read() as s:  # measured in a read (no write lock held while FGD computes) ...
+            spans = measure(p, s, start, now, samples)
+        with p.tx() as s:  # ... written in a short, fenced transaction
+            out.sampled = store.insert_spans(s, spans)
     with p.tx() as s:
         out.hours, out.days, out.deleted = _downsample(s, now)
     return out
