@@ -35,7 +35,7 @@ from typing import Any
 
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
-from suanli.domain.clock import utc
+from suanli.domain.clock import EARLIEST, utc
 from suanli.domain.fleet import Node
 from suanli.domain.money import HOURS_PER_YEAR
 from suanli.errors import ValidationError
@@ -97,6 +97,8 @@ def parse_period(start: str | None, end: str | None, now: datetime) -> Period:
     month to now; end clipped to now; start before end, not in the future, at most 366 days."""
     s = _instant(start, "start") or now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     e = _instant(end, "end") or now
+    if s < EARLIEST:
+        raise ValidationError(f"start ({s.isoformat()}) must be on or after {EARLIEST.date().isoformat()}", field="start")
     if s >= e:
         raise ValidationError(f"start ({s.isoformat()}) must be before end ({e.isoformat()})", field="start")
     if e - s > timedelta(days=MAX_DAYS):
