@@ -21,8 +21,8 @@ StartOpt = Annotated[str | None, typer.Option("--start", help="From this instant
 EndOpt = Annotated[str | None, typer.Option("--end", help="Up to this instant (exclusive), ISO-8601. Default: now.")]
 PeriodOpt = Annotated[str | None, typer.Option("--period", help="The period before --end when --start is not given: "
                                                "a number of hours or days such as 24h, 7d, 90d (default 24h).")]
-StepOpt = Annotated[str | None, typer.Option("--step", help="Series points: raw (each sample), hour or day. Default: "
-                                             "the finest still kept for the period.")]
+StepOpt = Annotated[str | None, typer.Option("--step", help="Series points: raw (each sample; periods up to 12 h), hour "
+                                             "or day. Default: raw up to 3 h, hour within 90 days, else day.")]
 
 
 def _period(start: str | None, end: str | None, period: str | None) -> tuple[str | None, str | None]:

@@ -311,7 +311,7 @@ def parse_period(start: datetime | str | None, end: datetime | str | None, now: 
 def report(p: Platform, actor: Principal, start: datetime | str | None = None, end: datetime | str | None = None,
            by: GroupBy | str = GroupBy.NONE, step: Resolution | str | None = None) -> CapacityReport:
     """Figures per group (site, model, supplier, node or none) over [start, end) and the series, one
-    point per ``step`` (raw: the samples; hour; day; None: the finest still kept for the period).
+    point per ``step`` (raw: the samples; hour; day; None: :func:`~suanli.domain.capacity_series.auto_step`).
     A supplier gets its own nodes only; a tenant is refused."""
     grant = authorize(actor, Action.READ_CAPACITY)
     supplier = grant.supplier

@@ -20,7 +20,8 @@ from suanli.service import capacity, heatmap
 router = APIRouter(tags=["reports"])
 
 By = Query("none", max_length=16, description="none, site, model, supplier or node")
-Step = Query(None, max_length=8, description="raw, hour or day; default: the finest still kept for the period")
+Step = Query(None, max_length=8, description="raw (periods up to 12 h), hour or day; default: raw for a period "
+             "up to 3 h within the last 48 h, hour within 90 days, else day")
 Start = Query(None, max_length=64, description="ISO date (midnight UTC) or date-time; default: 24 hours before end")
 End = Query(None, max_length=64, description="ISO date or date-time, exclusive; default: now")
 
