@@ -185,7 +185,7 @@ def test_payback_uses_the_investment_inputs(http: Http, clock: FakeClock) -> Non
     base, changed = run["result"]["baseline"], run["result"]["changed"]
     assert run["state"] == "done", run
     # more demand, same fleet and inputs: more margin, and a payback no longer (when there is one)
-    assert Decimal(changed["margin"]) > Decimal(base["margin"]) > 0
+    assert Decimal(changed["margin"]) > Decimal(base["margin"])  # H800 commission above its added power
     assert base["payback_years"] is None or Decimal(changed["payback_years"]) <= Decimal(base["payback_years"])
 
 

@@ -31,7 +31,7 @@ def _snap(orders: int = 120, days: int = 2) -> LiveSnapshot:
     models = {m: cat.get(m) for m in ("H800", "L20")}
     nodes = tuple([FleetNode(f"h{i}", "east", "sup-a", "H800", 8, 128, "east/ib") for i in range(3)]
                   + [FleetNode(f"l{i}", "edge", "sup-b", "L20", 8, 64, f"edge/l{i}") for i in range(2)]
-                  + [FleetNode("down1", "east", "sup-a", "H800", 8, 128, "east/ib", available=False)])
+                  + [FleetNode("down1", "east", "sup-a", "H800", 8, 128, "east/ib", available=False, switched_on=False)])
     sites = (SiteInfo("east", Decimal("1.30"), Decimal("0.85")), SiteInfo("edge", Decimal("2.00"), Decimal("1.05")))
     book = PriceBook([PriceEntry("H800", None, PriceUnit.P_YEAR, Decimal(90000), "CNY", datetime(2026, 1, 1, tzinfo=UTC)),
                       PriceEntry("L20", None, PriceUnit.DEVICE_HOUR, Decimal("2.60"), "CNY",
@@ -145,3 +145,18 @@ def test_payback_is_the_finance_core_on_the_run_rates() -> None:
     assert c.payback_years == (Decimal(500000) / yearly_c).quantize(Decimal("0.01"))
     # a model without capex to go by: no payback for the changed fleet
     assert run(snap, Change(add_nodes=(AddNodes("L20", 1, "east"),))).changed.payback_years is None
+
+
+def test_energy_is_the_capacity_reports_power_model() -> None:
+    from dataclasses import replace
+
+    snap = replace(_snap(), orders=())  # nothing rented: every switched-on device draws 30 % of its TDP
+    idle = run(snap, Change()).baseline
+    hours = Decimal(snap.days * 24)
+    # 3 H800 (700 W) at east (PUE 1.30, 0.85/kWh), 2 L20 (275 W) at edge (PUE 2.00, 1.05/kWh); down1 is off
+    east = Decimal("0.3") * 700 * 8 * 3 * hours / 1000 * Decimal("1.30")
+    edge = Decimal("0.3") * 275 * 8 * 2 * hours / 1000 * Decimal("2.00")
+    assert idle.energy_kwh == (east + edge).quantize(Decimal("0.001"))
+    assert idle.energy_cost == (east * Decimal("0.85") + edge * Decimal("1.05")).quantize(Decimal("0.01"))
+    busy = run(_snap(), Change()).baseline  # rented device-hours add 70 % of TDP each
+    assert busy.energy_kwh > idle.energy_kwh

@@ -140,7 +140,8 @@ def live_snapshot(p: Platform, s: Session, days: int) -> LiveSnapshot:
     cat = p.catalog(s)
     models = {m.name: m for m in cat}
     nodes = tuple(FleetNode(n.name, n.site, n.supplier, n.model, n.device_count, n.cpu_cores, n.fabric,
-                            available=n.state is NodeState.AVAILABLE) for n in fleet_store.list_nodes(s))
+                            available=n.state is NodeState.AVAILABLE, switched_on=n.state is not NodeState.DOWN)
+                  for n in fleet_store.list_nodes(s))
     sites = tuple(SiteInfo(x.name, x.pue, x.power_price_kwh) for x in fleet_store.list_sites(s))
     prices = PriceList(price_book(p, s), models, fleet_store.floors_by_key(s), Decimal(p.settings.commission_rate),
                        p.settings.currency, f"the live list prices at {now.isoformat()}")

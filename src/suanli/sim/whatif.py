@@ -30,8 +30,11 @@ Figures of one run (:class:`Outcome`):
   maintenance nodes included);
 * lease rate (出租率) = rented device-hours ÷ available device-hours (nodes in state available);
 * revenue, supplier share, commission: the served device time rated by the ledger;
-* energy = Σ served device-hours × TDP (kW) × the site's PUE; energy cost = Σ of it × the site's
-  power price (nameplate power of rented devices; idle draw not modelled);
+* energy = facility energy of the nodes switched on (not down) over the horizon, with the capacity
+  report's power model (:func:`suanli.domain.capacity_series.modelled_power_w`, docs/capacity.md):
+  per device ``TDP × (0.3 + 0.7 × u)``, ``u`` its rented share, so
+  ``kWh = Σ_nodes TDP × (0.3 × devices × H + 0.7 × rented device-hours) ÷ 1000 × PUE``; energy cost
+  = Σ of it × the site's power price;
 * margin = revenue − supplier share − energy cost;
 * payback (years): the operator's investment appraisal (:func:`suanli.ledger.finance.appraise`, the
   same finance core as the economics report) of the run's fleet: capex and residual of its nodes (the
@@ -53,6 +56,8 @@ from typing import Any
 
 import numpy as np
 
+from suanli.domain.capacity_series import kwh as energy_kwh
+from suanli.domain.capacity_series import modelled_power_w
 from suanli.domain.catalog import AcceleratorModel
 from suanli.domain.investment import InvestmentSettings, NodeCapex
 from suanli.errors import ValidationError
@@ -83,6 +88,8 @@ class FleetNode:
     fabric: str
     available: bool = True
     """False for a node down or in maintenance: its devices count in the total, not as available."""
+    switched_on: bool = True
+    """False for a node down (it draws no power); a node in maintenance draws its idle power."""
 
 
 @dataclass(frozen=True)
@@ -388,13 +395,19 @@ def one_run(snap: LiveSnapshot, nodes: Sequence[FleetNode], prices: PriceList, p
                        [n.supplier for n in nodes])
     rev: Revenue = rate_served(served, prices, snap.at, snap.at + timedelta(seconds=snap.window_s))
     site_of = {x.name: x for x in snap.sites}
-    kwh = cost = ZERO
+    busy: dict[str, Decimal] = {}
     for x in served:
-        m = snap.models.get(x.model)
-        st = site_of.get(x.site)
-        if m is None or st is None:
+        busy[x.node] = busy.get(x.node, ZERO) + x.device_seconds
+    horizon_s = Decimal(str(snap.window_s))
+    kwh = cost = ZERO
+    for n in nodes:
+        m = snap.models.get(n.model)
+        st = site_of.get(n.site)
+        if m is None or st is None or not n.switched_on:
             continue
-        e = x.device_seconds / 3600 * Decimal(m.tdp_watts) / 1000 * st.pue
+        # the power model integrated over the horizon: devices x seconds in, W x s out
+        e = energy_kwh(modelled_power_w(m.tdp_watts, n.devices * horizon_s, busy.get(n.name, ZERO)), Decimal(1)) \
+            * st.pue
         kwh += e
         cost += e * st.power_price_kwh
     kwh = kwh.quantize(Decimal("0.001"))
