@@ -297,6 +297,7 @@ export async function order(ctx) {
       status.replaceChildren(h("p", { class: "muted" }, t("tenant.order.placing")));
       try {
         const o = await post("/v1/orders", body(), { idempotent: true });
+        costCache.clear(); // the lease's cost changes now: ask again
         ctx.flash(t("tenant.order.placed", { id: o.id, status: o.status, lease: o.lease_id }), "ok", { next: true });
         ctx.go(`/leases/${encodeURIComponent(o.lease_id)}`);
       } catch (e) {
@@ -375,11 +376,21 @@ export function stateFilter(ctx, base) {
       ["", ...STATES].map((s) => h("option", { value: s, selected: s === current }, s || t("tenant.all"))))));
 }
 
+/** How long the leases pages reuse a cost-to-date answer: it rates the month's draft (as costly as the
+ * billing page), so the 10-second refresh of the leases page asks for it at most once a minute. */
+export const COST_TTL_MS = 60_000;
+const costCache = new Map();
+
 /** The tenant's cost to date per lease (GET /v1/lease-costs), as a Map lease -> item; null when not readable. */
 async function leaseCosts(query) {
+  const key = JSON.stringify(query);
+  const hit = costCache.get(key);
+  if (hit && Date.now() - hit.at < COST_TTL_MS) return hit.value;
   try {
     const r = await get("/v1/lease-costs", query);
-    return new Map(r.items.map((x) => [x.lease, x]));
+    const value = new Map(r.items.map((x) => [x.lease, x]));
+    costCache.set(key, { at: Date.now(), value });
+    return value;
   } catch (e) {
     if (e.status === 403 || e.status === 404) return null; // a member without the money reads
     throw e;
@@ -418,6 +429,7 @@ export async function lease(ctx) {
         ev.target.disabled = true;
         try {
           await post(`/v1/leases/${encodeURIComponent(l.id)}/end`, { reason: t("tenant.lease.endedBy", { name: ctx.me.name }) });
+          costCache.clear(); // the lease's cost changes now: ask again
           ctx.flash(t("tenant.lease.ended", { id: l.id }));
           ctx.go(`/leases/${encodeURIComponent(l.id)}`);
         } catch (e) {
@@ -486,6 +498,7 @@ function extendForm(ctx, l) {
     try {
       // sent as typed: the API says what is wrong with a bad value and what it allows
       const after = await post(`/v1/leases/${encodeURIComponent(l.id)}/extend`, { hours: hours.value.trim() });
+      costCache.clear(); // the lease's cost changes now: ask again
       ctx.flash(t("tenant.extend.done", { id: l.id, end: when(after.end) }));
       ctx.go(`/leases/${encodeURIComponent(l.id)}`);
     } catch (e) {
