@@ -225,6 +225,25 @@ def test_the_document_in_chinese_and_english(api: Api, clock: FakeClock) -> None
     assert "发票(草稿)" in draft
 
 
+def test_an_invoice_issued_before_the_parties_were_kept_says_so(api: Api, clock: FakeClock,
+                                                                platform: Platform) -> None:
+    from sqlalchemy import text
+    acme = api.account("acme")
+    api.ok("POST", "/v1/orders", acme, {"form": "gpu", "quantity": 1, "models": ["H800"]}, status=201)
+    clock.advance(hours=1)
+    clock.set(DEC1)
+    inv = api.ok("POST", "/v1/billing/invoices", api.op, {"tenant": "acme", "period": "2026-11"}, status=201)
+    assert inv["seller"] is None and inv["taxes"][0]["rate"] == "0"  # no profile set: none; the default rate
+    page = api.ok("GET", f"/v1/billing/invoices/{inv['id']}", acme, params={"format": "html"})
+    assert "not set" in page and "not kept" not in page
+    with platform.engine.begin() as c:  # as an invoice issued before migration 0026
+        c.execute(text("DELETE FROM invoice_legal WHERE invoice_id = :i"), {"i": inv["id"]})
+    old = api.ok("GET", f"/v1/billing/invoices/{inv['id']}", acme)
+    assert old["seller"] is None and old["buyer"] is None and old["taxes"] == [] and old["tax"] == inv["tax"]
+    page = api.ok("GET", f"/v1/billing/invoices/{inv['id']}", acme, params={"format": "html", "lang": "zh-CN"})
+    assert "未记录" in page and "税额合计" in page
+
+
 def test_payouts_are_bounded_idempotent_and_a_supplier_sees_its_own(api: Api, clock: FakeClock,
                                                                      platform: Platform) -> None:
     acme = api.account("acme")

@@ -364,7 +364,7 @@ def document(*, tenant: str, period: str, status: InvoiceStatus, currency: str, 
              invoice: Invoice | None = None, notes: Sequence[CreditNote] = (),
              uses: Sequence[VoucherOutcome] = (), all_notes: Sequence[InvoiceNote] = (),
              seller: dict[str, Any] | None = None, buyer: dict[str, Any] | None = None,
-             taxes: Sequence[TaxGroup] = ()) -> dict[str, Any]:
+             taxes: Sequence[TaxGroup] = (), legal_kept: bool = True) -> dict[str, Any]:
     """An invoice document, issued (``invoice``) or draft: the one shape every reader gets (JSON,
     CLI, CSV, HTML), with every amount in the currency's minor unit. ``totals``: subtotal, tax,
     total, vouchers, credits, wallet, amount due. The revenue split of a line is the operator's.
@@ -394,7 +394,7 @@ def document(*, tenant: str, period: str, status: InvoiceStatus, currency: str, 
            for k in ("credit_notes_total", "debit_notes_total")},
         "balance_after_notes": balance_after_notes(total, all_notes, c),
         "outstanding": owed,
-        "seller": seller, "buyer": buyer,
+        "seller": seller, "buyer": buyer, "legal_kept": legal_kept,  # False: issued before 0026 kept them
         "taxes": [{"rate": g.rate, "product_types": [t.value for t in g.product_types], "base": minor(g.base, c),
                    "tax": minor(g.tax, c)} for g in taxes],
         "lines": [{"line_no": x.line_no, "kind": x.kind, "meter": x.meter, "model": x.model, "site": x.site,
@@ -439,7 +439,8 @@ def invoice_doc(p: Platform, actor: Principal, invoice_id: str) -> dict[str, Any
                     records=sum(x.records for x in lines), actor=actor, invoice=i, lines=lines, notes=notes,
                     uses=uses, all_notes=all_notes, sla=sla, totals=(i.subtotal, i.tax, i.total, i.vouchers, i.credits, i.wallet,
                                                 i.amount_due),
-                    seller=kept[0] if kept else None, buyer=kept[1] if kept else None, taxes=kept[2] if kept else ())
+                    seller=kept[0] if kept else None, buyer=kept[1] if kept else None, taxes=kept[2] if kept else (),
+                    legal_kept=kept is not None)
 
 
 def list_invoices(p: Platform, actor: Principal, *, tenant: str | None = None, period: str | None = None,

@@ -214,7 +214,7 @@ def invoice_html(doc: Mapping[str, Any], lang: str = "en", time_zone: str | None
     words = (f"<p class=words>{e(t['words'])}: <b>{e(rmb_upper(doc['total']))}</b> "
              f"(¥{m(doc['total'])})</p>") if zh and c == "CNY" else ""
     draft = doc["id"] is None
-    kept = draft or bool(taxes) or doc.get("seller") is not None or doc.get("buyer") is not None
+    kept = bool(doc.get("legal_kept", True))
     title = f"{t['draft']} {doc['tenant']} {doc['period']}" if draft else f"{t['invoice']} {doc['id']}"
     when = (f"{t['as_of']} {_when(doc['as_of'], tz)}" if draft else f"{t['issued']} {_when(doc['issued_at'], tz)}")
     status = STATUS_ZH.get(str(doc["status"]), str(doc["status"])) if zh else str(doc["status"])
