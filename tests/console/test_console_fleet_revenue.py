@@ -145,3 +145,21 @@ def test_a_long_list_pages_and_the_page_is_in_the_link(server: Any, sign_in: Cal
     page.get_by_test_id("lang-zh-CN").click()
     expect(page.get_by_test_id("leases-range")).to_have_text("第 1–25 条，共 26 条")
     expect(page.get_by_test_id("leases-filter-state")).to_have_value("active")
+
+
+def test_tenants_linked_by_runway_and_unpaid(server: Any, sign_in: Callable[..., Page]) -> None:
+    standing = server.api("operator", "GET", "/v1/wallet", params={"tenant": "demo-tenant"}).json()["standing"]
+    assert standing not in ("warn", "suspend")
+    page = sign_in(server, "operator")
+    page.goto(f"{server.console}#/tenants")
+    expect(page.get_by_test_id("tenant-demo-tenant")).to_be_visible()
+    page.goto(f"{server.console}#/tenants?runway=low")
+    expect(page.get_by_test_id("tenants-filter-runway")).to_have_value("low")
+    expect(page.get_by_test_id("tenant-demo-tenant")).to_have_count(0)  # postpaid: no runway to run low
+    expect(page.get_by_test_id("tenants")).to_contain_text("Nothing matches these filters")
+    page.goto(f"{server.console}#/tenants?unpaid=yes")
+    expect(page.get_by_test_id("tenants-filter-unpaid")).to_have_value("yes")
+    expect(page.get_by_test_id("tenant-demo-tenant")).to_have_count(0)
+    page.get_by_test_id("tenants-filter-unpaid").select_option("")
+    expect(page.get_by_test_id("tenant-demo-tenant")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"#/tenants$"))
