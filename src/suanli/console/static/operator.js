@@ -38,7 +38,7 @@ register({
       + "the fleet page link here.",
     "leases.col.lease": "Lease", "leases.col.tenant": "Tenant", "leases.col.form": "Form", "leases.col.state": "State",
     "leases.col.devices": "Devices", "leases.col.model": "Model", "leases.col.site": "Site", "leases.col.start": "Start",
-    "leases.col.end": "End", "leases.empty": "No leases yet.",
+    "leases.col.end": "End", "leases.empty": "No leases yet.", "leases.noneIn": "No {state} leases.",
     "rev.title": "Revenue {period}", "rev.issued": "Issued invoices",
     "rev.invoices": "Invoices", "rev.charges": "Charges", "rev.share": "Supplier share", "rev.commission": "Commission",
     "rev.tax": "Tax", "rev.vouchers": "Vouchers", "rev.due": "Amount due", "rev.ledger": "Ledger sum",
@@ -84,7 +84,7 @@ register({
     "leases.title": "租约", "leases.note": "所有租户的租约。可按状态、租户、型号或站点筛选；资源池页面上的计数链接到这里。",
     "leases.col.lease": "租约", "leases.col.tenant": "租户", "leases.col.form": "形式", "leases.col.state": "状态",
     "leases.col.devices": "设备", "leases.col.model": "型号", "leases.col.site": "站点", "leases.col.start": "开始",
-    "leases.col.end": "结束", "leases.empty": "暂无租约。",
+    "leases.col.end": "结束", "leases.empty": "暂无租约。", "leases.noneIn": "没有{state}的租约。",
     "rev.title": "收入 {period}", "rev.issued": "已开具发票",
     "rev.invoices": "发票", "rev.charges": "费用", "rev.share": "供应商分成", "rev.commission": "平台佣金",
     "rev.tax": "税额", "rev.vouchers": "算力券", "rev.due": "应付金额", "rev.ledger": "账本合计",
@@ -279,7 +279,9 @@ function uniq(xs) {
 
 /** Every tenant's leases, with the tenant's name (one /v1/accounts call), filters, sort and pages. */
 export async function leases(ctx) {
-  const [items, accounts] = await Promise.all([all("/v1/leases", {}, 5000), get("/v1/accounts")]);
+  // the state filter goes to the API (a refresh of the suspended leases does not load every ended one)
+  const state = LEASE_STATES.includes(ctx.query.get("state")) ? ctx.query.get("state") : undefined;
+  const [items, accounts] = await Promise.all([all("/v1/leases", { state }, 5000), get("/v1/accounts")]);
   const names = new Map(accounts.map((a) => [a.id, a.name]));
   const rows = items.map((l) => ({ ...l, tenant: names.get(l.tenant_id) || l.tenant_id,
     model: uniq(l.allocations.map((a) => a.model)).join(", "), site: uniq(l.allocations.map((a) => a.site)).join(", ") }));
@@ -297,10 +299,12 @@ export async function leases(ctx) {
         { key: "start", label: t("leases.col.start"), value: (l) => when(l.activated_at || l.start), sort: (l) => l.activated_at || l.start },
         { key: "end", label: t("leases.col.end"), value: (l) => when(l.ended_at || l.end), sort: (l) => l.ended_at || l.end },
       ],
-      rows, query: ctx.query, testid: "leases", rowTestid: (l) => `lease-${l.id}`, empty: t("leases.empty"), sort: "-start",
+      rows, query: ctx.query, testid: "leases", rowTestid: (l) => `lease-${l.id}`, sort: "-start",
+      empty: state ? t("leases.noneIn", { state: stateLabel(state) }) : t("leases.empty"),
       search: (l) => [l.id, l.tenant, l.form, l.state, l.model, l.site, ...l.allocations.map((a) => a.node)].join(" "),
       filters: [
-        { key: "state", label: t("leases.col.state"), options: LEASE_STATES.map((s) => [s, stateLabel(s)]) },
+        { key: "state", label: t("leases.col.state"), options: LEASE_STATES.map((s) => [s, stateLabel(s)]),
+          reload: () => ctx.go(location.hash.slice(1)) },
         { key: "tenant", label: t("leases.col.tenant"), options: optionsOf(rows, "tenant") },
         { key: "model", label: t("leases.col.model"), options: optionsOf(rows.flatMap((l) => l.allocations), "model"),
           match: (l, v) => l.allocations.some((a) => a.model === v) },

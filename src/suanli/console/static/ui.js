@@ -336,7 +336,9 @@ export function setHashQuery(values) {
  *     sort: "-start",         // default order
  *   })
  *
- * A filter without `match` keeps the rows whose `row[key]` equals the value.
+ * A filter without `match` keeps the rows whose `row[key]` equals the value. A filter with
+ * `reload()` is one the page passes to the API (it loaded only the matching rows): a change writes
+ * the hash and calls it, and the page loads again.
  */
 export function listView({ columns, rows, search, filters = [], query, hash = true, sort = "", testid, rowTestid,
   rowClass, empty, pageSizes = [25, 50, 100] }) {
@@ -379,7 +381,8 @@ export function listView({ columns, rows, search, filters = [], query, hash = tr
       for (const o of sel.options) o.defaultSelected = o.selected;
       state.page = 1;
       sync();
-      draw();
+      if (f.reload) f.reload(); // the page asks the API for these rows: load them again
+      else draw();
     });
     return h("label", { class: "filter" }, h("span", {}, f.label), sel);
   });
