@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -57,6 +57,7 @@ from suanli.domain.capacity_series import (
     kwh,
     modelled_power_w,
 )
+from suanli.domain.clock import parse_instant
 from suanli.domain.fleet import NodeState
 from suanli.drivers.telemetry import DeviceSample, TelemetryReader
 from suanli.errors import ValidationError
@@ -266,40 +267,12 @@ def _aggregate(spans: list[NodeSpan], res: Resolution) -> list[NodeSpan]:
 # ------------------------------------------------------------------------------------------ report
 
 
-def instant(value: datetime | str | None, name: str) -> datetime | None:
-    """An instant from the API or a caller: a datetime, or an ISO date (midnight UTC) or date-time
-    string (no zone: UTC), within 2000-01-01 .. 2100-01-01."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        text = value
-        try:
-            value = datetime.fromisoformat(text.strip())
-        except ValueError:
-            raise ValidationError(f"{name} {text[:40]!r} is not a date or date-time; allowed: ISO-8601 such as "
-                                  "2026-12-01 or 2026-12-01T08:00:00+08:00", field=name) from None
-    if value.tzinfo is None or value.utcoffset() is None:
-        value = value.replace(tzinfo=UTC)
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError:  # 9999-12-31T23:00-01:00 is past the last date datetime holds, in UTC
-        utc = None
-    if utc is None or not EARLIEST <= utc < LATEST:
-        raise ValidationError(f"{name} {value.isoformat()} is out of range; allowed: from 2000-01-01 to "
-                              "2100-01-01", field=name)
-    return utc
-
-
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
 def parse_period(start: datetime | str | None, end: datetime | str | None, now: datetime,
                  default: timedelta = timedelta(hours=24)) -> tuple[datetime, datetime]:
     """The period asked for (default: the 24 hours before ``end``, which defaults to now), checked:
     start before end, at most :data:`MAX_PERIOD` long."""
-    e = instant(end, "end") or now
-    s = instant(start, "start") or e - default
+    e = parse_instant(end, "end") or now
+    s = parse_instant(start, "start") or e - default
     if s >= e:
         raise ValidationError(f"start ({s.isoformat()}) must be before end ({e.isoformat()})", field="start")
     if e - s > MAX_PERIOD:

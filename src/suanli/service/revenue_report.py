@@ -29,13 +29,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
-from suanli.domain.clock import EARLIEST, utc
+from suanli.domain.clock import EARLIEST, parse_instant
 from suanli.domain.fleet import Node
 from suanli.domain.money import HOURS_PER_YEAR
 from suanli.errors import ValidationError
@@ -79,24 +79,11 @@ class Period:
         return self.hours / HOURS_PER_YEAR
 
 
-def _instant(value: str | None, name: str) -> datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        if len(value) == 10:
-            d = date.fromisoformat(value)
-            return datetime(d.year, d.month, d.day, tzinfo=UTC)
-        return utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise ValidationError(f"{name} must be an ISO date (YYYY-MM-DD) or date-time, got {value!r}",
-                              field=name) from None
-
-
 def parse_period(start: str | None, end: str | None, now: datetime) -> Period:
     """``[start, end)``: ISO dates (midnight UTC) or date-times; default from the first of this
     month to now; end clipped to now; start before end, not in the future, at most 366 days."""
-    s = _instant(start, "start") or now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    e = _instant(end, "end") or now
+    s = parse_instant(start, "start") or now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    e = parse_instant(end, "end") or now
     if s < EARLIEST:
         raise ValidationError(f"start ({s.isoformat()}) must be on or after {EARLIEST.date().isoformat()}", field="start")
     if s >= e:

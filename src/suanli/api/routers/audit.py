@@ -12,6 +12,7 @@ from suanli.api.deps import PageDep, PlatformDep, PrincipalDep
 from suanli.api.schemas.audit import AuditEventResponse
 from suanli.api.schemas.common import Name, Page, Text
 from suanli.domain.audit import AuditFilter
+from suanli.domain.clock import parse_instant
 from suanli.service import audit
 
 router = APIRouter(tags=["audit"])
@@ -26,7 +27,8 @@ _Type = Annotated[Name | None, Query(max_length=48, description="audited table: 
 def _filter(actor: str | None, action: str | None, object_type: str | None, object_id: str | None,
             tenant: str | None, since: str | None, until: str | None) -> AuditFilter:
     return audit.make_filter(actor=actor, action=action, object_type=object_type, object_id=object_id, tenant=tenant,
-                             since=audit.parse_instant(since, "since"), until=audit.parse_instant(until, "until"))
+                             since=parse_instant(since, "since", need_zone=True),
+                             until=parse_instant(until, "until", need_zone=True))
 
 
 @router.get("/v1/audit", response_model=Page[AuditEventResponse])
