@@ -5,6 +5,7 @@ import { errorBox, h } from "./ui.js";
 import * as audit from "./audit.js";
 import * as economics from "./economics.js";
 import * as home from "./home.js";
+import * as invoicing from "./invoicing.js";
 import * as jobs from "./jobs.js";
 import * as members from "./members.js";
 import * as money from "./money.js";
@@ -95,6 +96,7 @@ export const ROUTES = [
   { re: /^\/whatif$/, roles: ["operator"], nav: "whatif.nav", render: whatif.page },
   { re: /^\/whatif\/([^/]+)$/, roles: ["operator"], render: whatif.page },
   { re: /^\/economics$/, roles: ["operator"], nav: "econ.nav", render: economics.page },
+  { re: /^\/invoicing$/, roles: ["operator"], nav: "invoicing.nav", render: invoicing.page },
   { re: /^\/statement$/, roles: ["supplier"], nav: "nav.statement", render: supplier.statement },
   { re: /^\/nodes$/, roles: ["supplier"], nav: "nav.nodes", render: supplier.nodes, live: true },
   { re: /^\/earnings$/, roles: ["supplier"], nav: "nav.earnings", render: supplier.earnings },
@@ -108,7 +110,7 @@ export const ROUTES = [
 ];
 const NAV_ORDER = {
   tenant: ["/offers", "/order", "/leases", "/jobs", "/billing", "/vouchers", "/packages", "/members", "/tokens", "/audit"],
-  operator: ["/home", "/fleet", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/economics", "/whatif",
+  operator: ["/home", "/fleet", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/economics", "/whatif", "/invoicing",
     "/offers", "/packages", "/tokens", "/audit"],
   supplier: ["/earnings", "/occupancy", "/statement", "/payouts", "/nodes", "/floors", "/tokens"],
 };

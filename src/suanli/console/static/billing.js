@@ -1,7 +1,8 @@
 // Tenant money pages: billing (wallet, the month's draft, issued invoices, paying one from the wallet),
 // one invoice, and vouchers (算力券). The invoice helpers are shared with the operator's pages.
 import { download, get, post } from "./api.js";
-import { fmtPercent, register, t } from "./i18n.js";
+import { fmtPercent, lang, register, t } from "./i18n.js";
+import { buyerSection } from "./invoicing.js";
 import { badge, card, currentPeriod, errorBox, h, kv, money, num, table, when, yuan } from "./ui.js";
 
 register({
@@ -113,14 +114,22 @@ export function periodPicker(ctx, base, { allowEmpty = false } = {}) {
   } }, h("label", {}, `${t("inv.month")} `, input), h("button", { type: "submit" }, t("inv.show"))) };
 }
 
-/** Buttons that download an issued invoice as HTML (printable), CSV or JSON, through the API. */
+/** The API's query for an invoice document: HTML and CSV in the console's language (zh-CN or en). */
+export function invoiceDocQuery(format) {
+  return format === "json" ? { format } : { format, lang: lang() };
+}
+
+/** Buttons that download an issued invoice as HTML (printable), CSV or JSON, through the API; each
+ * carries the document's address (data-href) with the console's language. */
 export function invoiceDownloads(inv, status) {
+  const path = `/v1/billing/invoices/${encodeURIComponent(inv.id)}`;
   const get1 = (format) => h("button", { type: "button", class: "small", testid: `download-${format}-${inv.id}`,
+    "data-href": `${path}?${new URLSearchParams(invoiceDocQuery(format))}`,
     title: t("inv.downloadTitle", { id: inv.id, format: format.toUpperCase() }), onclick: async (ev) => {
       ev.target.disabled = true;
       try {
-        await download(`/v1/billing/invoices/${encodeURIComponent(inv.id)}`, `suanli-${inv.tenant}-${inv.period}-${inv.id}.${format}`,
-          { format });
+        await download(path, `suanli-${inv.tenant}-${inv.period}-${inv.id}${format === "json" ? "" : `-${lang()}`}.${format}`,
+          invoiceDocQuery(format));
       } catch (e) {
         status.replaceChildren(errorBox(e, "download-error"));
       } finally {
@@ -177,8 +186,8 @@ function payButton(ctx, inv, wallet, status, after) {
 
 export async function billing(ctx) {
   const picker = periodPicker(ctx, "/billing");
-  const [draft, wallet, issued] = await Promise.all([
-    get(`/v1/invoices/${encodeURIComponent(picker.value)}`), get("/v1/wallet"), get("/v1/billing/invoices")]);
+  const [draft, wallet, issued, buyer] = await Promise.all([
+    get(`/v1/invoices/${encodeURIComponent(picker.value)}`), get("/v1/wallet"), get("/v1/billing/invoices"), buyerSection(ctx)]);
   const downloads = h("div", {});
   const payStatus = h("div", { testid: "pay-status" });
   const unpaid = issued.filter((i) => i.status === "issued");
@@ -214,7 +223,8 @@ export async function billing(ctx) {
     } }, draft.status === "preview" ? t("bill.downloadDraft") : t("bill.download"))),
     h("h2", {}, t("bill.issued")),
     downloads,
-    table(invoiceColumns(downloads), issued, { testid: "issued-invoices", rowTestid: (i) => `invoice-${i.id}`, empty: t("bill.noIssued") }));
+    table(invoiceColumns(downloads), issued, { testid: "issued-invoices", rowTestid: (i) => `invoice-${i.id}`, empty: t("bill.noIssued") }),
+    buyer);
 }
 
 /** One issued invoice as the ledger holds it (a tenant its own; the operator any). */
