@@ -78,6 +78,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/v1/nodes/{name}/state"): "200 403 403 200 404 401 401",
     ("POST", "/v1/nodes/{name}/transfer"): "200 403 403 403 403 401 401",
     ("GET", "/v1/nodes/{name}/owners"): "200 403 403 200 404 401 401",
+    ("GET", "/v1/suppliers/{supplier}/floors"): "200 403 403 200 404 401 401",
     ("PUT", "/v1/suppliers/{supplier}/floors"): "200 403 403 200 404 401 401",
     ("GET", "/v1/prices"): "200 200 200 200 200 401 401",
     ("POST", "/v1/prices"): "201 403 403 403 403 401 401",

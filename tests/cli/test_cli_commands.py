@@ -209,6 +209,12 @@ def test_nodes_floors_catalog_and_accounts(cli: Cli, tokens: dict[str, str]) -> 
     assert cli.json("node", "state", "sz-l20-01", "available", token=op)["state"] == "available"
     assert cli("node", "state", "sz-l20-01", "melting", token=op).exit_code == 1
     assert cli.json("floor", "set", "huadong-idc", "L20", "1.80", token=op)["device_hour"] == "1.8"
+    floors = cli.json("floor", "list", "--supplier", "huadong-idc", token=op)
+    assert {f["model"]: Decimal(f["device_hour"]) for f in floors} == {"H800": Decimal(7), "L20": Decimal("1.8")}
+    listed = cli("floor", "list", "--supplier", "huadong-idc", token=op)
+    assert listed.exit_code == 0 and "L20" in listed.stdout and "1.80" in listed.stdout
+    no_supplier = cli("floor", "list", token=op)
+    assert no_supplier.exit_code == 1 and "--supplier" in no_supplier.stderr
     catalog = cli.json("catalog", token=tokens["acme"])
     assert {"H800", "Ascend-910B", "RTX-4090"} <= {m["name"] for m in catalog}
     assert all(m["source"] and Decimal(m["p"]) > 0 for m in catalog)

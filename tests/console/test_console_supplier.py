@@ -96,12 +96,30 @@ def test_occupancy_payouts_and_floors(server: Any, sign_in: Callable[..., Page],
         expect(page.get_by_test_id("payouts")).to_contain_text("No payouts yet")
     # floors: a bad value is refused next to the form; a good one is set
     page.get_by_role("navigation", name="main").get_by_role("link", name="Floors").click()
+    supplier = srv.api("supplier", "GET", "/v1/me").json()["supplier"]
+    floors_url = f"/v1/suppliers/{supplier}/floors"
+    before = srv.api("supplier", "GET", floors_url).json()
+    if before:
+        expect(page.get_by_test_id("floors").locator("tbody tr")).to_have_count(len(before))
+    else:
+        expect(page.get_by_test_id("floors")).to_contain_text("No floor set")
+    model = page.locator("#fl-model").input_value()
+    assert model not in {f["model"] for f in before if Decimal(f["device_hour"]) == Decimal("3.5")}
     page.locator("#fl-device_hour").fill("-1")
     page.get_by_role("button", name="Set floor").click()
     expect(page.get_by_test_id("floor-error")).to_contain_text("device_hour")
     page.locator("#fl-device_hour").fill("3.50")
     page.get_by_role("button", name="Set floor").click()
     expect(page.get_by_test_id("floor-done")).to_contain_text("3.50")
+    # the table of floors in force refreshes and equals the API (and the CLI)
+    after = {f["model"]: Decimal(f["device_hour"]) for f in srv.api("supplier", "GET", floors_url).json()}
+    assert len(after) >= len(before)
+    assert after[model] == Decimal("3.50")
+    assert {f["model"]: Decimal(f["device_hour"]) for f in cli(srv, "supplier", "floor", "list")} == after
+    expect(page.get_by_test_id("floors").locator("tbody tr")).to_have_count(len(after))
+    for m, v in after.items():
+        places = min(max(-int(v.as_tuple().exponent), 2), 4)  # the page shows 2 to 4 decimals, as the API's
+        expect(page.get_by_test_id(f"floor-price-{m}")).to_have_text(f"¥{v:,.{places}f}")
 
 
 def test_a_supplier_cannot_open_tenant_pages_or_their_data(server: Any, sign_in: Callable[..., Page]) -> None:

@@ -169,6 +169,25 @@ def floor_set(ctx: typer.Context,
         show(f"floor for {res.supplier} on {res.model}: {dec(res.device_hour)} 元/device-hour")
 
 
+@floor_app.command("list")
+def floor_list(ctx: typer.Context,
+               supplier: Annotated[str | None, typer.Option("--supplier", help="Supplier name (a supplier's "
+                                                            "account: its own, the default).")] = None,
+               as_json: JsonOpt = False) -> None:
+    """The floor prices in force for a supplier, per device-hour by model (a floor holds on every site)."""
+    with client(ctx) as api:
+        if supplier is None:
+            supplier = api.me().supplier
+            if supplier is None:
+                fail("name the supplier with --supplier", hint="e.g. suanli floor list --supplier huadong-idc")
+        res = api.floors(supplier)
+    if as_json:
+        print_json(res)
+        return
+    show(table(f"floors of {supplier}", ["model", ("元/device-hour", "right")],
+               [[f.model, dec(f.device_hour)] for f in res]))
+
+
 def catalog(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The accelerator catalog: vendor, memory, P (dense FP16/BF16 PFLOPS), TDP and the datasheet source."""
     with client(ctx) as api:

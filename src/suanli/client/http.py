@@ -225,6 +225,10 @@ class SuanliClient:
         """A node's ownership history."""
         return NodeOwnershipResponse.model_validate(self.request("GET", f"/v1/nodes/{name}/owners"))
 
+    def floors(self, supplier: str) -> list[FloorResponse]:
+        """A supplier's floor prices in force, by model."""
+        return [FloorResponse.model_validate(x) for x in self.request("GET", f"/v1/suppliers/{supplier}/floors")]
+
     def set_floor(self, supplier: str, model: str, device_hour: Amount) -> FloorResponse:
         """A supplier's floor price per device-hour for a model."""
         body = FloorRequest(model=model, device_hour=_amount(device_hour, "device_hour"))

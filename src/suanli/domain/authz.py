@@ -66,6 +66,7 @@ class Action(StrEnum):
     SET_NODE_STATE = "set_node_state"
     TRANSFER_NODE = "transfer_node"
     SET_FLOOR = "set_floor"
+    READ_FLOORS = "read_floors"
     READ_PRICES = "read_prices"
     SET_PRICE = "set_price"
     CORRECT_PRICE = "correct_price"
@@ -162,6 +163,7 @@ RULES: dict[Action, Rule] = {
     Action.TRANSFER_NODE: Rule("transferring a node to another supplier", _OP,
                                "the operator records a change of a node's owner"),
     Action.SET_FLOOR: Rule("setting a supplier's floor price", _OP_SUPPLIER),
+    Action.READ_FLOORS: Rule("reading a supplier's floor prices (a supplier its own)", _OP_SUPPLIER),
     Action.READ_PRICES: Rule("reading list prices", _EVERYONE),
     Action.CORRECT_PRICE: Rule("correcting a past price (credit and debit notes on issued invoices)", _OP,
                                "only the operator corrects what was billed"),

@@ -246,6 +246,16 @@ def set_floor(p: Platform, actor: Principal, supplier: str, model: str, device_h
     return floor
 
 
+def list_floors(p: Platform, actor: Principal, supplier: str | None = None) -> list[FloorPrice]:
+    """The floor prices in force (per device-hour, by model; a floor holds on every site): a
+    supplier its own (naming another answers 404), the operator any supplier's or, naming none, all."""
+    named = authorize(actor, Action.READ_FLOORS).named_supplier(supplier)
+    with p.read() as s:
+        if named is not None and not store.supplier_exists(s, named):
+            raise NotFoundError(f"no supplier {named!r}")
+        return store.list_floors(s, named)
+
+
 def import_from_engine(p: Platform, actor: Principal, *, site: str, supplier: str,
                        fabric: str | None = None) -> dict[str, int]:
     """Import the nodes of the running engine (Slurm: nodes, CPUs, memory, GPU GRES types) into

@@ -125,8 +125,12 @@ def save_floor(s: Session, floor: FloorPrice) -> None:
     s.merge(FloorRow(supplier=floor.supplier, model=floor.model, device_hour=floor.device_hour))
 
 
-def list_floors(s: Session) -> list[FloorPrice]:
-    return [FloorPrice(r.supplier, r.model, r.device_hour) for r in s.scalars(select(FloorRow))]
+def list_floors(s: Session, supplier: str | None = None) -> list[FloorPrice]:
+    """Floors in force, by supplier then model; one supplier's when ``supplier`` is given."""
+    q = select(FloorRow).order_by(FloorRow.supplier, FloorRow.model)
+    if supplier is not None:
+        q = q.where(FloorRow.supplier == supplier)
+    return [FloorPrice(r.supplier, r.model, r.device_hour) for r in s.scalars(q)]
 
 
 def floors_by_key(s: Session) -> dict[tuple[str, str], Decimal]:

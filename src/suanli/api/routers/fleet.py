@@ -60,6 +60,12 @@ def node_owners(name: Name, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]
     return fleet.node_ownership(p, who, name)
 
 
+@router.get("/v1/suppliers/{supplier}/floors", response_model=list[FloorResponse])
+def list_floors(supplier: Name, p: PlatformDep, who: PrincipalDep) -> Any:
+    """The supplier's floor prices in force (the operator any supplier's; a supplier its own)."""
+    return fleet.list_floors(p, who, supplier)
+
+
 @router.put("/v1/suppliers/{supplier}/floors", response_model=FloorResponse)
 def set_floor(supplier: Name, body: FloorRequest, p: PlatformDep, who: PrincipalDep) -> Any:
     return fleet.set_floor(p, who, supplier, body.model, body.device_hour)

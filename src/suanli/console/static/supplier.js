@@ -39,6 +39,8 @@ register({
     "sup.floor.intro": "The least you earn per device-hour of a model on your nodes, whatever the list price or the tenant's discount: your share of a line is never below floor × device-hours.",
     "sup.floor.model": "Model", "sup.floor.price": "Floor (元 / device-hour)", "sup.floor.set": "Set floor",
     "sup.floor.done": "Floor for {model} set to {price} / device-hour.",
+    "sup.floor.inForce": "Floors in force", "sup.floor.none": "No floor set: your share follows the list price.",
+    "sup.floor.allSites": "on every site",
     "nav.earnings": "Earnings", "nav.occupancy": "Occupancy", "nav.payouts": "Payouts", "nav.floors": "Floors",
     "sup.nodes.title": "My nodes",
     "sup.nodes.intro": "Your nodes in the pool and how much of each is held by active leases now. Take one out for maintenance, or mark it down, with a reason the operator sees.",
@@ -73,6 +75,8 @@ register({
     "sup.floor.intro": "您节点上某型号每卡时的最低收益，不受目录价或租户折扣影响：每条明细中您的分成不低于 底价 × 卡时。",
     "sup.floor.model": "型号", "sup.floor.price": "底价（元 / 卡时）", "sup.floor.set": "设置底价",
     "sup.floor.done": "{model} 的底价已设为每卡时 {price}。",
+    "sup.floor.inForce": "现行底价", "sup.floor.none": "尚未设置底价：您的分成按目录价计算。",
+    "sup.floor.allSites": "适用于所有站点",
     "nav.earnings": "收益", "nav.occupancy": "占用", "nav.payouts": "付款", "nav.floors": "底价",
     "sup.nodes.title": "我的节点",
     "sup.nodes.intro": "您在资源池中的节点以及各节点当前被租约占用的情况。可将节点转入维护或标记为故障，并填写运营方可见的原因。",
@@ -268,10 +272,21 @@ export async function payouts() {
     ], rows, { testid: "payouts", rowTestid: (p) => `payout-${p.id}`, empty: t("sup.pay.none") }) : h("p", { class: "muted", testid: "payouts" }, t("sup.pay.unavailable")));
 }
 
+/** The floors in force (GET /v1/suppliers/{supplier}/floors): a floor holds on every site. */
+async function floorTable(supplier) {
+  const list = await get(`/v1/suppliers/${encodeURIComponent(supplier)}/floors`);
+  return table([
+    { label: t("sup.floor.model"), value: (f) => f.model },
+    { label: t("sup.floor.price"), value: (f) => h("span", { testid: `floor-price-${f.model}` }, yuan(f.device_hour, 4)), class: "num" },
+    { label: t("sup.col.site"), value: () => t("sup.floor.allSites") },
+  ], list, { testid: "floors", rowTestid: (f) => `floor-${f.model}`, empty: t("sup.floor.none") });
+}
+
 export async function floors(ctx) {
-  const nodes = await get("/v1/nodes");
-  const models = [...new Set(nodes.map((n) => n.model || (n.devices && n.devices.model)).filter(Boolean))].sort();
   const supplier = ctx.me.supplier;
+  const [nodes, inForce] = await Promise.all([get("/v1/nodes"), floorTable(supplier)]);
+  const current = h("div", { testid: "floors-in-force" }, inForce);
+  const models = [...new Set(nodes.map((n) => n.model || (n.devices && n.devices.model)).filter(Boolean))].sort();
   const model = h("select", { id: "fl-model", name: "model" }, models.map((m) => h("option", { value: m }, m)));
   const price = text("device_hour", "7.00", "", "fl");
   const status = h("div", { testid: "floor-status" });
@@ -284,6 +299,7 @@ export async function floors(ctx) {
         { body: { model: model.value, device_hour: price.value.trim() } });
       status.replaceChildren(h("p", { class: "flash ok", testid: "floor-done" },
         t("sup.floor.done", { model: r.model, price: yuan(r.device_hour, 4) })));
+      current.replaceChildren(await floorTable(supplier));
     } catch (e) {
       status.replaceChildren(errorBox(e, "floor-error"));
     } finally {
@@ -292,7 +308,8 @@ export async function floors(ctx) {
   } },
   h("div", { class: "grid2" }, field(t("sup.floor.model"), model), field(t("sup.floor.price"), price)),
   h("div", { class: "actions" }, submit), status);
-  return h("section", {}, head(t("sup.floor.title"), t("sup.floor.intro")), form);
+  return h("section", {}, head(t("sup.floor.title"), t("sup.floor.intro")),
+    h("h2", {}, t("sup.floor.inForce")), current, form);
 }
 
 export async function nodes(ctx) {
