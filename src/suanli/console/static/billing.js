@@ -128,7 +128,7 @@ export function invoiceDownloads(inv, status) {
     title: t("inv.downloadTitle", { id: inv.id, format: format.toUpperCase() }), onclick: async (ev) => {
       ev.target.disabled = true;
       try {
-        await download(path, `suanli-${inv.tenant}-${inv.period}-${inv.id}${format === "json" ? "" : `-${lang()}`}.${format}`,
+        await download(path, `suanli-${inv.tenant}-${inv.period}-${inv.id}.${format}`,
           invoiceDocQuery(format));
       } catch (e) {
         status.replaceChildren(errorBox(e, "download-error"));
