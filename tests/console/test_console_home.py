@@ -291,3 +291,40 @@ def test_counts_link_to_lists_filtered_to_that_many_rows(server: Any, sign_in: C
         count.click()
         expect(page).to_have_url(re.compile(link))
         expect(page.get_by_test_id(rows).locator("tbody tr")).to_have_count(n)
+
+
+def test_free_device_counts_link_to_exactly_the_nodes_holding_them(server: Any, sign_in: Callable[..., Page]) -> None:
+    """The idle-whole and partly-held counts open the fleet list filtered by free capacity (free=whole,
+    free=partial): the count equals the free devices of the nodes listed, and the list is exactly the
+    nodes holding them (worked out here from the nodes and the leases' allocations, not from the page)."""
+    whole = place(server, "tenant", form="gpu", quantity=2, models=["L20"])
+    part = place(server, "tenant", form="slice", share_pct=25, memory_mib=1024)
+    nodes = server.api("operator", "GET", "/v1/nodes").json()
+    down = next(n["name"] for n in nodes if n["name"] not in {a["node"] for a in whole["allocations"] + part["allocations"]})
+    r = server.api("operator", "POST", f"/v1/nodes/{down}/state", json={"state": "down", "reason": "psu"})
+    assert r.status_code == 200, r.text
+    held: dict[tuple[str, int], int] = {}
+    for lease in (whole, part):
+        for a in lease["allocations"]:
+            held[(a["node"], a["device"])] = held.get((a["node"], a["device"]), 0) + a["milli"]
+    nodes = server.api("operator", "GET", "/v1/nodes").json()
+    free_whole = {n["name"]: n["devices"] - sum(1 for (node, _), m in held.items() if node == n["name"] and m > 0)
+                  for n in nodes if n["state"] == "available"}
+    partial = {n: sum(1 for (node, _), m in held.items() if node == n and 0 < m < 1000) for n in free_whole}
+    expected = {"idle_whole_gpus": {n: k for n, k in free_whole.items() if k},
+                "fragmented_gpus": {n: k for n, k in partial.items() if k}}
+    assert expected["fragmented_gpus"] and down not in expected["idle_whole_gpus"]
+    assert set(expected["idle_whole_gpus"]) != {n["name"] for n in nodes}  # the filter has something to leave out
+    counts = server.api("operator", "GET", "/v1/reports/overview").json()["counts"]
+    page = sign_in(server, "operator")
+    for key, link in (("idle_whole_gpus", r"#/fleet\?free=whole"), ("fragmented_gpus", r"#/fleet\?free=partial")):
+        assert counts[key] == sum(expected[key].values()), (key, counts[key], expected[key])
+        page.goto(f"{server.console}#/home")
+        count = page.get_by_test_id(f"count-{key}")
+        expect(count).to_have_attribute("data-value", str(counts[key]))
+        count.click()
+        expect(page).to_have_url(re.compile(link))
+        rows = page.get_by_test_id("nodes").locator("tbody tr")
+        expect(rows).to_have_count(len(expected[key]))
+        listed = {str(x).removeprefix("node-") for x in rows.evaluate_all("(rs) => rs.map((r) => r.dataset.testid)")}
+        assert listed == set(expected[key])

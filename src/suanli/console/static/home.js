@@ -136,11 +136,11 @@ register({
 export const PERIODS = { "24h": 24, "7d": 24 * 7, "30d": 24 * 30, "90d": 24 * 90 };
 
 /** Where each count leads: a list filtered (or sorted) by the hash query (the lists' filters: ui.js listView).
- * The fleet list has no filter by free capacity: the device counts open the available nodes, most free
- * first (idle) or most allocated first (partly held); unpaid invoices open the tenants that have some. */
+ * The device counts open the nodes holding them (the fleet list's free filter: a whole device free, or a
+ * device partly held), most free first; unpaid invoices open the tenants that have some. */
 export const COUNT_LINKS = {
-  idle_whole_gpus: "#/fleet?state=available&sort=-free",
-  fragmented_gpus: "#/fleet?state=available&sort=-allocated",
+  idle_whole_gpus: "#/fleet?free=whole&sort=-free",
+  fragmented_gpus: "#/fleet?free=partial&sort=-allocated",
   down_nodes: "#/fleet?state=down",
   maintenance_nodes: "#/fleet?state=maintenance",
   suspended_leases: "#/all-leases?state=suspended",

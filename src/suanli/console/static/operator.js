@@ -22,6 +22,7 @@ register({
     "fleet.col.inUse": "In use", "fleet.col.allocated": "Allocated", "fleet.col.model": "Model",
     "fleet.col.freeOf": "Free / devices", "fleet.col.priceDh": "元 / device-hour", "fleet.col.priceP": "元 / P / 年",
     "fleet.col.node": "Node", "fleet.col.supplier": "Supplier", "fleet.col.free": "Free", "fleet.col.state": "State",
+    "fleet.freeWhole": "a whole GPU free", "fleet.freePartial": "a GPU partly held",
     "fleet.notAvailable": "{nodes} ({down} not available)", "fleet.change": "Change state…",
     "fleet.ns.available": "available: leases may be placed on it",
     "fleet.ns.maintenance": "maintenance: no new leases; planned work",
@@ -69,6 +70,7 @@ register({
     "fleet.col.inUse": "使用中", "fleet.col.allocated": "已分配", "fleet.col.model": "型号",
     "fleet.col.freeOf": "空闲 / 设备", "fleet.col.priceDh": "元 / 设备·小时", "fleet.col.priceP": "元 / P / 年",
     "fleet.col.node": "节点", "fleet.col.supplier": "供应商", "fleet.col.free": "空闲", "fleet.col.state": "状态",
+    "fleet.freeWhole": "有整卡空闲", "fleet.freePartial": "有卡被部分占用",
     "fleet.notAvailable": "{nodes}（{down} 个不可用）", "fleet.change": "变更状态…",
     "fleet.ns.available": "可用：可放置新租约",
     "fleet.ns.maintenance": "维护中：不放置新租约；计划内维护",
@@ -109,16 +111,32 @@ const LIVE = ["active", "suspended", "interrupted"];
 const LEASE_STATES = ["active", "scheduled", "suspended", "interrupted", "ended", "cancelled"];
 const NODE_STATES = ["available", "maintenance", "down"];
 
-/** Device-equivalents held now per node, from the open allocations of live leases (milli = 1/1000 device). */
+/** Device-equivalents held now per node, from the open allocations of live leases (milli = 1/1000 device);
+ * `slots`: per node, the milli held now on each device (by its slot) that something holds. */
 export async function heldByNode() {
   const live = [];
   for (const state of LIVE) live.push(...await all("/v1/leases", { state }));
   const milli = new Map();
+  const slots = new Map();
   for (const l of live) {
     if (l.state !== "active") continue; // suspended/interrupted leases have given their devices up
-    for (const a of l.allocations) if (holdsNow(a)) milli.set(a.node, (milli.get(a.node) || 0) + a.milli);
+    for (const a of l.allocations) {
+      if (!holdsNow(a)) continue;
+      milli.set(a.node, (milli.get(a.node) || 0) + a.milli);
+      if (!slots.has(a.node)) slots.set(a.node, new Map());
+      const s = slots.get(a.node);
+      s.set(a.device, (s.get(a.device) || 0) + a.milli);
+    }
   }
-  return { milli, live };
+  return { milli, slots, live };
+}
+
+/** Devices of an available node that nothing holds (whole GPUs free) and that are partly held (0 < held <
+ * 1 device): the start page's idle-whole and partly-held counts, per node. Other states: none free. */
+export function freeDevices(n, slots) {
+  if (n.state !== "available") return { whole: 0, partial: 0 };
+  const held = [...(slots.get(n.name) || new Map()).values()];
+  return { whole: n.devices - held.filter((m) => m > 0).length, partial: held.filter((m) => m > 0 && m < 1000).length };
 }
 
 function milliStr(m) {
@@ -176,9 +194,11 @@ export function nodeStateForm(ctx, nodes, milli, back) {
   };
 }
 
-/** The nodes as a list (search, filters by state/site/model/supplier, sort, pages); a down node's row
- * is marked, not only its badge. `query` (the page's hash query) sets the filters and is kept in sync. */
-export function nodeTable(nodes, milli, testid = "nodes", onChange, { query, hash = false } = {}) {
+/** The nodes as a list (search, filters by state/site/model/supplier and, given `slots` (heldByNode), by
+ * free capacity: free=whole (a device nothing holds) or free=partial (a device partly held); sort, pages);
+ * a down node's row is marked, not only its badge. `query` (the page's hash query) sets the filters and
+ * is kept in sync. */
+export function nodeTable(nodes, milli, testid = "nodes", onChange, { query, hash = false, slots } = {}) {
   const used = (n) => milli.get(n.name) || 0;
   const free = (n) => (n.state === "available" ? n.devices * 1000 - used(n) : 0);
   return listView({
@@ -204,6 +224,9 @@ export function nodeTable(nodes, milli, testid = "nodes", onChange, { query, has
       { key: "site", label: t("fleet.col.site"), options: optionsOf(nodes, "site") },
       { key: "model", label: t("fleet.col.model"), options: optionsOf(nodes, "model") },
       { key: "supplier", label: t("fleet.col.supplier"), options: optionsOf(nodes, "supplier") },
+      ...(slots ? [{ key: "free", label: t("fleet.col.free"),
+        options: [["whole", t("fleet.freeWhole")], ["partial", t("fleet.freePartial")]],
+        match: (n, v) => (freeDevices(n, slots)[v] || 0) > 0 }] : []),
     ],
     sort: "name",
   });
@@ -270,7 +293,7 @@ export async function fleet(ctx) {
     ], offers, { testid: "fleet-offers" }),
     h("h2", {}, t("fleet.nodesHead")),
     stateForm.el,
-    nodeTable(nodes, milli, "nodes", stateForm.pick, { query: ctx.query, hash: true }));
+    nodeTable(nodes, milli, "nodes", stateForm.pick, { query: ctx.query, hash: true, slots: held.slots }));
 }
 
 function uniq(xs) {
