@@ -125,3 +125,21 @@ def test_tenant_invoice_document_in_chinese_and_its_buyer_profile(server: Any, s
     page.reload()
     href_en = page.get_by_test_id(f"download-html-{inv['id']}").first.get_attribute("data-href")
     assert href_en is not None and "lang=en" in href_en
+
+
+def test_a_viewer_member_reads_the_buyer_profile_and_cannot_change_it(
+        server: Any, sign_in: Callable[..., Page]) -> None:
+    made = server.api("tenant", "POST", "/v1/members", json={"name": "view-ana", "role": "viewer"})
+    assert made.status_code == 201, made.text
+    before = server.api("tenant", "GET", "/v1/legal/buyers/demo-tenant").json()
+    page = sign_in(server, made.json()["token"])
+    page.goto(f"{server.console}#/billing")
+    buyer = page.get_by_test_id("buyer-form")
+    expect(buyer.locator("input[name=tax_id]")).to_have_value(before["tax_id"])
+    expect(buyer.locator("input[name=tax_id]")).to_be_disabled()
+    expect(buyer.get_by_role("button", name="Save")).to_have_count(0)
+    expect(page.get_by_test_id("buyer-profile")).to_contain_text("Only your organisation's admin or finance member")
+    # and the API agrees: the viewer may not set it
+    r = server.api(made.json()["token"], "PUT", "/v1/legal/buyers/demo-tenant", json={**{k: before[k] for k in (
+        "legal_name", "tax_id", "address", "phone", "bank_name", "bank_account")}, "invoice_type": "normal"})
+    assert r.status_code == 403, r.text
