@@ -7,7 +7,7 @@
 import { get, post } from "./api.js";
 import { barChart } from "./charts.js";
 import { fmtDateTime, fmtMoney, fmtNumber, fmtPercent, register, t } from "./i18n.js";
-import { errorBox, field, h, markFields, panel, text } from "./ui.js";
+import { errorBox, field, h, markFields, panel, select, text } from "./ui.js";
 
 register({
   en: {
@@ -24,6 +24,10 @@ register({
     "whatif.elasticity": "Demand response (elasticity)",
     "whatif.elasticityHelp": "% change of orders per % change of price; 0: none",
     "whatif.growth": "Demand growth (× arrivals)",
+    "whatif.demand": "Demand from", "whatif.demand.history": "recent orders (this fleet's)",
+    "whatif.demand.openb": "the openb trace (Alibaba GPU cluster, 2023)",
+    "whatif.demandHelp": "the trace: its pods of the last days, on any model; scale with growth (e.g. 0.02)",
+    "whatif.p.trace": "trace {name}",
     "whatif.addNodes": "Nodes added",
     "whatif.addNodesHelp": "MODEL:COUNT@SITE, comma-separated, e.g. H800:2@sh-east-1",
     "whatif.removeNodes": "Nodes removed",
@@ -71,6 +75,10 @@ register({
     "whatif.elasticity": "需求响应（价格弹性）",
     "whatif.elasticityHelp": "价格每变动 1%，订单变动的百分比；0：不响应",
     "whatif.growth": "需求增长（到达率倍数）",
+    "whatif.demand": "需求来源", "whatif.demand.history": "最近的订单（本集群）",
+    "whatif.demand.openb": "openb 轨迹（阿里巴巴 GPU 集群，2023）",
+    "whatif.demandHelp": "轨迹：其最近几天的 Pod，可用任意型号；用需求增长缩放（例如 0.02）",
+    "whatif.p.trace": "轨迹 {name}",
     "whatif.addNodes": "新增节点",
     "whatif.addNodesHelp": "型号:数量@站点，逗号分隔，例如 H800:2@sh-east-1",
     "whatif.removeNodes": "移除节点",
@@ -215,6 +223,7 @@ const NODES = /^([A-Za-z0-9_.-]+):(\d{1,4})@([A-Za-z0-9_.-]+)$/;
 function form(onRun) {
   const inputs = {
     days: text("days", "7", "7", "wi"), policy: text("policy", "fgd+", "", "wi"),
+    trace: select("trace", [["", t("whatif.demand.history")], ["openb", t("whatif.demand.openb")]], "", "wi"),
     price_change_pct: text("price_change_pct", "-10", "0", "wi"), price_models: text("price_models", "H800, L20", "", "wi"),
     elasticity: text("elasticity", "0", "0", "wi"), growth: text("growth", "1", "1", "wi"),
     add_nodes: text("add_nodes", "H800:2@sh-east-1", "", "wi"), remove_nodes: text("remove_nodes", "sh-h800-04", "", "wi"),
@@ -241,6 +250,7 @@ function form(onRun) {
       elasticity: inputs.elasticity.value.trim() || "0", growth: inputs.growth.value.trim() || "1",
       price_models: splitList(inputs.price_models.value), add_nodes: add, remove_nodes: splitList(inputs.remove_nodes.value) };
     if (inputs.policy.value.trim()) body.policy = inputs.policy.value.trim();
+    if (inputs.trace.value) body.trace = inputs.trace.value;
     try {
       onRun(await post("/v1/whatif", body));
     } catch (e) { // the server's reason next to the field it names, and in full below the form
@@ -248,7 +258,8 @@ function form(onRun) {
       status.replaceChildren(errorBox(e, "whatif-error"));
     }
   } },
-  field(t("whatif.days"), inputs.days), field(t("whatif.policy"), inputs.policy, t("whatif.policyHelp")),
+  field(t("whatif.days"), inputs.days), field(t("whatif.demand"), inputs.trace, t("whatif.demandHelp")),
+  field(t("whatif.policy"), inputs.policy, t("whatif.policyHelp")),
   field(t("whatif.priceChange"), inputs.price_change_pct),
   field(t("whatif.priceModels"), inputs.price_models, t("whatif.priceModelsHelp")),
   field(t("whatif.elasticity"), inputs.elasticity, t("whatif.elasticityHelp")),
@@ -265,6 +276,7 @@ function form(onRun) {
 
 function paramsText(p) {
   const parts = [];
+  if (p.trace) parts.push(t("whatif.p.trace", { name: p.trace }));
   if (p.policy) parts.push(t("whatif.p.policy", { name: p.policy }));
   if (p.price_change_pct && p.price_change_pct !== "0") parts.push(t("whatif.p.price", { pct: fmtNumber(p.price_change_pct) }));
   if (p.growth && p.growth !== "1") parts.push(t("whatif.p.growth", { g: fmtNumber(p.growth) }));
