@@ -73,6 +73,15 @@ def test_operator_sets_the_seller_and_a_tax_rate_through_the_page(server: Any, s
     expect(page.get_by_test_id("rates-history")).to_contain_text("console test")
     shots(page, "invoicing-operator")
 
+    # the operator's page of a tenant holds its buyer profile, which the operator may change
+    page.goto(f"{server.console}#/tenants/demo-tenant")
+    buyer = page.get_by_test_id("buyer-form")
+    expect(buyer.locator("input[name=tax_id]")).to_have_value("9144030071526726XG")
+    buyer.locator("input[name=phone]").fill("0755-80000001")
+    buyer.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("buyer-form-saved")).to_be_visible()
+    assert server.api("operator", "GET", "/v1/legal/buyers/demo-tenant").json()["phone"] == "0755-80000001"
+
 
 def test_tenant_invoice_document_in_chinese_and_its_buyer_profile(server: Any, sign_in: Callable[..., Page],
                                                                   shots: Callable[[Page, str], None]) -> None:

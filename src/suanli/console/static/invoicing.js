@@ -16,6 +16,7 @@ register({
     "invoicing.intro": "The seller printed on every invoice and the tax rate of each product type. Issued invoices keep "
       + "the parties and rates they were issued with.",
     "invoicing.seller": "Seller (the operator)", "invoicing.buyer": "Buyer details on your invoices",
+    "invoicing.buyerOf": "Buyer details on {name}'s invoices",
     "invoicing.notSet": "Not set yet: invoices print “not set” until it is.",
     "invoicing.readOnly": "Only your organisation's admin or finance member may change these details.",
     "invoicing.legalName": "Legal name", "invoicing.taxId": "Unified social credit code (tax ID)",
@@ -42,6 +43,7 @@ register({
     "invoicing.nav": "开票设置", "invoicing.title": "开票设置",
     "invoicing.intro": "每张发票上的销售方，以及各产品类型的税率。已开具的发票保留开具时的双方信息与税率。",
     "invoicing.seller": "销售方（运营方）", "invoicing.buyer": "发票上的购买方信息",
+    "invoicing.buyerOf": "{name} 发票上的购买方信息",
     "invoicing.notSet": "尚未设置：设置之前，发票上显示“未设置”。",
     "invoicing.readOnly": "只有本组织的管理员或财务成员可以修改这些信息。",
     "invoicing.legalName": "名称", "invoicing.taxId": "统一社会信用代码（纳税人识别号）",
@@ -130,9 +132,10 @@ function profileForm(ctx, { path, doc, buyer, editable, testid }) {
     form, status);
 }
 
-/** The tenant's buyer profile on its billing page; null when its member may not read it. */
-export async function buyerSection(ctx) {
-  const tenant = ctx.me.organisation || ctx.me.name;
+/** A tenant's buyer profile: on its own billing page (`tenant` omitted; null when its member may
+ * not read it) or on the operator's page of that tenant. */
+export async function buyerSection(ctx, tenant = ctx.me.organisation || ctx.me.name) {
+  const operator = ctx.me.role === "operator";
   const path = `/v1/legal/buyers/${encodeURIComponent(tenant)}`;
   let doc;
   try {
@@ -141,8 +144,8 @@ export async function buyerSection(ctx) {
     if (e.status === 403) return null;
     throw e;
   }
-  const editable = ["admin", "finance"].includes(ctx.me.member_role || "admin");
-  return h("section", { testid: "buyer-profile" }, h("h2", {}, t("invoicing.buyer")),
+  const editable = operator || ["admin", "finance"].includes(ctx.me.member_role || "admin");
+  return h("section", { testid: "buyer-profile" }, h("h2", {}, operator ? t("invoicing.buyerOf", { name: tenant }) : t("invoicing.buyer")),
     profileForm(ctx, { path, doc, buyer: true, editable, testid: "buyer-form" }));
 }
 

@@ -8,6 +8,7 @@ import {
   badge, card, confirmRow, field, h, isoFromLocal, listView, money, num, optionsOf, panel, prevPeriod, select, stateLabel, table,
   text, when, yuan,
 } from "./ui.js";
+import { buyerSection } from "./invoicing.js";
 import { invoiceColumns } from "./tenant.js";
 
 register({
@@ -251,7 +252,8 @@ function moneyForm({ id, heading, button, fields, question, run, ctx, back, noun
 
 export async function tenant(ctx) {
   const [name] = ctx.params;
-  const [wallet, invoices] = await Promise.all([get("/v1/wallet", { tenant: name }), get("/v1/billing/invoices", { tenant: name })]);
+  const [wallet, invoices, buyer] = await Promise.all([get("/v1/wallet", { tenant: name }), get("/v1/billing/invoices", { tenant: name }),
+    buyerSection(ctx, name)]);
   const back = `/tenants/${encodeURIComponent(name)}`;
   const empty = t("prices.empty");
   const amountTop = text("amount", "1000.00", "", "top");
@@ -302,6 +304,7 @@ export async function tenant(ctx) {
       ...invoiceColumns(status),
       { label: "", value: (i) => (i.status === "issued" ? invoiceActions(ctx, i, status, confirms, back) : "") },
     ], invoices, { testid: "tenant-invoices", rowTestid: (i) => `invoice-${i.id}`, empty: t("tenant.noInvoices") }),
+    buyer,
     h("p", {}, h("a", { href: `#/revenue?period=${encodeURIComponent(prevPeriod())}` }, t("tenant.revenue"))));
 }
 
