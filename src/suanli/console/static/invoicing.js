@@ -100,7 +100,7 @@ function profileForm(ctx, { path, doc, buyer, editable, testid }) {
   const type = buyer ? select("invoice_type", [["normal", t("invoicing.type.normal")], ["special", t("invoicing.type.special")]],
     doc ? doc.invoice_type : "normal", testid) : null;
   if (type) type.disabled = !editable;
-  const form = h("form", { class: "form", testid, onsubmit: async (ev) => {
+  const form = h("form", { class: "order", testid, onsubmit: async (ev) => {
     ev.preventDefault();
     const fd = new FormData(form);
     const body = Object.fromEntries(PROFILE_FIELDS.map(([name]) => [name, String(fd.get(name) || "").trim()]));
@@ -156,7 +156,7 @@ function rateForm(ctx, inForce) {
   const rate = text("rate", "0.06", "", "rate");
   const from = h("input", { id: "rate-effective_from", name: "effective_from", type: "datetime-local", step: 1 });
   const reason = text("reason", "", "", "rate");
-  const form = h("form", { class: "form", testid: "rate-form", onsubmit: async (ev) => {
+  const form = h("form", { class: "order", testid: "rate-form", onsubmit: async (ev) => {
     ev.preventDefault();
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
