@@ -81,6 +81,7 @@ def test_operator_sets_the_seller_and_a_tax_rate_through_the_page(server: Any, s
     buyer.get_by_role("button", name="Save").click()
     expect(page.get_by_test_id("buyer-form-saved")).to_be_visible()
     assert server.api("operator", "GET", "/v1/legal/buyers/demo-tenant").json()["phone"] == "0755-80000001"
+    expect(page.get_by_test_id("buyer-form-changed")).to_contain_text("by operator")
 
 
 def test_tenant_invoice_document_in_chinese_and_its_buyer_profile(server: Any, sign_in: Callable[..., Page],
@@ -126,6 +127,7 @@ def test_tenant_invoice_document_in_chinese_and_its_buyer_profile(server: Any, s
     buyer.get_by_role("button", name="保存").click()
     expect(page.get_by_test_id("buyer-form-saved")).to_be_visible()
     assert server.api("tenant", "GET", "/v1/legal/buyers/demo-tenant").json()["invoice_type"] == "normal"
+    expect(page.get_by_test_id("buyer-form-changed")).to_contain_text("demo-tenant")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     shots(page, "invoicing-tenant-zh-CN-1024")
     page.evaluate("localStorage.setItem('suanli.lang', 'en')")

@@ -90,6 +90,8 @@ async function profileOrNull(path) {
  */
 function profileForm(ctx, { path, doc, buyer, editable, testid }) {
   const status = h("div", { testid: `${testid}-status` });
+  const changed = (d) => (d ? t("invoicing.updated", { time: when(d.updated_at), who: d.updated_by || "—" }) : t("invoicing.notSet"));
+  const note = h("p", { class: "muted", testid: `${testid}-changed` }, changed(doc));
   const inputs = PROFILE_FIELDS.map(([name, label, help]) => {
     const input = text(name, "", doc ? doc[name] : "", testid);
     input.disabled = !editable;
@@ -113,6 +115,7 @@ function profileForm(ctx, { path, doc, buyer, editable, testid }) {
       const saved = await call("PUT", path, { body });
       status.replaceChildren(h("div", { class: "flash ok", testid: `${testid}-saved` },
         t("invoicing.saved", { name: saved.legal_name, taxId: saved.tax_id })));
+      note.textContent = changed(saved);
     } catch (e) {
       status.replaceChildren(errorBox(e, `${testid}-error`));
       markFields(form, e);
@@ -126,8 +129,7 @@ function profileForm(ctx, { path, doc, buyer, editable, testid }) {
   type ? field(t("invoicing.invoiceType"), type) : null,
   editable ? h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("invoicing.save"))) : null);
   return h("div", {},
-    doc ? h("p", { class: "muted" }, t("invoicing.updated", { time: when(doc.updated_at), who: doc.updated_by || "—" }))
-      : h("p", { class: "muted", testid: `${testid}-unset` }, t("invoicing.notSet")),
+    note,
     editable ? null : h("p", { class: "muted" }, t("invoicing.readOnly")),
     form, status);
 }
