@@ -85,7 +85,9 @@ def test_an_audit_filter_at_the_end_of_time_is_refused(world: World, bound: str)
     """Found: ``until=9999-12-31T23:59:59-01:00`` overflowed converting to UTC before its range was checked (500)."""
     for value in ("9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+00:06"):
         r = call(world, "operator", "GET", "/v1/audit", query={bound: value})
-        assert r.status_code == 422 and "from 2000 to 2100" in r.json()["error"]["message"]
+        assert r.status_code == 422, r.text
+        message = r.json()["error"]["message"]
+        assert "out of range" in message and "from 2000-01-01 to 2100-01-01" in message
 
 
 def test_a_token_id_past_the_column_is_refused(platform: Platform) -> None:
