@@ -4,11 +4,14 @@ is written, progress and cancel, and a run of a killed process failed by the bac
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +22,7 @@ from suanli.domain.accounts import Principal
 from suanli.domain.whatif import HEARTBEAT_TTL_S
 from suanli.service import accounts, whatif
 from suanli.service.platform import Platform
+from suanli.sim import whatif as sim_whatif
 from suanli.store import whatif as store
 from suanli.testing.clock import FakeClock
 
@@ -129,23 +133,48 @@ def test_a_run_estimated_too_long_is_refused_before_it_starts(http: Http, clock:
     assert c.get("/v1/whatif", headers=op).json() == []
 
 
-def test_progress_and_cancel_of_a_running_run(http: Http, clock: FakeClock) -> None:
+def test_progress_and_cancel_of_a_running_run(http: Http, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     c, op, p = http
     history(c, op, clock, n=12)
     p.settings = replace(p.settings, whatif_max_seconds=3600.0)
+    # the real simulator, held after the first progress above 0 that the worker wrote, until the
+    # cancel is asked: however fast the machine, the run is caught mid-way
+    reported, release = threading.Event(), threading.Event()
+    written: list[Decimal] = []
+    simulate, beat = sim_whatif.run, store.heartbeat
+
+    def recorded(s: Any, run_id: str, progress: Decimal, now: Any) -> Any:
+        out = beat(s, run_id, progress, now)
+        written.append(progress)
+        return out
+
+    def held(snap: Any, change: Any, seed: int, progress: Callable[[float], None], cancelled: Callable[[], bool]) -> Any:
+        def step(x: float) -> None:
+            progress(x)
+            if written and 0 < written[-1] < 1 and not reported.is_set():
+                reported.set()
+                release.wait(120)
+        return simulate(snap, change, seed, step, cancelled)
+
+    # the worker writes progress at most every 0.2 s of its clock: until the run is held, that clock
+    # leaps, so the first step above 0 is written however fast the simulator runs
+    leaps = itertools.count(1)
+
+    def monotonic() -> float:
+        return time.monotonic() + (0.0 if reported.is_set() else 1e6 * next(leaps))
+
+    monkeypatch.setattr(whatif, "time", SimpleNamespace(monotonic=monotonic))
+    monkeypatch.setattr(store, "heartbeat", recorded)
+    monkeypatch.setattr(whatif, "run", held)
     r = c.post("/v1/whatif", json={"days": 1, "growth": "100"}, headers=op)
     assert r.status_code == 202, r.text
     run_id = r.json()["id"]
-
-    def running() -> bool:
-        x = c.get(f"/v1/whatif/{run_id}", headers=op).json()
-        return x["state"] != "queued" and (x["state"] != "running" or Decimal(x["progress"]) > 0)
-
-    wait_until(running, "progress")
+    assert reported.wait(120), "the run never reported progress"
     x = c.get(f"/v1/whatif/{run_id}", headers=op).json()
     assert x["state"] == "running" and 0 < Decimal(x["progress"]) < 1, x
     r = c.post(f"/v1/whatif/{run_id}/cancel", headers=op)
     assert r.status_code == 200, r.text
+    release.set()
     end = done(c, op, p, run_id)
     assert end["state"] == "cancelled" and end["result"] is None and Decimal(end["progress"]) < 1, end
     again = c.post(f"/v1/whatif/{run_id}/cancel", headers=op)
