@@ -3,9 +3,11 @@ to today's), show, list; bad parameters are refused with the field named; a tena
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from cli_harness import Cli
 
 from suanli.testing.clock import FakeClock
@@ -46,12 +48,14 @@ def test_whatif_through_the_cli(cli: Cli, tokens: dict[str, str], clock: FakeClo
 
 
 def test_ctrl_c_cancels_the_run_on_the_server(cli: Cli, tokens: dict[str, str], clock: FakeClock,
-                                              platform: Any) -> None:
+                                              platform: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
     from dataclasses import replace
 
     import httpx
 
     from suanli.service import whatif
+    from suanli.sim import whatif as sim_whatif
 
     op, acme = tokens["operator"], tokens["acme"]
     for _ in range(12):
@@ -59,6 +63,18 @@ def test_ctrl_c_cancels_the_run_on_the_server(cli: Cli, tokens: dict[str, str], 
         assert r.exit_code == 0, r.output
         clock.advance(hours=2)
     platform.settings = replace(platform.settings, whatif_max_seconds=3600.0)
+    # the real simulator, held at its first step until the CLI's cancel has been answered: however
+    # fast the machine, the run is still running when the user presses Ctrl-C
+    release = threading.Event()
+    simulate = sim_whatif.run
+
+    def held(snap: Any, change: Any, seed: int, progress: Callable[[float], None], cancelled: Callable[[], bool]) -> Any:
+        def step(x: float) -> None:
+            progress(x)
+            release.wait(120)
+        return simulate(snap, change, seed, step, cancelled)
+
+    monkeypatch.setattr(whatif, "run", held)
     seen: list[str] = []
 
     def ctrl_c(request: httpx.Request) -> None:
@@ -67,11 +83,18 @@ def test_ctrl_c_cancels_the_run_on_the_server(cli: Cli, tokens: dict[str, str], 
             seen.append(request.url.path.rsplit("/", 1)[-1])
             raise KeyboardInterrupt
 
+    def answered(response: httpx.Response) -> None:
+        if response.request.method == "POST" and response.request.url.path.endswith("/cancel"):
+            release.set()
+
     cli.http.event_hooks["request"].append(ctrl_c)
+    cli.http.event_hooks["response"].append(answered)
     try:
         r = cli("whatif", "run", "--days", "1", "--growth", "100", "--poll", "0.01", token=op)
     finally:
         cli.http.event_hooks["request"].remove(ctrl_c)
+        cli.http.event_hooks["response"].remove(answered)
+        release.set()
     assert r.exit_code == 130, r.output
     assert f"cancelled what-if {seen[0]}" in r.output
     whatif.runner(platform).join(seen[0], 120)
