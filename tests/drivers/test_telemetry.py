@@ -45,6 +45,12 @@ def _fake_nvml(count: int = 2, *, init_error: str | None = None) -> types.Module
             raise NVMLError("Not Supported")
         return 7_200_000_000  # mJ = 2 kWh
 
+    def ecc(h: int, kind: int, counter: int) -> int:
+        if h == 1:
+            raise NVMLError("Not Supported")  # ECC off on this device
+        assert (kind, counter) == (1, 0)  # uncorrected, volatile
+        return 3
+
     ns: dict[str, Any] = {
         "NVMLError": NVMLError, "nvmlInit": init, "nvmlShutdown": lambda: None,
         "nvmlDeviceGetCount": lambda: count, "nvmlDeviceGetHandleByIndex": lambda i: i,
@@ -52,6 +58,9 @@ def _fake_nvml(count: int = 2, *, init_error: str | None = None) -> types.Module
         "nvmlDeviceGetUtilizationRates": lambda h: SimpleNamespace(gpu=37 + h, memory=5),
         "nvmlDeviceGetMemoryInfo": lambda h: SimpleNamespace(used=1024 << 20, total=81559 << 20, free=0),
         "nvmlDeviceGetPowerUsage": lambda h: 312_456, "nvmlDeviceGetTotalEnergyConsumption": energy,
+        "NVML_TEMPERATURE_GPU": 0, "NVML_MEMORY_ERROR_TYPE_UNCORRECTED": 1, "NVML_VOLATILE_ECC": 0,
+        "nvmlDeviceGetTemperature": lambda h, sensor: 41 + h if sensor == 0 else 0,
+        "nvmlDeviceGetTotalEccErrors": ecc,
     }
     for k, v in ns.items():
         setattr(m, k, v)
@@ -66,6 +75,8 @@ def test_nvml_reader_maps_every_figure_and_leaves_unsupported_ones_empty() -> No
     assert (s0.utilisation_pct, s0.memory_used_mib, s0.memory_total_mib) == (37, 1024, 81559)
     assert s0.power_w == Decimal("312.456") and s0.energy_kwh == Decimal(2)
     assert s1.energy_kwh is None and s1.utilisation_pct == 38
+    assert (s0.temperature_c, s0.errors) == (Decimal(41), 3)
+    assert (s1.temperature_c, s1.errors) == (Decimal(42), None)
 
 
 def test_select_picks_nvml_only_when_it_works(monkeypatch: pytest.MonkeyPatch) -> None:

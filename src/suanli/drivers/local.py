@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -72,6 +73,9 @@ from suanli.errors import ConflictError, NotFoundError, ValidationError
 
 LOG_LIMIT = 1 << 20
 """``logs()`` returns at most the last MiB of each stream."""
+
+JOB_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""Job ids a caller may give to :meth:`LocalDriver.submit` (they name a directory)."""
 
 
 @dataclass
@@ -191,8 +195,22 @@ class LocalDriver:
         with self._lock:
             self._grants.delete(lease_id)
 
-    def submit(self, lease_id: str, spec: JobSpec) -> JobHandle:
+    def submit(self, lease_id: str, spec: JobSpec, *, job_id: str | None = None) -> JobHandle:
+        """``job_id``: the id to run the job under (a node agent passes the server's id; default: a
+        fresh ``job-<12 hex>``). Submitting a known id again returns that job's handle and starts nothing."""
         check_lease_id(lease_id)
+        if job_id is not None:
+            if not JOB_ID_RE.fullmatch(job_id):
+                raise ValidationError(f"job id {job_id!r} is not allowed; allowed: 1 to 64 of A-Z a-z 0-9 _ -",
+                                      job_id=job_id)
+            with self._lock:
+                known = self._jobs.get(job_id)
+            if known is not None:
+                if known.lease_id != lease_id:
+                    raise ConflictError(f"job {job_id} already runs under lease {known.lease_id}, not {lease_id}",
+                                        job_id=job_id, lease_id=lease_id)
+                return JobHandle(job_id=job_id, lease_id=lease_id, node=known.node,
+                                 devices=len(known.device_indices), submitted_at=known.start)
         grant = self._grants.get(lease_id)
         if grant is None:
             raise engine_error("lease is not provisioned on the local driver (provision it first, or it "
@@ -218,7 +236,7 @@ class LocalDriver:
                     f"{alloc.node} failed; {len(healthy)} healthy device(s) left, the job asked for {devices}",
                     lease_id=lease_id, node=alloc.node)
             chosen = healthy[:devices]
-            job_id = f"job-{uuid.uuid4().hex[:12]}"
+            job_id = job_id or f"job-{uuid.uuid4().hex[:12]}"
         self.sandbox.require()
         self.sandbox.check_command(spec.command, spec.env)
         env = {**spec.env, env_var: ",".join(str(i) for i, _ in chosen), "SUANLI_LEASE_ID": lease_id,
@@ -324,6 +342,26 @@ class LocalDriver:
             ids = [j.job_id for j in sorted(self._jobs.values(), key=lambda j: (j.start, j.job_id))
                    if lease_id is None or j.lease_id == lease_id]
         return [self.poll(i) for i in ids]
+
+    def leases(self) -> list[LeaseGrant]:
+        """The grants provisioned here now."""
+        with self._lock:
+            return sorted(self._grants.all(), key=lambda g: g.lease_id)
+
+    def log_tails(self, job_id: str, limit: int = LOG_LIMIT) -> tuple[str, str]:
+        """The last ``limit`` bytes of the job's stdout and of its stderr."""
+        job = self._job(job_id)
+        workdir = self.data_dir / "jobs" / job.job_id
+        return _tail(workdir / "stdout.log", limit), _tail(workdir / "stderr.log", limit)
+
+    def stop(self, job_ids: Iterable[str], state: JobState, reason: str) -> None:
+        """End running jobs as ``state`` with ``reason`` (SIGTERM, SIGKILL after the grace): e.g. a node
+        agent cut off from its server fences its jobs as ``failed``. Ended or unknown jobs are skipped."""
+        if not state.terminal:
+            raise ValueError(f"stop needs a terminal state, not {state.value}")
+        with self._lock:
+            jobs = [self._jobs[i] for i in job_ids if i in self._jobs]
+        self._terminate(jobs, state, reason)
 
     def wait(self, job_id: str, timeout: float) -> JobStatus:
         """Block until the job ends or ``timeout`` seconds pass; return its status either way."""

@@ -6,7 +6,8 @@ machine without GPUs or without NVML, :class:`NullTelemetry` returns an empty li
 in ``reason``. :func:`select_telemetry` picks NVML when it initialises, else the null reader.
 
 NVML backend (``nvidia-ml-py``, imported lazily; optional extra ``nvml``): per device the name,
-UUID, utilisation (%), memory used/total (MiB), power draw (W) and the energy counter
+UUID, utilisation (%), memory used/total (MiB), power draw (W), GPU temperature (°C), uncorrected
+ECC errors (volatile count; ``None`` where ECC is off or unsupported) and the energy counter
 (``nvmlDeviceGetTotalEnergyConsumption``, millijoules since the driver loaded; Volta and newer)
 converted to kWh. Facility energy is the caller's job: ``it_kwh × site PUE``
 (:func:`facility_kwh`), and energy over a window is the difference of two counter readings
@@ -42,6 +43,9 @@ class DeviceSample:
     power_w: Decimal | None = None
     energy_kwh: Decimal | None = None
     """Cumulative counter since the GPU driver loaded (not since the lease started)."""
+    temperature_c: Decimal | None = None
+    errors: int | None = None
+    """Uncorrected memory (ECC) errors the device counts (NVML: volatile, since the driver loaded)."""
 
 
 @runtime_checkable
@@ -81,8 +85,11 @@ class NvmlTelemetry:
         self._nvml.nvmlShutdown()
 
     def _try(self, fn: str, *args: Any) -> Any:
+        call = getattr(self._nvml, fn, None)
+        if call is None:
+            return None  # an older nvidia-ml-py without this call
         try:
-            return getattr(self._nvml, fn)(*args)
+            return call(*args)
         except self._nvml.NVMLError:
             return None  # not supported on this device / driver: report nothing for it
 
@@ -98,6 +105,9 @@ class NvmlTelemetry:
             mem = self._try("nvmlDeviceGetMemoryInfo", h)
             power_mw = self._try("nvmlDeviceGetPowerUsage", h)
             energy_mj = self._try("nvmlDeviceGetTotalEnergyConsumption", h)
+            temp = self._try("nvmlDeviceGetTemperature", h, getattr(nv, "NVML_TEMPERATURE_GPU", 0))
+            ecc = self._try("nvmlDeviceGetTotalEccErrors", h, getattr(nv, "NVML_MEMORY_ERROR_TYPE_UNCORRECTED", 1),
+                            getattr(nv, "NVML_VOLATILE_ECC", 0))
             out.append(DeviceSample(
                 node=self.node, index=i, at=at,
                 name=name.decode() if isinstance(name, bytes) else name,
@@ -107,6 +117,8 @@ class NvmlTelemetry:
                 memory_total_mib=None if mem is None else int(mem.total) // (1 << 20),
                 power_w=None if power_mw is None else Decimal(int(power_mw)) / 1000,
                 energy_kwh=None if energy_mj is None else Decimal(int(energy_mj)) / MJ_PER_KWH,
+                temperature_c=None if temp is None else Decimal(int(temp)),
+                errors=None if ecc is None else int(ecc),
             ))
         return out
 
