@@ -56,6 +56,21 @@ def _time_zone(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def check_agent_timing(heartbeat_s: float, suspect_s: float, down_s: float, fence_s: float,
+                       kill_grace_s: float) -> None:
+    """The agents' numbers must keep a fenced job from outliving the grace: heartbeat < suspect <= down,
+    and fence + kill grace < down (docs/agents.md, "Health and fencing")."""
+    if not 0 < heartbeat_s < suspect_s <= down_s:
+        raise ValidationError(f"agent timing: need 0 < SUANLI_AGENT_HEARTBEAT_S ({heartbeat_s:g}) < "
+                              f"SUANLI_AGENT_SUSPECT_S ({suspect_s:g}) <= SUANLI_AGENT_DOWN_S ({down_s:g})",
+                              field="agent_suspect_s")
+    if not 0 < fence_s < down_s - kill_grace_s:
+        raise ValidationError(f"agent timing: SUANLI_AGENT_FENCE_S ({fence_s:g}) must be more than 0 and less than "
+                              f"SUANLI_AGENT_DOWN_S - SUANLI_AGENT_KILL_GRACE_S ({down_s:g} - {kill_grace_s:g} = "
+                              f"{down_s - kill_grace_s:g}), so that a cut-off agent's jobs are stopped before its "
+                              "leases are re-placed", field="agent_fence_s")
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
@@ -119,6 +134,22 @@ class Settings:
     """The background leader's lease (renewed on every pass). A leader whose process dies is replaced
     within one interval on PostgreSQL (its session's advisory lock ends with it); one whose host or
     network is lost, within ``leader_ttl_seconds + background_interval_seconds`` (docs/platform.md, "Replicas")."""
+    agent_heartbeat_s: float = 5.0
+    """How often a node agent heartbeats (told to the agent at join and in every heartbeat reply; docs/agents.md)."""
+    agent_suspect_s: float = 15.0
+    """An approved agent not heard from for longer than this is ``suspect`` (its node still counts as up)."""
+    agent_down_s: float = 30.0
+    """An agent not heard from for longer than this is ``down``: its node is marked down, its leases are
+    interrupted, credited and re-placed (the grace)."""
+    agent_fence_s: float = 20.0
+    """An agent cut off from the server for longer than this stops its jobs (fencing); must be less than
+    ``agent_down_s - agent_kill_grace_s`` so that the jobs are gone before the leases are re-placed."""
+    agent_kill_grace_s: float = 5.0
+    """How long a fenced or cancelled job gets between SIGTERM and SIGKILL on an agent node."""
+
+    def __post_init__(self) -> None:
+        check_agent_timing(self.agent_heartbeat_s, self.agent_suspect_s, self.agent_down_s, self.agent_fence_s,
+                           self.agent_kill_grace_s)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -154,6 +185,11 @@ class Settings:
                                                  cls.background_interval_seconds),
             leader_ttl_seconds=_seconds(env, "SUANLI_LEADER_TTL_SECONDS", cls.leader_ttl_seconds),
             whatif_max_seconds=_seconds(env, "SUANLI_WHATIF_MAX_SECONDS", cls.whatif_max_seconds),
+            agent_heartbeat_s=_seconds(env, "SUANLI_AGENT_HEARTBEAT_S", cls.agent_heartbeat_s),
+            agent_suspect_s=_seconds(env, "SUANLI_AGENT_SUSPECT_S", cls.agent_suspect_s),
+            agent_down_s=_seconds(env, "SUANLI_AGENT_DOWN_S", cls.agent_down_s),
+            agent_fence_s=_seconds(env, "SUANLI_AGENT_FENCE_S", cls.agent_fence_s),
+            agent_kill_grace_s=_seconds(env, "SUANLI_AGENT_KILL_GRACE_S", cls.agent_kill_grace_s),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **clean) if clean else s  # type: ignore[arg-type]

@@ -127,6 +127,10 @@ class Action(StrEnum):
     SET_TAX_RATE = "set_tax_rate"
     # audit trail
     READ_AUDIT = "read_audit"
+    # node agents (the agents' own routes take the node credential, not an account: docs/agents.md)
+    READ_AGENTS = "read_agents"
+    MANAGE_AGENT_TOKENS = "manage_agent_tokens"
+    MANAGE_AGENTS = "manage_agents"
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,12 @@ RULES: dict[Action, Rule] = {
     Action.REDEEM_VOUCHER: Rule("redeeming a voucher with an issued invoice and delivery evidence", _OP),
     Action.MANAGE_VOUCHER_RULES: Rule("recording voucher rule facts (contracts, approved suppliers, start-ups)",
                                       _OP),
+    Action.READ_AGENTS: Rule("reading node agents and their health (a supplier: of its own nodes)", _OP_SUPPLIER,
+                             "tenants see where they can rent with `offers`, not the agents"),
+    Action.MANAGE_AGENT_TOKENS: Rule("making join tokens for node agents (a supplier: for its own nodes)",
+                                     _OP_SUPPLIER, "a node's operator or supplier lets an agent join"),
+    Action.MANAGE_AGENTS: Rule("approving or revoking a node agent", _OP,
+                               "only the operator decides which agents get work"),
 }
 
 

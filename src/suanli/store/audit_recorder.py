@@ -30,10 +30,12 @@ Every table is audited except these, each for a reason:
   when an invoice is issued; the invoice is audited and its document lists them.
 - ``leadership``: the background leader's lease, renewed by every transaction of the background
   work; takeovers are logged by the server (``suanli.leadership``).
+- ``agent_telemetry``: the latest sample of each agent node's devices, rewritten by every heartbeat.
 
 Noise columns that change on every read or pass are not recorded (:data:`IGNORED_COLUMNS`: a
-token's last use, a wallet policy's last check); a change of only those writes no row. Secret
-columns (any column named ``*hash*`` or ``*secret*``) are recorded as :data:`SECRET`, never their value.
+token's last use, a wallet policy's last check, an agent's last heartbeat and round-trip time); a
+change of only those writes no row. Secret columns (any column named ``*hash*`` or ``*secret*``) are
+recorded as :data:`SECRET`, never their value.
 
 Ledger postings are recorded once per entry: the legs that one statement inserts for an entry
 become one row (``object_type`` ``ledger_entries``, ``action`` ``create``, ``postings`` listing
@@ -60,8 +62,11 @@ EXCLUDED = frozenset({
     "audit_events", "usage_events", "lease_events", "allocations", "devices", "lease_engine", "engine_cursors",
     "invoice_lines", "package_draws", "voucher_uses", "voucher_refusals", "alembic_version", "leadership",
     "capacity_samples",  # measurements written by the background pass, not anybody's change
+    "agent_telemetry",  # the latest device sample, rewritten by every agent heartbeat
 })
-IGNORED_COLUMNS = frozenset({("api_tokens", "last_used_at"), ("wallet_policies", "checked_at")})
+IGNORED_COLUMNS = frozenset({("api_tokens", "last_used_at"), ("wallet_policies", "checked_at"),
+                             ("agent_nodes", "last_seen_at"), ("agent_nodes", "rtt_ms"),
+                             ("agent_nodes", "updated_at")})  # every agent heartbeat
 _AUDIT: Table = AuditEventRow.__table__  # type: ignore[assignment]
 _OWNERS = {"invoice_id": "invoices", "lease_id": "leases", "order_id": "orders"}
 """A row without ``tenant_id`` belongs to the tenant of the object these columns name."""
