@@ -110,7 +110,8 @@ class OrderSpec:
     - ``gpu``: ``quantity`` whole devices on one node;
     - ``slice``: one device fraction: ``share_pct`` (1–100) compute and ``memory_mib`` (> 0);
     - ``flops``: ``p`` PFLOPS, with ``min_memory_gib``, ``vendors``, ``topology``.
-    Filters for every form: ``models``, ``sites``, ``regions``.
+    Filters for every form: ``models``, ``sites``, ``regions``, ``max_rtt_ms`` (only sites whose
+    measured round-trip time is at most this many ms; see :mod:`suanli.store.site_rtt`).
     """
 
     form: ProductForm
@@ -127,6 +128,7 @@ class OrderSpec:
     start: datetime | None = None
     end: datetime | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    max_rtt_ms: Decimal | None = None
 
     @property
     def milli(self) -> int:
@@ -165,7 +167,7 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
         raise ValidationError(f"form {raw.get('form')!r} is not a product form; allowed: {allowed} (a reservation "
                               "is made by a term or take-or-pay plan)", field="form") from None
     known = {"form", "quantity", "models", "sites", "regions", "vendors", "share_pct", "memory_mib", "p",
-             "min_memory_gib", "topology", "start", "end", "hours"}
+             "min_memory_gib", "topology", "start", "end", "hours", "max_rtt_ms"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ValidationError(f"unknown order fields {unknown}; allowed: {sorted(known)}", unknown=unknown)
@@ -236,8 +238,27 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
         regions=_names(raw, "regions"), vendors=tuple(v.lower() for v in _names(raw, "vendors")),
         share_pct=share, memory_mib=memory, p=p,
         min_memory_gib=_int_field(raw, "min_memory_gib", 0, minimum=0), topology=topology,
-        start=start, end=end,
+        start=start, end=end, max_rtt_ms=_max_rtt(raw.get("max_rtt_ms")),
     )
+
+
+MAX_RTT_MS = Decimal(10000)
+"""The largest ``max_rtt_ms`` an order may ask for (10 s: anything slower is not "near")."""
+
+
+def _max_rtt(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    what = f"max_rtt_ms must be a number of milliseconds, > 0 and <= {MAX_RTT_MS}, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValidationError(what, field="max_rtt_ms", maximum=str(MAX_RTT_MS))
+    try:
+        ms = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationError(what, field="max_rtt_ms", maximum=str(MAX_RTT_MS)) from None
+    if not ms.is_finite() or ms <= 0 or ms > MAX_RTT_MS:
+        raise ValidationError(what, field="max_rtt_ms", maximum=str(MAX_RTT_MS))
+    return ms
 
 
 def order_to_dict(spec: OrderSpec, window: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -254,6 +275,8 @@ def order_to_dict(spec: OrderSpec, window: Mapping[str, Any] | None = None) -> d
     for key in ("models", "sites", "regions", "vendors"):
         if getattr(spec, key):
             d[key] = list(getattr(spec, key))
+    if spec.max_rtt_ms is not None:
+        d["max_rtt_ms"] = str(spec.max_rtt_ms)
     if window is not None:
         sent = {k: window[k] for k in ("start", "end", "hours") if window.get(k) is not None}
         d["window"] = {k: v.isoformat() if isinstance(v, datetime) else str(v) for k, v in sent.items()}

@@ -58,6 +58,7 @@ def offers(p: Platform, actor: Principal, *, model: str | None = None, site: str
             "price_p_year": None if entry is None else p_year_price(entry.amount, entry.unit, m),
             "currency": p.settings.currency,
             "energy_cost_per_p_hour": energy_cost_per_p_hour(m, site_obj),
+            "rtt_ms": rtt.rtt_ms if (rtt := snap.site_rtt.get(site_name)) is not None else None,
         })
     return out
 

@@ -54,7 +54,7 @@ def _fits_shape(p: Platform, ticket: Ticket) -> bool:
     """True: the cached fleet shape says the order can fit. False: look again at a fresh shape
     (the fleet may have grown since the last batch) with :func:`_check_fresh`."""
     shape = order_loop.loop_for(p).shape()
-    if shape is None:
+    if shape is None or ticket.spec.max_rtt_ms is not None:  # measured RTTs change: look at them now
         return False
     try:
         check_order(shape, ticket.spec)

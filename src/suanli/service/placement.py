@@ -11,6 +11,8 @@ Resource rules (documented in docs/orders.md):
   and is priced by that share;
 - ``flops``: candidates (model, site) are tried cheapest list price per P first, ties to the lower
   energy cost per P (TDP × PUE × power price ÷ P); each needs ⌈P ÷ device P⌉ devices.
+- ``max_rtt_ms``: only sites whose measured round-trip time is at most the bound
+  (:mod:`suanli.domain.nearness`; the snapshot carries each site's measurement).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -27,6 +30,7 @@ from sqlalchemy.orm import Session
 from suanli.domain.catalog import Catalog
 from suanli.domain.fleet import NodeState, energy_cost_per_p_hour
 from suanli.domain.leases import OrderSpec, ProductForm, RejectReason, Topology
+from suanli.domain.nearness import SiteRtt, describe, ms_text, sites_within
 from suanli.domain.prices import PriceBook
 from suanli.errors import ValidationError
 from suanli.scheduler import FleetState, NoFit, Placement, PlacementRequest
@@ -35,6 +39,7 @@ from suanli.service.platform import Platform
 from suanli.service.prices import price_book
 from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
+from suanli.store import site_rtt as site_rtt_store
 from suanli.store.leases import DeviceInfo
 
 MILLI = 1000
@@ -56,6 +61,8 @@ class Snapshot:
     at: datetime
     version_of: dict[int, int] | None = None
     """device id -> alloc_version as this transaction sees it (built from ``devices`` on first use)"""
+    site_rtt: dict[str, SiteRtt] = field(default_factory=dict)
+    """site -> its measured round-trip time when the snapshot was read (sites without one are absent)"""
 
     def versions(self, grants: Sequence[tuple[int, int, int]]) -> dict[int, int]:
         by_id = self._version_of()
@@ -152,7 +159,14 @@ def snapshot(p: Platform, s: Session, start: datetime, end: datetime | None,
     regions: dict[str, set[str]] = {}
     for site_obj in sites.values():
         regions.setdefault(site_obj.region, set()).add(site_obj.name)
-    return Snapshot(state, devices, slot_device, node_names, site_names, regions, fabric_names, cat, book, start)
+    return Snapshot(state, devices, slot_device, node_names, site_names, regions, fabric_names, cat, book, start,
+                    site_rtt=measured_rtts(p, s))
+
+
+def measured_rtts(p: Platform, s: Session) -> dict[str, SiteRtt]:
+    """Each site's measured round-trip time now (agents heard from within ``agent_down_s``)."""
+    down_s = float(getattr(p.settings, "agent_down_s", 30))
+    return site_rtt_store.measured_site_rtts(s, p.clock.now() - timedelta(seconds=down_s))
 
 
 # --------------------------------------------------------------------------- order -> requests
@@ -183,6 +197,9 @@ def _filters(snap: Snapshot, spec: OrderSpec) -> tuple[
                                   field="regions")
         in_regions = set().union(*(snap.regions[r] for r in spec.regions))
         sites = in_regions if sites is None else sites & in_regions
+    if spec.max_rtt_ms is not None:
+        near = sites_within(snap.site_rtt, spec.max_rtt_ms)
+        sites = near if sites is None else sites & near
     mnames = snap.state.model_names
     mset = None if models is None else frozenset(i for i, m in enumerate(mnames) if m in models)
     sset = None if sites is None else frozenset(i for i, x in enumerate(snap.sites) if x in sites)
@@ -212,6 +229,8 @@ def plan(p: Platform, snap: Snapshot, spec: OrderSpec, seed: str) -> Plan | Reje
     models, sites = _filters(snap, spec)
     if models is not None and not models:
         return Rejection(RejectReason.NOT_ALLOWED, "no accelerator model meets the order's model/vendor/memory filters")
+    if sites is not None and not sites and spec.max_rtt_ms is not None:
+        return Rejection(RejectReason.NOT_ALLOWED, _too_far(snap, spec))
     cap = _node_capacity(snap, models, sites)
     if cap.max(initial=0) == 0:
         return Rejection(RejectReason.NOT_ALLOWED, "the fleet has no devices matching the order's filters")
@@ -234,14 +253,25 @@ def check_order(snap: Snapshot, spec: OrderSpec) -> None:
     """Raise the :class:`ValidationError` that :func:`plan` would raise for an order that can never
     fit this fleet, whatever is busy (an unknown model, site or region; more devices than any node
     has; more servers than match; a slice larger than any device). Reads only the fleet's shape
-    (models, sites, fabrics), not what is free: any snapshot of the same fleet gives the same answer."""
+    (models, sites, fabrics), not what is free: any snapshot of the same fleet gives the same answer.
+    One exception: with ``max_rtt_ms``, no site measured that near *now* is a 422 too (naming the
+    measured sites); callers check such orders on a fresh snapshot."""
     models, sites = _filters(snap, spec)
     if models is not None and not models:
         return  # recorded as a rejected order (not_allowed), as plan() does
+    if sites is not None and not sites and spec.max_rtt_ms is not None:
+        raise ValidationError(_too_far(snap, spec), field="max_rtt_ms",
+                              measured={r.site: ms_text(r.rtt_ms) for r in snap.site_rtt.values()})
     cap = _node_capacity(snap, models, sites)
     if cap.max(initial=0) == 0:
         return
     _check_shape(snap, spec, models, sites, cap)
+
+
+def _too_far(snap: Snapshot, spec: OrderSpec) -> str:
+    among = " among the order's sites/regions" if spec.sites or spec.regions else ""
+    return (f"no site{among} has a measured round-trip time of at most {ms_text(spec.max_rtt_ms or Decimal(0))} ms (max_rtt_ms); "
+            f"{describe(snap.site_rtt)}")
 
 
 def _check_shape(snap: Snapshot, spec: OrderSpec, models: frozenset[int] | None, sites: frozenset[int] | None,

@@ -348,6 +348,8 @@ HoursOrZero = Annotated[_Dec, _dec_range(Decimal(0), MAX_HOURS, 6, "hours")]
 """Like :data:`Hours`, 0 allowed."""
 PFlops = Annotated[_Dec, _dec_range(Decimal(0), Decimal(100_000), 6, "P (PFLOPS)", open_low=True)]
 """An amount of compute in P: above 0 up to 100,000."""
+MaxRttMs = Annotated[_Dec, _dec_range(Decimal(0), Decimal(10_000), 3, "ms", open_low=True)]
+"""A round-trip time bound in milliseconds: above 0 up to 10,000, at most 3 decimal places."""
 Fraction = Annotated[_Dec, _dec_range(Decimal(0), Decimal(1), 6, "a fraction", open_low=True)]
 """A fraction above 0 up to 1 (0.3 = 30 %)."""
 

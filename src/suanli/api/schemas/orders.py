@@ -12,6 +12,7 @@ from suanli.api.schemas.common import (
     GiB,
     Hours,
     Instant,
+    MaxRttMs,
     MiB,
     Name,
     Percent,
@@ -40,10 +41,12 @@ class OrderRequest(Wire):
     end: Instant | None = Field(None, description="with a time zone")
     hours: Hours | None = Field(None, description="term in hours (instead of end), above 0 up to 87,600; "
                                                   "neither = open-ended")
+    max_rtt_ms: MaxRttMs | None = Field(None, description="only sites whose measured round-trip time (median of "
+                                        "their agents' measurements) is at most this many ms: above 0 up to 10,000")
 
     def to_raw(self) -> dict[str, Any]:
         raw = self.model_dump(exclude_none=True)
-        for k in ("p", "hours"):
+        for k in ("p", "hours", "max_rtt_ms"):
             if k in raw:
                 raw[k] = str(raw[k])
         return raw

@@ -92,3 +92,6 @@ class OfferResponse(BaseModel):
     price_p_year: Dec | None
     currency: str
     energy_cost_per_p_hour: Dec
+    rtt_ms: Dec | None = Field(None, description="the site's measured round-trip time in ms (median of its approved "
+                               "agents heard from within agent_down_s); none: not measured (an order with "
+                               "max_rtt_ms never lands there)")
