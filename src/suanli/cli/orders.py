@@ -24,6 +24,12 @@ ModelOpt = Annotated[ListOpt, typer.Option("--model", metavar="MODEL",
                                            help="Allowed accelerator model(s); repeat or comma-separate.")]
 SiteOpt = Annotated[ListOpt, typer.Option("--site", metavar="SITE", help="Allowed site(s).")]
 RegionOpt = Annotated[ListOpt, typer.Option("--region", metavar="REGION", help="Allowed region(s).")]
+NearOpt = Annotated[ListOpt, typer.Option("--near", metavar="REGION",
+                                          help="Near this region (e.g. cn-south): the same as --region.")]
+MaxRttOpt = Annotated[str | None, typer.Option("--max-rtt-ms", metavar="MS",
+                                               help="Only sites whose measured round-trip time is at most MS "
+                                                    "milliseconds (above 0 up to 10000; `suanli offers` shows "
+                                                    "each site's).")]
 VendorOpt = Annotated[ListOpt, typer.Option("--vendor", metavar="VENDOR",
                                             help="Allowed vendor(s): nvidia, huawei, cambricon, hygon…")]
 SharePctOpt = Annotated[int | None, typer.Option("--share-pct", help="slice: compute share of one device, 1-100.")]
@@ -47,15 +53,18 @@ def names(values: ListOpt) -> list[str] | None:
 
 def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, region: ListOpt, vendor: ListOpt,
              share_pct: int | None, memory_mib: int | None, p: str | None, min_memory: int | None,
-             topology: str | None, start: str | None, end: str | None, hours: str | None) -> OrderRequest:
+             topology: str | None, start: str | None, end: str | None, hours: str | None,
+             near: ListOpt = None, max_rtt_ms: str | None = None) -> OrderRequest:
     if end is not None and hours is not None:
         raise typer.BadParameter("give either --end or --hours, not both", param_hint="--end/--hours")
+    regions = names([*(region or []), *(near or [])])
     fields: dict[str, Any] = {
-        "form": form, "quantity": quantity, "models": names(model), "sites": names(site), "regions": names(region),
+        "form": form, "quantity": quantity, "models": names(model), "sites": names(site), "regions": regions,
         "vendors": names(vendor), "share_pct": share_pct, "memory_mib": memory_mib,
         "p": amount(p, "--p") if p is not None else None, "min_memory_gib": min_memory, "topology": topology,
         "start": instant(start, "--start"), "end": instant(end, "--end"),
         "hours": amount(hours, "--hours") if hours is not None else None,
+        "max_rtt_ms": amount(max_rtt_ms, "--max-rtt-ms") if max_rtt_ms is not None else None,
     }
     try:
         return OrderRequest(**{k: v for k, v in fields.items() if v is not None})
@@ -80,6 +89,8 @@ def order_create(
     start: StartOpt = None,
     end: EndOpt = None,
     hours: HoursOpt = None,
+    near: NearOpt = None,
+    max_rtt_ms: MaxRttOpt = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", metavar="K", help="Retrying with the "
                                                         "same key returns the first order instead of a second one.")]
     = None,
@@ -87,7 +98,7 @@ def order_create(
 ) -> None:
     """Order compute and get a lease. Prints the order, its lease, the devices it holds and its price quote. A request nothing can hold is rejected with the reason (exit 1)."""
     request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
-                       start, end, hours)
+                       start, end, hours, near, max_rtt_ms)
     with client(ctx) as api:
         order = api.create_order(request, idempotency_key=idempotency_key)
         lease = api.lease(order.lease_id) if order.lease_id else None
@@ -117,13 +128,15 @@ def order_quote(
     start: StartOpt = None,
     end: EndOpt = None,
     hours: HoursOpt = None,
+    near: NearOpt = None,
+    max_rtt_ms: MaxRttOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Price a would-be order without placing it: the rate per device-hour and per P-year of the devices it
     would get now, the cost per hour and, with --end/--hours, the total for the term. A fixed term or a
     reservation is billed at the quote its order gets when placed; an open-ended lease follows the list price."""
     request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
-                       start, end, hours)
+                       start, end, hours, near, max_rtt_ms)
     with client(ctx) as api:
         quote = api.quote_order(request)
     if as_json:

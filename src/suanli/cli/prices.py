@@ -28,11 +28,12 @@ def offers(ctx: typer.Context,
         return
     show(table("offers (free now)",
                ["model", "vendor", "site", "region", ("free/total", "right"), ("元/device-h", "right"),
-                ("元/P/年", "right"), ("energy 元/P-h", "right")],
+                ("元/P/年", "right"), ("energy 元/P-h", "right"), ("RTT ms", "right")],
                [[o.model, o.vendor, o.site, o.region, f"{o.free_devices}/{o.devices}", dec(o.price_device_hour, 2),
-                 dec(o.price_p_year, 0), dec(o.energy_cost_per_p_hour, 2)] for o in rows],
+                 dec(o.price_p_year, 0), dec(o.energy_cost_per_p_hour, 2), dec(o.rtt_ms, 1)] for o in rows],
                caption=f"{len(rows)} offers; prices in {rows[0].currency if rows else 'CNY'}, rounded for display "
-                       "(--json gives exact figures); '-' = no list price yet"))
+                       "(--json gives exact figures); '-' = no list price yet; RTT: the site's measured round-trip "
+                       "time (median of its agents; '-' = not measured), what --max-rtt-ms compares"))
 
 
 @price_app.command("set")
