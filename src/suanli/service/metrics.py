@@ -1,7 +1,8 @@
 """Operator figures: fleet, leases, allocation, usage, SLA credits and measured energy.
 
 Returned as plain data; the API renders it in the Prometheus text format. Telemetry comes from
-the reader of this node (NVML where there is a GPU, else nothing: no figure is invented).
+the reader of this node (NVML where there is a GPU, else nothing: no figure is invented) and from
+the agents of agent nodes (:mod:`suanli.service.agent_metrics`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.drivers.telemetry import DeviceSample, TelemetryReader, facility_kwh, select_telemetry
+from suanli.service.agent_metrics import AgentFigures, agent_figures
 from suanli.service.platform import Platform
 from suanli.store import capacity_series as capacity_store
 from suanli.store import fleet as fleet_store
@@ -40,6 +42,8 @@ class Metrics:
     samples: list[DeviceSample] = field(default_factory=list)
     pue: Decimal | None = None
     """PUE of the site this server's node belongs to, when the node is in the fleet."""
+    agents: list[AgentFigures] = field(default_factory=list)
+    """Agent nodes: health, RTT, last heartbeat and their devices' latest telemetry."""
 
     @property
     def allocation_ratio(self) -> Decimal:
@@ -95,6 +99,7 @@ def collect(p: Platform, actor: Principal, reader: TelemetryReader | None = None
         host = socket.gethostname()
         mine = next((n for n in nodes if n.name == host), None)
         m.pue = sites[mine.site].pue if mine is not None else None
+        m.agents = agent_figures(s, p.settings, now, {n.name: n.model for n in nodes})
     r = reader or telemetry()
     m.telemetry_backend, m.telemetry_reason = r.backend, r.reason
     m.samples = r.read()

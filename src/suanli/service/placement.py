@@ -165,8 +165,7 @@ def snapshot(p: Platform, s: Session, start: datetime, end: datetime | None,
 
 def measured_rtts(p: Platform, s: Session) -> dict[str, SiteRtt]:
     """Each site's measured round-trip time now (agents heard from within ``agent_down_s``)."""
-    down_s = float(getattr(p.settings, "agent_down_s", 30))
-    return site_rtt_store.measured_site_rtts(s, p.clock.now() - timedelta(seconds=down_s))
+    return site_rtt_store.measured_site_rtts(s, p.clock.now() - timedelta(seconds=p.settings.agent_down_s))
 
 
 # --------------------------------------------------------------------------- order -> requests

@@ -7,6 +7,7 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from suanli.api.agent_metrics import agent_families
 from suanli.api.deps import PlatformDep, PrincipalDep
 from suanli.api.schemas.fleet import FleetImportResponse
 from suanli.api.schemas.jobs import EngineImportRequest
@@ -82,6 +83,7 @@ class _Collector:
         info = GaugeMetricFamily("suanli_telemetry_backend", "Telemetry backend in use (1)", labels=["backend", "reason"])
         info.add_metric([m.telemetry_backend, m.telemetry_reason or ""], 1)
         yield info
+        yield from agent_families(m.agents)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
