@@ -7,6 +7,7 @@ that is the only place transactions begin. Time comes from the injected clock.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal, TypeVar, cast
@@ -19,10 +20,12 @@ from suanli.domain.catalog_data import builtin_catalog
 from suanli.domain.clock import Clock, SystemClock
 from suanli.drivers.base import Driver
 from suanli.drivers.local import LocalDriver
+from suanli.drivers.routed import RoutedDriver
 from suanli.drivers.sandbox import Sandbox
 from suanli.errors import BusyError, ValidationError
 from suanli.service import audit_context, fencing
 from suanli.settings import Settings
+from suanli.store import agents as agent_store
 from suanli.store import audit_recorder
 from suanli.store import fleet as fleet_store
 from suanli.store.db import DatabaseError as DatabaseError  # re-exported: the API maps it
@@ -52,6 +55,9 @@ def make_driver(settings: Settings, clock: Clock) -> Driver | None:
 
 T = TypeVar("T")
 
+AGENT_NODES_TTL_S = 1.0
+"""How long :meth:`Platform.agent_nodes` trusts what it read (a join token made on another replica)."""
+
 
 def busy_from(error: BaseException, settings: Settings) -> BusyError | None:
     """The 503 for a database lock not granted within ``settings.lock_wait_seconds`` that no use
@@ -70,7 +76,10 @@ class Platform:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         settings.data_dir.chmod(0o700)  # the server's own: database, tokens, engine state
         self.clock: Clock = clock or SystemClock()
-        self.driver: Driver | None = make_driver(settings, self.clock) if driver == "auto" else driver
+        self._driver: Driver | None = make_driver(settings, self.clock) if driver == "auto" else driver
+        self._agent_nodes: frozenset[str] = frozenset()
+        self._agent_nodes_at = -AGENT_NODES_TTL_S
+        self._routed: tuple[Driver | None, frozenset[str], Driver] | None = None
         self.engine = engine or make_engine(settings.sqlalchemy_url, lock_wait_s=settings.lock_wait_seconds)
         if migrate:
             upgrade(self.engine)
@@ -80,6 +89,37 @@ class Platform:
         self._builtin = builtin_catalog()
         self._attached: dict[Callable[[Platform], object], object] = {}
         self._attached_lock = threading.RLock()
+
+    @property
+    def driver(self) -> Driver | None:
+        """The execution engine: the one of ``settings.driver`` (or the one given) while no node has an
+        agent; once some do, a :class:`~suanli.drivers.routed.RoutedDriver` that sends the agent nodes'
+        work to the agent driver (:mod:`suanli.service.agent_driver`) and the rest to that engine."""
+        nodes = self.agent_nodes()
+        if not nodes:
+            return self._driver
+        if self._routed is None or self._routed[0] is not self._driver or self._routed[1] != nodes:
+            from suanli.service.agent_driver import AgentDriver  # it builds on this module
+
+            routed = RoutedDriver(self._driver, AgentDriver(self), nodes.__contains__)
+            self._routed = (self._driver, nodes, routed)
+        return self._routed[2]
+
+    @driver.setter
+    def driver(self, value: Driver | None) -> None:
+        self._driver = value
+
+    def agent_nodes(self) -> frozenset[str]:
+        """The nodes that have an agent (docs/agents.md), read at most every ``AGENT_NODES_TTL_S``."""
+        if time.monotonic() - self._agent_nodes_at >= AGENT_NODES_TTL_S:
+            with self.read() as s:
+                self._agent_nodes = frozenset(agent_store.agent_nodes_set(s))
+            self._agent_nodes_at = time.monotonic()
+        return self._agent_nodes
+
+    def agent_nodes_changed(self) -> None:
+        """A node got (or lost) its agent here: read the agent nodes again at the next use."""
+        self._agent_nodes_at = -AGENT_NODES_TTL_S
 
     def attached(self, kind: Callable[[Platform], T]) -> T:
         """The one object ``kind(self)`` of this platform, made on first use and kept with it: its
@@ -119,7 +159,7 @@ class Platform:
     @property
     def sandbox(self) -> dict[str, object] | None:
         """How tenant jobs are confined on this server's engine (``None``: not the local engine)."""
-        sandbox = getattr(self.driver, "sandbox", None)
+        sandbox = getattr(self._driver, "sandbox", None)
         return sandbox.status.to_dict() if isinstance(sandbox, Sandbox) else None
 
     @property

@@ -102,8 +102,13 @@ def live_jobs(s: Session, node: str) -> list[AgentJob]:
 def generation(s: Session, node: str) -> int:
     """A number that changes when the node's work list changes (a lease provisioned, re-granted or
     released; a job submitted, asked to cancel, or finished): a digest of the list, 0..2^53."""
-    leases = [[x.lease_id, x.grant] for x in live_leases(s, node)]
-    jobs = [[j.job_id, j.lease_id, j.cancel_requested] for j in live_jobs(s, node)]
+    return generation_of(live_leases(s, node), live_jobs(s, node))
+
+
+def generation_of(live: Iterable[AgentLease], jobs_live: Iterable[AgentJob]) -> int:
+    """:func:`generation` of a work list already read (0: nothing to do)."""
+    leases = [[x.lease_id, x.grant] for x in live]
+    jobs = [[j.job_id, j.lease_id, j.cancel_requested] for j in jobs_live]
     if not leases and not jobs:
         return 0
     digest = hashlib.sha256(json.dumps([leases, jobs], sort_keys=True).encode()).digest()
