@@ -85,15 +85,23 @@ def _dec(v: object) -> str | None:
 
 
 def telemetry_wire(s: DeviceSample) -> dict[str, Any]:
-    return {"index": s.index, "name": s.name, "uuid": s.uuid, "utilisation_pct": s.utilisation_pct,
+    """One device's sample on the wire: decimals as strings, temperature in whole degrees."""
+    return {"index": s.index, "name": s.name or "", "uuid": s.uuid or "", "utilisation_pct": s.utilisation_pct,
             "memory_used_mib": s.memory_used_mib, "memory_total_mib": s.memory_total_mib,
-            "power_w": _dec(s.power_w), "temperature_c": _dec(s.temperature_c), "errors": s.errors,
-            "energy_kwh": _dec(s.energy_kwh), "at": _iso(s.at)}
+            "power_w": _dec(s.power_w),
+            "temperature_c": None if s.temperature_c is None else int(s.temperature_c.to_integral_value()),
+            "errors": s.errors, "energy_kwh": _dec(s.energy_kwh), "at": _iso(s.at)}
 
 
 def job_wire(st: JobStatus) -> dict[str, Any]:
     return {"job_id": st.job_id, "state": st.state.value, "start": _iso(st.start), "end": _iso(st.end),
-            "exit_code": st.exit_code, "reason": st.reason, "device_indices": list(st.device_indices)}
+            "exit_code": st.exit_code, "reason": st.reason or "", "device_indices": list(st.device_indices)}
+
+
+def fit(text: str, limit: int = LOG_TAIL) -> str:
+    """The end of ``text`` that fits in ``limit`` bytes of UTF-8."""
+    data = text.encode("utf-8")
+    return text if len(data) <= limit else data[-limit:].decode("utf-8", errors="ignore")
 
 
 def spec_of(raw: dict[str, Any], node: str) -> JobSpec:
@@ -288,7 +296,7 @@ class Agent:
                 jobs.append(job_wire(status))
             if changed or (with_running_logs and not status.state.terminal):
                 out, err = self.driver.log_tails(status.job_id, LOG_TAIL)
-                logs.append({"job_id": status.job_id, "stdout": out, "stderr": err})
+                logs.append({"job_id": status.job_id, "stdout": fit(out), "stderr": fit(err)})
         for job_id, rep in sorted(st.extra.items()):
             if job_id not in st.refused and st.acked.get(job_id) != rep["state"]:
                 jobs.append(rep)
@@ -305,7 +313,7 @@ class Agent:
         try:
             self._call("report", lambda: self.link.report(self.node, body))
         except ApiNotFoundError as exc:
-            job_id = exc.details.get("job_id")
+            job_id = exc.details.get("job", exc.details.get("job_id"))
             if isinstance(job_id, str):
                 log.warning("the server does not hold job %s for node %s: not reported again (%s)",
                             job_id, self.node, exc.message)

@@ -43,7 +43,8 @@ class Device:
     memory_total_mib: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "name": self.name, "uuid": self.uuid, "memory_total_mib": self.memory_total_mib}
+        return {"index": self.index, "name": self.name or "", "uuid": self.uuid or "",
+                "memory_total_mib": self.memory_total_mib}
 
 
 @runtime_checkable
