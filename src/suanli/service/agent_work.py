@@ -27,6 +27,9 @@ from suanli.service.platform import Platform
 from suanli.store import agent_work as store
 from suanli.store import agents as agent_store
 
+__all__ = ["LOG_TAIL_BYTES", "Ingested", "JobReport", "JobState", "LogReport", "UsageReport", "WorkList",
+           "ingest_report", "work_list"]
+
 LOG_TAIL_BYTES = 64 * 1024
 """Each log tail an agent sends is at most this many bytes (UTF-8)."""
 
