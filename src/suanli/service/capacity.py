@@ -8,7 +8,8 @@ What is computed exactly and what is sampled (docs/capacity.md, "What is sampled
 - what no record keeps is **sampled** at the sample instant and held over the span: node states
   (down / maintenance: nodes keep no state history), fragmentation (FGD against the live mix of
   typical requests *of that time*, :mod:`suanli.service.typical_mix`), the allocated share at the
-  instant, measured utilisation and power (telemetry of this node only, NVML).
+  instant, measured utilisation and power (telemetry of this node, NVML, and of agent nodes: the
+  latest sample each agent reported, if taken within ``agent_down_s``; see :func:`with_agents`).
 
 API for other parts (in process; every figure below is final):
 
@@ -66,6 +67,7 @@ from suanli.scheduler.frag import FragModel
 from suanli.service.metrics import telemetry
 from suanli.service.platform import Platform
 from suanli.service.typical_mix import current_mix
+from suanli.store import agent_readings
 from suanli.store import capacity_series as store
 from suanli.store import fleet as fleet_store
 
@@ -98,6 +100,7 @@ def measure(p: Platform, s: Session, start: datetime, now: datetime, samples: li
     devices = store.devices(s)
     if not devices:
         return []
+    samples = with_agents(s, samples, now - timedelta(seconds=p.settings.agent_down_s))
     sites = {x.name: x for x in fleet_store.list_sites(s)}
     cat = p.catalog(s)
     wins = store.windows(s, start, now)
@@ -183,6 +186,21 @@ def measure(p: Platform, s: Session, start: datetime, now: datetime, samples: li
             busy=busy * seconds, measured=measured * seconds, it_kwh=it, measured_kwh=kwh(measured_power, seconds),
             facility_kwh=it * pue, power_cost=it * pue * price))
     return out
+
+
+def with_agents(s: Session, samples: list[DeviceSample], since: datetime) -> list[DeviceSample]:
+    """This host's readings plus the agents' latest samples taken at or after ``since``; for a node
+    with an agent, the agent's samples replace this host's (the agent is the one on the node)."""
+    agent = [DeviceSample(node=node, index=t.index, at=t.at, name=t.name or None, uuid=t.uuid or None,
+                          utilisation_pct=t.utilisation_pct, memory_used_mib=t.memory_used_mib,
+                          memory_total_mib=t.memory_total_mib, power_w=t.power_w, energy_kwh=t.energy_kwh,
+                          temperature_c=None if t.temperature_c is None else Decimal(t.temperature_c),
+                          errors=t.errors)
+             for node, t in agent_readings.fresh_telemetry(s, since)]
+    if not agent:
+        return samples
+    nodes = {x.node for x in agent}
+    return [x for x in samples if x.node not in nodes] + agent
 
 
 # ------------------------------------------------------------------------------------------ sample
