@@ -185,7 +185,26 @@ EXPECTED: dict[tuple[str, str], str] = {
     # audit trail: the operator all, a tenant its own organisation's entries, suppliers none
     ("GET", "/v1/audit"): "200 200 200 403 403 401 401",
     ("GET", "/v1/audit/export"): "200 200 200 403 403 401 401",
+    # node agents: joining takes a join token in the body (no account: the same answer to every caller);
+    # the agent's own routes take the node credential, never an account token (401 to every account)
+    ("POST", "/v1/agents/join"): "201 201 201 201 201 201 201",
+    ("POST", "/v1/agents/{node}/heartbeat"): "401 401 401 401 401 401 401",
+    ("GET", "/v1/agents/{node}/work"): "401 401 401 401 401 401 401",
+    ("POST", "/v1/agents/{node}/reports"): "401 401 401 401 401 401 401",
+    # the operator's side: join tokens (a supplier for its own node; the path names S1's), list, approve, revoke
+    ("POST", "/v1/agents/join-tokens"): "201 403 403 201 404 401 401",
+    ("GET", "/v1/agents"): "200 403 403 200 200 401 401",
+    ("GET", "/v1/agents/{node}"): "200 403 403 200 404 401 401",
+    ("POST", "/v1/agents/{node}/approve"): "200 403 403 403 403 401 401",
+    ("POST", "/v1/agents/{node}/revoke"): "200 403 403 403 403 401 401",
 }
+NODE_CREDENTIAL_ROUTES = {("POST", "/v1/agents/join"), ("POST", "/v1/agents/{node}/heartbeat"),
+                          ("GET", "/v1/agents/{node}/work"), ("POST", "/v1/agents/{node}/reports")}
+"""Routes of the agents themselves: a join token or the node credential, never an account token
+(so an account token's scope does not apply to them; tests/api/test_agents_api.py covers them)."""
+AGENT_NODE = "s1-node-3"
+"""Supplier 1's node with an agent (pending): it holds no lease (a node whose agent is not approved is down)."""
+AGENT_DEVICES = [{"index": i, "name": "A100", "uuid": f"GPU-matrix-{i}", "memory_total_mib": 81920} for i in range(4)]
 
 SELLER = {"legal_name": "算力运营有限公司", "tax_id": "91350100M000100Y43", "address": "北京市海淀区",
           "phone": "010-12345678", "bank_name": "工商银行北京分行", "bank_account": "0200001234567890"}
@@ -206,6 +225,8 @@ FLEET = {
          "fabric": "site-1/ib-shared", "devices": {"model": "A800", "count": 8}},
         {"name": "s2-node-2", "site": "site-1", "supplier": "sup-two", "cpu_cores": 64, "memory_gib": 512,
          "fabric": "site-1/ib-shared", "devices": {"model": "A800", "count": 8}},
+        {"name": "s1-node-3", "site": "site-1", "supplier": "sup-one", "cpu_cores": 32, "memory_gib": 256,
+         "fabric": "site-1/edge-3", "devices": {"model": "A100-80GB", "count": 4}},  # its agent's (AGENT_NODE)
     ],
     "prices": [{"model": "H800", "unit": "device_hour", "amount": "10"},
                {"model": "A800", "unit": "device_hour", "amount": "6"},
@@ -233,6 +254,10 @@ class World:
     driver: FakeDriver
     token_ids: dict[str, int] = field(default_factory=dict)
     """Each party's API token id (not a secret: ids are small integers)."""
+    node_credential: str = ""
+    """The node credential of the (pending) agent of supplier 1's node :data:`AGENT_NODE`."""
+    join_token: str = ""
+    """An unused join token for :data:`AGENT_NODE` (the join route's request)."""
 
     def headers(self, actor: str) -> dict[str, str]:
         if actor == "none":
@@ -291,7 +316,7 @@ def _build(base: Path, database_url: str | None = None) -> World:
             parties[key].token = made["token"]
             if role == "tenant":
                 parties[key].ids |= {"account": made["id"], "name": name}
-        parties["S1"].ids |= {"node": "s1-node-1", "shared_fabric_node": "s1-node-2"}
+        parties["S1"].ids |= {"node": "s1-node-1", "shared_fabric_node": "s1-node-2", "agent_node": AGENT_NODE}
         _ok(c.put("/v1/legal/seller", json=SELLER, headers=op))  # the invoices issued below keep both profiles
         _ok(c.put("/v1/legal/buyers/tenant-a", json=BUYER_A, headers={"Authorization": f"Bearer {parties['A'].token}"}))
         parties["S2"].ids |= {"node": "s2-node-1", "shared_fabric_node": "s2-node-2"}
@@ -370,8 +395,14 @@ def _build(base: Path, database_url: str | None = None) -> World:
         whatif.runner(p).join(run["id"])  # the worker thread ends with the run
         assert _ok(c.get(f"/v1/whatif/{run['id']}", headers=op))["state"] == "done"
         parties["op"].ids["whatif_run"] = run["id"]
+        # an agent joined supplier 1's node (pending), and an unused join token for the join route
+        first, second = (_ok(c.post("/v1/agents/join-tokens", json={"node": AGENT_NODE}, headers=op))["token"]
+                         for _ in range(2))
+        joined = _ok(c.post("/v1/agents/join", json={"token": first, "node": AGENT_NODE, "agent_id": "agent-matrix",
+                                                     "boot_id": "boot-1", "backend": "none",
+                                                     "devices": AGENT_DEVICES}))
     p.close()
-    return World(base, parties, log_text, driver, token_ids)
+    return World(base, parties, log_text, driver, token_ids, joined["credential"], second)
 
 
 @pytest.fixture(scope="module")
@@ -416,7 +447,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
     values = {"lease_id": a["lease"], "job_id": a["job"], "order_id": a["reservation"], "invoice_id": a["invoice"],
               "plan_id": a["plan"], "voucher_id": a["bj_voucher"], "tenant": a["name"], "token_id": w.token_ids["A"],
               "period": "2026-10", "supplier": "sup-one", "product": "h800-1h", "member": a["member"],
-              "run_id": w.parties["op"].ids.get("whatif_run", "wif_none"),
+              "run_id": w.parties["op"].ids.get("whatif_run", "wif_none"), "node": AGENT_NODE,
               "name": a["name"] if path.startswith("/v1/accounts") else "s1-node-1"}
     url = "/console/" if method == "MOUNT" else path.format(**values)
     of_a = {"tenant": a["name"]}
@@ -484,6 +515,12 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
                                           "nodes": [{"node": "s1-node-1", "capex": "100000", "purchased_on": "2026-01-01"}]},
         ("POST", "/v1/members"): {"name": "member-x", "role": "viewer", "tenant": a["name"]},
         ("PATCH", "/v1/members/{member}"): {"role": "finance", "tenant": a["name"]},
+        ("POST", "/v1/agents/join"): {"token": w.join_token, "node": AGENT_NODE, "agent_id": "agent-matrix",
+                                      "boot_id": "boot-2", "version": "0.1", "backend": "none",
+                                      "devices": AGENT_DEVICES},
+        ("POST", "/v1/agents/{node}/heartbeat"): {"boot_id": "boot-1", "rtt_ms": "1.5", "devices": []},
+        ("POST", "/v1/agents/{node}/reports"): {"jobs": [], "usage": [], "logs": []},
+        ("POST", "/v1/agents/join-tokens"): {"node": AGENT_NODE},
     }
     return url, query.get((method, path), {}), body.get((method, path))
 
@@ -578,3 +615,21 @@ def test_the_secrets_are_there_to_find(world: World, shared: Cell) -> None:
     assert a["lease"] in c.get("/v1/leases", headers=s1).text
     assert "s1-node-1" in c.get("/v1/nodes", headers=s1).text
     assert "s1-node-1" in c.get("/v1/statements/supplier", headers=s1).text
+
+
+def test_the_node_credential_is_no_account_token(world: World, shared: Cell) -> None:
+    """The node credential opens the agent's own routes only: every other non-public route answers 401
+    to it, exactly as to an unknown token, and writes nothing."""
+    node = {"Authorization": f"Bearer {world.node_credential}"}
+    before = shared.fingerprint()
+    for route in sorted(EXPECTED):
+        method, path = route
+        if route in NODE_CREDENTIAL_ROUTES or len(set(EXPECTED[route].split())) == 1:
+            continue  # the agents' own routes, and public ones (the same answer to every caller)
+        url, query, body = request_for(world, method, path)
+        r = shared.client.request("GET" if method == "MOUNT" else method, url, params=query, json=body, headers=node)
+        assert r.status_code == 401, f"{method} {url} with a node credential: {r.status_code} {r.text[:300]}"
+    assert shared.fingerprint() == before
+    r = shared.client.post(f"/v1/agents/{AGENT_NODE}/heartbeat", json={"boot_id": "boot-1", "devices": []},
+                           headers=node)  # ... and it is a real credential (pending: it heartbeats, gets no work)
+    assert r.status_code == 200 and r.json()["state"] == "pending" and r.json()["work"] == 0, r.text

@@ -16,13 +16,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suanli import __version__
 from suanli.api import middleware, openapi
+from suanli.api.agent_auth import refused_body
 from suanli.api.audit_context import AuditContext
 from suanli.api.routers import (
     accounts,
+    agent_work,
+    agents,
     audit,
     billing,
     economics,
@@ -130,6 +134,7 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
                 continue
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
             problems.append(f"{where}: {e.get('msg')}")
+        await run_in_threadpool(refused_body, _req, "invalid request: " + "; ".join(problems))  # agents' only
         return _error(422, "invalid", "invalid request: " + "; ".join(problems), {"errors": problems})
 
     @app.get("/health", tags=["health"])
@@ -143,7 +148,7 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
 
     for r in (accounts, members, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, packages,
               vouchers, billing, tenant_money, tokens, audit, overview, economics, whatif,
-              reports_capacity):
+              reports_capacity, agents, agent_work):
         app.include_router(r.router)
     mount_console(app)
     app.add_middleware(AuditContext)  # innermost: the request's actor for the audit trail

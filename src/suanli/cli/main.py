@@ -100,8 +100,8 @@ COMMANDS: dict[str, Lazy] = {
                      "tokens), from an instant."),
     "economics": Lazy("suanli.cli.economics:economics_app", "Investment inputs (operator): capex per node, opex per "
                       "site, life, financing; show, set, import a CSV/JSON file."),
-    "agent": Lazy("suanli.cli.agent_run:agent_app", "Node agents: run the agent on a node (joins, heartbeats, runs "
-                  "its leases' jobs)."),
+    "agent": Lazy("suanli.cli.agents:agent_app", "Node agents: join tokens, list with health, approve, revoke; run "
+                  "the agent on a node (joins, heartbeats, runs its leases' jobs)."),
 }
 
 

@@ -45,6 +45,7 @@ from suanli.errors import (
 )
 from suanli.service import audit_context
 from suanli.service.platform import Platform
+from suanli.store import agent_work
 from suanli.store import agents as store
 from suanli.store import fleet as fleet_store
 
@@ -81,14 +82,19 @@ class AgentView:
     health_reason: str
 
 
-def refuse(p: Platform, error: SuanliError, node: str, *, credential: str | None = None) -> NoReturn:
-    """Record ``error`` as a refused agent call about ``node`` in the audit trail (own transaction;
-    the refused request's own transaction is not opened or rolls back), then raise it."""
+def record_refusal(p: Platform, node: str, reason: str, *, credential: str | None = None) -> None:
+    """Write a refused agent call about ``node`` to the audit trail, in a transaction of its own (the
+    refused request's own transaction is not opened, or rolls back)."""
     base = audit_context.current_actor()
     actor = replace(base, account_id="", name=f"agent:{node}"[:120], role="agent",
                     token_prefix=(credential or "")[:10])
-    with audit_context.system(), p.tx() as s:  # a refusal of a GET is written too: it is not the read's data
-        store.record_refusal(s, actor, node, f"{error.status} {error.message}", p.clock.now())
+    with audit_context.system(), p.tx() as s:  # a refused GET is recorded too: it is not the read's data
+        store.record_refusal(s, actor, node, reason, p.clock.now())
+
+
+def refuse(p: Platform, error: SuanliError, node: str, *, credential: str | None = None) -> NoReturn:
+    """Record ``error`` as a refused agent call about ``node`` (:func:`record_refusal`), then raise it."""
+    record_refusal(p, node, f"{error.status} {error.message}", credential=credential)
     raise error
 
 
@@ -204,12 +210,6 @@ def _fleet_node(s: Session, node: str) -> tuple[str, int]:
     return row.supplier, row.device_count
 
 
-def generation(s: Session, node: str) -> int:
-    """The node's work generation (:func:`suanli.store.agents.work_generation`). NOTE: WORK's
-    ``store.agent_work.generation`` is to replace it when it lands."""
-    return store.work_generation(s, node)
-
-
 def heartbeat(p: Platform, agent: AgentNode, *, boot_id: str, rtt_ms: Decimal | None,
               devices: Sequence[Telemetry], address: str) -> Beat:
     """Note the agent's heartbeat: last seen (server time), RTT, boot id, address and the latest
@@ -227,7 +227,7 @@ def heartbeat(p: Platform, agent: AgentNode, *, boot_id: str, rtt_ms: Decimal | 
                 raise PermissionDeniedError(f"the agent of node {agent.node} was revoked", node=agent.node)
             store.touch(s, agent.node, now, rtt_ms, boot_id or None, address or None)
             store.upsert_telemetry(s, agent.node, devices, now)
-            work = generation(s, agent.node) if current.state is AgentState.APPROVED else 0
+            work = agent_work.generation(s, agent.node) if current.state is AgentState.APPROVED else 0
             state = current.state
     except SuanliError as e:
         refuse(p, e, agent.node)

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from suanli.domain.agents import (
@@ -28,9 +28,7 @@ from suanli.domain.agents import (
 )
 from suanli.domain.audit import AuditActor
 from suanli.store.agent_tables import (
-    AgentJobRow,
     AgentJoinTokenRow,
-    AgentLeaseRow,
     AgentNodeRow,
     AgentTelemetryRow,
 )
@@ -234,12 +232,3 @@ def record_refusal(s: Session, actor: AuditActor, node: str, reason: str, at: da
         action="create", object_type=REFUSAL_OBJECT, object_id=node[:200], tenant_id=None,
         changes={"refused": [None, reason[:400]]}))
 
-
-def work_generation(s: Session, node: str) -> int:
-    """The node's work generation: bumps when its leases or jobs change (a row added, or updated with a
-    later ``updated_at``): row counts plus the latest change in milliseconds."""
-    leases = s.execute(select(func.count(), func.max(AgentLeaseRow.updated_at)).where(AgentLeaseRow.node == node)).one()
-    jobs = s.execute(select(func.count(), func.max(AgentJobRow.updated_at)).where(AgentJobRow.node == node)).one()
-    stamps = [t for t in (leases[1], jobs[1]) if t is not None]
-    latest = int(max(stamps).timestamp() * 1000) if stamps else 0
-    return int(leases[0]) + int(jobs[0]) + latest
