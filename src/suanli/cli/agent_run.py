@@ -55,7 +55,3 @@ def run_command(
         run(cfg)
     except SuanliError as exc:
         fail(f"agent {node}: {exc.message}")
-
-
-agent_app = typer.Typer(help="Node agents: the process on each node (run).", no_args_is_help=True)
-agent_app.command("run")(run_command)
