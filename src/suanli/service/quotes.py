@@ -33,7 +33,7 @@ from suanli.ledger.quotes import (
     lease_rates,
     quote_rate,
 )
-from suanli.service.placement import Rejection, plan, snapshot
+from suanli.service.placement import Rejection, check_order, plan, snapshot
 from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
@@ -176,6 +176,7 @@ def quote_order(p: Platform, actor: Principal, raw: dict[str, Any]) -> Quote:
     start = max(spec.start or now, now)
     with p.tx() as s:
         snap = snapshot(p, s, start, spec.end)
+        check_order(snap, spec)  # an order that can never fit (or nothing near enough): 422, as the order's
         outcome = plan(p, snap, spec, seed="quote:" + actor.tenant_id)
         if isinstance(outcome, Rejection):
             raise CapacityError(f"no quote: the order cannot be placed now ({outcome.reason.value}: {outcome.message})",

@@ -2,6 +2,7 @@
 import { ApiError, call, get, setToken, token } from "./api.js";
 import { LANGS, applyLang, fmtDateTime, lang, register, setLang, setTimeZone, t, timeZone } from "./i18n.js";
 import { errorBox, h } from "./ui.js";
+import * as agents from "./agents.js";
 import * as audit from "./audit.js";
 import * as economics from "./economics.js";
 import * as home from "./home.js";
@@ -107,12 +108,13 @@ export const ROUTES = [
   { re: /^\/members$/, roles: ["tenant"], nav: "nav.members", render: members.members },
   { re: /^\/tokens$/, roles: ["tenant", "operator", "supplier"], nav: "nav.tokens", render: tokens.tokens },
   { re: /^\/audit$/, roles: ["operator", "tenant"], nav: "nav.audit", render: audit.audit },
+  { re: /^\/agents$/, roles: ["operator", "supplier"], nav: "agents.nav", render: agents.page, live: true },
 ];
 const NAV_ORDER = {
   tenant: ["/offers", "/order", "/leases", "/jobs", "/billing", "/vouchers", "/packages", "/members", "/tokens", "/audit"],
-  operator: ["/home", "/fleet", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/economics", "/whatif", "/invoicing",
+  operator: ["/home", "/fleet", "/agents", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/economics", "/whatif", "/invoicing",
     "/offers", "/packages", "/tokens", "/audit"],
-  supplier: ["/earnings", "/occupancy", "/statement", "/payouts", "/nodes", "/floors", "/tokens"],
+  supplier: ["/earnings", "/occupancy", "/statement", "/payouts", "/nodes", "/agents", "/floors", "/tokens"],
 };
 const NAV_PREFIX = { "/leases": "/leases/", "/jobs": "/jobs/", "/tenants": "/tenants/", "/billing": "/invoices/" };
 /** How often a live page reloads its data: often enough to follow leases and jobs, light on the server. */

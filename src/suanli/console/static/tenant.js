@@ -5,6 +5,7 @@
 import { all, get, post } from "./api.js";
 import { fmtDateTime, register, t } from "./i18n.js";
 import { leaseJobs } from "./jobs.js";
+import { nearFields } from "./near.js";
 import { badge, errorBox, field, h, holdsNow, kv, listView, markFields, money, num, optionsOf, table, text, when, yuan } from "./ui.js";
 
 export { billing, invoice, invoiceColumns, invoiceDownloads, invoiceLines, invoiceLink, invoiceTotals, periodPicker, vouchers } from "./billing.js";
@@ -207,6 +208,7 @@ export async function order(ctx) {
     sites.map((s) => h("option", { value: s, selected: s === ctx.query.get("site") }, s)));
   const vendorSel = h("select", { id: "f-vendors", name: "vendors" }, h("option", { value: "" }, t("tenant.anyVendor")),
     vendors.map((v) => h("option", { value: v }, v)));
+  const near = nearFields(rows);
   const topoSel = h("select", { id: "f-topology", name: "topology" },
     ["any", "node", "fabric"].map((x) => h("option", { value: x }, x === "any" ? t("tenant.any") : x)));
   const inputs = {
@@ -233,6 +235,7 @@ export async function order(ctx) {
   const quoteBox = h("div", { class: "panel quote", testid: "quote", "aria-live": "polite" });
   const showFree = () => {
     const match = rows.filter((o) => (!modelSel.value || o.model === modelSel.value) && (!siteSel.value || o.site === siteSel.value)
+      && near.matches(o)
       && (!vendorSel.value || !FIELDS[formSel.value].includes("vendors") || o.vendor === vendorSel.value));
     const n = match.reduce((a, o) => a + o.free_devices, 0);
     const d = match.reduce((a, o) => a + o.devices, 0);
@@ -255,7 +258,7 @@ export async function order(ctx) {
     if (siteSel.value) out.sites = [siteSel.value];
     if (inputs.hours.value.trim()) out.hours = inputs.hours.value.trim();
     if (inputs.start.value) out.start = new Date(inputs.start.value).toISOString();
-    return out;
+    return near.apply(out);
   };
   let quoteSeq = 0;
   let quoteTimer = null;
@@ -309,6 +312,7 @@ export async function order(ctx) {
     } },
   field(t("tenant.order.form"), formSel),
   h("div", { class: "grid2" }, field(t("tenant.order.model"), modelSel), field(t("tenant.order.site"), siteSel)),
+  near.el,
   free,
   h("div", { class: "grid2" }, optional.quantity, optional.share_pct, optional.memory_mib, optional.p,
     optional.min_memory_gib, optional.topology, optional.vendors),
