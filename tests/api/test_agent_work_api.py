@@ -39,7 +39,6 @@ def net(demo: Platform, operator: Principal, tenant: Principal) -> Iterator[Net]
                 "backend": "none", "devices": [{"index": i, "name": "A800", "uuid": f"{node}-{i}"} for i in range(8)]})
             assert r.status_code == 201 and r.json()["state"] == "approved", r.text
             creds[node] = {"Authorization": f"Bearer {r.json()['credential']}"}
-        demo.agent_nodes_changed()
         net = Net(c, op, who, creds)
         for node in NODES:
             assert beat(net, node)["state"] == "approved"

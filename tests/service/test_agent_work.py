@@ -40,7 +40,6 @@ class Agent:
                              devices=[{"index": i, "name": "A800", "uuid": f"{node}-{i}"} for i in range(8)],
                              address="127.0.0.1")
         self.credential = joined.credential
-        p.agent_nodes_changed()
 
     @property
     def me(self) -> AgentNode:

@@ -151,6 +151,7 @@ def create_join_token(p: Platform, actor: Principal, node: str, ttl_s: int = JOI
     with p.tx() as s:
         _node_of(p, s, actor, Action.MANAGE_AGENT_TOKENS, node)
         token_id, secret = store.create_join_token(s, node, actor.name, now, expires, approve)
+    p.agent_nodes_changed()  # the node is an agent node from now on: its work goes to the agent driver
     return JoinTokenCreated(token_id, secret, node, expires, approve)
 
 
