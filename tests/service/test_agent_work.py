@@ -233,3 +233,33 @@ def test_the_agent_driver_keeps_the_driver_contract(demo: Platform, operator: Pr
     with demo.tx() as s:
         (row,) = work_store.leases_of(s, "lease-x")
     assert row.grant["allocations"][0]["device_indices"] == [4, 5] and not row.released
+
+
+def test_provisioning_the_same_lease_at_once_creates_it_once(demo: Platform, operator: Principal,
+                                                             clock: FakeClock) -> None:
+    """The background pass and a job's submit may provision a lease at the same moment (PostgreSQL runs
+    them in parallel): one creates it, the others find the same grant; no database error escapes."""
+    import threading
+
+    agents.create_join_token(demo, operator, NODES[0])
+    driver = AgentDriver(demo)
+    results: list[object] = []
+    for round_ in range(5):
+        grant = LeaseGrant(f"lease-race-{round_}", "acme", clock.now(), None,
+                           (DeviceAllocation(NODES[0], (0,), (1000,)),))
+        gate = threading.Barrier(6)
+
+        def go(g: LeaseGrant = grant, b: threading.Barrier = gate) -> None:
+            b.wait()
+            try:
+                results.append(driver.provision(g).created)
+            except Exception as e:  # the test reports what escaped
+                results.append(e)
+
+        threads = [threading.Thread(target=go) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert [r for r in results if not isinstance(r, bool)] == []
+    assert results.count(True) == 5 and results.count(False) == 25

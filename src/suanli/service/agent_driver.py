@@ -42,7 +42,7 @@ from suanli.drivers.base import (
 )
 from suanli.drivers.routed import AGENT_JOB_PREFIX
 from suanli.errors import ConflictError, NotFoundError
-from suanli.service.platform import Platform
+from suanli.service.platform import DatabaseError, Platform
 from suanli.store import agent_work as store
 from suanli.store import agents as agent_store
 
@@ -94,6 +94,12 @@ class AgentDriver:
             return bool(store.holds(s, lease_id))
 
     def provision(self, grant: LeaseGrant) -> ProvisionResult:
+        try:
+            return self._provision(grant)
+        except DatabaseError:  # provisioned at the same moment by another pass (same key): decide again
+            return self._provision(grant)
+
+    def _provision(self, grant: LeaseGrant) -> ProvisionResult:
         now = self.p.clock.now()
         wanted = {a.node: node_grant(grant, a).to_dict() for a in grant.allocations}
         with self.p.tx() as s:
