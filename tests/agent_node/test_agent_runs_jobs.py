@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from suanli.agent.loop import Agent, AgentConfig
+from suanli.agent.loop import Agent, AgentConfig, spec_of
 from suanli.api.app import create_app
 from suanli.domain.accounts import Principal
 from suanli.drivers.base import JobState
@@ -146,3 +146,23 @@ def test_fenced_job_is_reported_failed_when_the_agent_is_back(demo: Platform, te
     j = jobs.get_job(demo, tenant, job.id)
     assert j.state == "failed" and "fenced: cut off from the server for" in (j.reason or "")
     assert not agent.fenced and [g.lease_id for g in agent.driver.leases()] == [lease_id]
+
+
+def test_a_report_the_server_refuses_for_one_job_does_not_hold_back_the_others(
+        demo: Platform, tenant: Principal, site: tuple[TestClient, dict[str, Agent]]) -> None:
+    _c, agents = site
+    lease_id, agent, _other = lease_on_an_agent(demo, tenant, agents)
+    agent.step()
+    job = jobs.submit_job(demo, tenant, lease_id, ["true"], devices=1)
+    agent.step()
+    assert agent.driver.wait(job.driver_job_id, WAIT).state is JobState.COMPLETED
+    # a job the server never gave this node (e.g. its database was restored from before it)
+    stray = agent.driver.submit(lease_id, spec_of({"command": ["true"], "devices": 1}, agent.node),
+                                job_id="agj_00000000beef")
+    assert agent.driver.wait(stray.job_id, WAIT).state is JobState.COMPLETED
+    agent.step()  # refused: 404 naming the stray job, nothing of the report stored
+    assert agent.state.refused.keys() == {"agj_00000000beef"}
+    assert jobs.get_job(demo, tenant, job.id).state != "completed"
+    agent.step()  # the rest goes through
+    assert jobs.get_job(demo, tenant, job.id).state == "completed"
+    assert agent.pending_report() == {"jobs": [], "usage": [], "logs": []}

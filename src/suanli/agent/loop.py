@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from suanli.agent.state import AgentState, StateDir
 from suanli.client.agent_link import AgentLink, is_retryable
-from suanli.client.errors import ApiError, ApiNotFoundError, ClientError
+from suanli.client.errors import ApiError, ClientError
 from suanli.domain.clock import Clock, SystemClock, utc
 from suanli.drivers.base import JobSpec, JobState, JobStatus, LeaseGrant, same_grant
 from suanli.drivers.devices import DeviceBackend, select
@@ -312,10 +312,12 @@ class Agent:
             return
         try:
             self._call("report", lambda: self.link.report(self.node, body))
-        except ApiNotFoundError as exc:
+        except ApiError as exc:
+            # a refusal naming one job (not held by this node: 404; a record that cannot be true: 422)
+            # would refuse every later report too: that job is set aside (logged) and the rest go next beat
             job_id = exc.details.get("job", exc.details.get("job_id"))
-            if isinstance(job_id, str):
-                log.warning("the server does not hold job %s for node %s: not reported again (%s)",
+            if exc.status in (404, 422) and isinstance(job_id, str):
+                log.warning("the server refused the report of job %s of node %s: not reported again (%s)",
                             job_id, self.node, exc.message)
                 self.state.refused[job_id] = exc.message
             raise
