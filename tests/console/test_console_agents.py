@@ -117,7 +117,9 @@ def test_supplier_sees_its_own_agents_and_a_tenant_orders_near(server: Any, sign
     page.get_by_role("button", name="Sign out").click()
 
     beat(server, credential, rtt="3.5")  # heard from just now: its site is measured
-    page = sign_in(server, "tenant")
+    page = sign_in(server, "tenant")  # its start page: Offers, with each site's measured RTT
+    expect(page.get_by_test_id("offer-L20-sz-edge-1").get_by_test_id("rtt-sz-edge-1")).to_have_text("3.5 ms")
+    expect(page.get_by_test_id("offer-H800-sh-east-1")).to_contain_text("—")
     page.get_by_role("navigation", name="main").get_by_role("link", name="Order", exact=True).click()
     form = page.get_by_test_id("order-form")
     expect(form.get_by_label("Near region")).to_contain_text("cn-south (sz-edge-1 3.5 ms)")

@@ -10,14 +10,22 @@ register({
     "near.maxRtt": "Max round-trip time (ms)", "near.maxRttPh": "e.g. 20",
     "near.maxRttHelp": "only sites whose measured round-trip time is at most this; sites not measured are left out",
     "near.site": "{site} {ms} ms", "near.unmeasured": "{site} not measured",
+    "near.col": "RTT", "near.ms": "{ms} ms", "near.colTitle": "the site's measured round-trip time (median of its agents)",
   },
   "zh-CN": {
     "near.region": "就近区域", "near.any": "任意区域", "near.regionHelp": "仅限该区域内的站点",
     "near.maxRtt": "最大往返时延（毫秒）", "near.maxRttPh": "例如 20",
     "near.maxRttHelp": "仅限实测往返时延不超过此值的站点；未测量的站点不参与",
     "near.site": "{site} {ms} 毫秒", "near.unmeasured": "{site} 未测量",
+    "near.col": "往返时延", "near.ms": "{ms} 毫秒", "near.colTitle": "站点的实测往返时延（其代理的中位数）",
   },
 });
+
+/** An offer's site RTT for a table cell ("—": not measured). */
+export function rttCell(o) {
+  if (o.rtt_ms === null || o.rtt_ms === undefined) return h("span", { class: "muted", title: t("near.colTitle") }, "—");
+  return h("span", { testid: `rtt-${o.site}`, title: t("near.colTitle") }, t("near.ms", { ms: num(o.rtt_ms, 1) }));
+}
 
 /** The two fields and how they shape an order body and the offers it may land on. */
 export function nearFields(offers) {

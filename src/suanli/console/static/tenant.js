@@ -5,7 +5,7 @@
 import { all, get, post } from "./api.js";
 import { fmtDateTime, register, t } from "./i18n.js";
 import { leaseJobs } from "./jobs.js";
-import { nearFields } from "./near.js";
+import { nearFields, rttCell } from "./near.js";
 import { badge, errorBox, field, h, holdsNow, kv, listView, markFields, money, num, optionsOf, table, text, when, yuan } from "./ui.js";
 
 export { billing, invoice, invoiceColumns, invoiceDownloads, invoiceLines, invoiceLink, invoiceTotals, periodPicker, vouchers } from "./billing.js";
@@ -178,6 +178,7 @@ export async function offers(ctx) {
         { key: "price_device_hour", label: t("tenant.col.deviceHour"), value: (o) => money(o.price_device_hour, 4), class: "num" },
         { key: "price_p_year", label: t("tenant.col.pYear"), value: (o) => money(o.price_p_year, 2), class: "num" },
         { key: "energy_cost_per_p_hour", label: t("tenant.col.energy"), value: (o) => money(o.energy_cost_per_p_hour, 4), class: "num" },
+        { key: "rtt_ms", label: t("near.col"), value: rttCell, class: "num" },
         { label: "", value: orderLink },
       ],
       rows, query: ctx.query, testid: "offers", rowTestid: (o) => `offer-${o.model}-${o.site}`, empty: t("tenant.offers.none"),
