@@ -11,6 +11,7 @@ import signal
 import socket
 import stat
 import time
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 
 from suanli.agent.loop import Agent, AgentConfig, AgentError, spec_of
 from suanli.agent.state import AgentState, StateDir
+from suanli.client.agent_link import AgentLink
 from suanli.domain.catalog import Vendor
 from suanli.drivers.base import WHOLE, DeviceAllocation, JobState, LeaseGrant
 from suanli.errors import ValidationError
@@ -165,3 +167,22 @@ def test_work_that_cannot_start_is_reported_failed_not_lost(tmp_path: Path) -> N
     again = Agent.from_config(AgentConfig(server="http://127.0.0.1:9", node="edge-1", state_dir=tmp_path / "state",
                                           backend="none", devices=2), sleep=lambda s: None)
     assert {j["job_id"] for j in again.pending_report()["jobs"]} == {"agj_00000000000c", "agj_00000000000d"}
+
+
+def test_connect_timeout_follows_the_heartbeat() -> None:
+    link = AgentLink("http://127.0.0.1:9")
+    link.pace(0.2)
+    assert (link.timeout.connect, link.timeout.read) == (1.0, 15.0)
+    link.pace(2.0)
+    assert link.timeout.connect == 4.0
+    link.pace(30.0)
+    assert link.timeout.connect == 5.0
+    link.close()
+
+
+def test_unreachable_server_is_retried_then_left_to_the_next_beat(tmp_path: Path) -> None:
+    delays: list[float] = []
+    agent = Agent.from_config(joined(tmp_path), sleep=delays.append)
+    agent.step()  # connection refused three times: two back-off pauses, then the beat ends quietly
+    assert len(delays) == 2 and 0 < delays[0] < delays[1] <= agent.state.heartbeat_s
+    assert agent.beats == 0 and agent.rtts == deque()

@@ -124,6 +124,7 @@ class Agent:
         self.state = state
         self.link = link
         self.link.credential = state.credential
+        self.link.pace(state.heartbeat_s)
         self.backend = backend
         self.driver = driver
         self.join_token = join_token
@@ -205,6 +206,7 @@ class Agent:
         for key in ("heartbeat_s", "fence_s"):
             if reply.get(key) is not None:
                 setattr(self.state, key, float(reply[key]))
+        self.link.pace(self.state.heartbeat_s)
 
     def telemetry(self) -> list[dict[str, Any]]:
         try:

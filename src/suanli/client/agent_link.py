@@ -44,6 +44,13 @@ class AgentLink:
             base_url=self.server, timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT_S, timeout)))
         self._monotonic = monotonic
         self.last_rtt_ms: float | None = None
+        self.timeout = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT_S, timeout))
+
+    def pace(self, heartbeat_s: float) -> None:
+        """Give up connecting after two heartbeats (1 to 5 s): behind a cut link the agent tries again
+        soon after the link is back instead of waiting out a long connect."""
+        read = self.timeout.read or READ_TIMEOUT_S
+        self.timeout = httpx.Timeout(read, connect=max(1.0, min(CONNECT_TIMEOUT_S, 2 * heartbeat_s)))
 
     def close(self) -> None:
         if self._own:
@@ -80,7 +87,10 @@ class AgentLink:
             headers["Authorization"] = f"Bearer {self.credential}"
         started = self._monotonic()
         try:
-            r = self._http.request(method, path, json=body, headers=headers)
+            if self._own:
+                r = self._http.request(method, path, json=body, headers=headers, timeout=self.timeout)
+            else:  # an injected client keeps its own timeouts
+                r = self._http.request(method, path, json=body, headers=headers)
         except httpx.TransportError as e:
             raise ServerUnreachableError(self.server, str(e) or type(e).__name__) from e
         self.last_rtt_ms = (self._monotonic() - started) * 1000
