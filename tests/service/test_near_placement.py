@@ -120,3 +120,24 @@ def test_the_order_route_takes_max_rtt_ms(demo: Platform, operator: Principal) -
         offers = c.get("/v1/offers", headers=h).json()
         by_site = {o["site"]: o["rtt_ms"] for o in offers}
         assert by_site["sz-edge-1"] == "4.25" and by_site["sh-east-1"] is None
+
+
+def test_a_lease_re_placed_after_a_failure_stays_near(demo: Platform, operator: Principal, tenant: Principal) -> None:
+    from suanli.service import fleet, health
+    agent(demo, "sz-4090-03", "3")  # measures sz-edge-1 at 3 ms; the far sites have room but no measurement
+    fleet.set_node_state(demo, operator, "sz-4090-03", "maintenance", "held out of this test")
+    res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 8, "max_rtt_ms": "10"})
+    assert res.order.lease_id is not None, res.order.reason
+    lease_id = res.order.lease_id
+    (node,) = {a.node for a in leases.get_lease(demo, tenant, lease_id)[0].allocations}
+    others = [n for n in ("sz-l20-01", "sz-l20-02", "sz-4090-01", "sz-4090-02") if n != node]
+    for n in others:
+        fleet.set_node_state(demo, operator, n, "maintenance", "held out of this test")
+    fleet.set_node_state(demo, operator, node, "down", "PSU failed")
+    report = health.check_health(demo)
+    assert report.interrupted == [lease_id] and report.replaced == []  # far sites are free, but not near
+    assert leases.get_lease(demo, tenant, lease_id)[0].state.value == "interrupted"
+    fleet.set_node_state(demo, operator, others[0], "available", "")
+    assert health.check_health(demo).replaced == [lease_id]
+    lease = leases.get_lease(demo, tenant, lease_id)[0]
+    assert {a.node for a in lease.allocations if a.end is None} == {others[0]}
