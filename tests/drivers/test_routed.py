@@ -111,9 +111,13 @@ def test_submit_without_a_node_goes_to_the_side_holding_the_lease(sides):
 def test_without_a_primary_only_agent_nodes_run_work(sides):
     clock, _, agents, _ = sides
     routed = RoutedDriver(None, agents, AGENT_NODES.__contains__)
-    with pytest.raises(EngineError, match="gpu-1 is not on an agent node"):
-        routed.provision(_grant(clock, "gpu-1"))
-    assert "lease1" not in agents.grants  # nothing half-done
+    own = routed.provision(_grant(clock, "gpu-1"))  # bookkeeping only, as with driver=none before agents
+    assert not own.created and own.notes == ("node gpu-1: no engine (driver=none), bookkeeping only",)
+    assert "lease1" not in agents.grants
+    both = routed.provision(_grant(clock, "gpu-1", "edge-1", lease_id="lease2"))
+    assert both.created and [a.node for a in agents.grants["lease2"].allocations] == ["edge-1"]
+    with pytest.raises(EngineError, match="lease lease1 is not on an agent node"):
+        routed.submit("lease1", JobSpec(command=("true",), node="gpu-1"))
     with pytest.raises(NotFoundError, match="driver=none"):
         routed.poll("fake-1")
     assert routed.usage(clock.now()) == []

@@ -263,3 +263,32 @@ def test_provisioning_the_same_lease_at_once_creates_it_once(demo: Platform, ope
             t.join(30)
     assert [r for r in results if not isinstance(r, bool)] == []
     assert results.count(True) == 5 and results.count(False) == 25
+
+
+def test_without_an_engine_of_its_own_agent_nodes_still_run_work(tmp_path, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    """driver=none: leases stay bookkeeping only on the other nodes, and run on agent nodes."""
+    from suanli.domain.demo import demo_fleet
+    from suanli.service import accounts, fleet
+    from suanli.settings import Settings
+    from suanli.testing.factories import make_tenant
+
+    p = Platform(Settings(data_dir=tmp_path / "none", database_url=None, driver="none"), clock=clock)
+    try:
+        op = accounts.authenticate(p, accounts.bootstrap_operator(p) or "")
+        fleet.import_fleet(p, op, demo_fleet())
+        who = make_tenant(p, op, "acme")
+        assert p.driver is None
+        a = {n: Agent(p, op, n) for n in NODES}
+        for x in a.values():
+            x.beat()
+        assert p.driver is not None and p.driver.name == "agent"
+        elsewhere = orders.create_order(p, who, {"form": "gpu", "quantity": 1, "models": ["H800"]}).order.lease_id
+        here = a800_lease(p, who, 2)
+        assert elsewhere and {x.outcome for x in engine.reconcile_leases(p)} == {"done"}
+        job = jobs.submit_job(p, who, here, ["true"])
+        node = leases.get_lease(p, who, here)[0].allocations[0].node
+        assert job.driver == "agent" and [j["job_id"] for j in a[node].work().jobs] == [job.driver_job_id]
+        with pytest.raises(EngineError, match="runs no engine of its own"):
+            jobs.submit_job(p, who, elsewhere, ["true"])
+    finally:
+        p.close()

@@ -5,7 +5,8 @@ A node whose devices are run by an agent (a row in ``agent_nodes``, see docs/age
 none). :class:`RoutedDriver` holds both and a callable ``is_agent_node(node)``:
 
 - ``provision`` splits the grant by node: the agent nodes' allocations go to the agent driver, the
-  rest to the primary; ``created`` is true when either side created something.
+  rest to the primary (without one, those nodes stay bookkeeping only, as with ``driver=none``);
+  ``created`` is true when either side created something.
 - ``release`` asks both (each is idempotent and ignores leases it does not know).
 - ``submit`` goes by ``spec.node``; without one, to the agent driver when it holds the lease
   (``holds(lease_id)``), else to the primary.
@@ -91,13 +92,15 @@ class RoutedDriver:
         remote = tuple(a for a in grant.allocations if self.is_agent_node(a.node))
         own = tuple(a for a in grant.allocations if not self.is_agent_node(a.node))
         results: list[ProvisionResult] = []
-        if own:
-            nodes = ", ".join(a.node for a in own)
-            driver = self._primary(f"node {nodes}", lease_id=grant.lease_id)
-            results.append(driver.provision(replace(grant, allocations=own)))
+        if own and self.primary is None:  # no engine of its own: those nodes stay bookkeeping only, as before
+            results.append(ProvisionResult(grant.lease_id, "", created=False, notes=(
+                f"node {', '.join(a.node for a in own)}: no engine (driver=none), bookkeeping only",)))
+        elif own:
+            assert self.primary is not None
+            results.append(self.primary.provision(replace(grant, allocations=own)))
         if remote:
             results.append(self.agents.provision(replace(grant, allocations=remote)))
-        return ProvisionResult(grant.lease_id, results[0].engine_ref, created=any(r.created for r in results),
+        return ProvisionResult(grant.lease_id, results[-1].engine_ref, created=any(r.created for r in results),
                                notes=tuple(n for r in results for n in r.notes))
 
     def release(self, lease_id: str) -> None:
