@@ -58,16 +58,19 @@ def require_netns() -> None:
     pytest.skip(f"SKIPPED LOUDLY: agent hosts in network namespaces unavailable: {why}")
 
 
-def until(what: str, fn: Callable[[], T | None], timeout: float = 30.0, every: float = 0.1) -> T:
-    """Poll ``fn`` until it returns something truthy; fail naming ``what`` after ``timeout`` seconds.
-    Waiting on real processes across real links: bounded, never a fixed sleep."""
+def until(what: str, fn: Callable[[], T | None], timeout: float = 30.0, every: float = 0.1,
+          what_else: Callable[[], object] | None = None) -> T:
+    """Poll ``fn`` until it returns something truthy; fail naming ``what`` (and ``what_else()``, the
+    state seen last) after ``timeout`` seconds. Waiting on real processes across real links: bounded,
+    never a fixed sleep."""
     deadline = time.monotonic() + timeout
     while True:
         value = fn()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+            seen = f"; last seen: {what_else()}" if what_else is not None else ""
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}{seen}")
         time.sleep(every)
 
 
