@@ -20,8 +20,8 @@ from suanli.cli.render import print_json, show, table, when
 from suanli.cli.tokens import lifetime
 from suanli.client.agents import AgentClient
 
-agent_app = typer.Typer(help="Node agents: join tokens, list with health, approve, revoke; run the agent on a node.",
-                        no_args_is_help=True)
+agent_app = typer.Typer(help="Node agents: join tokens, list with health, approve, revoke; run the agent on a node "
+                             "(joins, heartbeats, runs its leases' jobs).", no_args_is_help=True)
 token_app = typer.Typer(help="One-time join tokens for node agents.", no_args_is_help=True)
 agent_app.add_typer(token_app, name="token")
 agent_app.command("run")(run_command)

@@ -24,6 +24,7 @@ from suanli.api.schemas.agents import (
     JoinTokenCreatedResponse,
     JoinTokenCreateRequest,
 )
+from suanli.api.schemas.common import ErrorResponse
 from suanli.domain.agents import Telemetry
 from suanli.service import agents
 from suanli.service.platform import Platform
@@ -52,7 +53,16 @@ def _timing(p: Platform) -> dict[str, float]:
             "fence_s": c.agent_fence_s}
 
 
-@router.post("/v1/agents/join", response_model=JoinResponse, status_code=201)
+JOIN_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Unauthenticated (`unauthenticated`): an unknown, used or expired "
+                                                 "join token (audited)."},
+    403: {"model": ErrorResponse, "description": "Forbidden (`forbidden`): the join token is another node's "
+                                                 "(audited)."},
+}
+"""The join takes no account token, so the API's document would not list 401 and 403 for it by itself."""
+
+
+@router.post("/v1/agents/join", response_model=JoinResponse, status_code=201, responses=JOIN_REFUSALS)
 def join(body: JoinRequest, request: Request, p: PlatformDep) -> dict[str, Any]:
     """An agent joins with a one-time join token: its node credential is in this answer only. A used,
     expired or unknown token, another node's token, or devices that disagree with the fleet's node are
