@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from suanli.agent.clock import ServerClock
 from suanli.agent.state import AgentState, StateDir
 from suanli.client.agent_link import AgentLink, is_retryable
 from suanli.client.errors import ApiError, ClientError
@@ -142,6 +143,8 @@ class Agent:
         self.generation: int | None = None
         self.beats = 0
         self.server_state: str | None = None
+        self.deferred = False
+        """A job of the work list waits for its lease's start on this clock: fetch again next beat."""
 
     @classmethod
     def from_config(cls, cfg: AgentConfig, *, http: Any = None, clock: Clock | None = None,
@@ -155,6 +158,7 @@ class Agent:
         backend = select(cfg.backend, node=cfg.node, devices=cfg.devices)
         count = len(backend.devices())
         sandbox = Sandbox(cfg.sandbox, network=cfg.sandbox_network, ro_paths=cfg.sandbox_ro_paths)
+        clock = clock or ServerClock()
         driver = LocalDriver(sd.engine_dir, nodes={cfg.node: count}, clock=clock, sandbox=sandbox,
                              grace=timedelta(seconds=cfg.kill_grace_s))
         link = AgentLink(cfg.server, http=http, monotonic=monotonic)
@@ -203,6 +207,11 @@ class Agent:
         log.info("node %s joined %s (state %s)", self.node, self.link.server, self.server_state)
 
     def _timings(self, reply: dict[str, Any]) -> None:
+        if isinstance(self.clock, ServerClock) and isinstance(reply.get("server_time"), str):
+            try:
+                self.clock.observe(datetime.fromisoformat(reply["server_time"]), self.link.last_rtt_ms)
+            except ValueError:
+                log.warning("server_time %r is not an instant", reply["server_time"])
         for key in ("heartbeat_s", "fence_s"):
             if reply.get(key) is not None:
                 setattr(self.state, key, float(reply[key]))
@@ -228,7 +237,8 @@ class Agent:
             refetch = self.fenced
             with self._lock:
                 self.fenced = False
-            if refetch or reply.get("work") != self.generation or self.beats % FULL_FETCH_EVERY == 0:
+            if (refetch or self.deferred or reply.get("work") != self.generation
+                    or self.beats % FULL_FETCH_EVERY == 0):
                 work = self._call("work", lambda: self.link.work(self.node))
                 self.apply(work)
                 self.generation = work.get("generation")
@@ -263,6 +273,8 @@ class Agent:
                 except SuanliError as exc:
                     log.warning("lease %s: %s", lease_id, exc)
             known = {j.job_id: j for j in self.driver.jobs()}
+            self.deferred = False
+            now = self.clock.now()
             for job in work.get("jobs", []):
                 job_id = job["job_id"]
                 if job.get("cancel"):
@@ -272,6 +284,12 @@ class Agent:
                         self._made_up(job_id, JobState.CANCELLED, "cancelled before it started")
                     continue
                 if job_id in known or job_id in self.state.extra:
+                    continue
+                lease = want.get(job.get("lease_id", ""))
+                if lease is not None and lease.start > now:
+                    # the server let it start, so its lease has begun there: this clock is still behind
+                    # (by less than the offset's rounding): start it on a later beat, do not fail it
+                    self.deferred = True
                     continue
                 try:
                     self.driver.submit(job["lease_id"], spec_of(job["spec"], self.node), job_id=job_id)
