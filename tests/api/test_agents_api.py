@@ -64,10 +64,12 @@ def agent(c: TestClient, h: dict[str, str], node: str = NODE) -> dict[str, Any]:
     return out
 
 
-def refusals(c: TestClient, h: dict[str, str], node: str = NODE) -> list[str]:
+def refusals(c: TestClient, h: dict[str, str], node: str = NODE, *, actor: str | None = None) -> list[str]:
     r = c.get("/v1/audit", params={"object_type": "agent_refusals", "object_id": node}, headers=h)
     assert r.status_code == 200, r.text
-    return [e["changes"]["refused"][1] for e in r.json()["items"]]
+    items = r.json()["items"]
+    assert all(e["actor_role"] == "agent" and e["action"] == "create" for e in items)
+    return [e["changes"]["refused"][1] for e in items if actor is None or e["actor"] == actor]
 
 
 def account(c: TestClient, op: dict[str, str], name: str, role: str = "tenant", supplier: str | None = None
@@ -145,7 +147,7 @@ def test_an_agent_claiming_another_node_is_refused(http: tuple[TestClient, dict[
     assert r.status_code == 403, r.text
     assert r.json()["error"]["message"] == f"credential of node {NODE} cannot act for node {OTHER}"
     assert agent(c, op, OTHER) == before
-    assert any(f"cannot act for node {OTHER}" in x for x in refusals(c, op, OTHER))
+    assert any(f"cannot act for node {OTHER}" in x for x in refusals(c, op, OTHER, actor=f"agent:{NODE}"))
     # a join token of one node cannot join another
     token = make_token(c, op, NODE)
     r = c.post("/v1/agents/join", json=join_body(token, OTHER))

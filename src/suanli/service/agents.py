@@ -82,19 +82,22 @@ class AgentView:
     health_reason: str
 
 
-def record_refusal(p: Platform, node: str, reason: str, *, credential: str | None = None) -> None:
+def record_refusal(p: Platform, node: str, reason: str, *, credential: str | None = None, by: str | None = None
+                   ) -> None:
     """Write a refused agent call about ``node`` to the audit trail, in a transaction of its own (the
-    refused request's own transaction is not opened, or rolls back)."""
+    refused request's own transaction is not opened, or rolls back). The actor is ``agent:<by>``, the
+    node whose credential was used (default: the node named)."""
     base = audit_context.current_actor()
-    actor = replace(base, account_id="", name=f"agent:{node}"[:120], role="agent",
+    actor = replace(base, account_id="", name=f"agent:{by or node}"[:120], role="agent",
                     token_prefix=(credential or "")[:10])
     with audit_context.system(), p.tx() as s:  # a refused GET is recorded too: it is not the read's data
         store.record_refusal(s, actor, node, reason, p.clock.now())
 
 
-def refuse(p: Platform, error: SuanliError, node: str, *, credential: str | None = None) -> NoReturn:
+def refuse(p: Platform, error: SuanliError, node: str, *, credential: str | None = None, by: str | None = None
+           ) -> NoReturn:
     """Record ``error`` as a refused agent call about ``node`` (:func:`record_refusal`), then raise it."""
-    record_refusal(p, node, f"{error.status} {error.message}", credential=credential)
+    record_refusal(p, node, f"{error.status} {error.message}", credential=credential, by=by)
     raise error
 
 
@@ -118,7 +121,8 @@ def authenticate(p: Platform, bearer: str | None, node: str | None = None) -> Ag
         raise AuthenticationError("unknown node credential (revoked by a re-join, or never issued)")
     if node is not None and agent.node != node:
         refuse(p, PermissionDeniedError(f"credential of node {agent.node} cannot act for node {node}",
-                                        node=node, credential_node=agent.node), node, credential=credential)
+                                        node=node, credential_node=agent.node), node, credential=credential,
+               by=agent.node)
     if agent.state is AgentState.REVOKED:
         raise PermissionDeniedError(f"the agent of node {agent.node} was revoked; make a new join token and "
                                     "join again", node=agent.node)
