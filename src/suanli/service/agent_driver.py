@@ -49,6 +49,10 @@ from suanli.store import agents as agent_store
 NAME = "agent"
 
 
+class _Raced(Exception):
+    """Another transaction provisioned the lease between this one's look and its write."""
+
+
 def node_grant(grant: LeaseGrant, alloc: DeviceAllocation) -> LeaseGrant:
     """The grant as one agent node holds it: its own allocation only."""
     return LeaseGrant(lease_id=grant.lease_id, tenant=grant.tenant, start=grant.start, end=grant.end,
@@ -94,10 +98,12 @@ class AgentDriver:
             return bool(store.holds(s, lease_id))
 
     def provision(self, grant: LeaseGrant) -> ProvisionResult:
-        try:
-            return self._provision(grant)
-        except DatabaseError:  # provisioned at the same moment by another pass (same key): decide again
-            return self._provision(grant)
+        for _ in range(3):
+            try:
+                return self._provision(grant)
+            except (DatabaseError, _Raced):  # provisioned at the same moment by another pass: decide again
+                continue
+        return self._provision(grant)
 
     def _provision(self, grant: LeaseGrant) -> ProvisionResult:
         now = self.p.clock.now()
@@ -112,7 +118,8 @@ class AgentDriver:
                         "or another window", lease_id=grant.lease_id)
                 return ProvisionResult(grant.lease_id, grant.lease_id, created=False)
             for node, raw in sorted(wanted.items()):
-                store.put_lease(s, node, grant.lease_id, raw, now)
+                if not store.put_lease(s, node, grant.lease_id, raw, now):
+                    raise _Raced(grant.lease_id)  # rolls back what this attempt wrote
         return ProvisionResult(grant.lease_id, grant.lease_id, created=True)
 
     def release(self, lease_id: str) -> None:

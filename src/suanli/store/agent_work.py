@@ -125,14 +125,19 @@ def leases_of(s: Session, lease_id: str, *, for_update: bool = False) -> list[Ag
     return [_lease(r) for r in s.scalars(q)]
 
 
-def put_lease(s: Session, node: str, lease_id: str, grant: dict[str, Any], now: datetime) -> None:
-    """The lease on ``node`` with this grant, not released (a new row, or a released one taken again)."""
-    row = s.get(AgentLeaseRow, (node, lease_id))
+def put_lease(s: Session, node: str, lease_id: str, grant: dict[str, Any], now: datetime) -> bool:
+    """The lease on ``node`` with this grant, not released (a new row, or a released one taken again).
+    Returns ``False`` (and changes nothing) when a row not released is there: another transaction
+    provisioned it since the caller looked (the caller decides again)."""
+    row = s.get(AgentLeaseRow, (node, lease_id), with_for_update=True, populate_existing=True)
     if row is None:
         s.add(AgentLeaseRow(node=node, lease_id=lease_id, grant=grant, released=False, updated_at=now))
+    elif not row.released:
+        return False
     else:
         row.grant, row.released, row.updated_at = grant, False, now
     s.flush()
+    return True
 
 
 def release_lease(s: Session, lease_id: str, now: datetime) -> int:
