@@ -166,3 +166,23 @@ def test_a_report_the_server_refuses_for_one_job_does_not_hold_back_the_others(
     agent.step()  # the rest goes through
     assert jobs.get_job(demo, tenant, job.id).state == "completed"
     assert agent.pending_report() == {"jobs": [], "usage": [], "logs": []}
+
+
+def test_a_revoked_agent_fences_its_jobs(demo: Platform, tenant: Principal, operator: Principal,
+                                         site: tuple[TestClient, dict[str, Agent]]) -> None:
+    c, agents = site
+    lease_id, agent, _other = lease_on_an_agent(demo, tenant, agents)
+    agent.step()
+    job = jobs.submit_job(demo, tenant, lease_id, ["sleep", "60"], devices=1)
+    agent.step()
+    assert wait_for(lambda: agent.driver.poll(job.driver_job_id).state is JobState.RUNNING)
+    op = {"Authorization": f"Bearer {accounts.issue_token(demo, operator, operator.name)}"}
+    assert c.post(f"/v1/agents/{agent.node}/revoke", headers=op).status_code == 200
+    agent.step()  # 401: its credential is refused; not retried, nothing it can do
+    mono = agent._monotonic
+    assert isinstance(mono, Mono)
+    mono.t += agent.state.fence_s + 1
+    agent.step()
+    assert agent.check_fence()
+    st = agent.driver.poll(job.driver_job_id)
+    assert st.state is JobState.FAILED and (st.reason or "").startswith("fenced: ")

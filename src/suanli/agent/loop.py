@@ -288,7 +288,7 @@ class Agent:
                 lease = want.get(job.get("lease_id", ""))
                 if lease is not None and lease.start > now:
                     # the server let it start, so its lease has begun there: this clock is still behind
-                    # (by less than the offset's rounding): start it on a later beat, do not fail it
+                    # (by what the offset could not measure): start it on a later beat, do not fail it
                     self.deferred = True
                     continue
                 try:
@@ -388,6 +388,8 @@ class Agent:
                 raise
             except (SuanliError, OSError) as exc:
                 log.warning("node %s: %s", self.node, exc)
+            except Exception:  # e.g. an answer of an unexpected shape: this beat is lost, the agent is not
+                log.exception("node %s: beat failed", self.node)
             self._stop.wait(max(self.state.heartbeat_s - (self._monotonic() - started), 0.0))
 
 
