@@ -131,7 +131,8 @@ class AgentDriver:
         check_lease_id(lease_id)
         now = self.p.clock.now()
         with self.p.tx() as s:
-            held = [x for x in store.leases_of(s, lease_id) if not x.released]
+            # locked: a release at the same moment waits, then asks this job to stop too
+            held = [x for x in store.leases_of(s, lease_id, for_update=True) if not x.released]
             if not held:
                 raise engine_error("lease is not provisioned on any agent node (provision it first, or it "
                                    "was released)", engine=self.name, lease_id=lease_id)
