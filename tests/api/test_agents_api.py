@@ -179,6 +179,18 @@ def test_impossible_telemetry_is_refused_and_nothing_is_stored(http: tuple[TestC
     assert any(figure in x and allowed in x for x in refusals(c, op))
 
 
+def test_telemetry_of_a_device_the_node_does_not_have_is_refused(http: tuple[TestClient, dict[str, str]]) -> None:
+    c, op = http
+    cred = join(c, op, approve=True)
+    before = agent(c, op)
+    r = beat(c, cred, devices=[{"index": 8, "utilisation_pct": 5}])
+    assert r.status_code == 422 and "index 8 is not a device of node nx-910b-03; allowed: 0 to 7" in r.text, r.text
+    r = beat(c, cred, devices=[{"index": 1}, {"index": 1}])
+    assert r.status_code == 422 and "repeated" in r.text, r.text
+    assert agent(c, op) == before
+    assert len(refusals(c, op)) == 2
+
+
 def test_devices_that_disagree_with_the_fleet_are_refused(http: tuple[TestClient, dict[str, str]]) -> None:
     c, op = http
     token = make_token(c, op)

@@ -224,6 +224,13 @@ def heartbeat(p: Platform, agent: AgentNode, *, boot_id: str, rtt_ms: Decimal | 
     try:
         for t in devices:
             check_telemetry(t)
+        indices = [t.index for t in devices]
+        if len(set(indices)) != len(indices):
+            raise ValidationError(f"devices: an index is repeated in {indices}; one sample per device", field="devices")
+        beyond = sorted(i for i in indices if i >= agent.device_count)
+        if beyond:
+            raise ValidationError(f"devices: index {beyond[0]} is not a device of node {agent.node}; allowed: 0 to "
+                                  f"{agent.device_count - 1}", field="devices", node=agent.node)
         if rtt_ms is not None and not (rtt_ms.is_finite() and Decimal(0) <= rtt_ms <= Decimal(600_000)):
             raise ValidationError(f"rtt_ms {rtt_ms} is impossible; allowed: 0 to 600000 ms or null", field="rtt_ms")
         with p.tx() as s:
