@@ -299,6 +299,9 @@ def test_three_agent_hosts_partition_kill_restart(lab: Lab) -> None:
         assert a["address"] == f"10.214.{k_of(n)}.2", a  # the server saw each agent from its own host's address
         assert a["backend"] == "none" and len(a["devices"]) == DEVICES
         assert a["rtt_ms"] is None or Decimal(str(a["rtt_ms"])) < 1000
+    rtts = until("an RTT measured by every agent", lambda: all(lab.agent(n)["rtt_ms"] is not None for n in NODES)
+                 and [float(lab.agent(n)["rtt_ms"]) for n in NODES], 30)
+    figures["rtt_ms_max"] = max(rtts)
     until("/metrics: every agent up", lambda: lab.metrics_up() == {n: 1.0 for n in NODES}, 30)
     joined_h3 = lab.agent("edge-h3")["joined_at"]
 
@@ -427,6 +430,13 @@ def test_three_agent_hosts_partition_kill_restart(lab: Lab) -> None:
         jobs = lab.get(tenant, "/v1/jobs", lease_id=lid)
         items = jobs["items"] if isinstance(jobs, dict) else jobs
         assert usage["jobs"] == len(items), (usage, items)
+        # each job's usage counted once (the agents re-sent unacknowledged reports after the heal and the restart)
+        per_job = sum((Decimal(str(j["device_seconds"] or 0)) for j in items), Decimal(0))
+        assert Decimal(str(usage["used_device_seconds"])) == per_job, (usage, [(j["id"], j["device_seconds"]) for j in items])
+        for j in items:  # and no job used more than its devices for its own time
+            if j["device_seconds"] is not None and j["started_at"] and j["finished_at"]:
+                wall = (datetime.fromisoformat(j["finished_at"]) - datetime.fromisoformat(j["started_at"])).total_seconds()
+                assert Decimal(str(j["device_seconds"])) <= Decimal(str(wall + 2)) * j["devices"], j
     print("figures:", {k: round(v, 2) for k, v in figures.items()})  # pytest -s shows them (docs/agents.md)
 
 
