@@ -10,6 +10,7 @@ next to the field, naming the sites; within it, it lands on the near site."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -114,6 +115,14 @@ def test_supplier_sees_its_own_agents_and_a_tenant_orders_near(server: Any, sign
     expect(page.get_by_test_id("agent-nx-910b-01")).to_have_count(0)  # xibu-compute's node
     expect(page.get_by_test_id(f"approve-{NODE}")).to_have_count(0)
     expect(page.get_by_test_id(f"revoke-{NODE}")).to_have_count(0)
+    # a join token for one of its own nodes (only those offered; pre-approval is the operator's)
+    form = page.get_by_test_id("agent-token-create")
+    expect(form.get_by_label("Node").locator("option[value='nx-910b-01']")).to_have_count(0)
+    expect(form.get_by_test_id("agent-token-approve")).to_have_count(0)
+    form.get_by_label("Node").select_option("sz-l20-02")
+    form.get_by_role("button", name="Create join token").click()
+    expect(page.get_by_test_id("agent-run-command")).to_have_value(
+        re.compile(r"--node sz-l20-02 --join-token slj_\S+ --state-dir /var/lib/suanli-agent$"))
     page.get_by_role("button", name="Sign out").click()
 
     beat(server, credential, rtt="3.5")  # heard from just now: its site is measured
