@@ -146,6 +146,9 @@ class NetnsLab:
     workdir: Path
     hosts: list[Host] = field(default_factory=list)
     processes: list[HostProcess] = field(default_factory=list)
+    left_behind: tuple[list[str], list[str]] | None = None
+    """Namespaces and links of ours still there after down(), seen while the lock was held (another
+    run's lab may come up right after)."""
     _lock: IO[str] | None = None
 
     def host(self, k: int) -> Host:
@@ -228,6 +231,7 @@ class NetnsLab:
                 except (OSError, subprocess.SubprocessError):
                     hp.kill9()
             self._remove_all()
+            self.left_behind = (our_namespaces(), our_links())
         finally:
             if self._lock is not None:
                 fcntl.flock(self._lock, fcntl.LOCK_UN)

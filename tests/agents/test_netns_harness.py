@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from netns_hosts import SERVER_ADDR, free_port, netns_lab, our_links, our_namespaces, require_netns, until
+from netns_hosts import SERVER_ADDR, free_port, netns_lab, our_namespaces, require_netns, until
 
 
 class _Who(BaseHTTPRequestHandler):
@@ -69,7 +69,7 @@ def test_hosts_reach_the_server_by_their_own_address_and_a_partition_cuts_only_o
             p.kill9()
             assert not p.alive() and p.proc.returncode == -9
             lab.start(3, "left-running", [sys.executable, "-c", "import time; time.sleep(600)"])
-    assert our_namespaces() == [] and our_links() == []
+    assert lab.left_behind == ([], [])
     assert all(not hp.alive() for hp in lab.processes)  # teardown stopped what was left running
 
 
@@ -79,5 +79,5 @@ def test_everything_is_removed_when_the_test_inside_fails(tmp_path: Path) -> Non
         lab.start(2, "left-running", [sys.executable, "-c", "import time; time.sleep(600)"])
         lab.partition(1)
         raise RuntimeError("a failure inside the lab")
-    assert our_namespaces() == [] and our_links() == []
+    assert lab.left_behind == ([], [])
     assert not lab.processes[0].alive()
