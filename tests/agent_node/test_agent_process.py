@@ -30,6 +30,7 @@ from suanli.api.app import create_app
 from suanli.domain.accounts import Principal
 from suanli.domain.demo import demo_fleet
 from suanli.drivers.base import JobState
+from suanli.drivers.local import _group_alive as group_alive
 from suanli.service import accounts, agents, fleet, jobs, leases, orders
 from suanli.service.platform import Platform
 from suanli.settings import Settings
@@ -78,11 +79,11 @@ class Server:
 
 @pytest.fixture
 def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Platform, Server, Principal, Principal]]:
-    """The server; ``@pytest.mark.parametrize("world", [down_s], indirect=True)`` sets agent_down_s
-    (fence_s = down_s - 0.8) for a test that must not see the node go down meanwhile."""
-    down = float(getattr(request, "param", 2.0))
+    """The server; ``@pytest.mark.parametrize("world", [(down_s, fence_s)], indirect=True)`` sets them for a
+    test that must not see the node go down meanwhile (default 2 s and 1.2 s)."""
+    down, fence = getattr(request, "param", (2.0, 1.2))
     settings = Settings(data_dir=tmp_path / "data", agent_heartbeat_s=0.2, agent_suspect_s=0.6, agent_down_s=down,
-                        agent_fence_s=down - 0.8, agent_kill_grace_s=0.5)
+                        agent_fence_s=fence, agent_kill_grace_s=0.5)
     p = Platform(settings)
     token = accounts.bootstrap_operator(p)
     assert token is not None
@@ -120,6 +121,9 @@ def job_state(p: Platform, tenant: Principal, job_id: str) -> str:
     return jobs.get_job(p, tenant, job_id).state
 
 
+# fence_s 1.2 s, but the node goes down only after 30 s: the server does not decide the job's end itself
+# (node_fail) before the agent's fenced report arrives, however slow the restart on a busy machine
+@pytest.mark.parametrize("world", [(30.0, 1.2)], indirect=True)
 def test_cut_off_agent_fences_its_job_and_reports_it_when_the_server_is_back(
         world: tuple[Platform, Server, Principal, Principal], tmp_path: Path) -> None:
     p, server, operator, tenant = world
@@ -154,7 +158,7 @@ def test_cut_off_agent_fences_its_job_and_reports_it_when_the_server_is_back(
         runner.join(WAIT)
 
 
-@pytest.mark.parametrize("world", [30.0], indirect=True)  # the restart is quicker than the grace: no re-placing
+@pytest.mark.parametrize("world", [(30.0, 29.2)], indirect=True)  # the restart is quicker than the grace
 def test_killed_agent_restarts_with_its_credential_reattaches_and_loses_no_report(
         world: tuple[Platform, Server, Principal, Principal], tmp_path: Path) -> None:
     p, server, operator, tenant = world
@@ -198,3 +202,46 @@ def test_killed_agent_restarts_with_its_credential_reattaches_and_loses_no_repor
                     proc.wait(WAIT)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def test_a_killed_agents_job_is_fenced_by_its_keeper(world: tuple[Platform, Server, Principal, Principal],
+                                                     tmp_path: Path) -> None:
+    """SIGKILL leaves the agent no chance to fence; its keeper (own session) stops the job past fence_s,
+    before the server marks the node down (down_s 2 s) and re-places the lease."""
+    p, server, operator, tenant = world
+    token = agents.create_join_token(p, operator, NODE, approve=True).token
+    state_dir = tmp_path / "agent"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
+    agent = subprocess.Popen([SUANLI, "--server", server.url, "agent", "run", "--node", NODE, "--state-dir",
+                              str(state_dir), "--backend", "none", "--devices", "8", "--kill-grace", "0.5",
+                              "--join-token", token], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: (state_dir / "fence.json").exists(), what="agent started")
+        p.agent_nodes_changed()
+        wait_for(lambda: node_available(p, operator), what="node restored")
+        lease_id = lease_on(p, tenant)
+        job = jobs.submit_job(p, tenant, lease_id, ["sleep", "60"], devices=1)
+        wait_for(lambda: job_state(p, tenant, job.id) == "running", what="job running")
+        acct = (state_dir / "engine" / "accounting.jsonl").read_text().splitlines()
+        pgid = next(json.loads(x)["pgid"] for x in acct if job.driver_job_id in x)
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(WAIT)
+        killed = time.monotonic()
+        # stopped = no live process left in its group (a zombie waits for whoever adopted it to reap it)
+        wait_for(lambda: not group_alive(pgid), timeout=1.2 + 0.5 + 3.0, what="job stopped by the keeper")
+        last_ok = json.loads((state_dir / "fence.json").read_text())["last_ok"]
+        print(f"figure: a SIGKILLed agent's job stopped {time.monotonic() - killed:.2f} s after the kill, "
+              f"{time.monotonic() - last_ok:.2f} s after its last successful call (fence_s 1.2, kill grace 0.5, "
+              "down_s 2)")
+
+        def ends() -> list[dict[str, object]]:
+            return [json.loads(x) for x in (state_dir / "engine" / "accounting.jsonl").read_text().splitlines()
+                    if '"end"' in x and job.driver_job_id in x]
+
+        wait_for(ends, what="the keeper's end record")
+        (end,) = ends()
+        assert end["state"] == "failed" and str(end["reason"]).startswith("fenced: cut off"), end
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait(WAIT)

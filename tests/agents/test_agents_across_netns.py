@@ -406,8 +406,8 @@ def test_three_agent_hosts_partition_kill_restart(lab: Lab) -> None:
     # 7. restart h3's agent from its state directory: no new join token
     lab.start_agent(3, None)
     until("edge-h3 up after the restart", lambda: lab.agent("edge-h3")["health"] == "up", 60)
-    # the job its killed agent left behind stops: its lease is elsewhere now (see the xfail test below
-    # for the time in between)
+    # the job its killed agent left behind is stopped (by the agent's fence keeper past fence_s; see the
+    # test below for the time in between)
     until("h3's orphaned job stopped by the restarted agent", lambda: not marked_pids(markers[3]), 30)
     assert lab.agent("edge-h3")["joined_at"] == joined_h3
     until("edge-h3 restored", lambda: lab.node_state("edge-h3") == "available", 60)
@@ -440,10 +440,9 @@ def test_three_agent_hosts_partition_kill_restart(lab: Lab) -> None:
     print("figures:", {k: round(v, 2) for k, v in figures.items()})  # pytest -s shows them (docs/agents.md)
 
 
-@pytest.mark.parametrize("db_url", [None], ids=["sqlite"])  # a gap of the agent, not of the database
-@pytest.mark.xfail(strict=True, reason="AGENT: the jobs of an agent killed with SIGKILL keep running (the embedded "
-                   "LocalDriver detaches them so that a restart re-attaches), while the server marks the node down "
-                   "and re-places the lease: two places until the agent is restarted (then it stops them)")
+# the agent's fence keeper (suanli.agent.keeper, its own session) stops the jobs of an agent killed with
+# SIGKILL past fence_s, before the node is down and its lease re-placed (it was a strict xfail before it)
+@pytest.mark.parametrize("db_url", [None], ids=["sqlite"])  # a matter of the agent, not of the database
 def test_a_killed_agents_job_does_not_outlive_the_grace(lab: Lab) -> None:
     op = lab.operator
     out = lab.cli(op, "agent", "token", "create", "edge-h1", "--ttl", "1h", "--approve")

@@ -24,7 +24,10 @@ server for N s" and releases every lease locally once the last successful call i
 from __future__ import annotations
 
 import logging
+import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from suanli.agent.clock import ServerClock
+from suanli.agent.keeper import write_fence
 from suanli.agent.state import AgentState, StateDir
 from suanli.client.agent_link import AgentLink, is_retryable
 from suanli.client.errors import ApiError, ClientError
@@ -177,9 +181,18 @@ class Agent:
                                  retry_if=is_retryable)
         with self._lock:
             self.last_ok = self._monotonic()
+        self.beacon()
         if self.link.last_rtt_ms is not None:
             self.rtts.append(self.link.last_rtt_ms)
         return result
+
+    def beacon(self) -> None:
+        """Tell the fence keeper (:mod:`suanli.agent.keeper`) this agent's pid and last successful call."""
+        try:
+            write_fence(self.dir.root, pid=os.getpid(), last_ok=self.last_ok, fence_s=self.state.fence_s,
+                        kill_grace_s=self.driver.grace.total_seconds())
+        except OSError as exc:
+            log.warning("cannot write the fence keeper's file: %s", exc)
 
     def rtt_ms(self) -> str | None:
         """Median of the last 5 measured round trips, in ms (one decimal), or ``None`` before any."""
@@ -393,9 +406,18 @@ class Agent:
             self._stop.wait(max(self.state.heartbeat_s - (self._monotonic() - started), 0.0))
 
 
+def start_keeper(cfg: AgentConfig) -> subprocess.Popen[bytes]:
+    """The fence keeper of this agent, in its own session: it outlives a killed agent (see its module)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "suanli.agent.keeper", str(cfg.state_dir), str(os.getpid()), cfg.sandbox,
+         cfg.sandbox_network], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+
+
 def run(cfg: AgentConfig) -> None:
-    """Run the agent of ``cfg`` until interrupted (``suanli agent run``)."""
+    """Run the agent of ``cfg`` until interrupted (``suanli agent run``), with its fence keeper."""
     agent = Agent.from_config(cfg)
+    agent.beacon()
+    start_keeper(cfg)
     try:
         agent.run()
     except KeyboardInterrupt:
