@@ -210,8 +210,9 @@ def touch(s: Session, node: str, at: datetime, rtt_ms: Decimal | None, boot_id: 
 
 def upsert_telemetry(s: Session, node: str, samples: Iterable[Telemetry], at: datetime) -> None:
     """The latest sample of each device of ``node`` (``at``: server time, used when a sample has none)."""
+    have = {r.device_index: r for r in s.scalars(select(AgentTelemetryRow).where(AgentTelemetryRow.node == node))}
     for t in samples:
-        row = s.get(AgentTelemetryRow, (node, t.index))
+        row = have.get(t.index)
         if row is None:
             row = AgentTelemetryRow(node=node, device_index=t.index, at=t.at or at)
             s.add(row)
