@@ -29,14 +29,14 @@ def test_0027_up_down_up(migrated: tuple[Engine, Callable[[str, bool], None]]) -
         c.execute(text("INSERT INTO nodes (name, site, supplier, cpu_cores, memory_gib, nic_gbps, disk_gb, fabric, "
                        "model, device_count, state, state_reason) VALUES ('n1', 's1', 'sup', 8, 64, 100, 0, 'f', "
                        "'L20', 2, 'available', '')"))
-        c.execute(text(f"INSERT INTO agent_join_tokens (id, token_hash, prefix, node, created_by, created_at, expires_at) "
-                       f"VALUES ('j1', 'h1', 'slj_ab', 'n1', 'op', {AT}, {AT})"))
+        c.execute(text(f"INSERT INTO agent_join_tokens (id, token_hash, prefix, node, created_by, created_at, expires_at, approve) "
+                       f"VALUES ('j1', 'h1', 'slj_ab', 'n1', 'op', {AT}, {AT}, false)"))
         c.execute(text(f"INSERT INTO agent_usage (job_id, lease_id, node, device_indices, devices, start, \"end\", "
                        f"state, device_seconds, reported_at) VALUES ('a1', 'l1', 'n1', '[]', 1, {AT}, {AT}, "
                        f"'completed', '1', {AT})"))
     refused = [
-        f"INSERT INTO agent_join_tokens (id, token_hash, prefix, node, created_by, created_at, expires_at) "
-        f"VALUES ('j2', 'h1', 'slj_cd', 'n1', 'op', {AT}, {AT})",
+        f"INSERT INTO agent_join_tokens (id, token_hash, prefix, node, created_by, created_at, expires_at, approve) "
+        f"VALUES ('j2', 'h1', 'slj_cd', 'n1', 'op', {AT}, {AT}, false)",
         f"INSERT INTO agent_nodes (node, state, credential_prefix, agent_id, boot_id, version, backend, devices, "
         f"address, approved_by, updated_at) VALUES ('n1', 'lost', '', '', '', '', '', '[]', '', '', {AT})",
         f"INSERT INTO agent_usage (job_id, lease_id, node, device_indices, devices, start, \"end\", state, "

@@ -198,7 +198,7 @@ def join(p: Platform, *, token: str, node: str, agent_id: str, boot_id: str, ver
             _check_devices(node, device_count, devices)
             if not store.use_join_token(s, row.id, now):
                 raise AuthenticationError(f"join token {row.prefix}… already used; make a new one", node=node)
-            state = AgentState.APPROVED if store.join_token_preapproves(row.id) else AgentState.PENDING
+            state = AgentState.APPROVED if row.approve else AgentState.PENDING
             store.join(s, node, credential=credential, state=state, agent_id=agent_id, boot_id=boot_id,
                        version=version, backend=backend, devices=[dict(d) for d in devices], address=address,
                        now=now, approved_by=row.created_by if state is AgentState.APPROVED else "")

@@ -36,6 +36,8 @@ class AgentJoinTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approve: Mapped[bool] = mapped_column(Boolean, default=False)
+    """An agent joining with this token is approved at once (the operator's choice at creation)."""
 
 
 class AgentNodeRow(Base):

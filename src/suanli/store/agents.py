@@ -37,8 +37,6 @@ from suanli.store.tables import NodeRow, SiteRow
 
 REFUSAL_OBJECT = "agent_refusals"
 """``object_type`` of the audit rows that record a refused agent call (``object_id``: the node)."""
-PREAPPROVED = "-approve"
-"""Suffix of the id of a join token made with ``approve: true`` (the table has no column for it)."""
 
 
 def hash_secret(secret: str) -> str:
@@ -133,22 +131,19 @@ def ensure_agent(s: Session, node: str, now: datetime) -> None:
 def create_join_token(s: Session, node: str, created_by: str, now: datetime, expires_at: datetime,
                       approve: bool) -> tuple[str, str]:
     """A new join token for ``node``: ``(id, secret)``; the secret is returned here only. ``approve``:
-    an agent joining with it is approved at once (its id then ends with :data:`PREAPPROVED`)."""
+    an agent joining with it is approved at once."""
     ensure_agent(s, node, now)
     secret = new_join_token()
-    token_id = "ajt_" + secrets.token_hex(8) + (PREAPPROVED if approve else "")
+    token_id = "ajt_" + secrets.token_hex(8)
     s.add(AgentJoinTokenRow(id=token_id, token_hash=hash_secret(secret), prefix=secret[:10], node=node,
-                            created_by=created_by, created_at=now, expires_at=expires_at, used_at=None))
+                            created_by=created_by, created_at=now, expires_at=expires_at, used_at=None,
+                            approve=approve))
     s.flush()
     return token_id, secret
 
 
 def join_token(s: Session, secret: str) -> AgentJoinTokenRow | None:
     return s.scalars(select(AgentJoinTokenRow).where(AgentJoinTokenRow.token_hash == hash_secret(secret))).first()
-
-
-def join_token_preapproves(token_id: str) -> bool:
-    return token_id.endswith(PREAPPROVED)
 
 
 def use_join_token(s: Session, token_id: str, now: datetime) -> bool:

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("used_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("approve", sa.Boolean(), nullable=False),
         sa.UniqueConstraint("token_hash"),
     )
     op.create_index("ix_agent_join_tokens_node", "agent_join_tokens", ["node"])
