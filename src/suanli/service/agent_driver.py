@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from suanli.domain.agents import AgentHealth, AgentNode, health_of
 from suanli.drivers.base import (
@@ -42,9 +43,12 @@ from suanli.drivers.base import (
 )
 from suanli.drivers.routed import AGENT_JOB_PREFIX
 from suanli.errors import ConflictError, NotFoundError
-from suanli.service.platform import DatabaseError, Platform
 from suanli.store import agent_work as store
 from suanli.store import agents as agent_store
+from suanli.store.db import DatabaseError
+
+if TYPE_CHECKING:  # the platform builds this driver: it imports this module
+    from suanli.service.platform import Platform
 
 NAME = "agent"
 

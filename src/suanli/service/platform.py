@@ -24,6 +24,7 @@ from suanli.drivers.routed import RoutedDriver
 from suanli.drivers.sandbox import Sandbox
 from suanli.errors import BusyError, ValidationError
 from suanli.service import audit_context, fencing
+from suanli.service.agent_driver import AgentDriver
 from suanli.settings import Settings
 from suanli.store import agents as agent_store
 from suanli.store import audit_recorder
@@ -99,8 +100,6 @@ class Platform:
         if not nodes:
             return self._driver
         if self._routed is None or self._routed[0] is not self._driver or self._routed[1] != nodes:
-            from suanli.service.agent_driver import AgentDriver  # it builds on this module
-
             routed = RoutedDriver(self._driver, AgentDriver(self), nodes.__contains__)
             self._routed = (self._driver, nodes, routed)
         return self._routed[2]
