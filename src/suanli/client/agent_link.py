@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from suanli.client.errors import ApiError, ServerUnreachableError, api_error
+from suanli.client.errors import ApiError, ServerUnreachableError, api_error, error_of
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 15.0
@@ -95,7 +95,7 @@ class AgentLink:
             raise ServerUnreachableError(self.server, str(e) or type(e).__name__) from e
         self.last_rtt_ms = (self._monotonic() - started) * 1000
         if r.status_code >= 400:
-            raise self._error(r)
+            raise error_of(r)
         try:
             data = r.json() if r.content else {}
         except ValueError as e:
@@ -104,16 +104,3 @@ class AgentLink:
             raise api_error(r.status_code, "bad_answer", f"{method} {path}: the answer is not a JSON object")
         return data
 
-    @staticmethod
-    def _error(r: httpx.Response) -> ApiError:
-        try:
-            body = r.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            e = body["error"]
-            return api_error(r.status_code, str(e.get("code", "error")), str(e.get("message", "")),
-                             e.get("details") if isinstance(e.get("details"), dict) else {})
-        detail = body.get("detail") if isinstance(body, dict) else None
-        text = str(detail) if detail else (r.text.strip()[:500] or r.reason_phrase)
-        return api_error(r.status_code, f"http_{r.status_code}", f"HTTP {r.status_code} from {r.request.url}: {text}")

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from suanli import errors
 
 
@@ -89,3 +91,19 @@ BY_CODE: dict[str, type[ApiError]] = {
 def api_error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> ApiError:
     """The :class:`ApiError` subclass for ``code`` (plain ``ApiError`` when the code is unknown)."""
     return BY_CODE.get(code, ApiError)(status, code, message, details)
+
+
+def error_of(r: httpx.Response) -> ApiError:
+    """The :class:`ApiError` of a 4xx/5xx answer: the server's ``{"error": {code, message, details}}``,
+    else (a proxy's page, FastAPI's ``detail``) ``http_<status>`` with what the answer said."""
+    try:
+        body = r.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        e = body["error"]
+        return api_error(r.status_code, str(e.get("code", "error")), str(e.get("message", "")),
+                         e.get("details") if isinstance(e.get("details"), dict) else {})
+    detail = body.get("detail") if isinstance(body, dict) else None
+    text = str(detail) if detail else (r.text.strip()[:500] or r.reason_phrase)
+    return api_error(r.status_code, f"http_{r.status_code}", f"HTTP {r.status_code} from {r.request.url}: {text}")

@@ -77,7 +77,7 @@ from suanli.api.schemas.prices import (
     PriceResponse,
     PriceSetRequest,
 )
-from suanli.client.errors import ServerUnreachableError, api_error
+from suanli.client.errors import ServerUnreachableError, error_of
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0
@@ -139,26 +139,12 @@ class SuanliClient:
         except httpx.TransportError as e:
             raise ServerUnreachableError(self.server, str(e) or type(e).__name__) from e
         if r.status_code >= 400:
-            raise self._error(r)
+            raise error_of(r)
         if not decode:
             return r.text
         if not r.content:
             return None
         return r.json()
-
-    @staticmethod
-    def _error(r: httpx.Response) -> Exception:
-        try:
-            body = r.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            e = body["error"]
-            return api_error(r.status_code, str(e.get("code", "error")), str(e.get("message", "")),
-                             e.get("details") if isinstance(e.get("details"), dict) else {})
-        detail = body.get("detail") if isinstance(body, dict) else None
-        text = str(detail) if detail else (r.text.strip()[:500] or r.reason_phrase)
-        return api_error(r.status_code, f"http_{r.status_code}", f"HTTP {r.status_code} from {r.request.url}: {text}")
 
     def _get(self, path: str, schema: type[M], /, **params: Any) -> M:
         return schema.model_validate(self.request("GET", path, params=params))

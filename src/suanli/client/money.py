@@ -37,6 +37,7 @@ from suanli.api.schemas.money import (
     WalletResponse,
 )
 from suanli.api.schemas.tenant_money import LeaseCostsResponse
+from suanli.client.errors import error_of
 from suanli.client.http import Amount, Endpoints, amount_text
 from suanli.client.vouchers import VoucherClient
 
@@ -185,7 +186,7 @@ class MoneyClient(Endpoints):
         r = self.api._http.get(f"/v1/billing/invoices/{invoice_id}", params={"format": fmt, "lang": lang},
                                headers={"Authorization": f"Bearer {self.api.token}"} if self.api.token else None)
         if r.status_code >= 400:
-            raise self.api._error(r)
+            raise error_of(r)
         return r.text
 
     def export_month(self, period: str, fmt: str, *, tenant: str | None = None, lang: str = "en") -> str:
@@ -195,7 +196,7 @@ class MoneyClient(Endpoints):
         r = self.api._http.get(f"/v1/invoices/{period}", params=params,
                                headers={"Authorization": f"Bearer {self.api.token}"} if self.api.token else None)
         if r.status_code >= 400:
-            raise self.api._error(r)
+            raise error_of(r)
         return r.text
 
     def pay_invoice(self, invoice_id: str) -> BilledInvoiceResponse:
