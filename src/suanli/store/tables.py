@@ -15,7 +15,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from suanli.store.types import DecimalText, UTCDateTime
@@ -56,14 +67,18 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     label: Mapped[str] = mapped_column(String(80), default="", server_default="")
     scope: Mapped[str] = mapped_column(String(16), default="full", server_default="full")
-    """full | read | lease (``domain.tokens.TokenScope``)."""
+    """full | read | lease | inference (``domain.tokens.TokenScope``)."""
     lease_id: Mapped[str | None] = mapped_column(ForeignKey("leases.id"), nullable=True)
     """The one lease of a ``lease`` token (set exactly when scope is lease)."""
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """Written at most once a minute per token (``domain.tokens.needs_touch``)."""
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """An inference key's own requests per minute (``None``: only the global per-token limit)."""
+    token_quota: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """An inference key's tokens per UTC month (``None``: no quota; use: ``inference_key_usage``)."""
     __table_args__ = (
-        CheckConstraint("scope in ('full','read','lease')", name="ck_api_tokens_scope"),
+        CheckConstraint("scope in ('full','read','lease','inference')", name="ck_api_tokens_scope"),
         CheckConstraint("(scope = 'lease') = (lease_id IS NOT NULL)", name="ck_api_tokens_lease"),
     )
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from suanli.store import agent_tables, capacity_series, engine_tables, leadership, legal, money_tables, whatif
+from suanli.store import (
+    agent_tables,
+    capacity_series,
+    engine_tables,
+    inference_tables,
+    leadership,
+    legal,
+    money_tables,
+    whatif,
+)
 from suanli.store.tables import Base
 
-TABLE_MODULES = (engine_tables, money_tables, leadership, capacity_series, legal, whatif, agent_tables)
+TABLE_MODULES = (engine_tables, money_tables, leadership, capacity_series, legal, whatif, agent_tables, inference_tables)
 """Importing these registers their tables on ``Base.metadata`` (what autogenerate compares)."""
 
 config = context.config
