@@ -75,6 +75,9 @@ class Feature(StrEnum):
     """``node_health()`` reports down/drained nodes with a reason."""
     RESOURCE_LIMITS = "resource_limits"
     """Jobs are held to their CPU/memory/time requests by the engine."""
+    SERVE = "serve"
+    """A job can serve a model back to this server: a Unix socket in its work dir that the server's
+    process reaches (model replicas, ``JobSpec.runtime``; docs/inference.md)."""
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,9 @@ class JobSpec:
     time_limit: timedelta | None = None
     """``None`` = until the lease ends."""
     name: str | None = None
+    runtime: bool = False
+    """A platform model runtime (set only by ``service.replicas``, never from the jobs API): the sandbox
+    also shows it the interpreter and the installed packages, read-only."""
 
     def __post_init__(self) -> None:
         if isinstance(self.command, str) or not self.command:

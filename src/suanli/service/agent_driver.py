@@ -94,7 +94,9 @@ class AgentDriver:
                                  Feature.DEVICE_PINNING, Feature.FUTURE_START, Feature.OPEN_ENDED,
                                  Feature.MULTI_NODE, Feature.USAGE_ACCOUNTING, Feature.NODE_HEALTH}),
             missing={Feature.RESOURCE_LIMITS: "per node: see GET /v1/agents (an agent's sandbox holds jobs to "
-                     "their CPU and memory where its node has cgroups; a fractional device is not isolated)"},
+                     "their CPU and memory where its node has cgroups; a fractional device is not isolated)",
+                     Feature.SERVE: "an agent's jobs run on another host: the server cannot reach a model "
+                     "replica's Unix socket there (model deployments run on the local engine)"},
         )
 
     def holds(self, lease_id: str) -> bool:

@@ -193,6 +193,8 @@ class SlurmDriver:
             "shard/MPS GRES, and Slurm 22.05 reservations cannot hold part of a GPU)",
             Feature.DEVICE_PINNING: "Slurm 22.05 picks GPU indices itself: a job gets as many GPUs of the "
             "lease's node as it asks for, not the grant's indices (the indices it got are reported)",
+            Feature.SERVE: "Slurm jobs run on compute nodes: the server cannot reach a model replica's Unix "
+            "socket there (model deployments run on the local engine)",
         }
         if self.config.accounting:
             supported.add(Feature.USAGE_ACCOUNTING)
