@@ -146,6 +146,18 @@ class Settings:
     ``agent_down_s - agent_kill_grace_s`` so that the jobs are gone before the leases are re-placed."""
     agent_kill_grace_s: float = 5.0
     """How long a fenced or cancelled job gets between SIGTERM and SIGKILL on an agent node."""
+    inference_cold_start_wait_seconds: float = 60.0
+    """How long a model call waits for a deployment with no ready replica to get one (then 503 with
+    ``Retry-After``; docs/inference.md)."""
+    inference_scale_down_seconds: float = 30.0
+    """A deployment scales down only after its load has wanted fewer replicas for this long."""
+    inference_health_interval_seconds: float = 2.0
+    """How often the background work checks each replica's ``/health`` (at most once per this interval)."""
+    inference_max_replicas: int = 32
+    """The most replicas one deployment may ask for (``max_replicas``)."""
+    energy_price: str = "0.6"
+    """Electricity per kWh (the operator's currency, decimal string) where a site states no power price:
+    the energy part of a replica's cost per token."""
 
     def __post_init__(self) -> None:
         check_agent_timing(self.agent_heartbeat_s, self.agent_suspect_s, self.agent_down_s, self.agent_fence_s,
@@ -190,6 +202,14 @@ class Settings:
             agent_down_s=_seconds(env, "SUANLI_AGENT_DOWN_S", cls.agent_down_s),
             agent_fence_s=_seconds(env, "SUANLI_AGENT_FENCE_S", cls.agent_fence_s),
             agent_kill_grace_s=_seconds(env, "SUANLI_AGENT_KILL_GRACE_S", cls.agent_kill_grace_s),
+            inference_cold_start_wait_seconds=_seconds(env, "SUANLI_INFERENCE_COLD_START_WAIT_SECONDS",
+                                                       cls.inference_cold_start_wait_seconds),
+            inference_scale_down_seconds=_seconds(env, "SUANLI_INFERENCE_SCALE_DOWN_SECONDS",
+                                                  cls.inference_scale_down_seconds),
+            inference_health_interval_seconds=_seconds(env, "SUANLI_INFERENCE_HEALTH_INTERVAL_SECONDS",
+                                                       cls.inference_health_interval_seconds),
+            inference_max_replicas=_int(env, "SUANLI_INFERENCE_MAX_REPLICAS", cls.inference_max_replicas),
+            energy_price=env.get("SUANLI_ENERGY_PRICE", cls.energy_price),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **clean) if clean else s  # type: ignore[arg-type]
