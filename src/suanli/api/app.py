@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suanli import __version__
-from suanli.api import middleware, openapi
+from suanli.api import middleware, openai_errors, openapi
 from suanli.api.agent_auth import refused_body
 from suanli.api.audit_context import AuditContext
 from suanli.api.routers import (
@@ -58,9 +58,16 @@ from suanli.settings import Settings
 log = logging.getLogger("suanli.api")
 
 
-def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
-    """The error body, with every string shortened: no route can echo a huge input back."""
-    return JSONResponse(status_code=status, content=middleware.clip_error(code, message, details))
+def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+           path: str = "") -> JSONResponse:
+    """The error body, with every string shortened: no route can echo a huge input back. On the
+    OpenAI-compatible gateway's paths, in the OpenAI format (:mod:`suanli.api.openai_errors`)."""
+    doc = middleware.clip_error(code, message, details)
+    if openai_errors.applies(path):
+        status = openai_errors.status_of(status, code)
+        return JSONResponse(status_code=status, content=openai_errors.openai_error(
+            status, code, doc["error"]["message"], doc["error"]["details"]))
+    return JSONResponse(status_code=status, content=doc)
 
 
 def create_app(platform: Platform, *, tick_seconds: float | None = None) -> FastAPI:
@@ -95,7 +102,7 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
 
     @app.exception_handler(SuanliError)
     async def on_suanli_error(_req: Request, exc: SuanliError) -> JSONResponse:
-        out = _error(exc.status, exc.code, exc.message, exc.details)
+        out = _error(exc.status, exc.code, exc.message, exc.details, _req.url.path)
         if "retry_after_s" in exc.details:  # 503 busy: when to send it again
             out.headers["Retry-After"] = str(exc.details["retry_after_s"])
         return out
@@ -106,14 +113,15 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
         message = {400: "the body cannot be read as JSON (it must be UTF-8 text); send a JSON object",
                    404: f"no such endpoint: {req.method} {req.url.path} (the API is described at /openapi.json)",
                    405: f"{req.method} is not allowed on {req.url.path} (the API is described at /openapi.json)"}.get(exc.status_code, str(exc.detail))
-        return _error(exc.status_code, code, message)
+        return _error(exc.status_code, code, message, path=req.url.path)
 
     @app.exception_handler(Exception)
     async def on_unexpected(req: Request, exc: Exception) -> JSONResponse:
         """A bug, not an input error: the same JSON error shape (never the exception's text, which may
         hold input or internals); the traceback goes to the server log."""
         log.error("unhandled error on %s %s", req.method, req.url.path, exc_info=exc)
-        return _error(500, "internal", "internal error; the server logged it (please report it with the time)")
+        return _error(500, "internal", "internal error; the server logged it (please report it with the time)",
+                      path=req.url.path)
 
     @app.exception_handler(DatabaseError)
     async def on_database_error(req: Request, exc: Exception) -> JSONResponse:
@@ -135,7 +143,7 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
             problems.append(f"{where}: {e.get('msg')}")
         await run_in_threadpool(refused_body, _req, "invalid request: " + "; ".join(problems))  # agents' only
-        return _error(422, "invalid", "invalid request: " + "; ".join(problems), {"errors": problems})
+        return _error(422, "invalid", "invalid request: " + "; ".join(problems), {"errors": problems}, _req.url.path)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:

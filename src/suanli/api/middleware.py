@@ -42,6 +42,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from suanli.api import openai_errors
 from suanli.errors import ValidationError
 from suanli.settings import Settings
 
@@ -94,9 +95,14 @@ def clip_error(code: str, message: str, details: dict[str, Any] | None = None) -
 
 
 async def send_error(send: Send, status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                     headers: Iterable[tuple[str, str]] = ()) -> None:
-    """Answer with the API's JSON error body straight from middleware."""
-    body = json.dumps(clip_error(code, message, details), ensure_ascii=False).encode()
+                     headers: Iterable[tuple[str, str]] = (), path: str = "") -> None:
+    """Answer with the API's JSON error body straight from middleware (on the OpenAI-compatible
+    ``path``s in the OpenAI format: :mod:`suanli.api.openai_errors`)."""
+    doc = clip_error(code, message, details)
+    if openai_errors.applies(path):
+        status = openai_errors.status_of(status, code)
+        doc = openai_errors.openai_error(status, code, doc["error"]["message"], doc["error"]["details"])
+    body = json.dumps(doc, ensure_ascii=False).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -198,12 +204,13 @@ class BodyLimit:
                                       f"{self.limits.max_batch_body_bytes:,} bytes")
             await send_error(send, 413, "too_large",
                              f"request body of {size} is over the limit of {limit:,} bytes for {where}{other}",
-                             {"limit_bytes": limit}, [("Connection", "close")])
+                             {"limit_bytes": limit}, [("Connection", "close")], path=scope["path"])
 
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.strip().isdigit():
-                await send_error(send, 400, "invalid", "Content-Length must be a whole number of bytes")
+                await send_error(send, 400, "invalid", "Content-Length must be a whole number of bytes",
+                                 path=scope["path"])
                 return
             if int(declared) > limit:
                 await too_large(f"{int(declared):,} bytes")
@@ -228,7 +235,7 @@ class BodyLimit:
             await send_error(send, 422, "invalid",
                              f"JSON nested more than {self.limits.max_json_depth} levels deep; at most "
                              f"{self.limits.max_json_depth} levels of arrays and objects are allowed",
-                             {"max_depth": self.limits.max_json_depth})
+                             {"max_depth": self.limits.max_json_depth}, path=scope["path"])
             return
         replayed = False
 
@@ -291,16 +298,16 @@ class RateLimit:
         if digest is not None and digest not in self.known:
             hit = self._exhausted(lim.auth_failures, f"fail:{address}", consume=False)
             if hit:
-                await self._refuse(send, hit, f"too many failed authentications from {address}", "auth_failures")
+                await self._refuse(send, hit, f"too many failed authentications from {address}", "auth_failures", scope["path"])
                 return
         hit = self._exhausted(lim.per_address, f"addr:{address}", consume=True)
         if hit:
-            await self._refuse(send, hit, f"too many requests from {address}", "per_address")
+            await self._refuse(send, hit, f"too many requests from {address}", "per_address", scope["path"])
             return
         if digest is not None:
             hit = self._exhausted(lim.per_token, f"token:{digest}", consume=True)
             if hit:
-                await self._refuse(send, hit, "too many requests with this token", "per_token")
+                await self._refuse(send, hit, "too many requests with this token", "per_token", scope["path"])
                 return
         scope.setdefault("state", {})
         status = 0
@@ -325,12 +332,12 @@ class RateLimit:
                 self.limiter.hit(item, f"fail:{address}")
 
     @staticmethod
-    async def _refuse(send: Send, hit: tuple[RateLimitItem, int], what: str, which: str) -> None:
+    async def _refuse(send: Send, hit: tuple[RateLimitItem, int], what: str, which: str, path: str = "") -> None:
         item, retry = hit
         await send_error(send, 429, "rate_limited",
                          f"{what}: at most {_describe(item)} are allowed; retry after {retry} s",
                          {"limit": _describe(item), "which": which, "retry_after_s": retry},
-                         [("Retry-After", str(retry))])
+                         [("Retry-After", str(retry))], path)
 
 
 # -- security headers ----------------------------------------------------------------------------

@@ -31,6 +31,9 @@ Every table is audited except these, each for a reason:
 - ``leadership``: the background leader's lease, renewed by every transaction of the background
   work; takeovers are logged by the server (``suanli.leadership``).
 - ``agent_telemetry``: the latest sample of each agent node's devices, rewritten by every heartbeat.
+- ``inference_requests`` and ``inference_key_usage``: the gateway's metering (one row per model call
+  and a key's monthly counter), high-volume like ``usage_events`` and idempotent by request id; the
+  money they cause reaches the ledger through the usage events and invoices.
 
 Noise columns that change on every read or pass are not recorded (:data:`IGNORED_COLUMNS`: a
 token's last use, a wallet policy's last check, an agent's last heartbeat and round-trip time); a
@@ -63,6 +66,7 @@ EXCLUDED = frozenset({
     "invoice_lines", "package_draws", "voucher_uses", "voucher_refusals", "alembic_version", "leadership",
     "capacity_samples",  # measurements written by the background pass, not anybody's change
     "agent_telemetry",  # the latest device sample, rewritten by every agent heartbeat
+    "inference_requests", "inference_key_usage",  # the gateway's metering, one row per model call, like usage_events
 })
 IGNORED_COLUMNS = frozenset({("api_tokens", "last_used_at"), ("wallet_policies", "checked_at"),
                              ("agent_nodes", "last_seen_at"), ("agent_nodes", "rtt_ms"),
