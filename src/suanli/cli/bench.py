@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from suanli.cli import bench_money, bench_orders, bench_reads
+from suanli.cli import bench_inference, bench_money, bench_orders, bench_reads
 from suanli.cli.render import fail, info, print_json, show, table
 from suanli.cli.sim import check_policy, parse_seeds, run_with_progress
 from suanli.errors import SuanliError
@@ -25,7 +25,7 @@ from suanli.sim.traces import workload_name
 ENGINES = ("fast", "reference")
 
 app = typer.Typer(help="Benchmarks that print figures: placement (FGD protocol, scale), concurrent orders, usage "
-                  "ingestion, billing.",
+                  "ingestion, billing, inference.",
                   no_args_is_help=True)
 
 
@@ -154,6 +154,7 @@ def placement(
 bench_money.mount(app)  # bench ingest, bench billing
 bench_orders.mount(app)  # bench orders
 bench_reads.mount(app)  # bench reads
+bench_inference.mount(app)  # bench inference
 
 
 if __name__ == "__main__":
