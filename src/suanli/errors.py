@@ -11,8 +11,12 @@
     ├── AuthenticationError          401 unauthenticated
     ├── PermissionDeniedError        403 forbidden
     ├── EngineError                  502 engine_error   an execution engine refused or is unreachable
-    └── BusyError                    503 busy           the order queue did not reach it in time: retry
-                                                        after ``details['retry_after_s']`` (nothing written)
+    ├── BusyError                    503 busy           the order queue did not reach it in time: retry
+    │                                                   after ``details['retry_after_s']`` (nothing written)
+    └── TooManyRequestsError         429 rate_limit_exceeded   past a per-key requests/minute limit; retry after
+        │                                                      ``details['retry_after_s']``
+        └── QuotaExceededError       429 insufficient_quota    an inference key's monthly token quota would be
+                                                               passed; ``details``: quota, used, left, resets_at
 
 Every class carries an HTTP status and a stable machine-readable ``code``; the API maps them,
 the CLI prints the message and exits non-zero. ``details`` holds structured context
@@ -87,3 +91,19 @@ class BusyError(SuanliError):
 
     status = 503
     code = "busy"
+
+
+class TooManyRequestsError(SuanliError):
+    """An inference key used up its own requests per minute: 429 ``rate_limit_exceeded`` with
+    ``Retry-After`` (``details['retry_after_s']``, whole seconds, at least 1). Nothing was done."""
+
+    status = 429
+    code = "rate_limit_exceeded"
+
+
+class QuotaExceededError(TooManyRequestsError):
+    """An inference key's tokens this UTC month plus the request's would pass its monthly quota:
+    429 ``insufficient_quota`` (OpenAI's code); ``details``: ``quota``, ``used``, ``left``,
+    ``needed``, ``resets_at`` (the next month's first instant, UTC) and ``retry_after_s``."""
+
+    code = "insufficient_quota"

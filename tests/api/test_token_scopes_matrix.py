@@ -6,6 +6,7 @@
 - A ``lease`` token for tenant A's lease sends every route: the few a lease token may use
   (:data:`LEASE_ROUTES`) answer as A's full token does; every other non-public route answers 403
   (fail closed: a new route is refused to lease tokens unless it is added here on purpose).
+- An ``inference`` key of tenant A the same: /v1/me and the model gateway, every other route 403.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ LEASE_ROUTES = {
     ("GET", "/v1/jobs"), ("GET", "/v1/jobs/{job_id}"), ("GET", "/v1/jobs/{job_id}/logs"),
     ("POST", "/v1/jobs/{job_id}/cancel"), ("GET", "/v1/leases/{lease_id}/usage"),
 }
+INFERENCE_ROUTES = {("GET", "/v1/me")}
+"""What an inference key may use besides the model gateway's routes (:data:`GATEWAY_ROUTES`)."""
+GATEWAY_ROUTES = {("GET", "/v1/models"), ("POST", "/v1/chat/completions"), ("POST", "/v1/completions"),
+                  ("POST", "/v1/embeddings")}
+"""The model gateway (tests/**/test_gateway*.py test what they answer; here only: not 403)."""
 ENGINE_WRITES = {"provision", "release", "submit", "cancel"}
 
 
@@ -59,6 +65,10 @@ def scoped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Ce
                          headers=w.headers("A"))
     assert r.status_code == 201, r.text
     tokens["A-lease"] = {"Authorization": f"Bearer {r.json()['token']}"}
+    r = cell.client.post("/v1/tokens", json={"scope": "inference", "rate_limit_per_minute": 100_000},
+                         headers=w.headers("A"))
+    assert r.status_code == 201, r.text
+    tokens["A-inference"] = {"Authorization": f"Bearer {r.json()['token']}"}
     for h in tokens.values():  # the first use records last_used_at; later ones (same minute) write nothing
         assert cell.client.get("/v1/me", headers=h).status_code == 200
     yield w, cell, tokens
@@ -111,3 +121,23 @@ def test_a_lease_token_does_only_what_it_is_for(route: tuple[str, str],
     finally:
         if cell is not shared:
             cell.close()
+
+
+@pytest.mark.parametrize("route", sorted(r for r in EXPECTED if EXPECTED[r] != PUBLIC and not public(r)),
+                         ids=lambda k: f"{k[0]} {k[1]}")
+def test_an_inference_key_only_calls_models(route: tuple[str, str],
+                                            scoped: tuple[World, Cell, dict[str, dict[str, str]]]) -> None:
+    w, cell, tokens = scoped
+    method, path = route
+    url, query, body = request_for(w, method, path)
+    before = cell.fingerprint()
+    r = cell.client.request(method, url, params=query, json=body, headers=tokens["A-inference"])
+    if route in GATEWAY_ROUTES:
+        assert r.status_code != 403, f"{method} {url} with A's inference key: {r.status_code} {r.text[:300]}"
+        return
+    want = expected(route, "A") if route in INFERENCE_ROUTES else 403
+    assert r.status_code == want, f"{method} {url} with A's inference key: {r.status_code} {r.text[:300]}"
+    if want == 403 and expected(route, "A") < 300:
+        assert "inference key" in r.json()["error"]["message"]
+    if want >= 300:
+        assert cell.fingerprint() == before, f"{method} {url} with A's inference key answered {r.status_code} but wrote"

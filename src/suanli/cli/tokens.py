@@ -13,8 +13,8 @@ from suanli.cli.options import JsonOpt, instant
 from suanli.cli.render import print_json, show, table, when
 from suanli.client.tokens import TokenClient
 
-token_app = typer.Typer(help="Your API tokens: list, create (scoped: full, read-only, one lease; with an expiry), "
-                             "revoke.", no_args_is_help=True)
+token_app = typer.Typer(help="Your API tokens: list, create (scoped: full, read-only, one lease, inference key; "
+                             "with an expiry), revoke.", no_args_is_help=True)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 _DURATION = re.compile(r"^(\d{1,9})([smhd])$")
@@ -37,15 +37,18 @@ def token_list(ctx: typer.Context,
                                                            "(operator).")] = None,
                every: Annotated[bool, typer.Option("--all", help="Every account's tokens (operator).")] = False,
                as_json: JsonOpt = False) -> None:
-    """Your API tokens (never their secrets): prefix, label, scope, lease, state, created, expires, last used."""
+    """Your API tokens (never their secrets): prefix, label, scope, lease, state, created, expires, last used,
+    an inference key's requests/minute and monthly token quota."""
     with client(ctx) as api:
         rows = TokenClient(api).tokens(account=account, every_account=every)
     if as_json:
         print_json(rows)
         return
-    show(table("API tokens", [("id", "right"), "account", "prefix", "label", "scope", "lease", "state", "created",
-                              "expires", "last used", "revoked"],
-               [[str(t.id), t.account, t.prefix + "…", t.label or "-", t.scope, t.lease or "-", t.state,
+    show(table("API tokens", [("id", "right"), "account", "prefix", "label", "scope", "lease", ("req/min", "right"),
+                              ("tokens/month", "right"), "state", "created", "expires", "last used", "revoked"],
+               [[str(t.id), t.account, t.prefix + "…", t.label or "-", t.scope, t.lease or "-",
+                 f"{t.rate_limit_per_minute:,}" if t.rate_limit_per_minute else "-",
+                 f"{t.token_quota:,}" if t.token_quota else "-", t.state,
                  when(t.created_at), when(t.expires_at) if t.expires_at else "never",
                  when(t.last_used_at) if t.last_used_at else "never", when(t.revoked_at) if t.revoked_at else "-"]
                 for t in rows]))
@@ -55,7 +58,8 @@ def token_list(ctx: typer.Context,
 def token_create(ctx: typer.Context,
                  label: Annotated[str, typer.Option("--label", help="What it is for (at most 80 characters).")] = "",
                  scope: Annotated[str, typer.Option("--scope", help="full (default) | read (changes nothing) | "
-                                                    "lease (one lease of yours: read it, run jobs on it)")] = "full",
+                                                    "lease (one lease of yours: read it, run jobs on it) | "
+                                                    "inference (an API key that only calls models)")] = "full",
                  lease: Annotated[str | None, typer.Option("--lease", help="The lease of a --scope lease token.")]
                  = None,
                  expires_in: Annotated[str | None, typer.Option("--expires-in", help="Lifetime: 90m, 12h, 30d "
@@ -64,18 +68,29 @@ def token_create(ctx: typer.Context,
                                                                 "(naive means UTC).")] = None,
                  account: Annotated[str | None, typer.Option("--for", help="Make it for another account "
                                                              "(operator).")] = None,
+                 rate_limit: Annotated[int | None, typer.Option("--rate-limit", help="An inference key's own "
+                                                                "requests per minute (1 to 100,000).")] = None,
+                 token_quota: Annotated[int | None, typer.Option("--token-quota", help="An inference key's prompt + "
+                                                                 "completion tokens per UTC month (1 to 10^15).")]
+                 = None,
                  as_json: JsonOpt = False) -> None:
     """Make an API token (for yourself; the operator --for any account) and print its secret: shown once, never again. A token never makes a token wider than itself."""
     at = instant(expires_at, "--expires-at")
     seconds = lifetime(expires_in)
     with client(ctx) as api:
         tokens = TokenClient(api)
-        t = (tokens.issue_for(account, label=label, scope=scope, lease=lease, expires_at=at, expires_in_s=seconds)
-             if account else tokens.create(label=label, scope=scope, lease=lease, expires_at=at, expires_in_s=seconds))
+        t = (tokens.issue_for(account, label=label, scope=scope, lease=lease, expires_at=at, expires_in_s=seconds,
+                              rate_limit_per_minute=rate_limit, token_quota=token_quota)
+             if account else tokens.create(label=label, scope=scope, lease=lease, expires_at=at, expires_in_s=seconds,
+                                           rate_limit_per_minute=rate_limit, token_quota=token_quota))
     if as_json:
         print_json(t)
         return
     what = t.scope + (f" on lease {t.lease}" if t.lease else "")
+    if t.rate_limit_per_minute:
+        what += f", {t.rate_limit_per_minute:,} requests/minute"
+    if t.token_quota:
+        what += f", {t.token_quota:,} tokens/month"
     show(f"token {t.id} ({what}) for {t.account}, expires {when(t.expires_at) if t.expires_at else 'never'}; "
          "the secret (shown once):")
     typer.echo(t.token)

@@ -17,9 +17,13 @@ from suanli.api.schemas.tokens import ApiTokenResponse, TokenCreatedResponse
 from suanli.client.http import Endpoints
 
 
-def _options(label: str, scope: str, lease: str | None, expires_at: datetime | None, expires_in_s: int | None
-             ) -> dict[str, Any]:
+def _options(label: str, scope: str, lease: str | None, expires_at: datetime | None, expires_in_s: int | None,
+             rate_limit_per_minute: int | None = None, token_quota: int | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"label": label, "scope": scope}
+    if rate_limit_per_minute is not None:
+        body["rate_limit_per_minute"] = rate_limit_per_minute
+    if token_quota is not None:
+        body["token_quota"] = token_quota
     if lease is not None:
         body["lease"] = lease
     if expires_at is not None:
@@ -36,16 +40,21 @@ class TokenClient(Endpoints):
         return self._many(ApiTokenResponse, "/v1/tokens", {"account": account, "all": "true" if every_account else None})
 
     def create(self, *, label: str = "", scope: str = "full", lease: str | None = None,
-               expires_at: datetime | None = None, expires_in_s: int | None = None) -> TokenCreatedResponse:
-        """A new token for yourself (never wider than the one this client uses)."""
+               expires_at: datetime | None = None, expires_in_s: int | None = None,
+               rate_limit_per_minute: int | None = None, token_quota: int | None = None) -> TokenCreatedResponse:
+        """A new token for yourself (never wider than the one this client uses); an inference key
+        (``scope="inference"``) may carry its own requests per minute and tokens per UTC month."""
         return self._one(TokenCreatedResponse, "POST", "/v1/tokens",
-                         json=_options(label, scope, lease, expires_at, expires_in_s))
+                         json=_options(label, scope, lease, expires_at, expires_in_s, rate_limit_per_minute,
+                                       token_quota))
 
     def issue_for(self, account: str, *, label: str = "", scope: str = "full", lease: str | None = None,
-                  expires_at: datetime | None = None, expires_in_s: int | None = None) -> TokenCreatedResponse:
+                  expires_at: datetime | None = None, expires_in_s: int | None = None,
+                  rate_limit_per_minute: int | None = None, token_quota: int | None = None) -> TokenCreatedResponse:
         """A new token for any account (operator)."""
         return self._one(TokenCreatedResponse, "POST", f"/v1/accounts/{quote(account, safe='')}/tokens",
-                         json=_options(label, scope, lease, expires_at, expires_in_s))
+                         json=_options(label, scope, lease, expires_at, expires_in_s, rate_limit_per_minute,
+                                       token_quota))
 
     def revoke(self, token_id: int) -> ApiTokenResponse:
         """Revoke a token by its id (yours; the operator: anyone's). It stops working at once."""

@@ -25,8 +25,8 @@ does not depend on the id asked about. Rules of thumb the table follows:
 
 A token narrows its account's role (:mod:`suanli.domain.tokens`): a ``read`` token may do only
 :data:`READ_ACTIONS`, a ``lease`` token only :data:`LEASE_ACTIONS`, and on one lease only
-(:attr:`Grant.lease_only`; another lease or job answers 404). Both refusals are 403 before anything
-is read, like a role's.
+(:attr:`Grant.lease_only`; another lease or job answers 404), an ``inference`` key only
+:data:`INFERENCE_ACTIONS`. These refusals are 403 before anything is read, like a role's.
 
 Grants fail closed: reading ``tenant_id`` of a supplier's grant (or ``supplier`` of a tenant's)
 raises instead of returning "no filter", so widening a row cannot silently widen a query.
@@ -131,6 +131,12 @@ class Action(StrEnum):
     READ_AGENTS = "read_agents"
     MANAGE_AGENT_TOKENS = "manage_agent_tokens"
     MANAGE_AGENTS = "manage_agents"
+    # the inference service (docs/inference.md)
+    MANAGE_DEPLOYMENTS = "manage_deployments"
+    READ_DEPLOYMENTS = "read_deployments"
+    CALL_MODELS = "call_models"
+    READ_INFERENCE_USAGE = "read_inference_usage"
+    REPORT_TRAINING_TOKENS = "report_training_tokens"
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,17 @@ RULES: dict[Action, Rule] = {
     Action.REDEEM_VOUCHER: Rule("redeeming a voucher with an issued invoice and delivery evidence", _OP),
     Action.MANAGE_VOUCHER_RULES: Rule("recording voucher rule facts (contracts, approved suppliers, start-ups)",
                                       _OP),
+    Action.MANAGE_DEPLOYMENTS: Rule("deploying, scaling and deleting models (a tenant: its own, on leases it pays for)",
+                                    _OP_TENANT, "suppliers run the nodes; tenants and the operator deploy models"),
+    Action.READ_DEPLOYMENTS: Rule("reading model deployments and their replicas (a tenant: its own and the public "
+                                  "ones)", _OP_TENANT, "suppliers see the occupancy of their nodes, not deployments"),
+    Action.CALL_MODELS: Rule("calling models through the inference gateway", _OP_TENANT,
+                             "tenants and the operator call models with an inference (or full) key"),
+    Action.READ_INFERENCE_USAGE: Rule("reading inference usage and cost per key and model (a tenant: its own)",
+                                      _OP_TENANT, "suppliers never see per-key usage"),
+    Action.REPORT_TRAINING_TOKENS: Rule("reporting the training tokens a job on a lease processed (with the "
+                                        "lease's token, for its own lease)", {Role.TENANT: Scope.OWN_TENANT},
+                                        "a training job reports its tokens with its lease token ($SUANLI_TOKEN)"),
     Action.READ_AGENTS: Rule("reading node agents and their health (a supplier: of its own nodes)", _OP_SUPPLIER,
                              "tenants see where they can rent with `offers`, not the agents"),
     Action.MANAGE_AGENT_TOKENS: Rule("making join tokens for node agents (a supplier: for its own nodes)",
@@ -372,9 +389,14 @@ write (``tests/api/test_token_scopes_matrix.py`` sends every write route with a 
 
 LEASE_ACTIONS: frozenset[Action] = frozenset({
     Action.READ_SELF, Action.READ_LEASES, Action.SUBMIT_JOB, Action.READ_JOBS, Action.CANCEL_JOB,
-    Action.READ_LEASE_USAGE})
+    Action.READ_LEASE_USAGE, Action.REPORT_TRAINING_TOKENS})
 """What a ``lease`` token may do (on its one lease): read it, run, read and cancel jobs on it, read its
-usage. Anything not listed is refused (fail closed)."""
+usage, report the training tokens its job processed. Anything not listed is refused (fail closed)."""
+
+INFERENCE_ACTIONS: frozenset[Action] = frozenset({Action.CALL_MODELS, Action.READ_SELF})
+"""What an ``inference`` key may do: call the model gateway's routes and read ``/v1/me`` (who the key
+belongs to, as any token may). Not even its own usage: reading usage and cost is for the account's
+full or read tokens (a key that leaks should reveal nothing but the models it can call)."""
 
 
 def check_token_scope(actor: Principal, action: Action) -> None:
@@ -382,10 +404,12 @@ def check_token_scope(actor: Principal, action: Action) -> None:
     scope = actor.token_scope
     if scope is TokenScope.FULL:
         return
-    allowed = READ_ACTIONS if scope is TokenScope.READ else LEASE_ACTIONS
+    allowed = {TokenScope.READ: READ_ACTIONS, TokenScope.INFERENCE: INFERENCE_ACTIONS}.get(scope, LEASE_ACTIONS)
     if action not in allowed:
-        what = ("a read-only token changes nothing" if scope is TokenScope.READ else
-                f"a lease token only reads its lease {actor.token_lease} and runs, reads and cancels jobs on it")
+        what = {TokenScope.READ: "a read-only token changes nothing",
+                TokenScope.INFERENCE: "an inference key only calls models (/v1/models, /v1/chat/completions, "
+                                      "/v1/completions, /v1/embeddings) and reads /v1/me"}.get(
+            scope, f"a lease token only reads its lease {actor.token_lease} and runs, reads and cancels jobs on it")
         raise PermissionDeniedError(
             f"{RULES[action].what} is not allowed with this token: {what}; use a full token "
             f"(`suanli token create --scope full`)", token_scope=scope.value, action=action.value)

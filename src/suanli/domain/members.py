@@ -11,10 +11,10 @@ never do more than its organisation). The table names actions by their value (th
 that every name is a real action and that every action a tenant may do has a decision::
 
     admin      everything the tenant may do, managing members, the organisation's audit trail
-    developer  orders, quotes, leases, jobs; reads usage, offers, prices
-    finance    invoices (pays them from the wallet), wallet, usage, packages (buys them), plans, vouchers, price corrections,
-               the organisation's legal profile on its invoices; reads orders and leases (what the bills are for);
-               runs no work
+    developer  orders, quotes, leases, jobs, calls models; reads usage, offers, prices
+    finance    invoices (pays them from the wallet), wallet, usage (inference usage per key too), packages
+               (buys them), plans, vouchers, price corrections, the organisation's legal profile on its
+               invoices; reads orders and leases (what the bills are for); runs no work
     viewer     reads what the organisation sees (not its members or audit trail)
     everyone   the catalog, prices, offers, package products, and its own API tokens
 
@@ -52,16 +52,20 @@ _READS_ALL = frozenset({
 _WORK = frozenset({
     "place_order", "read_orders", "cancel_order", "read_leases", "change_lease",
     "submit_job", "read_jobs", "cancel_job", "read_lease_usage", "read_usage",
+    "call_models", "report_training_tokens",  # the inference gateway; a training job's token counts
+    "manage_deployments", "read_deployments",  # model deployments on the organisation's leases
 })
 _MONEY = frozenset({
     "read_invoices", "read_wallet", "read_usage", "read_lease_usage", "buy_package", "read_packages",
     "read_plans", "read_vouchers", "read_price_corrections", "read_orders", "read_leases",
     "pay_invoice",  # from the organisation's wallet balance
     "read_buyer_profile", "set_buyer_profile",  # the organisation's legal details on its invoices
+    "read_inference_usage",  # usage and cost per inference key and model
 })
 _READ_ONLY = frozenset({
     "read_orders", "read_leases", "read_jobs", "read_lease_usage", "read_usage", "read_wallet",
     "read_packages", "read_plans", "read_vouchers", "read_invoices", "read_price_corrections", "read_buyer_profile",
+    "read_deployments",
 })
 
 ADMIN_ONLY = frozenset({"manage_members", "read_audit"})

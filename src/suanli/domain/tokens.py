@@ -7,9 +7,16 @@ A token belongs to one account and acts with that account's role, narrowed by it
     lease   only one lease of the token's own tenant: reading it, running, reading and cancelling
             jobs on it, reading its usage; any other lease or job answers 404 as if it did not
             exist, and every other action is refused (403). For a job's own credentials.
+    inference  an API key for the model gateway (OpenAI-compatible ``/v1/models``, ``/v1/chat/completions``,
+            ``/v1/completions``, ``/v1/embeddings``) and ``/v1/me``; every other route is refused (403). It
+            may carry its own requests per minute (:data:`RATE_LIMIT_MAX`) and tokens per UTC month
+            (:data:`TOKEN_QUOTA_MAX`), on top of the server's per-token limit
+            (:mod:`suanli.service.inference_keys`). Only an inference key carries them.
 
-Scopes are ordered by what they allow: ``full`` covers both others; ``read`` and ``lease`` are not
-comparable (a read token sees every lease but changes nothing; a lease token runs jobs on one). A
+Scopes are ordered by what they allow: ``full`` covers all others; ``read``, ``lease`` and
+``inference`` are not comparable (a read token sees every lease but changes nothing; a lease token
+runs jobs on one; an inference key calls models). An inference key makes no tokens at all (its
+limits would mean nothing if it could mint fresh keys). A
 token never makes a token wider than itself (:func:`within`), and a token that expires never makes
 one that outlives it.
 
@@ -33,12 +40,17 @@ MIN_LIFETIME = timedelta(seconds=60)
 """The shortest lifetime: a token that expires sooner is a mistake, not a use."""
 LAST_USED_EVERY = timedelta(seconds=60)
 """``last_used_at`` is written at most this often per token (see :func:`needs_touch`)."""
+RATE_LIMIT_MAX = 100_000
+"""The most requests per minute an inference key may be given (the server's per-token limit still applies)."""
+TOKEN_QUOTA_MAX = 10**15
+"""The largest monthly token quota an inference key may be given (a quadrillion tokens: fits a bigint)."""
 
 
 class TokenScope(StrEnum):
     FULL = "full"
     READ = "read"
     LEASE = "lease"
+    INFERENCE = "inference"
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,10 @@ class ApiToken:
     last_used_at: datetime | None
     """The last request made with it, to within :data:`LAST_USED_EVERY`."""
     revoked_at: datetime | None
+    rate_limit_per_minute: int | None = None
+    """An inference key's own requests per minute (``None``: only the server's per-token limit)."""
+    token_quota: int | None = None
+    """An inference key's prompt + completion tokens per UTC month (``None``: no quota)."""
 
     def state(self, now: datetime) -> str:
         """``revoked``, ``expired`` or ``active``."""
@@ -129,4 +145,30 @@ def within(have: TokenScope, have_lease: str | None, want: TokenScope, want_leas
         return True
     if have is TokenScope.READ:
         return want is TokenScope.READ
+    if have is TokenScope.INFERENCE:
+        return False
     return want is TokenScope.LEASE and want_lease == have_lease
+
+
+def key_limits(scope: TokenScope, rate_limit_per_minute: object, token_quota: object
+               ) -> tuple[int | None, int | None]:
+    """The per-key limits of a new token: whole numbers from 1 to :data:`RATE_LIMIT_MAX` requests per
+    minute and 1 to :data:`TOKEN_QUOTA_MAX` tokens per UTC month, each optional, and given only for an
+    ``inference`` key (other scopes are limited by the server's per-token limit alone)."""
+    checked: list[int | None] = []
+    for name, value, most in (("rate_limit_per_minute", rate_limit_per_minute, RATE_LIMIT_MAX),
+                              ("token_quota", token_quota, TOKEN_QUOTA_MAX)):
+        if value is None:
+            checked.append(None)
+            continue
+        if scope is not TokenScope.INFERENCE:
+            raise ValidationError(f"{name} is given only for an inference key (scope inference); this token's "
+                                  f"scope is {scope.value}", field=name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(f"{name} must be a whole number from 1 to {most:,}", field=name)
+        if not 1 <= value <= most:
+            raise ValidationError(f"{name} is {value}; allowed: 1 to {most:,} (leave it out for no limit)",
+                                  field=name)
+        checked.append(value)
+    return checked[0], checked[1]
+

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LIVE_STATES
-from suanli.domain.tokens import ApiToken, TokenScope, check_label, expiry, within
+from suanli.domain.tokens import ApiToken, TokenScope, check_label, expiry, key_limits, within
 from suanli.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from suanli.service import token_uses
 from suanli.service.platform import Platform
@@ -34,6 +34,10 @@ class TokenOptions:
     lease: str | None = None
     expires_at: datetime | None = None
     expires_in_s: int | None = None
+    rate_limit_per_minute: int | None = None
+    """An inference key's own requests per minute (only with scope inference)."""
+    token_quota: int | None = None
+    """An inference key's prompt + completion tokens per UTC month (only with scope inference)."""
 
 
 def parse_scope(value: TokenScope | str) -> TokenScope:
@@ -50,6 +54,7 @@ def _mint(p: Platform, s: Session, owner: Principal, opts: TokenOptions, cap: da
     label = check_label(opts.label)
     scope = parse_scope(opts.scope)
     expires_at = expiry(now, opts.expires_at, opts.expires_in_s, cap)
+    rate, quota = key_limits(scope, opts.rate_limit_per_minute, opts.token_quota)
     lease_id = None
     if scope is TokenScope.LEASE:
         if not opts.lease:
@@ -64,7 +69,11 @@ def _mint(p: Platform, s: Session, owner: Principal, opts: TokenOptions, cap: da
         lease_id = lease.id
     elif opts.lease:
         raise ValidationError(f"lease is given only with scope lease (scope is {scope.value})", field="lease")
-    return store.issue(s, owner.account_id, now, label=label, scope=scope, lease_id=lease_id, expires_at=expires_at)
+    elif scope is TokenScope.INFERENCE and owner.role is Role.SUPPLIER:
+        raise ValidationError(f"an inference key is for a tenant or the operator to call models; {owner.name!r} is "
+                              "a supplier", field="scope")
+    return store.issue(s, owner.account_id, now, label=label, scope=scope, lease_id=lease_id, expires_at=expires_at,
+                       rate_limit_per_minute=rate, token_quota=quota)
 
 
 def create_token(p: Platform, actor: Principal, opts: TokenOptions) -> tuple[ApiToken, str]:

@@ -18,15 +18,18 @@ from suanli.store.tables import AccountRow, ApiTokenRow
 def _token(row: ApiTokenRow, account: str) -> ApiToken:
     return ApiToken(id=row.id, account_id=row.account_id, account=account, prefix=row.prefix, label=row.label,
                     scope=TokenScope(row.scope), lease_id=row.lease_id, created_at=row.created_at,
-                    expires_at=row.expires_at, last_used_at=row.last_used_at, revoked_at=row.revoked_at)
+                    expires_at=row.expires_at, last_used_at=row.last_used_at, revoked_at=row.revoked_at,
+                    rate_limit_per_minute=row.rate_limit_per_minute, token_quota=row.token_quota)
 
 
 def issue(s: Session, account_id: str, now: datetime, *, label: str = "", scope: TokenScope = TokenScope.FULL,
-          lease_id: str | None = None, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+          lease_id: str | None = None, expires_at: datetime | None = None, rate_limit_per_minute: int | None = None,
+          token_quota: int | None = None) -> tuple[ApiToken, str]:
     """A new token for the account: the stored view and the secret (returned here only, never stored)."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiTokenRow(account_id=account_id, token_hash=hash_token(secret), prefix=secret[:10], created_at=now,
-                      label=label, scope=scope.value, lease_id=lease_id, expires_at=expires_at)
+                      label=label, scope=scope.value, lease_id=lease_id, expires_at=expires_at,
+                      rate_limit_per_minute=rate_limit_per_minute, token_quota=token_quota)
     s.add(row)
     s.flush()
     name = s.scalar(select(AccountRow.name).where(AccountRow.id == account_id)) or account_id

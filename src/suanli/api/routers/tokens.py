@@ -20,14 +20,16 @@ router = APIRouter(tags=["tokens"])
 def token_out(p: Platform, t: ApiToken) -> dict[str, Any]:
     return {"id": t.id, "account": t.account, "account_id": t.account_id, "prefix": t.prefix, "label": t.label,
             "scope": t.scope.value, "lease": t.lease_id, "state": t.state(p.clock.now()), "created_at": t.created_at,
-            "expires_at": t.expires_at, "last_used_at": t.last_used_at, "revoked_at": t.revoked_at}
+            "expires_at": t.expires_at, "last_used_at": t.last_used_at, "revoked_at": t.revoked_at,
+            "rate_limit_per_minute": t.rate_limit_per_minute, "token_quota": t.token_quota}
 
 
 def options(body: TokenCreateRequest | None) -> tokens.TokenOptions:
     if body is None:
         return tokens.TokenOptions()
     return tokens.TokenOptions(label=body.label, scope=body.scope, lease=body.lease, expires_at=body.expires_at,
-                               expires_in_s=body.expires_in_s)
+                               expires_in_s=body.expires_in_s, rate_limit_per_minute=body.rate_limit_per_minute,
+                               token_quota=body.token_quota)
 
 
 @router.get("/v1/tokens", response_model=list[ApiTokenResponse])

@@ -19,12 +19,18 @@ class TokenCreateRequest(Wire):
     label: Annotated[str, Field(max_length=80, description="What the token is for (at most 80 characters of "
                                                             "text without control characters).")] = ""
     scope: Annotated[str, Field(max_length=16, description="full (default) | read (changes nothing) | lease (one "
-                                                           "lease of your own: read it, run jobs on it)")] = "full"
+                                                           "lease of your own: read it, run jobs on it) | "
+                                                           "inference (calls models only)")] = "full"
     lease: Annotated[Name | None, Field(description="The lease of a lease token (scope lease only).")] = None
     expires_at: Annotated[datetime | None, Field(description="When it stops working (ISO-8601 with a time zone, "
                                                              "60 s to ~10 years from now).")] = None
     expires_in_s: Annotated[int | None, Field(strict=True, ge=LIFETIME_MIN_S, le=LIFETIME_MAX_S,
                                               description="Its lifetime in seconds instead of expires_at.")] = None
+    rate_limit_per_minute: Annotated[int | None, Field(strict=True, description=(
+        "An inference key's own requests per minute, 1 to 100,000 (scope inference only; the server's "
+        "per-token limit still applies)."))] = None
+    token_quota: Annotated[int | None, Field(strict=True, description=(
+        "An inference key's prompt + completion tokens per UTC month, 1 to 10^15 (scope inference only)."))] = None
 
 
 class ApiTokenResponse(BaseModel):
@@ -44,6 +50,10 @@ class ApiTokenResponse(BaseModel):
     last_used_at: datetime | None = None
     """The last request made with it (recorded at most once a minute)."""
     revoked_at: datetime | None = None
+    rate_limit_per_minute: int | None = None
+    """An inference key's own requests per minute (``None``: only the server's per-token limit)."""
+    token_quota: int | None = None
+    """An inference key's tokens per UTC month (``None``: no quota)."""
 
 
 class TokenCreatedResponse(ApiTokenResponse):
