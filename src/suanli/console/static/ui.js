@@ -88,7 +88,7 @@ const STATES = {
     paid: "已支付", draft: "草稿", issued: "已开具", void: "已作废", preview: "预览", pending: "排队中", running: "运行中",
     completed: "已完成", failed: "失败", timeout: "超时", node_fail: "节点故障", lost: "丢失", rejected: "已拒绝",
     revoked: "已吊销", expired: "已过期", ok: "正常", low: "余额不足", "in force": "生效中", superseded: "已被取代",
-    prepaid: "预付", postpaid: "后付", warn: "余额预警", suspend: "暂停", full: "完全", read: "只读", lease: "单租约",
+    prepaid: "预付", postpaid: "后付", warn: "余额预警", suspend: "暂停", full: "完全", read: "只读", lease: "单租约", inference: "推理",
   },
 };
 for (const k of Object.keys(STATES["zh-CN"])) STATES.en[`state.${k}`] = k;
