@@ -1,5 +1,5 @@
 """Command line of the runtime process (``python -m suanli.runtime``; ``suanli runtime`` calls the same
-functions). argparse only, so that the thread settings are in the environment before numpy loads.
+functions). ``--tokens-per-second`` caps the generation rate (a slower device, for load tests). argparse only, so that the thread settings are in the environment before numpy loads.
 
 ``serve`` loads the model (tiny-gpt: trains its tokenizer and draws its weights; all-minilm-l6-v2: reads
 the safetensors), then listens on ``--uds PATH`` (a Unix socket, mode 0666, removed at exit) or on
@@ -35,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--context-length", type=int, help="tokens per request (default and maximum: the model's)")
     s.add_argument("--max-output-tokens", type=int, help="largest max_tokens accepted (default: the context length)")
     s.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    s.add_argument("--tokens-per-second", type=float, default=0.0,
+                   help="cap the generation rate of a request (emulates a slower device in load tests; 0: no cap)")
     sub.add_parser("models", help="List the built-in models and whether their weights are installed.")
     return p
 
@@ -45,7 +47,8 @@ def models_table() -> list[dict[str, object]]:
 
 
 def serve(model: str, *, uds: str | None, port: int | None, name: str | None = None,
-          context_length: int | None = None, max_output_tokens: int | None = None, threads: int = 1) -> None:
+          context_length: int | None = None, max_output_tokens: int | None = None, threads: int = 1,
+          tokens_per_second: float = 0.0) -> None:
     """Load ``model`` and serve it until interrupted. Raises ValidationError for a model that cannot run here
     or limits outside the model's."""
     from suanli.errors import ValidationError
@@ -57,6 +60,8 @@ def serve(model: str, *, uds: str | None, port: int | None, name: str | None = N
     mot = max_output_tokens if max_output_tokens is not None else ctx
     if not 1 <= mot <= ctx:
         raise ValidationError(f"--max-output-tokens must be in [1, {ctx}]", field="max_output_tokens")
+    if not 0 <= tokens_per_second <= 1e6:
+        raise ValidationError("--tokens-per-second must be in [0, 1000000] (0: no cap)", field="tokens_per_second")
     if threads < 1:
         raise ValidationError("--threads must be at least 1", field="threads")
     for var in THREAD_VARS:
@@ -64,7 +69,9 @@ def serve(model: str, *, uds: str | None, port: int | None, name: str | None = N
     # imported here, after the thread settings: numpy reads them when it loads
     from suanli.runtime.loading import load
 
-    load_and_run(load(model, name or model, ctx, mot), uds=uds, port=port)
+    served = load(model, name or model, ctx, mot)
+    served.tokens_per_second = tokens_per_second
+    load_and_run(served, uds=uds, port=port)
 
 
 def load_and_run(served: Served, *, uds: str | None, port: int | None) -> None:
@@ -97,7 +104,8 @@ def main(argv: Sequence[str]) -> int:
 
     try:
         serve(args.model, uds=args.uds, port=args.port, name=args.name, context_length=args.context_length,
-              max_output_tokens=args.max_output_tokens, threads=args.threads)
+              max_output_tokens=args.max_output_tokens, threads=args.threads,
+              tokens_per_second=args.tokens_per_second)
     except SuanliError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2

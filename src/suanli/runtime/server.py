@@ -70,6 +70,8 @@ class Served:
     tokenizer: Tokenizer | None = None
     gpt: TinyGPT | None = None
     embedder: MiniLM | None = None
+    tokens_per_second: float = 0.0
+    """Cap on the generation rate of one request (0: none) — to emulate a slower device in load tests."""
     created: int = field(default_factory=lambda: int(time.time()))
 
 
@@ -269,9 +271,14 @@ def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) ->
         ids: list[int] = []
         worker.count(prompt_tokens=len(req.prompt_ids))
         finish = "length"
+        t0 = time.monotonic()
         for tok in generate(served.gpt, req.prompt_ids, req.max_tokens, temperature=req.temperature,
                             top_p=req.top_p, seed=req.seed, stop_ids=req.stop_ids, banned_ids=req.banned_ids,
                             cancelled=lambda: cancelled() or text.stopped):
+            if served.tokens_per_second > 0:  # pace: token k is not produced before k / rate seconds
+                wait = t0 + len(ids) / served.tokens_per_second - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
             ids.append(tok)
             worker.count(completion_tokens=1)
             delta = "" if tok in req.stop_ids else text.push(tok)
