@@ -102,6 +102,9 @@ COMMANDS: dict[str, Lazy] = {
                       "site, life, financing; show, set, import a CSV/JSON file."),
     "agent": Lazy("suanli.cli.agents:agent_app", "Node agents: join tokens, list with health, approve, revoke; run "
                   "the agent on a node (joins, heartbeats, runs its leases' jobs)."),
+    "runtime": Lazy("suanli.cli.runtime:runtime_app", "The built-in CPU runtime: serve a built-in model (tiny-gpt, "
+                    "all-minilm-l6-v2) over an OpenAI-compatible API on a Unix socket or 127.0.0.1; list the built-in "
+                    "models."),
 }
 
 
