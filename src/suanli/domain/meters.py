@@ -17,5 +17,6 @@ class Meter(StrEnum):
     DATA_PROCESSED_GB = "data_processed_gb"
     INFERENCE_INPUT_TOKENS = "inference_input_tokens"
     INFERENCE_OUTPUT_TOKENS = "inference_output_tokens"
+    INFERENCE_CACHED_INPUT_TOKENS = "inference_cached_input_tokens"
     TRAINING_TOKENS = "training_tokens"
     JOB_DEVICE_SECONDS = "job_device_seconds"

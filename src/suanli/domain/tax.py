@@ -62,7 +62,8 @@ _EN = {ProductType.COMPUTE: "compute leasing", ProductType.PACKAGE: "compute pac
 
 _BY_METER = {"storage_gb_hours": ProductType.STORAGE, "egress_gb": ProductType.TRAFFIC,
              "data_processed_gb": ProductType.TRAFFIC, "inference_input_tokens": ProductType.TOKENS,
-             "inference_output_tokens": ProductType.TOKENS, "training_tokens": ProductType.TOKENS}
+             "inference_output_tokens": ProductType.TOKENS, "inference_cached_input_tokens": ProductType.TOKENS,
+             "training_tokens": ProductType.TOKENS}
 
 
 def product_type(kind: str, meter: str) -> ProductType:

@@ -19,9 +19,14 @@ egress_gb             GB               GB                           1
 data_processed_gb     GB               GB                           1
 inference_input_tokens   token         million tokens               1,000,000
 inference_output_tokens  token         million tokens               1,000,000
+inference_cached_input_tokens  token   million tokens               1,000,000
 training_tokens       token            million tokens               1,000,000
 job_device_seconds    device-second    (not priced: informational)  3,600
 ====================  ===============  ==========================  ============================
+
+``inference_cached_input_tokens`` are the prompt tokens a model's runtime served from its cache:
+the gateway meters them at the cached rate instead of the input rate (its ``inference_input_tokens``
+event then carries only the other prompt tokens; docs/inference.md).
 
 ``job_device_seconds`` are the device-seconds that tenants' jobs actually used, read from the
 execution engine's accounting (source ``engine:<driver>``, id = the engine's job id). They sit
@@ -52,6 +57,7 @@ PRICE_UNIT: dict[Meter, tuple[str, Decimal]] = {
     Meter.DATA_PROCESSED_GB: ("GB", Decimal(1)),
     Meter.INFERENCE_INPUT_TOKENS: ("million tokens", Decimal(1_000_000)),
     Meter.INFERENCE_OUTPUT_TOKENS: ("million tokens", Decimal(1_000_000)),
+    Meter.INFERENCE_CACHED_INPUT_TOKENS: ("million tokens", Decimal(1_000_000)),
     Meter.TRAINING_TOKENS: ("million tokens", Decimal(1_000_000)),
     Meter.JOB_DEVICE_SECONDS: ("device-hour", Decimal(3600)),
 }

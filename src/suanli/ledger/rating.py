@@ -299,7 +299,10 @@ def rate(inp: RatingInput) -> Rated:
         price, tiered = cached
         paid = priced_by_contract(plan, meter, r.model)  # never the default plan's list prices beside it
         if tiered is not None:
-            key: _Key = (kind, meter, r.model if meter in DEVICE_METERS else "", "", "", "", "", plan_id or "default",
+            # tiers count per plan, meter and model: a per-model rate's tiers (a model's token price) count
+            # that model's usage only; a rate for every model of a non-device meter counts them together
+            per_model = meter in DEVICE_METERS or tiered.model is not None
+            key: _Key = (kind, meter, r.model if per_model else "", "", "", "", "", plan_id or "default",
                          "", None, paid, period)
             tier_rates[key] = tiered
             add(key, raw, n, first, last)
