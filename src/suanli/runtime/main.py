@@ -1,5 +1,6 @@
 """Command line of the runtime process (``python -m suanli.runtime``; ``suanli runtime`` calls the same
-functions). ``--tokens-per-second`` caps the generation rate (a slower device, for load tests). argparse only, so that the thread settings are in the environment before numpy loads.
+functions). argparse only, so that the thread settings are in the environment before numpy loads.
+``--tokens-per-second`` caps the generation rate (a slower device, for load tests).
 
 ``serve`` loads the model (tiny-gpt: trains its tokenizer and draws its weights; all-minilm-l6-v2: reads
 the safetensors), then listens on ``--uds PATH`` (a Unix socket, mode 0666, removed at exit) or on

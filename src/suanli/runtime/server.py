@@ -27,6 +27,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -104,7 +105,8 @@ def _number(body: dict[str, Any], key: str, default: float, lo: float, hi: float
     v = body.get(key)
     if v is None:
         return default
-    if not isinstance(v, int | float) or isinstance(v, bool) or v > hi or v < lo or (lo_open and v == lo):
+    if (not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v > hi or v < lo
+            or (lo_open and v == lo)):
         raise _bad(f"'{key}' must be a number in {'(' if lo_open else '['}{lo}, {hi}]; got {v!r}", key)
     return float(v)
 
@@ -203,8 +205,8 @@ def _gen_request(served: Served, body: dict[str, Any], chat: bool) -> GenRequest
     temperature = _number(body, "temperature", 1.0, 0.0, 2.0)
     top_p = _number(body, "top_p", 1.0, 0.0, 1.0, lo_open=True)
     seed = body.get("seed")
-    if seed is not None and not _is_int(seed):
-        raise _bad(f"'seed' must be an integer; got {seed!r}", "seed")
+    if seed is not None and not (_is_int(seed) and -(2**63) <= seed < 2**64):
+        raise _bad(f"'seed' must be an integer in [-2^63, 2^64); got {seed!r}", "seed")
     stop = body.get("stop")
     if stop is None:
         stops: list[str] = []
@@ -226,7 +228,7 @@ def _gen_request(served: Served, body: dict[str, Any], chat: bool) -> GenRequest
     tk = served.tokenizer
     stop_ids = frozenset({tk.eot_id, tk.end_id} if chat else {tk.eot_id})
     banned = frozenset(tk.special_ids.values()) - stop_ids
-    return GenRequest(prompt_ids, max_tokens, temperature, top_p, int(seed) if seed is not None else None,
+    return GenRequest(prompt_ids, max_tokens, temperature, top_p, int(seed) % 2**64 if seed is not None else None,
                       stops, stop_ids, banned, stream, include_usage)
 
 
