@@ -32,13 +32,16 @@ def serve(
     threads: Annotated[int, typer.Option(help="BLAS threads.")] = 1,
     tokens_per_second: Annotated[float, typer.Option(help="Cap on a request's generation rate (a slower device for load "
                                                             "tests; 0: no cap).")] = 0.0,
+    prefix_cache: Annotated[int, typer.Option(help="Recent requests whose keys/values a prompt of the same cache scope "
+                                                   "(header X-Suanli-Cache-Scope) may reuse; 0: none.")] = 8,
 ) -> None:
     """Serve one built-in model until interrupted (Ctrl-C). Exactly one of --uds and --port."""
     if (uds is None) == (port is None):
         fail("give exactly one of --uds PATH and --port N", code=2)
     try:
         serve_runtime(model, uds=uds, port=port, name=name, context_length=context_length,
-                      max_output_tokens=max_output_tokens, threads=threads, tokens_per_second=tokens_per_second)
+                      max_output_tokens=max_output_tokens, threads=threads, tokens_per_second=tokens_per_second,
+                      prefix_cache=prefix_cache)
     except SuanliError as e:
         fail(e.message, code=2)
 

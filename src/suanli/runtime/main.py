@@ -36,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--context-length", type=int, help="tokens per request (default and maximum: the model's)")
     s.add_argument("--max-output-tokens", type=int, help="largest max_tokens accepted (default: the context length)")
     s.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    s.add_argument("--prefix-cache", type=int, default=8, metavar="ENTRIES",
+                   help="recent requests whose keys/values a prompt of the same cache scope may reuse (0: none)")
     s.add_argument("--tokens-per-second", type=float, default=0.0,
                    help="cap the generation rate of a request (emulates a slower device in load tests; 0: no cap)")
     sub.add_parser("models", help="List the built-in models and whether their weights are installed.")
@@ -49,7 +51,7 @@ def models_table() -> list[dict[str, object]]:
 
 def serve(model: str, *, uds: str | None, port: int | None, name: str | None = None,
           context_length: int | None = None, max_output_tokens: int | None = None, threads: int = 1,
-          tokens_per_second: float = 0.0) -> None:
+          tokens_per_second: float = 0.0, prefix_cache: int = 8) -> None:
     """Load ``model`` and serve it until interrupted. Raises ValidationError for a model that cannot run here
     or limits outside the model's."""
     from suanli.errors import ValidationError
@@ -63,6 +65,8 @@ def serve(model: str, *, uds: str | None, port: int | None, name: str | None = N
         raise ValidationError(f"--max-output-tokens must be in [1, {ctx}]", field="max_output_tokens")
     if not 0 <= tokens_per_second <= 1e6:
         raise ValidationError("--tokens-per-second must be in [0, 1000000] (0: no cap)", field="tokens_per_second")
+    if not 0 <= prefix_cache <= 64:
+        raise ValidationError("--prefix-cache must be in [0, 64] (0: no reuse)", field="prefix_cache")
     if threads < 1:
         raise ValidationError("--threads must be at least 1", field="threads")
     for var in THREAD_VARS:
@@ -70,7 +74,7 @@ def serve(model: str, *, uds: str | None, port: int | None, name: str | None = N
     # imported here, after the thread settings: numpy reads them when it loads
     from suanli.runtime.loading import load
 
-    served = load(model, name or model, ctx, mot)
+    served = load(model, name or model, ctx, mot, prefix_cache)
     served.tokens_per_second = tokens_per_second
     load_and_run(served, uds=uds, port=port)
 
@@ -106,7 +110,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         serve(args.model, uds=args.uds, port=args.port, name=args.name, context_length=args.context_length,
               max_output_tokens=args.max_output_tokens, threads=args.threads,
-              tokens_per_second=args.tokens_per_second)
+              tokens_per_second=args.tokens_per_second, prefix_cache=args.prefix_cache)
     except SuanliError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2

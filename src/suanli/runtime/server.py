@@ -9,8 +9,10 @@ stream chunk carries ``token_ids`` — the ids of the completion tokens it holds
 token included when the model produced it: it was generated, so it is counted, as vLLM does); the response
 and the first stream chunk carry ``prompt_token_ids``. ``usage`` (in the response, and in a last chunk with
 empty ``choices`` when ``stream_options.include_usage``) is computed from those ids: ``prompt_tokens`` =
-len(prompt ids), ``completion_tokens`` = len(completion ids), ``prompt_tokens_details.cached_tokens`` = 0
-(this runtime keeps no prefix cache). Embedding usage counts every id fed to the model, [CLS] and [SEP]
+len(prompt ids), ``completion_tokens`` = len(completion ids), ``prompt_tokens_details.cached_tokens`` =
+the prompt positions whose keys and values were reused from an earlier request of the same cache scope
+(header ``X-Suanli-Cache-Scope``, which the gateway sets to the caller's tenant; no header, no reuse; see
+:class:`~suanli.runtime.tinygpt.PrefixCache`). Embedding usage counts every id fed to the model, [CLS] and [SEP]
 included.
 
 Errors: OpenAI's ``{"error": {"message", "type", "param", "code"}}``: 400 ``invalid_request_error`` for bad
@@ -42,10 +44,12 @@ from starlette.routing import Route
 
 from suanli.runtime.engine import TextStream, Worker
 from suanli.runtime.minilm import MiniLM
-from suanli.runtime.tinygpt import TinyGPT, generate
+from suanli.runtime.tinygpt import PrefixCache, TinyGPT, generate
 from suanli.runtime.tokenizer import ROLE_TOKEN, Tokenizer
 
 MAX_EMBEDDING_INPUTS = 256
+CACHE_SCOPE_HEADER = "x-suanli-cache-scope"
+"""Prompt-cache partition of a request (the gateway sends the caller's tenant id); absent: no reuse."""
 MAX_STOP = 4
 
 
@@ -71,6 +75,8 @@ class Served:
     tokenizer: Tokenizer | None = None
     gpt: TinyGPT | None = None
     embedder: MiniLM | None = None
+    prefix_cache: PrefixCache | None = None
+    """Reuse of recent prompts' keys and values per cache scope (the ``X-Suanli-Cache-Scope`` header)."""
     tokens_per_second: float = 0.0
     """Cap on the generation rate of one request (0: none) — to emulate a slower device in load tests."""
     created: int = field(default_factory=lambda: int(time.time()))
@@ -89,6 +95,8 @@ class GenRequest:
     """Special tokens the model may not write (turn markers; ``<|end|>`` outside chat)."""
     stream: bool
     include_usage: bool
+    cache_scope: str = ""
+    """Prompt-cache partition from the ``X-Suanli-Cache-Scope`` header ("" = no reuse)."""
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -240,9 +248,9 @@ def _context_error(served: Served, prompt: int, completion: int) -> OpenAIError:
         code="context_length_exceeded")
 
 
-def _usage(prompt: int, completion: int) -> dict[str, Any]:
+def _usage(prompt: int, completion: int, cached: int = 0) -> dict[str, Any]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": 0}}
+            "prompt_tokens_details": {"cached_tokens": cached}}
 
 
 # ---------------------------------------------------------------------------------------------- the app
@@ -267,16 +275,19 @@ def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) ->
             {"id": served.name, "object": "model", "created": served.created, "owned_by": "suanli",
              "root": served.model_id, "max_model_len": served.context_length}]})
 
-    def run_generation(req: GenRequest, on_token: Any, cancelled: Any) -> tuple[list[int], str, TextStream]:
+    def run_generation(req: GenRequest, on_token: Any, cancelled: Any) -> tuple[list[int], str, TextStream, int]:
+        """(completion ids, finish reason, text, cached prompt tokens) of one request, on the worker."""
         assert served.gpt is not None and served.tokenizer is not None
         text = TextStream(served.tokenizer.decode, req.stop)
         ids: list[int] = []
+        pc = served.prefix_cache if req.cache_scope else None
+        cache, cached = pc.take(req.cache_scope, req.prompt_ids) if pc else (served.gpt.new_cache(), 0)
         worker.count(prompt_tokens=len(req.prompt_ids))
         finish = "length"
         t0 = time.monotonic()
         for tok in generate(served.gpt, req.prompt_ids, req.max_tokens, temperature=req.temperature,
                             top_p=req.top_p, seed=req.seed, stop_ids=req.stop_ids, banned_ids=req.banned_ids,
-                            cancelled=lambda: cancelled() or text.stopped):
+                            cancelled=lambda: cancelled() or text.stopped, cache=cache):
             if served.tokens_per_second > 0:  # pace: token k is not produced before k / rate seconds
                 wait = t0 + len(ids) / served.tokens_per_second - time.monotonic()
                 if wait > 0:
@@ -289,7 +300,9 @@ def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) ->
             if tok in req.stop_ids or text.stopped:
                 finish = "stop"
                 break
-        return ids, finish, text
+        if pc:
+            pc.put(req.cache_scope, req.prompt_ids + ids, cache)
+        return ids, finish, text, cached
 
     async def completions(request: Request, chat: bool) -> Response:
         path = "/v1/chat/completions" if chat else "/v1/completions"
@@ -297,6 +310,7 @@ def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) ->
             body = await _body(request)
             _check_model(served, body, "generate", path)
             req = _gen_request(served, body, chat)
+            req.cache_scope = request.headers.get(CACHE_SCOPE_HEADER, "")
         except OpenAIError as e:
             return error_response(e)
         rid = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
@@ -304,7 +318,7 @@ def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) ->
         if req.stream:
             return StreamingResponse(_stream(req, rid, created, chat), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        ids, finish, text = await worker.run(lambda: run_generation(req, None, lambda: False))
+        ids, finish, text, cached = await worker.run(lambda: run_generation(req, None, lambda: False))
         out = text.emitted + text.finish()
         choice: dict[str, Any] = {"index": 0, "finish_reason": finish, "logprobs": None, "token_ids": ids}
         if chat:
@@ -313,7 +327,8 @@ def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) ->
             choice["text"] = out
         return JSONResponse({"id": rid, "object": "chat.completion" if chat else "text_completion",
                              "created": created, "model": served.name, "choices": [choice],
-                             "usage": _usage(len(req.prompt_ids), len(ids)), "prompt_token_ids": req.prompt_ids})
+                             "usage": _usage(len(req.prompt_ids), len(ids), cached),
+                             "prompt_token_ids": req.prompt_ids})
 
     async def _stream(req: GenRequest, rid: str, created: int, chat: bool) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
@@ -326,8 +341,8 @@ def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) ->
 
         def job() -> None:
             try:
-                ids, finish, text = run_generation(req, on_token, lambda: cancel)
-                loop.call_soon_threadsafe(q.put_nowait, ("done", finish, (len(ids), text.finish())))
+                ids, finish, text, cached = run_generation(req, on_token, lambda: cancel)
+                loop.call_soon_threadsafe(q.put_nowait, ("done", finish, (len(ids), text.finish(), cached)))
             except Exception as e:  # reported to the client as an error event
                 loop.call_soon_threadsafe(q.put_nowait, ("error", str(e), None))
 
@@ -351,11 +366,11 @@ def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) ->
                     yield chunk(b, [a], None, first)
                     first = False
                 elif kind == "done":
-                    n_completion, tail = b
+                    n_completion, tail, cached = b
                     yield chunk(tail, [], a, first)
                     if req.include_usage:
                         u = {"id": rid, "object": obj, "created": created, "model": served.name, "choices": [],
-                             "usage": _usage(len(req.prompt_ids), n_completion)}
+                             "usage": _usage(len(req.prompt_ids), n_completion, cached)}
                         yield f"data: {json.dumps(u, separators=(',', ':'))}\n\n"
                     yield "data: [DONE]\n\n"
                     return

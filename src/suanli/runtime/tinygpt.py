@@ -167,14 +167,19 @@ def sample(logits: Array, temperature: float, top_p: float, rng: np.random.Gener
 
 def generate(model: TinyGPT, prompt_ids: Sequence[int], max_tokens: int, *, temperature: float = 0.0,
              top_p: float = 1.0, seed: int | None = None, stop_ids: frozenset[int] = frozenset(),
-             banned_ids: frozenset[int] = frozenset(), cancelled: Callable[[], bool] = lambda: False) -> Iterator[int]:
+             banned_ids: frozenset[int] = frozenset(), cancelled: Callable[[], bool] = lambda: False,
+             cache: KVCache | None = None) -> Iterator[int]:
     """Yield up to ``max_tokens`` new token ids after ``prompt_ids``; a token of ``stop_ids`` is yielded and
     ends the generation; ``banned_ids`` are never produced (their logits are set to -inf). ``cancelled`` is
-    asked before each token (a client that went away)."""
+    asked before each token (a client that went away). ``cache`` may already hold the first
+    ``cache.length`` (< len(prompt_ids)) prompt positions (:class:`PrefixCache`); it ends holding every
+    position that was forwarded."""
     rng = np.random.default_rng(seed)
-    cache = model.new_cache()
+    cache = cache if cache is not None else model.new_cache()
+    if not 0 <= cache.length < len(prompt_ids):
+        raise ValueError("the cache must hold fewer positions than the prompt")
     banned = np.fromiter(sorted(banned_ids), dtype=np.int64, count=len(banned_ids))
-    logits = model.forward(prompt_ids, cache)[-1]
+    logits = model.forward(prompt_ids[cache.length:], cache)[-1]
     for i in range(max_tokens):
         if cancelled():
             return
@@ -184,3 +189,49 @@ def generate(model: TinyGPT, prompt_ids: Sequence[int], max_tokens: int, *, temp
         if tok in stop_ids or i + 1 == max_tokens:
             return
         logits = model.forward([tok], cache)[-1]
+
+
+class PrefixCache:
+    """The KV caches of the last ``entries`` requests, per scope (least recently used out first): a prompt
+    that begins like one of them reuses its keys and values instead of recomputing them, and the positions
+    reused are what the response reports as ``cached_tokens``.
+
+    Reuse is exact: position i's keys and values depend only on tokens 0..i (causal attention), so a common
+    prefix computes the same numbers (to float rounding: ``tests/runtime/test_runtime_prefix_cache.py``).
+    At least the prompt's last token is always forwarded (its logits choose the first new token).
+    Scopes keep tenants apart: a cache hit is observable (faster, cheaper), so a prefix is reused only for
+    the scope that computed it. Used by the worker thread only (no locking).
+    """
+
+    def __init__(self, model: TinyGPT, entries: int) -> None:
+        self._model = model
+        self._entries = entries
+        self._items: list[tuple[str, NDArray[np.int64], KVCache]] = []
+
+    def take(self, scope: str, prompt_ids: Sequence[int]) -> tuple[KVCache, int]:
+        """A cache holding the longest prefix of ``prompt_ids`` this scope computed before (copied), and its length."""
+        prompt = np.asarray(prompt_ids, dtype=np.int64)
+        best, best_n = -1, 0
+        for i, (s, ids, _) in enumerate(self._items):
+            if s != scope:
+                continue
+            m = min(len(ids), len(prompt) - 1)
+            diff = np.flatnonzero(ids[:m] != prompt[:m])
+            n = int(diff[0]) if diff.size else m
+            if n > best_n:
+                best, best_n = i, n
+        cache = self._model.new_cache()
+        if best >= 0:
+            src = self._items[best][2]
+            cache.k[:, :, :best_n] = src.k[:, :, :best_n]
+            cache.v[:, :, :best_n] = src.v[:, :, :best_n]
+            cache.length = best_n
+            self._items.append(self._items.pop(best))  # most recently used last
+        return cache, best_n
+
+    def put(self, scope: str, ids: Sequence[int], cache: KVCache) -> None:
+        """Keep ``cache`` (holding the first ``cache.length`` of ``ids``) for later prompts of ``scope``."""
+        if self._entries <= 0 or cache.length == 0:
+            return
+        self._items.append((scope, np.asarray(ids[:cache.length], dtype=np.int64), cache))
+        del self._items[:-self._entries]
