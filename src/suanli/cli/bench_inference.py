@@ -132,8 +132,7 @@ def costs(lab: InferenceLab, deployments: dict[str, dict[str, Any]]) -> list[dic
     period = datetime.now(UTC).strftime("%Y-%m")
     leases = {x["lease"]: Decimal(str(x["cost_to_date"]))
               for x in lab.ok("operator", "GET", "/v1/lease-costs", params={"tenant": HOUSE_TENANT})["items"]}
-    doc = lab.ok("operator", "GET", "/v1/inference/usage", params={"period": period})
-    rows = doc["items"] if isinstance(doc, dict) else doc
+    rows = lab.ok("operator", "GET", "/v1/inference/usage", params={"period": period})["rows"]
     out = []
     for name, dep in deployments.items():
         served = sum(int(r["prompt_tokens"]) + int(r["completion_tokens"]) for r in rows if r["model"] == name)

@@ -394,34 +394,18 @@ function months() {
   return out;
 }
 
-/** Sum of decimal strings, exact (BigInt on the digits scaled to the longest fraction). */
-function sumDec(values) {
-  const places = Math.max(0, ...values.map((v) => (String(v).split(".")[1] || "").length));
-  let total = 0n;
-  for (const v of values) {
-    const [i, f = ""] = String(v).replace("-", "").split(".");
-    const n = BigInt(i + f.padEnd(places, "0"));
-    total += String(v).startsWith("-") ? -n : n;
-  }
-  const neg = total < 0n;
-  const s = (neg ? -total : total).toString().padStart(places + 1, "0");
-  const out = places ? `${s.slice(0, -places)}.${s.slice(-places)}` : s;
-  return neg ? `-${out}` : out;
-}
-
 export async function usage(ctx) {
   const operator = ctx.me.role === "operator";
   const period = ctx.query.get("period") || months()[0];
   const doc = await get("/v1/inference/usage", { period });
-  const rows = doc.items ?? doc.rows ?? doc;
+  const rows = doc.rows;
   const pick = select("period", months().map((m) => [m, m]), period, "use");
   if (!months().includes(period)) pick.append(h("option", { value: period, selected: true }, period));
   const form = h("form", { class: "inline", testid: "usage-period", onsubmit: (ev) => {
     ev.preventDefault();
     ctx.go(`/inference-usage?period=${pick.value}`);
   } }, field(t("inf.usage.period"), pick), h("button", { type: "submit" }, t("inf.usage.show")));
-  const keyOf = (r) => `${r.prefix ?? r.key_prefix ?? ""}…${r.label ? ` ${r.label}` : ""}`;
-  const total = (k) => rows.reduce((a, r) => a + Number(r[k] || 0), 0);
+  const keyOf = (r) => (r.token_id === null || r.token_id === undefined ? "—" : `${r.prefix}…${r.label ? ` ${r.label}` : ""}`);
   const list = listView({
     columns: [
       ...(operator ? [{ key: "tenant", label: t("inf.usage.col.tenant"), value: (r) => r.tenant }] : []),
@@ -434,16 +418,18 @@ export async function usage(ctx) {
         value: (r) => h("span", { testid: "usage-completion" }, num(r.completion_tokens, 0)) },
       { key: "cost", label: t("inf.usage.col.cost"), class: "num", value: (r) => h("span", { testid: "usage-cost" }, yuan(r.cost, 6)) },
     ],
-    rows, query: ctx.query, testid: "usage", rowTestid: (r) => `usage-${r.token_id}-${r.model}`,
+    rows, query: ctx.query, testid: "usage", rowTestid: (r) => `usage-${r.token_id ?? "none"}-${r.model}`,
     empty: t("inf.usage.none", { period }), sort: "model",
     search: (r) => [r.tenant, keyOf(r), r.model].join(" "),
     filters: [{ key: "model", label: t("inf.usage.col.model"), options: optionsOf(rows, "model") }],
   });
+  const tot = doc.totals;
   const totals = rows.length ? kv([
-    [t("inf.usage.col.requests"), h("span", { testid: "usage-total-requests" }, num(total("requests"), 0))],
-    [t("inf.usage.col.prompt"), h("span", { testid: "usage-total-prompt" }, num(total("prompt_tokens"), 0))],
-    [t("inf.usage.col.completion"), h("span", { testid: "usage-total-completion" }, num(total("completion_tokens"), 0))],
-    [t("inf.usage.col.cost"), h("span", { testid: "usage-total-cost" }, yuan(sumDec(rows.map((r) => r.cost ?? "0")), 6))],
+    [t("inf.usage.col.requests"), h("span", { testid: "usage-total-requests" }, num(tot.requests, 0))],
+    [t("inf.usage.col.prompt"), h("span", { testid: "usage-total-prompt" }, num(tot.prompt_tokens, 0))],
+    [t("inf.usage.col.cached"), h("span", { testid: "usage-total-cached" }, num(tot.cached_tokens, 0))],
+    [t("inf.usage.col.completion"), h("span", { testid: "usage-total-completion" }, num(tot.completion_tokens, 0))],
+    [t("inf.usage.col.cost"), h("span", { testid: "usage-total-cost" }, yuan(tot.cost, 6))],
   ], "usage-totals") : null;
   return h("section", {},
     h("div", { class: "page-head" }, h("h1", {}, t("inf.usage.title")), h("p", { class: "muted" }, t("inf.usage.note"))),
