@@ -137,3 +137,12 @@ def test_no_5xx_for_any_json(gen: TestClient, path: str, body: Any) -> None:
     assert r.status_code < 500, r.text
     if r.status_code >= 400:
         error_of(r, r.status_code)
+
+
+def test_a_runtime_defect_is_a_500_in_openai_format() -> None:
+    served = load("tiny-gpt", "tiny", 256, 64)
+    served.gpt = None  # a broken model: the worker's assertion fails
+    with TestClient(create_app(served), raise_server_exceptions=False) as c:
+        r = c.post("/v1/completions", json={"model": "tiny", "prompt": "x", "max_tokens": 2})
+    e = error_of(r, 500)
+    assert (e["type"], e["code"]) == ("server_error", "runtime_error")

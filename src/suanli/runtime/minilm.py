@@ -66,7 +66,12 @@ class MiniLM:
         self.dimensions = int(cfg["hidden_size"])
         self.vocab_size = int(cfg["vocab_size"])
         w = load_file(str(model_dir / "model.safetensors"))
-        self.w: dict[str, Array] = {k: v.astype(np.float32) for k, v in w.items() if v.dtype != np.int64}
+        # dense weights are stored (out, in) as torch's Linear keeps them; transposed once here, contiguous
+        self.w: dict[str, Array] = {
+            k: np.ascontiguousarray(v.T if k.endswith("dense.weight") or k.endswith(("query.weight", "key.weight",
+                                                                                   "value.weight")) else v,
+                                    dtype=np.float32)
+            for k, v in w.items() if v.dtype != np.int64}
         tok = HFTokenizer.from_file(str(model_dir / "tokenizer.json"))
         tok.no_padding()
         tok.no_truncation()
@@ -106,7 +111,7 @@ class MiniLM:
             p = f"encoder.layer.{li}."
 
             def lin(v: Array, name: str, p: str = p) -> Array:
-                r: Array = v @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+                r: Array = v @ w[p + name + ".weight"] + w[p + name + ".bias"]
                 return r
 
             def heads(v: Array) -> Array:

@@ -420,6 +420,11 @@ def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) ->
         return JSONResponse({"object": "list", "data": data, "model": served.name,
                              "usage": {"prompt_tokens": n, "total_tokens": n}})
 
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # a defect, not bad input: still answered in OpenAI's format (the gateway bills nothing for it)
+        return JSONResponse(OpenAIError(500, f"the runtime failed: {type(exc).__name__}", type_="server_error",
+                                        code="runtime_error").body(), status_code=500)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -432,7 +437,7 @@ def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) ->
         Route("/v1/completions", text_completions, methods=["POST"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
-    ], lifespan=lifespan)
+    ], lifespan=lifespan, exception_handlers={Exception: internal_error})
     app.state.worker = worker
     return app
 
