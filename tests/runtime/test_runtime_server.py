@@ -214,3 +214,17 @@ def test_a_stream_closed_early_stops_generation(gen: Path) -> None:
         generated = m["served_completion_tokens"] - before
         assert 3 <= generated < 200, generated
         assert h.get("/metrics-json").json()["served_completion_tokens"] - before == generated  # stopped for good
+
+
+def test_sigterm_with_a_stream_running_exits_within_the_grace_and_removes_the_socket(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    proc, sock = start(tmp_path_factory.mktemp("term"), "--model", "tiny-gpt", "--tokens-per-second", "20")
+    with raw(sock) as h, h.stream("POST", "/v1/completions", json={"model": "tiny-gpt", "prompt": "A",
+                                                                    "max_tokens": 200, "stream": True}) as r:
+        first = next(line for line in r.iter_lines() if line.startswith("data: {"))  # 200 tokens: 10 s
+        assert json.loads(first[6:])["choices"][0]["token_ids"]
+        t0 = time.monotonic()
+        proc.terminate()
+        proc.wait(timeout=30)
+        assert time.monotonic() - t0 < 15
+    assert not sock.exists()

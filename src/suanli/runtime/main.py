@@ -21,6 +21,8 @@ from suanli.runtime.models import BUILTIN_MODELS, available, installed
 if TYPE_CHECKING:
     from suanli.runtime.server import Served
 
+GRACEFUL_SHUTDOWN_S = 5
+"""On SIGTERM, responses still streaming get this long to finish before their connections are closed."""
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -91,10 +93,11 @@ def load_and_run(served: Served, *, uds: str | None, port: int | None) -> None:
     # uvicorn re-raises SIGTERM after its shutdown, so the socket is removed in the app's shutdown, not here
     app = create_app(served, on_shutdown=remove_socket)
     if uds:
-        config = uvicorn.Config(app, uds=uds, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(app, uds=uds, log_level="warning", access_log=False, lifespan="on",
+                                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     else:
         config = uvicorn.Config(app, host="127.0.0.1", port=port or 0, log_level="warning", access_log=False,
-                                lifespan="on")
+                                lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     uvicorn.Server(config).run()
 
 
