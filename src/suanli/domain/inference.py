@@ -515,3 +515,33 @@ class ScaleMemory:
     """What the autoscaler remembers between passes about one deployment (in the leader's process)."""
 
     low_since: datetime | None = None
+
+
+def order_document(shape: Shape, *, device_memory_gib: int | None, near: str = "",
+                   max_rtt_ms: int | None = None) -> dict[str, Any]:
+    """The order (``service.orders``) that leases one replica of ``shape``: open-ended, in the region
+    ``near`` (and within ``max_rtt_ms`` of it) when the deployment asks. A slice without
+    ``memory_mib`` gets its share of the device's memory (``device_memory_gib``; 1 GiB if unknown)."""
+    doc: dict[str, Any] = {"form": shape.form.value}
+    if shape.model:
+        doc["models"] = [shape.model]
+    if shape.form is ShapeForm.SLICE:
+        doc["share_pct"] = shape.share_pct
+        mem = shape.memory_mib
+        if mem is None:
+            mem = max(1, int(Decimal((device_memory_gib or 1) * 1024) * shape.share))
+        doc["memory_mib"] = mem
+    else:
+        doc["quantity"] = shape.quantity
+    if near:
+        doc["regions"] = [near]
+    if max_rtt_ms is not None:
+        doc["max_rtt_ms"] = max_rtt_ms
+    return doc
+
+
+def runtime_command(python: str, deployment: Deployment, socket: str) -> tuple[str, ...]:
+    """The argv of a built-in runtime replica (``python -m suanli.runtime serve``; docs/inference.md)."""
+    return (python, "-m", "suanli.runtime", "serve", "--model", deployment.model_ref, "--uds", socket,
+            "--name", deployment.name, "--context-length", str(deployment.context_length),
+            "--max-output-tokens", str(deployment.max_output_tokens))

@@ -284,6 +284,10 @@ class LocalDriver:
         threading.Thread(target=self._watch, args=(job,), name=f"suanli-{job_id}", daemon=True).start()
         return JobHandle(job_id=job_id, lease_id=lease_id, node=alloc.node, devices=devices, submitted_at=now)
 
+    def work_dir(self, job_id: str) -> Path:
+        """The host directory a job sees as ``/work`` (a model replica's socket is there)."""
+        return self.data_dir / "jobs" / job_id / "work"
+
     def poll(self, job_id: str) -> JobStatus:
         job = self._job(job_id)
         self._check_orphan(job)

@@ -34,10 +34,11 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 def submit_job(p: Platform, actor: Principal, lease_id: str, command: Sequence[str], *, devices: int | None = None,
                node: str | None = None, env: Mapping[str, str] | None = None, name: str | None = None,
-               time_limit_s: int | None = None) -> Job:
+               time_limit_s: int | None = None, runtime: bool = False) -> Job:
     """Run ``command`` on the lease's devices. Refused for another tenant's lease (404), a lease that is
     not active, more devices than the lease holds there, or a node the lease does not hold. Only
-    the tenant holding the lease runs work on it (the operator may read and cancel it)."""
+    the tenant holding the lease runs work on it (the operator may read and cancel it). ``runtime``:
+    a platform model runtime (``service.replicas`` only; the jobs API never sets it)."""
     grant = authorize(actor, Action.SUBMIT_JOB)
     grant.check_lease(lease_id)
     with p.tx() as s:  # the lease as it is now: a term that is over is ended, a reservation started is active
@@ -50,7 +51,7 @@ def submit_job(p: Platform, actor: Principal, lease_id: str, command: Sequence[s
         raise ConflictError(f"lease {lease_id} is {lease.state.value}; jobs run only on an active lease",
                             lease=lease_id, state=lease.state.value)
     spec = JobSpec(command=tuple(command), env=dict(env or {}), devices=devices, node=node, name=name,
-                   time_limit=timedelta(seconds=time_limit_s) if time_limit_s else None)
+                   time_limit=timedelta(seconds=time_limit_s) if time_limit_s else None, runtime=runtime)
     require_provisioned(p, lease)
     assert p.driver is not None
     handle = p.driver.submit(lease.id, spec)  # engine I/O, outside any transaction

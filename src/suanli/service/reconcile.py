@@ -20,7 +20,7 @@ from typing import Any
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.errors import ConflictError, FencedError, SuanliError
-from suanli.service import capacity, token_uses, whatif
+from suanli.service import capacity, replicas, token_uses, whatif
 from suanli.service.engine import reconcile_leases
 from suanli.service.fleet import apply_transfers
 from suanli.service.health import check_health
@@ -73,6 +73,7 @@ def run_pass(p: Platform) -> dict[str, Any]:
         log.warning("usage collection failed: %s", e.message)
         out["usage_error"] = e.message
     out["health"] = check_health(p).__dict__
+    out["model_replicas"] = replicas.reconcile(p)  # start, health-check, replace, scale (docs/inference.md)
     out["capacity"] = capacity.sample(p).__dict__  # the time series, when a sample is due (docs/capacity.md)
     out["whatif_failed"] = whatif.fail_stale(p)  # what-if runs whose process stopped heartbeating
     return out

@@ -120,7 +120,7 @@ def active_deployment_ids(s: Session) -> list[str]:
 
 def update_deployment(s: Session, deployment_id: str, *, version: int, now: datetime, **changes: Any) -> Deployment:
     """Compare-and-set on ``version``: a concurrent change makes this a 409 (read again and retry)."""
-    allowed = {"min_replicas", "max_replicas", "desired_replicas", "target_inflight", "idle_seconds", "state"}
+    allowed = {"min_replicas", "max_replicas", "desired_replicas", "target_inflight", "idle_seconds", "state", "name"}
     bad = set(changes) - allowed
     if bad:
         raise ValueError(f"not updatable: {sorted(bad)}")
@@ -146,6 +146,11 @@ def _pick(rows: Sequence[InferenceDeploymentRow], tenant_id: str | None) -> Infe
     if public:
         return public[0]
     return rows[0] if tenant_id is None and rows else None
+
+
+def deleted_name(dep: Deployment) -> str:
+    """The name a deleted deployment keeps (``<name>~<id>``: never a valid name, so the name is free again)."""
+    return f"{dep.name[:43]}~{dep.id}"[:64]
 
 
 def resolve_model(s: Session, tenant_id: str | None, name: str) -> Deployment | None:
