@@ -21,6 +21,12 @@ Kinds (see docs/billing.md for a worked example of each):
 - ``spend_commitment``: the same pricing as ``commit`` (usage at ``commit_price``, shortfall
   true-up), sold as a commitment to spend only: it holds no capacity and says so.
 
+A **training-token plan** (``training``: true; a ``payg`` plan of one order) bills a training job
+by the tokens it processed instead of its device time: the order's lease time is still shown, as
+device-hours at 0 (nothing billed, and nothing drawn from packages or terms), and the
+``training_tokens`` the job reports (:mod:`suanli.service.training_tokens`) are billed at the
+plan's rate. The tenant sees both lines on its draft and invoice.
+
 A plan that **holds capacity** (``term``, ``commit``) is granted with a reservation (a lease of
 its devices, ``reservation``: its id) when it is created; its fee (term) or true-up (commit) is
 billed only for a plan whose reservation was granted (:attr:`PricePlan.bills_capacity`), never
@@ -122,6 +128,9 @@ class PricePlan:
     """A paid contract: the only kind of charge a compute voucher may subsidise."""
     name: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    training: bool = False
+    """A training-token plan: the order's device time shown at 0, its training tokens billed at the
+    plan's ``training_tokens`` rate (see the module docstring)."""
 
     def covers(self, at: datetime) -> bool:
         return self.effective_from <= at and (self.effective_to is None or at < self.effective_to)
@@ -196,6 +205,17 @@ def validate_plan(plan: PricePlan) -> PricePlan:
                               field="commit_devices")
     if plan.kind is PlanKind.SPOT and plan.discount == 0 and not plan.rates:
         raise ValidationError("a spot plan needs a discount or rates", field="discount")
+    if plan.training:
+        if plan.kind is not PlanKind.PAYG or not plan.order:
+            raise ValidationError(f"a training-token plan is a payg plan of one order (kind payg and order set); got "
+                                  f"kind {plan.kind.value}{'' if plan.order else ' without an order'}",
+                                  field="training")
+        if not any(r.meter is Meter.TRAINING_TOKENS for r in plan.rates):
+            raise ValidationError("a training-token plan needs a training_tokens rate (per million tokens)",
+                                  field="rates")
+        if any(r.meter in DEVICE_METERS for r in plan.rates) or plan.discount:
+            raise ValidationError("a training-token plan bills no device time (it is shown at 0): leave out device "
+                                  "rates and discount", field="rates")
     return plan
 
 

@@ -244,6 +244,10 @@ def rate(inp: RatingInput) -> Rated:
         devp = inp.device_p.get(r.model)
         plan_id = plan.id if plan else ""
         paid = bool(plan and plan.paid)
+        if plan is not None and plan.training and meter in DEVICE_METERS:  # shown at 0: its tokens are billed
+            add((kind, meter, r.model, r.site, r.supplier, r.node, r.lease, plan_id, "", ZERO, paid, period), raw, n,
+                first, last)
+            return
         if plan is not None and plan.kind is PlanKind.TERM and plan.bills_capacity and meter is Meter.DEVICE_SECONDS \
                 and r.model == plan.term_model:
             if plan.id not in term_left:

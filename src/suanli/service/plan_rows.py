@@ -25,4 +25,4 @@ def plan_from_row(r: PricePlanRow) -> PricePlan:
         commit_meter=Meter(sp["commit_meter"]) if sp.get("commit_meter") else None,
         commit_model=sp.get("commit_model", ""), commit_quantity=Decimal(sp.get("commit_quantity", "0")),
         commit_price=Decimal(sp.get("commit_price", "0")), commit_devices=Decimal(sp.get("commit_devices", "0")),
-        reservation=sp.get("reservation") or "", paid=r.paid, name=r.name)
+        reservation=sp.get("reservation") or "", paid=r.paid, name=r.name, training=bool(sp.get("training", False)))

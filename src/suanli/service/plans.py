@@ -46,7 +46,7 @@ from suanli.store.money_tables import PricePlanRow
 
 PLAN_FIELDS = {"tenant", "kind", "order", "name", "effective_from", "effective_to", "rates", "discount", "term",
                "term_model", "term_devices", "commit_meter", "commit_model", "commit_quantity", "commit_price",
-               "commit_devices", "paid"}
+               "commit_devices", "paid", "training"}
 MAX_RETRIES = 30
 
 
@@ -96,6 +96,12 @@ def _aware(v: Any, field: str) -> datetime | None:
     return v
 
 
+def _flag(v: Any, field: str) -> bool:
+    if not isinstance(v, bool):
+        raise ValidationError(f"{field} must be true or false", field=field)
+    return v
+
+
 def parse_plan(raw: Mapping[str, Any], plan_id: str, tenant_id: str, now: datetime | None = None) -> PricePlan:
     """``now``: the start of a plan that names no ``effective_from``."""
     unknown = sorted(set(raw) - PLAN_FIELDS)
@@ -128,7 +134,7 @@ def parse_plan(raw: Mapping[str, Any], plan_id: str, tenant_id: str, now: dateti
         commit_quantity=_dec(raw.get("commit_quantity", "0"), "commit_quantity"),
         commit_price=_price(raw.get("commit_price", "0"), "commit_price"),
         commit_devices=_dec(raw.get("commit_devices", "0"), "commit_devices"), paid=bool(raw.get("paid", False)),
-        name=str(raw.get("name") or ""))
+        name=str(raw.get("name") or ""), training=_flag(raw.get("training", False), "training"))
     return validate_plan(plan)
 
 
@@ -142,6 +148,7 @@ def plan_spec(plan: PricePlan) -> dict[str, Any]:
         "commit_meter": plan.commit_meter.value if plan.commit_meter else None, "commit_model": plan.commit_model,
         "commit_quantity": str(plan.commit_quantity), "commit_price": str(plan.commit_price),
         "commit_devices": str(plan.commit_devices), "reservation": plan.reservation or None,
+        "training": plan.training,
     }
 
 

@@ -27,10 +27,12 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
+from suanli.domain.tokens import TokenScope
 from suanli.errors import ConflictError, ValidationError
 from suanli.ledger.meters import UsageRecord, parse_event
 from suanli.ledger.rating import add_months, month_of, period_bounds
 from suanli.ledger.revenue import Held, attribute
+from suanli.service import training_tokens
 from suanli.service.platform import Platform
 from suanli.store import fleet as fleet_store
 from suanli.store import usage as store
@@ -93,8 +95,10 @@ def store_records(s: Session, records: Sequence[UsageRecord], ingested_at: Any,
 
 
 def ingest(p: Platform, actor: Principal, events: Sequence[Mapping[str, Any]]) -> IngestResult:
-    """Ingest a batch of usage events (the operator or its metering agents)."""
-    authorize(actor, Action.INGEST_USAGE)
+    """Ingest a batch of usage events (the operator or its metering agents; a lease token its job's
+    training tokens: :mod:`suanli.service.training_tokens`)."""
+    lease_token = actor.token_scope is TokenScope.LEASE
+    grant = authorize(actor, Action.REPORT_TRAINING_TOKENS if lease_token else Action.INGEST_USAGE)
     if not events:
         raise ValidationError("send at least one event", field="events")
     if len(events) > MAX_BATCH:
@@ -106,6 +110,8 @@ def ingest(p: Platform, actor: Principal, events: Sequence[Mapping[str, Any]]) -
     for attempt in range(RETRIES):
         try:
             with p.tx() as s:
+                if lease_token:
+                    records = training_tokens.check_reports(s, grant, records)
                 found = store.resolve_subjects(s, {r.subject for r in records})
                 bad = sorted({r.subject for r in records if found.get(r.subject, ("", ""))[1] != Role.TENANT.value})
                 if bad:

@@ -274,6 +274,8 @@ class PlanResponse(BaseModel):
     """Devices a take-or-pay (``commit``) holds."""
     reservation: str | None = None
     """The lease holding a ``term`` or ``commit`` plan's devices; None for a plan that holds nothing."""
+    training: bool = False
+    """A training-token plan (one order): device time shown at 0, training tokens billed at its rate."""
 
 
 class PlanEndRequest(Wire):
