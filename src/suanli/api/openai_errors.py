@@ -4,7 +4,8 @@ Every answer that is not a success on :data:`PATHS` is ``{"error": {"message", "
 "code"}}`` (what the official ``openai`` client reads), with the status of the platform's error and
 the message shortened like every other error (:func:`suanli.api.middleware.clip`). The platform's
 stable codes map to OpenAI's types and codes (:func:`openai_error`); an error may name its own OpenAI
-code in ``details["openai_code"]`` and its parameter in ``details["param"]`` (or ``details["field"]``).
+code in ``details["openai_code"]`` and its parameter in ``details["param"]`` (or ``details["field"]``);
+the platform's other details follow in ``error.details`` (an additive field the openai client ignores).
 The rest of the API keeps its own format (docs/api.md).
 """
 
@@ -62,5 +63,9 @@ def openai_error(status: int, code: str, message: str, details: dict[str, Any] |
     if isinstance(d.get("openai_type"), str):
         kind = d["openai_type"]
     param = d.get("param", d.get("field"))
-    return {"error": {"message": message, "type": kind, "param": param if isinstance(param, str) else None,
-                      "code": oa_code}}
+    out: dict[str, Any] = {"message": message, "type": kind, "param": param if isinstance(param, str) else None,
+                           "code": oa_code}
+    rest = {k: v for k, v in d.items() if k not in ("openai_code", "openai_type", "param")}
+    if rest:
+        out["details"] = rest  # the platform's details (additive: OpenAI clients ignore the field)
+    return {"error": out}

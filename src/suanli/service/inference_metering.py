@@ -36,7 +36,6 @@ SOURCE = "gateway"
 """The ``source`` of the gateway's usage events (``(source, id)`` is unique)."""
 STATUSES = ("ok", "failed", "abandoned")
 ENDPOINTS = ("chat", "completion", "embedding")
-CACHED_METER = "inference_cached_input_tokens"
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def usage_records(r: MeteredRequest) -> list[UsageRecord]:
     meters = [(f"{r.id}:prompt", Meter.INFERENCE_INPUT_TOKENS, r.prompt_tokens - r.cached_tokens),
               (f"{r.id}:completion", Meter.INFERENCE_OUTPUT_TOKENS, r.completion_tokens)]
     if r.cached_tokens:
-        meters.append((f"{r.id}:cached", Meter(CACHED_METER), r.cached_tokens))
+        meters.append((f"{r.id}:cached", Meter.INFERENCE_CACHED_INPUT_TOKENS, r.cached_tokens))
     out = []
     for ident, meter, n in meters:
         if n <= 0:
