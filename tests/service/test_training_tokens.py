@@ -100,9 +100,9 @@ def test_a_training_token_plan_bills_tokens_and_shows_device_time_at_0(
     lines = sorted((x.meter, x.lease, x.plan, x.quantity, x.unit_price, x.amount) for x in draft.rated.lines)
     # by hand: lease A 2 device-hours shown at 0 under the plan; lease B 2 h x 2.60 (L20 list) = 5.20;
     # training tokens 4 x 1.25 M = 5 M x 3 = 15.00 under the plan
-    assert lines == [("device_seconds", lease_a, made["id"], Decimal(2), Decimal(0), Decimal("0.00")),
-                     ("device_seconds", lease_b, "", Decimal(2), Decimal("2.60"), Decimal("5.20")),
-                     ("training_tokens", lease_a, made["id"], Decimal(5), Decimal(3), Decimal("15.00"))]
+    assert lines == sorted([("device_seconds", lease_a, made["id"], Decimal(2), Decimal(0), Decimal("0.00")),
+                            ("device_seconds", lease_b, "", Decimal(2), Decimal("2.60"), Decimal("5.20")),
+                            ("training_tokens", lease_a, made["id"], Decimal(5), Decimal(3), Decimal("15.00"))])
     assert draft.settlement.subtotal == Decimal("20.20")
 
 

@@ -73,14 +73,14 @@ COMMANDS: dict[str, Lazy] = {
                    "and their monthly spend limits."),
     "audit": Lazy("suanli.cli.audit:audit_app", "The audit trail: who changed what, when, from where (before -> after); "
                   "list and export as CSV or JSON."),
-    "token": Lazy("suanli.cli.tokens:token_app", "Your API tokens: list, create (scoped: full, read-only, one lease; "
-                  "with an expiry), revoke."),
+    "token": Lazy("suanli.cli.tokens:token_app", "Your API tokens: list, create (scoped: full, read-only, one lease, "
+                  "inference key; with an expiry), revoke."),
     "sim": Lazy("suanli.cli.sim:app", "Trace-driven simulation of the placement engine."),
     "whatif": Lazy("suanli.cli.whatif:app", "What-if on the live fleet (operator): replay recent orders with another "
                    "policy, a price change, nodes added or removed, demand growth; the result next to today."),
     "bench": Lazy("suanli.cli.bench:app",
                   "Benchmarks that print figures: placement (FGD protocol, scale), concurrent orders, usage "
-                  "ingestion, billing."),
+                  "ingestion, billing, inference."),
     "usage": Lazy("suanli.cli.money:usage_app", "Usage events: ingest and totals."),
     "wallet": Lazy("suanli.cli.money:wallet_app", "Prepaid wallets, credits and the low-balance rule."),
     "voucher": Lazy("suanli.cli.vouchers:voucher_app",
@@ -102,6 +102,10 @@ COMMANDS: dict[str, Lazy] = {
                       "site, life, financing; show, set, import a CSV/JSON file."),
     "agent": Lazy("suanli.cli.agents:agent_app", "Node agents: join tokens, list with health, approve, revoke; run "
                   "the agent on a node (joins, heartbeats, runs its leases' jobs)."),
+    "deployment": Lazy("suanli.cli.deployments:deployment_app", "Model deployments: deploy a built-in model with "
+                       "replica shapes and bounds; list, show replicas and their health, scale, delete."),
+    "inference": Lazy("suanli.cli.inference_usage:inference_app", "The model inference service: usage and cost per "
+                      "inference key and model."),
     "runtime": Lazy("suanli.cli.runtime:runtime_app", "The built-in CPU runtime: serve a built-in model (tiny-gpt, "
                     "all-minilm-l6-v2) over an OpenAI-compatible API on a Unix socket or 127.0.0.1; list the built-in "
                     "models."),

@@ -9,6 +9,7 @@ import typer
 from suanli.cli.context import client
 from suanli.cli.options import JsonOpt, amount, instant
 from suanli.cli.render import dec, print_json, show, table, when
+from suanli.client.token_prices import TokenPricesClient
 
 price_app = typer.Typer(help="List prices: set them (operator, now or later), list them in both units, and correct "
                              "the past (operator: credit/debit notes).", no_args_is_help=True)
@@ -132,3 +133,51 @@ def _show_corrections(rows: list[Any]) -> None:
                [[cid, n.id, n.kind, n.tenant, n.invoice, dec(n.amount, 2), dec(n.total, 2), dec(n.supplier_share, 2),
                  dec(n.commission, 2)] for cid, n in notes],
                caption=f"{len(notes)} notes; credit notes go to the tenant's wallet, debit notes are owed"))
+
+
+def token_rate(value: str | None, name: str) -> dict[str, Any] | None:
+    """``2`` (a flat price per million tokens) or ``8@1,6`` (8 up to 1 million tokens of the month, then 6;
+    any number of ``PRICE@UP_TO`` tiers, the last one open)."""
+    if value is None:
+        return None
+    parts = [x.strip() for x in value.split(",")]
+    if len(parts) == 1 and "@" not in parts[0]:
+        return {"price": str(amount(parts[0], name))}
+    tiers: list[dict[str, str | None]] = []
+    for i, part in enumerate(parts):
+        price, at, up_to = part.partition("@")
+        if bool(at) == (i == len(parts) - 1):
+            raise typer.BadParameter(f"{value!r}: write tiers as PRICE@UP_TO,…,PRICE (e.g. 8@1,6: 8 up to 1 million "
+                                     "tokens of the month, then 6); the last tier has no @", param_hint=name)
+        tiers.append({"price": str(amount(price, name)), "up_to": str(amount(up_to, name)) if at else None})
+    return {"tiers": tiers}
+
+
+@price_app.command("tokens")
+def price_tokens(ctx: typer.Context,
+                 model: Annotated[str, typer.Option("--model", help="The deployment's name (the OpenAI model "
+                                                    "callers give), e.g. tiny-gpt.")],
+                 input_: Annotated[str | None, typer.Option("--input", help="Prompt tokens not served from cache, "
+                                                            "元 per million: 2, or tiers 2@10,1.5.")] = None,
+                 output: Annotated[str | None, typer.Option("--output", help="Completion tokens, 元 per million: "
+                                                            "8, or tiers 8@1,6 (8 up to 1 M tokens of the month, "
+                                                            "then 6).")] = None,
+                 cached: Annotated[str | None, typer.Option("--cached", help="Prompt tokens served from the "
+                                                            "runtime's cache, 元 per million.")] = None,
+                 as_json: JsonOpt = False) -> None:
+    """Set a model's per-token list prices (operator), effective now: the default plan (tenant *) in force
+    ends now and a new one starts with the same rates and these for the model. A tenant's plan may
+    override them (`suanli plan create`)."""
+    rates = {k: token_rate(v, f"--{k}") for k, v in (("input", input_), ("output", output), ("cached", cached))}
+    if not any(rates.values()):
+        raise typer.BadParameter("give at least one of --input, --output, --cached", param_hint="--input")
+    with client(ctx) as api:
+        plan = TokenPricesClient(api).set(model, **rates)
+    if as_json:
+        print_json(plan)
+        return
+    mine = [r for r in plan.rates if r.get("model") == model]
+    show(table(f"token prices of {model} (default plan {plan.id}, from {when(plan.effective_from)})",
+               ["meter", "price per million tokens"],
+               [[r["meter"], ", ".join(f"{t['price']} up to {t['up_to']} M" if t["up_to"] else f"{t['price']}"
+                                       for t in r["tiers"]) if r.get("tiers") else r["price"]] for r in mine]))
