@@ -43,7 +43,7 @@ class World:
 
     def path_values(self, path: str) -> dict[str, str]:
         i = self.ids
-        return {"lease_id": i["lease"], "job_id": i["job"], "order_id": i["reservation"], "invoice_id": i["invoice"],
+        return {"deployment_id": i["deployment"], "lease_id": i["lease"], "job_id": i["job"], "order_id": i["reservation"], "invoice_id": i["invoice"],
                 "plan_id": i["plan"], "voucher_id": i["voucher"], "tenant": TENANT, "period": "2026-10",
                 "supplier": SUPPLIER, "product": PRODUCT, "token_id": i["token"], "member": MEMBER,
                 "name": TENANT if path.startswith("/v1/accounts") else NODE}
@@ -51,6 +51,11 @@ class World:
     def query_values(self) -> dict[str, str]:
         return {"tenant": TENANT, "period": "2026-10", "supplier": SUPPLIER, "lease_id": self.ids["lease"],
                 "model": "H800", "site": "sh-east-1", "issuer": "city-of-acme", "format": "json"}
+
+
+DEPLOYMENT = {"name": "fuzz-model", "model": "tiny-gpt", "shapes": [{"form": "slice", "model": "L20", "share": "0.25"}],
+              "min_replicas": 0, "max_replicas": 1}
+"""A tenant's model deployment (no replica: min 0, and no background pass runs here)."""
 
 
 def _ok(r: Any) -> dict[str, Any]:
@@ -104,9 +109,10 @@ def build(base: Path, database_url: str | None = None) -> World:
         own_tokens = {str(x["id"]) for x in c.get("/v1/tokens", params={"all": "true"}, headers=op).json()}
         spare = _ok(c.post("/v1/tokens", json={"label": "spare", "scope": "read"}, headers=t))
         _ok(c.post("/v1/members", json={"name": MEMBER, "role": "developer", "spend_limit": "1000"}, headers=t))
+        deployment = _ok(c.post("/v1/deployments", json=DEPLOYMENT, headers=t))
         ids |= {"lease": order["lease_id"], "order": order["id"], "reservation": reservation["id"],
                 "plan": plan["id"], "contract": contract, "voucher": voucher["id"], "invoice": invoice["id"],
-                "job": job["id"], "token": str(spare["id"])}
+                "job": job["id"], "token": str(spare["id"]), "deployment": deployment["id"]}
     return World(app, platform, tokens, ids, {"token_id": own_tokens, "member": {TENANT}})
 
 
@@ -118,6 +124,8 @@ def valid_bodies(world: World) -> dict[tuple[str, str], Any]:
              "time": "2026-11-02T09:00:00Z", "data": {"quantity": "1000", "model": "H800"}}
     return {
         ("POST", "/v1/accounts"): {"name": "newcomer", "role": "tenant"},
+        ("POST", "/v1/deployments"): {**DEPLOYMENT, "name": "fuzz-model-2"},
+        ("PATCH", "/v1/deployments/{deployment_id}"): {"max_replicas": 2, "desired_replicas": 1},
         ("POST", "/v1/fleet/import"): {"sites": [{"name": "site-2", "region": "cn-west", "tier": "hub", "pue": "1.2",
                                                   "power_price_kwh": "0.4"}]},
         ("POST", "/v1/fleet/import-engine"): {"site": "sh-east-1", "supplier": SUPPLIER},

@@ -49,6 +49,8 @@ from suanli.testing.clock import FakeClock
 from suanli.testing.fake_driver import DEFAULT, DriverCall, FakeDriver
 
 ACTORS = ("op", "A", "B", "S1", "S2", "none", "bad")
+DEPLOYMENT = {"model": "tiny-gpt", "shapes": [{"form": "slice", "model": "L20", "share": "0.25"}],
+              "min_replicas": 0, "max_replicas": 1}
 PUBLIC = "200 200 200 200 200 200 200"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -107,6 +109,20 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/v1/usage/events"): "202 403 403 403 403 401 401",
     ("POST", "/v1/usage/batch"): "202 403 403 403 403 401 401",
     ("GET", "/v1/usage"): "200 200 404 403 403 401 401",
+    ("GET", "/v1/inference/usage"): "200 200 404 403 403 401 401",
+    ("POST", "/v1/prices/tokens"): "201 403 403 403 403 401 401",
+    # model deployments: the operator's are public, a tenant's private (the path names tenant A's)
+    ("POST", "/v1/deployments"): "201 201 201 403 403 401 401",
+    ("GET", "/v1/deployments"): "200 200 200 403 403 401 401",
+    ("GET", "/v1/deployments/{deployment_id}"): "200 200 404 403 403 401 401",
+    ("PATCH", "/v1/deployments/{deployment_id}"): "200 200 404 403 403 401 401",
+    ("DELETE", "/v1/deployments/{deployment_id}"): "200 200 404 403 403 401 401",
+    ("GET", "/v1/deployments/{deployment_id}/replicas"): "200 200 404 403 403 401 401",
+    # the model gateway (OpenAI-compatible): tenants and the operator; no deployment is named "nope"
+    ("GET", "/v1/models"): "200 200 200 403 403 401 401",
+    ("POST", "/v1/chat/completions"): "404 404 404 403 403 401 401",
+    ("POST", "/v1/completions"): "404 404 404 403 403 401 401",
+    ("POST", "/v1/embeddings"): "404 404 404 403 403 401 401",
     ("GET", "/v1/wallet"): "200 200 404 403 403 401 401",
     ("POST", "/v1/wallet/top-ups"): "201 403 403 403 403 401 401",
     ("POST", "/v1/wallet/credits"): "201 403 403 403 403 401 401",
@@ -348,6 +364,8 @@ def _build(base: Path, database_url: str | None = None) -> World:
             ids |= {"package": pkg["id"], "voucher": voucher["id"], "issuer": f"city-of-{key}"}
             member = _ok(c.post("/v1/members", json={"name": f"{ids['name']}-dev", "role": "developer"}, headers=t))
             ids |= {"member": member["name"], "member_id": member["id"]}
+            dep = _ok(c.post("/v1/deployments", json={**DEPLOYMENT, "name": f"model-of-{key}"}, headers=t))
+            ids |= {"deployment": dep["id"]}
         # tenant A's order has its own price plan (from 2027)
         plan = _ok(c.post("/v1/plans", json={"tenant": "tenant-a", "order": parties["A"].ids["order"], "kind": "payg",
                                              "discount": "0.1", "effective_from": "2027-01-01T00:00:00Z"}, headers=op))
@@ -444,7 +462,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
     """The URL, query and JSON body of a route's request; path parameters name tenant A's objects
     (its lease, job, reservation, invoice), supplier 1 and its node, the month A was invoiced for."""
     a = w.parties["A"].ids
-    values = {"lease_id": a["lease"], "job_id": a["job"], "order_id": a["reservation"], "invoice_id": a["invoice"],
+    values = {"deployment_id": a["deployment"], "lease_id": a["lease"], "job_id": a["job"], "order_id": a["reservation"], "invoice_id": a["invoice"],
               "plan_id": a["plan"], "voucher_id": a["bj_voucher"], "tenant": a["name"], "token_id": w.token_ids["A"],
               "period": "2026-10", "supplier": "sup-one", "product": "h800-1h", "member": a["member"],
               "run_id": w.parties["op"].ids.get("whatif_run", "wif_none"), "node": AGENT_NODE,
@@ -455,6 +473,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
     query: dict[tuple[str, str], dict[str, str]] = {
         ("GET", "/v1/jobs"): {"lease_id": a["lease"]},
         ("GET", "/v1/usage"): of_a, ("GET", "/v1/wallet"): of_a, ("GET", "/v1/packages"): of_a,
+        ("GET", "/v1/inference/usage"): of_a,
         ("GET", "/v1/plans"): of_a, ("GET", "/v1/vouchers"): of_a, ("GET", "/v1/vouchers/audit"): of_a,
         ("GET", "/v1/vouchers/contracts"): of_a,
         ("GET", "/v1/invoices/{period}"): of_a, ("GET", "/v1/billing/preview/{period}"): of_a,
@@ -474,6 +493,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("POST", "/v1/nodes/{name}/transfer"): {"supplier": "sup-two", "reason": "sold to supplier 2"},
         ("PUT", "/v1/suppliers/{supplier}/floors"): {"model": "H800", "device_hour": "8"},
         ("POST", "/v1/prices"): {"model": "H800", "amount": "11", "unit": "device_hour"},
+        ("POST", "/v1/prices/tokens"): {"model": "tiny-gpt", "input": {"price": "2"}},
         ("POST", "/v1/prices/corrections"): {"model": "H800", "amount": "11", "from": "2026-10-01T00:00:00Z",
                                              "to": "2026-10-02T00:00:00Z", "reason": "matrix"},
         ("POST", "/v1/orders"): {"form": "gpu", "quantity": 1, "models": ["L20"], "hours": 1},
@@ -521,6 +541,11 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("POST", "/v1/agents/{node}/heartbeat"): {"boot_id": "boot-1", "rtt_ms": "1.5", "devices": []},
         ("POST", "/v1/agents/{node}/reports"): {"jobs": [], "usage": [], "logs": []},
         ("POST", "/v1/agents/join-tokens"): {"node": AGENT_NODE},
+        ("POST", "/v1/deployments"): {**DEPLOYMENT, "name": "matrix-model"},
+        ("PATCH", "/v1/deployments/{deployment_id}"): {"desired_replicas": 1},
+        ("POST", "/v1/chat/completions"): {"model": "nope", "messages": [{"role": "user", "content": "hi"}]},
+        ("POST", "/v1/completions"): {"model": "nope", "prompt": "hi"},
+        ("POST", "/v1/embeddings"): {"model": "nope", "input": "hi"},
     }
     return url, query.get((method, path), {}), body.get((method, path))
 

@@ -29,9 +29,12 @@ from suanli.api.routers import (
     agents,
     audit,
     billing,
+    deployments,
     economics,
     engine,
     fleet,
+    gateway,
+    inference_usage,
     invoices,
     jobs,
     leases,
@@ -42,6 +45,7 @@ from suanli.api.routers import (
     prices,
     reports_capacity,
     tenant_money,
+    token_prices,
     tokens,
     usage,
     vouchers,
@@ -156,7 +160,8 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
 
     for r in (accounts, members, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, packages,
               vouchers, billing, tenant_money, tokens, audit, overview, economics, whatif,
-              reports_capacity, agents, agent_work):
+              reports_capacity, agents, agent_work, gateway, inference_usage, deployments,
+              token_prices):
         app.include_router(r.router)
     mount_console(app)
     app.add_middleware(AuditContext)  # innermost: the request's actor for the audit trail

@@ -86,6 +86,9 @@ class RoutedDriver:
             for feature, why in caps.missing.items():
                 text = f"{caps.driver}: {why}" if len(sides) > 1 else why
                 missing[feature] = f"{missing[feature]}; {text}" if feature in missing else text
+        if self.primary is not None and Feature.SERVE in sides[0].supported:
+            supported |= {Feature.SERVE}  # model replicas run on the server's own engine, never on an agent node
+            missing.pop(Feature.SERVE, None)
         return Capabilities(driver=self.name, supported=supported, missing=missing)
 
     def provision(self, grant: LeaseGrant) -> ProvisionResult:

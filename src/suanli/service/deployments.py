@@ -223,3 +223,8 @@ def delete_deployment(p: Platform, actor: Principal, deployment_id: str) -> Depl
         raise ConflictError(f"deployment {deployment_id} keeps changing; try again", deployment=deployment_id)
     replicas.reconcile_deployment(p, dep.id)
     return dep
+
+
+def median_cold_start(reps: list[Replica]) -> int | None:
+    """The median cold start (ms) of these replicas that became ready (None: none did)."""
+    return replicas.cold_start_ms(reps)

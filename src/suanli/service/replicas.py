@@ -280,6 +280,9 @@ def start(p: Platform, dep: Deployment, r: Replica) -> Replica | None:
     if got is None:  # deleted meanwhile
         _end_lease(p, owner, lease_id, f"model replica {r.id}: stopped before it started")
         return None
+    if node in p.agent_nodes():
+        return stop(p, got, owner=owner, failed=True, reason=f"placed on agent node {node}, whose jobs the server "
+                                                             "cannot reach; a replacement is placed again")
     command = runtime_command(sys.executable, dep, SOCKET)
     try:
         if lease.state is not LeaseState.ACTIVE:
@@ -330,7 +333,7 @@ def check(p: Platform, dep: Deployment, r: Replica) -> Replica | None:
         if r.state is ReplicaState.STARTING:
             cold = int((now - r.created_at).total_seconds() * 1000) if r.created_at else None
             return _set(p, r, (ReplicaState.STARTING,), state=ReplicaState.READY, ready_at=now, cold_start_ms=cold,
-                        failures=0, reason=f"ready after {cold} ms" if cold is not None else "ready")
+                        failures=0)  # the reason keeps why it was placed there
         if r.state is ReplicaState.UNHEALTHY or r.failures:
             return _set(p, r, (r.state,), state=ReplicaState.READY, failures=0, reason="healthy again")
         return r
