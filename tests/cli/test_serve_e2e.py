@@ -53,6 +53,7 @@ def test_serve_demo_then_offers_and_order(tmp_path: Path) -> None:
         assert len({o["site"] for o in offers}) >= 3 and len({o["model"] for o in offers}) >= 5
         assert all(o["price_p_year"] for o in offers if o["price_device_hour"])
         assert "demo package products: L20 100 h, H800 100 h sh-east-1" in printed
+        assert "demo token prices (default plan): tiny-gpt, all-minilm-l6-v2" in printed
         assert "demo legal profiles (seller, demo tenant) and tax rates" in printed
         seller = as_json(suanli(tmp_path, "--server", url, "--token", tokens["tenant"], "legal", "seller", "show",
                                 "--json"))
@@ -83,6 +84,7 @@ def test_serve_demo_then_offers_and_order(tmp_path: Path) -> None:
         printed = log2.read_text()
         assert "first start" not in printed and "demo fleet loaded" not in printed
         assert "demo package products" not in printed and "demo legal profiles" not in printed
+        assert "demo token prices" not in printed
         tokens2 = json.loads((data / "demo-tokens.json").read_text())
         assert {k: tokens2[k] for k in ("operator", "tenant", "supplier")} == {
             k: tokens[k] for k in ("operator", "tenant", "supplier")}

@@ -86,10 +86,11 @@ def serve(
         demo_fleet,
         demo_investment,
         demo_package_products,
+        demo_token_prices,
     )
     from suanli.errors import SuanliError
     from suanli.scheduler.registry import get_policy
-    from suanli.service import accounts, economics, fleet, legal, packages
+    from suanli.service import accounts, economics, fleet, legal, packages, plans
     from suanli.service.leadership import check_timing, replica
     from suanli.service.platform import Platform
     from suanli.settings import Settings
@@ -156,6 +157,9 @@ def serve(
                 for product in demo_package_products():
                     packages.create_product(platform, operator, **product)
                 typer.echo(f"demo package products: {', '.join(x['name'] for x in demo_package_products())}")
+            if not [x for x in plans.list_plans(platform, operator) if x["tenant"] == "*"]:
+                plans.create_plan(platform, operator, demo_token_prices())
+                typer.echo("demo token prices (default plan): tiny-gpt, all-minilm-l6-v2 (`suanli price tokens`)")
             tokens["operator"] = op_token
             tokens["tenant"] = accounts.ensure_account(platform, DEMO_TENANT, Role.TENANT, reuse=kept("tenant"))
             tokens["supplier"] = accounts.ensure_account(platform, DEMO_SUPPLIER_ACCOUNT, Role.SUPPLIER, DEMO_SUPPLIER,

@@ -65,6 +65,18 @@ def demo_package_products() -> list[dict[str, Any]]:
     ]
 
 
+def demo_token_prices() -> dict[str, Any]:
+    """The default plan (tenant ``*``) of the demo: per-token list prices of the built-in models, 元 per
+    million tokens (illustrative: a tenth of a small hosted model's price in late 2025; tiny-gpt's output
+    cheaper past 100 million tokens a month). Set them later with `suanli price tokens`."""
+    return {"tenant": "*", "kind": "payg", "name": "list prices (demo)", "rates": [
+        {"meter": "inference_input_tokens", "model": "tiny-gpt", "price": "0.5"},
+        {"meter": "inference_cached_input_tokens", "model": "tiny-gpt", "price": "0.1"},
+        {"meter": "inference_output_tokens", "model": "tiny-gpt",
+         "tiers": [{"up_to": "100", "price": "2"}, {"up_to": None, "price": "1.5"}]},
+        {"meter": "inference_input_tokens", "model": "all-minilm-l6-v2", "price": "0.05"}]}
+
+
 DEMO_CAPEX = {"H800": "2200000", "A800": "1400000", "Ascend-910B": "1200000", "A100-80GB": "1100000",
               "L20": "350000", "RTX-4090": "200000"}
 """Purchase price of one 8-device server by model, 元 (illustrative: market quotes of 2023-2025 for
