@@ -153,7 +153,7 @@ def costs(lab: InferenceLab, deployments: dict[str, dict[str, Any]]) -> list[dic
 
 def step(lab: InferenceLab, key: str, load: int, deadline_s: float) -> dict[str, Any]:
     """A load step up then down on a fresh deployment (target in-flight 1, 1..2 replicas)."""
-    dep = lab.deploy(name=f"{GEN}-step", kind="generate", model_ref=GEN, min_replicas=1, max_replicas=2,
+    dep = lab.deploy(name=f"{GEN}-step", kind="generate", model=GEN, min_replicas=1, max_replicas=2,
                      target_inflight=1)
     lab.wait_ready(dep["id"])
     stop = threading.Event()
@@ -199,9 +199,9 @@ def step(lab: InferenceLab, key: str, load: int, deadline_s: float) -> dict[str,
 
 def run_bench(lab: InferenceLab, requests: int, warmup: int, n_streams: int, max_tokens: int, load: int,
               with_embeddings: bool, deadline_s: float) -> dict[str, Any]:
-    deps = {GEN: lab.deploy(name=GEN, kind="generate", model_ref=GEN, min_replicas=1, max_replicas=1)}
+    deps = {GEN: lab.deploy(name=GEN, kind="generate", model=GEN, min_replicas=1, max_replicas=1)}
     if with_embeddings:
-        deps[EMB] = lab.deploy(name=EMB, kind="embed", model_ref=EMB, min_replicas=1, max_replicas=1)
+        deps[EMB] = lab.deploy(name=EMB, kind="embed", model=EMB, min_replicas=1, max_replicas=1)
     reps = {name: lab.wait_ready(d["id"], deadline_s=deadline_s)[0] for name, d in deps.items()}
     key = lab.key(label="bench")
     result: dict[str, Any] = {"models": {}}

@@ -86,7 +86,7 @@ class InferenceLab:
         return r.json() if r.content else None
 
     def deploy(self, who: str = "operator", **spec: Any) -> dict[str, Any]:
-        """``POST /v1/deployments``: name, kind, model_ref, shapes, min/max replicas, …"""
+        """``POST /v1/deployments``: name, model (the built-in model), kind, shapes, min/max replicas, …"""
         body = {"runtime": "builtin", "shapes": [{"form": "slice", "model": "L20", "share": "0.25"}], **spec}
         made: dict[str, Any] = self.ok(who, "POST", "/v1/deployments", json=body)
         return made
@@ -96,8 +96,8 @@ class InferenceLab:
         return d
 
     def replicas(self, dep_id: str, who: str = "operator") -> list[dict[str, Any]]:
-        doc = self.ok(who, "GET", f"/v1/deployments/{dep_id}/replicas")
-        items: list[dict[str, Any]] = doc["items"] if isinstance(doc, dict) else doc
+        """Every replica of the deployment, the stopped and failed ones too."""
+        items: list[dict[str, Any]] = self.ok(who, "GET", f"/v1/deployments/{dep_id}/replicas", params={"all": "true"})
         return items
 
     def ready(self, dep_id: str) -> list[dict[str, Any]]:

@@ -157,12 +157,12 @@ function shapeText(x) {
 }
 
 function countOf(d, state) {
-  return (d.replicas || []).filter((r) => r.state === state).length;
+  return (d.replicas || {})[state] || 0;
 }
 
 function createPanel(ctx, operator) {
   const name = text("name", t("inf.f.namePh"), "", "dep");
-  const model = select("model_ref", [["tiny-gpt", "tiny-gpt"], ["all-minilm-l6-v2", "all-minilm-l6-v2"]], "tiny-gpt", "dep");
+  const model = select("model", [["tiny-gpt", "tiny-gpt"], ["all-minilm-l6-v2", "all-minilm-l6-v2"]], "tiny-gpt", "dep");
   const kind = select("kind", [["generate", t("inf.kind.generate")], ["embed", t("inf.kind.embed")]], "generate", "dep");
   model.addEventListener("change", () => { kind.value = model.value === "all-minilm-l6-v2" ? "embed" : "generate"; });
   const shapes = h("textarea", { id: "dep-shapes", name: "shapes", rows: 2, cols: 40 }, "slice:L20:0.25");
@@ -178,7 +178,7 @@ function createPanel(ctx, operator) {
     status.replaceChildren();
     markFields(form, {});
     try {
-      const body = { name: name.value.trim(), kind: kind.value, runtime: "builtin", model_ref: model.value,
+      const body = { name: name.value.trim(), kind: kind.value, runtime: "builtin", model: model.value,
         shapes: shapes.value.split("\n").filter((l) => l.trim()).map(parseShape),
         min_replicas: Number(min.value), max_replicas: Number(max.value), target_inflight: Number(target.value),
         idle_seconds: Number(idle.value) };
@@ -229,16 +229,17 @@ function actions(ctx, d, back) {
 }
 
 function mayManage(ctx, d) {
-  return d.state !== "deleted" && (ctx.me.role === "operator" || (!d.public && d.owner !== "inference"));
+  // a tenant sees its own deployments (private) and the operator's public ones (read-only)
+  return d.state !== "deleted" && (ctx.me.role === "operator" || !d.public);
 }
 
 export async function deployments(ctx) {
   const operator = ctx.me.role === "operator";
-  const rows = (await get("/v1/deployments")).items ?? [];
+  const rows = await get("/v1/deployments");
   const list = listView({
     columns: [
       { key: "name", label: t("inf.col.name"), value: (d) => h("a", { href: `#/deployments/${d.id}`, testid: "deployment-link" }, d.name) },
-      ...(operator ? [{ key: "owner", label: t("inf.col.owner"), value: (d) => d.owner ?? d.owner_id }] : []),
+      ...(operator ? [{ key: "owner_id", label: t("inf.col.owner"), value: (d) => d.owner_id }] : []),
       { key: "kind", label: t("inf.col.kind"), value: (d) => t(`inf.kind.${d.kind}`) },
       { key: "model_ref", label: t("inf.col.modelRef"), value: (d) => h("code", {}, `${d.runtime}:${d.model_ref}`) },
       { key: "public", label: t("inf.col.public"), value: (d) => (d.public ? t("inf.yes") : t("inf.no")) },
@@ -250,7 +251,7 @@ export async function deployments(ctx) {
       { key: "created_at", label: t("inf.col.created"), value: (d) => when(d.created_at) },
     ],
     rows, query: ctx.query, testid: "deployments", rowTestid: (d) => `deployment-${d.name}`, empty: t("inf.dep.none"),
-    sort: "name", search: (d) => [d.name, d.owner, d.kind, d.model_ref, d.state].join(" "),
+    sort: "name", search: (d) => [d.name, d.owner_id, d.kind, d.model_ref, d.state].join(" "),
     filters: [{ key: "kind", label: t("inf.col.kind"), options: optionsOf(rows, "kind", (v) => t(`inf.kind.${v}`)) },
       { key: "state", label: t("inf.col.state"), options: optionsOf(rows, "state", stLabel) }],
   });
@@ -269,8 +270,8 @@ function healthCell(r) {
 export async function deployment(ctx) {
   const [id] = ctx.params;
   const [d, reps] = await Promise.all([get(`/v1/deployments/${encodeURIComponent(id)}`),
-    get(`/v1/deployments/${encodeURIComponent(id)}/replicas`)]);
-  const replicas = reps.items ?? reps;
+    get(`/v1/deployments/${encodeURIComponent(id)}/replicas`, { all: "true" })]);
+  const replicas = reps;
   const operator = ctx.me.role === "operator";
   const table = listView({
     columns: [
@@ -296,7 +297,7 @@ export async function deployment(ctx) {
     h("p", {}, h("a", { href: "#/deployments" }, `← ${t("inf.dep.back")}`)),
     h("div", { class: "page-head" }, h("h1", { testid: "deployment-name" }, d.name), stBadge(d.state)),
     kv([[t("inf.col.kind"), t(`inf.kind.${d.kind}`)], [t("inf.col.modelRef"), `${d.runtime}:${d.model_ref}`],
-      [t("inf.col.owner"), d.owner ?? d.owner_id ?? "—"], [t("inf.col.public"), d.public ? t("inf.yes") : t("inf.no")],
+      [t("inf.col.owner"), d.owner_id], [t("inf.col.public"), d.public ? t("inf.yes") : t("inf.no")],
       [t("inf.col.shapes"), (d.shapes || []).map(shapeText).join(", ")],
       [t("inf.col.bounds"), `${d.min_replicas}–${d.max_replicas}`],
       [t("inf.col.desired"), h("span", { testid: "deployment-desired" }, String(d.desired_replicas))],
