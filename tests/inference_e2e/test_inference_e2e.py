@@ -153,7 +153,7 @@ def test_a_replica_killed_mid_stream_errors_bills_what_was_received_and_is_repla
         assert received > 0
         # a replacement becomes ready (and the killed one is failed)
         gone = {r["id"] for r in old}
-        wait_until(lambda: [r for r in lab.ready(gen["id"]) if r["id"] not in gone] or None, 240,
+        wait_until(lambda gone=gone: [r for r in lab.ready(gen["id"]) if r["id"] not in gone] or None, 240,
                    "a replacement replica ready")
         states = {r["id"]: r["state"] for r in lab.replicas(gen["id"])}
         assert states[old[0]["id"]] in ("failed", "stopped"), states
