@@ -21,7 +21,7 @@ from suanli.domain.inference import ReplicaState
 from suanli.domain.leases import LeaseState
 from suanli.drivers.local import LocalDriver
 from suanli.errors import NotFoundError, PermissionDeniedError, ValidationError
-from suanli.service import deployments, leases, replicas
+from suanli.service import deployments, gateway_load, leases, replicas
 from suanli.service.platform import Platform
 from suanli.testing.clock import FakeClock
 from suanli.testing.factories import make_tenant
@@ -168,4 +168,37 @@ def test_wake_raises_a_scaled_to_zero_deployment(demo: Platform, operator: Princ
     clock.advance(61)
     until(p, lambda: states(p, operator, dep.id) == [], "scaled to zero")
     assert deployments.get_deployment(p, operator, dep.id).desired_replicas == 0
+    deployments.delete_deployment(p, operator, dep.id)
+
+
+def test_load_scales_up_and_a_busy_replica_drains_before_it_stops(demo: Platform, operator: Principal,
+                                                                   clock: FakeClock) -> None:
+    p = demo
+    dep = deployments.create_deployment(p, operator, {**DOC, "name": "loaded", "min_replicas": 1, "max_replicas": 2,
+                                                      "target_inflight": 2})
+    until(p, lambda: states(p, operator, dep.id) == [ReplicaState.READY], "one ready replica")
+    (first,) = deployments.list_replicas(p, operator, dep.id)
+    for _ in range(3):  # 3 in flight / 2 per replica -> 2 replicas, at once
+        gateway_load.begin(p, dep.id, first.id)
+    replicas.reconcile(p)
+    assert deployments.get_deployment(p, operator, dep.id).desired_replicas == 2
+    until(p, lambda: states(p, operator, dep.id) == [ReplicaState.READY] * 2, "two ready replicas")
+    second = next(r for r in deployments.list_replicas(p, operator, dep.id) if r.id != first.id)
+    for _ in range(3):
+        gateway_load.end(p, dep.id, first.id)
+    gateway_load.begin(p, dep.id, second.id)  # one request still runs on the newer replica
+    replicas.reconcile(p)  # the load (1) wants 1 replica: the window starts, nothing changes yet
+    clock.advance(29)
+    replicas.reconcile(p)
+    assert deployments.get_deployment(p, operator, dep.id).desired_replicas == 2
+    clock.advance(2)
+    replicas.reconcile(p)  # 31 s below: scale down; the newest replica drains
+    assert deployments.get_deployment(p, operator, dep.id).desired_replicas == 1
+    assert {r.id: r.state for r in deployments.list_replicas(p, operator, dep.id)} == {
+        first.id: ReplicaState.READY, second.id: ReplicaState.DRAINING}
+    replicas.reconcile(p)  # still busy: it keeps draining
+    assert {r.id: r.state for r in deployments.list_replicas(p, operator, dep.id)}[second.id] is ReplicaState.DRAINING
+    gateway_load.end(p, dep.id, second.id)
+    replicas.reconcile(p)
+    assert [r.id for r in deployments.list_replicas(p, operator, dep.id)] == [first.id]
     deployments.delete_deployment(p, operator, dep.id)
