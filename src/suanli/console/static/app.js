@@ -6,6 +6,7 @@ import * as agents from "./agents.js";
 import * as audit from "./audit.js";
 import * as economics from "./economics.js";
 import * as home from "./home.js";
+import * as inference from "./inference.js";
 import * as invoicing from "./invoicing.js";
 import * as jobs from "./jobs.js";
 import * as members from "./members.js";
@@ -109,14 +110,19 @@ export const ROUTES = [
   { re: /^\/tokens$/, roles: ["tenant", "operator", "supplier"], nav: "nav.tokens", render: tokens.tokens },
   { re: /^\/audit$/, roles: ["operator", "tenant"], nav: "nav.audit", render: audit.audit },
   { re: /^\/agents$/, roles: ["operator", "supplier"], nav: "agents.nav", render: agents.page, live: true },
+  { re: /^\/deployments$/, roles: ["operator", "tenant"], nav: "inf.nav.deployments", render: inference.deployments, live: true },
+  { re: /^\/deployments\/([^/]+)$/, roles: ["operator", "tenant"], render: inference.deployment, live: true },
+  { re: /^\/inference-keys$/, roles: ["operator", "tenant"], nav: "inf.nav.keys", render: inference.keys },
+  { re: /^\/inference-usage$/, roles: ["operator", "tenant"], nav: "inf.nav.usage", render: inference.usage },
 ];
 const NAV_ORDER = {
-  tenant: ["/offers", "/order", "/leases", "/jobs", "/billing", "/vouchers", "/packages", "/members", "/tokens", "/audit"],
+  tenant: ["/offers", "/order", "/leases", "/jobs", "/billing", "/vouchers", "/packages", "/members", "/tokens", "/deployments",
+    "/inference-keys", "/inference-usage", "/audit"],
   operator: ["/home", "/fleet", "/agents", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/economics", "/whatif", "/invoicing",
-    "/offers", "/packages", "/tokens", "/audit"],
+    "/offers", "/packages", "/tokens", "/deployments", "/inference-keys", "/inference-usage", "/audit"],
   supplier: ["/earnings", "/occupancy", "/statement", "/payouts", "/nodes", "/agents", "/floors", "/tokens"],
 };
-const NAV_PREFIX = { "/leases": "/leases/", "/jobs": "/jobs/", "/tenants": "/tenants/", "/billing": "/invoices/" };
+const NAV_PREFIX = { "/deployments": "/deployments/", "/leases": "/leases/", "/jobs": "/jobs/", "/tenants": "/tenants/", "/billing": "/invoices/" };
 /** How often a live page reloads its data: often enough to follow leases and jobs, light on the server. */
 export const AUTO_REFRESH_MS = 10_000;
 
