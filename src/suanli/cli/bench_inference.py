@@ -12,9 +12,10 @@ every 0.5 s, scale-down after 3 s below the target). The operator deploys ``tiny
 - **time to first token** (p50/p99) and **tokens/s per replica** of ``--streams`` sequential
   streaming chat completions of ``--max-tokens`` through the gateway (tokens/s = completion tokens ÷
   the time from the first token to the last, one stream at a time on one replica).
-- **cost per million tokens** per model and hardware, from the ledger: the cost to date of the
-  replicas' leases (``GET /v1/lease-costs`` of the house tenant ``inference``, at list) ÷ the tokens
-  those replicas served (``GET /v1/inference/usage``, prompt + completion).
+- **cost per million tokens** per model and hardware, from the ledger: the rated cost of the
+  replicas' leases on the house tenant ``inference``'s invoice draft (at list, before the per-line
+  rounding to the fen) ÷ the tokens those replicas served (``GET /v1/inference/usage``, prompt +
+  completion). The leases are paid for idle time too: a short run's figure is dominated by it.
 - **autoscaling reaction** to a load step: ``--step-load`` concurrent streams against a deployment
   with target in-flight 1 and at most 2 replicas: seconds until ``desired`` rises and until the
   second replica is ready; the load stops: seconds until ``desired`` falls and until one replica is left.
@@ -128,10 +129,18 @@ def streams(lab: InferenceLab, key: str, model: str, n: int, max_tokens: int) ->
 
 
 def costs(lab: InferenceLab, deployments: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Cost per million tokens per model and hardware: lease cost to date (ledger, at list) ÷ tokens served."""
+    """Cost per million tokens per model and hardware: the replicas' lease cost at list ÷ tokens served.
+
+    The lease cost comes from the ledger's rating of the house tenant's invoice draft (``GET
+    /v1/billing/preview`` of ``inference``): Σ quantity × unit price of the lines naming the replicas'
+    leases, before the per-line rounding to the fen (a run of a minute costs fractions of a fen)."""
     period = datetime.now(UTC).strftime("%Y-%m")
-    leases = {x["lease"]: Decimal(str(x["cost_to_date"]))
-              for x in lab.ok("operator", "GET", "/v1/lease-costs", params={"tenant": HOUSE_TENANT})["items"]}
+    draft = lab.ok("operator", "GET", f"/v1/billing/preview/{period}", params={"tenant": HOUSE_TENANT})
+    leases: dict[str, Decimal] = {}
+    for line in draft["lines"]:
+        if line.get("lease"):
+            leases[line["lease"]] = leases.get(line["lease"], Decimal(0)) + \
+                Decimal(str(line["quantity"])) * Decimal(str(line["unit_price"]))
     rows = lab.ok("operator", "GET", "/v1/inference/usage", params={"period": period})["rows"]
     out = []
     for name, dep in deployments.items():
@@ -145,7 +154,8 @@ def costs(lab: InferenceLab, deployments: dict[str, dict[str, Any]]) -> list[dic
         for hw, cost in sorted(by_hw.items()):
             # tokens split across hardware in proportion to cost when a model ran on several kinds
             share = served if len(by_hw) == 1 or not total else int(served * cost / total)
-            out.append({"model": name, "hardware": hw, "lease_cost": str(cost), "tokens": share,
+            out.append({"model": name, "hardware": hw, "lease_cost": str(cost.quantize(Decimal("0.000001"))),
+                        "tokens": share,
                         "cost_per_million_tokens": str((cost / share * MILLION).quantize(Decimal("0.0001")))
                         if share else None})
     return out
