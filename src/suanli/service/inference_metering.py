@@ -12,6 +12,9 @@ One request is metered once, after its response was sent (never before the first
 - the key's month in ``inference_key_usage`` (+ prompt + completion tokens), which the key's quota
   reads (:mod:`suanli.service.inference_keys`).
 
+The gateway hands requests to :func:`submit`: a worker thread meters them in batches
+(:class:`MeterQueue`, one transaction per batch, at most 0.1 s after the answer was sent).
+
 The counts come from the runtime's own token ids (the gateway never re-tokenizes text): prompt tokens
 from ``prompt_token_ids`` (or the runtime's ``usage``), completion tokens = the ids of the chunks the
 client was sent (:mod:`suanli.service.gateway`). A failed request bills nothing; an abandoned stream
@@ -20,6 +23,10 @@ bills what was sent. Prompts and completions are never stored, only their counts
 
 from __future__ import annotations
 
+import atexit
+import logging
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,6 +38,8 @@ from suanli.ledger.meters import payload_hash
 from suanli.service import usage
 from suanli.service.platform import Platform
 from suanli.store import inference_metering as store
+
+log = logging.getLogger("suanli.metering")
 
 SOURCE = "gateway"
 """The ``source`` of the gateway's usage events (``(source, id)`` is unique)."""
@@ -92,18 +101,96 @@ def usage_records(r: MeteredRequest) -> list[UsageRecord]:
 def meter(p: Platform, r: MeteredRequest) -> bool:
     """Record the request, its usage events and its key's monthly tokens in one transaction; False
     (and nothing written) if this request id was metered before."""
-    r.check()
+    return meter_many(p, [r]) == 1
+
+
+def meter_many(p: Platform, requests: Sequence[MeteredRequest]) -> int:
+    """:func:`meter` for several requests in one transaction (all or nothing); returns how many were new."""
+    for r in requests:
+        r.check()
     with p.tx() as s:
-        if not store.insert_request(
-                s, id=r.id, token_id=r.token_id, tenant_id=r.tenant_id, deployment_id=r.deployment_id,
-                replica_id=r.replica_id, model=r.model, endpoint=r.endpoint, prompt_tokens=r.prompt_tokens,
-                completion_tokens=r.completion_tokens, cached_tokens=r.cached_tokens, status=r.status,
-                stream=r.stream, started_at=r.started_at, first_token_at=r.first_token_at, ended_at=r.ended_at):
-            return False
-        records = usage_records(r)
+        new = [r for r in requests if store.insert_request(
+            s, id=r.id, token_id=r.token_id, tenant_id=r.tenant_id, deployment_id=r.deployment_id,
+            replica_id=r.replica_id, model=r.model, endpoint=r.endpoint, prompt_tokens=r.prompt_tokens,
+            completion_tokens=r.completion_tokens, cached_tokens=r.cached_tokens, status=r.status,
+            stream=r.stream, started_at=r.started_at, first_token_at=r.first_token_at, ended_at=r.ended_at)]
+        records = [x for r in new for x in usage_records(r)]
         if records:
             usage.store_records(s, records, p.clock.now())
-        billed = r.prompt_tokens + r.completion_tokens
-        if r.token_id is not None and billed:
-            store.add_key_tokens(s, r.token_id, r.ended_at.strftime("%Y-%m"), billed)
-    return True
+        keys: dict[tuple[int, str], int] = {}
+        for r in new:
+            billed = r.prompt_tokens + r.completion_tokens
+            if r.token_id is not None and billed:
+                k = (r.token_id, r.ended_at.strftime("%Y-%m"))
+                keys[k] = keys.get(k, 0) + billed
+        for (token_id, period), n in sorted(keys.items()):  # one order: concurrent batches never deadlock
+            store.add_key_tokens(s, token_id, period, n)
+    return len(new)
+
+
+class MeterQueue:
+    """Requests waiting to be metered, written together by one worker thread of this process
+    (:meth:`Platform.attached`): at most :data:`BATCH_WINDOW_S` after the first of them, or at once
+    when :data:`BATCH_MAX` wait. The gateway hands a request over after its answer was sent; one
+    transaction for many requests keeps metering off the next requests' latency. A batch that fails
+    is retried request by request (one bad record loses nothing else; its failure is logged). What
+    is still queued when the process exits normally is written then (``atexit``); a killed process
+    loses at most the window's requests (their answers were sent; documented in docs/inference.md)."""
+
+    def __init__(self, p: Platform) -> None:
+        self.p = p
+        self._lock = threading.Lock()
+        self._items: list[MeteredRequest] = []
+        self._wake = threading.Event()
+        self._worker: threading.Thread | None = None
+        atexit.register(self.flush)
+
+    def submit(self, r: MeteredRequest) -> None:
+        with self._lock:
+            self._items.append(r)
+            if len(self._items) >= BATCH_MAX:
+                self._wake.set()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="suanli-metering", daemon=True)
+                self._worker.start()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(BATCH_WINDOW_S)
+            self._wake.clear()
+            with self._lock:
+                if not self._items:
+                    self._worker = None  # idle: the next submit starts a worker again
+                    return
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is queued now (the worker's step; also at exit)."""
+        with self._lock:
+            batch, self._items = self._items, []
+        if not batch:
+            return
+        try:
+            meter_many(self.p, batch)
+        except Exception:
+            for r in batch:
+                try:
+                    meter(self.p, r)
+                except Exception:
+                    log.exception("metering of %s failed (prompt %d, completion %d tokens)", r.id, r.prompt_tokens,
+                                  r.completion_tokens)
+
+
+BATCH_WINDOW_S = 0.1
+"""How long the first queued request waits for others to share its transaction."""
+BATCH_MAX = 256
+"""A batch this large is written at once."""
+
+
+def submit(p: Platform, r: MeteredRequest) -> None:
+    """Meter ``r`` soon, in a batch (:class:`MeterQueue`); never blocks on the database."""
+    p.attached(MeterQueue).submit(r)

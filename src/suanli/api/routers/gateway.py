@@ -3,14 +3,14 @@
 
 The API key is the platform token (``Authorization: Bearer``; scope ``inference`` or ``full``). Every
 error on these paths is in the OpenAI format (:mod:`suanli.api.openai_errors`). Each answer carries
-``x-request-id`` (``req_<hex>``, the id the request is metered under). Metering runs after the last
-byte was sent: a background task for a whole answer, the end of :class:`RelayResponse` for a stream.
+``x-request-id`` (``req_<hex>``, the id the request is metered under). A request is handed to metering
+after its last byte was sent (a background task for a whole answer, the end of
+:class:`RelayResponse` for a stream); :class:`suanli.service.inference_metering.MeterQueue` writes it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -28,7 +28,6 @@ from suanli.service.gateway import Answer, Call
 from suanli.service.inference_metering import MeteredRequest
 from suanli.service.platform import Platform
 
-log = logging.getLogger("suanli.gateway")
 router = APIRouter(tags=["inference"])
 
 _CHAT_BODY = {"type": "object", "required": ["model", "messages"], "properties": {
@@ -45,17 +44,10 @@ def _body_doc(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def meter_quietly(p: Platform, record: MeteredRequest) -> None:
-    """Meter after the answer was sent; a failure is logged with the request id (the client has its answer)."""
-    try:
-        inference_metering.meter(p, record)
-    except Exception:
-        log.exception("metering of %s failed (prompt %d, completion %d tokens)", record.id, record.prompt_tokens,
-                      record.completion_tokens)
-
-
 def _meter_task(p: Platform, record: MeteredRequest) -> BackgroundTask:
-    return BackgroundTask(meter_quietly, p, record)
+    async def hand_over() -> None:  # after the answer was sent; the metering worker writes it
+        inference_metering.submit(p, record)
+    return BackgroundTask(hand_over)
 
 
 class RelayResponse(Response):
@@ -113,7 +105,7 @@ class RelayResponse(Response):
             finished = True
             listener.cancel()
             record = await relay.close(abandoned=gone)
-            await run_in_threadpool(meter_quietly, self.p, record)
+            inference_metering.submit(self.p, record)
 
 
 async def _admit(request: Request, p: Platform, authorization: str | None, endpoint: str) -> Call:
@@ -139,7 +131,7 @@ async def _serve(request: Request, authorization: str | None, endpoint: str) -> 
         try:
             ans = await call_once(p, call, replica)
         except SuanliError:
-            await run_in_threadpool(meter_quietly, p, call.record(replica.id, "failed", p.clock.now()))
+            inference_metering.submit(p, call.record(replica.id, "failed", p.clock.now()))
             raise
         finally:
             gateway_load.end(p, call.deployment.id, replica.id)
@@ -148,7 +140,7 @@ async def _serve(request: Request, authorization: str | None, endpoint: str) -> 
         opened = await open_stream(p, call, replica)
     except SuanliError:
         gateway_load.end(p, call.deployment.id, replica.id)
-        await run_in_threadpool(meter_quietly, p, call.record(replica.id, "failed", p.clock.now()))
+        inference_metering.submit(p, call.record(replica.id, "failed", p.clock.now()))
         raise
     if isinstance(opened, Answer):
         gateway_load.end(p, call.deployment.id, replica.id)
@@ -156,7 +148,11 @@ async def _serve(request: Request, authorization: str | None, endpoint: str) -> 
     return RelayResponse(p, opened)
 
 
-Authorization = Annotated[str | None, Header(include_in_schema=False)]
+Authorization = Annotated[str | None, Header(description="Bearer <platform token> (scope inference or full)")]
+UPSTREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    502: {"description": "The replica did not answer (`upstream_error`); nothing was billed."},
+    503: {"description": "No ready replica within the cold-start wait (`service_unavailable`); retry after "
+                         "`Retry-After` seconds."}}
 
 
 @router.get("/v1/models")
@@ -165,19 +161,19 @@ def list_models(p: PlatformDep, who: PrincipalDep) -> JSONResponse:
     return JSONResponse(gateway.model_list(gateway.list_models(p, who), who))
 
 
-@router.post("/v1/chat/completions", openapi_extra=_body_doc(_CHAT_BODY))
+@router.post("/v1/chat/completions", responses=UPSTREAM_RESPONSES, openapi_extra=_body_doc(_CHAT_BODY))
 async def chat_completions(request: Request, authorization: Authorization = None) -> Response:
     """OpenAI chat completions (``"stream": true``: server-sent events), proxied to a ready replica."""
     return await _serve(request, authorization, "chat")
 
 
-@router.post("/v1/completions", openapi_extra=_body_doc(_COMPLETION_BODY))
+@router.post("/v1/completions", responses=UPSTREAM_RESPONSES, openapi_extra=_body_doc(_COMPLETION_BODY))
 async def completions(request: Request, authorization: Authorization = None) -> Response:
     """OpenAI text completions (``"stream": true``: server-sent events), proxied to a ready replica."""
     return await _serve(request, authorization, "completion")
 
 
-@router.post("/v1/embeddings", openapi_extra=_body_doc(_EMBEDDING_BODY))
+@router.post("/v1/embeddings", responses=UPSTREAM_RESPONSES, openapi_extra=_body_doc(_EMBEDDING_BODY))
 async def embeddings(request: Request, authorization: Authorization = None) -> Response:
     """OpenAI embeddings, proxied to a ready replica of an embedding deployment."""
     return await _serve(request, authorization, "embedding")
