@@ -178,6 +178,7 @@ def test_load_scales_up_and_a_busy_replica_drains_before_it_stops(demo: Platform
                                                       "target_inflight": 2})
     until(p, lambda: states(p, operator, dep.id) == [ReplicaState.READY], "one ready replica")
     (first,) = deployments.list_replicas(p, operator, dep.id)
+    clock.advance(1)  # the second replica is the newer one
     for _ in range(3):  # 3 in flight / 2 per replica -> 2 replicas, at once
         gateway_load.begin(p, dep.id, first.id)
     replicas.reconcile(p)
@@ -201,4 +202,26 @@ def test_load_scales_up_and_a_busy_replica_drains_before_it_stops(demo: Platform
     gateway_load.end(p, dep.id, second.id)
     replicas.reconcile(p)
     assert [r.id for r in deployments.list_replicas(p, operator, dep.id)] == [first.id]
+    deployments.delete_deployment(p, operator, dep.id)
+
+
+def test_after_three_failures_in_a_row_the_next_replica_waits(demo: Platform, operator: Principal,
+                                                              clock: FakeClock) -> None:
+    p = demo
+    dep = deployments.create_deployment(p, operator, {**DOC, "name": "flaky", "min_replicas": 0})
+    from suanli.store import inference as store
+    now = clock.now()
+    with p.tx() as s:
+        for i in range(3):
+            r = store.create_replica(s, dep.id, now=now)
+            store.update_replica(s, r.id, expect=[ReplicaState.PENDING], state=ReplicaState.FAILED,
+                                 reason=f"runtime job failed, exit code {i}", stopped_at=now)
+    clock.advance(1)
+    replicas.wake(p, dep.id)
+    replicas.reconcile(p)
+    (waiting,) = deployments.list_replicas(p, operator, dep.id)
+    assert waiting.state is ReplicaState.PENDING and waiting.lease_id is None
+    assert waiting.reason.startswith("waiting: 3 replicas failed in a row (last: runtime job failed")
+    clock.advance(60)
+    until(p, lambda: states(p, operator, dep.id) == [ReplicaState.READY], "the replica after the back-off")
     deployments.delete_deployment(p, operator, dep.id)

@@ -47,6 +47,10 @@ MAX_IDLE_SECONDS = 7 * 24 * 3600
 MAX_TARGET_INFLIGHT = 1024
 HEALTH_FAILURES_TO_FAIL = 3
 """Consecutive failed health checks that fail a replica (it is then replaced)."""
+FAILED_IN_A_ROW = 3
+BACKOFF_SECONDS = 60
+"""After :data:`FAILED_IN_A_ROW` replicas of a deployment failed in a row, the next one starts no sooner
+than this after the last failure (a model that cannot start does not order lease after lease)."""
 DRAIN_SECONDS = 30
 """A draining replica stops when idle or after this long."""
 PRIOR_TOKENS_PER_S_PER_P = Decimal(4000)

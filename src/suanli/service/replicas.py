@@ -33,13 +33,15 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from suanli.domain.accounts import Principal
 from suanli.domain.inference import (
+    BACKOFF_SECONDS,
     DRAIN_SECONDS,
+    FAILED_IN_A_ROW,
     HEALTH_FAILURES_TO_FAIL,
     SERVING_REPLICA_STATES,
     Deployment,
@@ -251,6 +253,14 @@ def stop(p: Platform, r: Replica, *, owner: Principal, failed: bool, reason: str
 
 def start(p: Platform, dep: Deployment, r: Replica) -> Replica | None:
     """A pending replica: order its lease (cheapest shape per token that fits now) and start its runtime."""
+    with p.read() as s:
+        before = [x for x in store.latest_replicas(s, dep.id, FAILED_IN_A_ROW + 1) if x.id != r.id][:FAILED_IN_A_ROW]
+    if len(before) == FAILED_IN_A_ROW and all(x.state is ReplicaState.FAILED for x in before):
+        last = max((x.stopped_at for x in before if x.stopped_at is not None), default=None)
+        if last is not None and (p.clock.now() - last).total_seconds() < BACKOFF_SECONDS:
+            after = last + timedelta(seconds=BACKOFF_SECONDS)
+            return _set(p, r, (ReplicaState.PENDING,), reason=f"waiting: {FAILED_IN_A_ROW} replicas failed in a row "
+                        f"(last: {before[0].reason}); next try at {after.isoformat()}")
     owner = owner_principal(p, dep.owner_id)
     options, refused = placement_options(p, dep, owner)
     chosen = choose_placement(options)

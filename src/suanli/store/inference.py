@@ -203,6 +203,13 @@ def list_replicas(s: Session, deployment_id: str, states: Iterable[ReplicaState]
     return [_replica(r) for r in s.scalars(q.order_by(InferenceReplicaRow.created_at, InferenceReplicaRow.id))]
 
 
+def latest_replicas(s: Session, deployment_id: str, n: int) -> list[Replica]:
+    """The ``n`` newest replicas of the deployment, whatever their state, newest first."""
+    q = (select(InferenceReplicaRow).where(InferenceReplicaRow.deployment_id == deployment_id)
+         .order_by(InferenceReplicaRow.created_at.desc(), InferenceReplicaRow.id.desc()).limit(n))
+    return [_replica(r) for r in s.scalars(q)]
+
+
 def ready_replicas(s: Session, deployment_id: str) -> list[Replica]:
     """The replicas that take requests now (state ``ready``), by id."""
     q = select(InferenceReplicaRow).where(InferenceReplicaRow.deployment_id == deployment_id,
