@@ -8,7 +8,10 @@ every 0.5 s, scale-down after 3 s below the target). The operator deploys ``tiny
 - **gateway overhead**: the same request (a 1-token completion; an embedding of one sentence)
   ``--requests`` times through the gateway (``POST /v1/…`` with the key) and directly to the
   replica's runtime over its Unix socket, interleaved, each on one keep-alive connection; the
-  overhead is p50(gateway) − p50(direct) (and p99). Target: ≤ 2 ms p50.
+  overhead is p50(gateway) − p50(direct) (and p99). Target: ≤ 2 ms p50. On a busy machine the
+  latencies carry the wait for a core; the server's CPU time per gateway request (read from
+  ``/proc`` over a block of gateway requests, less the same over a block of direct ones: the
+  server's background loop) does not.
 - **time to first token** (p50/p99) and **tokens/s per replica** of ``--streams`` sequential
   streaming chat completions of ``--max-tokens`` through the gateway (tokens/s = completion tokens ÷
   the time from the first token to the last, one stream at a time on one replica).
@@ -41,6 +44,7 @@ import httpx
 import typer
 
 from suanli.cli.bench_money import DbOpt, JsonOut, throwaway_database
+from suanli.cli.bench_reads import cpu_s
 from suanli.cli.render import fail, info, print_json, show, table
 from suanli.testing.inference import LAB_ENV, InferenceLab, WaitTimeout, runtime_client, wait_until
 from suanli.testing.serve import ServeFailed, clean_env, serving
@@ -72,24 +76,41 @@ def endpoint_of(lab: InferenceLab, replica: dict[str, Any]) -> str:
 
 def overhead(lab: InferenceLab, key: str, replica: dict[str, Any], path: str, body: dict[str, Any],
              requests: int, warmup: int) -> dict[str, Any]:
-    """The same request through the gateway and directly to the runtime, interleaved."""
+    """The same request through the gateway and directly to the runtime, interleaved (latency); then a
+    block of each alone while the server's CPU time is read (CPU per gateway request: robust to a busy
+    machine, the direct block's server CPU — its background loop — subtracted)."""
     gw_t: list[float] = []
     direct_t: list[float] = []
+    pid = lab.srv.proc.pid
     with httpx.Client(base_url=lab.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as gw, \
             runtime_client(endpoint_of(lab, replica)) as direct:
+        def once(c: httpx.Client) -> float:
+            t0 = time.perf_counter()
+            r = c.post(f"/v1/{path}", json=body)
+            dt = time.perf_counter() - t0
+            if r.status_code != 200:
+                raise RuntimeError(f"POST /v1/{path}: {r.status_code} {r.text[:300]}")
+            return dt
+
         for i in range(warmup + requests):
-            for c, url, out in ((gw, f"/v1/{path}", gw_t), (direct, f"/v1/{path}", direct_t)):
-                t0 = time.perf_counter()
-                r = c.post(url, json=body)
-                dt = time.perf_counter() - t0
-                if r.status_code != 200:
-                    raise RuntimeError(f"POST {url}: {r.status_code} {r.text[:300]}")
-                if i >= warmup:
-                    out.append(dt)
+            g, d = once(gw), once(direct)
+            if i >= warmup:
+                gw_t.append(g)
+                direct_t.append(d)
+        cpu: dict[str, float | None] = {}
+        for name, c in (("direct", direct), ("gateway", gw)):
+            before = cpu_s(pid)
+            for _ in range(requests):
+                once(c)
+            after = cpu_s(pid)
+            cpu[name] = None if before is None or after is None else after - before
+    per_req = None if cpu["gateway"] is None or cpu["direct"] is None \
+        else round(max(0.0, cpu["gateway"] - cpu["direct"]) / requests * 1000, 3)
     return {"requests": requests, "gateway_p50_ms": ms(pct(gw_t, 0.5)), "gateway_p99_ms": ms(pct(gw_t, 0.99)),
             "direct_p50_ms": ms(pct(direct_t, 0.5)), "direct_p99_ms": ms(pct(direct_t, 0.99)),
             "overhead_p50_ms": ms(pct(gw_t, 0.5) - pct(direct_t, 0.5)),
-            "overhead_p99_ms": ms(pct(gw_t, 0.99) - pct(direct_t, 0.99))}
+            "overhead_p99_ms": ms(pct(gw_t, 0.99) - pct(direct_t, 0.99)),
+            "server_cpu_ms_per_request": per_req}
 
 
 def streams(lab: InferenceLab, key: str, model: str, n: int, max_tokens: int) -> dict[str, Any]:
@@ -277,11 +298,12 @@ def render(result: dict[str, Any], with_emb: bool) -> None:
         o, s = m["overhead"], m.get("streams") or {}
         rows.append([name, m["hardware"] or "—", f"{m['cold_start_ms'] or '—'}", f"{o['direct_p50_ms']:.2f}",
                      f"{o['gateway_p50_ms']:.2f}", f"{o['overhead_p50_ms']:.2f}", f"{o['overhead_p99_ms']:.2f}",
+                     "—" if o["server_cpu_ms_per_request"] is None else f"{o['server_cpu_ms_per_request']:.2f}",
                      f"{s['ttft_p50_ms']:.1f}" if s else "—", f"{s['ttft_p99_ms']:.1f}" if s else "—",
                      f"{s['tokens_per_s']}" if s else "—"])
     show(table(f"inference ({result['database']}; latencies client-side, ms)",
                ["model", "hardware", "cold start ms", "direct p50", "gateway p50", "overhead p50", "overhead p99",
-                "TTFT p50", "TTFT p99", "tokens/s"], rows))
+                "gateway CPU/req", "TTFT p50", "TTFT p99", "tokens/s"], rows))
     show(table("cost per million tokens (ledger: lease cost at list ÷ tokens served)",
                ["model", "hardware", "lease cost", "tokens", "元 per million tokens"],
                [[c["model"], c["hardware"], c["lease_cost"], str(c["tokens"]), c["cost_per_million_tokens"] or "—"]
