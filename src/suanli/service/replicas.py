@@ -32,6 +32,7 @@ import math
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -92,6 +93,9 @@ class _Memory:
     low_since: dict[str, datetime] = field(default_factory=dict)
     draining_since: dict[str, datetime] = field(default_factory=dict)
     checked_at: dict[str, datetime] = field(default_factory=dict)
+    born: dict[str, float] = field(default_factory=dict)
+    """replica id -> ``time.monotonic()`` when this process created it: the cold start to the
+    millisecond (the platform clock keeps whole seconds)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -246,6 +250,7 @@ def stop(p: Platform, r: Replica, *, owner: Principal, failed: bool, reason: str
     with memory(p).lock:
         memory(p).draining_since.pop(r.id, None)
         memory(p).checked_at.pop(r.id, None)
+        memory(p).born.pop(r.id, None)
     live = tuple(s for s in ReplicaState if s not in (ReplicaState.STOPPED, ReplicaState.FAILED))
     return _set(p, r, live, state=ReplicaState.FAILED if failed else ReplicaState.STOPPED, reason=reason,
                 stopped_at=p.clock.now())
@@ -341,7 +346,11 @@ def check(p: Platform, dep: Deployment, r: Replica) -> Replica | None:
     answer = health(r.endpoint)
     if answer is not None:
         if r.state is ReplicaState.STARTING:
-            cold = int((now - r.created_at).total_seconds() * 1000) if r.created_at else None
+            born = mem.born.pop(r.id, None)
+            if born is not None:
+                cold: int | None = int((time.monotonic() - born) * 1000)
+            else:  # created by another process (a takeover): whole seconds of the clock
+                cold = int((now - r.created_at).total_seconds() * 1000) if r.created_at else None
             return _set(p, r, (ReplicaState.STARTING,), state=ReplicaState.READY, ready_at=now, cold_start_ms=cold,
                         failures=0)  # the reason keeps why it was placed there
         if r.state is ReplicaState.UNHEALTHY or r.failures:
@@ -441,6 +450,7 @@ def reconcile_deployment(p: Platform, deployment_id: str) -> int:
         for _ in range(dep.desired_replicas - len(serving)):
             with p.tx() as s:
                 r = store.create_replica(s, dep.id, now=p.clock.now(), reason="starting")
+            memory(p).born[r.id] = time.monotonic()
             after = start(p, dep, r)
             changed += 1
     elif len(serving) > dep.desired_replicas:
