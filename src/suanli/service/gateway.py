@@ -44,12 +44,14 @@ import orjson
 
 from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
+from suanli.domain.gateway import ModelRoute
 from suanli.domain.inference import Deployment, DeploymentKind, Replica
 from suanli.errors import BusyError, EngineError, NotFoundError, ValidationError
 from suanli.service import gateway_load, inference_keys, replicas
 from suanli.service.inference_metering import MeteredRequest
 from suanli.service.platform import Platform
 from suanli.store import inference as store
+from suanli.store import inference_routes as routes
 
 ENDPOINTS: dict[str, tuple[str, DeploymentKind]] = {
     "chat": ("/v1/chat/completions", DeploymentKind.GENERATE),
@@ -77,7 +79,7 @@ class Call:
     id: str
     who: Principal
     endpoint: str
-    deployment: Deployment
+    deployment: ModelRoute
     ready: list[Replica]
     body: bytes
     """What is sent to the runtime (for a stream: with ``stream_options.include_usage``)."""
@@ -136,13 +138,12 @@ def admit(p: Platform, who: Principal, endpoint: str, body: dict[str, Any]) -> C
         raise _bad("'stream' must be true or false", "stream")
     tenant = _caller_tenant(who)
     with p.read() as s:
-        dep = store.resolve_model(s, tenant, model)
+        dep = routes.route(s, tenant, model)
         if dep is None:
             names = [d.name for d in store.visible_models(s, tenant)]
             raise NotFoundError(f"The model '{model}' does not exist or you do not have access to it; the models "
                                 f"you may call: {', '.join(names) or '(none)'}", param="model",
                                 openai_code="model_not_found", models=names)
-        ready = store.ready_replicas(s, dep.id)
     if dep.kind is not kind:
         other = "/v1/embeddings" if dep.kind is DeploymentKind.EMBED else "/v1/chat/completions or /v1/completions"
         raise _bad(f"model '{model}' is a {dep.kind.value} model: call it at {other}, not {path}", "model")
@@ -165,7 +166,7 @@ def admit(p: Platform, who: Principal, endpoint: str, body: dict[str, Any]) -> C
         raw = orjson.dumps(out)
     else:
         raw = orjson.dumps(body)
-    return Call(id=new_request_id(), who=who, endpoint=endpoint, deployment=dep, ready=ready, body=raw,
+    return Call(id=new_request_id(), who=who, endpoint=endpoint, deployment=dep, ready=list(dep.ready), body=raw,
                 stream=stream, client_usage=client_usage, started_at=p.clock.now())
 
 
