@@ -56,3 +56,14 @@ def test_cost_per_token_prior_then_measured(demo: Platform, operator: Principal)
         Decimal("2.2066"), Decimal("16.5711"))
     chosen = choose_placement(options)
     assert chosen is not None and chosen[0] is l20 and "measured" in chosen[1]
+
+
+def test_near_keeps_replicas_in_the_callers_region(demo: Platform, operator: Principal) -> None:
+    p = demo
+    dep = deployments.create_deployment(p, operator, {
+        "name": "edge", "model": "tiny-gpt", "min_replicas": 0, "max_replicas": 1, "near": "cn-south",
+        "shapes": [{"form": "gpu", "model": "A100-80GB", "quantity": 1}, {"form": "slice", "model": "L20",
+                                                                          "share": "0.5"}]})
+    options, refused = replicas.placement_options(p, dep, replicas.owner_principal(p, dep.owner_id))
+    assert [o.hardware for o in options] == ["L20"]  # sz-edge-1 is cn-south; the A100s are in cn-northwest
+    assert len(refused) == 1 and refused[0].startswith("gpu:A100-80GB:1")
