@@ -29,7 +29,7 @@ register({
     "inf.dep.create": "Deploy a model", "inf.dep.createButton": "Deploy",
     "inf.f.name": "Name (the OpenAI model name)", "inf.f.namePh": "e.g. tiny-gpt",
     "inf.f.model": "Model", "inf.f.kind": "Kind",
-    "inf.f.shape": "Replica shape", "inf.f.shapeHelp": "One order fragment per line, e.g. slice:L20:0.25 or gpu:A100-80G:1",
+    "inf.f.shape": "Replica shape", "inf.f.shapeHelp": "One order fragment per line, e.g. slice:L20:0.25, gpu:H800:1 or server:L20:1",
     "inf.f.min": "Minimum replicas", "inf.f.max": "Maximum replicas", "inf.f.target": "Target in-flight per replica",
     "inf.f.idle": "Idle seconds before scaling to zero", "inf.f.near": "Near region", "inf.f.nearPh": "any region",
     "inf.dep.made": "Deployment {name} ({id}) created: its replicas start now.",
@@ -88,7 +88,7 @@ register({
     "inf.dep.create": "部署模型", "inf.dep.createButton": "部署",
     "inf.f.name": "名称（OpenAI 模型名）", "inf.f.namePh": "例如 tiny-gpt",
     "inf.f.model": "模型", "inf.f.kind": "类型",
-    "inf.f.shape": "副本规格", "inf.f.shapeHelp": "每行一个订单片段，例如 slice:L20:0.25 或 gpu:A100-80G:1",
+    "inf.f.shape": "副本规格", "inf.f.shapeHelp": "每行一个订单片段，例如 slice:L20:0.25、gpu:H800:1 或 server:L20:1",
     "inf.f.min": "最少副本数", "inf.f.max": "最多副本数", "inf.f.target": "每副本目标并发",
     "inf.f.idle": "空闲多少秒后缩容到零", "inf.f.near": "就近区域", "inf.f.nearPh": "任意区域",
     "inf.dep.made": "已创建部署 {name}（{id}）：其副本正在启动。",
@@ -141,13 +141,13 @@ function stBadge(s) {
   return h("span", { class: `badge st-${cls}`, testid: "state", title: String(s) }, stLabel(s));
 }
 
-/** "slice:L20:0.25" / "gpu:A100-80G:1" / a JSON object -> an order fragment (the server validates it). */
+/** "slice:L20:0.25" / "gpu:H800:1" / "server:L20:1" / a JSON object -> an order fragment (the server validates it). */
 export function parseShape(line) {
   const s = line.trim();
   if (s.startsWith("{")) return JSON.parse(s);
   const [form, model, amount] = s.split(":");
   if (form === "slice") return { form, model, share: amount };
-  if (form === "gpu" || form === "node") return { form, model, quantity: Number.parseInt(amount ?? "1", 10) };
+  if (form === "gpu" || form === "server") return { form, model, quantity: Number.parseInt(amount ?? "1", 10) };
   return { form, model, quantity: amount };
 }
 
