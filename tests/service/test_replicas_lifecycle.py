@@ -225,3 +225,16 @@ def test_after_three_failures_in_a_row_the_next_replica_waits(demo: Platform, op
     clock.advance(60)
     until(p, lambda: states(p, operator, dep.id) == [ReplicaState.READY], "the replica after the back-off")
     deployments.delete_deployment(p, operator, dep.id)
+
+
+def test_wake_on_the_leader_starts_the_replica_at_once(demo: Platform, operator: Principal) -> None:
+    p = demo
+    from suanli.service import leadership
+    assert leadership.replica(p).run(lambda: True)  # this process leads the background work
+    dep = deployments.create_deployment(p, operator, {**DOC, "name": "woken", "min_replicas": 0})
+    replicas.wake(p, dep.id)  # no pass is run by the test: the wake itself starts the replica
+    deadline = time.monotonic() + BOUND_S
+    while states(p, operator, dep.id) != [ReplicaState.READY]:
+        assert time.monotonic() < deadline, f"not ready within {BOUND_S} s: {states(p, operator, dep.id)}"
+        time.sleep(0.05)
+    deployments.delete_deployment(p, operator, dep.id)

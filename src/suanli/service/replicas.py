@@ -63,7 +63,7 @@ from suanli.domain.leases import LeaseState
 from suanli.drivers.base import JobState
 from suanli.drivers.local import LocalDriver
 from suanli.errors import ConflictError, NotFoundError, SuanliError
-from suanli.service import gateway_load, uds
+from suanli.service import gateway_load, leadership, uds
 from suanli.service.engine import require_provisioned
 from suanli.service.jobs import submit_job
 from suanli.service.leases import end_lease
@@ -81,6 +81,8 @@ log = logging.getLogger("suanli.replicas")
 SOCKET = "/work/runtime.sock"
 """Where the runtime listens, inside its sandbox (``<job work dir>/runtime.sock`` on the host)."""
 HEALTH_TIMEOUT_S = 2.0
+WAKE_POLL_S = 0.1
+"""How often a wake on the leader moves a starting replica on (instead of waiting for the next pass)."""
 START_TIMEOUT_S = 300.0
 """A replica not healthy this long after its job started is failed (and replaced)."""
 
@@ -97,6 +99,12 @@ class _Memory:
     """replica id -> ``time.monotonic()`` when this process created it: the cold start to the
     millisecond (the platform clock keeps whole seconds)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    deployment_locks: dict[str, threading.Lock] = field(default_factory=dict)
+
+    def deployment_lock(self, deployment_id: str) -> threading.Lock:
+        """One deployment's part of the pass runs once at a time in this process (the pass, a wake, a delete)."""
+        with self.lock:
+            return self.deployment_locks.setdefault(deployment_id, threading.Lock())
 
 
 def _memory(p: Platform) -> _Memory:
@@ -423,6 +431,11 @@ def scale(p: Platform, dep: Deployment) -> Deployment:
 
 def reconcile_deployment(p: Platform, deployment_id: str) -> int:
     """One deployment's part of the pass; returns how many replicas changed state."""
+    with memory(p).deployment_lock(deployment_id):
+        return _reconcile_deployment(p, deployment_id)
+
+
+def _reconcile_deployment(p: Platform, deployment_id: str) -> int:
     with p.read() as s:
         dep = store.get_deployment(s, deployment_id)
         live = store.list_replicas(s, deployment_id, states=[*SERVING_REPLICA_STATES, ReplicaState.DRAINING])
@@ -481,9 +494,34 @@ def reconcile(p: Platform) -> int:
     return changed
 
 
+def _kick(p: Platform, deployment_id: str) -> None:
+    """On the background leader, run the deployment's part of the pass now, in a thread (fenced and
+    serialised with the pass), instead of waiting for the next pass."""
+    me = leadership.replica(p)
+    if not me.status()["leading"]:
+        return
+
+    def ready() -> bool:
+        with p.read() as s:
+            return bool(store.ready_replicas(s, deployment_id))
+
+    def work() -> None:
+        deadline = time.monotonic() + p.settings.inference_cold_start_wait_seconds
+        try:
+            while time.monotonic() < deadline:
+                if me.run(lambda: reconcile_deployment(p, deployment_id)) is None or ready():
+                    return  # no longer leading, or done
+                time.sleep(WAKE_POLL_S)
+        except Exception as e:  # a background thread: log, the next pass retries
+            log.warning("wake of deployment %s: %s", deployment_id, e)
+
+    threading.Thread(target=work, name=f"suanli-wake-{deployment_id}", daemon=True).start()
+
+
 def wake(p: Platform, deployment_id: str) -> None:
-    """A request found no ready replica: raise the desired number to at least one now (the background
-    pass starts it). Does nothing for a deployment whose maximum is 0 or that is gone."""
+    """A request found no ready replica: raise the desired number to at least one now and, on the
+    background leader, start it at once (elsewhere the leader's next pass does). Does nothing for a
+    deployment whose maximum is 0 or that is gone."""
     for _ in range(3):
         with p.read() as s:
             dep = store.get_deployment(s, deployment_id)
@@ -493,6 +531,7 @@ def wake(p: Platform, deployment_id: str) -> None:
             with p.tx() as s:
                 store.update_deployment(s, dep.id, version=dep.version, now=p.clock.now(), desired_replicas=1)
             memory(p).low_since.pop(dep.id, None)
+            _kick(p, dep.id)
             return
         except ConflictError:
             continue
