@@ -43,7 +43,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from suanli.cli.bench_money import DbOpt, JsonOut, throwaway_database
+from suanli.cli.bench_money import JsonOut, throwaway_database
 from suanli.cli.bench_reads import cpu_s
 from suanli.cli.render import fail, info, print_json, show, table
 from suanli.testing.inference import LAB_ENV, InferenceLab, WaitTimeout, runtime_client, wait_until
@@ -254,7 +254,9 @@ def run_bench(lab: InferenceLab, requests: int, warmup: int, n_streams: int, max
 
 
 def inference(
-    database_url: DbOpt = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="PostgreSQL server for the server started here: a throwaway database is created on it "
+        "and dropped afterwards (default: SQLite in a temporary data dir).")] = None,
     requests: Annotated[int, typer.Option(help="Measured requests per path (gateway and direct each).")] = 200,
     warmup: Annotated[int, typer.Option(help="Unmeasured requests first.")] = 20,
     n_streams: Annotated[int, typer.Option("--streams", help="Sequential streams for TTFT and tokens/s.")] = 20,
