@@ -141,6 +141,13 @@ def test_tenant_key_usage_and_cost_equal_the_api(lab: InferenceLab, page: Page,
     total_cost = page.evaluate("async (s) => (await import('./ui.js')).yuan(s, 6)", str(totals["cost"]))
     expect(page.get_by_test_id("usage-total-cost")).to_have_text(total_cost)
     shots(page, "inference-usage-tenant")
+    # another month: nothing there (the API's rows of that month: none)
+    now = datetime.now(UTC)
+    before = f"{now.year - 1}-12" if now.month == 1 else f"{now.year}-{now.month - 1:02d}"
+    assert lab.ok("tenant", "GET", "/v1/inference/usage", params={"period": before})["rows"] == []
+    page.get_by_test_id("usage-period-pick").select_option(before)
+    page.get_by_test_id("usage-period").get_by_role("button", name="Show").click()
+    expect(page.get_by_test_id("usage")).to_have_text(f"No inference calls in {before}.")
 
     # revoke: the key stops working at once
     page.get_by_test_id("nav-inference-keys").click()

@@ -402,10 +402,12 @@ export async function usage(ctx) {
   const rows = doc.rows;
   const pick = select("period", months().map((m) => [m, m]), period, "use");
   if (!months().includes(period)) pick.append(h("option", { value: period, selected: true }, period));
-  const form = h("form", { class: "inline", testid: "usage-period", onsubmit: (ev) => {
+  pick.setAttribute("data-testid", "usage-period-pick");
+  const form = h("form", { class: "list-tools", testid: "usage-period", onsubmit: (ev) => {
     ev.preventDefault();
     ctx.go(`/inference-usage?period=${pick.value}`);
-  } }, field(t("inf.usage.period"), pick), h("button", { type: "submit" }, t("inf.usage.show")));
+  } }, h("label", { class: "filter", for: pick.id }, h("span", {}, t("inf.usage.period")), pick),
+  h("button", { type: "submit", class: "small" }, t("inf.usage.show")));
   const keyOf = (r) => (r.token_id === null || r.token_id === undefined ? "—" : `${r.prefix}…${r.label ? ` ${r.label}` : ""}`);
   const list = listView({
     columns: [
