@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,9 @@ def test_operator_deploys_follows_the_replica_to_ready_scales_and_deletes(lab: I
 def test_tenant_key_usage_and_cost_equal_the_api(lab: InferenceLab, page: Page,
                                                  shots: Callable[[Page, str], None]) -> None:
     dep = lab.deploy(name="tiny-gpt", kind="generate", model="tiny-gpt", min_replicas=1, max_replicas=1)
+    # prices high enough that a few calls cost more than a fen (per million tokens)
+    lab.ok("operator", "POST", "/v1/prices/tokens", json={"model": "tiny-gpt", "input": {"price": "30000"},
+                                                            "output": {"price": "70000"}, "cached": {"price": "10000"}})
     lab.wait_ready(dep["id"], deadline_s=240)
     sign_in_lab(page, lab, "tenant")
 
@@ -127,6 +131,7 @@ def test_tenant_key_usage_and_cost_equal_the_api(lab: InferenceLab, page: Page,
 
     usage = wait_until(lambda: (lambda rs: rs if rs and sum(int(r["requests"]) for r in rs) == 3 else None)(rows()), 60,
                        "3 metered calls")
+    assert Decimal(str(usage[0]["cost"])) > 0, usage
     page.get_by_test_id("nav-inference-usage").click()
     for r in usage:
         line = page.get_by_test_id(f"usage-{r['token_id']}-{r['model']}")

@@ -54,6 +54,10 @@ def lab(database: str | None, tmp_path_factory: pytest.TempPathFactory) -> Itera
                          min_replicas=1, max_replicas=1)
         gen = lab.deploy(name="tiny-gpt", kind="generate", model="tiny-gpt", min_replicas=1, max_replicas=1,
                          target_inflight=4)
+        # list prices per million tokens high enough that a handful of calls costs more than a fen
+        for model in ("tiny-gpt", "all-minilm-l6-v2"):
+            lab.ok("operator", "POST", "/v1/prices/tokens", json={
+                "model": model, "input": {"price": "20000"}, "output": {"price": "60000"}, "cached": {"price": "5000"}})
         lab.wait_ready(emb["id"])
         lab.wait_ready(gen["id"])
         lab.deployments.update(embed=emb, generate=gen)

@@ -114,6 +114,11 @@ def test_openai_client_calls_and_the_invoice_bills_exactly_the_tokens_of_the_res
     wait_until(lambda: key_usage(lab, key)["requests"] == 4 or None, 60, "the 4 calls metered")
     assert key_usage(lab, key) == {"requests": 4, "prompt_tokens": prompt, "cached_tokens": cached,
                                    "completion_tokens": completion}
+    # money too: the usage API's cost total equals the draft's token lines (their amounts, as billed)
+    usage = lab.ok("tenant", "GET", "/v1/inference/usage", params={"period": period()})
+    draft = lab.ok("tenant", "GET", f"/v1/billing/preview/{period()}")
+    billed = sum((Decimal(str(x["amount"])) for x in draft["lines"] if x["meter"] in TOKEN_METERS), Decimal(0))
+    assert Decimal(str(usage["totals"]["cost"])) == billed > 0, (usage["totals"], billed)
     after = token_lines(lab)
     delta = {m: after[m] - before[m] for m in TOKEN_METERS}
     assert delta == {"inference_input_tokens": Decimal(prompt - cached), "inference_output_tokens": Decimal(completion),
