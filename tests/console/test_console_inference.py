@@ -102,6 +102,20 @@ def test_tenant_key_usage_and_cost_equal_the_api(lab: InferenceLab, page: Page,
     expect(page.get_by_test_id(f"delete-{dep['id']}")).to_have_count(0)
     expect(page.get_by_test_id(f"scale-{dep['id']}")).to_have_count(0)
 
+    # its own deployment: private, on its own leases, its to scale and delete
+    page.get_by_test_id("nav-deployments").click()
+    form = page.get_by_test_id("deployment-create")
+    form.locator("[name=name]").fill("my-gpt")
+    form.get_by_role("button", name="Deploy").click()
+    expect(page.get_by_test_id("deployment-name")).to_have_text("my-gpt")
+    mine = [d for d in lab.ok("tenant", "GET", "/v1/deployments") if d["name"] == "my-gpt"]
+    assert len(mine) == 1 and mine[0]["public"] is False
+    assert mine[0]["owner_id"] != dep["owner_id"]  # the tenant pays, not the house tenant
+    page.get_by_test_id(f"delete-{mine[0]['id']}").click()
+    page.get_by_test_id("delete-confirm").get_by_role("button", name="Delete").click()
+    expect(page.get_by_test_id("flash")).to_contain_text("deleted")
+    assert "my-gpt" not in {d["name"] for d in lab.ok("tenant", "GET", "/v1/deployments")}
+
     # an inference key with limits; the secret once
     page.get_by_test_id("nav-inference-keys").click()
     form = page.get_by_test_id("key-create")
