@@ -345,20 +345,24 @@ def test_models_lists_own_and_public_deployments_only(live: Live, operator: Prin
 
 
 def test_requests_go_to_the_least_outstanding_replica(live: Live) -> None:
-    """Two streams at once land on the two replicas; with both busy, the next goes to the lowest id."""
+    """With the lowest-id replica busy (one request in flight on it), a call goes to the other; with both
+    idle, to the lowest id; once a stream ended nothing is counted in flight."""
     c = live.client()
-    a = c.completions.create(model="tiny", prompt="A", max_tokens=40, temperature=0, stream=True)
-    next(iter(a))
-    b = c.completions.create(model="tiny", prompt="B", max_tokens=40, temperature=0, stream=True)
-    next(iter(b))
-    assert gateway_load.load_of(live.p, live.dep_id).inflight == 2
-    assert [gateway_load.inflight_of(live.p, live.dep_id, r) for r in live.replica_ids] == [1, 1]
-    for s in (a, b):
-        for _ in s:
-            pass
-    got = wait_rows(live.p, 2)
-    assert sorted(r.replica_id for r in got.values()) == sorted(live.replica_ids)
-    assert all(r.status == "ok" for r in got.values())
+    first, second = sorted(live.replica_ids)
+    gateway_load.begin(live.p, live.dep_id, first)  # a request in flight on the first replica
+    try:
+        r = c.completions.with_raw_response.create(model="tiny", prompt="A", max_tokens=2, temperature=0)
+        assert wait_row(live.p, r.headers["x-request-id"]).replica_id == second
+    finally:
+        gateway_load.end(live.p, live.dep_id, first)
+    r = c.completions.with_raw_response.create(model="tiny", prompt="A", max_tokens=2, temperature=0)
+    assert wait_row(live.p, r.headers["x-request-id"]).replica_id == first
+    with c.completions.with_streaming_response.create(model="tiny", prompt="B", max_tokens=64, temperature=0,
+                                                       stream=True) as s:
+        rid = s.headers["x-request-id"]
+        assert sum(1 for line in s.iter_lines() if line.startswith("data: {")) >= 1
+    assert wait_row(live.p, rid).replica_id == first
+    assert gateway_load.load_of(live.p, live.dep_id).inflight == 0
 
 
 def test_no_ready_replica_is_a_503_with_retry_after(platform: Platform, operator: Principal) -> None:
@@ -399,3 +403,24 @@ def test_cached_prompt_tokens_are_metered_at_the_cached_meter(live: Live) -> Non
     ev = events(live.p, live.who)
     assert ev[f"{rid}:cached"] == Decimal(cached)
     assert ev.get(f"{rid}:prompt", Decimal(0)) == Decimal(out.usage.prompt_tokens - cached)
+
+
+def test_the_edge_refusals_are_in_the_openai_format_too(tmp_path: Path, clock: Any) -> None:
+    """The server's per-token rate limit (429) and body limit (413), answered by middleware, on a gateway path."""
+    from fastapi.testclient import TestClient
+
+    from suanli.settings import Settings
+
+    p = Platform(Settings(data_dir=tmp_path / "d", rate_limit_per_token="1/minute", max_body_bytes=1000), clock=clock)
+    try:
+        with TestClient(create_app(p)) as c:
+            h = {"Authorization": "Bearer whatever"}
+            assert c.get("/v1/models", headers=h).status_code == 401
+            r = c.get("/v1/models", headers=h)
+            assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+            assert r.json()["error"]["code"] == "rate_limit_exceeded" and r.json()["error"]["type"] == "requests"
+            r = c.post("/v1/embeddings", content=b"x" * 2000, headers={"Authorization": "Bearer other"})
+            assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+            assert r.json()["error"]["type"] == "invalid_request_error"
+    finally:
+        p.close()

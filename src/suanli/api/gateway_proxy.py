@@ -22,7 +22,8 @@ from suanli.service.platform import Platform
 
 UPSTREAM_TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=60.0, pool=60.0)
 """Connecting to a replica's socket is quick or broken; a generation may take minutes between bytes."""
-LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
+LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=4.0)
+"""Idle connections are dropped before the runtime's own keep-alive timeout (uvicorn's 5 s) closes them."""
 
 
 class Upstreams:

@@ -22,7 +22,6 @@ from starlette.types import Message, Receive, Scope, Send
 from suanli.api import deps
 from suanli.api.deps import PlatformDep, PrincipalDep
 from suanli.api.gateway_proxy import Relay, call_once, open_stream
-from suanli.errors import SuanliError
 from suanli.service import gateway, gateway_load, inference_metering
 from suanli.service.gateway import Answer, Call
 from suanli.service.inference_metering import MeteredRequest
@@ -130,7 +129,7 @@ async def _serve(request: Request, authorization: str | None, endpoint: str) -> 
     if not call.stream:
         try:
             ans = await call_once(p, call, replica)
-        except SuanliError:
+        except BaseException:  # (a 502, or cancelled): the replica was tried, nothing is billed
             inference_metering.submit(p, call.record(replica.id, "failed", p.clock.now()))
             raise
         finally:
@@ -138,7 +137,7 @@ async def _serve(request: Request, authorization: str | None, endpoint: str) -> 
         return _answer(p, call, ans)
     try:
         opened = await open_stream(p, call, replica)
-    except SuanliError:
+    except BaseException:
         gateway_load.end(p, call.deployment.id, replica.id)
         inference_metering.submit(p, call.record(replica.id, "failed", p.clock.now()))
         raise
