@@ -10,8 +10,8 @@ every 0.5 s, scale-down after 3 s below the target). The operator deploys ``tiny
   replica's runtime over its Unix socket, interleaved, each on one keep-alive connection; the
   overhead is p50(gateway) − p50(direct) (and p99). Target: ≤ 2 ms p50. On a busy machine the
   latencies carry the wait for a core; the server's CPU time per gateway request (read from
-  ``/proc`` over a block of gateway requests, less the same over a block of direct ones: the
-  server's background loop) does not.
+  ``/proc`` over a block of gateway requests, less the idle server's CPU rate — its background
+  loop, read over 3 s — for the block's duration) does not.
 - **time to first token** (p50/p99) and **tokens/s per replica** of ``--streams`` sequential
   streaming chat completions of ``--max-tokens`` through the gateway (tokens/s = completion tokens ÷
   the time from the first token to the last, one stream at a time on one replica).
@@ -52,6 +52,8 @@ from suanli.testing.serve import ServeFailed, clean_env, serving
 MILLION = Decimal(1_000_000)
 HOUSE_TENANT = "inference"
 GEN, EMB = "tiny-gpt", "all-minilm-l6-v2"
+IDLE_WINDOW_S = 3.0
+"""How long the idle server's CPU is read (its background loop's rate, subtracted from the gateway block)."""
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -76,9 +78,9 @@ def endpoint_of(lab: InferenceLab, replica: dict[str, Any]) -> str:
 
 def overhead(lab: InferenceLab, key: str, replica: dict[str, Any], path: str, body: dict[str, Any],
              requests: int, warmup: int) -> dict[str, Any]:
-    """The same request through the gateway and directly to the runtime, interleaved (latency); then a
-    block of each alone while the server's CPU time is read (CPU per gateway request: robust to a busy
-    machine, the direct block's server CPU — its background loop — subtracted)."""
+    """The same request through the gateway and directly to the runtime, interleaved (latency); then the
+    server's CPU time per gateway request over a block of them (robust to a busy machine), less the
+    server's idle CPU rate (its background loop) over the block's duration."""
     gw_t: list[float] = []
     direct_t: list[float] = []
     pid = lab.srv.proc.pid
@@ -97,15 +99,18 @@ def overhead(lab: InferenceLab, key: str, replica: dict[str, Any], path: str, bo
             if i >= warmup:
                 gw_t.append(g)
                 direct_t.append(d)
-        cpu: dict[str, float | None] = {}
-        for name, c in (("direct", direct), ("gateway", gw)):
-            before = cpu_s(pid)
-            for _ in range(requests):
-                once(c)
-            after = cpu_s(pid)
-            cpu[name] = None if before is None or after is None else after - before
-    per_req = None if cpu["gateway"] is None or cpu["direct"] is None \
-        else round(max(0.0, cpu["gateway"] - cpu["direct"]) / requests * 1000, 3)
+        # the server's CPU with no request (its background loop), per second of wall time; then over a
+        # block of gateway requests, less that background for the block's duration
+        t0, idle0 = time.perf_counter(), cpu_s(pid)
+        time.sleep(IDLE_WINDOW_S)  # a measuring window of the idle server, not a wait for a condition
+        t1, idle1 = time.perf_counter(), cpu_s(pid)
+        for _ in range(requests):
+            once(gw)
+        t2, busy = time.perf_counter(), cpu_s(pid)
+    per_req = None
+    if idle0 is not None and idle1 is not None and busy is not None:
+        background = (idle1 - idle0) / (t1 - t0) * (t2 - t1)
+        per_req = round(max(0.0, busy - idle1 - background) / requests * 1000, 3)
     return {"requests": requests, "gateway_p50_ms": ms(pct(gw_t, 0.5)), "gateway_p99_ms": ms(pct(gw_t, 0.99)),
             "direct_p50_ms": ms(pct(direct_t, 0.5)), "direct_p99_ms": ms(pct(direct_t, 0.99)),
             "overhead_p50_ms": ms(pct(gw_t, 0.5) - pct(direct_t, 0.5)),
