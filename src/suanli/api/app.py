@@ -158,10 +158,10 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
         return {"status": "ok", "version": __version__, "database": platform.dialect, "sandbox": platform.sandbox,
                 "background": replica(platform).status()}
 
-    for r in (accounts, members, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets, packages,
-              vouchers, billing, tenant_money, tokens, audit, overview, economics, whatif,
-              reports_capacity, agents, agent_work, gateway, inference_usage, deployments,
-              token_prices):
+    # the model gateway first: its calls are the hot path, and routes are matched in order
+    for r in (gateway, accounts, members, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets,
+              packages, vouchers, billing, tenant_money, tokens, audit, overview, economics, whatif,
+              reports_capacity, agents, agent_work, inference_usage, deployments, token_prices):
         app.include_router(r.router)
     mount_console(app)
     app.add_middleware(AuditContext)  # innermost: the request's actor for the audit trail
