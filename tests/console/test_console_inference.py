@@ -70,6 +70,15 @@ def test_operator_deploys_follows_the_replica_to_ready_scales_and_deletes(lab: I
     expect(facts.get_by_test_id("deployment-ready")).to_have_text("1")
     expect(facts.get_by_test_id("deployment-desired")).to_have_text(str(lab.deployment(dep["id"])["desired_replicas"]))
     shots(page, "inference-deployment-operator")
+    # the same page in Chinese: every string has its translation (a deployment's page is in no nav bar,
+    # so test_console_i18n does not visit it)
+    page.get_by_test_id("lang-zh-CN").click()
+    expect(page.get_by_role("heading", name="副本")).to_be_visible()
+    expect(row.get_by_test_id("state")).to_have_text("就绪")
+    problems = page.evaluate("async () => { const m = await import('./i18n.js'); return [m.missing(), m.unknown()]; }")
+    assert problems == [[], []], problems
+    page.get_by_test_id("lang-en").click()
+    expect(page.get_by_role("heading", name="Replicas")).to_be_visible()
 
     # scale: new bounds through the confirmation row
     page.get_by_test_id(f"scale-{dep['id']}").click()
