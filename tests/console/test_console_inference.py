@@ -57,6 +57,7 @@ def test_operator_deploys_follows_the_replica_to_ready_scales_and_deletes(lab: I
     form.get_by_role("button", name="Deploy").click()
     expect(page.get_by_test_id("deployment-name")).to_have_text("tiny-gpt")
     dep = lab.ok("operator", "GET", "/v1/deployments")[0]
+    expect(page.get_by_test_id("deployment-facts")).to_contain_text("inference")  # the house tenant, by name
     assert dep["name"] == "tiny-gpt" and dep["public"] is True and dep["kind"] == "generate"
     # the page follows the replica (it refreshes itself) until it is ready
     expect(page.get_by_test_id("replicas").get_by_test_id("state").first).to_have_text("ready", timeout=COLD_START_MS)

@@ -235,11 +235,13 @@ function mayManage(ctx, d) {
 
 export async function deployments(ctx) {
   const operator = ctx.me.role === "operator";
-  const rows = await get("/v1/deployments");
+  const [rows, accounts] = await Promise.all([get("/v1/deployments"), operator ? get("/v1/accounts") : []]);
+  const names = new Map(accounts.map((a) => [a.id, a.name]));
+  for (const d of rows) d.owner = names.get(d.owner_id) ?? d.owner_id;
   const list = listView({
     columns: [
       { key: "name", label: t("inf.col.name"), value: (d) => h("a", { href: `#/deployments/${d.id}`, testid: "deployment-link" }, d.name) },
-      ...(operator ? [{ key: "owner_id", label: t("inf.col.owner"), value: (d) => d.owner_id }] : []),
+      ...(operator ? [{ key: "owner", label: t("inf.col.owner"), value: (d) => d.owner }] : []),
       { key: "kind", label: t("inf.col.kind"), value: (d) => t(`inf.kind.${d.kind}`) },
       { key: "model_ref", label: t("inf.col.modelRef"), value: (d) => h("code", {}, `${d.runtime}:${d.model_ref}`) },
       { key: "public", label: t("inf.col.public"), value: (d) => (d.public ? t("inf.yes") : t("inf.no")) },
@@ -251,7 +253,7 @@ export async function deployments(ctx) {
       { key: "created_at", label: t("inf.col.created"), value: (d) => when(d.created_at) },
     ],
     rows, query: ctx.query, testid: "deployments", rowTestid: (d) => `deployment-${d.name}`, empty: t("inf.dep.none"),
-    sort: "name", search: (d) => [d.name, d.owner_id, d.kind, d.model_ref, d.state].join(" "),
+    sort: "name", search: (d) => [d.name, d.owner, d.kind, d.model_ref, d.state].join(" "),
     filters: [{ key: "kind", label: t("inf.col.kind"), options: optionsOf(rows, "kind", (v) => t(`inf.kind.${v}`)) },
       { key: "state", label: t("inf.col.state"), options: optionsOf(rows, "state", stLabel) }],
   });
@@ -269,10 +271,11 @@ function healthCell(r) {
 
 export async function deployment(ctx) {
   const [id] = ctx.params;
-  const [d, reps] = await Promise.all([get(`/v1/deployments/${encodeURIComponent(id)}`),
-    get(`/v1/deployments/${encodeURIComponent(id)}/replicas`, { all: "true" })]);
-  const replicas = reps;
   const operator = ctx.me.role === "operator";
+  const [d, reps, accounts] = await Promise.all([get(`/v1/deployments/${encodeURIComponent(id)}`),
+    get(`/v1/deployments/${encodeURIComponent(id)}/replicas`, { all: "true" }), operator ? get("/v1/accounts") : []]);
+  const owner = new Map(accounts.map((a) => [a.id, a.name])).get(d.owner_id) ?? d.owner_id;
+  const replicas = reps;
   const table = listView({
     columns: [
       { key: "id", label: t("inf.rep.col.id"), value: (r) => h("code", {}, r.id) },
@@ -297,7 +300,7 @@ export async function deployment(ctx) {
     h("p", {}, h("a", { href: "#/deployments" }, `← ${t("inf.dep.back")}`)),
     h("div", { class: "page-head" }, h("h1", { testid: "deployment-name" }, d.name), stBadge(d.state)),
     kv([[t("inf.col.kind"), t(`inf.kind.${d.kind}`)], [t("inf.col.modelRef"), `${d.runtime}:${d.model_ref}`],
-      [t("inf.col.owner"), d.owner_id], [t("inf.col.public"), d.public ? t("inf.yes") : t("inf.no")],
+      [t("inf.col.owner"), owner], [t("inf.col.public"), d.public ? t("inf.yes") : t("inf.no")],
       [t("inf.col.shapes"), (d.shapes || []).map(shapeText).join(", ")],
       [t("inf.col.bounds"), `${d.min_replicas}–${d.max_replicas}`],
       [t("inf.col.desired"), h("span", { testid: "deployment-desired" }, String(d.desired_replicas))],
