@@ -60,3 +60,23 @@ def test_a_request_that_did_not_fit_the_checks_writes_nothing(platform: Platform
         meter(platform, _request(who, clock, "req_bad", prompt_tokens=1, cached_tokens=2))
     with platform.read() as s:
         assert s.scalars(select(InferenceRequestRow)).first() is None
+
+
+def test_a_batch_meters_each_new_id_once(platform: Platform, operator: Principal, clock: FakeClock) -> None:
+    from suanli.service.inference_metering import MeterQueue, meter_many
+
+    p = platform
+    _who, token = accounts.create_account(p, operator, "acme", Role.TENANT)
+    who = accounts.authenticate(p, token)
+    assert meter(p, _request(who, clock, "req_old")) is True
+    batch = [_request(who, clock, "req_a"), _request(who, clock, "req_a"), _request(who, clock, "req_old"),
+             _request(who, clock, "req_b", prompt_tokens=3, completion_tokens=2)]
+    assert meter_many(p, batch) == 2
+    queue = p.attached(MeterQueue)
+    queue.submit(_request(who, clock, "req_c", prompt_tokens=1, completion_tokens=1))
+    queue.flush()  # what the worker (or the exit) does
+    assert queue.pending() == 0
+    with p.read() as s:
+        assert sorted(x.id for x in s.scalars(select(InferenceRequestRow))) == ["req_a", "req_b", "req_c", "req_old"]
+        key = s.get(InferenceKeyUsageRow, (who.token_id, clock.now().strftime("%Y-%m")))
+        assert key is not None and key.tokens == 18 + 18 + 5 + 2

@@ -109,11 +109,14 @@ def meter_many(p: Platform, requests: Sequence[MeteredRequest]) -> int:
     for r in requests:
         r.check()
     with p.tx() as s:
-        new = [r for r in requests if store.insert_request(
-            s, id=r.id, token_id=r.token_id, tenant_id=r.tenant_id, deployment_id=r.deployment_id,
+        unique = list({r.id: r for r in reversed(requests)}.values())[::-1]  # one row per id (the first)
+        inserted = store.insert_requests(s, [dict(
+            id=r.id, token_id=r.token_id, tenant_id=r.tenant_id, deployment_id=r.deployment_id,
             replica_id=r.replica_id, model=r.model, endpoint=r.endpoint, prompt_tokens=r.prompt_tokens,
             completion_tokens=r.completion_tokens, cached_tokens=r.cached_tokens, status=r.status,
-            stream=r.stream, started_at=r.started_at, first_token_at=r.first_token_at, ended_at=r.ended_at)]
+            stream=r.stream, started_at=r.started_at, first_token_at=r.first_token_at, ended_at=r.ended_at)
+            for r in unique])
+        new = [r for r in unique if r.id in inserted]
         records = [x for r in new for x in usage_records(r)]
         if records:
             usage.store_records(s, records, p.clock.now())

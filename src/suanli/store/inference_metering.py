@@ -3,8 +3,9 @@ key's monthly token counter (``inference_key_usage``), both inside the caller's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +27,16 @@ def insert_request(s: Session, *, id: str, token_id: int | None, tenant_id: str,
     ins = postgresql.insert(table) if s.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
     stmt = ins.values(**values).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
     return s.execute(stmt).first() is not None
+
+
+def insert_requests(s: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert the requests' rows (one statement) except those whose id is stored already; the ids inserted."""
+    if not rows:
+        return set()
+    table = cast(Table, InferenceRequestRow.__table__)
+    ins = postgresql.insert(table) if s.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
+    stmt = ins.values(list(rows)).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    return {r[0] for r in s.execute(stmt)}
 
 
 def add_key_tokens(s: Session, token_id: int, period: str, tokens: int) -> None:
