@@ -23,6 +23,6 @@ class AuditContext:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        address = str(client[0]) if client else ""
+        address = str(client[0]) if client else "unix"  # no client address: the server's Unix socket
         with audit_context.request(address, str(scope.get("method", "")), str(scope.get("path", ""))):
             await self.app(scope, receive, send)

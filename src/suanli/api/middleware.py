@@ -111,6 +111,8 @@ async def send_error(send: Send, status: int, code: str, message: str, details: 
 
 # -- the limits, from settings -------------------------------------------------------------------
 
+UNIX_ADDRESS = "unix"
+"""The address of a request over the server's Unix socket (jobs of the local engine): they share its limits."""
 BATCH_PATHS = frozenset({"/v1/usage/batch", "/v1/fleet/import"})
 """Routes that take bulk bodies and get ``max_batch_body_bytes`` instead of ``max_body_bytes``."""
 
@@ -291,7 +293,7 @@ class RateLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        address = (scope.get("client") or ("unknown",))[0]
+        address = (scope.get("client") or (UNIX_ADDRESS,))[0]  # no client address: the server's Unix socket
         auth = _header(scope, b"authorization")
         digest = hashlib.sha256(auth.encode("utf-8", "replace")).hexdigest()[:32] if auth else None
         lim = self.limits

@@ -7,7 +7,10 @@ commands under ``suanli invoice`` (list, issue, get, export, pay, void, credit; 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,6 +69,33 @@ def usage_ingest(ctx: typer.Context,
         print_json(total)
         return
     typer.echo(f"received {total['received']}, accepted {total['accepted']}, duplicates {total['duplicates']}")
+
+
+@usage_app.command("training-tokens")
+def usage_training_tokens(
+        ctx: typer.Context,
+        tokens: Annotated[int, typer.Argument(min=1, help="Training tokens processed (a positive integer).")],
+        event_id: Annotated[str | None, typer.Option("--id", help="The event's id: sending the same id again "
+                                                     "counts once (default: a new one each time).")] = None,
+        lease: Annotated[str | None, typer.Option("--lease", help="The lease (default: $SUANLI_LEASE_ID, set in "
+                                                  "every job).")] = None,
+        as_json: JsonOpt = False) -> None:
+    """Report training tokens for the lease this job runs on (inside a job: no other arguments; the job's
+    own SUANLI_TOKEN and SUANLI_SERVER are used; docs/sandbox.md). Billed under a training-token plan."""
+    lease = lease or os.environ.get("SUANLI_LEASE_ID")
+    if not lease:
+        fail("give --lease LEASE_ID (a job has it in $SUANLI_LEASE_ID)")
+    job = os.environ.get("SUANLI_JOB_ID")
+    with client(ctx) as api:
+        me = api.me()
+        r = MoneyClient(api).ingest_one({
+            "id": event_id or uuid.uuid4().hex, "source": f"lease/{lease}" + (f"/{job}" if job else ""),
+            "type": "training_tokens", "subject": me.organisation or me.name, "time": datetime.now(UTC).isoformat(),
+            "data": {"quantity": tokens, "lease": lease}})
+    if as_json:
+        print_json({"received": r.received, "accepted": r.accepted, "duplicates": r.duplicates})
+        return
+    typer.echo(f"training tokens {tokens} on lease {lease}: {'duplicate' if r.duplicates else 'accepted'}")
 
 
 @usage_app.command("show")

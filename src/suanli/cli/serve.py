@@ -6,6 +6,7 @@ The server-side imports (``suanli.api.app``, ``suanli.service``, uvicorn) happen
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -92,7 +93,7 @@ def serve(
     from suanli.scheduler.registry import get_policy
     from suanli.service import accounts, economics, fleet, legal, packages, plans
     from suanli.service.leadership import check_timing, replica
-    from suanli.service.platform import Platform
+    from suanli.service.platform import JOB_API_SOCKET, Platform, api_socket_path
     from suanli.settings import Settings
 
     try:  # a limit that is not a number or a rate (docs/edge.md) stops here, before the database opens
@@ -189,13 +190,41 @@ def serve(
     typer.echo(f"replica {me.id}: background work every {settings.background_interval_seconds:g} s while this "
                f"replica leads (leader lease {settings.leader_ttl_seconds:g} s; see GET /health)")
     app = create_app(platform, tick_seconds=settings.background_interval_seconds)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info")
+    uds = None
     try:
         if sock is None:
-            uvicorn.run(app, host=host, port=port, log_level="info")
-        else:
-            uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info")).run(sockets=[sock])
+            sock = config.bind_socket()
+        if platform.sandbox is not None:  # the local engine's jobs reach the API here (docs/sandbox.md)
+            uds = unix_socket(api_socket_path(settings))
+            typer.echo(f"jobs reach the API at {api_socket_path(settings)} (in a job: {JOB_API_SOCKET})")
+        uvicorn.Server(config).run(sockets=[sock] if uds is None else [sock, uds])
     finally:
+        if uds is not None:
+            uds.close()
         platform.close()
+
+
+def unix_socket(path: Path) -> socket.socket:
+    """A Unix socket bound at ``path`` (a stale one from an earlier start is replaced), mode 0666 in a
+    directory of its own (0711: a job's sandbox connects by name, lists nothing; the data directory
+    above it stays 0700). A path longer than the kernel's 107 bytes is bound through its directory's fd."""
+    path.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+    path.parent.chmod(0o711)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dirfd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        sock.bind(str(path) if len(str(path)) < 100 else f"/proc/self/fd/{dirfd}/{path.name}")
+        os.chmod(path, 0o666)
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        os.close(dirfd)
+    sock.set_inheritable(True)
+    return sock
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:

@@ -97,6 +97,19 @@ def _body(model: BaseModel) -> Any:
     return model.model_dump(mode="json", exclude_none=True)
 
 
+UNIX_PREFIX = "unix:"
+"""``unix:/path/to/api.sock``: the server's Unix socket (what a job of the local engine gets in
+``SUANLI_SERVER``: ``unix:/run/suanli/api.sock``); requests go to ``http://suanli`` over it."""
+
+
+def open_http(server: str, timeout: float) -> httpx.Client:
+    """An ``httpx.Client`` for ``server``: a URL, or ``unix:PATH`` for a Unix socket."""
+    if server.startswith(UNIX_PREFIX):
+        return httpx.Client(base_url="http://suanli", timeout=timeout,
+                            transport=httpx.HTTPTransport(uds=server[len(UNIX_PREFIX):]))
+    return httpx.Client(base_url=server, timeout=timeout)
+
+
 class SuanliClient:
     """Talk to one suanli server as one account (its API token).
 
@@ -110,7 +123,7 @@ class SuanliClient:
         self.server = server.rstrip("/")
         self.token = token
         self._owned = http is None
-        self._http = http if http is not None else httpx.Client(base_url=self.server, timeout=timeout)
+        self._http = http if http is not None else open_http(self.server, timeout)
         self._timeout = timeout
 
     # -- plumbing ---------------------------------------------------------------------------------

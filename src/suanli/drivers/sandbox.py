@@ -62,6 +62,9 @@ ETC_FILES = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ssl",
              "locale.alias", "OpenCL", "vulkan", "ascend_install.info")
 """``/etc`` entries a job sees (read-only, when they exist): what libc, TLS, Python and the vendors'
 runtimes read. Nothing else of ``/etc``."""
+JOB_API_DIR = "/run/suanli"
+JOB_API_SOCKET = f"{JOB_API_DIR}/api.sock"
+"""Where a job reaches the API (the server's ``<data_dir>/run/api.sock``; docs/sandbox.md)."""
 ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
 DEVICE_NODES: dict[Vendor, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -184,7 +187,8 @@ class Sandbox:
 
     def __init__(self, mode: SandboxMode | str = SandboxMode.ON, *, network: Network | str = Network.NONE,
                  bwrap: str = "bwrap", setpriv: str = "setpriv", cgroup_root: Path = Path("/sys/fs/cgroup"),
-                 dev_root: Path = Path("/dev"), ro_paths: Sequence[Path] = (), pids: int = 1024) -> None:
+                 dev_root: Path = Path("/dev"), ro_paths: Sequence[Path] = (), pids: int = 1024,
+                 api_socket: Path | None = None) -> None:
         try:
             self.mode = SandboxMode(mode)
             self.network = Network(network)
@@ -197,6 +201,11 @@ class Sandbox:
         if bad:
             raise ValidationError(f"sandbox read-only paths must be absolute; got {bad}")
         self.pids = pids
+        if api_socket is not None and not api_socket.is_absolute():
+            raise ValidationError(f"the API socket path must be absolute; got {api_socket}")
+        self.api_socket = api_socket
+        """The server's Unix socket (``<data_dir>/run/api.sock``): its directory, which holds only it, is
+        bound read-only at :data:`JOB_API_DIR` in every job (``None``: nothing bound)."""
         self._bwrap = shutil.which(bwrap)
         self._setpriv = shutil.which(setpriv)
         self._hierarchy: Hierarchy | None = None
@@ -369,6 +378,9 @@ class Sandbox:
         args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777",
                  "--dir", "/var/tmp",
                  "--bind-fd", str(workfd), WORK, "--chdir", WORK]
+        if self.api_socket is not None:  # the API's socket directory: a job connects, it lists nothing (0711)
+            args += ["--perms", "0755", "--dir", "/run",
+                     "--ro-bind-try", str(self.api_socket.parent), JOB_API_DIR]
         for p in self.ro_paths:  # after /tmp's tmpfs, which would hide a path below it
             args += ["--ro-bind-try", str(p), str(p)]
         made: set[Path] = set()

@@ -18,7 +18,8 @@ from typing import Any
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
-from suanli.domain.leases import LeaseState, ProductForm
+from suanli.domain.leases import LIVE_STATES, LeaseState, ProductForm
+from suanli.domain.tokens import TokenScope
 from suanli.drivers.base import JobSpec, JobState, JobStatus
 from suanli.errors import ConflictError, EngineError, SuanliError
 from suanli.ledger.meters import Meter, parse_event
@@ -26,8 +27,11 @@ from suanli.service.engine import require_provisioned
 from suanli.service.platform import Platform
 from suanli.service.usage import store_records
 from suanli.store import engine as store
+from suanli.store import job_tokens as job_token_store
 from suanli.store import leases as lease_store
+from suanli.store import tokens as token_store
 from suanli.store.engine import Job
+from suanli.store.job_tokens import JOB_LABEL
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -38,7 +42,13 @@ def submit_job(p: Platform, actor: Principal, lease_id: str, command: Sequence[s
     """Run ``command`` on the lease's devices. Refused for another tenant's lease (404), a lease that is
     not active, more devices than the lease holds there, or a node the lease does not hold. Only
     the tenant holding the lease runs work on it (the operator may read and cancel it). ``runtime``:
-    a platform model runtime (``service.replicas`` only; the jobs API never sets it)."""
+    a platform model runtime (``service.replicas`` only; the jobs API never sets it).
+
+    Where the local engine runs the job, it gets ``SUANLI_TOKEN`` (a new ``lease`` token of the actor for
+    this lease, labelled ``job <job id>``, expiring at the job's time limit or the lease's end, whichever
+    is first) and ``SUANLI_SERVER`` (the API's Unix socket as the job sees it): these replace a tenant's
+    env of the same names. The secret is never stored; the token is revoked when the job ends or its
+    lease does (:func:`revoke_job_tokens`). Runtime jobs get none."""
     grant = authorize(actor, Action.SUBMIT_JOB)
     grant.check_lease(lease_id)
     with p.tx() as s:  # the lease as it is now: a term that is over is ended, a reservation started is active
@@ -50,13 +60,32 @@ def submit_job(p: Platform, actor: Principal, lease_id: str, command: Sequence[s
     if lease.state is not LeaseState.ACTIVE:
         raise ConflictError(f"lease {lease_id} is {lease.state.value}; jobs run only on an active lease",
                             lease=lease_id, state=lease.state.value)
-    spec = JobSpec(command=tuple(command), env=dict(env or {}), devices=devices, node=node, name=name,
-                   time_limit=timedelta(seconds=time_limit_s) if time_limit_s else None, runtime=runtime)
     require_provisioned(p, lease)
     assert p.driver is not None
-    handle = p.driver.submit(lease.id, spec)  # engine I/O, outside any transaction
+    job_id = "job_" + secrets.token_hex(6)
+    job_env = dict(env or {})
+    token_id = None
+    server = None if runtime else p.job_api_server({a.node for a in lease.last_allocations()})
+    if server is not None:  # the job's own token to reach the API (docs/sandbox.md); the platform's values win
+        now = p.clock.now()
+        ends = [t for t in (lease.end, now + timedelta(seconds=time_limit_s) if time_limit_s else None) if t]
+        with p.tx() as s:
+            token, secret = token_store.issue(s, actor.account_id, now, label=JOB_LABEL + job_id,
+                                              scope=TokenScope.LEASE, lease_id=lease.id,
+                                              expires_at=min(ends) if ends else None)
+        token_id = token.id
+        job_env.update({"SUANLI_TOKEN": secret, "SUANLI_SERVER": server})
+    spec = JobSpec(command=tuple(command), env=job_env, devices=devices, node=node, name=name,
+                   time_limit=timedelta(seconds=time_limit_s) if time_limit_s else None, runtime=runtime)
+    try:
+        handle = p.driver.submit(lease.id, spec)  # engine I/O, outside any transaction
+    except BaseException:
+        if token_id is not None:  # nothing half-made: the job never ran, its token goes
+            with p.tx() as s:
+                token_store.revoke(s, token_id, p.clock.now())
+        raise
     with p.tx() as s:
-        return store.insert_job(s, id="job_" + secrets.token_hex(6), lease_id=lease.id, tenant_id=lease.tenant_id,
+        return store.insert_job(s, id=job_id, lease_id=lease.id, tenant_id=lease.tenant_id,
                                 driver=p.driver.name, driver_job_id=handle.job_id, name=name or "",
                                 command=list(command), node=handle.node, devices=handle.devices, device_indices=None,
                                 state=JobState.PENDING.value, reason="", submitted_at=handle.submitted_at)
@@ -108,7 +137,21 @@ def record_job_states(p: Platform) -> int:
         jobs = [j for j in store.list_jobs(s, tenant_id=None) if not JobState(j.state).terminal]
     polled = _poll(p, jobs)
     _record(p, polled)
+    revoke_job_tokens(p)
     return len(polled)
+
+
+def revoke_job_tokens(p: Platform) -> int:
+    """Revoke the token of every job that ended and of every job whose lease is no longer live (a job
+    not yet recorded keeps its token while its lease lives). Idempotent. Returns the tokens revoked."""
+    with p.tx() as s:
+        ended = [tid for tid, _job, _lease, job_state, lease_state in job_token_store.live_job_tokens(s)
+                 if (job_state is not None and JobState(job_state).terminal)
+                 or LeaseState(lease_state) not in LIVE_STATES]
+        now = p.clock.now()
+        for tid in ended:
+            token_store.revoke(s, tid, now)
+    return len(ended)
 
 
 def list_jobs(p: Platform, actor: Principal, lease_id: str | None = None, offset: int = 0, limit: int = 50) -> list[Job]:
@@ -146,6 +189,7 @@ def cancel_job(p: Platform, actor: Principal, job_id: str) -> Job:
         raise EngineError(f"job {job_id} ran on engine {job.driver}, which this server does not run", job=job_id)
     p.driver.cancel(job.driver_job_id)
     _record(p, _poll(p, [job]))  # a write: it records the engine's answer at once
+    revoke_job_tokens(p)
     return get_job(p, actor, job_id)
 
 

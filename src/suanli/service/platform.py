@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Literal, TypeVar, cast
 
 from sqlalchemy import Engine
@@ -21,7 +22,8 @@ from suanli.domain.clock import Clock, SystemClock
 from suanli.drivers.base import Driver
 from suanli.drivers.local import LocalDriver
 from suanli.drivers.routed import RoutedDriver
-from suanli.drivers.sandbox import Sandbox
+from suanli.drivers.sandbox import JOB_API_SOCKET as JOB_API_SOCKET  # re-exported: `suanli serve` names it
+from suanli.drivers.sandbox import Isolation, Sandbox
 from suanli.errors import BusyError, ValidationError
 from suanli.service import audit_context, fencing
 from suanli.service.agent_driver import AgentDriver
@@ -33,12 +35,18 @@ from suanli.store.db import DatabaseError as DatabaseError  # re-exported: the A
 from suanli.store.db import is_lock_timeout, make_engine, read_engine, session_factory, upgrade
 
 
+def api_socket_path(settings: Settings) -> Path:
+    """The Unix socket ``suanli serve`` also listens on, for the jobs of the local engine (docs/sandbox.md)."""
+    return settings.data_dir / "run" / "api.sock"
+
+
 def make_driver(settings: Settings, clock: Clock) -> Driver | None:
     """The engine named in settings; ``None`` for ``driver=none`` (leases are bookkeeping only)."""
     if settings.driver == "none":
         return None
     if settings.driver == "local":
-        sandbox = Sandbox(settings.sandbox, network=settings.sandbox_network, ro_paths=settings.sandbox_ro_paths)
+        sandbox = Sandbox(settings.sandbox, network=settings.sandbox_network, ro_paths=settings.sandbox_ro_paths,
+                          api_socket=api_socket_path(settings))
         return LocalDriver(settings.data_dir / "engine-local", clock=clock, sandbox=sandbox)
     if settings.driver == "slurm":
         from suanli.drivers.slurm.driver import (  # optional engine: loaded when chosen
@@ -160,6 +168,16 @@ class Platform:
         """How tenant jobs are confined on this server's engine (``None``: not the local engine)."""
         sandbox = getattr(self._driver, "sandbox", None)
         return sandbox.status.to_dict() if isinstance(sandbox, Sandbox) else None
+
+    def job_api_server(self, nodes: Collection[str]) -> str | None:
+        """``SUANLI_SERVER`` for a job on these nodes: the API's Unix socket as the job sees it, where the
+        local engine runs it (``None``: another engine or a node agent's host, which has no such socket)."""
+        sandbox = getattr(self._driver, "sandbox", None)
+        if not isinstance(sandbox, Sandbox) or sandbox.api_socket is None or set(nodes) & self.agent_nodes():
+            return None
+        if sandbox.status.isolation is Isolation.OFF:  # a plain process sees the host's path
+            return f"unix:{sandbox.api_socket}"
+        return f"unix:{JOB_API_SOCKET}"
 
     @property
     def dialect(self) -> str:
