@@ -79,6 +79,9 @@ def usage_training_tokens(
                                                      "counts once (default: a new one each time).")] = None,
         lease: Annotated[str | None, typer.Option("--lease", help="The lease (default: $SUANLI_LEASE_ID, set in "
                                                   "every job).")] = None,
+        at: Annotated[str | None, typer.Option("--time", help="When (ISO-8601 with a zone; default: now). To resend "
+                                               "an --id, give the same --time: a resent event must be the same.")]
+        = None,
         as_json: JsonOpt = False) -> None:
     """Report training tokens for the lease this job runs on (inside a job: no other arguments; the job's
     own SUANLI_TOKEN and SUANLI_SERVER are used; docs/sandbox.md). Billed under a training-token plan."""
@@ -90,7 +93,7 @@ def usage_training_tokens(
         me = api.me()
         r = MoneyClient(api).ingest_one({
             "id": event_id or uuid.uuid4().hex, "source": f"lease/{lease}" + (f"/{job}" if job else ""),
-            "type": "training_tokens", "subject": me.organisation or me.name, "time": datetime.now(UTC).isoformat(),
+            "type": "training_tokens", "subject": me.organisation or me.name, "time": at or datetime.now(UTC).isoformat(),
             "data": {"quantity": tokens, "lease": lease}})
     if as_json:
         print_json({"received": r.received, "accepted": r.accepted, "duplicates": r.duplicates})
