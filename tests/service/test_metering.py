@@ -80,3 +80,27 @@ def test_a_batch_meters_each_new_id_once(platform: Platform, operator: Principal
         assert sorted(x.id for x in s.scalars(select(InferenceRequestRow))) == ["req_a", "req_b", "req_c", "req_old"]
         key = s.get(InferenceKeyUsageRow, (who.token_id, clock.now().strftime("%Y-%m")))
         assert key is not None and key.tokens == 18 + 18 + 5 + 2
+
+
+def test_a_batch_adds_each_keys_own_tokens_in_each_month(platform: Platform, operator: Principal,
+                                                         clock: FakeClock) -> None:
+    """The key counter is one prebuilt statement over the batch: each (key, month) gets its own sum."""
+    from suanli.service.inference_metering import meter_many
+
+    p = platform
+    _a, ta = accounts.create_account(p, operator, "acme", Role.TENANT)
+    _b, tb = accounts.create_account(p, operator, "bolt", Role.TENANT)
+    a, b = accounts.authenticate(p, ta), accounts.authenticate(p, tb)
+    this = clock.now().strftime("%Y-%m")
+    assert meter(p, _request(a, clock, "req_0", prompt_tokens=100, completion_tokens=0)) is True
+    later = clock.now() + timedelta(days=40)
+    nxt = later.strftime("%Y-%m")
+    batch = [_request(a, clock, "req_1", prompt_tokens=3, completion_tokens=4),
+             _request(b, clock, "req_2", prompt_tokens=5, completion_tokens=6),
+             _request(a, clock, "req_3", prompt_tokens=1, completion_tokens=1, ended_at=later),
+             _request(a, clock, "req_4", prompt_tokens=2, completion_tokens=0),
+             _request(b, clock, "req_5", prompt_tokens=0, completion_tokens=0, status="failed")]
+    assert meter_many(p, batch) == 5
+    with p.read() as s:
+        got = {(r.token_id, r.period): r.tokens for r in s.scalars(select(InferenceKeyUsageRow))}
+    assert got == {(a.token_id, this): 100 + 7 + 2, (b.token_id, this): 11, (a.token_id, nxt): 2}

@@ -126,8 +126,8 @@ def meter_many(p: Platform, requests: Sequence[MeteredRequest]) -> int:
             if r.token_id is not None and billed:
                 k = (r.token_id, r.ended_at.strftime("%Y-%m"))
                 keys[k] = keys.get(k, 0) + billed
-        for (token_id, period), n in sorted(keys.items()):  # one order: concurrent batches never deadlock
-            store.add_key_tokens(s, token_id, period, n)
+        # one order: concurrent batches never deadlock
+        store.add_key_tokens(s, [(token_id, period, n) for (token_id, period), n in sorted(keys.items())])
     return len(new)
 
 
