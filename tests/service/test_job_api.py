@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from sqlalchemy import select
@@ -212,3 +213,17 @@ def test_a_runtime_job_gets_no_token(demo: Platform, tenant: Principal) -> None:
     assert jobs.job_logs(demo, tenant, job.id).strip().splitlines()[-1] == "None"
     with demo.read() as s:
         assert s.execute(select(ApiTokenRow).where(ApiTokenRow.label == f"job {job.id}")).first() is None
+
+
+def test_bad_tokens_over_the_socket_lock_no_other_job_out(api: Platform, operator: Principal, tenant: Principal) -> None:
+    """Every job shares the address "unix": the failed-authentication lockout (20/minute per address)
+    does not apply there, or one job sending bad tokens would lock every other tenant's new job out."""
+    sock = str(api_socket_path(api.settings))
+    with httpx.Client(base_url="http://suanli", transport=httpx.HTTPTransport(uds=sock), timeout=30) as c:
+        for i in range(25):
+            r = c.get("/v1/me", headers={"Authorization": f"Bearer sl_guess{i}"})
+            assert r.status_code == 401, (i, r.text)
+        fresh = accounts.issue_token(api, operator, "acme")  # a token this server never saw
+        r = c.get("/v1/me", headers={"Authorization": f"Bearer {fresh}"})
+        assert r.status_code == 200 and r.json()["name"] == "acme"
+        assert c.post("/v1/usage/events", content=b"{", headers={"Authorization": f"Bearer {fresh}"}).status_code < 500

@@ -19,6 +19,12 @@ presents a token not seen to authenticate in this process gets 429 (with ``Retry
 reaching the app, so guessing stops; tokens that authenticated before (the address's, or anyone's
 behind the same NAT) keep working. Requests with no token at all are answered 401 as usual and
 are not counted: they guess nothing.
+
+Requests over the server's Unix socket (jobs of the local engine, docs/sandbox.md) have no client
+address: they all count as the address ``unix`` (one per-address limit for every job together) and
+are exempt from the failed-authentication lockout, which would otherwise let one tenant's job that
+sends bad tokens lock every other tenant's new job out (guessing a 256-bit token is hopeless anyway;
+each token keeps its own per-token limit).
 """
 
 from __future__ import annotations
@@ -297,7 +303,7 @@ class RateLimit:
         auth = _header(scope, b"authorization")
         digest = hashlib.sha256(auth.encode("utf-8", "replace")).hexdigest()[:32] if auth else None
         lim = self.limits
-        if digest is not None and digest not in self.known:
+        if digest is not None and digest not in self.known and address != UNIX_ADDRESS:
             hit = self._exhausted(lim.auth_failures, f"fail:{address}", consume=False)
             if hit:
                 await self._refuse(send, hit, f"too many failed authentications from {address}", "auth_failures", scope["path"])
@@ -330,7 +336,7 @@ class RateLimit:
                 self.known.popitem(last=False)
         elif status == 401:
             self.known.pop(digest, None)
-            for item in lim.auth_failures:
+            for item in lim.auth_failures if address != UNIX_ADDRESS else ():
                 self.limiter.hit(item, f"fail:{address}")
 
     @staticmethod
