@@ -233,7 +233,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(ctx: typer.Context,
-         server: Annotated[str | None, typer.Option("--server", metavar="URL", help="Server URL (else $SUANLI_SERVER, "
+         server: Annotated[str | None, typer.Option("--server", metavar="URL", help="Server URL or unix:SOCKET_PATH (else $SUANLI_SERVER, "
                                                     "the config file, or http://127.0.0.1:8000).")] = None,
          token: Annotated[str | None, typer.Option("--token", help="API token (else $SUANLI_TOKEN or the config "
                                                    "file).")] = None,

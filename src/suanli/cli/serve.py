@@ -72,7 +72,7 @@ def serve(
                                              "the one that leads (docs/platform.md, \"Replicas\"). Not with "
                                              "SQLite.")] = False,
 ) -> None:
-    """Run the suanli server (API, web console at /console, background reconcilers: lease time, runway, engine, usage, node health). Migrates the database first; on first start prints an operator token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… SUANLI_TOKEN=…` for the demo tenant.
+    """Run the suanli server (API, web console at /console, background reconcilers: lease time, runway, engine, usage, node health). With the local engine it also listens on the Unix socket <data-dir>/run/api.sock, which every job reaches at /run/suanli/api.sock with its own token (docs/sandbox.md). Migrates the database first; on first start prints an operator token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… SUANLI_TOKEN=…` for the demo tenant.
 
     Replicas: start several on one PostgreSQL (same --database-url), each with --reuse-port on the same --host/--port or behind a load balancer. The background work runs on one replica at a time (a lease in the database, renewed every $SUANLI_BACKGROUND_INTERVAL_SECONDS, default 5; a leader that stops or is killed is replaced at another replica's next interval, one whose host is lost within $SUANLI_LEADER_TTL_SECONDS, default 10, plus that interval); GET /health shows this replica's id and who leads."""
     import uvicorn

@@ -8,7 +8,9 @@ Contract on top of :mod:`suanli.drivers.base`:
   job's own smaller ``cpus`` / ``memory_mib``) and a process limit, seeing only the lease's device
   nodes. It is pinned to the lease's devices through the vendor's variable (``CUDA_VISIBLE_DEVICES=0,1``,
   ``ASCEND_RT_VISIBLE_DEVICES``…). Its environment is the tenant's ``env`` plus ``PATH``, ``HOME=/work``,
-  ``SUANLI_LEASE_ID``, ``SUANLI_JOB_ID``: never the server's own variables. Where no sandbox can be
+  ``SUANLI_LEASE_ID``, ``SUANLI_JOB_ID`` (and, from :mod:`suanli.service.jobs`, the job's own
+  ``SUANLI_TOKEN`` and ``SUANLI_SERVER`` for the API's socket at ``/run/suanli/api.sock``): never the
+  server's own variables. Where no sandbox can be
   built, jobs are refused (:class:`EngineError`) unless the operator opted out (``SUANLI_SANDBOX=off``).
 - Layout under ``data_dir`` (mode 0700, the server's): ``grants/<lease>.json``, ``jobs/<job>/`` (the
   server's, 0700: ``stdout.log`` and ``stderr.log``, which the job writes through inherited descriptors
