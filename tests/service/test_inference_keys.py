@@ -94,3 +94,29 @@ def test_other_scopes_and_unlimited_keys_pass(ready: tuple[Platform, Principal])
         inference_keys.admit(p, k, 10**12)
     inference_keys.admit(p, replace(k, token_scope=TokenScope.FULL), 10**12)
     inference_keys.admit(p, tenant, 10**12)
+
+
+def test_the_budget_read_with_the_route_decides_the_same(ready: tuple[Platform, Principal], clock: FakeClock) -> None:
+    """The gateway reads the key's budget in its route's transaction (``read_budget``) and hands it over."""
+    from suanli.errors import AuthenticationError
+    from suanli.store.tables import ApiTokenRow
+
+    p, tenant = ready
+    k = key(p, tenant, token_quota=50)
+    assert k.token_id is not None
+    use(p, k.token_id, clock.now().strftime("%Y-%m"), 45)
+    with p.read() as s:
+        got = inference_keys.read_budget(s, p, k)
+        assert inference_keys.read_budget(s, p, replace(k, token_scope=TokenScope.FULL)) is None
+    assert got is not None and (got.used, got.token_quota) == (45, 50)
+    inference_keys.admit(p, k, 5, got)
+    with pytest.raises(QuotaExceededError):
+        inference_keys.admit(p, k, 6, got)
+    with p.tx() as s:  # the key deleted between authentication and the read
+        row = s.get(ApiTokenRow, k.token_id)
+        assert row is not None
+        s.delete(row)
+    with p.read() as s:
+        gone = inference_keys.read_budget(s, p, k)
+    with pytest.raises(AuthenticationError, match="no longer exists"):
+        inference_keys.admit(p, k, 1, gone)

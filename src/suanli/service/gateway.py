@@ -137,8 +137,9 @@ def admit(p: Platform, who: Principal, endpoint: str, body: dict[str, Any]) -> C
     if stream is not None and not isinstance(stream, bool):
         raise _bad("'stream' must be true or false", "stream")
     tenant = _caller_tenant(who)
-    with p.read() as s:
+    with p.read() as s:  # one read: the route, and the key's limits and month (inference keys)
         dep = routes.route(s, tenant, model)
+        budget = inference_keys.read_budget(s, p, who) if dep is not None else None
         if dep is None:
             names = [d.name for d in store.visible_models(s, tenant)]
             raise NotFoundError(f"The model '{model}' does not exist or you do not have access to it; the models "
@@ -156,7 +157,7 @@ def admit(p: Platform, who: Principal, endpoint: str, body: dict[str, Any]) -> C
             raise ValidationError(f"'{key}' must be an integer in [1, {dep.max_output_tokens}] for model '{model}'; "
                                   f"got {str(mt)[:40]}", field=key, param=key)
         needed = int(mt) if mt is not None else dep.max_output_tokens
-    inference_keys.admit(p, who, needed)
+    inference_keys.admit(p, who, needed, budget)
     stream = bool(stream) and kind is DeploymentKind.GENERATE
     so = body.get("stream_options")
     client_usage = isinstance(so, dict) and bool(so.get("include_usage"))

@@ -17,8 +17,9 @@ An ``inference`` key (:mod:`suanli.domain.tokens`) may carry
   each checked against the metered use only, so concurrent requests may pass the quota by at most
   what they use together; the next request is refused.
 
-The check is one indexed read (the token's row joined to its usage row of the month) and, with a
-rate limit, one in-memory hit; it writes nothing. Other scopes (a ``full`` token calling models) have
+The check is one indexed read (the token's row joined to its usage row of the month; the gateway
+makes it in the same read transaction as the model's route: :func:`read_budget`) and, with a rate
+limit, one in-memory hit; it writes nothing. Other scopes (a ``full`` token calling models) have
 no per-key limits and are not read at all.
 """
 
@@ -31,6 +32,7 @@ import time
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal
 from suanli.domain.members import next_month
@@ -38,6 +40,7 @@ from suanli.domain.tokens import TokenScope
 from suanli.errors import AuthenticationError, QuotaExceededError, TooManyRequestsError
 from suanli.service.platform import Platform
 from suanli.store import inference_keys as store
+from suanli.store.inference_keys import KeyBudget
 
 
 class KeyLimiter:
@@ -70,15 +73,35 @@ def period_of(p: Platform) -> str:
     return p.clock.now().strftime("%Y-%m")
 
 
-def admit(p: Platform, principal: Principal, needed_tokens: int) -> None:
+def limited(principal: Principal) -> bool:
+    """The principal's key has per-key limits to check (an ``inference`` key)."""
+    return principal.token_id is not None and principal.token_scope is TokenScope.INFERENCE
+
+
+def read_budget(s: Session, p: Platform, principal: Principal) -> KeyBudget | None:
+    """The key's limits and this month's use, read in the caller's transaction (the gateway reads it
+    with the model's route: one read per request); ``None``: not an inference key."""
+    if principal.token_id is None or not limited(principal):
+        return None
+    return store.budget(s, principal.token_id, period_of(p))
+
+
+_UNREAD = object()
+
+
+def admit(p: Platform, principal: Principal, needed_tokens: int, budget: KeyBudget | object | None = _UNREAD) -> None:
     """Raise :class:`TooManyRequestsError` or :class:`QuotaExceededError` if the principal's inference
-    key may not make this request now; return otherwise (writes nothing)."""
-    if principal.token_id is None or principal.token_scope is not TokenScope.INFERENCE:
+    key may not make this request now; return otherwise (writes nothing). ``budget``: what
+    :func:`read_budget` read for it already (else it is read here)."""
+    if principal.token_id is None or not limited(principal):
         return
     now = p.clock.now()
-    period = now.strftime("%Y-%m")
-    with p.read() as s:
-        got = store.budget(s, principal.token_id, period)
+    if budget is _UNREAD:
+        with p.read() as s:
+            got = store.budget(s, principal.token_id, now.strftime("%Y-%m"))
+    else:
+        assert budget is None or isinstance(budget, KeyBudget)
+        got = budget
     if got is None:  # revoked and deleted between authentication and here
         raise AuthenticationError("the API key no longer exists; make a new one (`suanli token create --scope "
                                   "inference`)")
