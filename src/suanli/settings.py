@@ -7,6 +7,7 @@ hand it down.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,6 +55,30 @@ def _time_zone(env: Mapping[str, str], name: str, default: str) -> str:
         raise ValidationError(f"{name}={value!r} is not an IANA time zone; use a name such as Asia/Shanghai, "
                               "Europe/Berlin or UTC", field=name) from None
     return value
+
+
+_TAG_RE = re.compile(r"^[A-Za-z0-9._-]{0,64}$")
+
+
+def _orphan_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """Seconds as :func:`_seconds`, or 0 (never)."""
+    value = env.get(name, "").strip()
+    if value in ("0", "0.0"):
+        return 0.0
+    return _seconds(env, name, default)
+
+
+def check_inference_orphan(orphan_s: float, health_interval_s: float, background_interval_s: float) -> None:
+    """A replica is probed at most once per health interval and once per background pass: it must not stop
+    itself for want of probes while its server runs (docs/inference.md, "Replica lifecycle")."""
+    if orphan_s == 0:
+        return
+    period = max(health_interval_s, background_interval_s)
+    if not orphan_s >= 10 * period:
+        raise ValidationError(
+            f"SUANLI_INFERENCE_ORPHAN_SECONDS ({orphan_s:g}) must be 0 (never) or at least 10 x the replicas' probe "
+            f"period, max(SUANLI_INFERENCE_HEALTH_INTERVAL_SECONDS, SUANLI_BACKGROUND_INTERVAL_SECONDS) = "
+            f"{period:g} s, i.e. >= {10 * period:g}", field="inference_orphan_seconds")
 
 
 def check_agent_timing(heartbeat_s: float, suspect_s: float, down_s: float, fence_s: float,
@@ -158,10 +183,22 @@ class Settings:
     energy_price: str = "0.6"
     """Electricity per kWh (the operator's currency, decimal string) where a site states no power price:
     the energy part of a replica's cost per token."""
+    inference_orphan_seconds: float = 120.0
+    """A runtime replica that gets no ``/health`` probe for this long stops itself (its control plane is
+    gone; 0: never). At least 10 x the probe period (the health interval or the background interval,
+    whichever is longer): a server restart shorter than this keeps its replicas."""
+    inference_replica_tag: str = ""
+    """An inert marker put into every runtime replica's argv (``--tag``); the test suite sets it to find
+    the runtimes its session started. Letters, digits, ``.``, ``_``, ``-``; at most 64."""
 
     def __post_init__(self) -> None:
         check_agent_timing(self.agent_heartbeat_s, self.agent_suspect_s, self.agent_down_s, self.agent_fence_s,
                            self.agent_kill_grace_s)
+        check_inference_orphan(self.inference_orphan_seconds, self.inference_health_interval_seconds,
+                               self.background_interval_seconds)
+        if not _TAG_RE.match(self.inference_replica_tag):
+            raise ValidationError(f"SUANLI_INFERENCE_REPLICA_TAG={self.inference_replica_tag!r}: letters, digits, "
+                                  "'.', '_' and '-' only, at most 64", field="inference_replica_tag")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -210,6 +247,9 @@ class Settings:
                                                        cls.inference_health_interval_seconds),
             inference_max_replicas=_int(env, "SUANLI_INFERENCE_MAX_REPLICAS", cls.inference_max_replicas),
             energy_price=env.get("SUANLI_ENERGY_PRICE", cls.energy_price),
+            inference_orphan_seconds=_orphan_seconds(env, "SUANLI_INFERENCE_ORPHAN_SECONDS",
+                                                     cls.inference_orphan_seconds),
+            inference_replica_tag=env.get("SUANLI_INFERENCE_REPLICA_TAG", cls.inference_replica_tag).strip(),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **clean) if clean else s  # type: ignore[arg-type]

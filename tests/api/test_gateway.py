@@ -63,7 +63,8 @@ def start_runtime(where: Path, name: str, *extra: str) -> Runtime:
     where.mkdir(parents=True, exist_ok=True)
     sock = where / "runtime.sock"
     proc = subprocess.Popen([sys.executable, "-m", "suanli.runtime", "serve", "--model", "tiny-gpt", "--uds",
-                             sock.name, "--name", name, "--max-output-tokens", "64", *extra],  # (in its cwd)
+                             sock.name, "--name", name, "--max-output-tokens", "64",
+                             "--orphan-seconds", "0", *extra],  # (in its cwd; stopped by the test, never probed)
                             cwd=where, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:  # bounded poll for /health

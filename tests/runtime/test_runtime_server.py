@@ -23,7 +23,9 @@ START_TIMEOUT_S = 60
 
 def start(tmp: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
     sock = tmp / "runtime.sock"
-    proc = subprocess.Popen([sys.executable, "-m", "suanli.runtime", "serve", "--uds", str(sock), *args],
+    # --orphan-seconds 0: the module's runtimes are not probed on a schedule; the fixtures stop them
+    proc = subprocess.Popen([sys.executable, "-m", "suanli.runtime", "serve", "--uds", str(sock),
+                             "--orphan-seconds", "0", *args],
                             cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:  # bounded poll for the socket to answer /health

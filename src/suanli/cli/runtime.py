@@ -34,6 +34,8 @@ def serve(
                                                             "tests; 0: no cap).")] = 0.0,
     prefix_cache: Annotated[int, typer.Option(help="Recent requests whose keys/values a prompt of the same cache scope "
                                                    "(header X-Suanli-Cache-Scope) may reuse; 0: none.")] = 8,
+    orphan_seconds: Annotated[float, typer.Option(help="Stop when no GET /health arrived for this long (what a "
+                                                       "platform replica gets: 120); 0: never.")] = 0.0,
 ) -> None:
     """Serve one built-in model until interrupted (Ctrl-C). Exactly one of --uds and --port."""
     if (uds is None) == (port is None):
@@ -41,7 +43,7 @@ def serve(
     try:
         serve_runtime(model, uds=uds, port=port, name=name, context_length=context_length,
                       max_output_tokens=max_output_tokens, threads=threads, tokens_per_second=tokens_per_second,
-                      prefix_cache=prefix_cache)
+                      prefix_cache=prefix_cache, orphan_seconds=orphan_seconds)
     except SuanliError as e:
         fail(e.message, code=2)
 

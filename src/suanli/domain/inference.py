@@ -544,8 +544,12 @@ def order_document(shape: Shape, *, device_memory_gib: int | None, near: str = "
     return doc
 
 
-def runtime_command(python: str, deployment: Deployment, socket: str) -> tuple[str, ...]:
-    """The argv of a built-in runtime replica (``python -m suanli.runtime serve``; docs/inference.md)."""
+def runtime_command(python: str, deployment: Deployment, socket: str, *, orphan_seconds: float = 120.0,
+                    tag: str = "") -> tuple[str, ...]:
+    """The argv of a built-in runtime replica (``python -m suanli.runtime serve``; docs/inference.md): it
+    stops itself after ``orphan_seconds`` without a ``/health`` probe (0: never); ``tag`` is an inert
+    marker in the argv (``--tag=``, left out when empty)."""
     return (python, "-m", "suanli.runtime", "serve", "--model", deployment.model_ref, "--uds", socket,
             "--name", deployment.name, "--context-length", str(deployment.context_length),
-            "--max-output-tokens", str(deployment.max_output_tokens))
+            "--max-output-tokens", str(deployment.max_output_tokens), "--orphan-seconds", f"{orphan_seconds:g}",
+            *((f"--tag={tag}",) if tag else ()))

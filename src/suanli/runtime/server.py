@@ -255,14 +255,19 @@ def _usage(prompt: int, completion: int, cached: int = 0) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- the app
 
-def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) -> Starlette:
-    """The app serving ``served``; ``on_shutdown`` runs when the server stops (the CLI removes its socket)."""
+def create_app(served: Served, on_shutdown: Callable[[], None] | None = None, *, orphan_seconds: float = 0.0,
+               on_orphan: Callable[[float], None] | None = None) -> Starlette:
+    """The app serving ``served``; ``on_shutdown`` runs when the server stops (the CLI removes its socket).
+    With ``orphan_seconds`` > 0, ``on_orphan(idle seconds)`` is called once when no ``GET /health``
+    arrived for that long (the CLI then shuts the server down: the control plane is gone)."""
     worker = Worker()
+    last_health = [time.monotonic()]
 
     def error_response(e: OpenAIError) -> JSONResponse:
         return JSONResponse(e.body(), status_code=e.status)
 
     async def health(request: Request) -> Response:
+        last_health[0] = time.monotonic()
         m = worker.snapshot()
         return JSONResponse({"status": "ok", "model": served.name, "kind": served.kind,
                              "inflight": m.inflight, "queued": m.queued})
@@ -425,9 +430,24 @@ def create_app(served: Served, on_shutdown: Callable[[], None] | None = None) ->
         return JSONResponse(OpenAIError(500, f"the runtime failed: {type(exc).__name__}", type_="server_error",
                                         code="runtime_error").body(), status_code=500)
 
+    async def orphan_watch() -> None:
+        """Call ``on_orphan`` once no ``GET /health`` came for ``orphan_seconds``."""
+        every = min(1.0, orphan_seconds / 4)
+        while True:
+            await asyncio.sleep(every)
+            idle = time.monotonic() - last_health[0]
+            if idle >= orphan_seconds:
+                if on_orphan is not None:
+                    on_orphan(idle)
+                return
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        last_health[0] = time.monotonic()  # counted from when it starts serving
+        watch = asyncio.ensure_future(orphan_watch()) if orphan_seconds > 0 else None
         yield
+        if watch is not None:
+            watch.cancel()
         worker.shutdown()
         if on_shutdown is not None:
             on_shutdown()

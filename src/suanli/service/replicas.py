@@ -306,7 +306,8 @@ def start(p: Platform, dep: Deployment, r: Replica) -> Replica | None:
     if node in p.agent_nodes():
         return stop(p, got, owner=owner, failed=True, reason=f"placed on agent node {node}, whose jobs the server "
                                                              "cannot reach; a replacement is placed again")
-    command = runtime_command(sys.executable, dep, SOCKET)
+    command = runtime_command(sys.executable, dep, SOCKET, orphan_seconds=p.settings.inference_orphan_seconds,
+                              tag=p.settings.inference_replica_tag)
     try:
         if lease.state is not LeaseState.ACTIVE:
             raise ConflictError(f"lease {lease_id} is {lease.state.value}")
