@@ -15,7 +15,7 @@ A call goes through, in order:
    :mod:`suanli.service.gateway_load`); none → :func:`suanli.service.replicas.wake` and a bounded wait
    (``SUANLI_INFERENCE_COLD_START_WAIT_SECONDS``), then 503 ``service_unavailable`` with Retry-After.
 3. The proxy (:mod:`suanli.api.gateway_proxy`: HTTP clients stay at the edge), over one keep-alive
-   client per replica endpoint (Unix sockets through :func:`suanli.service.uds.connect_path`): a
+   connection pool per replica endpoint (Unix sockets through :func:`suanli.service.uds.connect_path`): a
    plain answer is passed through as it is (:func:`whole_answer`: its ``usage``, by token ids, is
    what is metered); a stream asks the runtime for ``stream_options.include_usage`` and is relayed
    event by event as it arrives, :class:`StreamMeter` counting the completion token ids
