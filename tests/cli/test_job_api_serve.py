@@ -10,6 +10,8 @@ import os
 import stat
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,9 +29,33 @@ def over_socket(path: Path, token: str | None = None) -> httpx.Client:
                         timeout=30)
 
 
+IN_JOB = """
+import http.client, json, os, socket
+class UnixHTTP(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(os.environ["SUANLI_SERVER"][len("unix:"):])
+c = UnixHTTP("suanli", timeout=30)
+c.request("GET", "/v1/me", headers={"Authorization": "Bearer " + os.environ["SUANLI_TOKEN"]})
+r = c.getresponse()
+print(json.dumps({"status": r.status, "me": json.loads(r.read())}))
+"""
+
+
+def bounded(cond: Callable[[], bool], seconds: float) -> bool:
+    """Wait for a condition, at most ``seconds`` (polling every 0.1 s)."""
+    tick = threading.Event()
+    for _ in range(int(seconds * 10)):
+        if cond():
+            return True
+        tick.wait(0.1)
+    return cond()
+
+
 def test_serve_listens_on_the_unix_socket_too(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    env = clean_env(SUANLI_CONFIG=str(tmp_path / "config.json"), COLUMNS="200")
+    env = clean_env(SUANLI_CONFIG=str(tmp_path / "config.json"), COLUMNS="200",
+                    SUANLI_BACKGROUND_INTERVAL_SECONDS="0.5", SUANLI_LEADER_TTL_SECONDS="5")
     with serving(data, env=env, deadline_s=60) as srv:
         tokens = srv.tokens()
         sock = data / "run" / "api.sock"
@@ -62,6 +88,19 @@ def test_serve_listens_on_the_unix_socket_too(tmp_path: Path) -> None:
         assert json.loads(again.stdout) == {"received": 1, "accepted": 0, "duplicates": 1}
         bad = subprocess.run([*cli[:-5], "0"], capture_output=True, text=True, env=run_env, timeout=60)
         assert bad.returncode == 2 and "greater than or equal to 1" in bad.stderr  # refused before anything is sent
+        # a job of the real server (sandboxed, network none, the tenant's own uid) calls the API through
+        # /run/suanli/api.sock with its own token; after it ends the background pass revokes that token
+        with over_socket(sock, tokens["tenant"]) as t:
+            job = t.post(f"/v1/leases/{lease}/jobs", json={"command": ["python3", "-c", IN_JOB]})
+            assert job.status_code == 201, job.text
+            job_id = job.json()["id"]
+            assert bounded(lambda: t.get(f"/v1/jobs/{job_id}").json()["state"] == "completed", 60)
+            said = json.loads(t.get(f"/v1/jobs/{job_id}/logs").json()["logs"].strip().splitlines()[-1])
+            assert said["status"] == 200 and said["me"]["name"] == "demo-tenant"
+            mine = [x for x in t.get("/v1/tokens").json() if x["label"] == f"job {job_id}"]
+            assert len(mine) == 1 and mine[0]["scope"] == "lease" and mine[0]["lease"] == lease
+            assert bounded(lambda: next(x for x in t.get("/v1/tokens").json()
+                                        if x["label"] == f"job {job_id}")["state"] == "revoked", 60)
         with over_socket(sock, tokens["operator"]) as op:
             audit = op.get("/v1/audit", params={"limit": 200})
             assert audit.status_code == 200, audit.text
