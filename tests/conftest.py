@@ -3,11 +3,27 @@
 ``SUANLI_TEST_POSTGRES_URL`` (set by scripts/test, which starts a throwaway server) adds a
 ``postgres`` variant to every test that uses the ``platform`` fixture. With
 ``SUANLI_TEST_REQUIRE_SERVICES=1`` a missing service is a failure, never a skip.
+
+No runtime left behind. Model replicas are real ``python -m suanli.runtime serve`` processes (in the
+sandbox, in their own process group): a test that forgets them leaves them running after pytest. So
+this session has a tag, :data:`SESSION_TAG` (``pytest-<random>``), put in ``SUANLI_INFERENCE_REPLICA_TAG``
+(kept by ``testing.serve.clean_env``: a ``suanli serve`` subprocess has it) and in the ``platform``
+fixture's settings; the platform passes it to every replica as ``--tag=<tag>`` in its argv. A runtime a
+test starts itself inherits it in its environment. After each test module, :func:`_no_runtime_left_behind`
+lists the runtimes carrying this session's tag (argv or environment) that appeared during the module
+and are still alive after a bounded wait (:data:`REAP_WAIT_S`): it kills them and fails the module's
+last test (an error at its teardown) naming them. Runtimes of another pytest run (another session's
+tag, or none) are never counted nor touched. The ``platform`` fixture deletes its deployments and stops
+their replicas at teardown (``suanli.testing.replicas.stop_all_replicas``); a lab server is stopped
+with ``InferenceLab.stop`` (deployments deleted through the API first).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,6 +42,67 @@ from suanli.testing.factories import make_tenant
 
 PG_URL = os.environ.get("SUANLI_TEST_POSTGRES_URL")
 REQUIRE = os.environ.get("SUANLI_TEST_REQUIRE_SERVICES") == "1"
+SESSION_TAG = "pytest-" + uuid.uuid4().hex[:16]
+"""This session's marker on the runtime processes it starts (see the module's docstring)."""
+TAG_VAR = "SUANLI_INFERENCE_REPLICA_TAG"
+REAP_WAIT_S = float(os.environ.get("SUANLI_TEST_REAP_WAIT_S", "15"))
+"""How long a module's runtimes get to stop after its last test (a cancelled replica's graceful stop is
+at most 5 s; the sandbox's SIGKILL follows)."""
+
+
+def _session_runtimes() -> dict[int, str]:
+    """pid -> command line of the live runtime processes (and their sandbox wrappers) carrying this
+    session's tag in their argv or environment."""
+    found: dict[int, str] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            argv = [a.decode(errors="replace") for a in (d / "cmdline").read_bytes().split(b"\0") if a]
+            if "suanli.runtime" not in argv or "serve" not in argv:
+                continue
+            if f"--tag={SESSION_TAG}" not in argv:
+                env = (d / "environ").read_bytes().split(b"\0")
+                if f"{TAG_VAR}={SESSION_TAG}".encode() not in env:
+                    continue
+            if (d / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # a zombie is over (its parent has not reaped it yet)
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        found[int(d.name)] = " ".join(argv)[:300]
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _runtime_tag() -> Iterator[str]:
+    """Mark the runtimes this session starts (subprocesses inherit it; see the module's docstring)."""
+    before = os.environ.get(TAG_VAR)
+    os.environ[TAG_VAR] = SESSION_TAG
+    yield SESSION_TAG
+    if before is None:
+        os.environ.pop(TAG_VAR, None)
+    else:
+        os.environ[TAG_VAR] = before
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_runtime_left_behind(_runtime_tag: str) -> Iterator[None]:
+    """Fail a module that leaves runtime processes of this session running (killing them first)."""
+    before = set(_session_runtimes())
+    yield
+    deadline = time.monotonic() + REAP_WAIT_S
+    while True:
+        left = {pid: cmd for pid, cmd in _session_runtimes().items() if pid not in before}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # polling real processes that are stopping, bounded by the deadline
+    if left:
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"{len(left)} runtime process(es) started by this module still ran {REAP_WAIT_S:g} s after "
+                    "its last test (killed now); stop deployments/replicas/runtimes at teardown:\n"
+                    + "\n".join(f"  pid {pid}: {cmd}" for pid, cmd in sorted(left.items())), pytrace=False)
 
 
 def _tenant_accounts() -> set[str]:
@@ -80,9 +157,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | Non
 
 @pytest.fixture
 def platform(db_url: str | None, tmp_path: Path, clock: FakeClock) -> Iterator[Platform]:
-    p = Platform(Settings(data_dir=tmp_path / "data", database_url=db_url), clock=clock)
+    p = Platform(Settings(data_dir=tmp_path / "data", database_url=db_url, inference_replica_tag=SESSION_TAG),
+                 clock=clock)
     yield p
-    p.close()
+    try:
+        from suanli.testing.replicas import stop_all_replicas
+
+        stop_all_replicas(p)  # nothing the test started may outlive it (see the module's docstring)
+    finally:
+        p.close()
 
 
 @pytest.fixture

@@ -39,9 +39,14 @@ UNLIMITED = {"SUANLI_RATE_LIMIT_PER_TOKEN": "0", "SUANLI_RATE_LIMIT_PER_ADDRESS"
 """Environment for a server that a benchmark loads on purpose: request rate limits off (docs/edge.md)."""
 
 
+KEPT = ("SUANLI_INFERENCE_REPLICA_TAG",)
+"""Kept by :func:`clean_env`: the marker the test session puts on the runtime replicas it starts
+(tests/conftest.py finds the ones left behind by it)."""
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any ``SUANLI_*`` setting, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
+    """This process's environment without any ``SUANLI_*`` setting but :data:`KEPT`, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_") or k in KEPT}
     env.update(extra)
     return env
 
