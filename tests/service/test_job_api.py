@@ -22,7 +22,7 @@ from suanli.cli.serve import unix_socket
 from suanli.domain.accounts import Principal
 from suanli.drivers.base import JobState
 from suanli.drivers.local import LocalDriver
-from suanli.errors import AuthenticationError
+from suanli.errors import AuthenticationError, ValidationError
 from suanli.service import accounts, billing, jobs, leases, orders, plans
 from suanli.service.platform import Platform, api_socket_path
 from suanli.store.audit import AuditEventRow as AuditRow
@@ -149,7 +149,8 @@ def test_a_sandboxed_job_reports_training_tokens_through_the_socket_and_nothing_
     assert calls["again"][1]["duplicates"] == 1
     # the job's token reaches its own lease only and makes nothing
     assert calls["other_lease"][0] == 404
-    assert calls["lease_list"][0] in (403, 404) or [x["id"] for x in calls["lease_list"][1]["items"]] == [lease_a]
+    assert calls["lease_list"][0] == 200, calls["lease_list"]  # the tenant's leases: its own one only
+    assert [x["id"] for x in calls["lease_list"][1]["items"]] == [lease_a]
     assert calls["make_token"][0] == 403, calls["make_token"]
     assert calls["other_jobs"][0] == 404, calls["other_jobs"]
     assert calls["other_report"][0] == 404, calls["other_report"]
@@ -227,3 +228,13 @@ def test_bad_tokens_over_the_socket_lock_no_other_job_out(api: Platform, operato
         r = c.get("/v1/me", headers={"Authorization": f"Bearer {fresh}"})
         assert r.status_code == 200 and r.json()["name"] == "acme"
         assert c.post("/v1/usage/events", content=b"{", headers={"Authorization": f"Bearer {fresh}"}).status_code < 500
+
+
+def test_a_job_refused_by_the_engine_leaves_no_live_token(api: Platform, tenant: Principal) -> None:
+    _order, lease = lease_of(api, tenant)
+    with pytest.raises(ValidationError, match="not found"):
+        jobs.submit_job(api, tenant, lease, ["/usr/bin/no-such-program"])
+    with api.read() as s:
+        made = s.execute(select(ApiTokenRow).where(ApiTokenRow.label.like("job job_%"))).scalars().all()
+        assert [t.revoked_at is not None for t in made] == [True]  # made for the job, revoked when it was refused
+        assert s.execute(select(JobRow)).first() is None
