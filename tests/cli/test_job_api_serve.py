@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from suanli.cli.serve import unix_socket
 from suanli.testing.serve import clean_env, serving
 
 pytestmark = pytest.mark.slow
@@ -106,3 +108,23 @@ def test_serve_listens_on_the_unix_socket_too(tmp_path: Path) -> None:
             assert audit.status_code == 200, audit.text
             assert "unix" in audit.text
         assert os.path.exists(sock)
+
+
+def test_a_long_socket_path_is_bound_through_its_directory(tmp_path: Path) -> None:
+    """Unix socket paths are limited to 107 bytes; a data directory deeper than that still gets its socket."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "run" / "api.sock"
+    assert len(str(deep)) > 107
+    sock = unix_socket(deep)
+    try:
+        sock.listen()
+        assert stat.S_ISSOCK(deep.stat().st_mode) and stat.S_IMODE(deep.stat().st_mode) == 0o666
+        dirfd = os.open(deep.parent, os.O_PATH | os.O_DIRECTORY)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                c.connect(f"/proc/self/fd/{dirfd}/api.sock")
+        finally:
+            os.close(dirfd)
+        again = unix_socket(deep)  # a stale socket from an earlier start is replaced
+        again.close()
+    finally:
+        sock.close()

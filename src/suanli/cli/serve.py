@@ -196,7 +196,11 @@ def serve(
         if sock is None:
             sock = config.bind_socket()
         if platform.sandbox is not None:  # the local engine's jobs reach the API here (docs/sandbox.md)
-            uds = unix_socket(api_socket_path(settings))
+            try:
+                uds = unix_socket(api_socket_path(settings))
+            except OSError as e:
+                info(f"cannot listen on the jobs' socket {api_socket_path(settings)}: {e}")
+                raise typer.Exit(1) from None
             typer.echo(f"jobs reach the API at {api_socket_path(settings)} (in a job: {JOB_API_SOCKET})")
         uvicorn.Server(config).run(sockets=[sock] if uds is None else [sock, uds])
     finally:
@@ -213,8 +217,8 @@ def unix_socket(path: Path) -> socket.socket:
     path.parent.chmod(0o711)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     dirfd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(str(path) if len(str(path)) < 100 else f"/proc/self/fd/{dirfd}/{path.name}")
         os.chmod(path, 0o666)
