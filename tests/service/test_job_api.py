@@ -10,6 +10,7 @@ import json
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from suanli.drivers.local import LocalDriver
 from suanli.errors import AuthenticationError, ValidationError
 from suanli.service import accounts, billing, jobs, leases, orders, plans
 from suanli.service.platform import Platform, api_socket_path
+from suanli.settings import Settings
 from suanli.store.audit import AuditEventRow as AuditRow
 from suanli.store.engine_tables import JobRow
 from suanli.store.tables import ApiTokenRow
@@ -238,3 +240,17 @@ def test_a_job_refused_by_the_engine_leaves_no_live_token(api: Platform, tenant:
         made = s.execute(select(ApiTokenRow).where(ApiTokenRow.label.like("job job_%"))).scalars().all()
         assert [t.revoked_at is not None for t in made] == [True]  # made for the job, revoked when it was refused
         assert s.execute(select(JobRow)).first() is None
+
+
+def test_where_a_job_finds_the_api(platform: Platform, tmp_path: Path) -> None:
+    assert platform.job_api_server(set()) == "unix:/run/suanli/api.sock"  # inside the sandbox
+    off = Platform(Settings(data_dir=tmp_path / "off", sandbox="off"), clock=FakeClock())
+    try:  # no sandbox: a plain process sees the host's path
+        assert off.job_api_server(set()) == f"unix:{tmp_path / 'off' / 'run' / 'api.sock'}"
+    finally:
+        off.close()
+    none = Platform(Settings(data_dir=tmp_path / "none", driver="none"), clock=FakeClock())
+    try:  # no local engine: no socket, no token
+        assert none.job_api_server(set()) is None
+    finally:
+        none.close()
