@@ -27,6 +27,7 @@ from suanli.errors import AuthenticationError, ValidationError
 from suanli.service import accounts, billing, jobs, leases, orders, plans
 from suanli.service.platform import Platform, api_socket_path
 from suanli.settings import Settings
+from suanli.store import tokens as token_store
 from suanli.store.audit import AuditEventRow as AuditRow
 from suanli.store.engine_tables import JobRow
 from suanli.store.tables import ApiTokenRow
@@ -162,7 +163,7 @@ def test_a_sandboxed_job_reports_training_tokens_through_the_socket_and_nothing_
     secret = out["token"]
     # the secret is stored nowhere: the job row (its command), the audit trail; the token row has its label
     with p.read() as s:
-        token = s.execute(select(ApiTokenRow).where(ApiTokenRow.label == f"job {job.id}")).scalar_one()
+        token = s.execute(select(ApiTokenRow).where(ApiTokenRow.job_id == job.id)).scalar_one()
         assert (token.scope, token.lease_id, token.revoked_at) == ("lease", lease_a, None)
         assert token.expires_at is not None
         rows = [repr(r.__dict__) for r in s.execute(select(JobRow)).scalars()]
@@ -187,7 +188,7 @@ def test_the_token_dies_with_the_lease_and_is_refused_over_the_socket(
     _order, lease = lease_of(p, tenant)
     job = jobs.submit_job(p, tenant, lease, ["python3", "-c", WAIT])
     with p.read() as s:
-        token = s.execute(select(ApiTokenRow).where(ApiTokenRow.label == f"job {job.id}")).scalar_one()
+        token = s.execute(select(ApiTokenRow).where(ApiTokenRow.job_id == job.id)).scalar_one()
     assert token.expires_at == leases.get_lease(p, tenant, lease)[0].end  # no time limit: the lease's end
     leases.end_lease(p, tenant, lease)
     assert jobs.revoke_job_tokens(p) == 1  # the lease ended: its job's token goes (before the job is seen ending)
@@ -195,6 +196,23 @@ def test_the_token_dies_with_the_lease_and_is_refused_over_the_socket(
     local(p).wait(job.driver_job_id, 60)
     out = output(p, tenant, job.id)
     assert out["calls"]["me"][0] == 401 and "revoked" in out["calls"]["me"][1]["error"]["message"]
+
+
+def test_a_token_the_tenant_labels_like_a_job_token_is_not_revoked_with_the_job(
+        api: Platform, tenant: Principal) -> None:
+    """The platform knows its job tokens by ``job_id``, not by their label: a tenant's own token named
+    ``job <id>`` survives the end of that job's lease."""
+    p = api
+    _order, lease = lease_of(p, tenant)
+    job = jobs.submit_job(p, tenant, lease, ["python3", "-c", "pass"])
+    with p.tx() as s:
+        mine, _secret = token_store.issue(s, tenant.account_id, p.clock.now(), label=f"job {job.id}")
+    leases.end_lease(p, tenant, lease)
+    assert jobs.revoke_job_tokens(p) == 1  # the job's own token, not the look-alike
+    with p.read() as s:
+        rows = {r.id: r for r in s.execute(select(ApiTokenRow).where(ApiTokenRow.label == f"job {job.id}")).scalars()}
+    assert rows[mine.id].revoked_at is None and rows[mine.id].job_id is None
+    assert [r.revoked_at is not None for i, r in rows.items() if i != mine.id] == [True]
 
 
 def test_a_job_without_the_socket_still_runs_and_gets_no_token(demo: Platform, tenant: Principal) -> None:

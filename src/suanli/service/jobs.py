@@ -72,7 +72,7 @@ def submit_job(p: Platform, actor: Principal, lease_id: str, command: Sequence[s
         with p.tx() as s:
             token, secret = token_store.issue(s, actor.account_id, now, label=JOB_LABEL + job_id,
                                               scope=TokenScope.LEASE, lease_id=lease.id,
-                                              expires_at=min(ends) if ends else None)
+                                              expires_at=min(ends) if ends else None, job_id=job_id)
         token_id = token.id
         job_env.update({"SUANLI_TOKEN": secret, "SUANLI_SERVER": server})
     spec = JobSpec(command=tuple(command), env=job_env, devices=devices, node=node, name=name,

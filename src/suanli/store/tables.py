@@ -77,6 +77,9 @@ class ApiTokenRow(Base):
     """An inference key's own requests per minute (``None``: only the global per-token limit)."""
     token_quota: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     """An inference key's tokens per UTC month (``None``: no quota; use: ``inference_key_usage``)."""
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    """The job the platform made this token for (``service.jobs``; revoked when the job ends); ``None`` for
+    every token an account makes. Not a foreign key: the token is made before the job's row."""
     __table_args__ = (
         CheckConstraint("scope in ('full','read','lease','inference')", name="ck_api_tokens_scope"),
         CheckConstraint("(scope = 'lease') = (lease_id IS NOT NULL)", name="ck_api_tokens_lease"),

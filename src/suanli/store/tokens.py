@@ -24,12 +24,12 @@ def _token(row: ApiTokenRow, account: str) -> ApiToken:
 
 def issue(s: Session, account_id: str, now: datetime, *, label: str = "", scope: TokenScope = TokenScope.FULL,
           lease_id: str | None = None, expires_at: datetime | None = None, rate_limit_per_minute: int | None = None,
-          token_quota: int | None = None) -> tuple[ApiToken, str]:
+          token_quota: int | None = None, job_id: str | None = None) -> tuple[ApiToken, str]:
     """A new token for the account: the stored view and the secret (returned here only, never stored)."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiTokenRow(account_id=account_id, token_hash=hash_token(secret), prefix=secret[:10], created_at=now,
                       label=label, scope=scope.value, lease_id=lease_id, expires_at=expires_at,
-                      rate_limit_per_minute=rate_limit_per_minute, token_quota=token_quota)
+                      rate_limit_per_minute=rate_limit_per_minute, token_quota=token_quota, job_id=job_id)
     s.add(row)
     s.flush()
     name = s.scalar(select(AccountRow.name).where(AccountRow.id == account_id)) or account_id

@@ -1,5 +1,5 @@
 """inference service: inference_deployments, inference_replicas, inference_requests, inference_key_usage;
-api_tokens gain the ``inference`` scope, a per-key rate limit and a monthly token quota
+api_tokens gain the ``inference`` scope, a per-key rate limit, a monthly token quota and the job a platform-made token is for
 
 Revision ID: 0028
 Revises: 0027
@@ -104,6 +104,8 @@ def upgrade() -> None:
     with op.batch_alter_table("api_tokens") as b:
         b.add_column(sa.Column("rate_limit_per_minute", sa.Integer(), nullable=True))
         b.add_column(sa.Column("token_quota", sa.BigInteger(), nullable=True))
+        b.add_column(sa.Column("job_id", sa.String(32), nullable=True))
+        b.create_index("ix_api_tokens_job_id", ["job_id"])
         b.drop_constraint("ck_api_tokens_scope", type_="check")
         b.create_check_constraint("ck_api_tokens_scope", "scope in ('full','read','lease','inference')")
 
@@ -113,6 +115,8 @@ def downgrade() -> None:
     with op.batch_alter_table("api_tokens") as b:
         b.drop_constraint("ck_api_tokens_scope", type_="check")
         b.create_check_constraint("ck_api_tokens_scope", "scope in ('full','read','lease')")
+        b.drop_index("ix_api_tokens_job_id")
+        b.drop_column("job_id")
         b.drop_column("token_quota")
         b.drop_column("rate_limit_per_minute")
     op.drop_table("inference_key_usage")
