@@ -69,7 +69,9 @@ def _session_runtimes() -> dict[int, str]:
                 continue  # a zombie is over (its parent has not reaped it yet)
         except OSError:  # gone meanwhile, or not ours to read
             continue
-        found[int(d.name)] = " ".join(argv)[:300]
+        cmd = " ".join(argv)
+        at = cmd.find(" -m suanli.runtime")  # a sandbox wrapper's argv ends with the runtime's: show that part
+        found[int(d.name)] = (cmd if at < 120 else f"{argv[0]} … {cmd[at - 60:]}")[:400]
     return found
 
 

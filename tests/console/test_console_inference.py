@@ -25,10 +25,11 @@ COLD_START_MS = 240_000  # a replica's runtime starting on a loaded 2-core machi
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[InferenceLab]:
     srv: ServeProcess = start_serve(tmp_path / "data", env=clean_env(**LAB_ENV), deadline_s=90)
+    lab = InferenceLab.of(srv)
     try:
-        yield InferenceLab.of(srv)
+        yield lab
     finally:
-        srv.stop()
+        lab.stop()  # deployments deleted and their replicas stopped before the server
 
 
 def sign_in_lab(page: Page, lab: InferenceLab, role: str) -> Page:

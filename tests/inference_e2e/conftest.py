@@ -48,8 +48,8 @@ def lab(database: str | None, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """The server, with the operator's embedding and generation deployments ready."""
     data = tmp_path_factory.mktemp("inf")
     srv = start_serve(Path(data), database_url=database, env=clean_env(**LAB_ENV), deadline_s=90)
+    lab = InferenceLab.of(srv)
     try:
-        lab = InferenceLab.of(srv)
         emb = lab.deploy(name="all-minilm-l6-v2", kind="embed", model="all-minilm-l6-v2",
                          min_replicas=1, max_replicas=1)
         gen = lab.deploy(name="tiny-gpt", kind="generate", model="tiny-gpt", min_replicas=1, max_replicas=1,
@@ -63,7 +63,7 @@ def lab(database: str | None, tmp_path_factory: pytest.TempPathFactory) -> Itera
         lab.deployments.update(embed=emb, generate=gen)
         yield lab
     finally:
-        srv.stop()
+        lab.stop()  # deployments deleted and their replicas stopped before the server
 
 
 @pytest.fixture(scope="module")

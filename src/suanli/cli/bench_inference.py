@@ -24,13 +24,17 @@ every 0.5 s, scale-down after 3 s below the target). The operator deploys ``tiny
   second replica is ready; the load stops: seconds until ``desired`` falls and until one replica is left.
 
 Latencies are client-side, on the shared machine: they carry the wait for a core. ``--json`` prints
-one object.
+one object. On the way out (also after an error, Ctrl-C or SIGTERM) it deletes its deployments and waits until
+their replicas are stopped before it stops the server (:func:`suanli.testing.inference.serving_lab`):
+it leaves no runtime behind.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -46,8 +50,15 @@ import typer
 from suanli.cli.bench_money import JsonOut, throwaway_database
 from suanli.cli.bench_reads import cpu_s
 from suanli.cli.render import fail, info, print_json, show, table
-from suanli.testing.inference import LAB_ENV, InferenceLab, WaitTimeout, runtime_client, wait_until
-from suanli.testing.serve import ServeFailed, clean_env, serving
+from suanli.testing.inference import (
+    LAB_ENV,
+    InferenceLab,
+    WaitTimeout,
+    runtime_client,
+    serving_lab,
+    wait_until,
+)
+from suanli.testing.serve import ServeFailed
 
 MILLION = Decimal(1_000_000)
 HOUSE_TENANT = "inference"
@@ -301,18 +312,18 @@ def inference(
 ) -> None:
     """Gateway overhead over the runtime, TTFT, tokens/s, cost per million tokens (ledger), autoscaling reaction."""
     with_emb = embeddings and embeddings_installed()
+    # SIGTERM unwinds like Ctrl-C, so that the deployments are deleted and the server stopped on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     with tempfile.TemporaryDirectory(prefix="suanli-bench-inf-") as tmp:
         try:
             if database_url:
                 with throwaway_database(database_url) as db, \
-                        serving(Path(tmp), database_url=db, env=clean_env(**LAB_ENV), deadline_s=90) as srv:
-                    result = run_bench(InferenceLab.of(srv), requests, warmup, n_streams, max_tokens, step_load,
-                                       with_emb, deadline_s)
+                        serving_lab(Path(tmp), database_url=db, deadline_s=90) as lab:
+                    result = run_bench(lab, requests, warmup, n_streams, max_tokens, step_load, with_emb, deadline_s)
                     result["database"] = "postgresql"
             else:
-                with serving(Path(tmp), env=clean_env(**LAB_ENV), deadline_s=90) as srv:
-                    result = run_bench(InferenceLab.of(srv), requests, warmup, n_streams, max_tokens, step_load,
-                                       with_emb, deadline_s)
+                with serving_lab(Path(tmp), deadline_s=90) as lab:
+                    result = run_bench(lab, requests, warmup, n_streams, max_tokens, step_load, with_emb, deadline_s)
                     result["database"] = "sqlite"
         except (ServeFailed, RuntimeError, AssertionError) as e:
             fail(str(e))

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from suanli.testing.serve import ServeProcess
+from suanli.testing.serve import ServeProcess, clean_env, start_serve
 
 T = TypeVar("T")
 
@@ -34,6 +34,10 @@ LAB_ENV = {
 """Settings of a lab server: request rate limits off (keys carry their own), a background pass every
 0.5 s, health checks every 0.5 s and scale-down after 3 s below the target (the defaults are 5 s, 2 s
 and 30 s: a test or a benchmark would wait on them)."""
+
+
+LIVE = frozenset({"pending", "starting", "ready", "unhealthy", "draining"})
+"""Replica states whose runtime may be running."""
 
 
 class WaitTimeout(AssertionError):
@@ -124,8 +128,50 @@ class InferenceLab:
         secret: str = made["token"]
         return secret
 
+    def delete_all(self, deadline_s: float = 60.0) -> None:
+        """Delete every deployment (as the operator, who sees all) and wait until none of their
+        replicas is live: their jobs are cancelled and leases ended. What a test or benchmark does
+        before it stops the server, so that no runtime outlives it."""
+        listed = self.ok("operator", "GET", "/v1/deployments")
+        for d in listed:
+            r = self.api("operator", "DELETE", f"/v1/deployments/{d['id']}")
+            if r.status_code not in (200, 404):
+                raise AssertionError(f"DELETE /v1/deployments/{d['id']}: {r.status_code} {r.text[:300]}")
+        # the ones deleted earlier too (a deleted deployment's replicas stay readable)
+        ids = {d["id"] for d in listed} | {d["id"] for d in self.deployments.values()}
+
+        def settled() -> bool:
+            return not any(r["state"] in LIVE for i in ids for r in self.replicas(i))
+
+        wait_until(settled, deadline_s, "every replica stopped after deleting the deployments")
+
+    def stop(self) -> None:
+        """:meth:`delete_all`, then stop the server (whatever happened: a dead server is just stopped)."""
+        try:
+            if self.srv.proc.poll() is None:
+                self.delete_all()
+        finally:
+            self.srv.stop()
+
     def job_dir(self, replica: dict[str, Any]) -> Path:
         return self.srv.data_dir / "jobs" / str(replica["job_id"]) / "work"
+
+
+@contextmanager
+def serving_lab(data_dir: Path, *, database_url: str | None = None, deadline_s: float = 90.0,
+                **env: str) -> Iterator[InferenceLab]:
+    """A lab server (``LAB_ENV`` plus ``env``) for the block; on the way out, whatever happened (an error,
+    Ctrl-C), its deployments are deleted and their replicas stopped before the server is
+    (:meth:`InferenceLab.stop`). The server runs detached (a terminal's Ctrl-C does not reach it; it
+    gets SIGTERM if the caller dies, and then its replicas stop themselves after
+    ``SUANLI_INFERENCE_ORPHAN_SECONDS``)."""
+    srv = start_serve(data_dir, database_url=database_url, env=clean_env(**{**LAB_ENV, **env}), deadline_s=deadline_s,
+                      detach=True)  # a Ctrl-C reaches the caller only: the server is there to clean up
+    lab = InferenceLab.of(srv)
+    try:
+        yield lab
+    finally:
+        lab.stop()
 
 
 def runtime_pids(name: str) -> list[int]:

@@ -73,11 +73,21 @@ class ServeProcess:
                 self.proc.wait(timeout=10)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies (Linux ``PR_SET_PDEATHSIG``)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+
+
 def start_serve(data_dir: Path, *, database_url: str | None = None, log: Path | None = None,
                 env: Mapping[str, str] | None = None, deadline_s: float = 60.0, port: int | None = None,
-                extra_args: Sequence[str] = ()) -> ServeProcess:
+                extra_args: Sequence[str] = (), detach: bool = False) -> ServeProcess:
     """Start ``suanli serve --demo`` on data_dir (SQLite there unless database_url is given), on
-    ``port`` (default: a free one), with ``extra_args`` (e.g. ``--reuse-port``)."""
+    ``port`` (default: a free one), with ``extra_args`` (e.g. ``--reuse-port``). ``detach``: in a session
+    of its own, so that a Ctrl-C at the terminal reaches only the caller (who can still use the server to
+    clean up, then stop it), and stopped (SIGTERM) when the caller dies."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -89,7 +99,8 @@ def start_serve(data_dir: Path, *, database_url: str | None = None, log: Path | 
     args += list(extra_args)
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                env=dict(env) if env is not None else clean_env())
+                                env=dict(env) if env is not None else clean_env(), start_new_session=detach,
+                                preexec_fn=_die_with_parent if detach else None)
     server = ServeProcess(proc, url, data_dir, log)
     deadline = time.monotonic() + deadline_s
     while True:
