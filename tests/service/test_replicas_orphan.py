@@ -104,6 +104,32 @@ def test_unprobed_replica_stops_itself_and_is_replaced(quick: Platform) -> None:
     assert lease.state is LeaseState.ENDED
 
 
+def test_a_restart_shorter_than_the_orphan_time_keeps_the_replica(quick: Platform) -> None:
+    p = quick
+    token = accounts.bootstrap_operator(p)
+    assert token is not None
+    op = accounts.authenticate(p, token)
+    fleet.import_fleet(p, op, demo_fleet())
+    dep = deployments.create_deployment(p, op, DOC)
+    until(p, lambda: [r.state for r in deployments.list_replicas(p, op, dep.id)] == [ReplicaState.READY],
+          "a ready replica")
+    (first,) = deployments.list_replicas(p, op, dep.id)
+    (pid,) = runtime_pids(DOC["name"])
+    p.close()  # the server stops; another process (a new platform: new driver, no memory) comes back at once
+    again = Platform(p.settings, clock=p.clock)
+    try:
+        end = time.monotonic() + 2 * ORPHAN_S
+        while time.monotonic() < end:  # its passes probe the replica it finds
+            until(again, lambda: True, "a probe")
+            time.sleep(0.2)
+        assert [(r.id, r.state) for r in deployments.list_replicas(again, op, dep.id)] == [
+            (first.id, ReplicaState.READY)]
+        assert runtime_pids(DOC["name"]) == [pid]
+        stop_all_replicas(again)
+    finally:
+        again.close()
+
+
 @pytest.mark.parametrize("orphan, health, background, ok", [
     (120.0, 2.0, 5.0, True),      # the defaults
     (0.0, 2.0, 5.0, True),        # 0: never
