@@ -2,7 +2,8 @@
 key's monthly token counter (``inference_key_usage``), both inside the caller's transaction.
 
 Each write is one statement built once per dialect (bind parameters only) and run as an executemany
-over the batch: the metering worker's CPU per request does not grow with statement compilation."""
+over the batch on the session's Core connection: the metering worker's CPU per request carries no
+statement compilation and no ORM work."""
 
 from __future__ import annotations
 
@@ -41,11 +42,11 @@ def insert_requests(s: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
     stored already; the ids inserted. Every row carries the same keys (the table's columns)."""
     if not rows:
         return set()
-    return {r[0] for r in s.execute(_built(s)[0], list(rows))}
+    return {r[0] for r in s.connection().execute(_built(s)[0], list(rows))}
 
 
 def add_key_tokens(s: Session, rows: Sequence[tuple[int, str, int]]) -> None:
     """``inference_key_usage.tokens += tokens`` for each (token, month, tokens), the row made if absent,
     in the given order (one prebuilt statement over the batch)."""
     if rows:
-        s.execute(_built(s)[1], [{"token_id": t, "period": p, "tokens": n} for t, p, n in rows])
+        s.connection().execute(_built(s)[1], [{"token_id": t, "period": p, "tokens": n} for t, p, n in rows])

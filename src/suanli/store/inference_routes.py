@@ -26,8 +26,9 @@ _OWN_OR_PUBLIC = _ALL.where(or_(_D.c.owner_id == bindparam("tenant"), _D.c.publi
 
 def route(s: Session, tenant_id: str | None, name: str) -> ModelRoute | None:
     """The deployment a key of ``tenant_id`` (None: the operator) reaches by ``name``, with its ready replicas."""
-    rows = list(s.execute(_ANY, {"name": name}) if tenant_id is None
-                else s.execute(_OWN_OR_PUBLIC, {"name": name, "tenant": tenant_id}))
+    conn = s.connection()  # (Core: no ORM work on the hot path)
+    rows = list(conn.execute(_ANY, {"name": name}) if tenant_id is None
+                else conn.execute(_OWN_OR_PUBLIC, {"name": name, "tenant": tenant_id}))
     if not rows:
         return None
     deps = list(dict.fromkeys(r[0] for r in rows))

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -39,14 +39,18 @@ def insert_events(s: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[str, 
         return set()
     if s.get_bind().dialect.name == "postgresql":
         return _insert_pg(s, rows)
-    table = cast(Table, UsageEventRow.__table__)
-    stmt = (sqlite.insert(table).on_conflict_do_nothing(index_elements=["source", "event_id"])
-            .returning(table.c.source, table.c.event_id))
+    conn = s.connection()  # (Core: no ORM work per batch)
     inserted: set[tuple[str, str]] = set()
     for i in range(0, len(rows), CHUNK):
-        result = s.execute(stmt, list(rows[i:i + CHUNK]))
+        result = conn.execute(_INSERT_SQLITE, list(rows[i:i + CHUNK]))
         inserted.update((a, b) for a, b in result)
     return inserted
+
+
+_EVENTS = cast(Table, UsageEventRow.__table__)
+_INSERT_SQLITE = (sqlite.insert(_EVENTS).on_conflict_do_nothing(index_elements=["source", "event_id"])
+                  .returning(_EVENTS.c.source, _EVENTS.c.event_id))
+"""SQLite's insert of a chunk of events, built once."""
 
 
 def _insert_pg(s: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
@@ -81,11 +85,14 @@ def closed_periods(s: Session, tenant_ids: Iterable[str]) -> dict[str, set[str]]
     ids = list(set(tenant_ids))
     out: dict[str, set[str]] = {t: set() for t in ids}
     if ids:
-        q = select(InvoiceRow.tenant_id, InvoiceRow.period).where(InvoiceRow.tenant_id.in_(ids),
-                                                                   InvoiceRow.status != InvoiceStatus.VOID.value)
-        for t, per in s.execute(q):
+        for t, per in s.execute(_CLOSED, {"ids": ids}):
             out[t].add(per)
     return out
+
+
+_CLOSED = select(InvoiceRow.tenant_id, InvoiceRow.period).where(
+    InvoiceRow.tenant_id.in_(bindparam("ids", expanding=True)), InvoiceRow.status != InvoiceStatus.VOID.value)
+"""The live invoices' months of some tenants, built once."""
 
 
 Kinds = Sequence[tuple[str, str]]
