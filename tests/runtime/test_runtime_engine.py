@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from suanli.runtime.engine import TextStream, Worker
 from suanli.runtime.tokenizer import shared_tokenizer
@@ -69,4 +70,5 @@ def test_worker_runs_one_at_a_time_and_counts_queue_and_inflight() -> None:
         assert (m.inflight, m.queued, m.requests) == (0, 0, 2)
         w.shutdown()
 
-    asyncio.run(main())
+    with ThreadPoolExecutor(1) as pool:  # a thread of its own: a browser test's event loop may run in this one
+        pool.submit(asyncio.run, main()).result()

@@ -38,7 +38,9 @@ class Lazy(NamedTuple):
 COMMANDS: dict[str, Lazy] = {
     "serve": Lazy("suanli.cli.serve:serve",
                   "Run the suanli server (API, web console at /console, background reconcilers: lease time, runway, "
-                  "engine, usage, node health). Migrates the database first; on first start prints an operator "
+                  "engine, usage, node health). With the local engine it also listens on the Unix socket "
+                  "<data-dir>/run/api.sock, which every job reaches at /run/suanli/api.sock with its own token "
+                  "(docs/sandbox.md). Migrates the database first; on first start prints an operator "
                   "token. With --demo also writes <data-dir>/demo-tokens.json and prints `export SUANLI_SERVER=… "
                   "SUANLI_TOKEN=…` for the demo tenant."),
     "login": Lazy("suanli.cli.accounts:login",
