@@ -293,9 +293,10 @@ class LocalDriver:
     def poll(self, job_id: str) -> JobStatus:
         job = self._job(job_id)
         self._check_orphan(job)
-        return JobStatus(job_id=job.job_id, lease_id=job.lease_id, state=job.state, node=job.node,
-                         device_indices=job.device_indices, start=job.start, end=job.end,
-                         exit_code=job.exit_code, reason=job.reason)
+        with self._lock:  # _finish sets state, end, exit code and reason together under it: no torn read
+            return JobStatus(job_id=job.job_id, lease_id=job.lease_id, state=job.state, node=job.node,
+                             device_indices=job.device_indices, start=job.start, end=job.end,
+                             exit_code=job.exit_code, reason=job.reason)
 
     def cancel(self, job_id: str) -> None:
         job = self._job(job_id)
@@ -499,7 +500,8 @@ class LocalDriver:
     def _finish(self, job: _Job, end: datetime, state: JobState, rc: int | None, reason: str | None) -> None:
         if job.end is not None:
             return
-        job.end, job.state, job.exit_code, job.reason = end, state, rc, reason
+        job.end, job.exit_code, job.reason = end, rc, reason
+        job.state = state  # last: a terminal state is only ever seen with its end and reason
         self._append({"event": "end", "job_id": job.job_id, "end": end.isoformat(), "state": state.value,
                       "exit_code": rc, "reason": reason})
         job.done.set()
