@@ -40,6 +40,10 @@ def feasible_nodes(state: FleetState, req: PlacementRequest, rows: np.ndarray | 
         return a if rows is None else a[rows]
 
     ok = (col(state.cpu_free_milli) >= req.cpu_milli) & (col(state.mem_free_mib) >= req.mem_mib)
+    if req.nic_mbps and state.nic_free_mbps is not None:
+        ok &= col(state.nic_free_mbps) >= req.nic_mbps
+    if req.disk_gib and state.disk_free_gib is not None:
+        ok &= col(state.disk_free_gib) >= req.disk_gib
     if req.allowed_sites is not None:
         ok &= np.isin(col(state.site), np.fromiter(req.allowed_sites, np.int32, len(req.allowed_sites)))
     if req.whole_node:
@@ -117,6 +121,18 @@ def explain_nofit(state: FleetState, req: PlacementRequest) -> str:
     mem_ok = cpu_ok & (state.mem_free_mib >= req.mem_mib)
     if not mem_ok.any():
         return f"no node with {req.mem_mib} MiB free memory beside the CPU; most free: {int(state.mem_free_mib[cpu_ok].max())}"
+    if req.nic_mbps and state.nic_free_mbps is not None:
+        nic_ok = mem_ok & (state.nic_free_mbps >= req.nic_mbps)
+        if not nic_ok.any():
+            return (f"no node with {req.nic_mbps} Mbps free NIC bandwidth beside the CPU and memory; "
+                    f"most free: {int(state.nic_free_mbps[mem_ok].max())}")
+        mem_ok = nic_ok
+    if req.disk_gib and state.disk_free_gib is not None:
+        disk_ok = mem_ok & (state.disk_free_gib >= req.disk_gib)
+        if not disk_ok.any():
+            return (f"no node with {req.disk_gib} GiB free local disk beside the CPU, memory and NIC; "
+                    f"most free: {int(state.disk_free_gib[mem_ok].max())}")
+        mem_ok = disk_ok
     if req.whole_node:
         return f"no entirely idle node with devices of models {names}"
     usable = usable_devices(state, req)
@@ -138,13 +154,17 @@ def refusal(state: FleetState, req: PlacementRequest) -> NoFit:
     frozen = copy.copy(state)
     frozen.cpu_free_milli = state.cpu_free_milli.copy()
     frozen.mem_free_mib = state.mem_free_mib.copy()
+    if state.nic_free_mbps is not None:
+        frozen.nic_free_mbps = state.nic_free_mbps.copy()
+    if state.disk_free_gib is not None:
+        frozen.disk_free_gib = state.disk_free_gib.copy()
     frozen.dev_free_milli = state.dev_free_milli.copy()
     return NoFit(explain=lambda: explain_nofit(frozen, req))
 
 
 # ---------------------------------------------------------------------------- policies
 #: what a request's feasibility and node scores depend on, besides the node
-ShapeKey = tuple[int, int, int, int, "frozenset[int] | None", "frozenset[int] | None", bool]
+ShapeKey = tuple[int, int, int, int, "frozenset[int] | None", "frozenset[int] | None", bool, int, int]
 
 
 class _ShapeCache:
@@ -202,7 +222,7 @@ class NodeScorePolicy:
             self.reset_cache()
             self._cache_ref = weakref.ref(state)
         key: ShapeKey = (req.cpu_milli, req.mem_mib, req.num_devices, req.device_milli, req.allowed_models,
-                         req.allowed_sites, req.whole_node)
+                         req.allowed_sites, req.whole_node, req.nic_mbps, req.disk_gib)
         c = self._cache.get(key)
         if c is None:
             c = self._cache[key] = _ShapeCache(state.num_nodes)
@@ -301,7 +321,8 @@ class NodeScorePolicy:
             milli = tuple(req.device_milli for _ in devs)
             cpu, mem = req.cpu_milli, req.mem_mib
         reason = f"{self.name}: node {state.node_ids[node]} score {float(sc[pos]):.4g}{note} among {n_feasible} feasible"
-        return Placement((node,), (devs,), (milli,), (cpu,), (mem,), float(sc[pos]), reason)
+        nic, disk = _host_extras(state, req, (node,))
+        return Placement((node,), (devs,), (milli,), (cpu,), (mem,), float(sc[pos]), reason, nic, disk)
 
     def _pick(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray, rng: np.random.Generator
@@ -329,6 +350,10 @@ class NodeScorePolicy:
     # -------------------------------------------------------------------- gangs and spread
     def _domain_nodes(self, state: FleetState, req: PlacementRequest) -> np.ndarray:
         ok = whole_node_free(state, req) & (state.n_devices > 0)
+        if req.nic_mbps and state.nic_free_mbps is not None:
+            ok &= state.nic_free_mbps >= req.nic_mbps
+        if req.disk_gib and state.disk_free_gib is not None:
+            ok &= state.disk_free_gib >= req.disk_gib
         if req.allowed_sites is not None:
             ok &= np.isin(state.site, list(req.allowed_sites))
         return ok
@@ -367,7 +392,8 @@ class NodeScorePolicy:
             f"{self.name}: gang of {len(nodes)} whole nodes in fabric {int(state.fabric[nodes[0]])}"
             f" ({best_key[0] if best_key else 0:.0f} idle nodes left there)"
         )
-        return Placement(nodes, devs, milli, cpu, mem, float(-best_key[1]) if best_key else 0.0, reason)
+        nic, disk = _host_extras(state, req, nodes)
+        return Placement(nodes, devs, milli, cpu, mem, float(-best_key[1]) if best_key else 0.0, reason, nic, disk)
 
     def _place_spread(self, state: FleetState, req: PlacementRequest, rng: np.random.Generator) -> Placement | NoFit:
         k = req.spread_devices
@@ -379,6 +405,10 @@ class NodeScorePolicy:
         # a node must also hold the CPU and memory of the devices it gets
         cpu_cap = per_node if req.cpu_milli == 0 else np.minimum(per_node, state.cpu_free_milli // max(req.cpu_milli, 1))
         mem_cap = cpu_cap if req.mem_mib == 0 else np.minimum(cpu_cap, state.mem_free_mib // max(req.mem_mib, 1))
+        if req.nic_mbps and state.nic_free_mbps is not None:
+            mem_cap = np.minimum(mem_cap, state.nic_free_mbps // req.nic_mbps)
+        if req.disk_gib and state.disk_free_gib is not None:
+            mem_cap = np.minimum(mem_cap, state.disk_free_gib // req.disk_gib)
         cap = np.where(ok, mem_cap, 0).astype(np.int64)
         cand = np.flatnonzero(cap > 0)
         if cand.size == 0:
@@ -409,7 +439,7 @@ class NodeScorePolicy:
                 f"no fabric domain with {k} free devices of models {_model_list(state, req.allowed_models)}; "
                 f"most in one domain: {most}"
             )
-        nodes, devs, milli, cpus, mems = [], [], [], [], []
+        nodes, devs, milli, cpus, mems, nics, disks = [], [], [], [], [], [], []
         for n, c in best_take:
             d = tuple(int(x) for x in np.flatnonzero(usable[n])[:c])
             nodes.append(n)
@@ -417,11 +447,32 @@ class NodeScorePolicy:
             milli.append(tuple(MILLI for _ in d))
             cpus.append(req.cpu_milli * c)
             mems.append(req.mem_mib * c)
+            nics.append(req.nic_mbps * c)
+            disks.append(req.disk_gib * c)
         reason = (
             f"{self.name}: {k} devices on {len(nodes)} nodes of fabric {int(state.fabric[nodes[0]])} "
             f"(fewest nodes, then cost {best_key[1]:.4g}, then score)"
         )
-        return Placement(tuple(nodes), tuple(devs), tuple(milli), tuple(cpus), tuple(mems), -best_key[2], reason)
+        return Placement(tuple(nodes), tuple(devs), tuple(milli), tuple(cpus), tuple(mems), -best_key[2], reason,
+                         tuple(nics) if req.nic_mbps else (), tuple(disks) if req.disk_gib else ())
+
+
+def _host_extras(
+    state: FleetState, req: PlacementRequest, nodes: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """NIC Mbps and local disk GiB a decision takes on each of ``nodes``: what the request asks
+    (per node); a whole node (or a gang of them) takes all that is free on a fleet that tracks it,
+    as it does memory. () where the request asks for none and the node's free amount is not taken."""
+    whole = req.whole_node or req.gang_nodes > 0
+    out: list[tuple[int, ...]] = []
+    for want, free in ((req.nic_mbps, state.nic_free_mbps), (req.disk_gib, state.disk_free_gib)):
+        if whole and free is not None:
+            out.append(tuple(max(want, int(free[n])) for n in nodes))
+        elif want:
+            out.append(tuple(want for _ in nodes))
+        else:
+            out.append(())
+    return out[0], out[1]
 
 
 def _fewest_nodes(members: np.ndarray, cap: np.ndarray, k: int, score_of: dict[int, float]) -> list[tuple[int, int]]:

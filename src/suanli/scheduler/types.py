@@ -53,6 +53,10 @@ class FleetState:
     class_count: np.ndarray = field(default_factory=lambda: np.zeros((0, N_CLASSES), np.int32))
     #: bumped for every node whose free capacity changed; policies key their caches on it
     node_version: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: free NIC bandwidth (Mbps) and free local disk (GiB) per node; None = not constrained
+    #: (requests' ``nic_mbps``/``disk_gib`` are then not checked and not counted)
+    nic_free_mbps: np.ndarray | None = None
+    disk_free_gib: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.node_ids)
@@ -77,6 +81,16 @@ class FleetState:
                 raise ValidationError(f"FleetState.{name} must have {n} rows, got {arr.shape[0]}", field=name)
         if self.dev_free_milli.shape != self.dev_model.shape:
             raise ValidationError("FleetState.dev_free_milli and dev_model must have the same shape", field="dev_free_milli")
+        for name in ("nic_free_mbps", "disk_free_gib"):
+            arr = getattr(self, name)
+            if arr is None:
+                continue
+            arr = np.asarray(arr, dtype=np.int64).copy()
+            if arr.shape != (n,):
+                raise ValidationError(f"FleetState.{name} must have shape ({n},), got {arr.shape}", field=name)
+            if np.any(arr < 0):
+                raise ValidationError(f"FleetState.{name} must be >= 0", field=name)
+            setattr(self, name, arr)
         if self.dev_cost is not None:
             self.dev_cost = np.asarray(self.dev_cost, dtype=np.float64)
             if self.dev_cost.shape != self.dev_model.shape:
@@ -118,8 +132,11 @@ class FleetState:
         fabric: Sequence[int] | None = None,
         site: Sequence[int] | None = None,
         model_names: Sequence[str] | None = None,
+        nic_mbps: Sequence[int] | None = None,
+        disk_gib: Sequence[int] | None = None,
     ) -> FleetState:
-        """Build an idle fleet: ``devices[i]`` lists the model name of each device of node ``i``."""
+        """Build an idle fleet: ``devices[i]`` lists the model name of each device of node ``i``;
+        ``nic_mbps``/``disk_gib`` (None: not constrained) the NIC bandwidth and local disk of each."""
         n = len(node_ids)
         if len(cpu_milli) != n or len(devices) != n:
             raise ValidationError("node_ids, cpu_milli and devices must have the same length")
@@ -148,6 +165,8 @@ class FleetState:
             model_names=names,
             fabric=np.asarray(fabric if fabric is not None else np.arange(n), np.int32),
             site=np.asarray(site if site is not None else np.zeros(n), np.int32),
+            nic_free_mbps=None if nic_mbps is None else np.asarray(nic_mbps, np.int64),
+            disk_free_gib=None if disk_gib is None else np.asarray(disk_gib, np.int64),
         )
 
     def copy(self) -> FleetState:
@@ -163,6 +182,8 @@ class FleetState:
             site=self.site.copy(),
             dev_cost=None if self.dev_cost is None else self.dev_cost.copy(),
             class_count=self.class_count.copy(),
+            nic_free_mbps=None if self.nic_free_mbps is None else self.nic_free_mbps.copy(),
+            disk_free_gib=None if self.disk_free_gib is None else self.disk_free_gib.copy(),
         )
 
     # ------------------------------------------------------------------ derived caches
@@ -242,6 +263,10 @@ class FleetState:
 
     def _check(self, p: Placement, sign: int) -> None:
         n_nodes = self.num_nodes
+        for name in ("nic_mbps", "disk_gib"):
+            got = getattr(p, name)
+            if got and len(got) != len(p.nodes):
+                raise ConflictError(f"placement.{name} has {len(got)} entries for {len(p.nodes)} nodes")
         for i, n in enumerate(p.nodes):
             if not 0 <= n < n_nodes:
                 raise ConflictError(f"placement names node index {n}, fleet has {n_nodes} nodes")
@@ -250,6 +275,10 @@ class FleetState:
                 raise ConflictError(f"node {self.node_ids[n]}: CPU would become {cpu} milli")
             if int(self.mem_free_mib[n]) + sign * p.mem_mib[i] < 0:
                 raise ConflictError(f"node {self.node_ids[n]}: memory would become negative")
+            if self.nic_free_mbps is not None and p.nic_mbps and int(self.nic_free_mbps[n]) + sign * p.nic_mbps[i] < 0:
+                raise ConflictError(f"node {self.node_ids[n]}: NIC bandwidth would become negative")
+            if self.disk_free_gib is not None and p.disk_gib and int(self.disk_free_gib[n]) + sign * p.disk_gib[i] < 0:
+                raise ConflictError(f"node {self.node_ids[n]}: local disk would become negative")
             devs = p.devices[i]
             if not devs:
                 continue
@@ -267,6 +296,10 @@ class FleetState:
             self.cpu_free_milli[n] += sign * p.cpu_milli[i]
             if p.mem_mib[i]:
                 self.mem_free_mib[n] += sign * p.mem_mib[i]
+            if p.nic_mbps and self.nic_free_mbps is not None:
+                self.nic_free_mbps[n] += sign * p.nic_mbps[i]
+            if p.disk_gib and self.disk_free_gib is not None:
+                self.disk_free_gib[n] += sign * p.disk_gib[i]
             devs = p.devices[i]
             if not devs:
                 continue
@@ -291,8 +324,10 @@ class FleetState:
 class PlacementRequest:
     """One order. See the module docstring of :mod:`suanli.scheduler` for the request kinds.
 
-    For ``spread_devices`` the ``cpu_milli`` and ``mem_mib`` are *per device*; for every other
-    kind they are per request (per node for a gang, where the whole node is taken anyway).
+    For ``spread_devices`` the ``cpu_milli``, ``mem_mib``, ``nic_mbps`` and ``disk_gib`` are *per
+    device*; for every other kind they are per request (per node for a gang, where the whole
+    node is taken anyway). ``nic_mbps`` (NIC bandwidth) and ``disk_gib`` (local disk) are only
+    checked on a fleet that tracks them (:attr:`FleetState.nic_free_mbps`, ``disk_free_gib``).
     """
 
     cpu_milli: int = 0
@@ -304,6 +339,8 @@ class PlacementRequest:
     gang_nodes: int = 0
     spread_devices: int = 0
     whole_node: bool = False
+    nic_mbps: int = 0
+    disk_gib: int = 0
 
     @property
     def is_share(self) -> bool:
@@ -313,6 +350,10 @@ class PlacementRequest:
         """Raise ValidationError for a request that no fleet could ever satisfy."""
         if self.cpu_milli < 0 or self.mem_mib < 0 or self.num_devices < 0:
             raise ValidationError("cpu_milli, mem_mib and num_devices must be >= 0")
+        if self.nic_mbps < 0:
+            raise ValidationError(f"nic_mbps must be >= 0, got {self.nic_mbps}", field="nic_mbps")
+        if self.disk_gib < 0:
+            raise ValidationError(f"disk_gib must be >= 0, got {self.disk_gib}", field="disk_gib")
         if self.num_devices > 0 and not 0 < self.device_milli <= MILLI:
             raise ValidationError(f"device_milli must lie in 1..{MILLI}, got {self.device_milli}", field="device_milli")
         if self.num_devices > 1 and self.device_milli != MILLI:
@@ -326,7 +367,8 @@ class PlacementRequest:
 
 @dataclass(frozen=True)
 class Placement:
-    """A decision: per node, the device slots and the milli taken of each, CPU and memory."""
+    """A decision: per node, the device slots and the milli taken of each, CPU and memory, and
+    (empty when the request asks for none) NIC bandwidth and local disk."""
 
     nodes: tuple[int, ...]
     devices: tuple[tuple[int, ...], ...]
@@ -335,6 +377,9 @@ class Placement:
     mem_mib: tuple[int, ...]
     score: float
     reason: str
+    #: per node NIC Mbps / local disk GiB taken; () = none
+    nic_mbps: tuple[int, ...] = ()
+    disk_gib: tuple[int, ...] = ()
 
     @property
     def gpu_milli(self) -> int:

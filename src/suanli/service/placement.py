@@ -406,4 +406,4 @@ def _one(policy: object, snap: Snapshot, rng: np.random.Generator, reqs: Sequenc
 
 def _with_cpu(snap: Snapshot, d: Placement) -> Placement:
     cpu = tuple(_cpu_share(snap, n, sum(d.device_milli[i])) for i, n in enumerate(d.nodes))
-    return Placement(d.nodes, d.devices, d.device_milli, cpu, d.mem_mib, d.score, d.reason)
+    return Placement(d.nodes, d.devices, d.device_milli, cpu, d.mem_mib, d.score, d.reason, d.nic_mbps, d.disk_gib)

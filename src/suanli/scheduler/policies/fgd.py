@@ -196,7 +196,7 @@ class FGDPolicy(NodeScorePolicy):
         keys = self._state_keys(state, rows)
         names = cast(list[bytes], keys.view(np.dtype((np.void, keys.shape[1] * keys.itemsize))).reshape(-1).tolist())
         shape = (req.cpu_milli, req.mem_mib, req.num_devices, req.device_milli, req.allowed_models,
-                 req.allowed_sites, req.whole_node)
+                 req.allowed_sites, req.whole_node, req.nic_mbps, req.disk_gib)
         memo = self._memo.get(shape)
         if memo is None or len(memo) > MEMO_MAX_STATES:
             memo = self._memo[shape] = {}
@@ -216,7 +216,8 @@ class FGDPolicy(NodeScorePolicy):
 
     def _state_keys(self, state: FleetState, rows: np.ndarray) -> np.ndarray:
         """(R, K) int64: everything a node's score may depend on — its kind (device models, typical
-        pods it can hold, CPU total, site), free CPU, free memory and free milli of each device."""
+        pods it can hold, CPU total, site), free CPU, free memory and free milli of each device,
+        then free NIC and local disk where the fleet tracks them."""
         if self._kind_ref is None or self._kind_ref() is not state:
             model = self._bind(state)
             static = np.column_stack([state.dev_model.astype(np.int64), model.access.astype(np.int64),
@@ -224,9 +225,13 @@ class FGDPolicy(NodeScorePolicy):
             self._kind = np.unique(static, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
             self._kind_ref = weakref.ref(state)
             self._reset_memo()
-        out = np.empty((rows.size, 3 + state.dev_free_milli.shape[1]), np.int64)
+        extra = [a for a in (state.nic_free_mbps, state.disk_free_gib) if a is not None]
+        d = state.dev_free_milli.shape[1]
+        out = np.empty((rows.size, 3 + d + len(extra)), np.int64)
         out[:, 0] = self._kind[rows]
         out[:, 1] = state.cpu_free_milli[rows]
         out[:, 2] = state.mem_free_mib[rows]
-        out[:, 3:] = state.dev_free_milli[rows]
+        out[:, 3 : 3 + d] = state.dev_free_milli[rows]
+        for j, a in enumerate(extra):
+            out[:, 3 + d + j] = a[rows]
         return out
