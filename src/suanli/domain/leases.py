@@ -28,6 +28,10 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from suanli.domain import queueing
+from suanli.domain.oversub import SliceClass, billed_share, parse_slice_class
+from suanli.domain.shapes import SHAPE_FIELDS, Shape, parse_shape
+from suanli.domain.slicing import parse_allow_unenforced
 from suanli.errors import ConflictError, ValidationError
 
 
@@ -37,6 +41,8 @@ class ProductForm(StrEnum):
     SLICE = "slice"
     CLUSTER = "cluster"
     FLOPS = "flops"
+    CPU = "cpu"
+    """A CPU-only instance: cores, RAM (and NIC, disk) on a node, no device (docs/orders.md "Custom shapes")."""
     RESERVATION = "reservation"
     """Devices a term or take-or-pay plan holds for its tenant (made by the plan, never ordered);
     the tenant's orders draw on it. Not metered, not run on: see docs/billing.md "Term"."""
@@ -129,6 +135,16 @@ class OrderSpec:
     end: datetime | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     max_rtt_ms: Decimal | None = None
+    slice_class: SliceClass = SliceClass.GUARANTEED
+    """OVERSUB: a burstable slice's compute may be oversold (:mod:`suanli.domain.oversub`)."""
+    wait_until: datetime | None = None
+    """QUEUE: the order may wait in the queue until then (docs/queue.md); None: refused if it does not fit now."""
+    priority: str = "normal"
+    """QUEUE: the priority class (:class:`suanli.domain.queueing.Priority`)."""
+    shape: Shape = field(default_factory=Shape)
+    """SHAPES: host resources asked (:mod:`suanli.domain.shapes`); empty: the devices' proportional share."""
+    allow_unenforced: bool = False
+    """SLICES: accept a slice no mechanism holds to its share (docs/slices.md); else such a slice is refused."""
 
     @property
     def milli(self) -> int:
@@ -168,6 +184,10 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
                               "is made by a term or take-or-pay plan)", field="form") from None
     known = {"form", "quantity", "models", "sites", "regions", "vendors", "share_pct", "memory_mib", "p",
              "min_memory_gib", "topology", "start", "end", "hours", "max_rtt_ms"}
+    known |= {"wait_until", "priority"}  # QUEUE (docs/queue.md)
+    known |= {"slice_class"}  # OVERSUB (docs/slices.md "Oversubscription")
+    known |= set(SHAPE_FIELDS)  # SHAPES (docs/orders.md "Custom shapes")
+    known |= {"allow_unenforced"}  # SLICES (docs/slices.md "Ordering")
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ValidationError(f"unknown order fields {unknown}; allowed: {sorted(known)}", unknown=unknown)
@@ -184,6 +204,9 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
     if start is not None and start > now + MAX_AHEAD:
         raise ValidationError(f"start {start.isoformat()} is too far ahead; a reservation starts at most "
                               f"{MAX_AHEAD.days} days from now ({(now + MAX_AHEAD).isoformat()})", field="start")
+    if start is not None and raw.get("wait_until") is not None:
+        raise ValidationError("an order that may wait (wait_until) starts when it is granted; give hours or end, "
+                              "not start", field="wait_until")
     eff_start = start or now
     hours = raw.get("hours")
     if hours is not None:
@@ -231,6 +254,9 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
             raise ValidationError(f"p must be a number of PFLOPS, got {raw_p!r}", field="p") from None
         if not p.is_finite() or p <= 0 or p > 100000:
             raise ValidationError(f"p must be > 0 and <= 100000, got {raw_p!r}", field="p")
+    elif form is ProductForm.CPU:
+        if raw.get("quantity", 1) not in (1, None):
+            raise ValidationError("a cpu order is one instance; quantity must be 1", field="quantity")
     else:
         quantity = _int_field(raw, "quantity", 1, minimum=1, maximum=4096)
     return OrderSpec(
@@ -239,6 +265,11 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
         share_pct=share, memory_mib=memory, p=p,
         min_memory_gib=_int_field(raw, "min_memory_gib", 0, minimum=0), topology=topology,
         start=start, end=end, max_rtt_ms=_max_rtt(raw.get("max_rtt_ms")),
+        slice_class=parse_slice_class(raw.get("slice_class"), form is ProductForm.SLICE),
+        wait_until=queueing.parse_wait_until(raw.get("wait_until"), now=now),
+        priority=queueing.parse_priority(raw.get("priority")).value,
+        shape=parse_shape(raw, form.value),
+        allow_unenforced=parse_allow_unenforced(raw.get("allow_unenforced"), form is ProductForm.SLICE),
     )
 
 
@@ -277,6 +308,11 @@ def order_to_dict(spec: OrderSpec, window: Mapping[str, Any] | None = None) -> d
             d[key] = list(getattr(spec, key))
     if spec.max_rtt_ms is not None:
         d["max_rtt_ms"] = str(spec.max_rtt_ms)
+    if spec.slice_class is SliceClass.BURSTABLE:  # OVERSUB
+        d["slice_class"] = spec.slice_class.value
+    d |= spec.shape.as_dict()  # SHAPES
+    if spec.allow_unenforced:  # SLICES
+        d["allow_unenforced"] = True
     if window is not None:
         sent = {k: window[k] for k in ("start", "end", "hours") if window.get(k) is not None}
         d["window"] = {k: v.isoformat() if isinstance(v, datetime) else str(v) for k, v in sent.items()}
@@ -305,11 +341,23 @@ class Allocation:
     end: datetime | None
     drawn_from: str | None = None
     """The reservation (a term plan's lease) this allocation draws on; None: held on its own."""
+    sold_milli: int | None = None
+    """A burstable slice's sold share (``milli`` is then its capacity charge, :mod:`suanli.domain.oversub`)."""
+    discount_pct: Decimal | None = None
+    """A burstable slice's discount, % off the list price."""
 
     @property
     def share(self) -> Decimal:
-        """Billed share of the device: milli ÷ 1000 (1 for a whole device)."""
+        """Billed share of the device: milli ÷ 1000 (1 for a whole device); a burstable slice's sold
+        share less its discount (:func:`suanli.domain.oversub.billed_share`)."""
+        if self.sold_milli is not None:
+            return billed_share(self.sold_milli, self.discount_pct or Decimal(0))
         return Decimal(self.milli) / Decimal(1000)
+
+    @property
+    def limit_milli(self) -> int:
+        """The compute share the job may use: the sold share (a burstable slice bursts up to it)."""
+        return self.sold_milli if self.sold_milli is not None else self.milli
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from sqlalchemy import Connection, text
 
 OVER_CAPACITY = "allocation over device capacity"
 WHOLE_DEVICE = "ex_allocations_whole_device"
+HOST_OVER_CAPACITY = "node allocation over host capacity"
+"""The message of the host-resource rule of ``node_allocations`` (:mod:`suanli.store.shapes`)."""
 
 _POINTS = """
     SELECT NEW.start_at AS t
@@ -130,4 +132,4 @@ def uninstall(conn: Connection) -> None:
 def is_over_capacity(error: BaseException) -> bool:
     """Is this database error the capacity rule refusing an allocation?"""
     msg = str(getattr(error, "orig", error))
-    return OVER_CAPACITY in msg or WHOLE_DEVICE in msg
+    return OVER_CAPACITY in msg or WHOLE_DEVICE in msg or HOST_OVER_CAPACITY in msg

@@ -25,7 +25,9 @@ from sqlalchemy.orm import Session
 from suanli.domain.leases import Allocation, Lease, LeaseState, ProductForm, as_of, due_moves
 from suanli.errors import ConflictError, NotFoundError
 from suanli.store import capacity
+from suanli.store import shapes as shapes_store
 from suanli.store.audit_recorder import current_actor
+from suanli.store.oversub_tables import BurstableLeaseRow
 from suanli.store.tables import (
     AccountRow,
     AllocationRow,
@@ -210,9 +212,11 @@ def _allocations(s: Session, lease_ids: Sequence[str]) -> dict[str, list[Allocat
 # leases read this way costs half of what entities and a fresh statement did; docs/platform.md).
 _ALLOCATIONS = (select(AllocationRow.lease_id, DeviceRow.id, NodeRow.name, DeviceRow.slot, DeviceRow.model,
                        NodeRow.site, NodeRow.supplier, NodeRow.fabric, AllocationRow.milli, AllocationRow.memory_mib,
-                       AllocationRow.start_at, AllocationRow.end_at, AllocationRow.drawn_from)
+                       AllocationRow.start_at, AllocationRow.end_at, AllocationRow.drawn_from,
+                       BurstableLeaseRow.sold_milli, BurstableLeaseRow.discount_pct)
                 .join(DeviceRow, DeviceRow.id == AllocationRow.device_id)
                 .join(NodeRow, NodeRow.id == DeviceRow.node_id)
+                .outerjoin(BurstableLeaseRow, BurstableLeaseRow.lease_id == AllocationRow.lease_id)  # OVERSUB
                 .where(AllocationRow.lease_id.in_(bindparam("lease_ids", expanding=True)))
                 .order_by(NodeRow.name, DeviceRow.slot))
 
@@ -391,6 +395,7 @@ def end_open_allocations(s: Session, lease_id: str, at: datetime) -> None:
                                                                AllocationRow.end_at > at))))
               .values(end_at=case((not_started, AllocationRow.start_at),
                                   else_=literal(at, type_=AllocationRow.end_at.type))))
+    shapes_store.end_open_holds(s, lease_id, at)  # its host resources go with its devices
 
 
 def move_allocation_end(s: Session, lease_id: str, old_end: datetime, new_end: datetime) -> None:
@@ -400,3 +405,4 @@ def move_allocation_end(s: Session, lease_id: str, old_end: datetime, new_end: d
                        .where(AllocationRow.lease_id == lease_id, AllocationRow.end_at == old_end,
                               AllocationRow.end_at > AllocationRow.start_at)
                        .values(end_at=new_end))
+    _flush_allocations(s, shapes_store.hold_end_moved(lease_id, old_end, new_end))

@@ -13,11 +13,16 @@ from suanli.store import (
     leadership,
     legal,
     money_tables,
+    oversub_tables,
+    queue_tables,
+    shapes_tables,
+    slices_tables,
     whatif,
 )
 from suanli.store.tables import Base
 
-TABLE_MODULES = (engine_tables, money_tables, leadership, capacity_series, legal, whatif, agent_tables, inference_tables)
+TABLE_MODULES = (engine_tables, money_tables, leadership, capacity_series, legal, whatif, agent_tables, inference_tables,
+                 oversub_tables, queue_tables, shapes_tables, slices_tables)
 """Importing these registers their tables on ``Base.metadata`` (what autogenerate compares)."""
 
 config = context.config
