@@ -8,7 +8,12 @@ frequent first, until they cover 95% of the pods (CPU-only pods included), with 
   ``num_gpu`` devices with at least ``gpu_milli`` free: every idle GPU milli of ``n`` is fragment;
 * otherwise only the devices with less than ``gpu_milli`` free are fragment.
 
-``F_n = Σ_m p_m · frag_m(n)``. Here frequencies are kept as integer counts, ``F`` is carried as
+``F_n = Σ_m p_m · frag_m(n)``.
+
+Multi-resource (``FragModel(..., resources=True)``, the ``fgd+md`` policy): a typical pod also
+carries host memory (``mem_mib``) and NIC bandwidth (``nic_mbps``); a node whose free memory or
+NIC cannot hold it counts every idle GPU milli as fragment for that pod, exactly as FGD does for
+CPU. FGD and fgd+ measure as published (CPU only), whatever the pods carry. Here frequencies are kept as integer counts, ``F`` is carried as
 ``Σ_m count_m · frag_m(n)`` (an integer, so "no change" is exactly zero) and divided by the
 covered count where a value in milli is wanted.
 
@@ -41,6 +46,10 @@ class TypicalPod:
     allowed_models: frozenset[str] | None  # model *names*; None = any
     count: float
     label: str = ""  # the raw spec string, only used to order specs of equal count
+    #: host memory (MiB) and NIC bandwidth (Mbps) of the spec: the count-weighted median over the
+    #: pods merged into it (see :meth:`TypicalPods.from_specs`); read only by a multi-resource model
+    mem_mib: int = 0
+    nic_mbps: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,11 +67,14 @@ class TypicalPods:
         """Merge equal specs, order by count (ties: larger cpu, milli, num, label first, as the
         artifact's reverse sort) and keep the most frequent until ``coverage`` of the total."""
         merged: dict[tuple[int, int, int, frozenset[str] | None, str], float] = {}
+        extra: dict[tuple[int, int, int, frozenset[str] | None, str], list[tuple[int, int, float]]] = {}
         for s in specs:
             cpu = s.cpu_milli if s.cpu_milli > 0 else NONZERO_CPU_MILLI
             milli = s.device_milli if s.num_devices > 0 else 0
             key = (cpu, s.num_devices, milli, s.allowed_models, s.label)
             merged[key] = merged.get(key, 0.0) + s.count
+            if s.mem_mib or s.nic_mbps:
+                extra.setdefault(key, []).append((s.mem_mib, s.nic_mbps, s.count))
         total = sum(merged.values())
         order = sorted(merged.items(), key=lambda kv: (kv[1], kv[0][0], kv[0][2], kv[0][1], kv[0][4]), reverse=True)
         out: list[TypicalPod] = []
@@ -70,15 +82,35 @@ class TypicalPods:
         for (cpu, num, milli, models, label), cnt in order:
             if cum >= coverage * total:
                 break
-            out.append(TypicalPod(cpu, num, milli, models, cnt, label))
+            got = extra.get((cpu, num, milli, models, label), [])
+            out.append(TypicalPod(cpu, num, milli, models, cnt, label,
+                                  _weighted_median([(m, c) for m, _, c in got]),
+                                  _weighted_median([(n, c) for _, n, c in got])))
             cum += cnt
         return cls(tuple(out))
 
 
-class FragModel:
-    """Typical pods compiled against one fleet's model codes, with vectorised evaluation."""
+def _weighted_median(values: list[tuple[int, float]]) -> int:
+    """The lower count-weighted median of ``(value, count)`` pairs (0 for none)."""
+    if not values:
+        return 0
+    values.sort()
+    half = sum(c for _, c in values) / 2.0
+    cum = 0.0
+    for v, c in values:
+        cum += c
+        if cum >= half:
+            return int(v)
+    return int(values[-1][0])
 
-    def __init__(self, typical: TypicalPods, state: FleetState) -> None:
+
+class FragModel:
+    """Typical pods compiled against one fleet's model codes, with vectorised evaluation.
+
+    ``resources``: also test each typical pod's host memory and NIC bandwidth against the node's
+    free memory and NIC (see the module docstring); off, the model is FGD's."""
+
+    def __init__(self, typical: TypicalPods, state: FleetState, *, resources: bool = False) -> None:
         pods = typical.pods
         self.covered = typical.covered
         gpu = [p for p in pods if p.num_devices > 0]
@@ -87,6 +119,12 @@ class FragModel:
         self.ui = np.array([int(np.searchsorted(self.thresholds, p.device_milli)) for p in gpu], dtype=np.int64)
         self.num = np.array([p.num_devices for p in gpu], dtype=np.int64)
         self.cpu = np.array([p.cpu_milli for p in gpu], dtype=np.int64)
+        self.mem = np.array([p.mem_mib if resources else 0 for p in gpu], dtype=np.int64)
+        nic_on = resources and state.nic_free_mbps is not None
+        self.nic = np.array([p.nic_mbps if nic_on else 0 for p in gpu], dtype=np.int64)
+        #: which extra dimensions the model tests (a dimension no typical pod asks for is skipped)
+        self.uses_mem = bool(self.mem.any())
+        self.uses_nic = bool(self.nic.any())
         self.w = np.array([p.count for p in gpu], dtype=np.float64)
         # access[n, g]: node n's model is allowed for typical GPU pod g (node model = first slot)
         node_model = np.where(state.n_devices > 0, state.dev_model[:, 0], -1)
@@ -168,9 +206,13 @@ class FragModel:
         out: np.ndarray = self.tab[free].sum(axis=-2)
         return out
 
-    def frag_tables(self, st: np.ndarray, idle: np.ndarray, cpu: np.ndarray, need: np.ndarray) -> np.ndarray:
+    def frag_tables(
+        self, st: np.ndarray, idle: np.ndarray, cpu: np.ndarray, need: np.ndarray,
+        mem: np.ndarray | None = None, nic: np.ndarray | None = None,
+    ) -> np.ndarray:
         """:meth:`frag_scaled` from table stats ``st`` (…, 2G), broadcasting ``idle``, ``cpu``
-        (…) and ``need`` (…, G) against them: ``W·idle − Σ_g w_g·ok_g·sge_g``."""
+        (…) and ``need`` (…, G) against them: ``W·idle − Σ_g w_g·ok_g·sge_g``; ``mem``/``nic``
+        (…, free memory / NIC) are tested where the model uses them."""
         g = self.w.size
         base = self.total_wi * idle
         if g == 0:
@@ -178,6 +220,10 @@ class FragModel:
             return out0
         ok = st[..., :g] >= need
         ok &= cpu[..., None] >= self.cpu
+        if mem is not None and self.uses_mem:
+            ok &= mem[..., None] >= self.mem
+        if nic is not None and self.uses_nic:
+            ok &= nic[..., None] >= self.nic
         out: np.ndarray = base - self._weighted(np.where(ok, st[..., g:], 0.0))
         return out
 
@@ -190,7 +236,8 @@ class FragModel:
         return cnt_ge, sum_lt, f.sum(axis=1)
 
     def frag_scaled(
-        self, cnt_ge: np.ndarray, sum_lt: np.ndarray, idle: np.ndarray, cpu: np.ndarray, access: np.ndarray
+        self, cnt_ge: np.ndarray, sum_lt: np.ndarray, idle: np.ndarray, cpu: np.ndarray, access: np.ndarray,
+        mem: np.ndarray | None = None, nic: np.ndarray | None = None,
     ) -> np.ndarray:
         """Weighted fragment ``Σ count_m · frag_m`` of each state (S,), times :attr:`unit`."""
         idle_f = idle.astype(np.float64)
@@ -198,18 +245,25 @@ class FragModel:
             out: np.ndarray = idle_f * self.wi_cpu
             return out
         ok = access & (cnt_ge[:, self.ui] >= self.num) & (cpu[:, None] >= self.cpu)
+        if mem is not None and self.uses_mem:
+            ok &= mem[:, None] >= self.mem
+        if nic is not None and self.uses_nic:
+            ok &= nic[:, None] >= self.nic
         term = np.where(ok, sum_lt[:, self.ui], idle[:, None])
         total: np.ndarray = idle_f * self.wi_cpu + self._weighted(term)
         return total
 
     def frag(
-        self, cnt_ge: np.ndarray, sum_lt: np.ndarray, idle: np.ndarray, cpu: np.ndarray, access: np.ndarray
+        self, cnt_ge: np.ndarray, sum_lt: np.ndarray, idle: np.ndarray, cpu: np.ndarray, access: np.ndarray,
+        mem: np.ndarray | None = None, nic: np.ndarray | None = None,
     ) -> np.ndarray:
         """Weighted fragment ``Σ count_m · frag_m`` of each state (S,) (float64, exact integers
         for integer counts)."""
-        out = self.frag_scaled(cnt_ge, sum_lt, idle, cpu, access)
+        out = self.frag_scaled(cnt_ge, sum_lt, idle, cpu, access, mem, nic)
         return out / self.unit if self.unit != 1.0 else out
 
     def node_frag(self, state: FleetState, rows: np.ndarray) -> np.ndarray:
         cnt, slt, idle = self.stats(state.dev_free_milli[rows])
-        return self.frag(cnt, slt, idle, state.cpu_free_milli[rows], self.access[rows])
+        mem = state.mem_free_mib[rows] if self.uses_mem else None
+        nic = state.nic_free_mbps[rows] if self.uses_nic and state.nic_free_mbps is not None else None
+        return self.frag(cnt, slt, idle, state.cpu_free_milli[rows], self.access[rows], mem, nic)

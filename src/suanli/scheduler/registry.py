@@ -13,6 +13,7 @@ from suanli.scheduler.policies.bestfit import BestFitPolicy
 from suanli.scheduler.policies.clustering import GpuClusteringPolicy
 from suanli.scheduler.policies.dotprod import DotProdPolicy
 from suanli.scheduler.policies.fgd import FGDPolicy
+from suanli.scheduler.policies.fgdmd import FGDPlusMDPolicy
 from suanli.scheduler.policies.fgdplus import FGDPlusPolicy
 from suanli.scheduler.policies.packing import GpuPackingPolicy
 from suanli.scheduler.policies.random_policy import RandomPolicy
@@ -25,6 +26,7 @@ _REGISTRY: dict[str, Callable[..., Policy]] = {
     "bestfit": lambda **o: BestFitPolicy(),
     "fgd": lambda **o: FGDPolicy(**o),
     "fgd+": lambda **o: FGDPlusPolicy(**o),
+    "fgd+md": lambda **o: FGDPlusMDPolicy(**o),
 }
 
 #: the FGD artifact's names (01-Random …) map onto ours

@@ -83,10 +83,12 @@ def pod_requests(pods: PodTable, state: FleetState, respect_memory: bool = False
 
 
 def typical_pods(pods: PodTable, coverage: float = 0.95) -> TypicalPods:
-    """The typical-pod set of the *original* pod list (CPU-only pods included)."""
+    """The typical-pod set of the *original* pod list (CPU-only pods included); each spec carries
+    the median memory of its pods (read only by a multi-resource policy, fgd+md)."""
     specs = (
-        TypicalPod(int(c), int(n), int(m) if n else 0, parse_spec(s) if n else None, 1.0, s)
-        for c, n, m, s in zip(pods.cpu_milli, pods.num_gpu, pods.gpu_milli, pods.gpu_spec, strict=True)
+        TypicalPod(int(c), int(n), int(m) if n else 0, parse_spec(s) if n else None, 1.0, s, int(mem))
+        for c, n, m, s, mem in zip(pods.cpu_milli, pods.num_gpu, pods.gpu_milli, pods.gpu_spec, pods.memory_mib,
+                                   strict=True)
     )
     return TypicalPods.from_specs(specs, coverage)
 
@@ -158,6 +160,12 @@ class FgdRun:
     failed: int
     seconds: float
     extra: dict[str, float] = field(default_factory=dict)
+    #: after every pod: CPU milli and memory MiB allocated (all pods, CPU-only ones included), and
+    #: the fleet's CPU and memory (memory 0 when it was not enforced)
+    cpu_used_milli: np.ndarray | None = None
+    mem_used_mib: np.ndarray | None = None
+    cpu_capacity_milli: int = 0
+    mem_capacity_mib: int = 0
 
     @property
     def pods(self) -> int:
@@ -169,6 +177,18 @@ class FgdRun:
 
     def alloc_at(self, pct: int) -> float:
         return float(self.discrete()[pct])
+
+    def cpu_discrete(self) -> np.ndarray:
+        """Per arrived-% bin (of GPU milli, as :meth:`discrete`): CPU allocated, % of the fleet's CPU."""
+        if self.cpu_used_milli is None or self.cpu_capacity_milli <= 0:
+            return np.full(BINS.size, np.nan)
+        return self.discrete(self.cpu_used_milli * (self.capacity_milli / self.cpu_capacity_milli))
+
+    def mem_discrete(self) -> np.ndarray:
+        """Per arrived-% bin: memory allocated, % of the fleet's memory (NaN when not enforced)."""
+        if self.mem_used_mib is None or self.mem_capacity_mib <= 0:
+            return np.full(BINS.size, np.nan)
+        return self.discrete(self.mem_used_mib * (self.capacity_milli / self.mem_capacity_mib))
 
 
 def discretise(arrived: np.ndarray, values: np.ndarray, capacity_milli: int) -> np.ndarray:
@@ -218,7 +238,7 @@ def run_fgd(
         tie_break = "random" if policy == "random" else "rank"
     if isinstance(pol, NodeScorePolicy):
         pol.engine = engine
-    if isinstance(pol, NodeScorePolicy) and policy != "fgd+":  # fgd+ has its own deterministic tie-break
+    if isinstance(pol, NodeScorePolicy) and policy not in ("fgd+", "fgd+md"):  # own deterministic tie-break
         pol.tie_break = tie_break
         if tie_break == "rank":
             pol.tie_rank = node_rank(state.num_nodes, seed)
@@ -230,8 +250,10 @@ def run_fgd(
     n = order.size
     arrived = np.empty(n, np.int64)
     used = np.empty(n, np.int64)
+    cpu_used = np.empty(n, np.int64)
+    mem_used = np.empty(n, np.int64)
     frag = np.zeros(n)
-    a = u = placed = 0
+    a = u = placed = cu = mu = 0
     t0, c0 = time.perf_counter(), time.process_time()
     for i, p in enumerate(order.tolist()):
         a += int(gpu[p])
@@ -239,9 +261,13 @@ def run_fgd(
         if isinstance(d, Placement):
             state.apply(d)
             u += int(gpu[p])
+            cu += sum(d.cpu_milli)
+            mu += sum(d.mem_mib)
             placed += 1
         arrived[i] = a
         used[i] = u
+        cpu_used[i] = cu
+        mem_used[i] = mu
         if tracker is not None:
             frag[i] = tracker.total_milli()
         if progress is not None and (i & 511) == 0:
@@ -251,4 +277,5 @@ def run_fgd(
     if progress is not None:
         progress(n, n)
     return FgdRun(pods.workload, policy, seed, capacity, arrived, used, frag, placed, n - placed, seconds,
-                  {"cpu_seconds": cpu})
+                  {"cpu_seconds": cpu}, cpu_used, mem_used, int(state.cpu_total_milli.sum()),
+                  int(nodes.memory_mib.sum()) if respect_memory else 0)

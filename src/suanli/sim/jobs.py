@@ -59,6 +59,8 @@ class FgdJob:
     track_frag: bool = True
     tie_break: str | None = None
     engine: str = "fast"
+    #: enforce pods' memory against nodes' memory (the FGD protocol does not)
+    respect_memory: bool = False
 
 
 @lru_cache(maxsize=8)
@@ -75,6 +77,7 @@ def run_job(job: FgdJob) -> FgdRun:
     return run_fgd(
         _nodes(job.nodes), _pods(job.pods), job.policy, job.seed,
         ratio=job.ratio, track_frag=job.track_frag, tie_break=job.tie_break, engine=job.engine,
+        respect_memory=job.respect_memory,
     )
 
 

@@ -83,10 +83,13 @@ class FGDPolicy(NodeScorePolicy):
         self._reset_memo()
         self.reset_cache()
 
+    #: measure fragmentation against the typical pods' host memory and NIC too (fgd+md)
+    resources: bool = False
+
     def _bind(self, state: FleetState) -> FragModel:
         if self._state_ref is None or self._state_ref() is not state or self._model is None:
             self._state_ref = weakref.ref(state)
-            self._model = FragModel(self.typical, state)
+            self._model = FragModel(self.typical, state, resources=self.resources)
         return self._model
 
     # ------------------------------------------------------------------ scoring
@@ -101,18 +104,23 @@ class FGDPolicy(NodeScorePolicy):
         idle = state.idle_milli[rows]
         cpu = state.cpu_free_milli[rows]
         need = model.need[rows]
-        fb = model.frag_tables(st, idle, cpu, need)
+        mem = state.mem_free_mib[rows] if model.uses_mem else None
+        nic = state.nic_free_mbps[rows] if model.uses_nic and state.nic_free_mbps is not None else None
+        fb = model.frag_tables(st, idle, cpu, need, mem, nic)
         if req.whole_node:
             return _per_unit(-fb, model), np.ones(rows.size, bool)
         cpu2 = cpu - req.cpu_milli
+        mem2 = None if mem is None else mem - req.mem_mib
+        nic2 = None if nic is None else nic - req.nic_mbps
         if not req.is_share:
             k = req.num_devices
             st2 = st - k * model.tab[MILLI] if k else st
-            fa = model.frag_tables(st2, idle - k * MILLI, cpu2, need)
+            fa = model.frag_tables(st2, idle - k * MILLI, cpu2, need, mem2, nic2)
             return _per_unit(fa - fb, model), np.ones(rows.size, bool)
         s = req.device_milli
         st2 = st[:, None, :] + model.share_table(s)[free]
-        fa = model.frag_tables(st2, (idle - s)[:, None], cpu2[:, None], need[:, None, :])
+        fa = model.frag_tables(st2, (idle - s)[:, None], cpu2[:, None], need[:, None, :],
+                               None if mem2 is None else mem2[:, None], None if nic2 is None else nic2[:, None])
         valid = usable_devices(state, req)[rows] & (free >= s)
         return _per_unit(fa - fb[:, None], model), valid
 
@@ -122,13 +130,17 @@ class FGDPolicy(NodeScorePolicy):
         free = state.dev_free_milli[rows]
         cnt, slt, idle = model.stats(free)
         acc = model.access[rows]
-        fb = model.frag_scaled(cnt, slt, idle, state.cpu_free_milli[rows], acc)
+        mem = state.mem_free_mib[rows] if model.uses_mem else None
+        nic = state.nic_free_mbps[rows] if model.uses_nic and state.nic_free_mbps is not None else None
+        fb = model.frag_scaled(cnt, slt, idle, state.cpu_free_milli[rows], acc, mem, nic)
         cpu = state.cpu_free_milli[rows] - req.cpu_milli
+        mem = None if mem is None else mem - req.mem_mib
+        nic = None if nic is None else nic - req.nic_mbps
         if req.whole_node:
             return _per_unit(-fb, model), np.ones(rows.size, bool)
         if not req.is_share:
             k = req.num_devices
-            fa = model.frag_scaled(cnt - k, slt, idle - k * MILLI, cpu, acc)
+            fa = model.frag_scaled(cnt - k, slt, idle - k * MILLI, cpu, acc, mem, nic)
             return _per_unit(fa - fb, model), np.ones(rows.size, bool)
         s = req.device_milli
         r, d = free.shape
@@ -143,7 +155,9 @@ class FGDPolicy(NodeScorePolicy):
         idle2 = np.repeat(idle - s, d)
         cpu2 = np.repeat(cpu, d)
         acc2 = np.repeat(acc, d, axis=0)
-        fa = model.frag_scaled(cnt2, slt2, idle2, cpu2, acc2).reshape(r, d)
+        mem2 = None if mem is None else np.repeat(mem, d)
+        nic2 = None if nic is None else np.repeat(nic, d)
+        fa = model.frag_scaled(cnt2, slt2, idle2, cpu2, acc2, mem2, nic2).reshape(r, d)
         return _per_unit(fa - fb[:, None], model), valid
 
     def _int_score(self, delta: np.ndarray) -> np.ndarray:

@@ -58,6 +58,7 @@ is placed.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -65,7 +66,7 @@ import numpy as np
 
 from suanli.errors import ValidationError
 from suanli.scheduler.base import node_unit_cost
-from suanli.scheduler.frag import FragModel, TypicalPod, TypicalPods
+from suanli.scheduler.frag import FragModel, TypicalPods
 from suanli.scheduler.policies.fgd import DEFAULT_TYPICAL, FGDPolicy
 from suanli.scheduler.policies.shareprices import gap_potential, share_prices
 from suanli.scheduler.policies.simple import max_specs, request_gpu_milli
@@ -77,14 +78,7 @@ def demand_weighted(typical: TypicalPods, gpu_weight: float) -> TypicalPods:
     if gpu_weight <= 0:
         return typical
     pods = tuple(
-        TypicalPod(
-            p.cpu_milli,
-            p.num_devices,
-            p.device_milli,
-            p.allowed_models,
-            p.count * (1.0 + gpu_weight * (p.num_devices * p.device_milli / 1000.0)),
-            p.label,
-        )
+        replace(p, count=p.count * (1.0 + gpu_weight * (p.num_devices * p.device_milli / 1000.0)))
         for p in typical.pods
     )
     return TypicalPods(pods)
@@ -149,7 +143,7 @@ def scarcity_weighted(typical: TypicalPods, state: FleetState, alpha: float) -> 
         return typical
     mult = scarcity(typical, state) ** alpha
     return TypicalPods(tuple(
-        TypicalPod(p.cpu_milli, p.num_devices, p.device_milli, p.allowed_models, p.count * float(m), p.label)
+        replace(p, count=p.count * float(m))
         for p, m in zip(typical.pods, mult, strict=True)
     ))
 
@@ -330,19 +324,24 @@ class FGDPlusPolicy(FGDPolicy):
         out: np.ndarray = np.maximum(0.0, idle - np.maximum(cpu, 0) / self.cpu_per_gpu_milli)
         return out
 
+    def _strand_change(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray:
+        """Change of the stranded GPU milli (:meth:`_stranded`) of each node of ``rows`` if ``req`` goes there."""
+        idle = state.idle_milli[rows].astype(np.float64)
+        cpu = state.cpu_free_milli[rows].astype(np.float64)
+        if req.whole_node:
+            after = np.zeros(rows.size)
+        else:
+            after = self._stranded(idle - request_gpu_milli(req), cpu - req.cpu_milli)
+        out: np.ndarray = after - self._stranded(idle, cpu)
+        return out
+
     def delta_scores(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         delta, valid = super().delta_scores(state, req, rows)
         if self._model is None:
             return delta, valid
         cov = self._model.covered
         if self.cpu_weight > 0:
-            idle = state.idle_milli[rows].astype(np.float64)
-            cpu = state.cpu_free_milli[rows].astype(np.float64)
-            if req.whole_node:
-                after = np.zeros(rows.size)
-            else:
-                after = self._stranded(idle - request_gpu_milli(req), cpu - req.cpu_milli)
-            pen = self.cpu_weight * cov * (after - self._stranded(idle, cpu))
+            pen = self.cpu_weight * cov * self._strand_change(state, req, rows)
             delta = delta + (pen[:, None] if delta.ndim == 2 else pen)
         if self.fill_weight > 0 and req.is_share and delta.ndim == 2:
             f = state.dev_free_milli[rows].astype(np.int64)
