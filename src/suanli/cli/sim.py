@@ -1,6 +1,7 @@
 """``suanli sim fgd`` (the FGD static protocol), ``suanli sim compare`` (a policy against FGD at every
 arrival bin), ``suanli sim variants`` (pod lists derived from ``default`` with a seed),
-``suanli sim run`` (dynamic leasing) and ``suanli sim hetero`` (speed-aware vs agnostic placement on
+``suanli sim multires`` (the FGD protocol with pods' memory enforced: GPU and CPU allocation of
+FGD, fgd+ and fgd+md side by side), ``suanli sim run`` (dynamic leasing) and ``suanli sim hetero`` (speed-aware vs agnostic placement on
 Gavel's heterogeneous cluster).
 
 Mounted by ``suanli.cli.main`` as ``suanli sim …``; also runnable as ``python -m suanli.cli.sim``.
@@ -17,6 +18,7 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from suanli.cli import sim_defrag as _sim_defrag
 from suanli.cli.extras import need
 from suanli.cli.render import fail, print_json, show, table
 from suanli.errors import SuanliError
@@ -196,6 +198,75 @@ def fgd(
         line += f"  (published {summary['published_100']:.2f} / {pub130:.2f}; Δ130 {summary['alloc_130'] - pub130:+.2f} pp)"
     show(line)
     for f in files:
+        show(f"wrote {f}")
+
+
+@app.command("multires")
+def multires(
+    workloads: Annotated[str, typer.Option(help="Comma list of workloads (default, cpu050, …) or pod CSVs; 'all' for every pod list in the trace.")] = "default",
+    policies: Annotated[str, typer.Option(help="Comma list of policies run side by side on the same seeds.")] = "fgd,fgd+,fgd+md",
+    seeds: Annotated[str, typer.Option(help="Seeds: 42-51, or 42,43.")] = "42-51",
+    nodes: Annotated[Path | None, typer.Option(help="Node list CSV with memory_mib (default: the trace's GPU nodes).")] = None,
+    ratio: Annotated[float, typer.Option(help="Inflation: arrive until this multiple of the GPU capacity.")] = 1.3,
+    workers: Annotated[int, typer.Option(help="Worker processes (default: CPU count).")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Write the per-bin mean curves (GPU, CPU, memory %) as multires_curves.csv into this directory.")] = None,
+    trace_dir: Annotated[Path | None, typer.Option(help="Trace folder (default ../shared/traces/alibaba-gpu-v2023).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Multi-resource packing: the FGD protocol with every pod's memory enforced against its node's
+    memory; GPU and CPU allocation at 100 % and 130 % of the GPU capacity arrived (memory at 130 %),
+    pods turned away, mean over the seeds, one row per policy and workload."""
+    from suanli.sim.multires import best_by_workload
+    from suanli.sim.multires import summarise as summarise_multires
+
+    pols = [check_policy(p) for p in policies.split(",") if p.strip()]
+    if not pols:
+        fail("--policies: no policy given")
+    seed_list = parse_seeds(seeds)
+    if ratio <= 0:
+        fail("--ratio must be > 0")
+    tdir = trace_dir or default_trace_dir()
+    node_path = nodes or tdir / "csv" / NODE_FILE
+    try:
+        if workloads.strip() == "all":
+            files = workload_files(tdir)
+        else:
+            files = [resolve_pods(w.strip(), tdir) for w in workloads.split(",") if w.strip()]
+        if not files:
+            fail("--workloads: no workload given")
+        for f in files:
+            if not f.is_file():
+                fail(f"workload {workload_name(f)!r}: no file {f}")
+        jobs = [FgdJob(str(node_path), str(f), p, s, ratio, False, None, "fast", True)
+                for f in files for p in pols for s in seed_list]
+        runs = run_with_progress(jobs, workers or os.cpu_count() or 1, "multires")
+    except SuanliError as e:
+        fail(e.message)
+    results = summarise_multires(runs)
+    best = best_by_workload(results)
+    files_out: list[str] = []
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "multires_curves.csv"
+        with path.open("w", encoding="utf-8") as fh:
+            fh.write("workload,policy,resource," + ",".join(str(b) for b in BINS) + "\n")
+            for r in results:
+                for name, curve in (("gpu", r.gpu_curve), ("cpu", r.cpu_curve), ("memory", r.mem_curve)):
+                    fh.write(f"{r.workload},{r.policy},{name}," + ",".join("" if np.isnan(v) else f"{v:.2f}" for v in curve) + "\n")
+        files_out.append(str(path))
+    if as_json:
+        print_json({"memory_enforced": True, "seeds": seed_list, "ratio": ratio, "policies": pols,
+                    "results": [r.as_dict() for r in results], "best_gpu_130": best, "files": files_out})
+        return
+    rows = [(r.workload, r.policy, f"{r.gpu_100:.2f}", f"{r.gpu_130:.2f}", f"{r.cpu_100:.2f}", f"{r.cpu_130:.2f}",
+             f"{r.mem_130:.2f}", f"{r.failed:.0f}", f"{r.seconds:.2f}", "*" if best.get(r.workload) == r.policy else "")
+            for r in results]
+    show(table(f"FGD protocol, pods' memory enforced · {len(seed_list)} seeds · mean allocated %",
+               ["workload", "policy", ("GPU@100%", "right"), ("GPU@130%", "right"), ("CPU@100%", "right"),
+                ("CPU@130%", "right"), ("mem@130%", "right"), ("failed", "right"), ("s/run", "right"), "best"], rows))
+    show("GPU % of GPU milli, CPU % of the fleet's CPU milli, memory % of its memory, at 100 % and 130 % "
+         "of the GPU capacity arrived; best: highest GPU@130%")
+    for f in files_out:
         show(f"wrote {f}")
 
 
@@ -503,6 +574,8 @@ def write_dynamic(out: Path, results: list[Any], trace: str) -> None:
     fig.savefig(out / f"dynamic_{trace}_{p}.png", dpi=110)
     plt.close(fig)
 
+
+app.command("defrag")(_sim_defrag.defrag)  # gang/whole-node waiting with and without defragmentation
 
 if __name__ == "__main__":
     app()
