@@ -266,8 +266,8 @@ def multires(
                 ("CPU@130%", "right"), ("mem@130%", "right"), ("failed", "right"), ("s/run", "right"), "best"], rows))
     show("GPU % of GPU milli, CPU % of the fleet's CPU milli, memory % of its memory, at 100 % and 130 % "
          "of the GPU capacity arrived; best: highest GPU@130%")
-    for f in files_out:
-        show(f"wrote {f}")
+    for written in files_out:
+        show(f"wrote {written}")
 
 
 @app.command("run")
