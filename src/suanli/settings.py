@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from suanli.domain.slicing import parse_mechanisms
 from suanli.errors import ValidationError
 
 
@@ -41,6 +42,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0.05 <= seconds <= 3600:  # NaN fails too
         raise ValidationError(f"{name}={value!r} is not a number of seconds from 0.05 to 3600", field=name)
     return seconds
+
+
+def _slice_mechanisms(value: str) -> str:
+    try:
+        return ",".join(sorted(m.value for m in parse_mechanisms(value)))
+    except ValueError as e:
+        raise ValidationError(f"SUANLI_SLICE_MECHANISMS: {e}", field="SUANLI_SLICE_MECHANISMS") from None
 
 
 def _time_zone(env: Mapping[str, str], name: str, default: str) -> str:
@@ -130,6 +138,12 @@ class Settings:
     """``none``: sandboxed jobs have their own loopback only; ``host``: they share the host's network."""
     sandbox_ro_paths: tuple[Path, ...] = ()
     """Extra host directories sandboxed jobs see read-only (e.g. ``/opt/conda``), besides ``/usr``."""
+    slice_mechanisms: str = "mig,mps,vnpu"
+    """Slice enforcement the nodes are set up for (docs/slices.md): a comma list of ``mig`` (MIG mode on
+    MIG-capable GPUs), ``mps`` (an MPS control daemon on the other NVIDIA GPUs), ``vnpu`` (Ascend vNPU),
+    ``hami``; empty = slices are enforced nowhere (sold only with ``allow_unenforced``)."""
+    hami_library: Path | None = None
+    """HAMi-core's ``libvgpu.so`` on the nodes: when the file exists, ``hami`` is enforced too."""
     sla_min_credit_seconds: int = 3600
     """Each interruption credits at least this much of the lease's price (work in flight is lost)."""
     max_body_bytes: int = 1 << 20
@@ -147,6 +161,8 @@ class Settings:
     order_wait_seconds: float = 5.0
     """Longest an order waits in the placement queue before it is answered 503 ``busy`` with
     ``Retry-After`` and nothing written (docs/orders.md)."""
+    spot_notice_seconds: float = 120.0
+    """Notice a spot lease gets before it yields to a queued on-demand order (docs/queue.md)."""
     lock_wait_seconds: float = 30.0
     """Longest a statement waits for a database lock (SQLite's busy timeout, PostgreSQL's
     ``lock_timeout``); past it the request's transaction rolls back and the API answers 503 ``busy``
@@ -216,6 +232,8 @@ class Settings:
             slurm_partition=env.get("SUANLI_SLURM_PARTITION") or None,
             slurm_job_dir=Path(env["SUANLI_SLURM_JOB_DIR"]) if env.get("SUANLI_SLURM_JOB_DIR") else None,
             slurm_accounting=env.get("SUANLI_SLURM_ACCOUNTING", "1") not in ("0", "false", "no"),
+            slice_mechanisms=_slice_mechanisms(env.get("SUANLI_SLICE_MECHANISMS", cls.slice_mechanisms)),
+            hami_library=Path(env["SUANLI_HAMI_LIBRARY"]) if env.get("SUANLI_HAMI_LIBRARY") else None,
             sandbox=env.get("SUANLI_SANDBOX", cls.sandbox),
             sandbox_network=env.get("SUANLI_SANDBOX_NETWORK", cls.sandbox_network),
             sandbox_ro_paths=tuple(Path(p) for p in env.get("SUANLI_SANDBOX_RO_PATHS", "").split(":") if p),
@@ -226,6 +244,7 @@ class Settings:
             rate_limit_per_address=env.get("SUANLI_RATE_LIMIT_PER_ADDRESS", cls.rate_limit_per_address),
             auth_failure_limit=env.get("SUANLI_AUTH_FAILURE_LIMIT", cls.auth_failure_limit),
             order_wait_seconds=_seconds(env, "SUANLI_ORDER_WAIT_SECONDS", cls.order_wait_seconds),
+            spot_notice_seconds=_seconds(env, "SUANLI_SPOT_NOTICE_SECONDS", cls.spot_notice_seconds),
             placement_mix_refresh_seconds=_seconds(env, "SUANLI_PLACEMENT_MIX_REFRESH_SECONDS",
                                                    cls.placement_mix_refresh_seconds),
             capacity_sample_seconds=_seconds(env, "SUANLI_CAPACITY_SAMPLE_SECONDS", cls.capacity_sample_seconds),

@@ -31,7 +31,7 @@ def test_every_mig_capable_model_of_the_issue_has_profiles_and_the_catalog_knows
         assert name in CAT and len(MIG_PROFILES[name]) == 6
         assert preference(CAT.get(name))[0] is Mechanism.MIG
     assert [p.name for p in MIG_PROFILES["H20"]] == ["1g.12gb", "1g.24gb", "2g.24gb", "3g.48gb", "4g.48gb", "7g.96gb"]
-    assert [p.name for p in MIG_PROFILES["H200"]][0] == "1g.18gb"
+    assert MIG_PROFILES["H200"][0].name == "1g.18gb"
 
 
 @pytest.mark.parametrize(("share", "mem", "profile", "milli"), [

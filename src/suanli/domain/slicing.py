@@ -45,6 +45,7 @@ from enum import StrEnum
 from typing import Any
 
 from suanli.domain.catalog import AcceleratorModel, Vendor
+from suanli.errors import ValidationError
 
 MILLI = 1000
 MIG_MEMORY_SLICES = 8
@@ -228,7 +229,7 @@ def choose(model: AcceleratorModel, available: Iterable[Mechanism], share_pct: i
 
 def free_starts(profile: MigProfile, taken: Iterable[tuple[int, int]]) -> list[int]:
     """Placements of ``profile`` that overlap none of ``taken`` ((start, span) of instances already there)."""
-    held = set()
+    held: set[int] = set()
     for start, span in taken:
         held.update(range(start, start + span))
     return [s for s in profile.starts if not held & set(range(s, s + profile.span))]
@@ -298,6 +299,17 @@ def job_env(limits: SliceLimits, device_index: int, *, hami_library: str | None 
     return env
 
 
+def parse_allow_unenforced(value: Any, is_slice: bool) -> bool:
+    """The order field ``allow_unenforced``: a boolean, for a slice only."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValidationError(f"allow_unenforced must be true or false, got {value!r}", field="allow_unenforced")
+    if value and not is_slice:
+        raise ValidationError("allow_unenforced is for a slice only (form: slice)", field="allow_unenforced")
+    return value
+
+
 def parse_mechanisms(text: str) -> frozenset[Mechanism]:
     """A comma list of mechanism names (a setting); unknown names raise ValueError naming the allowed ones."""
     out = set()
@@ -314,4 +326,4 @@ def parse_mechanisms(text: str) -> frozenset[Mechanism]:
 
 __all__ = ["ALL_MECHANISMS", "MIG_PROFILES", "NONE", "VNPU_TEMPLATES", "Choice", "Mechanism", "MigProfile",
            "SliceLimits", "SliceSize", "VnpuTemplate", "best_start", "choose", "dominant_milli", "free_starts",
-           "job_env", "mig_profile", "parse_mechanisms", "preference", "size_for", "sizes_text"]
+           "job_env", "mig_profile", "parse_allow_unenforced", "parse_mechanisms", "preference", "size_for", "sizes_text"]

@@ -43,6 +43,7 @@ from typing import Any, Protocol, runtime_checkable
 from suanli.domain.catalog import VISIBLE_DEVICES_ENV, Vendor
 from suanli.domain.clock import utc
 from suanli.domain.jobs import MAX_ARGS, MAX_COMMAND_BYTES, MAX_TIME_LIMIT_S
+from suanli.domain.slicing import Mechanism, SliceLimits
 from suanli.errors import ConflictError, EngineError, ValidationError
 
 WHOLE = 1000
@@ -88,6 +89,9 @@ class Capabilities:
     supported: frozenset[Feature]
     missing: Mapping[Feature, str] = field(default_factory=dict)
     """Feature -> why not (e.g. "fractional GPU: not supported by this Slurm configuration")."""
+    slice_mechanisms: frozenset[Mechanism] = frozenset()
+    """How this backend holds a slice's job to its share (docs/slices.md): MIG, MPS, HAMi, vNPU; empty = it
+    cannot (slices on it are sold only unenforced)."""
 
     def __post_init__(self) -> None:
         both = self.supported & set(self.missing)
@@ -114,7 +118,8 @@ class Capabilities:
 
     def to_dict(self) -> dict[str, Any]:
         return {"driver": self.driver, "supported": sorted(f.value for f in self.supported),
-                "missing": {f.value: r for f, r in sorted(self.missing.items())}}
+                "missing": {f.value: r for f, r in sorted(self.missing.items())},
+                "slice_mechanisms": sorted(m.value for m in self.slice_mechanisms)}
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,8 @@ class DeviceAllocation:
     """The node's CPU the lease holds there, in thousandths of a core (0 = not stated: no CPU limit)."""
     host_memory_mib: int = 0
     """The node's memory (RAM) the lease holds there, in MiB (0 = not stated: no memory limit)."""
+    slice: SliceLimits | None = None
+    """A slice lease: the limits its jobs receive (:func:`suanli.domain.slicing.job_env`)."""
 
     def __post_init__(self) -> None:
         if not self.node:
@@ -215,6 +222,7 @@ class LeaseGrant:
                 {"node": a.node, "device_indices": list(a.device_indices),
                  "device_milli": list(a.device_milli), "vendor": a.vendor.value, "model": a.model,
                  "cpu_milli": a.cpu_milli, "host_memory_mib": a.host_memory_mib}
+                | ({"slice": a.slice.to_dict()} if a.slice is not None else {})
                 for a in self.allocations],
         }
 
@@ -227,7 +235,8 @@ class LeaseGrant:
                 DeviceAllocation(node=a["node"], device_indices=tuple(a["device_indices"]),
                                  device_milli=tuple(a["device_milli"]), vendor=Vendor(a["vendor"]),
                                  model=a.get("model"), cpu_milli=a.get("cpu_milli", 0),
-                                 host_memory_mib=a.get("host_memory_mib", 0))
+                                 host_memory_mib=a.get("host_memory_mib", 0),
+                                 slice=SliceLimits.from_dict(a["slice"]) if a.get("slice") else None)
                 for a in raw["allocations"]),
         )
 

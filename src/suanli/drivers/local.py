@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from suanli.domain.clock import Clock, SystemClock, utc
+from suanli.domain.slicing import Mechanism, job_env
 from suanli.drivers.base import (
     Capabilities,
     Feature,
@@ -72,6 +73,13 @@ from suanli.drivers.base import (
 from suanli.drivers.cgroups import JobGroup
 from suanli.drivers.sandbox import Isolation, Sandbox, runtime_ro_paths
 from suanli.errors import ConflictError, NotFoundError, ValidationError
+
+DEFAULT_SLICE_MECHANISMS = frozenset({Mechanism.MIG, Mechanism.MPS, Mechanism.VNPU})
+"""What a local node is assumed set up for unless the operator says otherwise (``SUANLI_SLICE_MECHANISMS``)."""
+SLICE_ENV = ("SUANLI_SLICE_ENFORCEMENT", "SUANLI_SLICE_SHARE_PCT", "SUANLI_SLICE_MEMORY_MIB",
+             "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", "CUDA_DEVICE_MEMORY_LIMIT",
+             "CUDA_DEVICE_SM_LIMIT", "SUANLI_MIG_PROFILE", "SUANLI_MIG_GPU", "SUANLI_MIG_START", "SUANLI_VNPU_TEMPLATE")
+"""Variables the driver sets from a slice's limits: a job may not set them itself."""
 
 LOG_LIMIT = 1 << 20
 """``logs()`` returns at most the last MiB of each stream."""
@@ -135,10 +143,16 @@ class LocalDriver:
 
     def __init__(self, data_dir: Path, *, nodes: Mapping[str, int] | None = None,
                  clock: Clock | None = None, grace: timedelta = timedelta(seconds=5),
-                 open_files: int = 4096, sandbox: Sandbox | None = None) -> None:
+                 open_files: int = 4096, sandbox: Sandbox | None = None,
+                 slice_mechanisms: Iterable[Mechanism] = DEFAULT_SLICE_MECHANISMS,
+                 hami_library: Path | None = None) -> None:
         """``nodes``: node name -> device count this machine stands for (``None``: one node named
         after the host, any device index accepted). ``sandbox``: how jobs are confined (default: the
-        required sandbox, probed now)."""
+        required sandbox, probed now). ``slice_mechanisms``: what the node is set up to enforce slices
+        with (docs/slices.md); ``hami`` is added when ``hami_library`` (HAMi-core's ``libvgpu.so``) exists."""
+        self.hami_library = hami_library
+        self.slice_mechanisms = frozenset(slice_mechanisms) | (
+            {Mechanism.HAMI} if hami_library is not None and hami_library.is_file() else set())
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
@@ -166,8 +180,9 @@ class LocalDriver:
                                  Feature.MULTI_NODE, Feature.USAGE_ACCOUNTING, Feature.NODE_HEALTH,
                                  Feature.SERVE}),
             missing={Feature.RESOURCE_LIMITS: "local driver: CPU share, memory and processes are limited per "
-                     f"job ({self.sandbox.status.cgroups or 'no cgroups: memory by rlimit only'}), but a fractional "
-                     "device's memory/compute share is not enforced (no MPS or HAMi)"},
+                     f"job ({self.sandbox.status.cgroups or 'no cgroups: memory by rlimit only'}); a fractional "
+                     "device's memory/compute share is held by the slice mechanisms only (docs/slices.md)"},
+            slice_mechanisms=self.slice_mechanisms,
         )
 
     def provision(self, grant: LeaseGrant) -> ProvisionResult:
@@ -221,7 +236,7 @@ class LocalDriver:
         now = utc(self._clock.now())
         alloc, devices = check_submit(grant, spec, now, driver=self.name)
         env_var = alloc.visible_devices_env
-        reserved = {env_var, "SUANLI_LEASE_ID", "SUANLI_JOB_ID"} & set(spec.env)
+        reserved = {env_var, "SUANLI_LEASE_ID", "SUANLI_JOB_ID", *SLICE_ENV} & set(spec.env)
         if reserved:
             raise ValidationError(f"lease {lease_id}: job env may not set {sorted(reserved)}; the driver "
                                   "sets them from the lease", lease_id=lease_id)
@@ -245,6 +260,8 @@ class LocalDriver:
         self.sandbox.check_command(spec.command, spec.env, extra_ro=extra_ro)
         env = {**spec.env, env_var: ",".join(str(i) for i, _ in chosen), "SUANLI_LEASE_ID": lease_id,
                "SUANLI_JOB_ID": job_id}
+        if alloc.slice is not None and chosen:  # the slice's limits (docs/slices.md "What the job receives")
+            env |= job_env(alloc.slice, chosen[0][0], hami_library=self._hami())
         ends = [t for t in (grant.end, now + spec.time_limit if spec.time_limit else None) if t is not None]
         deadline = min(ends) if ends else None
         jobdir = self.data_dir / "jobs" / job_id
@@ -285,6 +302,9 @@ class LocalDriver:
                           "name": spec.name, "command": list(spec.command), "cgroup": confined.group is not None})
         threading.Thread(target=self._watch, args=(job,), name=f"suanli-{job_id}", daemon=True).start()
         return JobHandle(job_id=job_id, lease_id=lease_id, node=alloc.node, devices=devices, submitted_at=now)
+
+    def _hami(self) -> str | None:
+        return str(self.hami_library) if Mechanism.HAMI in self.slice_mechanisms and self.hami_library else None
 
     def work_dir(self, job_id: str) -> Path:
         """The host directory a job sees as ``/work`` (a model replica's socket is there)."""

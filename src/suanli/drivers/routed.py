@@ -89,7 +89,8 @@ class RoutedDriver:
         if self.primary is not None and Feature.SERVE in sides[0].supported:
             supported |= {Feature.SERVE}  # model replicas run on the server's own engine, never on an agent node
             missing.pop(Feature.SERVE, None)
-        return Capabilities(driver=self.name, supported=supported, missing=missing)
+        mechanisms = frozenset.intersection(*(c.slice_mechanisms for c in sides))
+        return Capabilities(driver=self.name, supported=supported, missing=missing, slice_mechanisms=mechanisms)
 
     def provision(self, grant: LeaseGrant) -> ProvisionResult:
         remote = tuple(a for a in grant.allocations if self.is_agent_node(a.node))

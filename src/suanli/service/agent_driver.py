@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from suanli.domain.agents import AgentHealth, AgentNode, health_of
+from suanli.domain.slicing import parse_mechanisms
 from suanli.drivers.base import (
     Capabilities,
     DeviceAllocation,
@@ -97,6 +98,7 @@ class AgentDriver:
                      "their CPU and memory where its node has cgroups; a fractional device is not isolated)",
                      Feature.SERVE: "an agent's jobs run on another host: the server cannot reach a model "
                      "replica's Unix socket there (model deployments run on the local engine)"},
+            slice_mechanisms=parse_mechanisms(self.p.settings.slice_mechanisms),
         )
 
     def holds(self, lease_id: str) -> bool:

@@ -18,9 +18,11 @@ from datetime import datetime
 from suanli.domain.catalog import Catalog
 from suanli.domain.fleet import Node
 from suanli.domain.leases import Lease, LeaseState
+from suanli.domain.slicing import SliceLimits
 from suanli.drivers.base import DeviceAllocation, LeaseGrant
 from suanli.drivers.retry import RetryPolicy
 from suanli.errors import EngineError, SuanliError
+from suanli.service import slicing
 from suanli.service.platform import Platform
 from suanli.store import accounts as account_store
 from suanli.store import engine as store
@@ -37,16 +39,16 @@ def engine_account(name: str, account_id: str) -> str:
 
 
 def grant_for(lease: Lease, tenant_name: str, catalog: Catalog, at: datetime | None = None,
-              fleet: Mapping[str, Node] | None = None) -> LeaseGrant:
+              fleet: Mapping[str, Node] | None = None, slice_limits: SliceLimits | None = None) -> LeaseGrant:
     """The lease's current devices (allocations open at ``at``), grouped per node. With the nodes in
     ``fleet``, each node's allocation also carries the lease's share of its CPU and memory: the node's
     cores and RAM × the share of its devices the lease holds (``Σ milli ÷ (1000 × devices)``, rounded
     down; a whole node for a server lease)."""
-    nodes: dict[str, list[tuple[int, int, str]]] = {}
+    nodes: dict[str, list[tuple[int, int, str, int]]] = {}
     for a in lease.allocations:
         if at is not None and a.end is not None and a.end <= at:
             continue
-        nodes.setdefault(a.node, []).append((a.slot, a.milli, a.model))
+        nodes.setdefault(a.node, []).append((a.slot, a.milli, a.model, a.limit_milli))  # OVERSUB: limit = sold share
     allocations = []
     for node, devs in sorted(nodes.items()):
         model = catalog.get(devs[0][2])
@@ -57,8 +59,9 @@ def grant_for(lease: Lease, tenant_name: str, catalog: Catalog, at: datetime | N
             cpu_milli = spec.cpu_cores * 1000 * held // whole
             memory_mib = spec.memory_gib * 1024 * held // whole
         allocations.append(DeviceAllocation(node=node, device_indices=tuple(d[0] for d in devs),
-                                            device_milli=tuple(d[1] for d in devs), vendor=model.vendor,
-                                            cpu_milli=cpu_milli, host_memory_mib=memory_mib))
+                                            device_milli=tuple(d[3] for d in devs), vendor=model.vendor,
+                                            cpu_milli=cpu_milli, host_memory_mib=memory_mib,
+                                            slice=slice_limits))
     return LeaseGrant(lease_id=lease.id, tenant=engine_account(tenant_name, lease.tenant_id), start=lease.start,
                       end=lease.end, allocations=tuple(allocations))
 
@@ -87,7 +90,8 @@ def reconcile_leases(p: Platform, *, lease_id: str | None = None, force: bool = 
             tenant = account_store.get_account(s, lease.tenant_id)
             verb = "provision" if lease.state is LeaseState.ACTIVE else "release"
             grant = (grant_for(lease, tenant.name, p.catalog(s), now,
-                               fleet_store.nodes_by_name(s, (a.node for a in lease.allocations)))
+                               fleet_store.nodes_by_name(s, (a.node for a in lease.allocations)),
+                               slice_limits=slicing.limits_for(s, lease))
                      if verb == "provision" else None)
             work.append((m, lease.state, verb, grant))
     actions = []

@@ -56,10 +56,11 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal
 from suanli.domain.leases import LeaseState, OrderSpec
+from suanli.domain.oversub import SliceClass
 from suanli.errors import BusyError, CapacityError, ConflictError
 from suanli.ledger.plans import PricePlan
 from suanli.ledger.quotes import Quote, binds
-from suanli.service import quotes, reservations, spend
+from suanli.service import flops_mix, oversub, queue_admission, quotes, reservations, shapes, slicing, spend
 from suanli.service.placement import Plan, Rejection, Snapshot, plan, snapshot
 from suanli.service.platform import Platform
 from suanli.store import leases as store
@@ -97,6 +98,8 @@ class Ticket:
     future: Future[OrderResult] = field(default_factory=Future)
     taken: threading.Event = field(default_factory=threading.Event)
     """Set when the worker takes it: from then on it is placed, whatever its wait."""
+    queued: str | None = None
+    """QUEUE: the id of the queued order this ticket places again (:mod:`suanli.service.order_queue`)."""
 
 
 class PlacementLoop:
@@ -277,18 +280,24 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
     limit = spend.lock_spender(s, actor)  # a member's orders serialise on its row
     planned = p.clock.now()
     start = max(spec.start or planned, planned)
-    order_id = "ord_" + secrets.token_hex(6)
+    order_id = t.queued or "ord_" + secrets.token_hex(6)
     # the tenant's reservations (term plans) first: drawn allocations name the reservation
     drawn = (reservations.draw(p, s, actor.tenant_id, spec, start, seed=order_id)
-             if actor.tenant_id in b.with_reservations else None)
+             if actor.tenant_id in b.with_reservations and spec.slice_class is SliceClass.GUARANTEED
+             else None)  # OVERSUB: a burstable slice never draws on a term's reservation
     outcome: Plan | Rejection
     if drawn is not None:
         outcome, snap, drawn_from = drawn
     else:
         window = (start if spec.start is not None and spec.start > planned else None, spec.end)
         snap = b.snaps.get(window) or b.snaps.setdefault(window, snapshot(p, s, start, spec.end))
-        outcome, drawn_from = plan(p, snap, spec, seed=order_id), None
+        prices = flops_mix.tenant_prices(b.plans[actor.tenant_id], snap.book, actor.tenant_id, order_id, planned,
+                                         {m.name: m.p for m in snap.catalog})  # a flops mix by the tenant's rates
+        outcome, drawn_from = plan(p, snap, spec, seed=order_id, prices=prices), None
     if isinstance(outcome, Rejection):
+        waiting = queue_admission.wait_in_queue(p, s, t, order_id, outcome)  # QUEUE: docs/queue.md
+        if waiting is not None:
+            return OrderResult(waiting, replayed=False)
         rows = _rows(p, t, order_id, p.clock.now(), None, outcome, None, Decimal(0) if actor.organisation else None)
         order_batch.insert_order_rows(s, rows)
         record = order_batch.order_record(rows, actor.name)
@@ -303,6 +312,7 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
             del b.snaps[w]
     granted = p.clock.now()  # the grant instant: read after the claim, inside the committing transaction
     rows = _rows(p, t, order_id, granted, outcome, None, drawn_from, None)
+    rows = dataclasses.replace(rows, holds=shapes.holds_for(snap, outcome, spec))  # SHAPES: host resources held
     held = {(b.device(snap, g[0]).model, b.device(snap, g[0]).site) for g in outcome.grants}
     device_p = {m.name: m.p for m in snap.catalog}
     rates = quotes.grant_rates(p, s, actor.tenant_id, order_id, held, granted, rows.lease_start,
@@ -314,12 +324,17 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
     if actor.organisation is not None:  # a member: its spend is checked against its limit once recorded
         rows = dataclasses.replace(rows, ordered_by=None)
     order_batch.insert_order_rows(s, rows)
+    oversub.record_grant(s, rows.lease_id, outcome.burstable)  # OVERSUB: the burstable terms
+    slicing.record(s, rows.lease_id, outcome.slice)  # SLICES: enforcement and MIG instance
     if actor.organisation is not None:  # refused over its limit: this order's savepoint rolls back
         spend.record_order(p, s, actor, order_id, rows.lease_id, limit)
-    held_rows = [(d.model, d.site, d.supplier, d.node, Decimal(milli) / 1000, drawn_from)
+    terms = outcome.burstable
+    held_rows = [(d.model, d.site, d.supplier, d.node,
+                  Decimal(milli) / 1000 if terms is None else terms.billed_share, drawn_from)
                  for d, milli in ((b.device(snap, g[0]), g[1]) for g in outcome.grants)]
     quote = quotes.shown_quote(p, rows.lease_start, rows.end, rows.now, held_rows, device_p,
                                None if rates is None else (tuple(rates), rows.binding, rows.currency))
+    quote = oversub.mark_quote(quote, None if terms is None else terms.discount_pct)
     return OrderResult(order_batch.order_record(rows, actor.name), replayed=False, quote=quote)
 
 
@@ -343,4 +358,4 @@ def _rows(p: Platform, t: Ticket, order_id: str, now: datetime, ok: Plan | None,
         lease_start=start, activated_at=start if state is LeaseState.ACTIVE else None,
         lease_reason="" if ok else reason, commission_rate=Decimal(p.settings.commission_rate),
         placement=(f"drawn on reservation {drawn_from}: " if drawn_from else "") + (ok.reason if ok else ""),
-        now=now, grants=ok.grants if ok else (), drawn_from=drawn_from)
+        now=now, grants=ok.grants if ok else (), drawn_from=drawn_from, queued=t.queued is not None)

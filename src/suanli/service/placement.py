@@ -9,14 +9,15 @@ Resource rules (documented in docs/orders.md):
 - a ``gpu`` lease takes a share of the node's CPU and memory proportional to its devices;
 - a ``slice`` takes its dominant share: ``max(compute %, memory ÷ device memory)`` of one device,
   and is priced by that share;
-- ``flops``: candidates (model, site) are tried cheapest list price per P first, ties to the lower
-  energy cost per P (TDP × PUE × power price ÷ P); each needs ⌈P ÷ device P⌉ devices.
+- ``flops``: the cheapest mix of whole devices covering P that the topology allows (models and
+  sites combined within one node, one fabric or anywhere): :mod:`suanli.service.flops_mix`.
 - ``max_rtt_ms``: only sites whose measured round-trip time is at most the bound
   (:mod:`suanli.domain.nearness`; the snapshot carries each site's measurement).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
@@ -28,18 +29,22 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from suanli.domain.catalog import Catalog
-from suanli.domain.fleet import NodeState, energy_cost_per_p_hour
-from suanli.domain.leases import OrderSpec, ProductForm, RejectReason, Topology
+from suanli.domain.fleet import NodeState, Site, energy_cost_per_p_hour
+from suanli.domain.leases import OrderSpec, ProductForm, RejectReason
 from suanli.domain.nearness import SiteRtt, describe, ms_text, sites_within
+from suanli.domain.oversub import BurstableTerms, Factor, SliceClass, charge_milli, pct_text
 from suanli.domain.prices import PriceBook
+from suanli.domain.shapes import Hold
+from suanli.domain.slicing import Mechanism
 from suanli.errors import ValidationError
 from suanli.scheduler import FleetState, NoFit, Placement, PlacementRequest
-from suanli.service import typical_mix
+from suanli.service import flops_mix, oversub, shapes, slicing, typical_mix
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
 from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
 from suanli.store import site_rtt as site_rtt_store
+from suanli.store import slices as slice_store
 from suanli.store.leases import DeviceInfo
 
 MILLI = 1000
@@ -63,6 +68,18 @@ class Snapshot:
     """device id -> alloc_version as this transaction sees it (built from ``devices`` on first use)"""
     site_rtt: dict[str, SiteRtt] = field(default_factory=dict)
     """site -> its measured round-trip time when the snapshot was read (sites without one are absent)"""
+    site_info: dict[str, Site] = field(default_factory=dict)
+    """FLOPS: site name -> the site (PUE, power price: a flops order's energy cost)"""
+    pool: np.ndarray | None = None
+    """OVERSUB: (N, D) bool, devices in the burstable pool over the window (None: none)."""
+    factors: list[Factor] = field(default_factory=list)
+    """OVERSUB: every oversubscription factor row (:func:`suanli.service.oversub.offered_at`)."""
+    slice_mechanisms: frozenset[Mechanism] = frozenset()
+    """SLICES: what the backend enforces slices with (:func:`suanli.service.slicing.mechanisms`)."""
+    mig_taken: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    host: shapes.HostView | None = None
+    """SHAPES: per node, host capacity and what is free of it (:func:`suanli.service.shapes.host_view`)."""
+    """SLICES: device id -> (start slot, span) of the MIG instances held over the window."""
 
     def versions(self, grants: Sequence[tuple[int, int, int]]) -> dict[int, int]:
         by_id = self._version_of()
@@ -86,6 +103,12 @@ class Plan:
     grants: tuple[tuple[int, int, int], ...]
     """(device id, milli, memory MiB)"""
     reason: str
+    holds: tuple[Hold, ...] = ()
+    """SHAPES: a ``cpu`` instance's host hold (device plans: :func:`suanli.service.shapes.holds_for`)."""
+    burstable: BurstableTerms | None = None
+    """OVERSUB: a burstable slice's terms (its grant's milli is the capacity charge)."""
+    slice: slicing.SlicePlan | None = None
+    """SLICES: how the slice is enforced and its MIG instance (:func:`suanli.service.slicing.record`)."""
 
 
 @dataclass(frozen=True)
@@ -153,14 +176,26 @@ def snapshot(p: Platform, s: Session, start: datetime, end: datetime | None,
             if rate is not None:
                 dev_cost[i, d.slot] = float(rate / model.p + energy_cost_per_p_hour(model, sites[d.site]))
         cpu_free[i] = cpu_total[i] * free_sum // (len(devs) * MILLI)
-    state = FleetState(node_ids=node_names, cpu_total_milli=cpu_total, cpu_free_milli=cpu_free,
-                       mem_free_mib=np.full(n, 1 << 40, np.int64), dev_model=dev_model, dev_free_milli=dev_free,
-                       model_names=models, fabric=fabric_arr, site=site_arr, dev_cost=dev_cost)
+    host = shapes.host_view(s, per_node, start, end, exclude_lease=exclude_lease, drawing=only is not None)
+    state = FleetState(node_ids=node_names, cpu_total_milli=cpu_total,
+                       cpu_free_milli=cpu_free if host.cpu_free is None else host.cpu_free,
+                       mem_free_mib=host.mem_free, dev_model=dev_model, dev_free_milli=dev_free,
+                       model_names=models, fabric=fabric_arr, site=site_arr, dev_cost=dev_cost,
+                       nic_free_mbps=host.nic_free, disk_free_gib=host.disk_free)
     regions: dict[str, set[str]] = {}
     for site_obj in sites.values():
         regions.setdefault(site_obj.region, set()).add(site_obj.name)
+    pool_ids, factors = oversub.pool_state(s, start, end)  # OVERSUB: docs/slices.md "Oversubscription"
+    pool = None
+    if pool_ids:
+        pool = np.zeros((n, width), bool)
+        for (i, slot), d in slot_device.items():
+            pool[i, slot] = d.id in pool_ids
     return Snapshot(state, devices, slot_device, node_names, site_names, regions, fabric_names, cat, book, start,
-                    site_rtt=measured_rtts(p, s))
+                    site_rtt=measured_rtts(p, s), pool=pool, host=host, factors=factors, site_info=sites,
+                    slice_mechanisms=slicing.mechanisms(p),
+                    mig_taken={k: list(v) for k, v in
+                               slice_store.busy_instances(s, start, end, exclude_lease=exclude_lease).items()})
 
 
 def measured_rtts(p: Platform, s: Session) -> dict[str, SiteRtt]:
@@ -221,8 +256,11 @@ def _cpu_share(snap: Snapshot, node: int, milli: int) -> int:
     return int(st.cpu_total_milli[node] * milli // (int(st.n_devices[node]) * MILLI))
 
 
-def plan(p: Platform, snap: Snapshot, spec: OrderSpec, seed: str) -> Plan | Rejection:
-    """Place one order on the snapshot (mutating it). Impossible shapes are a ValidationError."""
+def plan(p: Platform, snap: Snapshot, spec: OrderSpec, seed: str, *,
+         prices: flops_mix.Prices | None = None) -> Plan | Rejection:
+    """Place one order on the snapshot (mutating it). Impossible shapes are a ValidationError.
+    ``prices``: the ordering tenant's device-hour rates (:func:`flops_mix.tenant_prices`) that a
+    ``flops`` order's mix is chosen by; the list price when None."""
     policy = typical_mix.placement_policy(p)
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little"))
     models, sites = _filters(snap, spec)
@@ -234,9 +272,15 @@ def plan(p: Platform, snap: Snapshot, spec: OrderSpec, seed: str) -> Plan | Reje
     if cap.max(initial=0) == 0:
         return Rejection(RejectReason.NOT_ALLOWED, "the fleet has no devices matching the order's filters")
     _check_shape(snap, spec, models, sites, cap)
+    shapes.begin(snap, spec)  # SHAPES: the host resources it asks (docs/orders.md "Custom shapes")
+    if spec.form is ProductForm.CPU:
+        got = shapes.place_cpu(policy, snap, rng, spec, sites)
+        return Rejection(RejectReason.NO_CAPACITY, got) if isinstance(got, str) else Plan((), got[1], holds=(got[0],))
     if spec.form is ProductForm.GPU:
         return _one(policy, snap, rng, [PlacementRequest(num_devices=spec.quantity, allowed_models=models,
                                                           allowed_sites=sites)], proportional=True)
+    if spec.form is ProductForm.SLICE and spec.slice_class is SliceClass.BURSTABLE:
+        return _burstable(policy, snap, rng, spec, models, sites)
     if spec.form is ProductForm.SLICE:
         return _slice(policy, snap, rng, spec, models, sites)
     if spec.form is ProductForm.SERVER:
@@ -245,7 +289,7 @@ def plan(p: Platform, snap: Snapshot, spec: OrderSpec, seed: str) -> Plan | Reje
     if spec.form is ProductForm.CLUSTER:
         return _one(policy, snap, rng, [PlacementRequest(gang_nodes=spec.quantity, allowed_models=models,
                                                          allowed_sites=sites)], proportional=True)
-    return _flops(policy, snap, rng, spec, models, sites)
+    return _flops(policy, snap, rng, spec, models, sites, prices)
 
 
 def check_order(snap: Snapshot, spec: OrderSpec) -> None:
@@ -265,6 +309,8 @@ def check_order(snap: Snapshot, spec: OrderSpec) -> None:
     if cap.max(initial=0) == 0:
         return
     _check_shape(snap, spec, models, sites, cap)
+    if spec.form is ProductForm.FLOPS:
+        flops_mix.check_never_fits(snap, spec, models, sites)
 
 
 def _too_far(snap: Snapshot, spec: OrderSpec) -> str:
@@ -287,11 +333,19 @@ def _check_shape(snap: Snapshot, spec: OrderSpec, models: frozenset[int] | None,
         if not allowed or _node_capacity(snap, allowed, sites).max(initial=0) == 0:
             raise ValidationError(f"no device in the fleet has {spec.memory_mib} MiB of memory for a slice",
                                   field="memory_mib")
+        if spec.slice_class is not SliceClass.BURSTABLE:  # SLICES: refuse what cannot be enforced (422)
+            _slice_options(snap, spec, allowed, sites)
+        if spec.slice_class is SliceClass.BURSTABLE and not _burstable_options(snap, spec, allowed, sites):
+            sold = sorted({f"{f.model} at {f.site}" for f in oversub.in_force(snap.factors, snap.at) if f.offered})
+            raise ValidationError("no burstable slice is offered on the order's models and sites; burstable "
+                                  f"slices are sold on: {', '.join(sold) or 'none (the operator sets no factor)'}",
+                                  field="slice_class", offered=sold)
     if spec.form is ProductForm.SERVER:
         nodes = int((cap > 0).sum())
         if spec.quantity > nodes:
             raise ValidationError(f"the fleet has only {nodes} matching servers; asked for {spec.quantity}",
                                   field="quantity")
+    shapes.check_shape(snap, spec, models, sites, cap)  # SHAPES: more than any node has
     if spec.form is ProductForm.CLUSTER:
         biggest = max((int(((cap > 0) & (st.fabric == f)).sum()) for f in np.unique(st.fabric)), default=0)
         if spec.quantity > biggest:
@@ -309,6 +363,7 @@ def plan_devices(p: Platform, snap: Snapshot, model: str, count: int, seed: str)
     if count > present:
         return Rejection(RejectReason.NO_CAPACITY, f"the fleet has {present} {model} devices in all; asked for {count}")
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little"))
+    shapes.begin(snap, None)
     return _one(typical_mix.placement_policy(p), snap, rng,
                 [PlacementRequest(num_devices=1, allowed_models=frozenset({code}))] * count, proportional=True)
 
@@ -319,78 +374,126 @@ def _slice(policy: object, snap: Snapshot, rng: np.random.Generator, spec: Order
     mem_ok = frozenset(i for i, m in enumerate(st.model_names)
                        if snap.catalog.get(m).memory_gib * 1024 >= spec.memory_mib)
     allowed = mem_ok if models is None else models & mem_ok  # not empty: _check_shape refused that
-    # dominant share differs per model (memory share depends on device memory): try models by share
-    options = []
-    for code in sorted(allowed):
-        mem_mib = snap.catalog.get(st.model_names[code]).memory_gib * 1024
-        milli = max(spec.milli, math.ceil(spec.memory_mib * MILLI / mem_mib))
-        options.append((milli, code))
+    # the size differs per model (memory share, MIG profile): try models by the share they take
+    sized = {o.code: o.size for o in _slice_options(snap, spec, allowed, sites)}
+    options = sorted((size.milli, code) for code, size in sized.items())
     last: Rejection | None = None
     in_sites = None if sites is None else np.isin(st.site, list(sites))[:, None]
-    ordered = sorted(options)
-    for k, (milli, code) in enumerate(ordered):
+    for k, (milli, code) in enumerate(options):
+        size, name = sized[code], st.model_names[code]
         room = (st.dev_model == code) & (st.dev_free_milli >= milli)
-        if k < len(ordered) - 1 and not (room if in_sites is None else room & in_sites).any():
+        hidden = None
+        if size.mechanism is Mechanism.MIG and size.profile:  # only devices where the profile has a free placement
+            ids = {k2: d.id for k2, d in snap.slot_device.items()}
+            hidden = (st.dev_model == code) & ~slicing.mig_mask(st.dev_model, code, name, size.profile, ids,
+                                                                snap.mig_taken)
+            room &= ~hidden
+        if k < len(options) - 1 and not (room if in_sites is None else room & in_sites).any():
             continue  # no device of this model has the share free: the policy could not place it
+        saved = snap.state.dev_free_milli[hidden].copy() if hidden is not None else None
+        if hidden is not None:
+            snap.state.dev_free_milli[hidden] = 0
         out = _one(policy, snap, rng, [PlacementRequest(num_devices=1, device_milli=milli,
                                                         allowed_models=frozenset({code}), allowed_sites=sites)],
-                   proportional=True, memory_mib=spec.memory_mib)
+                   proportional=True, memory_mib=size.memory_mib)
+        if hidden is not None:
+            snap.state.dev_free_milli[hidden] = saved
         if isinstance(out, Plan):
-            return out
+            sp = slicing.SlicePlan(size.enforcement, size.share_pct, size.memory_mib)
+            if size.mechanism is Mechanism.MIG:
+                sp.mig.append(slicing.place_mig(name, size, out.grants[0][0], snap.mig_taken))
+            where = f"; enforced by {sp.enforcement}" + (f" at memory slice {sp.mig[0][2]}" if sp.mig else "")
+            return dataclasses.replace(out, reason=out.reason + where, slice=sp)
         last = out
     assert last is not None
     return last
 
 
-def _flops(policy: object, snap: Snapshot, rng: np.random.Generator, spec: OrderSpec,
-           models: frozenset[int] | None, sites: frozenset[int] | None) -> Plan | Rejection:
-    """Cheapest price per P first, then lower energy per P; each candidate is one (model, site)."""
+def _slice_options(snap: Snapshot, spec: OrderSpec, allowed: frozenset[int],
+                   sites: frozenset[int] | None) -> list[slicing.Option]:
+    """SLICES: the size on each allowed model present in the fleet (422 when none can enforce it)."""
+    present = frozenset(c for c in allowed if _node_capacity(snap, frozenset({c}), sites).max(initial=0) > 0)
+    return slicing.slice_options(snap.catalog, snap.state.model_names, present or allowed, spec,
+                                 snap.slice_mechanisms)
+
+
+def _burstable_options(snap: Snapshot, spec: OrderSpec, allowed: frozenset[int], sites: frozenset[int] | None
+                       ) -> list[tuple[int, int, int, int, Factor]]:
+    """(capacity charge, model code, site code, sold milli, factor) of each (model, site) offering burstable slices."""
     st = snap.state
-    candidates: list[tuple[float, float, int, int, int]] = []
-    for code, name in enumerate(st.model_names):
-        if models is not None and code not in models:
-            continue
-        m = snap.catalog.get(name)
-        k = math.ceil(spec.p / m.p)
+    out = []
+    for code in sorted(allowed):
+        mem_mib = snap.catalog.get(st.model_names[code]).memory_gib * 1024
+        mem_milli = math.ceil(spec.memory_mib * MILLI / mem_mib)
         for sc, site in enumerate(snap.sites):
             if sites is not None and sc not in sites:
                 continue
-            present = (st.dev_model == code) & (st.site[:, None] == sc)
-            if not present.any():
+            f = oversub.offered_at(snap.factors, site, st.model_names[code], snap.at)
+            if f is not None:
+                out.append((charge_milli(spec.milli, mem_milli, f.factor), code, sc, max(spec.milli, mem_milli), f))
+    return sorted(out, key=lambda o: (o[0], o[1], o[2]))
+
+
+def _burstable(policy: object, snap: Snapshot, rng: np.random.Generator, spec: OrderSpec,
+               models: frozenset[int] | None, sites: frozenset[int] | None) -> Plan | Rejection:
+    """A burstable slice (:mod:`suanli.domain.oversub`): on a device of the burstable pool or a free one,
+    never beside guaranteed work; it takes its capacity charge, smallest charge first."""
+    st = snap.state
+    mem_ok = frozenset(i for i, m in enumerate(st.model_names)
+                       if snap.catalog.get(m).memory_gib * 1024 >= spec.memory_mib)
+    allowed = mem_ok if models is None else models & mem_ok
+    pool = snap.pool if snap.pool is not None else np.zeros(st.dev_free_milli.shape, bool)
+    guaranteed = (st.dev_free_milli < MILLI) & ~pool  # holds guaranteed work (or is not sellable)
+    last: Rejection | None = None
+    for charge, code, sc, sold, f in _burstable_options(snap, spec, allowed, sites):
+        # the pool's devices first: a free device joins the pool only when no pool device has room
+        for avoid in (~pool, guaranteed):
+            if (avoid is guaranteed and not (~pool & ~guaranteed).any()) or (avoid is not guaranteed and not pool.any()):
                 continue
-            rate = snap.book.rate_at(name, site, snap.at)
-            if rate is None:
-                continue
-            cost = st.dev_cost[present].min() if st.dev_cost is not None else 0.0
-            candidates.append((float(rate / m.p), float(cost), code, sc, k))
-    if not candidates:
-        return Rejection(RejectReason.NOT_ALLOWED, "no priced devices meet the flops order's constraints")
-    candidates.sort()
-    reasons = []
-    for price_per_p, _cost, code, sc, k in candidates:
-        one, at_site = frozenset({code}), frozenset({sc})
-        if spec.topology is Topology.NODE:
-            reqs = [PlacementRequest(num_devices=k, allowed_models=one, allowed_sites=at_site)]
-        elif spec.topology is Topology.FABRIC:
-            reqs = [PlacementRequest(spread_devices=k, allowed_models=one, allowed_sites=at_site)]
-        else:
-            reqs = [PlacementRequest(num_devices=1, allowed_models=one, allowed_sites=at_site)] * k
-        out = _one(policy, snap, rng, reqs, proportional=True)
-        if isinstance(out, Plan):
-            label = f"flops {spec.p} P -> {k} x {st.model_names[code]} at {snap.sites[sc]} ({price_per_p:.2f}/P-hour); "
-            return Plan(out.grants, label + out.reason)
-        reasons.append(f"{k} x {st.model_names[code]} at {snap.sites[sc]}: {out.message}")
-    return Rejection(RejectReason.NO_CAPACITY, "no candidate has room: " + "; ".join(reasons[:4]))
+            out = _one(policy, snap, rng, [PlacementRequest(num_devices=1, device_milli=charge,
+                                                            allowed_models=frozenset({code}),
+                                                            allowed_sites=frozenset({sc}))],
+                       proportional=True, memory_mib=spec.memory_mib, avoid=avoid)
+            if isinstance(out, Plan):
+                dev = next(d for d in snap.devices if d.id == out.grants[0][0])
+                node = snap.node_names.index(dev.node)
+                if snap.pool is None:
+                    snap.pool = np.zeros(st.dev_free_milli.shape, bool)
+                snap.pool[node, dev.slot] = True
+                terms = BurstableTerms(sold, spec.milli, f.factor, f.discount_pct, f.id)
+                why = (f"burstable {sold / 10:g} % sold, {charge / 10:g} % of the device charged (factor "
+                       f"{pct_text(f.factor)}, {pct_text(f.discount_pct)} % off); ")
+                return dataclasses.replace(out, reason=why + out.reason, burstable=terms)
+            last = out
+    return last or Rejection(RejectReason.NO_CAPACITY, "no device of the burstable pool or free device has room "
+                                                       "for the burstable slice")
+
+
+def _flops(policy: object, snap: Snapshot, rng: np.random.Generator, spec: OrderSpec,
+           models: frozenset[int] | None, sites: frozenset[int] | None,
+           prices: flops_mix.Prices | None) -> Plan | Rejection:
+    """The cheapest mix of models and sites the topology allows: :mod:`suanli.service.flops_mix`."""
+    out = flops_mix.place(policy, snap, rng, spec, models, sites,
+                          prices=prices or flops_mix.list_prices(snap), with_cpu=_with_cpu)
+    if isinstance(out, flops_mix.Refused):
+        return Rejection(out.reason, out.message)
+    return Plan(out.grants, out.reason)
 
 
 def _one(policy: object, snap: Snapshot, rng: np.random.Generator, reqs: Sequence[PlacementRequest], *,
-         proportional: bool, memory_mib: int = 0) -> Plan | Rejection:
-    """Place every request in turn on a copy; all or nothing."""
+         proportional: bool, memory_mib: int = 0, avoid: np.ndarray | None = None) -> Plan | Rejection:
+    """Place every request in turn on a copy; all or nothing. ``avoid``: (N, D) devices not offered to
+    these requests (default: the burstable pool, never offered to guaranteed work)."""
     st = snap.state.copy()
+    avoid = snap.pool if avoid is None else avoid
+    held = None
+    if avoid is not None and avoid.any():
+        held = st.dev_free_milli[avoid].copy()
+        st.dev_free_milli[avoid] = 0
     grants: list[tuple[int, int, int]] = []
     reasons: list[str] = []
     for req in reqs:
-        decision = policy.place(st, req, rng)  # type: ignore[attr-defined]
+        decision = policy.place(shapes.fit_view(snap, st, req), req, rng)  # type: ignore[attr-defined]
         if isinstance(decision, NoFit):
             return Rejection(RejectReason.NO_CAPACITY, decision.reason)
         if proportional:
@@ -400,10 +503,14 @@ def _one(policy: object, snap: Snapshot, rng: np.random.Generator, reqs: Sequenc
         for i, node in enumerate(decision.nodes):
             for slot, milli in zip(decision.devices[i], decision.device_milli[i], strict=True):
                 grants.append((snap.slot_device[(node, slot)].id, milli, memory_mib))
+    if held is not None and avoid is not None:
+        st.dev_free_milli[avoid] = held  # never placed on: as they were
     snap.state = st
     return Plan(tuple(grants), "; ".join(reasons))
 
 
 def _with_cpu(snap: Snapshot, d: Placement) -> Placement:
+    if snap.host is not None and snap.host.cpu_free is not None:
+        return shapes.with_hold(snap, d)  # SHAPES: CPU, RAM, NIC and disk held, share or asked
     cpu = tuple(_cpu_share(snap, n, sum(d.device_milli[i])) for i, n in enumerate(d.nodes))
     return Placement(d.nodes, d.devices, d.device_milli, cpu, d.mem_mib, d.score, d.reason, d.nic_mbps, d.disk_gib)

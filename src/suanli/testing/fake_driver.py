@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from suanli.domain.clock import Clock, SystemClock, utc
+from suanli.domain.slicing import ALL_MECHANISMS
 from suanli.drivers.base import (
     Capabilities,
     Feature,
@@ -80,7 +81,7 @@ class FakeDriver:
         r = self._call("capabilities")
         if r is not DEFAULT:
             return r  # type: ignore[no-any-return]
-        return Capabilities(driver=self.name, supported=frozenset(Feature))
+        return Capabilities(driver=self.name, supported=frozenset(Feature), slice_mechanisms=ALL_MECHANISMS)
 
     def provision(self, grant: LeaseGrant) -> ProvisionResult:
         r = self._call("provision", grant=grant)
