@@ -41,8 +41,10 @@ from suanli.api.routers import (
     members,
     orders,
     overview,
+    oversub,
     packages,
     prices,
+    queue,
     reports_capacity,
     tenant_money,
     token_prices,
@@ -161,7 +163,7 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
     # the model gateway first: its calls are the hot path, and routes are matched in order
     for r in (gateway, accounts, members, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets,
               packages, vouchers, billing, tenant_money, tokens, audit, overview, economics, whatif,
-              reports_capacity, agents, agent_work, inference_usage, deployments, token_prices):
+              reports_capacity, agents, agent_work, inference_usage, deployments, token_prices, oversub, queue):
         app.include_router(r.router)
     mount_console(app)
     app.add_middleware(AuditContext)  # innermost: the request's actor for the audit trail

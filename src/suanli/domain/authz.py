@@ -72,6 +72,8 @@ class Action(StrEnum):
     CORRECT_PRICE = "correct_price"
     READ_PRICE_CORRECTIONS = "read_price_corrections"
     READ_OFFERS = "read_offers"
+    SET_OVERSUB = "set_oversub"
+    READ_OVERSUB = "read_oversub"
     # orders, leases, jobs
     PLACE_ORDER = "place_order"
     READ_ORDERS = "read_orders"
@@ -82,6 +84,7 @@ class Action(StrEnum):
     READ_JOBS = "read_jobs"
     CANCEL_JOB = "cancel_job"
     READ_LEASE_USAGE = "read_lease_usage"
+    SET_QUEUE_WEIGHT = "set_queue_weight"
     # engine and telemetry
     RUN_RECONCILERS = "run_reconcilers"
     READ_METRICS = "read_metrics"
@@ -181,6 +184,10 @@ RULES: dict[Action, Rule] = {
                                         "corrections with notes on its own invoices)", _OP_TENANT),
     Action.SET_PRICE: Rule("setting a price (list prices, price plans)", _OP),
     Action.READ_OFFERS: Rule("reading offers", _EVERYONE),
+    Action.SET_OVERSUB: Rule("setting an oversubscription factor and burstable discount", _OP,
+                             "only the operator sets a factor or a discount (docs/slices.md)"),
+    Action.READ_OVERSUB: Rule("reading the oversubscription factors, the burstable pool and its contention", _OP,
+                              "tenants see where burstable slices are sold and their discount (offers)"),
     Action.PLACE_ORDER: Rule("ordering", {Role.TENANT: Scope.OWN_TENANT}),
     Action.READ_ORDERS: Rule("reading orders", _OP_TENANT, "suppliers see the leases on their nodes"),
     Action.CANCEL_ORDER: Rule("cancelling an order", _OP_TENANT),
@@ -193,6 +200,8 @@ RULES: dict[Action, Rule] = {
     Action.CANCEL_JOB: Rule("cancelling a job", _OP_TENANT),
     Action.READ_LEASE_USAGE: Rule("reading a lease's usage", _OP_TENANT,
                                   "suppliers see their revenue per node in the supplier statement"),
+    Action.SET_QUEUE_WEIGHT: Rule("setting a tenant's queue weight and priority classes (docs/queue.md)", _OP,
+                                  "the operator sets fair-share weights; tenants see their queued orders"),
     Action.RUN_RECONCILERS: Rule("running the reconcilers", _OP),
     Action.READ_METRICS: Rule("reading the platform metrics", _OP),
     Action.READ_CAPACITY: Rule("reading the capacity and energy report", _OP_SUPPLIER,

@@ -31,6 +31,9 @@ class Basis(StrEnum):
     COMMIT_PRICE = "commit_price"
     LIST = "list"
     """The list price minus the plan's discount (0 without a plan)."""
+    BURSTABLE = "burstable"
+    """OVERSUB: a burstable slice at the list price; its device count is the sold share less the burstable
+    discount (docs/slices.md "Oversubscription"). Shown only: the stored rate's basis stays ``list``."""
 
 
 def q12(d: Decimal) -> Decimal:

@@ -33,6 +33,8 @@ from suanli.ledger.quotes import (
     lease_rates,
     quote_rate,
 )
+from suanli.service import oversub
+from suanli.service.flops_mix import tenant_prices
 from suanli.service.placement import Rejection, check_order, plan, snapshot
 from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
@@ -129,10 +131,11 @@ def quote_of(p: Platform, s: Session, lease: Lease) -> Quote | None:
     allocs = lease.last_allocations()
     if not allocs:
         return None
-    return shown_quote(p, lease.start, lease.end, lease.created_at,
-                       [(a.model, a.site, a.supplier, a.node, a.share, a.drawn_from) for a in allocs],
-                       {m.name: m.p for m in p.catalog(s)},
-                       None if stored is None else (stored.rates, stored.binding, stored.currency))
+    quote = shown_quote(p, lease.start, lease.end, lease.created_at,
+                        [(a.model, a.site, a.supplier, a.node, a.share, a.drawn_from) for a in allocs],
+                        {m.name: m.p for m in p.catalog(s)},
+                        None if stored is None else (stored.rates, stored.binding, stored.currency))
+    return oversub.mark_quote(quote, allocs[0].discount_pct if allocs[0].sold_milli is not None else None)
 
 
 def shown_quote(p: Platform, start: datetime, end: datetime | None, created_at: datetime,
@@ -177,21 +180,26 @@ def quote_order(p: Platform, actor: Principal, raw: dict[str, Any]) -> Quote:
     with p.tx() as s:
         snap = snapshot(p, s, start, spec.end)
         check_order(snap, spec)  # an order that can never fit (or nothing near enough): 422, as the order's
-        outcome = plan(p, snap, spec, seed="quote:" + actor.tenant_id)
+        prices = tenant_prices(_plans(s, actor.tenant_id), snap.book, actor.tenant_id, "", now,
+                               {m.name: m.p for m in snap.catalog})  # a flops mix by the tenant's rates
+        outcome = plan(p, snap, spec, seed="quote:" + actor.tenant_id, prices=prices)
         if isinstance(outcome, Rejection):
             raise CapacityError(f"no quote: the order cannot be placed now ({outcome.reason.value}: {outcome.message})",
                                 reason=outcome.reason.value)
         by_id = {d.id: d for d in snap.devices}
-        held = [(by_id[dev].model, by_id[dev].site, by_id[dev].supplier, by_id[dev].node, Decimal(milli) / 1000)
+        terms = outcome.burstable  # OVERSUB: billed by the sold share less the discount
+        held = [(by_id[dev].model, by_id[dev].site, by_id[dev].supplier, by_id[dev].node,
+                 Decimal(milli) / 1000 if terms is None else terms.billed_share)
                 for dev, milli, _mem in outcome.grants]
         rates = _quote_rates(p, s, actor.tenant_id, "", ((m, st) for m, st, *_ in held), now, start)
         device_p = {m.name: m.p for m in p.catalog(s)}
     bound = binds(start, spec.end, now)
+    discount = None if terms is None else terms.discount_pct
     if isinstance(rates, str):
-        return build_quote(Pricing.LIST, (), holdings(held), start, spec.end, device_p, p.settings.currency,
-                           UNQUOTED_NOTE if bound else "")
-    return build_quote(Pricing.QUOTED if bound else Pricing.LIST, rates, holdings(held), start, spec.end, device_p,
-                       p.settings.currency)
+        return oversub.mark_quote(build_quote(Pricing.LIST, (), holdings(held), start, spec.end, device_p,
+                                              p.settings.currency, UNQUOTED_NOTE if bound else ""), discount)
+    return oversub.mark_quote(build_quote(Pricing.QUOTED if bound else Pricing.LIST, rates, holdings(held), start,
+                                          spec.end, device_p, p.settings.currency), discount)
 
 
 def billing_rates(s: Session, lease_ids: Sequence[str]) -> dict[tuple[str, str, str], RateSegments]:

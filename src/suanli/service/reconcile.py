@@ -20,7 +20,7 @@ from typing import Any
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.errors import ConflictError, FencedError, SuanliError
-from suanli.service import capacity, replicas, token_uses, whatif
+from suanli.service import capacity, order_queue, oversub, replicas, token_uses, whatif
 from suanli.service.engine import reconcile_leases
 from suanli.service.fleet import apply_transfers
 from suanli.service.health import check_health
@@ -61,6 +61,7 @@ def background_pass(p: Platform) -> dict[str, Any] | None:
 
 def run_pass(p: Platform) -> dict[str, Any]:
     out: dict[str, Any] = {"lease_moves": tick(p), "token_uses": token_uses.flush(p)}
+    out["queue"] = order_queue.run_queue(p).summary()  # terms that ended free capacity: queued orders first
     out["node_owner_changes"] = apply_transfers(p)  # transfers scheduled for later that took effect
     out["runway"] = enforce_runway(p)
     out["engine_actions"] = [a.__dict__ for a in reconcile_leases(p)]
@@ -75,5 +76,6 @@ def run_pass(p: Platform) -> dict[str, Any]:
     out["health"] = check_health(p).__dict__
     out["model_replicas"] = replicas.reconcile(p)  # start, health-check, replace, scale (docs/inference.md)
     out["capacity"] = capacity.sample(p).__dict__  # the time series, when a sample is due (docs/capacity.md)
+    out["burstable_samples"] = oversub.sample_contention(p)  # contention of the burstable pool (docs/slices.md)
     out["whatif_failed"] = whatif.fail_stale(p)  # what-if runs whose process stopped heartbeating
     return out

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter
@@ -11,7 +12,7 @@ from suanli.api.schemas.orders import EndRequest, ExtendRequest, LeaseResponse
 from suanli.domain.accounts import Principal
 from suanli.domain.clock import utc
 from suanli.domain.leases import Lease
-from suanli.service import leases, quotes
+from suanli.service import leases, order_queue, quotes
 from suanli.service.platform import Platform
 
 router = APIRouter(tags=["leases"])
@@ -23,10 +24,10 @@ def lease_out(lease: Lease, events: list[dict[str, Any]] | None = None) -> dict[
         "id": lease.id, "order_id": lease.order_id, "tenant_id": lease.tenant_id, "form": lease.form.value,
         "state": lease.state.value, "start": lease.start, "end": lease.end, "activated_at": lease.activated_at,
         "ended_at": lease.ended_at, "reason": lease.reason, "placement": lease.placement,
-        "devices": sum((a.share for a in held), start=0),
+        "devices": sum((Decimal(a.limit_milli) / 1000 for a in held), start=Decimal(0)),
         "allocations": [{"node": a.node, "device": a.slot, "model": a.model, "site": a.site, "fabric": a.fabric,
                          "milli": a.milli, "memory_mib": a.memory_mib, "start": a.start, "end": a.end,
-                         "held": a in held}
+                         "held": a in held, "sold_milli": a.sold_milli}
                         for a in lease.allocations],
         "events": None if events is None else [
             {"at": e["at"], "from_state": e["from"], "to_state": e["to"], "reason": e["reason"],
@@ -56,7 +57,9 @@ def priced(p: Platform, who: Principal, lease_id: str) -> dict[str, Any]:
 
 @router.post("/v1/leases/{lease_id}/end", response_model=LeaseResponse)
 def end_lease(lease_id: Name, p: PlatformDep, who: PrincipalDep, body: EndRequest | None = None) -> dict[str, Any]:
-    return lease_out(leases.end_lease(p, who, lease_id, body.reason if body else ""))
+    out = lease_out(leases.end_lease(p, who, lease_id, body.reason if body else ""))
+    order_queue.kick(p)  # QUEUE: capacity freed: queued orders first (docs/queue.md)
+    return out
 
 
 @router.post("/v1/leases/{lease_id}/extend", response_model=LeaseResponse)

@@ -43,6 +43,12 @@ class OrderRequest(Wire):
                                                   "neither = open-ended")
     max_rtt_ms: MaxRttMs | None = Field(None, description="only sites whose measured round-trip time (median of "
                                         "their agents' measurements) is at most this many ms: above 0 up to 10,000")
+    wait_until: Instant | None = Field(None, description="the order may wait in the queue until then if it does not "
+                                       "fit now (future, at most 30 days ahead; docs/queue.md)")
+    priority: Name | None = Field(None, description="queue priority class: high | normal (default) | low; high only "
+                                  "for tenants the operator allows")
+    slice_class: Name | None = Field(None, description="slice: guaranteed (default) | burstable (compute may be "
+                                     "oversold, priced lower; docs/slices.md)")
 
     def to_raw(self) -> dict[str, Any]:
         raw = self.model_dump(exclude_none=True)
@@ -63,7 +69,8 @@ class QuoteLineResponse(BaseModel):
     p_year: Dec | None = Field(description="the same rate per P-year (元/P/年); none for a model without a P figure")
     list_device_hour: Dec | None = Field(description="the list price per device-hour in force at the quote")
     plan: str = Field(description="the tenant's plan in force at the quote ('' for none)")
-    basis: str = Field(description="plan_rate | commit_price | list (list price less the plan's discount)")
+    basis: str = Field(description="plan_rate | commit_price | list (list price less the plan's discount) | "
+                                   "burstable (list price; devices = sold share less the burstable discount)")
     hourly: Dec = Field(description="devices x device_hour: the lease's cost per hour at this rate")
     term_hours: Dec | None = None
     term_total: Dec | None = Field(None, description="fixed term: rounded once per invoice line (per node)")
@@ -82,6 +89,13 @@ class QuoteResponse(BaseModel):
     lines: list[QuoteLineResponse]
 
 
+class QueuePlaceResponse(BaseModel):
+    position: int = Field(description="1 = served next (priority class, weighted fair share, arrival)")
+    priority: str
+    wait_until: datetime
+    estimated_start: datetime | None = Field(description="from the reservation calendar; none: not within the horizon")
+
+
 class OrderResponse(BaseModel):
     id: str
     tenant_id: str
@@ -98,6 +112,9 @@ class OrderResponse(BaseModel):
     replayed: bool = False
     quote: QuoteResponse | None = None
     """The lease's price quote (on the response that places or replays the order)."""
+    queue: QueuePlaceResponse | None = None
+    """A queued order's place in the queue (status ``queued``: answered 202; docs/queue.md)."""
+
 
 
 class AllocationResponse(BaseModel):
@@ -114,6 +131,8 @@ class AllocationResponse(BaseModel):
     held: bool = True
     """The lease holds this now (or gave it up last, once it is over); false: history, given up
     at ``end`` before a re-placement or a resume."""
+    sold_milli: int | None = None
+    """A burstable slice's sold share (``milli`` is then the device capacity it takes: docs/slices.md)."""
 
 
 class LeaseEventResponse(BaseModel):
