@@ -257,11 +257,14 @@ class LocalDriver:
             job_id = job_id or f"job-{uuid.uuid4().hex[:12]}"
         self.sandbox.require()
         extra_ro = runtime_ro_paths() if spec.runtime else ()
+        hami = self._hami() if alloc.slice is not None and alloc.slice.enforcement == Mechanism.HAMI else None
+        if hami is not None:  # HAMi-core preloaded into the job: the sandbox shows it the library, read-only
+            extra_ro = (*extra_ro, Path(hami))
         self.sandbox.check_command(spec.command, spec.env, extra_ro=extra_ro)
         env = {**spec.env, env_var: ",".join(str(i) for i, _ in chosen), "SUANLI_LEASE_ID": lease_id,
                "SUANLI_JOB_ID": job_id}
         if alloc.slice is not None and chosen:  # the slice's limits (docs/slices.md "What the job receives")
-            env |= job_env(alloc.slice, chosen[0][0], hami_library=self._hami())
+            env |= job_env(alloc.slice, chosen[0][0], hami_library=hami)
         ends = [t for t in (grant.end, now + spec.time_limit if spec.time_limit else None) if t is not None]
         deadline = min(ends) if ends else None
         jobdir = self.data_dir / "jobs" / job_id

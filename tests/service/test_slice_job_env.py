@@ -1,0 +1,40 @@
+"""What a slice's job receives (docs/slices.md "What the job receives"): real jobs through the local engine,
+in its sandbox, reading their own environment, for an MPS, a MIG and a vNPU slice."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from suanli.domain.accounts import Principal
+from suanli.drivers.base import JobState
+from suanli.drivers.local import LocalDriver
+from suanli.service import jobs, orders
+from suanli.service.platform import Platform
+
+READ = ("import os, json; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith(("
+        "'CUDA_', 'ASCEND_', 'SUANLI_SLICE', 'SUANLI_MIG', 'SUANLI_VNPU'))}))")
+
+
+def env_of_a_job(p: Platform, tenant: Principal, **raw: object) -> dict[str, str]:
+    res = orders.create_order(p, tenant, {"form": "slice", **raw})
+    assert res.order.lease_id, res.order.reason
+    job = jobs.submit_job(p, tenant, res.order.lease_id, ["python3", "-c", READ])
+    assert isinstance(p.driver, LocalDriver)
+    assert p.driver.wait(job.driver_job_id, 60).state is JobState.COMPLETED, jobs.job_logs(p, tenant, job.id)
+    return dict(json.loads(jobs.job_logs(p, tenant, job.id).strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_each_mechanism_hands_its_limits_to_the_job(demo: Platform, tenant: Principal) -> None:
+    mps = env_of_a_job(demo, tenant, share_pct=30, memory_mib=4096, models=["L20"])
+    assert mps["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] == "30" and mps["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] == "0=4096M"
+    assert mps["SUANLI_SLICE_ENFORCEMENT"] == "mps" and mps["CUDA_VISIBLE_DEVICES"].isdigit()
+    mig = env_of_a_job(demo, tenant, share_pct=10, memory_mib=1024, models=["A100-80GB"])
+    assert mig["SUANLI_SLICE_ENFORCEMENT"] == "mig:1g.10gb" and mig["SUANLI_MIG_PROFILE"] == "1g.10gb"
+    assert mig["SUANLI_MIG_START"] == "6" and mig["SUANLI_MIG_GPU"] == mig["CUDA_VISIBLE_DEVICES"]
+    assert mig["SUANLI_SLICE_MEMORY_MIB"] == "10240" and "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE" not in mig
+    npu = env_of_a_job(demo, tenant, share_pct=25, memory_mib=1024, models=["Ascend-910B"])
+    assert npu["SUANLI_VNPU_TEMPLATE"] == "vir05_1c_16g" and npu["ASCEND_RT_VISIBLE_DEVICES"].isdigit()
+    assert "CUDA_VISIBLE_DEVICES" not in npu
