@@ -97,6 +97,8 @@ def test_typical_pods_carry_the_median_memory_and_only_fgdmd_reads_it():
     d = md.place(state, req, np.random.default_rng(0))
     assert d and d.nodes == (1,)
     plus = get_policy("fgd+", typical=typical)
+    blind = plus.place(state.copy(), req, np.random.default_rng(0))
+    assert blind and blind.nodes == (0,)
     assert plus._bind(state).uses_mem is False and md._bind(state).uses_mem is True  # type: ignore[attr-defined]
 
 
@@ -136,3 +138,26 @@ def test_cli_multires_prints_sensible_figures(tmp_path: Path):
     assert r.exit_code == 0 and "fgd+md" in r.output and "GPU@130%" in r.output
     r = CliRunner().invoke(app, ["multires", "--trace-dir", str(tmp_path), "--policies", "nope"])
     assert r.exit_code != 0 and "fgd+md" in r.output
+
+
+def test_fgdmd_decides_as_fgdplus_when_memory_is_not_enforced():
+    nodes, pods = _tables()
+    for s in (42, 43):
+        a = run_fgd(nodes, pods, "fgd+", s, track_frag=False)
+        b = run_fgd(nodes, pods, "fgd+md", s, track_frag=False)
+        assert (a.used_milli == b.used_milli).all() and (a.cpu_used_milli == b.cpu_used_milli).all()
+
+
+def test_fgdmd_counts_gpus_stranded_by_the_nic():
+    state = FleetState.from_nodes(["a", "b"], [64000, 64000], [["X"] * 4, ["X"] * 4], nic_mbps=[30_000, 200_000])
+    typical = TypicalPods((TypicalPod(8000, 1, 1000, None, 10.0, "", 0, 25_000),))
+    req = PlacementRequest(cpu_milli=1000, nic_mbps=10_000)  # CPU-only: on a it leaves 20 Gbps < 25
+    md = get_policy("fgd+md", typical=typical)
+    d = md.place(state, req, np.random.default_rng(0))
+    assert d and d.nodes == (1,)
+    assert md._bind(state).uses_nic is True  # type: ignore[attr-defined]
+    blind = get_policy("fgd+", typical=typical).place(state.copy(), req, np.random.default_rng(0))
+    assert blind and blind.nodes == (0,)  # the NIC-blind measure sees no difference: lowest index
+    # without NIC tracking on the fleet the typical pods' NIC is not read
+    bare = FleetState.from_nodes(["a"], [64000], [["X"] * 4])
+    assert get_policy("fgd+md", typical=typical)._bind(bare).uses_nic is False  # type: ignore[attr-defined]
