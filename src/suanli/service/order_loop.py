@@ -60,7 +60,17 @@ from suanli.domain.oversub import SliceClass
 from suanli.errors import BusyError, CapacityError, ConflictError
 from suanli.ledger.plans import PricePlan
 from suanli.ledger.quotes import Quote, binds
-from suanli.service import flops_mix, oversub, queue_admission, quotes, reservations, shapes, slicing, spend
+from suanli.service import (
+    flops_mix,
+    oversub,
+    queue_admission,
+    quotes,
+    reservations,
+    shapes,
+    shapes_billing,
+    slicing,
+    spend,
+)
 from suanli.service.placement import Plan, Rejection, Snapshot, plan, snapshot
 from suanli.service.platform import Platform
 from suanli.store import leases as store
@@ -335,6 +345,7 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
     quote = quotes.shown_quote(p, rows.lease_start, rows.end, rows.now, held_rows, device_p,
                                None if rates is None else (tuple(rates), rows.binding, rows.currency))
     quote = oversub.mark_quote(quote, None if terms is None else terms.discount_pct)
+    quote = shapes_billing.with_resource_quote(s, quote, rows.holds, rows.lease_start, rows.end, granted)  # SHAPES
     return OrderResult(order_batch.order_record(rows, actor.name), replayed=False, quote=quote)
 
 

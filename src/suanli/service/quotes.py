@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
-from suanli.domain.leases import Lease, parse_order
+from suanli.domain.leases import Lease, ProductForm, parse_order
 from suanli.domain.prices import PriceBook
 from suanli.errors import CapacityError
 from suanli.ledger.plans import DEFAULT_TENANT, PricePlan
@@ -33,7 +33,7 @@ from suanli.ledger.quotes import (
     lease_rates,
     quote_rate,
 )
-from suanli.service import oversub
+from suanli.service import oversub, shapes, shapes_billing
 from suanli.service.flops_mix import tenant_prices
 from suanli.service.placement import Rejection, check_order, plan, snapshot
 from suanli.service.plan_rows import plan_from_row
@@ -129,13 +129,17 @@ def quote_of(p: Platform, s: Session, lease: Lease) -> Quote | None:
     """The lease's quote as shown (none for a lease that holds nothing, e.g. rejected)."""
     stored = store.quotes_for(s, [lease.id]).get(lease.id)
     allocs = lease.last_allocations()
+    if not allocs and lease.form is ProductForm.CPU:  # SHAPES: a cpu instance holds no device, only host resources
+        return shapes_billing.lease_resource_quote(s, shown_quote(p, lease.start, lease.end, lease.created_at, [], {},
+                                                                  None), lease)
     if not allocs:
         return None
     quote = shown_quote(p, lease.start, lease.end, lease.created_at,
                         [(a.model, a.site, a.supplier, a.node, a.share, a.drawn_from) for a in allocs],
                         {m.name: m.p for m in p.catalog(s)},
                         None if stored is None else (stored.rates, stored.binding, stored.currency))
-    return oversub.mark_quote(quote, allocs[0].discount_pct if allocs[0].sold_milli is not None else None)
+    quote = oversub.mark_quote(quote, allocs[0].discount_pct if allocs[0].sold_milli is not None else None)
+    return shapes_billing.lease_resource_quote(s, quote, lease)  # SHAPES: host resources beyond the share
 
 
 def shown_quote(p: Platform, start: datetime, end: datetime | None, created_at: datetime,
@@ -193,13 +197,17 @@ def quote_order(p: Platform, actor: Principal, raw: dict[str, Any]) -> Quote:
                 for dev, milli, _mem in outcome.grants]
         rates = _quote_rates(p, s, actor.tenant_id, "", ((m, st) for m, st, *_ in held), now, start)
         device_p = {m.name: m.p for m in p.catalog(s)}
-    bound = binds(start, spec.end, now)
-    discount = None if terms is None else terms.discount_pct
-    if isinstance(rates, str):
-        return oversub.mark_quote(build_quote(Pricing.LIST, (), holdings(held), start, spec.end, device_p,
-                                              p.settings.currency, UNQUOTED_NOTE if bound else ""), discount)
-    return oversub.mark_quote(build_quote(Pricing.QUOTED if bound else Pricing.LIST, rates, holdings(held), start,
-                                          spec.end, device_p, p.settings.currency), discount)
+        bound = binds(start, spec.end, now)
+        discount = None if terms is None else terms.discount_pct
+        if isinstance(rates, str):
+            quote = oversub.mark_quote(build_quote(Pricing.LIST, (), holdings(held), start, spec.end, device_p,
+                                                   p.settings.currency, UNQUOTED_NOTE if bound else ""), discount)
+        else:
+            quote = oversub.mark_quote(build_quote(Pricing.QUOTED if bound else Pricing.LIST, rates, holdings(held),
+                                                   start, spec.end, device_p, p.settings.currency), discount)
+        # SHAPES: host resources beyond the devices' share, at the resource prices now
+        return shapes_billing.with_resource_quote(s, quote, shapes.holds_for(snap, outcome, spec), start, spec.end,
+                                                  now)
 
 
 def billing_rates(s: Session, lease_ids: Sequence[str]) -> dict[tuple[str, str, str], RateSegments]:
