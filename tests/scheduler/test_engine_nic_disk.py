@@ -154,3 +154,52 @@ def test_never_over_allocates_nic_or_disk(rs, name, seed):
         state.release(d)
     assert state.nic_free_mbps.tolist() == [100_000, 25_000, 10_000, 1_000]
     assert state.disk_free_gib.tolist() == [2000, 500, 4000, 100]
+
+
+@pytest.mark.parametrize("name", ["fgd", "fgd+", "fgd+md"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fast_engine_decides_as_reference_with_memory_and_nic(name, seed):
+    """fgd+md's memory/NIC terms (and the other policies' NIC filter) in the fast engine (cached
+    per shape and node state) decide as the plain computation, with churn."""
+    from suanli.scheduler.frag import TypicalPod, TypicalPods
+
+    rng = np.random.default_rng(seed)
+    n = 30
+    kinds = [(8, 96000, 400_000, 100_000), (4, 64000, 120_000, 25_000), (2, 32000, 64_000, 10_000)]
+    pick = rng.integers(len(kinds), size=n)
+    mk = lambda: FleetState.from_nodes(  # noqa: E731
+        [f"n{i}" for i in range(n)], [kinds[k][1] for k in pick], [["G"] * kinds[k][0] for k in pick],
+        mem_mib=[kinds[k][2] for k in pick], nic_mbps=[kinds[k][3] for k in pick])
+    typical = TypicalPods((TypicalPod(8000, 1, 1000, None, 20, "", 30_000, 5_000),
+                           TypicalPod(4000, 1, 500, None, 10, "", 16_000, 0),
+                           TypicalPod(4000, 0, 0, None, 6, "", 60_000, 0),
+                           TypicalPod(32000, 4, 1000, None, 4, "", 100_000, 20_000)))
+    shapes = [PlacementRequest(cpu_milli=8000, mem_mib=30_000, num_devices=1, nic_mbps=5_000),
+              PlacementRequest(cpu_milli=4000, mem_mib=16_000, num_devices=1, device_milli=500),
+              PlacementRequest(cpu_milli=4000, mem_mib=60_000),
+              PlacementRequest(cpu_milli=32000, mem_mib=100_000, num_devices=4, nic_mbps=20_000)]
+    reqs = [shapes[i] for i in rng.choice(4, size=250, p=[0.5, 0.25, 0.15, 0.1]).tolist()]
+    states = [mk(), mk()]
+    pols = [get_policy(name, typical=typical), get_policy(name, typical=typical)]
+    pols[0].engine = "reference"  # type: ignore[attr-defined]
+    rngs = [np.random.default_rng(seed), np.random.default_rng(seed)]
+    live: list[Placement] = []
+    placed = 0
+    for r in reqs:
+        if live and rng.random() < 0.3:
+            gone = live.pop(int(rng.integers(len(live))))
+            for s in states:
+                s.release(gone)
+        fast = pols[1].place(states[1], r, rngs[1])
+        ref = pols[0].place(states[0], r, rngs[0])
+        if isinstance(fast, NoFit):
+            assert isinstance(ref, NoFit) and fast.reason == ref.reason
+            continue
+        assert isinstance(ref, Placement)
+        assert (fast.nodes, fast.devices, fast.score) == (ref.nodes, ref.devices, ref.score)
+        for s in states:
+            s.apply(fast)
+        live.append(fast)
+        placed += 1
+    assert placed > 100
+    assert (states[0].mem_free_mib == states[1].mem_free_mib).all()
