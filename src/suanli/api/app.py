@@ -46,6 +46,7 @@ from suanli.api.routers import (
     prices,
     queue,
     reports_capacity,
+    slices,
     tenant_money,
     token_prices,
     tokens,
@@ -163,7 +164,7 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
     # the model gateway first: its calls are the hot path, and routes are matched in order
     for r in (gateway, accounts, members, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets,
               packages, vouchers, billing, tenant_money, tokens, audit, overview, economics, whatif,
-              reports_capacity, agents, agent_work, inference_usage, deployments, token_prices, oversub, queue):
+              reports_capacity, agents, agent_work, inference_usage, deployments, token_prices, oversub, queue, slices):
         app.include_router(r.router)
     mount_console(app)
     app.add_middleware(AuditContext)  # innermost: the request's actor for the audit trail

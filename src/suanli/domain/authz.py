@@ -61,6 +61,7 @@ class Action(StrEnum):
     MANAGE_MEMBERS = "manage_members"
     # fleet and prices
     READ_CATALOG = "read_catalog"
+    READ_SLICE_PROFILES = "read_slice_profiles"
     MANAGE_FLEET = "manage_fleet"
     READ_NODES = "read_nodes"
     SET_NODE_STATE = "set_node_state"
@@ -169,6 +170,7 @@ RULES: dict[Action, Rule] = {
     Action.MANAGE_MEMBERS: Rule("managing an organisation's members", _OP_TENANT,
                                 "a tenant organisation's admin manages its members"),
     Action.READ_CATALOG: Rule("reading the accelerator catalog", _EVERYONE),
+    Action.READ_SLICE_PROFILES: Rule("reading the slice sizes each model can enforce (docs/slices.md)", _EVERYONE),
     Action.MANAGE_FLEET: Rule("importing or exporting the fleet", _OP),
     Action.READ_NODES: Rule("listing nodes", _OP_SUPPLIER,
                             "tenants see what they can rent with `offers`, not the node list"),

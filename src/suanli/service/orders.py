@@ -28,7 +28,7 @@ from suanli.domain.authz import Action, authorize
 from suanli.domain.leases import LeaseState, ProductForm, order_to_dict, parse_order
 from suanli.errors import ConflictError, ValidationError
 from suanli.ledger.quotes import Quote
-from suanli.service import order_loop
+from suanli.service import order_loop, order_queue
 from suanli.service.leases import advance, transition
 from suanli.service.order_loop import OrderResult as OrderResult  # re-exported: the API answers with it
 from suanli.service.order_loop import Ticket
@@ -73,6 +73,7 @@ def submit_order(p: Platform, actor: Principal, raw: dict[str, Any], idempotency
     ticket = _ticket(p, actor, raw, idempotency_key)
     if not _fits_shape(p, ticket):
         _check_fresh(p, ticket)
+    order_queue.check_high(p, actor, ticket.spec)  # QUEUE: priority high only where the operator allowed it
     order_loop.loop_for(p).submit(ticket)
     return ticket
 
@@ -88,6 +89,8 @@ async def place_order(p: Platform, actor: Principal, raw: dict[str, Any],
     ticket = _ticket(p, actor, raw, idempotency_key)
     if not _fits_shape(p, ticket):
         await asyncio.to_thread(_check_fresh, p, ticket)
+    if ticket.spec.priority == "high":  # QUEUE: priority high only where the operator allowed it
+        await asyncio.to_thread(order_queue.check_high, p, actor, ticket.spec)
     order_loop.loop_for(p).submit(ticket)
     return await order_loop.wait_async(p, ticket)
 
@@ -116,6 +119,9 @@ def cancel_order(p: Platform, actor: Principal, order_id: str) -> OrderRecord:
     tenant = authorize(actor, Action.CANCEL_ORDER).tenant_id
     with p.tx() as s:
         order = store.get_order(s, order_id, tenant_id=tenant)
+        if order.status == "queued":  # QUEUE: it waits; nothing is held
+            order_queue.cancel_queued(p, s, actor, order)
+            return store.get_order(s, order_id, tenant_id=tenant)
         if order.lease_id is None:
             raise ConflictError(f"order {order_id} has no lease to cancel")
         lease = advance(s, store.get_lease(s, order.lease_id, for_update=True), p.clock.now())  # as it is now

@@ -18,14 +18,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from suanli.domain.leases import LeaseState, ProductForm
 from suanli.domain.quotes import QuotedRate
+from suanli.domain.shapes import Hold
 from suanli.errors import ConflictError
 from suanli.store import capacity
+from suanli.store import shapes as shapes_store
 from suanli.store.audit_recorder import current_actor
 from suanli.store.leases import OrderRecord, StaleClaim, find_order_by_key
 from suanli.store.money_tables import LeaseQuoteRow
@@ -92,14 +94,22 @@ class GrantRows:
     rates: Sequence[QuotedRate] = ()
     binding: bool = False
     currency: str = ""
+    queued: bool = False
+    holds: Sequence[Hold] = ()
+    """SHAPES: the host resources held per node over the allocations' window (:mod:`suanli.store.shapes`)."""
+    """QUEUE: the order row exists (it waited in the queue): updated, not inserted."""
 
 
 def insert_order_rows(s: Session, g: GrantRows) -> None:
     """Write the order, its lease, the lease's first event (pending -> state), its allocations and
     its quoted rates: three flushes, one per level of their foreign keys."""
-    s.add(OrderRow(id=g.order_id, tenant_id=g.tenant_id, idempotency_key=g.key, form=g.form.value, spec=g.spec,
-                   start_at=g.order_start, end_at=g.end, status=g.status, reason=g.reason, created_at=g.arrival,
-                   ordered_by=g.ordered_by, committed=g.committed))
+    if g.queued:  # QUEUE: it waited; its row keeps its arrival
+        s.execute(update(OrderRow).where(OrderRow.id == g.order_id)
+                  .values(status=g.status, reason=g.reason, end_at=g.end, committed=g.committed))
+    else:
+        s.add(OrderRow(id=g.order_id, tenant_id=g.tenant_id, idempotency_key=g.key, form=g.form.value, spec=g.spec,
+                       start_at=g.order_start, end_at=g.end, status=g.status, reason=g.reason, created_at=g.arrival,
+                       ordered_by=g.ordered_by, committed=g.committed))
     _flush(s, g)  # in dependency order: the unit of work does not order these tables by their keys
     s.add(LeaseRow(id=g.lease_id, order_id=g.order_id, tenant_id=g.tenant_id, form=g.form.value, state=g.state.value,
                    start_at=g.lease_start, end_at=g.end, activated_at=g.activated_at, ended_at=None,
@@ -111,6 +121,7 @@ def insert_order_rows(s: Session, g: GrantRows) -> None:
     for device_id, milli, memory in g.grants:
         s.add(AllocationRow(lease_id=g.lease_id, device_id=device_id, milli=milli, memory_mib=memory,
                             start_at=g.lease_start, end_at=g.end, drawn_from=g.drawn_from))
+    shapes_store.add_holds(s, g.lease_id, g.holds, g.lease_start, g.end)  # the flush below checks the nodes
     for r in g.rates:
         s.add(LeaseQuoteRow(lease_id=g.lease_id, model=r.model, site=r.site, valid_from=r.valid_from,
                             device_hour=r.device_hour, list_device_hour=r.list_device_hour, plan_id=r.plan,

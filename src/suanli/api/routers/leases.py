@@ -46,7 +46,8 @@ def list_leases(p: PlatformDep, who: PrincipalDep, page: PageDep, state: Name | 
 @router.get("/v1/leases/{lease_id}", response_model=LeaseResponse)
 def show_lease(lease_id: Name, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     lease, events = leases.get_lease(p, who, lease_id)
-    return lease_out(lease, events) | priced(p, who, lease_id)
+    enforced = {"enforcement": slicing.enforcement_of(p, lease.id)} if lease.form.value == "slice" else {}  # SLICES
+    return lease_out(lease, events) | priced(p, who, lease_id) | enforced
 
 
 def priced(p: Platform, who: Principal, lease_id: str) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from suanli.api.deps import PageDep, PlatformDep, PrincipalDep
 from suanli.api.schemas.common import ErrorResponse, Name, Page
 from suanli.api.schemas.orders import OrderRequest, OrderResponse, QuoteResponse
 from suanli.domain.clock import utc
-from suanli.service import orders, quotes
+from suanli.service import order_queue, orders, quotes, slicing
+from suanli.service.order_queue import QueueEntry
 from suanli.service.orders import OrderRecord
 from suanli.service.quotes import Quote
 
@@ -18,6 +19,13 @@ router = APIRouter(tags=["orders"])
 
 def order_out(o: OrderRecord, replayed: bool = False, quote: Quote | None = None) -> dict[str, Any]:
     return {**o.__dict__, "replayed": replayed, "quote": quote_out(quote)}
+
+
+def queue_place(e: QueueEntry | None) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    return {"position": e.position, "priority": e.order.priority.value, "wait_until": e.order.wait_until,
+            "estimated_start": e.estimated_start}
 
 
 def quote_out(q: Quote | None) -> dict[str, Any] | None:
@@ -45,16 +53,24 @@ async def create_order(body: OrderRequest, p: PlatformDep, who: PrincipalDep, re
     """Order a product form. Placement happens now (queued orders are placed in batches); a rejected
     order answers 409 with the reason, one that can never fit the fleet 422 at once, one the queue
     does not reach within the server's bound 503 ``busy`` with ``Retry-After`` (nothing written).
-    Send an ``Idempotency-Key`` header to make retries safe."""
+    With ``wait_until``, one that does not fit now waits in the queue: 202, status ``queued``, with its
+    position and estimated start (docs/queue.md). Send an ``Idempotency-Key`` header to make retries safe."""
     raw = _raw(body)
     result = await orders.place_order(p, who, raw, idempotency_key)  # awaits the placement loop, holds no thread
     if result.replayed:
         response.status_code = 200
+    if result.order.status == "queued":  # QUEUE: it waits (docs/queue.md): 202 with its place
+        response.status_code = 200 if result.replayed else 202
+        entry = await run_in_threadpool(order_queue.describe, p, who, result.order.id)
+        return {**order_out(result.order, result.replayed), "queue": queue_place(entry)}
     lease = result.order.lease_id
     quote = orders.granted_quote(who, result)  # built at the grant; a replay reads it
     if quote is None and lease:
         quote = await run_in_threadpool(quotes.lease_quote, p, who, lease)
-    return order_out(result.order, result.replayed, quote)
+    out = order_out(result.order, result.replayed, quote)
+    if result.order.form == "slice":  # SLICES: how the slice is held to its share (docs/slices.md)
+        out["enforcement"] = await run_in_threadpool(slicing.enforcement_of, p, lease)
+    return out
 
 
 @router.post("/v1/quotes", response_model=QuoteResponse)
@@ -66,7 +82,7 @@ def quote_order(body: OrderRequest, p: PlatformDep, who: PrincipalDep) -> dict[s
 
 def _raw(body: OrderRequest) -> dict[str, Any]:
     raw = body.to_raw()
-    for k in ("start", "end"):
+    for k in ("start", "end", "wait_until"):
         if k in raw:
             raw[k] = utc(raw[k])
     return raw

@@ -43,6 +43,8 @@ class OrderRequest(Wire):
                                                   "neither = open-ended")
     max_rtt_ms: MaxRttMs | None = Field(None, description="only sites whose measured round-trip time (median of "
                                         "their agents' measurements) is at most this many ms: above 0 up to 10,000")
+    allow_unenforced: bool | None = Field(None, description="slice: accept a slice that no mechanism (MIG, "
+                                          "HAMi, MPS, vNPU) can hold to its share; refused (422) otherwise")
     wait_until: Instant | None = Field(None, description="the order may wait in the queue until then if it does not "
                                        "fit now (future, at most 30 days ahead; docs/queue.md)")
     priority: Name | None = Field(None, description="queue priority class: high | normal (default) | low; high only "
@@ -112,6 +114,9 @@ class OrderResponse(BaseModel):
     replayed: bool = False
     quote: QuoteResponse | None = None
     """The lease's price quote (on the response that places or replays the order)."""
+    enforcement: str | None = None
+    """A slice: how it is held to its share (``mig:1g.10gb``, ``hami``, ``mps``, ``vnpu:vir05_1c_16g``,
+    ``none``; docs/slices.md), on the response that places it."""
     queue: QueuePlaceResponse | None = None
     """A queued order's place in the queue (status ``queued``: answered 202; docs/queue.md)."""
 
@@ -163,6 +168,8 @@ class LeaseResponse(BaseModel):
     pricing: str | None = None
     """``quoted`` or ``list`` (see :class:`QuoteResponse`); shown with one lease to its tenant and the operator."""
     quote: QuoteResponse | None = None
+    enforcement: str | None = None
+    """A slice lease, shown alone: how it is held to its share (docs/slices.md)."""
 
 
 class ExtendRequest(Wire):

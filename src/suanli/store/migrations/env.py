@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 from suanli.store import (
     agent_tables,
     capacity_series,
+    defrag_tables,
     engine_tables,
     inference_tables,
     leadership,
@@ -22,7 +23,7 @@ from suanli.store import (
 from suanli.store.tables import Base
 
 TABLE_MODULES = (engine_tables, money_tables, leadership, capacity_series, legal, whatif, agent_tables, inference_tables,
-                 oversub_tables, queue_tables, shapes_tables, slices_tables)
+                 oversub_tables, queue_tables, shapes_tables, slices_tables, defrag_tables)
 """Importing these registers their tables on ``Base.metadata`` (what autogenerate compares)."""
 
 config = context.config
