@@ -130,12 +130,17 @@ def test_cli_multires_prints_sensible_figures(tmp_path: Path):
         assert 0 < x["mem_alloc_130"] <= 100
         assert x["failed_pods"] > 0  # 130 % of the GPU capacity arrived: some must be turned away
     assert doc["best_gpu_130"]["memcase"] == max(rows, key=lambda p: rows[p]["gpu_alloc_130"])
+    bins = {b["other"]: b for b in doc["bins"]}
+    assert set(bins) == {"fgd", "fgd+"} and all(b["policy"] == "fgd+md" for b in bins.values())
+    for other, b in bins.items():
+        assert b["gpu_worst_pp"] <= b["gpu_best_pp"] and 0 <= b["gpu_worst_bin"] <= 130
+        assert abs(b["cpu_130_pp"] - (rows["fgd+md"]["cpu_alloc_130"] - rows[other]["cpu_alloc_130"])) < 0.01
     curves = (out / "multires_curves.csv").read_text().splitlines()
     assert len(curves) == 1 + 3 * 3 and curves[1].startswith("memcase,fgd,gpu,")
     # the table form names every policy; bad input is refused with the allowed values
     r = CliRunner().invoke(app, ["multires", "--trace-dir", str(tmp_path), "--workloads", "memcase",
                                  "--seeds", "42", "--workers", "1"])
-    assert r.exit_code == 0 and "fgd+md" in r.output and "GPU@130%" in r.output
+    assert r.exit_code == 0 and "fgd+md" in r.output and "GPU@130%" in r.output and "worst pp" in r.output
     r = CliRunner().invoke(app, ["multires", "--trace-dir", str(tmp_path), "--policies", "nope"])
     assert r.exit_code != 0 and "fgd+md" in r.output
 

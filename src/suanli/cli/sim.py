@@ -216,7 +216,7 @@ def multires(
     """Multi-resource packing: the FGD protocol with every pod's memory enforced against its node's
     memory; GPU and CPU allocation at 100 % and 130 % of the GPU capacity arrived (memory at 130 %),
     pods turned away, mean over the seeds, one row per policy and workload."""
-    from suanli.sim.multires import best_by_workload
+    from suanli.sim.multires import best_by_workload, bin_diffs
     from suanli.sim.multires import summarise as summarise_multires
 
     pols = [check_policy(p) for p in policies.split(",") if p.strip()]
@@ -244,6 +244,8 @@ def multires(
         fail(e.message)
     results = summarise_multires(runs)
     best = best_by_workload(results)
+    # the last policy (fgd+md by default) against each other one, bin by bin
+    diffs = bin_diffs(results, pols[-1]) if len(pols) > 1 else []
     files_out: list[str] = []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -256,7 +258,8 @@ def multires(
         files_out.append(str(path))
     if as_json:
         print_json({"memory_enforced": True, "seeds": seed_list, "ratio": ratio, "policies": pols,
-                    "results": [r.as_dict() for r in results], "best_gpu_130": best, "files": files_out})
+                    "results": [r.as_dict() for r in results], "best_gpu_130": best,
+                    "bins": [d.as_dict() for d in diffs], "files": files_out})
         return
     rows = [(r.workload, r.policy, f"{r.gpu_100:.2f}", f"{r.gpu_130:.2f}", f"{r.cpu_100:.2f}", f"{r.cpu_130:.2f}",
              f"{r.mem_130:.2f}", f"{r.failed:.0f}", f"{r.seconds:.2f}", "*" if best.get(r.workload) == r.policy else "")
@@ -266,6 +269,11 @@ def multires(
                 ("CPU@130%", "right"), ("mem@130%", "right"), ("failed", "right"), ("s/run", "right"), "best"], rows))
     show("GPU % of GPU milli, CPU % of the fleet's CPU milli, memory % of its memory, at 100 % and 130 % "
          "of the GPU capacity arrived; best: highest GPU@130%")
+    if diffs:
+        show(table(f"{pols[-1]} − each other policy, GPU allocated % per arrived bin 0..130",
+                   ["workload", "against", ("worst pp @ bin", "right"), ("best pp @ bin", "right"), ("CPU@130% pp", "right")],
+                   [(d.workload, d.other, f"{d.gpu_worst:+.2f} @ {d.gpu_worst_bin}", f"{d.gpu_best:+.2f} @ {d.gpu_best_bin}",
+                     f"{d.cpu_at_130:+.2f}") for d in diffs]))
     for written in files_out:
         show(f"wrote {written}")
 

@@ -93,3 +93,42 @@ def best_by_workload(results: Sequence[MultiResResult]) -> dict[str, str]:
         if b is None or (r.gpu_130, r.gpu_100) > (b.gpu_130, b.gpu_100):
             best[r.workload] = r
     return {w: r.policy for w, r in best.items()}
+
+
+@dataclass(frozen=True)
+class BinDiff:
+    """``policy − other`` over the arrived bins 0..130 of one workload: GPU and CPU allocation."""
+
+    workload: str
+    policy: str
+    other: str
+    gpu_worst: float  # lowest difference (pp) and its bin
+    gpu_worst_bin: int
+    gpu_best: float  # highest difference (pp) and its bin
+    gpu_best_bin: int
+    cpu_at_130: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {"workload": self.workload, "policy": self.policy, "other": self.other,
+                "gpu_worst_pp": round(self.gpu_worst, 3), "gpu_worst_bin": self.gpu_worst_bin,
+                "gpu_best_pp": round(self.gpu_best, 3), "gpu_best_bin": self.gpu_best_bin,
+                "cpu_130_pp": round(self.cpu_at_130, 3)}
+
+
+def bin_diffs(results: Sequence[MultiResResult], policy: str) -> list[BinDiff]:
+    """For every workload, ``policy`` against each other policy run on it, bin by bin."""
+    by = {(r.workload, r.policy): r for r in results}
+    out = []
+    for r in results:
+        if r.policy == policy:
+            continue
+        mine = by.get((r.workload, policy))
+        if mine is None:
+            continue
+        d = np.round(mine.gpu_curve - r.gpu_curve, 6)
+        if np.isnan(d).all():
+            continue
+        lo, hi = int(np.nanargmin(d)), int(np.nanargmax(d))
+        out.append(BinDiff(r.workload, policy, r.policy, float(d[lo]), lo, float(d[hi]), hi,
+                           float(mine.cpu_130 - r.cpu_130)))
+    return out
