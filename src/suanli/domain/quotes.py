@@ -31,9 +31,15 @@ class Basis(StrEnum):
     COMMIT_PRICE = "commit_price"
     LIST = "list"
     """The list price minus the plan's discount (0 without a plan)."""
+    RESOURCE = "resource"
+    """SHAPES: host resources beyond the devices' share at the resource list price (docs/billing.md
+    "Resource prices"); the line's model is the price unit (cpu_core_hour …), devices the units held."""
     BURSTABLE = "burstable"
     """OVERSUB: a burstable slice at the list price; its device count is the sold share less the burstable
     discount (docs/slices.md "Oversubscription"). Shown only: the stored rate's basis stays ``list``."""
+    MIGRATABLE = "migratable"
+    """DEFRAG: a migratable lease at the list price; its device count is the share less the migratable
+    discount (docs/defrag.md). Shown only: the stored rate's basis stays ``list``."""
 
 
 def q12(d: Decimal) -> Decimal:

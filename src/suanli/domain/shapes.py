@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -170,6 +171,32 @@ def hold_for(node_id: int, cap: NodeCapacity, n_devices: int, milli: int, shape:
     return Hold(node_id, held, held.minus(share))
 
 
+@dataclass(frozen=True)
+class ResourcePrice:
+    """A resource's list price from ``effective_from`` on, at ``site`` (None: every site; a site's own
+    price in force wins over it)."""
+
+    resource: ResourceKind
+    site: str | None
+    amount: Decimal
+    currency: str
+    effective_from: datetime
+
+
+@dataclass(frozen=True)
+class HoldSpan:
+    """One stored hold of a lease on a node over [start, end) (end None: open), for rating and showing."""
+
+    lease_id: str
+    node: str
+    site: str
+    supplier: str
+    held: Amounts
+    extra: Amounts
+    start: datetime
+    end: datetime | None
+
+
 def extra_units(extra: Amounts) -> dict[ResourceKind, Decimal]:
     """The extras in their price units' quantities per hour held (disk: GiB, priced per month)."""
     return {k: v for k, v in ((ResourceKind.CPU_CORE_HOUR, Decimal(extra.cpu_milli) / MILLI),
@@ -184,5 +211,21 @@ def quantity(kind: ResourceKind, amount: Decimal, seconds: Decimal) -> Decimal:
     return amount * hours / HOURS_PER_MONTH if kind is ResourceKind.DISK_GIB_MONTH else amount * hours
 
 
-__all__ = ["LIMITS", "SHAPE_FIELDS", "Amounts", "Hold", "NodeCapacity", "ResourceKind", "Shape", "asked_amounts",
-           "extra_units", "hold_for", "parse_kind", "parse_shape", "quantity", "share_of"]
+__all__ = [
+    "LIMITS",
+    "SHAPE_FIELDS",
+    "Amounts",
+    "Hold",
+    "HoldSpan",
+    "NodeCapacity",
+    "ResourceKind",
+    "ResourcePrice",
+    "Shape",
+    "asked_amounts",
+    "extra_units",
+    "hold_for",
+    "parse_kind",
+    "parse_shape",
+    "quantity",
+    "share_of",
+]

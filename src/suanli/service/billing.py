@@ -66,7 +66,7 @@ from suanli.ledger.sla import SlaPart, sla_entry, split_credit
 from suanli.ledger.terms import FEE_REF_PREFIX
 from suanli.ledger.vouchers import RULE_TEXT, Voucher
 from suanli.service import quotes as quote_service
-from suanli.service import reservations, voucher_rules
+from suanli.service import reservations, shapes_billing, voucher_rules
 from suanli.service.plan_rows import plan_from_row
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
@@ -283,7 +283,7 @@ def preview(p: Platform, actor: Principal, period: str, tenant: str | None = Non
     with p.read() as s:
         who = resolve_tenant(s, grant, tenant)
         inp, n = _rating(p, s, who, period, now, store_leases=False)
-        rated = rate(inp)
+        rated = shapes_billing.with_resource_lines(s, inp, rate(inp), now)  # SHAPES: extras at resource prices
         sla = pending_sla(p, s, who.account_id, inp.period_end, now)
         st = _settle(p, s, who, "preview", now, rated, inp.currency, _vouchers(s, who.account_id), sla)
         seller, buyer = legal_store.get_profile(s, SELLER), legal_store.get_profile(s, who.account_id)
@@ -304,7 +304,7 @@ def issue_invoice(p: Platform, actor: Principal, tenant: str, period: str,
         correction_store.lock_price_book(s, exclusive=False)  # never beside a price correction in flight
         who = resolve_tenant(s, grant, tenant)
         inp, n = _rating(p, s, who, period, now, store_leases=True)
-        rated = rate(inp)
+        rated = shapes_billing.with_resource_lines(s, inp, rate(inp), now)  # SHAPES: extras at resource prices
         invoice_id = "inv_" + secrets.token_hex(6)
         all_v = _vouchers(s, who.account_id, lock=True, on_issue=vouchers is None)
         if vouchers is not None:
@@ -579,10 +579,9 @@ def provisional_lines(p: Platform, period: str, supplier: str) -> tuple[list[tup
         for who in account_store.list_accounts(s):
             if who.role is not Role.TENANT or who.organisation is not None or who.account_id in issued:
                 continue
-            inp, n = _rating(p, s, who, period, now, store_leases=False)
-            if not n:
-                continue
-            mine = [(x, who.account_id) for x in rate(inp).lines if x.supplier == supplier]
+            inp, _n = _rating(p, s, who, period, now, store_leases=False)
+            lines = shapes_billing.with_resource_lines(s, inp, rate(inp), now).lines  # SHAPES: extras too
+            mine = [(x, who.account_id) for x in lines if x.supplier == supplier]
             if mine:
                 tenants += 1
                 out += mine

@@ -22,7 +22,7 @@ from suanli.drivers.base import NodeState as EngineNodeState
 from suanli.errors import NotFoundError, SuanliError
 from suanli.ledger.plans import PlanKind, plan_at
 from suanli.ledger.quotes import rate_at as quoted_rate_at
-from suanli.service import quotes, reservations, term_credits
+from suanli.service import quotes, reservations, shapes, term_credits
 from suanli.service.engine import reconcile_leases
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, snapshot
@@ -162,12 +162,13 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
     if previous and all(free.get(a.device_id, 0) >= a.milli for a in previous):
         grants: tuple[tuple[int, int, int], ...] = tuple((a.device_id, a.milli, a.memory_mib) for a in previous)
         where, drawn_from = "on the same devices", None
+        placed = Plan(grants, where)
     else:
         order = lease_store.get_order(s, lease.order_id, tenant_id=None)
         outcome, drawn_from = reservations.place_again(p, s, lease, order.spec, snap, start, now)
         if not isinstance(outcome, Plan):
             return "paused"
-        grants, where = outcome.grants, outcome.reason
+        grants, where, placed = outcome.grants, outcome.reason, outcome
     lease_store.claim_devices(s, snap.versions(grants))
     granted = max(now, p.clock.now())  # the grant instant: read after the claim, in this attempt
     start = max(granted, lease.start)
@@ -175,6 +176,9 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
         transition(s, lease, LeaseState.ENDED, granted, f"term ended while {lease.state.value}")
         _close_credit(p, s, lease, granted, lost)
         return "ended"
+    if drawn_from is None:  # SHAPES: its host resources, checked with its allocations' flush
+        shapes.stage_holds(s, snap, lease.id, lease_store.get_order(s, lease.order_id, tenant_id=None).spec, placed,
+                           start, lease.end)
     lease_store.insert_allocations(s, lease.id, grants, start, lease.end, drawn_from=drawn_from)
     quotes.record_replacement_quote(p, s, lease.id)  # a quoted lease keeps its price wherever it lands
     transition(s, lease, LeaseState.ACTIVE if start <= granted else LeaseState.SCHEDULED, granted,

@@ -42,11 +42,13 @@ from suanli.domain.leases import (
 from suanli.errors import CapacityError, NotFoundError
 from suanli.ledger.plans import PricePlan
 from suanli.ledger.terms import HeldSpan
+from suanli.service import shapes
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, Rejection, Snapshot, plan, plan_devices, snapshot
 from suanli.service.platform import Platform
 from suanli.store import leases as lease_store
 from suanli.store import reservations as store
+from suanli.store import shapes as shapes_store
 
 
 def reserve(p: Platform, s: Session, plan_: PricePlan, now: datetime) -> str:
@@ -76,6 +78,7 @@ def reserve(p: Platform, s: Session, plan_: PricePlan, now: datetime) -> str:
                              activated_at=start if state is LeaseState.ACTIVE else None, reason=reason,
                              commission_rate=Decimal(p.settings.commission_rate), placement=out.reason, now=now)
     lease_store.add_event(s, lease_id, now, LeaseState.PENDING, state, reason)
+    shapes_store.add_holds(s, lease_id, shapes.holds_for(snap, out, None), start, end)  # SHAPES: its nodes' share
     lease_store.insert_allocations(s, lease_id, out.grants, start, end)
     return lease_id
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.leases import Lease, LeaseState, ProductForm
 from suanli.errors import NotFoundError
+from suanli.store import shapes as shapes_store
 from suanli.store.leases import get_lease
 from suanli.store.money_tables import PricePlanRow
 from suanli.store.tables import AllocationRow, LeaseRow
@@ -69,6 +70,7 @@ def shorten(s: Session, reservation_id: str, at: datetime) -> None:
                      or_(AllocationRow.end_at.is_(None), AllocationRow.end_at > at))
               .values(end_at=at))
     s.execute(update(LeaseRow).where(LeaseRow.id == reservation_id).values(end_at=at))
+    shapes_store.end_open_holds(s, reservation_id, at)  # its nodes' host share goes with its devices
     s.flush()
     undraw(s, reservation_id, at)
 

@@ -22,14 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from suanli.domain.leases import LeaseState
-from suanli.domain.shapes import Amounts, Hold, NodeCapacity, ResourceKind
+from suanli.domain.shapes import Amounts, Hold, HoldSpan, NodeCapacity, ResourceKind, ResourcePrice
 from suanli.errors import ConflictError
 from suanli.store.capacity import HOST_OVER_CAPACITY
 from suanli.store.shapes_tables import NodeAllocationRow, ResourcePriceRow
@@ -188,20 +187,6 @@ def held_by_node(s: Session, start: datetime, end: datetime | None, *, exclude_l
     return out
 
 
-@dataclass(frozen=True)
-class HoldSpan:
-    """One stored hold, for rating and for showing a lease."""
-
-    lease_id: str
-    node: str
-    site: str
-    supplier: str
-    held: Amounts
-    extra: Amounts
-    start: datetime
-    end: datetime | None
-
-
 def holds_of(s: Session, lease_ids: Sequence[str], *, since: datetime | None = None,
              until: datetime | None = None) -> list[HoldSpan]:
     """The stored holds of these leases (zero-length ones left out), optionally overlapping [since, until)."""
@@ -232,16 +217,6 @@ def tenant_extra_holds(s: Session, tenant_id: str, since: datetime, until: datet
 
 
 # --------------------------------------------------------------------------- resource prices
-@dataclass(frozen=True)
-class ResourcePrice:
-    resource: ResourceKind
-    site: str | None
-    """None: every site (a site's own price wins over it)."""
-    amount: Decimal
-    currency: str
-    effective_from: datetime
-
-
 def add_resource_price(s: Session, price: ResourcePrice, now: datetime) -> None:
     site = price.site or ALL_SITES
     row = ResourcePriceRow

@@ -1,0 +1,79 @@
+"""Custom shapes through the service layer (SQLite and PostgreSQL): a 4-core 16 GiB instance with
+one L20, more than the share, a CPU-only instance, a shape no node holds (422), the node filled
+(refused), and the holds recorded and released with the lease (docs/orders.md "Custom shapes")."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from suanli.domain.accounts import Principal
+from suanli.errors import CapacityError, ValidationError
+from suanli.service import leases, orders
+from suanli.service.platform import Platform
+from suanli.store.shapes_tables import NodeAllocationRow
+from suanli.store.tables import NodeRow
+
+
+def order(p: Platform, who: Principal, /, **raw: object) -> str:
+    res = orders.create_order(p, who, raw)
+    assert res.order.status == "fulfilled", res.order.reason
+    assert res.order.lease_id is not None
+    return res.order.lease_id
+
+
+def holds(p: Platform, lease_id: str) -> list[tuple[str, int, int, int, int, int, int]]:
+    with p.tx() as s:
+        q = (select(NodeRow.name, NodeAllocationRow.cpu_milli, NodeAllocationRow.ram_mib, NodeAllocationRow.nic_mbps,
+                    NodeAllocationRow.disk_gib, NodeAllocationRow.extra_cpu_milli, NodeAllocationRow.extra_ram_mib)
+             .join(NodeRow, NodeRow.id == NodeAllocationRow.node_id)
+             .where(NodeAllocationRow.lease_id == lease_id, NodeAllocationRow.end_at.is_(None)))
+        return [tuple(r) for r in s.execute(q)]  # type: ignore[misc]
+
+
+def test_a_4_core_16_gib_instance_with_one_l20_holds_its_share(demo: Platform, tenant: Principal) -> None:
+    lid = order(demo, tenant, form="gpu", quantity=1, models=["L20"], cpu_cores=4, ram_gib=16)
+    lease, _ = leases.get_lease(demo, tenant, lid)
+    assert [a.model for a in lease.allocations] == ["L20"]
+    # an L20 node: 64 cores, 512 GiB, 100 Gbps, 7680 GB over 8 devices: the share is more than asked
+    assert holds(demo, lid) == [(lease.allocations[0].node, 8000, 65536, 12500, 894, 0, 0)]
+
+
+def test_more_than_the_share_is_held_and_the_excess_is_extra(demo: Platform, tenant: Principal) -> None:
+    lid = order(demo, tenant, form="gpu", models=["L20"], cpu_cores=16, ram_gib=128)
+    ((_node, cpu, ram, nic, disk, xcpu, xram),) = holds(demo, lid)
+    assert (cpu, ram, nic, disk, xcpu, xram) == (16000, 131072, 12500, 894, 8000, 65536)
+
+
+def test_a_cpu_only_instance(demo: Platform, tenant: Principal) -> None:
+    lid = order(demo, tenant, form="cpu", cpu_cores=8, ram_gib=32, sites=["sz-edge-1"])
+    lease, _ = leases.get_lease(demo, tenant, lid)
+    assert lease.allocations == () and lease.form.value == "cpu"
+    ((node, cpu, ram, _nic, _disk, xcpu, xram),) = holds(demo, lid)
+    assert node.startswith(("sz-l20", "sz-4090")) and (cpu, ram, xcpu, xram) == (8000, 32768, 8000, 32768)
+    leases.end_lease(demo, tenant, lid)
+    assert holds(demo, lid) == []  # ended: the node has them back
+
+
+def test_a_shape_no_node_holds_is_a_422_naming_the_largest(demo: Platform, tenant: Principal) -> None:
+    with pytest.raises(ValidationError, match="the largest has 192 cores") as e:
+        orders.create_order(demo, tenant, {"form": "cpu", "cpu_cores": 200, "ram_gib": 8})
+    assert e.value.details["field"] == "cpu_cores"
+    with pytest.raises(ValidationError, match="the largest has 512 GiB of RAM"):
+        orders.create_order(demo, tenant, {"form": "gpu", "models": ["L20"], "ram_gib": 600})
+    with pytest.raises(ValidationError, match="the largest has 100 Gbps"):
+        orders.create_order(demo, tenant, {"form": "gpu", "models": ["RTX-4090"], "nic_gbps": 101})
+
+
+def test_cores_taken_by_cpu_instances_are_not_sold_twice(demo: Platform, tenant: Principal) -> None:
+    """The sz-edge-1 site has 5 nodes of 64 cores: five 60-core instances fill them; a sixth is
+    refused (no capacity), and a GPU there can no longer get its share of cores."""
+    for _ in range(5):
+        order(demo, tenant, form="cpu", cpu_cores=60, ram_gib=8, sites=["sz-edge-1"])
+    with pytest.raises(CapacityError, match="no node has 60 cores"):
+        orders.create_order(demo, tenant, {"form": "cpu", "cpu_cores": 60, "ram_gib": 8, "sites": ["sz-edge-1"]})
+    with pytest.raises(CapacityError, match="no_capacity"):  # an L20 or 4090 there needs 8 cores; 4 are left
+        orders.create_order(demo, tenant, {"form": "gpu", "sites": ["sz-edge-1"]})
+    ok = orders.create_order(demo, tenant, {"form": "slice", "share_pct": 50, "memory_mib": 1024,
+                                            "sites": ["sz-edge-1"]})
+    assert ok.order.status == "fulfilled"  # half a device: 4 cores, which are free
