@@ -29,6 +29,7 @@ from suanli.api.routers import (
     agents,
     audit,
     billing,
+    defrag,
     deployments,
     economics,
     engine,
@@ -40,12 +41,13 @@ from suanli.api.routers import (
     leases,
     members,
     orders,
-    overview,
     oversub,
+    overview,
     packages,
     prices,
     queue,
     reports_capacity,
+    shapes,
     slices,
     tenant_money,
     token_prices,
@@ -164,7 +166,8 @@ def create_app(platform: Platform, *, tick_seconds: float | None = None) -> Fast
     # the model gateway first: its calls are the hot path, and routes are matched in order
     for r in (gateway, accounts, members, fleet, prices, orders, leases, invoices, jobs, engine, usage, wallets,
               packages, vouchers, billing, tenant_money, tokens, audit, overview, economics, whatif,
-              reports_capacity, agents, agent_work, inference_usage, deployments, token_prices, oversub, queue, slices):
+              reports_capacity, agents, agent_work, inference_usage, deployments, token_prices, oversub, queue, slices,
+              defrag, shapes):
         app.include_router(r.router)
     mount_console(app)
     app.add_middleware(AuditContext)  # innermost: the request's actor for the audit trail

@@ -62,8 +62,17 @@ COMMANDS: dict[str, Lazy] = {
                   "Import, export and list the fleet (sites, suppliers, nodes, prices, floors)."),
     "node": Lazy("suanli.cli.fleet:node_app", "Change a node's state or owner; show who owned it when."),
     "floor": Lazy("suanli.cli.fleet:floor_app", "Suppliers' floor prices."),
+    "oversub": Lazy("suanli.cli.oversub:oversub_app",
+                    "Oversubscription: set and list per-site, per-model factors and burstable discounts (operator), "
+                    "the burstable pool and its measured contention; where burstable slices are sold."),
+    "defrag": Lazy("suanli.cli.defrag:defrag_app",
+                   "Defragmentation (operator): plan moves of migratable leases that free whole GPUs and whole nodes "
+                   "for waiting orders, approve them, or let them run automatically."),
     "price": Lazy("suanli.cli.prices:price_app", "List prices: set them (operator, now or later), list them in both units, "
                   "and correct the past (operator: credit/debit notes)."),
+    "slice": Lazy("suanli.cli.slices:slice_app",
+                  "Enforced slices: the sizes each accelerator model can be sold in (MIG profiles, vNPU templates, "
+                  "MPS or HAMi limits) and what enforces them on this server."),
     "order": Lazy("suanli.cli.orders:order_app",
                   "Order compute (server, gpu, slice, cluster, flops); price, list and cancel orders."),
     "lease": Lazy("suanli.cli.leases:lease_app", "Your leases: the devices you hold and for how long."),

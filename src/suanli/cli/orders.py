@@ -34,9 +34,17 @@ VendorOpt = Annotated[ListOpt, typer.Option("--vendor", metavar="VENDOR",
                                             help="Allowed vendor(s): nvidia, huawei, cambricon, hygon…")]
 SharePctOpt = Annotated[int | None, typer.Option("--share-pct", help="slice: compute share of one device, 1-100.")]
 MemoryMibOpt = Annotated[int | None, typer.Option("--memory-mib", help="slice: device memory in MiB.")]
+SliceClassOpt = Annotated[str | None, typer.Option(
+    "--slice-class", help="slice: guaranteed (default) or burstable: compute may be oversold, so the slice may be "
+                          "slowed when neighbours are busy; priced lower (see `suanli oversub offers`).")]
+AllowUnenforcedOpt = Annotated[bool, typer.Option(
+    "--allow-unenforced", help="slice: accept a slice that no mechanism (MIG, HAMi, MPS, vNPU) can hold to its share "
+                               "on the allowed models; without it such an order is refused (`suanli slice profiles`).")]
 POpt = Annotated[str | None, typer.Option("--p", metavar="P", help="flops: compute in P (PFLOPS dense FP16), e.g. 2.5.")]
 MinMemoryOpt = Annotated[int | None, typer.Option("--min-memory", metavar="GIB", help="Minimum memory per device (GiB).")]
-TopologyOpt = Annotated[str | None, typer.Option("--topology", help="flops: node | fabric | any (default fabric).")]
+TopologyOpt = Annotated[str | None, typer.Option("--topology", help="flops: where the devices may lie, and so what may be combined: node (one node) | fabric "
+                                                      "(one fabric domain; its models may mix) | any (any models and sites); "
+                                                      "default fabric. The cheapest mix covering --p is chosen.")]
 StartOpt = Annotated[str | None, typer.Option("--start", metavar="ISO", help="Future start = a reservation (default now).")]
 EndOpt = Annotated[str | None, typer.Option("--end", metavar="ISO", help="End of the term.")]
 HoursOpt = Annotated[str | None, typer.Option("--hours", metavar="N",
@@ -54,7 +62,8 @@ def names(values: ListOpt) -> list[str] | None:
 def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, region: ListOpt, vendor: ListOpt,
              share_pct: int | None, memory_mib: int | None, p: str | None, min_memory: int | None,
              topology: str | None, start: str | None, end: str | None, hours: str | None,
-             near: ListOpt = None, max_rtt_ms: str | None = None) -> OrderRequest:
+             near: ListOpt = None, max_rtt_ms: str | None = None, slice_class: str | None = None,
+             allow_unenforced: bool = False) -> OrderRequest:
     if end is not None and hours is not None:
         raise typer.BadParameter("give either --end or --hours, not both", param_hint="--end/--hours")
     regions = names([*(region or []), *(near or [])])
@@ -65,6 +74,8 @@ def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, reg
         "start": instant(start, "--start"), "end": instant(end, "--end"),
         "hours": amount(hours, "--hours") if hours is not None else None,
         "max_rtt_ms": amount(max_rtt_ms, "--max-rtt-ms") if max_rtt_ms is not None else None,
+        "slice_class": slice_class,
+        "allow_unenforced": True if allow_unenforced else None,
     }
     try:
         return OrderRequest(**{k: v for k, v in fields.items() if v is not None})
@@ -91,6 +102,8 @@ def order_create(
     hours: HoursOpt = None,
     near: NearOpt = None,
     max_rtt_ms: MaxRttOpt = None,
+    slice_class: SliceClassOpt = None,
+    allow_unenforced: AllowUnenforcedOpt = False,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", metavar="K", help="Retrying with the "
                                                         "same key returns the first order instead of a second one.")]
     = None,
@@ -98,7 +111,7 @@ def order_create(
 ) -> None:
     """Order compute and get a lease. Prints the order, its lease, the devices it holds and its price quote. A request nothing can hold is rejected with the reason (exit 1)."""
     request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
-                       start, end, hours, near, max_rtt_ms)
+                       start, end, hours, near, max_rtt_ms, slice_class=slice_class, allow_unenforced=allow_unenforced)
     with client(ctx) as api:
         order = api.create_order(request, idempotency_key=idempotency_key)
         lease = api.lease(order.lease_id) if order.lease_id else None
@@ -106,7 +119,8 @@ def order_create(
         print_json({"order": order, "lease": lease})
         return
     note = " (replayed: same Idempotency-Key)" if order.replayed else ""
-    show(f"order {order.id} {order.status}{note}; lease {order.lease_id} {lease.state if lease else ''}")
+    enforced = f"; enforced by {order.enforcement}" if order.enforcement else ""  # a slice (docs/slices.md)
+    show(f"order {order.id} {order.status}{note}; lease {order.lease_id} {lease.state if lease else ''}{enforced}")
     if lease is not None:
         show(*lease_renderables(lease))
 
@@ -130,13 +144,15 @@ def order_quote(
     hours: HoursOpt = None,
     near: NearOpt = None,
     max_rtt_ms: MaxRttOpt = None,
+    slice_class: SliceClassOpt = None,
+    allow_unenforced: AllowUnenforcedOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Price a would-be order without placing it: the rate per device-hour and per P-year of the devices it
     would get now, the cost per hour and, with --end/--hours, the total for the term. A fixed term or a
     reservation is billed at the quote its order gets when placed; an open-ended lease follows the list price."""
     request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
-                       start, end, hours, near, max_rtt_ms)
+                       start, end, hours, near, max_rtt_ms, slice_class=slice_class, allow_unenforced=allow_unenforced)
     with client(ctx) as api:
         quote = api.quote_order(request)
     if as_json:

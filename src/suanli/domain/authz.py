@@ -75,6 +75,8 @@ class Action(StrEnum):
     READ_OFFERS = "read_offers"
     SET_OVERSUB = "set_oversub"
     READ_OVERSUB = "read_oversub"
+    SET_DEFRAG = "set_defrag"
+    READ_DEFRAG = "read_defrag"
     # orders, leases, jobs
     PLACE_ORDER = "place_order"
     READ_ORDERS = "read_orders"
@@ -190,6 +192,11 @@ RULES: dict[Action, Rule] = {
                              "only the operator sets a factor or a discount (docs/slices.md)"),
     Action.READ_OVERSUB: Rule("reading the oversubscription factors, the burstable pool and its contention", _OP,
                               "tenants see where burstable slices are sold and their discount (offers)"),
+    Action.SET_DEFRAG: Rule("defragmentation: setting auto, the notice and the migratable discount; proposing, "
+                            "approving or cancelling a plan", _OP,
+                            "only the operator moves leases or sets the migratable discount (docs/defrag.md)"),
+    Action.READ_DEFRAG: Rule("reading the defragmentation settings and plans", _OP,
+                             "tenants see a move of their lease in its events"),
     Action.PLACE_ORDER: Rule("ordering", {Role.TENANT: Scope.OWN_TENANT}),
     Action.READ_ORDERS: Rule("reading orders", _OP_TENANT, "suppliers see the leases on their nodes"),
     Action.CANCEL_ORDER: Rule("cancelling an order", _OP_TENANT),

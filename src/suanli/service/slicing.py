@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from suanli.domain.accounts import Principal
+from suanli.domain.authz import Action, authorize
 from suanli.domain.catalog import Catalog
 from suanli.domain.leases import Lease, OrderSpec, ProductForm
 from suanli.domain.slicing import (
@@ -144,8 +146,9 @@ def enforcement_of(p: Platform, lease_id: str | None) -> str | None:
     return None if g is None else g.enforcement
 
 
-def profiles(p: Platform, model: str | None = None) -> list[dict[str, Any]]:
+def profiles(p: Platform, actor: Principal, model: str | None = None) -> list[dict[str, Any]]:
     """Per catalog model (or one): the mechanism this backend enforces a slice with and its sizes."""
+    authorize(actor, Action.READ_SLICE_PROFILES)
     have = mechanisms(p)
     with p.read() as s:
         cat = p.catalog(s)

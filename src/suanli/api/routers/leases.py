@@ -12,7 +12,7 @@ from suanli.api.schemas.orders import EndRequest, ExtendRequest, LeaseResponse
 from suanli.domain.accounts import Principal
 from suanli.domain.clock import utc
 from suanli.domain.leases import Lease
-from suanli.service import leases, order_queue, quotes
+from suanli.service import leases, order_queue, quotes, slicing
 from suanli.service.platform import Platform
 
 router = APIRouter(tags=["leases"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from suanli.api.schemas.common import (
     MAX_LIST,
@@ -20,13 +20,15 @@ from suanli.api.schemas.common import (
     Text,
     Wire,
 )
+from suanli.api.schemas.shapes import Cores, DiskGiB, NicGbps, RamGiB
 
 
 class OrderRequest(Wire):
     """One product form; see PRODUCT.md. Unused fields for a form must be left out. Bounds: docs/api.md
     "Input rules"."""
 
-    form: Name = Field(description="server | gpu | slice | cluster | flops")
+    form: Name = Field(description="server | gpu | slice | cluster | flops | cpu (a CPU-only instance: cpu_cores "
+                       "and ram_gib required)")
     quantity: Count | None = Field(None, description="servers, GPUs or cluster nodes: 1 to 10,000")
     models: list[Name] | None = Field(None, max_length=MAX_LIST)
     sites: list[Name] | None = Field(None, max_length=MAX_LIST)
@@ -43,7 +45,7 @@ class OrderRequest(Wire):
                                                   "neither = open-ended")
     max_rtt_ms: MaxRttMs | None = Field(None, description="only sites whose measured round-trip time (median of "
                                         "their agents' measurements) is at most this many ms: above 0 up to 10,000")
-    allow_unenforced: bool | None = Field(None, description="slice: accept a slice that no mechanism (MIG, "
+    allow_unenforced: StrictBool | None = Field(None, description="slice: accept a slice that no mechanism (MIG, "
                                           "HAMi, MPS, vNPU) can hold to its share; refused (422) otherwise")
     wait_until: Instant | None = Field(None, description="the order may wait in the queue until then if it does not "
                                        "fit now (future, at most 30 days ahead; docs/queue.md)")
@@ -51,6 +53,11 @@ class OrderRequest(Wire):
                                   "for tenants the operator allows")
     slice_class: Name | None = Field(None, description="slice: guaranteed (default) | burstable (compute may be "
                                      "oversold, priced lower; docs/slices.md)")
+    cpu_cores: Cores | None = Field(None, description="gpu, slice, flops (per node), cpu: host CPU cores held; "
+                                    "beyond the devices' share billed per core-hour (docs/orders.md Custom shapes)")
+    ram_gib: RamGiB | None = Field(None, description="host RAM in GiB (not device memory); as cpu_cores")
+    nic_gbps: NicGbps | None = Field(None, description="NIC bandwidth held, Gbps; as cpu_cores")
+    disk_gib: DiskGiB | None = Field(None, description="local disk held, GiB; as cpu_cores")
 
     def to_raw(self) -> dict[str, Any]:
         raw = self.model_dump(exclude_none=True)
