@@ -86,6 +86,7 @@ def test_the_demo_mix_beats_the_greedy_fill() -> None:
     assert got.p == D("12.0122")
     greedy = Mix(((kinds[0], 32), (kinds[1], 2), (kinds[2], 1)))
     assert greedy.p >= 12 and got.price < greedy.price
+    assert (got.price.quantize(D("0.01")), greedy.price.quantize(D("0.01"))) == (D("90.99"), D("91.03"))
     single = best_single_model(kinds, D(12))
     assert single is not None and [(k.model, x) for k, x in single.take] == [("H800", 13)]
 

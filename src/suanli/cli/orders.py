@@ -42,9 +42,10 @@ AllowUnenforcedOpt = Annotated[bool, typer.Option(
                                "on the allowed models; without it such an order is refused (`suanli slice profiles`).")]
 POpt = Annotated[str | None, typer.Option("--p", metavar="P", help="flops: compute in P (PFLOPS dense FP16), e.g. 2.5.")]
 MinMemoryOpt = Annotated[int | None, typer.Option("--min-memory", metavar="GIB", help="Minimum memory per device (GiB).")]
-TopologyOpt = Annotated[str | None, typer.Option("--topology", help="flops: where the devices may lie, and so what may be combined: node (one node) | fabric "
-                                                      "(one fabric domain; its models may mix) | any (any models and sites); "
-                                                      "default fabric. The cheapest mix covering --p is chosen.")]
+TopologyOpt = Annotated[str | None, typer.Option("--topology", help=(
+    "flops: where the devices may lie, and so what may be combined: node (one node) | fabric (one fabric "
+    "domain; its models may mix) | any (any models and sites); default fabric. The cheapest mix covering --p "
+    "is chosen."))]
 StartOpt = Annotated[str | None, typer.Option("--start", metavar="ISO", help="Future start = a reservation (default now).")]
 EndOpt = Annotated[str | None, typer.Option("--end", metavar="ISO", help="End of the term.")]
 HoursOpt = Annotated[str | None, typer.Option("--hours", metavar="N",

@@ -6,6 +6,7 @@ import { all, get, post } from "./api.js";
 import { fmtDateTime, register, t } from "./i18n.js";
 import { leaseJobs } from "./jobs.js";
 import { nearFields, rttCell } from "./near.js";
+import { sliceClassField } from "./oversub.js";
 import { badge, errorBox, field, h, holdsNow, kv, listView, markFields, money, num, optionsOf, table, text, when, yuan } from "./ui.js";
 
 export { billing, invoice, invoiceColumns, invoiceDownloads, invoiceLines, invoiceLink, invoiceTotals, periodPicker, vouchers } from "./billing.js";
@@ -57,6 +58,7 @@ register({
     "tenant.lease.noDevices": "No devices held.", "tenant.lease.events": "Events", "tenant.lease.noEvents": "No events.",
     "tenant.lease.draftLink": "See this month's invoice draft →", "tenant.lease.openEndedShort": "open-ended",
     "tenant.lease.whole": "whole", "tenant.lease.system": "system",
+    "tenant.k.mix": "Mix", "tenant.lease.mixPart": "{n} × {model} at {site}",
     "tenant.k.state": "State", "tenant.k.form": "Form", "tenant.k.devices": "Devices", "tenant.k.start": "Start",
     "tenant.k.activated": "Activated", "tenant.k.ends": "Ends", "tenant.k.ended": "Ended", "tenant.k.reason": "Reason",
     "tenant.k.order": "Order", "tenant.k.tenant": "Tenant", "tenant.k.placement": "Placement",
@@ -119,6 +121,7 @@ register({
     "tenant.lease.noDevices": "未占用设备。", "tenant.lease.events": "事件", "tenant.lease.noEvents": "暂无事件。",
     "tenant.lease.draftLink": "查看本月账单草稿 →", "tenant.lease.openEndedShort": "不定期",
     "tenant.lease.whole": "整卡", "tenant.lease.system": "系统",
+    "tenant.k.mix": "算力组合", "tenant.lease.mixPart": "{n} × {model}（{site}）",
     "tenant.k.state": "状态", "tenant.k.form": "形态", "tenant.k.devices": "设备数", "tenant.k.start": "开始",
     "tenant.k.activated": "生效时间", "tenant.k.ends": "到期", "tenant.k.ended": "结束时间", "tenant.k.reason": "原因",
     "tenant.k.order": "订单", "tenant.k.tenant": "租户", "tenant.k.placement": "调度说明",
@@ -210,6 +213,7 @@ export async function order(ctx) {
   const vendorSel = h("select", { id: "f-vendors", name: "vendors" }, h("option", { value: "" }, t("tenant.anyVendor")),
     vendors.map((v) => h("option", { value: v }, v)));
   const near = nearFields(rows);
+  const sliceClass = await sliceClassField(); // OVERSUB: guaranteed or burstable (docs/slices.md)
   const topoSel = h("select", { id: "f-topology", name: "topology" },
     ["any", "node", "fabric"].map((x) => h("option", { value: x }, x === "any" ? t("tenant.any") : x)));
   const inputs = {
@@ -231,6 +235,7 @@ export async function order(ctx) {
     min_memory_gib: field(t("tenant.order.minMemory"), inputs.min_memory_gib),
     topology: field(t("tenant.order.topology"), topoSel, t("tenant.order.topologyHelp")),
     vendors: field(t("tenant.order.vendor"), vendorSel),
+    slice_class: sliceClass.el,
   };
   const free = h("p", { class: "muted", testid: "order-free" });
   const quoteBox = h("div", { class: "panel quote", testid: "quote", "aria-live": "polite" });
@@ -255,6 +260,7 @@ export async function order(ctx) {
     if (used.includes("p") && inputs.p.value.trim()) out.p = inputs.p.value.trim();
     if (used.includes("topology") && topoSel.value !== "any") out.topology = topoSel.value;
     if (used.includes("vendors") && vendorSel.value) out.vendors = [vendorSel.value];
+    if (f === "slice") sliceClass.apply(out);
     if (modelSel.value) out.models = [modelSel.value];
     if (siteSel.value) out.sites = [siteSel.value];
     if (inputs.hours.value.trim()) out.hours = inputs.hours.value.trim();
@@ -289,7 +295,7 @@ export async function order(ctx) {
     quoteTimer = setTimeout(quoteNow, QUOTE_DEBOUNCE_MS);
   };
   const sync = () => {
-    for (const [name, el] of Object.entries(optional)) el.hidden = !FIELDS[formSel.value].includes(name);
+    for (const [name, el] of Object.entries(optional)) el.hidden = !FIELDS[formSel.value].includes(name) && !(name === "slice_class" && formSel.value === "slice");
   };
   formSel.addEventListener("change", sync);
   sync();
@@ -316,7 +322,7 @@ export async function order(ctx) {
   near.el,
   free,
   h("div", { class: "grid2" }, optional.quantity, optional.share_pct, optional.memory_mib, optional.p,
-    optional.min_memory_gib, optional.topology, optional.vendors),
+    optional.min_memory_gib, optional.topology, optional.vendors, optional.slice_class),
   h("div", { class: "grid2" }, field(t("tenant.order.hours"), inputs.hours, t("tenant.order.hoursHelp")),
     field(t("tenant.order.start"), inputs.start, t("tenant.order.startHelp"))),
   quoteBox,
@@ -474,6 +480,8 @@ export async function lease(ctx) {
       // a supplier sees its devices' occupancy, never who the tenant is
       ...(ctx.me.role === "operator" ? [[t("tenant.k.tenant"), h("a", { href: `#/tenants/${encodeURIComponent(tenantName)}`, title: l.tenant_id }, tenantName)]] : []),
       [t("tenant.k.placement"), l.placement || "—"],
+      // a flops lease may combine models and sites (docs/orders.md "P of compute"): the devices per (model, site)
+      ...(l.form === "flops" ? [[t("tenant.k.mix"), h("span", { testid: "lease-mix" }, mixText(open.length ? open : past))]] : []),
       ...(cost ? [[t("tenant.k.cost"), h("span", {}, h("strong", { testid: "lease-cost" }, yuan(cost.cost_to_date)),
         h("span", { class: "muted" }, ` · ${t("tenant.k.costNote", { month: yuan(cost.this_month) })}`))]] : []),
     ], "lease-facts"),
@@ -491,6 +499,17 @@ export async function lease(ctx) {
     ], l.events || [], { testid: "events", empty: t("tenant.lease.noEvents") }),
     jobs,
     ctx.me.role === "tenant" ? h("p", {}, h("a", { href: "#/billing" }, t("tenant.lease.draftLink"))) : null);
+}
+
+function mixText(allocations) {
+  const counts = new Map();
+  for (const a of allocations) {
+    const key = `${a.model}\u0000${a.site}`;
+    counts.set(key, (counts.get(key) || 0) + 1);
+  }
+  return [...counts.entries()].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))
+    .map(([key, n]) => { const [model, site] = key.split("\u0000"); return t("tenant.lease.mixPart", { n, model, site }); })
+    .join(" + ") || "—";
 }
 
 function extendForm(ctx, l) {
