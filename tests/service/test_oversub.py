@@ -198,3 +198,50 @@ def test_not_offered_stops_new_burstable_sales(tiny: Platform, operator: Princip
     assert oversub.offers(tiny, acme) == []
     with pytest.raises(ValidationError, match="burstable"):
         burst(tiny, acme)
+
+
+def _telemetry(p: Platform, util: int) -> None:
+    """What an agent's heartbeat leaves: its device 0's latest sample, now."""
+    from suanli.domain.agents import Telemetry
+    from suanli.store import agents as agent_store
+    from suanli.store.agent_tables import AgentNodeRow
+
+    now = p.clock.now()
+    with p.tx() as s:
+        s.merge(AgentNodeRow(node="n-01", state="approved", updated_at=now, last_seen_at=now))
+        agent_store.upsert_telemetry(s, "n-01", [Telemetry(index=0, at=now, utilisation_pct=util)], now)
+
+
+def test_contention_is_measured_from_telemetry_each_sample_once(tiny: Platform, operator: Principal,
+                                                                 acme: Principal, clock: FakeClock) -> None:
+    _telemetry(tiny, 100)
+    assert oversub.sample_contention(tiny) == 0  # no burstable pool yet: nothing counted
+    set2(tiny, operator)
+    burst(tiny, acme)
+    burst(tiny, acme)
+    for util in (100, 40, 97, 10):
+        clock.advance(30)
+        _telemetry(tiny, util)
+        assert oversub.sample_contention(tiny) == 1
+        assert oversub.sample_contention(tiny) == 0  # the same sample again: counted once
+    (dev,) = oversub.list_factors(tiny, operator)["devices"]
+    assert (dev["samples"], dev["saturated"], dev["contention"]) == (4, 2, Decimal("0.5000"))
+    clock.advance(3600)  # the agent fell silent: its last sample is stale, nothing more is counted
+    assert oversub.sample_contention(tiny) == 0
+
+
+def test_economics_shows_the_factor_and_the_extra_revenue(tiny: Platform, operator: Principal, acme: Principal,
+                                                          clock: FakeClock) -> None:
+    from suanli.service import economics
+
+    start = clock.now()
+    set2(tiny, operator, factor="2", discount="20")
+    for _ in range(4):
+        burst(tiny, acme)
+    clock.advance(hours=2)
+    doc = economics.economics_report(tiny, operator, start=start.isoformat(), end=clock.now().isoformat())
+    o = doc["oversubscription"]
+    assert [(f["site"], f["model"], f["factor"]) for f in o["in_force"]] == [("t-1", "L20", Decimal("2.00"))]
+    # 4 slices x 0.5 sold x 0.8 x 2.60 x 2 h = 8.32; the device sold guaranteed: 1 x 2.60 x 2 h = 5.20
+    assert o["burstable_revenue"] == Decimal("8.32")
+    assert o["extra_revenue"] == Decimal("3.12")

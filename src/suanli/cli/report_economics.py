@@ -74,6 +74,13 @@ def economics(ctx: typer.Context, by: ByOpt = "site", start: StartOpt = None, en
                  [[g.group or "(operator's own)",
                    *[f"{_years(x.payback_years)} / {dec(x.npv, 0)}" for x in g.sensitivity]] for g in r.groups])
     show(money, prices, invest, sens)
+    o = r.oversubscription  # OVERSUB: docs/slices.md "Oversubscription"
+    if o is not None and (o.in_force or o.burstable_revenue):
+        show(table(f"oversubscription in force; burstable slices brought {dec(o.burstable_revenue)} {cur} in the "
+                   f"period, {dec(o.extra_revenue)} {cur} more than their device capacity sold guaranteed (list price)",
+                   ["site", "model", ("factor", "right"), ("discount %", "right"), "offered"],
+                   [[f.site, f.model, dec(f.factor, 2), dec(f.discount_pct, 2), "yes" if f.offered else "no"]
+                    for f in o.in_force]))
 
 
 def revenue(ctx: typer.Context, by: ByOpt = "site", start: StartOpt = None, end: EndOpt = None,

@@ -48,7 +48,7 @@ from suanli.domain.investment import (
 from suanli.domain.money import HOURS_PER_YEAR
 from suanli.errors import ValidationError
 from suanli.ledger import finance
-from suanli.service import capacity
+from suanli.service import capacity, oversub
 from suanli.service import revenue_report as rr
 from suanli.service.platform import Platform
 from suanli.store import fleet as fleet_store
@@ -248,6 +248,7 @@ def economics_report(p: Platform, actor: Principal, by: str = "site", start: str
         v = store.get_settings(s)
         capex = {c.node: c for c in store.list_capex(s)}
         opex = {o.site: o for o in store.list_opex(s)}
+        oversold = oversub.economics_section(p, s, period.start, period.end)  # OVERSUB: docs/slices.md
     g_nodes = rr.group_nodes(nodes, by)
     sums = rr.group_sums(found, by, device_p)
     node_opex = _node_opex(nodes, opex, device_p)
@@ -259,7 +260,7 @@ def economics_report(p: Platform, actor: Principal, by: str = "site", start: str
     return {"by": by, "start": period.start, "end": period.end, "days": _q(period.hours / 24, "0.0001"),
             "currency": p.settings.currency, "as_of": p.clock.now(), "settings": settings_doc(v),
             "energy_source": "capacity_report" if costs is not None else "none",
-            "groups": groups}
+            "groups": groups, "oversubscription": oversold}
 
 
 def energy_seam(p: Platform, actor: Principal) -> EnergyCost:

@@ -135,6 +135,23 @@ class EconomicsGroup(BaseModel):
     curve: list[Money] = Field(description="cumulative equity cash at the end of each month 0..12 x life")
 
 
+class OversubFactorOut(BaseModel):
+    site: str
+    model: str
+    factor: Dec
+    discount_pct: Dec
+    offered: bool
+    set_by: str
+    set_at: datetime
+
+
+class OversubscriptionOut(BaseModel):
+    in_force: list[OversubFactorOut]
+    burstable_revenue: Dec = Field(description="the period's burstable slices at list price less their discount")
+    extra_revenue: Dec = Field(description="burstable revenue less what the device capacity they took would have "
+                                           "brought sold guaranteed at list price")
+
+
 class EconomicsResponse(BaseModel):
     by: str
     start: datetime
@@ -145,6 +162,8 @@ class EconomicsResponse(BaseModel):
     settings: SettingsOut
     energy_source: str = Field(description="capacity_report (energy from the capacity series) or none (counted as 0)")
     groups: list[EconomicsGroup]
+    oversubscription: OversubscriptionOut | None = None
+    """OVERSUB: the factors in force and what burstable slices brought over the period (docs/slices.md)."""
 
 
 class RevenueFigures(BaseModel):

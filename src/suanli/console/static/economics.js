@@ -4,6 +4,7 @@
 // exact decimal string (GET /v1/reports/economics), formatted for the language in use; each figure
 // element carries it in data-value, which the browser tests compare with the API and the CLI.
 import { call, get } from "./api.js";
+import { economicsSection as oversubSection } from "./oversub.js";
 import { lineChart } from "./charts.js";
 import { fmtDateTime, fmtMoney, fmtNumber, fmtPercent, register, t } from "./i18n.js";
 import { errorBox, field, h, markFields, panel, table, text } from "./ui.js";
@@ -283,6 +284,7 @@ export async function page(ctx) {
     h("h2", {}, t("econ.sensitivity")), sensitivityTable(r),
     h("h2", {}, t("econ.prices")), pricesTable(r),
     h("h2", {}, t("econ.money")), moneyTable(r),
+    oversubSection(r), // OVERSUB: the factors in force and the extra revenue (docs/slices.md)
     h("h2", {}, t("econ.inputs")),
     settingsForm(ctx, inputs), opexForms(ctx, inputs), capexPanel(ctx, inputs));
 }
