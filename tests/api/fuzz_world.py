@@ -44,7 +44,7 @@ class World:
     def path_values(self, path: str) -> dict[str, str]:
         i = self.ids
         return {"deployment_id": i["deployment"], "lease_id": i["lease"], "job_id": i["job"], "order_id": i["reservation"], "invoice_id": i["invoice"],
-                "plan_id": i["plan"], "voucher_id": i["voucher"], "tenant": TENANT, "period": "2026-10",
+                "plan_id": i["plan"], "defrag_plan_id": "dfg_none", "voucher_id": i["voucher"], "tenant": TENANT, "period": "2026-10",
                 "supplier": SUPPLIER, "product": PRODUCT, "token_id": i["token"], "member": MEMBER,
                 "name": TENANT if path.startswith("/v1/accounts") else NODE}
 
@@ -140,6 +140,8 @@ def valid_bodies(world: World) -> dict[tuple[str, str], Any]:
         ("POST", "/v1/resource-prices"): {"resource": "cpu_core_hour", "amount": "0.12",
                                           "effective_from": "2026-12-01T00:00:00Z"},
         ("POST", "/v1/oversub"): {"site": "sh-east-1", "model": "H800", "factor": "2", "discount_pct": "20"},
+        ("PUT", "/v1/defrag/settings"): {"notice_s": 300, "discount_pct": "10", "auto": False},
+        ("POST", "/v1/defrag/plans"): {"targets": [{"form": "gpu", "quantity": 2, "models": ["H800"]}]},
         ("POST", "/v1/orders"): {"form": "gpu", "quantity": 1, "models": ["L20"], "hours": 1},
         ("POST", "/v1/quotes"): {"form": "gpu", "quantity": 1, "models": ["L20"], "hours": 1},
         ("POST", "/v1/orders/when"): {"form": "gpu", "quantity": 1, "models": ["L20"], "hours": 1, "priority": "low"},

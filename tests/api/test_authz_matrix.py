@@ -93,6 +93,13 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/v1/oversub"): "200 403 403 403 403 401 401",
     ("POST", "/v1/oversub"): "201 403 403 403 403 401 401",
     ("GET", "/v1/oversub/offers"): "200 200 200 200 200 401 401",
+    ("GET", "/v1/defrag/settings"): "200 403 403 403 403 401 401",
+    ("PUT", "/v1/defrag/settings"): "200 403 403 403 403 401 401",
+    ("GET", "/v1/defrag/plans"): "200 403 403 403 403 401 401",
+    ("POST", "/v1/defrag/plans"): "201 403 403 403 403 401 401",
+    ("GET", "/v1/defrag/plans/{defrag_plan_id}"): "404 403 403 403 403 401 401",  # no such plan: the operator's 404
+    ("POST", "/v1/defrag/plans/{defrag_plan_id}/approve"): "404 403 403 403 403 401 401",
+    ("POST", "/v1/defrag/plans/{defrag_plan_id}/cancel"): "404 403 403 403 403 401 401",
     # orders, leases, jobs
     ("POST", "/v1/orders"): "403 201 201 403 403 401 401",
     ("POST", "/v1/quotes"): "403 200 200 403 403 401 401",  # a would-be order's price: who may order
@@ -473,7 +480,7 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
     (its lease, job, reservation, invoice), supplier 1 and its node, the month A was invoiced for."""
     a = w.parties["A"].ids
     values = {"deployment_id": a["deployment"], "lease_id": a["lease"], "job_id": a["job"], "order_id": a["reservation"], "invoice_id": a["invoice"],
-              "plan_id": a["plan"], "voucher_id": a["bj_voucher"], "tenant": a["name"], "token_id": w.token_ids["A"],
+              "plan_id": a["plan"], "defrag_plan_id": "dfg_none", "voucher_id": a["bj_voucher"], "tenant": a["name"], "token_id": w.token_ids["A"],
               "period": "2026-10", "supplier": "sup-one", "product": "h800-1h", "member": a["member"],
               "run_id": w.parties["op"].ids.get("whatif_run", "wif_none"), "node": AGENT_NODE,
               "name": a["name"] if path.startswith("/v1/accounts") else "s1-node-1"}
@@ -508,6 +515,8 @@ def request_for(w: World, method: str, path: str) -> tuple[str, dict[str, str], 
         ("POST", "/v1/prices/corrections"): {"model": "H800", "amount": "11", "from": "2026-10-01T00:00:00Z",
                                              "to": "2026-10-02T00:00:00Z", "reason": "matrix"},
         ("POST", "/v1/oversub"): {"site": "site-1", "model": "L20", "factor": "2", "discount_pct": "20"},
+        ("PUT", "/v1/defrag/settings"): {"notice_s": 300, "discount_pct": "10"},
+        ("POST", "/v1/defrag/plans"): {"targets": [{"form": "gpu", "quantity": 2}]},
         ("POST", "/v1/orders"): {"form": "gpu", "quantity": 1, "models": ["L20"], "hours": 1},
         ("POST", "/v1/quotes"): {"form": "gpu", "quantity": 1, "models": ["L20"], "hours": 1},
         ("POST", "/v1/orders/when"): {"form": "gpu", "quantity": 1, "models": ["L20"], "hours": 1},
