@@ -75,6 +75,9 @@ COMMANDS: dict[str, Lazy] = {
                   "MPS or HAMi limits) and what enforces them on this server."),
     "order": Lazy("suanli.cli.orders:order_app",
                   "Order compute (server, gpu, slice, cluster, flops); price, list and cancel orders."),
+    "queue": Lazy("suanli.cli.queue:queue_app",
+                  "The order queue: waiting orders with position and estimated start; fair-share weights and who "
+                  "may order priority high (operator)."),
     "lease": Lazy("suanli.cli.leases:lease_app", "Your leases: the devices you hold and for how long."),
     "job": Lazy("suanli.cli.jobs:job_app", "Run work on a lease's devices, follow it, read its logs."),
     "invoice": Lazy("suanli.cli.billing:invoice_app",

@@ -1,4 +1,4 @@
-"""``suanli order create|list|cancel``."""
+"""``suanli order create|list|cancel|quote|when``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from suanli.api.schemas.orders import OrderRequest
 from suanli.cli.context import client, invalid
 from suanli.cli.leases import lease_renderables, quote_table
 from suanli.cli.options import JsonOpt, amount, instant
+from suanli.cli.queue import show_when
 from suanli.cli.render import print_json, show, table, when
+from suanli.client.queue import QueueClient
 
 order_app = typer.Typer(help="Order compute (server, gpu, slice, cluster, flops); price, list and cancel orders.",
                         no_args_is_help=True)
@@ -50,6 +52,11 @@ StartOpt = Annotated[str | None, typer.Option("--start", metavar="ISO", help="Fu
 EndOpt = Annotated[str | None, typer.Option("--end", metavar="ISO", help="End of the term.")]
 HoursOpt = Annotated[str | None, typer.Option("--hours", metavar="N",
                                               help="Term in hours (instead of --end). Neither: open-ended.")]
+WaitUntilOpt = Annotated[str | None, typer.Option(
+    "--wait-until", metavar="ISO", help="If it does not fit now, wait in the queue until then (at most 30 days; its "
+                                        "term counts from the grant). Without it, such an order is refused.")]
+PriorityOpt = Annotated[str | None, typer.Option(
+    "--priority", help="Queue priority class: high | normal (default) | low; high only where the operator allows it.")]
 
 
 def names(values: ListOpt) -> list[str] | None:
@@ -64,7 +71,8 @@ def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, reg
              share_pct: int | None, memory_mib: int | None, p: str | None, min_memory: int | None,
              topology: str | None, start: str | None, end: str | None, hours: str | None,
              near: ListOpt = None, max_rtt_ms: str | None = None, slice_class: str | None = None,
-             allow_unenforced: bool = False) -> OrderRequest:
+             allow_unenforced: bool = False, wait_until: str | None = None,
+             priority: str | None = None) -> OrderRequest:
     if end is not None and hours is not None:
         raise typer.BadParameter("give either --end or --hours, not both", param_hint="--end/--hours")
     regions = names([*(region or []), *(near or [])])
@@ -77,6 +85,7 @@ def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, reg
         "max_rtt_ms": amount(max_rtt_ms, "--max-rtt-ms") if max_rtt_ms is not None else None,
         "slice_class": slice_class,
         "allow_unenforced": True if allow_unenforced else None,
+        "wait_until": instant(wait_until, "--wait-until"), "priority": priority,
     }
     try:
         return OrderRequest(**{k: v for k, v in fields.items() if v is not None})
@@ -105,14 +114,17 @@ def order_create(
     max_rtt_ms: MaxRttOpt = None,
     slice_class: SliceClassOpt = None,
     allow_unenforced: AllowUnenforcedOpt = False,
+    wait_until: WaitUntilOpt = None,
+    priority: PriorityOpt = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", metavar="K", help="Retrying with the "
                                                         "same key returns the first order instead of a second one.")]
     = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Order compute and get a lease. Prints the order, its lease, the devices it holds and its price quote. A request nothing can hold is rejected with the reason (exit 1)."""
+    """Order compute and get a lease. Prints the order, its lease, the devices it holds and its price quote. A request nothing can hold is rejected with the reason (exit 1); with --wait-until one that does not fit now waits in the queue (its position and estimated start are printed)."""
     request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
-                       start, end, hours, near, max_rtt_ms, slice_class=slice_class, allow_unenforced=allow_unenforced)
+                       start, end, hours, near, max_rtt_ms, slice_class=slice_class, allow_unenforced=allow_unenforced,
+                       wait_until=wait_until, priority=priority)
     with client(ctx) as api:
         order = api.create_order(request, idempotency_key=idempotency_key)
         lease = api.lease(order.lease_id) if order.lease_id else None
@@ -120,6 +132,13 @@ def order_create(
         print_json({"order": order, "lease": lease})
         return
     note = " (replayed: same Idempotency-Key)" if order.replayed else ""
+    if order.status == "queued":  # QUEUE: it waits (docs/queue.md)
+        q = order.queue
+        place = (f"; position {q.position}, estimated start "
+                 f"{when(q.estimated_start) if q.estimated_start else 'not within the horizon'}, "
+                 f"waits until {when(q.wait_until)}") if q else ""
+        show(f"order {order.id} queued{note}{place}")
+        return
     enforced = f"; enforced by {order.enforcement}" if order.enforcement else ""  # a slice (docs/slices.md)
     show(f"order {order.id} {order.status}{note}; lease {order.lease_id} {lease.state if lease else ''}{enforced}")
     if lease is not None:
@@ -186,3 +205,37 @@ def order_cancel(ctx: typer.Context, order_id: Annotated[str, typer.Argument(met
     else:
         show(f"order {order.id} {order.status}" + (f" ({order.reason})" if order.reason else ""))
 
+
+
+@order_app.command("when")
+def order_when(
+    ctx: typer.Context,
+    form: FormOpt,
+    quantity: QuantityOpt = None,
+    model: ModelOpt = None,
+    site: SiteOpt = None,
+    region: RegionOpt = None,
+    vendor: VendorOpt = None,
+    share_pct: SharePctOpt = None,
+    memory_mib: MemoryMibOpt = None,
+    p: POpt = None,
+    min_memory: MinMemoryOpt = None,
+    topology: TopologyOpt = None,
+    end: EndOpt = None,
+    hours: HoursOpt = None,
+    near: NearOpt = None,
+    max_rtt_ms: MaxRttOpt = None,
+    slice_class: SliceClassOpt = None,
+    allow_unenforced: AllowUnenforcedOpt = False,
+    priority: PriorityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """When could this order start? The earliest start for its shape and term from the reservation calendar (live
+    leases' ends, reservations, spot notices, the queued orders ahead of it): "now", an instant, or "not within the
+    horizon" (30 days). Nothing is written."""
+    request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
+                       None, end, hours, near, max_rtt_ms, slice_class=slice_class, allow_unenforced=allow_unenforced,
+                       priority=priority)
+    with client(ctx) as api:
+        answer = QueueClient(api).when(request)
+    show_when(answer, as_json)
