@@ -22,7 +22,7 @@ def queue_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Waiting orders in their order of service (priority class, weighted fair share, arrival), each with its
     position and estimated start from the reservation calendar (a tenant: its own; the operator: all)."""
     with client(ctx) as api:
-        entries = QueueClient(api).list()
+        entries = QueueClient(api).entries()
     if as_json:
         print_json(entries)
         return

@@ -15,7 +15,7 @@ from suanli.client.http import Endpoints
 
 class QueueClient(Endpoints):
 
-    def list(self) -> list[QueueEntryResponse]:
+    def entries(self) -> list[QueueEntryResponse]:
         """Waiting orders in their order of service (a tenant: its own; the operator: all)."""
         return self._many(QueueEntryResponse, "/v1/queue")
 
