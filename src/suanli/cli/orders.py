@@ -19,7 +19,8 @@ order_app = typer.Typer(help="Order compute (server, gpu, slice, cluster, flops)
                         no_args_is_help=True)
 
 ListOpt = list[str] | None
-FormOpt = Annotated[str, typer.Option("--form", help="server | gpu | slice | cluster | flops")]
+FormOpt = Annotated[str, typer.Option("--form", help="server | gpu | slice | cluster | flops | cpu (a CPU-only "
+                                                     "instance: --cpu-cores and --ram-gib)")]
 QuantityOpt = Annotated[int | None, typer.Option("--quantity", "-n", help="server/cluster: nodes; gpu: devices "
                                                  "on one node.")]
 ModelOpt = Annotated[ListOpt, typer.Option("--model", metavar="MODEL",
@@ -59,6 +60,15 @@ PriorityOpt = Annotated[str | None, typer.Option(
     "--priority", help="Queue priority class: high | normal (default) | low; high only where the operator allows it.")]
 
 
+_SHAPE = ("gpu, slice, flops (per node) and cpu: held on the node; beyond the devices' share it is billed per "
+          "second at the resource price (`suanli price resource`)")
+CpuCoresOpt = Annotated[int | None, typer.Option("--cpu-cores", metavar="N", help=f"Host CPU cores, {_SHAPE}.")]
+RamGibOpt = Annotated[int | None, typer.Option("--ram-gib", metavar="GIB", help=f"Host RAM in GiB (not device "
+                                               f"memory), {_SHAPE}.")]
+NicGbpsOpt = Annotated[int | None, typer.Option("--nic-gbps", metavar="GBPS", help=f"NIC bandwidth, {_SHAPE}.")]
+DiskGibOpt = Annotated[int | None, typer.Option("--disk-gib", metavar="GIB", help=f"Local disk in GiB, {_SHAPE}.")]
+
+
 def names(values: ListOpt) -> list[str] | None:
     """Repeatable option values, each may also be comma-separated (``--model H800,A800``)."""
     if not values:
@@ -72,7 +82,7 @@ def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, reg
              topology: str | None, start: str | None, end: str | None, hours: str | None,
              near: ListOpt = None, max_rtt_ms: str | None = None, slice_class: str | None = None,
              allow_unenforced: bool = False, wait_until: str | None = None,
-             priority: str | None = None) -> OrderRequest:
+             priority: str | None = None, shape: dict[str, int | None] | None = None) -> OrderRequest:
     if end is not None and hours is not None:
         raise typer.BadParameter("give either --end or --hours, not both", param_hint="--end/--hours")
     regions = names([*(region or []), *(near or [])])
@@ -86,6 +96,7 @@ def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, reg
         "slice_class": slice_class,
         "allow_unenforced": True if allow_unenforced else None,
         "wait_until": instant(wait_until, "--wait-until"), "priority": priority,
+        **(shape or {}),
     }
     try:
         return OrderRequest(**{k: v for k, v in fields.items() if v is not None})
@@ -116,6 +127,10 @@ def order_create(
     allow_unenforced: AllowUnenforcedOpt = False,
     wait_until: WaitUntilOpt = None,
     priority: PriorityOpt = None,
+    cpu_cores: CpuCoresOpt = None,
+    ram_gib: RamGibOpt = None,
+    nic_gbps: NicGbpsOpt = None,
+    disk_gib: DiskGibOpt = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", metavar="K", help="Retrying with the "
                                                         "same key returns the first order instead of a second one.")]
     = None,
@@ -124,7 +139,8 @@ def order_create(
     """Order compute and get a lease. Prints the order, its lease, the devices it holds and its price quote. A request nothing can hold is rejected with the reason (exit 1); with --wait-until one that does not fit now waits in the queue (its position and estimated start are printed)."""
     request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
                        start, end, hours, near, max_rtt_ms, slice_class=slice_class, allow_unenforced=allow_unenforced,
-                       wait_until=wait_until, priority=priority)
+                       wait_until=wait_until, priority=priority,
+                       shape={"cpu_cores": cpu_cores, "ram_gib": ram_gib, "nic_gbps": nic_gbps, "disk_gib": disk_gib})
     with client(ctx) as api:
         order = api.create_order(request, idempotency_key=idempotency_key)
         lease = api.lease(order.lease_id) if order.lease_id else None
@@ -166,13 +182,18 @@ def order_quote(
     max_rtt_ms: MaxRttOpt = None,
     slice_class: SliceClassOpt = None,
     allow_unenforced: AllowUnenforcedOpt = False,
+    cpu_cores: CpuCoresOpt = None,
+    ram_gib: RamGibOpt = None,
+    nic_gbps: NicGbpsOpt = None,
+    disk_gib: DiskGibOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Price a would-be order without placing it: the rate per device-hour and per P-year of the devices it
     would get now, the cost per hour and, with --end/--hours, the total for the term. A fixed term or a
     reservation is billed at the quote its order gets when placed; an open-ended lease follows the list price."""
     request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
-                       start, end, hours, near, max_rtt_ms, slice_class=slice_class, allow_unenforced=allow_unenforced)
+                       start, end, hours, near, max_rtt_ms, slice_class=slice_class, allow_unenforced=allow_unenforced,
+                       shape={"cpu_cores": cpu_cores, "ram_gib": ram_gib, "nic_gbps": nic_gbps, "disk_gib": disk_gib})
     with client(ctx) as api:
         quote = api.quote_order(request)
     if as_json:

@@ -1,4 +1,4 @@
-"""``suanli offers`` and ``suanli price set|list|correct|corrections``."""
+"""``suanli offers`` and ``suanli price set|list|correct|corrections|tokens|resource``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from suanli.cli.context import client
 from suanli.cli.options import JsonOpt, amount, instant
 from suanli.cli.render import dec, print_json, show, table, when
+from suanli.client.resource_prices import ResourcePricesClient
 from suanli.client.token_prices import TokenPricesClient
 
 price_app = typer.Typer(help="List prices: set them (operator, now or later), list them in both units, and correct "
@@ -181,3 +182,39 @@ def price_tokens(ctx: typer.Context,
                ["meter", "price per million tokens"],
                [[r["meter"], ", ".join(f"{t['price']} up to {t['up_to']} M" if t["up_to"] else f"{t['price']}"
                                        for t in r["tiers"]) if r.get("tiers") else r["price"]] for r in mine]))
+
+
+RESOURCES = "cpu_core_hour (元 per core-hour), ram_gib_hour (per GiB-hour), nic_gbps_hour (per Gbps-hour) or " \
+            "disk_gib_month (per GiB-month of 730 hours)"
+
+
+@price_app.command("resource")
+def price_resource(ctx: typer.Context,
+                   resource: Annotated[str | None, typer.Argument(help=f"To set a price: {RESOURCES}. Omitted: "
+                                                                        "list every resource price.")] = None,
+                   amount_: Annotated[str | None, typer.Argument(metavar="AMOUNT",
+                                                                 help="The price, e.g. 0.12.")] = None,
+                   site: Annotated[str | None, typer.Option("--site", help="Only at this site (default: every "
+                                                            "site; a site's own price wins).")] = None,
+                   effective_from: Annotated[str | None, typer.Option(
+                       "--effective-from", metavar="ISO", help="When it takes effect: now (the default) or later, "
+                       "never earlier; UTC unless an offset is given.")] = None,
+                   as_json: JsonOpt = False) -> None:
+    """Resource list prices of custom shapes: host CPU, RAM, NIC and local disk that a lease holds beyond its
+    devices' share (all of a cpu instance), billed per second (docs/billing.md "Resource prices"). With
+    RESOURCE and AMOUNT: set one (operator), effective now or later; without: list them."""
+    with client(ctx) as api:
+        prices = ResourcePricesClient(api)
+        if resource is None:
+            rows = prices.list()
+        else:
+            if amount_ is None:
+                raise typer.BadParameter("give the AMOUNT to set, e.g. 0.12", param_hint="AMOUNT")
+            rows = [prices.set(resource, amount(amount_, "AMOUNT"), site=site,
+                               effective_from=instant(effective_from, "--effective-from"))]
+    if as_json:
+        print_json(rows)
+        return
+    show(table("resource prices", ["resource", "site", ("price", "right"), "per", "effective from"],
+               [[r.resource, r.site or "(all)", str(r.amount), r.unit, when(r.effective_from)] for r in rows],
+               caption=f"in {rows[0].currency if rows else 'CNY'}; billed per second beyond the devices' share"))
