@@ -87,11 +87,12 @@ def serve(
         demo_fleet,
         demo_investment,
         demo_package_products,
+        demo_resource_prices,
         demo_token_prices,
     )
     from suanli.errors import SuanliError
     from suanli.scheduler.registry import get_policy
-    from suanli.service import accounts, economics, fleet, legal, packages, plans
+    from suanli.service import accounts, economics, fleet, legal, packages, plans, shapes
     from suanli.service.leadership import check_timing, replica
     from suanli.service.platform import JOB_API_SOCKET, Platform, api_socket_path
     from suanli.settings import Settings
@@ -161,6 +162,10 @@ def serve(
             if not [x for x in plans.list_plans(platform, operator) if x["tenant"] == "*"]:
                 plans.create_plan(platform, operator, demo_token_prices())
                 typer.echo("demo token prices (default plan): tiny-gpt, all-minilm-l6-v2 (`suanli price tokens`)")
+            if not shapes.list_resource_prices(platform, operator):  # custom shapes' extras (docs/billing.md)
+                for x in demo_resource_prices():
+                    shapes.set_resource_price(platform, operator, x["resource"], Decimal(x["amount"]))
+                typer.echo("demo resource prices: core-hour, GiB-hour, Gbps-hour, GiB-month (`suanli price resource`)")
             tokens["operator"] = op_token
             tokens["tenant"] = accounts.ensure_account(platform, DEMO_TENANT, Role.TENANT, reuse=kept("tenant"))
             tokens["supplier"] = accounts.ensure_account(platform, DEMO_SUPPLIER_ACCOUNT, Role.SUPPLIER, DEMO_SUPPLIER,

@@ -54,6 +54,15 @@ def demo_fleet() -> dict[str, Any]:
     return {"sites": sites, "suppliers": suppliers, "nodes": nodes, "prices": prices, "floors": floors}
 
 
+def demo_resource_prices() -> list[dict[str, str]]:
+    """Resource list prices of custom shapes (CNY; docs/billing.md "Resource prices"). Indicative, not
+    quotes: in the range of 2025 public-cloud pay-as-you-go list prices in mainland China, where a
+    general-purpose 4 vCPU / 16 GiB instance lists at about 1 元/hour (here 4 x 0.12 + 16 x 0.03 =
+    0.96 元/hour) and cloud block storage at about 0.35-1 元/GiB-month (local NVMe priced below it)."""
+    return [{"resource": "cpu_core_hour", "amount": "0.12"}, {"resource": "ram_gib_hour", "amount": "0.03"},
+            {"resource": "nic_gbps_hour", "amount": "0.50"}, {"resource": "disk_gib_month", "amount": "0.30"}]
+
+
 def demo_package_products() -> list[dict[str, Any]]:
     """Package products the demo operator sells, a little below the list prices above (a package is
     paid in advance), with a volume tier for ten or more."""
