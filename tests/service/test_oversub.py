@@ -245,3 +245,25 @@ def test_economics_shows_the_factor_and_the_extra_revenue(tiny: Platform, operat
     # 4 slices x 0.5 sold x 0.8 x 2.60 x 2 h = 8.32; the device sold guaranteed: 1 x 2.60 x 2 h = 5.20
     assert o["burstable_revenue"] == Decimal("8.32")
     assert o["extra_revenue"] == Decimal("3.12")
+
+
+def test_a_burstable_slice_is_enforced_by_limits_never_a_hard_partition(demo: Platform, operator: Principal,
+                                                                         tenant: Principal) -> None:
+    from suanli.service import slicing
+    from suanli.store import leases as store
+
+    for site, model in (("sz-edge-1", "L20"), ("nx-west-1", "Ascend-910B"), ("nx-west-1", "A100-80GB")):
+        oversub.set_factor(demo, operator, {"site": site, "model": model, "factor": "2", "discount_pct": "20"})
+    res = burst(demo, tenant, models=["A100-80GB"])  # a MIG model: still a limit-based burstable slice
+    with demo.read() as s:
+        lease = store.get_lease(s, res.order.lease_id or "")
+        limits = slicing.limits_for(s, lease)
+    assert limits is not None and limits.enforcement in ("hami", "mps") and limits.share_pct == 50
+    assert not limits.enforcement.startswith("mig")
+    # Ascend's vNPU templates are hard partitions: a burstable slice there is refused before it is granted
+    with pytest.raises(ValidationError, match="cannot be enforced") as e:
+        burst(demo, tenant, models=["Ascend-910B"])
+    assert "L20" in e.value.message
+    ok = burst(demo, tenant, models=["Ascend-910B"], allow_unenforced=True)
+    assert ok.order.status == "fulfilled"
+    assert slicing.enforcement_of(demo, ok.order.lease_id) == "none"

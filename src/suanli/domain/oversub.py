@@ -22,6 +22,11 @@ Pools: a device holds either guaranteed work or burstable slices at any instant,
 guaranteed tenant never shares a device with oversold neighbours). Burstable slices go first to
 devices already in the burstable pool, then to free devices.
 
+Enforcement: a burstable slice shares its device's compute in time, so it is held to its limits by
+a limit-based mechanism: HAMi-core, else MPS (NVIDIA), never a MIG instance or a vNPU template (hard
+partitions cannot be oversold). On a model or backend with neither it is refused before it is granted
+(422 naming the models that can) unless the order sets ``allow_unenforced`` (docs/slices.md).
+
 Bounds: ``1 <= factor <= MAX_FACTOR`` (2 decimal places), ``0 < discount <= MAX_DISCOUNT_PCT`` %.
 """
 
@@ -34,6 +39,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from suanli.domain.catalog import AcceleratorModel
+from suanli.domain.slicing import NONE, Mechanism, preference
 from suanli.errors import ValidationError
 
 MILLI = 1000
@@ -134,6 +141,21 @@ def parse_slice_class(raw: Any, form_is_slice: bool) -> SliceClass:
     return cls
 
 
+BURSTABLE_MECHANISMS = (Mechanism.HAMI, Mechanism.MPS)
+"""What may hold a burstable slice to its limits, best first: limit-based sharing, not a hard partition."""
+
+
+def burstable_mechanism(model: AcceleratorModel, have: frozenset[Mechanism]) -> Mechanism | None:
+    """The mechanism that enforces a burstable slice of ``model`` on a backend that has ``have`` (None: nothing)."""
+    return next((m for m in preference(model) if m in BURSTABLE_MECHANISMS and m in have), None)
+
+
+def burstable_enforcement(model: AcceleratorModel, have: frozenset[Mechanism]) -> str:
+    """The enforcement label of a burstable slice of ``model`` (``none``: nothing holds it to its limits)."""
+    m = burstable_mechanism(model, have)
+    return NONE if m is None else m.value
+
+
 def charge_milli(compute_milli: int, memory_milli: int, factor: Decimal) -> int:
     """The device capacity a burstable slice takes: compute ÷ factor rounded up, never below its memory share."""
     return max(math.ceil(Decimal(compute_milli) / factor), memory_milli, 1)
@@ -169,5 +191,5 @@ def contention_share(samples: int, saturated: int) -> Decimal | None:
 
 
 __all__ = ["MAX_DISCOUNT_PCT", "MAX_FACTOR", "MIN_FACTOR", "SATURATED_PCT", "BurstableTerms", "Factor", "SliceClass",
-           "billed_share", "burstable_note", "charge_milli", "contention_share", "in_force", "parse_discount",
+           "billed_share", "burstable_enforcement", "burstable_mechanism", "burstable_note", "charge_milli", "contention_share", "in_force", "parse_discount",
            "parse_factor", "parse_slice_class", "pct_text"]

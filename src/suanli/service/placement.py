@@ -32,7 +32,15 @@ from suanli.domain.catalog import Catalog
 from suanli.domain.fleet import NodeState, Site, energy_cost_per_p_hour
 from suanli.domain.leases import OrderSpec, ProductForm, RejectReason
 from suanli.domain.nearness import SiteRtt, describe, ms_text, sites_within
-from suanli.domain.oversub import BurstableTerms, Factor, SliceClass, charge_milli, pct_text
+from suanli.domain.oversub import (
+    BurstableTerms,
+    Factor,
+    SliceClass,
+    burstable_enforcement,
+    burstable_mechanism,
+    charge_milli,
+    pct_text,
+)
 from suanli.domain.prices import PriceBook
 from suanli.domain.shapes import Hold
 from suanli.domain.slicing import Mechanism
@@ -419,10 +427,20 @@ def _slice_options(snap: Snapshot, spec: OrderSpec, allowed: frozenset[int],
 
 def _burstable_options(snap: Snapshot, spec: OrderSpec, allowed: frozenset[int], sites: frozenset[int] | None
                        ) -> list[tuple[int, int, int, int, Factor]]:
-    """(capacity charge, model code, site code, sold milli, factor) of each (model, site) offering burstable slices."""
+    """(capacity charge, model code, site code, sold milli, factor) of each (model, site) offering burstable
+    slices; only models whose burstable slice can be enforced unless ``allow_unenforced`` (else a 422)."""
     st = snap.state
     out = []
-    for code in sorted(allowed):
+    have = snap.slice_mechanisms
+    enforceable = frozenset(c for c in allowed if burstable_mechanism(snap.catalog.get(st.model_names[c]), have))
+    if not enforceable and not spec.allow_unenforced and allowed:
+        names = ", ".join(sorted({st.model_names[c] for c in allowed}))
+        can = sorted({m.name for m in snap.catalog if m.name in st.model_names and burstable_mechanism(m, have)})
+        raise ValidationError(
+            f"a burstable slice of {names} cannot be enforced on this backend (a burstable slice needs hami or mps; "
+            f"the backend enforces: {', '.join(sorted(x.value for x in have)) or 'none'}); models that can: "
+            f"{', '.join(can) or 'none'}; or send allow_unenforced: true", field="models", enforceable=can)
+    for code in sorted(allowed if spec.allow_unenforced else enforceable):
         mem_mib = snap.catalog.get(st.model_names[code]).memory_gib * 1024
         mem_milli = math.ceil(spec.memory_mib * MILLI / mem_mib)
         for sc, site in enumerate(snap.sites):
@@ -461,9 +479,12 @@ def _burstable(policy: object, snap: Snapshot, rng: np.random.Generator, spec: O
                     snap.pool = np.zeros(st.dev_free_milli.shape, bool)
                 snap.pool[node, dev.slot] = True
                 terms = BurstableTerms(sold, spec.milli, f.factor, f.discount_pct, f.id)
+                sp = slicing.SlicePlan(burstable_enforcement(snap.catalog.get(st.model_names[code]), snap.slice_mechanisms),
+                                       spec.share_pct, spec.memory_mib)
                 why = (f"burstable {sold / 10:g} % sold, {charge / 10:g} % of the device charged (factor "
                        f"{pct_text(f.factor)}, {pct_text(f.discount_pct)} % off); ")
-                return dataclasses.replace(out, reason=why + out.reason, burstable=terms)
+                return dataclasses.replace(out, reason=why + out.reason + f"; enforced by {sp.enforcement}",
+                                           burstable=terms, slice=sp)
             last = out
     return last or Rejection(RejectReason.NO_CAPACITY, "no device of the burstable pool or free device has room "
                                                        "for the burstable slice")
