@@ -7,6 +7,8 @@ import { fmtDateTime, register, t } from "./i18n.js";
 import { leaseJobs } from "./jobs.js";
 import { nearFields, rttCell } from "./near.js";
 import { sliceClassField } from "./oversub.js";
+import { placedText, queueFields, waitingOrders } from "./queue.js";
+import { shapeFields } from "./shapes.js";
 import { badge, errorBox, field, h, holdsNow, kv, listView, markFields, money, num, optionsOf, table, text, when, yuan } from "./ui.js";
 
 export { billing, invoice, invoiceColumns, invoiceDownloads, invoiceLines, invoiceLink, invoiceTotals, periodPicker, vouchers } from "./billing.js";
@@ -25,6 +27,7 @@ register({
     "tenant.form.slice": "a fraction of one accelerator: compute share and memory",
     "tenant.form.cluster": "K whole nodes in one fabric domain, all or nothing",
     "tenant.form.flops": "an amount of compute in P; the platform picks the hardware",
+    "tenant.form.cpu": "a CPU-only instance: cores, RAM, NIC and disk on a node, no accelerator",
     "tenant.order.title": "Order compute",
     "tenant.order.intro": "Placement happens at once: you get a lease on specific devices, billed per second at the list price of each device's model and site.",
     "tenant.order.form": "Product form", "tenant.order.model": "Model", "tenant.order.site": "Site",
@@ -88,6 +91,7 @@ register({
     "tenant.form.slice": "单卡的一部分：算力份额与显存",
     "tenant.form.cluster": "同一网络域内的 K 台整机，全部满足或不分配",
     "tenant.form.flops": "以 P 计的算力，由平台选择硬件",
+    "tenant.form.cpu": "纯 CPU 实例：节点上的核、内存、网卡和磁盘，不含加速卡",
     "tenant.order.title": "订购算力",
     "tenant.order.intro": "下单即刻调度：您将获得指定设备上的租约，按各设备型号和站点的目录价逐秒计费。",
     "tenant.order.form": "产品形态", "tenant.order.model": "型号", "tenant.order.site": "站点",
@@ -140,11 +144,11 @@ register({
   },
 });
 
-const FORMS = ["gpu", "server", "slice", "cluster", "flops"];
+const FORMS = ["gpu", "server", "slice", "cluster", "flops", "cpu"];
 // which optional fields each form uses (the API rejects the others)
 const FIELDS = {
   gpu: ["quantity"], server: ["quantity"], cluster: ["quantity"], slice: ["share_pct", "memory_mib"],
-  flops: ["p", "min_memory_gib", "topology", "vendors"],
+  flops: ["p", "min_memory_gib", "topology", "vendors"], cpu: [],
 };
 const LIVE = ["active", "suspended", "interrupted"];
 /** How long the order form waits after the last keystroke before it asks for a quote. */
@@ -213,7 +217,9 @@ export async function order(ctx) {
   const vendorSel = h("select", { id: "f-vendors", name: "vendors" }, h("option", { value: "" }, t("tenant.anyVendor")),
     vendors.map((v) => h("option", { value: v }, v)));
   const near = nearFields(rows);
+  const queue = queueFields(); // QUEUE: wait until, priority, "when?" (docs/queue.md)
   const sliceClass = await sliceClassField(); // OVERSUB: guaranteed or burstable (docs/slices.md)
+  const shape = shapeFields(); // SHAPES: cores, RAM, NIC, disk; the cpu form (docs/orders.md "Custom shapes")
   const topoSel = h("select", { id: "f-topology", name: "topology" },
     ["any", "node", "fabric"].map((x) => h("option", { value: x }, x === "any" ? t("tenant.any") : x)));
   const inputs = {
@@ -261,17 +267,19 @@ export async function order(ctx) {
     if (used.includes("topology") && topoSel.value !== "any") out.topology = topoSel.value;
     if (used.includes("vendors") && vendorSel.value) out.vendors = [vendorSel.value];
     if (f === "slice") sliceClass.apply(out);
+    shape.apply(out, f);
     if (modelSel.value) out.models = [modelSel.value];
     if (siteSel.value) out.sites = [siteSel.value];
     if (inputs.hours.value.trim()) out.hours = inputs.hours.value.trim();
     if (inputs.start.value) out.start = new Date(inputs.start.value).toISOString();
-    return near.apply(out);
+    return queue.apply(near.apply(out));
   };
   let quoteSeq = 0;
   let quoteTimer = null;
   const quoteNow = async () => {
     const mine = ++quoteSeq;
     const sent = body();
+    queue.ask(sent);
     quoteBox.dataset.state = "loading";
     quoteBox.replaceChildren(h("h3", {}, t("tenant.quote.title")), h("p", { class: "muted" }, t("tenant.quote.loading")));
     try {
@@ -296,6 +304,7 @@ export async function order(ctx) {
   };
   const sync = () => {
     for (const [name, el] of Object.entries(optional)) el.hidden = !FIELDS[formSel.value].includes(name) && !(name === "slice_class" && formSel.value === "slice");
+    shape.sync(formSel.value);
   };
   formSel.addEventListener("change", sync);
   sync();
@@ -307,6 +316,11 @@ export async function order(ctx) {
       status.replaceChildren(h("p", { class: "muted" }, t("tenant.order.placing")));
       try {
         const o = await post("/v1/orders", body(), { idempotent: true });
+        if (o.status === "queued") { // QUEUE: it waits (202): say where, and list it
+          status.replaceChildren(h("p", { class: "ok", testid: "order-queued" }, placedText(o)));
+          waiting.replaceChildren(await waitingOrders(ctx));
+          return;
+        }
         costCache.clear(); // the lease's cost changes now: ask again
         ctx.flash(t("tenant.order.placed", { id: o.id, status: o.status, lease: o.lease_id }), "ok", { next: true });
         ctx.go(`/leases/${encodeURIComponent(o.lease_id)}`);
@@ -323,14 +337,19 @@ export async function order(ctx) {
   free,
   h("div", { class: "grid2" }, optional.quantity, optional.share_pct, optional.memory_mib, optional.p,
     optional.min_memory_gib, optional.topology, optional.vendors, optional.slice_class),
+  shape.el,
   h("div", { class: "grid2" }, field(t("tenant.order.hours"), inputs.hours, t("tenant.order.hoursHelp")),
     field(t("tenant.order.start"), inputs.start, t("tenant.order.startHelp"))),
+  queue.el,
   quoteBox,
+  queue.box,
   h("div", { class: "actions" }, submit),
   status);
+  const waiting = h("div", {}, await waitingOrders(ctx));
   showFree();
   quoteNow();
-  return h("section", {}, title(t("tenant.order.title"), h("p", { class: "muted" }, t("tenant.order.intro"))), form);
+  return h("section", {}, title(t("tenant.order.title"), h("p", { class: "muted" }, t("tenant.order.intro"))), form,
+    waiting);
 }
 
 /** A quote (POST /v1/quotes) in both units, the hourly cost and the term's total, and how long it holds. */
