@@ -9,6 +9,7 @@ import {
   text, when, yuan,
 } from "./ui.js";
 import { buyerSection } from "./invoicing.js";
+import { resourcePrices } from "./shapes.js";
 import { invoiceColumns } from "./tenant.js";
 
 register({
@@ -143,7 +144,8 @@ function priceStatus(entries) {
 }
 
 export async function prices(ctx) {
-  const [entries, catalog, nodes] = await Promise.all([get("/v1/prices"), get("/v1/catalog"), get("/v1/nodes")]);
+  const [entries, catalog, nodes, resources] = await Promise.all([get("/v1/prices"), get("/v1/catalog"), get("/v1/nodes"),
+    get("/v1/resource-prices")]);
   const used = new Set(nodes.map((n) => n.model));
   const models = catalog.filter((m) => used.has(m.name)).concat(catalog.filter((m) => !used.has(m.name)));
   const sites = [...new Set(nodes.map((n) => n.site))].sort();
@@ -200,7 +202,8 @@ export async function prices(ctx) {
         { key: "status", label: t("prices.col.status"), options: ["in force", "scheduled", "superseded"].map((x) => [x, stateLabel(x)]) },
       ],
     }),
-    h("p", {}, h("a", { href: "#/offers" }, t("prices.seeOffers"))));
+    h("p", {}, h("a", { href: "#/offers" }, t("prices.seeOffers"))),
+    resourcePrices(resources, async () => ctx.go("/prices"))); // SHAPES: docs/billing.md "Resource prices"
 }
 
 export async function tenants(ctx) {
