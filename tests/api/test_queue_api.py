@@ -124,3 +124,19 @@ def test_bad_queue_fields_are_422_naming_the_field(http: tuple[TestClient, H, H,
     assert r.status_code == 422, r.text
     assert field in r.text
     assert c.get("/v1/orders", headers=a).json()["items"] == []
+
+
+def test_ending_a_lease_places_the_queued_order_at_once(http: tuple[TestClient, H, H, H], clock: FakeClock) -> None:
+    c, _op, a, b = http
+    held = [c.post("/v1/orders", json=A800_SERVER, headers=b).json()["lease_id"] for _ in range(2)]
+    r = c.post("/v1/orders", json={**A800_SERVER, "wait_until": _until(clock)}, headers=a)
+    assert r.status_code == 202, r.text
+    clock.advance(seconds=90)
+    r = c.post(f"/v1/leases/{held[0]}/end", headers=b)
+    assert r.status_code == 200, r.text
+    (got,) = c.get("/v1/orders", headers=a).json()["items"]
+    assert got["status"] == "fulfilled" and got["lease_id"]
+    lease = c.get(f"/v1/leases/{got['lease_id']}", headers=a).json()
+    assert lease["state"] == "active" and lease["start"] == lease["activated_at"]
+    assert lease["start"].startswith(clock.now().isoformat()[:19])  # granted when the capacity freed
+    assert c.get("/v1/queue", headers=a).json() == []

@@ -5,11 +5,11 @@ backfill, deadlines, cancel, idempotency, spot preemption with notice, and "when
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from suanli.domain.accounts import Principal
 from suanli.domain.leases import LeaseState
@@ -19,7 +19,7 @@ from suanli.service.platform import Platform
 from suanli.service.reconcile import run_pass
 from suanli.store.leases import OrderRecord
 from suanli.store.queue_tables import OrderQueueRow
-from suanli.store.tables import AllocationRow
+from suanli.store.tables import AllocationRow, OrderRow
 from suanli.testing.clock import FakeClock
 from suanli.testing.factories import make_tenant
 
@@ -177,13 +177,8 @@ def test_cancel_and_idempotency_of_a_queued_order(demo: Platform, tenant: Princi
 
 
 def test_order_status_is_checked_by_the_database(demo: Platform, tenant: Principal, clock: FakeClock) -> None:
-    q = None
     fill_a800(demo, tenant)
     q = wait(demo, tenant, clock, form="gpu", quantity=1, models=["A800"])
-    from sqlalchemy import update
-    from sqlalchemy.exc import DBAPIError
-
-    from suanli.store.tables import OrderRow
     with pytest.raises(DBAPIError), demo.tx() as s:
         s.execute(update(OrderRow).where(OrderRow.id == q.id).values(status="waiting-forever"))
 
@@ -201,10 +196,11 @@ def test_spot_lease_yields_to_a_queued_on_demand_order_with_notice(demo: Platfor
     lease, events = leases.get_lease(demo, spotter, noticed)
     assert lease.state is LeaseState.ACTIVE and "preemption notice" in events[-1]["reason"]
     assert order_queue.list_queue(demo, tenant)[0].estimated_start == notice_end
+    assert order_queue.preempt_at(demo, spotter, noticed) == notice_end
     clock.advance(seconds=demo.settings.spot_notice_seconds + 7)
     report = order_queue.run_queue(demo)
     assert report.preempted == [noticed] and report.granted == [q.id]
     lease, _ = leases.get_lease(demo, spotter, noticed)
     assert lease.state is LeaseState.ENDED and lease.ended_at == notice_end  # never billed after the notice
     assert lease.billable_window(clock.now()) == (lease.activated_at, notice_end)
-    assert Decimal(0) <= Decimal(1)
+    assert order_queue.preempt_at(demo, spotter, noticed) is None  # done: no notice pending

@@ -339,6 +339,14 @@ def cancel_queued(p: Platform, s: Session, actor: Principal, order: OrderRecord)
     lease_store.set_order_status(s, order.id, "cancelled", "cancelled in the queue by " + actor.name)
 
 
+def preempt_at(p: Platform, actor: Principal, lease_id: str) -> datetime | None:
+    """When a spot lease under notice ends (None: no notice pending); the caller has read the lease."""
+    authorize(actor, Action.READ_LEASES)
+    with p.read() as s:
+        pr = queue_store.preemption_of(s, lease_id)
+    return None if pr is None or pr.done else pr.preempt_at
+
+
 def check_high(p: Platform, actor: Principal, spec: OrderSpec) -> None:
     """Priority ``high`` only for tenants the operator allowed (a 422 naming what is allowed)."""
     if spec.priority != "high":

@@ -47,7 +47,8 @@ def list_leases(p: PlatformDep, who: PrincipalDep, page: PageDep, state: Name | 
 def show_lease(lease_id: Name, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     lease, events = leases.get_lease(p, who, lease_id)
     enforced = {"enforcement": slicing.enforcement_of(p, lease.id)} if lease.form.value == "slice" else {}  # SLICES
-    return lease_out(lease, events) | priced(p, who, lease_id) | enforced
+    notice = order_queue.preempt_at(p, who, lease.id)  # QUEUE: a spot lease under notice (docs/queue.md)
+    return lease_out(lease, events) | priced(p, who, lease_id) | enforced | ({"preempt_at": notice} if notice else {})
 
 
 def priced(p: Platform, who: Principal, lease_id: str) -> dict[str, Any]:

@@ -177,6 +177,8 @@ class LeaseResponse(BaseModel):
     quote: QuoteResponse | None = None
     enforcement: str | None = None
     """A slice lease, shown alone: how it is held to its share (docs/slices.md)."""
+    preempt_at: datetime | None = None
+    """A spot lease under notice, shown alone: it ends at this instant for a queued on-demand order (docs/queue.md)."""
 
 
 class ExtendRequest(Wire):
