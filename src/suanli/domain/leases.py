@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from suanli.domain import queueing
+from suanli.domain.defrag import discounted, parse_migratable
 from suanli.domain.oversub import SliceClass, billed_share, parse_slice_class
 from suanli.domain.shapes import SHAPE_FIELDS, Shape, parse_shape
 from suanli.domain.slicing import parse_allow_unenforced
@@ -145,6 +146,8 @@ class OrderSpec:
     """SHAPES: host resources asked (:mod:`suanli.domain.shapes`); empty: the devices' proportional share."""
     allow_unenforced: bool = False
     """SLICES: accept a slice no mechanism holds to its share (docs/slices.md); else such a slice is refused."""
+    migratable: bool = False
+    """DEFRAG: the lease accepts moves with notice, for a discount (docs/defrag.md)."""
 
     @property
     def milli(self) -> int:
@@ -188,6 +191,7 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
     known |= {"slice_class"}  # OVERSUB (docs/slices.md "Oversubscription")
     known |= set(SHAPE_FIELDS)  # SHAPES (docs/orders.md "Custom shapes")
     known |= {"allow_unenforced"}  # SLICES (docs/slices.md "Ordering")
+    known |= {"migratable"}  # DEFRAG (docs/defrag.md)
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ValidationError(f"unknown order fields {unknown}; allowed: {sorted(known)}", unknown=unknown)
@@ -270,6 +274,7 @@ def parse_order(raw: Mapping[str, Any], *, now: datetime) -> OrderSpec:
         priority=queueing.parse_priority(raw.get("priority")).value,
         shape=parse_shape(raw, form.value),
         allow_unenforced=parse_allow_unenforced(raw.get("allow_unenforced"), form is ProductForm.SLICE),
+        migratable=parse_migratable(raw.get("migratable"), form.value),
     )
 
 
@@ -313,6 +318,8 @@ def order_to_dict(spec: OrderSpec, window: Mapping[str, Any] | None = None) -> d
     d |= spec.shape.as_dict()  # SHAPES
     if spec.allow_unenforced:  # SLICES
         d["allow_unenforced"] = True
+    if spec.migratable:  # DEFRAG
+        d["migratable"] = True
     if window is not None:
         sent = {k: window[k] for k in ("start", "end", "hours") if window.get(k) is not None}
         d["window"] = {k: v.isoformat() if isinstance(v, datetime) else str(v) for k, v in sent.items()}
@@ -345,14 +352,20 @@ class Allocation:
     """A burstable slice's sold share (``milli`` is then its capacity charge, :mod:`suanli.domain.oversub`)."""
     discount_pct: Decimal | None = None
     """A burstable slice's discount, % off the list price."""
+    migratable_discount_pct: Decimal | None = None
+    """DEFRAG: a migratable lease's discount, % off the list price (fixed at its first grant)."""
 
     @property
     def share(self) -> Decimal:
         """Billed share of the device: milli ÷ 1000 (1 for a whole device); a burstable slice's sold
         share less its discount (:func:`suanli.domain.oversub.billed_share`)."""
         if self.sold_milli is not None:
-            return billed_share(self.sold_milli, self.discount_pct or Decimal(0))
-        return Decimal(self.milli) / Decimal(1000)
+            share = billed_share(self.sold_milli, self.discount_pct or Decimal(0))
+        else:
+            share = Decimal(self.milli) / Decimal(1000)
+        if self.migratable_discount_pct:  # DEFRAG: docs/defrag.md
+            share = discounted(share, self.migratable_discount_pct)
+        return share
 
     @property
     def limit_milli(self) -> int:

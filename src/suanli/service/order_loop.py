@@ -61,6 +61,7 @@ from suanli.errors import BusyError, CapacityError, ConflictError
 from suanli.ledger.plans import PricePlan
 from suanli.ledger.quotes import Quote, binds
 from suanli.service import (
+    defrag,
     flops_mix,
     oversub,
     queue_admission,
@@ -336,15 +337,18 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
     order_batch.insert_order_rows(s, rows)
     oversub.record_grant(s, rows.lease_id, outcome.burstable)  # OVERSUB: the burstable terms
     slicing.record(s, rows.lease_id, outcome.slice)  # SLICES: enforcement and MIG instance
+    mig = defrag.record_grant(s, rows.lease_id, spec, granted)  # DEFRAG: the migratable class and its discount
     if actor.organisation is not None:  # refused over its limit: this order's savepoint rolls back
         spend.record_order(p, s, actor, order_id, rows.lease_id, limit)
     terms = outcome.burstable
     held_rows = [(d.model, d.site, d.supplier, d.node,
-                  Decimal(milli) / 1000 if terms is None else terms.billed_share, drawn_from)
+                  defrag.discounted_share(Decimal(milli) / 1000 if terms is None else terms.billed_share, mig),
+                  drawn_from)
                  for d, milli in ((b.device(snap, g[0]), g[1]) for g in outcome.grants)]
     quote = quotes.shown_quote(p, rows.lease_start, rows.end, rows.now, held_rows, device_p,
                                None if rates is None else (tuple(rates), rows.binding, rows.currency))
     quote = oversub.mark_quote(quote, None if terms is None else terms.discount_pct)
+    quote = defrag.mark_quote(quote, mig)  # DEFRAG: the migratable discount, said
     quote = shapes_billing.with_resource_quote(s, quote, rows.holds, rows.lease_start, rows.end, granted)  # SHAPES
     return OrderResult(order_batch.order_record(rows, actor.name), replayed=False, quote=quote)
 

@@ -20,7 +20,7 @@ from typing import Any
 from suanli.domain.accounts import Principal
 from suanli.domain.authz import Action, authorize
 from suanli.errors import ConflictError, FencedError, SuanliError
-from suanli.service import capacity, order_queue, oversub, replicas, token_uses, whatif
+from suanli.service import capacity, defrag, order_queue, oversub, replicas, token_uses, whatif
 from suanli.service.engine import reconcile_leases
 from suanli.service.fleet import apply_transfers
 from suanli.service.health import check_health
@@ -62,6 +62,7 @@ def background_pass(p: Platform) -> dict[str, Any] | None:
 def run_pass(p: Platform) -> dict[str, Any]:
     out: dict[str, Any] = {"lease_moves": tick(p), "token_uses": token_uses.flush(p)}
     out["queue"] = order_queue.run_queue(p).summary()  # terms that ended free capacity: queued orders first
+    out["defrag_moves"] = defrag.tick(p)  # due moves of approved plans; auto plans (docs/defrag.md)
     out["node_owner_changes"] = apply_transfers(p)  # transfers scheduled for later that took effect
     out["runway"] = enforce_runway(p)
     out["engine_actions"] = [a.__dict__ for a in reconcile_leases(p)]

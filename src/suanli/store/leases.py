@@ -27,6 +27,7 @@ from suanli.errors import ConflictError, NotFoundError
 from suanli.store import capacity
 from suanli.store import shapes as shapes_store
 from suanli.store.audit_recorder import current_actor
+from suanli.store.defrag_tables import MigratableLeaseRow
 from suanli.store.oversub_tables import BurstableLeaseRow
 from suanli.store.tables import (
     AccountRow,
@@ -213,10 +214,12 @@ def _allocations(s: Session, lease_ids: Sequence[str]) -> dict[str, list[Allocat
 _ALLOCATIONS = (select(AllocationRow.lease_id, DeviceRow.id, NodeRow.name, DeviceRow.slot, DeviceRow.model,
                        NodeRow.site, NodeRow.supplier, NodeRow.fabric, AllocationRow.milli, AllocationRow.memory_mib,
                        AllocationRow.start_at, AllocationRow.end_at, AllocationRow.drawn_from,
-                       BurstableLeaseRow.sold_milli, BurstableLeaseRow.discount_pct)
+                       BurstableLeaseRow.sold_milli, BurstableLeaseRow.discount_pct,
+                       MigratableLeaseRow.discount_pct)
                 .join(DeviceRow, DeviceRow.id == AllocationRow.device_id)
                 .join(NodeRow, NodeRow.id == DeviceRow.node_id)
                 .outerjoin(BurstableLeaseRow, BurstableLeaseRow.lease_id == AllocationRow.lease_id)  # OVERSUB
+                .outerjoin(MigratableLeaseRow, MigratableLeaseRow.lease_id == AllocationRow.lease_id)  # DEFRAG
                 .where(AllocationRow.lease_id.in_(bindparam("lease_ids", expanding=True)))
                 .order_by(NodeRow.name, DeviceRow.slot))
 
