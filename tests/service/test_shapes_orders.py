@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from suanli.domain.accounts import Principal
 from suanli.errors import CapacityError, ValidationError
-from suanli.service import leases, orders
+from suanli.service import leases, orders, plans
 from suanli.service.platform import Platform
 from suanli.store.shapes_tables import NodeAllocationRow
 from suanli.store.tables import NodeRow
+from suanli.testing.clock import FakeClock
 
 
 def order(p: Platform, who: Principal, /, **raw: object) -> str:
@@ -77,3 +78,23 @@ def test_cores_taken_by_cpu_instances_are_not_sold_twice(demo: Platform, tenant:
     ok = orders.create_order(demo, tenant, {"form": "slice", "share_pct": 50, "memory_mib": 1024,
                                             "sites": ["sz-edge-1"]})
     assert ok.order.status == "fulfilled"  # half a device: 4 cores, which are free
+
+
+def test_a_term_reservation_holds_the_host_share_and_hands_it_to_its_drawn_leases(
+        demo: Platform, operator: Principal, tenant: Principal, clock: FakeClock) -> None:
+    """A term plan's reservation holds its nodes' share; a lease drawn on it holds nothing of its own
+    until the plan ends, then holds its own share from that instant (no gap, never twice)."""
+    now = clock.now()
+    pl = plans.create_plan(demo, operator, {"tenant": "acme", "kind": "term", "term": "month", "term_model": "H800",
+                                            "term_devices": 8, "paid": True, "effective_from": now.isoformat()})
+    assert holds(demo, pl["reservation"])[0][1:5] == (128_000, 2048 * 1024, 3_200_000, 7152)
+    drawn = order(demo, tenant, form="gpu", quantity=8, models=["H800"])
+    assert holds(demo, drawn) == []  # the reservation's share covers it
+    clock.advance(hours=1)
+    plans.end_plan(demo, operator, pl["id"])
+    assert holds(demo, pl["reservation"]) == []
+    ((_node, cpu, *_rest),) = holds(demo, drawn)
+    assert cpu == 128_000
+    with demo.tx() as s:
+        (start,) = s.scalars(select(NodeAllocationRow.start_at).where(NodeAllocationRow.lease_id == drawn))
+    assert start == clock.now()

@@ -80,6 +80,7 @@ def undraw(s: Session, reservation_id: str, at: datetime) -> None:
     rows = list(s.scalars(select(AllocationRow).where(
         AllocationRow.drawn_from == reservation_id, or_(AllocationRow.end_at.is_(None), AllocationRow.end_at > at),
         or_(AllocationRow.end_at.is_(None), AllocationRow.end_at > AllocationRow.start_at))))
+    parts = [(a.lease_id, a.device_id, a.milli, max(a.start_at, at), a.end_at) for a in rows]  # before the split
     for a in rows:
         if a.start_at >= at:
             a.drawn_from = None
@@ -88,6 +89,8 @@ def undraw(s: Session, reservation_id: str, at: datetime) -> None:
                                 start_at=at, end_at=a.end_at, drawn_from=None))
             a.end_at = at
         s.flush()
+    # SHAPES: from ``at`` on they hold their own host share (the reservation's ends there)
+    shapes_store.hold_shares(s, parts)
 
 
 def get_plan_row(s: Session, plan_id: str, *, for_update: bool = False) -> PricePlanRow:

@@ -28,11 +28,20 @@ from sqlalchemy import Connection, and_, case, literal, or_, select, text, updat
 from sqlalchemy.orm import Session
 
 from suanli.domain.leases import LeaseState
-from suanli.domain.shapes import Amounts, Hold, HoldSpan, NodeCapacity, ResourceKind, ResourcePrice
+from suanli.domain.shapes import (
+    Amounts,
+    Hold,
+    HoldSpan,
+    NodeCapacity,
+    ResourceKind,
+    ResourcePrice,
+    Shape,
+    hold_for,
+)
 from suanli.errors import ConflictError
 from suanli.store.capacity import HOST_OVER_CAPACITY
 from suanli.store.shapes_tables import NodeAllocationRow, ResourcePriceRow
-from suanli.store.tables import LeaseRow, NodeRow
+from suanli.store.tables import DeviceRow, LeaseRow, NodeRow
 
 ALL_SITES = "*"
 
@@ -134,6 +143,28 @@ def end_open_holds(s: Session, lease_id: str, at: datetime) -> None:
                      or_(and_(not_started, or_(row.end_at.is_(None), row.end_at > row.start_at)),
                          and_(row.start_at < at, or_(row.end_at.is_(None), row.end_at > at))))
               .values(end_at=case((not_started, row.start_at), else_=literal(at, type_=row.end_at.type))))
+
+
+def hold_shares(s: Session, parts: Sequence[tuple[str, int, int, datetime, datetime | None]]) -> None:
+    """Hold the proportional host share of these (lease, device, milli, start, end) device parts, per
+    lease, node and window (allocations that stopped being drawn on a term's reservation)."""
+    if not parts:
+        return
+    devices = {d: n for d, n in s.execute(select(DeviceRow.id, DeviceRow.node_id).where(
+        DeviceRow.id.in_(sorted({p[1] for p in parts}))))}
+    nodes = {r.id: r for r in s.execute(select(NodeRow.id, NodeRow.cpu_cores, NodeRow.memory_gib, NodeRow.nic_gbps,
+                                                NodeRow.disk_gb, NodeRow.device_count)
+                                         .where(NodeRow.id.in_(sorted(set(devices.values())))))}
+    acc: dict[tuple[str, int, datetime, datetime | None], int] = {}
+    for lease, device, milli, start, end in parts:
+        key = (lease, devices[device], start, end)
+        acc[key] = acc.get(key, 0) + milli
+    for (lease, node, start, end), milli in sorted(acc.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        n = nodes[node]
+        cap = NodeCapacity.of(n.cpu_cores, n.memory_gib, n.nic_gbps, n.disk_gb)
+        add_holds(s, lease, [hold_for(node, cap, n.device_count, milli, Shape(), cpu_only=False,
+                                      whole_node=milli >= n.device_count * 1000)], start, end)
+    s.flush()
 
 
 def hold_end_moved(lease_id: str, old_end: datetime, new_end: datetime) -> Any:
