@@ -54,3 +54,27 @@ def test_tenant_asks_when_and_waits_in_the_queue(server: Any, browser: Browser) 
     t.goto(f"{server.console}#/order?form=gpu&model=A800")
     expect(t.get_by_test_id("queue")).to_contain_text("您没有排队中的订单")
     expect(t.get_by_test_id("when")).to_contain_text("最早何时开始")
+
+
+def test_operator_sees_the_queue_and_sets_a_weight(server: Any, browser: Browser) -> None:
+    for _ in range(2):
+        server.api("tenant", "POST", "/v1/orders", json={"form": "server", "models": ["A800"], "hours": 1})
+    until = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    r = server.api("tenant", "POST", "/v1/orders", json={"form": "server", "models": ["A800"], "hours": 1,
+                                                         "wait_until": until})
+    assert r.status_code == 202, r.text
+    op = _signed_in(browser, server, "operator")
+    op.goto(f"{server.console}#/queue")
+    expect(op.get_by_test_id("queue-all-table")).to_contain_text(r.json()["id"])
+    expect(op.get_by_test_id("queue-weights")).to_contain_text("every tenant has weight 1")
+    tenant = server.api("tenant", "GET", "/v1/me").json()["name"]
+    op.locator("#qw-tenant").fill(tenant)
+    op.locator("#qw-weight").fill("0")
+    op.get_by_test_id("queue-weight-save").click()
+    expect(op.get_by_test_id("queue-weight-error")).to_contain_text("between 0.01 and 1000")
+    assert server.api("operator", "GET", "/v1/queue/weights").json() == []
+    op.locator("#qw-weight").fill("2")
+    op.locator("#qw-allow_high").select_option("true")
+    op.get_by_test_id("queue-weight-save").click()
+    expect(op.get_by_test_id("queue-weights-table")).to_contain_text(tenant)
+    assert server.api("operator", "GET", "/v1/queue/weights").json()[0]["allow_high"] is True

@@ -1,9 +1,11 @@
 // The order queue on the tenant's order page (docs/queue.md): "wait until" and a priority class on the order
 // form, "When could it start?" answered by POST /v1/orders/when as the form changes, and the tenant's waiting
 // orders (GET /v1/queue) with their position and estimated start; a waiting order can be cancelled.
-import { get, post } from "./api.js";
+// The operator's page (#/queue): every waiting order in its order of service, the fair-share weights, and a
+// form to set a tenant's weight and whether it may order priority high (PUT /v1/queue/weights).
+import { call, get, post } from "./api.js";
 import { register, t } from "./i18n.js";
-import { errorBox, field, h, table, when } from "./ui.js";
+import { errorBox, field, h, markFields, panel, select, table, text, when } from "./ui.js";
 
 register({
   en: {
@@ -16,6 +18,15 @@ register({
     "queue.deadline": "Waits until", "queue.estimate": "Estimated start", "queue.horizon": "not within 30 days",
     "queue.cancel": "Cancel", "queue.cancelled": "Order {id} cancelled.",
     "queue.placed": "Order {id} is waiting in the queue: position {position}, estimated start {start}.",
+    "queue.nav": "Queue", "queue.opTitle": "Order queue",
+    "queue.opIntro": "Orders that did not fit and may wait, in their order of service: priority class, then the tenant with the lowest used capacity ÷ weight, then arrival. A later order backfills only if it cannot delay the first one.",
+    "queue.all": "Waiting orders", "queue.allNone": "No order is waiting.", "queue.tenant": "Tenant",
+    "queue.preempting": "Spot leases under notice",
+    "queue.weights": "Fair-share weights", "queue.weightsNone": "No weight set: every tenant has weight 1.",
+    "queue.weight": "Weight", "queue.allowHigh": "Priority high", "queue.setAt": "Set at",
+    "queue.yes": "allowed", "queue.no": "no", "queue.unchanged": "unchanged",
+    "queue.setWeight": "Set a weight", "queue.weightHelp": "0.01 to 1000; capacity is shared in proportion to weights",
+    "queue.save": "Set", "queue.saved": "Weight {weight} set for {tenant}.",
   },
   "zh-CN": {
     "queue.waitUntil": "排队等待至", "queue.waitHelp": "当前放不下时排队等待（最多 30 天）；不填则直接拒绝",
@@ -27,6 +38,15 @@ register({
     "queue.deadline": "等待至", "queue.estimate": "预计开始", "queue.horizon": "30 天内无法开始",
     "queue.cancel": "取消", "queue.cancelled": "订单 {id} 已取消。",
     "queue.placed": "订单 {id} 正在排队：第 {position} 位，预计开始 {start}。",
+    "queue.nav": "排队", "queue.opTitle": "订单队列",
+    "queue.opIntro": "当前放不下且允许等待的订单，按服务顺序排列：先按优先级，再按已用容量 ÷ 权重最低的租户，最后按到达时间。后来的订单只有在不会推迟队首订单时才可插空（回填）。",
+    "queue.all": "排队中的订单", "queue.allNone": "没有排队中的订单。", "queue.tenant": "租户",
+    "queue.preempting": "已通知让出的竞价租约",
+    "queue.weights": "公平份额权重", "queue.weightsNone": "未设置权重：每个租户权重为 1。",
+    "queue.weight": "权重", "queue.allowHigh": "高优先级", "queue.setAt": "设置时间",
+    "queue.yes": "允许", "queue.no": "否", "queue.unchanged": "不变",
+    "queue.setWeight": "设置权重", "queue.weightHelp": "0.01 到 1000；容量按权重比例分配",
+    "queue.save": "设置", "queue.saved": "已为 {tenant} 设置权重 {weight}。",
   },
 });
 
@@ -107,4 +127,49 @@ export async function waitingOrders(ctx) {
       { label: t("queue.estimate"), value: (e) => (e.estimated_start ? when(e.estimated_start) : t("queue.horizon")) },
       { label: "", value: cancel },
     ], items, { empty: t("queue.none"), testid: "queue-table", rowTestid: (e) => `queued-${e.order_id}` }));
+}
+
+/** The operator's page: the whole queue, the weights and the form that sets one. */
+export async function page(ctx) {
+  const [items, weights] = await Promise.all([get("/v1/queue"), get("/v1/queue/weights")]);
+  const inputs = { tenant: text("tenant", "acme", "", "qw"), weight: text("weight", "2", "", "qw") };
+  const high = select("allow_high", [["", t("queue.unchanged")], ["true", t("queue.yes")], ["false", t("queue.no")]], "", "qw");
+  const status = h("div", { testid: "queue-weight-status" });
+  const form = h("form", { class: "order", testid: "queue-weight-form", novalidate: true, onsubmit: async (ev) => {
+    ev.preventDefault();
+    form.querySelectorAll(".field-error").forEach((el) => el.remove());
+    const body = { tenant: inputs.tenant.value.trim(), weight: inputs.weight.value.trim() };
+    if (high.value) body.allow_high = high.value === "true";
+    try {
+      const w = await call("PUT", "/v1/queue/weights", { body });
+      ctx.flash(t("queue.saved", { weight: w.weight, tenant: w.tenant }), "ok");
+      ctx.go("/queue");
+    } catch (e) {
+      status.replaceChildren(errorBox(e, "queue-weight-error"));
+      markFields(form, e);
+    }
+  } },
+  h("div", { class: "grid2" }, field(t("queue.tenant"), inputs.tenant),
+    field(t("queue.weight"), inputs.weight, t("queue.weightHelp")), field(t("queue.allowHigh"), high)),
+  h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", testid: "queue-weight-save" }, t("queue.save"))),
+  status);
+  return h("section", { testid: "queue-page" }, h("h2", {}, t("queue.opTitle")), h("p", { class: "muted" }, t("queue.opIntro")),
+    panel(t("queue.all"), "queue-all", table([
+      { label: t("queue.position"), value: (e) => String(e.position), class: "num" },
+      { label: t("queue.order"), value: (e) => e.order_id },
+      { label: t("queue.tenant"), value: (e) => e.tenant },
+      { label: t("queue.form"), value: (e) => e.form },
+      { label: t("queue.priority"), value: (e) => t(`queue.${e.priority}`) },
+      { label: t("queue.queued"), value: (e) => when(e.queued_at) },
+      { label: t("queue.deadline"), value: (e) => when(e.wait_until) },
+      { label: t("queue.estimate"), value: (e) => (e.estimated_start ? when(e.estimated_start) : t("queue.horizon")) },
+      { label: t("queue.preempting"), value: (e) => e.preempting.join(", ") },
+    ], items, { empty: t("queue.allNone"), testid: "queue-all-table" })),
+    panel(t("queue.weights"), "queue-weights", table([
+      { label: t("queue.tenant"), value: (w) => w.tenant },
+      { label: t("queue.weight"), value: (w) => w.weight, class: "num" },
+      { label: t("queue.allowHigh"), value: (w) => t(w.allow_high ? "queue.yes" : "queue.no") },
+      { label: t("queue.setAt"), value: (w) => (w.set_at ? when(w.set_at) : "") },
+    ], weights, { empty: t("queue.weightsNone"), testid: "queue-weights-table" })),
+    panel(t("queue.setWeight"), "queue-set", form));
 }
