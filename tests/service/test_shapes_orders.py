@@ -88,13 +88,16 @@ def test_a_term_reservation_holds_the_host_share_and_hands_it_to_its_drawn_lease
     pl = plans.create_plan(demo, operator, {"tenant": "acme", "kind": "term", "term": "month", "term_model": "H800",
                                             "term_devices": 8, "paid": True, "effective_from": now.isoformat()})
     assert holds(demo, pl["reservation"])[0][1:5] == (128_000, 2048 * 1024, 3_200_000, 7152)
-    drawn = order(demo, tenant, form="gpu", quantity=8, models=["H800"])
+    drawn = order(demo, tenant, form="gpu", quantity=4, models=["H800"])
     assert holds(demo, drawn) == []  # the reservation's share covers it
+    shaped = order(demo, tenant, form="gpu", quantity=4, models=["H800"], cpu_cores=80)
+    ((_n, cpu, *_r),) = holds(demo, shaped)  # a shape is not drawn on the reservation: placed on the fleet
+    assert cpu == 80_000
     clock.advance(hours=1)
     plans.end_plan(demo, operator, pl["id"])
     assert holds(demo, pl["reservation"]) == []
-    ((_node, cpu, *_rest),) = holds(demo, drawn)
-    assert cpu == 128_000
+    ((_node, cpu, *_rest),) = holds(demo, drawn)  # from now on its own share
+    assert cpu == 64_000
     with demo.tx() as s:
         (start,) = s.scalars(select(NodeAllocationRow.start_at).where(NodeAllocationRow.lease_id == drawn))
     assert start == clock.now()

@@ -295,6 +295,7 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
     # the tenant's reservations (term plans) first: drawn allocations name the reservation
     drawn = (reservations.draw(p, s, actor.tenant_id, spec, start, seed=order_id)
              if actor.tenant_id in b.with_reservations and spec.slice_class is SliceClass.GUARANTEED
+             and not spec.shape.asked  # SHAPES: a reservation holds its nodes' share, no more
              else None)  # OVERSUB: a burstable slice never draws on a term's reservation
     outcome: Plan | Rejection
     if drawn is not None:

@@ -168,7 +168,7 @@ def _holds(snap: Snapshot, plan: Plan, shape: Shape, cpu_only: bool) -> tuple[Ho
         return plan.holds
     host = snap.host
     if host is None or host.cpu_free is None:
-        return ()  # drawn on a reservation: its share is the reservation's
+        return ()  # drawn on a reservation (never with a shape): its share is the reservation's
     _begin(snap, shape, cpu_only)
     index = {nid: i for i, nid in enumerate(host.node_ids)}
     by_id = {d.id: d for d in snap.devices}
