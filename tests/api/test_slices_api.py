@@ -47,6 +47,9 @@ def test_the_order_and_the_lease_say_how_the_slice_is_enforced(http: tuple[TestC
     assert lease["allocations"][0]["memory_mib"] == 20480
     gpu = c.post("/v1/orders", json={"form": "gpu", "quantity": 1, "models": ["L20"]}, headers=h).json()
     assert gpu["enforcement"] is None
+    quote = c.post("/v1/quotes", json={"form": "slice", "share_pct": 20, "memory_mib": 4096, "models": ["L20"]},
+                   headers=h)
+    assert quote.status_code == 200 and quote.json()["enforcement"] == "mps", quote.text
 
 
 @pytest.mark.parametrize(("body", "field"), [

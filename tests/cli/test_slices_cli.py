@@ -21,5 +21,8 @@ def test_a_tenant_sees_the_sizes_and_orders_an_enforced_slice(cli: Cli, tokens: 
     bad = cli("order", "create", "--form", "slice", "--share-pct", "60", "--memory-mib", "1024", "--model",
               "Ascend-910B", token=acme)
     assert bad.exit_code == 1 and "vir10_3c_32g" in bad.stderr
+    q = cli("order", "quote", "--form", "slice", "--share-pct", "10", "--memory-mib", "1024", "--model", "L20",
+            token=acme)
+    assert q.exit_code == 0 and "enforced by mps" in q.stdout
     assert "--allow-unenforced" in cli("order", "create", "--help").stdout
     assert "profiles" in cli("slice", "--help").stdout

@@ -61,7 +61,8 @@ def quote_table(q: QuoteResponse) -> Any:
                    x.basis + (f" ({x.plan})" if x.plan else ""), dec(x.hourly, 6),
                    num(x.term_hours) if x.term_hours is not None else "open",
                    dec(x.term_total) if x.term_total is not None else "-"] for x in q.lines],
-                 caption=f"{why}; {dec(q.hourly, 6)} {q.currency}/hour{total}" + (f". {q.note}" if q.note else ""))
+                 caption=f"{why}; {dec(q.hourly, 6)} {q.currency}/hour{total}" + (f". {q.note}" if q.note else "")
+                 + (f"; slice enforced by {q.enforcement}" if q.enforcement else ""))
 
 
 def device_names(lease: LeaseResponse) -> str:

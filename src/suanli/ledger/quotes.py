@@ -139,6 +139,8 @@ class Quote:
     lines: tuple[QuoteLine, ...]
     note: str = ""
     """Why a lease that would be quoted follows the list price (unquotable), else ''."""
+    enforcement: str | None = None
+    """SLICES: a would-be slice's enforcement (``mig:1g.10gb``, ``mps``…; docs/slices.md), else None."""
 
     @property
     def hourly(self) -> Decimal:

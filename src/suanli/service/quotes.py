@@ -8,6 +8,7 @@ tenant's quote (they see their shares on statements).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -206,8 +207,9 @@ def quote_order(p: Platform, actor: Principal, raw: dict[str, Any]) -> Quote:
             quote = oversub.mark_quote(build_quote(Pricing.QUOTED if bound else Pricing.LIST, rates, holdings(held),
                                                    start, spec.end, device_p, p.settings.currency), discount)
         # SHAPES: host resources beyond the devices' share, at the resource prices now
-        return shapes_billing.with_resource_quote(s, quote, shapes.holds_for(snap, outcome, spec), start, spec.end,
-                                                  now)
+        quote = shapes_billing.with_resource_quote(s, quote, shapes.holds_for(snap, outcome, spec), start, spec.end,
+                                                   now)
+        return quote if outcome.slice is None else dataclasses.replace(quote, enforcement=outcome.slice.enforcement)
 
 
 def billing_rates(s: Session, lease_ids: Sequence[str]) -> dict[tuple[str, str, str], RateSegments]:

@@ -32,7 +32,7 @@ def quote_out(q: Quote | None) -> dict[str, Any] | None:
     if q is None:
         return None
     return {"pricing": q.pricing.value, "currency": q.currency, "hourly": q.hourly, "term_total": q.term_total,
-            "note": q.note,
+            "note": q.note, "enforcement": q.enforcement,
             "lines": [{"model": x.model, "site": x.site, "valid_from": x.valid_from, "devices": x.devices,
                        "device_hour": x.device_hour, "p_year": x.p_year, "list_device_hour": x.list_device_hour,
                        "plan": x.plan, "basis": x.basis.value, "hourly": x.hourly, "term_hours": x.term_hours,
@@ -47,7 +47,13 @@ BUSY = {503: {"model": ErrorResponse,
                                           "required": True, "schema": {"type": "integer", "minimum": 0}}}}}
 
 
-@router.post("/v1/orders", response_model=OrderResponse, status_code=201, responses=BUSY)  # type: ignore[arg-type]
+QUEUED = {202: {"model": OrderResponse,
+                "description": "Queued (docs/queue.md): it did not fit now and carries `wait_until`; status `queued`, "
+                               "no lease yet, `queue` gives its position and estimated start."}}
+
+
+@router.post("/v1/orders", response_model=OrderResponse, status_code=201,
+             responses={**BUSY, **QUEUED})  # type: ignore[dict-item]
 async def create_order(body: OrderRequest, p: PlatformDep, who: PrincipalDep, response: Response,
                        idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """Order a product form. Placement happens now (queued orders are placed in batches); a rejected

@@ -96,6 +96,8 @@ class QuoteResponse(BaseModel):
     term_total: Dec | None = None
     note: str = ""
     lines: list[QuoteLineResponse]
+    enforcement: str | None = None
+    """A would-be slice: how it would be held to its share (docs/slices.md)."""
 
 
 class QueuePlaceResponse(BaseModel):
