@@ -82,6 +82,11 @@ def test_queued_order_answers_202_with_position_and_when(http: tuple[TestClient,
     assert again.status_code == 200 and again.json()["id"] == body["id"] and again.json()["replayed"]
     now_ok = c.post("/v1/orders/when", json={"form": "gpu", "quantity": 1, "models": ["L20"]}, headers=a)
     assert now_ok.json()["answer"] == "now" and now_ok.json()["now"]
+    r = c.post("/v1/orders/when", json={"form": "gpu", "quantity": 1, "models": ["L20"], "start": _until(clock, 1)},
+               headers=a)
+    assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "start", r.text
+    r = c.post("/v1/orders/when", json={"form": "gpu", "quantity": 9, "models": ["A800"]}, headers=a)
+    assert r.status_code == 422 and "no node can hold 9" in r.text  # never fits: the order's own 422
     r = c.post(f"/v1/orders/{body['id']}/cancel", headers=a)
     assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
     assert c.get("/v1/queue", headers=a).json() == []

@@ -61,7 +61,13 @@ def background_pass(p: Platform) -> dict[str, Any] | None:
 
 def run_pass(p: Platform) -> dict[str, Any]:
     out: dict[str, Any] = {"lease_moves": tick(p), "token_uses": token_uses.flush(p)}
-    out["queue"] = order_queue.run_queue(p).summary()  # terms that ended free capacity: queued orders first
+    try:
+        out["queue"] = order_queue.run_queue(p).summary()  # terms that ended free capacity: queued orders first
+    except FencedError:
+        raise
+    except SuanliError as e:  # the queue must not stop the other reconcilers; the next pass tries again
+        log.warning("queue pass failed: %s", e.message)
+        out["queue_error"] = e.message
     out["defrag_moves"] = defrag.tick(p)  # due moves of approved plans; auto plans (docs/defrag.md)
     out["node_owner_changes"] = apply_transfers(p)  # transfers scheduled for later that took effect
     out["runway"] = enforce_runway(p)

@@ -33,6 +33,7 @@ from suanli.domain.queueing import (
     overlaps,
     parse_priority,
 )
+from suanli.errors import ValidationError
 from suanli.service.placement import Plan, Snapshot, check_order, plan, snapshot
 from suanli.service.platform import Platform
 from suanli.store import queue as queue_store
@@ -158,6 +159,9 @@ def when(p: Platform, actor: Principal, raw: dict[str, Any]) -> When:
     authorize(actor, Action.PLACE_ORDER)
     now = p.clock.now()
     body = {k: v for k, v in raw.items() if k != "wait_until"}
+    if body.get("start") is not None:
+        raise ValidationError("when? answers for an order that starts as soon as it can: leave out start (a "
+                              "reservation's start is yours to choose; its quote says if it fits)", field="start")
     spec = parse_order(body, now=now)
     prio = parse_priority(body.get("priority"))
     with p.read() as s:
