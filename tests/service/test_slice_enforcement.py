@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from suanli.domain.accounts import Principal
 from suanli.domain.demo import demo_fleet
 from suanli.errors import ValidationError
-from suanli.service import accounts, fleet, leases, orders, slicing
+from suanli.service import accounts, fleet, health, leases, orders, slicing
 from suanli.service.platform import Platform
 from suanli.settings import Settings
 from suanli.store import slices as slice_store
@@ -134,10 +134,27 @@ def test_allow_unenforced_is_for_slices_and_a_boolean(demo: Platform, tenant: Pr
             orders.create_order(demo, tenant, raw)
 
 
-def test_profiles_list_what_this_backend_enforces(demo: Platform) -> None:
-    rows = {r["model"]: r for r in slicing.profiles(demo)}
+def test_profiles_list_what_this_backend_enforces(demo: Platform, tenant: Principal) -> None:
+    rows = {r["model"]: r for r in slicing.profiles(demo, tenant)}
     assert rows["A100-80GB"]["enforcement"] == "mig" and rows["A100-80GB"]["sizes"][0]["name"] == "1g.10gb"
     assert rows["L20"]["enforcement"] == "mps" and rows["Ascend-910B"]["enforcement"] == "vnpu"
     assert rows["MLU370-X8"]["enforcement"] == "none"
-    assert [r["model"] for r in slicing.profiles(demo, "H20")] == ["H20"]
+    assert [r["model"] for r in slicing.profiles(demo, tenant, "H20")] == ["H20"]
 
+
+
+def test_a_mig_slice_re_placed_after_a_failure_gets_an_instance_again(demo: Platform, tenant: Principal,
+                                                                      operator: Principal) -> None:
+    lease_id = lease_of(demo, tenant, form="slice", share_pct=40, memory_mib=1024, models=["A100-80GB"])
+    (before,) = leases.get_lease(demo, tenant, lease_id)[0].allocations
+    fleet.set_node_state(demo, operator, before.node, "down", "PSU failure")
+    report = health.check_health(demo)
+    assert lease_id in report.interrupted and lease_id in report.replaced
+    lease = leases.get_lease(demo, tenant, lease_id)[0]
+    (now,) = [a for a in lease.allocations if a.end is None]
+    assert now.node != before.node and now.milli == 500
+    with demo.read() as s:
+        inst = slice_store.instances_of(s, lease_id)
+        limits = slicing.limits_for(s, lease)
+    assert inst[now.device_id].profile == "3g.40gb" and limits is not None
+    assert limits.mig_start == inst[now.device_id].start_slot

@@ -22,7 +22,7 @@ from suanli.drivers.base import NodeState as EngineNodeState
 from suanli.errors import NotFoundError, SuanliError
 from suanli.ledger.plans import PlanKind, plan_at
 from suanli.ledger.quotes import rate_at as quoted_rate_at
-from suanli.service import quotes, reservations, shapes, term_credits
+from suanli.service import quotes, reservations, shapes, slicing, term_credits
 from suanli.service.engine import reconcile_leases
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, snapshot
@@ -158,8 +158,10 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
     start = max(now, lease.start)
     snap = snapshot(p, s, start, lease.end, exclude_lease=lease.id)
     previous = lease.last_allocations()
+    mig = slicing.held_instances(s, lease)  # SLICES: a MIG slice comes back at its placement, or is placed anew
     free = {dev.id: int(snap.state.dev_free_milli[node, slot]) for (node, slot), dev in snap.slot_device.items()}
-    if previous and all(free.get(a.device_id, 0) >= a.milli for a in previous):
+    if (previous and all(free.get(a.device_id, 0) >= a.milli for a in previous)
+            and slicing.still_free(snap.mig_taken, mig)):
         grants: tuple[tuple[int, int, int], ...] = tuple((a.device_id, a.milli, a.memory_mib) for a in previous)
         where, drawn_from = "on the same devices", None
         placed = Plan(grants, where)
@@ -169,6 +171,7 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
         if not isinstance(outcome, Plan):
             return "paused"
         grants, where, placed = outcome.grants, outcome.reason, outcome
+        mig = []
     lease_store.claim_devices(s, snap.versions(grants))
     granted = max(now, p.clock.now())  # the grant instant: read after the claim, in this attempt
     start = max(granted, lease.start)
@@ -180,6 +183,7 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
         shapes.stage_holds(s, snap, lease.id, lease_store.get_order(s, lease.order_id, tenant_id=None).spec, placed,
                            start, lease.end)
     lease_store.insert_allocations(s, lease.id, grants, start, lease.end, drawn_from=drawn_from)
+    slicing.record_again(s, lease.id, placed.slice, mig)
     quotes.record_replacement_quote(p, s, lease.id)  # a quoted lease keeps its price wherever it lands
     transition(s, lease, LeaseState.ACTIVE if start <= granted else LeaseState.SCHEDULED, granted,
                f"{why}: {where}")

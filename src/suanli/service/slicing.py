@@ -125,6 +125,27 @@ def record(s: Session, lease_id: str, plan: SlicePlan | None) -> None:
     store.record_instances(s, lease_id, plan.mig)
 
 
+def held_instances(s: Session, lease: Lease) -> list[tuple[int, str, int, int]]:
+    """A slice lease's MIG instances on the devices it held last: (device id, profile, start, span)."""
+    if lease.form is not ProductForm.SLICE:
+        return []
+    return [(i.device_id, i.profile, i.start_slot, i.span) for i in store.instances_of(s, lease.id).values()]
+
+
+def still_free(taken: Mapping[int, Sequence[tuple[int, int]]], held: Sequence[tuple[int, str, int, int]]) -> bool:
+    """Are these instances' memory slices free again (a slice coming back on the same devices)?"""
+    return all(not (set(range(start, start + span)) & {c for s0, w in taken.get(dev, ()) for c in range(s0, s0 + w)})
+               for dev, _prof, start, span in held)
+
+
+def record_again(s: Session, lease_id: str, plan: SlicePlan | None, same: Sequence[tuple[int, str, int, int]]) -> None:
+    """A slice re-placed after an interruption or a suspension: its MIG instance on the new allocation, at the
+    same placement when it came back on the same device (``same``), else where the placement put it."""
+    placed = list(same) if same else (plan.mig if plan is not None else [])
+    if placed:
+        store.record_instances(s, lease_id, placed)
+
+
 def limits_for(s: Session, lease: Lease) -> SliceLimits | None:
     """The limits of a slice lease's jobs (None for other forms, or a slice granted before migration 0030)."""
     if lease.form is not ProductForm.SLICE:
@@ -133,7 +154,8 @@ def limits_for(s: Session, lease: Lease) -> SliceLimits | None:
     if g is None:
         return None
     inst = store.instances_of(s, lease.id)
-    start = next((i.start_slot for d, i in inst.items() if any(a.device_id == d for a in lease.allocations)), None)
+    held = {a.device_id for a in lease.last_allocations()}
+    start = next((i.start_slot for d, i in inst.items() if d in held), None)
     return SliceLimits(g.enforcement, g.share_pct, g.memory_mib, start)
 
 
