@@ -28,5 +28,5 @@ class QueueClient(Endpoints):
         return self._many(WeightResponse, "/v1/queue/weights")
 
     def set_weight(self, tenant: str, weight: str, allow_high: bool | None = None) -> WeightResponse:
-        body = WeightRequest(tenant=tenant, weight=weight, allow_high=allow_high)
+        body = WeightRequest.model_validate({"tenant": tenant, "weight": weight, "allow_high": allow_high})
         return self._one(WeightResponse, "PUT", "/v1/queue/weights", json=body.model_dump(mode="json"))

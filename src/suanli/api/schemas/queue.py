@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from suanli.api.schemas.common import Name, Wire
+from suanli.api.schemas.common import Exact, Name, Wire
 
 
 class QueueEntryResponse(BaseModel):
@@ -33,8 +33,8 @@ class WhenResponse(BaseModel):
 
 class WeightRequest(Wire):
     tenant: Name
-    weight: str = Field(description="fair-share weight, 0.01 to 1000 (default 1 for a tenant without one)",
-                        max_length=32)
+    weight: Exact = Field(description="fair-share weight: a decimal string or integer, 0.01 to 1000 (default 1 for "
+                                      "a tenant without one)")
     allow_high: bool | None = Field(None, description="may the tenant order priority high (unchanged if left out)")
 
 
