@@ -117,3 +117,17 @@ def test_large_fleet_is_fast_and_exact() -> None:
                  itertools.cycle([3, 7, 11]), strict=False)]
     got = solve(kinds, D("1234.5"))
     assert got is not None and got.exact and got.p >= D("1234.5")
+
+
+def test_many_sites_at_one_price_search_as_one() -> None:
+    """150 sites selling the same models at the same prices: interchangeable kinds are merged, so the
+    search stays exact within a small budget, and the devices go to the sites in the order given."""
+    kinds = [Kind(m, f"site-{c:03d}", p, D(price), D("0.2"), 8)
+             for c in range(150) for m, p, price in (("910B", MODELS["910B"], "2.1438"), ("H800", MODELS["H800"], "10.1651"),
+                                                      ("4090", MODELS["4090"], "2.10"))]
+    got = solve(kinds, D(60), max_nodes=500)
+    assert got is not None and got.exact and got.p >= 60
+    sites_910b = [k.site for k, _ in got.take if k.model == "910B"]
+    assert sites_910b == sorted(sites_910b) and sites_910b[0] == "site-000"
+    single = best_single_model(kinds, D(60))
+    assert single is not None and got.price <= single.price

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-MAX_NODES = 200_000
+MAX_NODES = 20_000
 """Branch-and-bound nodes explored at most per solve (a fleet of a few dozen kinds needs far fewer)."""
 _MONEY_PLACES = Decimal("1e-12")
 _MAX_P_DIGITS = 12
@@ -126,13 +126,36 @@ def _decimals(d: Decimal) -> int:
 
 def solve(kinds: Sequence[Kind], need: Decimal, *, max_nodes: int = MAX_NODES) -> Mix | None:
     """The cheapest mix of whole devices of ``kinds`` with at least ``need`` P (see the module's
-    formulation), or None when all of them together have less than ``need``."""
+    formulation), or None when all of them together have less than ``need``.
+
+    Kinds equal in (model, P, price, energy) are interchangeable: they are searched as one (their
+    counts summed) and the devices taken are given back to them in the order of ``kinds``, so a
+    fleet of many sites at the same price costs no more to search than one site."""
     if need <= 0:
         raise ValueError("need must be > 0")
-    ks = [k for k in kinds if k.count > 0]
-    for k in ks:
+    for k in kinds:
         if k.p <= 0 or k.price < 0 or k.energy < 0:
             raise ValueError(f"kind {k.model}@{k.site}: P must be > 0 and prices >= 0")
+    members: dict[tuple[str, Decimal, Decimal, Decimal], list[int]] = {}
+    for i, k in enumerate(kinds):
+        if k.count > 0:
+            members.setdefault((k.model, k.p, k.price, k.energy), []).append(i)
+    merged = [Kind(kinds[g[0]].model, kinds[g[0]].site, kinds[g[0]].p, kinds[g[0]].price, kinds[g[0]].energy,
+                   sum(kinds[i].count for i in g)) for g in members.values()]
+    got = _solve(merged, need, max_nodes)
+    if got is None:
+        return None
+    take = [0] * len(kinds)
+    for m, x in got.take:
+        for i in members[(m.model, m.p, m.price, m.energy)]:
+            if x <= 0:
+                break
+            take[i] = min(kinds[i].count, x)
+            x -= take[i]
+    return Mix(tuple((k, take[i]) for i, k in enumerate(kinds) if take[i]), exact=got.exact)
+
+
+def _solve(ks: list[Kind], need: Decimal, max_nodes: int) -> Mix | None:
     if sum((k.p * k.count for k in ks), Decimal(0)) < need:
         return None
     digits = min(_MAX_P_DIGITS, max([_decimals(need), *(_decimals(k.p) for k in ks)]))

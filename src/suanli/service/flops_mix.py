@@ -28,8 +28,8 @@ once (:func:`check_never_fits`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -42,7 +42,7 @@ from suanli.domain.prices import PriceBook
 from suanli.errors import ValidationError
 from suanli.ledger.plans import PricePlan
 from suanli.ledger.quotes import Unquotable, quote_rate
-from suanli.scheduler import NoFit, Placement, PlacementRequest
+from suanli.scheduler import FleetState, NoFit, Placement, PlacementRequest
 from suanli.scheduler.flops_mix import Kind, Mix, best_single_model, solve
 
 if TYPE_CHECKING:
@@ -69,7 +69,13 @@ class Refused:
 
 def list_prices(snap: Snapshot) -> Prices:
     """The list price in force at the snapshot's start (an order placed without a tenant's plan)."""
-    return lambda model, site: snap.book.rate_at(model, site, snap.at)
+    cache: dict[tuple[str, str], Decimal | None] = {}
+
+    def price(model: str, site: str) -> Decimal | None:
+        if (model, site) not in cache:
+            cache[(model, site)] = snap.book.rate_at(model, site, snap.at)
+        return cache[(model, site)]
+    return price
 
 
 def tenant_prices(plans: Sequence[PricePlan], book: PriceBook, tenant_id: str, order_id: str, at: datetime,
@@ -159,6 +165,7 @@ def _domains(snap: Snapshot, topology: Topology, counts: Mapping[int, Mapping[in
         else:
             groups[("any", "")].append(node)
     out = []
+    proto: dict[tuple[int, int], Kind | None] = {}  # (model, site) -> its kind without a count
     for (kind_word, name), nodes in sorted(groups.items()):
         total: dict[tuple[int, int], int] = defaultdict(int)
         for node in nodes:
@@ -166,12 +173,16 @@ def _domains(snap: Snapshot, topology: Topology, counts: Mapping[int, Mapping[in
                 total[(code, int(st.site[node]))] += n
         kinds, codes = [], []
         for (code, sc), n in sorted(total.items(), key=lambda kv: (st.model_names[kv[0][0]], snap.sites[kv[0][1]])):
-            model = snap.catalog.get(st.model_names[code])
-            site = snap.sites[sc]
-            price = Decimal(0) if prices is None else prices(model.name, site)
-            if price is None:
+            if (code, sc) not in proto:
+                model = snap.catalog.get(st.model_names[code])
+                site = snap.sites[sc]
+                price = Decimal(0) if prices is None else prices(model.name, site)
+                proto[(code, sc)] = None if price is None else Kind(model.name, site, model.p, price,
+                                                                    _energy(model, snap, site), 0)
+            k = proto[(code, sc)]
+            if k is None:
                 continue
-            kinds.append(Kind(model.name, site, model.p, price, _energy(model, snap, site), n))
+            kinds.append(replace(k, count=n))
             codes.append((code, sc))
         label = {"any": "across the fleet", "node": f"on node {name}"}.get(kind_word, f"in fabric {name}")
         out.append(_Domain(label, np.asarray(nodes, np.int64), tuple(kinds), tuple(codes)))
@@ -186,16 +197,24 @@ def place(policy: object, snap: Snapshot, rng: np.random.Generator, spec: OrderS
     if not domains and not _domains(snap, Topology.ANY, _counts(snap, models, sites, shape=True, prices=None),
                                     prices):
         return Refused(RejectReason.NOT_ALLOWED, "no priced devices meet the flops order's constraints")
-    best: tuple[Mix, _Domain] | None = None
+    best: tuple[Mix, _Domain, tuple[Decimal, Decimal, Decimal, int]] | None = None
+    solved: dict[tuple[tuple[str, Decimal, Decimal, Decimal, int], ...], tuple[_Domain, Mix | None]] = {}
     for dom in domains:
         if dom.p < spec.p:
             continue
-        mix = solve(dom.kinds, spec.p)
-        if mix is not None and (best is None or mix.key() < best[0].key()):
-            best = (mix, dom)
+        # domains alike in every kind but the site's name (idle nodes of one model) have the same answer
+        sig = tuple((k.model, k.p, k.price, k.energy, k.count) for k in dom.kinds)
+        if sig not in solved:
+            solved[sig] = (dom, solve(dom.kinds, spec.p))
+        first, mix = solved[sig]
+        if mix is not None and first is not dom:
+            pos = {id(k): i for i, k in enumerate(first.kinds)}
+            mix = Mix(tuple((dom.kinds[pos[id(k)]], x) for k, x in mix.take), exact=mix.exact)
+        if mix is not None and (best is None or mix.key() < best[2]):
+            best = (mix, dom, mix.key())
     if best is None:
         return Refused(RejectReason.NO_CAPACITY, _refusal(spec, domains))
-    mix, dom = best
+    mix, dom, _key = best
     out = _put(policy, snap, rng, spec, mix, dom, with_cpu)
     if isinstance(out, Refused):
         return out
@@ -220,12 +239,13 @@ def _put(policy: object, snap: Snapshot, rng: np.random.Generator, spec: OrderSp
     for kind, x in mix.take:
         code, sc = code_of[kind]
         one, at = frozenset({code}), frozenset({sc})
+        reqs: Iterable[PlacementRequest]
         if spec.topology is Topology.NODE:
             reqs = [PlacementRequest(num_devices=x, allowed_models=one, allowed_sites=at)]
         elif spec.topology is Topology.FABRIC:
             reqs = [PlacementRequest(spread_devices=x, allowed_models=one, allowed_sites=at)]
         else:
-            reqs = [PlacementRequest(num_devices=1, allowed_models=one, allowed_sites=at)] * x
+            reqs = _blocks_of(view, one, at, x)
         for req in reqs:
             decision = policy.place(view, req, rng)  # type: ignore[attr-defined]
             if isinstance(decision, NoFit):
@@ -243,6 +263,18 @@ def _put(policy: object, snap: Snapshot, rng: np.random.Generator, spec: OrderSp
                     grants.append((snap.slot_device[(node, slot)].id, milli, 0))
     snap.state = st
     return tuple(grants), len(used), notes
+
+
+def _blocks_of(st: FleetState, model: frozenset[int], site: frozenset[int], x: int) -> Iterator[PlacementRequest]:
+    """``any``: ``x`` devices as requests the policy places one after the other, each as large as the
+    largest free block of the kind left (whole free nodes fill first; never more requests than devices)."""
+    left = x
+    while left > 0:
+        usable = st.model_mask(model) & np.isin(st.site, list(site))[:, None] & (st.dev_free_milli == MILLI)
+        block = int(usable.sum(axis=1).max(initial=0))
+        n = max(1, min(left, block))
+        yield PlacementRequest(num_devices=n, allowed_models=model, allowed_sites=site)
+        left -= n
 
 
 # --------------------------------------------------------------------------- words
@@ -276,6 +308,8 @@ def _reason(spec: OrderSpec, mix: Mix, dom: _Domain, nodes: int, notes: list[str
             why += f"; one model alone costs more: {single.devices} x {k1.model} at {_money(single.price)}/hour"
         else:
             why += "; no single model has that much free here"
+    elif len({k.site for k, _ in mix.take}) > 1:
+        why = f"combined {len({k.site for k, _ in mix.take})} sites because {why}"
     if not mix.exact:
         why += " (best found within the search budget)"
     out = f"{head}; {why}"
