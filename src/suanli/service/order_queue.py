@@ -185,15 +185,16 @@ def _place(p: Platform, s: Session, alive: list[QueuedOrder], now: datetime, rep
                 head_start, _ = when.earliest(p, s, t.spec, now, q.order_id)
                 report.head, report.head_start = q.order_id, head_start
                 continue
-            _granted(s, q, out, used, report)
+            _granted(s, q, out, used, report, p.clock.now())
             continue
         _backfill(p, s, q, t, b, head[1], head_start, when.term(head[1].spec, now), used, report)
     if head is not None:
         _notice_spot(p, s, head[0], head[1], now, report)
 
 
-def _granted(s: Session, q: QueuedOrder, out: OrderResult, used: dict[str, int], report: QueueReport) -> None:
-    queue_store.close(s, q.order_id, "granted", out.order.created_at)
+def _granted(s: Session, q: QueuedOrder, out: OrderResult, used: dict[str, int], report: QueueReport,
+             at: datetime) -> None:
+    queue_store.close(s, q.order_id, "granted", at)
     used[q.tenant_id] = used.get(q.tenant_id, 0) + _milli(s, out.order.lease_id)
     report.granted.append(q.order_id)
 
@@ -215,7 +216,7 @@ def _backfill(p: Platform, s: Session, q: QueuedOrder, t: Ticket, b: _Batch, hea
             b.snaps.clear()
             return
     sp.commit()
-    _granted(s, q, out, used, report)
+    _granted(s, q, out, used, report, p.clock.now())
     report.backfilled.append(q.order_id)
 
 
