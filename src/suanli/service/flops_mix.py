@@ -39,7 +39,7 @@ import numpy as np
 from suanli.domain.catalog import AcceleratorModel
 from suanli.domain.leases import OrderSpec, RejectReason, Topology
 from suanli.domain.prices import PriceBook
-from suanli.errors import ValidationError
+from suanli.errors import ConflictError, ValidationError
 from suanli.ledger.plans import PricePlan
 from suanli.ledger.quotes import Unquotable, quote_rate
 from suanli.scheduler import FleetState, NoFit, Placement, PlacementRequest
@@ -119,6 +119,9 @@ def _counts(snap: Snapshot, models: frozenset[int] | None, sites: frozenset[int]
         usable = usable & np.isin(st.site, list(sites))[:, None]
     if not shape:
         usable = usable & (st.dev_free_milli == MILLI)
+        pool = getattr(snap, "pool", None)
+        if pool is not None:
+            usable = usable & ~pool
     out: dict[int, dict[int, int]] = {}
     for node in np.flatnonzero(usable.any(axis=1)).tolist():
         row: dict[int, int] = defaultdict(int)
@@ -226,11 +229,15 @@ def _put(policy: object, snap: Snapshot, rng: np.random.Generator, spec: OrderSp
          with_cpu: WithCpu) -> tuple[tuple[tuple[int, int, int], ...], int, list[str]] | Refused:
     st = snap.state.copy()
     view = st
-    if spec.topology is not Topology.ANY:  # only the chosen domain's devices are visible to the policy
-        view = st.copy()
-        hidden = np.ones(view.num_nodes, bool)
-        hidden[dom.nodes] = False
-        view.dev_free_milli[hidden] = 0
+    pool = getattr(snap, "pool", None)  # OVERSUB's burstable pool: never offered to guaranteed work
+    if spec.topology is not Topology.ANY or (pool is not None and pool.any()):
+        view = st.copy()  # the policy sees only the chosen domain's devices, outside the pool
+        if spec.topology is not Topology.ANY:
+            hidden = np.ones(view.num_nodes, bool)
+            hidden[dom.nodes] = False
+            view.dev_free_milli[hidden] = 0
+        if pool is not None:
+            view.dev_free_milli[pool] = 0
         view.touch()
     code_of = dict(zip(dom.kinds, dom.codes, strict=True))
     grants: list[tuple[int, int, int]] = []
@@ -252,9 +259,12 @@ def _put(policy: object, snap: Snapshot, rng: np.random.Generator, spec: OrderSp
                 return Refused(RejectReason.NO_CAPACITY, f"{x} x {kind.model} at {kind.site} in {dom.label}: "
                                                          f"{decision.reason}")
             decision = with_cpu(snap, decision)
+            try:
+                st.apply(decision)
+            except ConflictError as e:  # the node's host resources cannot hold the devices' share
+                return Refused(RejectReason.NO_CAPACITY, f"{x} x {kind.model} at {kind.site} in {dom.label}: {e}")
             if view is not st:
                 view.apply(decision)
-            st.apply(decision)
             if spec.topology is not Topology.ANY:
                 notes.append(decision.reason)
             for i, node in enumerate(decision.nodes):
