@@ -19,6 +19,12 @@ def platform(request: Request) -> Platform:
     return p
 
 
+async def _platform(request: Request) -> Platform:
+    """:func:`platform` as a dependency, ``async`` so that FastAPI runs it on the event loop: a sync
+    dependency is sent to a worker thread, a hop that costs more CPU than the lookup (docs/performance.md)."""
+    return platform(request)
+
+
 def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
     token = None
     if authorization:
@@ -30,16 +36,17 @@ def principal(request: Request, authorization: Annotated[str | None, Header()] =
     return who
 
 
-PlatformDep = Annotated[Platform, Depends(platform)]
+PlatformDep = Annotated[Platform, Depends(_platform)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def page_args(
+async def page_args(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"items to skip: 0 to {MAX_OFFSET}")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"items per page: 1 to {MAX_PAGE}")] = 50,
 ) -> tuple[int, int]:
     """A page of a list: ``offset`` 0 to 10^9 and ``limit`` 1 to 500 (docs/api.md "Input rules"); anything
-    else, ``offset=9223372036854775808`` included, is a 422 naming the bounds."""
+    else, ``offset=9223372036854775808`` included, is a 422 naming the bounds. ``async``: it does no I/O,
+    so no worker-thread hop."""
     return offset, limit
 
 
