@@ -34,6 +34,7 @@ from suanli.domain.shapes import (
     NodeCapacity,
     ResourcePrice,
     Shape,
+    asked_amounts,
     hold_for,
     parse_kind,
 )
@@ -65,6 +66,15 @@ class HostView:
     disk_free: np.ndarray | None
     shape: Shape = field(default_factory=Shape)
     cpu_only: bool = False
+    _caps: np.ndarray | None = None
+
+    def cap_array(self) -> np.ndarray:
+        """(4, N) int64: each node's CPU milli, RAM MiB, NIC Mbps and disk GiB (built once)."""
+        if self._caps is None:
+            self._caps = np.array([[c.cpu_milli for c in self.caps], [c.ram_mib for c in self.caps],
+                                   [c.nic_mbps for c in self.caps], [c.disk_gib for c in self.caps]], np.int64
+                                  ).reshape(4, len(self.caps))
+        return self._caps
 
 
 def host_view(s: Session, per_node: Sequence[Sequence[DeviceInfo]], start: datetime, end: datetime | None, *,
@@ -132,15 +142,19 @@ def fit_view(snap: Snapshot, st: FleetState, req: PlacementRequest) -> FleetStat
                                                       or req.whole_node):
         return st
     per_node = max(req.num_devices, 1) * req.device_milli if not req.spread_devices else MILLI
-    bad = []
-    for i in range(st.num_nodes):
-        n_dev = host.n_devices[i]
-        milli = n_dev * MILLI if (req.whole_node or req.gang_nodes) else min(per_node, n_dev * MILLI)
-        need = _hold(host, i, milli).held
-        if (need.cpu_milli > st.cpu_free_milli[i] or need.ram_mib > st.mem_free_mib[i]
-                or (st.nic_free_mbps is not None and need.nic_mbps > st.nic_free_mbps[i])
-                or (st.disk_free_gib is not None and need.disk_gib > st.disk_free_gib[i])):
-            bad.append(i)
+    cap = host.cap_array()  # (4, N): CPU milli, RAM MiB, NIC Mbps, disk GiB
+    whole = np.asarray(host.n_devices, np.int64) * MILLI
+    milli = whole if (req.whole_node or req.gang_nodes) else np.minimum(per_node, whole)
+    need = cap * milli // np.maximum(whole, 1)  # the share (floor), as hold_for computes it
+    if not host.cpu_only:
+        asked = asked_amounts(host.shape)
+        need = np.maximum(need, np.array([[asked.cpu_milli], [asked.ram_mib], [asked.nic_mbps], [asked.disk_gib]]))
+    short = (need[0] > st.cpu_free_milli) | (need[1] > st.mem_free_mib)
+    if st.nic_free_mbps is not None:
+        short |= need[2] > st.nic_free_mbps
+    if st.disk_free_gib is not None:
+        short |= need[3] > st.disk_free_gib
+    bad = np.flatnonzero(short).tolist()
     if not bad:
         return st
     view = st.copy()
