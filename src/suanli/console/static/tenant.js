@@ -9,6 +9,7 @@ import { nearFields, rttCell } from "./near.js";
 import { sliceClassField } from "./oversub.js";
 import { placedText, queueFields, waitingOrders } from "./queue.js";
 import { shapeFields } from "./shapes.js";
+import { allowUnenforcedField, enforcementLine, enforcementText } from "./slices.js";
 import { badge, errorBox, field, h, holdsNow, kv, listView, markFields, money, num, optionsOf, table, text, when, yuan } from "./ui.js";
 
 export { billing, invoice, invoiceColumns, invoiceDownloads, invoiceLines, invoiceLink, invoiceTotals, periodPicker, vouchers } from "./billing.js";
@@ -220,6 +221,7 @@ export async function order(ctx) {
   const queue = queueFields(); // QUEUE: wait until, priority, "when?" (docs/queue.md)
   const sliceClass = await sliceClassField(); // OVERSUB: guaranteed or burstable (docs/slices.md)
   const shape = shapeFields(); // SHAPES: cores, RAM, NIC, disk; the cpu form (docs/orders.md "Custom shapes")
+  const unenforced = allowUnenforcedField(); // SLICES: accept a slice nothing enforces (docs/slices.md)
   const topoSel = h("select", { id: "f-topology", name: "topology" },
     ["any", "node", "fabric"].map((x) => h("option", { value: x }, x === "any" ? t("tenant.any") : x)));
   const inputs = {
@@ -242,6 +244,7 @@ export async function order(ctx) {
     topology: field(t("tenant.order.topology"), topoSel, t("tenant.order.topologyHelp")),
     vendors: field(t("tenant.order.vendor"), vendorSel),
     slice_class: sliceClass.el,
+    allow_unenforced: unenforced.el,
   };
   const free = h("p", { class: "muted", testid: "order-free" });
   const quoteBox = h("div", { class: "panel quote", testid: "quote", "aria-live": "polite" });
@@ -267,6 +270,7 @@ export async function order(ctx) {
     if (used.includes("topology") && topoSel.value !== "any") out.topology = topoSel.value;
     if (used.includes("vendors") && vendorSel.value) out.vendors = [vendorSel.value];
     if (f === "slice") sliceClass.apply(out);
+    if (f === "slice") unenforced.apply(out);
     shape.apply(out, f);
     if (modelSel.value) out.models = [modelSel.value];
     if (siteSel.value) out.sites = [siteSel.value];
@@ -303,7 +307,7 @@ export async function order(ctx) {
     quoteTimer = setTimeout(quoteNow, QUOTE_DEBOUNCE_MS);
   };
   const sync = () => {
-    for (const [name, el] of Object.entries(optional)) el.hidden = !FIELDS[formSel.value].includes(name) && !(name === "slice_class" && formSel.value === "slice");
+    for (const [name, el] of Object.entries(optional)) el.hidden = !FIELDS[formSel.value].includes(name) && !(["slice_class", "allow_unenforced"].includes(name) && formSel.value === "slice");
     shape.sync(formSel.value);
   };
   formSel.addEventListener("change", sync);
@@ -336,7 +340,7 @@ export async function order(ctx) {
   near.el,
   free,
   h("div", { class: "grid2" }, optional.quantity, optional.share_pct, optional.memory_mib, optional.p,
-    optional.min_memory_gib, optional.topology, optional.vendors, optional.slice_class),
+    optional.min_memory_gib, optional.topology, optional.vendors, optional.slice_class, optional.allow_unenforced),
   shape.el,
   h("div", { class: "grid2" }, field(t("tenant.order.hours"), inputs.hours, t("tenant.order.hoursHelp")),
     field(t("tenant.order.start"), inputs.start, t("tenant.order.startHelp"))),
@@ -370,6 +374,7 @@ function quoteView(q) {
       [t("tenant.quote.total"), h("strong", { testid: "quote-total" }, q.term_total === null || q.term_total === undefined
         ? t("tenant.quote.open") : yuan(q.term_total))],
     ], "quote-totals"),
+    ...enforcementLine(q),
     h("p", { class: "muted", testid: "quote-validity" }, `${t(q.pricing === "quoted" ? "tenant.quote.quoted" : "tenant.quote.list")} `
       + `${t("tenant.quote.asOf", { time: fmtDateTime(new Date().toISOString()) })}${q.note ? ` · ${q.note}` : ""}${cur !== "CNY" ? ` · ${cur}` : ""}`),
   ];
@@ -499,6 +504,8 @@ export async function lease(ctx) {
       // a supplier sees its devices' occupancy, never who the tenant is
       ...(ctx.me.role === "operator" ? [[t("tenant.k.tenant"), h("a", { href: `#/tenants/${encodeURIComponent(tenantName)}`, title: l.tenant_id }, tenantName)]] : []),
       [t("tenant.k.placement"), l.placement || "—"],
+      // SLICES: how the slice is held to its share (docs/slices.md)
+      ...(l.enforcement ? [[t("slices.enforcement"), h("span", { testid: "lease-enforcement", title: enforcementText(l.enforcement) }, l.enforcement)]] : []),
       // a flops lease may combine models and sites (docs/orders.md "P of compute"): the devices per (model, site)
       ...(l.form === "flops" ? [[t("tenant.k.mix"), h("span", { testid: "lease-mix" }, mixText(open.length ? open : past))]] : []),
       ...(cost ? [[t("tenant.k.cost"), h("span", {}, h("strong", { testid: "lease-cost" }, yuan(cost.cost_to_date)),
