@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from suanli.domain.clock import Clock, SystemClock, utc
+from suanli.domain.defrag import NOTICE_ENV, NOTICE_FILE, RESTORED_ENV
 from suanli.domain.slicing import Mechanism, job_env
 from suanli.drivers.base import (
     Capabilities,
@@ -71,7 +72,7 @@ from suanli.drivers.base import (
     engine_error,
 )
 from suanli.drivers.cgroups import JobGroup
-from suanli.drivers.sandbox import Isolation, Sandbox, runtime_ro_paths
+from suanli.drivers.sandbox import WORK, Isolation, Sandbox, runtime_ro_paths
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 
 DEFAULT_SLICE_MECHANISMS = frozenset({Mechanism.MIG, Mechanism.MPS, Mechanism.VNPU})
@@ -167,6 +168,7 @@ class LocalDriver:
         self._acct = self.data_dir / "accounting.jsonl"
         self._health_path = self.data_dir / "health.json"
         self._jobs: dict[str, _Job] = {}
+        self._specs: dict[str, JobSpec] = {}  # DEFRAG: what a moved job is started again with
         self._load_accounting()
         self._health: dict[str, Any] = self._load_health()
 
@@ -213,9 +215,11 @@ class LocalDriver:
         with self._lock:
             self._grants.delete(lease_id)
 
-    def submit(self, lease_id: str, spec: JobSpec, *, job_id: str | None = None) -> JobHandle:
+    def submit(self, lease_id: str, spec: JobSpec, *, job_id: str | None = None, restored: bool = False
+               ) -> JobHandle:
         """``job_id``: the id to run the job under (a node agent passes the server's id; default: a
-        fresh ``job-<12 hex>``). Submitting a known id again returns that job's handle and starts nothing."""
+        fresh ``job-<12 hex>``). Submitting a known id again returns that job's handle and starts nothing.
+        ``restored`` (:meth:`move` only): start it again in its kept work dir with ``SUANLI_RESTORED=1``."""
         check_lease_id(lease_id)
         if job_id is not None:
             if not JOB_ID_RE.fullmatch(job_id):
@@ -236,7 +240,7 @@ class LocalDriver:
         now = utc(self._clock.now())
         alloc, devices = check_submit(grant, spec, now, driver=self.name)
         env_var = alloc.visible_devices_env
-        reserved = {env_var, "SUANLI_LEASE_ID", "SUANLI_JOB_ID", *SLICE_ENV} & set(spec.env)
+        reserved = {env_var, "SUANLI_LEASE_ID", "SUANLI_JOB_ID", *SLICE_ENV, NOTICE_ENV, RESTORED_ENV} & set(spec.env)
         if reserved:
             raise ValidationError(f"lease {lease_id}: job env may not set {sorted(reserved)}; the driver "
                                   "sets them from the lease", lease_id=lease_id)
@@ -261,14 +265,18 @@ class LocalDriver:
         if hami is not None:  # HAMi-core preloaded into the job: the sandbox shows it the library, read-only
             extra_ro = (*extra_ro, Path(hami))
         self.sandbox.check_command(spec.command, spec.env, extra_ro=extra_ro)
+        jobdir = self.data_dir / "jobs" / job_id
+        notice = (str(jobdir / "work" / NOTICE_FILE) if self.sandbox.status.isolation is Isolation.OFF
+                  else f"{WORK}/{NOTICE_FILE}")  # DEFRAG: docs/defrag.md "The job hook"
         env = {**spec.env, env_var: ",".join(str(i) for i, _ in chosen), "SUANLI_LEASE_ID": lease_id,
-               "SUANLI_JOB_ID": job_id}
+               "SUANLI_JOB_ID": job_id, NOTICE_ENV: notice}
+        if restored:
+            env[RESTORED_ENV] = "1"
         if alloc.slice is not None and chosen:  # the slice's limits (docs/slices.md "What the job receives")
             env |= job_env(alloc.slice, chosen[0][0], hami_library=hami)
         ends = [t for t in (grant.end, now + spec.time_limit if spec.time_limit else None) if t is not None]
         deadline = min(ends) if ends else None
-        jobdir = self.data_dir / "jobs" / job_id
-        jobdir.mkdir(mode=0o700)
+        jobdir.mkdir(mode=0o700, exist_ok=restored)
         try:
             confined = self.sandbox.confine(
                 job_id=job_id, tenant=grant.tenant, jobdir=jobdir, command=spec.command, env=env,
@@ -280,7 +288,8 @@ class LocalDriver:
             raise
         preexec = self._limits(spec, confined.fallback_memory_mib, confined.preexec)
         try:
-            with (jobdir / "stdout.log").open("wb") as out, (jobdir / "stderr.log").open("wb") as err:
+            mode = "ab" if restored else "wb"
+            with (jobdir / "stdout.log").open(mode) as out, (jobdir / "stderr.log").open(mode) as err:
                 proc = subprocess.Popen(
                     confined.argv, cwd=confined.cwd, env=confined.env, stdin=subprocess.DEVNULL, stdout=out,
                     stderr=err, start_new_session=True, preexec_fn=preexec, close_fds=True,
@@ -298,6 +307,7 @@ class LocalDriver:
                        device_indices=tuple(i for i, _ in chosen), device_milli=tuple(m for _, m in chosen),
                        pgid=proc.pid, start=now, deadline=deadline, proc=proc, group=confined.group)
             self._jobs[job_id] = job
+            self._specs[job_id] = spec
             self._append({"event": "start", "job_id": job_id, "lease_id": lease_id, "node": alloc.node,
                           "device_indices": list(job.device_indices), "device_milli": list(job.device_milli),
                           "pgid": proc.pid, "start": now.isoformat(),
@@ -305,6 +315,38 @@ class LocalDriver:
                           "name": spec.name, "command": list(spec.command), "cgroup": confined.group is not None})
         threading.Thread(target=self._watch, args=(job,), name=f"suanli-{job_id}", daemon=True).start()
         return JobHandle(job_id=job_id, lease_id=lease_id, node=alloc.node, devices=devices, submitted_at=now)
+
+    def notify_move(self, lease_id: str, deadline: datetime, reason: str) -> list[str]:
+        """DEFRAG: tell the lease's running jobs that it moves at ``deadline``: the notice file in each
+        job's work dir (``$SUANLI_MOVE_NOTICE``), one JSON object. Returns the jobs told."""
+        with self._lock:
+            jobs = [j for j in self._jobs.values() if j.lease_id == lease_id and not j.state.terminal]
+        for j in jobs:
+            work = self.work_dir(j.job_id)
+            if work.is_dir():
+                path = work / NOTICE_FILE
+                atomic_write_json(path, {"deadline": utc(deadline).isoformat(), "reason": reason})
+                owner = work.stat()  # the job's account owns its work dir: it must read (and may delete) the notice
+                with contextlib.suppress(PermissionError):
+                    os.chown(path, owner.st_uid, owner.st_gid)
+                path.chmod(0o644)
+        return [j.job_id for j in jobs]
+
+    def move(self, grant: LeaseGrant) -> list[str]:
+        """DEFRAG: the lease now holds ``grant``'s devices. Its running jobs get SIGTERM (they write their
+        checkpoint in their work dir; SIGKILL after the grace), then start again under the same id, in
+        the same work dir, on the new devices, with ``SUANLI_RESTORED=1``. Returns the jobs restarted."""
+        with self._lock:
+            jobs = [j for j in self._jobs.values() if j.lease_id == grant.lease_id and not j.state.terminal]
+        self._terminate(jobs, JobState.CANCELLED, "moved by defragmentation")
+        with self._lock:
+            self._grants.put(grant)
+            for j in jobs:
+                del self._jobs[j.job_id]
+        for j in jobs:
+            (self.work_dir(j.job_id) / NOTICE_FILE).unlink(missing_ok=True)
+            self.submit(grant.lease_id, self._specs[j.job_id], job_id=j.job_id, restored=True)
+        return [j.job_id for j in jobs]
 
     def _hami(self) -> str | None:
         return str(self.hami_library) if Mechanism.HAMI in self.slice_mechanisms and self.hami_library else None

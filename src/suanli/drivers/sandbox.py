@@ -333,7 +333,7 @@ class Sandbox:
         job; the caller keeps its logs in ``jobdir`` where the job cannot replace them."""
         self.require()
         work = jobdir / "work"
-        work.mkdir(mode=0o700)
+        work.mkdir(mode=0o700, exist_ok=True)  # kept when a moved job starts again (docs/defrag.md)
         if self.status.isolation is Isolation.OFF:
             host_env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
             return Confined(argv=list(command), cwd=work, env={**host_env, **env, "HOME": str(work)},

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,19 +36,24 @@ from suanli.domain.authz import Action, authorize
 from suanli.domain.defrag import DefragSettings, PlanState
 from suanli.domain.leases import Lease, LeaseState, OrderSpec, ProductForm
 from suanli.domain.quotes import Basis
-from suanli.errors import ConflictError, ValidationError
+from suanli.errors import ConflictError, SuanliError, ValidationError
 from suanli.ledger.quotes import Quote
 from suanli.scheduler import MILLI, Placement, PlacementRequest
 from suanli.scheduler.defrag import DefragPlan, Movable, plan_defrag
-from suanli.service import audit_context, shapes
+from suanli.service import audit_context, shapes, slicing
+from suanli.service.engine import grant_for
 from suanli.service.placement import Plan, Snapshot, _filters, snapshot
 from suanli.service.platform import Platform
+from suanli.store import accounts as account_store
 from suanli.store import defrag as store
+from suanli.store import engine as engine_store
+from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
 from suanli.store import queue as queue_store
 from suanli.store.leases import StaleClaim
 
 AUTO_ACTOR = "defrag-auto"
+log = logging.getLogger("suanli.defrag")
 
 
 # ----------------------------------------------------------------------------------- settings
@@ -273,7 +279,52 @@ def approve(p: Platform, actor: Principal, plan_id: str) -> store.PlanRecord:
     authorize(actor, Action.SET_DEFRAG)
     with p.tx() as s:
         _approve(s, plan_id, actor.name, p.clock.now())
-        return store.get_plan(s, plan_id)
+        plan = store.get_plan(s, plan_id)
+    _engine_notify(p, plan)
+    return plan
+
+
+def _engine_notify(p: Platform, plan: store.PlanRecord) -> None:
+    """The jobs' notice (engine I/O, after the commit): engines without the hook are skipped (their jobs
+    see the lease event only)."""
+    notify = getattr(p.driver, "notify_move", None)
+    if notify is None:
+        return
+    for m in plan.moves:
+        if m.state is PlanState.NOTIFIED and m.due_at is not None:
+            try:
+                notify(m.lease_id, m.due_at, f"defragmentation plan {plan.id}")
+            except SuanliError as e:  # the move still happens at its deadline; the lease event said so
+                log.warning("defrag notice to the engine for lease %s failed: %s", m.lease_id, e.message)
+
+
+def _engine_move(p: Platform, lease_id: str) -> None:
+    """After a move's commit: the engine runs the lease on its new devices. The local engine restarts
+    its running jobs there (:meth:`suanli.drivers.local.LocalDriver.move`); another engine releases
+    the lease and provisions it again (its jobs end at the move)."""
+    drv = p.driver
+    if drv is None:
+        return
+    now = p.clock.now()
+    with p.tx() as s:
+        lease = lease_store.get_lease(s, lease_id)
+        tenant = account_store.get_account(s, lease.tenant_id)
+        grant = grant_for(lease, tenant.name, p.catalog(s), now,
+                          fleet_store.nodes_by_name(s, (a.node for a in lease.allocations)),
+                          slice_limits=slicing.limits_for(s, lease))
+    try:
+        move = getattr(drv, "move", None)
+        if move is not None:
+            move(grant)
+        else:
+            drv.release(lease_id)
+            drv.provision(grant)
+        state, error = "provisioned", ""
+    except SuanliError as e:
+        state, error = "error", f"move: {e.message}"
+        log.warning("defrag move on the engine for lease %s failed: %s", lease_id, e.message)
+    with p.tx() as s:
+        engine_store.set_mirror(s, lease_id, drv.name, state, now, engine_ref=lease_id, error=error)
 
 
 def _approve(s: Session, plan_id: str, by: str, now: datetime) -> None:
@@ -322,7 +373,10 @@ def tick(p: Platform) -> int:
         for _ in range(5):
             try:
                 with p.tx() as s:
-                    made += _execute(p, s, m.id, now)
+                    done = _execute(p, s, m.id, now)
+                made += done
+                if done:
+                    _engine_move(p, m.lease_id)
                 break
             except StaleClaim:
                 continue
@@ -343,6 +397,8 @@ def tick(p: Platform) -> int:
         if plan is not None:
             with p.tx() as s:
                 _approve(s, plan.id, AUTO_ACTOR, p.clock.now())
+                plan = store.get_plan(s, plan.id)
+            _engine_notify(p, plan)
     return made
 
 

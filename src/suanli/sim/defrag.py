@@ -187,13 +187,30 @@ def simulate_defrag(
         token[k] = token.get(k, 0) + 1
         heapq.heappush(ev, (end_at[k], 0, k, token[k]))
 
+    next_patience = [0.0]
+    shapes: dict[int, int] = {}  # request shape (id) -> how many waiting jobs have it
+
+    def unwait(k: int) -> None:
+        sid = id(jobs[k].req)
+        shapes[sid] -= 1
+        if not shapes[sid]:
+            del shapes[sid]
+
     def schedule() -> None:
         kept: list[int] = []
         failed: set[int] = set()
-        for k in waiting:
+        n_shapes = len(shapes)
+        full = now >= next_patience[0]
+        if full:  # patience is checked for every waiting job once per simulated minute
+            next_patience[0] = now + 60.0
+        for i, k in enumerate(waiting):
+            if not full and len(failed) >= n_shapes:
+                kept.extend(waiting[i:])  # every waiting shape already found no room in this pass
+                break
             job = jobs[k]
             if now - job.arrival > patience:
                 left_at[k] = job.arrival + patience
+                unwait(k)
                 continue
             req = job.req
             if id(req) in failed:
@@ -203,6 +220,7 @@ def simulate_defrag(
             d = pol.place(state, req, rng) if (not simple or feasible_nodes(state, req).any()) else None
             if isinstance(d, Placement):
                 start(k, d)
+                unwait(k)
             else:
                 failed.add(id(req))
                 kept.append(k)
@@ -240,6 +258,7 @@ def simulate_defrag(
                 k = targets[t.index]
                 start(k, t.placement)
                 waiting.remove(k)
+                unwait(k)
 
     while ev and ev[0][0] < horizon:
         now, kind, k, tok = heapq.heappop(ev)
@@ -252,6 +271,7 @@ def simulate_defrag(
             used -= jobs[k].gpu_milli
         else:
             waiting.append(k)
+            shapes[id(jobs[k].req)] = shapes.get(id(jobs[k].req), 0) + 1
         if ev and ev[0][0] <= now:
             continue
         schedule()
