@@ -13,8 +13,9 @@ import pytest
 
 from suanli.domain.accounts import Principal
 from suanli.domain.defrag import PlanState
+from suanli.domain.quotes import Basis
 from suanli.errors import ConflictError, PermissionDeniedError, ValidationError
-from suanli.service import defrag, leases, orders
+from suanli.service import defrag, leases, orders, quotes
 from suanli.service.platform import Platform
 from suanli.store import leases as lease_store
 from suanli.testing.clock import FakeClock
@@ -115,6 +116,15 @@ def test_bad_settings_are_422_and_write_nothing(demo: Platform, operator: Princi
         defrag.set_settings(demo, operator, raw)
     assert field is None or e.value.details.get("field") == field
     assert defrag.get_settings(demo, operator) == before
+
+
+def test_the_quote_says_migratable_and_prices_the_discount(demo: Platform, tenant: Principal,
+                                                            operator: Principal) -> None:
+    defrag.set_settings(demo, operator, {"discount_pct": "25"})
+    plain = quotes.quote_order(demo, tenant, {**A800})
+    mig = quotes.quote_order(demo, tenant, {**A800, "migratable": True})
+    assert mig.hourly == plain.hourly * Decimal("0.75")
+    assert {ln.basis for ln in mig.lines} == {Basis.MIGRATABLE} and "25 % lower" in mig.note
 
 
 def test_migratable_is_for_gpu_and_slice(demo: Platform, tenant: Principal) -> None:

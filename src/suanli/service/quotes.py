@@ -34,7 +34,7 @@ from suanli.ledger.quotes import (
     lease_rates,
     quote_rate,
 )
-from suanli.service import oversub, shapes, shapes_billing
+from suanli.service import defrag, oversub, shapes, shapes_billing
 from suanli.service.flops_mix import tenant_prices
 from suanli.service.placement import Rejection, check_order, plan, snapshot
 from suanli.service.plan_rows import plan_from_row
@@ -193,8 +193,9 @@ def quote_order(p: Platform, actor: Principal, raw: dict[str, Any]) -> Quote:
                                 reason=outcome.reason.value)
         by_id = {d.id: d for d in snap.devices}
         terms = outcome.burstable  # OVERSUB: billed by the sold share less the discount
+        mig = defrag.discount_now(s, spec)  # DEFRAG: a migratable lease's discount (docs/defrag.md)
         held = [(by_id[dev].model, by_id[dev].site, by_id[dev].supplier, by_id[dev].node,
-                 Decimal(milli) / 1000 if terms is None else terms.billed_share)
+                 defrag.discounted_share(Decimal(milli) / 1000 if terms is None else terms.billed_share, mig))
                 for dev, milli, _mem in outcome.grants]
         rates = _quote_rates(p, s, actor.tenant_id, "", ((m, st) for m, st, *_ in held), now, start)
         device_p = {m.name: m.p for m in p.catalog(s)}
@@ -206,6 +207,7 @@ def quote_order(p: Platform, actor: Principal, raw: dict[str, Any]) -> Quote:
         else:
             quote = oversub.mark_quote(build_quote(Pricing.QUOTED if bound else Pricing.LIST, rates, holdings(held),
                                                    start, spec.end, device_p, p.settings.currency), discount)
+        quote = defrag.mark_quote(quote, mig)
         # SHAPES: host resources beyond the devices' share, at the resource prices now
         quote = shapes_billing.with_resource_quote(s, quote, shapes.holds_for(snap, outcome, spec), start, spec.end,
                                                    now)
