@@ -43,6 +43,9 @@ SliceClassOpt = Annotated[str | None, typer.Option(
 AllowUnenforcedOpt = Annotated[bool, typer.Option(
     "--allow-unenforced", help="slice: accept a slice that no mechanism (MIG, HAMi, MPS, vNPU) can hold to its share "
                                "on the allowed models; without it such an order is refused (`suanli slice profiles`).")]
+MigratableOpt = Annotated[bool, typer.Option(
+    "--migratable", help="gpu or slice: the lease accepts moves to other devices with notice (its job gets a notice "
+                         "file and SIGTERM, and restarts there), for a discount (`suanli defrag set`; docs/defrag.md).")]
 POpt = Annotated[str | None, typer.Option("--p", metavar="P", help="flops: compute in P (PFLOPS dense FP16), e.g. 2.5.")]
 MinMemoryOpt = Annotated[int | None, typer.Option("--min-memory", metavar="GIB", help="Minimum memory per device (GiB).")]
 TopologyOpt = Annotated[str | None, typer.Option("--topology", help=(
@@ -82,7 +85,8 @@ def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, reg
              topology: str | None, start: str | None, end: str | None, hours: str | None,
              near: ListOpt = None, max_rtt_ms: str | None = None, slice_class: str | None = None,
              allow_unenforced: bool = False, wait_until: str | None = None,
-             priority: str | None = None, shape: dict[str, int | None] | None = None) -> OrderRequest:
+             priority: str | None = None, shape: dict[str, int | None] | None = None,
+             migratable: bool = False) -> OrderRequest:
     if end is not None and hours is not None:
         raise typer.BadParameter("give either --end or --hours, not both", param_hint="--end/--hours")
     regions = names([*(region or []), *(near or [])])
@@ -95,6 +99,7 @@ def _request(form: str, quantity: int | None, model: ListOpt, site: ListOpt, reg
         "max_rtt_ms": amount(max_rtt_ms, "--max-rtt-ms") if max_rtt_ms is not None else None,
         "slice_class": slice_class,
         "allow_unenforced": True if allow_unenforced else None,
+        "migratable": True if migratable else None,
         "wait_until": instant(wait_until, "--wait-until"), "priority": priority,
         **(shape or {}),
     }
@@ -125,6 +130,7 @@ def order_create(
     max_rtt_ms: MaxRttOpt = None,
     slice_class: SliceClassOpt = None,
     allow_unenforced: AllowUnenforcedOpt = False,
+    migratable: MigratableOpt = False,
     wait_until: WaitUntilOpt = None,
     priority: PriorityOpt = None,
     cpu_cores: CpuCoresOpt = None,
@@ -140,7 +146,8 @@ def order_create(
     request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
                        start, end, hours, near, max_rtt_ms, slice_class=slice_class, allow_unenforced=allow_unenforced,
                        wait_until=wait_until, priority=priority,
-                       shape={"cpu_cores": cpu_cores, "ram_gib": ram_gib, "nic_gbps": nic_gbps, "disk_gib": disk_gib})
+                       shape={"cpu_cores": cpu_cores, "ram_gib": ram_gib, "nic_gbps": nic_gbps, "disk_gib": disk_gib},
+                       migratable=migratable)
     with client(ctx) as api:
         order = api.create_order(request, idempotency_key=idempotency_key)
         lease = api.lease(order.lease_id) if order.lease_id else None
@@ -182,6 +189,7 @@ def order_quote(
     max_rtt_ms: MaxRttOpt = None,
     slice_class: SliceClassOpt = None,
     allow_unenforced: AllowUnenforcedOpt = False,
+    migratable: MigratableOpt = False,
     cpu_cores: CpuCoresOpt = None,
     ram_gib: RamGibOpt = None,
     nic_gbps: NicGbpsOpt = None,
@@ -193,7 +201,8 @@ def order_quote(
     reservation is billed at the quote its order gets when placed; an open-ended lease follows the list price."""
     request = _request(form, quantity, model, site, region, vendor, share_pct, memory_mib, p, min_memory, topology,
                        start, end, hours, near, max_rtt_ms, slice_class=slice_class, allow_unenforced=allow_unenforced,
-                       shape={"cpu_cores": cpu_cores, "ram_gib": ram_gib, "nic_gbps": nic_gbps, "disk_gib": disk_gib})
+                       shape={"cpu_cores": cpu_cores, "ram_gib": ram_gib, "nic_gbps": nic_gbps, "disk_gib": disk_gib},
+                       migratable=migratable)
     with client(ctx) as api:
         quote = api.quote_order(request)
     if as_json:

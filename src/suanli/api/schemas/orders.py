@@ -47,6 +47,8 @@ class OrderRequest(Wire):
                                         "their agents' measurements) is at most this many ms: above 0 up to 10,000")
     allow_unenforced: StrictBool | None = Field(None, description="slice: accept a slice that no mechanism (MIG, "
                                           "HAMi, MPS, vNPU) can hold to its share; refused (422) otherwise")
+    migratable: StrictBool | None = Field(None, description="gpu or slice: the lease accepts moves to other devices "
+                                    "with notice (defragmentation), for the operator's discount (docs/defrag.md)")
     wait_until: Instant | None = Field(None, description="the order may wait in the queue until then if it does not "
                                        "fit now (future, at most 30 days ahead; docs/queue.md)")
     priority: Name | None = Field(None, description="queue priority class: high | normal (default) | low; high only "
