@@ -8,9 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from suanli.domain.accounts import Principal
+from suanli.drivers.base import JobState
+from suanli.drivers.local import LocalDriver
 from suanli.errors import CapacityError, ValidationError
-from suanli.service import leases, orders, plans
+from suanli.service import engine, health, jobs, leases, orders, plans
 from suanli.service.platform import Platform
+from suanli.store import shapes as shapes_store
 from suanli.store.shapes_tables import NodeAllocationRow
 from suanli.store.tables import NodeRow
 from suanli.testing.clock import FakeClock
@@ -101,3 +104,35 @@ def test_a_term_reservation_holds_the_host_share_and_hands_it_to_its_drawn_lease
     with demo.tx() as s:
         (start,) = s.scalars(select(NodeAllocationRow.start_at).where(NodeAllocationRow.lease_id == drawn))
     assert start == clock.now()
+
+
+def test_a_cpu_instance_on_a_failed_node_is_interrupted_and_placed_again(demo: Platform, tenant: Principal,
+                                                                         clock: FakeClock) -> None:
+    driver = demo.driver
+    assert isinstance(driver, LocalDriver)
+    lid = order(demo, tenant, form="cpu", cpu_cores=8, ram_gib=32, sites=["sz-edge-1"])
+    ((node, *_held),) = holds(demo, lid)
+    clock.advance(600)
+    driver.fail_node(node, "PSU failed")
+    clock.advance(5)
+    report = health.check_health(demo)
+    assert node in report.nodes_down and lid in report.interrupted and lid in report.replaced
+    ((again, *_rest),) = holds(demo, lid)
+    assert again != node
+    lease, events = leases.get_lease(demo, tenant, lid)
+    assert lease.state.value == "active" and [e["to"] for e in events][-2:] == ["interrupted", "active"]
+
+
+def test_a_cpu_instance_runs_a_job_limited_to_its_cores_and_ram(demo: Platform, tenant: Principal) -> None:
+    driver = demo.driver
+    assert isinstance(driver, LocalDriver)
+    lid = order(demo, tenant, form="cpu", cpu_cores=3, ram_gib=5)
+    lease, _ = leases.get_lease(demo, tenant, lid)
+    with demo.tx() as s:
+        held = shapes_store.held_now(s, lid, demo.clock.now())
+        grant = engine.grant_for(lease, "acme", demo.catalog(s), demo.clock.now(), host=held)
+    ((node, _cpu, *_r),) = holds(demo, lid)
+    (alloc,) = grant.allocations
+    assert (alloc.node, alloc.device_indices, alloc.cpu_milli, alloc.host_memory_mib) == (node, (), 3000, 5120)
+    job = jobs.submit_job(demo, tenant, lid, ["true"])
+    assert driver.wait(job.driver_job_id, 30).state is JobState.COMPLETED

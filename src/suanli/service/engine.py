@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from suanli.domain.catalog import Catalog
+from suanli.domain.catalog import Catalog, Vendor
 from suanli.domain.fleet import Node
 from suanli.domain.leases import Lease, LeaseState
 from suanli.domain.slicing import SliceLimits
@@ -28,6 +28,7 @@ from suanli.store import accounts as account_store
 from suanli.store import engine as store
 from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
+from suanli.store import shapes as shapes_store
 
 RETRY = RetryPolicy()
 
@@ -39,27 +40,34 @@ def engine_account(name: str, account_id: str) -> str:
 
 
 def grant_for(lease: Lease, tenant_name: str, catalog: Catalog, at: datetime | None = None,
-              fleet: Mapping[str, Node] | None = None, slice_limits: SliceLimits | None = None) -> LeaseGrant:
+              fleet: Mapping[str, Node] | None = None, slice_limits: SliceLimits | None = None,
+              host: Mapping[str, tuple[int, int]] | None = None) -> LeaseGrant:
     """The lease's current devices (allocations open at ``at``), grouped per node. With the nodes in
     ``fleet``, each node's allocation also carries the lease's share of its CPU and memory: the node's
     cores and RAM × the share of its devices the lease holds (``Σ milli ÷ (1000 × devices)``, rounded
-    down; a whole node for a server lease)."""
+    down; a whole node for a server lease). ``host``: node -> (CPU milli, RAM MiB) the lease holds there
+    (SHAPES: its stored holds, a custom shape's or a CPU-only instance's; they win over the share)."""
     nodes: dict[str, list[tuple[int, int, str, int]]] = {}
     for a in lease.allocations:
         if at is not None and a.end is not None and a.end <= at:
             continue
         nodes.setdefault(a.node, []).append((a.slot, a.milli, a.model, a.limit_milli))  # OVERSUB: limit = sold share
+    for node in host or {}:
+        nodes.setdefault(node, [])  # a CPU-only instance: the node, no device
     allocations = []
     for node, devs in sorted(nodes.items()):
-        model = catalog.get(devs[0][2])
+        model = catalog.get(devs[0][2]) if devs else None
         cpu_milli = memory_mib = 0
         spec = (fleet or {}).get(node)
         if spec is not None and spec.device_count > 0:
             held, whole = sum(d[1] for d in devs), 1000 * spec.device_count
             cpu_milli = spec.cpu_cores * 1000 * held // whole
             memory_mib = spec.memory_gib * 1024 * held // whole
+        if host and node in host:
+            cpu_milli, memory_mib = host[node]
         allocations.append(DeviceAllocation(node=node, device_indices=tuple(d[0] for d in devs),
-                                            device_milli=tuple(d[3] for d in devs), vendor=model.vendor,
+                                            device_milli=tuple(d[3] for d in devs),
+                                            vendor=model.vendor if model else Vendor.NVIDIA,
                                             cpu_milli=cpu_milli, host_memory_mib=memory_mib,
                                             slice=slice_limits))
     return LeaseGrant(lease_id=lease.id, tenant=engine_account(tenant_name, lease.tenant_id), start=lease.start,
@@ -91,7 +99,8 @@ def reconcile_leases(p: Platform, *, lease_id: str | None = None, force: bool = 
             verb = "provision" if lease.state is LeaseState.ACTIVE else "release"
             grant = (grant_for(lease, tenant.name, p.catalog(s), now,
                                fleet_store.nodes_by_name(s, (a.node for a in lease.allocations)),
-                               slice_limits=slicing.limits_for(s, lease))
+                               slice_limits=slicing.limits_for(s, lease),
+                               host=shapes_store.held_now(s, lease.id, now))
                      if verb == "provision" else None)
             work.append((m, lease.state, verb, grant))
     actions = []

@@ -35,6 +35,7 @@ from suanli.store import fleet as fleet_store
 from suanli.store import leases as lease_store
 from suanli.store import price_corrections as correction_store
 from suanli.store import reservations as reservation_store
+from suanli.store import shapes as shapes_store
 from suanli.store.leases import StaleClaim
 
 ENGINE_REASON = "engine: "
@@ -85,6 +86,8 @@ def check_health(p: Platform) -> HealthReport:
         down |= {n.name for n in known.values() if n.state is NodeState.DOWN}
         for lease in lease_store.list_leases(s, states=[LeaseState.ACTIVE, LeaseState.SCHEDULED]):
             hit = sorted({a.node for a in lease.allocations if a.node in down and (a.end is None or a.end > now)})
+            if lease.form is ProductForm.CPU:  # SHAPES: a CPU-only instance holds no device, only host resources
+                hit = sorted(shapes_store.nodes_held(s, lease.id, now) & down)
             if hit:
                 _interrupt(p, s, lease, now, f"node {', '.join(hit)} failed: "
                            + "; ".join(reasons.get(n, "") or "down" for n in hit))

@@ -145,6 +145,26 @@ def end_open_holds(s: Session, lease_id: str, at: datetime) -> None:
               .values(end_at=case((not_started, row.start_at), else_=literal(at, type_=row.end_at.type))))
 
 
+def held_now(s: Session, lease_id: str, at: datetime) -> dict[str, tuple[int, int]]:
+    """Node name -> (CPU milli, RAM MiB) the lease holds at ``at`` (what its jobs are limited to)."""
+    row = NodeAllocationRow
+    out: dict[str, tuple[int, int]] = {}
+    for name, cpu, ram in s.execute(select(NodeRow.name, row.cpu_milli, row.ram_mib).join(
+            row, row.node_id == NodeRow.id).where(row.lease_id == lease_id, row.start_at <= at,
+                                                  or_(row.end_at.is_(None), row.end_at > at))):
+        c, r = out.get(name, (0, 0))
+        out[name] = (c + cpu, r + ram)
+    return out
+
+
+def nodes_held(s: Session, lease_id: str, at: datetime) -> set[str]:
+    """The names of the nodes whose host resources the lease holds at ``at`` or later."""
+    row = NodeAllocationRow
+    return set(s.scalars(select(NodeRow.name).join(row, row.node_id == NodeRow.id).where(
+        row.lease_id == lease_id, or_(row.end_at.is_(None), row.end_at > at), or_(row.end_at.is_(None),
+                                                                                   row.end_at > row.start_at))))
+
+
 def hold_shares(s: Session, parts: Sequence[tuple[str, int, int, datetime, datetime | None]]) -> None:
     """Hold the proportional host share of these (lease, device, milli, start, end) device parts, per
     lease, node and window (allocations that stopped being drawn on a term's reservation)."""
