@@ -35,6 +35,7 @@ def fulfilled(p: Platform, who: Principal, **raw: Any) -> str:
 
 def wait(p: Platform, who: Principal, clock: FakeClock, key: str | None = None, **raw: Any) -> OrderRecord:
     raw.setdefault("wait_until", clock.now() + timedelta(hours=6))
+    clock.advance(seconds=1)  # arrivals in a known order (equal arrivals go by order id)
     res = orders.create_order(p, who, raw, idempotency_key=key)
     assert res.order.status == "queued", res.order.reason
     assert res.order.lease_id is None
@@ -59,7 +60,7 @@ def test_waits_then_granted_when_a_lease_ends_at_that_instant(demo: Platform, te
         assert s.scalar(select(func.count()).select_from(AllocationRow)) == 16
     clock.advance(minutes=30)
     assert order_queue.run_queue(demo).granted == []
-    clock.advance(minutes=30)
+    clock.set(asked.start)  # the instant the leases end
     out = run_pass(demo)  # the background pass: the terms end, then the queue places the order
     assert out["queue"]["granted"] == [queued.id]
     (got,) = [o for o in orders.list_orders(demo, other) if o.id == queued.id]
@@ -133,6 +134,7 @@ def test_fair_share_weights_two_to_one(demo: Platform, operator: Principal, cloc
 
 def test_backfill_does_not_delay_the_head(demo: Platform, tenant: Principal, operator: Principal,
                                           clock: FakeClock) -> None:
+    t0 = clock.now()
     one, _two = fill_a800(demo, tenant, hours=3)
     beta = make_tenant(demo, operator, "beta")
     gamma = make_tenant(demo, operator, "gamma")
@@ -141,10 +143,10 @@ def test_backfill_does_not_delay_the_head(demo: Platform, tenant: Principal, ope
     long = wait(demo, gamma, clock, key="long", form="gpu", quantity=8, models=["A800"], hours=5)
     leases.end_lease(demo, tenant, one)  # 8 A800 free now; the head needs 16: its earliest start is +3h
     report = order_queue.run_queue(demo)
-    assert report.head == head.id and report.head_start == clock.now() + timedelta(hours=3)
+    assert report.head == head.id and report.head_start == t0 + timedelta(hours=3)
     assert report.backfilled == [short.id]  # ends by +3h: it cannot delay the head
     assert long.id not in report.granted  # it would hold the devices past +3h
-    clock.advance(hours=3)
+    clock.set(t0 + timedelta(hours=3))
     out = run_pass(demo)
     assert head.id in out["queue"]["granted"]
 
@@ -204,3 +206,23 @@ def test_spot_lease_yields_to_a_queued_on_demand_order_with_notice(demo: Platfor
     assert lease.state is LeaseState.ENDED and lease.ended_at == notice_end  # never billed after the notice
     assert lease.billable_window(clock.now()) == (lease.activated_at, notice_end)
     assert order_queue.preempt_at(demo, spotter, noticed) is None  # done: no notice pending
+
+
+def test_a_live_order_may_not_delay_the_head_either(demo: Platform, tenant: Principal, operator: Principal,
+                                                    clock: FakeClock) -> None:
+    t0 = clock.now()
+    one, _two = fill_a800(demo, tenant, hours=3)
+    beta = make_tenant(demo, operator, "beta")
+    gamma = make_tenant(demo, operator, "gamma")
+    head = wait(demo, beta, clock, form="server", quantity=2, models=["A800"], hours=1)
+    leases.end_lease(demo, tenant, one)
+    report = order_queue.run_queue(demo)
+    assert report.head == head.id and report.head_start == t0 + timedelta(hours=3)
+    with pytest.raises(CapacityError, match=f"would delay the queued order {head.id}"):
+        orders.create_order(demo, gamma, {"form": "gpu", "quantity": 8, "models": ["A800"], "hours": 5})
+    waits = wait(demo, gamma, clock, form="gpu", quantity=8, models=["A800"], hours=5)  # it may wait instead
+    assert waits.status == "queued"
+    fulfilled(demo, gamma, form="gpu", quantity=8, models=["A800"], hours=2)  # ends by the head's start: fine
+    clock.set(t0 + timedelta(hours=3))
+    out = run_pass(demo)
+    assert head.id in out["queue"]["granted"]

@@ -306,6 +306,10 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
         prices = flops_mix.tenant_prices(b.plans[actor.tenant_id], snap.book, actor.tenant_id, order_id, planned,
                                          {m.name: m.p for m in snap.catalog})  # a flops mix by the tenant's rates
         outcome, drawn_from = plan(p, snap, spec, seed=order_id, prices=prices), None
+        behind = queue_admission.behind_head(p, s, t, outcome, start)  # QUEUE: it may not delay the queue's head
+        if behind is not None:
+            b.snaps.clear()  # the snapshot holds the plan just refused
+            outcome = behind
     if isinstance(outcome, Rejection):
         waiting = queue_admission.wait_in_queue(p, s, t, order_id, outcome)  # QUEUE: docs/queue.md
         if waiting is not None:

@@ -47,7 +47,7 @@ from suanli.domain.queueing import (
 )
 from suanli.errors import ConflictError, NotFoundError, SuanliError, ValidationError
 from suanli.ledger.plans import PlanKind, plan_at
-from suanli.service import audit_context, quotes, when
+from suanli.service import audit_context, queue_admission, quotes, when
 from suanli.service.health import is_spot
 from suanli.service.leases import transition
 from suanli.service.order_loop import OrderResult, Ticket, _attempt_one, _Batch
@@ -143,6 +143,7 @@ def run_queue(p: Platform) -> QueueReport:
         _end_preempted(p, s, now, report)
         waiting = queue_store.queued_orders(s, for_update=True)
         if not waiting:
+            queue_admission.set_head(p, None)
             return report
         alive: list[QueuedOrder] = []
         for q in waiting:
@@ -163,6 +164,7 @@ def _place(p: Platform, s: Session, alive: list[QueuedOrder], now: datetime, rep
     b = _Batch({}, {}, order_batch.tenants_with_reservations(s, tenants), quotes.tenants_plans(s, tenants))
     head: tuple[QueuedOrder, Ticket] | None = None
     head_start: datetime | None = None
+    queue_admission.set_head(p, None)
     remaining = list(alive)
     while remaining:
         q = next_up(remaining, used, weights)
@@ -184,6 +186,9 @@ def _place(p: Platform, s: Session, alive: list[QueuedOrder], now: datetime, rep
                 head = (q, t)
                 head_start, _ = when.earliest(p, s, t.spec, now, q.order_id)
                 report.head, report.head_start = q.order_id, head_start
+                if head_start is not None:  # live orders may not delay it either (queue_admission.behind_head)
+                    queue_admission.set_head(p, queue_admission.Head(q.order_id, t.spec, head_start,
+                                                                     when.term(t.spec, now), q.priority.rank))
                 continue
             _granted(s, q, out, used, report, p.clock.now())
             continue
@@ -337,6 +342,9 @@ def cancel_queued(p: Platform, s: Session, actor: Principal, order: OrderRecord)
     if queue_store.queue_state(s, order.id) != "waiting":
         raise ConflictError(f"order {order.id} no longer waits in the queue", order=order.id)
     queue_store.close(s, order.id, "cancelled", now)
+    head = queue_admission.current_head(p)
+    if head is not None and head.order_id == order.id:
+        queue_admission.set_head(p, None)
     lease_store.set_order_status(s, order.id, "cancelled", "cancelled in the queue by " + actor.name)
 
 
