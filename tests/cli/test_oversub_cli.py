@@ -24,6 +24,8 @@ def test_operator_sets_a_factor_and_a_tenant_buys_a_burstable_slice(cli: Cli, to
                    "--slice-class", "burstable", token=acme)
     assert doc["order"]["spec"]["slice_class"] == "burstable"
     assert doc["lease"]["allocations"][0]["sold_milli"] == 500
+    shown = cli("lease", "show", doc["lease"]["id"], token=acme)
+    assert shown.exit_code == 0 and "0.5 burstable" in shown.stdout
     pool = cli.json("oversub", "list", token=op)
     assert pool["pools"][0]["charged_milli"] == 250
     q = cli("order", "quote", "--form", "slice", "--share-pct", "50", "--memory-mib", "4096", "--model", "L20",

@@ -54,6 +54,7 @@ def test_operator_sets_a_factor_and_a_tenant_orders_a_burstable_slice(server: An
     lease_id = t.url.rsplit("/", 1)[1]
     lease = server.api("tenant", "GET", f"/v1/leases/{lease_id}").json()
     assert lease["allocations"][0]["sold_milli"] == 500 and lease["allocations"][0]["milli"] == 250
+    expect(t.get_by_test_id("burstable-share")).to_contain_text("50 % burstable")  # the sold share, not the charge
 
     op.reload()  # the page as it is now
     expect(op.get_by_test_id("oversub-pools")).to_contain_text("sz-edge-1")

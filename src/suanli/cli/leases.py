@@ -29,7 +29,9 @@ def lease_renderables(lease: LeaseResponse) -> list[Any]:
                  caption=(lease.reason or lease.placement) or None)
     devices = table("devices", ["node", ("device", "right"), "model", "site", "fabric", ("share", "right"),
                                 ("memory MiB", "right"), "held from", "held until"],
-                    [[a.node, a.device, a.model, a.site, a.fabric, share(a.milli), a.memory_mib or "-",
+                    [[a.node, a.device, a.model, a.site, a.fabric,
+                      share(a.milli) if a.sold_milli is None else f"{share(a.sold_milli)} burstable",  # OVERSUB
+                      a.memory_mib or "-",
                       when(a.start), when(a.end) if a.end else "open"]
                      for a in lease.allocations if a.held])
     out: list[Any] = [head, devices]

@@ -133,8 +133,10 @@ def offers(p: Platform, actor: Principal) -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------------- placement hooks
 def pool_state(s: Session, start: datetime, end: datetime | None) -> tuple[set[int], list[Factor]]:
-    """The burstable pool over [start, end) (device ids) and every factor row (for :func:`offered_at`)."""
-    return store.pool_devices(s, start, end), store.all_factors(s)
+    """The burstable pool over [start, end) (device ids) and every factor row (for :func:`offered_at`).
+    No factor ever set: no burstable lease can exist, and the pool is not read."""
+    factors = store.all_factors(s)
+    return (store.pool_devices(s, start, end) if factors else set()), factors
 
 
 def offered_at(factors: list[Factor], site: str, model: str, at: datetime) -> Factor | None:

@@ -33,6 +33,7 @@ register({
     "oversub.burstable": "burstable — may be slowed when neighbours are busy, priced lower",
     "oversub.note": "Burstable: may be slowed when neighbours are busy; priced {pct} % lower ({where}).",
     "oversub.notOffered": "Burstable slices are not sold now.",
+    "oversub.share": "{pct} % burstable", "oversub.shareTitle": "sold share; it takes {charge} % of the device's capacity (compute oversold)",
     "oversub.econ": "Oversubscription", "oversub.econNone": "No oversubscription in force.",
     "oversub.econLine": "Burstable slices brought {revenue} in the period: {extra} more than the device capacity they took would have brought sold guaranteed (at list price).",
   },
@@ -59,6 +60,7 @@ register({
     "oversub.burstable": "可突发——邻居繁忙时可能降速，价格更低",
     "oversub.note": "可突发：邻居繁忙时可能降速；价格低 {pct}%（{where}）。",
     "oversub.notOffered": "当前不出售可突发切片。",
+    "oversub.share": "{pct}%（可突发）", "oversub.shareTitle": "已售份额；占用卡容量 {charge}%（算力超卖）",
     "oversub.econ": "超卖", "oversub.econNone": "当前没有生效的超卖。",
     "oversub.econLine": "本期可突发切片收入 {revenue}：比其占用的卡容量按保障型出售（目录价）多 {extra}。",
   },
@@ -172,4 +174,10 @@ export function economicsSection(r) {
       : h("p", { class: "muted" }, t("oversub.econNone")),
     h("p", { class: "muted", testid: "econ-oversub-extra", "data-value": o.extra_revenue },
       t("oversub.econLine", { revenue: fmtMoney(o.burstable_revenue, c), extra: fmtMoney(o.extra_revenue, c) })));
+}
+
+/** A burstable allocation's share cell on a lease page: the sold share, the capacity it takes in the title. */
+export function burstableShare(a) {
+  return h("span", { testid: "burstable-share", title: t("oversub.shareTitle", { charge: num(String(a.milli / 10), 1) }) },
+    t("oversub.share", { pct: num(String(a.sold_milli / 10), 1) }));
 }

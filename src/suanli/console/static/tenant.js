@@ -6,7 +6,7 @@ import { all, get, post } from "./api.js";
 import { fmtDateTime, register, t } from "./i18n.js";
 import { leaseJobs } from "./jobs.js";
 import { nearFields, rttCell } from "./near.js";
-import { sliceClassField } from "./oversub.js";
+import { burstableShare, sliceClassField } from "./oversub.js";
 import { placedText, queueFields, waitingOrders } from "./queue.js";
 import { shapeFields } from "./shapes.js";
 import { allowUnenforcedField, enforcementLine, enforcementText } from "./slices.js";
@@ -488,7 +488,8 @@ export async function lease(ctx) {
     { label: t("tenant.col.model"), value: (a) => a.model },
     { label: t("tenant.col.site"), value: (a) => a.site },
     { label: t("tenant.c.fabric"), value: (a) => a.fabric },
-    { label: t("tenant.c.share"), value: (a) => (a.milli === 1000 ? t("tenant.lease.whole") : `${num(String(a.milli / 10), 1)} %`), class: "num" },
+    { label: t("tenant.c.share"), value: (a) => (a.sold_milli != null ? burstableShare(a) // OVERSUB: the sold share
+      : a.milli === 1000 ? t("tenant.lease.whole") : `${num(String(a.milli / 10), 1)} %`), class: "num" },
     { label: t("tenant.c.memory"), value: (a) => (a.memory_mib ? t("tenant.gib", { n: num(String(a.memory_mib / 1024), 1) }) : "—"), class: "num" },
     { label: t("tenant.c.from"), value: (a) => when(a.start) },
     { label: t("tenant.c.until"), value: (a) => when(a.end) },
