@@ -139,7 +139,7 @@ def test_every_page_of_every_role_in_both_languages(server: Any, browser: Browse
         context.close()
 
 
-OPERATOR_PAGES = ["/fleet", "/all-leases", "/revenue", "/prices", "/tenants", "/economics", "/home", "/whatif", "/oversub"]
+OPERATOR_PAGES = ["/fleet", "/all-leases", "/revenue", "/prices", "/tenants", "/economics", "/home", "/whatif", "/oversub", "/defrag"]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])

@@ -6,6 +6,7 @@ import * as agents from "./agents.js";
 import * as audit from "./audit.js";
 import * as economics from "./economics.js";
 import * as oversub from "./oversub.js";
+import * as defrag from "./defrag.js";
 import * as queue from "./queue.js";
 import * as home from "./home.js";
 import * as inference from "./inference.js";
@@ -101,6 +102,7 @@ export const ROUTES = [
   { re: /^\/whatif\/([^/]+)$/, roles: ["operator"], render: whatif.page },
   { re: /^\/economics$/, roles: ["operator"], nav: "econ.nav", render: economics.page },
   { re: /^\/oversub$/, roles: ["operator"], nav: "oversub.nav", render: oversub.page },
+  { re: /^\/defrag$/, roles: ["operator"], nav: "defrag.nav", render: defrag.page },
   { re: /^\/queue$/, roles: ["operator"], nav: "queue.nav", render: queue.page },
   { re: /^\/invoicing$/, roles: ["operator"], nav: "invoicing.nav", render: invoicing.page },
   { re: /^\/statement$/, roles: ["supplier"], nav: "nav.statement", render: supplier.statement },
@@ -122,7 +124,7 @@ export const ROUTES = [
 const NAV_ORDER = {
   tenant: ["/offers", "/order", "/leases", "/jobs", "/billing", "/vouchers", "/packages", "/members", "/tokens", "/deployments",
     "/inference-keys", "/inference-usage", "/audit"],
-  operator: ["/home", "/fleet", "/agents", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/economics", "/oversub", "/queue", "/whatif", "/invoicing",
+  operator: ["/home", "/fleet", "/agents", "/all-leases", "/jobs", "/prices", "/tenants", "/revenue", "/economics", "/oversub", "/defrag", "/queue", "/whatif", "/invoicing",
     "/offers", "/packages", "/tokens", "/deployments", "/inference-keys", "/inference-usage", "/audit"],
   supplier: ["/earnings", "/occupancy", "/statement", "/payouts", "/nodes", "/agents", "/floors", "/tokens"],
 };
