@@ -6,25 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from suanli.scheduler import FleetState, PlacementRequest
-from suanli.sim.defrag import build_jobs, compare_defrag
+from suanli.sim.defrag import compare_defrag, synthetic_jobs
 
 HORIZON = 48 * 3600.0
 
 
 def make(rho: float, migratable: float = 0.5, seed: int = 1):  # type: ignore[no-untyped-def]
-    def f():  # type: ignore[no-untyped-def]
-        st = FleetState.from_nodes([f"n{i}" for i in range(16)], [96000] * 16, [["G2"] * 8] * 16)
-        st.fabric[:] = np.arange(16)
-        reqs = 30 * [PlacementRequest(cpu_milli=4000, num_devices=1, device_milli=500),
-                     PlacementRequest(cpu_milli=4000, num_devices=1, device_milli=250),
-                     PlacementRequest(cpu_milli=8000, num_devices=1)]
-        gpu = np.tile([500.0, 250.0, 1000.0], 30)
-        dur = np.tile([3600.0, 7200.0, 5400.0], 30)
-        jobs, off = build_jobs(reqs, gpu, dur, float(st.dev_total.sum()), rho, HORIZON, seed, gang_share=0.1,
-                               migratable_share=migratable)
-        return st, jobs, off
-    return f
+    return lambda: synthetic_jobs(rho, HORIZON, seed, migratable_share=migratable)
 
 
 def test_defrag_reduces_gang_waiting() -> None:

@@ -26,11 +26,14 @@ def defrag(
     nodes: Annotated[Path | None, typer.Option(help="Node list CSV (default: the openb GPU nodes).")] = None,
     pods: Annotated[str, typer.Option(help="openb pod list CSV or workload name.")] = "default",
     trace_dir: Annotated[Path | None, typer.Option(help="openb trace folder.")] = None,
+    synthetic: Annotated[bool, typer.Option("--synthetic", help="Instead of openb: the small case of the tests (16 "
+                                                              "nodes x 8 GPUs, 10 % gang jobs; --gang-share ignored).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Defragmentation on openb with gang jobs: waiting time of gang and whole-node jobs (mean, p95) and the
     allocation, without and with the planner, in one run (docs/defrag.md)."""
-    from suanli.sim.defrag import compare_defrag, openb_defrag_jobs
+    from suanli.scheduler import FleetState
+    from suanli.sim.defrag import DefragResult, DJob, compare_defrag, openb_defrag_jobs, synthetic_jobs
     from suanli.sim.jobs import NODE_FILE, default_trace_dir, resolve_pods
     from suanli.sim.traces import load_nodes, load_pods
 
@@ -48,13 +51,18 @@ def defrag(
         fail("--gang-share must lie in [0, 1) and --migratable in [0, 1]")
     tdir = trace_dir or default_trace_dir()
     horizon = hours * 3600
-    runs = []
+    runs: list[DefragResult] = []
     try:
-        table_n = load_nodes(nodes or tdir / "csv" / NODE_FILE)
-        pt = load_pods(resolve_pods(pods, tdir))
+        table_n = None if synthetic else load_nodes(nodes or tdir / "csv" / NODE_FILE)
+        pt = None if synthetic else load_pods(resolve_pods(pods, tdir))
         for rho in loads:
+            def make(r: float = rho) -> tuple[FleetState, list[DJob], float]:
+                if table_n is None or pt is None:
+                    return synthetic_jobs(r, horizon, seed, migratable_share=migratable)
+                return openb_defrag_jobs(table_n, pt, r, horizon, seed, gang_share, migratable)
+
             pair = compare_defrag(
-                lambda r=rho: openb_defrag_jobs(table_n, pt, r, horizon, seed, gang_share, migratable),
+                make,
                 horizon=horizon, rho=rho, policy=policy, seed=seed, patience=patience_h * 3600,
                 interval_s=interval_s, move_cost_s=move_cost_s,
             )
@@ -78,6 +86,7 @@ def defrag(
          str(s["moves"]), f"{s['moved_lost_gpu_h']:.2f}")
         for s in summaries
     ]
-    show(table(f"defrag · openb {pods} + {gang_share:.0%} gang jobs · {migratable:.0%} migratable · {policy} · {hours:g} h",
+    what = "synthetic 16 x 8 GPUs + 10% gang jobs" if synthetic else f"openb {pods} + {gang_share:.0%} gang jobs"
+    show(table(f"defrag · {what} · {migratable:.0%} migratable · {policy} · {hours:g} h",
                cols, rows))
     show("waits count jobs that left (patience) or still wait at the horizon with the time they waited")

@@ -150,6 +150,22 @@ def openb_defrag_jobs(
     return state, jobs, offered
 
 
+def synthetic_jobs(rho: float, horizon_s: float, seed: int = 0, gang_share: float = 0.1,
+                   migratable_share: float = 0.5) -> tuple[FleetState, list[DJob], float]:
+    """A small case where fragmentation, not capacity, makes gangs wait: 16 nodes × 8 GPUs (96 cores), jobs of
+    0.25, 0.5 and 1 GPU (1, 2 and 1.5 h), plus gang and whole-node jobs (the test's and the docs' case)."""
+    st = FleetState.from_nodes([f"n{i}" for i in range(16)], [96000] * 16, [["G2"] * 8] * 16)
+    st.fabric[:] = np.arange(16)
+    shapes = [PlacementRequest(cpu_milli=4000, num_devices=1, device_milli=500),
+              PlacementRequest(cpu_milli=4000, num_devices=1, device_milli=250),
+              PlacementRequest(cpu_milli=8000, num_devices=1)]
+    gpu = np.tile([500.0, 250.0, 1000.0], 30)
+    dur = np.tile([3600.0, 7200.0, 5400.0], 30)
+    jobs, offered = build_jobs(30 * shapes, gpu, dur, float(st.dev_total.sum()), rho, horizon_s, seed, gang_share,
+                               migratable_share)
+    return st, jobs, offered
+
+
 def simulate_defrag(
     state: FleetState, jobs: Sequence[DJob], *, defrag: bool, horizon: float, policy: str = "fgd+",
     seed: int = 0, patience: float = 6 * 3600.0, interval_s: float = 300.0, cooldown_s: float = 3600.0,
