@@ -8,7 +8,8 @@ validated order into engine requests and returns the device grants.
 Resource rules (documented in docs/orders.md):
 - a ``gpu`` lease takes a share of the node's CPU and memory proportional to its devices;
 - a ``slice`` takes its dominant share: ``max(compute %, memory ÷ device memory)`` of one device,
-  and is priced by that share;
+  and is priced by that share; on MIG models a MIG profile's, on Ascend a vNPU template's, placed only
+  where the model can enforce it (:mod:`suanli.service.slicing`, docs/slices.md);
 - ``flops``: the cheapest mix of whole devices covering P that the topology allows (models and
   sites combined within one node, one fabric or anywhere): :mod:`suanli.service.flops_mix`.
 - ``max_rtt_ms``: only sites whose measured round-trip time is at most the bound
