@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from suanli.domain.accounts import Principal
 from suanli.domain.defrag import PlanState
@@ -17,6 +18,7 @@ from suanli.domain.quotes import Basis
 from suanli.errors import ConflictError, PermissionDeniedError, ValidationError
 from suanli.service import defrag, leases, orders, quotes
 from suanli.service.platform import Platform
+from suanli.store import defrag as defrag_store
 from suanli.store import leases as lease_store
 from suanli.testing.clock import FakeClock
 
@@ -77,6 +79,17 @@ def test_plan_approve_move(demo: Platform, tenant: Principal, operator: Principa
     # the freed node now holds the 8-GPU order
     res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 8, "models": ["A800"], "hours": 1})
     assert res.order.status == "fulfilled"
+
+
+def test_the_database_refuses_a_second_open_move_of_a_lease(demo: Platform, tenant: Principal,
+                                                             operator: Principal, clock: FakeClock) -> None:
+    fragment(demo, tenant)
+    plan = defrag.propose(demo, operator, [{"form": "gpu", "quantity": 8, "models": ["A800"]}])
+    assert plan is not None
+    m = plan.moves[0]
+    with pytest.raises(IntegrityError), demo.tx() as s:
+        defrag_store.insert_plan(s, plan_id="dfg_twice", auto=False, targets=[], summary="", notice_s=0, by="op",
+                                 at=clock.now(), moves=[(m.lease_id, list(m.old_devices), list(m.new_grants), "")])
 
 
 def test_never_moves_a_lease_that_is_not_migratable(demo: Platform, tenant: Principal, operator: Principal) -> None:
