@@ -92,6 +92,22 @@ def test_the_database_refuses_a_second_open_move_of_a_lease(demo: Platform, tena
                                  at=clock.now(), moves=[(m.lease_id, list(m.old_devices), list(m.new_grants), "")])
 
 
+def test_auto_plans_for_a_queued_order_and_approves(demo: Platform, tenant: Principal, operator: Principal,
+                                                     clock: FakeClock) -> None:
+    fragment(demo, tenant)
+    queued = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 8, "models": ["A800"], "hours": 1,
+                                                "wait_until": clock.now() + timedelta(hours=6)})
+    assert queued.order.status == "queued"
+    assert defrag.tick(demo) == 0 and defrag.list_plans(demo, operator) == []  # auto is off
+    defrag.set_settings(demo, operator, {"auto": True, "notice_s": 60})
+    defrag.tick(demo)
+    (plan,) = defrag.list_plans(demo, operator)
+    assert plan.auto and plan.approved_by == defrag.AUTO_ACTOR and plan.state is PlanState.NOTIFIED
+    assert plan.targets[0]["target"] == f"queued order {queued.order.id}" and len(plan.moves) == 4
+    clock.advance(seconds=60)
+    assert defrag.tick(demo) == 4
+
+
 def test_never_moves_a_lease_that_is_not_migratable(demo: Platform, tenant: Principal, operator: Principal) -> None:
     fragment(demo, tenant, migratable=False)
     assert defrag.propose(demo, operator, [{"form": "gpu", "quantity": 8, "models": ["A800"]}]) is None
