@@ -23,7 +23,8 @@ Every table is audited except these, each for a reason:
   change is audited.
 - ``allocations`` and ``devices``: device grants written with a lease's state change (which is
   audited on the lease), and ``devices.alloc_version``, a lock counter bumped by every placement
-  attempt.
+  attempt. ``node_allocations`` (a lease's host CPU, RAM, NIC and disk) and ``mig_instances`` (a MIG
+  slice's instance on its device) likewise: holds that start and end with the lease's devices.
 - ``lease_engine`` and ``engine_cursors``: the engine's mirror and cursors, rewritten by the
   reconcilers on every pass.
 - ``invoice_lines``, ``package_draws``, ``voucher_uses``, ``voucher_refusals``: derived by rating
@@ -63,6 +64,7 @@ from suanli.store.audit import AuditEventRow
 
 EXCLUDED = frozenset({
     "audit_events", "usage_events", "lease_events", "allocations", "devices", "lease_engine", "engine_cursors",
+    "node_allocations", "mig_instances",  # host and MIG holds, written with the lease's devices
     "invoice_lines", "package_draws", "voucher_uses", "voucher_refusals", "alembic_version", "leadership",
     "capacity_samples",  # measurements written by the background pass, not anybody's change
     "agent_telemetry",  # the latest device sample, rewritten by every agent heartbeat
