@@ -35,6 +35,9 @@ LEASE_ROUTES = {
 }
 INFERENCE_ROUTES = {("GET", "/v1/me")}
 """What an inference key may use besides the model gateway's routes (:data:`GATEWAY_ROUTES`)."""
+DEFRAG_PLAN_ROUTES = {("POST", "/v1/defrag/plans/{defrag_plan_id}/approve"),
+                      ("POST", "/v1/defrag/plans/{defrag_plan_id}/cancel")}
+"""The matrix names no defrag plan (making one needs a fragmented fleet): the operator's full token gets a 404."""
 GATEWAY_ROUTES = {("GET", "/v1/models"), ("POST", "/v1/chat/completions"), ("POST", "/v1/completions"),
                   ("POST", "/v1/embeddings")}
 """The model gateway (tests/**/test_gateway*.py test what they answer; here only: not 403)."""
@@ -87,7 +90,8 @@ def test_a_read_token_is_refused_every_write(route: tuple[str, str], scoped: tup
     # a 409 of the world's state: a finished what-if run, an invoice already paid)
     # (the model gateway's calls: past authorization, the matrix's model "nope" is a 404)
     actor = next(a for a in ("op", "A", "S1") if expected(route, a) < 300 or expected(route, a) in (409, 422)
-                 or (route in GATEWAY_ROUTES and expected(route, a) == 404))
+                 or (route in GATEWAY_ROUTES and expected(route, a) == 404)
+                 or (route in DEFRAG_PLAN_ROUTES and expected(route, a) == 404))
     url, query, body = request_for(w, method, path)
     before = cell.fingerprint()
     calls = len(cell.driver.calls)
