@@ -44,3 +44,40 @@ def test_operator_sets_the_notice_and_plans(server: Any, browser: Browser) -> No
     t = _signed_in(browser, server, "tenant")
     t.goto(f"{server.console}#/defrag")
     expect(t.get_by_test_id("defrag-page")).to_have_count(0)
+
+
+def test_a_plan_shows_where_each_lease_moves_from_and_to(server: Any, browser: Browser) -> None:
+    """16 migratable A800 leases fill both nodes, 4 end on each: the plan's moves read as node/device
+    (model, site) → node/device, the lease's real allocation before and the planned one after."""
+    spot: dict[str, tuple[str, int, str, str]] = {}
+    by_node: dict[str, list[str]] = {}
+    for _ in range(16):
+        r = server.api("tenant", "POST", "/v1/orders", json={"form": "gpu", "quantity": 1, "models": ["A800"],
+                                                             "hours": 10, "migratable": True})
+        assert r.status_code == 201, r.text
+        assert r.json()["status"] == "fulfilled", r.text
+        lease = server.api("tenant", "GET", f"/v1/leases/{r.json()['lease_id']}").json()
+        a = lease["allocations"][0]
+        spot[lease["id"]] = (a["node"], a["device"], a["model"], a["site"])
+        by_node.setdefault(a["node"], []).append(lease["id"])
+    for ids in by_node.values():
+        for lid in ids[:4]:
+            assert server.api("tenant", "POST", f"/v1/leases/{lid}/end").status_code == 200
+    got = server.api("operator", "POST", "/v1/defrag/plans",
+                     json={"targets": [{"form": "gpu", "quantity": 8, "models": ["A800"]}]}).json()
+    plan = got["plan"]
+    assert plan is not None and len(plan["moves"]) == 4
+    op = _signed_in(browser, server, "operator")
+    op.goto(f"{server.console}#/defrag")
+    rows = op.get_by_test_id(f"defrag-moves-{plan['id']}").locator("tbody tr")
+    expect(rows).to_have_count(4)
+    for i, m in enumerate(plan["moves"]):
+        node, dev, model, site = spot[m["lease_id"]]
+        to = m["to"][0]
+        assert to["node"] != node and m["route"] == f"{node}/{dev} ({model}, {site}) → {to['node']}/{to['device']}"
+        expect(rows.nth(i)).to_contain_text(f"{node}/{dev} ({model}, {site})")
+        expect(rows.nth(i)).to_contain_text(f"{to['node']}/{to['device']}")
+    expect(op.get_by_test_id(f"defrag-moves-{plan['id']}")).to_contain_text("From")
+    op.get_by_test_id("lang-zh-CN").click()
+    expect(op.get_by_test_id(f"defrag-moves-{plan['id']}")).to_contain_text("原位置")
+    expect(rows.first).to_contain_text(f"{spot[plan['moves'][0]['lease_id']][0]}/")

@@ -5,6 +5,7 @@ the operator plans, approves or sets the discount."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -57,6 +58,18 @@ def test_plan_approve_move(demo: Platform, tenant: Principal, operator: Principa
     moved = {m.lease_id for m in plan.moves}
     assert moved in [set(v) for v in by_node.values()]
     assert plan.targets[0]["freed"] and len(plan.targets[0]["nodes"]) == 1
+    # each move names where the lease is now in the fleet's terms: its allocation's node/slot, model, site
+    before = {}
+    for doc in defrag.plan_doc(demo, plan)["moves"]:
+        lease, _ = leases.get_lease(demo, tenant, doc["lease_id"])
+        (a,) = [x for x in lease.allocations if x.start <= clock.now() and (x.end is None or x.end > clock.now())]
+        before[doc["lease_id"]] = a
+        assert [(d["node"], d["device"], d["model"], d["site"]) for d in doc["from_devices"]] == [
+            (a.node, a.slot, a.model, a.site)]
+        assert doc["from_where"] == f"{a.node}/{a.slot} ({a.model}, {a.site})"
+        (to,) = doc["to"]
+        assert to["node"] != a.node and to["milli"] == 1000
+        assert doc["route"] == f"{a.node}/{a.slot} ({a.model}, {a.site}) → {to['node']}/{to['device']}"
     clock.advance(seconds=10)
     plan = defrag.approve(demo, operator, plan.id)
     assert plan.state is PlanState.NOTIFIED and plan.approved_by == operator.name
@@ -76,6 +89,12 @@ def test_plan_approve_move(demo: Platform, tenant: Principal, operator: Principa
         new = [a for a in lease.allocations if a.end is None or a.end > clock.now()]
         assert [a.device_id for a in new] == [g[0] for g in m.new_grants]
         assert old[0].end == new[0].start == m.done_at  # no gap, no overlap
+        assert old[0].node == before[m.lease_id].node and old[0].slot == before[m.lease_id].slot
+    for doc in defrag.plan_doc(demo, plan)["moves"]:  # after the move: "to" is where the lease now is
+        lease, _ = leases.get_lease(demo, tenant, doc["lease_id"])
+        (a,) = [x for x in lease.allocations if x.start <= clock.now() and (x.end is None or x.end > clock.now())]
+        assert [(d["node"], d["device"]) for d in doc["to"]] == [(a.node, a.slot)]
+        assert doc["to_where"] == f"{a.node}/{a.slot}" and doc["route"].endswith(f"→ {a.node}/{a.slot}")
     # the freed node now holds the 8-GPU order
     res = orders.create_order(demo, tenant, {"form": "gpu", "quantity": 8, "models": ["A800"], "hours": 1})
     assert res.order.status == "fulfilled"
@@ -159,3 +178,34 @@ def test_the_quote_says_migratable_and_prices_the_discount(demo: Platform, tenan
 def test_migratable_is_for_gpu_and_slice(demo: Platform, tenant: Principal) -> None:
     with pytest.raises(ValidationError, match="migratable is offered for the forms gpu, slice"):
         orders.create_order(demo, tenant, {"form": "server", "models": ["A800"], "migratable": True})
+
+
+def test_a_fraction_says_its_share_and_a_new_model_or_site_is_named() -> None:
+    spots = {1: defrag_store.DeviceSpot("nx-a100-01", 7, "A100-80GB", "nx-west-1"),
+             2: defrag_store.DeviceSpot("nx-a100-02", 1, "A100-80GB", "nx-west-1"),
+             3: defrag_store.DeviceSpot("nx-h100-01", 0, "H100", "nx-east-1")}
+    move = defrag_store.MoveRecord(1, "dfg_x", "lse_x", PlanState.PROPOSED, (1,), ((2, 500, 0),), "", None, None, "")
+    doc = defrag._move_doc(move, spots)
+    assert doc["route"] == "nx-a100-01/7 (0.5, A100-80GB, nx-west-1) → nx-a100-02/1 (0.5)"
+    assert [d["milli"] for d in doc["from_devices"]] == [500]
+    elsewhere = dataclasses.replace(move, new_grants=((3, 1000, 0),), old_devices=(1,))
+    assert defrag._move_doc(elsewhere, spots)["to_where"] == "nx-h100-01/0 (H100, nx-east-1)"
+    gone = dataclasses.replace(move, old_devices=(99,))
+    assert defrag._move_doc(gone, spots)["from_where"] == "device #99 (0.5)"
+
+
+def test_a_destination_taken_meanwhile_is_named_in_the_reason(demo: Platform, tenant: Principal,
+                                                              operator: Principal, clock: FakeClock) -> None:
+    fragment(demo, tenant)
+    plan = defrag.propose(demo, operator, [{"form": "gpu", "quantity": 8, "models": ["A800"]}])
+    assert plan is not None
+    plan = defrag.approve(demo, operator, plan.id)
+    for _ in range(8):  # the fleet fills up before the notice is over: every destination is taken
+        assert orders.create_order(demo, tenant, {**A800}).order.status == "fulfilled"
+    clock.advance(seconds=plan.notice_s)
+    assert defrag.tick(demo) == 0
+    doc = defrag.plan_doc(demo, defrag.get_plan(demo, operator, plan.id))
+    for m in doc["moves"]:
+        to = m["to"][0]
+        assert m["state"] == "failed" and m["reason"] == (
+            f"{to['node']}/{to['device']} is no longer free; the lease stays where it is")

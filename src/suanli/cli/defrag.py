@@ -21,9 +21,8 @@ defrag_app = typer.Typer(help="Defragmentation (operator): plan moves of migrata
 
 def _show_plan(plan: DefragPlanResponse) -> None:
     show(table(f"defrag plan {plan.id} · {plan.state} · {plan.summary}",
-               ["lease", "state", "from devices", "to devices", "frees", "due", "reason"],
-               [[m.lease_id, m.state, ",".join(str(d) for d in m.from_devices),
-                 ",".join(f"{g.device_id}({g.milli})" for g in m.to), m.frees, when(m.due_at), m.reason]
+               ["lease", "state", "from", "to", "frees", "due", "reason"],
+               [[m.lease_id, m.state, m.from_where, m.to_where, m.frees, when(m.due_at), m.reason]
                 for m in plan.moves]))
     show(table("targets", ["target", "freed", "nodes", "reason"],
                [[t.target, "yes" if t.freed else "no", ", ".join(t.nodes), t.reason] for t in plan.targets]))

@@ -427,8 +427,9 @@ def _execute(p: Platform, s: Session, move_id: int, now: datetime) -> int:
     for dev, milli, _mem in move.new_grants:
         spot = where.get(dev)
         if spot is None or int(snap.state.dev_free_milli[spot]) < milli:
+            name = f"{snap.slot_device[spot].node}/{spot[1]}" if spot is not None else f"device #{dev}"
             store.set_move(s, move.id, state=PlanState.FAILED, done_at=now,
-                           reason=f"device {dev} is no longer free; the lease stays where it is")
+                           reason=f"{name} is no longer free; the lease stays where it is")
             return 0
     grants = tuple(move.new_grants)
     with audit_context.system():
@@ -446,14 +447,55 @@ def _execute(p: Platform, s: Session, move_id: int, now: datetime) -> int:
     return 1
 
 
-def plan_doc(plan: store.PlanRecord) -> dict[str, Any]:
-    return {
+def _spot_doc(spots: Mapping[int, store.DeviceSpot], device_id: int, milli: int, memory_mib: int) -> dict[str, Any]:
+    sp = spots.get(device_id)
+    return {"device_id": device_id, "node": sp.node if sp else "", "device": sp.slot if sp else -1,
+            "model": sp.model if sp else "", "site": sp.site if sp else "", "milli": milli, "memory_mib": memory_mib}
+
+
+def _where(devs: Sequence[Mapping[str, Any]], known: tuple[str, str] | None = None) -> str:
+    """``node/device (share, model, site)`` per node, as lease allocations name devices, e.g.
+    ``nx-a100-01/7 (A100-80GB, nx-west-1)``; the share only when it is a fraction; model and site left out
+    when they are ``known`` (the move's origin)."""
+    parts: list[str] = []
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for d in devs:
+        groups.setdefault(d["node"] or f"device #{d['device_id']}", []).append(d)
+    for node, ds in groups.items():
+        first = ds[0]
+        text = node if not first["node"] else f"{node}/{','.join(str(d['device']) for d in ds)}"
+        extra = [f"{Decimal(first['milli']) / MILLI:g}"] if first["milli"] < MILLI else []
+        if first["node"] and (first["model"], first["site"]) != known:
+            extra += [first["model"], first["site"]]
+        parts.append(text + (f" ({', '.join(extra)})" if extra else ""))
+    return " + ".join(parts)
+
+
+def _move_doc(m: store.MoveRecord, spots: Mapping[int, store.DeviceSpot]) -> dict[str, Any]:
+    # a move keeps the lease's shape: the i-th device before holds the share the i-th grant holds after
+    same = len(m.old_devices) == len(m.new_grants)
+    frm = [_spot_doc(spots, d, m.new_grants[i][1] if same else MILLI, m.new_grants[i][2] if same else 0)
+           for i, d in enumerate(m.old_devices)]
+    to = [_spot_doc(spots, g[0], g[1], g[2]) for g in m.new_grants]
+    from_where = _where(frm)
+    to_where = _where(to, (frm[0]["model"], frm[0]["site"]) if frm and frm[0]["node"] else None)
+    return {"id": m.id, "lease_id": m.lease_id, "state": m.state.value, "from_devices": frm, "to": to,
+            "from_where": from_where, "to_where": to_where, "route": f"{from_where} → {to_where}",
+            "frees": m.frees, "due_at": m.due_at, "done_at": m.done_at, "reason": m.reason}
+
+
+def plan_docs(p: Platform, plans: Sequence[store.PlanRecord]) -> list[dict[str, Any]]:
+    """Plans as the API shows them: each move's devices by node, slot, model and site (docs/defrag.md)."""
+    ids = {d for plan in plans for m in plan.moves for d in (*m.old_devices, *(g[0] for g in m.new_grants))}
+    with p.tx() as s:
+        spots = store.device_spots(s, ids)
+    return [{
         "id": plan.id, "state": plan.state.value, "auto": plan.auto, "summary": plan.summary,
         "notice_s": plan.notice_s, "created_by": plan.created_by, "created_at": plan.created_at,
         "approved_by": plan.approved_by, "approved_at": plan.approved_at, "finished_at": plan.finished_at,
-        "targets": plan.targets,
-        "moves": [{"id": m.id, "lease_id": m.lease_id, "state": m.state.value, "from_devices": list(m.old_devices),
-                   "to": [{"device_id": g[0], "milli": g[1], "memory_mib": g[2]} for g in m.new_grants],
-                   "frees": m.frees, "due_at": m.due_at, "done_at": m.done_at, "reason": m.reason}
-                  for m in plan.moves],
-    }
+        "targets": plan.targets, "moves": [_move_doc(m, spots) for m in plan.moves],
+    } for plan in plans]
+
+
+def plan_doc(p: Platform, plan: store.PlanRecord) -> dict[str, Any]:
+    return plan_docs(p, [plan])[0]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from suanli.domain.defrag import OPEN_STATES, DefragSettings, PlanState
 from suanli.errors import NotFoundError
 from suanli.store.defrag_tables import DefragMoveRow, DefragPlanRow, DefragSettingRow, MigratableLeaseRow
+from suanli.store.tables import DeviceRow, NodeRow
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,26 @@ class PlanRecord:
     approved_at: datetime | None
     finished_at: datetime | None
     moves: tuple[MoveRecord, ...]
+
+
+@dataclass(frozen=True)
+class DeviceSpot:
+    """Where a device is, in the names the rest of the product uses (node, slot, model, site)."""
+
+    node: str
+    slot: int
+    model: str
+    site: str
+
+
+def device_spots(s: Session, device_ids: Iterable[int]) -> dict[int, DeviceSpot]:
+    """The node, slot, model and site of each device id (a device no longer in the fleet is absent)."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return {}
+    rows = s.execute(select(DeviceRow.id, NodeRow.name, DeviceRow.slot, DeviceRow.model, NodeRow.site)
+                     .join(NodeRow, NodeRow.id == DeviceRow.node_id).where(DeviceRow.id.in_(ids)))
+    return {int(r[0]): DeviceSpot(str(r[1]), int(r[2]), str(r[3]), str(r[4])) for r in rows}
 
 
 def settings(s: Session) -> DefragSettings:

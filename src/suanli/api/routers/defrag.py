@@ -35,7 +35,7 @@ def set_settings(body: DefragSettingsRequest, p: PlatformDep, who: PrincipalDep)
 @router.get("/v1/defrag/plans", response_model=list[DefragPlanResponse])
 def list_plans(p: PlatformDep, who: PrincipalDep) -> list[dict[str, Any]]:
     """The latest 50 plans, newest first, with their moves (operator)."""
-    return [defrag.plan_doc(x) for x in defrag.list_plans(p, who)]
+    return defrag.plan_docs(p, defrag.list_plans(p, who))
 
 
 @router.post("/v1/defrag/plans", response_model=DefragProposeResponse, status_code=201)
@@ -45,21 +45,21 @@ def propose(body: DefragProposeRequest, p: PlatformDep, who: PrincipalDep) -> di
     plan = defrag.propose(p, who, [t.model_dump() for t in body.targets])
     if plan is None:
         return {"plan": None, "message": "no move of a migratable lease makes room for a target now"}
-    return {"plan": defrag.plan_doc(plan), "message": plan.summary}
+    return {"plan": defrag.plan_doc(p, plan), "message": plan.summary}
 
 
 @router.get("/v1/defrag/plans/{defrag_plan_id}", response_model=DefragPlanResponse)
 def get_plan(defrag_plan_id: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
-    return defrag.plan_doc(defrag.get_plan(p, who, defrag_plan_id))
+    return defrag.plan_doc(p, defrag.get_plan(p, who, defrag_plan_id))
 
 
 @router.post("/v1/defrag/plans/{defrag_plan_id}/approve", response_model=DefragPlanResponse)
 def approve(defrag_plan_id: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     """Approve a proposed plan: its leases are notified now and moved when the notice is over (operator)."""
-    return defrag.plan_doc(defrag.approve(p, who, defrag_plan_id))
+    return defrag.plan_doc(p, defrag.approve(p, who, defrag_plan_id))
 
 
 @router.post("/v1/defrag/plans/{defrag_plan_id}/cancel", response_model=DefragPlanResponse)
 def cancel(defrag_plan_id: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     """Cancel a plan whose moves have not happened yet (operator)."""
-    return defrag.plan_doc(defrag.cancel(p, who, defrag_plan_id))
+    return defrag.plan_doc(p, defrag.cancel(p, who, defrag_plan_id))

@@ -42,18 +42,33 @@ class DefragProposeRequest(Wire):
     targets: list[DefragTarget] = Field(default_factory=list)
 
 
-class DefragGrant(BaseModel):
-    device_id: int
-    milli: int
-    memory_mib: int
+class DefragDevice(BaseModel):
+    """A device a move takes the lease from or to, in the fleet's names."""
+
+    device_id: int = Field(description="The device's internal id (what the move claims).")
+    node: str = Field(description="The node's name (\"\" for a device no longer in the fleet).")
+    device: int = Field(description="The device's slot on its node, as lease allocations name it (-1 for a device "
+                                    "no longer in the fleet).")
+    model: str = Field(description="The device's model, e.g. A100-80GB.")
+    site: str = Field(description="The node's site.")
+    milli: int = Field(description="The lease's share of the device in thousandths (1000: the whole device).")
+    memory_mib: int = Field(description="The device memory the share holds (0: as the share allots).")
 
 
 class DefragMoveResponse(BaseModel):
+    """One lease's move: where it is before (``from_devices``) and after (``to``), readable in ``route``."""
+
     id: int
     lease_id: str
     state: str
-    from_devices: list[int]
-    to: list[DefragGrant]
+    from_devices: list[DefragDevice] = Field(description="Where the lease is before the move.")
+    to: list[DefragDevice] = Field(description="Where the lease is after the move.")
+    from_where: str = Field(description="node/device(s) (share when a fraction, model, site), e.g. "
+                                        "nx-a100-01/7 (A100-80GB, nx-west-1) or nx-a100-01/7 (0.5, A100-80GB, "
+                                        "nx-west-1).")
+    to_where: str = Field(description="As from_where; (model, site) only where they differ from the origin's, "
+                                      "e.g. nx-a100-02/1 or nx-a100-02/1 (0.5).")
+    route: str = Field(description="from_where → to_where.")
     frees: str
     due_at: datetime | None
     done_at: datetime | None

@@ -23,7 +23,8 @@ register({
     "defrag.summary": "Summary", "defrag.created": "Created", "defrag.approvedBy": "Approved by",
     "defrag.approve": "Approve", "defrag.cancel": "Cancel", "defrag.approved": "Plan {id} approved: its leases are notified.",
     "defrag.cancelled": "Plan {id} cancelled.",
-    "defrag.moves": "Moves", "defrag.lease": "Lease", "defrag.from": "From devices", "defrag.to": "To devices",
+    "defrag.moves": "Moves", "defrag.lease": "Lease", "defrag.from": "From", "defrag.to": "To",
+    "defrag.share": "{n} of the device",
     "defrag.frees": "Frees", "defrag.due": "Moves at", "defrag.reason": "Reason", "defrag.noMoves": "No move.",
     "defrag.targets": "Targets", "defrag.target": "Target", "defrag.freed": "Freed", "defrag.nodes": "Nodes",
     "defrag.yes": "yes", "defrag.no": "no",
@@ -43,7 +44,8 @@ register({
     "defrag.summary": "摘要", "defrag.created": "创建时间", "defrag.approvedBy": "批准人",
     "defrag.approve": "批准", "defrag.cancel": "取消", "defrag.approved": "计划 {id} 已批准：已通知相关租约。",
     "defrag.cancelled": "计划 {id} 已取消。",
-    "defrag.moves": "迁移", "defrag.lease": "租约", "defrag.from": "原设备", "defrag.to": "目标设备",
+    "defrag.moves": "迁移", "defrag.lease": "租约", "defrag.from": "原位置", "defrag.to": "目标位置",
+    "defrag.share": "该卡的 {n}",
     "defrag.frees": "腾出", "defrag.due": "迁移时间", "defrag.reason": "原因", "defrag.noMoves": "无迁移。",
     "defrag.targets": "目标", "defrag.target": "目标", "defrag.freed": "已腾出", "defrag.nodes": "节点",
     "defrag.yes": "是", "defrag.no": "否",
@@ -53,12 +55,30 @@ register({
 const MAX_NOTICE_S = 86400;
 const MAX_DISCOUNT_PCT = 90;
 
+// A move's devices as lease allocations name them: node/device(s) per node, then (share when a fraction,
+// model, site); the destination leaves out the model and site when they are the origin's.
+function where(devs, known) {
+  const groups = new Map();
+  for (const d of devs) {
+    const key = d.node || `#${d.device_id}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(d);
+  }
+  return [...groups.entries()].map(([node, ds]) => {
+    const d = ds[0];
+    const extra = d.milli < 1000 ? [t("defrag.share", { n: num(d.milli / 1000, 3) })] : [];
+    if (d.node && `${d.model}|${d.site}` !== known) extra.push(d.model, d.site);
+    const s = d.node ? `${node}/${ds.map((x) => x.device).join(",")}` : node;
+    return extra.length ? `${s} (${extra.join(", ")})` : s;
+  }).join(" + ");
+}
+
 function movesTable(plan) {
   return table([
     { label: t("defrag.lease"), value: (m) => m.lease_id },
     { label: t("defrag.state"), value: (m) => m.state },
-    { label: t("defrag.from"), value: (m) => m.from_devices.join(", ") },
-    { label: t("defrag.to"), value: (m) => m.to.map((g) => `${g.device_id} (${num(g.milli / 1000, 3)})`).join(", ") },
+    { label: t("defrag.from"), value: (m) => where(m.from_devices, null) },
+    { label: t("defrag.to"), value: (m) => where(m.to, m.from_devices.length ? `${m.from_devices[0].model}|${m.from_devices[0].site}` : null) },
     { label: t("defrag.frees"), value: (m) => m.frees },
     { label: t("defrag.due"), value: (m) => (m.due_at ? fmtDateTime(m.due_at) : "") },
     { label: t("defrag.reason"), value: (m) => m.reason },
