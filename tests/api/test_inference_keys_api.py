@@ -4,6 +4,7 @@ with a 422 naming the field when out of range or given on another scope."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -102,3 +103,18 @@ def test_a_supplier_gets_no_inference_key_and_the_operator_makes_one_for_a_tenan
     assert r.status_code == 422 and "supplier" in r.json()["error"]["message"]
     r = c.post("/v1/accounts/acme/tokens", json={"scope": "inference", "token_quota": 5000}, headers=op)
     assert r.status_code == 201 and r.json()["token_quota"] == 5000 and r.json()["account"] == "acme"
+
+
+@pytest.mark.parametrize("endpoint", ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"])
+@pytest.mark.parametrize("model", ["tiny\x00gpt", "tiny\x1bgpt", "\u202etpg-ynit"])
+def test_a_model_name_with_a_control_character_is_a_400_naming_it(http: tuple[TestClient, H, H], endpoint: str,
+                                                                  model: str) -> None:
+    """Found by the OpenAPI fuzzing on PostgreSQL: a NUL in ``model`` reached the route's query and
+    PostgreSQL refused the string (a 500). Now a 400 in the OpenAI format, naming the character."""
+    c, _, tenant = http
+    key = make(c, tenant, scope="inference")["token"]
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "prompt": "hi", "input": "hi"}
+    r = c.post(endpoint, content=json.dumps(body), headers={**bearer(key), "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["param"] == "model" and "U+" in err["message"], err

@@ -46,6 +46,7 @@ from suanli.domain.accounts import Principal, Role
 from suanli.domain.authz import Action, authorize
 from suanli.domain.gateway import ModelRoute
 from suanli.domain.inference import Deployment, DeploymentKind, Replica
+from suanli.domain.text import control_char
 from suanli.errors import BusyError, EngineError, NotFoundError, ValidationError
 from suanli.service import gateway_load, inference_keys, replicas
 from suanli.service.inference_metering import MeteredRequest
@@ -133,6 +134,10 @@ def admit(p: Platform, who: Principal, endpoint: str, body: dict[str, Any]) -> C
     if not isinstance(model, str) or not model or len(model) > MAX_MODEL_NAME:
         raise _bad(f"'model' must be the name of a model you may call (a string of 1 to {MAX_MODEL_NAME} "
                    "characters; GET /v1/models lists them)", "model")
+    bad = control_char(model)
+    if bad is not None:  # no model has one; a NUL would not even reach PostgreSQL's query
+        raise _bad(f"'model' holds the control character {bad}; a model's name has none (GET /v1/models "
+                   "lists the models you may call)", "model")
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise _bad("'stream' must be true or false", "stream")
