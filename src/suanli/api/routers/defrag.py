@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from suanli.api.deps import PlatformDep, PrincipalDep
+from suanli.api.schemas.common import Name
 from suanli.api.schemas.defrag import (
     DefragPlanResponse,
     DefragProposeRequest,
@@ -49,17 +50,17 @@ def propose(body: DefragProposeRequest, p: PlatformDep, who: PrincipalDep) -> di
 
 
 @router.get("/v1/defrag/plans/{defrag_plan_id}", response_model=DefragPlanResponse)
-def get_plan(defrag_plan_id: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+def get_plan(defrag_plan_id: Name, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     return defrag.plan_doc(p, defrag.get_plan(p, who, defrag_plan_id))
 
 
 @router.post("/v1/defrag/plans/{defrag_plan_id}/approve", response_model=DefragPlanResponse)
-def approve(defrag_plan_id: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+def approve(defrag_plan_id: Name, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     """Approve a proposed plan: its leases are notified now and moved when the notice is over (operator)."""
     return defrag.plan_doc(p, defrag.approve(p, who, defrag_plan_id))
 
 
 @router.post("/v1/defrag/plans/{defrag_plan_id}/cancel", response_model=DefragPlanResponse)
-def cancel(defrag_plan_id: str, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
+def cancel(defrag_plan_id: Name, p: PlatformDep, who: PrincipalDep) -> dict[str, Any]:
     """Cancel a plan whose moves have not happened yet (operator)."""
     return defrag.plan_doc(p, defrag.cancel(p, who, defrag_plan_id))
