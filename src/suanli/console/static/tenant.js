@@ -279,6 +279,7 @@ export async function order(ctx) {
     return queue.apply(near.apply(out));
   };
   let quoteSeq = 0;
+  let lastSubmit = 0; // quoteSeq when the order was last placed
   let quoteTimer = null;
   const quoteNow = async () => {
     const mine = ++quoteSeq;
@@ -289,14 +290,14 @@ export async function order(ctx) {
     try {
       const q = await post("/v1/quotes", sent);
       if (mine !== quoteSeq) return;
-      form.querySelectorAll(".field-error").forEach((el) => el.remove());
+      if (mine > lastSubmit) form.querySelectorAll(".field-error").forEach((el) => el.remove());
       quoteBox.replaceChildren(...quoteView(q));
       quoteBox.dataset.state = "ok";
       quoteBox.dataset.body = JSON.stringify(sent);
     } catch (e) {
       if (mine !== quoteSeq) return;
       quoteBox.replaceChildren(h("h3", {}, t("tenant.quote.title")), errorBox(e, "quote-error"));
-      markFields(form, e, { models: "model", sites: "site" });
+      if (mine > lastSubmit) markFields(form, e, { models: "model", sites: "site" });
       quoteBox.dataset.state = "error";
       quoteBox.dataset.body = JSON.stringify(sent);
     }
@@ -316,6 +317,7 @@ export async function order(ctx) {
     onsubmit: async (ev) => {
       ev.preventDefault();
       clearTimeout(quoteTimer);
+      lastSubmit = quoteSeq; // a quote asked before this must not clear (or replace) the order's refusal
       submit.disabled = true;
       status.replaceChildren(h("p", { class: "muted" }, t("tenant.order.placing")));
       try {
