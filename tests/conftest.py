@@ -159,7 +159,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | Non
 
 @pytest.fixture
 def platform(db_url: str | None, tmp_path: Path, clock: FakeClock) -> Iterator[Platform]:
-    p = Platform(Settings(data_dir=tmp_path / "data", database_url=db_url, inference_replica_tag=SESSION_TAG),
+    from suanli.testing.fake_nvidia_smi import install, install_npu_smi
+
+    # the operator's declaration, with stand-in tools (not GPUs) that make MIG instances and vNPUs (docs/slices.md)
+    p = Platform(Settings(data_dir=tmp_path / "data", database_url=db_url, inference_replica_tag=SESSION_TAG,
+                          slice_mechanisms="mig,mps,vnpu", nvidia_smi=str(install(tmp_path / "smi")),
+                          npu_smi=str(install_npu_smi(tmp_path / "smi"))),
                  clock=clock)
     yield p
     try:

@@ -45,6 +45,8 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _slice_mechanisms(value: str) -> str:
+    if value.strip().lower() == "auto":
+        return "auto"
     try:
         return ",".join(sorted(m.value for m in parse_mechanisms(value)))
     except ValueError as e:
@@ -138,10 +140,16 @@ class Settings:
     """``none``: sandboxed jobs have their own loopback only; ``host``: they share the host's network."""
     sandbox_ro_paths: tuple[Path, ...] = ()
     """Extra host directories sandboxed jobs see read-only (e.g. ``/opt/conda``), besides ``/usr``."""
-    slice_mechanisms: str = "mig,mps,vnpu"
-    """Slice enforcement the nodes are set up for (docs/slices.md): a comma list of ``mig`` (MIG mode on
-    MIG-capable GPUs), ``mps`` (an MPS control daemon on the other NVIDIA GPUs), ``vnpu`` (Ascend vNPU),
-    ``hami``; empty = slices are enforced nowhere (sold only with ``allow_unenforced``)."""
+    slice_mechanisms: str = "auto"
+    """Slice enforcement of the local engine's node (docs/slices.md): ``auto`` (default) probes the node at
+    start (MIG mode on in nvidia-smi, an MPS control daemon's pipe, npu-smi's vNPU, HAMi-core's library);
+    a comma list of ``mig``, ``mps``, ``vnpu``, ``hami`` is the operator's declaration, taken as given
+    (``mig``/``vnpu`` jobs then fail clearly where the instance cannot be made); empty = enforced nowhere
+    (slices sold only with ``allow_unenforced``). Node agents probe their own nodes."""
+    nvidia_smi: str | None = None
+    """``nvidia-smi`` that makes MIG instances (``SUANLI_NVIDIA_SMI``; default: found on ``PATH``)."""
+    npu_smi: str | None = None
+    """``npu-smi`` that makes vNPUs (``SUANLI_NPU_SMI``; default: found on ``PATH``)."""
     hami_library: Path | None = None
     """HAMi-core's ``libvgpu.so`` on the nodes: when the file exists, ``hami`` is enforced too."""
     sla_min_credit_seconds: int = 3600
@@ -234,6 +242,7 @@ class Settings:
             slurm_accounting=env.get("SUANLI_SLURM_ACCOUNTING", "1") not in ("0", "false", "no"),
             slice_mechanisms=_slice_mechanisms(env.get("SUANLI_SLICE_MECHANISMS", cls.slice_mechanisms)),
             hami_library=Path(env["SUANLI_HAMI_LIBRARY"]) if env.get("SUANLI_HAMI_LIBRARY") else None,
+            nvidia_smi=env.get("SUANLI_NVIDIA_SMI") or None, npu_smi=env.get("SUANLI_NPU_SMI") or None,
             sandbox=env.get("SUANLI_SANDBOX", cls.sandbox),
             sandbox_network=env.get("SUANLI_SANDBOX_NETWORK", cls.sandbox_network),
             sandbox_ro_paths=tuple(Path(p) for p in env.get("SUANLI_SANDBOX_RO_PATHS", "").split(":") if p),

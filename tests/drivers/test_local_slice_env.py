@@ -22,8 +22,8 @@ def slice_grant(make_grant, limits: SliceLimits) -> LeaseGrant:  # type: ignore[
 
 
 def test_hami_is_declared_only_where_the_library_is_and_preloaded_for_the_job(tmp_path: Path, make_grant) -> None:  # type: ignore[no-untyped-def]
-    assert LocalDriver(tmp_path / "a", nodes={"n1": 4}).capabilities().slice_mechanisms == {
-        Mechanism.MIG, Mechanism.MPS, Mechanism.VNPU}
+    declared = LocalDriver(tmp_path / "a", nodes={"n1": 4}, slice_mechanisms="mig,mps,vnpu")  # the operator's word
+    assert declared.capabilities().slice_mechanisms == {Mechanism.MIG, Mechanism.MPS, Mechanism.VNPU}
     missing = LocalDriver(tmp_path / "b", nodes={"n1": 4}, slice_mechanisms=(), hami_library=tmp_path / "nope.so")
     assert missing.capabilities().slice_mechanisms == frozenset()
     lib = tmp_path / "libvgpu.so"
@@ -44,7 +44,7 @@ def test_hami_is_declared_only_where_the_library_is_and_preloaded_for_the_job(tm
 
 
 def test_a_job_may_not_set_its_own_limits(tmp_path: Path, make_grant) -> None:  # type: ignore[no-untyped-def]
-    drv = LocalDriver(tmp_path / "d", nodes={"n1": 4})
+    drv = LocalDriver(tmp_path / "d", nodes={"n1": 4}, slice_mechanisms="mps")
     drv.provision(slice_grant(make_grant, SliceLimits("mps", 30, 4096)))
     for name in ("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", "SUANLI_SLICE_ENFORCEMENT"):
         with pytest.raises(ValidationError, match="may not set"):

@@ -14,7 +14,7 @@ from suanli.service import jobs, orders
 from suanli.service.platform import Platform
 
 READ = ("import os, json; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith(("
-        "'CUDA_', 'ASCEND_', 'SUANLI_SLICE', 'SUANLI_MIG', 'SUANLI_VNPU'))}))")
+        "'CUDA_', 'ASCEND_', 'NVIDIA_', 'SUANLI_SLICE', 'SUANLI_MIG', 'SUANLI_VNPU'))}))")
 
 
 def env_of_a_job(p: Platform, tenant: Principal, **raw: object) -> dict[str, str]:
@@ -33,8 +33,11 @@ def test_each_mechanism_hands_its_limits_to_the_job(demo: Platform, tenant: Prin
     assert mps["SUANLI_SLICE_ENFORCEMENT"] == "mps" and mps["CUDA_VISIBLE_DEVICES"].isdigit()
     mig = env_of_a_job(demo, tenant, share_pct=10, memory_mib=1024, models=["A100-80GB"])
     assert mig["SUANLI_SLICE_ENFORCEMENT"] == "mig:1g.10gb" and mig["SUANLI_MIG_PROFILE"] == "1g.10gb"
-    assert mig["SUANLI_MIG_START"] == "6" and mig["SUANLI_MIG_GPU"] == mig["CUDA_VISIBLE_DEVICES"]
+    assert mig["SUANLI_MIG_START"] == "6" and mig["SUANLI_MIG_GPU"].isdigit()
+    # the instance itself, made by (fake, not a GPU) nvidia-smi at that placement: the job sees only it
+    assert mig["CUDA_VISIBLE_DEVICES"].startswith("MIG-") and mig["NVIDIA_VISIBLE_DEVICES"] == mig["CUDA_VISIBLE_DEVICES"]
     assert mig["SUANLI_SLICE_MEMORY_MIB"] == "10240" and "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE" not in mig
     npu = env_of_a_job(demo, tenant, share_pct=25, memory_mib=1024, models=["Ascend-910B"])
     assert npu["SUANLI_VNPU_TEMPLATE"] == "vir05_1c_16g" and npu["ASCEND_RT_VISIBLE_DEVICES"].isdigit()
+    assert npu["ASCEND_VISIBLE_DEVICES"] == npu["SUANLI_VNPU_ID"] and 100 <= int(npu["ASCEND_VISIBLE_DEVICES"]) <= 227
     assert "CUDA_VISIBLE_DEVICES" not in npu

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import resource
@@ -72,12 +73,15 @@ from suanli.drivers.base import (
     engine_error,
 )
 from suanli.drivers.cgroups import JobGroup
+from suanli.drivers.devices.mig import MigError, MigInstances, NvidiaSmi
+from suanli.drivers.devices.vnpu import NpuSmiVnpu, VnpuError, VnpuInstances
 from suanli.drivers.sandbox import WORK, Isolation, Sandbox, runtime_ro_paths
+from suanli.drivers.slice_probe import AUTO, resolve
 from suanli.errors import ConflictError, NotFoundError, ValidationError
 
-DEFAULT_SLICE_MECHANISMS = frozenset({Mechanism.MIG, Mechanism.MPS, Mechanism.VNPU})
-"""What a local node is assumed set up for unless the operator says otherwise (``SUANLI_SLICE_MECHANISMS``)."""
-SLICE_ENV = ("SUANLI_SLICE_ENFORCEMENT", "SUANLI_SLICE_SHARE_PCT", "SUANLI_SLICE_MEMORY_MIB",
+log = logging.getLogger(__name__)
+
+SLICE_ENV = ("NVIDIA_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES", "SUANLI_VNPU_ID", "SUANLI_SLICE_ENFORCEMENT", "SUANLI_SLICE_SHARE_PCT", "SUANLI_SLICE_MEMORY_MIB",
              "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", "CUDA_DEVICE_MEMORY_LIMIT",
              "CUDA_DEVICE_SM_LIMIT", "SUANLI_MIG_PROFILE", "SUANLI_MIG_GPU", "SUANLI_MIG_START", "SUANLI_VNPU_TEMPLATE")
 """Variables the driver sets from a slice's limits: a job may not set them itself."""
@@ -145,15 +149,24 @@ class LocalDriver:
     def __init__(self, data_dir: Path, *, nodes: Mapping[str, int] | None = None,
                  clock: Clock | None = None, grace: timedelta = timedelta(seconds=5),
                  open_files: int = 4096, sandbox: Sandbox | None = None,
-                 slice_mechanisms: Iterable[Mechanism] = DEFAULT_SLICE_MECHANISMS,
-                 hami_library: Path | None = None) -> None:
+                 slice_mechanisms: Iterable[Mechanism] | str = AUTO,
+                 hami_library: Path | None = None, nvidia_smi: str | None = None, npu_smi: str | None = None) -> None:
         """``nodes``: node name -> device count this machine stands for (``None``: one node named
         after the host, any device index accepted). ``sandbox``: how jobs are confined (default: the
         required sandbox, probed now). ``slice_mechanisms``: what the node is set up to enforce slices
-        with (docs/slices.md); ``hami`` is added when ``hami_library`` (HAMi-core's ``libvgpu.so``) exists."""
+        with (docs/slices.md): ``auto`` (default) probes this node (:mod:`suanli.drivers.slice_probe`), a list
+        is the operator's declaration; ``hami`` is added when ``hami_library`` (HAMi-core's ``libvgpu.so``)
+        exists. ``nvidia_smi`` / ``npu_smi``: the tools that make a MIG slice's instance and a vNPU slice's
+        vNPU before its job starts (default: found on ``PATH``)."""
         self.hami_library = hami_library
-        self.slice_mechanisms = frozenset(slice_mechanisms) | (
-            {Mechanism.HAMI} if hami_library is not None and hami_library.is_file() else set())
+        if isinstance(slice_mechanisms, str):
+            self.slice_probe = resolve(slice_mechanisms, nvidia_smi=nvidia_smi, npu_smi=npu_smi,
+                                       hami_library=hami_library)
+            self.slice_mechanisms = self.slice_probe.mechanisms
+        else:
+            self.slice_mechanisms = frozenset(slice_mechanisms) | (
+                {Mechanism.HAMI} if hami_library is not None and hami_library.is_file() else set())
+            self.slice_probe = resolve(",".join(m.value for m in self.slice_mechanisms), hami_library=hami_library)
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
@@ -164,6 +177,8 @@ class LocalDriver:
         self.open_files = open_files
         self._lock = threading.RLock()
         self._grants = GrantStore(self.data_dir / "grants")
+        self._mig = MigInstances(NvidiaSmi(nvidia_smi), self.data_dir / "mig.json")
+        self._vnpu = VnpuInstances(NpuSmiVnpu(npu_smi), self.data_dir / "vnpu.json")
         (self.data_dir / "jobs").mkdir(mode=0o700, exist_ok=True)
         self._acct = self.data_dir / "accounting.jsonl"
         self._health_path = self.data_dir / "health.json"
@@ -212,6 +227,7 @@ class LocalDriver:
         with self._lock:
             jobs = [j for j in self._jobs.values() if j.lease_id == lease_id and not j.state.terminal]
         self._terminate(jobs, JobState.CANCELLED, f"lease {lease_id} released")
+        self._release_slices(lease_id)
         with self._lock:
             self._grants.delete(lease_id)
 
@@ -272,17 +288,29 @@ class LocalDriver:
                "SUANLI_JOB_ID": job_id, NOTICE_ENV: notice}
         if restored:
             env[RESTORED_ENV] = "1"
+        devices_seen = [i for i, _ in chosen]
+        extra_devices: tuple[str, ...] = ()
         if alloc.slice is not None and chosen:  # the slice's limits (docs/slices.md "What the job receives")
             env |= job_env(alloc.slice, chosen[0][0], hami_library=hami)
+            try:
+                made = self._slice_instance(lease_id, alloc.node, alloc.slice.enforcement, chosen[0][0],
+                                            alloc.slice.mig_start)
+            except (MigError, VnpuError) as exc:  # never run unenforced: the job fails with the reason
+                return self._failed_at_start(lease_id, alloc.node, chosen, job_id, now, spec, exc.message)
+            if made is not None:
+                extra, extra_devices = made
+                env |= extra
+                if "ASCEND_VISIBLE_DEVICES" in extra:  # the vNPU only, not the whole chip
+                    devices_seen = []
         ends = [t for t in (grant.end, now + spec.time_limit if spec.time_limit else None) if t is not None]
         deadline = min(ends) if ends else None
         jobdir.mkdir(mode=0o700, exist_ok=restored)
         try:
             confined = self.sandbox.confine(
                 job_id=job_id, tenant=grant.tenant, jobdir=jobdir, command=spec.command, env=env,
-                vendor=alloc.vendor, devices=[i for i, _ in chosen], cpu_milli=alloc.cpu_milli or None,
+                vendor=alloc.vendor, devices=devices_seen, cpu_milli=alloc.cpu_milli or None,
                 memory_mib=min((m for m in (alloc.host_memory_mib, spec.memory_mib) if m), default=None),
-                extra_ro=extra_ro)
+                extra_ro=extra_ro, extra_devices=extra_devices)
         except BaseException:
             shutil.rmtree(jobdir, ignore_errors=True)
             raise
@@ -339,6 +367,7 @@ class LocalDriver:
         with self._lock:
             jobs = [j for j in self._jobs.values() if j.lease_id == grant.lease_id and not j.state.terminal]
         self._terminate(jobs, JobState.CANCELLED, "moved by defragmentation")
+        self._release_slices(grant.lease_id)  # its MIG instance / vNPU is made again where it now runs
         with self._lock:
             self._grants.put(grant)
             for j in jobs:
@@ -347,6 +376,44 @@ class LocalDriver:
             (self.work_dir(j.job_id) / NOTICE_FILE).unlink(missing_ok=True)
             self.submit(grant.lease_id, self._specs[j.job_id], job_id=j.job_id, restored=True)
         return [j.job_id for j in jobs]
+
+    def _slice_instance(self, lease_id: str, node: str, enforcement: str, index: int, mig_start: int | None
+                        ) -> tuple[dict[str, str], tuple[str, ...]] | None:
+        """The MIG instance or vNPU a slice's job runs in (found or made now): its env and extra device nodes.
+        ``None`` for the other mechanisms. Raises :class:`MigError` / :class:`VnpuError` (the job must not run)."""
+        mech, _, detail = enforcement.partition(":")
+        if mech == Mechanism.MIG:
+            if mig_start is None:
+                raise MigError(f"MIG instance {detail} on GPU {index} of node {node}: the lease records no placement "
+                               "start (granted before MIG placement was recorded)")
+            inst = self._mig.acquire(lease_id, node, index, detail, mig_start)
+            caps = (*inst.caps, "nvidia-caps/nvidia-cap1", "nvidia-caps/nvidia-cap2")
+            return {"CUDA_VISIBLE_DEVICES": inst.uuid, "NVIDIA_VISIBLE_DEVICES": inst.uuid}, caps
+        if mech == Mechanism.VNPU:
+            v = self._vnpu.acquire(lease_id, node, index, detail)
+            return ({"ASCEND_VISIBLE_DEVICES": str(v.vnpu_id), "SUANLI_VNPU_ID": str(v.vnpu_id)},
+                    (f"vdavinci{v.vnpu_id}", "davinci_manager", "devmm_svm", "hisi_hdc"))
+        return None
+
+    def _release_slices(self, lease_id: str) -> None:
+        """Destroy the MIG instances / vNPUs suanli made for the lease (the operator's stay)."""
+        for err in (*self._mig.release(lease_id), *self._vnpu.release(lease_id)):
+            log.warning("lease %s: %s", lease_id, err)
+
+    def _failed_at_start(self, lease_id: str, node: str, chosen: list[tuple[int, int]], job_id: str, now: datetime,
+                         spec: JobSpec, reason: str) -> JobHandle:
+        """A job that never started (its slice could not be set up): ended ``failed`` with ``reason`` at once."""
+        job = _Job(job_id=job_id, lease_id=lease_id, node=node, device_indices=tuple(i for i, _ in chosen),
+                   device_milli=tuple(m for _, m in chosen), pgid=0, start=now, deadline=None)
+        with self._lock:
+            self._jobs[job_id] = job
+            self._specs[job_id] = spec
+            self._append({"event": "start", "job_id": job_id, "lease_id": lease_id, "node": node,
+                          "device_indices": list(job.device_indices), "device_milli": list(job.device_milli),
+                          "pgid": 0, "start": now.isoformat(), "deadline": None, "name": spec.name,
+                          "command": list(spec.command), "cgroup": False})
+            self._finish(job, now, JobState.FAILED, None, f"not started: {reason}")
+        return JobHandle(job_id=job_id, lease_id=lease_id, node=node, devices=len(chosen), submitted_at=now)
 
     def _hami(self) -> str | None:
         return str(self.hami_library) if Mechanism.HAMI in self.slice_mechanisms and self.hami_library else None

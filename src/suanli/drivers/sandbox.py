@@ -328,9 +328,10 @@ class Sandbox:
 
     def confine(self, *, job_id: str, tenant: str, jobdir: Path, command: Sequence[str], env: Mapping[str, str],
                 vendor: Vendor, devices: Sequence[int], cpu_milli: int | None,
-                memory_mib: int | None, extra_ro: Sequence[Path] = ()) -> Confined:
+                memory_mib: int | None, extra_ro: Sequence[Path] = (), extra_devices: Sequence[str] = ()) -> Confined:
         """Prepare ``command`` to run confined. ``jobdir`` (the server's, mode 0700) gets ``work/`` for the
-        job; the caller keeps its logs in ``jobdir`` where the job cannot replace them."""
+        job; the caller keeps its logs in ``jobdir`` where the job cannot replace them. ``extra_devices``: more
+        device nodes under ``/dev`` the job sees where they exist (a MIG instance's capability nodes, a vNPU)."""
         self.require()
         work = jobdir / "work"
         work.mkdir(mode=0o700, exist_ok=True)  # kept when a moved job starts again (docs/defrag.md)
@@ -391,7 +392,8 @@ class Sandbox:
                 made.add(parent)
                 args += ["--perms", "0755", "--dir", str(parent)]
             args += ["--ro-bind", str(p), str(p)]
-        for rel in device_paths(vendor, devices, self.dev_root):
+        extra = [d for d in extra_devices if (self.dev_root / d).exists()]
+        for rel in [*device_paths(vendor, devices, self.dev_root), *extra]:
             args += ["--dev-bind", str(self.dev_root / rel), f"/dev/{rel}"]
         args += ["--", *self._drop(account is not None, uid, gid), *command]
         job_env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", **env, "HOME": WORK, "TMPDIR": "/tmp", "USER": user,

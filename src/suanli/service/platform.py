@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from suanli.domain.catalog import Catalog
 from suanli.domain.catalog_data import builtin_catalog
 from suanli.domain.clock import Clock, SystemClock
-from suanli.domain.slicing import parse_mechanisms
 from suanli.drivers.base import Driver
 from suanli.drivers.local import LocalDriver
 from suanli.drivers.routed import RoutedDriver
@@ -49,8 +48,8 @@ def make_driver(settings: Settings, clock: Clock) -> Driver | None:
         sandbox = Sandbox(settings.sandbox, network=settings.sandbox_network, ro_paths=settings.sandbox_ro_paths,
                           api_socket=api_socket_path(settings))
         return LocalDriver(settings.data_dir / "engine-local", clock=clock, sandbox=sandbox,
-                           slice_mechanisms=parse_mechanisms(settings.slice_mechanisms),
-                           hami_library=settings.hami_library)
+                           slice_mechanisms=settings.slice_mechanisms, hami_library=settings.hami_library,
+                           nvidia_smi=settings.nvidia_smi, npu_smi=settings.npu_smi)
     if settings.driver == "slurm":
         from suanli.drivers.slurm.driver import (  # optional engine: loaded when chosen
             SlurmConfig,

@@ -8,8 +8,10 @@ device the policy chose); the order path calls :func:`record` once the lease is 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,21 +33,29 @@ from suanli.domain.slicing import (
     choose,
     free_starts,
     mig_profile,
-    parse_mechanisms,
     preference,
     sizes_text,
 )
+from suanli.drivers.slice_probe import resolve
 from suanli.errors import ValidationError
 from suanli.service.platform import Platform
 from suanli.store import slices as store
 
 
 def mechanisms(p: Platform) -> frozenset[Mechanism]:
-    """What the backend enforces slices with: the driver's declaration, or the setting without a driver."""
+    """What the backend enforces slices with: the driver's declaration, or without a driver the setting
+    (``auto``: what the server's own host has, probed once)."""
     driver = p.driver
     if driver is not None:
         return driver.capabilities().slice_mechanisms
-    return parse_mechanisms(p.settings.slice_mechanisms)
+    return bookkeeping_mechanisms(p.settings.slice_mechanisms, p.settings.nvidia_smi, p.settings.npu_smi,
+                                  p.settings.hami_library)
+
+
+@functools.lru_cache(maxsize=8)
+def bookkeeping_mechanisms(setting: str, nvidia_smi: str | None, npu_smi: str | None,
+                           hami: Path | None) -> frozenset[Mechanism]:
+    return resolve(setting, nvidia_smi=nvidia_smi, npu_smi=npu_smi, hami_library=hami).mechanisms
 
 
 @dataclass(frozen=True)
