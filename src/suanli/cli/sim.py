@@ -18,6 +18,7 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from suanli.cli import sim_anatomy as _sim_anatomy
 from suanli.cli import sim_defrag as _sim_defrag
 from suanli.cli.extras import need
 from suanli.cli.render import fail, print_json, show, table
@@ -584,6 +585,7 @@ def write_dynamic(out: Path, results: list[Any], trace: str) -> None:
 
 
 app.command("defrag")(_sim_defrag.defrag)  # gang/whole-node waiting with and without defragmentation
+app.command("anatomy")(_sim_anatomy.anatomy)  # where one seed loses allocation (docs/placement.md)
 
 if __name__ == "__main__":
     app()

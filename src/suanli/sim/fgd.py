@@ -29,6 +29,7 @@ from suanli.scheduler import (
     FleetState,
     FragModel,
     NodeScorePolicy,
+    NoFit,
     Placement,
     PlacementRequest,
     TypicalPod,
@@ -222,10 +223,13 @@ def run_fgd(
     tie_break: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     engine: str = "fast",
+    observe: Callable[[FleetState, PlacementRequest, Placement | NoFit, int], None] | None = None,
 ) -> FgdRun:
     """Run the protocol for one policy and seed; ``progress(done, total)`` is called now and then.
     ``engine``: the policy's engine ("fast", or the plain "reference" computation; same decisions).
-    ``extra["cpu_seconds"]``: CPU time of the placement loop (wall time is ``seconds``)."""
+    ``extra["cpu_seconds"]``: CPU time of the placement loop (wall time is ``seconds``).
+    ``observe(state, request, decision, arrived_milli)`` is called after every pod (after the
+    placement is applied; :mod:`suanli.sim.anatomy`)."""
     state = build_fleet(nodes, respect_memory)
     capacity = int(state.dev_total.sum())
     typical = typical_pods(pods)
@@ -264,6 +268,8 @@ def run_fgd(
             cu += sum(d.cpu_milli)
             mu += sum(d.mem_mib)
             placed += 1
+        if observe is not None:
+            observe(state, reqs[p], d, a)
         arrived[i] = a
         used[i] = u
         cpu_used[i] = cu
