@@ -284,21 +284,31 @@ class NodeScorePolicy:
             c = self._shape_cache(state, req, rng)
             if c.n_feasible == 0:
                 return refusal(state, req)
-            window = type(self)._pick is NodeScorePolicy._pick
-            if window:
-                # only the nodes within the tolerance of the best score matter to this pick
-                cand = (c.score >= c.score.max() - self.tie_tolerance).nonzero()[0]
+            slack = self.pick_window(state, req)
+            if slack is not None:
+                # only the nodes within ``slack`` of the best score matter to this pick
+                cand = (c.score >= c.score.max() - slack).nonzero()[0]
             else:
                 cand = (c.score > -np.inf).nonzero()[0]
             sc = c.score[cand]
             dev_choice = c.dev[cand] if c.has_dev else None
-            return self._decide(state, req, cand, sc, dev_choice, rng, c.n_feasible, all_tied=window)
+            all_tied = slack is not None and type(self)._pick is NodeScorePolicy._pick
+            return self._decide(state, req, cand, sc, dev_choice, rng, c.n_feasible, all_tied=all_tied)
         else:
             cand = np.flatnonzero(feasible_nodes(state, req))
             if cand.size == 0:
                 return refusal(state, req)
             sc, dev_choice = self.scores(state, req, cand, rng)
         return self._decide(state, req, cand, sc, dev_choice, rng, cand.size)
+
+    def pick_window(self, state: FleetState, req: PlacementRequest) -> float | None:
+        """How far below the best cached score a node may lie and still matter to :meth:`_pick`
+        (None: every feasible node may). The fast engine hands :meth:`_pick` only the nodes within
+        it, in node order; a policy whose ``_pick`` adds terms to the scores (as fgd+'s price)
+        widens it by their largest effect, so that the pick is the same as over every node."""
+        if type(self)._pick is NodeScorePolicy._pick:
+            return self.tie_tolerance
+        return None
 
     def _decide(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray,

@@ -57,6 +57,11 @@ def _per_unit(delta: np.ndarray, model: FragModel) -> np.ndarray:
     return delta / model.unit if model.unit != 1.0 else delta
 
 
+def _as_bytes(keys: np.ndarray) -> list[bytes]:
+    """One bytes object per row of ``keys`` (R, K)."""
+    return cast(list[bytes], keys.view(np.dtype((np.void, keys.shape[1] * keys.itemsize))).reshape(-1).tolist())
+
+
 class FGDPolicy(NodeScorePolicy):
     name: str = "fgd"
 
@@ -73,6 +78,10 @@ class FGDPolicy(NodeScorePolicy):
         self._memo_on = True
         self._memo_tries = 0
         self._memo_misses = 0
+        #: node keys for the memory (:meth:`_node_keys`), and the fleet and log position they match
+        self._keys: list[bytes] = []
+        self._keys_ref: weakref.ref[FleetState] | None = None
+        self._keys_seen = -1
 
     # ------------------------------------------------------------------ caches
     def set_typical(self, typical: TypicalPods) -> None:
@@ -207,8 +216,8 @@ class FGDPolicy(NodeScorePolicy):
         Turned off for the rest of the run when fewer than half the lookups of a trial hit."""
         if self.engine == "reference" or not self._memo_on or rows.size >= DEDUPE_MIN_ROWS:
             return super().refresh_scores(state, req, rows, rng)
-        keys = self._state_keys(state, rows)
-        names = cast(list[bytes], keys.view(np.dtype((np.void, keys.shape[1] * keys.itemsize))).reshape(-1).tolist())
+        known = self._node_keys(state)
+        names = [known[n] for n in rows.tolist()]
         shape = (req.cpu_milli, req.mem_mib, req.num_devices, req.device_milli, req.allowed_models,
                  req.allowed_sites, req.whole_node, req.nic_mbps, req.disk_gib)
         memo = self._memo.get(shape)
@@ -227,6 +236,23 @@ class FGDPolicy(NodeScorePolicy):
                 got[i] = memo[names[i]] = (v, dv[j])
         sc_dev = np.array(got, dtype=np.float64).reshape(-1, 2)  # every entry is a (score, device) now
         return sc_dev[:, 0], (sc_dev[:, 1].astype(np.int64) if req.is_share else None)
+
+    def _node_keys(self, state: FleetState) -> list[bytes]:
+        """The :meth:`_state_keys` of every node as bytes, kept up to date from the fleet's log of
+        changed rows: a node that changed is keyed once, whichever shapes then look it up."""
+        n = state.num_nodes
+        changed = None
+        if self._keys_ref is not None and self._keys_ref() is state:
+            changed = state.changed_since(self._keys_seen, n // 4)
+        if changed is None:
+            rows = np.arange(n)
+            self._keys = _as_bytes(self._state_keys(state, rows))
+            self._keys_ref = weakref.ref(state)
+        elif changed.size:
+            for r, k in zip(changed.tolist(), _as_bytes(self._state_keys(state, changed)), strict=True):
+                self._keys[r] = k
+        self._keys_seen = state.change_count
+        return self._keys
 
     def _state_keys(self, state: FleetState, rows: np.ndarray) -> np.ndarray:
         """(R, K) int64: everything a node's score may depend on — its kind (device models, typical

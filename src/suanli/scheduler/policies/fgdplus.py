@@ -357,6 +357,18 @@ class FGDPlusPolicy(FGDPolicy):
         out: np.ndarray = -delta / cov if cov > 0 else np.zeros_like(delta)
         return out
 
+    def pick_window(self, state: FleetState, req: PlacementRequest) -> float | None:
+        """:meth:`_pick` looks at the nodes within ``tolerance`` of the best score after the
+        reservation price (never negative), so a node more than ``tolerance`` plus the largest
+        price below the best cached score cannot matter (a margin of 1e-6 covers rounding)."""
+        if self.reserve_weight > 0 and self._reserve is not None and (req.num_devices or req.whole_node):
+            most = float(self._reserve.price(state, req.allowed_models).max())
+            if most > 0:
+                milli = int(state.dev_total.max(initial=0)) if req.whole_node else request_gpu_milli(req)
+                widest = self.tolerance + self.reserve_weight * most * milli
+                return widest + 1e-6 * (1.0 + widest)
+        return self.tolerance
+
     def _pick(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray, rng: np.random.Generator
     ) -> tuple[int, str]:
