@@ -22,7 +22,7 @@ same decisions (``tests/scheduler/test_engine_equivalence.py``).
 from __future__ import annotations
 
 import weakref
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -57,11 +57,6 @@ def _per_unit(delta: np.ndarray, model: FragModel) -> np.ndarray:
     return delta / model.unit if model.unit != 1.0 else delta
 
 
-def _as_bytes(keys: np.ndarray) -> list[bytes]:
-    """One bytes object per row of ``keys`` (R, K)."""
-    return cast(list[bytes], keys.view(np.dtype((np.void, keys.shape[1] * keys.itemsize))).reshape(-1).tolist())
-
-
 class FGDPolicy(NodeScorePolicy):
     name: str = "fgd"
 
@@ -74,12 +69,13 @@ class FGDPolicy(NodeScorePolicy):
         self._reset_memo()
 
     def _reset_memo(self) -> None:
-        self._memo: dict[tuple[object, ...], dict[bytes, tuple[float, int]]] = {}
+        self._memo: dict[tuple[object, ...], dict[tuple[int, ...], tuple[float, int]]] = {}
         self._memo_on = True
         self._memo_tries = 0
         self._memo_misses = 0
         #: node keys for the memory (:meth:`_node_keys`), and the fleet and log position they match
-        self._keys: list[bytes] = []
+        self._keys: list[tuple[int, ...]] = []
+        self._keys_sorted: list[tuple[int, ...]] = []
         self._keys_ref: weakref.ref[FleetState] | None = None
         self._keys_seen = -1
 
@@ -216,7 +212,8 @@ class FGDPolicy(NodeScorePolicy):
         Turned off for the rest of the run when fewer than half the lookups of a trial hit."""
         if self.engine == "reference" or not self._memo_on or rows.size >= DEDUPE_MIN_ROWS:
             return super().refresh_scores(state, req, rows, rng)
-        known = self._node_keys(state)
+        ordered, sorted_free = self._node_keys(state)
+        known = ordered if req.is_share or req.allowed_models is not None else sorted_free
         names = [known[n] for n in rows.tolist()]
         shape = (req.cpu_milli, req.mem_mib, req.num_devices, req.device_milli, req.allowed_models,
                  req.allowed_sites, req.whole_node, req.nic_mbps, req.disk_gib)
@@ -237,22 +234,36 @@ class FGDPolicy(NodeScorePolicy):
         sc_dev = np.array(got, dtype=np.float64).reshape(-1, 2)  # every entry is a (score, device) now
         return sc_dev[:, 0], (sc_dev[:, 1].astype(np.int64) if req.is_share else None)
 
-    def _node_keys(self, state: FleetState) -> list[bytes]:
-        """The :meth:`_state_keys` of every node as bytes, kept up to date from the fleet's log of
-        changed rows: a node that changed is keyed once, whichever shapes then look it up."""
+    def _node_keys(self, state: FleetState) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+        """The :meth:`_state_keys` of every node as tuples, and the same with the devices' free
+        milli sorted, kept up to date from the fleet's log of changed rows: a node that changed
+        is keyed once, whichever shapes then look it up.
+
+        The sorted key serves requests of whole devices (or none) of any model: their score
+        depends on the devices' free milli only as a multiset (sums of per-device table rows,
+        counts of idle devices), so nodes whose devices are a permutation of each other share
+        it. A share's device is a position, so shares use the key in device order."""
         n = state.num_nodes
         changed = None
         if self._keys_ref is not None and self._keys_ref() is state:
             changed = state.changed_since(self._keys_seen, n // 4)
+        d = state.dev_free_milli.shape[1]
         if changed is None:
-            rows = np.arange(n)
-            self._keys = _as_bytes(self._state_keys(state, rows))
+            rows = self._state_keys(state, np.arange(n)).tolist()
+            self._keys = [tuple(r) for r in rows]
+            self._keys_sorted = [(*r[:3], *r[3 + d:], *sorted(r[3 : 3 + d])) for r in rows]
             self._keys_ref = weakref.ref(state)
         elif changed.size:
-            for r, k in zip(changed.tolist(), _as_bytes(self._state_keys(state, changed)), strict=True):
-                self._keys[r] = k
+            kind, cpu, mem, free = self._kind, state.cpu_free_milli, state.mem_free_mib, state.dev_free_milli
+            extra = [a for a in (state.nic_free_mbps, state.disk_free_gib) if a is not None]
+            for r in changed.tolist():
+                head = (int(kind[r]), int(cpu[r]), int(mem[r]))
+                devs = free[r].tolist()
+                tail = tuple(int(a[r]) for a in extra)
+                self._keys[r] = (*head, *devs, *tail)
+                self._keys_sorted[r] = (*head, *tail, *sorted(devs))
         self._keys_seen = state.change_count
-        return self._keys
+        return self._keys, self._keys_sorted
 
     def _state_keys(self, state: FleetState, rows: np.ndarray) -> np.ndarray:
         """(R, K) int64: everything a node's score may depend on — its kind (device models, typical
