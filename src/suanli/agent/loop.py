@@ -79,6 +79,10 @@ class AgentConfig:
     sandbox_ro_paths: tuple[Path, ...] = ()
     kill_grace_s: float = 5.0
     version: str = "0"
+    slice_mechanisms: str = "auto"
+    """``auto``: probe this node (docs/slices.md); a comma list: the operator's declaration for it."""
+    nvidia_smi: str | None = None
+    npu_smi: str | None = None
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -164,7 +168,8 @@ class Agent:
         sandbox = Sandbox(cfg.sandbox, network=cfg.sandbox_network, ro_paths=cfg.sandbox_ro_paths)
         clock = clock or ServerClock()
         driver = LocalDriver(sd.engine_dir, nodes={cfg.node: count}, clock=clock, sandbox=sandbox,
-                             grace=timedelta(seconds=cfg.kill_grace_s))
+                             grace=timedelta(seconds=cfg.kill_grace_s), slice_mechanisms=cfg.slice_mechanisms,
+                             nvidia_smi=cfg.nvidia_smi, npu_smi=cfg.npu_smi)
         link = AgentLink(cfg.server, http=http, monotonic=monotonic)
         return cls(node=cfg.node, state_dir=sd, state=state, link=link, backend=backend, driver=driver,
                    join_token=cfg.join_token, version=cfg.version, clock=clock, monotonic=monotonic, sleep=sleep)
@@ -205,6 +210,7 @@ class Agent:
             return
         body = {"token": self.join_token, "node": self.node, "agent_id": self.state.agent_id,
                 "boot_id": self.boot_id, "version": self.version, "backend": self.backend.name,
+                "slice_mechanisms": self.slice_mechanisms(),
                 "devices": [d.to_dict() for d in self.backend.devices()]}
         try:
             reply = self._call("join", lambda: self.link.join(body))
@@ -237,12 +243,16 @@ class Agent:
             log.warning("device backend %s: %s", self.backend.name, exc)
             return []
 
+    def slice_mechanisms(self) -> list[str]:
+        """What this node's engine holds slices with (probed at start, or the operator's declaration)."""
+        return sorted(m.value for m in self.driver.capabilities().slice_mechanisms)
+
     def step(self) -> None:
         """One beat. Errors of the server or the network are logged and left to the next beat."""
         try:
             self.join()
             body = {"boot_id": self.boot_id, "sent_at": _iso(self.clock.now()), "rtt_ms": self.rtt_ms(),
-                    "devices": self.telemetry()}
+                    "devices": self.telemetry(), "slice_mechanisms": self.slice_mechanisms()}
             reply = self._call("heartbeat", lambda: self.link.heartbeat(self.node, body))
             self.beats += 1
             self._timings(reply)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +36,10 @@ def run_command(
     kill_grace: Annotated[float, typer.Option("--kill-grace", min=0.1, max=60.0, metavar="SECONDS",
                                               help="SIGTERM to SIGKILL when a job is stopped; keep it equal to the "
                                               "server's SUANLI_AGENT_KILL_GRACE_S.")] = 5.0,
+    slice_mechanisms: Annotated[str, typer.Option(
+        "--slice-mechanisms", envvar="SUANLI_SLICE_MECHANISMS",
+        help="auto (probe this node: MIG mode in nvidia-smi, an MPS daemon, npu-smi vNPU, HAMi-core) or a comma "
+        "list of mig, mps, vnpu, hami (the operator's declaration); reported to the server (docs/slices.md).")] = "auto",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every beat's problems and actions.")] = False,
 ) -> None:
     """Run this node's agent: join (first start), heartbeat, run the leases' jobs in the sandbox, report.
@@ -48,9 +53,17 @@ def run_command(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server = state(ctx).config().server
+    if slice_mechanisms.strip().lower() != "auto":
+        from suanli.domain.slicing import parse_mechanisms
+
+        try:
+            parse_mechanisms(slice_mechanisms)
+        except ValueError as e:
+            fail(f"--slice-mechanisms: {e}")
     cfg = AgentConfig(server=server, node=node, state_dir=state_dir, join_token=join_token, backend=backend,
                       devices=devices, sandbox=sandbox, sandbox_network=sandbox_network, kill_grace_s=kill_grace,
-                      version=__version__)
+                      version=__version__, slice_mechanisms=slice_mechanisms,
+                      nvidia_smi=os.environ.get("SUANLI_NVIDIA_SMI") or None, npu_smi=os.environ.get("SUANLI_NPU_SMI") or None)
     try:
         run(cfg)
     except SuanliError as exc:

@@ -100,6 +100,8 @@ class AgentNode:
     last_seen_at: datetime | None = None
     rtt_ms: Decimal | None = None
     telemetry: tuple[Telemetry, ...] = field(default=())
+    slice_mechanisms: tuple[str, ...] = ()
+    """What the agent probed on its node: mig, mps, vnpu, hami (docs/slices.md)."""
 
     def health(self, now: datetime, suspect_s: float, down_s: float) -> tuple[AgentHealth, str]:
         return health_of(self.state, self.last_seen_at, now, suspect_s, down_s)

@@ -23,8 +23,8 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from suanli.domain.agents import AgentHealth, AgentNode, health_of
-from suanli.domain.slicing import parse_mechanisms
+from suanli.domain.agents import AgentHealth, AgentNode, AgentState, health_of
+from suanli.domain.slicing import Mechanism
 from suanli.drivers.base import (
     Capabilities,
     DeviceAllocation,
@@ -98,8 +98,20 @@ class AgentDriver:
                      "their CPU and memory where its node has cgroups; a fractional device is not isolated)",
                      Feature.SERVE: "an agent's jobs run on another host: the server cannot reach a model "
                      "replica's Unix socket there (model deployments run on the local engine)"},
-            slice_mechanisms=parse_mechanisms(self.p.settings.slice_mechanisms),
+            slice_mechanisms=self.slice_mechanisms(),
         )
+
+    def slice_mechanisms(self) -> frozenset[Mechanism]:
+        """What every live agent (approved, not down) reports it probed on its node: the intersection, so a
+        slice is never declared enforced on a node that cannot hold it; none without a live agent."""
+        now = self.p.clock.now()
+        with self.p.read() as s:  # read-only: also called inside placement's transaction
+            agents = agent_store.list_agents(s)
+        live = [a for a in agents if a.state is AgentState.APPROVED and self._health(a, now)[0] is not AgentHealth.DOWN]
+        if not live:
+            return frozenset()
+        sets = [frozenset(Mechanism(m) for m in a.slice_mechanisms if m in {x.value for x in Mechanism}) for a in live]
+        return frozenset.intersection(*sets)
 
     def holds(self, lease_id: str) -> bool:
         with self.p.tx() as s:

@@ -35,6 +35,7 @@ from suanli.domain.agents import (
     check_telemetry,
 )
 from suanli.domain.authz import Action, authorize
+from suanli.domain.slicing import Mechanism
 from suanli.errors import (
     AuthenticationError,
     ConflictError,
@@ -169,11 +170,26 @@ def _check_devices(node: str, device_count: int, devices: Sequence[dict[str, Any
                               node=node, detected=len(devices), fleet=device_count)
 
 
+def _mechanisms(names: Sequence[str] | None) -> list[str] | None:
+    """The slice mechanisms an agent reports (docs/slices.md); an unknown name is a 422 naming the allowed."""
+    if names is None:
+        return None
+    bad = sorted({n for n in names if n not in {m.value for m in Mechanism}})
+    if bad:
+        raise ValidationError(f"slice_mechanisms: {', '.join(bad)} not known; allowed: "
+                              f"{', '.join(m.value for m in Mechanism)}", field="slice_mechanisms")
+    return sorted(set(names))
+
+
 def join(p: Platform, *, token: str, node: str, agent_id: str, boot_id: str, version: str, backend: str,
-         devices: Sequence[dict[str, Any]], address: str) -> Joined:
+         devices: Sequence[dict[str, Any]], address: str, slice_mechanisms: Sequence[str] | None = None) -> Joined:
     """Join with a join token: a new node credential (returned here only). Refusals are audited and
-    change nothing."""
+    change nothing. ``slice_mechanisms``: what the agent probed on its node (``None``: not reported = none)."""
     now = p.clock.now()
+    try:
+        mechs = _mechanisms(slice_mechanisms) or []
+    except ValidationError as e:
+        refuse(p, e, node)
     if backend not in BACKENDS:
         refuse(p, ValidationError(f"backend {backend!r} not allowed; allowed: {', '.join(BACKENDS)}",
                                   field="backend"), node)
@@ -201,7 +217,8 @@ def join(p: Platform, *, token: str, node: str, agent_id: str, boot_id: str, ver
             state = AgentState.APPROVED if row.approve else AgentState.PENDING
             store.join(s, node, credential=credential, state=state, agent_id=agent_id, boot_id=boot_id,
                        version=version, backend=backend, devices=[dict(d) for d in devices], address=address,
-                       now=now, approved_by=row.created_by if state is AgentState.APPROVED else "")
+                       now=now, approved_by=row.created_by if state is AgentState.APPROVED else "",
+                       slice_mechanisms=mechs)
     except SuanliError as e:
         refuse(p, e, node)
     return Joined(node, credential, state)
@@ -216,12 +233,13 @@ def _fleet_node(s: Session, node: str) -> tuple[str, int]:
 
 
 def heartbeat(p: Platform, agent: AgentNode, *, boot_id: str, rtt_ms: Decimal | None,
-              devices: Sequence[Telemetry], address: str) -> Beat:
+              devices: Sequence[Telemetry], address: str, slice_mechanisms: Sequence[str] | None = None) -> Beat:
     """Note the agent's heartbeat: last seen (server time), RTT, boot id, address and the latest
     telemetry. Impossible telemetry is refused (422 naming the field and its range), audited, and
     nothing is stored."""
     now = p.clock.now()
     try:
+        mechs = _mechanisms(slice_mechanisms)
         for t in devices:
             check_telemetry(t)
         indices = [t.index for t in devices]
@@ -237,7 +255,7 @@ def heartbeat(p: Platform, agent: AgentNode, *, boot_id: str, rtt_ms: Decimal | 
             current = store.get_agent(s, agent.node, for_update=True)
             if current is None or current.state is AgentState.REVOKED:
                 raise PermissionDeniedError(f"the agent of node {agent.node} was revoked", node=agent.node)
-            store.touch(s, agent.node, now, rtt_ms, boot_id or None, address or None)
+            store.touch(s, agent.node, now, rtt_ms, boot_id or None, address or None, mechs)
             store.upsert_telemetry(s, agent.node, devices, now)
             work = agent_work.generation(s, agent.node) if current.state is AgentState.APPROVED else 0
             state = current.state

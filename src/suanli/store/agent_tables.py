@@ -53,6 +53,8 @@ class AgentNodeRow(Base):
     version: Mapped[str] = mapped_column(String(64), default="")
     backend: Mapped[str] = mapped_column(String(16), default="")
     """Telemetry backend: nvml, npu-smi, cnmon, hy-smi or none."""
+    slice_mechanisms: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    """Slice mechanisms the agent probed on its node (comma list; migration 0034): docs/slices.md."""
     devices: Mapped[list[Any]] = mapped_column(JSON, default=list)
     """Devices the agent detected at join: [{index, name, uuid, memory_total_mib}]."""
     address: Mapped[str] = mapped_column(String(64), default="")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -74,7 +74,8 @@ def _agent(r: AgentNodeRow, site: str, region: str, supplier: str, device_count:
            telemetry: tuple[Telemetry, ...] = ()) -> AgentNode:
     return AgentNode(r.node, AgentState(r.state), site, region, supplier, device_count, r.credential_prefix,
                      r.agent_id, r.boot_id, r.version, r.backend, _devices(r.devices), r.address, r.joined_at,
-                     r.approved_at, r.approved_by, r.last_seen_at, r.rtt_ms, telemetry)
+                     r.approved_at, r.approved_by, r.last_seen_at, r.rtt_ms, telemetry,
+                     tuple(x for x in (r.slice_mechanisms or "").split(",") if x))
 
 
 def _telemetry_of(s: Session, nodes: Iterable[str] | None) -> dict[str, list[Telemetry]]:
@@ -156,7 +157,8 @@ def use_join_token(s: Session, token_id: str, now: datetime) -> bool:
 
 
 def join(s: Session, node: str, *, credential: str, state: AgentState, agent_id: str, boot_id: str, version: str,
-         backend: str, devices: list[dict[str, Any]], address: str, now: datetime, approved_by: str = "") -> None:
+         backend: str, devices: list[dict[str, Any]], address: str, now: datetime, approved_by: str = "",
+         slice_mechanisms: Sequence[str] = ()) -> None:
     """Record a join: a new credential (the old one stops working), the agent's identity and devices."""
     row = s.get(AgentNodeRow, node, with_for_update=True)
     if row is None:
@@ -167,6 +169,7 @@ def join(s: Session, node: str, *, credential: str, state: AgentState, agent_id:
     row.credential_prefix = credential[:10]
     row.agent_id, row.boot_id, row.version, row.backend = agent_id, boot_id, version, backend
     row.devices = devices
+    row.slice_mechanisms = ",".join(sorted(set(slice_mechanisms)))
     row.address = address
     row.joined_at = now
     row.last_seen_at = now
@@ -189,10 +192,12 @@ def set_state(s: Session, node: str, state: AgentState, now: datetime, *, by: st
 
 
 def touch(s: Session, node: str, at: datetime, rtt_ms: Decimal | None, boot_id: str | None,
-          address: str | None) -> None:
+          address: str | None, slice_mechanisms: Sequence[str] | None = None) -> None:
     """A heartbeat (or a report) was heard from ``node`` at server time ``at``: note it, with the RTT
     the agent measured, its boot id and its address (``None``: leave as is)."""
     values: dict[str, Any] = {"last_seen_at": at, "updated_at": at}
+    if slice_mechanisms is not None:
+        values["slice_mechanisms"] = ",".join(sorted(set(slice_mechanisms)))
     if rtt_ms is not None:
         values["rtt_ms"] = rtt_ms
     if boot_id is not None:

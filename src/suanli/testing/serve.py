@@ -83,14 +83,24 @@ def _die_with_parent() -> None:
 
 def start_serve(data_dir: Path, *, database_url: str | None = None, log: Path | None = None,
                 env: Mapping[str, str] | None = None, deadline_s: float = 60.0, port: int | None = None,
-                extra_args: Sequence[str] = (), detach: bool = False) -> ServeProcess:
+                extra_args: Sequence[str] = (), detach: bool = False, slice_tools: bool = True) -> ServeProcess:
     """Start ``suanli serve --demo`` on data_dir (SQLite there unless database_url is given), on
     ``port`` (default: a free one), with ``extra_args`` (e.g. ``--reuse-port``). ``detach``: in a session
     of its own, so that a Ctrl-C at the terminal reaches only the caller (who can still use the server to
-    clean up, then stop it), and stopped (SIGTERM) when the caller dies."""
+    clean up, then stop it), and stopped (SIGTERM) when the caller dies. ``slice_tools`` (where ``env``
+    does not set ``SUANLI_SLICE_MECHANISMS``): the demo's nodes are declared ``mig,mps,vnpu`` (the
+    operator's declaration) with the stand-in ``nvidia-smi``/``npu-smi`` of :mod:`suanli.testing.fake_nvidia_smi`
+    in ``data_dir/fake-tools`` (not GPUs); ``False``: the server probes this machine as in production."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(env) if env is not None else clean_env()
+    if slice_tools and "SUANLI_SLICE_MECHANISMS" not in env:
+        from suanli.testing.fake_nvidia_smi import install, install_npu_smi
+
+        env |= {"SUANLI_SLICE_MECHANISMS": "mig,mps,vnpu",
+                "SUANLI_NVIDIA_SMI": str(install(data_dir / "fake-tools")),
+                "SUANLI_NPU_SMI": str(install_npu_smi(data_dir / "fake-tools"))}
     log = log or data_dir / f"serve-{port}.log"
     args = [sys.executable, "-m", "suanli.cli.main", "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
             "--data-dir", str(data_dir)]
@@ -99,7 +109,7 @@ def start_serve(data_dir: Path, *, database_url: str | None = None, log: Path | 
     args += list(extra_args)
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                env=dict(env) if env is not None else clean_env(), start_new_session=detach,
+                                env=env, start_new_session=detach,
                                 preexec_fn=_die_with_parent if detach else None)
     server = ServeProcess(proc, url, data_dir, log)
     deadline = time.monotonic() + deadline_s

@@ -41,7 +41,7 @@ def agent_out(v: agents.AgentView) -> dict[str, Any]:
     return {"node": a.node, "site": a.site, "region": a.region, "supplier": a.supplier, "state": a.state.value,
             "health": v.health.value, "health_reason": v.health_reason, "last_seen_at": a.last_seen_at,
             "rtt_ms": a.rtt_ms, "version": a.version, "backend": a.backend,
-            "devices": [d.to_dict() for d in a.devices], "device_count": a.device_count, "address": a.address,
+            "slice_mechanisms": list(a.slice_mechanisms), "devices": [d.to_dict() for d in a.devices], "device_count": a.device_count, "address": a.address,
             "boot_id": a.boot_id, "credential_prefix": a.credential_prefix, "joined_at": a.joined_at,
             "approved_at": a.approved_at, "approved_by": a.approved_by,
             "telemetry": [t.__dict__ for t in a.telemetry]}
@@ -69,7 +69,7 @@ def join(body: JoinRequest, request: Request, p: PlatformDep) -> dict[str, Any]:
     refused (audited; nothing about the node changes)."""
     j = agents.join(p, token=body.token, node=body.node, agent_id=body.agent_id, boot_id=body.boot_id,
                     version=body.version, backend=body.backend, devices=[d.model_dump() for d in body.devices],
-                    address=_address(request))
+                    address=_address(request), slice_mechanisms=body.slice_mechanisms)
     return {"node": j.node, "credential": j.credential, "state": j.state.value, **_timing(p),
             "server_time": p.clock.now()}
 
@@ -84,7 +84,7 @@ def heartbeat(node: NodePath, body: HeartbeatRequest, agent: AgentNodeDep, reque
                          memory_total_mib=d.memory_total_mib, power_w=d.power_w, temperature_c=d.temperature_c,
                          errors=d.errors, energy_kwh=d.energy_kwh) for d in body.devices]
     beat = agents.heartbeat(p, agent, boot_id=body.boot_id, rtt_ms=body.rtt_ms, devices=samples,
-                            address=_address(request))
+                            address=_address(request), slice_mechanisms=body.slice_mechanisms)
     return {"state": beat.state.value, "server_time": beat.server_time, "heartbeat_s": p.settings.agent_heartbeat_s,
             "fence_s": p.settings.agent_fence_s, "work": beat.work}
 

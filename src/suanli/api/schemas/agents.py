@@ -68,6 +68,10 @@ class AgentDeviceIn(Wire):
     memory_total_mib: MiBOrNone = None
 
 
+SLICE_MECHANISMS_DOC = ("what the agent probed on its node: mig, mps, vnpu, hami (docs/slices.md); null: not "
+                        "reported (the heartbeat keeps the last report; at join: none)")
+
+
 class JoinRequest(Wire):
     token: Annotated[str, Field(min_length=1, max_length=100, description="the join token, slj_…")]
     node: Name
@@ -76,6 +80,7 @@ class JoinRequest(Wire):
     version: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9._+-]*$")] = ""
     backend: Backend
     devices: Annotated[list[AgentDeviceIn], Field(max_length=MAX_DEVICES)]
+    slice_mechanisms: Annotated[list[str] | None, Field(max_length=4, description=SLICE_MECHANISMS_DOC)] = None
 
 
 class JoinResponse(BaseModel):
@@ -137,6 +142,7 @@ class HeartbeatRequest(Wire):
                       Field(description='the agent\'s moving median round trip, ms: "0" to "600000", '
                                         "or null before it measured one")] = None
     devices: Annotated[list[TelemetryIn], Field(default_factory=list, max_length=MAX_DEVICES)]
+    slice_mechanisms: Annotated[list[str] | None, Field(max_length=4, description=SLICE_MECHANISMS_DOC)] = None
 
 
 class HeartbeatResponse(BaseModel):
@@ -181,6 +187,8 @@ class AgentResponse(BaseModel):
     rtt_ms: Dec | None = None
     version: str
     backend: str
+    slice_mechanisms: list[str] = Field(default_factory=list, description="what the agent probed on its node "
+                                        "(mig, mps, vnpu, hami; docs/slices.md)")
     devices: list[AgentDeviceOut]
     device_count: int
     """The fleet's device count of the node."""
