@@ -9,11 +9,14 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from suanli.domain.slicing import Mechanism, SliceLimits
 from suanli.drivers.base import DeviceAllocation, JobSpec, JobState, LeaseGrant
 from suanli.drivers.devices.mig import parse_gpu_instances, parse_list, parse_mig_devices, parse_profiles
 from suanli.drivers.local import SLICE_ENV, LocalDriver
 from suanli.drivers.slice_probe import probe, resolve
+from suanli.errors import EngineError
 from suanli.testing.fake_nvidia_smi import install, state_of
 
 READ = "import os, json; print(json.dumps({k: v for k, v in os.environ.items() if 'VISIBLE' in k or k.startswith('SUANLI_')}))"
@@ -131,3 +134,21 @@ def test_parsers_read_nvidias_formats() -> None:
     listing = ("GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77)\n"
                "  MIG 1g.10gb     Device  0: (UUID: MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f)")
     assert parse_list(listing) == {(0, 0): "MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f"}
+
+
+def test_an_instance_that_cannot_be_destroyed_keeps_the_release_pending(tmp_path: Path, make_grant) -> None:  # type: ignore[no-untyped-def]
+    smi = install(tmp_path / "smi", gpus=4)
+    drv = LocalDriver(tmp_path / "d", nodes={"n1": 4}, slice_mechanisms="mig", nvidia_smi=str(smi))
+    drv.provision(mig_grant(make_grant))
+    assert run_env(drv, "S1")[0] is JobState.COMPLETED
+    state = json.loads((smi.parent / "nvidia-smi-state.json").read_text())
+    state["fail"] = {"dci": "Unable to destroy compute instance ID 0 from GPU 2 GPU instance ID 1: In use by another client"}
+    (smi.parent / "nvidia-smi-state.json").write_text(json.dumps(state))
+    with pytest.raises(EngineError, match="In use by another client"):
+        drv.release("S1")
+    assert drv.leases() and len(state_of(smi)["gis"]) == 1  # kept, to retry
+    state = json.loads((smi.parent / "nvidia-smi-state.json").read_text())
+    state["fail"] = {}
+    (smi.parent / "nvidia-smi-state.json").write_text(json.dumps(state))
+    drv.release("S1")  # the reconciler's retry
+    assert not drv.leases() and state_of(smi)["gis"] == []

@@ -227,7 +227,9 @@ class LocalDriver:
         with self._lock:
             jobs = [j for j in self._jobs.values() if j.lease_id == lease_id and not j.state.terminal]
         self._terminate(jobs, JobState.CANCELLED, f"lease {lease_id} released")
-        self._release_slices(lease_id)
+        errors = self._release_slices(lease_id)
+        if errors:  # the grant stays: releasing again retries what is left (the reconciler does)
+            raise engine_error("; ".join(errors), engine=self.name, lease_id=lease_id)
         with self._lock:
             self._grants.delete(lease_id)
 
@@ -395,10 +397,12 @@ class LocalDriver:
                     (f"vdavinci{v.vnpu_id}", "davinci_manager", "devmm_svm", "hisi_hdc"))
         return None
 
-    def _release_slices(self, lease_id: str) -> None:
-        """Destroy the MIG instances / vNPUs suanli made for the lease (the operator's stay)."""
-        for err in (*self._mig.release(lease_id), *self._vnpu.release(lease_id)):
+    def _release_slices(self, lease_id: str) -> list[str]:
+        """Destroy the MIG instances / vNPUs suanli made for the lease (the operator's stay); the errors."""
+        errors = [*self._mig.release(lease_id), *self._vnpu.release(lease_id)]
+        for err in errors:
             log.warning("lease %s: %s", lease_id, err)
+        return errors
 
     def _failed_at_start(self, lease_id: str, node: str, chosen: list[tuple[int, int]], job_id: str, now: datetime,
                          spec: JobSpec, reason: str) -> JobHandle:

@@ -1,0 +1,65 @@
+"""With ``SUANLI_SLICE_MECHANISMS`` left at ``auto`` the server declares what its node really has (docs/slices.md):
+on this machine (no GPU, no MPS daemon, no npu-smi) nothing, so /v1 says a slice needs ``allow_unenforced``; with
+a (stand-in, not a GPU) nvidia-smi reporting MIG mode on, MIG slices are enforced again. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from suanli.api.app import create_app
+from suanli.domain.demo import demo_fleet
+from suanli.service import accounts, fleet
+from suanli.service.platform import Platform
+from suanli.settings import Settings
+from suanli.testing.clock import FakeClock
+from suanli.testing.fake_nvidia_smi import install
+
+
+def served(tmp_path: Path, db_url: str | None, nvidia_smi: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    p = Platform(Settings(data_dir=tmp_path / "data", database_url=db_url, nvidia_smi=str(nvidia_smi),
+                          npu_smi=str(tmp_path / "no-npu-smi")), clock=FakeClock())
+    try:
+        assert p.settings.slice_mechanisms == "auto"  # the default: probed, not assumed
+        op_token = accounts.bootstrap_operator(p)
+        assert op_token is not None
+        fleet.import_fleet(p, accounts.authenticate(p, op_token), demo_fleet())
+        with TestClient(create_app(p)) as c:
+            r = c.post("/v1/accounts", json={"name": "acme", "role": "tenant"},
+                       headers={"Authorization": f"Bearer {op_token}"})
+            assert r.status_code == 201, r.text
+            yield c, {"Authorization": f"Bearer {r.json()['token']}"}
+    finally:
+        p.close()
+
+
+@pytest.fixture(autouse=True)
+def no_mps_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_MPS_PIPE_DIRECTORY", str(tmp_path / "no-mps"))
+
+
+def test_a_node_without_gpu_tools_enforces_nothing_and_says_so(tmp_path: Path, db_url: str | None) -> None:
+    for c, h in served(tmp_path, db_url, tmp_path / "no-nvidia-smi"):
+        rows = {r["model"]: r for r in c.get("/v1/slices/profiles", headers=h).json()}
+        assert rows["A100-80GB"]["backend"] == [] and rows["A100-80GB"]["enforcement"] == "none"
+        assert rows["L20"]["enforcement"] == "none"
+        r = c.post("/v1/orders", json={"form": "slice", "share_pct": 10, "memory_mib": 1024, "models": ["A100-80GB"]},
+                   headers=h)
+        assert r.status_code == 422 and "allow_unenforced" in r.text, r.text
+        ok = c.post("/v1/orders", json={"form": "slice", "share_pct": 10, "memory_mib": 1024, "models": ["A100-80GB"],
+                                        "allow_unenforced": True}, headers=h)
+        assert ok.status_code == 201 and ok.json()["enforcement"] == "none", ok.text
+
+
+def test_nvidia_smi_reporting_mig_mode_on_makes_mig_slices_enforced(tmp_path: Path, db_url: str | None) -> None:
+    smi = install(tmp_path / "smi", gpus=8, mig=True)
+    for c, h in served(tmp_path, db_url, smi):
+        rows = {r["model"]: r for r in c.get("/v1/slices/profiles", headers=h).json()}
+        assert rows["A100-80GB"]["backend"] == ["mig"] and rows["A100-80GB"]["enforcement"] == "mig"
+        assert rows["L20"]["enforcement"] == "none"  # MIG mode is no MPS daemon
+        r = c.post("/v1/orders", json={"form": "slice", "share_pct": 10, "memory_mib": 1024, "models": ["A100-80GB"]},
+                   headers=h)
+        assert r.status_code == 201 and r.json()["enforcement"] == "mig:1g.10gb", r.text
