@@ -8,8 +8,10 @@ import pytest
 from suanli.errors import ValidationError
 from suanli.scheduler import FleetState, Placement, PlacementRequest, TypicalPod, TypicalPods, get_policy
 from suanli.scheduler.policies.fgdplus import (
+    LargeSpecs,
     Reservation,
     exclusive_specs,
+    large_specs,
     lp_gap_waste,
     scarcity,
     scarcity_weighted,
@@ -249,3 +251,54 @@ def test_set_typical_rebuilds_the_terms():
     rng = np.random.default_rng(0)
     a, b = pol.place(s, req, rng), fresh.place(s, req, rng)
     assert isinstance(a, Placement) and isinstance(b, Placement) and a.nodes == b.nodes
+
+
+# ---------------------------------------------------------------- large specs (cpu300)
+def _large_fleet() -> FleetState:
+    # a: 8 idle devices, 96 cores; b: 8 devices, 2 taken with 56 of its 96 cores (6 idle, 40 cores free)
+    s = FleetState.from_nodes(["a", "b"], [96000, 96000], [["A"] * 8, ["A"] * 8])
+    s.apply(Placement((1,), ((0, 1),), ((1000, 1000),), (56000,), (0,), 0.0, "setup"))
+    return s
+
+
+_SMALL = TypicalPod(10000, 1, 1000, None, 100)
+_BIG = TypicalPod(88000, 8, 1000, None, 1)  # 1 pod of 108 GPUs' demand: 7.4 %
+
+
+def test_large_specs_are_rare_by_count_but_large_by_demand():
+    typical = TypicalPods((_SMALL,))
+    every = TypicalPods((_SMALL, _BIG, TypicalPod(8000, 1, 500, None, 1), TypicalPod(4000, 0, 0, None, 50)))
+    assert large_specs(typical, every, 0.01).pods == (_BIG,)
+    assert large_specs(typical, every, 0.1).pods == ()  # 7.4 % < 10 %
+    assert large_specs(TypicalPods((_SMALL, _BIG)), every, 0.01).pods == ()  # already typical
+    assert large_specs(typical, every, 0.0).pods == ()
+
+
+def test_large_spec_term_counts_the_idle_milli_of_the_node_a_cpu_only_pod_breaks():
+    s = _large_fleet()
+    term = LargeSpecs(TypicalPods((_BIG,)), s, 4.0)
+    rows = np.array([0, 1])
+    # 12 cores on a leave 84 < 88: its 8,000 idle milli become fragment for the spec; b never held it
+    assert term.broken(s, PlacementRequest(cpu_milli=12000), rows).tolist() == [4.0 * 8000, 0.0]
+    # 8 cores leave 88: still fits
+    assert term.broken(s, PlacementRequest(cpu_milli=8000), rows).tolist() == [0.0, 0.0]
+    assert LargeSpecs(TypicalPods((_BIG,)), s, 0.0).broken(s, PlacementRequest(cpu_milli=12000), rows).tolist() == [0.0, 0.0]
+
+
+def test_a_cpu_only_pod_leaves_the_cpu_a_large_spec_needs():
+    # without the term the 12-core pod goes to a (its CPU surplus, 16 cores, strands nothing there)
+    # and a can no longer hold the 88-core 8-GPU pod; with it the pod strands a little GPU on b
+    typical = TypicalPods((_SMALL,))
+    every = TypicalPods((_SMALL, _BIG))
+    req = PlacementRequest(cpu_milli=12000)
+    d = get_policy("fgd+", typical=typical, workload=every).place(_large_fleet(), req, np.random.default_rng(0))
+    assert isinstance(d, Placement) and d.nodes == (1,)
+    d = get_policy("fgd+", typical=typical, workload=every, large_weight=0.0).place(_large_fleet(), req,
+                                                                                    np.random.default_rng(0))
+    assert isinstance(d, Placement) and d.nodes == (0,)
+    # a GPU pod does not pay the term: one device on a is where it leaves the least stranded
+    gpu = PlacementRequest(cpu_milli=10000, num_devices=1)
+    d1 = get_policy("fgd+", typical=typical, workload=every).place(_large_fleet(), gpu, np.random.default_rng(0))
+    d2 = get_policy("fgd+", typical=typical, workload=every, large_weight=0.0).place(_large_fleet(), gpu,
+                                                                                     np.random.default_rng(0))
+    assert isinstance(d1, Placement) and isinstance(d2, Placement) and d1.nodes == d2.nodes

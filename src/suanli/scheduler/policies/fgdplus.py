@@ -161,6 +161,22 @@ def exclusive_specs(typical: TypicalPods, workload: TypicalPods, state: FleetSta
     return TypicalPods(tuple(p for p, m in zip(rest.pods, mult, strict=True) if m >= threshold))
 
 
+def large_specs(typical: TypicalPods, workload: TypicalPods, share: float) -> TypicalPods:
+    """The specs of ``workload`` missing from ``typical`` whose part of the list's GPU demand
+    (count × devices × milli) is at least ``share``: rare by count, so FGD's 95 % cut drops them,
+    but many GPUs each (the 18 88-core 8-GPU pods of default and cpu300, 2.4 % of the GPU demand), and only a
+    node with all its devices idle and that much CPU free holds one."""
+    if share <= 0:
+        return TypicalPods(())
+    have = {(p.cpu_milli, p.num_devices, p.device_milli, p.allowed_models) for p in typical.pods}
+    demand = sum(p.count * p.num_devices * p.device_milli for p in workload.pods)
+    return TypicalPods(tuple(
+        p for p in workload.pods
+        if p.num_devices > 0 and demand > 0 and p.count * p.num_devices * p.device_milli >= share * demand
+        and (p.cpu_milli, p.num_devices, p.device_milli, p.allowed_models) not in have
+    ))
+
+
 #: fill terms and their default weights: LP term 16 (start of the plateau 16–64 on default),
 #: lookahead 4 (its best weight on default)
 FILL_MODES = {"lp": 16.0, "lookahead": 4.0}
@@ -219,6 +235,44 @@ class Reservation:
         return out
 
 
+class LargeSpecs:
+    """The large specs of the workload (:func:`large_specs`) as a term for CPU-only requests.
+
+    A CPU-only pod that takes the CPU a node needs to host a large spec it could host now (model
+    allowed, enough devices with enough free milli, enough CPU) makes every idle GPU milli of
+    that node fragment for the spec, as FGD counts it: ``Σ_p w_p · idle_n`` over the specs ``p``
+    it breaks, ``w_p`` the spec's demand-weighted count times ``weight`` (in the units of
+    ``ΔF``: count × milli). GPU requests do not pay it (keeping whole nodes for the large
+    specs against GPU pods cost default 0.4 pp at 130 %)."""
+
+    def __init__(self, specs: TypicalPods, state: FleetState, weight: float) -> None:
+        pods = [p for p in specs.pods if p.num_devices > 0] if weight > 0 else []
+        self.cpu = np.array([p.cpu_milli for p in pods], np.int64)
+        self.ndev = np.array([p.num_devices for p in pods], np.int64)
+        self.milli = np.array([p.device_milli for p in pods], np.int64)
+        self.weight = np.array([p.count * weight for p in pods], np.float64)
+        node_model = np.where(state.n_devices > 0, state.dev_model[:, 0], -1)
+        allowed = np.ones((len(pods), state.num_nodes), bool)
+        for i, p in enumerate(pods):
+            if p.allowed_models is not None:
+                codes = [j for j, name in enumerate(state.model_names) if name in p.allowed_models]
+                allowed[i] = np.isin(node_model, codes)
+        self.allowed = allowed & (node_model >= 0)[None, :]
+
+    def broken(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray:
+        """Per node of ``rows``: the weighted idle milli made fragment for the large specs."""
+        out = np.zeros(rows.size)
+        if self.weight.size == 0:
+            return out
+        free = state.dev_free_milli[rows]
+        cpu = state.cpu_free_milli[rows].astype(np.int64)
+        idle = state.idle_milli[rows].astype(np.float64)
+        for i in range(self.weight.size):
+            fits = self.allowed[i, rows] & ((free >= self.milli[i]).sum(axis=1) >= self.ndev[i]) & (cpu >= self.cpu[i])
+            out += self.weight[i] * idle * (fits & (cpu - req.cpu_milli < self.cpu[i]))
+        return out
+
+
 @lru_cache(maxsize=64)
 def lp_gap_waste(typical: TypicalPods) -> np.ndarray:
     """``W[f]`` for ``f`` = 0..1000: milli of a gap an optimal packing of the share mix leaves unused
@@ -259,6 +313,8 @@ class FGDPlusPolicy(FGDPolicy):
         exclusive: float = 10.0,
         exclusive_alpha: float = 0.5,
         reserve_weight: float = 1.0,
+        large: float = 0.01,
+        large_weight: float = 4.0,
         **_: Any,
     ) -> None:
         super().__init__(demand_weighted(typical, gpu_weight) if typical is not None else None)
@@ -267,7 +323,8 @@ class FGDPlusPolicy(FGDPolicy):
         self._options: dict[str, Any] = dict(
             tolerance=tolerance, gpu_weight=gpu_weight, cpu_weight=cpu_weight, fill_weight=fill_weight,
             fill_alpha=fill_alpha, exact=exact, fill_mode=fill_mode, cpu_only_fit=cpu_only_fit, scarcity=scarcity,
-            exclusive=exclusive, exclusive_alpha=exclusive_alpha, reserve_weight=reserve_weight)
+            exclusive=exclusive, exclusive_alpha=exclusive_alpha, reserve_weight=reserve_weight, large=large,
+            large_weight=large_weight)
         self.scarcity = scarcity
         self.gpu_weight = gpu_weight
         #: the demand-weighted set before scarcity weighting (which depends on the fleet)
@@ -276,6 +333,9 @@ class FGDPlusPolicy(FGDPolicy):
         self.workload = workload
         self.exclusive = exclusive
         self.exclusive_alpha = exclusive_alpha
+        self.large = large
+        self.large_weight = large_weight
+        self._large: LargeSpecs | None = None
         self.reserve_weight = reserve_weight
         self._reserve: Reservation | None = None
         self.tolerance = tolerance
@@ -307,6 +367,8 @@ class FGDPlusPolicy(FGDPolicy):
                 extra = exclusive_specs(self.base_typical, self.workload, state, self.exclusive)
                 extra = scarcity_weighted(demand_weighted(extra, self.gpu_weight), state, self.exclusive_alpha)
                 typical = TypicalPods(typical.pods + extra.pods)
+                big = large_specs(typical, self.workload, self.large)
+                self._large = LargeSpecs(demand_weighted(big, self.gpu_weight), state, self.large_weight)
             self.typical = typical
             self._reserve = Reservation(self.workload if self.workload is not None else self.raw_typical, state)
         return super()._bind(state)
@@ -343,6 +405,8 @@ class FGDPlusPolicy(FGDPolicy):
         if self.cpu_weight > 0:
             pen = self.cpu_weight * cov * self._strand_change(state, req, rows)
             delta = delta + (pen[:, None] if delta.ndim == 2 else pen)
+        if self._large is not None and req.num_devices == 0 and not req.whole_node:
+            delta = delta + self._large.broken(state, req, rows)
         if self.fill_weight > 0 and req.is_share and delta.ndim == 2:
             f = state.dev_free_milli[rows].astype(np.int64)
             f2 = np.clip(f - req.device_milli, 0, MILLI)
