@@ -17,6 +17,7 @@ from suanli.service.platform import Platform
 from suanli.settings import Settings
 from suanli.testing.clock import FakeClock
 from suanli.testing.fake_nvidia_smi import install
+from suanli.testing.serve import clean_env, start_serve
 
 
 def served(tmp_path: Path, db_url: str | None, nvidia_smi: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
@@ -63,3 +64,21 @@ def test_nvidia_smi_reporting_mig_mode_on_makes_mig_slices_enforced(tmp_path: Pa
         r = c.post("/v1/orders", json={"form": "slice", "share_pct": 10, "memory_mib": 1024, "models": ["A100-80GB"]},
                    headers=h)
         assert r.status_code == 201 and r.json()["enforcement"] == "mig:1g.10gb", r.text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_serve_says_what_it_probed(tmp_path: Path, db_url: str | None) -> None:
+    env = clean_env(SUANLI_NVIDIA_SMI=str(tmp_path / "no-nvidia-smi"), SUANLI_NPU_SMI=str(tmp_path / "no-npu-smi"),
+                    CUDA_MPS_PIPE_DIRECTORY=str(tmp_path / "no-mps"))
+    srv = start_serve(tmp_path / "probed", env=env, slice_tools=False)
+    try:
+        line = next(x for x in srv.log.read_text().splitlines() if x.startswith("slice enforcement"))
+    finally:
+        srv.stop()
+    assert line.startswith("slice enforcement probed: none (")
+    assert "mig: nvidia-smi not found" in line and "mps: no MPS control daemon" in line
+    declared = start_serve(tmp_path / "declared")  # the test servers' declaration, with stand-in tools
+    try:
+        assert "slice enforcement declared (SUANLI_SLICE_MECHANISMS): mig, mps, vnpu" in declared.log.read_text()
+    finally:
+        declared.stop()

@@ -134,6 +134,12 @@ def serve(
     if sandbox is not None:  # the local engine: say how tenant jobs are confined, loudly when they are not
         warn = "WARNING: " if sandbox["isolation"] in ("off", "unavailable") else ""
         typer.echo(f"{warn}job sandbox ({sandbox['isolation']}): {sandbox['detail']}")
+    if (probe := platform.slice_probe) is not None:  # MIG part: what holds a slice to its share here, and why
+        how = "probed" if probe["probed"] else "declared (SUANLI_SLICE_MECHANISMS)"
+        reasons = probe["reasons"]
+        assert isinstance(reasons, dict)
+        typer.echo(f"slice enforcement {how}: {', '.join(probe['mechanisms']) or 'none'}"  # type: ignore[arg-type]
+                   + (f" ({'; '.join(f'{k}: {v}' for k, v in sorted(reasons.items()))})" if probe["probed"] else ""))
     if operator_token:
         typer.echo(f"first start: operator token (shown once): {operator_token}")
     if demo:

@@ -171,6 +171,16 @@ class Platform:
         sandbox = getattr(self._driver, "sandbox", None)
         return sandbox.status.to_dict() if isinstance(sandbox, Sandbox) else None
 
+    @property
+    def slice_probe(self) -> dict[str, object] | None:
+        """MIG part: the local engine's slice mechanisms and where each came from (probed at start or the
+        operator's declaration; docs/slices.md). ``None``: not the local engine."""
+        found = getattr(self._driver, "slice_probe", None)
+        if found is None:
+            return None
+        return {"mechanisms": sorted(m.value for m in found.mechanisms), "probed": found.probed,
+                "reasons": dict(found.reasons)}
+
     def job_api_server(self, nodes: Collection[str]) -> str | None:
         """``SUANLI_SERVER`` for a job on these nodes: the API's Unix socket as the job sees it, where the
         local engine runs it (``None``: another engine or a node agent's host, which has no such socket)."""
