@@ -6,8 +6,9 @@ the service built from its own domain types. A route that returns :func:`respons
 keeps the model for its documentation (``response_model=``). The wire must stay the model's:
 :func:`dumps` writes what pydantic writes for these types (aware datetimes as ``…Z`` in UTC,
 decimals as the exact strings of :func:`suanli.api.schemas.common.dec_str`), and a route fills the
-fields it leaves out with :func:`defaults`; ``tests/api/test_fast_json_wire.py`` compares each such
-route's body with the model's own serialisation of the same data.
+fields it leaves out with :func:`defaults`; ``tests/api/test_fast_json_wire.py`` (the lease list) and
+``tests/api/test_end_route_wire.py`` (``POST /v1/leases/{id}/end``) compare each such route's body with
+the model's own serialisation of the same data.
 """
 
 from __future__ import annotations

@@ -37,8 +37,9 @@ from suanli.store import reservations as reservation_store
 from suanli.store.leases import StaleClaim
 
 
-def transition(s: Session, lease: Lease, to: LeaseState, at: datetime, reason: str) -> None:
-    """The one place lease state changes: checks the move, updates the window, records the event."""
+def transition(s: Session, lease: Lease, to: LeaseState, at: datetime, reason: str, *, fresh: bool = False) -> None:
+    """The one place lease state changes: checks the move, updates the window, records the event.
+    ``fresh``: ``lease`` was read for update in this transaction (its audit record needs no read back)."""
     check_transition(lease.id, lease.state, to)
     values: dict[str, Any] = {"state": to, "reason": reason}
     if to is LeaseState.ACTIVE and lease.activated_at is None:
@@ -47,7 +48,7 @@ def transition(s: Session, lease: Lease, to: LeaseState, at: datetime, reason: s
         values["ended_at"] = at
     if to not in LIVE_STATES:  # ended, cancelled, interrupted, suspended: the devices are given up now
         store.end_open_allocations(s, lease.id, at)
-    store.update_lease(s, lease.id, **values)
+    store.update_lease(s, lease.id, known=lease if fresh else None, **values)
     store.add_event(s, lease.id, at, lease.state, to, reason)
 
 
@@ -128,7 +129,7 @@ def end_lease(p: Platform, actor: Principal, lease_id: str, reason: str = "") ->
             raise ConflictError(f"lease {lease_id} has not started; cancel its order {lease.order_id} instead",
                                 lease=lease_id, order=lease.order_id)
         reason = reason or f"ended by {actor.name}"
-        transition(s, lease, LeaseState.ENDED, now, reason)
+        transition(s, lease, LeaseState.ENDED, now, reason, fresh=True)
         return ended(lease, now, reason)  # as stored now, without reading it back (docs/performance.md)
 
 

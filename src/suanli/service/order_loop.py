@@ -74,8 +74,8 @@ from suanli.service import (
 )
 from suanli.service.placement import Plan, Rejection, Snapshot, plan, snapshot
 from suanli.service.platform import Platform
+from suanli.store import audit_recorder, order_batch, placement_lock
 from suanli.store import leases as store
-from suanli.store import order_batch, placement_lock
 from suanli.store.leases import DeviceInfo, OrderRecord, StaleClaim
 
 BATCH_MAX = 64
@@ -92,6 +92,8 @@ class OrderResult:
     replayed: bool
     quote: Quote | None = None
     """The lease's quote as shown, built at the grant from the rows just written (None: read it)."""
+    enforcement: str | None = None
+    """SLICES: a slice's enforcement as the grant recorded it (None: read it)."""
 
 
 @dataclass(eq=False)
@@ -339,12 +341,13 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
                                    currency=p.settings.currency)
     if actor.organisation is not None:  # a member: its spend is checked against its limit once recorded
         rows = dataclasses.replace(rows, ordered_by=None)
-    order_batch.insert_order_rows(s, rows)
-    oversub.record_grant(s, rows.lease_id, outcome.burstable)  # OVERSUB: the burstable terms
-    slicing.record(s, rows.lease_id, outcome.slice)  # SLICES: enforcement and MIG instance
-    mig = defrag.record_grant(s, rows.lease_id, spec, granted)  # DEFRAG: the migratable class and its discount
-    if actor.organisation is not None:  # refused over its limit: this order's savepoint rolls back
-        spend.record_order(p, s, actor, order_id, rows.lease_id, limit)
+    with audit_recorder.deferred(s):  # the grant's audit rows in one INSERT (an exception: the savepoint undoes all)
+        order_batch.insert_order_rows(s, rows)
+        oversub.record_grant(s, rows.lease_id, outcome.burstable)  # OVERSUB: the burstable terms
+        slicing.record(s, rows.lease_id, outcome.slice)  # SLICES: enforcement and MIG instance
+        mig = defrag.record_grant(s, rows.lease_id, spec, granted)  # DEFRAG: the migratable class and its discount
+        if actor.organisation is not None:  # refused over its limit: this order's savepoint rolls back
+            spend.record_order(p, s, actor, order_id, rows.lease_id, limit)
     terms = outcome.burstable
     held_rows = [(d.model, d.site, d.supplier, d.node,
                   defrag.discounted_share(Decimal(milli) / 1000 if terms is None else terms.billed_share, mig),
@@ -355,7 +358,8 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
     quote = oversub.mark_quote(quote, None if terms is None else terms.discount_pct)
     quote = defrag.mark_quote(quote, mig)  # DEFRAG: the migratable discount, said
     quote = shapes_billing.with_resource_quote(s, quote, rows.holds, rows.lease_start, rows.end, granted)  # SHAPES
-    return OrderResult(order_batch.order_record(rows, actor.name), replayed=False, quote=quote)
+    return OrderResult(order_batch.order_record(rows, actor.name), replayed=False, quote=quote,
+                       enforcement=None if outcome.slice is None else outcome.slice.enforcement)
 
 
 def _rows(p: Platform, t: Ticket, order_id: str, now: datetime, ok: Plan | None, rej: Rejection | None,

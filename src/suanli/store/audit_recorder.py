@@ -6,7 +6,9 @@ case can forget it: every session that ``Platform.tx()`` opens records
 - the rows its unit of work inserts, updates or deletes (``after_flush``: the objects' attribute
   history gives before -> after), and
 - the rows its ``UPDATE`` / ``DELETE`` / ``INSERT`` statements touch (``do_orm_execute``: the
-  matched rows are read before and after the statement; ``SELECT ... FOR UPDATE`` on PostgreSQL).
+  matched rows are read before and after the statement; ``SELECT ... FOR UPDATE`` on PostgreSQL —
+  or, for an UPDATE whose caller read the rows for update in this transaction, taken from its
+  ``audit_before`` execution option: ``{primary key tuple: row values}``, e.g. ending a lease).
 
 The audit rows are written on the session's own connection, so a rollback takes them with the
 change, and a change that never commits leaves no audit row. The actor comes from the callable
@@ -50,6 +52,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -77,6 +80,7 @@ _AUDIT: Table = AuditEventRow.__table__  # type: ignore[assignment]
 _OWNERS = {"invoice_id": "invoices", "lease_id": "leases", "order_id": "orders"}
 """A row without ``tenant_id`` belongs to the tenant of the object these columns name."""
 _ORG_COLUMNS = ("tenant_id", "organisation_id", "org_id")
+_OWNED = frozenset(_OWNERS.values())
 
 
 def audited(table: str) -> bool:
@@ -107,17 +111,22 @@ def jsonable(v: Any) -> Any:
 class _Writer:
     """Collects the audit rows of one flush or statement and resolves the tenant each object belongs to."""
 
-    def __init__(self, conn: Connection, actor: AuditActor, at: datetime) -> None:
+    def __init__(self, conn: Connection, actor: AuditActor, at: datetime,
+                 owners: dict[tuple[str, str], str | None] | None = None) -> None:
         self.conn = conn
         self.actor = actor
         self.at = at
         self.rows: list[dict[str, Any]] = []
-        self._owners: dict[tuple[str, str], str | None] = {}
+        self._owners: dict[tuple[str, str], str | None] = {} if owners is None else owners
+        """(owner table, id) -> tenant: the transaction's (``session.info``), so a lease inserted in it
+        names the tenant of its quotes and slice rows without a read back (ORDERS, docs/performance.md)"""
         self._roles: dict[str, str | None] = {}
 
     def add(self, table: str, action: AuditAction, key: Sequence[Any], values: Mapping[str, Any],
             changes: dict[str, list[Any]]) -> None:
         a = self.actor
+        if table in _OWNED and values.get("id") and values.get("tenant_id"):
+            self._owners[(table, str(values["id"]))] = str(values["tenant_id"])  # its tenant never changes
         self.rows.append({
             "at": self.at, "actor_id": a.account_id, "actor_name": a.name, "actor_role": a.role,
             "token_prefix": a.token_prefix, "address": a.address[:64], "method": a.method[:8], "path": a.path[:400],
@@ -153,10 +162,33 @@ class _Writer:
                 text(f"SELECT tenant_id FROM {table} WHERE id = :i"), {"i": object_id}).scalar()
         return self._owners[(table, object_id)]
 
-    def flush(self) -> None:
+    def flush(self, session: Session | None = None) -> None:
         if self.rows:
-            self.conn.execute(insert(_AUDIT), self.rows)
+            pending = None if session is None else session.info.get("audit_deferred")
+            if pending is not None:
+                pending.extend(self.rows)  # written by deferred()'s end, in this same transaction
+            else:
+                self.conn.execute(insert(_AUDIT), self.rows)
             self.rows = []
+
+
+@contextmanager
+def deferred(s: Session) -> Iterator[None]:
+    """Write the audit rows of the changes made inside in ONE statement at the end (not one per flush or
+    statement), on the same connection and in the same transaction, so a rollback still takes them with
+    the changes. Used by the placement loop for each order's rows (ORDERS, docs/performance.md). An
+    exception inside drops the rows: the caller's savepoint or transaction is rolled back with them."""
+    if "audit_deferred" in s.info:  # already deferring: the outer block writes them
+        yield
+        return
+    rows: list[dict[str, Any]] = []
+    s.info["audit_deferred"] = rows
+    try:
+        yield
+    finally:
+        del s.info["audit_deferred"]
+    if rows:
+        s.connection().execute(insert(_AUDIT), rows)
 
 
 def _recorded(table: str, column: str, value: Any) -> Any:
@@ -177,6 +209,11 @@ def _changes(table: str, before: Mapping[str, Any] | None, after: Mapping[str, A
             continue
         out[c] = [_recorded(table, c, b), _recorded(table, c, a)]
     return out
+
+
+def _owners(session: Session) -> dict[tuple[str, str], str | None]:
+    owners: dict[tuple[str, str], str | None] = session.info.setdefault("audit_owners", {})
+    return owners
 
 
 def current_actor(s: Session) -> AuditActor:
@@ -200,6 +237,7 @@ def install(factory: sessionmaker[Session], actor: Callable[[], AuditActor], now
     def _forget(session: Session, transaction: SessionTransaction) -> None:
         if transaction.parent is None:
             session.info.pop("audit_at", None)
+            session.info.pop("audit_owners", None)
 
     @event.listens_for(factory, "after_flush")
     def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
@@ -228,11 +266,11 @@ def install(factory: sessionmaker[Session], actor: Callable[[], AuditActor], now
                 if not changes:
                     continue
             if w is None:
-                w = _Writer(session.connection(), actor(), stamp(session))
+                w = _Writer(session.connection(), actor(), stamp(session), _owners(session))
             key = state.mapper.primary_key_from_instance(obj)
             w.add(table.name, action, key, after if action is not AuditAction.DELETE else before, changes)
         if w is not None:
-            w.flush()
+            w.flush(session)
 
     @event.listens_for(factory, "do_orm_execute")
     def _on_execute(orm: ORMExecuteState) -> Any:
@@ -253,7 +291,7 @@ def _inserted(orm: ORMExecuteState, table: Table, actor: Callable[[], AuditActor
     params = orm.parameters
     rows: list[Mapping[str, Any]] = (list(params) if isinstance(params, Sequence) and not isinstance(params, Mapping)
                                      else [params] if params else [orm.statement.compile().params])  # type: ignore[attr-defined]
-    w = _Writer(orm.session.connection(), actor(), now())
+    w = _Writer(orm.session.connection(), actor(), now(), _owners(orm.session))
     if table.name == "ledger_postings":
         by_entry: dict[Any, list[str]] = {}
         for r in rows:
@@ -268,7 +306,7 @@ def _inserted(orm: ORMExecuteState, table: Table, actor: Callable[[], AuditActor
         for r in rows:
             values = {str(getattr(k, "name", k)): v for k, v in r.items()}
             w.add(table.name, AuditAction.CREATE, [values.get(c) for c in pk], values, _changes(table.name, None, values))
-    w.flush()
+    w.flush(orm.session)
     return result
 
 
@@ -281,6 +319,16 @@ def _updated(orm: ORMExecuteState, table: Table, actor: Callable[[], AuditActor]
             return None
     conn = orm.session.connection()
     pk = list(table.primary_key.columns)
+    known = orm.execution_options.get("audit_before")
+    if known is not None and orm.is_update:  # the caller read these rows for update in this transaction
+        result = orm.invoke_statement()
+        w = _Writer(conn, actor(), now(), _owners(orm.session))
+        for key, after in _after(conn, table, pk, known, stmt, orm.parameters):
+            changes = _changes(table.name, known[key], after)
+            if changes:
+                w.add(table.name, AuditAction.UPDATE, key, after, changes)
+        w.flush(orm.session)
+        return result
     q = select(table)
     if stmt.whereclause is not None:
         q = q.where(stmt.whereclause)
@@ -297,7 +345,7 @@ def _updated(orm: ORMExecuteState, table: Table, actor: Callable[[], AuditActor]
     result = orm.invoke_statement()
     if not before:
         return result
-    w = _Writer(conn, actor(), now())
+    w = _Writer(conn, actor(), now(), _owners(orm.session))
     if orm.is_delete:
         for key, b in before.items():
             w.add(table.name, AuditAction.DELETE, key, b, _changes(table.name, b, None))
@@ -306,7 +354,7 @@ def _updated(orm: ORMExecuteState, table: Table, actor: Callable[[], AuditActor]
             changes = _changes(table.name, before[key], after)
             if changes:
                 w.add(table.name, AuditAction.UPDATE, key, after, changes)
-    w.flush()
+    w.flush(orm.session)
     return result
 
 

@@ -1,8 +1,8 @@
 """What the placement loop (``service.order_loop``) reads and writes for a batch of orders, in few
 statements: the batch's idempotency keys in one query, the tenants that hold reservations in one
-query, and each order's rows (order; lease; its first event, allocations and quoted rates) in
-three flushes (SQLAlchemy groups the INSERTs per table; the audit recorder writes one row per audited
-insert in one statement).
+query, and each order's rows (order; lease; its first event, host holds, allocations and quoted rates)
+in one Core INSERT per table (the placement loop has the audit recorder write their audit rows in one
+statement: :func:`suanli.store.audit_recorder.deferred`).
 
 The database's rules stay the enforcement: the unique (tenant, key) index refuses a second order
 with one key (:class:`~suanli.errors.ConflictError`), the capacity rule (:mod:`suanli.store.capacity`)
@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import Table, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ from suanli.store import shapes as shapes_store
 from suanli.store.audit_recorder import current_actor
 from suanli.store.leases import OrderRecord, StaleClaim, find_order_by_key
 from suanli.store.money_tables import LeaseQuoteRow
+from suanli.store.shapes_tables import NodeAllocationRow
 from suanli.store.tables import AllocationRow, LeaseEventRow, LeaseRow, OrderRow
 
 _RESERVATION_STATES = (LeaseState.SCHEDULED.value, LeaseState.ACTIVE.value, LeaseState.INTERRUPTED.value,
@@ -101,43 +102,58 @@ class GrantRows:
 
 
 def insert_order_rows(s: Session, g: GrantRows) -> None:
-    """Write the order, its lease, the lease's first event (pending -> state), its allocations and
-    its quoted rates: three flushes, one per level of their foreign keys."""
+    """Write the order, its lease, the lease's first event (pending -> state), its host holds, its
+    allocations and its quoted rates: one Core INSERT per table (several rows in one statement), in the
+    order of their foreign keys, on the session's transaction (the audit recorder sees each statement).
+    Not ORM objects: the unit of work cost more CPU than the order's placement (docs/performance.md)."""
     if g.queued:  # QUEUE: it waited; its row keeps its arrival
         s.execute(update(OrderRow).where(OrderRow.id == g.order_id)
                   .values(status=g.status, reason=g.reason, end_at=g.end, committed=g.committed))
     else:
-        s.add(OrderRow(id=g.order_id, tenant_id=g.tenant_id, idempotency_key=g.key, form=g.form.value, spec=g.spec,
-                       start_at=g.order_start, end_at=g.end, status=g.status, reason=g.reason, created_at=g.arrival,
-                       ordered_by=g.ordered_by, committed=g.committed))
-    _flush(s, g)  # in dependency order: the unit of work does not order these tables by their keys
-    s.add(LeaseRow(id=g.lease_id, order_id=g.order_id, tenant_id=g.tenant_id, form=g.form.value, state=g.state.value,
-                   start_at=g.lease_start, end_at=g.end, activated_at=g.activated_at, ended_at=None,
-                   reason=g.lease_reason, commission_rate=g.commission_rate, placement=g.placement,
-                   created_at=g.now))
-    _flush(s, g)
-    s.add(LeaseEventRow(lease_id=g.lease_id, at=g.now, from_state=LeaseState.PENDING.value, to_state=g.state.value,
-                        reason=g.reason, actor=current_actor(s).name))
-    for device_id, milli, memory in g.grants:
-        s.add(AllocationRow(lease_id=g.lease_id, device_id=device_id, milli=milli, memory_mib=memory,
-                            start_at=g.lease_start, end_at=g.end, drawn_from=g.drawn_from))
-    shapes_store.add_holds(s, g.lease_id, g.holds, g.lease_start, g.end)  # the flush below checks the nodes
-    for r in g.rates:
-        s.add(LeaseQuoteRow(lease_id=g.lease_id, model=r.model, site=r.site, valid_from=r.valid_from,
-                            device_hour=r.device_hour, list_device_hour=r.list_device_hour, plan_id=r.plan,
-                            basis=r.basis.value, binding=g.binding, currency=g.currency, quoted_at=r.quoted_at))
-    _flush(s, g)
+        _insert(s, g, _ORDERS, [dict(
+            id=g.order_id, tenant_id=g.tenant_id, idempotency_key=g.key, form=g.form.value, spec=g.spec,
+            start_at=g.order_start, end_at=g.end, status=g.status, reason=g.reason, created_at=g.arrival,
+            ordered_by=g.ordered_by, committed=g.committed)])
+    _insert(s, g, _LEASES, [dict(
+        id=g.lease_id, order_id=g.order_id, tenant_id=g.tenant_id, form=g.form.value, state=g.state.value,
+        start_at=g.lease_start, end_at=g.end, activated_at=g.activated_at, ended_at=None, reason=g.lease_reason,
+        commission_rate=g.commission_rate, placement=g.placement, created_at=g.now)])
+    _insert(s, g, _EVENTS, [dict(lease_id=g.lease_id, at=g.now, from_state=LeaseState.PENDING.value,
+                                 to_state=g.state.value, reason=g.reason, actor=current_actor(s).name)])
+    _insert(s, g, _HOLDS, shapes_store.hold_rows(g.lease_id, g.holds, g.lease_start, g.end))  # nodes first
+    _insert(s, g, _ALLOCATIONS, [dict(lease_id=g.lease_id, device_id=device_id, milli=milli, memory_mib=memory,
+                                      start_at=g.lease_start, end_at=g.end, drawn_from=g.drawn_from)
+                                 for device_id, milli, memory in g.grants])
+    _insert(s, g, _QUOTES, [dict(lease_id=g.lease_id, model=r.model, site=r.site, valid_from=r.valid_from,
+                                 device_hour=r.device_hour, list_device_hour=r.list_device_hour, plan_id=r.plan,
+                                 basis=r.basis.value, binding=g.binding, currency=g.currency, quoted_at=r.quoted_at)
+                            for r in g.rates])
 
 
-def _flush(s: Session, g: GrantRows) -> None:
+_ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
+_LEASES: Table = LeaseRow.__table__  # type: ignore[assignment]
+_EVENTS: Table = LeaseEventRow.__table__  # type: ignore[assignment]
+_HOLDS: Table = NodeAllocationRow.__table__  # type: ignore[assignment]
+_ALLOCATIONS: Table = AllocationRow.__table__  # type: ignore[assignment]
+_QUOTES: Table = LeaseQuoteRow.__table__  # type: ignore[assignment]
+
+
+def _insert(s: Session, g: GrantRows, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One INSERT of ``rows`` (none: no statement); the database's refusals as the placement loop expects them."""
+    if not rows:
+        return
     try:
-        s.flush()
+        s.execute(insert(table), rows if len(rows) > 1 else rows[0])
     except (IntegrityError, OperationalError) as e:
-        if capacity.is_over_capacity(e) or getattr(e.orig, "sqlstate", None) == "40P01":
-            raise StaleClaim(str(e.orig)) from None
-        if isinstance(e, IntegrityError) and str(e.statement or "").startswith("INSERT INTO orders"):
-            raise ConflictError(f"idempotency key {g.key!r} was already used by another order", key=g.key) from None
+        _refused(e, g)
         raise
+
+
+def _refused(e: IntegrityError | OperationalError, g: GrantRows) -> None:
+    if capacity.is_over_capacity(e) or getattr(e.orig, "sqlstate", None) == "40P01":
+        raise StaleClaim(str(e.orig)) from None
+    if isinstance(e, IntegrityError) and str(e.statement or "").startswith("INSERT INTO orders"):
+        raise ConflictError(f"idempotency key {g.key!r} was already used by another order", key=g.key) from None
 
 
 def order_record(g: GrantRows, ordered_by_name: str | None) -> OrderRecord:

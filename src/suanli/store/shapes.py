@@ -120,17 +120,20 @@ def uninstall(conn: Connection) -> None:
 # --------------------------------------------------------------------------- holds
 def add_holds(s: Session, lease_id: str, holds: Iterable[Hold], start: datetime, end: datetime | None) -> None:
     """Stage the lease's holds (by node id: concurrent writers lock nodes in one order). The caller's
-    next flush runs the capacity check: stage them before :func:`suanli.store.leases.insert_allocations`
-    (or inside :func:`suanli.store.order_batch.insert_order_rows`), whose flush turns a refusal into
-    ``StaleClaim``."""
-    for h in sorted(holds, key=lambda x: x.node_id):
-        if not h.held.any:
-            continue
-        s.add(NodeAllocationRow(
-            lease_id=lease_id, node_id=h.node_id, cpu_milli=h.held.cpu_milli, ram_mib=h.held.ram_mib,
-            nic_mbps=h.held.nic_mbps, disk_gib=h.held.disk_gib, extra_cpu_milli=h.extra.cpu_milli,
-            extra_ram_mib=h.extra.ram_mib, extra_nic_mbps=h.extra.nic_mbps, extra_disk_gib=h.extra.disk_gib,
-            start_at=start, end_at=end))
+    next flush runs the capacity check: stage them before :func:`suanli.store.leases.insert_allocations`,
+    whose flush turns a refusal into ``StaleClaim`` (:func:`suanli.store.order_batch.insert_order_rows`
+    inserts :func:`hold_rows` itself)."""
+    for row in hold_rows(lease_id, holds, start, end):
+        s.add(NodeAllocationRow(**row))
+
+
+def hold_rows(lease_id: str, holds: Iterable[Hold], start: datetime, end: datetime | None) -> list[dict[str, Any]]:
+    """The ``node_allocations`` rows of the lease's holds, by node id (none for a hold of nothing)."""
+    return [dict(lease_id=lease_id, node_id=h.node_id, cpu_milli=h.held.cpu_milli, ram_mib=h.held.ram_mib,
+                 nic_mbps=h.held.nic_mbps, disk_gib=h.held.disk_gib, extra_cpu_milli=h.extra.cpu_milli,
+                 extra_ram_mib=h.extra.ram_mib, extra_nic_mbps=h.extra.nic_mbps, extra_disk_gib=h.extra.disk_gib,
+                 start_at=start, end_at=end)
+            for h in sorted(holds, key=lambda x: x.node_id) if h.held.any]
 
 
 def end_open_holds(s: Session, lease_id: str, at: datetime) -> None:

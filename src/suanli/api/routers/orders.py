@@ -75,7 +75,8 @@ async def create_order(body: OrderRequest, p: PlatformDep, who: PrincipalDep, re
         quote = await run_in_threadpool(quotes.lease_quote, p, who, lease)
     out = order_out(result.order, result.replayed, quote)
     if result.order.form == "slice":  # SLICES: how the slice is held to its share (docs/slices.md)
-        out["enforcement"] = await run_in_threadpool(slicing.enforcement_of, p, lease)
+        out["enforcement"] = (result.enforcement if result.enforcement is not None  # as granted: no read, no hop
+                              else await run_in_threadpool(slicing.enforcement_of, p, lease))
     return out
 
 
