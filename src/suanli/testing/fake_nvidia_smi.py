@@ -133,6 +133,10 @@ def main(argv: list[str], state_path: Path) -> int:
             prof, _, start_s = spec.partition(":")
             byid = {str(v[0]): k for k, v in profiles.items()}
             name = byid.get(prof, prof)
+            if name in profiles and not start_s:  # no placement given: the first free one, as nvidia-smi does
+                used = {i for x in st["gis"] if x["gpu"] == gpu for i in range(x["start"], x["start"] + x["size"])}
+                span_ = profiles[name][1]
+                start_s = next((str(s0) for s0 in profiles[name][2] if not used & set(range(s0, s0 + span_))), "")
             if name not in profiles or not start_s.isdigit() or int(start_s) not in profiles[name][2]:
                 print(f"Unable to create a GPU instance on GPU {gpu} using profile {prof}: Invalid Argument")
                 rc = 2
