@@ -40,6 +40,12 @@ Formulation (extends Weng et al., USENIX ATC '23):
     now, so it rises as the restricted models fill faster than the rest. A request that could
     also go outside ``A_m`` pays ``Σ_m π_m`` per milli it takes on a node of ``A_m`` (added to
     the score, outside the per-node cache; :class:`Reservation`).
+* *Large specs* (``large`` 0.01, ``large_weight`` 4; :class:`LargeSpecs`): specs of the workload
+  FGD's cut drops that hold at least 1 % of its GPU demand (the 88-core 8-GPU pods of default and
+  cpu300, 2.4 %). A CPU-only pod that takes the CPU an all-idle node needs to hold one adds the
+  node's idle milli, times the spec's demand-weighted count and ``large_weight``, to ``ΔF`` — FGD's
+  own count for a pod the node can no longer hold. GPU pods do not pay it (as a full typical
+  pod for every request it cost default 0.4 pp at 130 %).
 * Ties: CPU-only pods avoid nodes whose devices are all idle (keeping whole nodes for the pods
   that need one: the 120-core 8-GPU pods of ``default`` only fit an idle G3 node), then go to
   the node whose CPU *surplus* (free CPU beyond what its idle GPUs need at the ratio ``r``)
