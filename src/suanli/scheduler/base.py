@@ -94,8 +94,9 @@ def default_devices(state: FleetState, req: PlacementRequest, node: int) -> tupl
     if req.is_share:
         fits = (usable & (free >= req.device_milli)).nonzero()[0]
         return (int(fits[np.argmin(free[fits])]),)
-    idle = (usable & (free == MILLI)).nonzero()[0]
-    return tuple(int(d) for d in idle[: req.num_devices])
+    k = req.num_devices
+    idle = [d for d, (f, u) in enumerate(zip(free.tolist(), usable.tolist(), strict=True)) if f == MILLI and u]
+    return tuple(idle[:k])
 
 
 def explain_nofit(state: FleetState, req: PlacementRequest) -> str:
@@ -314,7 +315,9 @@ class NodeScorePolicy:
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray,
         dev_choice: np.ndarray | None, rng: np.random.Generator, n_feasible: int, all_tied: bool = False,
     ) -> Placement:
-        if all_tied:  # cand holds exactly the nodes within the tolerance of the best score
+        if all_tied and cand.size == 1:
+            pos, note = 0, ""
+        elif all_tied:  # cand holds exactly the nodes within the tolerance of the best score
             pos, note = self._pick_among(state, req, cand, np.arange(cand.size), rng)
         else:
             pos, note = self._pick(state, req, cand, sc, rng)

@@ -232,6 +232,12 @@ class FleetState:
             return None
         return np.array(sorted(set(self._log[start:])), dtype=np.int64)
 
+    def rows_changed_since(self, position: int) -> list[int] | None:
+        """Rows changed since ``change_count`` was ``position``, in the order of the changes (a row
+        may repeat), or None when the log no longer reaches back that far."""
+        start = position - self._log_base
+        return None if start < 0 else self._log[start:]
+
     def _note(self, rows: list[int]) -> None:
         self._log.extend(rows)
         if len(self._log) > 8 * self.num_nodes + 1024:

@@ -47,7 +47,7 @@ DEFAULT_TYPICAL = TypicalPods(
 #: batches of at least this many nodes are scored once per distinct node state
 DEDUPE_MIN_ROWS = 64
 #: smaller batches are looked up in a memory of scores per (shape, node state) while at least
-#: half the lookups of the first MEMO_TRIAL hit; a shape's memory is dropped past MEMO_MAX_STATES
+#: half the lookups of the first MEMO_TRIAL hit; the memory starts again past MEMO_MAX_STATES node keys
 MEMO_TRIAL = 4000
 MEMO_MAX_STATES = 200_000
 
@@ -55,6 +55,21 @@ MEMO_MAX_STATES = 200_000
 def _per_unit(delta: np.ndarray, model: FragModel) -> np.ndarray:
     """A change of scaled fragmentation in weighted milli (one rounding, after the difference)."""
     return delta / model.unit if model.unit != 1.0 else delta
+
+
+class _Memo:
+    """Remembered score (NaN: unknown) and device of one request shape, by node key id."""
+
+    __slots__ = ("dev", "score")
+
+    def __init__(self, size: int) -> None:
+        self.score = np.full(max(size, 1024), np.nan)
+        self.dev = np.full(self.score.size, -1, np.int64)
+
+    def grow(self, size: int) -> None:
+        more = max(size, 2 * self.score.size) - self.score.size
+        self.score = np.concatenate([self.score, np.full(more, np.nan)])
+        self.dev = np.concatenate([self.dev, np.full(more, -1, np.int64)])
 
 
 class FGDPolicy(NodeScorePolicy):
@@ -69,13 +84,15 @@ class FGDPolicy(NodeScorePolicy):
         self._reset_memo()
 
     def _reset_memo(self) -> None:
-        self._memo: dict[tuple[object, ...], dict[tuple[int, ...], tuple[float, int]]] = {}
+        self._memo: dict[tuple[object, ...], _Memo] = {}
         self._memo_on = True
         self._memo_tries = 0
         self._memo_misses = 0
-        #: node keys for the memory (:meth:`_node_keys`), and the fleet and log position they match
-        self._keys: list[tuple[int, ...]] = []
-        self._keys_sorted: list[tuple[int, ...]] = []
+        #: distinct node keys numbered (in device order, and with the free milli sorted), the id
+        #: of every node's key (:meth:`_node_ids`), and the fleet and log position they match
+        self._ids: tuple[dict[tuple[int, ...], int], dict[tuple[int, ...], int]] = ({}, {})
+        self._kid = np.zeros((2, 0), np.int64)
+        self._kind_list: list[int] = []
         self._keys_ref: weakref.ref[FleetState] | None = None
         self._keys_seen = -1
 
@@ -212,32 +229,37 @@ class FGDPolicy(NodeScorePolicy):
         Turned off for the rest of the run when fewer than half the lookups of a trial hit."""
         if self.engine == "reference" or not self._memo_on or rows.size >= DEDUPE_MIN_ROWS:
             return super().refresh_scores(state, req, rows, rng)
-        ordered, sorted_free = self._node_keys(state)
-        known = ordered if req.is_share or req.allowed_models is not None else sorted_free
-        names = [known[n] for n in rows.tolist()]
+        space = 0 if req.is_share or req.allowed_models is not None else 1
+        kid = self._node_ids(state)[space]
         shape = (req.cpu_milli, req.mem_mib, req.num_devices, req.device_milli, req.allowed_models,
                  req.allowed_sites, req.whole_node, req.nic_mbps, req.disk_gib)
         memo = self._memo.get(shape)
-        if memo is None or len(memo) > MEMO_MAX_STATES:
-            memo = self._memo[shape] = {}
-        got = [memo.get(k) for k in names]
-        miss = [i for i, g in enumerate(got) if g is None]
-        self._memo_tries += len(names)
-        self._memo_misses += len(miss)
+        size = len(self._ids[space])
+        if memo is None:
+            memo = self._memo[shape] = _Memo(size)
+        elif memo.score.size < size:
+            memo.grow(size)
+        kids = kid[rows]
+        sc = memo.score[kids]
+        miss = np.isnan(sc)
+        n_miss = int(np.count_nonzero(miss))
+        self._memo_tries += rows.size
+        self._memo_misses += n_miss
         if self._memo_tries >= MEMO_TRIAL and self._memo_misses * 2 > self._memo_tries:
             self._memo_on = False
-        if miss:
-            sc, dev = super().refresh_scores(state, req, rows[miss], rng)
-            dv = dev.tolist() if dev is not None else [-1] * len(miss)
-            for j, (i, v) in enumerate(zip(miss, sc.tolist(), strict=True)):
-                got[i] = memo[names[i]] = (v, dv[j])
-        sc_dev = np.array(got, dtype=np.float64).reshape(-1, 2)  # every entry is a (score, device) now
-        return sc_dev[:, 0], (sc_dev[:, 1].astype(np.int64) if req.is_share else None)
+        if n_miss:
+            got, dev = super().refresh_scores(state, req, rows[miss], rng)
+            memo.score[kids[miss]] = got
+            sc[miss] = got
+            if dev is not None:
+                memo.dev[kids[miss]] = dev
+        return sc, (memo.dev[kids] if req.is_share else None)
 
-    def _node_keys(self, state: FleetState) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
-        """The :meth:`_state_keys` of every node as tuples, and the same with the devices' free
-        milli sorted, kept up to date from the fleet's log of changed rows: a node that changed
-        is keyed once, whichever shapes then look it up.
+    def _node_ids(self, state: FleetState) -> np.ndarray:
+        """(2, N) int64: the id of each node's :meth:`_state_keys` (row 0), and of the same key with
+        the devices' free milli sorted (row 1), kept up to date from the fleet's log of changed
+        rows: a node that changed is keyed once, whichever shapes then look it up. Ids number the
+        distinct keys (:attr:`_ids`), so the memory of a shape is an array indexed by id.
 
         The sorted key serves requests of whole devices (or none) of any model: their score
         depends on the devices' free milli only as a multiset (sums of per-device table rows,
@@ -246,24 +268,34 @@ class FGDPolicy(NodeScorePolicy):
         n = state.num_nodes
         changed = None
         if self._keys_ref is not None and self._keys_ref() is state:
-            changed = state.changed_since(self._keys_seen, n // 4)
+            if max(len(self._ids[0]), len(self._ids[1])) > MEMO_MAX_STATES:
+                self._reset_memo()
+            else:
+                changed = state.rows_changed_since(self._keys_seen)
+                if changed is not None and len(changed) > n // 4:
+                    changed = None
         d = state.dev_free_milli.shape[1]
         if changed is None:
-            rows = self._state_keys(state, np.arange(n)).tolist()
-            self._keys = [tuple(r) for r in rows]
-            self._keys_sorted = [(*r[:3], *r[3 + d:], *sorted(r[3 : 3 + d])) for r in rows]
+            rows = self._state_keys(state, np.arange(n)).tolist()  # (may start a new memory)
+            ordered, by_free = self._ids
+            self._kid = np.array([[ordered.setdefault(tuple(r), len(ordered)) for r in rows],
+                                  [by_free.setdefault((*r[:3], *r[3 + d:], *sorted(r[3 : 3 + d])), len(by_free))
+                                   for r in rows]], dtype=np.int64).reshape(2, n)
+            self._kind_list = [r[0] for r in rows]
             self._keys_ref = weakref.ref(state)
-        elif changed.size:
-            kind, cpu, mem, free = self._kind, state.cpu_free_milli, state.mem_free_mib, state.dev_free_milli
+        elif changed:
+            ordered, by_free = self._ids
+            kind, cpu, mem, free = self._kind_list, state.cpu_free_milli, state.mem_free_mib, state.dev_free_milli
             extra = [a for a in (state.nic_free_mbps, state.disk_free_gib) if a is not None]
-            for r in changed.tolist():
-                head = (int(kind[r]), int(cpu[r]), int(mem[r]))
+            kid0, kid1 = self._kid
+            for r in set(changed):
+                head = (kind[r], cpu.item(r), mem.item(r))
                 devs = free[r].tolist()
-                tail = tuple(int(a[r]) for a in extra)
-                self._keys[r] = (*head, *devs, *tail)
-                self._keys_sorted[r] = (*head, *tail, *sorted(devs))
+                tail = tuple(a.item(r) for a in extra) if extra else ()
+                kid0[r] = ordered.setdefault((*head, *devs, *tail), len(ordered))
+                kid1[r] = by_free.setdefault((*head, *tail, *sorted(devs)), len(by_free))
         self._keys_seen = state.change_count
-        return self._keys, self._keys_sorted
+        return self._kid
 
     def _state_keys(self, state: FleetState, rows: np.ndarray) -> np.ndarray:
         """(R, K) int64: everything a node's score may depend on — its kind (device models, typical
