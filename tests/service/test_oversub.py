@@ -208,7 +208,8 @@ def _telemetry(p: Platform, util: int) -> None:
 
     now = p.clock.now()
     with p.tx() as s:
-        s.merge(AgentNodeRow(node="n-01", state="approved", updated_at=now, last_seen_at=now))
+        s.merge(AgentNodeRow(node="n-01", state="approved", updated_at=now, last_seen_at=now,
+                             slice_mechanisms="mps"))  # MIG part: the agent reports the MPS daemon it probed
         agent_store.upsert_telemetry(s, "n-01", [Telemetry(index=0, at=now, utilisation_pct=util)], now)
 
 
