@@ -302,6 +302,11 @@ class NodeScorePolicy:
             sc, dev_choice = self.scores(state, req, cand, rng)
         return self._decide(state, req, cand, sc, dev_choice, rng, cand.size)
 
+    def cached_device(self, state: FleetState, req: PlacementRequest, node: int, stored: int) -> int:
+        """The device slot a share takes on ``node``, from the value the shape cache holds for it
+        (the slot itself here; a policy may store something it resolves when the node is chosen)."""
+        return stored
+
     def pick_window(self, state: FleetState, req: PlacementRequest) -> float | None:
         """How far below the best cached score a node may lie and still matter to :meth:`_pick`
         (None: every feasible node may). The fast engine hands :meth:`_pick` only the nodes within
@@ -323,7 +328,7 @@ class NodeScorePolicy:
             pos, note = self._pick(state, req, cand, sc, rng)
         node = int(cand[pos])
         if dev_choice is not None and req.is_share:
-            devs: tuple[int, ...] = (int(dev_choice[pos]),)
+            devs: tuple[int, ...] = (self.cached_device(state, req, node, int(dev_choice[pos])),)
         else:
             devs = default_devices(state, req, node)
         if req.whole_node:

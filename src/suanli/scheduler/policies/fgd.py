@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from suanli.scheduler.base import NodeScorePolicy, usable_devices
+from suanli.scheduler.base import NodeScorePolicy, feasible_nodes, usable_devices
 from suanli.scheduler.frag import FragModel, TypicalPod, TypicalPods
 from suanli.scheduler.types import MILLI, FleetState, PlacementRequest
 
@@ -229,7 +229,8 @@ class FGDPolicy(NodeScorePolicy):
         Turned off for the rest of the run when fewer than half the lookups of a trial hit."""
         if self.engine == "reference" or not self._memo_on or rows.size >= DEDUPE_MIN_ROWS:
             return super().refresh_scores(state, req, rows, rng)
-        space = 0 if req.is_share or req.allowed_models is not None else 1
+        space = 0 if req.allowed_models is not None else 1
+        by_value = req.is_share and space == 1
         kid = self._node_ids(state)[space]
         shape = (req.cpu_milli, req.mem_mib, req.num_devices, req.device_milli, req.allowed_models,
                  req.allowed_sites, req.whole_node, req.nic_mbps, req.disk_gib)
@@ -248,12 +249,51 @@ class FGDPolicy(NodeScorePolicy):
         if self._memo_tries >= MEMO_TRIAL and self._memo_misses * 2 > self._memo_tries:
             self._memo_on = False
         if n_miss:
-            got, dev = super().refresh_scores(state, req, rows[miss], rng)
+            dev: np.ndarray | None
+            if by_value:
+                got, dev = self._share_values(state, req, rows[miss])
+            else:
+                got, dev = super().refresh_scores(state, req, rows[miss], rng)
             memo.score[kids[miss]] = got
             sc[miss] = got
             if dev is not None:
                 memo.dev[kids[miss]] = dev
         return sc, (memo.dev[kids] if req.is_share else None)
+
+    def _share_values(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best score of a share of any model on each node of ``rows`` (-inf where it does not fit)
+        and, in place of the device, ``-2 − mask``: bit ``j`` of ``mask`` set when the ``j``-th
+        smallest free milli of the node is that of a device reaching the best score.
+
+        A device's score depends on its free milli and the node's multiset of free milli only, so
+        the devices reaching the best are those whose free milli is one of these values; the first
+        of them (the device :meth:`_shape_scores` picks) is found when the node is chosen
+        (:meth:`cached_device`), and nodes whose devices are a permutation of each other share
+        one remembered answer."""
+        sc = np.full(rows.size, -np.inf)
+        code = np.full(rows.size, -1, np.int64)
+        ok = feasible_nodes(state, req, rows)
+        if not ok.any():
+            return sc, code
+        fit = rows[ok]
+        delta, valid = self.delta_scores(state, req, fit)
+        per_dev = np.where(valid, self._int_score(delta), -np.inf)
+        best = per_dev.max(axis=1)
+        free = state.dev_free_milli[fit]
+        hit_values = (np.sort(free, axis=1)[:, :, None] == free[:, None, :]) & (per_dev == best[:, None])[:, None, :]
+        mask = hit_values.any(axis=2) @ (1 << np.arange(free.shape[1], dtype=np.int64))
+        sc[ok] = best
+        code[ok] = -2 - mask
+        return sc, code
+
+    def cached_device(self, state: FleetState, req: PlacementRequest, node: int, stored: int) -> int:
+        if stored > -2:
+            return stored
+        mask = -2 - stored
+        free = state.dev_free_milli[node].tolist()
+        values = {f for j, f in enumerate(sorted(free)) if mask >> j & 1}
+        present = state.present[node].tolist()
+        return next(d for d, f in enumerate(free) if f in values and present[d])
 
     def _node_ids(self, state: FleetState) -> np.ndarray:
         """(2, N) int64: the id of each node's :meth:`_state_keys` (row 0), and of the same key with
