@@ -10,6 +10,7 @@ already read), the audit row and the lease event."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -92,3 +93,31 @@ def test_the_end_still_audits_the_lease_as_it_was(demo: Platform, tenant: Princi
         grant_audit = s.scalars(select(AuditEventRow.object_type).where(AuditEventRow.tenant_id == tenant.tenant_id,
                                                                         AuditEventRow.action == "create")).all()
         assert {"orders", "leases", "lease_quotes", "slice_grants"} <= set(grant_audit)
+
+
+def test_a_batch_takes_one_pooled_connection(demo: Platform, tenant: Principal) -> None:
+    """Nothing inside the batch's transaction opens a second one (the agent nodes' read, due every second,
+    did: on SQLite the batch then waited for a pooled connection while holding the write lock that the
+    requests holding the pool were queued behind — ``database is locked`` and 500s under load)."""
+    orders.create_order(demo, tenant, {"form": "slice", "share_pct": 10, "memory_mib": 1024})
+    demo.agent_nodes_changed()  # the agent nodes are due for a read
+    held = {"now": 0, "most": 0}
+
+    def checkout(*_args: object) -> None:
+        if threading.current_thread().name == "suanli-placement":
+            held["now"] += 1
+            held["most"] = max(held["most"], held["now"])
+
+    def checkin(*_args: object) -> None:
+        if threading.current_thread().name == "suanli-placement":
+            held["now"] -= 1
+
+    event.listen(demo.engine.pool, "checkout", checkout)
+    event.listen(demo.engine.pool, "checkin", checkin)
+    try:
+        res = orders.create_order(demo, tenant, {"form": "slice", "share_pct": 10, "memory_mib": 1024})
+    finally:
+        event.remove(demo.engine.pool, "checkout", checkout)
+        event.remove(demo.engine.pool, "checkin", checkin)
+    assert res.order.lease_id is not None
+    assert held["most"] == 1, held

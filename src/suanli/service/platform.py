@@ -90,6 +90,7 @@ class Platform:
         self._driver: Driver | None = make_driver(settings, self.clock) if driver == "auto" else driver
         self._agent_nodes: frozenset[str] = frozenset()
         self._agent_nodes_at = -AGENT_NODES_TTL_S
+        self._agent_nodes_held = threading.local()
         self._routed: tuple[Driver | None, frozenset[str], Driver] | None = None
         self.engine = engine or make_engine(settings.sqlalchemy_url, lock_wait_s=settings.lock_wait_seconds)
         if migrate:
@@ -120,11 +121,25 @@ class Platform:
 
     def agent_nodes(self) -> frozenset[str]:
         """The nodes that have an agent (docs/agents.md), read at most every ``AGENT_NODES_TTL_S``."""
-        if time.monotonic() - self._agent_nodes_at >= AGENT_NODES_TTL_S:
+        if (time.monotonic() - self._agent_nodes_at >= AGENT_NODES_TTL_S
+                and not getattr(self._agent_nodes_held, "on", False)):
             with self.read() as s:
                 self._agent_nodes = frozenset(agent_store.agent_nodes_set(s))
             self._agent_nodes_at = time.monotonic()
         return self._agent_nodes
+
+    @contextmanager
+    def agent_nodes_held(self) -> Iterator[None]:
+        """Inside (this thread): :meth:`agent_nodes` answers what it read on entry, with no read of its own.
+        For the placement loop's batch (ORDERS, docs/performance.md): a read there takes a second pooled
+        connection while the batch holds SQLite's write lock, and the pool can be held by requests that
+        queue behind that lock — a deadlock until the busy timeout (``database is locked``, 500s)."""
+        self.agent_nodes()  # fresh now, before the caller's transaction
+        self._agent_nodes_held.on = True
+        try:
+            yield
+        finally:
+            self._agent_nodes_held.on = False
 
     def agent_nodes_changed(self) -> None:
         """A node got (or lost) its agent here: read the agent nodes again at the next use."""
