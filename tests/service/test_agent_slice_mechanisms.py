@@ -1,6 +1,6 @@
 """Each node agent reports the slice mechanisms it probed on its node (join, then every heartbeat); the agent
-engine declares what every live agent reports (the intersection: never more than the weakest live node), and
-none without a live agent (docs/slices.md "What each backend enforces"). SQLite and PostgreSQL."""
+engine declares what every live agent reports (the intersection: never more than the weakest live node); without
+a live agent it constrains nothing (those nodes are down) (docs/slices.md "What each backend enforces"). SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from suanli.domain.accounts import Principal
-from suanli.domain.slicing import Mechanism
+from suanli.domain.slicing import ALL_MECHANISMS, Mechanism
 from suanli.errors import ValidationError
 from suanli.service import agents
 from suanli.service.agent_driver import AgentDriver
@@ -30,7 +30,7 @@ def joined(p: Platform, operator: Principal, node: str, mechs: list[str] | None)
 
 def test_the_agent_engine_declares_what_every_live_agent_probed(demo: Platform, operator: Principal) -> None:
     drv = AgentDriver(demo)
-    assert drv.capabilities().slice_mechanisms == frozenset()  # no agent: nothing is enforced anywhere
+    assert drv.capabilities().slice_mechanisms == ALL_MECHANISMS  # no live agent: its nodes are down, take no work
     a = joined(demo, operator, "nx-a100-01", ["mig", "mps"])
     assert drv.capabilities().slice_mechanisms == {Mechanism.MIG, Mechanism.MPS}
     b = joined(demo, operator, "nx-a100-02", ["mps"])
@@ -44,7 +44,8 @@ def test_the_agent_engine_declares_what_every_live_agent_probed(demo: Platform, 
     assert got is not None and got.slice_mechanisms == ("mig", "mps")
     demo.clock.advance(demo.settings.agent_down_s + 1)  # type: ignore[attr-defined]
     agents.heartbeat(demo, a, boot_id="b1", rtt_ms=None, devices=[], address="10.0.0.9", slice_mechanisms=[])
-    assert drv.capabilities().slice_mechanisms == frozenset()  # b is down; a now reports none
+    assert drv.capabilities().slice_mechanisms == frozenset()  # b is down; a (live) now reports none
+    assert demo.driver is not None and demo.driver.capabilities().slice_mechanisms == frozenset()  # routed: both sides
 
 
 def test_an_unknown_mechanism_is_refused_naming_the_allowed(demo: Platform, operator: Principal) -> None:

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from suanli.domain.agents import AgentHealth, AgentNode, AgentState, health_of
-from suanli.domain.slicing import Mechanism
+from suanli.domain.slicing import ALL_MECHANISMS, Mechanism
 from suanli.drivers.base import (
     Capabilities,
     DeviceAllocation,
@@ -103,13 +103,14 @@ class AgentDriver:
 
     def slice_mechanisms(self) -> frozenset[Mechanism]:
         """What every live agent (approved, not down) reports it probed on its node: the intersection, so a
-        slice is never declared enforced on a node that cannot hold it; none without a live agent."""
+        slice is never declared enforced on a node that cannot hold it. Without a live agent the agent side
+        constrains nothing (every mechanism): a node whose agent is not live is down and takes no work."""
         now = self.p.clock.now()
         with self.p.read() as s:  # read-only: also called inside placement's transaction
             agents = agent_store.list_agents(s)
         live = [a for a in agents if a.state is AgentState.APPROVED and self._health(a, now)[0] is not AgentHealth.DOWN]
         if not live:
-            return frozenset()
+            return ALL_MECHANISMS
         sets = [frozenset(Mechanism(m) for m in a.slice_mechanisms if m in {x.value for x in Mechanism}) for a in live]
         return frozenset.intersection(*sets)
 
