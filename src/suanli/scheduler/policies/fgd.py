@@ -91,7 +91,8 @@ class FGDPolicy(NodeScorePolicy):
         #: distinct node keys numbered (in device order, and with the free milli sorted), the id
         #: of every node's key (:meth:`_node_ids`), and the fleet and log position they match
         self._ids: tuple[dict[tuple[int, ...], int], dict[tuple[int, ...], int]] = ({}, {})
-        self._kid = np.zeros((2, 0), np.int64)
+        self._kid: list[np.ndarray] = [np.zeros(0, np.int64), np.zeros(0, np.int64)]
+        self._ordered_on = False
         self._kind_list: list[int] = []
         self._keys_ref: weakref.ref[FleetState] | None = None
         self._keys_seen = -1
@@ -231,7 +232,7 @@ class FGDPolicy(NodeScorePolicy):
             return super().refresh_scores(state, req, rows, rng)
         space = 0 if req.allowed_models is not None else 1
         by_value = req.is_share and space == 1
-        kid = self._node_ids(state)[space]
+        kid = self._node_ids(state, space)
         shape = (req.cpu_milli, req.mem_mib, req.num_devices, req.device_milli, req.allowed_models,
                  req.allowed_sites, req.whole_node, req.nic_mbps, req.disk_gib)
         memo = self._memo.get(shape)
@@ -291,23 +292,25 @@ class FGDPolicy(NodeScorePolicy):
             return stored
         mask = -2 - stored
         free = state.dev_free_milli[node].tolist()
-        values = {f for j, f in enumerate(sorted(free)) if mask >> j & 1}
+        order = sorted(free)  # equal values have equal bits: the first position of a value is enough
         present = state.present[node].tolist()
-        return next(d for d, f in enumerate(free) if f in values and present[d])
+        return next(d for d, f in enumerate(free) if mask >> order.index(f) & 1 and present[d])
 
-    def _node_ids(self, state: FleetState) -> np.ndarray:
-        """(2, N) int64: the id of each node's :meth:`_state_keys` (row 0), and of the same key with
-        the devices' free milli sorted (row 1), kept up to date from the fleet's log of changed
+    def _node_ids(self, state: FleetState, space: int) -> np.ndarray:
+        """(N,) int64: the id of each node's key in ``space`` — 0: its :meth:`_state_keys`, 1: the
+        same with the devices' free milli sorted — kept up to date from the fleet's log of changed
         rows: a node that changed is keyed once, whichever shapes then look it up. Ids number the
-        distinct keys (:attr:`_ids`), so the memory of a shape is an array indexed by id.
+        distinct keys (:attr:`_ids`), so the memory of a shape is an array indexed by id. Space 0
+        is kept only once a request has asked for it.
 
-        The sorted key serves requests of whole devices (or none) of any model: their score
+        The sorted key serves requests of any model: the score of whole devices (or none)
         depends on the devices' free milli only as a multiset (sums of per-device table rows,
-        counts of idle devices), so nodes whose devices are a permutation of each other share
-        it. A share's device is a position, so shares use the key in device order."""
+        counts of idle devices), and a share's on the free milli of the device it takes besides
+        (:meth:`_share_values`), so nodes whose devices are a permutation of each other share it.
+        Requests restricted to some models use the key in device order (slots of mixed models)."""
         n = state.num_nodes
         changed = None
-        if self._keys_ref is not None and self._keys_ref() is state:
+        if self._keys_ref is not None and self._keys_ref() is state and (space == 1 or self._ordered_on):
             if max(len(self._ids[0]), len(self._ids[1])) > MEMO_MAX_STATES:
                 self._reset_memo()
             else:
@@ -318,9 +321,11 @@ class FGDPolicy(NodeScorePolicy):
         if changed is None:
             rows = self._state_keys(state, np.arange(n)).tolist()  # (may start a new memory)
             ordered, by_free = self._ids
-            self._kid = np.array([[ordered.setdefault(tuple(r), len(ordered)) for r in rows],
-                                  [by_free.setdefault((*r[:3], *r[3 + d:], *sorted(r[3 : 3 + d])), len(by_free))
-                                   for r in rows]], dtype=np.int64).reshape(2, n)
+            self._ordered_on = self._ordered_on or space == 0
+            if self._ordered_on:
+                self._kid[0] = np.array([ordered.setdefault(tuple(r), len(ordered)) for r in rows], dtype=np.int64)
+            self._kid[1] = np.array([by_free.setdefault((*r[:3], *r[3 + d:], *sorted(r[3 : 3 + d])), len(by_free))
+                                     for r in rows], dtype=np.int64)
             self._kind_list = [r[0] for r in rows]
             self._keys_ref = weakref.ref(state)
         elif changed:
@@ -328,14 +333,16 @@ class FGDPolicy(NodeScorePolicy):
             kind, cpu, mem, free = self._kind_list, state.cpu_free_milli, state.mem_free_mib, state.dev_free_milli
             extra = [a for a in (state.nic_free_mbps, state.disk_free_gib) if a is not None]
             kid0, kid1 = self._kid
+            both = self._ordered_on
             for r in set(changed):
                 head = (kind[r], cpu.item(r), mem.item(r))
                 devs = free[r].tolist()
                 tail = tuple(a.item(r) for a in extra) if extra else ()
-                kid0[r] = ordered.setdefault((*head, *devs, *tail), len(ordered))
+                if both:
+                    kid0[r] = ordered.setdefault((*head, *devs, *tail), len(ordered))
                 kid1[r] = by_free.setdefault((*head, *tail, *sorted(devs)), len(by_free))
         self._keys_seen = state.change_count
-        return self._kid
+        return self._kid[space]
 
     def _state_keys(self, state: FleetState, rows: np.ndarray) -> np.ndarray:
         """(R, K) int64: everything a node's score may depend on — its kind (device models, typical
