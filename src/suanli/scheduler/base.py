@@ -168,6 +168,9 @@ def refusal(state: FleetState, req: PlacementRequest) -> NoFit:
 ShapeKey = tuple[int, int, int, int, "frozenset[int] | None", "frozenset[int] | None", bool, int, int]
 
 
+_NO_FIT = float("-inf")
+
+
 class _ShapeCache:
     """Per request shape: score of every node (-inf: infeasible), chosen device, node version seen."""
 
@@ -233,7 +236,10 @@ class NodeScorePolicy:
         stale = (c.ver != state.node_version).nonzero()[0] if changed is None else changed
         if stale.size:
             sc, dev = self.refresh_scores(state, req, stale, rng)
-            c.n_feasible += int(np.count_nonzero(sc > -np.inf)) - int(np.count_nonzero(c.score[stale] > -np.inf))
+            if stale.size <= 32:  # a few rows: counted in Python, cheaper than four numpy calls
+                c.n_feasible += sum(v > _NO_FIT for v in sc.tolist()) - sum(v > _NO_FIT for v in c.score[stale].tolist())
+            else:
+                c.n_feasible += int(np.count_nonzero(sc > -np.inf)) - int(np.count_nonzero(c.score[stale] > -np.inf))
             c.score[stale] = sc
             if dev is not None:
                 c.dev[stale] = dev
