@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from suanli.scheduler import NodeScorePolicy, NoFit, Placement, get_policy
+from suanli.scheduler.policies import fgd
 from suanli.sim.fgd import node_rank
 from suanli.sim.scale import MIX, mix_typical, synthetic_fleet
 
@@ -34,39 +35,52 @@ def _key(d: Placement | NoFit) -> tuple[object, ...]:
 
 @pytest.mark.parametrize(("name", "rank"), [("fgd", True), ("fgd+", False)])
 def test_fast_engine_decides_as_reference_at_5000_nodes_with_churn(name: str, rank: bool) -> None:
-    state = synthetic_fleet(NODES, 8, seed=7)
+    assert _lockstep(name, rank, NODES, FILL, COMPARED) > COMPARED // 2
+
+
+@pytest.mark.parametrize("name", ["fgd", "fgd+"])
+def test_memory_of_scores_starting_again_keeps_the_decisions(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MEMO_MAX_STATES distinct node keys the memory starts again (here every few requests)."""
+    monkeypatch.setattr(fgd, "MEMO_MAX_STATES", 60)
+    assert _lockstep(name, False, 200, 700, 600, target=0.5) > 200
+
+
+def _lockstep(name: str, rank: bool, nodes: int, fill: int, compared: int, target: float = TARGET) -> int:
+    """Fill with the fast engine alone, then compare every request; returns the releases while compared."""
+    state = synthetic_fleet(nodes, 8, seed=7)
     fast, ref = get_policy(name, typical=mix_typical()), get_policy(name, typical=mix_typical())
     assert isinstance(fast, NodeScorePolicy) and isinstance(ref, NodeScorePolicy)
     ref.engine = "reference"
     if rank:
         for p in (fast, ref):
-            p.tie_break, p.tie_rank = "rank", node_rank(NODES, 7)
+            p.tie_break, p.tie_rank = "rank", node_rank(nodes, 7)
     rng = np.random.default_rng(8)
     probs = np.array([w for _, w in MIX])
-    draws = rng.choice(len(MIX), size=FILL + COMPARED, p=probs / probs.sum()).tolist()
+    draws = rng.choice(len(MIX), size=fill + compared, p=probs / probs.sum()).tolist()
     cap = float(state.dev_total.sum())
     live: list[Placement] = []
-    used = released = compared = 0
+    used = released = done = 0
     for i, shape in enumerate(draws):
-        while live and used > TARGET * cap:
+        while live and used > target * cap:
             j = int(rng.integers(len(live)))
             gone = live[j]
             live[j] = live[-1]
             live.pop()
             state.release(gone)
             used -= gone.gpu_milli
-            released += 1
+            released += i >= fill
         req = MIX[shape][0]
-        if i >= FILL:
+        if i >= fill:
             twin = copy.deepcopy(rng)
             expected = ref.place(state, req, twin)
         d = fast.place(state, req, rng)
-        if i >= FILL:
+        if i >= fill:
             assert _key(d) == _key(expected), f"{name}, request {i} ({req}): fast {d} != reference {expected}"
             assert rng.bit_generator.state == twin.bit_generator.state  # same draws from the stream
-            compared += 1
+            done += 1
         if isinstance(d, Placement):
             state.apply(d)
             live.append(d)
             used += d.gpu_milli
-    assert compared == COMPARED and released > COMPARED // 2  # the compared stretch ran with churn
+    assert done == compared
+    return released
