@@ -297,10 +297,12 @@ class NodeScorePolicy:
                 cand = (c.score >= c.score.max() - slack).nonzero()[0]
             else:
                 cand = (c.score > -np.inf).nonzero()[0]
+            dev_all = c.dev if c.has_dev else None
+            if slack is not None and type(self)._pick is NodeScorePolicy._pick:
+                # every node of cand is tied: the score and device are read for the chosen node only
+                return self._decide(state, req, cand, c.score, dev_all, rng, c.n_feasible, all_tied=True)
             sc = c.score[cand]
-            dev_choice = c.dev[cand] if c.has_dev else None
-            all_tied = slack is not None and type(self)._pick is NodeScorePolicy._pick
-            return self._decide(state, req, cand, sc, dev_choice, rng, c.n_feasible, all_tied=all_tied)
+            return self._decide(state, req, cand, sc, None if dev_all is None else dev_all[cand], rng, c.n_feasible)
         else:
             cand = np.flatnonzero(feasible_nodes(state, req))
             if cand.size == 0:
@@ -326,15 +328,19 @@ class NodeScorePolicy:
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray,
         dev_choice: np.ndarray | None, rng: np.random.Generator, n_feasible: int, all_tied: bool = False,
     ) -> Placement:
+        """``sc`` and ``dev_choice`` hold the values of ``cand``'s nodes in order; with ``all_tied``
+        (``cand`` holds exactly the nodes within the tolerance of the best score) they are
+        indexed by node instead."""
         if all_tied and cand.size == 1:
             pos, note = 0, ""
-        elif all_tied:  # cand holds exactly the nodes within the tolerance of the best score
+        elif all_tied:
             pos, note = self._pick_among(state, req, cand, np.arange(cand.size), rng)
         else:
             pos, note = self._pick(state, req, cand, sc, rng)
         node = int(cand[pos])
+        at = node if all_tied else pos
         if dev_choice is not None and req.is_share:
-            devs: tuple[int, ...] = (self.cached_device(state, req, node, int(dev_choice[pos])),)
+            devs: tuple[int, ...] = (self.cached_device(state, req, node, int(dev_choice[at])),)
         else:
             devs = default_devices(state, req, node)
         if req.whole_node:
@@ -344,9 +350,10 @@ class NodeScorePolicy:
         else:
             milli = tuple(req.device_milli for _ in devs)
             cpu, mem = req.cpu_milli, req.mem_mib
-        reason = f"{self.name}: node {state.node_ids[node]} score {float(sc[pos]):.4g}{note} among {n_feasible} feasible"
+        score = float(sc[at])
+        reason = f"{self.name}: node {state.node_ids[node]} score {score:.4g}{note} among {n_feasible} feasible"
         nic, disk = _host_extras(state, req, (node,))
-        return Placement((node,), (devs,), (milli,), (cpu,), (mem,), float(sc[pos]), reason, nic, disk)
+        return Placement((node,), (devs,), (milli,), (cpu,), (mem,), score, reason, nic, disk)
 
     def _pick(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray, rng: np.random.Generator
