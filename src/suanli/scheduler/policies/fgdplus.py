@@ -431,7 +431,8 @@ class FGDPlusPolicy(FGDPolicy):
         """:meth:`_pick` looks at the nodes within ``tolerance`` of the best score after the
         reservation price (never negative), so a node more than ``tolerance`` plus the largest
         price below the best cached score cannot matter (a margin of 1e-6 covers rounding)."""
-        if self.reserve_weight > 0 and self._reserve is not None and (req.num_devices or req.whole_node):
+        if (self.reserve_weight > 0 and self._reserve is not None and self._reserve.shares.size
+                and (req.num_devices or req.whole_node)):
             most = float(self._reserve.price(state, req.allowed_models).max())
             if most > 0:
                 milli = int(state.dev_total.max(initial=0)) if req.whole_node else request_gpu_milli(req)
