@@ -53,6 +53,10 @@ def test_a_node_without_gpu_tools_enforces_nothing_and_says_so(tmp_path: Path, d
         ok = c.post("/v1/orders", json={"form": "slice", "share_pct": 10, "memory_mib": 1024, "models": ["A100-80GB"],
                                         "allow_unenforced": True}, headers=h)
         assert ok.status_code == 201 and ok.json()["enforcement"] == "none", ok.text
+        # a model deployment's slice replicas are placed unenforced where nothing can enforce them (README's example)
+        dep = c.post("/v1/deployments", json={"name": "chat", "model": "tiny-gpt", "min_replicas": 0, "max_replicas": 1,
+                                              "shapes": [{"form": "slice", "model": "L20", "share": "0.25"}]}, headers=h)
+        assert dep.status_code == 201, dep.text
 
 
 def test_nvidia_smi_reporting_mig_mode_on_makes_mig_slices_enforced(tmp_path: Path, db_url: str | None) -> None:

@@ -525,7 +525,10 @@ def order_document(shape: Shape, *, device_memory_gib: int | None, near: str = "
                    max_rtt_ms: int | None = None) -> dict[str, Any]:
     """The order (``service.orders``) that leases one replica of ``shape``: open-ended, in the region
     ``near`` (and within ``max_rtt_ms`` of it) when the deployment asks. A slice without
-    ``memory_mib`` gets its share of the device's memory (``device_memory_gib``; 1 GiB if unknown)."""
+    ``memory_mib`` gets its share of the device's memory (``device_memory_gib``; 1 GiB if unknown). A
+    slice replica is enforced where a node can hold it (placed only there), else placed unenforced
+    (``allow_unenforced``: its lease says ``none``), so that a deployment runs where nothing probes as
+    able to enforce slices, e.g. the demo on a machine without GPU tools (docs/slices.md)."""
     doc: dict[str, Any] = {"form": shape.form.value}
     if shape.model:
         doc["models"] = [shape.model]
@@ -535,6 +538,7 @@ def order_document(shape: Shape, *, device_memory_gib: int | None, near: str = "
         if mem is None:
             mem = max(1, int(Decimal((device_memory_gib or 1) * 1024) * shape.share))
         doc["memory_mib"] = mem
+        doc["allow_unenforced"] = True
     else:
         doc["quantity"] = shape.quantity
     if near:
