@@ -13,7 +13,13 @@ import pytest
 
 from suanli.domain.slicing import Mechanism, SliceLimits
 from suanli.drivers.base import DeviceAllocation, JobSpec, JobState, LeaseGrant
-from suanli.drivers.devices.mig import parse_gpu_instances, parse_list, parse_mig_devices, parse_profiles
+from suanli.drivers.devices.mig import (
+    capability_nodes,
+    parse_gpu_instances,
+    parse_list,
+    parse_mig_devices,
+    parse_profiles,
+)
 from suanli.drivers.local import SLICE_ENV, LocalDriver
 from suanli.drivers.slice_probe import probe, resolve
 from suanli.errors import EngineError
@@ -152,3 +158,14 @@ def test_an_instance_that_cannot_be_destroyed_keeps_the_release_pending(tmp_path
     (smi.parent / "nvidia-smi-state.json").write_text(json.dumps(state))
     drv.release("S1")  # the reconciler's retry
     assert not drv.leases() and state_of(smi)["gis"] == []
+
+
+def test_the_job_may_open_its_instance_and_nothing_that_remakes_instances(tmp_path: Path) -> None:
+    proc = tmp_path / "caps"
+    (proc / "gpu2/mig/gi7/ci0").mkdir(parents=True)
+    (proc / "gpu2/mig/gi7/access").write_text("DeviceFileMinor: 75\nDeviceFileMode: 292\n")
+    (proc / "gpu2/mig/gi7/ci0/access").write_text("DeviceFileMinor: 76\nDeviceFileMode: 292\n")
+    (proc / "mig").mkdir()
+    (proc / "mig/config").write_text("DeviceFileMinor: 1\n")
+    assert capability_nodes(2, 7, 0, proc) == ("nvidia-caps/nvidia-cap75", "nvidia-caps/nvidia-cap76")
+    assert capability_nodes(3, 7, 0, proc) == ()

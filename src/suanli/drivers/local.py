@@ -389,8 +389,8 @@ class LocalDriver:
                 raise MigError(f"MIG instance {detail} on GPU {index} of node {node}: the lease records no placement "
                                "start (granted before MIG placement was recorded)")
             inst = self._mig.acquire(lease_id, node, index, detail, mig_start)
-            caps = (*inst.caps, "nvidia-caps/nvidia-cap1", "nvidia-caps/nvidia-cap2")
-            return {"CUDA_VISIBLE_DEVICES": inst.uuid, "NVIDIA_VISIBLE_DEVICES": inst.uuid}, caps
+            # only the instance's own GI and CI capabilities: never mig/config (it would let the job remake instances)
+            return {"CUDA_VISIBLE_DEVICES": inst.uuid, "NVIDIA_VISIBLE_DEVICES": inst.uuid}, inst.caps
         if mech == Mechanism.VNPU:
             v = self._vnpu.acquire(lease_id, node, index, detail)
             return ({"ASCEND_VISIBLE_DEVICES": str(v.vnpu_id), "SUANLI_VNPU_ID": str(v.vnpu_id)},
