@@ -6,6 +6,8 @@ at the lease's end only what it created; it never runs a MIG job unenforced. ``n
 from __future__ import annotations
 
 import json
+import os
+import stat
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from suanli.drivers.devices.mig import (
     parse_profiles,
 )
 from suanli.drivers.local import SLICE_ENV, LocalDriver
+from suanli.drivers.sandbox import Sandbox
 from suanli.drivers.slice_probe import probe, resolve
 from suanli.errors import EngineError
 from suanli.testing.fake_nvidia_smi import install, state_of
@@ -169,3 +172,25 @@ def test_the_job_may_open_its_instance_and_nothing_that_remakes_instances(tmp_pa
     (proc / "mig/config").write_text("DeviceFileMinor: 1\n")
     assert capability_nodes(2, 7, 0, proc) == ("nvidia-caps/nvidia-cap75", "nvidia-caps/nvidia-cap76")
     assert capability_nodes(3, 7, 0, proc) == ()
+
+
+def test_the_sandbox_shows_the_job_its_gpu_and_its_instances_capabilities_only(tmp_path: Path, make_grant) -> None:  # type: ignore[no-untyped-def]
+    dev = tmp_path / "dev"
+    (dev / "nvidia-caps").mkdir(parents=True)
+    for name in ("nvidia2", "nvidia3", "nvidiactl", "nvidia-caps/nvidia-cap1", "nvidia-caps/nvidia-cap2",
+                 "nvidia-caps/nvidia-cap75", "nvidia-caps/nvidia-cap76"):
+        os.mknod(dev / name, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    smi = install(tmp_path / "smi", gpus=4)
+    drv = LocalDriver(tmp_path / "d", nodes={"n1": 4}, slice_mechanisms="mig", nvidia_smi=str(smi),
+                      sandbox=Sandbox(dev_root=dev))
+    proc = tmp_path / "caps"  # where the driver reads the instance's capability minors (GI 1, CI 0 of GPU 2)
+    (proc / "gpu2/mig/gi1/ci0").mkdir(parents=True)
+    (proc / "gpu2/mig/gi1/access").write_text("DeviceFileMinor: 75\n")
+    (proc / "gpu2/mig/gi1/ci0/access").write_text("DeviceFileMinor: 76\n")
+    drv._mig.proc = proc
+    drv.provision(mig_grant(make_grant))
+    h = drv.submit("S1", JobSpec(command=("sh", "-c", "ls /dev; ls /dev/nvidia-caps")))
+    assert drv.wait(h.job_id, 30).state is JobState.COMPLETED, drv.logs(h.job_id)
+    seen = set(drv.logs(h.job_id).split())
+    assert {"nvidia2", "nvidiactl", "nvidia-cap75", "nvidia-cap76"} <= seen
+    assert not {"nvidia3", "nvidia-cap1", "nvidia-cap2"} & seen
