@@ -393,8 +393,8 @@ class Sandbox:
                 args += ["--perms", "0755", "--dir", str(parent)]
             args += ["--ro-bind", str(p), str(p)]
         extra = [d for d in extra_devices if (self.dev_root / d).exists()]
-        for parent in sorted({str(Path(d).parent) for d in extra} - {"."}):  # e.g. nvidia-caps: bwrap would make it 0700
-            args += ["--perms", "0755", "--dir", f"/dev/{parent}"]
+        for folder in sorted({str(Path(d).parent) for d in extra} - {"."}):  # e.g. nvidia-caps: bwrap would make it 0700
+            args += ["--perms", "0755", "--dir", f"/dev/{folder}"]
         for rel in [*device_paths(vendor, devices, self.dev_root), *extra]:
             args += ["--dev-bind", str(self.dev_root / rel), f"/dev/{rel}"]
         args += ["--", *self._drop(account is not None, uid, gid), *command]
