@@ -23,7 +23,7 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from suanli.domain.agents import AgentHealth, AgentNode, AgentState, health_of
+from suanli.domain.agents import AgentHealth, AgentNode, health_of
 from suanli.domain.slicing import ALL_MECHANISMS, Mechanism
 from suanli.drivers.base import (
     Capabilities,
@@ -105,14 +105,13 @@ class AgentDriver:
         """What every live agent (approved, not down) reports it probed on its node: the intersection, so a
         slice is never declared enforced on a node that cannot hold it. Without a live agent the agent side
         constrains nothing (every mechanism): a node whose agent is not live is down and takes no work."""
-        now = self.p.clock.now()
+        now, st = self.p.clock.now(), self.p.settings
         with self.p.read() as s:  # read-only: also called inside placement's transaction
-            agents = agent_store.list_agents(s)
-        live = [a for a in agents if a.state is AgentState.APPROVED and self._health(a, now)[0] is not AgentHealth.DOWN]
-        if not live:
-            return ALL_MECHANISMS
-        sets = [frozenset(Mechanism(m) for m in a.slice_mechanisms if m in {x.value for x in Mechanism}) for a in live]
-        return frozenset.intersection(*sets)
+            reported = agent_store.reported_mechanisms(s)
+        known = {x.value for x in Mechanism}
+        sets = [frozenset(Mechanism(m) for m in mechs if m in known) for state, seen, mechs in reported
+                if health_of(state, seen, now, st.agent_suspect_s, st.agent_down_s)[0] is not AgentHealth.DOWN]
+        return frozenset.intersection(*sets) if sets else ALL_MECHANISMS
 
     def holds(self, lease_id: str) -> bool:
         with self.p.tx() as s:

@@ -115,6 +115,13 @@ def agent_nodes_set(s: Session) -> set[str]:
     return set(s.scalars(select(AgentNodeRow.node)))
 
 
+def reported_mechanisms(s: Session) -> list[tuple[AgentState, datetime | None, tuple[str, ...]]]:
+    """MIG part: each agent's state, last heard time and the slice mechanisms it reported (one light query:
+    placement asks for it with every order)."""
+    rows = s.execute(select(AgentNodeRow.state, AgentNodeRow.last_seen_at, AgentNodeRow.slice_mechanisms))
+    return [(AgentState(st), seen, tuple(x for x in (mechs or "").split(",") if x)) for st, seen, mechs in rows]
+
+
 def by_credential(s: Session, credential: str) -> AgentNode | None:
     """The agent node whose credential this is (any state; the caller decides), else ``None``."""
     found = s.execute(_LISTED.where(AgentNodeRow.credential_hash == hash_secret(credential))).one_or_none()
