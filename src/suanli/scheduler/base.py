@@ -333,6 +333,15 @@ class NodeScorePolicy:
         indexed by node instead."""
         if all_tied and cand.size == 1:
             pos, note = 0, ""
+        elif (all_tied and (state.dev_cost is None or not (req.num_devices or req.whole_node))
+              and type(self)._pick_among is NodeScorePolicy._pick_among):
+            # _pick_among over every position of cand (no cost to compare), without its copies
+            if self.tie_break == "first":
+                pos, note = 0, ""
+            elif self.tie_break == "rank" and self.tie_rank is not None:
+                pos, note = int(np.argmin(self.tie_rank[cand])), ""
+            else:
+                pos, note = int(rng.integers(cand.size)), f", drawn among {cand.size} tied"
         elif all_tied:
             pos, note = self._pick_among(state, req, cand, np.arange(cand.size), rng)
         else:

@@ -334,6 +334,13 @@ class FGDPolicy(NodeScorePolicy):
             extra = [a for a in (state.nic_free_mbps, state.disk_free_gib) if a is not None]
             kid0, kid1 = self._kid
             both = self._ordered_on
+            if not both and not extra:  # the common case, one tuple per changed node
+                for r in set(changed):
+                    devs = free[r].tolist()
+                    devs.sort()
+                    kid1[r] = by_free.setdefault((kind[r], cpu.item(r), mem.item(r), *devs), len(by_free))
+                self._keys_seen = state.change_count
+                return self._kid[space]
             for r in set(changed):
                 head = (kind[r], cpu.item(r), mem.item(r))
                 devs = free[r].tolist()

@@ -448,29 +448,43 @@ class FGDPlusPolicy(FGDPolicy):
             milli = state.dev_total[cand] if req.whole_node else request_gpu_milli(req)
             sc = sc - self.reserve_weight * price[self._reserve.node_model[cand]] * milli
         best = sc.max()
-        ties = np.flatnonzero(sc >= best - self.tolerance)
-        if ties.size == 1:
-            return int(ties[0]), ""
-        cpu_max, gpu_max = max_specs(state)
-        nodes = cand[ties]
+        if sc.min() >= best - self.tolerance:
+            # every candidate is tied (the fast engine hands over just the window): no copies
+            if sc.size == 1:
+                return 0, ""
+            ties = np.arange(sc.size)
+            nodes = cand
+        else:
+            ties = np.flatnonzero(sc >= best - self.tolerance)
+            if ties.size == 1:
+                return int(ties[0]), ""
+            nodes = cand[ties]
         cpu_left = state.cpu_free_milli[nodes] - req.cpu_milli
-        gpu_left = state.idle_milli[nodes] - request_gpu_milli(req)
-        tot_gpu = np.maximum(state.dev_total[nodes], 1)
-        cpu_frac = cpu_left / state.cpu_total_milli[nodes]
+        idle = state.idle_milli[nodes]
+        gpu_left = idle - request_gpu_milli(req)
         if req.num_devices == 0 and not req.whole_node and self.cpu_only_fit != "spread" and self.cpu_per_gpu_milli > 0:
             # CPU-only: best fit on the CPU the node's idle GPUs do not need (surplus), so that
             # large surplus blocks stay whole for large CPU-only pods; then least short of it
             surplus = cpu_left - self.cpu_per_gpu_milli * gpu_left
             left = np.where(surplus >= 0, surplus, 1e12 - surplus)
             if self.cpu_only_fit == "surplus_used":
-                left = left + 1e13 * (state.idle_milli[nodes] >= state.dev_total[nodes])
-        elif req.num_devices == 0 and not req.whole_node:
-            # CPU-only: where GPUs are already taken and CPU is left over
-            left = gpu_left / tot_gpu - cpu_frac
+                left = left + 1e13 * (idle >= state.dev_total[nodes])
         else:
-            left = np.abs(cpu_frac - gpu_left / tot_gpu) + 0.5 * (cpu_left / cpu_max + gpu_left / gpu_max)
+            tot_gpu = np.maximum(state.dev_total[nodes], 1)
+            cpu_frac = cpu_left / state.cpu_total_milli[nodes]
+            if req.num_devices == 0 and not req.whole_node:
+                # CPU-only: where GPUs are already taken and CPU is left over
+                left = gpu_left / tot_gpu - cpu_frac
+            else:
+                cpu_max, gpu_max = max_specs(state)
+                left = np.abs(cpu_frac - gpu_left / tot_gpu) + 0.5 * (cpu_left / cpu_max + gpu_left / gpu_max)
+        note = f", best fit of {ties.size} within {self.tolerance:g}"
         if state.dev_cost is not None and (req.num_devices or req.whole_node):
             order = np.lexsort((ties, left, node_unit_cost(state, req, nodes)))
-        else:
-            order = np.lexsort((ties, left))
-        return int(ties[order[0]]), f", best fit of {ties.size} within {self.tolerance:g}"
+            return int(ties[order[0]]), note
+        # the first smallest ``left`` (ties ascend), as lexsort((ties, left))[0]; argmin lands on
+        # a NaN if there is one, where lexsort sorts NaN last: then lexsort decides
+        at = int(np.argmin(left))
+        if left[at] != left[at]:
+            at = int(np.lexsort((ties, left))[0])
+        return int(ties[at]), note
