@@ -237,7 +237,8 @@ class NodeScorePolicy:
         if stale.size:
             sc, dev = self.refresh_scores(state, req, stale, rng)
             if stale.size <= 32:  # a few rows: counted in Python, cheaper than four numpy calls
-                c.n_feasible += sum(v > _NO_FIT for v in sc.tolist()) - sum(v > _NO_FIT for v in c.score[stale].tolist())
+                # (a score is a number or -inf: a NaN would already break the pick's max)
+                c.n_feasible += c.score[stale].tolist().count(_NO_FIT) - sc.tolist().count(_NO_FIT)
             else:
                 c.n_feasible += int(np.count_nonzero(sc > -np.inf)) - int(np.count_nonzero(c.score[stale] > -np.inf))
             c.score[stale] = sc
