@@ -164,7 +164,8 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
     mig = slicing.held_instances(s, lease)  # SLICES: a MIG slice comes back at its placement, or is placed anew
     free = {dev.id: int(snap.state.dev_free_milli[node, slot]) for (node, slot), dev in snap.slot_device.items()}
     if (previous and all(free.get(a.device_id, 0) >= a.milli for a in previous)
-            and slicing.still_free(snap.mig_taken, mig)):
+            and slicing.still_free(snap.mig_taken, mig)
+            and snap.mixing.fits_again(s, lease.id, (a.device_id for a in previous))):  # MIXING: docs/slices.md
         grants: tuple[tuple[int, int, int], ...] = tuple((a.device_id, a.milli, a.memory_mib) for a in previous)
         where, drawn_from = "on the same devices", None
         placed = Plan(grants, where)

@@ -47,7 +47,7 @@ from suanli.domain.shapes import Hold
 from suanli.domain.slicing import Mechanism
 from suanli.errors import ValidationError
 from suanli.scheduler import FleetState, NoFit, Placement, PlacementRequest
-from suanli.service import flops_mix, oversub, shapes, slicing, typical_mix
+from suanli.service import flops_mix, oversub, shapes, slice_mixing, slicing, typical_mix
 from suanli.service.platform import Platform
 from suanli.service.prices import price_book
 from suanli.store import fleet as fleet_store
@@ -86,6 +86,8 @@ class Snapshot:
     slice_mechanisms: frozenset[Mechanism] = frozenset()
     """SLICES: what the backend enforces slices with (:func:`suanli.service.slicing.mechanisms`)."""
     mig_taken: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    mixing: slice_mixing.Mixing = field(default_factory=slice_mixing.empty)
+    """MIXING: the mechanism classes of the slices on each device over the window (docs/slices.md)."""
     host: shapes.HostView | None = None
     """SHAPES: per node, host capacity and what is free of it (:func:`suanli.service.shapes.host_view`)."""
     """SLICES: device id -> (start slot, span) of the MIG instances held over the window."""
@@ -204,7 +206,8 @@ def snapshot(p: Platform, s: Session, start: datetime, end: datetime | None,
                     site_rtt=measured_rtts(p, s), pool=pool, host=host, factors=factors, site_info=sites,
                     slice_mechanisms=slicing.mechanisms(p),
                     mig_taken={k: list(v) for k, v in
-                               slice_store.busy_instances(s, start, end, exclude_lease=exclude_lease).items()})
+                               slice_store.busy_instances(s, start, end, exclude_lease=exclude_lease).items()},
+                    mixing=slice_mixing.Mixing.read(s, start, end, exclude_lease, slot_device, (n, width)))
 
 
 def measured_rtts(p: Platform, s: Session) -> dict[str, SiteRtt]:
@@ -397,6 +400,10 @@ def _slice(policy: object, snap: Snapshot, rng: np.random.Generator, spec: Order
             hidden = (st.dev_model == code) & ~slicing.mig_mask(st.dev_model, code, name, size.profile, ids,
                                                                 snap.mig_taken)
             room &= ~hidden
+        mixed = snap.mixing.mask(size.enforcement)
+        with_room = room.copy()  # MIXING: never beside slices of another mechanism (docs/slices.md)
+        room &= ~mixed
+        hidden = mixed if hidden is None else hidden | mixed
         if k < len(options) - 1 and not (room if in_sites is None else room & in_sites).any():
             continue  # no device of this model has the share free: the policy could not place it
         saved = snap.state.dev_free_milli[hidden].copy() if hidden is not None else None
@@ -412,8 +419,10 @@ def _slice(policy: object, snap: Snapshot, rng: np.random.Generator, spec: Order
             if size.mechanism is Mechanism.MIG:
                 sp.mig.append(slicing.place_mig(name, size, out.grants[0][0], snap.mig_taken))
             where = f"; enforced by {sp.enforcement}" + (f" at memory slice {sp.mig[0][2]}" if sp.mig else "")
+            snap.mixing.placed(out.grants[0][0], sp.enforcement)
             return dataclasses.replace(out, reason=out.reason + where, slice=sp)
-        last = out
+        shut = mixed & (with_room if in_sites is None else with_room & in_sites)
+        last = dataclasses.replace(out, message=snap.mixing.explain(out.message, shut, name, size.enforcement))
     assert last is not None
     return last
 
@@ -465,6 +474,8 @@ def _burstable(policy: object, snap: Snapshot, rng: np.random.Generator, spec: O
     guaranteed = (st.dev_free_milli < MILLI) & ~pool  # holds guaranteed work (or is not sellable)
     last: Rejection | None = None
     for charge, code, sc, sold, f in _burstable_options(snap, spec, allowed, sites):
+        enforcement = burstable_enforcement(snap.catalog.get(st.model_names[code]), snap.slice_mechanisms)
+        mixed = snap.mixing.mask(enforcement)  # MIXING: never beside slices of another mechanism
         # the pool's devices first: a free device joins the pool only when no pool device has room
         for avoid in (~pool, guaranteed):
             if (avoid is guaranteed and not (~pool & ~guaranteed).any()) or (avoid is not guaranteed and not pool.any()):
@@ -472,7 +483,7 @@ def _burstable(policy: object, snap: Snapshot, rng: np.random.Generator, spec: O
             out = _one(policy, snap, rng, [PlacementRequest(num_devices=1, device_milli=charge,
                                                             allowed_models=frozenset({code}),
                                                             allowed_sites=frozenset({sc}))],
-                       proportional=True, memory_mib=spec.memory_mib, avoid=avoid)
+                       proportional=True, memory_mib=spec.memory_mib, avoid=avoid | mixed)
             if isinstance(out, Plan):
                 dev = next(d for d in snap.devices if d.id == out.grants[0][0])
                 node = snap.node_names.index(dev.node)
@@ -480,8 +491,8 @@ def _burstable(policy: object, snap: Snapshot, rng: np.random.Generator, spec: O
                     snap.pool = np.zeros(st.dev_free_milli.shape, bool)
                 snap.pool[node, dev.slot] = True
                 terms = BurstableTerms(sold, spec.milli, f.factor, f.discount_pct, f.id)
-                sp = slicing.SlicePlan(burstable_enforcement(snap.catalog.get(st.model_names[code]), snap.slice_mechanisms),
-                                       spec.share_pct, spec.memory_mib)
+                sp = slicing.SlicePlan(enforcement, spec.share_pct, spec.memory_mib)
+                snap.mixing.placed(out.grants[0][0], enforcement)
                 why = (f"burstable {sold / 10:g} % sold, {charge / 10:g} % of the device charged (factor "
                        f"{pct_text(f.factor)}, {pct_text(f.discount_pct)} % off); ")
                 return dataclasses.replace(out, reason=why + out.reason + f"; enforced by {sp.enforcement}",

@@ -88,8 +88,15 @@ class MigInstance:
 
 
 def record_grant(s: Session, lease_id: str, enforcement: str, share_pct: int, memory_mib: int) -> None:
-    s.execute(insert(SliceGrantRow.__table__),  # type: ignore[arg-type]  # Core, at once (ORDERS)
-              dict(lease_id=lease_id, enforcement=enforcement, share_pct=share_pct, memory_mib=memory_mib))
+    """The lease's enforcement; a slice of another mechanism on its device (MIXING, migration 0035) is
+    refused by the database as a capacity race (``StaleClaim``: placed again on fresh state)."""
+    try:
+        s.execute(insert(SliceGrantRow.__table__),  # type: ignore[arg-type]  # Core, at once (ORDERS)
+                  dict(lease_id=lease_id, enforcement=enforcement, share_pct=share_pct, memory_mib=memory_mib))
+    except (IntegrityError, OperationalError) as e:
+        if is_over_capacity(e) or getattr(e.orig, "sqlstate", None) == "40P01":
+            raise StaleClaim(str(e.orig)) from None
+        raise
 
 
 def record_instances(s: Session, lease_id: str, placed: Iterable[tuple[int, str, int, int]]) -> None:
