@@ -110,7 +110,7 @@ def test_an_unenforced_slice_is_not_placed_beside_an_enforced_one(one: World) ->
     one.backend.mechanisms = frozenset()
     with pytest.raises(CapacityError) as e:
         orders.create_order(p, one.other, {**SLICE, "allow_unenforced": True})
-    assert "no_capacity" in str(e.value)
+    assert "no_capacity: 1 L20 device(s) with room" in str(e.value) and "among the other devices: " in str(e.value)
     assert ("1 L20 device(s) with room hold slices enforced by mps; a slice enforced by none may not share a "
             "device with them") in str(e.value)
     (rejected,) = orders.list_orders(p, one.other, 0, 10)

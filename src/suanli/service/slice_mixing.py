@@ -44,13 +44,21 @@ class Mixing:
 
     bits: np.ndarray
     """(N, W) uint8: the :data:`BITS` of the classes on the device (0: no slice)."""
-    pos: dict[int, tuple[int, int]]
-    """device id -> (node index, slot)"""
+    slot_device: Mapping[tuple[int, int], _Device]
+    """(node index, slot) -> device, as in the snapshot"""
+    _pos: dict[int, tuple[int, int]] | None = None
+
+    @property
+    def pos(self) -> dict[int, tuple[int, int]]:
+        """device id -> (node index, slot), built at the first slice (whole-device work never needs it)."""
+        if self._pos is None:
+            self._pos = {d.id: key for key, d in self.slot_device.items()}
+        return self._pos
 
     @classmethod
     def read(cls, s: Session, start: datetime, end: datetime | None, exclude_lease: str | None,
              slot_device: Mapping[tuple[int, int], _Device], shape: tuple[int, ...]) -> Mixing:
-        out = cls(np.zeros(shape, np.uint8), {d.id: key for key, d in slot_device.items()})
+        out = cls(np.zeros(shape, np.uint8), slot_device)
         for dev, labels in store.busy_enforcements(s, start, end, exclude_lease).items():
             for label in labels:
                 out.placed(dev, label)
@@ -73,13 +81,13 @@ class Mixing:
         return {c for c, b in BITS.items() if held & b} | ({"other"} if held & OTHER else set())
 
     def explain(self, message: str, shut: np.ndarray, model: str, enforcement: str) -> str:
-        """``message`` (the policy's refusal) and, when ``shut`` (devices with room hidden by this rule) has
-        any, why."""
+        """When ``shut`` (devices with room hidden by this rule) has any: why, then ``message`` (the policy's
+        refusal, about the devices left); else ``message``."""
         if not shut.any():
             return message
         held = int(np.bitwise_or.reduce(self.bits[shut], initial=0)) & ~_bit(enforcement)
         names = {c for c, b in BITS.items() if held & b} | ({"other"} if held & OTHER else set())
-        return f"{message}; {refusal(enforcement, model, names, int(shut.sum()))}"
+        return f"{refusal(enforcement, model, names, int(shut.sum()))}; among the other devices: {message}"
 
     def fits_again(self, s: Session, lease_id: str, device_ids: Iterable[int]) -> bool:
         """May a slice lease come back on these devices (its recorded enforcement beside what is there now)?"""
