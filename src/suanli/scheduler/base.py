@@ -174,7 +174,7 @@ _NO_FIT = float("-inf")
 class _ShapeCache:
     """Per request shape: score of every node (-inf: infeasible), chosen device, node version seen."""
 
-    __slots__ = ("dev", "has_dev", "n_feasible", "score", "seen", "ver")
+    __slots__ = ("best", "dev", "has_dev", "n_best", "n_feasible", "score", "seen", "ver")
 
     def __init__(self, n: int) -> None:
         self.ver = np.full(n, -1, np.int64)
@@ -185,6 +185,9 @@ class _ShapeCache:
         self.n_feasible = 0
         #: the fleet's change_count when last brought up to date (-1: never)
         self.seen = -1
+        #: the largest score and how many nodes hold it (None: not known, work it out)
+        self.best: float | None = None
+        self.n_best = 0
 
 
 class NodeScorePolicy:
@@ -236,11 +239,22 @@ class NodeScorePolicy:
         stale = (c.ver != state.node_version).nonzero()[0] if changed is None else changed
         if stale.size:
             sc, dev = self.refresh_scores(state, req, stale, rng)
-            if stale.size <= 32:  # a few rows: counted in Python, cheaper than four numpy calls
+            if stale.size <= 256:  # a few rows: counted in Python, cheaper than numpy calls
                 # (a score is a number or -inf: a NaN would already break the pick's max)
-                c.n_feasible += c.score[stale].tolist().count(_NO_FIT) - sc.tolist().count(_NO_FIT)
+                old, new = c.score[stale].tolist(), sc.tolist()
+                c.n_feasible += old.count(_NO_FIT) - new.count(_NO_FIT)
+                if c.best is not None:
+                    # the rows left alone all lie at or below best, n_best of them (or of the stale) at it
+                    top = max(new)
+                    if top > c.best:
+                        c.best, c.n_best = top, new.count(top)
+                    else:
+                        c.n_best += new.count(c.best) - old.count(c.best)
+                        if c.n_best <= 0:
+                            c.best = None
             else:
                 c.n_feasible += int(np.count_nonzero(sc > -np.inf)) - int(np.count_nonzero(c.score[stale] > -np.inf))
+                c.best = None
             c.score[stale] = sc
             if dev is not None:
                 c.dev[stale] = dev
@@ -295,7 +309,10 @@ class NodeScorePolicy:
             slack = self.pick_window(state, req)
             if slack is not None:
                 # only the nodes within ``slack`` of the best score matter to this pick
-                cand = (c.score >= c.score.max() - slack).nonzero()[0]
+                if c.best is None:
+                    c.best = float(c.score.max())
+                    c.n_best = int(np.count_nonzero(c.score == c.best))
+                cand = (c.score >= c.best - slack).nonzero()[0]
             else:
                 cand = (c.score > -np.inf).nonzero()[0]
             dev_all = c.dev if c.has_dev else None
@@ -354,13 +371,13 @@ class NodeScorePolicy:
         else:
             devs = default_devices(state, req, node)
         if req.whole_node:
-            milli = tuple(MILLI for _ in devs)
+            milli = (MILLI,) * len(devs)
             cpu = int(state.cpu_total_milli[node])
             mem = max(req.mem_mib, int(state.mem_free_mib[node]))
         else:
-            milli = tuple(req.device_milli for _ in devs)
+            milli = (req.device_milli,) * len(devs)
             cpu, mem = req.cpu_milli, req.mem_mib
-        score = float(sc[at])
+        score = float(sc.item(at))
         reason = f"{self.name}: node {state.node_ids[node]} score {score:.4g}{note} among {n_feasible} feasible"
         nic, disk = _host_extras(state, req, (node,))
         return Placement((node,), (devs,), (milli,), (cpu,), (mem,), score, reason, nic, disk)
