@@ -4,6 +4,8 @@ apart and says so when nothing else fits, and the database refuses what placemen
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from suanli.domain.accounts import Principal
@@ -248,3 +250,41 @@ def test_a_slice_back_from_a_failure_does_not_return_beside_another_mechanism(pa
     assert first.order.lease_id in again.replaced
     back = [a for a in leases.get_lease(p, pair.tenant, first.order.lease_id)[0].allocations if a.end is None]
     assert [a.node for a in back] == [away]
+
+
+def test_two_slices_racing_for_one_device_queue_and_the_second_is_refused(two: World, db_url: str | None) -> None:
+    """PostgreSQL: two transactions put slices of different mechanisms on one device at once; the second waits
+    for the first's device lock, then sees it and is refused (SQLite runs one writer at a time)."""
+    if db_url is None:
+        pytest.skip("a race between writers is PostgreSQL's: SQLite writers run one at a time")
+    p = two.p
+    a = orders.create_order(p, two.tenant, dict(SLICE)).order.lease_id
+    two.backend.mechanisms = frozenset()
+    b = orders.create_order(p, two.other, {**SLICE, "allow_unenforced": True}).order.lease_id
+    assert a is not None and b is not None
+    target = device_of(p, two.tenant, a)
+    later = p.clock.now() + timedelta(hours=1)  # both come back on the MPS slice's device an hour on
+    row = dict(device_id=target, milli=300, memory_mib=4096, start_at=later, end_at=later + timedelta(hours=1))
+    results: list[str] = []
+
+    def second() -> None:
+        try:
+            with p.tx() as s:
+                s.execute(insert(AllocationRow.__table__), dict(row, lease_id=b))
+            results.append("written")
+        except IntegrityError as e:
+            results.append("refused" if MIXED in str(e.orig) else str(e.orig))
+
+    with p.tx() as s:
+        s.execute(insert(AllocationRow.__table__), dict(row, lease_id=a))
+        th = threading.Thread(target=second)
+        th.start()
+        deadline = time.monotonic() + 60
+        with p.engine.connect() as c:  # until the second is blocked on the device row this one holds
+            while c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type = 'Lock'")).scalar_one() < 1:
+                assert time.monotonic() < deadline, "the second writer did not wait for the device"
+                time.sleep(0.02)  # polling the database for the blocked backend, bounded
+                c.rollback()
+    th.join(timeout=60)
+    assert results == ["refused"]
