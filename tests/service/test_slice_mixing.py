@@ -288,3 +288,29 @@ def test_two_slices_racing_for_one_device_queue_and_the_second_is_refused(two: W
                 c.rollback()
     th.join(timeout=60)
     assert results == ["refused"]
+
+
+def test_a_slice_re_placed_under_another_mechanism_takes_it(pair: World, clock: FakeClock) -> None:
+    """The backend changed (MPS -> HAMi) while an MPS slice waited to be re-placed: it comes back held by HAMi
+    (its grant says so, its job gets HAMi's limits) and may then sit beside a HAMi slice; before, its grant stayed
+    `mps` and the database refused it there at every pass."""
+    p = pair.p
+    first = orders.create_order(p, pair.tenant, dict(SLICE))
+    assert first.order.lease_id is not None
+    home = leases.get_lease(p, pair.tenant, first.order.lease_id)[0].allocations[0].node
+    away = "n2" if home == "n1" else "n1"
+    whole = orders.create_order(p, pair.other, {"form": "gpu", "quantity": 1, "models": ["L20"]})
+    assert whole.order.lease_id is not None
+    fleet.set_node_state(p, pair.operator, home, "down", "PSU failure")
+    assert first.order.lease_id in health.check_health(p).still_interrupted
+    clock.advance(minutes=1)
+    leases.end_lease(p, pair.other, whole.order.lease_id)
+    pair.backend.mechanisms = frozenset({Mechanism.HAMI})
+    hami = orders.create_order(p, pair.other, dict(SLICE))
+    assert hami.order.lease_id is not None and slicing.enforcement_of(p, hami.order.lease_id) == "hami"
+    clock.advance(minutes=1)
+    again = health.replace_interrupted(p)
+    assert first.order.lease_id in again.replaced
+    back = [a for a in leases.get_lease(p, pair.tenant, first.order.lease_id)[0].allocations if a.end is None]
+    assert [a.node for a in back] == [away]
+    assert slicing.enforcement_of(p, first.order.lease_id) == "hami"

@@ -22,7 +22,7 @@ from suanli.drivers.base import NodeState as EngineNodeState
 from suanli.errors import NotFoundError, SuanliError
 from suanli.ledger.plans import PlanKind, plan_at
 from suanli.ledger.quotes import rate_at as quoted_rate_at
-from suanli.service import quotes, reservations, shapes, slicing, term_credits
+from suanli.service import quotes, reservations, shapes, slice_mixing, slicing, term_credits
 from suanli.service.engine import reconcile_leases
 from suanli.service.leases import transition
 from suanli.service.placement import Plan, snapshot
@@ -186,6 +186,7 @@ def replace_lease(p: Platform, s: Session, lease_id: str, now: datetime, why: st
     if drawn_from is None:  # SHAPES: its host resources, checked with its allocations' flush
         shapes.stage_holds(s, snap, lease.id, lease_store.get_order(s, lease.order_id, tenant_id=None).spec, placed,
                            start, lease.end)
+    slice_mixing.relabel(s, lease.id, placed.slice)  # MIXING: placed anew under another mechanism: it says so
     lease_store.insert_allocations(s, lease.id, grants, start, lease.end, drawn_from=drawn_from)
     slicing.record_again(s, lease.id, placed.slice, mig)
     quotes.record_replacement_quote(p, s, lease.id)  # a quoted lease keeps its price wherever it lands

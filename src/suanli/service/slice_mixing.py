@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.slice_mixing import conflicting, mechanism_class, refusal
 from suanli.domain.slicing import NONE
+from suanli.service.slicing import SlicePlan
 from suanli.store import slice_mixing as store
 from suanli.store import slices as slice_store
 
@@ -93,6 +94,18 @@ class Mixing:
         """May a slice lease come back on these devices (its recorded enforcement beside what is there now)?"""
         g = slice_store.grants(s, [lease_id]).get(lease_id)
         return g is None or not any(conflicting(g.enforcement, self.classes(d)) for d in device_ids)
+
+
+def relabel(s: Session, lease_id: str, plan: SlicePlan | None) -> None:
+    """Before a slice placed anew (after a failure) takes its allocations: when the backend's mechanism
+    changed since its grant, the grant (and so its job's limits) takes the one it was placed by, which is
+    the class the placement kept it to (and the one the database checks its allocations against)."""
+    if plan is None:
+        return
+    g = slice_store.grants(s, [lease_id]).get(lease_id)
+    if g is not None and (g.enforcement, g.share_pct, g.memory_mib) != (plan.enforcement, plan.share_pct,
+                                                                        plan.memory_mib):
+        store.relabel_grant(s, lease_id, plan.enforcement, plan.share_pct, plan.memory_mib)
 
 
 def empty() -> Mixing:

@@ -27,10 +27,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, or_, select, text
+from sqlalchemy import Connection, and_, or_, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from suanli.store.capacity import OVER_CAPACITY
+from suanli.store.capacity import OVER_CAPACITY, is_over_capacity
+from suanli.store.leases import StaleClaim
 from suanli.store.slices_tables import SliceGrantRow
 from suanli.store.tables import AllocationRow
 
@@ -150,3 +152,15 @@ def busy_enforcements(s: Session, start: datetime, end: datetime | None,
     for device_id, enforcement in s.execute(q):
         out.setdefault(device_id, set()).add(enforcement)
     return out
+
+
+def relabel_grant(s: Session, lease_id: str, enforcement: str, share_pct: int, memory_mib: int) -> None:
+    """A slice re-placed under another mechanism than its grant's: the grant says the new one (the trigger
+    checks it against the lease's allocations; a refusal is a capacity race, ``StaleClaim``)."""
+    try:
+        s.execute(update(SliceGrantRow).where(SliceGrantRow.lease_id == lease_id)
+                  .values(enforcement=enforcement, share_pct=share_pct, memory_mib=memory_mib))
+    except (IntegrityError, OperationalError) as e:
+        if is_over_capacity(e) or getattr(e.orig, "sqlstate", None) == "40P01":
+            raise StaleClaim(str(e.orig)) from None
+        raise
