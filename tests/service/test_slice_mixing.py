@@ -21,7 +21,7 @@ from suanli.domain.slice_mixing import may_share, mechanism_class
 from suanli.domain.slicing import Mechanism
 from suanli.drivers.base import Capabilities, Feature
 from suanli.errors import CapacityError
-from suanli.service import accounts, fleet, health, leases, orders, placement, slicing
+from suanli.service import accounts, defrag, fleet, health, leases, orders, placement, slicing
 from suanli.service.platform import Platform
 from suanli.settings import Settings
 from suanli.store.capacity import OVER_CAPACITY
@@ -314,3 +314,38 @@ def test_a_slice_re_placed_under_another_mechanism_takes_it(pair: World, clock: 
     back = [a for a in leases.get_lease(p, pair.tenant, first.order.lease_id)[0].allocations if a.end is None]
     assert [a.node for a in back] == [away]
     assert slicing.enforcement_of(p, first.order.lease_id) == "hami"
+
+
+@pytest.fixture
+def quad(db_url: str | None, tmp_path: Path, clock: FakeClock) -> Iterator[World]:
+    """Two nodes of two L20 each."""
+    yield from world(db_url, tmp_path, clock, 2, nodes=2)
+
+
+def test_a_defragmentation_move_beside_another_mechanism_fails_saying_why(quad: World, clock: FakeClock) -> None:
+    """The defragmentation planner does not know mechanisms: it plans to move a migratable MPS slice next to an
+    unenforced one (the only room left) to free a node; at the move the lease stays where it is and the move's
+    reason says why (the database would refuse the allocation anyway)."""
+    p, op = quad.p, quad.operator
+
+    def on(node: str, who: Principal, raw: dict[str, Any]) -> str:
+        other = "n2" if node == "n1" else "n1"
+        fleet.set_node_state(p, op, other, "down", "kept free for the test")
+        res = orders.create_order(p, who, raw)
+        fleet.set_node_state(p, op, other, "available", "")
+        assert res.order.lease_id is not None
+        return res.order.lease_id
+
+    mps = on("n1", quad.tenant, {**SLICE, "migratable": True})
+    quad.backend.mechanisms = frozenset()
+    on("n2", quad.other, {**SLICE, "allow_unenforced": True})
+    on("n2", quad.other, {"form": "gpu", "quantity": 1, "models": ["L20"]})
+    plan = defrag.propose(p, op, [{"form": "gpu", "quantity": 2, "models": ["L20"]}])
+    assert plan is not None and [m.lease_id for m in plan.moves] == [mps]
+    plan = defrag.approve(p, op, plan.id)
+    clock.advance(seconds=plan.notice_s)
+    assert defrag.tick(p) == 0
+    (move,) = defrag.plan_doc(p, defrag.get_plan(p, op, plan.id))["moves"]
+    assert move["state"] == "failed"
+    assert "hold slices enforced by none; a slice enforced by mps may not share a device" in move["reason"]
+    assert [a.node for a in leases.get_lease(p, quad.tenant, mps)[0].allocations if a.end is None] == ["n1"]

@@ -40,7 +40,7 @@ from suanli.errors import ConflictError, SuanliError, ValidationError
 from suanli.ledger.quotes import Quote
 from suanli.scheduler import MILLI, Placement, PlacementRequest
 from suanli.scheduler.defrag import DefragPlan, Movable, plan_defrag
-from suanli.service import audit_context, shapes, slicing
+from suanli.service import audit_context, shapes, slice_mixing, slicing
 from suanli.service.engine import grant_for
 from suanli.service.placement import Plan, Snapshot, _filters, snapshot
 from suanli.service.platform import Platform
@@ -431,6 +431,10 @@ def _execute(p: Platform, s: Session, move_id: int, now: datetime) -> int:
             store.set_move(s, move.id, state=PlanState.FAILED, done_at=now,
                            reason=f"{name} is no longer free; the lease stays where it is")
             return 0
+    why = slice_mixing.refused_move(s, snap.mixing, lease.id, [g[0] for g in move.new_grants])  # MIXING
+    if why:
+        store.set_move(s, move.id, state=PlanState.FAILED, done_at=now, reason=f"{why}; the lease stays where it is")
+        return 0
     grants = tuple(move.new_grants)
     with audit_context.system():
         lease_store.claim_devices(s, snap.versions(grants))

@@ -108,5 +108,18 @@ def relabel(s: Session, lease_id: str, plan: SlicePlan | None) -> None:
         store.relabel_grant(s, lease_id, plan.enforcement, plan.share_pct, plan.memory_mib)
 
 
+def refused_move(s: Session, mixing: Mixing, lease_id: str, device_ids: Iterable[int]) -> str:
+    """Why a slice lease may not move onto these devices ('' when it may): a defragmentation move planned
+    without regard to mechanisms."""
+    g = slice_store.grants(s, [lease_id]).get(lease_id)
+    if g is None:
+        return ""
+    for dev in device_ids:
+        held = conflicting(g.enforcement, mixing.classes(dev))
+        if held:
+            return refusal(g.enforcement, "destination", held, 1)
+    return ""
+
+
 def empty() -> Mixing:
     return Mixing(np.zeros((0, 0), np.uint8), {})
