@@ -22,8 +22,9 @@ from suanli.service.platform import Platform
 from suanli.store.audit import AuditEventRow
 from suanli.testing.clock import FakeClock
 
-ORDER_BATCH_READS = 16
-"""The batch's reads before the grant (PostgreSQL adds the advisory lock): one-off per batch of up to 64."""
+ORDER_BATCH_READS = 17
+"""The batch's reads before the grant (PostgreSQL adds the advisory lock): one-off per batch of up to 64
+(the 17th since slice mixing: which enforcement each device's live slices have)."""
 ORDER_GRANT = 9
 """The grant's statements for a slice: alloc_version CAS + 7 INSERTs + 1 audit INSERT."""
 END = 7
