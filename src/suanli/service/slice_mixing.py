@@ -4,8 +4,9 @@
 :func:`suanli.service.placement.snapshot` reads a :class:`Mixing` into ``Snapshot.mixing``; ``_slice`` and
 ``_burstable`` hide the devices :meth:`Mixing.mask` names (devices holding slices of another class over the
 window), record what they place with :meth:`Mixing.placed` (several orders share one snapshot), and
-:meth:`Mixing.explain` says so when nothing else had room; a lease coming back on its former devices after a
-failure asks :meth:`Mixing.fits_again`.
+:meth:`Mixing.explain` says so when nothing else had room. ``service.health``: a lease coming back on its former
+devices after a failure asks :meth:`Mixing.fits_again`, one placed anew under another mechanism is relabelled
+(:func:`relabel`); ``service.defrag``: a move onto another class's device fails with :func:`refused_move`'s reason.
 """
 
 from __future__ import annotations
