@@ -159,12 +159,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | Non
 
 @pytest.fixture
 def platform(db_url: str | None, tmp_path: Path, clock: FakeClock) -> Iterator[Platform]:
-    from suanli.testing.fake_nvidia_smi import install, install_npu_smi
+    from suanli.testing.fake_nvidia_smi import declared_tools
 
     # the operator's declaration, with stand-in tools (not GPUs) that make MIG instances and vNPUs (docs/slices.md)
     p = Platform(Settings(data_dir=tmp_path / "data", database_url=db_url, inference_replica_tag=SESSION_TAG,
-                          slice_mechanisms="mig,mps,vnpu", nvidia_smi=str(install(tmp_path / "smi")),
-                          npu_smi=str(install_npu_smi(tmp_path / "smi"))),
+                          **declared_tools(tmp_path / "smi")),
                  clock=clock)
     yield p
     try:

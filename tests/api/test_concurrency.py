@@ -26,12 +26,15 @@ from suanli.service import accounts, fleet
 from suanli.service.platform import Platform
 from suanli.settings import Settings
 from suanli.store.tables import AllocationRow, DeviceRow, LeaseRow, NodeRow, OrderRow
+from suanli.testing.fake_nvidia_smi import declared_tools
 from suanli.testing.serve import free_port
 
 
 @pytest.fixture
 def live_server(db_url: str | None, tmp_path: Path):  # type: ignore[no-untyped-def]
-    p = Platform(Settings(data_dir=tmp_path / "d", database_url=db_url), clock=SystemClock())
+    # the slices below need a node that enforces them: the operator's declaration with stand-in tools (not GPUs)
+    p = Platform(Settings(data_dir=tmp_path / "d", database_url=db_url, **declared_tools(tmp_path / "smi")),
+                 clock=SystemClock())
     token = accounts.bootstrap_operator(p)
     assert token
     fleet.import_fleet(p, accounts.authenticate(p, token), demo_fleet())

@@ -196,6 +196,13 @@ if __name__ == "__main__":
     raise SystemExit(main(args[2:], Path(args[1])))
 
 
+def declared_tools(directory: Path) -> dict[str, str]:
+    """``Settings`` fields of a test platform whose operator declares ``mig,mps,vnpu`` with the stand-in tools
+    installed in ``directory`` (not GPUs): MIG instances and vNPUs are made by them."""
+    return {"slice_mechanisms": "mig,mps,vnpu", "nvidia_smi": str(install(directory)),
+            "npu_smi": str(install_npu_smi(directory))}
+
+
 def install_npu_smi(directory: Path) -> Path:
     """An executable ``<directory>/npu-smi`` answering the vNPU commands of :mod:`suanli.drivers.devices.vnpu`
     (``Status : OK``), logging each call to ``npu-smi-calls.txt``. Not an NPU."""
