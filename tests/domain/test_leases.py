@@ -33,6 +33,8 @@ def test_final_states_allow_nothing() -> None:
     ({"form": "rack"}, "form 'rack' is not a product form; allowed: server, gpu, slice, cluster, flops"),
     ({"form": "slice", "share_pct": 101, "memory_mib": 1024}, "share_pct must be between 1 and 100"),
     ({"form": "slice", "share_pct": 50, "memory_mib": 0}, "memory_mib must be >= 1"),
+    ({"form": "slice", "share_pct": 50}, "memory_mib is required: an integer >= 1"),
+    ({"form": "slice", "memory_mib": 1024}, "share_pct is required: an integer between 1 and 100"),
     ({"form": "flops"}, "a flops order needs p"),
     ({"form": "flops", "p": "-1"}, "p must be > 0"),
     ({"form": "gpu", "start": NOW - timedelta(hours=1)}, "is in the past"),

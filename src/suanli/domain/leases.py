@@ -155,13 +155,15 @@ class OrderSpec:
 
 
 def _int_field(raw: Mapping[str, Any], key: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
-    value = raw.get(key, default)
+    value = raw.get(key)
+    rng = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
     if value is None:
+        if default < minimum:  # no usable default: the field must be sent (not "got 0" for a missing one)
+            raise ValidationError(f"{key} is required: an integer {rng}", field=key, minimum=minimum, maximum=maximum)
         value = default
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{key} must be an integer, got {value!r}", field=key)
     if value < minimum or (maximum is not None and value > maximum):
-        rng = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
         raise ValidationError(f"{key} must be {rng}, got {value}", field=key, minimum=minimum, maximum=maximum)
     return value
 
