@@ -106,10 +106,8 @@ class AgentDriver:
         slice is never declared enforced on a node that cannot hold it. Without a live agent the agent side
         constrains nothing (every mechanism): a node whose agent is not live is down and takes no work."""
         now, st = self.p.clock.now(), self.p.settings
-        with self.p.read() as s:  # read-only: also called inside placement's transaction
-            reported = agent_store.reported_mechanisms(s)
         known = {x.value for x in Mechanism}
-        sets = [frozenset(Mechanism(m) for m in mechs if m in known) for state, seen, mechs in reported
+        sets = [frozenset(Mechanism(m) for m in mechs if m in known) for _, state, seen, mechs in self.p.agent_reports()
                 if health_of(state, seen, now, st.agent_suspect_s, st.agent_down_s)[0] is not AgentHealth.DOWN]
         return frozenset.intersection(*sets) if sets else ALL_MECHANISMS
 

@@ -221,6 +221,7 @@ def join(p: Platform, *, token: str, node: str, agent_id: str, boot_id: str, ver
                        slice_mechanisms=mechs)
     except SuanliError as e:
         refuse(p, e, node)
+    p.agent_nodes_changed()  # what it reported and its state: read afresh by the next placement
     return Joined(node, credential, state)
 
 
@@ -261,6 +262,7 @@ def heartbeat(p: Platform, agent: AgentNode, *, boot_id: str, rtt_ms: Decimal | 
             state = current.state
     except SuanliError as e:
         refuse(p, e, agent.node)
+    p.agent_nodes_changed()  # what it reported and its state: read afresh by the next placement
     return Beat(state, now, work)
 
 
@@ -305,6 +307,7 @@ def _set_state(p: Platform, actor: Principal, node: str, state: AgentState) -> A
             store.set_state(s, node, state, now, by=actor.name)
         agent = store.get_agent(s, node)
     assert agent is not None
+    p.agent_nodes_changed()
     return view(p, agent)
 
 

@@ -10,12 +10,14 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from suanli.domain.agents import AgentState
 from suanli.domain.catalog import Catalog
 from suanli.domain.catalog_data import builtin_catalog
 from suanli.domain.clock import Clock, SystemClock
@@ -89,6 +91,7 @@ class Platform:
         self.clock: Clock = clock or SystemClock()
         self._driver: Driver | None = make_driver(settings, self.clock) if driver == "auto" else driver
         self._agent_nodes: frozenset[str] = frozenset()
+        self._agent_reports: tuple[tuple[str, AgentState, datetime | None, tuple[str, ...]], ...] = ()
         self._agent_nodes_at = -AGENT_NODES_TTL_S
         self._agent_nodes_held = threading.local()
         self._routed: tuple[Driver | None, frozenset[str], Driver] | None = None
@@ -124,9 +127,17 @@ class Platform:
         if (time.monotonic() - self._agent_nodes_at >= AGENT_NODES_TTL_S
                 and not getattr(self._agent_nodes_held, "on", False)):
             with self.read() as s:
-                self._agent_nodes = frozenset(agent_store.agent_nodes_set(s))
+                reports = tuple(agent_store.agent_reports(s))
+            self._agent_reports = reports
+            self._agent_nodes = frozenset(r[0] for r in reports)
             self._agent_nodes_at = time.monotonic()
         return self._agent_nodes
+
+    def agent_reports(self) -> tuple[tuple[str, AgentState, datetime | None, tuple[str, ...]], ...]:
+        """Each agent node's (name, state, last heard, reported slice mechanisms), read with and as fresh as
+        :meth:`agent_nodes` (so placement, inside its transaction, reads nothing on another connection)."""
+        self.agent_nodes()
+        return self._agent_reports
 
     @contextmanager
     def agent_nodes_held(self) -> Iterator[None]:
@@ -142,7 +153,7 @@ class Platform:
             self._agent_nodes_held.on = False
 
     def agent_nodes_changed(self) -> None:
-        """A node got (or lost) its agent here: read the agent nodes again at the next use."""
+        """A node got (or lost) its agent here, or an agent reported: read the agent nodes again at the next use."""
         self._agent_nodes_at = -AGENT_NODES_TTL_S
 
     def attached(self, kind: Callable[[Platform], T]) -> T:

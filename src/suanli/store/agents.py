@@ -110,16 +110,13 @@ def list_agents(s: Session, *, supplier: str | None = None) -> list[AgentNode]:
     return [_agent(r[0], r[1], r[2], r[3], r[4], tuple(tel.get(r[0].node, []))) for r in rows]
 
 
-def agent_nodes_set(s: Session) -> set[str]:
-    """Names of the nodes that have an agent (an ``agent_nodes`` row, whatever its state)."""
-    return set(s.scalars(select(AgentNodeRow.node)))
-
-
-def reported_mechanisms(s: Session) -> list[tuple[AgentState, datetime | None, tuple[str, ...]]]:
-    """MIG part: each agent's state, last heard time and the slice mechanisms it reported (one light query:
-    placement asks for it with every order)."""
-    rows = s.execute(select(AgentNodeRow.state, AgentNodeRow.last_seen_at, AgentNodeRow.slice_mechanisms))
-    return [(AgentState(st), seen, tuple(x for x in (mechs or "").split(",") if x)) for st, seen, mechs in rows]
+def agent_reports(s: Session) -> list[tuple[str, AgentState, datetime | None, tuple[str, ...]]]:
+    """Every agent node (whatever its state): its name, state, last heard time and the slice mechanisms it
+    reported. One light query, cached by the platform (``Platform.agent_nodes``/``agent_reports``)."""
+    rows = s.execute(select(AgentNodeRow.node, AgentNodeRow.state, AgentNodeRow.last_seen_at,
+                            AgentNodeRow.slice_mechanisms))
+    return [(node, AgentState(st), seen, tuple(x for x in (mechs or "").split(",") if x))
+            for node, st, seen, mechs in rows]
 
 
 def by_credential(s: Session, credential: str) -> AgentNode | None:
