@@ -23,8 +23,12 @@ database enforces (docs/platform.md "Recorded time is granted time"):
 - ``granted_without_record``: granted leases with no allocation record at all.
 
 The server: a fresh ``suanli serve --demo`` on a throwaway PostgreSQL database (as ``bench ingest``),
-on SQLite with ``--sqlite``, or ``--server`` with an operator ``--token``. ``--profile PATH`` records
-the started server with py-spy during the closed loop (speedscope JSON).
+on SQLite with ``--sqlite``, or ``--server`` with an operator ``--token``. ``--replicas N`` (PostgreSQL,
+a server started here): N ``suanli serve --reuse-port`` processes on one port and one database (docs/
+platform.md "Replicas"; the kernel spreads the generator's connections among them); the server CPU is
+summed over all of them (and given per replica). ``--profile PATH`` records the started server with
+py-spy during the closed loop (speedscope JSON); with replicas, each one into ``PATH`` with ``-r<i>``
+before the suffix.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,34 +58,62 @@ from suanli.cli.loadgen import Pool, TransportError
 from suanli.cli.render import fail, info, print_json, show, table
 from suanli.client import SuanliClient
 from suanli.domain.capacity import DEVICE_MILLI, max_load_per_device
-from suanli.testing.serve import UNLIMITED, ServeFailed, clean_env, serving
+from suanli.testing.serve import (
+    UNLIMITED,
+    ServeFailed,
+    ServeProcess,
+    clean_env,
+    free_port,
+    serving,
+    start_serve,
+)
 
 LATE_MS = 5.0
 """An open-loop order sent more than this after its scheduled time counts as a late send."""
 
 
 @contextmanager
-def _server(server: str | None, token: str | None, database_url: str | None, sqlite: bool
-            ) -> Iterator[tuple[str, str, int | None]]:
-    """(url, operator token, server PID when started here)."""
+def _replicas(data_dir: Path, database_url: str, n: int) -> Iterator[list[ServeProcess]]:
+    """``n`` ``suanli serve --reuse-port`` processes on one free port and one database (each with a data
+    directory of its own), started one after the other (the first migrates and loads the demo); all
+    stopped on the way out, whatever happened."""
+    port, started = free_port(), []
+    try:
+        for i in range(n):
+            started.append(start_serve(data_dir / f"r{i}", database_url=database_url, env=clean_env(**UNLIMITED),
+                                       port=port, extra_args=["--reuse-port"]))
+        yield started
+    finally:
+        for srv in started:
+            srv.stop()
+
+
+@contextmanager
+def _server(server: str | None, token: str | None, database_url: str | None, sqlite: bool, replicas: int = 1
+            ) -> Iterator[tuple[str, str, list[int]]]:
+    """(url, operator token, the PIDs of the server processes started here: none for ``--server``)."""
     if server:
         if not token:
             fail("--server needs --token (an operator token)")
-        yield server, token, None
+        yield server, token, []
         return
     with tempfile.TemporaryDirectory(prefix="suanli-bench-") as tmp:
         try:
             if sqlite:
                 with serving(Path(tmp), env=clean_env(**UNLIMITED)) as srv:  # the load is the point
-                    yield srv.url, srv.tokens()["operator"], srv.proc.pid
+                    yield srv.url, srv.tokens()["operator"], [srv.proc.pid]
                 return
             url_db = (database_url or os.environ.get("SUANLI_DATABASE_URL")
                       or os.environ.get("SUANLI_TEST_POSTGRES_URL"))
             if not url_db:
                 fail("no PostgreSQL: give --database-url (or set SUANLI_DATABASE_URL), or use --sqlite")
+            if replicas > 1:
+                with throwaway_database(url_db) as bench_db, _replicas(Path(tmp), bench_db, replicas) as srvs:
+                    yield srvs[0].url, srvs[0].tokens()["operator"], [s.proc.pid for s in srvs]
+                return
             with throwaway_database(url_db) as bench_db, \
                     serving(Path(tmp), database_url=bench_db, env=clean_env(**UNLIMITED)) as srv:
-                yield srv.url, srv.tokens()["operator"], srv.proc.pid
+                yield srv.url, srv.tokens()["operator"], [srv.proc.pid]
         except ServeFailed as e:
             fail(str(e))
 
@@ -160,15 +192,22 @@ async def _order(pool: Pool, token: str, body: bytes, timeout_s: float, hold: bo
     return 201, "granted", latency
 
 
-async def _measured(pid: int | None, run: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-    """``run()``'s figures plus wall time, the generator's CPU and the server's."""
-    c0, s0, t0 = time.process_time(), _cpu_s(pid), time.perf_counter()
+async def _measured(pids: list[int], run: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """``run()``'s figures plus wall time, the generator's CPU and the server's: summed over the server
+    processes (% of one core: 150 is one and a half cores), per process, and per granted order (its
+    order and end, ms of server CPU); ``None`` where unknown (no server started here)."""
+    c0, s0, t0 = time.process_time(), [_cpu_s(p) for p in pids], time.perf_counter()
     out = await run()
     wall = time.perf_counter() - t0
-    cpu, s1 = time.process_time() - c0, _cpu_s(pid)
+    cpu, s1 = time.process_time() - c0, [_cpu_s(p) for p in pids]
+    used = [b - a for a, b in zip(s0, s1, strict=True) if a is not None and b is not None]
+    known = bool(pids) and len(used) == len(pids)
     out["wall_s"] = round(wall, 2)
     out["generator_cpu_pct"] = round(100 * cpu / wall, 1)
-    out["server_cpu_pct"] = round(100 * (s1 - s0) / wall, 1) if s0 is not None and s1 is not None else None
+    out["server_cpu_pct"] = round(100 * sum(used) / wall, 1) if known else None
+    out["server_cpu_pct_by_replica"] = [round(100 * u / wall, 1) for u in used] if known else None
+    out["server_cpu_ms_per_grant"] = (round(1000 * sum(used) / out["granted"], 2) if known and out.get("granted")
+                                      else None)
     return out
 
 
@@ -182,7 +221,7 @@ def _summary(samples: list[Sample], ends: list[End], wall: float) -> dict[str, A
 
 
 async def closed_loop(url: str, tokens: list[str], rounds: int, body: bytes, hold: bool, timeout_s: float,
-                      pid: int | None) -> dict[str, Any]:
+                      pids: list[int]) -> dict[str, Any]:
     pool = Pool(url)
     await pool.warm(len(tokens))
     samples: list[Sample] = []
@@ -199,14 +238,14 @@ async def closed_loop(url: str, tokens: list[str], rounds: int, body: bytes, hol
         return _summary(samples, ends, time.perf_counter() - t0)
 
     try:
-        out = await _measured(pid, run)
+        out = await _measured(pids, run)
     finally:
         pool.close()
     return {"clients": len(tokens), "rounds": rounds, **out}
 
 
 async def open_loop(url: str, tokens: list[str], rate: float, duration_s: float, seed: int, body: bytes,
-                    timeout_s: float, pid: int | None) -> dict[str, Any]:
+                    timeout_s: float, pids: list[int]) -> dict[str, Any]:
     rng = random.Random(seed)
     arrivals: list[tuple[float, str]] = []  # (offset from the start in s, tenant token)
     t = rng.expovariate(rate)
@@ -236,7 +275,7 @@ async def open_loop(url: str, tokens: list[str], rate: float, duration_s: float,
         return _summary(samples, ends, loop.time() - start)
 
     try:
-        out = await _measured(pid, run)
+        out = await _measured(pids, run)
     finally:
         pool.close()
     late = [x for x in lags if x * 1000 > LATE_MS]
@@ -272,6 +311,27 @@ def _profiled(pid: int | None, path: Path | None, gil: bool = False) -> Iterator
             info(f"py-spy did not write a profile: {err.decode(errors='replace')[-500:]}")
 
 
+def profile_paths(path: Path | None, replicas: int) -> list[Path]:
+    """Where ``--profile PATH`` writes: PATH for one server, ``<stem>-r<i><suffix>`` per replica."""
+    if path is None:
+        return []
+    return [path] if replicas == 1 else [path.with_name(f"{path.stem}-r{i}{path.suffix}") for i in range(replicas)]
+
+
+@contextmanager
+def _profiled_all(pids: list[int], paths: list[Path], gil: bool) -> Iterator[None]:
+    """:func:`_profiled` on every server process at once (one py-spy each); nothing without paths."""
+    if not paths:
+        yield
+        return
+    if not pids:
+        fail("--profile needs py-spy (pip install py-spy) and a server started here (not --server)")
+    with ExitStack() as stack:
+        for pid, path in zip(pids, paths, strict=True):
+            stack.enter_context(_profiled(pid, path, gil))
+        yield
+
+
 # -- the command ----------------------------------------------------------------------------------
 
 def orders(ctx: typer.Context, server: ServerOpt = None, token: TokenOpt = None, database_url: DbOpt = None,
@@ -294,14 +354,23 @@ def orders(ctx: typer.Context, server: ServerOpt = None, token: TokenOpt = None,
                                                         "py-spy during the closed loop (speedscope JSON).")] = None,
            profile_gil: Annotated[bool, typer.Option("--profile-gil", help="With --profile: sample only the thread "
                                                      "holding the GIL (CPU, not waits).")] = False,
+           replicas: Annotated[int, typer.Option(min=1, help="Server processes started here on one port and one "
+                                                 "PostgreSQL database (`suanli serve --reuse-port`); the server CPU "
+                                                 "is their sum; --profile records each into PATH-r<i>.")] = 1,
            as_json: JsonOut = False) -> None:
     """Granted orders/s (closed loop) and order latency at Poisson arrivals (open loop) of concurrent tenants, and the highest recorded load of any device."""
     st = state(ctx)  # the root takes --server/--token wherever they are written
     server, token = server or st.server, token or st.token
+    if replicas > 1 and sqlite:
+        raise typer.BadParameter("replicas share one PostgreSQL database; a SQLite file is one process's "
+                                 "(drop --sqlite, or use --replicas 1)", param_hint="--replicas")
+    if replicas > 1 and server:
+        raise typer.BadParameter("the bench starts replicas only for a server it starts; with --server, run "
+                                 "your replicas behind that address yourself", param_hint="--replicas")
     run_id = uuid.uuid4().hex[:6]
     spec = {"form": "slice", "share_pct": share, "memory_mib": memory_mib}
     body = json.dumps(spec).encode()
-    with _server(server, token, database_url, sqlite) as (url, op, pid):
+    with _server(server, token, database_url, sqlite, replicas) as (url, op, pids):
         with SuanliClient(url, op) as api:
             tokens = [api.create_account(f"bench-{run_id}-{i}", "tenant").token for i in range(clients)]
             dialect = api.health().get("database", "?")
@@ -310,14 +379,18 @@ def orders(ctx: typer.Context, server: ServerOpt = None, token: TokenOpt = None,
         for n in nodes:
             by_model[n.model] += n.devices
         result: dict[str, Any] = {
-            "database": dialect, "server": "started here" if pid else url, "tenants": clients,
+            "database": dialect, "server": "started here" if pids else url, "replicas": len(pids) or None,
+            "tenants": clients,
             "fleet": {"nodes": len(nodes), "devices": sum(by_model.values()), "by_model": dict(by_model)},
             "mix": {f"slice {share} % {memory_mib} MiB": 1.0}}
         if rounds:
-            with _profiled(pid, profile, profile_gil):
-                result["closed"] = asyncio.run(closed_loop(url, tokens, rounds, body, hold, timeout, pid))
+            paths = profile_paths(profile, len(pids) or 1)
+            with _profiled_all(pids, paths, profile_gil):
+                result["closed"] = asyncio.run(closed_loop(url, tokens, rounds, body, hold, timeout, pids))
+            if paths:
+                result["profiles"] = [str(x) for x in paths]
         if rate:
-            result["open"] = asyncio.run(open_loop(url, tokens, rate, duration, seed, body, timeout, pid))
+            result["open"] = asyncio.run(open_loop(url, tokens, rate, duration, seed, body, timeout, pids))
         result["recorded"] = recorded_overlap(url, op)
     if as_json:
         print_json(result)
@@ -328,7 +401,8 @@ def orders(ctx: typer.Context, server: ServerOpt = None, token: TokenOpt = None,
 def _show(r: dict[str, Any], hold: bool) -> None:
     fleet = r["fleet"]
     models = ", ".join(f"{m} {n}" for m, n in sorted(fleet["by_model"].items()))
-    head = [["database", r["database"]], ["server", r["server"]], ["tenants", str(r["tenants"])],
+    head = [["database", r["database"]], ["server", r["server"]],
+            ["replicas", "-" if r["replicas"] is None else str(r["replicas"])], ["tenants", str(r["tenants"])],
             ["fleet", f"{fleet['nodes']} nodes, {fleet['devices']} devices ({models})"],
             ["mix", ", ".join(f"{k}: {v:.0%}" for k, v in r["mix"].items())]]
     show(table("bench orders", ["", ""], head))
@@ -349,6 +423,10 @@ def _show(r: dict[str, Any], hold: bool) -> None:
                  ["  order→lease ms p50/p90/p99/max", pct(x["latency_ms"])],
                  ["  end ms p50/p90/p99/max", pct(x["end_latency_ms"])],
                  ["  CPU: generator / server %", f"{x['generator_cpu_pct']:g} / {x['server_cpu_pct'] or '-'}"]]
+        if x["server_cpu_pct_by_replica"] and len(x["server_cpu_pct_by_replica"]) > 1:
+            rows += [["  server CPU % by replica", " / ".join(f"{v:g}" for v in x["server_cpu_pct_by_replica"])]]
+        rows += [["  server CPU ms per granted order (+ end)", "-" if x["server_cpu_ms_per_grant"] is None
+                  else f"{x['server_cpu_ms_per_grant']:g}"]]
         if name == "open":
             rows += [["  late sends (> 5 ms) / max lag ms", f"{x['late_sends']} / {x['max_send_lag_ms']:g}"],
                      ["  connections opened / most open", f"{x['connections_opened']} / {x['most_connections']}"]]
