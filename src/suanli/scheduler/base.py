@@ -174,7 +174,7 @@ _NO_FIT = float("-inf")
 class _ShapeCache:
     """Per request shape: score of every node (-inf: infeasible), chosen device, node version seen."""
 
-    __slots__ = ("best", "dev", "has_dev", "n_best", "n_feasible", "score", "seen", "ver")
+    __slots__ = ("best", "best_node", "dev", "has_dev", "n_best", "n_feasible", "score", "seen", "tie", "tie_stale", "ver")
 
     def __init__(self, n: int) -> None:
         self.ver = np.full(n, -1, np.int64)
@@ -188,6 +188,12 @@ class _ShapeCache:
         #: the largest score and how many nodes hold it (None: not known, work it out)
         self.best: float | None = None
         self.n_best = 0
+        #: while ``n_best`` is 1: the node at ``best`` when known (-1: not known, find it by a scan)
+        self.best_node = -1
+        #: the policy's tie-break value of every node (:meth:`NodeScorePolicy.tie_values`), None
+        #: until a pick asks for them; ``tie_stale``: nodes changed since theirs was worked out
+        self.tie: np.ndarray | None = None
+        self.tie_stale: np.ndarray | None = None
 
 
 class NodeScorePolicy:
@@ -248,10 +254,16 @@ class NodeScorePolicy:
                     top = max(new)
                     if top > c.best:
                         c.best, c.n_best = top, new.count(top)
+                        c.best_node = int(stale[new.index(top)]) if c.n_best == 1 else -1
                     else:
                         c.n_best += new.count(c.best) - old.count(c.best)
                         if c.n_best <= 0:
                             c.best = None
+                        elif c.n_best != 1:
+                            c.best_node = -1
+                        elif c.best in new:  # the lone node at the best is one of these rows
+                            c.best_node = int(stale[new.index(c.best)])
+                        # else: it was not refreshed, and best_node (or -1) still holds
             else:
                 c.n_feasible += int(np.count_nonzero(sc > -np.inf)) - int(np.count_nonzero(c.score[stale] > -np.inf))
                 c.best = None
@@ -260,7 +272,34 @@ class NodeScorePolicy:
                 c.dev[stale] = dev
                 c.has_dev = True
             c.ver[stale] = state.node_version[stale]
+            if c.tie_stale is not None:
+                c.tie_stale[stale] = True
         return c
+
+    def _fresh_ties(self, state: FleetState, req: PlacementRequest, c: _ShapeCache, cand: np.ndarray) -> np.ndarray | None:
+        """The cache's :meth:`tie_values` (indexed by node), up to date at least for ``cand``'s nodes:
+        worked out only for those of them that changed since (None: the policy has none)."""
+        if type(self).tie_values is NodeScorePolicy.tie_values:
+            return None
+        if c.tie is None or c.tie_stale is None:
+            c.tie = np.zeros(state.num_nodes)
+            c.tie_stale = np.ones(state.num_nodes, bool)
+        need = cand[c.tie_stale[cand]]
+        if need.size:
+            got = self.tie_values(state, req, need)
+            if got is None:
+                return None
+            c.tie[need] = got
+            c.tie_stale[need] = False
+        return c.tie
+
+    def tie_values(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray | None:
+        """Per node of ``rows``: a value :meth:`_pick` breaks ties by that, like the score, depends
+        only on that node's state and the request's shape (None: the policy has none). The fast
+        engine keeps it with the scores, works it out again only for the nodes of a pick's window
+        that changed since, and hands the array (indexed by node) to :meth:`_pick`, so its
+        tie-break reads it instead of working it out for every tied node of every request."""
+        return None
 
     def refresh_scores(
         self, state: FleetState, req: PlacementRequest, rows: np.ndarray, rng: np.random.Generator
@@ -312,15 +351,24 @@ class NodeScorePolicy:
                 if c.best is None:
                     c.best = float(c.score.max())
                     c.n_best = int(np.count_nonzero(c.score == c.best))
-                cand = (c.score >= c.best - slack).nonzero()[0]
+                    c.best_node = -1
+                if slack == 0.0 and c.n_best == 1 and c.best_node >= 0:
+                    # the window is the lone node at the best, known from the rows refreshed
+                    cand = np.array((c.best_node,), np.int64)
+                else:
+                    cand = (c.score >= c.best - slack).nonzero()[0]
+                    if slack == 0.0 and cand.size == 1:
+                        c.best_node = int(cand[0])
             else:
                 cand = (c.score > -np.inf).nonzero()[0]
             dev_all = c.dev if c.has_dev else None
-            if slack is not None and type(self)._pick is NodeScorePolicy._pick:
-                # every node of cand is tied: the score and device are read for the chosen node only
+            if slack is not None and (cand.size == 1 or type(self)._pick is NodeScorePolicy._pick):
+                # every node of cand is tied (a lone node is every _pick's choice, without a note):
+                # the score and device are read for the chosen node only
                 return self._decide(state, req, cand, c.score, dev_all, rng, c.n_feasible, all_tied=True)
             sc = c.score[cand]
-            return self._decide(state, req, cand, sc, None if dev_all is None else dev_all[cand], rng, c.n_feasible)
+            return self._decide(state, req, cand, sc, None if dev_all is None else dev_all[cand], rng, c.n_feasible,
+                                tie=self._fresh_ties(state, req, c, cand))
         else:
             cand = np.flatnonzero(feasible_nodes(state, req))
             if cand.size == 0:
@@ -345,10 +393,11 @@ class NodeScorePolicy:
     def _decide(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray,
         dev_choice: np.ndarray | None, rng: np.random.Generator, n_feasible: int, all_tied: bool = False,
+        tie: np.ndarray | None = None,
     ) -> Placement:
         """``sc`` and ``dev_choice`` hold the values of ``cand``'s nodes in order; with ``all_tied``
         (``cand`` holds exactly the nodes within the tolerance of the best score) they are
-        indexed by node instead."""
+        indexed by node instead. ``tie``: the cached :meth:`tie_values` of every node, for :meth:`_pick`."""
         if all_tied and cand.size == 1:
             pos, note = 0, ""
         elif (all_tied and (state.dev_cost is None or not (req.num_devices or req.whole_node))
@@ -363,7 +412,7 @@ class NodeScorePolicy:
         elif all_tied:
             pos, note = self._pick_among(state, req, cand, np.arange(cand.size), rng)
         else:
-            pos, note = self._pick(state, req, cand, sc, rng)
+            pos, note = self._pick(state, req, cand, sc, rng, tie)
         node = int(cand[pos])
         at = node if all_tied else pos
         if dev_choice is not None and req.is_share:
@@ -383,8 +432,12 @@ class NodeScorePolicy:
         return Placement((node,), (devs,), (milli,), (cpu,), (mem,), score, reason, nic, disk)
 
     def _pick(
-        self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray, rng: np.random.Generator
+        self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray, rng: np.random.Generator,
+        tie: np.ndarray | None = None,
     ) -> tuple[int, str]:
+        """The position in ``cand`` of the chosen node and a note for the reason. ``tie``: the
+        :meth:`tie_values` of every node (indexed by node), when the fast engine keeps them. A
+        policy that overrides it keeps this rule: a lone candidate is chosen, with no note."""
         best = sc.max()
         return self._pick_among(state, req, cand, (sc >= best - self.tie_tolerance).nonzero()[0], rng)
 

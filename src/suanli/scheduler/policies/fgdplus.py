@@ -64,6 +64,7 @@ is placed.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
@@ -251,8 +252,10 @@ class LargeSpecs:
     ``ΔF``: count × milli). GPU requests do not pay it (keeping whole nodes for the large
     specs against GPU pods cost default 0.4 pp at 130 %)."""
 
-    def __init__(self, specs: TypicalPods, state: FleetState, weight: float) -> None:
+    def __init__(self, specs: TypicalPods, state: FleetState, weight: float, pressure: float = 1.0) -> None:
         pods = [p for p in specs.pods if p.num_devices > 0] if weight > 0 else []
+        #: exponent of :meth:`pressure` (0: the constant weight of the first version)
+        self.exponent = pressure
         self.cpu = np.array([p.cpu_milli for p in pods], np.int64)
         self.ndev = np.array([p.num_devices for p in pods], np.int64)
         self.milli = np.array([p.device_milli for p in pods], np.int64)
@@ -264,6 +267,7 @@ class LargeSpecs:
                 codes = [j for j, name in enumerate(state.model_names) if name in p.allowed_models]
                 allowed[i] = np.isin(node_model, codes)
         self.allowed = allowed & (node_model >= 0)[None, :]
+        self._memo: tuple[tuple[int, int], np.ndarray] | None = None
 
     def broken(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray:
         """Per node of ``rows``: the weighted idle milli made fragment for the large specs."""
@@ -277,6 +281,51 @@ class LargeSpecs:
             fits = self.allowed[i, rows] & ((free >= self.milli[i]).sum(axis=1) >= self.ndev[i]) & (cpu >= self.cpu[i])
             out += self.weight[i] * idle * (fits & (cpu - req.cpu_milli < self.cpu[i]))
         return out
+
+    def pressure(self, state: FleetState) -> np.ndarray:
+        """Per spec: ``p_i = idle / idle(H_i)``, the fleet's idle GPU milli over the idle milli of
+        the nodes ``H_i`` that could host the spec now (≥ 1; 1 when none can: nothing left to
+        keep). Worked out once per fleet change (the pick and its window both ask)."""
+        key = (id(state), state.change_count)
+        if self._memo is not None and self._memo[0] == key:
+            return self._memo[1]
+        out = np.ones(self.weight.size)
+        if self.weight.size and self.exponent > 0:
+            idle = state.idle_milli.astype(np.float64)
+            total = float(idle.sum())
+            for i in range(self.weight.size):
+                host = (self.allowed[i] & ((state.dev_free_milli >= self.milli[i]).sum(axis=1) >= self.ndev[i])
+                        & (state.cpu_free_milli >= self.cpu[i]))
+                held = float(idle[host].sum())
+                if held > 0:
+                    out[i] = max(1.0, total / held) ** self.exponent
+        self._memo = (key, out)
+        return out
+
+    def scarce(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray:
+        """Per node of ``rows``: :meth:`broken` with each spec's weight times ``p_i − 1``
+        (:meth:`pressure`) — what the term adds as the nodes that hold a large spec run out. It
+        depends on the whole fleet, so the pick adds it, outside the per-node score cache."""
+        out = np.zeros(rows.size)
+        if self.weight.size == 0:
+            return out
+        extra = self.pressure(state) - 1.0
+        if not (extra > 0).any():
+            return out
+        free = state.dev_free_milli[rows]
+        cpu = state.cpu_free_milli[rows].astype(np.int64)
+        idle = state.idle_milli[rows].astype(np.float64)
+        for i in np.flatnonzero(extra > 0).tolist():
+            fits = self.allowed[i, rows] & ((free >= self.milli[i]).sum(axis=1) >= self.ndev[i]) & (cpu >= self.cpu[i])
+            out += extra[i] * self.weight[i] * idle * (fits & (cpu - req.cpu_milli < self.cpu[i]))
+        return out
+
+    def widest(self, state: FleetState) -> float:
+        """The most :meth:`scarce` can add on any node (the largest node's GPU milli)."""
+        if self.weight.size == 0:
+            return 0.0
+        extra = self.pressure(state) - 1.0
+        return float((extra * self.weight).sum()) * float(state.dev_total.max(initial=0))
 
 
 @lru_cache(maxsize=64)
@@ -321,6 +370,7 @@ class FGDPlusPolicy(FGDPolicy):
         reserve_weight: float = 1.0,
         large: float = 0.01,
         large_weight: float = 4.0,
+        large_pressure: float = 1.0,
         **_: Any,
     ) -> None:
         super().__init__(demand_weighted(typical, gpu_weight) if typical is not None else None)
@@ -330,7 +380,7 @@ class FGDPlusPolicy(FGDPolicy):
             tolerance=tolerance, gpu_weight=gpu_weight, cpu_weight=cpu_weight, fill_weight=fill_weight,
             fill_alpha=fill_alpha, exact=exact, fill_mode=fill_mode, cpu_only_fit=cpu_only_fit, scarcity=scarcity,
             exclusive=exclusive, exclusive_alpha=exclusive_alpha, reserve_weight=reserve_weight, large=large,
-            large_weight=large_weight)
+            large_weight=large_weight, large_pressure=large_pressure)
         self.scarcity = scarcity
         self.gpu_weight = gpu_weight
         #: the demand-weighted set before scarcity weighting (which depends on the fleet)
@@ -341,6 +391,7 @@ class FGDPlusPolicy(FGDPolicy):
         self.exclusive_alpha = exclusive_alpha
         self.large = large
         self.large_weight = large_weight
+        self.large_pressure = large_pressure
         self._large: LargeSpecs | None = None
         self.reserve_weight = reserve_weight
         self._reserve: Reservation | None = None
@@ -374,7 +425,8 @@ class FGDPlusPolicy(FGDPolicy):
                 extra = scarcity_weighted(demand_weighted(extra, self.gpu_weight), state, self.exclusive_alpha)
                 typical = TypicalPods(typical.pods + extra.pods)
                 big = large_specs(typical, self.workload, self.large)
-                self._large = LargeSpecs(demand_weighted(big, self.gpu_weight), state, self.large_weight)
+                self._large = LargeSpecs(demand_weighted(big, self.gpu_weight), state, self.large_weight,
+                                         self.large_pressure)
             self.typical = typical
             self._reserve = Reservation(self.workload if self.workload is not None else self.raw_typical, state)
         return super()._bind(state)
@@ -438,30 +490,26 @@ class FGDPlusPolicy(FGDPolicy):
                 milli = int(state.dev_total.max(initial=0)) if req.whole_node else request_gpu_milli(req)
                 widest = self.tolerance + self.reserve_weight * most * milli
                 return widest + 1e-6 * (1.0 + widest)
+        if self._large is not None and self.exact and req.num_devices == 0 and not req.whole_node and self._model is not None:
+            # the large specs' scarcity (:meth:`LargeSpecs.scarce`, a penalty) widens it as far as it reaches
+            widest = self.tolerance + self._large.widest(state) / max(self._model.covered, 1e-12)
+            return widest + 1e-6 * (1.0 + widest)
         return self.tolerance
 
-    def _pick(
-        self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray, rng: np.random.Generator
-    ) -> tuple[int, str]:
-        if self.reserve_weight > 0 and self._reserve is not None and (req.num_devices or req.whole_node):
-            price = self._reserve.price(state, req.allowed_models)
-            milli = state.dev_total[cand] if req.whole_node else request_gpu_milli(req)
-            sc = sc - self.reserve_weight * price[self._reserve.node_model[cand]] * milli
-        best = sc.max()
-        if sc.min() >= best - self.tolerance:
-            # every candidate is tied (the fast engine hands over just the window): no copies
-            if sc.size == 1:
-                return 0, ""
-            ties = np.arange(sc.size)
-            nodes = cand
-        else:
-            ties = np.flatnonzero(sc >= best - self.tolerance)
-            if ties.size == 1:
-                return int(ties[0]), ""
-            nodes = cand[ties]
+    def tie_values(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray | None:
+        """The best-fit value of :meth:`_pick` (:meth:`_fit_left`) of each node of ``rows``, kept by
+        the fast engine with the scores; a few rows are worked out in Python floats (the same
+        IEEE operations, so the same values as the arrays')."""
+        if rows.size > 8:
+            return self._fit_left(state, req, rows)
+        return np.array([self._fit_left_one(state, req, r) for r in rows.tolist()], np.float64)
+
+    def _fit_left(self, state: FleetState, req: PlacementRequest, nodes: np.ndarray) -> np.ndarray:
+        """Per node of ``nodes``: what :meth:`_pick`'s best fit takes the smallest of (ties ascend)."""
         cpu_left = state.cpu_free_milli[nodes] - req.cpu_milli
         idle = state.idle_milli[nodes]
         gpu_left = idle - request_gpu_milli(req)
+        left: np.ndarray
         if req.num_devices == 0 and not req.whole_node and self.cpu_only_fit != "spread" and self.cpu_per_gpu_milli > 0:
             # CPU-only: best fit on the CPU the node's idle GPUs do not need (surplus), so that
             # large surplus blocks stay whole for large CPU-only pods; then least short of it
@@ -478,6 +526,60 @@ class FGDPlusPolicy(FGDPolicy):
             else:
                 cpu_max, gpu_max = max_specs(state)
                 left = np.abs(cpu_frac - gpu_left / tot_gpu) + 0.5 * (cpu_left / cpu_max + gpu_left / gpu_max)
+        return left
+
+    def _fit_left_one(self, state: FleetState, req: PlacementRequest, n: int) -> float:
+        """:meth:`_fit_left` of one node in Python numbers: ints exact, each float operation the
+        same IEEE double operation as numpy's (int / int is correctly rounded in both)."""
+        cpu_left = int(state.cpu_free_milli.item(n)) - req.cpu_milli
+        idle = int(state.idle_milli.item(n))
+        gpu_left = idle - request_gpu_milli(req)
+        total = int(state.dev_total.item(n))
+        if req.num_devices == 0 and not req.whole_node and self.cpu_only_fit != "spread" and self.cpu_per_gpu_milli > 0:
+            surplus = cpu_left - self.cpu_per_gpu_milli * gpu_left
+            left = surplus if surplus >= 0 else 1e12 - surplus
+            if self.cpu_only_fit == "surplus_used":
+                left = left + (1e13 if idle >= total else 0.0)
+            return left
+        cpu_frac = cpu_left / int(state.cpu_total_milli.item(n))
+        if req.num_devices == 0 and not req.whole_node:
+            return gpu_left / max(total, 1) - cpu_frac
+        cpu_max, gpu_max = self._specs(state)
+        return abs(cpu_frac - gpu_left / max(total, 1)) + 0.5 * (cpu_left / cpu_max + gpu_left / gpu_max)
+
+    def _specs(self, state: FleetState) -> tuple[float, float]:
+        """:func:`max_specs` of ``state``, worked out once per fleet (its totals do not change, as
+        the fragmentation model bound to it assumes)."""
+        got = getattr(self, "_specs_of", None)
+        if got is None or got[0]() is not state:
+            got = self._specs_of = (weakref.ref(state), max_specs(state))
+        return got[1]
+
+    def _pick(
+        self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray, rng: np.random.Generator,
+        tie: np.ndarray | None = None,
+    ) -> tuple[int, str]:
+        if (self.reserve_weight > 0 and self._reserve is not None and self._reserve.shares.size
+                and (req.num_devices or req.whole_node)):
+            price = self._reserve.price(state, req.allowed_models)
+            milli = state.dev_total[cand] if req.whole_node else request_gpu_milli(req)
+            sc = sc - self.reserve_weight * price[self._reserve.node_model[cand]] * milli
+        if self._large is not None and self.exact and req.num_devices == 0 and not req.whole_node and self._model is not None:
+            sc = sc - self._large.scarce(state, req, cand) / max(self._model.covered, 1e-12)
+        best = sc.max()
+        if sc.min() >= best - self.tolerance:
+            # every candidate is tied (the fast engine hands over just the window): no copies
+            if sc.size == 1:
+                return 0, ""
+            ties = np.arange(sc.size)
+            nodes = cand
+        else:
+            ties = np.flatnonzero(sc >= best - self.tolerance)
+            if ties.size == 1:
+                return int(ties[0]), ""
+            nodes = cand[ties]
+        # the fast engine keeps every node's value (tie_values); else worked out for the tied nodes
+        left = self._fit_left(state, req, nodes) if tie is None else tie[nodes]
         note = f", best fit of {ties.size} within {self.tolerance:g}"
         if state.dev_cost is not None and (req.num_devices or req.whole_node):
             order = np.lexsort((ties, left, node_unit_cost(state, req, nodes)))

@@ -1,0 +1,40 @@
+"""fgd+'s best-fit values kept by the fast engine (``FGDPlusPolicy.tie_values``): worked out one
+node at a time in Python numbers they are the same doubles as the array computation ``_pick``
+uses without the cache, for every kind of request (CPU-only under each ``cpu_only_fit``, shares,
+whole devices, whole nodes) on a fleet with partly used nodes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from suanli.scheduler import PlacementRequest, get_policy
+from suanli.scheduler.policies.fgdplus import CPU_ONLY_FITS, FGDPlusPolicy
+from suanli.sim.scale import mix_typical, synthetic_fleet
+
+REQUESTS = [
+    PlacementRequest(cpu_milli=4000),
+    PlacementRequest(cpu_milli=250_000),  # more CPU than any node: negative surplus
+    PlacementRequest(cpu_milli=3000, num_devices=1, device_milli=810),
+    PlacementRequest(cpu_milli=24000, num_devices=2),
+    PlacementRequest(whole_node=True),
+]
+
+
+@pytest.mark.parametrize("fit", CPU_ONLY_FITS)
+def test_tie_values_of_a_few_rows_equal_the_array_computation(fit: str) -> None:
+    state = synthetic_fleet(300, 8, seed=3)
+    rng = np.random.default_rng(4)
+    # partly used nodes: CPU and device milli taken at random
+    state.cpu_free_milli[:] = (state.cpu_total_milli * rng.uniform(0.0, 1.0, state.num_nodes)).astype(np.int64)
+    state.dev_free_milli[:] = rng.choice([0, 190, 500, 1000], size=state.dev_free_milli.shape)
+    state.touch()
+    pol = get_policy("fgd+", typical=mix_typical(), cpu_only_fit=fit)
+    assert isinstance(pol, FGDPlusPolicy)
+    rows = np.arange(state.num_nodes)
+    for req in REQUESTS:
+        whole = pol.tie_values(state, req, rows)  # more than a few rows: the arrays
+        assert whole is not None
+        few = np.concatenate([pol.tie_values(state, req, rows[i : i + 3]) for i in range(0, rows.size, 3)])
+        assert few.tobytes() == whole.tobytes(), req
+        assert whole.tobytes() == pol._fit_left(state, req, rows).tobytes()
