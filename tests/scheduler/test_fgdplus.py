@@ -302,3 +302,43 @@ def test_a_cpu_only_pod_leaves_the_cpu_a_large_spec_needs():
     d2 = get_policy("fgd+", typical=typical, workload=every, large_weight=0.0).place(_large_fleet(), gpu,
                                                                                      np.random.default_rng(0))
     assert isinstance(d1, Placement) and isinstance(d2, Placement) and d1.nodes == d2.nodes
+
+
+def _last_host_fleet(k: int) -> FleetState:
+    # a: 8 idle devices, 96 cores (the only node that holds the 88-core 8-GPU spec);
+    # b1..bk: 2 devices and 64 of 96 cores taken (6 idle devices, 32 cores free: CPU-short)
+    s = FleetState.from_nodes(["a", *(f"b{i}" for i in range(k))], [96000] * (k + 1), [["A"] * 8] * (k + 1))
+    for i in range(1, k + 1):
+        s.apply(Placement((i,), ((0, 1),), ((1000, 1000),), (64000,), (0,), 0.0, "setup"))
+    return s
+
+
+def test_large_spec_pressure_is_the_idle_milli_over_what_the_hosts_hold():
+    s = _last_host_fleet(8)
+    assert LargeSpecs(TypicalPods((_BIG,)), s, 4.0).pressure(s).tolist() == [(8000 + 8 * 6000) / 8000]
+    assert LargeSpecs(TypicalPods((_BIG,)), s, 4.0, pressure=0.0).pressure(s).tolist() == [1.0]
+    # once a holds the spec no more, nothing is left to keep: 1
+    s.apply(Placement((0,), ((0,),), ((1000,),), (10000,), (0,), 0.0, "a GPU pod"))
+    assert LargeSpecs(TypicalPods((_BIG,)), s, 4.0).pressure(s).tolist() == [1.0]
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_cpu_only_pod_keeps_the_last_large_host_as_it_grows_scarce(engine):
+    # a 24-core pod strands GPU on a b node (its 6 idle devices would be left 8 cores); with one
+    # b node the large spec has a of 14,000 idle milli (pressure 1.75) and the pod takes a; with
+    # eight a is the last of 56,000 (pressure 7) and the pod leaves it whole. Without the
+    # pressure (large_pressure=0: the constant weight) it takes a in both.
+    typical = TypicalPods((_SMALL,))
+    every = TypicalPods((_SMALL, _BIG))
+    req = PlacementRequest(cpu_milli=24000)
+
+    def node(k: int, pressure: float) -> tuple[int, ...]:
+        pol = get_policy("fgd+", typical=typical, workload=every, large_pressure=pressure)
+        pol.engine = engine  # type: ignore[attr-defined]
+        d = pol.place(_last_host_fleet(k), req, np.random.default_rng(0))
+        assert isinstance(d, Placement)
+        return d.nodes
+
+    assert node(1, 1.0) == (0,)
+    assert node(8, 1.0) == (1,)
+    assert node(8, 0.0) == (0,)
