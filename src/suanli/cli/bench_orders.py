@@ -46,10 +46,11 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 
 from suanli.cli.bench_money import DbOpt, JsonOut, ServerOpt, TokenOpt, throwaway_database
@@ -72,16 +73,40 @@ LATE_MS = 5.0
 """An open-loop order sent more than this after its scheduled time counts as a late send."""
 
 
+READY_S = 120.0
+"""How long the servers started here may take to answer (migrations, the demo, on a loaded machine)."""
+
+
+def _all_listening(started: list[ServeProcess], deadline_s: float) -> None:
+    """Ask ``/health`` on a new connection each time until every replica id has answered; a replica that
+    exits, or a deadline passed, raises :class:`ServeFailed`."""
+    seen: set[str] = set()
+    end = time.monotonic() + deadline_s
+    while len(seen) < len(started):
+        for srv in started:
+            if srv.proc.poll() is not None:
+                raise ServeFailed(f"a replica exited with {srv.proc.returncode}:\n{srv.log.read_text()[-4000:]}")
+        with suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
+            seen.add(str(httpx.get(f"{started[0].url}/health", timeout=5).json()["background"]["replica"]))
+        if time.monotonic() > end:
+            raise ServeFailed(f"{len(seen)} of {len(started)} replicas answered on {started[0].url} within "
+                              f"{deadline_s:g} s")
+        time.sleep(0.02)  # polling real processes for readiness, bounded by the deadline above
+
+
 @contextmanager
 def _replicas(data_dir: Path, database_url: str, n: int) -> Iterator[list[ServeProcess]]:
     """``n`` ``suanli serve --reuse-port`` processes on one free port and one database (each with a data
     directory of its own), started one after the other (the first migrates and loads the demo); all
-    stopped on the way out, whatever happened."""
+    stopped on the way out, whatever happened. Yields only once every replica answers on the shared
+    port: a later replica's ``/health`` may be answered by an earlier one, and connections opened
+    before a replica listens all go to the others (and keep-alive keeps them there)."""
     port, started = free_port(), []
     try:
         for i in range(n):
             started.append(start_serve(data_dir / f"r{i}", database_url=database_url, env=clean_env(**UNLIMITED),
-                                       port=port, extra_args=["--reuse-port"]))
+                                       port=port, extra_args=["--reuse-port"], deadline_s=READY_S))
+        _all_listening(started, READY_S)
         yield started
     finally:
         for srv in started:
