@@ -348,17 +348,21 @@ class NodeScorePolicy:
             slack = self.pick_window(state, req)
             if slack is not None:
                 # only the nodes within ``slack`` of the best score matter to this pick
-                if c.best is None:
-                    c.best = float(c.score.max())
-                    c.n_best = int(np.count_nonzero(c.score == c.best))
+                best = c.best
+                fresh = best is None
+                if best is None:
+                    best = c.best = float(c.score.max())
                     c.best_node = -1
-                if slack == 0.0 and c.n_best == 1 and c.best_node >= 0:
+                if slack == 0.0 and not fresh and c.n_best == 1 and c.best_node >= 0:
                     # the window is the lone node at the best, known from the rows refreshed
                     cand = np.array((c.best_node,), np.int64)
                 else:
-                    cand = (c.score >= c.best - slack).nonzero()[0]
-                    if slack == 0.0 and cand.size == 1:
-                        c.best_node = int(cand[0])
+                    cand = (c.score >= best - slack).nonzero()[0]
+                    if slack == 0.0:  # the window is the nodes at the best
+                        c.n_best = cand.size
+                        c.best_node = int(cand[0]) if cand.size == 1 else -1
+                    elif fresh:
+                        c.n_best = int(np.count_nonzero(c.score == best))
             else:
                 cand = (c.score > -np.inf).nonzero()[0]
             dev_all = c.dev if c.has_dev else None
