@@ -381,7 +381,8 @@ def orders(ctx: typer.Context, server: ServerOpt = None, token: TokenOpt = None,
                                                      "holding the GIL (CPU, not waits).")] = False,
            replicas: Annotated[int, typer.Option(min=1, help="Server processes started here on one port and one "
                                                  "PostgreSQL database (`suanli serve --reuse-port`); the server CPU "
-                                                 "is their sum; --profile records each into PATH-r<i>.")] = 1,
+                                                 "is their sum; --profile writes one file each (out.json: out-r0.json, "
+                                                 "out-r1.json, ...).")] = 1,
            as_json: JsonOut = False) -> None:
     """Granted orders/s (closed loop) and order latency at Poisson arrivals (open loop) of concurrent tenants, and the highest recorded load of any device."""
     st = state(ctx)  # the root takes --server/--token wherever they are written
