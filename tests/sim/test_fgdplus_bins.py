@@ -9,6 +9,7 @@ turns the ``T`` pods away from the first bins on (1.3–1.7 pp below FGD on ever
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import pytest
 from suanli.scheduler import registry
 from suanli.scheduler.policies.fgdplus import FGDPlusPolicy
 from suanli.sim.fgd import run_fgd, typical_pods
-from suanli.sim.traces import NodeTable, PodTable
+from suanli.sim.traces import NodeTable, PodTable, load_nodes, load_pods
 
 SEEDS = range(42, 46)
 
@@ -73,3 +74,22 @@ def test_the_model_blind_version_loses_on_it(monkeypatch: pytest.MonkeyPatch):
     nodes, pods = _tables()
     gaps = _gaps(nodes, pods)
     assert max(gaps) < -1.0, gaps
+
+
+TRACE = Path(__file__).resolve().parents[2].parent / "shared" / "traces" / "alibaba-gpu-v2023" / "csv"
+
+
+@pytest.mark.skipif(not TRACE.is_dir(), reason="shared traces not present")
+def test_cpu300_large_pods_keep_their_hosts_longer_with_the_pressure(monkeypatch: pytest.MonkeyPatch):
+    """cpu300 (CPU-bound: the 88-core 8-GPU pods need an idle node with 88 free cores): fgd+'s
+    worst bin against fgd on seed 42 is better with the large specs' pressure than with the
+    constant weight (large_pressure=0), and it places at least as much at 100 % arrived."""
+    nodes = load_nodes(TRACE / "openb_node_list_gpu_node.csv")
+    pods = load_pods(TRACE / "openb_pod_list_cpu300.csv")
+    theirs = run_fgd(nodes, pods, "fgd", 42, track_frag=False).discrete()
+    mine = run_fgd(nodes, pods, "fgd+", 42, track_frag=False).discrete()
+    every = registry._REGISTRY["fgd+"]
+    monkeypatch.setitem(registry._REGISTRY, "fgd+", lambda **o: every(**{**o, "large_pressure": 0.0}))
+    constant = run_fgd(nodes, pods, "fgd+", 42, track_frag=False).discrete()
+    assert float(np.nanmin(mine - theirs)) > float(np.nanmin(constant - theirs))
+    assert mine[100] >= theirs[100]

@@ -44,8 +44,12 @@ Formulation (extends Weng et al., USENIX ATC '23):
   FGD's cut drops that hold at least 1 % of its GPU demand (the 88-core 8-GPU pods of default and
   cpu300, 2.4 %). A CPU-only pod that takes the CPU an all-idle node needs to hold one adds the
   node's idle milli, times the spec's demand-weighted count and ``large_weight``, to ``ΔF`` — FGD's
-  own count for a pod the node can no longer hold. GPU pods do not pay it (as a full typical
-  pod for every request it cost default 0.4 pp at 130 %).
+  own count for a pod the node can no longer hold — times the spec's *pressure* ``p = I / I_H``
+  (``large_pressure``, its exponent; 0: constant): the fleet's idle milli over the idle milli of
+  the nodes that could hold the spec now, so the last hosts cost more than the first (cpu300 lost
+  all its hosts between 60 and 75 % arrived). ``p`` depends on the whole fleet: the score cache
+  keeps the constant part, the pick adds ``(p − 1)`` of it. GPU pods do not pay it (as a full
+  typical pod for every request it cost default 0.4 pp at 130 %).
 * Ties: CPU-only pods avoid nodes whose devices are all idle (keeping whole nodes for the pods
   that need one: the 120-core 8-GPU pods of ``default`` only fit an idle G3 node), then go to
   the node whose CPU *surplus* (free CPU beyond what its idle GPUs need at the ratio ``r``)
