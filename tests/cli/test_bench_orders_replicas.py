@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import httpx
 import pytest
 
+from suanli.cli.bench_orders import _replicas, profile_paths
 from suanli.testing.serve import clean_env
 
 pytestmark = pytest.mark.slow
@@ -52,3 +55,24 @@ def test_bench_orders_refuses_replicas_on_sqlite_and_against_a_given_server() ->
     assert "--replicas" in r.stderr and "one PostgreSQL database" in r.stderr and "SQLite" in r.stderr
     r = bench("--server", "http://127.0.0.1:9", "--token", "x", "--replicas", "3")
     assert r.returncode == 2 and "with --server" in r.stderr
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_the_replicas_all_listen_before_the_load_starts(db_url: str, tmp_path: Path) -> None:
+    """The first version yielded as soon as /health answered on the shared port, which the first replica
+    did for the second while the second was still starting: the closed loop's connections all went to
+    the first. Now every replica is listening when the load starts: fresh connections reach each (a
+    replica that listens misses 40 fresh connections with probability 2^-40)."""
+    with _replicas(tmp_path, db_url, 2) as started:
+        assert len({srv.url for srv in started}) == 1
+        seen = {httpx.get(f"{started[0].url}/health", timeout=10).json()["background"]["replica"] for _ in range(40)}
+        assert len(seen) == 2
+        assert all(srv.proc.poll() is None for srv in started)
+    assert all(srv.proc.poll() is not None for srv in started)  # stopped on the way out
+
+
+def test_profile_paths_one_file_per_replica(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    assert profile_paths(None, 3) == []
+    assert profile_paths(out, 1) == [out]
+    assert profile_paths(out, 3) == [tmp_path / "out-r0.json", tmp_path / "out-r1.json", tmp_path / "out-r2.json"]
