@@ -432,7 +432,10 @@ class NodeScorePolicy:
             cpu, mem = req.cpu_milli, req.mem_mib
         score = float(sc.item(at))
         reason = f"{self.name}: node {state.node_ids[node]} score {score:.4g}{note} among {n_feasible} feasible"
-        nic, disk = _host_extras(state, req, (node,))
+        if req.nic_mbps or req.disk_gib or req.whole_node or req.gang_nodes:
+            nic, disk = _host_extras(state, req, (node,))
+        else:  # (what _host_extras gives a request of neither on a part of a node)
+            nic, disk = (), ()
         return Placement((node,), (devs,), (milli,), (cpu,), (mem,), score, reason, nic, disk)
 
     def _pick(
