@@ -243,7 +243,7 @@ def place_batch(p: Platform, batch: list[Ticket]) -> Snapshot | None:
     outcomes: list[tuple[Ticket, Outcome]] = []
     shape: Snapshot | None = None
     try:
-        with p.agent_nodes_held(), p.tx() as s:  # no second connection inside the batch (Platform.agent_nodes_held)
+        with p.tx() as s:  # no second connection inside (Platform.agent_nodes_held)
             placement_lock.lock_placement(s)
             tenants = {t.actor.tenant_id for t in batch}
             b = _Batch({}, order_batch.orders_by_key(s, ((t.actor.tenant_id, t.key) for t in batch)),

@@ -90,6 +90,9 @@ class Snapshot:
     """MIXING: the mechanism classes of the slices on each device over the window (docs/slices.md)."""
     host: shapes.HostView | None = None
     """SHAPES: per node, host capacity and what is free of it (:func:`suanli.service.shapes.host_view`)."""
+    mix: typical_mix.Mix | None = None
+    """The typical requests fgd+ measures fragmentation against, learnt in the snapshot's own transaction
+    (none: learnt at the first plan, on a connection of its own)."""
     """SLICES: device id -> (start slot, span) of the MIG instances held over the window."""
 
     def versions(self, grants: Sequence[tuple[int, int, int]]) -> dict[int, int]:
@@ -207,7 +210,8 @@ def snapshot(p: Platform, s: Session, start: datetime, end: datetime | None,
                     slice_mechanisms=slicing.mechanisms(p),
                     mig_taken={k: list(v) for k, v in
                                slice_store.busy_instances(s, start, end, exclude_lease=exclude_lease).items()},
-                    mixing=slice_mixing.Mixing.read(s, start, end, exclude_lease, slot_device, (n, width)))
+                    mixing=slice_mixing.Mixing.read(s, start, end, exclude_lease, slot_device, (n, width)),
+                    mix=typical_mix.current_mix(p, s))
 
 
 def measured_rtts(p: Platform, s: Session) -> dict[str, SiteRtt]:
@@ -273,7 +277,7 @@ def plan(p: Platform, snap: Snapshot, spec: OrderSpec, seed: str, *,
     """Place one order on the snapshot (mutating it). Impossible shapes are a ValidationError.
     ``prices``: the ordering tenant's device-hour rates (:func:`flops_mix.tenant_prices`) that a
     ``flops`` order's mix is chosen by; the list price when None."""
-    policy = typical_mix.placement_policy(p)
+    policy = typical_mix.placement_policy(p, snap.mix)
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little"))
     models, sites = _filters(snap, spec)
     if models is not None and not models:
@@ -376,7 +380,7 @@ def plan_devices(p: Platform, snap: Snapshot, model: str, count: int, seed: str)
         return Rejection(RejectReason.NO_CAPACITY, f"the fleet has {present} {model} devices in all; asked for {count}")
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little"))
     shapes.begin(snap, None)
-    return _one(typical_mix.placement_policy(p), snap, rng,
+    return _one(typical_mix.placement_policy(p, snap.mix), snap, rng,
                 [PlacementRequest(num_devices=1, allowed_models=frozenset({code}))] * count, proportional=True)
 
 

@@ -93,6 +93,7 @@ class Platform:
         self._agent_nodes: frozenset[str] = frozenset()
         self._agent_reports: tuple[tuple[str, AgentState, datetime | None, tuple[str, ...]], ...] = ()
         self._agent_nodes_at = -AGENT_NODES_TTL_S
+        self._agent_nodes_due = True  # read at the first transaction's start
         self._agent_nodes_held = threading.local()
         self._routed: tuple[Driver | None, frozenset[str], Driver] | None = None
         self.engine = engine or make_engine(settings.sqlalchemy_url, lock_wait_s=settings.lock_wait_seconds)
@@ -123,15 +124,27 @@ class Platform:
         self._driver = value
 
     def agent_nodes(self) -> frozenset[str]:
-        """The nodes that have an agent (docs/agents.md), read at most every ``AGENT_NODES_TTL_S``."""
-        if (time.monotonic() - self._agent_nodes_at >= AGENT_NODES_TTL_S
-                and not getattr(self._agent_nodes_held, "on", False)):
-            with self.read() as s:
-                reports = tuple(agent_store.agent_reports(s))
-            self._agent_reports = reports
-            self._agent_nodes = frozenset(r[0] for r in reports)
-            self._agent_nodes_at = time.monotonic()
+        """The nodes that have an agent (docs/agents.md), read at most every ``AGENT_NODES_TTL_S``. Inside a
+        transaction of this thread it reads nothing (:meth:`agent_nodes_held`): a due read waits for the next
+        transaction's start."""
+        if time.monotonic() - self._agent_nodes_at >= AGENT_NODES_TTL_S:
+            if getattr(self._agent_nodes_held, "depth", 0):
+                self._agent_nodes_due = True
+            else:
+                self._read_agent_nodes()
         return self._agent_nodes
+
+    def _read_agent_nodes(self) -> None:
+        self._agent_nodes_held.depth = 1  # the read is a transaction too: no read inside it
+        try:
+            with self._sessions(bind=self._read_engine) as s, s.begin():
+                reports = tuple(agent_store.agent_reports(s))
+        finally:
+            self._agent_nodes_held.depth = 0
+        self._agent_reports = reports
+        self._agent_nodes = frozenset(r[0] for r in reports)
+        self._agent_nodes_at = time.monotonic()
+        self._agent_nodes_due = False
 
     def agent_reports(self) -> tuple[tuple[str, AgentState, datetime | None, tuple[str, ...]], ...]:
         """Each agent node's (name, state, last heard, reported slice mechanisms), read with and as fresh as
@@ -142,19 +155,23 @@ class Platform:
     @contextmanager
     def agent_nodes_held(self) -> Iterator[None]:
         """Inside (this thread): :meth:`agent_nodes` answers what it read on entry, with no read of its own.
-        For the placement loop's batch (ORDERS, docs/performance.md): a read there takes a second pooled
-        connection while the batch holds SQLite's write lock, and the pool can be held by requests that
-        queue behind that lock — a deadlock until the busy timeout (``database is locked``, 500s)."""
-        self.agent_nodes()  # fresh now, before the caller's transaction
-        self._agent_nodes_held.on = True
+        Every :meth:`tx` and :meth:`read` holds it: a read there would take a second pooled connection while
+        the transaction holds one — on SQLite, while it may hold the write lock, and the pool can be held by
+        requests that queue behind that lock: a deadlock until the pool's timeout (``database is locked``,
+        500s; docs/performance.md, "The order and the end", item 5, and the stall after it). Re-entrant."""
+        depth = getattr(self._agent_nodes_held, "depth", 0)
+        if not depth and self._agent_nodes_due:
+            self._read_agent_nodes()  # before the caller's transaction: first use, a change, or asked for stale
+        self._agent_nodes_held.depth = depth + 1
         try:
             yield
         finally:
-            self._agent_nodes_held.on = False
+            self._agent_nodes_held.depth = depth
 
     def agent_nodes_changed(self) -> None:
         """A node got (or lost) its agent here, or an agent reported: read the agent nodes again at the next use."""
         self._agent_nodes_at = -AGENT_NODES_TTL_S
+        self._agent_nodes_due = True
 
     def attached(self, kind: Callable[[Platform], T]) -> T:
         """The one object ``kind(self)`` of this platform, made on first use and kept with it: its
@@ -176,7 +193,7 @@ class Platform:
             with self.read() as s:
                 yield s
             return
-        with self._sessions.begin() as s:
+        with self.agent_nodes_held(), self._sessions.begin() as s:
             fencing.check(s, self.clock.now())
             yield s
 
@@ -184,7 +201,7 @@ class Platform:
     def read(self) -> Iterator[Session]:
         """A transaction that only reads (a GET): one consistent snapshot, no write lock on SQLite
         (plain ``BEGIN``), ``READ ONLY`` on PostgreSQL. Reads never write: see docs/platform.md."""
-        with self._sessions(bind=self._read_engine) as s, s.begin():
+        with self.agent_nodes_held(), self._sessions(bind=self._read_engine) as s, s.begin():
             yield s
 
     def catalog(self, s: Session) -> Catalog:

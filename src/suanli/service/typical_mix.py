@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from suanli.domain.catalog import Catalog
 from suanli.errors import NotFoundError
 from suanli.scheduler import Policy, TypicalPod, TypicalPods, get_policy
@@ -102,8 +104,10 @@ class _Entry:
         self.mix: Mix | None = None
 
 
-def current_mix(p: Platform) -> Mix:
-    """The platform's mix, relearnt from the orders when older than the refresh interval."""
+def current_mix(p: Platform, s: Session | None = None) -> Mix:
+    """The platform's mix, relearnt from the orders when older than the refresh interval — in ``s`` when
+    given (inside a transaction: a read of its own would take a second pooled connection, the deadlock of
+    :meth:`Platform.agent_nodes_held`), else in a read of its own."""
     now = p.clock.now()
     refresh = timedelta(seconds=p.settings.placement_mix_refresh_seconds)
     entry = p.attached(_Entry)
@@ -111,10 +115,10 @@ def current_mix(p: Platform) -> Mix:
         mix = entry.mix
         if mix is not None and now - mix.learned_at < refresh and now >= mix.learned_at:
             return mix
-    with p.read() as s:
-        docs = store.recent_order_docs(s, now - WINDOW, MAX_ORDERS)
-        catalog = p.catalog(s)
-    mix = learn_mix(docs, catalog, now)
+    if s is None:
+        with p.read() as own:
+            return current_mix(p, own)
+    mix = learn_mix(store.recent_order_docs(s, now - WINDOW, MAX_ORDERS), p.catalog(s), now)
     with entry.lock:
         entry.mix = mix
     return mix
@@ -127,7 +131,7 @@ def forget(p: Platform) -> None:
         entry.mix = None
 
 
-def placement_policy(p: Platform) -> Policy:
-    """A fresh policy object of the configured kind, measuring against the live mix."""
-    mix = current_mix(p)
+def placement_policy(p: Platform, mix: Mix | None = None) -> Policy:
+    """A fresh policy object of the configured kind, measuring against the live mix (``mix``, else the current one)."""
+    mix = current_mix(p) if mix is None else mix
     return get_policy(p.settings.placement_policy, typical=mix.typical, workload=mix.workload)
