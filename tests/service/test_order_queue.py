@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from suanli.domain.accounts import Principal
@@ -226,3 +226,28 @@ def test_a_live_order_may_not_delay_the_head_either(demo: Platform, tenant: Prin
     clock.set(t0 + timedelta(hours=3))
     out = run_pass(demo)
     assert head.id in out["queue"]["granted"]
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_an_empty_queue_pass_takes_no_placement_lock(demo: Platform, tenant: Principal, clock: FakeClock) -> None:
+    """The leader's pass over an empty queue does not wait behind the order batches' placement lock (it did
+    on every pass: docs/performance.md, "Replicas"); with an order waiting it takes the lock and places it."""
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(demo.engine, "before_cursor_execute", note)
+    try:
+        assert order_queue.run_queue(demo).summary() == order_queue.QueueReport().summary()
+        assert not any("pg_advisory_xact_lock" in x for x in seen), seen
+        fill_a800(demo, tenant, hours=1)
+        queued = wait(demo, tenant, clock, form="gpu", quantity=8, models=["A800"], hours=2)
+        clock.advance(hours=1)  # the leases' terms end
+        leases.tick(demo)
+        seen.clear()
+        report = order_queue.run_queue(demo)
+    finally:
+        event.remove(demo.engine, "before_cursor_execute", note)
+    assert any("pg_advisory_xact_lock" in x for x in seen)
+    assert queued.id in report.granted

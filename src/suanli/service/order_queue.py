@@ -139,6 +139,9 @@ def run_queue(p: Platform) -> QueueReport:
     report = QueueReport()
     now = p.clock.now()
     with audit_context.system(), p.tx() as s:
+        if not queue_store.has_work(s):  # the usual pass: no wait behind the order batches' placement lock
+            queue_admission.set_head(p, None)
+            return report
         placement_lock.lock_placement(s)
         _end_preempted(p, s, now, report)
         waiting = queue_store.queued_orders(s, for_update=True)

@@ -166,6 +166,13 @@ class Preemption:
     done: bool
 
 
+def has_work(s: Session) -> bool:
+    """Some order waits in the queue or some spot lease's preemption is pending (one indexed probe each)."""
+    waiting = select(OrderQueueRow.order_id).where(OrderQueueRow.state == WAITING).limit(1)
+    pending = select(SpotPreemptionRow.lease_id).where(SpotPreemptionRow.done.is_(False)).limit(1)
+    return s.execute(waiting).first() is not None or s.execute(pending).first() is not None
+
+
 def preemptions(s: Session, *, pending_only: bool = True) -> list[Preemption]:
     q = select(SpotPreemptionRow).order_by(SpotPreemptionRow.preempt_at)
     if pending_only:
