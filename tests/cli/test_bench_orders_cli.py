@@ -45,7 +45,7 @@ def test_bench_orders_prints_both_loops_and_nothing_over_capacity(database: str)
         assert loop["generator_cpu_pct"] >= 0 and loop["server_cpu_pct"] is not None
         if loop["granted"]:
             assert loop["latency_ms"]["p50"] <= loop["latency_ms"]["max"]
-        assert loop["ends_failed"] == 0
+        assert loop["ends_failed"] == 0 and loop["end_failures"] == {}
     assert {"late_sends", "max_send_lag_ms", "connections_opened"} <= set(opened)
     rec = doc["recorded"]
     assert rec["leases"] == closed["granted"] + opened["granted"]
@@ -57,3 +57,12 @@ def test_bench_orders_against_a_server_needs_its_operator_token(tmp_path: Path) 
     r = bench("--server", "http://127.0.0.1:9", "--json", SUANLI_CONFIG=str(tmp_path / "none.json"))
     assert r.returncode != 0
     assert "--server needs --token" in r.stderr + r.stdout
+
+
+def test_the_summary_names_why_ends_failed() -> None:
+    from suanli.cli.bench_orders import _summary
+
+    out = _summary([(201, "granted", 0.01)], [(200, "ended", 0.02), (503, "busy", 0.5), (0, "timeout", 120.0)], 1.0)
+    assert out["ends_failed"] == 2
+    assert out["end_failures"] == {"503 busy": 1, "0 timeout": 1}
+    assert out["end_latency_ms"]["max"] == 20.0

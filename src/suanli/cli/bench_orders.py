@@ -174,8 +174,9 @@ def _cpu_s(pid: int | None) -> float | None:
 
 Sample = tuple[int, str, float]
 """(HTTP status or 0 for a transport failure, outcome code, order latency in seconds)."""
-End = tuple[int, float]
-"""(HTTP status of ``POST /v1/leases/{id}/end`` or 0 for a transport failure or timeout, seconds)."""
+End = tuple[int, str, float]
+"""(HTTP status of ``POST /v1/leases/{id}/end`` or 0 for a transport failure or timeout, its error code
+(``ended`` when it succeeded), seconds)."""
 
 
 def _ms(values: list[float]) -> dict[str, float | None]:
@@ -209,11 +210,14 @@ async def _order(pool: Pool, token: str, body: bytes, timeout_s: float, hold: bo
     if not hold and doc.get("lease_id"):
         t0 = time.perf_counter()
         try:
-            end_status, _ = await asyncio.wait_for(pool.call("POST", f"/v1/leases/{doc['lease_id']}/end", token,
-                                                             b"{}"), timeout_s)
-        except (TimeoutError, TransportError):
-            end_status = 0
-        ends.append((end_status, time.perf_counter() - t0))
+            end_status, end_data = await asyncio.wait_for(
+                pool.call("POST", f"/v1/leases/{doc['lease_id']}/end", token, b"{}"), timeout_s)
+            end_code = "ended" if end_status == 200 else _error_code(end_data)
+        except TimeoutError:
+            end_status, end_code = 0, "timeout"
+        except TransportError:
+            end_status, end_code = 0, "transport_error"
+        ends.append((end_status, end_code, time.perf_counter() - t0))
     return 201, "granted", latency
 
 
@@ -241,8 +245,18 @@ def _summary(samples: list[Sample], ends: list[End], wall: float) -> dict[str, A
     return {"orders": len(samples), "granted": granted, "granted_per_s": round(granted / wall, 1) if wall else 0.0,
             "outcomes": dict(Counter(f"{s} {c}" for s, c, _ in samples)),
             "latency_ms": _ms([dt for s, _, dt in samples if s == 201]),
-            "end_latency_ms": _ms([dt for s, dt in ends if s == 200]),
-            "ends_failed": sum(1 for s, _ in ends if s != 200)}
+            "end_latency_ms": _ms([dt for s, _, dt in ends if s == 200]),
+            "ends_failed": sum(1 for s, _, _ in ends if s != 200),
+            "end_failures": dict(Counter(f"{s} {c}" for s, c, _ in ends if s != 200))}
+
+
+def _error_code(data: bytes) -> str:
+    """The ``error.code`` of an error answer's body ("?" when it has none)."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return "?"
+    return str((doc.get("error") or {}).get("code", "?")) if isinstance(doc, dict) else "?"
 
 
 async def closed_loop(url: str, tokens: list[str], rounds: int, body: bytes, hold: bool, timeout_s: float,
@@ -448,6 +462,7 @@ def _show(r: dict[str, Any], hold: bool) -> None:
                  ["  outcomes", ", ".join(f"{k}: {v}" for k, v in sorted(x["outcomes"].items()))],
                  ["  order→lease ms p50/p90/p99/max", pct(x["latency_ms"])],
                  ["  end ms p50/p90/p99/max", pct(x["end_latency_ms"])],
+                 ["  ends failed", ", ".join(f"{k}: {v}" for k, v in sorted(x["end_failures"].items())) or "0"],
                  ["  CPU: generator / server %", f"{x['generator_cpu_pct']:g} / {x['server_cpu_pct'] or '-'}"]]
         if x["server_cpu_pct_by_replica"] and len(x["server_cpu_pct_by_replica"]) > 1:
             rows += [["  server CPU % by replica", " / ".join(f"{v:g}" for v in x["server_cpu_pct_by_replica"])]]
