@@ -141,11 +141,12 @@ def end_open_holds(s: Session, lease_id: str, at: datetime) -> None:
     gives up its devices: a hold not started by then is kept zero-length)."""
     row = NodeAllocationRow
     not_started = row.start_at >= at
-    s.execute(update(row)
-              .where(row.lease_id == lease_id,
-                     or_(and_(not_started, or_(row.end_at.is_(None), row.end_at > row.start_at)),
-                         and_(row.start_at < at, or_(row.end_at.is_(None), row.end_at > at))))
-              .values(end_at=case((not_started, row.start_at), else_=literal(at, type_=row.end_at.type))))
+    stmt = (update(row)
+            .where(row.lease_id == lease_id,
+                   or_(and_(not_started, or_(row.end_at.is_(None), row.end_at > row.start_at)),
+                       and_(row.start_at < at, or_(row.end_at.is_(None), row.end_at > at))))
+            .values(end_at=case((not_started, row.start_at), else_=literal(at, type_=row.end_at.type))))
+    s.execute(stmt if s.identity_map else stmt.execution_options(synchronize_session=False))  # as leases.unsynchronized
 
 
 def held_now(s: Session, lease_id: str, at: datetime) -> dict[str, tuple[int, int]]:

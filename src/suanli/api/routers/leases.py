@@ -74,11 +74,14 @@ def priced(p: Platform, who: Principal, lease_id: str) -> dict[str, Any]:
 
 
 @router.post("/v1/leases/{lease_id}/end", response_model=LeaseResponse)
-async def end_lease(lease_id: Name, p: PlatformDep, who: PrincipalDep, body: EndRequest | None = None) -> Response:
-    """The end and the queue's kick in one worker-thread hop, the body written as the lease list's is
-    (:mod:`suanli.api.fast_json`; docs/performance.md "The order and the end")."""
+async def end_lease(lease_id: Name, request: Request, p: PlatformDep, body: EndRequest | None = None,
+                    authorization: Annotated[str | None, Header()] = None) -> Response:
+    """The token, the end and the queue's kick in one worker-thread hop (as the lease list's), the body
+    written as the lease list's is (:mod:`suanli.api.fast_json`; docs/performance.md "The order and the
+    end", "ORDERS2")."""
 
     def work() -> Response:
+        who = deps.principal(request, authorization)
         out = lease_out(leases.end_lease(p, who, lease_id, body.reason if body else ""))
         order_queue.kick(p)  # QUEUE: capacity freed: queued orders first (docs/queue.md)
         return fast_json.response(_LIST_DEFAULTS | out)
