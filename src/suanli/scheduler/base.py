@@ -172,12 +172,12 @@ _NO_FIT = float("-inf")
 
 
 class _ShapeCache:
-    """Per request shape: score of every node (-inf: infeasible), chosen device, node version seen."""
+    """Per request shape: score of every node (-inf: infeasible), chosen device, the fleet's
+    change count seen."""
 
-    __slots__ = ("best", "best_node", "dev", "has_dev", "n_best", "n_feasible", "score", "seen", "tie", "tie_stale", "ver")
+    __slots__ = ("best", "best_node", "dev", "has_dev", "n_best", "n_feasible", "score", "seen", "tie", "tie_stale")
 
     def __init__(self, n: int) -> None:
-        self.ver = np.full(n, -1, np.int64)
         self.score = np.full(n, -np.inf)
         self.dev = np.full(n, -1, np.int64)
         self.has_dev = False
@@ -229,7 +229,9 @@ class NodeScorePolicy:
 
     def _shape_cache(self, state: FleetState, req: PlacementRequest, rng: np.random.Generator) -> _ShapeCache:
         """Scores of every node for the shape of ``req`` (-inf where it does not fit), brought up
-        to date for the nodes whose ``node_version`` changed since the last request of that shape."""
+        to date for the nodes changed since the last request of that shape (from the fleet's log
+        of changed rows; every node when the log does not reach back that far: rare, the same
+        scores, and no per-node versions to keep up to date on every refresh)."""
         ref = getattr(self, "_cache_ref", None)
         if ref is None or ref() is not state:
             self.reset_cache()
@@ -241,8 +243,7 @@ class NodeScorePolicy:
             c = self._cache[key] = _ShapeCache(state.num_nodes)
         changed = state.changed_since(c.seen, state.num_nodes // 4)
         c.seen = state.change_count
-        # every row changed since the last refresh is newer than what this cache saw
-        stale = (c.ver != state.node_version).nonzero()[0] if changed is None else changed
+        stale = np.arange(state.num_nodes) if changed is None else changed
         if stale.size:
             sc, dev = self.refresh_scores(state, req, stale, rng)
             if stale.size <= 256:  # a few rows: counted in Python, cheaper than numpy calls
@@ -271,7 +272,6 @@ class NodeScorePolicy:
             if dev is not None:
                 c.dev[stale] = dev
                 c.has_dev = True
-            c.ver[stale] = state.node_version[stale]
             if c.tie_stale is not None:
                 c.tie_stale[stale] = True
         return c
