@@ -155,3 +155,10 @@ def upgrade(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def unsynchronized(s: Session, stmt: Any) -> Any:
+    """``stmt`` (an UPDATE) without the ORM's synchronisation of loaded objects when the session holds
+    none: that evaluates the statement's WHERE in Python for every UPDATE, 2-3 % of the server's CPU in
+    the order bench (ORDERS2, docs/performance.md); with objects loaded, SQLAlchemy's default stands."""
+    return stmt.execution_options(synchronize_session=False) if not s.identity_map else stmt

@@ -28,6 +28,7 @@ from suanli.errors import ConflictError, NotFoundError
 from suanli.store import capacity
 from suanli.store import shapes as shapes_store
 from suanli.store.audit_recorder import current_actor
+from suanli.store.db import unsynchronized
 from suanli.store.defrag_tables import MigratableLeaseRow
 from suanli.store.oversub_tables import BurstableLeaseRow
 from suanli.store.tables import (
@@ -294,13 +295,6 @@ def _get_statement(by_tenant: bool, by_supplier: bool, for_update: bool) -> Any:
     if by_supplier:
         q = q.where(_on_supplier_nodes(bindparam("supplier")))
     return q.with_for_update() if for_update else q
-
-
-def unsynchronized(s: Session, stmt: Any) -> Any:
-    """``stmt`` (an UPDATE) without the ORM's synchronisation of loaded objects when the session holds
-    none: that evaluates the statement's WHERE in Python for every UPDATE, 2-3 % of the server's CPU in
-    the order bench (ORDERS2, docs/performance.md); with objects loaded, SQLAlchemy's default stands."""
-    return stmt.execution_options(synchronize_session=False) if not s.identity_map else stmt
 
 
 def list_leases(s: Session, *, tenant_id: str | None = None, states: Iterable[LeaseState] | None = None,

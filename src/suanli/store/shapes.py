@@ -40,6 +40,7 @@ from suanli.domain.shapes import (
 )
 from suanli.errors import ConflictError
 from suanli.store.capacity import HOST_OVER_CAPACITY
+from suanli.store.db import unsynchronized
 from suanli.store.shapes_tables import NodeAllocationRow, ResourcePriceRow
 from suanli.store.tables import DeviceRow, LeaseRow, NodeRow
 
@@ -146,7 +147,7 @@ def end_open_holds(s: Session, lease_id: str, at: datetime) -> None:
                    or_(and_(not_started, or_(row.end_at.is_(None), row.end_at > row.start_at)),
                        and_(row.start_at < at, or_(row.end_at.is_(None), row.end_at > at))))
             .values(end_at=case((not_started, row.start_at), else_=literal(at, type_=row.end_at.type))))
-    s.execute(stmt if s.identity_map else stmt.execution_options(synchronize_session=False))  # as leases.unsynchronized
+    s.execute(unsynchronized(s, stmt))
 
 
 def held_now(s: Session, lease_id: str, at: datetime) -> dict[str, tuple[int, int]]:
