@@ -260,9 +260,11 @@ def heartbeat(p: Platform, agent: AgentNode, *, boot_id: str, rtt_ms: Decimal | 
             store.upsert_telemetry(s, agent.node, devices, now)
             work = agent_work.generation(s, agent.node) if current.state is AgentState.APPROVED else 0
             state = current.state
+            reported_anew = mechs is not None and tuple(mechs) != tuple(sorted(current.slice_mechanisms))
     except SuanliError as e:
         refuse(p, e, agent.node)
-    p.agent_nodes_changed()  # what it reported and its state: read afresh by the next placement
+    if reported_anew:  # what it can enforce changed: read afresh by the next placement (its last heard
+        p.agent_nodes_changed()  # time is as fresh as the platform's one-second cache, not read per beat)
     return Beat(state, now, work)
 
 

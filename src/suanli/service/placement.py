@@ -86,6 +86,7 @@ class Snapshot:
     slice_mechanisms: frozenset[Mechanism] = frozenset()
     """SLICES: what the backend enforces slices with (:func:`suanli.service.slicing.mechanisms`)."""
     mig_taken: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    """SLICES: device id -> (start slot, span) of the MIG instances held over the window."""
     mixing: slice_mixing.Mixing = field(default_factory=slice_mixing.empty)
     """MIXING: the mechanism classes of the slices on each device over the window (docs/slices.md)."""
     host: shapes.HostView | None = None
@@ -93,7 +94,6 @@ class Snapshot:
     mix: typical_mix.Mix | None = None
     """The typical requests fgd+ measures fragmentation against, learnt in the snapshot's own transaction
     (none: learnt at the first plan, on a connection of its own)."""
-    """SLICES: device id -> (start slot, span) of the MIG instances held over the window."""
 
     def versions(self, grants: Sequence[tuple[int, int, int]]) -> dict[int, int]:
         by_id = self._version_of()
