@@ -123,6 +123,35 @@ def test_lease_job_report_usage_on_an_agent_node(demo: Platform, tenant: Princip
     assert row.state == "completed" and row.device_seconds == 200 and row.exit_code == 0
 
 
+def test_a_failed_jobs_reason_survives_the_background_pass(demo: Platform, tenant: Principal, clock: FakeClock,
+                                                           fleet_agents: dict[str, Agent]) -> None:
+    """The usage record (state and exit code, no reason) must not end the job's row before the poll has
+    stored the engine's word: the row would then be terminal with an empty reason, and never polled again."""
+    lease_id = a800_lease(demo, tenant)
+    node = leases.get_lease(demo, tenant, lease_id)[0].allocations[0].node
+    engine.reconcile_leases(demo)
+    job = jobs.submit_job(demo, tenant, lease_id, ["sleep", "60"], devices=1)
+    start = clock.now()
+    ingest_report(demo, fleet_agents[node].me, jobs=[JobReport(job.driver_job_id, JobState.RUNNING, start=start,
+                                                               device_indices=(0,))])
+    jobs.record_job_states(demo)
+    clock.advance(5)
+    end = clock.now()
+    why = "fenced: cut off from the server for 1 s"
+    ingest_report(demo, fleet_agents[node].me,
+                  jobs=[JobReport(job.driver_job_id, JobState.FAILED, start=start, end=end, reason=why,
+                                  device_indices=(0,))],
+                  usage=[UsageReport(job.driver_job_id, lease_id, (0,), 1, start, end, JobState.FAILED, None,
+                                     Decimal(5))])
+    assert jobs.collect_usage(demo) == 1  # the background pass's order: usage first, then the states
+    jobs.record_job_states(demo)
+    row = jobs.get_job(demo, tenant, job.id)
+    assert (row.state, row.reason, row.device_seconds) == ("failed", why, 5)
+    with demo.tx() as s:  # stored, not only polled: a terminal row is never polled again
+        stored = engine_store.job_by_engine_id(s, "local", job.driver_job_id)
+    assert stored is not None and (stored.state, stored.reason) == ("failed", why)
+
+
 def test_a_report_of_a_job_the_node_does_not_hold_stores_nothing(demo: Platform, tenant: Principal,
                                                                  clock: FakeClock,
                                                                  fleet_agents: dict[str, Agent]) -> None:

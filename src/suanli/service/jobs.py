@@ -194,9 +194,9 @@ def cancel_job(p: Platform, actor: Principal, job_id: str) -> Job:
 
 
 def collect_usage(p: Platform) -> int:
-    """Read finished jobs' accounting from the engine into the job rows and, as usage events of the
-    informational meter ``job_device_seconds`` (source ``engine:<driver>``, id = engine job id),
-    into the usage store next to the billed lease time. Returns job records applied."""
+    """Read finished jobs' accounting from the engine into the job rows (their device-seconds) and, as
+    usage events of the informational meter ``job_device_seconds`` (source ``engine:<driver>``, id =
+    engine job id), into the usage store next to the billed lease time. Returns job records applied."""
     driver = p.driver
     if driver is None:
         return 0
@@ -208,10 +208,11 @@ def collect_usage(p: Platform) -> int:
     with p.tx() as s:
         events = []
         for r in records:
-            applied += store.update_job(
-                s, driver.name, r.job_id, unrecorded_only=True, state=r.state.value, node=r.node,
-                device_indices=list(r.device_indices) or None, started_at=r.start, finished_at=r.end,
-                exit_code=r.exit_code, device_seconds=r.device_seconds)
+            # the device-seconds only: the job's state, times, exit code and reason are the poll's, stored
+            # together (record_job_states); a state from here would end the row without its reason, and a
+            # terminal row is never polled again
+            applied += store.update_job(s, driver.name, r.job_id, unrecorded_only=True,
+                                        device_seconds=r.device_seconds)
             job = store.job_by_engine_id(s, driver.name, r.job_id)
             if job is None:
                 continue  # engine work the platform did not submit
