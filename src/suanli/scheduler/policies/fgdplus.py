@@ -470,9 +470,10 @@ class FGDPlusPolicy(FGDPolicy):
         if self._large is not None and req.num_devices == 0 and not req.whole_node:
             delta = delta + self._large.broken(state, req, rows)
         if self.fill_weight > 0 and req.is_share and delta.ndim == 2:
+            # (np.minimum/np.maximum: np.clip's Python wrapper costs more than the two ufuncs)
             f = state.dev_free_milli[rows].astype(np.int64)
-            f2 = np.clip(f - req.device_milli, 0, MILLI)
-            f = np.clip(f, 0, MILLI)
+            f2 = np.minimum(np.maximum(f - req.device_milli, 0), MILLI)
+            f = np.minimum(np.maximum(f, 0), MILLI)
             delta = delta + self.fill_weight * cov * (self.fill[f2] - self.fill[f])
         return delta, valid
 
@@ -590,7 +591,30 @@ class FGDPlusPolicy(FGDPolicy):
             return int(ties[order[0]]), note
         # the first smallest ``left`` (ties ascend), as lexsort((ties, left))[0]; argmin lands on
         # a NaN if there is one, where lexsort sorts NaN last: then lexsort decides
-        at = int(np.argmin(left))
+        at = int(left.argmin())
         if left[at] != left[at]:
             at = int(np.lexsort((ties, left))[0])
         return int(ties[at]), note
+
+    def _pick_tied(
+        self, state: FleetState, req: PlacementRequest, cand: np.ndarray, slack: float, tie: np.ndarray | None,
+    ) -> tuple[int, str] | None:
+        """When :meth:`_pick` adds neither the reservation price nor the large specs' scarcity to
+        this request's scores and the window is its tolerance, every node of the window ties (its
+        best is the window's best): the best fit among them, as :meth:`_pick` takes it, without
+        gathering the window's scores for its max and min."""
+        if slack != self.tolerance or cand.size < 2:
+            return None
+        if (self.reserve_weight > 0 and self._reserve is not None and self._reserve.shares.size
+                and (req.num_devices or req.whole_node)):
+            return None
+        if self._large is not None and self.exact and req.num_devices == 0 and not req.whole_node and self._model is not None:
+            return None
+        left = self._fit_left(state, req, cand) if tie is None else tie[cand]
+        note = f", best fit of {cand.size} within {self.tolerance:g}"
+        if state.dev_cost is not None and (req.num_devices or req.whole_node):
+            return int(np.lexsort((np.arange(cand.size), left, node_unit_cost(state, req, cand)))[0]), note
+        at = int(left.argmin())
+        if left[at] != left[at]:
+            at = int(np.lexsort((np.arange(cand.size), left))[0])
+        return at, note
