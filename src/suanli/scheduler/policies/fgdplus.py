@@ -477,6 +477,37 @@ class FGDPlusPolicy(FGDPolicy):
             delta = delta + self.fill_weight * cov * (self.fill[f2] - self.fill[f])
         return delta, valid
 
+    def score_one(self, state: FleetState, req: PlacementRequest, n: int) -> float | None:
+        """The exact score (:meth:`_int_score` of :meth:`delta_scores`) of node ``n`` for a request of
+        whole devices or none, of any model and site, in Python numbers: the same IEEE operations
+        in the same order as the arrays' (``tests/scheduler/test_fgdplus_tie_values.py`` compares
+        them byte for byte); None for the cases it does not cover."""
+        if (not self.exact or self.engine == "reference" or req.is_share or req.whole_node
+                or req.allowed_models is not None or req.allowed_sites is not None
+                or (req.nic_mbps and state.nic_free_mbps is not None) or (req.disk_gib and state.disk_free_gib is not None)):
+            return None
+        model = self._bind(state)
+        cov = model.covered
+        if cov <= 0 or (self._large is not None and req.num_devices == 0):
+            return None
+        if state.cpu_free_milli.item(n) < req.cpu_milli or state.mem_free_mib.item(n) < req.mem_mib:
+            return float("-inf")
+        if req.num_devices and state.full_free.item(n) < req.num_devices:
+            return float("-inf")
+        delta = self._frag_pair_one(state, model, req, n)
+        if delta is None:
+            return None
+        if self.cpu_weight > 0:
+            change = 0.0
+            r = self.cpu_per_gpu_milli
+            if r > 0:  # :meth:`_strand_change` of one node
+                idle = float(state.idle_milli.item(n))
+                cpu = float(state.cpu_free_milli.item(n))
+                after = max(0.0, (idle - request_gpu_milli(req)) - max(cpu - req.cpu_milli, 0.0) / r)
+                change = after - max(0.0, idle - max(cpu, 0.0) / r)
+            delta = delta + self.cpu_weight * cov * change
+        return -delta / cov
+
     def _int_score(self, delta: np.ndarray) -> np.ndarray:
         if not self.exact:
             return super()._int_score(delta)
