@@ -237,7 +237,8 @@ class FGDPolicy(NodeScorePolicy):
         """Scores (and fit) remembered per (request shape, node state): a fleet whose nodes keep
         going through the same states (churn of a few request shapes) is scored from memory.
         Turned off for the rest of the run when fewer than half the lookups of a trial hit."""
-        if self.engine == "reference" or not self._memo_on or rows.size >= DEDUPE_MIN_ROWS:
+        if self.engine == "reference" or not self._memo_on or rows.size >= max(DEDUPE_MIN_ROWS, state.num_nodes // 4):
+            # (a shape's first request, or a log past N/4 changes, re-scores every node: by distinct states)
             return super().refresh_scores(state, req, rows, rng)
         space = 0 if req.allowed_models is not None else 1
         by_value = req.is_share and space == 1
