@@ -95,8 +95,13 @@ def default_devices(state: FleetState, req: PlacementRequest, node: int) -> tupl
         fits = (usable & (free >= req.device_milli)).nonzero()[0]
         return (int(fits[np.argmin(free[fits])]),)
     k = req.num_devices
-    idle = [d for d, (f, u) in enumerate(zip(free.tolist(), usable.tolist(), strict=True)) if f == MILLI and u]
-    return tuple(idle[:k])
+    idle: list[int] = []
+    for d, (f, u) in enumerate(zip(free.tolist(), usable.tolist(), strict=True)):
+        if f == MILLI and u:
+            idle.append(d)
+            if len(idle) == k:
+                break
+    return tuple(idle)
 
 
 def explain_nofit(state: FleetState, req: PlacementRequest) -> str:
