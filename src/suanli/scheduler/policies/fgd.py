@@ -91,6 +91,7 @@ class FGDPolicy(NodeScorePolicy):
         self._wi_list: list[float] = []
         self._cpu_list: list[int] = []
         self._milli_row: list[float] = []
+        self._share_lists: dict[int, list[list[float]]] = {}
 
     def _reset_memo(self) -> None:
         self._memo: dict[tuple[object, ...], _Memo] = {}
@@ -261,10 +262,16 @@ class FGDPolicy(NodeScorePolicy):
             self._memo_on = False
         if n_miss:
             dev: np.ndarray | None
+            got, dev = None, None
             if by_value:
-                got, dev = self._share_values(state, req, rows[miss])
+                if n_miss <= SCALAR_ROWS:
+                    pairs = [self.share_value_one(state, req, r) for r in rows[miss].tolist()]
+                    if None not in pairs:
+                        got = np.array([p[0] for p in pairs if p is not None], np.float64)
+                        dev = np.array([p[1] for p in pairs if p is not None], np.int64)
+                if got is None:
+                    got, dev = self._share_values(state, req, rows[miss])
             else:
-                got, dev = None, None
                 if n_miss <= SCALAR_ROWS:
                     one = [self.score_one(state, req, r) for r in rows[miss].tolist()]
                     if None not in one:
@@ -283,6 +290,28 @@ class FGDPolicy(NodeScorePolicy):
         integer score goes through ``np.exp``, whose last bit Python's ``math.exp`` need not share)."""
         return None
 
+    def share_value_one(self, state: FleetState, req: PlacementRequest, n: int) -> tuple[float, int] | None:
+        """:meth:`_share_values` of node ``n`` (score, code) in Python numbers; None where the policy
+        has no such path."""
+        return None
+
+    def _bind_lists(self, model: FragModel) -> None:
+        """The Python lists of :meth:`_frag_pair_one` (and the share tables' as asked for), for ``model``."""
+        if self._lists_of is not model:
+            self._tab_list = model.tab.tolist()
+            self._wi_list = model.wi.tolist()
+            self._cpu_list = model.cpu.tolist()
+            self._milli_row = model.tab[MILLI].tolist()
+            self._share_lists = {}
+            self._lists_of = model
+
+    def _share_list(self, model: FragModel, s: int) -> list[list[float]]:
+        """:meth:`FragModel.share_table` of ``s`` as lists (after :meth:`_bind_lists`)."""
+        got = self._share_lists.get(s)
+        if got is None:
+            got = self._share_lists[s] = model.share_table(s).tolist()
+        return got
+
     def _frag_one(self, model: FragModel, st: list[float], idle: int, cpu: int, need: list[float]) -> float:
         """:meth:`FragModel.frag_tables` of one node in Python numbers: every term an integer below
         2**52 in float64 (exact weights), so the sums are exact whatever their order, as the matmul's."""
@@ -299,12 +328,7 @@ class FGDPolicy(NodeScorePolicy):
         or NIC in the model)."""
         if req.is_share or req.whole_node or model.uses_mem or model.uses_nic:
             return None
-        if self._lists_of is not model:
-            self._tab_list = model.tab.tolist()
-            self._wi_list = model.wi.tolist()
-            self._cpu_list = model.cpu.tolist()
-            self._milli_row = model.tab[MILLI].tolist()
-            self._lists_of = model
+        self._bind_lists(model)
         tab = self._tab_list
         st = [sum(col) for col in zip(*[tab[f] for f in state.dev_free_milli[n].tolist()], strict=True)]
         idle = state.idle_milli.item(n)
