@@ -95,8 +95,13 @@ def default_devices(state: FleetState, req: PlacementRequest, node: int) -> tupl
         fits = (usable & (free >= req.device_milli)).nonzero()[0]
         return (int(fits[np.argmin(free[fits])]),)
     k = req.num_devices
-    idle = [d for d, (f, u) in enumerate(zip(free.tolist(), usable.tolist(), strict=True)) if f == MILLI and u]
-    return tuple(idle[:k])
+    idle: list[int] = []
+    for d, (f, u) in enumerate(zip(free.tolist(), usable.tolist(), strict=True)):
+        if f == MILLI and u:
+            idle.append(d)
+            if len(idle) == k:
+                break
+    return tuple(idle)
 
 
 def explain_nofit(state: FleetState, req: PlacementRequest) -> str:
@@ -370,9 +375,15 @@ class NodeScorePolicy:
                 # every node of cand is tied (a lone node is every _pick's choice, without a note):
                 # the score and device are read for the chosen node only
                 return self._decide(state, req, cand, c.score, dev_all, rng, c.n_feasible, all_tied=True)
+            tie = self._fresh_ties(state, req, c, cand)
+            if slack is not None:
+                picked = self._pick_tied(state, req, cand, slack, tie)
+                if picked is not None:  # (the scores of the window are not gathered)
+                    return self._decide(state, req, cand, c.score, dev_all, rng, c.n_feasible, all_tied=True,
+                                        picked=picked)
             sc = c.score[cand]
             return self._decide(state, req, cand, sc, None if dev_all is None else dev_all[cand], rng, c.n_feasible,
-                                tie=self._fresh_ties(state, req, c, cand))
+                                tie=tie)
         else:
             cand = np.flatnonzero(feasible_nodes(state, req))
             if cand.size == 0:
@@ -394,15 +405,27 @@ class NodeScorePolicy:
             return self.tie_tolerance
         return None
 
+    def _pick_tied(
+        self, state: FleetState, req: PlacementRequest, cand: np.ndarray, slack: float, tie: np.ndarray | None,
+    ) -> tuple[int, str] | None:
+        """:meth:`_pick`'s choice (position in ``cand``, note) when the policy can tell, without the
+        scores, that every node of ``cand`` ties for it: ``cand`` holds, in node order, the nodes
+        within ``slack`` of the best cached score (:meth:`pick_window`). None: it cannot; then
+        :meth:`_pick` decides from the window's scores. ``tie`` as for :meth:`_pick`."""
+        return None
+
     def _decide(
         self, state: FleetState, req: PlacementRequest, cand: np.ndarray, sc: np.ndarray,
         dev_choice: np.ndarray | None, rng: np.random.Generator, n_feasible: int, all_tied: bool = False,
-        tie: np.ndarray | None = None,
+        tie: np.ndarray | None = None, picked: tuple[int, str] | None = None,
     ) -> Placement:
         """``sc`` and ``dev_choice`` hold the values of ``cand``'s nodes in order; with ``all_tied``
         (``cand`` holds exactly the nodes within the tolerance of the best score) they are
-        indexed by node instead. ``tie``: the cached :meth:`tie_values` of every node, for :meth:`_pick`."""
-        if all_tied and cand.size == 1:
+        indexed by node instead. ``tie``: the cached :meth:`tie_values` of every node, for :meth:`_pick`;
+        ``picked``: the choice already made (:meth:`_pick_tied`)."""
+        if picked is not None:
+            pos, note = picked
+        elif all_tied and cand.size == 1:
             pos, note = 0, ""
         elif (all_tied and (state.dev_cost is None or not (req.num_devices or req.whole_node))
               and type(self)._pick_among is NodeScorePolicy._pick_among):

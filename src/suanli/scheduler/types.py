@@ -230,7 +230,8 @@ class FleetState:
         start = position - self._log_base
         if start < 0 or len(self._log) - start > limit:
             return None
-        return np.fromiter(sorted(set(self._log[start:])), np.int64)
+        rows = sorted(set(self._log[start:]))
+        return np.fromiter(rows, np.int64, len(rows))
 
     def rows_changed_since(self, position: int) -> list[int] | None:
         """Rows changed since ``change_count`` was ``position``, in the order of the changes (a row

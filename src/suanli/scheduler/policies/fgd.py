@@ -44,6 +44,9 @@ DEFAULT_TYPICAL = TypicalPods(
 )
 
 
+#: at most this many missed rows of a shape of whole devices (or none) are scored one by one in
+#: Python numbers (:meth:`FGDPolicy.score_one`) where the policy can
+SCALAR_ROWS = 2
 #: batches of at least this many nodes are scored once per distinct node state
 DEDUPE_MIN_ROWS = 64
 #: smaller batches are looked up in a memory of scores per (shape, node state) while at least
@@ -82,6 +85,13 @@ class FGDPolicy(NodeScorePolicy):
         self._kind_ref: weakref.ref[FleetState] | None = None
         self._kind = np.zeros(0, np.int64)
         self._reset_memo()
+        #: the bound model's tables and weights as Python lists (:meth:`_frag_pair_one`), and that model
+        self._lists_of: FragModel | None = None
+        self._tab_list: list[list[float]] = []
+        self._wi_list: list[float] = []
+        self._cpu_list: list[int] = []
+        self._milli_row: list[float] = []
+        self._share_lists: dict[int, list[list[float]]] = {}
 
     def _reset_memo(self) -> None:
         self._memo: dict[tuple[object, ...], _Memo] = {}
@@ -228,7 +238,8 @@ class FGDPolicy(NodeScorePolicy):
         """Scores (and fit) remembered per (request shape, node state): a fleet whose nodes keep
         going through the same states (churn of a few request shapes) is scored from memory.
         Turned off for the rest of the run when fewer than half the lookups of a trial hit."""
-        if self.engine == "reference" or not self._memo_on or rows.size >= DEDUPE_MIN_ROWS:
+        if self.engine == "reference" or not self._memo_on or rows.size >= max(DEDUPE_MIN_ROWS, state.num_nodes // 4):
+            # (a shape's first request, or a log past N/4 changes, re-scores every node: by distinct states)
             return super().refresh_scores(state, req, rows, rng)
         space = 0 if req.allowed_models is not None else 1
         by_value = req.is_share and space == 1
@@ -251,15 +262,85 @@ class FGDPolicy(NodeScorePolicy):
             self._memo_on = False
         if n_miss:
             dev: np.ndarray | None
+            got, dev = None, None
             if by_value:
-                got, dev = self._share_values(state, req, rows[miss])
+                if n_miss <= SCALAR_ROWS:
+                    pairs = [self.share_value_one(state, req, r) for r in rows[miss].tolist()]
+                    if None not in pairs:
+                        got = np.array([p[0] for p in pairs if p is not None], np.float64)
+                        dev = np.array([p[1] for p in pairs if p is not None], np.int64)
+                if got is None:
+                    got, dev = self._share_values(state, req, rows[miss])
             else:
-                got, dev = super().refresh_scores(state, req, rows[miss], rng)
+                if n_miss <= SCALAR_ROWS:
+                    one = [self.score_one(state, req, r) for r in rows[miss].tolist()]
+                    if None not in one:
+                        got = np.array(one, np.float64)
+                if got is None:
+                    got, dev = super().refresh_scores(state, req, rows[miss], rng)
             memo.score[kids[miss]] = got
             sc[miss] = got
             if dev is not None:
                 memo.dev[kids[miss]] = dev
         return sc, (memo.dev[kids] if req.is_share else None)
+
+    def score_one(self, state: FleetState, req: PlacementRequest, n: int) -> float | None:
+        """The score :meth:`refresh_scores` gives node ``n`` (-inf where it does not fit), worked out
+        in Python numbers for a few missed rows — None where the policy has no such path (FGD's own
+        integer score goes through ``np.exp``, whose last bit Python's ``math.exp`` need not share)."""
+        return None
+
+    def share_value_one(self, state: FleetState, req: PlacementRequest, n: int) -> tuple[float, int] | None:
+        """:meth:`_share_values` of node ``n`` (score, code) in Python numbers; None where the policy
+        has no such path."""
+        return None
+
+    def _bind_lists(self, model: FragModel) -> None:
+        """The Python lists of :meth:`_frag_pair_one` (and the share tables' as asked for), for ``model``."""
+        if self._lists_of is not model:
+            self._tab_list = model.tab.tolist()
+            self._wi_list = model.wi.tolist()
+            self._cpu_list = model.cpu.tolist()
+            self._milli_row = model.tab[MILLI].tolist()
+            self._share_lists = {}
+            self._lists_of = model
+
+    def _share_list(self, model: FragModel, s: int) -> list[list[float]]:
+        """:meth:`FragModel.share_table` of ``s`` as lists (after :meth:`_bind_lists`)."""
+        got = self._share_lists.get(s)
+        if got is None:
+            got = self._share_lists[s] = model.share_table(s).tolist()
+        return got
+
+    def _frag_one(self, model: FragModel, st: list[float], idle: int, cpu: int, need: list[float]) -> float:
+        """:meth:`FragModel.frag_tables` of one node in Python numbers: every term an integer below
+        2**52 in float64 (exact weights), so the sums are exact whatever their order, as the matmul's."""
+        g = len(need)
+        base = model.total_wi * idle
+        if g == 0:
+            return float(base)
+        wi, pod_cpu = self._wi_list, self._cpu_list
+        return base - sum([wi[j] * st[g + j] for j in range(g) if st[j] >= need[j] and cpu >= pod_cpu[j]])
+
+    def _frag_pair_one(self, state: FleetState, model: FragModel, req: PlacementRequest, n: int) -> float | None:
+        """``F_n' − F_n`` of :meth:`delta_scores` for a request of ``k`` whole devices (or none) on one
+        node, in weighted milli (None: a case this path does not cover: shares, whole nodes, memory
+        or NIC in the model)."""
+        if req.is_share or req.whole_node or model.uses_mem or model.uses_nic:
+            return None
+        self._bind_lists(model)
+        tab = self._tab_list
+        st = [sum(col) for col in zip(*[tab[f] for f in state.dev_free_milli[n].tolist()], strict=True)]
+        idle = state.idle_milli.item(n)
+        cpu = state.cpu_free_milli.item(n)
+        need = model.need[n].tolist()
+        fb = self._frag_one(model, st, idle, cpu, need)
+        k = req.num_devices
+        if k:
+            st = [a - k * b for a, b in zip(st, self._milli_row, strict=True)]
+        fa = self._frag_one(model, st, idle - k * MILLI, cpu - req.cpu_milli, need)
+        delta = fa - fb
+        return delta / model.unit if model.unit != 1.0 else delta
 
     def _share_values(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Best score of a share of any model on each node of ``rows`` (-inf where it does not fit)

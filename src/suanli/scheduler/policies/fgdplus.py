@@ -417,6 +417,8 @@ class FGDPlusPolicy(FGDPolicy):
         else:
             self.fill = fill_value(self.typical, fill_alpha)
         self.fill_weight = FILL_MODES[fill_mode] if fill_weight is None else fill_weight
+        #: ``fill`` as a Python list (:meth:`share_value_one`)
+        self._fill_list: list[float] = self.fill.tolist()
         gpu_pods = [p for p in self.typical.pods if p.num_devices > 0]
         demand = sum(p.count * p.num_devices * p.device_milli for p in gpu_pods)
         self.cpu_per_gpu_milli = sum(p.count * p.cpu_milli for p in gpu_pods) / demand if demand else 0.0
@@ -470,11 +472,106 @@ class FGDPlusPolicy(FGDPolicy):
         if self._large is not None and req.num_devices == 0 and not req.whole_node:
             delta = delta + self._large.broken(state, req, rows)
         if self.fill_weight > 0 and req.is_share and delta.ndim == 2:
+            # (np.minimum/np.maximum: np.clip's Python wrapper costs more than the two ufuncs)
             f = state.dev_free_milli[rows].astype(np.int64)
-            f2 = np.clip(f - req.device_milli, 0, MILLI)
-            f = np.clip(f, 0, MILLI)
+            f2 = np.minimum(np.maximum(f - req.device_milli, 0), MILLI)
+            f = np.minimum(np.maximum(f, 0), MILLI)
             delta = delta + self.fill_weight * cov * (self.fill[f2] - self.fill[f])
         return delta, valid
+
+    def score_one(self, state: FleetState, req: PlacementRequest, n: int) -> float | None:
+        """The exact score (:meth:`_int_score` of :meth:`delta_scores`) of node ``n`` for a request of
+        whole devices or none, of any model and site, in Python numbers: the same IEEE operations
+        in the same order as the arrays' (``tests/scheduler/test_fgdplus_tie_values.py`` compares
+        them byte for byte); None for the cases it does not cover."""
+        if (not self.exact or self.engine == "reference" or req.is_share or req.whole_node
+                or req.allowed_models is not None or req.allowed_sites is not None
+                or (req.nic_mbps and state.nic_free_mbps is not None) or (req.disk_gib and state.disk_free_gib is not None)):
+            return None
+        model = self._bind(state)
+        cov = model.covered
+        if cov <= 0 or (self._large is not None and req.num_devices == 0):
+            return None
+        if state.cpu_free_milli.item(n) < req.cpu_milli or state.mem_free_mib.item(n) < req.mem_mib:
+            return float("-inf")
+        if req.num_devices and state.full_free.item(n) < req.num_devices:
+            return float("-inf")
+        delta = self._frag_pair_one(state, model, req, n)
+        if delta is None:
+            return None
+        if self.cpu_weight > 0:
+            change = 0.0
+            r = self.cpu_per_gpu_milli
+            if r > 0:  # :meth:`_strand_change` of one node
+                idle = float(state.idle_milli.item(n))
+                cpu = float(state.cpu_free_milli.item(n))
+                after = max(0.0, (idle - request_gpu_milli(req)) - max(cpu - req.cpu_milli, 0.0) / r)
+                change = after - max(0.0, idle - max(cpu, 0.0) / r)
+            delta = delta + self.cpu_weight * cov * change
+        return -delta / cov
+
+    def share_value_one(self, state: FleetState, req: PlacementRequest, n: int) -> tuple[float, int] | None:
+        """:meth:`FGDPolicy._share_values` of node ``n`` for a share of any model and site, in Python
+        numbers (the same IEEE operations in the same order as :meth:`delta_scores` and
+        :meth:`_int_score`; compared byte for byte in ``tests/scheduler/test_fgdplus_tie_values.py``):
+        the best score over the devices that can take it and the code of the free values reaching
+        it; None for the cases it does not cover."""
+        if (not self.exact or self.engine == "reference" or not req.is_share or req.allowed_models is not None
+                or req.allowed_sites is not None or (req.nic_mbps and state.nic_free_mbps is not None)
+                or (req.disk_gib and state.disk_free_gib is not None)):
+            return None
+        model = self._bind(state)
+        cov = model.covered
+        if cov <= 0 or self._large is not None or model.uses_mem or model.uses_nic or model.w.size == 0:
+            return None
+        s = req.device_milli
+        if (state.cpu_free_milli.item(n) < req.cpu_milli or state.mem_free_mib.item(n) < req.mem_mib
+                or state.max_free.item(n) < s):
+            return float("-inf"), -1
+        self._bind_lists(model)
+        tab = self._tab_list
+        free = state.dev_free_milli[n].tolist()
+        present = state.present[n].tolist()
+        st = [sum(col) for col in zip(*[tab[f] for f in free], strict=True)]
+        idle = state.idle_milli.item(n)
+        cpu = state.cpu_free_milli.item(n)
+        need = model.need[n].tolist()
+        fb = self._frag_one(model, st, idle, cpu, need)
+        share = self._share_list(model, s)
+        pen = 0.0
+        if self.cpu_weight > 0:
+            change = 0.0
+            r = self.cpu_per_gpu_milli
+            if r > 0:
+                idle_f = float(idle)
+                cpu_f = float(cpu)
+                after = max(0.0, (idle_f - s) - max(cpu_f - req.cpu_milli, 0.0) / r)
+                change = after - max(0.0, idle_f - max(cpu_f, 0.0) / r)
+            pen = self.cpu_weight * cov * change
+        fill = self._fill_list
+        fw = self.fill_weight * cov
+        unit = model.unit
+        scores: list[float] = []
+        for f, here in zip(free, present, strict=True):
+            if not here or f < s:
+                scores.append(float("-inf"))
+                continue
+            st2 = [a + b for a, b in zip(st, share[f], strict=True)]
+            delta = self._frag_one(model, st2, idle - s, cpu - req.cpu_milli, need) - fb
+            if unit != 1.0:
+                delta = delta / unit
+            if self.cpu_weight > 0:
+                delta = delta + pen
+            if self.fill_weight > 0:
+                delta = delta + fw * (fill[min(max(f - s, 0), MILLI)] - fill[min(max(f, 0), MILLI)])
+            scores.append(-delta / cov)
+        best = max(scores)
+        reach = {f for f, v in zip(free, scores, strict=True) if v == best}
+        mask = 0
+        for j, f in enumerate(sorted(free)):
+            if f in reach:
+                mask |= 1 << j
+        return best, -2 - mask
 
     def _int_score(self, delta: np.ndarray) -> np.ndarray:
         if not self.exact:
@@ -590,7 +687,30 @@ class FGDPlusPolicy(FGDPolicy):
             return int(ties[order[0]]), note
         # the first smallest ``left`` (ties ascend), as lexsort((ties, left))[0]; argmin lands on
         # a NaN if there is one, where lexsort sorts NaN last: then lexsort decides
-        at = int(np.argmin(left))
+        at = int(left.argmin())
         if left[at] != left[at]:
             at = int(np.lexsort((ties, left))[0])
         return int(ties[at]), note
+
+    def _pick_tied(
+        self, state: FleetState, req: PlacementRequest, cand: np.ndarray, slack: float, tie: np.ndarray | None,
+    ) -> tuple[int, str] | None:
+        """When :meth:`_pick` adds neither the reservation price nor the large specs' scarcity to
+        this request's scores and the window is its tolerance, every node of the window ties (its
+        best is the window's best): the best fit among them, as :meth:`_pick` takes it, without
+        gathering the window's scores for its max and min."""
+        if slack != self.tolerance or cand.size < 2:
+            return None
+        if (self.reserve_weight > 0 and self._reserve is not None and self._reserve.shares.size
+                and (req.num_devices or req.whole_node)):
+            return None
+        if self._large is not None and self.exact and req.num_devices == 0 and not req.whole_node and self._model is not None:
+            return None
+        left = self._fit_left(state, req, cand) if tie is None else tie[cand]
+        note = f", best fit of {cand.size} within {self.tolerance:g}"
+        if state.dev_cost is not None and (req.num_devices or req.whole_node):
+            return int(np.lexsort((np.arange(cand.size), left, node_unit_cost(state, req, cand)))[0]), note
+        at = int(left.argmin())
+        if left[at] != left[at]:
+            at = int(np.lexsort((np.arange(cand.size), left))[0])
+        return at, note
