@@ -23,14 +23,17 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.pool import Pool
 
 from suanli.domain.accounts import Principal
 from suanli.domain.demo import demo_fleet
@@ -124,6 +127,50 @@ def _remove_tenant_accounts() -> Iterator[None]:
 
     for name in sorted(_tenant_accounts() - before):
         subprocess.run(["userdel", name], capture_output=True, check=False)
+
+
+class _PoolGuard:
+    """Every pooled connection checked out, by the thread that holds it (see :func:`_one_connection_per_thread`)."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, tuple[int, int]] = {}  # id(connection record) -> (thread, id(pool))
+        self.hits: list[str] = []
+
+    def checkout(self, _dbapi: object, record: object, proxy: object) -> None:
+        me, pool = threading.get_ident(), id(getattr(proxy, "_pool", None))
+        if any(v == (me, pool) and k != id(record) for k, v in self.held.items()):
+            frames = [f for f in traceback.extract_stack()
+                      if ("/suanli/" in f.filename or "/tests/" in f.filename) and f.filename != __file__]
+            stack = "".join(traceback.format_list(frames))
+            self.hits.append(f"thread {threading.current_thread().name}:\n{stack}")
+        self.held[id(record)] = (me, pool)
+
+    def gone(self, _dbapi: object, record: object, *_rest: object) -> None:
+        self.held.pop(id(record), None)
+
+
+_GUARD = _PoolGuard()
+event.listen(Pool, "checkout", _GUARD.checkout)
+for _name in ("checkin", "detach", "close", "invalidate"):
+    event.listen(Pool, _name, _GUARD.gone)
+
+
+@pytest.fixture(autouse=True)
+def _one_connection_per_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test in which some thread took a second connection from a pool it already held one of.
+
+    The deadlock class of docs/performance.md (the stall): on SQLite a write transaction holds the write
+    lock; requests queued behind it hold the pool's connections; a read inside the transaction that asks
+    the same pool for another connection waits until the pool's timeout, and requests fail with 500s.
+    tests/service/test_one_pooled_connection.py pins the two paths that did it; this guard watches every
+    test for the rest of the class. A test that holds a second connection on purpose (e.g. a row lock
+    on a raw connection while it calls the service) says so with ``@pytest.mark.second_connection``."""
+    _GUARD.hits.clear()
+    yield
+    hits, _GUARD.hits[:] = list(_GUARD.hits), []
+    if hits and request.node.get_closest_marker("second_connection") is None:
+        pytest.fail(f"a thread took a second pooled connection while it held one ({len(hits)} time(s)); "
+                    f"the first:\n{hits[0]}", pytrace=False)
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ def _owed(demo: Platform, operator: Principal, clock: FakeClock) -> Decimal:
     return owed
 
 
+@pytest.mark.second_connection  # the test's own connection watches pg_locks while it holds the row
 def test_two_payouts_at_once_never_pay_more_than_is_owed(demo: Platform, operator: Principal, clock: FakeClock) -> None:
     owed = _owed(demo, operator, clock)
     part = (owed * Decimal("0.6")).quantize(Decimal("0.01"))

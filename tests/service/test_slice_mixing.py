@@ -252,6 +252,7 @@ def test_a_slice_back_from_a_failure_does_not_return_beside_another_mechanism(pa
     assert [a.node for a in back] == [away]
 
 
+@pytest.mark.second_connection  # the test's own connection watches pg_locks while a grant holds the row
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite runs one writer at a time: no race
 def test_two_slices_racing_for_one_device_queue_and_the_second_is_refused(two: World, db_url: str | None) -> None:
     """PostgreSQL: two transactions put slices of different mechanisms on one device at once; the second waits

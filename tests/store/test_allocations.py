@@ -223,6 +223,7 @@ def test_shrinking_an_allocation_is_never_refused_and_growing_one_still_is(lease
                                               .values(device_id=other)))  # moved to another device: checked, fits
 
 
+@pytest.mark.second_connection  # the holder's lock and the end on another connection, on one thread
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_ending_an_allocation_takes_no_device_lock(leases) -> None:  # type: ignore[no-untyped-def]
     """PostgreSQL: while a grant in flight holds the device row, a lease end on that device does not
