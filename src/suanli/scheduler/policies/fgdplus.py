@@ -48,8 +48,12 @@ Formulation (extends Weng et al., USENIX ATC '23):
   (``large_pressure``, its exponent; 0: constant): the fleet's idle milli over the idle milli of
   the nodes that could hold the spec now, so the last hosts cost more than the first (cpu300 lost
   all its hosts between 60 and 75 % arrived). ``p`` depends on the whole fleet: the score cache
-  keeps the constant part, the pick adds ``(p − 1)`` of it. GPU pods do not pay it (as a full
-  typical pod for every request it cost default 0.4 pp at 130 %).
+  keeps the constant part, the pick adds ``(p − 1)`` of it. GPU pods pay it only once the hosts
+  are scarcer than the spec's demand (``large_gpu``, a weight; 0: never): when the spec's
+  reservation price ``π = share · p`` (``share`` its part of the GPU demand; the restricted specs'
+  price below with the hosts as its models) passes 1, a GPU pod that breaks a host adds
+  ``(p − 1/share)`` times the same count (in the pick). As a full typical pod for every request it
+  cost default 0.4 pp at 130 %; from the start of the pressure on, cpu300 −0.49 pp.
 * Ties: CPU-only pods avoid nodes whose devices are all idle (keeping whole nodes for the pods
   that need one: the 120-core 8-GPU pods of ``default`` only fit an idle G3 node), then go to
   the node whose CPU *surplus* (free CPU beyond what its idle GPUs need at the ratio ``r``)
@@ -253,13 +257,19 @@ class LargeSpecs:
     allowed, enough devices with enough free milli, enough CPU) makes every idle GPU milli of
     that node fragment for the spec, as FGD counts it: ``Σ_p w_p · idle_n`` over the specs ``p``
     it breaks, ``w_p`` the spec's demand-weighted count times ``weight`` (in the units of
-    ``ΔF``: count × milli). GPU requests do not pay it (keeping whole nodes for the large
-    specs against GPU pods cost default 0.4 pp at 130 %)."""
+    ``ΔF``: count × milli). GPU requests pay only past the threshold of :meth:`gpu_factor`
+    (keeping whole nodes for the large specs against GPU pods all along cost default 0.4 pp at
+    130 %). ``shares``: each spec's part of the workload's GPU demand (for :meth:`gpu_factor`;
+    None: GPU requests never pay)."""
 
-    def __init__(self, specs: TypicalPods, state: FleetState, weight: float, pressure: float = 1.0) -> None:
+    def __init__(self, specs: TypicalPods, state: FleetState, weight: float, pressure: float = 1.0,
+                 shares: np.ndarray | None = None) -> None:
         pods = [p for p in specs.pods if p.num_devices > 0] if weight > 0 else []
         #: exponent of :meth:`pressure` (0: the constant weight of the first version)
         self.exponent = pressure
+        #: per spec: its part of the workload's GPU demand (0: GPU requests never pay for it)
+        self.shares = (np.zeros(len(pods)) if shares is None or not pods
+                       else np.asarray([x for x, p in zip(shares, specs.pods, strict=True) if p.num_devices > 0], np.float64))
         self.cpu = np.array([p.cpu_milli for p in pods], np.int64)
         self.ndev = np.array([p.num_devices for p in pods], np.int64)
         self.milli = np.array([p.device_milli for p in pods], np.int64)
@@ -331,6 +341,44 @@ class LargeSpecs:
         extra = self.pressure(state) - 1.0
         return float((extra * self.weight).sum()) * float(state.dev_total.max(initial=0))
 
+    def gpu_factor(self, state: FleetState) -> np.ndarray:
+        """Per spec: what a GPU request pays per weighted idle milli of a host it breaks,
+        ``max(0, p_i − 1 / share_i)`` (:meth:`pressure`): nothing while the hosts hold at least the
+        spec's part of the demand in idle GPU (its reservation price ``share_i · p_i`` ≤ 1), then
+        the pressure beyond that point."""
+        out = np.zeros(self.weight.size)
+        ok = self.shares > 0
+        if ok.any():
+            out[ok] = np.maximum(0.0, self.pressure(state)[ok] - 1.0 / self.shares[ok])
+        return out
+
+    def gpu_broken(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray:
+        """Per node of ``rows``: what a GPU request pays there (:meth:`gpu_factor` times the spec's
+        weight times the node's idle milli, for each spec the node holds now and would hold no
+        more: too little CPU left, or fewer devices with the spec's milli free, counting the
+        request's devices among them). Depends on the whole fleet: the pick adds it."""
+        out = np.zeros(rows.size)
+        if self.weight.size == 0:
+            return out
+        g = self.gpu_factor(state)
+        if not (g > 0).any():
+            return out
+        free = state.dev_free_milli[rows]
+        cpu = state.cpu_free_milli[rows].astype(np.int64)
+        idle = state.idle_milli[rows].astype(np.float64)
+        for i in np.flatnonzero(g > 0).tolist():
+            cnt = (free >= self.milli[i]).sum(axis=1)
+            holds = self.allowed[i, rows] & (cnt >= self.ndev[i]) & (cpu >= self.cpu[i])
+            breaks = (cnt - req.num_devices < self.ndev[i]) | (cpu - req.cpu_milli < self.cpu[i])
+            out += g[i] * self.weight[i] * idle * (holds & breaks)
+        return out
+
+    def gpu_widest(self, state: FleetState) -> float:
+        """The most :meth:`gpu_broken` can add on any node (the largest node's GPU milli)."""
+        if self.weight.size == 0:
+            return 0.0
+        return float((self.gpu_factor(state) * self.weight).sum()) * float(state.dev_total.max(initial=0))
+
 
 @lru_cache(maxsize=64)
 def lp_gap_waste(typical: TypicalPods) -> np.ndarray:
@@ -375,6 +423,7 @@ class FGDPlusPolicy(FGDPolicy):
         large: float = 0.01,
         large_weight: float = 4.0,
         large_pressure: float = 1.0,
+        large_gpu: float = 1.0,
         **_: Any,
     ) -> None:
         super().__init__(demand_weighted(typical, gpu_weight) if typical is not None else None)
@@ -384,7 +433,7 @@ class FGDPlusPolicy(FGDPolicy):
             tolerance=tolerance, gpu_weight=gpu_weight, cpu_weight=cpu_weight, fill_weight=fill_weight,
             fill_alpha=fill_alpha, exact=exact, fill_mode=fill_mode, cpu_only_fit=cpu_only_fit, scarcity=scarcity,
             exclusive=exclusive, exclusive_alpha=exclusive_alpha, reserve_weight=reserve_weight, large=large,
-            large_weight=large_weight, large_pressure=large_pressure)
+            large_weight=large_weight, large_pressure=large_pressure, large_gpu=large_gpu)
         self.scarcity = scarcity
         self.gpu_weight = gpu_weight
         #: the demand-weighted set before scarcity weighting (which depends on the fleet)
@@ -396,6 +445,7 @@ class FGDPlusPolicy(FGDPolicy):
         self.large = large
         self.large_weight = large_weight
         self.large_pressure = large_pressure
+        self.large_gpu = large_gpu
         self._large: LargeSpecs | None = None
         self.reserve_weight = reserve_weight
         self._reserve: Reservation | None = None
@@ -429,8 +479,11 @@ class FGDPlusPolicy(FGDPolicy):
                 extra = scarcity_weighted(demand_weighted(extra, self.gpu_weight), state, self.exclusive_alpha)
                 typical = TypicalPods(typical.pods + extra.pods)
                 big = large_specs(typical, self.workload, self.large)
+                demand = sum(p.count * p.num_devices * p.device_milli for p in self.workload.pods)
+                shares = (np.array([p.count * p.num_devices * p.device_milli / demand for p in big.pods])
+                          if self.large_gpu > 0 and demand > 0 else None)
                 self._large = LargeSpecs(demand_weighted(big, self.gpu_weight), state, self.large_weight,
-                                         self.large_pressure)
+                                         self.large_pressure, shares)
             self.typical = typical
             self._reserve = Reservation(self.workload if self.workload is not None else self.raw_typical, state)
         return super()._bind(state)
@@ -485,20 +538,31 @@ class FGDPlusPolicy(FGDPolicy):
 
     def pick_window(self, state: FleetState, req: PlacementRequest) -> float | None:
         """:meth:`_pick` looks at the nodes within ``tolerance`` of the best score after the
-        reservation price (never negative), so a node more than ``tolerance`` plus the largest
-        price below the best cached score cannot matter (a margin of 1e-6 covers rounding)."""
+        reservation price and the large specs' terms (penalties, never negative), so a node more
+        than ``tolerance`` plus their largest sum below the best cached score cannot matter (a
+        margin of 1e-6 covers rounding)."""
+        widest, widened = self.tolerance, False
         if (self.reserve_weight > 0 and self._reserve is not None and self._reserve.shares.size
                 and (req.num_devices or req.whole_node)):
             most = float(self._reserve.price(state, req.allowed_models).max())
             if most > 0:
                 milli = int(state.dev_total.max(initial=0)) if req.whole_node else request_gpu_milli(req)
-                widest = self.tolerance + self.reserve_weight * most * milli
-                return widest + 1e-6 * (1.0 + widest)
-        if self._large is not None and self.exact and req.num_devices == 0 and not req.whole_node and self._model is not None:
-            # the large specs' scarcity (:meth:`LargeSpecs.scarce`, a penalty) widens it as far as it reaches
-            widest = self.tolerance + self._large.widest(state) / max(self._model.covered, 1e-12)
-            return widest + 1e-6 * (1.0 + widest)
-        return self.tolerance
+                widest += self.reserve_weight * most * milli
+                widened = True
+        if self._large is not None and self.exact and not req.whole_node and self._model is not None:
+            # the large specs' scarcity (:meth:`LargeSpecs.scarce`, :meth:`LargeSpecs.gpu_broken`)
+            # widens it as far as it reaches
+            cov = max(self._model.covered, 1e-12)
+            if req.num_devices == 0:
+                widest += self._large.widest(state) / cov
+                widened = True
+            elif self.large_gpu > 0:
+                extra = self.large_gpu * self._large.gpu_widest(state) / cov
+                widest += extra
+                widened = widened or extra > 0
+        if not widened:
+            return self.tolerance
+        return widest + 1e-6 * (1.0 + widest)
 
     def tie_values(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray | None:
         """The best-fit value of :meth:`_pick` (:meth:`_fit_left`) of each node of ``rows``, kept by
@@ -568,8 +632,11 @@ class FGDPlusPolicy(FGDPolicy):
             price = self._reserve.price(state, req.allowed_models)
             milli = state.dev_total[cand] if req.whole_node else request_gpu_milli(req)
             sc = sc - self.reserve_weight * price[self._reserve.node_model[cand]] * milli
-        if self._large is not None and self.exact and req.num_devices == 0 and not req.whole_node and self._model is not None:
-            sc = sc - self._large.scarce(state, req, cand) / max(self._model.covered, 1e-12)
+        if self._large is not None and self.exact and not req.whole_node and self._model is not None:
+            if req.num_devices == 0:
+                sc = sc - self._large.scarce(state, req, cand) / max(self._model.covered, 1e-12)
+            elif self.large_gpu > 0:
+                sc = sc - self.large_gpu * self._large.gpu_broken(state, req, cand) / max(self._model.covered, 1e-12)
         best = sc.max()
         if sc.min() >= best - self.tolerance:
             # every candidate is tied (the fast engine hands over just the window): no copies
