@@ -380,3 +380,25 @@ def test_a_gpu_pod_keeps_the_last_large_host_once_it_is_scarcer_than_the_spec(en
     assert node(8, 1.0) == (0,)
     assert node(20, 1.0) != (0,)
     assert node(20, 0.0) == (0,)
+
+
+def test_exclusive_specs_of_several_devices_get_the_pressure_only():
+    # ten 96-core 8-GPU nodes and one 128-core one: only the last holds a 120-core 8-GPU pod
+    # (scarcity 88 / 8 = 11: an exclusive spec, so in the typical set)
+    names = [f"n{i}" for i in range(11)]
+    s = FleetState.from_nodes(names, [96000] * 10 + [128000], [["A"] * 8] * 11)
+    g3 = TypicalPod(120000, 8, 1000, None, 1)
+    typical, every = TypicalPods((_SMALL,)), TypicalPods((_SMALL, g3))
+    pol = get_policy("fgd+", typical=typical, workload=every)
+    pol._bind(s)  # type: ignore[attr-defined]
+    large = pol._large  # type: ignore[attr-defined]
+    assert large.cpu.tolist() == [120000] and large.const.tolist() == [False]
+    off = get_policy("fgd+", typical=typical, workload=every, large_exclusive=False)
+    off._bind(s)  # type: ignore[attr-defined]
+    assert off._large.cpu.tolist() == []  # type: ignore[attr-defined]
+    # no constant part in the cache (FGD's gradient counts the spec); the pick adds p − 1 of it
+    rows = np.arange(11)
+    req = PlacementRequest(cpu_milli=32000)
+    assert not large.broken(s, req, rows).any()
+    got = large.scarce(s, req, rows)
+    assert got[10] == pytest.approx((88 / 8 - 1) * large.weight[0] * 8000) and not got[:10].any()

@@ -53,7 +53,10 @@ Formulation (extends Weng et al., USENIX ATC '23):
   reservation price ``π = share · p`` (``share`` its part of the GPU demand; the restricted specs'
   price below with the hosts as its models) passes 1, a GPU pod that breaks a host adds
   ``(p − 1/share)`` times the same count (in the pick). As a full typical pod for every request it
-  cost default 0.4 pp at 130 %; from the start of the pressure on, cpu300 −0.49 pp.
+  cost default 0.4 pp at 130 %; from the start of the pressure on, cpu300 −0.49 pp. The exclusive
+  specs of two or more devices (``large_exclusive``: the 120-core 8-GPU pods only an idle G3
+  holds) get the pressure too, without the constant part, which FGD's gradient already counts
+  for a spec of the typical set.
 * Ties: CPU-only pods avoid nodes whose devices are all idle (keeping whole nodes for the pods
   that need one: the 120-core 8-GPU pods of ``default`` only fit an idle G3 node), then go to
   the node whose CPU *surplus* (free CPU beyond what its idle GPUs need at the ratio ``r``)
@@ -263,7 +266,7 @@ class LargeSpecs:
     None: GPU requests never pay)."""
 
     def __init__(self, specs: TypicalPods, state: FleetState, weight: float, pressure: float = 1.0,
-                 shares: np.ndarray | None = None) -> None:
+                 shares: np.ndarray | None = None, const: np.ndarray | None = None) -> None:
         pods = [p for p in specs.pods if p.num_devices > 0] if weight > 0 else []
         #: exponent of :meth:`pressure` (0: the constant weight of the first version)
         self.exponent = pressure
@@ -274,6 +277,10 @@ class LargeSpecs:
         self.ndev = np.array([p.num_devices for p in pods], np.int64)
         self.milli = np.array([p.device_milli for p in pods], np.int64)
         self.weight = np.array([p.count * weight for p in pods], np.float64)
+        #: per spec: whether the per-node cache holds its constant part (:meth:`broken`); False for
+        #: a spec already in the typical set (FGD's gradient counts it), which adds only the pressure
+        self.const = (np.ones(len(pods), bool) if const is None or not pods
+                      else np.asarray([c for c, p in zip(const, specs.pods, strict=True) if p.num_devices > 0], bool))
         node_model = np.where(state.n_devices > 0, state.dev_model[:, 0], -1)
         allowed = np.ones((len(pods), state.num_nodes), bool)
         for i, p in enumerate(pods):
@@ -291,7 +298,7 @@ class LargeSpecs:
         free = state.dev_free_milli[rows]
         cpu = state.cpu_free_milli[rows].astype(np.int64)
         idle = state.idle_milli[rows].astype(np.float64)
-        for i in range(self.weight.size):
+        for i in np.flatnonzero(self.const).tolist():
             fits = self.allowed[i, rows] & ((free >= self.milli[i]).sum(axis=1) >= self.ndev[i]) & (cpu >= self.cpu[i])
             out += self.weight[i] * idle * (fits & (cpu - req.cpu_milli < self.cpu[i]))
         return out
@@ -424,6 +431,7 @@ class FGDPlusPolicy(FGDPolicy):
         large_weight: float = 4.0,
         large_pressure: float = 1.0,
         large_gpu: float = 1.0,
+        large_exclusive: bool = True,
         **_: Any,
     ) -> None:
         super().__init__(demand_weighted(typical, gpu_weight) if typical is not None else None)
@@ -433,7 +441,8 @@ class FGDPlusPolicy(FGDPolicy):
             tolerance=tolerance, gpu_weight=gpu_weight, cpu_weight=cpu_weight, fill_weight=fill_weight,
             fill_alpha=fill_alpha, exact=exact, fill_mode=fill_mode, cpu_only_fit=cpu_only_fit, scarcity=scarcity,
             exclusive=exclusive, exclusive_alpha=exclusive_alpha, reserve_weight=reserve_weight, large=large,
-            large_weight=large_weight, large_pressure=large_pressure, large_gpu=large_gpu)
+            large_weight=large_weight, large_pressure=large_pressure, large_gpu=large_gpu,
+            large_exclusive=large_exclusive)
         self.scarcity = scarcity
         self.gpu_weight = gpu_weight
         #: the demand-weighted set before scarcity weighting (which depends on the fleet)
@@ -446,6 +455,7 @@ class FGDPlusPolicy(FGDPolicy):
         self.large_weight = large_weight
         self.large_pressure = large_pressure
         self.large_gpu = large_gpu
+        self.large_exclusive = large_exclusive
         self._large: LargeSpecs | None = None
         self.reserve_weight = reserve_weight
         self._reserve: Reservation | None = None
@@ -475,15 +485,18 @@ class FGDPlusPolicy(FGDPolicy):
         if self._state_ref is None or self._state_ref() is not state or self._model is None:
             typical = scarcity_weighted(self.base_typical, state, self.scarcity)
             if self.workload is not None:
-                extra = exclusive_specs(self.base_typical, self.workload, state, self.exclusive)
-                extra = scarcity_weighted(demand_weighted(extra, self.gpu_weight), state, self.exclusive_alpha)
+                excl = exclusive_specs(self.base_typical, self.workload, state, self.exclusive)
+                extra = scarcity_weighted(demand_weighted(excl, self.gpu_weight), state, self.exclusive_alpha)
                 typical = TypicalPods(typical.pods + extra.pods)
                 big = large_specs(typical, self.workload, self.large)
+                n_big = len(big.pods)
+                if self.large_exclusive:
+                    big = TypicalPods(big.pods + tuple(p for p in excl.pods if p.num_devices >= 2))
                 demand = sum(p.count * p.num_devices * p.device_milli for p in self.workload.pods)
                 shares = (np.array([p.count * p.num_devices * p.device_milli / demand for p in big.pods])
                           if self.large_gpu > 0 and demand > 0 else None)
                 self._large = LargeSpecs(demand_weighted(big, self.gpu_weight), state, self.large_weight,
-                                         self.large_pressure, shares)
+                                         self.large_pressure, shares, const=np.arange(len(big.pods)) < n_big)
             self.typical = typical
             self._reserve = Reservation(self.workload if self.workload is not None else self.raw_typical, state)
         return super()._bind(state)
