@@ -289,6 +289,7 @@ class LargeSpecs:
                 allowed[i] = np.isin(node_model, codes)
         self.allowed = allowed & (node_model >= 0)[None, :]
         self._memo: tuple[tuple[int, int], np.ndarray] | None = None
+        self._host_memo: tuple[weakref.ref[FleetState], int, np.ndarray] | None = None
 
     def broken(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray:
         """Per node of ``rows``: the weighted idle milli made fragment for the large specs."""
@@ -314,14 +315,33 @@ class LargeSpecs:
         if self.weight.size and self.exponent > 0:
             idle = state.idle_milli.astype(np.float64)
             total = float(idle.sum())
-            for i in range(self.weight.size):
-                host = (self.allowed[i] & ((state.dev_free_milli >= self.milli[i]).sum(axis=1) >= self.ndev[i])
-                        & (state.cpu_free_milli >= self.cpu[i]))
-                held = float(idle[host].sum())
-                if held > 0:
-                    out[i] = max(1.0, total / held) ** self.exponent
+            # sums of integer milli: exact in any order
+            held = self._hosts(state) @ idle
+            for i in np.flatnonzero(held > 0).tolist():
+                out[i] = max(1.0, total / float(held[i])) ** self.exponent
         self._memo = (key, out)
         return out
+
+    def _hosts(self, state: FleetState) -> np.ndarray:
+        """(specs, nodes), 1.0 where the node could host the spec now: kept up to date from the
+        rows the fleet changed since the last call (all of them on another fleet or a long gap)."""
+        got = self._host_memo
+        rows = None
+        if got is not None and got[0]() is state:
+            rows = state.changed_since(got[1], max(state.num_nodes // 8, 64))
+        if rows is None:
+            rows = np.arange(state.num_nodes)
+            host = np.zeros((self.weight.size, state.num_nodes), np.float64)
+        else:
+            host = got[2]  # type: ignore[index]
+        if rows.size:
+            free = state.dev_free_milli[rows]
+            cpu = state.cpu_free_milli[rows]
+            for i in range(self.weight.size):
+                host[i, rows] = (self.allowed[i, rows] & ((free >= self.milli[i]).sum(axis=1) >= self.ndev[i])
+                                 & (cpu >= self.cpu[i]))
+        self._host_memo = (weakref.ref(state), state.change_count, host)
+        return host
 
     def scarce(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray:
         """Per node of ``rows``: :meth:`broken` with each spec's weight times ``p_i − 1``
