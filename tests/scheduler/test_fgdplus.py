@@ -342,3 +342,63 @@ def test_a_cpu_only_pod_keeps_the_last_large_host_as_it_grows_scarce(engine):
     assert node(1, 1.0) == (0,)
     assert node(8, 1.0) == (1,)
     assert node(8, 0.0) == (0,)
+
+
+def test_gpu_pods_pay_the_pressure_only_past_the_specs_share():
+    s = _last_host_fleet(8)
+    term = LargeSpecs(TypicalPods((_BIG,)), s, 4.0, shares=np.array([0.074]))
+    # pressure 7 < 1 / 0.074: the hosts still hold more than the spec's part of the demand
+    assert term.gpu_factor(s).tolist() == [0.0]
+    s = _last_host_fleet(20)
+    term = LargeSpecs(TypicalPods((_BIG,)), s, 4.0, shares=np.array([0.074]))
+    assert term.gpu_factor(s).tolist() == pytest.approx([16.0 - 1 / 0.074])
+    rows = np.arange(s.num_nodes)
+    got = term.gpu_broken(s, PlacementRequest(cpu_milli=16000, num_devices=1), rows)
+    # only a held the spec; a GPU pod takes one of its 8 devices
+    assert got[0] == pytest.approx((16.0 - 1 / 0.074) * 4.0 * 8000) and not got[1:].any()
+    assert not LargeSpecs(TypicalPods((_BIG,)), s, 4.0).gpu_broken(s, PlacementRequest(num_devices=1), rows).any()
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_gpu_pod_keeps_the_last_large_host_once_it_is_scarcer_than_the_spec(engine):
+    # a 16-core 1-GPU pod strands GPU on a CPU-short b node (32 cores for 6 idle devices at 10
+    # cores a device) and none on a, so it takes a; with twenty b nodes a holds 8,000 of
+    # 128,000 idle milli (pressure 16), below the spec's 7.4 % of the demand, and the pod
+    # leaves it; with eight (pressure 7, a holds 14 %) it takes a; without the term
+    # (large_gpu=0) it takes a in both.
+    typical = TypicalPods((_SMALL,))
+    every = TypicalPods((_SMALL, _BIG))
+    req = PlacementRequest(cpu_milli=16000, num_devices=1)
+
+    def node(k: int, large_gpu: float) -> tuple[int, ...]:
+        pol = get_policy("fgd+", typical=typical, workload=every, large_gpu=large_gpu)
+        pol.engine = engine  # type: ignore[attr-defined]
+        d = pol.place(_last_host_fleet(k), req, np.random.default_rng(0))
+        assert isinstance(d, Placement)
+        return d.nodes
+
+    assert node(8, 1.0) == (0,)
+    assert node(20, 1.0) != (0,)
+    assert node(20, 0.0) == (0,)
+
+
+def test_exclusive_specs_of_several_devices_get_the_pressure_only():
+    # ten 96-core 8-GPU nodes and one 128-core one: only the last holds a 120-core 8-GPU pod
+    # (scarcity 88 / 8 = 11: an exclusive spec, so in the typical set)
+    names = [f"n{i}" for i in range(11)]
+    s = FleetState.from_nodes(names, [96000] * 10 + [128000], [["A"] * 8] * 11)
+    g3 = TypicalPod(120000, 8, 1000, None, 1)
+    typical, every = TypicalPods((_SMALL,)), TypicalPods((_SMALL, g3))
+    pol = get_policy("fgd+", typical=typical, workload=every)
+    pol._bind(s)  # type: ignore[attr-defined]
+    large = pol._large  # type: ignore[attr-defined]
+    assert large.cpu.tolist() == [120000] and large.const.tolist() == [False]
+    off = get_policy("fgd+", typical=typical, workload=every, large_exclusive=False)
+    off._bind(s)  # type: ignore[attr-defined]
+    assert off._large.cpu.tolist() == []  # type: ignore[attr-defined]
+    # no constant part in the cache (FGD's gradient counts the spec); the pick adds p − 1 of it
+    rows = np.arange(11)
+    req = PlacementRequest(cpu_milli=32000)
+    assert not large.broken(s, req, rows).any()
+    got = large.scarce(s, req, rows)
+    assert got[10] == pytest.approx((88 / 8 - 1) * large.weight[0] * 8000) and not got[:10].any()

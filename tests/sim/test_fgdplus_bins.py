@@ -17,6 +17,7 @@ import pytest
 
 from suanli.scheduler import registry
 from suanli.scheduler.policies.fgdplus import FGDPlusPolicy
+from suanli.sim.compare import TOLERANCE_PP, bin_gap, mean_curve
 from suanli.sim.fgd import run_fgd, typical_pods
 from suanli.sim.traces import NodeTable, PodTable, load_nodes, load_pods
 
@@ -93,3 +94,16 @@ def test_cpu300_large_pods_keep_their_hosts_longer_with_the_pressure(monkeypatch
     constant = run_fgd(nodes, pods, "fgd+", 42, track_frag=False).discrete()
     assert float(np.nanmin(mine - theirs)) > float(np.nanmin(constant - theirs))
     assert mine[100] >= theirs[100]
+
+
+@pytest.mark.skipif(not TRACE.is_dir(), reason="shared traces not present")
+def test_cpu300_fgdplus_keeps_within_the_tolerance_of_fgd_at_every_bin():
+    """cpu300 (issue 12, item 4): the mean over seeds 42–43 of fgd+ is within 0.1 pp of fgd's at
+    every arrival bin (before GPU pods paid the large specs' pressure and the 120-core specs had
+    it: −0.13 pp around 77 % arrived, an 88-core 8-GPU pod with no idle node left to hold it)."""
+    nodes = load_nodes(TRACE / "openb_node_list_gpu_node.csv")
+    pods = load_pods(TRACE / "openb_pod_list_cpu300.csv")
+    mine = [run_fgd(nodes, pods, "fgd+", s, track_frag=False) for s in (42, 43)]
+    theirs = [run_fgd(nodes, pods, "fgd", s, track_frag=False) for s in (42, 43)]
+    gap = bin_gap(mean_curve(mine), mean_curve(theirs), "fgd")
+    assert gap.worst >= -TOLERANCE_PP, gap

@@ -48,8 +48,15 @@ Formulation (extends Weng et al., USENIX ATC '23):
   (``large_pressure``, its exponent; 0: constant): the fleet's idle milli over the idle milli of
   the nodes that could hold the spec now, so the last hosts cost more than the first (cpu300 lost
   all its hosts between 60 and 75 % arrived). ``p`` depends on the whole fleet: the score cache
-  keeps the constant part, the pick adds ``(p − 1)`` of it. GPU pods do not pay it (as a full
-  typical pod for every request it cost default 0.4 pp at 130 %).
+  keeps the constant part, the pick adds ``(p − 1)`` of it. GPU pods pay it only once the hosts
+  are scarcer than the spec's demand (``large_gpu``, a weight; 0: never): when the spec's
+  reservation price ``π = share · p`` (``share`` its part of the GPU demand; the restricted specs'
+  price below with the hosts as its models) passes 1, a GPU pod that breaks a host adds
+  ``(p − 1/share)`` times the same count (in the pick). As a full typical pod for every request it
+  cost default 0.4 pp at 130 %; from the start of the pressure on, cpu300 −0.49 pp. The exclusive
+  specs of two or more devices (``large_exclusive``: the 120-core 8-GPU pods only an idle G3
+  holds) get the pressure too, without the constant part, which FGD's gradient already counts
+  for a spec of the typical set.
 * Ties: CPU-only pods avoid nodes whose devices are all idle (keeping whole nodes for the pods
   that need one: the 120-core 8-GPU pods of ``default`` only fit an idle G3 node), then go to
   the node whose CPU *surplus* (free CPU beyond what its idle GPUs need at the ratio ``r``)
@@ -253,17 +260,27 @@ class LargeSpecs:
     allowed, enough devices with enough free milli, enough CPU) makes every idle GPU milli of
     that node fragment for the spec, as FGD counts it: ``Σ_p w_p · idle_n`` over the specs ``p``
     it breaks, ``w_p`` the spec's demand-weighted count times ``weight`` (in the units of
-    ``ΔF``: count × milli). GPU requests do not pay it (keeping whole nodes for the large
-    specs against GPU pods cost default 0.4 pp at 130 %)."""
+    ``ΔF``: count × milli). GPU requests pay only past the threshold of :meth:`gpu_factor`
+    (keeping whole nodes for the large specs against GPU pods all along cost default 0.4 pp at
+    130 %). ``shares``: each spec's part of the workload's GPU demand (for :meth:`gpu_factor`;
+    None: GPU requests never pay)."""
 
-    def __init__(self, specs: TypicalPods, state: FleetState, weight: float, pressure: float = 1.0) -> None:
+    def __init__(self, specs: TypicalPods, state: FleetState, weight: float, pressure: float = 1.0,
+                 shares: np.ndarray | None = None, const: np.ndarray | None = None) -> None:
         pods = [p for p in specs.pods if p.num_devices > 0] if weight > 0 else []
         #: exponent of :meth:`pressure` (0: the constant weight of the first version)
         self.exponent = pressure
+        #: per spec: its part of the workload's GPU demand (0: GPU requests never pay for it)
+        self.shares = (np.zeros(len(pods)) if shares is None or not pods
+                       else np.asarray([x for x, p in zip(shares, specs.pods, strict=True) if p.num_devices > 0], np.float64))
         self.cpu = np.array([p.cpu_milli for p in pods], np.int64)
         self.ndev = np.array([p.num_devices for p in pods], np.int64)
         self.milli = np.array([p.device_milli for p in pods], np.int64)
         self.weight = np.array([p.count * weight for p in pods], np.float64)
+        #: per spec: whether the per-node cache holds its constant part (:meth:`broken`); False for
+        #: a spec already in the typical set (FGD's gradient counts it), which adds only the pressure
+        self.const = (np.ones(len(pods), bool) if const is None or not pods
+                      else np.asarray([c for c, p in zip(const, specs.pods, strict=True) if p.num_devices > 0], bool))
         node_model = np.where(state.n_devices > 0, state.dev_model[:, 0], -1)
         allowed = np.ones((len(pods), state.num_nodes), bool)
         for i, p in enumerate(pods):
@@ -272,6 +289,7 @@ class LargeSpecs:
                 allowed[i] = np.isin(node_model, codes)
         self.allowed = allowed & (node_model >= 0)[None, :]
         self._memo: tuple[tuple[int, int], np.ndarray] | None = None
+        self._host_memo: tuple[weakref.ref[FleetState], int, np.ndarray] | None = None
 
     def broken(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray:
         """Per node of ``rows``: the weighted idle milli made fragment for the large specs."""
@@ -281,7 +299,7 @@ class LargeSpecs:
         free = state.dev_free_milli[rows]
         cpu = state.cpu_free_milli[rows].astype(np.int64)
         idle = state.idle_milli[rows].astype(np.float64)
-        for i in range(self.weight.size):
+        for i in np.flatnonzero(self.const).tolist():
             fits = self.allowed[i, rows] & ((free >= self.milli[i]).sum(axis=1) >= self.ndev[i]) & (cpu >= self.cpu[i])
             out += self.weight[i] * idle * (fits & (cpu - req.cpu_milli < self.cpu[i]))
         return out
@@ -297,14 +315,33 @@ class LargeSpecs:
         if self.weight.size and self.exponent > 0:
             idle = state.idle_milli.astype(np.float64)
             total = float(idle.sum())
-            for i in range(self.weight.size):
-                host = (self.allowed[i] & ((state.dev_free_milli >= self.milli[i]).sum(axis=1) >= self.ndev[i])
-                        & (state.cpu_free_milli >= self.cpu[i]))
-                held = float(idle[host].sum())
-                if held > 0:
-                    out[i] = max(1.0, total / held) ** self.exponent
+            # sums of integer milli: exact in any order
+            held = self._hosts(state) @ idle
+            for i in np.flatnonzero(held > 0).tolist():
+                out[i] = max(1.0, total / float(held[i])) ** self.exponent
         self._memo = (key, out)
         return out
+
+    def _hosts(self, state: FleetState) -> np.ndarray:
+        """(specs, nodes), 1.0 where the node could host the spec now: kept up to date from the
+        rows the fleet changed since the last call (all of them on another fleet or a long gap)."""
+        got = self._host_memo
+        rows = None
+        if got is not None and got[0]() is state:
+            rows = state.changed_since(got[1], max(state.num_nodes // 8, 64))
+        if rows is None:
+            rows = np.arange(state.num_nodes)
+            host = np.zeros((self.weight.size, state.num_nodes), np.float64)
+        else:
+            host = got[2]  # type: ignore[index]
+        if rows.size:
+            free = state.dev_free_milli[rows]
+            cpu = state.cpu_free_milli[rows]
+            for i in range(self.weight.size):
+                host[i, rows] = (self.allowed[i, rows] & ((free >= self.milli[i]).sum(axis=1) >= self.ndev[i])
+                                 & (cpu >= self.cpu[i]))
+        self._host_memo = (weakref.ref(state), state.change_count, host)
+        return host
 
     def scarce(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray:
         """Per node of ``rows``: :meth:`broken` with each spec's weight times ``p_i − 1``
@@ -330,6 +367,44 @@ class LargeSpecs:
             return 0.0
         extra = self.pressure(state) - 1.0
         return float((extra * self.weight).sum()) * float(state.dev_total.max(initial=0))
+
+    def gpu_factor(self, state: FleetState) -> np.ndarray:
+        """Per spec: what a GPU request pays per weighted idle milli of a host it breaks,
+        ``max(0, p_i − 1 / share_i)`` (:meth:`pressure`): nothing while the hosts hold at least the
+        spec's part of the demand in idle GPU (its reservation price ``share_i · p_i`` ≤ 1), then
+        the pressure beyond that point."""
+        out = np.zeros(self.weight.size)
+        ok = self.shares > 0
+        if ok.any():
+            out[ok] = np.maximum(0.0, self.pressure(state)[ok] - 1.0 / self.shares[ok])
+        return out
+
+    def gpu_broken(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray:
+        """Per node of ``rows``: what a GPU request pays there (:meth:`gpu_factor` times the spec's
+        weight times the node's idle milli, for each spec the node holds now and would hold no
+        more: too little CPU left, or fewer devices with the spec's milli free, counting the
+        request's devices among them). Depends on the whole fleet: the pick adds it."""
+        out = np.zeros(rows.size)
+        if self.weight.size == 0:
+            return out
+        g = self.gpu_factor(state)
+        if not (g > 0).any():
+            return out
+        free = state.dev_free_milli[rows]
+        cpu = state.cpu_free_milli[rows].astype(np.int64)
+        idle = state.idle_milli[rows].astype(np.float64)
+        for i in np.flatnonzero(g > 0).tolist():
+            cnt = (free >= self.milli[i]).sum(axis=1)
+            holds = self.allowed[i, rows] & (cnt >= self.ndev[i]) & (cpu >= self.cpu[i])
+            breaks = (cnt - req.num_devices < self.ndev[i]) | (cpu - req.cpu_milli < self.cpu[i])
+            out += g[i] * self.weight[i] * idle * (holds & breaks)
+        return out
+
+    def gpu_widest(self, state: FleetState) -> float:
+        """The most :meth:`gpu_broken` can add on any node (the largest node's GPU milli)."""
+        if self.weight.size == 0:
+            return 0.0
+        return float((self.gpu_factor(state) * self.weight).sum()) * float(state.dev_total.max(initial=0))
 
 
 @lru_cache(maxsize=64)
@@ -375,6 +450,8 @@ class FGDPlusPolicy(FGDPolicy):
         large: float = 0.01,
         large_weight: float = 4.0,
         large_pressure: float = 1.0,
+        large_gpu: float = 1.0,
+        large_exclusive: bool = True,
         **_: Any,
     ) -> None:
         super().__init__(demand_weighted(typical, gpu_weight) if typical is not None else None)
@@ -384,7 +461,8 @@ class FGDPlusPolicy(FGDPolicy):
             tolerance=tolerance, gpu_weight=gpu_weight, cpu_weight=cpu_weight, fill_weight=fill_weight,
             fill_alpha=fill_alpha, exact=exact, fill_mode=fill_mode, cpu_only_fit=cpu_only_fit, scarcity=scarcity,
             exclusive=exclusive, exclusive_alpha=exclusive_alpha, reserve_weight=reserve_weight, large=large,
-            large_weight=large_weight, large_pressure=large_pressure)
+            large_weight=large_weight, large_pressure=large_pressure, large_gpu=large_gpu,
+            large_exclusive=large_exclusive)
         self.scarcity = scarcity
         self.gpu_weight = gpu_weight
         #: the demand-weighted set before scarcity weighting (which depends on the fleet)
@@ -396,6 +474,8 @@ class FGDPlusPolicy(FGDPolicy):
         self.large = large
         self.large_weight = large_weight
         self.large_pressure = large_pressure
+        self.large_gpu = large_gpu
+        self.large_exclusive = large_exclusive
         self._large: LargeSpecs | None = None
         self.reserve_weight = reserve_weight
         self._reserve: Reservation | None = None
@@ -427,12 +507,18 @@ class FGDPlusPolicy(FGDPolicy):
         if self._state_ref is None or self._state_ref() is not state or self._model is None:
             typical = scarcity_weighted(self.base_typical, state, self.scarcity)
             if self.workload is not None:
-                extra = exclusive_specs(self.base_typical, self.workload, state, self.exclusive)
-                extra = scarcity_weighted(demand_weighted(extra, self.gpu_weight), state, self.exclusive_alpha)
+                excl = exclusive_specs(self.base_typical, self.workload, state, self.exclusive)
+                extra = scarcity_weighted(demand_weighted(excl, self.gpu_weight), state, self.exclusive_alpha)
                 typical = TypicalPods(typical.pods + extra.pods)
                 big = large_specs(typical, self.workload, self.large)
+                n_big = len(big.pods)
+                if self.large_exclusive:
+                    big = TypicalPods(big.pods + tuple(p for p in excl.pods if p.num_devices >= 2))
+                demand = sum(p.count * p.num_devices * p.device_milli for p in self.workload.pods)
+                shares = (np.array([p.count * p.num_devices * p.device_milli / demand for p in big.pods])
+                          if self.large_gpu > 0 and demand > 0 else None)
                 self._large = LargeSpecs(demand_weighted(big, self.gpu_weight), state, self.large_weight,
-                                         self.large_pressure)
+                                         self.large_pressure, shares, const=np.arange(len(big.pods)) < n_big)
             self.typical = typical
             self._reserve = Reservation(self.workload if self.workload is not None else self.raw_typical, state)
         return super()._bind(state)
@@ -582,20 +668,31 @@ class FGDPlusPolicy(FGDPolicy):
 
     def pick_window(self, state: FleetState, req: PlacementRequest) -> float | None:
         """:meth:`_pick` looks at the nodes within ``tolerance`` of the best score after the
-        reservation price (never negative), so a node more than ``tolerance`` plus the largest
-        price below the best cached score cannot matter (a margin of 1e-6 covers rounding)."""
+        reservation price and the large specs' terms (penalties, never negative), so a node more
+        than ``tolerance`` plus their largest sum below the best cached score cannot matter (a
+        margin of 1e-6 covers rounding)."""
+        widest, widened = self.tolerance, False
         if (self.reserve_weight > 0 and self._reserve is not None and self._reserve.shares.size
                 and (req.num_devices or req.whole_node)):
             most = float(self._reserve.price(state, req.allowed_models).max())
             if most > 0:
                 milli = int(state.dev_total.max(initial=0)) if req.whole_node else request_gpu_milli(req)
-                widest = self.tolerance + self.reserve_weight * most * milli
-                return widest + 1e-6 * (1.0 + widest)
-        if self._large is not None and self.exact and req.num_devices == 0 and not req.whole_node and self._model is not None:
-            # the large specs' scarcity (:meth:`LargeSpecs.scarce`, a penalty) widens it as far as it reaches
-            widest = self.tolerance + self._large.widest(state) / max(self._model.covered, 1e-12)
-            return widest + 1e-6 * (1.0 + widest)
-        return self.tolerance
+                widest += self.reserve_weight * most * milli
+                widened = True
+        if self._large is not None and self.exact and not req.whole_node and self._model is not None:
+            # the large specs' scarcity (:meth:`LargeSpecs.scarce`, :meth:`LargeSpecs.gpu_broken`)
+            # widens it as far as it reaches
+            cov = max(self._model.covered, 1e-12)
+            if req.num_devices == 0:
+                widest += self._large.widest(state) / cov
+                widened = True
+            elif self.large_gpu > 0:
+                extra = self.large_gpu * self._large.gpu_widest(state) / cov
+                widest += extra
+                widened = widened or extra > 0
+        if not widened:
+            return self.tolerance
+        return widest + 1e-6 * (1.0 + widest)
 
     def tie_values(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray | None:
         """The best-fit value of :meth:`_pick` (:meth:`_fit_left`) of each node of ``rows``, kept by
@@ -665,8 +762,11 @@ class FGDPlusPolicy(FGDPolicy):
             price = self._reserve.price(state, req.allowed_models)
             milli = state.dev_total[cand] if req.whole_node else request_gpu_milli(req)
             sc = sc - self.reserve_weight * price[self._reserve.node_model[cand]] * milli
-        if self._large is not None and self.exact and req.num_devices == 0 and not req.whole_node and self._model is not None:
-            sc = sc - self._large.scarce(state, req, cand) / max(self._model.covered, 1e-12)
+        if self._large is not None and self.exact and not req.whole_node and self._model is not None:
+            if req.num_devices == 0:
+                sc = sc - self._large.scarce(state, req, cand) / max(self._model.covered, 1e-12)
+            elif self.large_gpu > 0:
+                sc = sc - self.large_gpu * self._large.gpu_broken(state, req, cand) / max(self._model.covered, 1e-12)
         best = sc.max()
         if sc.min() >= best - self.tolerance:
             # every candidate is tied (the fast engine hands over just the window): no copies
