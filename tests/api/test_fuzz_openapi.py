@@ -167,7 +167,10 @@ def harmless(case: Any, world: World) -> bool:
 def describe(e: BaseException) -> str:
     """The failure, the request that caused it (as curl) and, for an exception in the app, where it was raised."""
     if isinstance(e, AssertionError) or "Failure" in type(e).__name__:  # a check failed: its report names the request
-        return f"{type(e).__name__}: {str(e)[:2500]}"
+        out = f"{type(e).__name__}: {str(e)[:2500]}"
+        if isinstance(e, BaseExceptionGroup):  # Hypothesis's FlakyFailure: the first call's failure is inside
+            out += "".join(f"\n  -> {describe(sub)}" for sub in e.exceptions[:3])
+        return out
     return "".join(traceback.format_exception(e))[-3000:]  # raised in the app: where, and the request (as curl)
 
 
