@@ -25,6 +25,7 @@ def _try_lock(p: Platform, exclusive: bool) -> bool:
     return True
 
 
+@pytest.mark.second_connection  # one session holds the lock while another tries it, on one thread
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite runs one writer at a time: nothing to interleave
 def test_ingest_and_transfer_locks_conflict(demo: Platform) -> None:
     with Session(demo.engine) as ingest, ingest.begin():
