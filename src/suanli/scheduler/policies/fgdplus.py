@@ -291,6 +291,12 @@ class LargeSpecs:
         self._memo: tuple[tuple[int, int], np.ndarray] | None = None
         self._host_memo: tuple[weakref.ref[FleetState], int, np.ndarray] | None = None
 
+    def _holds(self, i: int, rows: np.ndarray, free: np.ndarray, cpu: np.ndarray) -> np.ndarray:
+        """Per node of ``rows`` (``free``, ``cpu``: their free device milli and CPU): whether it could
+        host spec ``i`` now (a model allowed, enough devices with the spec's milli free, enough CPU)."""
+        held: np.ndarray = self.allowed[i, rows] & ((free >= self.milli[i]).sum(axis=1) >= self.ndev[i]) & (cpu >= self.cpu[i])
+        return held
+
     def broken(self, state: FleetState, req: PlacementRequest, rows: np.ndarray) -> np.ndarray:
         """Per node of ``rows``: the weighted idle milli made fragment for the large specs."""
         out = np.zeros(rows.size)
@@ -300,8 +306,7 @@ class LargeSpecs:
         cpu = state.cpu_free_milli[rows].astype(np.int64)
         idle = state.idle_milli[rows].astype(np.float64)
         for i in np.flatnonzero(self.const).tolist():
-            fits = self.allowed[i, rows] & ((free >= self.milli[i]).sum(axis=1) >= self.ndev[i]) & (cpu >= self.cpu[i])
-            out += self.weight[i] * idle * (fits & (cpu - req.cpu_milli < self.cpu[i]))
+            out += self.weight[i] * idle * (self._holds(i, rows, free, cpu) & (cpu - req.cpu_milli < self.cpu[i]))
         return out
 
     def pressure(self, state: FleetState) -> np.ndarray:
@@ -338,8 +343,7 @@ class LargeSpecs:
             free = state.dev_free_milli[rows]
             cpu = state.cpu_free_milli[rows]
             for i in range(self.weight.size):
-                host[i, rows] = (self.allowed[i, rows] & ((free >= self.milli[i]).sum(axis=1) >= self.ndev[i])
-                                 & (cpu >= self.cpu[i]))
+                host[i, rows] = self._holds(i, rows, free, cpu)
         self._host_memo = (weakref.ref(state), state.change_count, host)
         return host
 
@@ -357,8 +361,7 @@ class LargeSpecs:
         cpu = state.cpu_free_milli[rows].astype(np.int64)
         idle = state.idle_milli[rows].astype(np.float64)
         for i in np.flatnonzero(extra > 0).tolist():
-            fits = self.allowed[i, rows] & ((free >= self.milli[i]).sum(axis=1) >= self.ndev[i]) & (cpu >= self.cpu[i])
-            out += extra[i] * self.weight[i] * idle * (fits & (cpu - req.cpu_milli < self.cpu[i]))
+            out += extra[i] * self.weight[i] * idle * (self._holds(i, rows, free, cpu) & (cpu - req.cpu_milli < self.cpu[i]))
         return out
 
     def widest(self, state: FleetState) -> float:
