@@ -55,8 +55,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from suanli.domain.accounts import Principal
+from suanli.domain.audit import AuditActor
 from suanli.domain.leases import LeaseState, OrderSpec
-from suanli.domain.oversub import SliceClass
+from suanli.domain.oversub import BurstableTerms, SliceClass
 from suanli.errors import BusyError, CapacityError, ConflictError
 from suanli.ledger.plans import PricePlan
 from suanli.ledger.quotes import Quote, binds
@@ -76,6 +77,7 @@ from suanli.service.placement import Plan, Rejection, Snapshot, plan, snapshot
 from suanli.service.platform import Platform
 from suanli.store import audit_recorder, order_batch, placement_lock
 from suanli.store import leases as store
+from suanli.store import slices as slices_store
 from suanli.store.leases import DeviceInfo, OrderRecord, StaleClaim
 
 BATCH_MAX = 64
@@ -229,12 +231,42 @@ class _Batch:
     plans: dict[str, list[PricePlan]]
     """tenant -> the plans that price its orders (read once per batch)"""
     devices: dict[int, dict[int, DeviceInfo]] = field(default_factory=dict)
+    outcomes: dict[Ticket, Outcome] = field(default_factory=dict)
+    """each ticket's outcome so far, in the batch's order (a pending grant's until its rows are written)"""
+    pending: _Pending = field(default_factory=lambda: _Pending())
 
     def device(self, snap: Snapshot, device_id: int) -> DeviceInfo:
         by_id = self.devices.get(id(snap))
         if by_id is None:
             by_id = self.devices[id(snap)] = {d.id: d for d in snap.devices}
         return by_id[device_id]
+
+
+@dataclass
+class _Pending:
+    """BATCHWRITE: the plain grants decided in memory and not yet written (docs/performance.md "One write per
+    table per batch"), written together by :func:`_write_pending`: one compare-and-set per device, one INSERT
+    per table, one audit INSERT."""
+
+    tickets: list[Ticket] = field(default_factory=list)
+    """the tickets resolved by these grants (also those that replayed one of them by its key)"""
+    rows: list[order_batch.GrantRows] = field(default_factory=list)
+    slices: list[tuple[str, str, int, int]] = field(default_factory=list)
+    extras: list[tuple[Ticket, str, list[tuple[int, str, int, int]], BurstableTerms | None]] = field(
+        default_factory=list)
+    """(ticket, lease id, MIG instances, burstable terms): the rows of its own a grant writes after the others"""
+    seen: dict[int, int] = field(default_factory=dict)
+    """device id -> its version when the first of these grants claimed it"""
+    moves: dict[int, int] = field(default_factory=dict)
+    """device id -> how many of these grants claimed it"""
+    actors: dict[str, AuditActor] = field(default_factory=dict)
+    """order and lease id -> the actor its audit rows name"""
+    orders: set[str] = field(default_factory=set)
+
+    def claim(self, claims: dict[int, int]) -> None:
+        for device_id, version in claims.items():
+            self.seen.setdefault(device_id, version)
+            self.moves[device_id] = self.moves.get(device_id, 0) + 1
 
 
 def place_batch(p: Platform, batch: list[Ticket]) -> Snapshot | None:
@@ -249,9 +281,11 @@ def place_batch(p: Platform, batch: list[Ticket]) -> Snapshot | None:
             b = _Batch({}, order_batch.orders_by_key(s, ((t.actor.tenant_id, t.key) for t in batch)),
                        order_batch.tenants_with_reservations(s, tenants), quotes.tenants_plans(s, tenants))
             for t in batch:
-                outcomes.append((t, t.context.run(_place_one, p, s, t, b)))
+                b.outcomes[t] = t.context.run(_place_one, p, s, t, b)
                 if b.snaps and shape is None:
                     shape = next(iter(b.snaps.values()))
+            _write_pending(p, s, b)
+            outcomes = list(b.outcomes.items())
     except BaseException as e:
         outcomes = [(t, e) for t in batch]
         shape = None
@@ -263,17 +297,33 @@ def place_batch(p: Platform, batch: list[Ticket]) -> Snapshot | None:
     return shape
 
 
-def _place_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> Outcome:
+def _place_one(p: Platform, s: Session, t: Ticket, b: _Batch, alone: bool = False) -> Outcome:
+    """Place one ticket of the batch: a plain grant is decided in memory and joins the batch's pending rows;
+    any other order (and every order when ``alone``) first has the pending rows written, then is placed and
+    written at once in a SAVEPOINT of its own."""
     prior = b.prior.get((t.actor.tenant_id, t.key))
     if prior is not None:
         if prior.spec != t.stored:
             return ConflictError(f"Idempotency-Key {t.key!r} was used for a different order ({prior.id}); "
                                  "use a new key", order=prior.id)
+        if prior.id in b.pending.orders:
+            b.pending.tickets.append(t)  # replayed again if the pending rows are refused
         return OrderResult(prior, replayed=True)
+    if not alone and _plain(p, t, b):
+        try:
+            deferred = _attempt_one(p, s, t, b, defer=True)
+        except Exception as e:
+            b.snaps.clear()  # the snapshot may hold this order's claim
+            return e
+        if deferred is not None:
+            record = deferred.order if isinstance(deferred, OrderResult) else deferred[1]
+            b.prior[(t.actor.tenant_id, t.key)] = record
+            return deferred if isinstance(deferred, OrderResult) else deferred[0]
+    _write_pending(p, s, b)  # what this order reads and writes comes after the batch's earlier grants
     for _attempt in range(ATTEMPTS):
         try:
             with s.begin_nested():
-                out = _attempt_one(p, s, t, b)
+                out = attempt_now(p, s, t, b)
         except StaleClaim:
             b.snaps.clear()  # another writer moved a device: read the fleet again
             continue
@@ -288,9 +338,56 @@ def _place_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> Outcome:
     return ConflictError("the order's devices kept changing hands while it was placed; retry the order")
 
 
-def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult | tuple[CapacityError, OrderRecord]:
+def _plain(p: Platform, t: Ticket, b: _Batch) -> bool:
+    """Can this order's grant wait for the batch's common write? Not when placing it writes or reads more than
+    its own rows: a member's spend (locked and checked against the rows), a reservation to draw on, a queued
+    order's row, a migratable lease's class, a queue head it must not delay (read from the allocations)."""
+    return (t.queued is None and t.actor.organisation is None and t.actor.tenant_id not in b.with_reservations
+            and not t.spec.migratable and queue_admission.current_head(p) is None)
+
+
+def _write_pending(p: Platform, s: Session, b: _Batch) -> None:
+    """Write the batch's pending grants (:class:`_Pending`) in one SAVEPOINT. When the database refuses them
+    (a device claimed by another writer since the snapshot, the capacity or mixing rule, a key used by another
+    replica) they are undone together and each of their orders is placed again alone, on a fresh snapshot,
+    where its own refusal is its own."""
+    pend, b.pending = b.pending, _Pending()
+    if not pend.rows:
+        return
+    try:
+        with s.begin_nested(), audit_recorder.row_actors(s, pend.actors), audit_recorder.deferred(s):
+            store.claim_devices(s, pend.seen, pend.moves)
+            order_batch.insert_grants(s, pend.rows)
+            slices_store.record_grants(s, pend.slices)
+            for t, lease_id, mig, terms in pend.extras:  # as its order's actor
+                t.context.run(_extras, s, lease_id, mig, terms)
+    except Exception:
+        b.snaps.clear()
+        for t in pend.tickets:
+            b.prior.pop((t.actor.tenant_id, t.key), None)
+        for t in pend.tickets:
+            b.outcomes[t] = t.context.run(_place_one, p, s, t, b, True)
+
+
+def attempt_now(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult | tuple[CapacityError, OrderRecord]:
+    """Place the order and write its rows now (inside the caller's SAVEPOINT)."""
+    out = _attempt_one(p, s, t, b, defer=False)
+    assert out is not None  # only a deferred attempt gives up
+    return out
+
+
+def _extras(s: Session, lease_id: str, mig: list[tuple[int, str, int, int]], terms: BurstableTerms | None) -> None:
+    slices_store.record_instances(s, lease_id, mig)  # SLICES: a MIG instance names its allocation's row
+    oversub.record_grant(s, lease_id, terms)  # OVERSUB: the burstable terms
+
+
+def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch, *, defer: bool
+                 ) -> OrderResult | tuple[CapacityError, OrderRecord] | None:
+    """Place the order on the batch's snapshot. ``defer``: a plain grant (:func:`_plain`) is not written but
+    added to the batch's pending rows; None when it cannot be (a snapshot to read first, a refusal to record,
+    a burstable or MIG grant): the caller places it again without ``defer``, after writing the pending rows."""
     actor, spec = t.actor, t.spec
-    limit = spend.lock_spender(s, actor)  # a member's orders serialise on its row
+    limit = None if defer else spend.lock_spender(s, actor)  # a member's orders serialise on its row
     planned = p.clock.now()
     start = max(spec.start or planned, planned)
     order_id = t.queued or "ord_" + secrets.token_hex(6)
@@ -304,6 +401,8 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
         outcome, snap, drawn_from = drawn
     else:
         window = (start if spec.start is not None and spec.start > planned else None, spec.end)
+        if defer and window not in b.snaps and b.pending.rows:
+            return None  # a snapshot read now would not see the pending grants
         snap = b.snaps.get(window) or b.snaps.setdefault(window, snapshot(p, s, start, spec.end))
         prices = flops_mix.tenant_prices(b.plans[actor.tenant_id], snap.book, actor.tenant_id, order_id, planned,
                                          {m.name: m.p for m in snap.catalog})  # a flops mix by the tenant's rates
@@ -312,6 +411,8 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
         if behind is not None:
             b.snaps.clear()  # the snapshot holds the plan just refused
             outcome = behind
+    if defer and isinstance(outcome, Rejection):
+        return None  # its rows are written at once (or it waits in the queue); a refusal left the snapshot as it was
     if isinstance(outcome, Rejection):
         waiting = queue_admission.wait_in_queue(p, s, t, order_id, outcome)  # QUEUE: docs/queue.md
         if waiting is not None:
@@ -322,7 +423,10 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
         return CapacityError(f"order {order_id} rejected: {record.reason}", order=order_id,
                              lease=rows.lease_id), record
     claims = snap.versions(outcome.grants)
-    store.claim_devices(s, claims)
+    if defer:
+        b.pending.claim(claims)
+    else:
+        store.claim_devices(s, claims)
     for other in (snap, *b.snaps.values()):
         other.claimed(claims)
     if drawn_from is None:  # a fleet grant: snapshots of other windows do not know it
@@ -341,13 +445,29 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult |
                                    currency=p.settings.currency)
     if actor.organisation is not None:  # a member: its spend is checked against its limit once recorded
         rows = dataclasses.replace(rows, ordered_by=None)
-    with audit_recorder.deferred(s):  # the grant's audit rows in one INSERT (an exception: the savepoint undoes all)
-        order_batch.insert_order_rows(s, rows)
-        oversub.record_grant(s, rows.lease_id, outcome.burstable)  # OVERSUB: the burstable terms
-        slicing.record(s, rows.lease_id, outcome.slice)  # SLICES: enforcement and MIG instance
-        mig = defrag.record_grant(s, rows.lease_id, spec, granted)  # DEFRAG: the migratable class and its discount
-        if actor.organisation is not None:  # refused over its limit: this order's savepoint rolls back
-            spend.record_order(p, s, actor, order_id, rows.lease_id, limit)
+    mig: Decimal | None = None
+    if defer:  # BATCHWRITE: written with the batch's other plain grants (_write_pending)
+        who = audit_recorder.current_actor(s)
+        rows = dataclasses.replace(rows, actor=who.name)
+        pend = b.pending
+        pend.rows.append(rows)
+        pend.tickets.append(t)
+        pend.orders.add(order_id)
+        pend.actors[order_id] = pend.actors[rows.lease_id] = who
+        if outcome.slice is not None:
+            sl = outcome.slice
+            pend.slices.append((rows.lease_id, sl.enforcement, sl.share_pct, sl.memory_mib))
+        mig_instances = [] if outcome.slice is None else outcome.slice.mig
+        if mig_instances or outcome.burstable is not None:
+            pend.extras.append((t, rows.lease_id, mig_instances, outcome.burstable))
+    else:
+        with audit_recorder.deferred(s):  # the grant's audit rows in one INSERT (an exception: the savepoint undoes all)
+            order_batch.insert_order_rows(s, rows)
+            oversub.record_grant(s, rows.lease_id, outcome.burstable)  # OVERSUB: the burstable terms
+            slicing.record(s, rows.lease_id, outcome.slice)  # SLICES: enforcement and MIG instance
+            mig = defrag.record_grant(s, rows.lease_id, spec, granted)  # DEFRAG: the migratable class and its discount
+            if actor.organisation is not None:  # refused over its limit: this order's savepoint rolls back
+                spend.record_order(p, s, actor, order_id, rows.lease_id, limit)
     terms = outcome.burstable
     held_rows = [(d.model, d.site, d.supplier, d.node,
                   defrag.discounted_share(Decimal(milli) / 1000 if terms is None else terms.billed_share, mig),

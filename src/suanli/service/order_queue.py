@@ -10,7 +10,7 @@ at once) does, in ONE transaction under the placement lock:
    "deadline passed" (a rejected lease records the event the tenant sees, as any rejection).
 3. **Placement** in the order of service (:func:`suanli.domain.queueing.next_up`: class, weighted
    fair share re-ranked after each grant, arrival), each order through the SAME code as a live
-   order (:func:`suanli.service.order_loop._attempt_one` in a SAVEPOINT: exclusivity, quotes,
+   order (:func:`suanli.service.order_loop.attempt_now` in a SAVEPOINT: exclusivity, quotes,
    spend limits, idempotency, granted time = the instant of the claim in this transaction).
    The first order that does not fit is the **head**: its earliest start ``T`` is taken from the
    calendar (:mod:`suanli.service.when`). Later orders **backfill**: each is placed tentatively and
@@ -50,7 +50,7 @@ from suanli.ledger.plans import PlanKind, plan_at
 from suanli.service import audit_context, queue_admission, quotes, when
 from suanli.service.health import is_spot
 from suanli.service.leases import transition
-from suanli.service.order_loop import OrderResult, Ticket, _attempt_one, _Batch
+from suanli.service.order_loop import OrderResult, Ticket, _Batch, attempt_now
 from suanli.service.placement import Plan, plan, snapshot
 from suanli.service.platform import Platform
 from suanli.store import accounts as account_store
@@ -94,7 +94,7 @@ def _try(p: Platform, s: Session, t: Ticket, b: _Batch) -> OrderResult | SuanliE
     for _attempt in range(ATTEMPTS):
         try:
             with s.begin_nested():
-                out = _attempt_one(p, s, t, b)
+                out = attempt_now(p, s, t, b)
         except StaleClaim:
             b.snaps.clear()
             continue

@@ -81,6 +81,7 @@ _OWNERS = {"invoice_id": "invoices", "lease_id": "leases", "order_id": "orders"}
 """A row without ``tenant_id`` belongs to the tenant of the object these columns name."""
 _ORG_COLUMNS = ("tenant_id", "organisation_id", "org_id")
 _OWNED = frozenset(_OWNERS.values())
+_ROW_ACTOR_KEYS = ("lease_id", "order_id", "id")
 
 
 def audited(table: str) -> bool:
@@ -112,9 +113,12 @@ class _Writer:
     """Collects the audit rows of one flush or statement and resolves the tenant each object belongs to."""
 
     def __init__(self, conn: Connection, actor: AuditActor, at: datetime,
-                 owners: dict[tuple[str, str], str | None] | None = None) -> None:
+                 owners: dict[tuple[str, str], str | None] | None = None,
+                 row_actors: Mapping[str, AuditActor] | None = None) -> None:
         self.conn = conn
         self.actor = actor
+        self.row_actors = row_actors or {}
+        """order or lease id -> the actor of the rows that belong to it (:func:`row_actors`)"""
         self.at = at
         self.rows: list[dict[str, Any]] = []
         self._owners: dict[tuple[str, str], str | None] = {} if owners is None else owners
@@ -124,7 +128,7 @@ class _Writer:
 
     def add(self, table: str, action: AuditAction, key: Sequence[Any], values: Mapping[str, Any],
             changes: dict[str, list[Any]]) -> None:
-        a = self.actor
+        a = self._actor(values)
         if table in _OWNED and values.get("id") and values.get("tenant_id"):
             self._owners[(table, str(values["id"]))] = str(values["tenant_id"])  # its tenant never changes
         self.rows.append({
@@ -132,21 +136,29 @@ class _Writer:
             "token_prefix": a.token_prefix, "address": a.address[:64], "method": a.method[:8], "path": a.path[:400],
             "action": action.value, "object_type": table,
             "object_id": "/".join("" if k is None else str(k) for k in key)[:200],
-            "tenant_id": self._tenant(table, values), "changes": changes,
+            "tenant_id": self._tenant(table, values, a), "changes": changes,
         })
 
-    def _tenant(self, table: str, values: Mapping[str, Any]) -> str | None:
+    def _actor(self, values: Mapping[str, Any]) -> AuditActor:
+        if self.row_actors:
+            for col in _ROW_ACTOR_KEYS:
+                found = self.row_actors.get(str(values.get(col)))
+                if found is not None:
+                    return found
+        return self.actor
+
+    def _tenant(self, table: str, values: Mapping[str, Any], a: AuditActor) -> str | None:
         for col in _ORG_COLUMNS:
             if values.get(col):
                 return str(values[col])
         if table == "accounts":  # a tenant account is an organisation, or a member its admin made
-            return (self.actor.tenant_id or str(values["id"])) if values.get("role") == "tenant" else None
+            return (a.tenant_id or str(values["id"])) if values.get("role") == "tenant" else None
         if values.get("account_id"):
             return self._account_tenant(str(values["account_id"]))
         for col, owner in _OWNERS.items():
             if values.get(col) and owner != table:
                 return self._owner(owner, str(values[col]))
-        return self.actor.tenant_id
+        return a.tenant_id
 
     def _account_tenant(self, account_id: str) -> str | None:
         """The organisation a tenant account belongs to (a member's, or its own); ``None`` otherwise."""
@@ -189,6 +201,23 @@ def deferred(s: Session) -> Iterator[None]:
         del s.info["audit_deferred"]
     if rows:
         s.connection().execute(insert(_AUDIT), rows)
+
+
+@contextmanager
+def row_actors(s: Session, by_id: Mapping[str, AuditActor]) -> Iterator[None]:
+    """Rows written inside that belong to one of these orders or leases (by ``lease_id``, ``order_id`` or
+    their own ``id``) are recorded as done by its actor; any other row by the context's actor. For a batch of
+    several tenants' orders written in one statement per table (BATCHWRITE, docs/performance.md)."""
+    s.info["audit_row_actors"] = by_id
+    try:
+        yield
+    finally:
+        del s.info["audit_row_actors"]
+
+
+def _row_actors(session: Session) -> Mapping[str, AuditActor] | None:
+    found: Mapping[str, AuditActor] | None = session.info.get("audit_row_actors")
+    return found
 
 
 def _recorded(table: str, column: str, value: Any) -> Any:
@@ -291,7 +320,7 @@ def _inserted(orm: ORMExecuteState, table: Table, actor: Callable[[], AuditActor
     params = orm.parameters
     rows: list[Mapping[str, Any]] = (list(params) if isinstance(params, Sequence) and not isinstance(params, Mapping)
                                      else [params] if params else [orm.statement.compile().params])  # type: ignore[attr-defined]
-    w = _Writer(orm.session.connection(), actor(), now(), _owners(orm.session))
+    w = _Writer(orm.session.connection(), actor(), now(), _owners(orm.session), _row_actors(orm.session))
     if table.name == "ledger_postings":
         by_entry: dict[Any, list[str]] = {}
         for r in rows:

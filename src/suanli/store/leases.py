@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections import namedtuple
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -113,12 +113,13 @@ def busy_allocations(s: Session, start: datetime, end: datetime | None, *, exclu
     return [Busy(d, m, mem) for d, m, mem in s.execute(q)]
 
 
-def claim_devices(s: Session, claims: dict[int, int]) -> None:
-    """Compare-and-set ``alloc_version`` for every device id -> version seen; raise StaleClaim on a race."""
+def claim_devices(s: Session, claims: Mapping[int, int], moves: Mapping[int, int] | None = None) -> None:
+    """Compare-and-set ``alloc_version`` for every device id -> version seen, moving it up by one (or by
+    ``moves[id]``: a batch's several grants on one device, BATCHWRITE); raise StaleClaim on a race."""
     for device_id in sorted(claims):
         res = s.execute(unsynchronized(s, update(DeviceRow)
                         .where(DeviceRow.id == device_id, DeviceRow.alloc_version == claims[device_id])
-                        .values(alloc_version=DeviceRow.alloc_version + 1)))
+                        .values(alloc_version=DeviceRow.alloc_version + (1 if moves is None else moves[device_id]))))
         if res.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleClaim(device_id)
 

@@ -96,9 +96,11 @@ class GrantRows:
     binding: bool = False
     currency: str = ""
     queued: bool = False
+    """QUEUE: the order row exists (it waited in the queue): updated, not inserted."""
     holds: Sequence[Hold] = ()
     """SHAPES: the host resources held per node over the allocations' window (:mod:`suanli.store.shapes`)."""
-    """QUEUE: the order row exists (it waited in the queue): updated, not inserted."""
+    actor: str = ""
+    """The name the lease's first event records (empty: the session's actor when written)."""
 
 
 def insert_order_rows(s: Session, g: GrantRows) -> None:
@@ -109,25 +111,36 @@ def insert_order_rows(s: Session, g: GrantRows) -> None:
     if g.queued:  # QUEUE: it waited; its row keeps its arrival
         s.execute(update(OrderRow).where(OrderRow.id == g.order_id)
                   .values(status=g.status, reason=g.reason, end_at=g.end, committed=g.committed))
+        insert_grants(s, [g], orders=False)
     else:
-        _insert(s, g, _ORDERS, [dict(
+        insert_grants(s, [g])
+
+
+def insert_grants(s: Session, grants: Sequence[GrantRows], *, orders: bool = True) -> None:
+    """The rows of several orders (:func:`insert_order_rows`), one INSERT per table for all of them
+    (BATCHWRITE: the placement loop's plain grants of one batch)."""
+    actor = current_actor(s).name
+    key = grants[0].key if len(grants) == 1 else None
+    if orders:
+        _insert(s, key, _ORDERS, [dict(
             id=g.order_id, tenant_id=g.tenant_id, idempotency_key=g.key, form=g.form.value, spec=g.spec,
             start_at=g.order_start, end_at=g.end, status=g.status, reason=g.reason, created_at=g.arrival,
-            ordered_by=g.ordered_by, committed=g.committed)])
-    _insert(s, g, _LEASES, [dict(
+            ordered_by=g.ordered_by, committed=g.committed) for g in grants])
+    _insert(s, key, _LEASES, [dict(
         id=g.lease_id, order_id=g.order_id, tenant_id=g.tenant_id, form=g.form.value, state=g.state.value,
         start_at=g.lease_start, end_at=g.end, activated_at=g.activated_at, ended_at=None, reason=g.lease_reason,
-        commission_rate=g.commission_rate, placement=g.placement, created_at=g.now)])
-    _insert(s, g, _EVENTS, [dict(lease_id=g.lease_id, at=g.now, from_state=LeaseState.PENDING.value,
-                                 to_state=g.state.value, reason=g.reason, actor=current_actor(s).name)])
-    _insert(s, g, _HOLDS, shapes_store.hold_rows(g.lease_id, g.holds, g.lease_start, g.end))  # nodes first
-    _insert(s, g, _ALLOCATIONS, [dict(lease_id=g.lease_id, device_id=device_id, milli=milli, memory_mib=memory,
-                                      start_at=g.lease_start, end_at=g.end, drawn_from=g.drawn_from)
-                                 for device_id, milli, memory in g.grants])
-    _insert(s, g, _QUOTES, [dict(lease_id=g.lease_id, model=r.model, site=r.site, valid_from=r.valid_from,
-                                 device_hour=r.device_hour, list_device_hour=r.list_device_hour, plan_id=r.plan,
-                                 basis=r.basis.value, binding=g.binding, currency=g.currency, quoted_at=r.quoted_at)
-                            for r in g.rates])
+        commission_rate=g.commission_rate, placement=g.placement, created_at=g.now) for g in grants])
+    _insert(s, key, _EVENTS, [dict(lease_id=g.lease_id, at=g.now, from_state=LeaseState.PENDING.value,
+                                   to_state=g.state.value, reason=g.reason, actor=g.actor or actor) for g in grants])
+    _insert(s, key, _HOLDS, [row for g in grants  # nodes first
+                             for row in shapes_store.hold_rows(g.lease_id, g.holds, g.lease_start, g.end)])
+    _insert(s, key, _ALLOCATIONS, [dict(lease_id=g.lease_id, device_id=device_id, milli=milli, memory_mib=memory,
+                                        start_at=g.lease_start, end_at=g.end, drawn_from=g.drawn_from)
+                                   for g in grants for device_id, milli, memory in g.grants])
+    _insert(s, key, _QUOTES, [dict(lease_id=g.lease_id, model=r.model, site=r.site, valid_from=r.valid_from,
+                                   device_hour=r.device_hour, list_device_hour=r.list_device_hour, plan_id=r.plan,
+                                   basis=r.basis.value, binding=g.binding, currency=g.currency, quoted_at=r.quoted_at)
+                              for g in grants for r in g.rates])
 
 
 _ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
@@ -138,22 +151,24 @@ _ALLOCATIONS: Table = AllocationRow.__table__  # type: ignore[assignment]
 _QUOTES: Table = LeaseQuoteRow.__table__  # type: ignore[assignment]
 
 
-def _insert(s: Session, g: GrantRows, table: Table, rows: list[dict[str, Any]]) -> None:
-    """One INSERT of ``rows`` (none: no statement); the database's refusals as the placement loop expects them."""
+def _insert(s: Session, key: str | None, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One INSERT of ``rows`` (none: no statement); the database's refusals as the placement loop expects them
+    (``key``: the one order's idempotency key; None for several orders)."""
     if not rows:
         return
     try:
         s.execute(insert(table), rows if len(rows) > 1 else rows[0])
     except (IntegrityError, OperationalError) as e:
-        _refused(e, g)
+        _refused(e, key)
         raise
 
 
-def _refused(e: IntegrityError | OperationalError, g: GrantRows) -> None:
+def _refused(e: IntegrityError | OperationalError, key: str | None) -> None:
     if capacity.is_over_capacity(e) or getattr(e.orig, "sqlstate", None) == "40P01":
         raise StaleClaim(str(e.orig)) from None
     if isinstance(e, IntegrityError) and str(e.statement or "").startswith("INSERT INTO orders"):
-        raise ConflictError(f"idempotency key {g.key!r} was already used by another order", key=g.key) from None
+        which = "an idempotency key of the batch was" if key is None else f"idempotency key {key!r} was"
+        raise ConflictError(f"{which} already used by another order", key=key) from None
 
 
 def order_record(g: GrantRows, ordered_by_name: str | None) -> OrderRecord:

@@ -11,7 +11,7 @@ allocations drawn on a reservation do not count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -90,9 +90,18 @@ class MigInstance:
 def record_grant(s: Session, lease_id: str, enforcement: str, share_pct: int, memory_mib: int) -> None:
     """The lease's enforcement; a slice of another mechanism on its device (MIXING, migration 0035) is
     refused by the database as a capacity race (``StaleClaim``: placed again on fresh state)."""
+    record_grants(s, [(lease_id, enforcement, share_pct, memory_mib)])
+
+
+def record_grants(s: Session, grants: Sequence[tuple[str, str, int, int]]) -> None:
+    """:func:`record_grant` for several leases, (lease id, enforcement, share %, memory MiB) each, in one
+    INSERT (BATCHWRITE); none: no statement."""
+    if not grants:
+        return
+    rows = [dict(lease_id=lease, enforcement=how, share_pct=pct, memory_mib=mib) for lease, how, pct, mib in grants]
     try:
         s.execute(insert(SliceGrantRow.__table__),  # type: ignore[arg-type]  # Core, at once (ORDERS)
-                  dict(lease_id=lease_id, enforcement=enforcement, share_pct=share_pct, memory_mib=memory_mib))
+                  rows if len(rows) > 1 else rows[0])
     except (IntegrityError, OperationalError) as e:
         if is_over_capacity(e) or getattr(e.orig, "sqlstate", None) == "40P01":
             raise StaleClaim(str(e.orig)) from None
