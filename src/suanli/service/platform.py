@@ -95,6 +95,9 @@ class Platform:
         self._agent_nodes_at = -AGENT_NODES_TTL_S
         self._agent_nodes_due = True  # read at the first transaction's start
         self._agent_nodes_held = threading.local()
+        self._agent_read = threading.Lock()
+        self._agent_changes = 1  # agent_nodes_changed() counts here ...
+        self._agent_seen = 0  # ... and a read records the count it started at (0: nothing read yet)
         self._routed: tuple[Driver | None, frozenset[str], Driver] | None = None
         self.engine = engine or make_engine(settings.sqlalchemy_url, lock_wait_s=settings.lock_wait_seconds)
         if migrate:
@@ -127,7 +130,8 @@ class Platform:
         """The nodes that have an agent (docs/agents.md), read at most every ``AGENT_NODES_TTL_S``. Inside a
         transaction of this thread it reads nothing (:meth:`agent_nodes_held`): a due read waits for the next
         transaction's start."""
-        if time.monotonic() - self._agent_nodes_at >= AGENT_NODES_TTL_S:
+        if (self._agent_nodes_due or self._agent_seen < self._agent_changes
+                or time.monotonic() - self._agent_nodes_at >= AGENT_NODES_TTL_S):
             if getattr(self._agent_nodes_held, "depth", 0):
                 self._agent_nodes_due = True
             else:
@@ -135,16 +139,35 @@ class Platform:
         return self._agent_nodes
 
     def _read_agent_nodes(self) -> None:
-        self._agent_nodes_held.depth = 1  # the read is a transaction too: no read inside it
+        """Read them, one thread at a time: when only the TTL made the read due, a thread that finds another
+        reading goes on with what was read before; after a change (:meth:`agent_nodes_changed`) it waits for a
+        read that started after the change. Under load every request thread found the read due at once, and
+        each made it (docs/performance.md, BATCHWRITE)."""
+        changes = self._agent_changes
+        changed = self._agent_seen < changes
+        if not self._agent_read.acquire(blocking=changed):
+            return  # another thread reads now, and the last read saw every change: only its age was due
         try:
-            with self._sessions(bind=self._read_engine) as s, s.begin():
-                reports = tuple(agent_store.agent_reports(s))
+            if changed and self._agent_seen >= changes:
+                return  # read by another thread, after the change, while this one waited
+            started = self._agent_changes
+            self._agent_nodes_due = False  # a change from now on asks for the next read
+            at = time.monotonic()
+            self._agent_nodes_held.depth = 1  # the read is a transaction too: no read inside it
+            try:
+                with self._sessions(bind=self._read_engine) as s, s.begin():
+                    reports = tuple(agent_store.agent_reports(s))
+            finally:
+                self._agent_nodes_held.depth = 0
+            self._agent_reports = reports
+            self._agent_nodes = frozenset(r[0] for r in reports)
+            self._agent_nodes_at = at
+            self._agent_seen = started
+        except BaseException:
+            self._agent_nodes_due = True
+            raise
         finally:
-            self._agent_nodes_held.depth = 0
-        self._agent_reports = reports
-        self._agent_nodes = frozenset(r[0] for r in reports)
-        self._agent_nodes_at = time.monotonic()
-        self._agent_nodes_due = False
+            self._agent_read.release()
 
     def agent_reports(self) -> tuple[tuple[str, AgentState, datetime | None, tuple[str, ...]], ...]:
         """Each agent node's (name, state, last heard, reported slice mechanisms), read with and as fresh as
@@ -160,7 +183,7 @@ class Platform:
         requests that queue behind that lock: a deadlock until the pool's timeout (``database is locked``,
         500s; docs/performance.md, "The order and the end", item 5, and the stall after it). Re-entrant."""
         depth = getattr(self._agent_nodes_held, "depth", 0)
-        if not depth and self._agent_nodes_due:
+        if not depth and (self._agent_nodes_due or self._agent_seen < self._agent_changes):
             self._read_agent_nodes()  # before the caller's transaction: first use, a change, or asked for stale
         self._agent_nodes_held.depth = depth + 1
         try:
@@ -170,6 +193,7 @@ class Platform:
 
     def agent_nodes_changed(self) -> None:
         """A node got (or lost) its agent here, or an agent reported: read the agent nodes again at the next use."""
+        self._agent_changes += 1
         self._agent_nodes_at = -AGENT_NODES_TTL_S
         self._agent_nodes_due = True
 
