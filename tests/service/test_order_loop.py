@@ -240,3 +240,21 @@ def test_the_quote_built_at_the_grant_is_the_one_read_back(demo: Platform, tenan
     assert res.order.lease_id is not None and res.quote is not None
     assert orders.granted_quote(tenant, res) == quotes.lease_quote(demo, tenant, res.order.lease_id)
     assert res.order == orders.list_orders(demo, tenant)[0]  # the record built in memory, as stored
+
+
+def test_orders_arriving_together_with_no_fleet_shape_read_it_once(demo: Platform, operator: Principal) -> None:
+    """At a start no batch has read the fleet yet: every order arriving then needs its shape to be admitted. One
+    of them reads it; the others wait for that read instead of each reading one (BATCHWRITE)."""
+    who = [make_tenant(demo, operator, f"s{i}") for i in range(6)]
+    loop = order_loop.loop_for(demo)
+    assert loop.shape() is None and loop.shape_reads == 0
+    start = threading.Barrier(len(who))
+
+    def submit(t: Principal) -> order_loop.Ticket:
+        start.wait()
+        return orders.submit_order(demo, t, {"form": "slice", "share_pct": 10, "memory_mib": 1024})
+
+    with paused(demo), ThreadPoolExecutor(len(who)) as pool:
+        tickets = list(pool.map(submit, who))
+    assert loop.shape_reads == 1
+    assert all(isinstance(result(demo, t), order_loop.OrderResult) for t in tickets)

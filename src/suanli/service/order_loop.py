@@ -125,6 +125,9 @@ class PlacementLoop:
         self._queue: deque[Ticket] = deque()
         self._worker: threading.Thread | None = None
         self._shape: Snapshot | None = None
+        self._refresh = threading.Lock()
+        self.shape_reads = 0
+        """fleet shapes :meth:`refresh_shape` began to read (one at a time)"""
         self._open = threading.Event()
         self._open.set()
 
@@ -134,12 +137,19 @@ class PlacementLoop:
         return self._shape
 
     def refresh_shape(self) -> Snapshot:
-        """Read the fleet now (its own short read transaction)."""
-        p = self._p
-        with p.tx() as s:
-            now = p.clock.now()
-            self._shape = snapshot(p, s, now, None)
-        return self._shape
+        """Read the fleet now (its own short read transaction), one thread at a time. A caller that finds a read
+        in progress waits for it, and takes it if it began after the caller asked, or if there was no shape at
+        all when it asked (the orders arriving together at a start all found none, and each read one)."""
+        asked, first = self.shape_reads, self._shape is None  # reads begun so far (each ended once we lock)
+        with self._refresh:
+            if self._shape is not None and (first or self.shape_reads > asked):
+                return self._shape
+            self.shape_reads += 1
+            p = self._p
+            with p.tx() as s:
+                now = p.clock.now()
+                self._shape = snapshot(p, s, now, None)
+            return self._shape
 
     def submit(self, ticket: Ticket) -> None:
         with self._lock:
