@@ -11,10 +11,21 @@ Formulation (docs/orders.md "How an order is placed"):
   (:mod:`suanli.store.placement_lock`: PostgreSQL advisory lock, so replicas queue instead of
   racing; SQLite's ``BEGIN IMMEDIATE`` already serialises), reads the fleet state once per time
   window (:func:`~suanli.service.placement.snapshot`: devices, live allocations, catalog, price
-  book, floors, sites), places each order in turn against it — each in a SAVEPOINT, so that one
-  order's refusal (a member's spend limit, an idempotency conflict, a window that closed) undoes
-  that order alone — and commits once. Orders placed later in the batch see the earlier ones'
-  grants (the snapshot is mutated by :func:`~suanli.service.placement.plan`).
+  book, floors, sites), places each order in turn against it, and commits once. Orders placed
+  later in the batch see the earlier ones' grants (the snapshot is mutated by
+  :func:`~suanli.service.placement.plan`).
+- **One write per table per batch (BATCHWRITE).** A plain grant (:func:`_plain`: no member's spend
+  limit, no reservation to draw on, not a queued order, not migratable, no queue head to respect)
+  is decided in memory and its rows join the batch's pending rows; they are written together
+  (:func:`_write_pending`: one compare-and-set per device, moving its version by the number of
+  grants on it; one INSERT per table; one audit INSERT, each row naming its own order's actor) in
+  one SAVEPOINT, before any order that writes or reads more than its own rows, before a snapshot is
+  read, and at the batch's end. Any other order is placed and written at once in a SAVEPOINT of its
+  own, so that its refusal (a member's spend limit, an idempotency conflict, a window that closed)
+  undoes it alone. When the database refuses the pending rows (another writer claimed a device
+  since the snapshot; the capacity, mixing or unique rule), they are undone together and each of
+  their orders is placed again alone on a fresh snapshot: an order is never refused for another's
+  row.
 - **Exclusivity stays in the database.** Each grant still bumps its devices' ``alloc_version``
   with a compare-and-set (other writers that claim capacity, e.g. a health re-placement, keep
   planning on their own snapshot), and the capacity constraint (:mod:`suanli.store.capacity`)
