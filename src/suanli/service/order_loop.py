@@ -289,6 +289,17 @@ class _Pending:
             self.seen.setdefault(device_id, version)
             self.moves[device_id] = self.moves.get(device_id, 0) + 1
 
+    def add(self, t: Ticket, rows: order_batch.GrantRows, outcome: Plan, who: AuditActor) -> None:
+        self.rows.append(dataclasses.replace(rows, actor=who.name))
+        self.tickets.append(t)
+        self.orders.add(rows.order_id)
+        self.actors[rows.order_id] = self.actors[rows.lease_id] = who
+        sl = outcome.slice
+        if sl is not None:
+            self.slices.append((rows.lease_id, sl.enforcement, sl.share_pct, sl.memory_mib))
+        if (sl is not None and sl.mig) or outcome.burstable is not None:
+            self.extras.append((t, rows.lease_id, [] if sl is None else sl.mig, outcome.burstable))
+
 
 def place_batch(p: Platform, batch: list[Ticket]) -> Snapshot | None:
     """Place the batch in one transaction; resolve every ticket after the commit. Returns a fleet
@@ -405,8 +416,9 @@ def _extras(s: Session, lease_id: str, mig: list[tuple[int, str, int, int]], ter
 def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch, *, defer: bool
                  ) -> OrderResult | tuple[CapacityError, OrderRecord] | None:
     """Place the order on the batch's snapshot. ``defer``: a plain grant (:func:`_plain`) is not written but
-    added to the batch's pending rows; None when it cannot be (a snapshot to read first, a refusal to record,
-    a burstable or MIG grant): the caller places it again without ``defer``, after writing the pending rows."""
+    added to the batch's pending rows (its device claims at once, its rows once its result is built); None when
+    it cannot be (a snapshot to read first, a refusal to record): the caller places it again without ``defer``,
+    after writing the pending rows."""
     actor, spec = t.actor, t.spec
     limit = None if defer else spend.lock_spender(s, actor)  # a member's orders serialise on its row
     planned = p.clock.now()
@@ -467,21 +479,7 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch, *, defer: bool
     if actor.organisation is not None:  # a member: its spend is checked against its limit once recorded
         rows = dataclasses.replace(rows, ordered_by=None)
     mig: Decimal | None = None
-    if defer:  # BATCHWRITE: written with the batch's other plain grants (_write_pending)
-        who = audit_recorder.current_actor(s)
-        rows = dataclasses.replace(rows, actor=who.name)
-        pend = b.pending
-        pend.rows.append(rows)
-        pend.tickets.append(t)
-        pend.orders.add(order_id)
-        pend.actors[order_id] = pend.actors[rows.lease_id] = who
-        if outcome.slice is not None:
-            sl = outcome.slice
-            pend.slices.append((rows.lease_id, sl.enforcement, sl.share_pct, sl.memory_mib))
-        mig_instances = [] if outcome.slice is None else outcome.slice.mig
-        if mig_instances or outcome.burstable is not None:
-            pend.extras.append((t, rows.lease_id, mig_instances, outcome.burstable))
-    else:
+    if not defer:  # (deferred: written with the batch's other plain grants, once its result is whole, below)
         with audit_recorder.deferred(s):  # the grant's audit rows in one INSERT (an exception: the savepoint undoes all)
             order_batch.insert_order_rows(s, rows)
             oversub.record_grant(s, rows.lease_id, outcome.burstable)  # OVERSUB: the burstable terms
@@ -499,6 +497,8 @@ def _attempt_one(p: Platform, s: Session, t: Ticket, b: _Batch, *, defer: bool
     quote = oversub.mark_quote(quote, None if terms is None else terms.discount_pct)
     quote = defrag.mark_quote(quote, mig)  # DEFRAG: the migratable discount, said
     quote = shapes_billing.with_resource_quote(s, quote, rows.holds, rows.lease_start, rows.end, granted)  # SHAPES
+    if defer:  # last: an exception before this point leaves nothing of this order pending
+        b.pending.add(t, rows, outcome, audit_recorder.current_actor(s))
     return OrderResult(order_batch.order_record(rows, actor.name), replayed=False, quote=quote,
                        enforcement=None if outcome.slice is None else outcome.slice.enforcement)
 
