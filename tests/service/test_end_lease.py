@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
 from suanli.domain.accounts import Principal
 from suanli.domain.leases import LeaseState
 from suanli.service import leases, orders
 from suanli.service.platform import Platform
 from suanli.testing.clock import FakeClock
-
-
-@contextmanager
-def statements(p: Platform) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.split(None, 1)[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE"):
-            seen.append(" ".join(statement.split())[:120])
-
-    event.listen(p.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(p.engine, "before_cursor_execute", note)
+from suanli.testing.statements import statements
 
 
 def _order(p: Platform, who: Principal, **raw: object) -> str:
@@ -57,6 +38,6 @@ def test_the_end_of_a_lease_in_the_instant_it_started_keeps_zero_length_records(
 def test_the_end_takes_few_statements(demo: Platform, tenant: Principal, clock: FakeClock) -> None:
     lease_id = _order(demo, tenant, form="slice", share_pct=10, memory_mib=1024)
     clock.advance(60)
-    with statements(demo) as seen:
+    with statements(demo.engine) as seen:
         leases.end_lease(demo, tenant, lease_id)
     assert len(seen) <= 8, "\n".join(seen)

@@ -23,22 +23,11 @@ from suanli.service.platform import Platform
 from suanli.store.audit import AuditEventRow
 from suanli.store.tables import AllocationRow, LeaseRow, OrderRow
 from suanli.testing.factories import make_tenant
+from suanli.testing.statements import statements
 
 SLICE = {"form": "slice", "share_pct": 10, "memory_mib": 1024, "models": ["L20"]}
 
 
-@contextmanager
-def statements(p: Platform) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(" ".join(statement.split())[:120])
-
-    event.listen(p.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(p.engine, "before_cursor_execute", note)
 
 
 @contextmanager
@@ -83,7 +72,7 @@ def submit(p: Platform, who: Principal, body: dict[str, Any], key: str | None = 
 def test_a_batch_of_orders_writes_each_table_in_one_statement(demo: Platform, operator: Principal) -> None:
     who = tenants(demo, operator, 6)
     orders.create_order(demo, who[0], SLICE)  # the loop's fleet shape
-    with statements(demo) as seen:
+    with statements(demo.engine) as seen:
         with paused(demo):
             tickets = [submit(demo, t, SLICE) for t in who]
         results = [result(t) for t in tickets]

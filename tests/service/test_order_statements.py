@@ -11,8 +11,6 @@ already read), the audit row and the lease event."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from sqlalchemy import event, select
 
@@ -21,6 +19,7 @@ from suanli.service import leases, orders
 from suanli.service.platform import Platform
 from suanli.store.audit import AuditEventRow
 from suanli.testing.clock import FakeClock
+from suanli.testing.statements import statements
 
 ORDER_BATCH_READS = 17
 """The batch's reads before the grant (PostgreSQL adds the advisory lock): one-off per batch of up to 64
@@ -30,19 +29,6 @@ ORDER_GRANT = 9
 END = 7
 
 
-@contextmanager
-def statements(p: Platform) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.split(None, 1)[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE"):
-            seen.append(" ".join(statement.split())[:160])
-
-    event.listen(p.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(p.engine, "before_cursor_execute", note)
 
 
 def _lock(p: Platform) -> int:
@@ -52,7 +38,7 @@ def _lock(p: Platform) -> int:
 def test_a_slice_order_takes_one_audit_insert_and_no_read_back(demo: Platform, tenant: Principal) -> None:
     first = orders.create_order(demo, tenant, {"form": "slice", "share_pct": 10, "memory_mib": 1024})
     assert first.order.lease_id is not None
-    with statements(demo) as seen:
+    with statements(demo.engine) as seen:
         res = orders.create_order(demo, tenant, {"form": "slice", "share_pct": 10, "memory_mib": 1024})
     assert res.order.lease_id is not None
     text = "\n".join(seen)
@@ -67,7 +53,7 @@ def test_the_end_reads_the_lease_once(demo: Platform, tenant: Principal, clock: 
     res = orders.create_order(demo, tenant, {"form": "slice", "share_pct": 10, "memory_mib": 1024})
     assert res.order.lease_id is not None
     clock.advance(60)
-    with statements(demo) as seen:
+    with statements(demo.engine) as seen:
         leases.end_lease(demo, tenant, res.order.lease_id)
     text = "\n".join(seen)
     assert len(seen) <= END, text
