@@ -6,6 +6,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import event
@@ -15,23 +16,32 @@ from suanli.service.platform import AGENT_NODES_TTL_S, Platform
 THREADS = 6
 
 
-def _agent_reads(p: Platform, entered: threading.Event, count: list[int]) -> object:
+def _run_counting_reads(p: Platform, work: Callable[[int], None], held: threading.Event) -> int:
+    """Run ``work`` on THREADS threads at once; the reads of the agent nodes they made, each held until
+    ``held`` is set (at most 10 s)."""
+    count: list[int] = []
+
     def on(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         if "FROM agent_nodes" in statement and statement.lstrip().upper().startswith("SELECT"):
             count.append(1)
-            entered.wait(timeout=10)  # held until the other threads are inside their transactions (or not)
-    return on
+            held.wait(timeout=10)
+
+    event.listen(p.engine, "before_cursor_execute", on)
+    try:
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(work, range(THREADS)))
+    finally:
+        event.remove(p.engine, "before_cursor_execute", on)
+    return len(count)
 
 
 def test_a_due_read_of_the_agent_nodes_is_made_by_one_thread(demo: Platform) -> None:
     demo.agent_nodes()  # something was read
     demo._agent_nodes_at -= AGENT_NODES_TTL_S  # only its age makes the read due
     demo._agent_nodes_due = True
-    all_in = threading.Event()
+    all_in = threading.Event()  # the reader is held until the other threads are inside their transactions
     inside: list[int] = []
-    count: list[int] = []
     lock = threading.Lock()
-    on = _agent_reads(demo, all_in, count)
 
     def work(_i: int) -> None:
         with demo.tx(), lock:
@@ -39,23 +49,16 @@ def test_a_due_read_of_the_agent_nodes_is_made_by_one_thread(demo: Platform) -> 
             if len(inside) == THREADS - 1:  # all but the reader
                 all_in.set()
 
-    event.listen(demo.engine, "before_cursor_execute", on)
-    try:
-        with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(work, range(THREADS)))
-    finally:
-        event.remove(demo.engine, "before_cursor_execute", on)
-    assert len(count) == 1, f"{len(count)} reads of the agent nodes by {THREADS} threads"
+    reads = _run_counting_reads(demo, work, all_in)
+    assert reads == 1, f"{reads} reads of the agent nodes by {THREADS} threads"
     assert all_in.is_set()  # the others went on while one read
 
 
 def test_after_a_change_every_thread_waits_for_a_read_that_saw_it(demo: Platform) -> None:
     demo.agent_nodes()
     seen: list[int] = []
-    reads: list[int] = []
     free = threading.Event()
     free.set()  # nothing held: the threads wait for the read, not the read for them
-    on = _agent_reads(demo, free, reads)
     before = demo._agent_seen
 
     def work(_i: int) -> None:
@@ -63,11 +66,5 @@ def test_after_a_change_every_thread_waits_for_a_read_that_saw_it(demo: Platform
             seen.append(demo._agent_seen)
 
     demo.agent_nodes_changed()
-    event.listen(demo.engine, "before_cursor_execute", on)
-    try:
-        with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(work, range(THREADS)))
-    finally:
-        event.remove(demo.engine, "before_cursor_execute", on)
-    assert len(reads) == 1  # one read, the others waited for it
+    assert _run_counting_reads(demo, work, free) == 1  # one read, the others waited for it
     assert min(seen) > before, seen  # none went on with the read from before the change

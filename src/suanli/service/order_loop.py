@@ -282,7 +282,6 @@ class _Pending:
     """device id -> how many of these grants claimed it"""
     actors: dict[str, AuditActor] = field(default_factory=dict)
     """order and lease id -> the actor its audit rows name"""
-    orders: set[str] = field(default_factory=set)
 
     def claim(self, claims: dict[int, int]) -> None:
         for device_id, version in claims.items():
@@ -292,7 +291,6 @@ class _Pending:
     def add(self, t: Ticket, rows: order_batch.GrantRows, outcome: Plan, who: AuditActor) -> None:
         self.rows.append(dataclasses.replace(rows, actor=who.name))
         self.tickets.append(t)
-        self.orders.add(rows.order_id)
         self.actors[rows.order_id] = self.actors[rows.lease_id] = who
         sl = outcome.slice
         if sl is not None:
@@ -338,7 +336,7 @@ def _place_one(p: Platform, s: Session, t: Ticket, b: _Batch, alone: bool = Fals
         if prior.spec != t.stored:
             return ConflictError(f"Idempotency-Key {t.key!r} was used for a different order ({prior.id}); "
                                  "use a new key", order=prior.id)
-        if prior.id in b.pending.orders:
+        if prior.id in b.pending.actors:  # a pending order's
             b.pending.tickets.append(t)  # replayed again if the pending rows are refused
         return OrderResult(prior, replayed=True)
     if not alone and _plain(p, t, b):
@@ -348,9 +346,9 @@ def _place_one(p: Platform, s: Session, t: Ticket, b: _Batch, alone: bool = Fals
             b.snaps.clear()  # the snapshot may hold this order's claim
             return e
         if deferred is not None:
-            record = deferred.order if isinstance(deferred, OrderResult) else deferred[1]
-            b.prior[(t.actor.tenant_id, t.key)] = record
-            return deferred if isinstance(deferred, OrderResult) else deferred[0]
+            assert isinstance(deferred, OrderResult)  # a refusal is never deferred
+            b.prior[(t.actor.tenant_id, t.key)] = deferred.order
+            return deferred
     _write_pending(p, s, b)  # what this order reads and writes comes after the batch's earlier grants
     for _attempt in range(ATTEMPTS):
         try:
